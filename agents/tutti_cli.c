@@ -1,0 +1,459 @@
+/* tutti: the operator's command line. Each subcommand is one short
+ * function; requests go over one CURVE DEALER connection with a timeout,
+ * and every reply or error is printed so a person or a script can act. */
+#define _POSIX_C_SOURCE 200809L
+#include "agent_opts.h"
+#include "tt_chain.h"
+#include "tt_client.h"
+#include "tt_error.h"
+#include "tt_keys.h"
+#include "tt_record_json.h"
+#include "tt_store.h"
+#include "tt_time.h"
+#include "tt_wire.h"
+
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#define EXIT_USAGE 2
+#define EXIT_REFUSED 3
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+        "Usage: tutti [connection options] COMMAND [args]\n"
+        "\n"
+        "The operator's command line for a tutti session.\n"
+        "\n"
+        "Commands:\n"
+        "  keygen NAME --dir DIR        write DIR/NAME.key (mode 0600) and DIR/NAME.pub,\n"
+        "                               czmq-compatible CURVE certificates\n"
+        "  note TEXT                    append a session note (operator role)\n"
+        "  status [--json]              log head and every room: online, replica position\n"
+        "  history [--json] [--since SEQ]\n"
+        "                               print records with seq > SEQ (default 0: all);\n"
+        "                               --json prints one JSON object per line\n"
+        "  verify DIR [--json]          check a coordinator store or agent replica offline:\n"
+        "                               gap-free sequence, hash chain, signatures\n"
+        "\n"
+        "Connection options (for note, status, history):\n"
+        "  --coordinator EP   request endpoint ($TUTTI_COORDINATOR, default tcp://127.0.0.1:7700)\n"
+        "  --server-key FILE  coordinator's public certificate ($TUTTI_SERVER_KEY)\n"
+        "  --key FILE.key     your certificate ($TUTTI_KEY)\n"
+        "  --timeout-ms N     how long to wait for the coordinator (default 5000)\n"
+        "  -h, --help         this text\n"
+        "\n"
+        "Exit status: 0 success, 1 failure, 2 bad usage, 3 refused (unknown key,\n"
+        "role not allowed) or verification failed.\n"
+        "\n"
+        "Examples:\n"
+        "  tutti keygen conductor --dir keys\n"
+        "  export TUTTI_SERVER_KEY=keys/coordinator.pub TUTTI_KEY=keys/conductor.key\n"
+        "  tutti note 'Bar 12-16 horns tacet'\n"
+        "  tutti history --json --since 40\n"
+        "  tutti verify /var/lib/tutti --json\n");
+}
+
+typedef struct {
+    const char *endpoint;
+    const char *server_key_path;
+    const char *key_path;
+    long timeout_ms;
+} conn_opts_t;
+
+typedef struct {
+    void *ctx;
+    tt_keypair_t *keys;
+    tt_client_t *client;
+    int timeout_ms;
+} session_t;
+
+static int exit_for(int rc)
+{
+    return (rc == TT_ERR_AUTH || rc == TT_ERR_DENIED) ? EXIT_REFUSED : 1;
+}
+
+static int connect_session(const conn_opts_t *o, session_t *s)
+{
+    memset(s, 0, sizeof *s);
+    const char *endpoint = opt_or_env(o->endpoint, "TUTTI_COORDINATOR", "tcp://127.0.0.1:7700");
+    const char *skey_path = opt_or_env(o->server_key_path, "TUTTI_SERVER_KEY", NULL);
+    const char *key_path = opt_or_env(o->key_path, "TUTTI_KEY", NULL);
+    if (!skey_path || !key_path) {
+        fprintf(stderr, "tutti: --server-key and --key (or TUTTI_SERVER_KEY, TUTTI_KEY) are "
+                        "required\n");
+        return EXIT_USAGE;
+    }
+    char why[TT_WHY_LEN];
+    char server_key[TT_Z85_KEY_LEN + 1];
+    if (tt_pubkey_load(skey_path, server_key, why) != 0) {
+        fprintf(stderr, "tutti: --server-key: %s\n", why);
+        return 1;
+    }
+    s->keys = tt_keypair_load(key_path, why);
+    if (!s->keys) {
+        fprintf(stderr, "tutti: --key: %s\n", why);
+        return 1;
+    }
+    s->ctx = zmq_ctx_new();
+    s->client = tt_client_new(s->ctx, endpoint, server_key, s->keys, 0, why);
+    if (!s->client) {
+        fprintf(stderr, "tutti: %s\n", why);
+        return 1;
+    }
+    s->timeout_ms = (int)o->timeout_ms;
+    return 0;
+}
+
+static void close_session(session_t *s)
+{
+    tt_client_destroy(&s->client);
+    if (s->ctx)
+        zmq_ctx_term(s->ctx);
+    tt_keypair_destroy(&s->keys);
+}
+
+static int request(session_t *s, Tutti__Envelope *req, Tutti__Envelope **reply,
+                   Tutti__Envelope__BodyCase want)
+{
+    char why[TT_WHY_LEN];
+    int rc = tt_client_request(s->client, req, reply, s->timeout_ms, why);
+    if (rc != 0) {
+        fprintf(stderr, "tutti: %s%s\n", rc == TT_ERR_AUTH ? "authentication error: " :
+                                         rc == TT_ERR_DENIED ? "refused: " : "", why);
+        return exit_for(rc);
+    }
+    if ((*reply)->body_case != want) {
+        fprintf(stderr, "tutti: unexpected reply from the coordinator\n");
+        tutti__envelope__free_unpacked(*reply, NULL);
+        *reply = NULL;
+        return 1;
+    }
+    return 0;
+}
+
+static void print_json_line(json_t *o)
+{
+    char *s = json_dumps(o, JSON_COMPACT);
+    if (s) {
+        puts(s);
+        free(s);
+    }
+}
+
+/* ------------------------------------------------------------ commands */
+
+static int cmd_keygen(int argc, char **argv)
+{
+    const char *dir = NULL, *name = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--dir") == 0 && i + 1 < argc)
+            dir = argv[++i];
+        else if (argv[i][0] != '-' && !name)
+            name = argv[i];
+        else {
+            fprintf(stderr, "tutti keygen: unexpected '%s'\n", argv[i]);
+            return EXIT_USAGE;
+        }
+    }
+    if (!name || !dir) {
+        fprintf(stderr, "usage: tutti keygen NAME --dir DIR\n");
+        return EXIT_USAGE;
+    }
+    char why[TT_WHY_LEN];
+    tt_keypair_t *kp = tt_keypair_generate(why);
+    if (!kp || tt_keypair_save(kp, dir, name, why) != 0) {
+        fprintf(stderr, "tutti keygen: %s\n", why);
+        tt_keypair_destroy(&kp);
+        return 1;
+    }
+    printf("%s/%s.key  (secret, mode 0600)\n%s/%s.pub  public key %s\n", dir, name, dir, name,
+           kp->public_z85);
+    tt_keypair_destroy(&kp);
+    return 0;
+}
+
+static int cmd_note(const conn_opts_t *o, int argc, char **argv)
+{
+    if (argc != 2) {
+        fprintf(stderr, "usage: tutti note TEXT\n");
+        return EXIT_USAGE;
+    }
+    session_t s;
+    int rc = connect_session(o, &s);
+    if (rc == 0) {
+        Tutti__Envelope env = TUTTI__ENVELOPE__INIT;
+        Tutti__NoteRequest nr = TUTTI__NOTE_REQUEST__INIT;
+        nr.text = argv[1];
+        env.body_case = TUTTI__ENVELOPE__BODY_NOTE;
+        env.note = &nr;
+        Tutti__Envelope *reply = NULL;
+        rc = request(&s, &env, &reply, TUTTI__ENVELOPE__BODY_WRITE_REPLY);
+        if (rc == 0) {
+            printf("note recorded as %llu\n", (unsigned long long)reply->write_reply->seq);
+            tutti__envelope__free_unpacked(reply, NULL);
+        }
+    }
+    close_session(&s);
+    return rc;
+}
+
+static int cmd_status(const conn_opts_t *o, int argc, char **argv)
+{
+    int as_json = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--json") == 0)
+            as_json = 1;
+        else {
+            fprintf(stderr, "usage: tutti status [--json]\n");
+            return EXIT_USAGE;
+        }
+    }
+    session_t s;
+    int rc = connect_session(o, &s);
+    Tutti__Envelope *reply = NULL;
+    if (rc == 0) {
+        Tutti__Envelope env = TUTTI__ENVELOPE__INIT;
+        Tutti__StatusRequest sr = TUTTI__STATUS_REQUEST__INIT;
+        env.body_case = TUTTI__ENVELOPE__BODY_STATUS;
+        env.status = &sr;
+        rc = request(&s, &env, &reply, TUTTI__ENVELOPE__BODY_STATUS_REPLY);
+    }
+    if (rc == 0) {
+        const Tutti__StatusReply *st = reply->status_reply;
+        char hash[2 * TT_HASH_LEN + 1] = "";
+        if (st->head_hash.len == TT_HASH_LEN)
+            tt_hex(st->head_hash.data, TT_HASH_LEN, hash);
+        if (as_json) {
+            json_t *o2 = json_object();
+            json_object_set_new(o2, "session", json_string(st->session_name));
+            json_object_set_new(o2, "last_seq", json_integer((json_int_t)st->last_seq));
+            json_object_set_new(o2, "head_hash", json_string(hash));
+            json_t *rooms = json_array();
+            for (size_t i = 0; i < st->n_rooms; i++) {
+                const Tutti__RoomStatus *r = st->rooms[i];
+                json_t *ro = json_object();
+                json_object_set_new(ro, "name", json_string(r->name));
+                json_object_set_new(ro, "online", json_boolean(r->online));
+                json_object_set_new(ro, "last_seq", json_integer((json_int_t)r->last_seq));
+                json_object_set_new(ro, "last_seen_ms_ago",
+                                    json_integer((json_int_t)r->last_seen_ms_ago));
+                json_array_append_new(rooms, ro);
+            }
+            json_object_set_new(o2, "rooms", rooms);
+            print_json_line(o2);
+            json_decref(o2);
+        } else {
+            printf("session %s: log at %llu, head %.16s\n", st->session_name,
+                   (unsigned long long)st->last_seq, hash);
+            for (size_t i = 0; i < st->n_rooms; i++) {
+                const Tutti__RoomStatus *r = st->rooms[i];
+                printf("  room %-20s %-8s replica at %llu\n", r->name,
+                       r->online ? "online" : "offline", (unsigned long long)r->last_seq);
+            }
+        }
+        tutti__envelope__free_unpacked(reply, NULL);
+    }
+    close_session(&s);
+    return rc;
+}
+
+static void print_record(const Tutti__Record *rec, const uint8_t *hash, int as_json)
+{
+    if (as_json) {
+        json_t *o = tt_record_json(rec, hash);
+        print_json_line(o);
+        json_decref(o);
+        return;
+    }
+    char at[40];
+    tt_time_iso8601(rec->at_unix_ns, at, sizeof at);
+    printf("%6llu  %s  %-14s %-8s", (unsigned long long)rec->seq, at, rec->actor,
+           tt_chain_kind(rec));
+    if (rec->body_case == TUTTI__RECORD__BODY_NOTE)
+        printf("  %s", rec->note->text);
+    else if (rec->body_case == TUTTI__RECORD__BODY_GENESIS)
+        printf("  session %s", rec->genesis->session_name);
+    putchar('\n');
+}
+
+static int cmd_history(const conn_opts_t *o, int argc, char **argv)
+{
+    int as_json = 0;
+    long since = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--json") == 0)
+            as_json = 1;
+        else if (strcmp(argv[i], "--since") == 0 && i + 1 < argc) {
+            if (opt_parse_long(argv[++i], 0, __LONG_MAX__, &since) != 0) {
+                fprintf(stderr, "tutti history: --since wants a sequence number\n");
+                return EXIT_USAGE;
+            }
+        } else {
+            fprintf(stderr, "usage: tutti history [--json] [--since SEQ]\n");
+            return EXIT_USAGE;
+        }
+    }
+    session_t s;
+    int rc = connect_session(o, &s);
+    uint64_t next = (uint64_t)since + 1, until = 0;
+    while (rc == 0) {
+        Tutti__Envelope env = TUTTI__ENVELOPE__INIT;
+        Tutti__FetchRequest fr = TUTTI__FETCH_REQUEST__INIT;
+        fr.from_seq = next;
+        env.body_case = TUTTI__ENVELOPE__BODY_FETCH;
+        env.fetch = &fr;
+        Tutti__Envelope *reply = NULL;
+        rc = request(&s, &env, &reply, TUTTI__ENVELOPE__BODY_FETCH_REPLY);
+        if (rc != 0)
+            break;
+        const Tutti__FetchReply *rep = reply->fetch_reply;
+        if (until == 0)
+            until = rep->last_seq;  /* a snapshot: stop at the head seen first */
+        for (size_t i = 0; i < rep->n_records && rc == 0; i++) {
+            Tutti__SignedRecord *sr = tutti__signed_record__unpack(NULL, rep->records[i].len,
+                                                                   rep->records[i].data);
+            Tutti__Record *rec =
+                sr ? tutti__record__unpack(NULL, sr->record.len, sr->record.data) : NULL;
+            if (!rec || rec->seq != next) {
+                fprintf(stderr, "tutti history: record %llu from the coordinator is malformed\n",
+                        (unsigned long long)next);
+                rc = 1;
+            } else {
+                uint8_t hash[TT_HASH_LEN];
+                tt_chain_hash(rep->records[i].data, rep->records[i].len, hash);
+                print_record(rec, hash, as_json);
+                next++;
+            }
+            if (rec)
+                tutti__record__free_unpacked(rec, NULL);
+            if (sr)
+                tutti__signed_record__free_unpacked(sr, NULL);
+        }
+        size_t got = rep->n_records;
+        tutti__envelope__free_unpacked(reply, NULL);
+        if (got == 0 || next > until)
+            break;
+    }
+    close_session(&s);
+    return rc;
+}
+
+static int cmd_verify(int argc, char **argv)
+{
+    const char *dir = NULL;
+    int as_json = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--json") == 0)
+            as_json = 1;
+        else if (argv[i][0] != '-' && !dir)
+            dir = argv[i];
+        else {
+            fprintf(stderr, "usage: tutti verify DIR [--json]\n");
+            return EXIT_USAGE;
+        }
+    }
+    if (!dir) {
+        fprintf(stderr, "usage: tutti verify DIR [--json]\n");
+        return EXIT_USAGE;
+    }
+    char why[TT_WHY_LEN];
+    tt_store_t *store = tt_store_open(dir, 1, 0, why);
+    if (!store) {
+        fprintf(stderr, "tutti verify: %s\n", why);
+        return 1;
+    }
+    tt_chain_report_t rep;
+    int rc = tt_chain_verify_store(store, NULL, &rep, why);
+    tt_store_destroy(&store);
+    char hash[2 * TT_HASH_LEN + 1], pk[2 * TT_SIGN_PK_LEN + 1];
+    tt_hex(rep.head_hash, TT_HASH_LEN, hash);
+    tt_hex(rep.signing_pk, TT_SIGN_PK_LEN, pk);
+    if (rc == 0 && rep.records == 0) {
+        rc = TT_ERR_CORRUPT;
+        rep.bad_seq = 1;
+        snprintf(why, sizeof why, "the log is empty: no genesis record");
+    }
+    if (as_json) {
+        json_t *o = json_object();
+        json_object_set_new(o, "ok", json_boolean(rc == 0));
+        json_object_set_new(o, "records", json_integer((json_int_t)rep.records));
+        json_object_set_new(o, "last_seq", json_integer((json_int_t)rep.last_seq));
+        json_object_set_new(o, "head_hash", json_string(hash));
+        json_object_set_new(o, "signing_key", json_string(pk));
+        if (rc != 0) {
+            json_object_set_new(o, "bad_seq", json_integer((json_int_t)rep.bad_seq));
+            json_object_set_new(o, "error", json_string(why));
+        }
+        print_json_line(o);
+        json_decref(o);
+    } else if (rc == 0) {
+        printf("%s: %llu records, 1..%llu, chain and signatures good, head %s\n", dir,
+               (unsigned long long)rep.records, (unsigned long long)rep.last_seq, hash);
+    }
+    if (rc != 0) {
+        fprintf(stderr, "tutti verify: %s: FAILED at record %llu: %s\n", dir,
+                (unsigned long long)rep.bad_seq, why);
+        return rc == TT_ERR_CORRUPT ? EXIT_REFUSED : 1;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    conn_opts_t o = {.timeout_ms = 5000};
+    enum { O_COORD = 1, O_SKEY, O_KEY, O_TIMEOUT };
+    static const struct option opts[] = {
+        {"coordinator", required_argument, 0, O_COORD},
+        {"server-key", required_argument, 0, O_SKEY},
+        {"key", required_argument, 0, O_KEY},
+        {"timeout-ms", required_argument, 0, O_TIMEOUT},
+        {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0},
+    };
+    int c;
+    /* '+': stop at the command; its own flags are parsed by the command. */
+    while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+        switch (c) {
+        case O_COORD: o.endpoint = optarg; break;
+        case O_SKEY: o.server_key_path = optarg; break;
+        case O_KEY: o.key_path = optarg; break;
+        case O_TIMEOUT:
+            if (opt_parse_long(optarg, 1, 3600000, &o.timeout_ms) != 0) {
+                fprintf(stderr, "tutti: --timeout-ms wants 1..3600000\n");
+                return EXIT_USAGE;
+            }
+            break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return EXIT_USAGE;
+        }
+    }
+    if (optind >= argc) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    int sub_argc = argc - optind;
+    char **sub_argv = argv + optind;
+    const char *cmd = sub_argv[0];
+    for (int i = 1; i < sub_argc; i++)
+        if (strcmp(sub_argv[i], "--help") == 0 || strcmp(sub_argv[i], "-h") == 0) {
+            usage(stdout);
+            return 0;
+        }
+    if (strcmp(cmd, "keygen") == 0)
+        return cmd_keygen(sub_argc, sub_argv);
+    if (strcmp(cmd, "note") == 0)
+        return cmd_note(&o, sub_argc, sub_argv);
+    if (strcmp(cmd, "status") == 0)
+        return cmd_status(&o, sub_argc, sub_argv);
+    if (strcmp(cmd, "history") == 0)
+        return cmd_history(&o, sub_argc, sub_argv);
+    if (strcmp(cmd, "verify") == 0)
+        return cmd_verify(sub_argc, sub_argv);
+    fprintf(stderr, "tutti: unknown command '%s' (see tutti --help)\n", cmd);
+    return EXIT_USAGE;
+}

@@ -1,0 +1,55 @@
+/* tt_access: the access file, mapping CURVE public keys to roles and names.
+ *
+ *   # role       name             public key (Z85, 40 chars)
+ *   operator     conductor        <z85>
+ *   room         stage            <z85>
+ *
+ * '#' starts a comment at the beginning of a line or of a field (Z85 keys
+ * themselves may contain '#').
+ *
+ * The file is trusted configuration but still parsed strictly: an unknown
+ * role, a bad key, a duplicate key or a duplicate room name is an error
+ * naming the line, so a typo never silently admits or drops someone.
+ */
+#ifndef TT_ACCESS_H
+#define TT_ACCESS_H
+
+#include <stddef.h>
+
+#include "tt_keys.h"
+
+#define TT_ACCESS_MAX_ENTRIES 1024
+#define TT_ACCESS_MAX_NAME 64
+#define TT_ACCESS_MAX_TEXT (256 * 1024)
+
+typedef enum {
+    TT_ROLE_NONE = 0,
+    TT_ROLE_OPERATOR,
+    TT_ROLE_ROOM,
+    TT_ROLE_CONTRACTOR,
+    TT_ROLE_OBSERVER
+} tt_role_t;
+
+typedef struct {
+    tt_role_t role;
+    char name[TT_ACCESS_MAX_NAME + 1];
+    char key_z85[TT_Z85_KEY_LEN + 1];
+} tt_access_entry_t;
+
+typedef struct tt_access {
+    tt_access_entry_t *entries;     /* owned */
+    size_t count;
+} tt_access_t;
+
+/* Parses text (need not be NUL-terminated). NULL with line and reason in why. */
+tt_access_t *tt_access_parse(const char *text, size_t len, char *why);
+tt_access_t *tt_access_load(const char *path, char *why);
+void tt_access_destroy(tt_access_t **self_p);
+
+/* Borrowed pointer into a, valid until a is destroyed; NULL when absent. */
+const tt_access_entry_t *tt_access_find_key(const tt_access_t *a, const char *key_z85);
+
+const char *tt_role_name(tt_role_t r);
+tt_role_t tt_role_from_name(const char *s);
+
+#endif

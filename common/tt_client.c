@@ -1,0 +1,182 @@
+/* tt_client: DEALER + monitor. See tt_client.h. */
+#include "tt_client.h"
+#include "tt_error.h"
+#include "tt_time.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+struct tt_client {
+    void *sock;
+    void *monitor;
+    uint64_t next_request_id;
+    char endpoint[256];
+    char monitor_ep[64];
+};
+
+static uint64_t client_counter = 0;
+
+tt_client_t *tt_client_new(void *ctx, const char *endpoint, const char *server_key_z85,
+                           const tt_keypair_t *kp, int immediate, char *why)
+{
+    tt_client_t *c = calloc(1, sizeof *c);
+    if (!c) {
+        tt_fail(why, TT_ERR_NOMEM, "allocating a client");
+        return NULL;
+    }
+    snprintf(c->endpoint, sizeof c->endpoint, "%s", endpoint);
+    c->next_request_id = 1;
+    c->sock = zmq_socket(ctx, ZMQ_DEALER);
+    if (!c->sock) {
+        tt_fail(why, TT_ERR_IO, "creating a socket: %s", zmq_strerror(errno));
+        goto fail;
+    }
+    if (tt_wire_setup_client(c->sock, kp, server_key_z85, why) != 0)
+        goto fail;
+    if (immediate) {
+        int one = 1;
+        zmq_setsockopt(c->sock, ZMQ_IMMEDIATE, &one, sizeof one);
+    }
+    int ivl = 200, ivl_max = 2000;
+    zmq_setsockopt(c->sock, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl);
+    zmq_setsockopt(c->sock, ZMQ_RECONNECT_IVL_MAX, &ivl_max, sizeof ivl_max);
+
+    snprintf(c->monitor_ep, sizeof c->monitor_ep, "inproc://tt-client-monitor-%p-%llu",
+             (void *)c, (unsigned long long)++client_counter);
+    if (zmq_socket_monitor(c->sock, c->monitor_ep,
+                           ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_SUCCEEDED |
+                               ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                               ZMQ_EVENT_DISCONNECTED) != 0) {
+        tt_fail(why, TT_ERR_IO, "monitoring the socket: %s", zmq_strerror(errno));
+        goto fail;
+    }
+    c->monitor = zmq_socket(ctx, ZMQ_PAIR);
+    if (!c->monitor || zmq_connect(c->monitor, c->monitor_ep) != 0) {
+        tt_fail(why, TT_ERR_IO, "connecting the monitor: %s", zmq_strerror(errno));
+        goto fail;
+    }
+    int linger = 0;
+    zmq_setsockopt(c->monitor, ZMQ_LINGER, &linger, sizeof linger);
+    if (zmq_connect(c->sock, endpoint) != 0) {
+        tt_fail(why, TT_ERR_INVALID, "connecting to %s: %s", endpoint, zmq_strerror(errno));
+        goto fail;
+    }
+    return c;
+fail:
+    tt_client_destroy(&c);
+    return NULL;
+}
+
+void tt_client_destroy(tt_client_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    tt_client_t *c = *self_p;
+    if (c->sock) {
+        zmq_socket_monitor(c->sock, NULL, 0);
+        zmq_close(c->sock);
+    }
+    if (c->monitor)
+        zmq_close(c->monitor);
+    free(c);
+    *self_p = NULL;
+}
+
+void *tt_client_socket(tt_client_t *c) { return c->sock; }
+void *tt_client_monitor(tt_client_t *c) { return c->monitor; }
+const char *tt_client_endpoint(const tt_client_t *c) { return c->endpoint; }
+
+int tt_client_check_monitor(tt_client_t *c, int *connected, char *why)
+{
+    int result = 0;
+    for (;;) {
+        zmq_msg_t ev;
+        zmq_msg_init(&ev);
+        if (zmq_msg_recv(&ev, c->monitor, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&ev);
+            break;
+        }
+        uint16_t event = 0;
+        uint32_t value = 0;
+        if (zmq_msg_size(&ev) >= 6) {
+            memcpy(&event, zmq_msg_data(&ev), 2);
+            memcpy(&value, (uint8_t *)zmq_msg_data(&ev) + 2, 4);
+        }
+        int more = zmq_msg_more(&ev);
+        zmq_msg_close(&ev);
+        if (more) {   /* the address frame */
+            zmq_msg_init(&ev);
+            zmq_msg_recv(&ev, c->monitor, 0);
+            zmq_msg_close(&ev);
+        }
+        if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) {
+            result = tt_fail(why, TT_ERR_AUTH,
+                             "the coordinator at %s refused this key (status %u): it is not in "
+                             "the access file",
+                             c->endpoint, value);
+        } else if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED && connected) {
+            *connected = 1;
+        } else if (event == ZMQ_EVENT_DISCONNECTED && connected) {
+            *connected = 0;
+        }
+    }
+    return result;
+}
+
+int tt_client_send(tt_client_t *c, Tutti__Envelope *env, char *why)
+{
+    env->request_id = c->next_request_id++;
+    return tt_wire_send(c->sock, NULL, 0, env, why);
+}
+
+int tt_client_request(tt_client_t *c, Tutti__Envelope *req, Tutti__Envelope **reply,
+                      int timeout_ms, char *why)
+{
+    *reply = NULL;
+    int rc = tt_client_send(c, req, why);
+    if (rc != 0)
+        return rc;
+    int64_t deadline = tt_time_mono_ns() + (int64_t)timeout_ms * 1000000;
+    for (;;) {
+        int64_t left_ms = (deadline - tt_time_mono_ns()) / 1000000;
+        if (left_ms <= 0)
+            return tt_fail(why, TT_ERR_TIMEOUT,
+                           "no reply from the coordinator at %s within %d ms (is it running? "
+                           "is --server-key its public key?)",
+                           c->endpoint, timeout_ms);
+        zmq_pollitem_t items[2] = {{c->sock, 0, ZMQ_POLLIN, 0}, {c->monitor, 0, ZMQ_POLLIN, 0}};
+        if (zmq_poll(items, 2, (long)left_ms) < 0) {
+            if (errno == EINTR)
+                return tt_fail(why, TT_ERR_UNAVAILABLE, "interrupted");
+            return tt_fail(why, TT_ERR_IO, "polling: %s", zmq_strerror(errno));
+        }
+        if (items[1].revents & ZMQ_POLLIN) {
+            rc = tt_client_check_monitor(c, NULL, why);
+            if (rc != 0)
+                return rc;
+        }
+        if (!(items[0].revents & ZMQ_POLLIN))
+            continue;
+        tt_wire_msg_t msg;
+        rc = tt_wire_recv(c->sock, 0, ZMQ_DONTWAIT, &msg, why);
+        if (rc == TT_ERR_IO)
+            continue;
+        if (rc != 0)
+            return rc;
+        if (msg.env->request_id != req->request_id) {
+            tt_wire_msg_clear(&msg);   /* a late reply to an earlier request */
+            continue;
+        }
+        if (msg.env->body_case == TUTTI__ENVELOPE__BODY_ERROR) {
+            int code = -(int)msg.env->error->code;
+            rc = tt_fail(why, code ? code : TT_ERR_PROTOCOL, "%s", msg.env->error->message);
+            tt_wire_msg_clear(&msg);
+            return rc;
+        }
+        *reply = msg.env;
+        return 0;
+    }
+}

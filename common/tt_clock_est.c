@@ -1,0 +1,621 @@
+/* tt_clock_est: session clock estimate from four-timestamp exchanges.
+ *
+ * Why it works this way (DESIGN.md "Clock"):
+ * - Selection by round trip: queueing only ever adds delay, so the
+ *   lowest-delay samples are the least disturbed, but the single fastest
+ *   one is biased (the fastest round trips are not symmetric). The fit uses
+ *   the lowest-delay half of the window (at least 8), weighted gently toward
+ *   the fastest, then Tukey-reweighted to drop what selection let through.
+ *   Round-trip delay does not depend on drift, so selecting by it is safe
+ *   under drift; the fit is a line, so drift is not smeared into offset.
+ * - Offset and drift come from one weighted line fit of offset against the
+ *   local midpoint of each exchange, in values relative to the newest sample
+ *   (offsets of seconds and epochs of 1e18 ns would lose precision as
+ *   doubles). Drift is shrunk toward 0 while the data cannot yet tell it
+ *   (prior: |drift| <= max_drift_ppm), so a short noisy window cannot make
+ *   the clock run wild.
+ * - The error bound is physical, not just statistical: each exchange proves
+ *   the true offset lies within its round trip / 2 of its own offset,
+ *   whatever the asymmetry. Intersecting those intervals (moved to one
+ *   instant by the fitted drift, widened by its uncertainty) bounds the
+ *   error even when the path is asymmetric, which no statistic can see.
+ *   Drift uncertainty and an assumed wander widen it with time since the
+ *   newest sample; the output's unslewed correction adds to it.
+ * - Output: offset(t) = model(t) + c(t). When the model is refitted the
+ *   output keeps its value and c absorbs the jump; once locked, c decays at
+ *   max_slew_ppm, so the output rate stays within drift +- slew of 1 and
+ *   never reverses. A clamp on the last returned value backs that up.
+ */
+#include "tt_clock_est.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CE_K 4.0              /* sigmas in a statistical bound */
+#define CE_MIN_SEL 8          /* smallest selection, when the window has that many */
+#define CE_SIG_FLOOR_NS 500.0 /* noise floor of the best samples (timestamping) */
+#define CE_TUKEY_C 4.685      /* biweight cut, in robust sigmas */
+#define CE_IRLS_ROUNDS 3
+#define CE_MAX_B 0.01 /* |drift| beyond 1% is not a clock; keeps the output monotonic */
+
+typedef struct {
+    int64_t x;    /* local midpoint of the exchange */
+    int64_t off2; /* twice the offset: (t2 - t1) + (t3 - t4) */
+    int64_t d;    /* round trip: (t4 - t1) - (t3 - t2) */
+    int64_t span; /* t4 - t1, over which drift moves the offset */
+    uint64_t seq; /* arrival order: breaks delay ties deterministically */
+} ce_sample_t;
+
+typedef struct {
+    double x, y; /* s and ns, relative to the newest sample */
+    double w0;   /* weight from the round trip */
+    double w;    /* w0 times the robust multiplier */
+} ce_pick_t;
+
+/* offset(t) = y_m + a + b * (t - x_m), in ns. */
+typedef struct {
+    int64_t x_m, y_m;
+    double a, b;
+    double u_b;      /* bound on |b - true drift| */
+    double bound_ns; /* error bound of the model at x_m */
+    double prec_ns;  /* statistical part of it */
+    int64_t rtt_min;
+    int used;
+} ce_model_t;
+
+struct tt_clock_est {
+    tt_clock_est_config_t cfg;
+    tt_clock_state_t state;
+    ce_sample_t *ring; /* valid entries are [0, count) */
+    int *order;
+    ce_pick_t *pick;
+    double *tmp;
+    int count, head;
+    uint64_t seq;
+    bool have_t4;
+    int64_t last_t4;
+    bool have_model;
+    bool stale; /* model from before a reset: drives the output, bounds nothing */
+    ce_model_t m;
+    bool slewing; /* set at the first lock, kept for the estimator's life */
+    int64_t t_a;  /* output anchor: c(t_a) = c_a */
+    double c_a;
+    bool have_q; /* last call to session_ns, for the monotonic clamp */
+    int64_t q_t, q_out;
+};
+
+void tt_clock_est_config_default(tt_clock_est_config_t *cfg)
+{
+    cfg->window = 128;
+    cfg->lock_samples = 16;
+    cfg->lock_precision_us = 1000.0;
+    cfg->holdover_after_ns = 2000000000;
+    cfg->lost_bound_us = 1000.0;
+    cfg->max_slew_ppm = 500.0;
+    cfg->max_drift_ppm = 500.0;
+    cfg->wander_ppm = 1.0;
+    cfg->ping_fast_ms = 20;
+    cfg->ping_slow_ms = 250;
+    cfg->ping_holdover_ms = 100;
+}
+
+/* Written as "!(x in range)" so NaN fails too. */
+static bool ce_config_ok(const tt_clock_est_config_t *c)
+{
+    if (c->window < 8 || c->window > 4096)
+        return false;
+    if (c->lock_samples < 4 || c->lock_samples > c->window)
+        return false;
+    if (!(c->lock_precision_us > 0.0 && c->lock_precision_us < 1e9))
+        return false;
+    if (c->holdover_after_ns <= 0)
+        return false;
+    if (!(c->lost_bound_us > 0.0 && c->lost_bound_us < 1e12))
+        return false;
+    if (!(c->max_slew_ppm > 0.0 && c->max_slew_ppm <= 100000.0))
+        return false;
+    if (!(c->max_drift_ppm > 0.0 && c->max_drift_ppm <= 10000.0))
+        return false;
+    if (!(c->wander_ppm >= 0.0 && c->wander_ppm <= 1000.0))
+        return false;
+    return c->ping_fast_ms >= 1 && c->ping_slow_ms >= 1 && c->ping_holdover_ms >= 1;
+}
+
+tt_clock_est_t *tt_clock_est_new(const tt_clock_est_config_t *cfg)
+{
+    if (!cfg || !ce_config_ok(cfg))
+        return NULL;
+    tt_clock_est_t *e = calloc(1, sizeof *e);
+    if (!e)
+        return NULL;
+    size_t n = (size_t)cfg->window;
+    e->ring = calloc(n, sizeof *e->ring);
+    e->order = calloc(n, sizeof *e->order);
+    e->pick = calloc(n, sizeof *e->pick);
+    e->tmp = calloc(n, sizeof *e->tmp);
+    if (!e->ring || !e->order || !e->pick || !e->tmp) {
+        tt_clock_est_destroy(&e);
+        return NULL;
+    }
+    e->cfg = *cfg;
+    e->state = TT_CLOCK_ACQUIRING;
+    return e;
+}
+
+void tt_clock_est_destroy(tt_clock_est_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    tt_clock_est_t *e = *self_p;
+    free(e->ring);
+    free(e->order);
+    free(e->pick);
+    free(e->tmp);
+    free(e);
+    *self_p = NULL;
+}
+
+const char *tt_clock_state_name(tt_clock_state_t s)
+{
+    switch (s) {
+    case TT_CLOCK_ACQUIRING:
+        return "acquiring";
+    case TT_CLOCK_LOCKED:
+        return "locked";
+    case TT_CLOCK_HOLDOVER:
+        return "holdover";
+    case TT_CLOCK_LOST:
+        return "lost";
+    }
+    return "?";
+}
+
+int tt_clock_est_next_ping_ms(const tt_clock_est_t *e)
+{
+    switch (e->state) {
+    case TT_CLOCK_LOCKED:
+        return e->cfg.ping_slow_ms;
+    case TT_CLOCK_HOLDOVER:
+    case TT_CLOCK_LOST:
+        /* Probe for the link without flooding a queue that may be backed up. */
+        return e->cfg.ping_holdover_ms;
+    case TT_CLOCK_ACQUIRING:
+        break;
+    }
+    return e->cfg.ping_fast_ms;
+}
+
+/* ---- small numeric helpers ---------------------------------------------------------------- */
+
+static bool ce_sub(int64_t a, int64_t b, int64_t *out)
+{
+    if ((b > 0 && a < INT64_MIN + b) || (b < 0 && a > INT64_MAX + b))
+        return false;
+    *out = a - b;
+    return true;
+}
+
+static bool ce_add(int64_t a, int64_t b, int64_t *out)
+{
+    if ((b > 0 && a > INT64_MAX - b) || (b < 0 && a < INT64_MIN - b))
+        return false;
+    *out = a + b;
+    return true;
+}
+
+static int64_t ce_floor_half(int64_t v) { return (v - (v & 1)) / 2; }
+
+/* llround without undefined behaviour on absurd values. */
+static int64_t ce_round(double v)
+{
+    if (!(v > -9.0e18))
+        return v != v ? 0 : -(int64_t)9000000000000000000;
+    if (v > 9.0e18)
+        return (int64_t)9000000000000000000;
+    return (int64_t)llround(v);
+}
+
+static bool ce_before(const ce_sample_t *p, const ce_sample_t *q)
+{
+    return p->d < q->d || (p->d == q->d && p->seq < q->seq);
+}
+
+/* Heapsorts: deterministic, in place, no allocation (qsort may allocate). */
+static void ce_sift_order(const ce_sample_t *ring, int *v, int root, int n)
+{
+    for (;;) {
+        int c = 2 * root + 1;
+        if (c >= n)
+            return;
+        if (c + 1 < n && ce_before(&ring[v[c]], &ring[v[c + 1]]))
+            c++;
+        if (!ce_before(&ring[v[root]], &ring[v[c]]))
+            return;
+        int t = v[root];
+        v[root] = v[c];
+        v[c] = t;
+        root = c;
+    }
+}
+
+static void ce_sort_order(const ce_sample_t *ring, int *v, int n)
+{
+    for (int i = n / 2 - 1; i >= 0; i--)
+        ce_sift_order(ring, v, i, n);
+    for (int end = n - 1; end > 0; end--) {
+        int t = v[0];
+        v[0] = v[end];
+        v[end] = t;
+        ce_sift_order(ring, v, 0, end);
+    }
+}
+
+static void ce_sift_d(double *v, int root, int n)
+{
+    for (;;) {
+        int c = 2 * root + 1;
+        if (c >= n)
+            return;
+        if (c + 1 < n && v[c] < v[c + 1])
+            c++;
+        if (!(v[root] < v[c]))
+            return;
+        double t = v[root];
+        v[root] = v[c];
+        v[c] = t;
+        root = c;
+    }
+}
+
+static double ce_median(double *v, int n)
+{
+    for (int i = n / 2 - 1; i >= 0; i--)
+        ce_sift_d(v, i, n);
+    for (int end = n - 1; end > 0; end--) {
+        double t = v[0];
+        v[0] = v[end];
+        v[end] = t;
+        ce_sift_d(v, 0, end);
+    }
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+/* ---- the fit ------------------------------------------------------------------------------ */
+
+typedef struct {
+    double a, bs;  /* intercept at x = 0 (ns), slope (ns/s) */
+    double u_bs;   /* bound on the slope error (ns/s) */
+    double prec;   /* statistical bound on a (ns) */
+    int used;
+} ce_line_t;
+
+/* Weighted least squares over the picks with w > 0. The slope is shrunk
+ * toward 0 by a prior of sd max_drift/2 so that a short or noisy window
+ * (acquiring at ms jitter) yields "drift unknown, about 0" instead of a
+ * wild number; u_bs covers both the fit's own error (K sigma, widened for
+ * few degrees of freedom) and the shrinkage, given |true drift| <=
+ * max_drift. */
+static void ce_wls(const tt_clock_est_t *e, int k, ce_line_t *L)
+{
+    const ce_pick_t *p = e->pick;
+    double sw = 0, sx = 0, sy = 0;
+    int nu = 0;
+    for (int j = 0; j < k; j++) {
+        if (p[j].w <= 0)
+            continue;
+        sw += p[j].w;
+        sx += p[j].w * p[j].x;
+        sy += p[j].w * p[j].y;
+        nu++;
+    }
+    double xbar = sx / sw, ybar = sy / sw, sxx = 0, sxy = 0;
+    for (int j = 0; j < k; j++) {
+        if (p[j].w <= 0)
+            continue;
+        double dx = p[j].x - xbar;
+        sxx += p[j].w * dx * dx;
+        sxy += p[j].w * dx * (p[j].y - ybar);
+    }
+    int npar = 1;
+    double bfit = 0;
+    if (nu >= 3 && sxx > 0) {
+        bfit = sxy / sxx;
+        npar = 2;
+    }
+    double rss = 0;
+    for (int j = 0; j < k; j++) {
+        if (p[j].w <= 0)
+            continue;
+        double r = p[j].y - ybar - bfit * (p[j].x - xbar);
+        rss += p[j].w * r * r;
+    }
+    int dof = nu - npar;
+    /* With no residual degrees of freedom, trust the delay-derived weights. */
+    double s2 = dof >= 1 ? rss / dof : 1.0;
+    if (s2 < 1e-6)
+        s2 = 1e-6;
+    double kk = CE_K * (1.0 + 3.0 / (dof >= 1 ? dof : 1));
+    double bmax = e->cfg.max_drift_ppm * 1e3;
+    double sp = bmax / 2;
+    if (npar == 2) {
+        double varb = s2 / sxx;
+        double f = sp * sp / (sp * sp + varb);
+        L->bs = f * bfit;
+        L->u_bs = f * kk * sqrt(varb) + (1 - f) * bmax;
+    } else {
+        L->bs = 0;
+        L->u_bs = bmax;
+    }
+    if (L->bs > CE_MAX_B * 1e9)
+        L->bs = CE_MAX_B * 1e9;
+    if (L->bs < -CE_MAX_B * 1e9)
+        L->bs = -CE_MAX_B * 1e9;
+    L->a = ybar - L->bs * xbar;
+    L->prec = kk * sqrt(s2 / sw) + L->u_bs * fabs(xbar);
+    L->used = nu;
+}
+
+/* Tukey biweight on residuals scaled by each pick's own sigma (1/sqrt(w0))
+ * and by their median absolute size, so rejection adapts to the path. */
+static void ce_reweight(tt_clock_est_t *e, int k, const ce_line_t *L)
+{
+    ce_pick_t *p = e->pick;
+    for (int j = 0; j < k; j++)
+        e->tmp[j] = fabs(p[j].y - L->a - L->bs * p[j].x) * sqrt(p[j].w0);
+    double scale = 1.4826 * ce_median(e->tmp, k);
+    if (scale < 1e-3)
+        scale = 1e-3;
+    for (int j = 0; j < k; j++) {
+        double u = fabs(p[j].y - L->a - L->bs * p[j].x) * sqrt(p[j].w0) / (CE_TUKEY_C * scale);
+        p[j].w = u < 1.0 ? p[j].w0 * (1 - u * u) * (1 - u * u) : 0.0;
+    }
+}
+
+static void ce_fit(tt_clock_est_t *e, ce_model_t *m)
+{
+    int n = e->count;
+    const ce_sample_t *r = e->ring;
+    int newest = 0;
+    for (int i = 1; i < n; i++)
+        if (r[i].x > r[newest].x || (r[i].x == r[newest].x && r[i].seq > r[newest].seq))
+            newest = i;
+    m->x_m = r[newest].x;
+    m->y_m = ce_floor_half(r[newest].off2);
+
+    for (int i = 0; i < n; i++)
+        e->order[i] = i;
+    ce_sort_order(r, e->order, n);
+    int k = (n + 1) / 2;
+    if (k < CE_MIN_SEL)
+        k = n < CE_MIN_SEL ? n : CE_MIN_SEL;
+    int64_t dmin = r[e->order[0]].d;
+    /* Weight 1 / (sig^2 + (excess/2)^2): a sample's offset can be off by at
+     * most half its delay excess, and sig (half the median excess of the
+     * selection) keeps the fastest few from dominating. */
+    double sig = 0.5 * (double)(r[e->order[(k - 1) / 2]].d - dmin);
+    if (sig < CE_SIG_FLOOR_NS)
+        sig = CE_SIG_FLOOR_NS;
+    for (int j = 0; j < k; j++) {
+        const ce_sample_t *s = &r[e->order[j]];
+        double ex = 0.5 * (double)(s->d - dmin);
+        e->pick[j].x = (double)(s->x - m->x_m) * 1e-9;
+        e->pick[j].y = 0.5 * (double)(s->off2 - 2 * m->y_m);
+        e->pick[j].w0 = 1.0 / (sig * sig + ex * ex);
+        e->pick[j].w = e->pick[j].w0;
+    }
+    ce_line_t L;
+    for (int round = 0;; round++) {
+        ce_wls(e, k, &L);
+        if (round == CE_IRLS_ROUNDS)
+            break;
+        ce_reweight(e, k, &L);
+    }
+
+    /* Physical bound: true offset at x_m lies in every sample's interval
+     * [offset - d/2, offset + d/2], moved to x_m along the fitted drift and
+     * widened by what the drift may be wrong by over the distance. */
+    double grow = L.u_bs + e->cfg.wander_ppm * 1e3;
+    double lo = -INFINITY, hi = INFINITY;
+    for (int i = 0; i < n; i++) {
+        double x = (double)(r[i].x - m->x_m) * 1e-9;
+        double c = 0.5 * (double)(r[i].off2 - 2 * m->y_m) - L.bs * x;
+        double h = 0.5 * (double)r[i].d + 0.5 * (double)r[i].span * (fabs(L.bs) + L.u_bs) * 1e-9
+                   + grow * fabs(x) + 1.0;
+        if (c - h > lo)
+            lo = c - h;
+        if (c + h < hi)
+            hi = c + h;
+    }
+    double hard = lo <= hi ? fmax(L.a - lo, hi - L.a)
+                           : fmax(fabs(L.a - lo), fabs(L.a - hi)) + (lo - hi);
+    double spread = 0.5 * (double)(r[e->order[k - 1]].d - dmin);
+    m->a = L.a;
+    m->b = L.bs * 1e-9;
+    m->u_b = L.u_bs * 1e-9;
+    m->prec_ns = L.prec;
+    m->bound_ns = fmax(fmax(hard, L.prec), spread);
+    m->rtt_min = dmin;
+    m->used = L.used;
+}
+
+/* ---- output trajectory -------------------------------------------------------------------- */
+
+/* Unslewed correction at t: |c| shrinks at max_slew after the anchor and,
+ * symmetrically, is larger before it, so the trajectory is one line. */
+static double ce_c(const tt_clock_est_t *e, int64_t t)
+{
+    if (e->c_a == 0.0 || !e->slewing)
+        return e->c_a;
+    double s = e->cfg.max_slew_ppm * 1e-6;
+    double dt = (double)(t - e->t_a);
+    if (dt >= 0) {
+        double mag = fabs(e->c_a) - s * dt;
+        return mag > 0 ? copysign(mag, e->c_a) : 0.0;
+    }
+    return e->c_a + copysign(-s * dt, e->c_a);
+}
+
+static double ce_model_rel(const ce_model_t *m, int64_t t)
+{
+    return m->a + m->b * (double)(t - m->x_m);
+}
+
+static int64_t ce_traj(const tt_clock_est_t *e, int64_t t)
+{
+    return t + e->m.y_m + ce_round(ce_model_rel(&e->m, t) + ce_c(e, t));
+}
+
+/* The trajectory, clamped so no later call returns less than an earlier
+ * one and no earlier call more than a later one. */
+static int64_t ce_out(const tt_clock_est_t *e, int64_t t)
+{
+    int64_t v = ce_traj(e, t);
+    if (e->have_q) {
+        if (t >= e->q_t && v < e->q_out)
+            v = e->q_out;
+        if (t < e->q_t && v > e->q_out)
+            v = e->q_out;
+    }
+    return v;
+}
+
+int64_t tt_clock_est_session_ns(tt_clock_est_t *e, int64_t local_ns)
+{
+    if (!e->have_model)
+        return local_ns;
+    int64_t v = ce_out(e, local_ns);
+    if (!e->have_q || local_ns >= e->q_t) {
+        e->have_q = true;
+        e->q_t = local_ns;
+        e->q_out = v;
+    }
+    return v;
+}
+
+int64_t tt_clock_est_local_ns(const tt_clock_est_t *e, int64_t session_ns)
+{
+    if (!e->have_model)
+        return session_ns;
+    /* The trajectory's rate is within ~1% of 1: a few fixed-point steps. */
+    int64_t t = session_ns - e->m.y_m - ce_round(e->m.a);
+    for (int i = 0; i < 8; i++) {
+        int64_t diff = session_ns - ce_traj(e, t);
+        if (diff == 0)
+            break;
+        t += diff;
+    }
+    return t;
+}
+
+/* ---- samples and states ------------------------------------------------------------------- */
+
+static bool ce_lockable(const tt_clock_est_t *e)
+{
+    return e->count >= e->cfg.lock_samples && e->m.prec_ns <= e->cfg.lock_precision_us * 1e3;
+}
+
+bool tt_clock_est_add(tt_clock_est_t *e, int64_t t1, int64_t t2, int64_t t3, int64_t t4)
+{
+    int64_t up, down, span, proc, off2;
+    if (t4 < t1 || t3 < t2)
+        return false;
+    if (!ce_sub(t2, t1, &up) || !ce_sub(t3, t4, &down) || !ce_add(up, down, &off2))
+        return false;
+    if (!ce_sub(t4, t1, &span) || !ce_sub(t3, t2, &proc) || span < proc)
+        return false;
+    ce_sample_t s = {
+        .x = t1 + span / 2, .off2 = off2, .d = span - proc, .span = span, .seq = e->seq++};
+    e->ring[e->head] = s;
+    e->head = (e->head + 1) % e->cfg.window;
+    if (e->count < e->cfg.window)
+        e->count++;
+    if (!e->have_t4 || t4 > e->last_t4)
+        e->last_t4 = t4;
+    e->have_t4 = true;
+
+    /* Re-anchor the output where it was last seen (or now, if later) so
+     * the new model changes its course, never its value. */
+    bool had = e->have_model;
+    int64_t t_new = e->last_t4;
+    if (e->have_q && e->q_t > t_new)
+        t_new = e->q_t;
+    if (had && e->t_a > t_new)
+        t_new = e->t_a;
+    int64_t out_now = had ? ce_out(e, t_new) : 0;
+
+    ce_fit(e, &e->m);
+    e->have_model = true;
+    e->stale = false;
+    if (e->state != TT_CLOCK_LOCKED)
+        e->state = ce_lockable(e) ? TT_CLOCK_LOCKED : TT_CLOCK_ACQUIRING;
+    if (e->state == TT_CLOCK_LOCKED)
+        e->slewing = true;
+
+    e->t_a = t_new;
+    e->c_a = 0.0;
+    if (had && e->slewing)
+        e->c_a = (double)(out_now - t_new - e->m.y_m) - ce_model_rel(&e->m, t_new);
+    return true;
+}
+
+static double ce_growth(const tt_clock_est_t *e, int64_t t)
+{
+    double dt = fabs((double)(t - e->m.x_m));
+    return (e->m.u_b + e->cfg.wander_ppm * 1e-6) * dt;
+}
+
+void tt_clock_est_tick(tt_clock_est_t *e, int64_t local_now_ns)
+{
+    if (!e->have_model || e->stale)
+        return;
+    if (e->state == TT_CLOCK_LOCKED && e->have_t4
+        && local_now_ns - e->last_t4 > e->cfg.holdover_after_ns)
+        e->state = TT_CLOCK_HOLDOVER;
+    if (e->state == TT_CLOCK_HOLDOVER && ce_growth(e, local_now_ns) > e->cfg.lost_bound_us * 1e3) {
+        /* By our own wander assumption the window no longer says anything
+         * reliable about now: drop it and start again when samples return.
+         * The model keeps driving the output meanwhile. */
+        e->state = TT_CLOCK_LOST;
+        e->count = 0;
+        e->head = 0;
+    }
+}
+
+void tt_clock_est_reset(tt_clock_est_t *e)
+{
+    e->count = 0;
+    e->head = 0;
+    e->state = TT_CLOCK_ACQUIRING;
+    e->stale = e->have_model;
+}
+
+void tt_clock_est_report(const tt_clock_est_t *e, int64_t local_now_ns,
+                         tt_clock_est_report_t *out)
+{
+    memset(out, 0, sizeof *out);
+    out->state = e->state;
+    out->samples = e->count;
+    out->used = e->m.used;
+    if (!e->have_model) {
+        out->error_bound_us = INFINITY;
+        out->precision_us = INFINITY;
+        return;
+    }
+    double rel = ce_model_rel(&e->m, local_now_ns);
+    /* Split y_m so an epoch-sized offset keeps its sub-µs digits. */
+    out->offset_us = (double)(e->m.y_m / 1000) + ((double)(e->m.y_m % 1000) + rel) * 1e-3;
+    out->drift_ppm = e->m.b * 1e6;
+    out->rtt_us = (double)e->m.rtt_min * 1e-3;
+    double slew = (double)(ce_out(e, local_now_ns) - local_now_ns - e->m.y_m) - rel;
+    out->slew_us = slew * 1e-3;
+    double grow = ce_growth(e, local_now_ns);
+    if (e->stale) {
+        out->error_bound_us = INFINITY;
+        out->precision_us = INFINITY;
+        return;
+    }
+    /* +1 ns for the output's rounding to integer nanoseconds. */
+    out->error_bound_us = (e->m.bound_ns + grow + fabs(slew) + 1.0) * 1e-3;
+    out->precision_us = (e->m.prec_ns + grow) * 1e-3;
+}

@@ -1,0 +1,53 @@
+#include "tt_record_json.h"
+#include "tt_time.h"
+
+static const char hexdigits[] = "0123456789abcdef";
+
+void tt_hex(const uint8_t *data, size_t n, char *out)
+{
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = hexdigits[data[i] >> 4];
+        out[2 * i + 1] = hexdigits[data[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+json_t *tt_record_json(const Tutti__Record *rec, const uint8_t *hash)
+{
+    char at[40];
+    tt_time_iso8601(rec->at_unix_ns, at, sizeof at);
+    json_t *o = json_object();
+    if (!o)
+        return NULL;
+    json_object_set_new(o, "seq", json_integer((json_int_t)rec->seq));
+    json_object_set_new(o, "kind", json_string(tt_chain_kind(rec)));
+    json_object_set_new(o, "actor", json_string(rec->actor ? rec->actor : ""));
+    json_object_set_new(o, "role", json_string(rec->actor_role ? rec->actor_role : ""));
+    json_object_set_new(o, "at", json_string(at));
+    json_object_set_new(o, "at_unix_ns", json_integer((json_int_t)rec->at_unix_ns));
+    if (hash) {
+        char hex[2 * TT_HASH_LEN + 1];
+        tt_hex(hash, TT_HASH_LEN, hex);
+        json_object_set_new(o, "hash", json_string(hex));
+    }
+    switch (rec->body_case) {
+    case TUTTI__RECORD__BODY_GENESIS: {
+        char hex[2 * TT_SIGN_PK_LEN + 1] = "";
+        if (rec->genesis->signing_public_key.len == TT_SIGN_PK_LEN)
+            tt_hex(rec->genesis->signing_public_key.data, TT_SIGN_PK_LEN, hex);
+        json_object_set_new(o, "session", json_string(rec->genesis->session_name));
+        json_object_set_new(o, "signing_key", json_string(hex));
+        break;
+    }
+    case TUTTI__RECORD__BODY_NOTE:
+        /* The coordinator refuses invalid UTF-8, but a replica is untrusted input. */
+        {
+            json_t *t = json_string(rec->note->text);
+            json_object_set_new(o, "text", t ? t : json_string("(invalid UTF-8)"));
+        }
+        break;
+    default:
+        break;
+    }
+    return o;
+}

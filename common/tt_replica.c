@@ -1,0 +1,490 @@
+/* tt_replica: clone client. See tt_replica.h.
+ *
+ * Sequencing rule: the replica only ever appends record last_seq + 1.
+ * Updates from the PUB socket that fit are applied; anything ahead of that
+ * means a gap, which one outstanding fetch repairs from the ROUTER; older
+ * ones are ignored. The PUB heartbeat carries the coordinator's head, so a
+ * lost last update is noticed within a heartbeat too.
+ */
+#include "tt_replica.h"
+#include "tt_chain.h"
+#include "tt_client.h"
+#include "tt_diag.h"
+#include "tt_error.h"
+#include "tt_time.h"
+#include "tt_wire.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define HELLO_RETRY_MS 1000
+#define FETCH_TIMEOUT_MS 5000
+#define MAX_UPDATES_PER_TURN 1024
+
+struct tt_replica {
+    tt_replica_config_t cfg;
+    void *ctx;
+    tt_store_t *store;
+    tt_client_t *client;
+    void *sub;
+    char sub_endpoint[256];
+
+    tt_session_t state;             /* fold of the replica */
+    uint8_t pinned_pk[TT_SIGN_PK_LEN];
+    int have_pin;
+
+    int helloed;                    /* a hello reply arrived since the last outage */
+    int online;                     /* coordinator heard from recently */
+    uint64_t epoch;
+    uint64_t coord_seq;             /* coordinator's head as last heard */
+    unsigned clock_port;
+    int64_t last_rx_ns;
+    int64_t next_hello_ns;
+    int64_t next_heartbeat_ns;
+    int fetch_outstanding;
+    int64_t fetch_sent_ns;
+};
+
+/* ------------------------------------------------------------ applying */
+
+typedef struct {
+    uint64_t seq;
+    uint8_t hash[TT_HASH_LEN];
+} chain_pos_t;
+
+/* Checks records[0..n) as the continuation of the replica, appends the
+ * valid prefix in one durable transaction, then folds it. */
+static int apply_records(tt_replica_t *r, const ProtobufCBinaryData *records, size_t n,
+                         char *why)
+{
+    if (n == 0)
+        return 0;
+    Tutti__Record **decoded = calloc(n, sizeof *decoded);
+    tt_bytes_t *bytes = calloc(n, sizeof *bytes);
+    uint8_t (*hashes)[TT_HASH_LEN] = calloc(n, TT_HASH_LEN);
+    if (!decoded || !bytes || !hashes) {
+        free(decoded);
+        free(bytes);
+        free(hashes);
+        return tt_fail(why, TT_ERR_NOMEM, "applying %zu records", n);
+    }
+    uint8_t pk[TT_SIGN_PK_LEN];
+    memcpy(pk, r->state.last_seq ? r->state.signing_pk : r->pinned_pk, TT_SIGN_PK_LEN);
+    chain_pos_t pos = {r->state.last_seq, {0}};
+    memcpy(pos.hash, r->state.head_hash, TT_HASH_LEN);
+    size_t good = 0;
+    int rc = 0;
+    for (; good < n; good++) {
+        rc = tt_chain_check(records[good].data, records[good].len, pos.seq + 1, pos.hash, pk,
+                            hashes[good], &decoded[good], why);
+        if (rc != 0)
+            break;
+        bytes[good].data = records[good].data;
+        bytes[good].len = records[good].len;
+        pos.seq++;
+        memcpy(pos.hash, hashes[good], TT_HASH_LEN);
+    }
+    if (rc != 0)
+        tt_diag_error("record from the coordinator refused: %s", why);
+    if (good > 0) {
+        char swhy[TT_WHY_LEN];
+        int arc = tt_store_append(r->store, r->state.last_seq + 1, bytes, good, swhy);
+        if (arc != 0) {
+            rc = tt_fail(why, arc, "%s", swhy);
+            good = 0;
+        }
+    }
+    for (size_t i = 0; i < good; i++) {
+        char fwhy[TT_WHY_LEN];
+        if (tt_session_apply(&r->state, decoded[i], hashes[i], fwhy) != 0)
+            tt_diag_error("folding record %llu: %s", (unsigned long long)decoded[i]->seq, fwhy);
+        if (r->cfg.on_record)
+            r->cfg.on_record(r->cfg.on_record_arg, decoded[i]);
+    }
+    for (size_t i = 0; i < n; i++)
+        if (decoded[i])
+            tutti__record__free_unpacked(decoded[i], NULL);
+    free(decoded);
+    free(bytes);
+    free(hashes);
+    return rc;
+}
+
+typedef struct {
+    tt_replica_t *r;
+    char *why;
+} fold_ctx_t;
+
+static int fold_stored(void *arg, uint64_t seq, const uint8_t *data, size_t len)
+{
+    fold_ctx_t *c = arg;
+    tt_session_t *st = &c->r->state;
+    uint8_t hash[TT_HASH_LEN];
+    Tutti__Record *rec = NULL;
+    int rc = tt_chain_check(data, len, seq, st->head_hash, st->signing_pk, hash, &rec, c->why);
+    if (rc == 0) {
+        rc = tt_session_apply(st, rec, hash, c->why);
+        tutti__record__free_unpacked(rec, NULL);
+    }
+    return rc;
+}
+
+static int fold_replica(tt_replica_t *r, char *why)
+{
+    tt_session_init(&r->state);
+    fold_ctx_t c = {r, why};
+    for (;;) {
+        uint64_t before = r->state.last_seq;
+        int rc = tt_store_scan(r->store, before + 1, 4096, SIZE_MAX, fold_stored, &c, why);
+        if (rc != 0)
+            return rc;
+        if (r->state.last_seq == before)
+            return 0;
+    }
+}
+
+/* ------------------------------------------------------------ sending */
+
+static void send_hello(tt_replica_t *r)
+{
+    Tutti__Envelope env = TUTTI__ENVELOPE__INIT;
+    Tutti__Hello h = TUTTI__HELLO__INIT;
+    h.program = "tutti-agent";
+    h.replica_seq = r->state.last_seq;
+    env.body_case = TUTTI__ENVELOPE__BODY_HELLO;
+    env.hello = &h;
+    tt_client_send(r->client, &env, NULL);  /* dropped while disconnected: retried */
+}
+
+static void send_heartbeat(tt_replica_t *r)
+{
+    Tutti__Envelope env = TUTTI__ENVELOPE__INIT;
+    Tutti__Heartbeat hb = TUTTI__HEARTBEAT__INIT;
+    hb.seq = r->state.last_seq;
+    env.body_case = TUTTI__ENVELOPE__BODY_HEARTBEAT;
+    env.heartbeat = &hb;
+    tt_client_send(r->client, &env, NULL);
+}
+
+static void send_fetch(tt_replica_t *r)
+{
+    if (r->fetch_outstanding)
+        return;
+    Tutti__Envelope env = TUTTI__ENVELOPE__INIT;
+    Tutti__FetchRequest f = TUTTI__FETCH_REQUEST__INIT;
+    f.from_seq = r->state.last_seq + 1;
+    env.body_case = TUTTI__ENVELOPE__BODY_FETCH;
+    env.fetch = &f;
+    if (tt_client_send(r->client, &env, NULL) == 0) {
+        r->fetch_outstanding = 1;
+        r->fetch_sent_ns = tt_time_mono_ns();
+    }
+}
+
+/* ------------------------------------------------------------ receiving */
+
+static int open_sub(tt_replica_t *r, const char *endpoint, char *why)
+{
+    if (r->sub && strcmp(endpoint, r->sub_endpoint) == 0)
+        return 0;
+    if (r->sub)
+        zmq_close(r->sub);
+    r->sub = zmq_socket(r->ctx, ZMQ_SUB);
+    if (!r->sub)
+        return tt_fail(why, TT_ERR_IO, "creating the updates socket: %s", zmq_strerror(errno));
+    int hwm = 200000;
+    zmq_setsockopt(r->sub, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    int rc = tt_wire_setup_client(r->sub, r->cfg.keys, r->cfg.server_key_z85, why);
+    if (rc != 0)
+        return rc;
+    zmq_setsockopt(r->sub, ZMQ_SUBSCRIBE, "", 0);
+    if (zmq_connect(r->sub, endpoint) != 0)
+        return tt_fail(why, TT_ERR_INVALID, "connecting to updates at %s: %s", endpoint,
+                       zmq_strerror(errno));
+    snprintf(r->sub_endpoint, sizeof r->sub_endpoint, "%s", endpoint);
+    return 0;
+}
+
+static int on_hello_reply(tt_replica_t *r, const Tutti__HelloReply *hr, char *why)
+{
+    if (r->cfg.expect_name && strcmp(hr->name, r->cfg.expect_name) != 0)
+        return tt_fail(why, TT_ERR_DENIED,
+                       "this key belongs to '%s' in the coordinator's access file, not '%s'",
+                       hr->name, r->cfg.expect_name);
+    if (r->cfg.expect_role && strcmp(hr->role, r->cfg.expect_role) != 0)
+        return tt_fail(why, TT_ERR_DENIED, "this key has role %s, not %s", hr->role,
+                       r->cfg.expect_role);
+    if (hr->signing_public_key.len != TT_SIGN_PK_LEN)
+        return tt_fail(why, TT_ERR_PROTOCOL, "hello reply without a signing key");
+    if (r->have_pin && memcmp(r->pinned_pk, hr->signing_public_key.data, TT_SIGN_PK_LEN) != 0)
+        return tt_fail(why, TT_ERR_CRYPTO,
+                       "the replica holds another coordinator's log (signing keys differ); "
+                       "use a fresh --data directory");
+    if (!r->have_pin) {
+        memcpy(r->pinned_pk, hr->signing_public_key.data, TT_SIGN_PK_LEN);
+        r->have_pin = 1;
+        int rc = tt_store_meta_put(r->store, "signing_pk", r->pinned_pk, TT_SIGN_PK_LEN, why);
+        if (rc != 0)
+            return rc;
+    }
+    if (r->epoch && hr->epoch != r->epoch)
+        tt_diag_info("coordinator restarted (new epoch)");
+    r->epoch = hr->epoch;
+    r->coord_seq = hr->last_seq;
+    r->clock_port = hr->clock_port;
+    char ep[256];
+    if (r->cfg.updates_endpoint)
+        snprintf(ep, sizeof ep, "%s", r->cfg.updates_endpoint);
+    else if (tt_wire_endpoint_with_port(r->cfg.endpoint, hr->updates_port, ep, sizeof ep) != 0)
+        return tt_fail(why, TT_ERR_INVALID, "cannot derive the updates endpoint from %s",
+                       r->cfg.endpoint);
+    int rc = open_sub(r, ep, why);
+    if (rc != 0)
+        return rc;
+    if (!r->helloed)
+        tt_diag_info("connected to %s as %s (%s); replica at %llu, coordinator at %llu",
+                     r->cfg.endpoint, hr->name, hr->role, (unsigned long long)r->state.last_seq,
+                     (unsigned long long)hr->last_seq);
+    if (r->state.last_seq > hr->last_seq)
+        tt_diag_error("replica (%llu) is ahead of the coordinator (%llu): was its store "
+                      "restored from an older copy?",
+                      (unsigned long long)r->state.last_seq, (unsigned long long)hr->last_seq);
+    r->helloed = 1;
+    r->fetch_outstanding = 0;
+    if (hr->last_seq > r->state.last_seq)
+        send_fetch(r);
+    return 0;
+}
+
+static int on_dealer(tt_replica_t *r, char *why)
+{
+    for (;;) {
+        tt_wire_msg_t m;
+        char mwhy[TT_WHY_LEN];
+        int rc = tt_wire_recv(tt_client_socket(r->client), 0, ZMQ_DONTWAIT, &m, mwhy);
+        if (rc == TT_ERR_IO)
+            return 0;
+        if (rc != 0) {
+            tt_diag_warn("bad message from the coordinator: %s", mwhy);
+            continue;
+        }
+        r->last_rx_ns = tt_time_mono_ns();
+        if (!r->online) {
+            r->online = 1;
+            if (r->helloed)
+                tt_diag_info("coordinator reachable again");
+        }
+        const Tutti__Envelope *env = m.env;
+        rc = 0;
+        switch (env->body_case) {
+        case TUTTI__ENVELOPE__BODY_HELLO_REPLY:
+            rc = on_hello_reply(r, env->hello_reply, why);
+            break;
+        case TUTTI__ENVELOPE__BODY_HEARTBEAT:
+            r->coord_seq = env->heartbeat->seq;
+            if (r->epoch && env->heartbeat->epoch != r->epoch) {
+                r->helloed = 0;     /* restarted under us: hello again */
+                r->next_hello_ns = 0;
+            } else if (r->coord_seq > r->state.last_seq) {
+                send_fetch(r);
+            }
+            break;
+        case TUTTI__ENVELOPE__BODY_FETCH_REPLY: {
+            const Tutti__FetchReply *fr = env->fetch_reply;
+            r->fetch_outstanding = 0;
+            if (fr->last_seq > r->coord_seq)
+                r->coord_seq = fr->last_seq;
+            char awhy[TT_WHY_LEN];
+            if (apply_records(r, fr->records, fr->n_records, awhy) != 0)
+                tt_diag_error("catching up: %s", awhy);
+            else if (r->coord_seq > r->state.last_seq && fr->n_records > 0)
+                send_fetch(r);
+            break;
+        }
+        case TUTTI__ENVELOPE__BODY_ERROR:
+            tt_diag_warn("coordinator: %s", env->error->message);
+            if (-(int)env->error->code == TT_ERR_AUTH)
+                rc = tt_fail(why, TT_ERR_AUTH, "%s", env->error->message);
+            r->fetch_outstanding = 0;
+            break;
+        default:
+            break;
+        }
+        tt_wire_msg_clear(&m);
+        if (rc != 0)
+            return rc;
+    }
+}
+
+static void on_sub(tt_replica_t *r)
+{
+    ProtobufCBinaryData run[MAX_UPDATES_PER_TURN];
+    Tutti__Envelope *held[MAX_UPDATES_PER_TURN];
+    size_t n = 0;
+    uint64_t next = r->state.last_seq + 1;
+    int gap = 0;
+    for (int i = 0; i < MAX_UPDATES_PER_TURN; i++) {
+        tt_wire_msg_t m;
+        char mwhy[TT_WHY_LEN];
+        int rc = tt_wire_recv(r->sub, 0, ZMQ_DONTWAIT, &m, mwhy);
+        if (rc == TT_ERR_IO)
+            break;
+        if (rc != 0) {
+            tt_diag_warn("bad update from the coordinator: %s", mwhy);
+            continue;
+        }
+        int keep = 0;
+        if (m.env->body_case == TUTTI__ENVELOPE__BODY_UPDATE) {
+            uint64_t seq = m.env->update->seq;
+            if (seq == next + n && r->helloed) {
+                run[n] = m.env->update->record;
+                held[n++] = m.env;
+                keep = 1;
+            } else if (seq > next + n) {
+                gap = 1;
+            }
+            if (seq > r->coord_seq)
+                r->coord_seq = seq;
+        } else if (m.env->body_case == TUTTI__ENVELOPE__BODY_HEARTBEAT) {
+            if (m.env->heartbeat->seq > r->coord_seq)
+                r->coord_seq = m.env->heartbeat->seq;
+            if (r->epoch && m.env->heartbeat->epoch != r->epoch && r->helloed) {
+                r->helloed = 0;
+                r->next_hello_ns = 0;
+            }
+        }
+        if (!keep)
+            tt_wire_msg_clear(&m);
+    }
+    char why[TT_WHY_LEN];
+    if (n > 0 && apply_records(r, run, n, why) != 0)
+        tt_diag_error("applying updates: %s", why);
+    for (size_t i = 0; i < n; i++)
+        tutti__envelope__free_unpacked(held[i], NULL);
+    if ((gap || r->coord_seq > r->state.last_seq) && r->helloed)
+        send_fetch(r);
+}
+
+/* ------------------------------------------------------------ public */
+
+tt_replica_t *tt_replica_new(void *ctx, const tt_replica_config_t *cfg, tt_store_t *store,
+                             char *why)
+{
+    tt_replica_t *r = calloc(1, sizeof *r);
+    if (!r) {
+        tt_fail(why, TT_ERR_NOMEM, "allocating the replica");
+        return NULL;
+    }
+    r->cfg = *cfg;
+    if (!r->cfg.heartbeat_ms)
+        r->cfg.heartbeat_ms = 1000;
+    if (!r->cfg.away_after_ms)
+        r->cfg.away_after_ms = 3000;
+    r->ctx = ctx;
+    r->store = store;
+    size_t len = TT_SIGN_PK_LEN;
+    char mwhy[TT_WHY_LEN];
+    if (tt_store_meta_get(store, "signing_pk", r->pinned_pk, &len, mwhy) == 0 &&
+        len == TT_SIGN_PK_LEN)
+        r->have_pin = 1;
+    char fwhy[TT_WHY_LEN];
+    if (fold_replica(r, fwhy) != 0) {
+        tt_fail(why, TT_ERR_CORRUPT, "the replica does not verify: %s", fwhy);
+        goto fail;
+    }
+    if (r->state.last_seq > 0) {
+        if (r->have_pin && memcmp(r->pinned_pk, r->state.signing_pk, TT_SIGN_PK_LEN) != 0) {
+            tt_fail(why, TT_ERR_CORRUPT, "the replica's genesis key differs from its pinned key");
+            goto fail;
+        }
+        memcpy(r->pinned_pk, r->state.signing_pk, TT_SIGN_PK_LEN);
+        r->have_pin = 1;
+    }
+    r->client = tt_client_new(ctx, cfg->endpoint, cfg->server_key_z85, cfg->keys, 1, why);
+    if (!r->client)
+        goto fail;
+    return r;
+fail:
+    tt_replica_destroy(&r);
+    return NULL;
+}
+
+void tt_replica_destroy(tt_replica_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    tt_replica_t *r = *self_p;
+    tt_client_destroy(&r->client);
+    if (r->sub)
+        zmq_close(r->sub);
+    free(r);
+    *self_p = NULL;
+}
+
+int tt_replica_poll_items(tt_replica_t *r, zmq_pollitem_t *items)
+{
+    int n = 0;
+    items[n++] = (zmq_pollitem_t){tt_client_socket(r->client), 0, ZMQ_POLLIN, 0};
+    items[n++] = (zmq_pollitem_t){tt_client_monitor(r->client), 0, ZMQ_POLLIN, 0};
+    if (r->sub)
+        items[n++] = (zmq_pollitem_t){r->sub, 0, ZMQ_POLLIN, 0};
+    return n;
+}
+
+int tt_replica_handle(tt_replica_t *r, const zmq_pollitem_t *items, int n, char *why)
+{
+    for (int i = 0; i < n; i++) {
+        if (!(items[i].revents & ZMQ_POLLIN))
+            continue;
+        int rc = 0;
+        if (items[i].socket == tt_client_monitor(r->client)) {
+            int connected = -1;
+            rc = tt_client_check_monitor(r->client, &connected, why);
+            if (connected == 1 && !r->helloed)
+                r->next_hello_ns = 0;   /* say hello the moment the handshake completes */
+        }
+        else if (items[i].socket == tt_client_socket(r->client))
+            rc = on_dealer(r, why);
+        else if (items[i].socket == r->sub)
+            on_sub(r);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+int tt_replica_tick(tt_replica_t *r, int64_t now)
+{
+    const int64_t ms = 1000000;
+    if (r->online && now - r->last_rx_ns > r->cfg.away_after_ms * ms) {
+        r->online = 0;
+        r->helloed = 0;
+        r->next_hello_ns = 0;
+        tt_diag_warn("coordinator silent for %d ms: working from the replica (at %llu)",
+                     r->cfg.away_after_ms, (unsigned long long)r->state.last_seq);
+    }
+    if (r->fetch_outstanding && now - r->fetch_sent_ns > FETCH_TIMEOUT_MS * ms)
+        r->fetch_outstanding = 0;
+    if (!r->helloed) {
+        if (now >= r->next_hello_ns) {
+            send_hello(r);
+            r->next_hello_ns = now + HELLO_RETRY_MS * ms;
+        }
+    } else if (now >= r->next_heartbeat_ns) {
+        send_heartbeat(r);
+        r->next_heartbeat_ns = now + r->cfg.heartbeat_ms * ms;
+        if (r->coord_seq > r->state.last_seq)
+            send_fetch(r);
+    }
+    int64_t next = r->helloed ? r->next_heartbeat_ns : r->next_hello_ns;
+    int64_t wait = (next - now) / ms + 1;
+    return wait < 1 ? 1 : wait > 1000 ? 1000 : (int)wait;
+}
+
+const tt_session_t *tt_replica_state(const tt_replica_t *r) { return &r->state; }
+int tt_replica_coordinator_online(const tt_replica_t *r) { return r->online && r->helloed; }
+uint64_t tt_replica_coordinator_seq(const tt_replica_t *r) { return r->coord_seq; }
+unsigned tt_replica_clock_port(const tt_replica_t *r) { return r->clock_port; }
+uint64_t tt_replica_epoch(const tt_replica_t *r) { return r->epoch; }

@@ -1,0 +1,62 @@
+/* tt_replica: the clone-pattern client that keeps a verified copy of the
+ * coordinator's log in a local store.
+ *
+ * Hello over DEALER (learn the updates port, epoch and signing key), SUB to
+ * the sequenced updates, fetch whatever is missing by sequence number
+ * (at start, after a gap, after an outage), heartbeats both ways. Every
+ * record is checked (signature, hash chain, sequence) before it is
+ * appended; the replica resumes from its last sequence after any restart.
+ * Runs inside the caller's zmq_poll loop on one thread; the store is
+ * borrowed and must outlive the replica.
+ */
+#ifndef TT_REPLICA_H
+#define TT_REPLICA_H
+
+#include <stdint.h>
+#include <zmq.h>
+
+#include "tt_keys.h"
+#include "tt_session.h"
+#include "tt_store.h"
+
+#define TT_REPLICA_POLL_ITEMS 3
+
+typedef struct {
+    const char *endpoint;           /* coordinator request endpoint */
+    const char *server_key_z85;
+    const tt_keypair_t *keys;       /* borrowed */
+    const char *updates_endpoint;   /* NULL: coordinator host + port from hello */
+    const char *expect_name;        /* NULL or the access-file name this key must have */
+    const char *expect_role;        /* NULL or the role this key must have */
+    int heartbeat_ms;               /* default 1000 */
+    int away_after_ms;              /* default 3000: coordinator counts as gone */
+    /* Called after each record is durably in the replica and folded. */
+    void (*on_record)(void *arg, const Tutti__Record *rec);
+    void *on_record_arg;
+} tt_replica_config_t;
+
+typedef struct tt_replica tt_replica_t;
+
+tt_replica_t *tt_replica_new(void *ctx, const tt_replica_config_t *cfg, tt_store_t *store,
+                             char *why);
+void tt_replica_destroy(tt_replica_t **self_p);
+
+/* Fills items (TT_REPLICA_POLL_ITEMS room) with the sockets to poll;
+ * returns how many. Call again after every handle: sockets may change. */
+int tt_replica_poll_items(tt_replica_t *r, zmq_pollitem_t *items);
+
+/* Handles readiness of the items just polled. Returns 0, or a fatal error
+ * (TT_ERR_AUTH: key refused; TT_ERR_CRYPTO: the replica belongs to another
+ * coordinator; TT_ERR_DENIED: the key is not the expected name/role). */
+int tt_replica_handle(tt_replica_t *r, const zmq_pollitem_t *items, int n, char *why);
+
+/* Timers: hello retries, heartbeats, liveness. Returns ms until the next. */
+int tt_replica_tick(tt_replica_t *r, int64_t now_ns);
+
+const tt_session_t *tt_replica_state(const tt_replica_t *r);
+int tt_replica_coordinator_online(const tt_replica_t *r);
+uint64_t tt_replica_coordinator_seq(const tt_replica_t *r);
+unsigned tt_replica_clock_port(const tt_replica_t *r);
+uint64_t tt_replica_epoch(const tt_replica_t *r);
+
+#endif

@@ -1,0 +1,109 @@
+/* tt_session: the fold and the request rules. See tt_session.h. */
+#include "tt_session.h"
+#include "tt_error.h"
+
+#include <stdio.h>
+#include <string.h>
+
+void tt_session_init(tt_session_t *s) { memset(s, 0, sizeof *s); }
+
+int tt_session_apply(tt_session_t *s, const Tutti__Record *rec, const uint8_t hash[TT_HASH_LEN],
+                     char *why)
+{
+    if (rec->seq != s->last_seq + 1)
+        return tt_fail(why, TT_ERR_INVALID, "record %llu applied after %llu",
+                       (unsigned long long)rec->seq, (unsigned long long)s->last_seq);
+    switch (rec->body_case) {
+    case TUTTI__RECORD__BODY_GENESIS:
+        if (rec->seq != 1 || rec->genesis->signing_public_key.len != TT_SIGN_PK_LEN)
+            return tt_fail(why, TT_ERR_INVALID, "genesis record at %llu",
+                           (unsigned long long)rec->seq);
+        memcpy(s->signing_pk, rec->genesis->signing_public_key.data, TT_SIGN_PK_LEN);
+        snprintf(s->session_name, sizeof s->session_name, "%s",
+                 rec->genesis->session_name ? rec->genesis->session_name : "");
+        s->created_unix_ns = rec->at_unix_ns;
+        break;
+    case TUTTI__RECORD__BODY_NOTE:
+        s->notes++;
+        s->last_note_unix_ns = rec->at_unix_ns;
+        break;
+    default:
+        /* A record kind this build does not know: newer coordinator. Its
+         * sequence still counts; its meaning is skipped. */
+        break;
+    }
+    s->last_seq = rec->seq;
+    memcpy(s->head_hash, hash, TT_HASH_LEN);
+    return 0;
+}
+
+static const char *request_name(tt_request_t r)
+{
+    switch (r) {
+    case TT_REQ_HELLO: return "hello";
+    case TT_REQ_HEARTBEAT: return "heartbeat";
+    case TT_REQ_STATUS: return "status";
+    case TT_REQ_FETCH: return "history";
+    case TT_REQ_NOTE: return "note";
+    }
+    return "request";
+}
+
+int tt_session_may(tt_role_t role, tt_request_t request, char *why)
+{
+    int ok;
+    switch (request) {
+    case TT_REQ_HELLO:
+    case TT_REQ_HEARTBEAT:
+    case TT_REQ_STATUS:
+    case TT_REQ_FETCH:
+        ok = role != TT_ROLE_NONE;  /* everyone admitted may read */
+        break;
+    case TT_REQ_NOTE:
+        ok = role == TT_ROLE_OPERATOR;
+        break;
+    default:
+        ok = 0;
+    }
+    if (ok)
+        return 0;
+    return tt_fail(why, TT_ERR_DENIED, "role %s may not send %s requests", tt_role_name(role),
+                   request_name(request));
+}
+
+/* Strict UTF-8: no overlongs, no surrogates, nothing past U+10FFFF. */
+int tt_utf8_valid(const char *text, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)text, *end = p + n;
+    while (p < end) {
+        unsigned c = *p;
+        size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+        if (len == 0 || (size_t)(end - p) < len)
+            return 0;
+        unsigned cp = len == 1 ? c : c & (0x7f >> len);
+        for (size_t i = 1; i < len; i++) {
+            if ((p[i] & 0xc0) != 0x80)
+                return 0;
+            cp = (cp << 6) | (p[i] & 0x3f);
+        }
+        if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+            cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+            return 0;
+        p += len;
+    }
+    return 1;
+}
+
+int tt_session_check_note(const tt_session_t *s, const char *text, char *why)
+{
+    (void)s;
+    size_t n = text ? strlen(text) : 0;
+    if (n == 0)
+        return tt_fail(why, TT_ERR_INVALID, "a note needs text");
+    if (n > TT_NOTE_MAX_TEXT)
+        return tt_fail(why, TT_ERR_INVALID, "note of %zu bytes is over the %d-byte limit", n,
+                       TT_NOTE_MAX_TEXT);
+    if (!tt_utf8_valid(text, n))
+        return tt_fail(why, TT_ERR_INVALID, "note text is not valid UTF-8");
+    return 0;
+}

@@ -1,0 +1,56 @@
+/* tt_session: the one fold from log records to session state, and the
+ * rules a request must pass before it may become a record.
+ *
+ * Pure: no I/O, no clocks, no allocation. The coordinator validates each
+ * request against the folded state, seals it into a record, then applies
+ * the record with tt_session_apply; agents and the dashboard apply the same
+ * records to their replicas, so every program sees the same state.
+ */
+#ifndef TT_SESSION_H
+#define TT_SESSION_H
+
+#include <stdint.h>
+
+#include "tt_access.h"
+#include "tt_chain.h"
+#include "tutti.pb-c.h"
+
+#define TT_NOTE_MAX_TEXT 4096
+#define TT_SESSION_MAX_NAME 128
+
+typedef struct {
+    uint64_t last_seq;
+    uint8_t head_hash[TT_HASH_LEN];
+    uint8_t signing_pk[TT_SIGN_PK_LEN];
+    char session_name[TT_SESSION_MAX_NAME + 1];
+    int64_t created_unix_ns;
+    uint64_t notes;
+    int64_t last_note_unix_ns;
+} tt_session_t;
+
+void tt_session_init(tt_session_t *s);
+
+/* Folds one verified record (its hash from tt_chain_check) into s. Records
+ * must come in sequence; TT_ERR_INVALID otherwise. */
+int tt_session_apply(tt_session_t *s, const Tutti__Record *rec, const uint8_t hash[TT_HASH_LEN],
+                     char *why);
+
+/* Requests the wire can carry, named for role checks and messages. */
+typedef enum {
+    TT_REQ_HELLO,
+    TT_REQ_HEARTBEAT,
+    TT_REQ_STATUS,
+    TT_REQ_FETCH,
+    TT_REQ_NOTE
+} tt_request_t;
+
+/* 0 when role may make request; TT_ERR_DENIED with a reason otherwise. */
+int tt_session_may(tt_role_t role, tt_request_t request, char *why);
+
+/* Checks a note against the rules and the state: TT_ERR_INVALID + why. */
+int tt_session_check_note(const tt_session_t *s, const char *text, char *why);
+
+/* 1 when text[0..n) is valid UTF-8. */
+int tt_utf8_valid(const char *text, size_t n);
+
+#endif

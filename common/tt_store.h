@@ -1,0 +1,60 @@
+/* tt_store: the log (and a little metadata) in one LMDB environment.
+ *
+ * Named database "log": key = sequence number as 8-byte big-endian, value =
+ * SignedRecord bytes, gap-free from 1. Named database "meta": small
+ * string-keyed values. tt_store_append commits durably (fsync) before it
+ * returns 0; only then may a caller acknowledge the write. Coordinator
+ * store and agent replica use the same layout, so `tutti verify` reads both.
+ *
+ * One tt_store_t per process, used from one thread.
+ */
+#ifndef TT_STORE_H
+#define TT_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define TT_STORE_DEFAULT_MAP_MB 4096
+
+typedef struct tt_store tt_store_t;
+
+typedef struct {
+    const uint8_t *data;
+    size_t len;
+} tt_bytes_t;
+
+/* Opens (and with !readonly creates) the environment in dir. map_mb 0 means
+ * the default. NULL with a reason in why. */
+tt_store_t *tt_store_open(const char *dir, int readonly, size_t map_mb, char *why);
+void tt_store_destroy(tt_store_t **self_p);
+
+/* Highest sequence in the log, 0 when empty. */
+int tt_store_last_seq(tt_store_t *s, uint64_t *last_seq, char *why);
+
+/* Appends n records with sequence numbers first_seq.. in one durable
+ * transaction. Refuses (TT_ERR_INVALID) unless first_seq == last + 1. */
+int tt_store_append(tt_store_t *s, uint64_t first_seq, const tt_bytes_t *records, size_t n,
+                    char *why);
+
+/* Copies record seq into a malloc'd buffer the caller frees.
+ * TT_ERR_NOTFOUND when absent. */
+int tt_store_get(tt_store_t *s, uint64_t seq, uint8_t **data, size_t *len, char *why);
+
+/* Calls fn for records from_seq.. in order inside one read transaction,
+ * until fn returns non-zero (which is returned), max_count records were
+ * visited, or max_bytes would be exceeded (at least one record is always
+ * given). data is valid only during the call. Returns 0 at the end. */
+typedef int (*tt_store_visit_fn)(void *arg, uint64_t seq, const uint8_t *data, size_t len);
+int tt_store_scan(tt_store_t *s, uint64_t from_seq, size_t max_count, size_t max_bytes,
+                  tt_store_visit_fn fn, void *arg, char *why);
+
+/* Metadata values, at most 4 KiB. get: TT_ERR_NOTFOUND when absent; *len
+ * in: capacity of out, out: bytes copied. */
+int tt_store_meta_get(tt_store_t *s, const char *key, void *out, size_t *len, char *why);
+int tt_store_meta_put(tt_store_t *s, const char *key, const void *data, size_t len, char *why);
+
+/* Removes every record with seq > keep_seq (replicas only: used when a
+ * replica finds it diverged from the coordinator after a restore). */
+int tt_store_truncate_after(tt_store_t *s, uint64_t keep_seq, char *why);
+
+#endif

@@ -1,0 +1,196 @@
+/* tt_wire: envelopes on CURVE sockets. See tt_wire.h. */
+#include "tt_wire.h"
+#include "tt_error.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+static int set_common(void *sock, char *why)
+{
+    int linger = 0;
+    int64_t maxmsg = TT_WIRE_MAX_MESSAGE;
+    int handshake_ms = 5000;
+    if (zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger) != 0 ||
+        zmq_setsockopt(sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg) != 0 ||
+        zmq_setsockopt(sock, ZMQ_HANDSHAKE_IVL, &handshake_ms, sizeof handshake_ms) != 0)
+        return tt_fail(why, TT_ERR_IO, "setting socket options: %s", zmq_strerror(errno));
+    return 0;
+}
+
+int tt_wire_setup_server(void *sock, const tt_keypair_t *kp, char *why)
+{
+    int rc = set_common(sock, why);
+    if (rc != 0)
+        return rc;
+    int one = 1;
+    if (zmq_setsockopt(sock, ZMQ_CURVE_SERVER, &one, sizeof one) != 0 ||
+        zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, kp->secret_z85, TT_Z85_KEY_LEN) != 0 ||
+        zmq_setsockopt(sock, ZMQ_ZAP_DOMAIN, TT_ZAP_DOMAIN, strlen(TT_ZAP_DOMAIN)) != 0)
+        return tt_fail(why, TT_ERR_CRYPTO, "enabling CURVE server: %s (libzmq built without "
+                       "CURVE?)", zmq_strerror(errno));
+    return 0;
+}
+
+int tt_wire_setup_client(void *sock, const tt_keypair_t *kp, const char *server_key_z85,
+                         char *why)
+{
+    int rc = set_common(sock, why);
+    if (rc != 0)
+        return rc;
+    if (zmq_setsockopt(sock, ZMQ_CURVE_SERVERKEY, server_key_z85, TT_Z85_KEY_LEN) != 0 ||
+        zmq_setsockopt(sock, ZMQ_CURVE_PUBLICKEY, kp->public_z85, TT_Z85_KEY_LEN) != 0 ||
+        zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, kp->secret_z85, TT_Z85_KEY_LEN) != 0)
+        return tt_fail(why, TT_ERR_CRYPTO, "enabling CURVE client: %s", zmq_strerror(errno));
+    return 0;
+}
+
+int tt_wire_decode(const uint8_t *buf, size_t len, Tutti__Envelope **out, char *why)
+{
+    *out = NULL;
+    if (len > TT_WIRE_MAX_MESSAGE)
+        return tt_fail(why, TT_ERR_TOO_BIG, "message of %zu bytes over the %d limit", len,
+                       TT_WIRE_MAX_MESSAGE);
+    Tutti__Envelope *env = tutti__envelope__unpack(NULL, len, buf);
+    if (!env)
+        return tt_fail(why, TT_ERR_PROTOCOL, "message of %zu bytes is not a tutti envelope",
+                       len);
+    if (env->version != TT_PROTOCOL_VERSION) {
+        uint32_t v = env->version;
+        tutti__envelope__free_unpacked(env, NULL);
+        return tt_fail(why, TT_ERR_VERSION,
+                       "protocol version %u is not supported (this build speaks %d)", v,
+                       TT_PROTOCOL_VERSION);
+    }
+    *out = env;
+    return 0;
+}
+
+/* Discards the rest of a multipart message. */
+static void drain(void *sock)
+{
+    int more = 1;
+    size_t sz = sizeof more;
+    while (zmq_getsockopt(sock, ZMQ_RCVMORE, &more, &sz) == 0 && more) {
+        zmq_msg_t m;
+        zmq_msg_init(&m);
+        if (zmq_msg_recv(&m, sock, 0) < 0) {
+            zmq_msg_close(&m);
+            return;
+        }
+        zmq_msg_close(&m);
+    }
+}
+
+int tt_wire_recv(void *sock, int router, int flags, tt_wire_msg_t *msg, char *why)
+{
+    memset(msg, 0, sizeof *msg);
+    zmq_msg_t frame;
+    zmq_msg_init(&frame);
+    if (router) {
+        if (zmq_msg_recv(&frame, sock, flags) < 0) {
+            int e = errno;
+            zmq_msg_close(&frame);
+            return tt_fail(why, TT_ERR_IO, "receiving: %s", zmq_strerror(e));
+        }
+        size_t n = zmq_msg_size(&frame);
+        int more = zmq_msg_more(&frame);
+        if (n > TT_WIRE_MAX_ROUTING_ID)
+            n = TT_WIRE_MAX_ROUTING_ID;     /* ROUTER ids are 5 bytes; never longer */
+        memcpy(msg->routing_id, zmq_msg_data(&frame), n);
+        msg->routing_id_len = n;
+        zmq_msg_close(&frame);
+        if (!more)
+            return tt_fail(why, TT_ERR_PROTOCOL, "empty message");
+        zmq_msg_init(&frame);
+        flags = 0;  /* the rest of a multipart message is already here */
+    }
+    if (zmq_msg_recv(&frame, sock, flags) < 0) {
+        int e = errno;
+        zmq_msg_close(&frame);
+        return tt_fail(why, TT_ERR_IO, "receiving: %s", zmq_strerror(e));
+    }
+    const char *uid = zmq_msg_gets(&frame, "User-Id");
+    if (uid && strlen(uid) == TT_Z85_KEY_LEN)
+        memcpy(msg->user_id, uid, TT_Z85_KEY_LEN + 1);
+    int more = zmq_msg_more(&frame);
+    if (more) {
+        zmq_msg_close(&frame);
+        drain(sock);
+        return tt_fail(why, TT_ERR_PROTOCOL, "message has more than one frame");
+    }
+    int rc = tt_wire_decode(zmq_msg_data(&frame), zmq_msg_size(&frame), &msg->env, why);
+    zmq_msg_close(&frame);
+    if (rc == 0)
+        msg->request_id = msg->env->request_id;
+    return rc;
+}
+
+void tt_wire_msg_clear(tt_wire_msg_t *msg)
+{
+    if (msg->env)
+        tutti__envelope__free_unpacked(msg->env, NULL);
+    msg->env = NULL;
+}
+
+int tt_wire_send(void *sock, const uint8_t *rid, size_t rid_len, Tutti__Envelope *env,
+                 char *why)
+{
+    env->version = TT_PROTOCOL_VERSION;
+    size_t len = tutti__envelope__get_packed_size(env);
+    if (len > TT_WIRE_MAX_MESSAGE)
+        return tt_fail(why, TT_ERR_TOO_BIG, "message of %zu bytes over the %d limit", len,
+                       TT_WIRE_MAX_MESSAGE);
+    zmq_msg_t frame;
+    if (zmq_msg_init_size(&frame, len) != 0)
+        return tt_fail(why, TT_ERR_NOMEM, "allocating a %zu-byte message", len);
+    tutti__envelope__pack(env, zmq_msg_data(&frame));
+    if (rid && zmq_send(sock, rid, rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) {
+        int e = errno;
+        zmq_msg_close(&frame);
+        return tt_fail(why, TT_ERR_IO, "sending: %s", zmq_strerror(e));
+    }
+    if (zmq_msg_send(&frame, sock, ZMQ_DONTWAIT) < 0) {
+        int e = errno;
+        zmq_msg_close(&frame);
+        return tt_fail(why, TT_ERR_IO, "sending: %s", zmq_strerror(e));
+    }
+    return 0;
+}
+
+int tt_wire_send_error(void *sock, const uint8_t *rid, size_t rid_len, uint64_t request_id,
+                       int code, const char *message)
+{
+    Tutti__Envelope env = TUTTI__ENVELOPE__INIT;
+    Tutti__Error err = TUTTI__ERROR__INIT;
+    err.code = (uint32_t)(code < 0 ? -code : code);
+    err.message = (char *)message;
+    env.request_id = request_id;
+    env.body_case = TUTTI__ENVELOPE__BODY_ERROR;
+    env.error = &err;
+    return tt_wire_send(sock, rid, rid_len, &env, NULL);
+}
+
+int tt_wire_endpoint_with_port(const char *endpoint, unsigned port, char *out, size_t len)
+{
+    const char *colon = strrchr(endpoint, ':');
+    if (!colon || strncmp(endpoint, "tcp://", 6) != 0 || colon < endpoint + 6)
+        return TT_ERR_INVALID;
+    int n = snprintf(out, len, "%.*s:%u", (int)(colon - endpoint), endpoint, port);
+    return (n < 0 || (size_t)n >= len) ? TT_ERR_INVALID : 0;
+}
+
+unsigned tt_wire_bound_port(void *sock)
+{
+    char ep[256];
+    size_t sz = sizeof ep;
+    if (zmq_getsockopt(sock, ZMQ_LAST_ENDPOINT, ep, &sz) != 0)
+        return 0;
+    const char *colon = strrchr(ep, ':');
+    if (!colon)
+        return 0;
+    long p = strtol(colon + 1, NULL, 10);
+    return (p > 0 && p < 65536) ? (unsigned)p : 0;
+}

@@ -1,0 +1,60 @@
+/* tt_wire: Envelope messages over CURVE ZeroMQ sockets.
+ *
+ * Every message is one protobuf Envelope in one frame (ROUTER sockets add
+ * the peer's routing id in front). Decoding is bounded and checked: a
+ * frame larger than TT_WIRE_MAX_MESSAGE never reaches us (ZMQ_MAXMSGSIZE
+ * drops the peer), a frame that does not decode or carries another
+ * protocol version is reported as TT_ERR_PROTOCOL / TT_ERR_VERSION.
+ * Every socket made here is CURVE; there is no plaintext path.
+ */
+#ifndef TT_WIRE_H
+#define TT_WIRE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tt_keys.h"
+#include "tutti.pb-c.h"
+
+#define TT_PROTOCOL_VERSION 1
+#define TT_WIRE_MAX_MESSAGE (8 * 1024 * 1024)
+#define TT_WIRE_MAX_ROUTING_ID 256
+#define TT_ZAP_DOMAIN "tutti"
+
+/* A received message. env is owned (free with tt_wire_msg_clear). */
+typedef struct {
+    uint8_t routing_id[TT_WIRE_MAX_ROUTING_ID];
+    size_t routing_id_len;              /* 0 on non-ROUTER sockets */
+    char user_id[TT_Z85_KEY_LEN + 1];   /* peer's public key (Z85) as set by ZAP, or "" */
+    Tutti__Envelope *env;
+    uint64_t request_id;                /* copied out before decode checks, 0 if unknown */
+} tt_wire_msg_t;
+
+/* Common options plus CURVE server role and the ZAP domain. */
+int tt_wire_setup_server(void *sock, const tt_keypair_t *kp, char *why);
+/* Common options plus CURVE client role against server_key_z85. */
+int tt_wire_setup_client(void *sock, const tt_keypair_t *kp, const char *server_key_z85,
+                         char *why);
+
+/* Receives one message without blocking past what zmq_poll promised.
+ * Returns 0, TT_ERR_PROTOCOL / TT_ERR_VERSION (msg->routing_id is still set,
+ * so the caller can answer with an error), or TT_ERR_IO (EAGAIN included:
+ * nothing to read). router: expect a routing-id frame first. */
+int tt_wire_recv(void *sock, int router, int flags, tt_wire_msg_t *msg, char *why);
+void tt_wire_msg_clear(tt_wire_msg_t *msg);
+
+/* Decodes one frame. The caller frees *out with tutti__envelope__free_unpacked. */
+int tt_wire_decode(const uint8_t *buf, size_t len, Tutti__Envelope **out, char *why);
+
+/* Sets env->version and sends it; rid may be NULL for non-ROUTER sockets. */
+int tt_wire_send(void *sock, const uint8_t *rid, size_t rid_len, Tutti__Envelope *env,
+                 char *why);
+int tt_wire_send_error(void *sock, const uint8_t *rid, size_t rid_len, uint64_t request_id,
+                       int code, const char *message);
+
+/* "tcp://host:7700" + port 7701 -> "tcp://host:7701" into out. */
+int tt_wire_endpoint_with_port(const char *endpoint, unsigned port, char *out, size_t len);
+/* Port a bound socket actually listens on (after "tcp://host:*"), 0 on error. */
+unsigned tt_wire_bound_port(void *sock);
+
+#endif

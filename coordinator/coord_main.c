@@ -1,0 +1,143 @@
+/* tutti-coordinator: the session's single authority. */
+#define _POSIX_C_SOURCE 200809L
+#include "coord_server.h"
+#include "tt_diag.h"
+#include "tt_error.h"
+
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static volatile sig_atomic_t stop_flag = 0;
+static volatile sig_atomic_t reload_flag = 0;
+
+static void on_stop(int sig) { (void)sig; stop_flag = 1; }
+static void on_hup(int sig) { (void)sig; reload_flag = 1; }
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+        "Usage: tutti-coordinator --key FILE.key --access FILE [options]\n"
+        "\n"
+        "The session's single authority: keeps the signed, hash-chained log in LMDB,\n"
+        "answers requests from agents and the operator CLI over CURVE-encrypted\n"
+        "ZeroMQ, and publishes every committed record to the room agents.\n"
+        "\n"
+        "Options:\n"
+        "  --data DIR            store directory (LMDB + signing.key), created if absent\n"
+        "                        (default: ./tutti-data)\n"
+        "  --key FILE.key        the coordinator's CURVE certificate (tutti keygen)\n"
+        "  --access FILE         access file: lines of 'ROLE NAME PUBLIC-KEY'; roles are\n"
+        "                        operator, room, contractor, observer. SIGHUP rereads it.\n"
+        "  --bind ENDPOINT       request endpoint (default: tcp://127.0.0.1:7700);\n"
+        "                        tcp://HOST:* picks a free port\n"
+        "  --pub-bind ENDPOINT   updates endpoint (default: same host, a free port;\n"
+        "                        clients learn it from the hello reply)\n"
+        "  --endpoint-file PATH  write the bound request endpoint here once listening\n"
+        "  --session NAME        session name recorded in a new store (default: session)\n"
+        "  --map-size-mb N       LMDB map size (default: 4096)\n"
+        "  --room-timeout-ms N   a room silent this long counts as offline (default: 3000)\n"
+        "  --quiet               log warnings and errors only\n"
+        "  -h, --help            this text\n"
+        "\n"
+        "Signals: SIGINT/SIGTERM stop cleanly; SIGHUP reloads the access file.\n"
+        "\n"
+        "Example:\n"
+        "  tutti keygen coordinator --dir keys\n"
+        "  tutti-coordinator --data /var/lib/tutti --key keys/coordinator.key \\\n"
+        "      --access /etc/tutti/access --bind tcp://0.0.0.0:7700\n");
+}
+
+int main(int argc, char **argv)
+{
+    coord_config_t cfg = {
+        .data_dir = "tutti-data",
+        .bind = "tcp://127.0.0.1:7700",
+        .session_name = "session",
+        .room_timeout_ms = 3000,
+    };
+    int quiet = 0;
+    enum { O_DATA = 1, O_KEY, O_ACCESS, O_BIND, O_PUB, O_EPFILE, O_SESSION, O_MAP, O_RTO, O_QUIET };
+    static const struct option opts[] = {
+        {"data", required_argument, 0, O_DATA},
+        {"key", required_argument, 0, O_KEY},
+        {"access", required_argument, 0, O_ACCESS},
+        {"bind", required_argument, 0, O_BIND},
+        {"pub-bind", required_argument, 0, O_PUB},
+        {"endpoint-file", required_argument, 0, O_EPFILE},
+        {"session", required_argument, 0, O_SESSION},
+        {"map-size-mb", required_argument, 0, O_MAP},
+        {"room-timeout-ms", required_argument, 0, O_RTO},
+        {"quiet", no_argument, 0, O_QUIET},
+        {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0},
+    };
+    int c;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case O_DATA: cfg.data_dir = optarg; break;
+        case O_KEY: cfg.key_path = optarg; break;
+        case O_ACCESS: cfg.access_path = optarg; break;
+        case O_BIND: cfg.bind = optarg; break;
+        case O_PUB: cfg.pub_bind = optarg; break;
+        case O_EPFILE: cfg.endpoint_file = optarg; break;
+        case O_SESSION: cfg.session_name = optarg; break;
+        case O_MAP: {
+            char *end;
+            long v = strtol(optarg, &end, 10);
+            if (*end || v < 1 || v > 1024 * 1024) {
+                fprintf(stderr, "tutti-coordinator: --map-size-mb wants 1..1048576\n");
+                return 2;
+            }
+            cfg.map_mb = (size_t)v;
+            break;
+        }
+        case O_RTO: {
+            char *end;
+            long v = strtol(optarg, &end, 10);
+            if (*end || v < 100 || v > 600000) {
+                fprintf(stderr, "tutti-coordinator: --room-timeout-ms wants 100..600000\n");
+                return 2;
+            }
+            cfg.room_timeout_ms = (int)v;
+            break;
+        }
+        case O_QUIET: quiet = 1; break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "tutti-coordinator: unexpected argument '%s'\n", argv[optind]);
+        return 2;
+    }
+    if (!cfg.key_path || !cfg.access_path) {
+        fprintf(stderr, "tutti-coordinator: --key and --access are required (see --help)\n");
+        return 2;
+    }
+    tt_diag_init("tutti-coordinator", NULL);
+    tt_diag_set_quiet(quiet);
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sa.sa_handler = on_hup;
+    sigaction(SIGHUP, &sa, NULL);
+
+    char why[TT_WHY_LEN];
+    coord_server_t *s = coord_server_new(&cfg, why);
+    if (!s) {
+        tt_diag_error("%s", why);
+        return 1;
+    }
+    int rc = coord_server_run(s, &stop_flag, &reload_flag, why);
+    if (rc != 0)
+        tt_diag_error("%s", why);
+    coord_server_destroy(&s);
+    tt_diag_info("stopped");
+    return rc ? 1 : 0;
+}

@@ -1,0 +1,698 @@
+/* coord_server: requests in, durable records out. See coord_server.h.
+ *
+ * Flow per loop turn: drain up to BATCH_MAX requests; reads are answered at
+ * once; each write is checked against the role and the folded state, sealed
+ * with the next sequence number and folded in tentatively. After the drain
+ * one LMDB transaction commits the whole group; then (and only then) every
+ * writer gets its reply and every record goes out on the PUB socket. If the
+ * commit fails, the writers get errors and the state is folded again from
+ * the store, which is the truth.
+ */
+#include "coord_server.h"
+#include "coord_zap.h"
+#include "tt_access.h"
+#include "tt_chain.h"
+#include "tt_diag.h"
+#include "tt_error.h"
+#include "tt_keys.h"
+#include "tt_session.h"
+#include "tt_store.h"
+#include "tt_time.h"
+#include "tt_wire.h"
+
+#include <errno.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#define BATCH_MAX 512
+#define FETCH_MAX_RECORDS 1000
+#define FETCH_MAX_BYTES (4 * 1024 * 1024)
+#define PUB_HEARTBEAT_MS 1000
+#define LIVENESS_CHECK_MS 250
+#define PUB_HWM 200000
+
+typedef struct {
+    char name[TT_ACCESS_MAX_NAME + 1];
+    int online;
+    int64_t last_seen_ns;       /* monotonic; 0 = never since start */
+    uint64_t replica_seq;
+} room_t;
+
+typedef struct {
+    uint8_t rid[TT_WIRE_MAX_ROUTING_ID];
+    size_t rid_len;
+    uint64_t request_id;
+    uint64_t seq;
+    uint8_t *record;            /* owned SignedRecord bytes */
+    size_t record_len;
+} pending_t;
+
+struct coord_server {
+    coord_config_t cfg;
+    tt_keypair_t *keys;
+    tt_access_t *access;
+    tt_signer_t *signer;
+    tt_store_t *store;
+    tt_session_t state;         /* folded from the store, plus the uncommitted batch */
+    uint64_t epoch;
+
+    void *ctx;
+    void *zap;
+    void *router;
+    void *pub;
+    unsigned updates_port;
+
+    room_t *rooms;
+    size_t room_count;
+
+    pending_t batch[BATCH_MAX];
+    size_t batch_len;
+};
+
+/* ------------------------------------------------------------ the store */
+
+typedef struct {
+    tt_session_t *state;
+    char *why;
+} fold_ctx_t;
+
+static int fold_one(void *arg, uint64_t seq, const uint8_t *data, size_t len)
+{
+    fold_ctx_t *c = arg;
+    uint8_t hash[TT_HASH_LEN];
+    Tutti__Record *rec = NULL;
+    int rc = tt_chain_check(data, len, seq, c->state->head_hash, c->state->signing_pk, hash, &rec,
+                            c->why);
+    if (rc != 0)
+        return rc;
+    rc = tt_session_apply(c->state, rec, hash, c->why);
+    tutti__record__free_unpacked(rec, NULL);
+    return rc;
+}
+
+/* state = fold(store), checking every record against our signing key. */
+static int refold(coord_server_t *s, char *why)
+{
+    tt_session_init(&s->state);
+    memcpy(s->state.signing_pk, s->signer->public_key, TT_SIGN_PK_LEN);
+    fold_ctx_t c = {&s->state, why};
+    for (;;) {
+        uint64_t before = s->state.last_seq;
+        int rc = tt_store_scan(s->store, before + 1, 4096, SIZE_MAX, fold_one, &c, why);
+        if (rc != 0)
+            return rc;
+        if (s->state.last_seq == before)
+            return 0;
+    }
+}
+
+/* Seals rec as the next record and folds it in; the caller commits. */
+static int seal_next(coord_server_t *s, Tutti__Record *rec, uint8_t **out, size_t *out_len,
+                     char *why)
+{
+    uint8_t hash[TT_HASH_LEN];
+    uint64_t seq = s->state.last_seq + 1;
+    rec->at_unix_ns = tt_time_wall_ns();
+    int rc = tt_chain_seal(s->signer, rec, seq, s->state.head_hash, out, out_len, hash, why);
+    if (rc != 0)
+        return rc;
+    return tt_session_apply(&s->state, rec, hash, why);
+}
+
+static int write_genesis(coord_server_t *s, char *why)
+{
+    Tutti__Record rec = TUTTI__RECORD__INIT;
+    Tutti__Genesis gen = TUTTI__GENESIS__INIT;
+    gen.signing_public_key.data = s->signer->public_key;
+    gen.signing_public_key.len = TT_SIGN_PK_LEN;
+    gen.session_name = (char *)s->cfg.session_name;
+    rec.actor = "coordinator";
+    rec.actor_role = "coordinator";
+    rec.body_case = TUTTI__RECORD__BODY_GENESIS;
+    rec.genesis = &gen;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    int rc = seal_next(s, &rec, &buf, &len, why);
+    if (rc != 0)
+        return rc;
+    tt_bytes_t b = {buf, len};
+    rc = tt_store_append(s->store, 1, &b, 1, why);
+    free(buf);
+    return rc;
+}
+
+/* ------------------------------------------------------------ rooms */
+
+static int rebuild_rooms(coord_server_t *s, char *why)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < s->access->count; i++)
+        n += s->access->entries[i].role == TT_ROLE_ROOM;
+    room_t *rooms = calloc(n ? n : 1, sizeof *rooms);
+    if (!rooms)
+        return tt_fail(why, TT_ERR_NOMEM, "allocating the room table");
+    size_t k = 0;
+    for (size_t i = 0; i < s->access->count; i++) {
+        const tt_access_entry_t *e = &s->access->entries[i];
+        if (e->role != TT_ROLE_ROOM)
+            continue;
+        room_t *r = &rooms[k++];
+        snprintf(r->name, sizeof r->name, "%s", e->name);
+        for (size_t j = 0; j < s->room_count; j++)   /* keep liveness across a reload */
+            if (strcmp(s->rooms[j].name, r->name) == 0)
+                *r = s->rooms[j];
+    }
+    free(s->rooms);
+    s->rooms = rooms;
+    s->room_count = n;
+    return 0;
+}
+
+static room_t *find_room(coord_server_t *s, const char *name)
+{
+    for (size_t i = 0; i < s->room_count; i++)
+        if (strcmp(s->rooms[i].name, name) == 0)
+            return &s->rooms[i];
+    return NULL;
+}
+
+static void room_seen(coord_server_t *s, const tt_access_entry_t *who, uint64_t replica_seq,
+                      int has_seq)
+{
+    if (who->role != TT_ROLE_ROOM)
+        return;
+    room_t *r = find_room(s, who->name);
+    if (!r)
+        return;
+    r->last_seen_ns = tt_time_mono_ns();
+    if (has_seq)
+        r->replica_seq = replica_seq;
+    if (!r->online) {
+        r->online = 1;
+        tt_diag_info("room %s online (replica at %llu)", r->name,
+                     (unsigned long long)r->replica_seq);
+    }
+}
+
+static void check_liveness(coord_server_t *s)
+{
+    int64_t now = tt_time_mono_ns();
+    for (size_t i = 0; i < s->room_count; i++) {
+        room_t *r = &s->rooms[i];
+        if (r->online && now - r->last_seen_ns > (int64_t)s->cfg.room_timeout_ms * 1000000) {
+            r->online = 0;
+            tt_diag_warn("room %s offline: silent for %d ms", r->name, s->cfg.room_timeout_ms);
+        }
+    }
+}
+
+/* ------------------------------------------------------------ replies */
+
+static void send_reply(coord_server_t *s, const tt_wire_msg_t *m, Tutti__Envelope *env)
+{
+    char why[TT_WHY_LEN];
+    env->request_id = m->request_id;
+    if (tt_wire_send(s->router, m->routing_id, m->routing_id_len, env, why) != 0)
+        tt_diag_warn("reply to a client lost: %s", why);
+}
+
+static void send_error(coord_server_t *s, const tt_wire_msg_t *m, int code, const char *text)
+{
+    if (tt_wire_send_error(s->router, m->routing_id, m->routing_id_len, m->request_id, code,
+                           text) != 0)
+        tt_diag_warn("error reply to a client lost");
+}
+
+static void on_hello(coord_server_t *s, const tt_wire_msg_t *m, const tt_access_entry_t *who)
+{
+    room_seen(s, who, m->env->hello->replica_seq, 1);
+    Tutti__Envelope env = TUTTI__ENVELOPE__INIT;
+    Tutti__HelloReply hr = TUTTI__HELLO_REPLY__INIT;
+    hr.name = (char *)who->name;
+    hr.role = (char *)tt_role_name(who->role);
+    hr.epoch = s->epoch;
+    hr.last_seq = s->state.last_seq;
+    hr.updates_port = s->updates_port;
+    hr.clock_port = 0;
+    hr.signing_public_key.data = s->signer->public_key;
+    hr.signing_public_key.len = TT_SIGN_PK_LEN;
+    env.body_case = TUTTI__ENVELOPE__BODY_HELLO_REPLY;
+    env.hello_reply = &hr;
+    send_reply(s, m, &env);
+}
+
+static void on_heartbeat(coord_server_t *s, const tt_wire_msg_t *m, const tt_access_entry_t *who)
+{
+    room_seen(s, who, m->env->heartbeat->seq, 1);
+    Tutti__Envelope env = TUTTI__ENVELOPE__INIT;
+    Tutti__Heartbeat hb = TUTTI__HEARTBEAT__INIT;
+    hb.seq = s->state.last_seq;
+    hb.epoch = s->epoch;
+    env.body_case = TUTTI__ENVELOPE__BODY_HEARTBEAT;
+    env.heartbeat = &hb;
+    send_reply(s, m, &env);
+}
+
+static void on_status(coord_server_t *s, const tt_wire_msg_t *m)
+{
+    Tutti__Envelope env = TUTTI__ENVELOPE__INIT;
+    Tutti__StatusReply sr = TUTTI__STATUS_REPLY__INIT;
+    Tutti__RoomStatus *rs = calloc(s->room_count ? s->room_count : 1, sizeof *rs);
+    Tutti__RoomStatus **rp = calloc(s->room_count ? s->room_count : 1, sizeof *rp);
+    if (!rs || !rp) {
+        free(rs);
+        free(rp);
+        send_error(s, m, TT_ERR_NOMEM, "coordinator out of memory");
+        return;
+    }
+    int64_t now = tt_time_mono_ns();
+    for (size_t i = 0; i < s->room_count; i++) {
+        tutti__room_status__init(&rs[i]);
+        rs[i].name = s->rooms[i].name;
+        rs[i].online = s->rooms[i].online;
+        rs[i].last_seq = s->rooms[i].replica_seq;
+        rs[i].last_seen_ms_ago =
+            s->rooms[i].last_seen_ns ? (now - s->rooms[i].last_seen_ns) / 1000000 : -1;
+        rp[i] = &rs[i];
+    }
+    sr.last_seq = s->state.last_seq;
+    sr.head_hash.data = s->state.head_hash;
+    sr.head_hash.len = TT_HASH_LEN;
+    sr.epoch = s->epoch;
+    sr.session_name = s->state.session_name;
+    sr.n_rooms = s->room_count;
+    sr.rooms = rp;
+    env.body_case = TUTTI__ENVELOPE__BODY_STATUS_REPLY;
+    env.status_reply = &sr;
+    send_reply(s, m, &env);
+    free(rs);
+    free(rp);
+}
+
+typedef struct {
+    ProtobufCBinaryData *items;
+    size_t count;
+} fetch_ctx_t;
+
+static int fetch_one(void *arg, uint64_t seq, const uint8_t *data, size_t len)
+{
+    (void)seq;
+    fetch_ctx_t *c = arg;
+    uint8_t *copy = malloc(len ? len : 1);
+    if (!copy)
+        return TT_ERR_NOMEM;
+    memcpy(copy, data, len);
+    c->items[c->count].data = copy;
+    c->items[c->count].len = len;
+    c->count++;
+    return 0;
+}
+
+static void on_fetch(coord_server_t *s, const tt_wire_msg_t *m)
+{
+    const Tutti__FetchRequest *fr = m->env->fetch;
+    size_t max = fr->max_records && fr->max_records < FETCH_MAX_RECORDS ? fr->max_records
+                                                                          : FETCH_MAX_RECORDS;
+    uint64_t from = fr->from_seq ? fr->from_seq : 1;
+    fetch_ctx_t c = {calloc(max, sizeof *c.items), 0};
+    if (!c.items) {
+        send_error(s, m, TT_ERR_NOMEM, "coordinator out of memory");
+        return;
+    }
+    char why[TT_WHY_LEN];
+    /* Only committed records: the batch in flight is not in the store yet. */
+    int rc = from <= s->state.last_seq
+                 ? tt_store_scan(s->store, from, max, FETCH_MAX_BYTES, fetch_one, &c, why)
+                 : 0;
+    if (rc != 0) {
+        tt_diag_error("serving history from %llu: %s", (unsigned long long)from, why);
+        send_error(s, m, TT_ERR_STORE, "coordinator could not read its log");
+    } else {
+        Tutti__Envelope env = TUTTI__ENVELOPE__INIT;
+        Tutti__FetchReply rep = TUTTI__FETCH_REPLY__INIT;
+        rep.records = c.items;
+        rep.n_records = c.count;
+        rep.last_seq = s->state.last_seq - s->batch_len;
+        env.body_case = TUTTI__ENVELOPE__BODY_FETCH_REPLY;
+        env.fetch_reply = &rep;
+        send_reply(s, m, &env);
+    }
+    for (size_t i = 0; i < c.count; i++)
+        free(c.items[i].data);
+    free(c.items);
+}
+
+/* ------------------------------------------------------------ writes */
+
+static void queue_write(coord_server_t *s, const tt_wire_msg_t *m, Tutti__Record *rec)
+{
+    char why[TT_WHY_LEN];
+    pending_t *p = &s->batch[s->batch_len];
+    int rc = seal_next(s, rec, &p->record, &p->record_len, why);
+    if (rc != 0) {
+        tt_diag_error("sealing a record: %s", why);
+        send_error(s, m, rc, why);
+        return;
+    }
+    memcpy(p->rid, m->routing_id, m->routing_id_len);
+    p->rid_len = m->routing_id_len;
+    p->request_id = m->request_id;
+    p->seq = s->state.last_seq;
+    s->batch_len++;
+}
+
+static void on_note(coord_server_t *s, const tt_wire_msg_t *m, const tt_access_entry_t *who)
+{
+    char why[TT_WHY_LEN];
+    const char *text = m->env->note->text;
+    int rc = tt_session_check_note(&s->state, text, why);
+    if (rc != 0) {
+        tt_diag_warn("refused note from %s: %s", who->name, why);
+        send_error(s, m, rc, why);
+        return;
+    }
+    Tutti__Record rec = TUTTI__RECORD__INIT;
+    Tutti__Note note = TUTTI__NOTE__INIT;
+    note.text = (char *)text;
+    rec.actor = (char *)who->name;
+    rec.actor_role = (char *)tt_role_name(who->role);
+    rec.body_case = TUTTI__RECORD__BODY_NOTE;
+    rec.note = &note;
+    queue_write(s, m, &rec);
+}
+
+static void publish(coord_server_t *s, uint64_t seq, const uint8_t *data, size_t len)
+{
+    Tutti__Envelope env = TUTTI__ENVELOPE__INIT;
+    Tutti__Update up = TUTTI__UPDATE__INIT;
+    up.seq = seq;
+    up.record.data = (uint8_t *)data;
+    up.record.len = len;
+    env.body_case = TUTTI__ENVELOPE__BODY_UPDATE;
+    env.update = &up;
+    char why[TT_WHY_LEN];
+    /* A dropped update is repaired by the subscriber's gap fetch; say so. */
+    if (tt_wire_send(s->pub, NULL, 0, &env, why) != 0)
+        tt_diag_warn("update %llu not published: %s", (unsigned long long)seq, why);
+}
+
+static void commit_batch(coord_server_t *s)
+{
+    if (s->batch_len == 0)
+        return;
+    tt_bytes_t b[BATCH_MAX];
+    for (size_t i = 0; i < s->batch_len; i++) {
+        b[i].data = s->batch[i].record;
+        b[i].len = s->batch[i].record_len;
+    }
+    char why[TT_WHY_LEN];
+    int rc = tt_store_append(s->store, s->batch[0].seq, b, s->batch_len, why);
+    if (rc != 0) {
+        tt_diag_error("commit of %zu records failed: %s", s->batch_len, why);
+        char fold_why[TT_WHY_LEN];
+        if (refold(s, fold_why) != 0)
+            tt_diag_error("refolding the store after a failed commit: %s", fold_why);
+    }
+    for (size_t i = 0; i < s->batch_len; i++) {
+        pending_t *p = &s->batch[i];
+        if (rc == 0) {
+            Tutti__Envelope env = TUTTI__ENVELOPE__INIT;
+            Tutti__WriteReply wr = TUTTI__WRITE_REPLY__INIT;
+            wr.seq = p->seq;
+            env.request_id = p->request_id;
+            env.body_case = TUTTI__ENVELOPE__BODY_WRITE_REPLY;
+            env.write_reply = &wr;
+            char swhy[TT_WHY_LEN];
+            if (tt_wire_send(s->router, p->rid, p->rid_len, &env, swhy) != 0)
+                tt_diag_warn("write %llu committed but its reply was lost: %s",
+                             (unsigned long long)p->seq, swhy);
+        } else {
+            tt_wire_send_error(s->router, p->rid, p->rid_len, p->request_id, TT_ERR_STORE,
+                               "the coordinator could not commit this write; nothing changed");
+        }
+    }
+    if (rc == 0)
+        for (size_t i = 0; i < s->batch_len; i++)
+            publish(s, s->batch[i].seq, s->batch[i].record, s->batch[i].record_len);
+    for (size_t i = 0; i < s->batch_len; i++)
+        free(s->batch[i].record);
+    s->batch_len = 0;
+}
+
+/* ------------------------------------------------------------ dispatch */
+
+static void handle_request(coord_server_t *s, const tt_wire_msg_t *m)
+{
+    char why[TT_WHY_LEN];
+    const tt_access_entry_t *who = tt_access_find_key(s->access, m->user_id);
+    if (!who) {
+        /* Admitted at the handshake, removed since by a reload. */
+        send_error(s, m, TT_ERR_AUTH, "your key is no longer in the access file");
+        return;
+    }
+    tt_request_t kind;
+    switch (m->env->body_case) {
+    case TUTTI__ENVELOPE__BODY_HELLO: kind = TT_REQ_HELLO; break;
+    case TUTTI__ENVELOPE__BODY_HEARTBEAT: kind = TT_REQ_HEARTBEAT; break;
+    case TUTTI__ENVELOPE__BODY_STATUS: kind = TT_REQ_STATUS; break;
+    case TUTTI__ENVELOPE__BODY_FETCH: kind = TT_REQ_FETCH; break;
+    case TUTTI__ENVELOPE__BODY_NOTE: kind = TT_REQ_NOTE; break;
+    default:
+        tt_diag_warn("unsupported message %d from %s", (int)m->env->body_case, who->name);
+        send_error(s, m, TT_ERR_PROTOCOL, "unsupported request");
+        return;
+    }
+    int rc = tt_session_may(who->role, kind, why);
+    if (rc != 0) {
+        tt_diag_warn("refused request from %s: %s", who->name, why);
+        send_error(s, m, rc, why);
+        return;
+    }
+    switch (kind) {
+    case TT_REQ_HELLO: on_hello(s, m, who); break;
+    case TT_REQ_HEARTBEAT: on_heartbeat(s, m, who); break;
+    case TT_REQ_STATUS: on_status(s, m); break;
+    case TT_REQ_FETCH: on_fetch(s, m); break;
+    case TT_REQ_NOTE: on_note(s, m, who); break;
+    }
+}
+
+static void drain_router(coord_server_t *s)
+{
+    for (int n = 0; n < BATCH_MAX && s->batch_len < BATCH_MAX; n++) {
+        tt_wire_msg_t m;
+        char why[TT_WHY_LEN];
+        int rc = tt_wire_recv(s->router, 1, ZMQ_DONTWAIT, &m, why);
+        if (rc == TT_ERR_IO)
+            break;      /* nothing more to read */
+        if (rc != 0) {
+            tt_diag_warn("malformed message from %s: %s", m.user_id[0] ? m.user_id : "?", why);
+            if (m.routing_id_len)
+                send_error(s, &m, rc, why);
+            tt_wire_msg_clear(&m);
+            continue;
+        }
+        handle_request(s, &m);
+        tt_wire_msg_clear(&m);
+    }
+    commit_batch(s);
+}
+
+static void publish_heartbeat(coord_server_t *s)
+{
+    Tutti__Envelope env = TUTTI__ENVELOPE__INIT;
+    Tutti__Heartbeat hb = TUTTI__HEARTBEAT__INIT;
+    hb.seq = s->state.last_seq;
+    hb.epoch = s->epoch;
+    env.body_case = TUTTI__ENVELOPE__BODY_HEARTBEAT;
+    env.heartbeat = &hb;
+    tt_wire_send(s->pub, NULL, 0, &env, NULL);
+}
+
+/* ------------------------------------------------------------ lifecycle */
+
+static int write_endpoint_file(const char *path, const char *endpoint, char *why)
+{
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return tt_fail(why, TT_ERR_IO, "writing %s: %s", tmp, strerror(errno));
+    fprintf(f, "%s\n", endpoint);
+    if (fclose(f) != 0 || rename(tmp, path) != 0)
+        return tt_fail(why, TT_ERR_IO, "writing %s: %s", path, strerror(errno));
+    return 0;
+}
+
+static void *bind_server_socket(coord_server_t *s, int type, const char *ep, char *why)
+{
+    void *sock = zmq_socket(s->ctx, type);
+    if (!sock) {
+        tt_fail(why, TT_ERR_IO, "creating a socket: %s", zmq_strerror(errno));
+        return NULL;
+    }
+    if (tt_wire_setup_server(sock, s->keys, why) != 0) {
+        zmq_close(sock);
+        return NULL;
+    }
+    if (type == ZMQ_PUB) {
+        int hwm = PUB_HWM;
+        zmq_setsockopt(sock, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    }
+    if (zmq_bind(sock, ep) != 0) {
+        tt_fail(why, TT_ERR_IO, "binding %s: %s", ep, zmq_strerror(errno));
+        zmq_close(sock);
+        return NULL;
+    }
+    return sock;
+}
+
+coord_server_t *coord_server_new(const coord_config_t *cfg, char *why)
+{
+    coord_server_t *s = calloc(1, sizeof *s);
+    if (!s) {
+        tt_fail(why, TT_ERR_NOMEM, "allocating the coordinator");
+        return NULL;
+    }
+    s->cfg = *cfg;
+    char sub[TT_WHY_LEN];
+    if (!(s->keys = tt_keypair_load(cfg->key_path, sub))) {
+        tt_fail(why, TT_ERR_CRYPTO, "loading --key: %s", sub);
+        goto fail;
+    }
+    if (!(s->access = tt_access_load(cfg->access_path, sub))) {
+        tt_fail(why, TT_ERR_INVALID, "loading --access: %s", sub);
+        goto fail;
+    }
+    if (rebuild_rooms(s, why) != 0)
+        goto fail;
+    if (!(s->store = tt_store_open(cfg->data_dir, 0, cfg->map_mb, why)))
+        goto fail;
+    if (!(s->signer = tt_signer_load_or_create(cfg->data_dir, why)))
+        goto fail;
+    if (refold(s, sub) != 0) {
+        tt_fail(why, TT_ERR_CORRUPT,
+                "the log in %s does not verify with %s/signing.key: %s (run tutti verify)",
+                cfg->data_dir, cfg->data_dir, sub);
+        goto fail;
+    }
+    if (s->state.last_seq == 0 && write_genesis(s, why) != 0)
+        goto fail;
+    randombytes_buf(&s->epoch, sizeof s->epoch);
+
+    s->ctx = zmq_ctx_new();
+    if (!s->ctx) {
+        tt_fail(why, TT_ERR_IO, "creating the ZeroMQ context: %s", zmq_strerror(errno));
+        goto fail;
+    }
+    /* ZAP first: a CURVE socket bound before it would admit every key. */
+    if (!(s->zap = coord_zap_bind(s->ctx, why)))
+        goto fail;
+    if (!(s->router = bind_server_socket(s, ZMQ_ROUTER, cfg->bind, why)))
+        goto fail;
+    int mandatory = 1;
+    zmq_setsockopt(s->router, ZMQ_ROUTER_MANDATORY, &mandatory, sizeof mandatory);
+    char bound[256];
+    size_t bsz = sizeof bound;
+    zmq_getsockopt(s->router, ZMQ_LAST_ENDPOINT, bound, &bsz);
+    char pub_ep[256];
+    if (cfg->pub_bind)
+        snprintf(pub_ep, sizeof pub_ep, "%s", cfg->pub_bind);
+    else if (tt_wire_endpoint_with_port(bound, 0, pub_ep, sizeof pub_ep) == 0)
+        pub_ep[strlen(pub_ep) - 1] = '*';   /* same host, any free port */
+    if (!(s->pub = bind_server_socket(s, ZMQ_PUB, pub_ep, why)))
+        goto fail;
+    s->updates_port = tt_wire_bound_port(s->pub);
+    if (cfg->endpoint_file && write_endpoint_file(cfg->endpoint_file, bound, why) != 0)
+        goto fail;
+    char hash_hex[2 * TT_HASH_LEN + 1];
+    sodium_bin2hex(hash_hex, sizeof hash_hex, s->state.head_hash, TT_HASH_LEN);
+    tt_diag_info("serving %s (updates on port %u), key %s, log at %llu, head %.16s…", bound,
+                 s->updates_port, s->keys->public_z85, (unsigned long long)s->state.last_seq,
+                 hash_hex);
+    return s;
+fail:
+    coord_server_destroy(&s);
+    return NULL;
+}
+
+void coord_server_destroy(coord_server_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    coord_server_t *s = *self_p;
+    for (size_t i = 0; i < s->batch_len; i++)
+        free(s->batch[i].record);
+    if (s->router)
+        zmq_close(s->router);
+    if (s->pub)
+        zmq_close(s->pub);
+    if (s->zap)
+        zmq_close(s->zap);
+    if (s->ctx)
+        zmq_ctx_term(s->ctx);
+    tt_store_destroy(&s->store);
+    tt_signer_destroy(&s->signer);
+    tt_access_destroy(&s->access);
+    tt_keypair_destroy(&s->keys);
+    free(s->rooms);
+    free(s);
+    *self_p = NULL;
+}
+
+static void reload_access(coord_server_t *s)
+{
+    char why[TT_WHY_LEN];
+    tt_access_t *fresh = tt_access_load(s->cfg.access_path, why);
+    if (!fresh) {
+        tt_diag_error("SIGHUP: keeping the old access table: %s", why);
+        return;
+    }
+    tt_access_t *old = s->access;
+    s->access = fresh;
+    if (rebuild_rooms(s, why) != 0) {
+        tt_diag_error("SIGHUP: %s; keeping the old access table", why);
+        s->access = old;
+        tt_access_destroy(&fresh);
+        return;
+    }
+    tt_access_destroy(&old);
+    tt_diag_info("SIGHUP: access file reloaded, %zu keys", s->access->count);
+}
+
+int coord_server_run(coord_server_t *s, volatile sig_atomic_t *stop,
+                     volatile sig_atomic_t *reload, char *why)
+{
+    int64_t next_heartbeat = 0, next_liveness = 0;
+    while (!*stop) {
+        if (*reload) {
+            *reload = 0;
+            reload_access(s);
+        }
+        int64_t now = tt_time_mono_ns();
+        if (now >= next_heartbeat) {
+            publish_heartbeat(s);
+            next_heartbeat = now + (int64_t)PUB_HEARTBEAT_MS * 1000000;
+        }
+        if (now >= next_liveness) {
+            check_liveness(s);
+            next_liveness = now + (int64_t)LIVENESS_CHECK_MS * 1000000;
+        }
+        int64_t next = next_heartbeat < next_liveness ? next_heartbeat : next_liveness;
+        long timeout_ms = (long)((next - now) / 1000000) + 1;
+        zmq_pollitem_t items[2] = {{s->zap, 0, ZMQ_POLLIN, 0}, {s->router, 0, ZMQ_POLLIN, 0}};
+        if (zmq_poll(items, 2, timeout_ms) < 0) {
+            if (errno == EINTR)
+                continue;
+            return tt_fail(why, TT_ERR_IO, "polling: %s", zmq_strerror(errno));
+        }
+        if (items[0].revents & ZMQ_POLLIN)
+            coord_zap_handle(s->zap, s->access);
+        if (items[1].revents & ZMQ_POLLIN)
+            drain_router(s);
+    }
+    return 0;
+}

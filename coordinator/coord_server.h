@@ -1,0 +1,39 @@
+/* coord_server: the coordinator's main loop.
+ *
+ * One thread owns the ROUTER (requests), the PUB (sequenced updates), the
+ * ZAP handler and the LMDB store. Requests are validated against the
+ * folded session state, sealed into signed records, committed in groups
+ * (every write that arrived together shares one durable transaction), and
+ * only then answered and published.
+ */
+#ifndef COORD_SERVER_H
+#define COORD_SERVER_H
+
+#include <signal.h>
+#include <stddef.h>
+
+typedef struct {
+    const char *data_dir;
+    const char *key_path;
+    const char *access_path;
+    const char *bind;           /* ROUTER endpoint, e.g. tcp://127.0.0.1:7700 */
+    const char *pub_bind;       /* NULL: same host, any free port */
+    const char *endpoint_file;  /* NULL or where to write the bound ROUTER endpoint */
+    const char *session_name;   /* genesis label for a new store */
+    size_t map_mb;
+    int room_timeout_ms;        /* a room silent this long is offline */
+} coord_config_t;
+
+typedef struct coord_server coord_server_t;
+
+/* Opens the store (writing genesis on first start), binds every socket.
+ * NULL with a reason in why. */
+coord_server_t *coord_server_new(const coord_config_t *cfg, char *why);
+void coord_server_destroy(coord_server_t **self_p);
+
+/* Runs until *stop is set. *reload set means: reread the access file
+ * (cleared here). Returns 0, or an error with why on a fatal failure. */
+int coord_server_run(coord_server_t *s, volatile sig_atomic_t *stop,
+                     volatile sig_atomic_t *reload, char *why);
+
+#endif

@@ -1,0 +1,90 @@
+/* coord_zap: ZAP (rfc.zeromq.org spec 27) for CURVE. See coord_zap.h. */
+#include "coord_zap.h"
+#include "tt_diag.h"
+#include "tt_error.h"
+#include "tt_wire.h"
+
+#include <errno.h>
+#include <string.h>
+#include <zmq.h>
+
+void *coord_zap_bind(void *ctx, char *why)
+{
+    void *zap = zmq_socket(ctx, ZMQ_REP);
+    if (!zap) {
+        tt_fail(why, TT_ERR_IO, "creating the ZAP socket: %s", zmq_strerror(errno));
+        return NULL;
+    }
+    int linger = 0;
+    zmq_setsockopt(zap, ZMQ_LINGER, &linger, sizeof linger);
+    if (zmq_bind(zap, "inproc://zeromq.zap.01") != 0) {
+        tt_fail(why, TT_ERR_IO, "binding the ZAP handler: %s", zmq_strerror(errno));
+        zmq_close(zap);
+        return NULL;
+    }
+    return zap;
+}
+
+#define ZAP_FRAMES 7   /* version, request id, domain, address, identity, mechanism, key */
+
+static void reply(void *zap, const zmq_msg_t *request_id, const char *code, const char *text,
+                  const char *user_id)
+{
+    zmq_send(zap, "1.0", 3, ZMQ_SNDMORE);
+    zmq_send(zap, zmq_msg_data((zmq_msg_t *)request_id), zmq_msg_size((zmq_msg_t *)request_id),
+             ZMQ_SNDMORE);
+    zmq_send(zap, code, strlen(code), ZMQ_SNDMORE);
+    zmq_send(zap, text, strlen(text), ZMQ_SNDMORE);
+    zmq_send(zap, user_id, strlen(user_id), ZMQ_SNDMORE);
+    zmq_send(zap, "", 0, 0);
+}
+
+void coord_zap_handle(void *zap, const tt_access_t *access)
+{
+    for (;;) {
+        zmq_msg_t f[ZAP_FRAMES + 1];
+        int n = 0, more = 1;
+        while (more) {
+            zmq_msg_t part;
+            zmq_msg_init(&part);
+            if (zmq_msg_recv(&part, zap, n == 0 ? ZMQ_DONTWAIT : 0) < 0) {
+                zmq_msg_close(&part);
+                if (n == 0)
+                    return;     /* nothing pending */
+                break;
+            }
+            more = zmq_msg_more(&part);
+            if (n < ZAP_FRAMES + 1)
+                f[n++] = part;
+            else
+                zmq_msg_close(&part);
+        }
+        if (n >= 2) {
+            char address[64] = "";
+            if (n >= 4)
+                snprintf(address, sizeof address, "%.*s", (int)zmq_msg_size(&f[3]),
+                         (const char *)zmq_msg_data(&f[3]));
+            int is_curve = n == ZAP_FRAMES && zmq_msg_size(&f[5]) == 5 &&
+                           memcmp(zmq_msg_data(&f[5]), "CURVE", 5) == 0 &&
+                           zmq_msg_size(&f[6]) == 32;
+            if (!is_curve) {
+                tt_diag_warn("refused a non-CURVE handshake from %s", address);
+                reply(zap, &f[1], "400", "CURVE required", "");
+            } else {
+                char key[TT_Z85_KEY_LEN + 1];
+                zmq_z85_encode(key, zmq_msg_data(&f[6]), 32);
+                const tt_access_entry_t *e = tt_access_find_key(access, key);
+                if (e) {
+                    reply(zap, &f[1], "200", "OK", key);
+                } else {
+                    tt_diag_warn("refused unknown key %s from %s", key, address);
+                    reply(zap, &f[1], "400", "key not in access file", "");
+                }
+            }
+        } else if (n == 1) {
+            zmq_send(zap, "", 0, 0);    /* keep the REP state machine sane */
+        }
+        for (int i = 0; i < n; i++)
+            zmq_msg_close(&f[i]);
+    }
+}
