@@ -35,6 +35,8 @@
 #define CE_K 4.0              /* sigmas in a statistical bound */
 #define CE_MIN_SEL 8          /* smallest selection, when the window has that many */
 #define CE_SIG_FLOOR_NS 500.0 /* noise floor of the best samples (timestamping) */
+#define CE_SIG_RANK(k) ((k) / 4)
+#define CE_S2_FLOOR 0.05      /* smallest residual variance, in units of the weights */
 #define CE_TUKEY_C 4.685      /* biweight cut, in robust sigmas */
 #define CE_IRLS_ROUNDS 3
 #define CE_MAX_B 0.01 /* |drift| beyond 1% is not a clock; keeps the output monotonic */
@@ -78,6 +80,7 @@ struct tt_clock_est {
     bool have_model;
     bool stale; /* model from before a reset: drives the output, bounds nothing */
     ce_model_t m;
+    double b0;    /* drift prior mean (ns/s): 0, or the drift when the window was cleared */
     bool slewing; /* set at the first lock, kept for the estimator's life */
     int64_t t_a;  /* output anchor: c(t_a) = c_a */
     double c_a;
@@ -317,9 +320,10 @@ static void ce_wls(const tt_clock_est_t *e, int k, ce_line_t *L)
         sxx += p[j].w * dx * dx;
         sxy += p[j].w * dx * (p[j].y - ybar);
     }
+    /* A slope from fewer points is mostly noise, and so is its variance. */
     int npar = 1;
     double bfit = 0;
-    if (nu >= 3 && sxx > 0) {
+    if (nu >= CE_MIN_SEL && sxx > 0) {
         bfit = sxy / sxx;
         npar = 2;
     }
@@ -333,19 +337,24 @@ static void ce_wls(const tt_clock_est_t *e, int k, ce_line_t *L)
     int dof = nu - npar;
     /* With no residual degrees of freedom, trust the delay-derived weights. */
     double s2 = dof >= 1 ? rss / dof : 1.0;
-    if (s2 < 1e-6)
-        s2 = 1e-6;
+    /* Floor: residuals far below the delay-derived sigmas are luck, not skill. */
+    if (s2 < CE_S2_FLOOR)
+        s2 = CE_S2_FLOOR;
     double kk = CE_K * (1.0 + 3.0 / (dof >= 1 ? dof : 1));
     double bmax = e->cfg.max_drift_ppm * 1e3;
     double sp = bmax / 2;
+    /* The prior's mean b0 is 0, or the drift held when the window was
+     * last cleared (the local oscillator has not changed); it can be wrong
+     * by up to bmax + |b0|. */
+    double b0 = e->b0, u0 = bmax + fabs(b0);
     if (npar == 2) {
         double varb = s2 / sxx;
         double f = sp * sp / (sp * sp + varb);
-        L->bs = f * bfit;
-        L->u_bs = f * kk * sqrt(varb) + (1 - f) * bmax;
+        L->bs = f * bfit + (1 - f) * b0;
+        L->u_bs = f * kk * sqrt(varb) + (1 - f) * u0;
     } else {
-        L->bs = 0;
-        L->u_bs = bmax;
+        L->bs = b0;
+        L->u_bs = u0;
     }
     if (L->bs > CE_MAX_B * 1e9)
         L->bs = CE_MAX_B * 1e9;
@@ -393,7 +402,7 @@ static void ce_fit(tt_clock_est_t *e, ce_model_t *m)
     /* Weight 1 / (sig^2 + (excess/2)^2): a sample's offset can be off by at
      * most half its delay excess, and sig (half the median excess of the
      * selection) keeps the fastest few from dominating. */
-    double sig = 0.5 * (double)(r[e->order[(k - 1) / 2]].d - dmin);
+    double sig = 0.5 * (double)(r[e->order[CE_SIG_RANK(k)]].d - dmin);
     if (sig < CE_SIG_FLOOR_NS)
         sig = CE_SIG_FLOOR_NS;
     for (int j = 0; j < k; j++) {
@@ -577,6 +586,7 @@ void tt_clock_est_tick(tt_clock_est_t *e, int64_t local_now_ns)
          * reliable about now: drop it and start again when samples return.
          * The model keeps driving the output meanwhile. */
         e->state = TT_CLOCK_LOST;
+        e->b0 = e->m.b * 1e9;
         e->count = 0;
         e->head = 0;
     }
@@ -588,6 +598,8 @@ void tt_clock_est_reset(tt_clock_est_t *e)
     e->head = 0;
     e->state = TT_CLOCK_ACQUIRING;
     e->stale = e->have_model;
+    if (e->have_model)
+        e->b0 = e->m.b * 1e9;
 }
 
 void tt_clock_est_report(const tt_clock_est_t *e, int64_t local_now_ns,

@@ -381,7 +381,7 @@ tt_replica_t *tt_replica_new(void *ctx, const tt_replica_config_t *cfg, tt_store
     if (!r->cfg.heartbeat_ms)
         r->cfg.heartbeat_ms = 1000;
     if (!r->cfg.away_after_ms)
-        r->cfg.away_after_ms = 3000;
+        r->cfg.away_after_ms = 2200;
     r->ctx = ctx;
     r->store = store;
     size_t len = TT_SIGN_PK_LEN;

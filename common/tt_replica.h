@@ -29,7 +29,7 @@ typedef struct {
     const char *expect_name;        /* NULL or the access-file name this key must have */
     const char *expect_role;        /* NULL or the role this key must have */
     int heartbeat_ms;               /* default 1000 */
-    int away_after_ms;              /* default 3000: coordinator counts as gone */
+    int away_after_ms;              /* default 2200: two heartbeats missed */
     /* Called after each record is durably in the replica and folded. */
     void (*on_record)(void *arg, const Tutti__Record *rec);
     void *on_record_arg;

@@ -38,7 +38,7 @@ static void usage(FILE *out)
         "  --endpoint-file PATH  write the bound request endpoint here once listening\n"
         "  --session NAME        session name recorded in a new store (default: session)\n"
         "  --map-size-mb N       LMDB map size (default: 4096)\n"
-        "  --room-timeout-ms N   a room silent this long counts as offline (default: 3000)\n"
+        "  --room-timeout-ms N   a room silent this long counts as offline (default: 2200)\n"
         "  --quiet               log warnings and errors only\n"
         "  -h, --help            this text\n"
         "\n"
@@ -56,7 +56,7 @@ int main(int argc, char **argv)
         .data_dir = "tutti-data",
         .bind = "tcp://127.0.0.1:7700",
         .session_name = "session",
-        .room_timeout_ms = 3000,
+        .room_timeout_ms = 2200,
     };
     int quiet = 0;
     enum { O_DATA = 1, O_KEY, O_ACCESS, O_BIND, O_PUB, O_EPFILE, O_SESSION, O_MAP, O_RTO, O_QUIET };

@@ -7,7 +7,7 @@ set -eu
 PKGS="build-essential cmake pkg-config
 libzmq3-dev libprotobuf-c-dev protobuf-c-compiler
 liblmdb-dev lmdb-utils libsodium-dev libjansson-dev libcmocka-dev
-clang"
+clang jq"
 
 missing=""
 for p in $PKGS; do

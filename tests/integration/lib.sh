@@ -1,0 +1,111 @@
+# Shared helpers for the integration tests. Source it, then call it_setup.
+#
+# Every process a test starts is recorded with it_spawn and ended by PID in
+# the EXIT trap; logs go to $IT_DIR/*.log and are scanned for sanitizer
+# reports at the end, so a finding in a background process fails the test.
+set -u
+B=${TUTTI_BIN:?set TUTTI_BIN to the build bin directory}
+IT_PIDS=()
+IT_FAILED=0
+
+it_log() { printf '[%s] %s\n' "$(date +%H:%M:%S.%N | cut -c1-12)" "$*"; }
+fail() { it_log "FAIL: $*"; IT_FAILED=1; exit 1; }
+
+it_cleanup() {
+    local rc=$?
+    for pid in "${IT_PIDS[@]}"; do
+        kill -TERM "$pid" 2>/dev/null
+    done
+    for pid in "${IT_PIDS[@]}"; do
+        for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$pid" 2>/dev/null
+        wait "$pid" 2>/dev/null
+    done
+    if grep -l -E "ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:" "$IT_DIR"/*.log \
+        2>/dev/null; then
+        it_log "FAIL: sanitizer report in the logs above"
+        grep -h -A20 -E "ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:" "$IT_DIR"/*.log | head -60
+        rc=1
+    fi
+    if [ $rc -ne 0 ] && [ -d "$IT_DIR" ]; then
+        for f in "$IT_DIR"/*.log; do
+            [ -f "$f" ] || continue
+            echo "----- $f (last 30 lines)"; tail -30 "$f"
+        done
+    fi
+    rm -rf "$IT_DIR"
+    exit $rc
+}
+
+# Makes a temp dir, keys for the coordinator, an operator, two rooms, an
+# observer, a contractor and a stranger (not in the access file).
+it_setup() {
+    IT_DIR=$(mktemp -d /tmp/tutti-it.XXXXXX)
+    trap it_cleanup EXIT
+    trap 'exit 1' INT TERM
+    K=$IT_DIR/keys
+    for n in coordinator conductor stage strings lobby contractor stranger; do
+        "$B/tutti" keygen "$n" --dir "$K" >/dev/null || fail "keygen $n"
+    done
+    {
+        echo "# role  name  key"
+        echo "operator   conductor      $(it_pub conductor)"
+        echo "room       stage          $(it_pub stage)"
+        echo "room       london-strings $(it_pub strings)"
+        echo "observer   lobby          $(it_pub lobby)"
+        echo "contractor contractor     $(it_pub contractor)"
+    } > "$IT_DIR/access"
+    export TUTTI_SERVER_KEY=$K/coordinator.pub TUTTI_KEY=$K/conductor.key
+}
+
+it_pub() { sed -n 's/^ *public-key = "\(.*\)"/\1/p' "$K/$1.pub"; }
+
+# it_spawn NAME cmd... : starts cmd in the background, logs to NAME.log.
+it_spawn() {
+    local name=$1; shift
+    "$@" >>"$IT_DIR/$name.log" 2>&1 &
+    IT_LAST_PID=$!
+    IT_PIDS+=("$IT_LAST_PID")
+}
+
+# it_start_coordinator [BIND]: default binds a free port; sets EP and CPID.
+it_start_coordinator() {
+    local bind=${1:-tcp://127.0.0.1:*}
+    rm -f "$IT_DIR/endpoint"
+    it_spawn coordinator "$B/tutti-coordinator" --data "$IT_DIR/coord" --key "$K/coordinator.key" \
+        --access "$IT_DIR/access" --bind "$bind" --endpoint-file "$IT_DIR/endpoint" \
+        --session it-session
+    CPID=$IT_LAST_PID
+    it_wait_for 10 test -s "$IT_DIR/endpoint" || fail "coordinator did not start"
+    EP=$(cat "$IT_DIR/endpoint")
+    export TUTTI_COORDINATOR=$EP
+}
+
+# it_start_agent ROOM KEYNAME: sets APID.
+it_start_agent() {
+    it_spawn "agent-$1" "$B/tutti-agent" --room "$1" --key "$K/$2.key" --data "$IT_DIR/agent-$1"
+    APID=$IT_LAST_PID
+}
+
+# it_wait_for SECONDS cmd...: polls cmd every 0.1 s until it succeeds.
+it_wait_for() {
+    local limit=$1; shift
+    local end=$(( $(date +%s%N) + limit * 1000000000 ))
+    while [ "$(date +%s%N)" -lt $end ]; do
+        "$@" >/dev/null 2>&1 && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+# it_stop PID: polite stop; fails the test unless the process exits 0
+# (a sanitizer finding at exit makes it non-zero).
+it_stop() {
+    kill -TERM "$1" 2>/dev/null
+    local rc=0
+    wait "$1" || rc=$?
+    [ $rc -eq 0 ] || fail "process $1 exited $rc after SIGTERM"
+}
+
+# it_head_of DIR: the head hash `tutti verify` computes for a store.
+it_head_of() { "$B/tutti" verify "$1" --json 2>/dev/null | jq -r .head_hash; }
