@@ -1,6 +1,7 @@
 /* tutti-agent: one per room. Keeps a verified replica of the session log
  * and (in later releases) the clock, click and capture for its room. */
 #define _POSIX_C_SOURCE 200809L
+#include "agent_clock.h"
 #include "agent_opts.h"
 #include "tt_diag.h"
 #include "tt_error.h"
@@ -8,6 +9,7 @@
 #include "tt_replica.h"
 #include "tt_store.h"
 #include "tt_time.h"
+#include "tt_wire.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -37,9 +39,18 @@ static void usage(FILE *out)
         "  --data DIR            replica store (default: ./tutti-agent-ROOM)\n"
         "  --updates EP          updates endpoint override (default: learned from the\n"
         "                        coordinator; use when a relay or NAT sits in between)\n"
+        "  --clock EP            clock service endpoint override (default: learned)\n"
         "  --map-size-mb N       LMDB map size (default: 4096)\n"
         "  --quiet               log warnings and errors only\n"
         "  -h, --help            this text\n"
+        "\n"
+        "Test options (simulated local clock, so accuracy can be measured against known\n"
+        "truth on one machine; never use them in a session):\n"
+        "  --clock-offset-us N   local clock = monotonic + N us ...\n"
+        "  --clock-skew-ppm P    ... running P ppm fast from the agent's start\n"
+        "                        (local = mono + (mono - start) * P / 1e6 + N)\n"
+        "  --clock-trace FILE    every 10 ms write 'mono_ns local_ns session_estimate_ns\n"
+        "                        state error_bound_ns' (on one host mono is the truth)\n"
         "\n"
         "Exit status: 0 after SIGINT/SIGTERM, 3 when the coordinator refuses the key\n"
         "or the key is not this room's, 1 on other errors, 2 on bad usage.\n"
@@ -57,13 +68,48 @@ static void on_record(void *arg, const Tutti__Record *rec)
                      rec->note->text);
 }
 
+/* Hands the clock thread what the log and the hello reply say: where the
+ * clock service is (new after a coordinator restart), and this room's trim.
+ * Passes the clock's latest report on to the replica's heartbeats. */
+static void follow_coordinator(tt_replica_t *rep, agent_clock_t *clock, const char *endpoint,
+                               const char *clock_override, const char *room,
+                               uint64_t *clock_epoch, int64_t *trim_sent)
+{
+    uint64_t epoch = tt_replica_epoch(rep);
+    if (!clock_override && epoch != *clock_epoch && tt_replica_clock_port(rep) != 0) {
+        char ep[256];
+        if (tt_wire_endpoint_with_port(endpoint, tt_replica_clock_port(rep), ep, sizeof ep) == 0)
+            agent_clock_connect(clock, ep);
+        *clock_epoch = epoch;
+    }
+    int64_t trim = tt_session_trim_ns(tt_replica_state(rep), room);
+    if (trim != *trim_sent) {
+        agent_clock_set_trim(clock, trim);
+        *trim_sent = trim;
+    }
+    agent_clock_report_t cr;
+    if (agent_clock_read(clock, &cr)) {
+        Tutti__ClockReport rep_msg = TUTTI__CLOCK_REPORT__INIT;
+        rep_msg.state = (char *)tt_clock_state_name(cr.state);
+        rep_msg.offset_us = cr.offset_us;
+        rep_msg.drift_ppm = cr.drift_ppm;
+        rep_msg.rtt_us = cr.rtt_us;
+        rep_msg.error_bound_us = cr.error_bound_us;
+        rep_msg.trim_us = cr.trim_us;
+        tt_replica_set_clock(rep, &rep_msg);
+    }
+}
+
 int main(int argc, char **argv)
 {
     const char *room = NULL, *endpoint = NULL, *server_key_path = NULL, *key_path = NULL;
-    const char *data = NULL, *updates = NULL;
+    const char *data = NULL, *updates = NULL, *clock_ep = NULL, *clock_trace = NULL;
+    long clock_offset_us = 0;
+    double clock_skew_ppm = 0.0;
     long map_mb = 0;
     int quiet = 0;
-    enum { O_ROOM = 1, O_COORD, O_SKEY, O_KEY, O_DATA, O_UPDATES, O_MAP, O_QUIET };
+    enum { O_ROOM = 1, O_COORD, O_SKEY, O_KEY, O_DATA, O_UPDATES, O_MAP, O_QUIET, O_CLOCK, O_COFF, O_CSKEW,
+           O_CTRACE };
     static const struct option opts[] = {
         {"room", required_argument, 0, O_ROOM},
         {"coordinator", required_argument, 0, O_COORD},
@@ -72,6 +118,10 @@ int main(int argc, char **argv)
         {"data", required_argument, 0, O_DATA},
         {"updates", required_argument, 0, O_UPDATES},
         {"map-size-mb", required_argument, 0, O_MAP},
+        {"clock", required_argument, 0, O_CLOCK},
+        {"clock-offset-us", required_argument, 0, O_COFF},
+        {"clock-skew-ppm", required_argument, 0, O_CSKEW},
+        {"clock-trace", required_argument, 0, O_CTRACE},
         {"quiet", no_argument, 0, O_QUIET},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
@@ -92,6 +142,23 @@ int main(int argc, char **argv)
             }
             break;
         case O_QUIET: quiet = 1; break;
+        case O_CLOCK: clock_ep = optarg; break;
+        case O_CTRACE: clock_trace = optarg; break;
+        case O_COFF:
+            if (opt_parse_long(optarg, -86400000000L, 86400000000L, &clock_offset_us) != 0) {
+                fprintf(stderr, "tutti-agent: --clock-offset-us wants microseconds (|N| <= 1 day)\n");
+                return 2;
+            }
+            break;
+        case O_CSKEW: {
+            char *end;
+            clock_skew_ppm = strtod(optarg, &end);
+            if (*end || !*optarg || clock_skew_ppm < -1000 || clock_skew_ppm > 1000) {
+                fprintf(stderr, "tutti-agent: --clock-skew-ppm wants -1000..1000\n");
+                return 2;
+            }
+            break;
+        }
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -149,19 +216,38 @@ int main(int argc, char **argv)
         .on_record = on_record,
     };
     int exit_code = 0;
+    agent_clock_t *clock = NULL;
     tt_replica_t *rep = tt_replica_new(ctx, &cfg, store, why);
     if (!rep) {
         tt_diag_error("%s", why);
         exit_code = 1;
         goto out;
     }
+    agent_clock_config_t ccfg = {
+        .keys = keys,
+        .server_key_z85 = server_key,
+        .inject_offset_ns = (int64_t)clock_offset_us * 1000,
+        .inject_skew_ppm = clock_skew_ppm,
+        .trace_path = clock_trace,
+    };
+    clock = agent_clock_start(ctx, &ccfg, why);
+    if (!clock) {
+        tt_diag_error("%s", why);
+        exit_code = 1;
+        goto out;
+    }
+    if (clock_ep)
+        agent_clock_connect(clock, clock_ep);
     tt_diag_info("room %s, key %s, replica %s at %llu", room, keys->public_z85, data,
                  (unsigned long long)tt_replica_state(rep)->last_seq);
+    uint64_t clock_epoch = 0;
+    int64_t trim_sent = 0;
     while (!stop_flag) {
         int wait_ms = tt_replica_tick(rep, tt_time_mono_ns());
-        zmq_pollitem_t items[TT_REPLICA_POLL_ITEMS];
+        zmq_pollitem_t items[TT_REPLICA_POLL_ITEMS + 1];
         int n = tt_replica_poll_items(rep, items);
-        if (zmq_poll(items, n, wait_ms) < 0) {
+        items[n] = (zmq_pollitem_t){agent_clock_socket(clock), 0, ZMQ_POLLIN, 0};
+        if (zmq_poll(items, n + 1, wait_ms) < 0) {
             if (errno == EINTR)
                 continue;
             tt_diag_error("polling: %s", zmq_strerror(errno));
@@ -174,10 +260,12 @@ int main(int argc, char **argv)
             exit_code = (rc == TT_ERR_AUTH || rc == TT_ERR_DENIED || rc == TT_ERR_CRYPTO) ? 3 : 1;
             break;
         }
+        follow_coordinator(rep, clock, endpoint, clock_ep, room, &clock_epoch, &trim_sent);
     }
     if (exit_code == 0)
         tt_diag_info("stopping; replica at %llu", (unsigned long long)tt_replica_state(rep)->last_seq);
 out:
+    agent_clock_stop(&clock);
     tt_replica_destroy(&rep);
     zmq_ctx_term(ctx);
     tt_store_destroy(&store);

@@ -37,6 +37,9 @@ static void usage(FILE *out)
         "  history [--json] [--since SEQ]\n"
         "                               print records with seq > SEQ (default 0: all);\n"
         "                               --json prints one JSON object per line\n"
+        "  trim ROOM US                 set ROOM's clock trim in microseconds (operator; a log\n"
+        "                               record): added to the room's session time to cancel a\n"
+        "                               known path asymmetry; 0 removes it\n"
         "  verify DIR [--json]          check a coordinator store or agent replica offline:\n"
         "                               gap-free sequence, hash chain, signatures\n"
         "\n"
@@ -202,6 +205,34 @@ static int cmd_note(const conn_opts_t *o, int argc, char **argv)
     return rc;
 }
 
+static int cmd_trim(const conn_opts_t *o, int argc, char **argv)
+{
+    long us = 0;
+    if (argc != 3 || opt_parse_long(argv[2], -100000, 100000, &us) != 0) {
+        fprintf(stderr, "usage: tutti trim ROOM MICROSECONDS   (-100000..100000)\n");
+        return EXIT_USAGE;
+    }
+    session_t s;
+    int rc = connect_session(o, &s);
+    if (rc == 0) {
+        Tutti__Envelope env = TUTTI__ENVELOPE__INIT;
+        Tutti__TrimRequest tr = TUTTI__TRIM_REQUEST__INIT;
+        tr.room = argv[1];
+        tr.trim_ns = (int64_t)us * 1000;
+        env.body_case = TUTTI__ENVELOPE__BODY_TRIM;
+        env.trim = &tr;
+        Tutti__Envelope *reply = NULL;
+        rc = request(&s, &env, &reply, TUTTI__ENVELOPE__BODY_WRITE_REPLY);
+        if (rc == 0) {
+            printf("trim for %s set to %ld us (record %llu)\n", argv[1], us,
+                   (unsigned long long)reply->write_reply->seq);
+            tutti__envelope__free_unpacked(reply, NULL);
+        }
+    }
+    close_session(&s);
+    return rc;
+}
+
 static int cmd_status(const conn_opts_t *o, int argc, char **argv)
 {
     int as_json = 0;
@@ -242,6 +273,19 @@ static int cmd_status(const conn_opts_t *o, int argc, char **argv)
                 json_object_set_new(ro, "last_seq", json_integer((json_int_t)r->last_seq));
                 json_object_set_new(ro, "last_seen_ms_ago",
                                     json_integer((json_int_t)r->last_seen_ms_ago));
+                if (r->clock) {
+                    json_t *co = json_object();
+                    json_object_set_new(co, "state", json_string(r->clock->state));
+                    json_object_set_new(co, "offset_us", json_real(r->clock->offset_us));
+                    json_object_set_new(co, "drift_ppm", json_real(r->clock->drift_ppm));
+                    json_object_set_new(co, "rtt_us", json_real(r->clock->rtt_us));
+                    json_object_set_new(co, "error_bound_us",
+                                        r->clock->error_bound_us < 0
+                                            ? json_null()
+                                            : json_real(r->clock->error_bound_us));
+                    json_object_set_new(co, "trim_us", json_real(r->clock->trim_us));
+                    json_object_set_new(ro, "clock", co);
+                }
                 json_array_append_new(rooms, ro);
             }
             json_object_set_new(o2, "rooms", rooms);
@@ -252,8 +296,16 @@ static int cmd_status(const conn_opts_t *o, int argc, char **argv)
                    (unsigned long long)st->last_seq, hash);
             for (size_t i = 0; i < st->n_rooms; i++) {
                 const Tutti__RoomStatus *r = st->rooms[i];
-                printf("  room %-20s %-8s replica at %llu\n", r->name,
+                printf("  room %-20s %-8s replica at %-8llu", r->name,
                        r->online ? "online" : "offline", (unsigned long long)r->last_seq);
+                if (r->clock && r->clock->error_bound_us >= 0)
+                    printf(" clock %-9s offset %+.1f us, drift %+.2f ppm, rtt %.0f us, "
+                           "bound %.1f us",
+                           r->clock->state, r->clock->offset_us, r->clock->drift_ppm,
+                           r->clock->rtt_us, r->clock->error_bound_us);
+                else if (r->clock)
+                    printf(" clock %s", r->clock->state);
+                putchar('\n');
             }
         }
         tutti__envelope__free_unpacked(reply, NULL);
@@ -278,6 +330,8 @@ static void print_record(const Tutti__Record *rec, const uint8_t *hash, int as_j
         printf("  %s", rec->note->text);
     else if (rec->body_case == TUTTI__RECORD__BODY_GENESIS)
         printf("  session %s", rec->genesis->session_name);
+    else if (rec->body_case == TUTTI__RECORD__BODY_TRIM)
+        printf("  %s %+.1f us", rec->trim->room, (double)rec->trim->trim_ns / 1000.0);
     putchar('\n');
 }
 
@@ -452,6 +506,8 @@ int main(int argc, char **argv)
         return cmd_status(&o, sub_argc, sub_argv);
     if (strcmp(cmd, "history") == 0)
         return cmd_history(&o, sub_argc, sub_argv);
+    if (strcmp(cmd, "trim") == 0)
+        return cmd_trim(&o, sub_argc, sub_argv);
     if (strcmp(cmd, "verify") == 0)
         return cmd_verify(sub_argc, sub_argv);
     fprintf(stderr, "tutti: unknown command '%s' (see tutti --help)\n", cmd);

@@ -69,6 +69,10 @@ tt_access_t *tt_access_parse(const char *text, size_t len, char *why)
         if (!eol)
             eol = end;
         lineno++;
+        if (memchr(p, '\0', (size_t)(eol - p))) {
+            tt_fail(why, TT_ERR_INVALID, "access file line %d: contains a NUL byte", lineno);
+            goto fail;
+        }
         const char *line_end = eol;
         /* A comment starts with '#' at the start of a field: Z85 keys may contain '#'. */
         for (const char *h = p; h < line_end; h++)
@@ -84,7 +88,7 @@ tt_access_t *tt_access_parse(const char *text, size_t len, char *why)
         char role[32], name[TT_ACCESS_MAX_NAME + 1], key[TT_Z85_KEY_LEN + 2], extra[8];
         int f1 = next_field(&q, line_end, role, sizeof role);
         if (f1 == 0) {
-            p = eol + 1;
+            p = eol < end ? eol + 1 : end;
             continue;   /* blank or comment-only line */
         }
         int f2 = next_field(&q, line_end, name, sizeof name);
@@ -148,7 +152,7 @@ tt_access_t *tt_access_parse(const char *text, size_t len, char *why)
         e->role = r;
         strcpy(e->name, name);
         strcpy(e->key_z85, key);
-        p = eol + 1;
+        p = eol < end ? eol + 1 : end;
     }
     return a;
 fail:

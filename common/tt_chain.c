@@ -70,6 +70,20 @@ int tt_chain_check(const uint8_t *data, size_t len, uint64_t expected_seq,
         return tt_fail(why, TT_ERR_CORRUPT, "record %llu: not a signed record", seq);
     int rc = 0;
     Tutti__Record *rec = NULL;
+    /* The signature covers only the inner record, the chain hash the whole
+     * value: so the wrapper must be exactly the canonical encoding of its two
+     * fields, or bytes outside the signature could ride along unnoticed. */
+    size_t canon = tutti__signed_record__get_packed_size(sr);
+    uint8_t *canon_buf = canon == len ? malloc(canon ? canon : 1) : NULL;
+    int canonical = sr->base.n_unknown_fields == 0 && canon_buf &&
+                    tutti__signed_record__pack(sr, canon_buf) == len &&
+                    memcmp(canon_buf, data, len) == 0;
+    free(canon_buf);
+    if (!canonical) {
+        rc = tt_fail(why, TT_ERR_CORRUPT, "record %llu: extra or reordered bytes around the "
+                     "signed record", seq);
+        goto out;
+    }
     if (sr->signature.len != TT_SIGN_SIG_LEN) {
         rc = tt_fail(why, TT_ERR_CORRUPT, "record %llu: signature missing or malformed", seq);
         goto out;
@@ -173,6 +187,7 @@ const char *tt_chain_kind(const Tutti__Record *rec)
     switch (rec->body_case) {
     case TUTTI__RECORD__BODY_GENESIS: return "genesis";
     case TUTTI__RECORD__BODY_NOTE: return "note";
+    case TUTTI__RECORD__BODY_TRIM: return "trim";
     default: return "unknown";
     }
 }

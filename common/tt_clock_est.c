@@ -1,30 +1,34 @@
 /* tt_clock_est: session clock estimate from four-timestamp exchanges.
  *
  * Why it works this way (DESIGN.md "Clock"):
- * - Selection by round trip: queueing only ever adds delay, so the
- *   lowest-delay samples are the least disturbed, but the single fastest
- *   one is biased (the fastest round trips are not symmetric). The fit uses
- *   the lowest-delay half of the window (at least 8), weighted gently toward
- *   the fastest, then Tukey-reweighted to drop what selection let through.
- *   Round-trip delay does not depend on drift, so selecting by it is safe
- *   under drift; the fit is a line, so drift is not smeared into offset.
- * - Offset and drift come from one weighted line fit of offset against the
- *   local midpoint of each exchange, in values relative to the newest sample
- *   (offsets of seconds and epochs of 1e18 ns would lose precision as
- *   doubles). Drift is shrunk toward 0 while the data cannot yet tell it
- *   (prior: |drift| <= max_drift_ppm), so a short noisy window cannot make
- *   the clock run wild.
- * - The error bound is physical, not just statistical: each exchange proves
- *   the true offset lies within its round trip / 2 of its own offset,
- *   whatever the asymmetry. Intersecting those intervals (moved to one
- *   instant by the fitted drift, widened by its uncertainty) bounds the
- *   error even when the path is asymmetric, which no statistic can see.
- *   Drift uncertainty and an assumed wander widen it with time since the
- *   newest sample; the output's unslewed correction adds to it.
+ * - Offset: a weighted line fit over the lowest-delay half of the window
+ *   (at least 8), weighted gently toward the fastest and Tukey-reweighted
+ *   to drop what selection let through. Queueing only ever adds delay, so
+ *   the fast exchanges are the least disturbed; but on loopback the single
+ *   fastest ones are not symmetric while the bulk is, so the estimate never
+ *   rests on one. Round-trip delay does not depend on drift, so selecting by
+ *   it is safe under drift, and a line (unlike a median) does not smear
+ *   drift into offset.
+ * - Drift: from the delay floors. Each exchange says offset(t1) <= t2 - t1
+ *   and offset(t4) >= t3 - t4; the slope leaving the widest corridor
+ *   between those two point sets is set by the fastest exchange in each
+ *   direction near each end of the window, so queueing noise, outliers and
+ *   a constant asymmetry do not tilt it. It is searched only within what
+ *   the regression's slope allows (shrunk toward a prior while the window
+ *   is too short to tell), and the distance between the two widens the
+ *   drift's bound. The corridor's centre may also refine the offset, but
+ *   only within the fit's own statistical uncertainty.
+ * - Everything is computed relative to the newest exchange (offsets of
+ *   seconds, epochs of 1e18 ns) so doubles keep sub-ns precision.
+ * - The error bound is physical, not just statistical: each exchange
+ *   bounds the true offset to within half its round trip, whatever the
+ *   asymmetry; the intersection of those intervals, moved to one instant by
+ *   the drift and widened by its uncertainty, bounds the error even on an
+ *   asymmetric path, which no statistic can see.
  * - Output: offset(t) = model(t) + c(t). When the model is refitted the
  *   output keeps its value and c absorbs the jump; once locked, c decays at
- *   max_slew_ppm, so the output rate stays within drift +- slew of 1 and
- *   never reverses. A clamp on the last returned value backs that up.
+ *   max_slew_ppm, so the output rate stays within the model's drift +- slew
+ *   and never reverses. A clamp on the last returned value backs that up.
  */
 #include "tt_clock_est.h"
 
@@ -32,12 +36,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CE_K 4.0              /* sigmas in a statistical bound */
-#define CE_MIN_SEL 8          /* smallest selection, when the window has that many */
-#define CE_SIG_FLOOR_NS 500.0 /* noise floor of the best samples (timestamping) */
-#define CE_SIG_RANK(k) ((k) / 4)
-#define CE_S2_FLOOR 0.05      /* smallest residual variance, in units of the weights */
-#define CE_TUKEY_C 4.685      /* biweight cut, in robust sigmas */
+#define CE_K 4.0                 /* sigmas in a statistical bound */
+#define CE_MIN_SEL 8             /* smallest selection, when the window has that many */
+#define CE_SIG_FLOOR_NS 500.0    /* noise floor of the best samples (timestamping) */
+#define CE_SIG_RANK(k) ((k) / 4) /* rank whose delay excess sets the weights' noise floor */
+#define CE_S2_FLOOR 0.05         /* smallest residual variance, in units of the weights */
+#define CE_TUKEY_C 4.685         /* biweight cut, in robust sigmas */
 #define CE_IRLS_ROUNDS 3
 #define CE_MAX_B 0.01 /* |drift| beyond 1% is not a clock; keeps the output monotonic */
 
@@ -46,6 +50,9 @@ typedef struct {
     int64_t off2; /* twice the offset: (t2 - t1) + (t3 - t4) */
     int64_t d;    /* round trip: (t4 - t1) - (t3 - t2) */
     int64_t span; /* t4 - t1, over which drift moves the offset */
+    int64_t t1, t4;
+    int64_t up;   /* t2 - t1: offset at t1 plus the up delay */
+    int64_t down; /* t3 - t4: offset at t4 minus the down delay */
     uint64_t seq; /* arrival order: breaks delay ties deterministically */
 } ce_sample_t;
 
@@ -59,9 +66,10 @@ typedef struct {
 typedef struct {
     int64_t x_m, y_m;
     double a, b;
-    double u_b;      /* bound on |b - true drift| */
-    double bound_ns; /* error bound of the model at x_m */
-    double prec_ns;  /* statistical part of it */
+    double u_b;          /* bound on |b - true drift| */
+    double bound_ns;     /* error bound of the model at x_m */
+    double prec_ns;      /* statistical part of it */
+    double lock_prec_ns; /* statistical precision of the fit's mean offset */
     int64_t rtt_min;
     int used;
 } ce_model_t;
@@ -76,6 +84,7 @@ struct tt_clock_est {
     int count, head;
     uint64_t seq;
     bool have_t4;
+    int64_t first_t4; /* first sample since the window was last empty */
     int64_t last_t4;
     bool have_model;
     bool stale; /* model from before a reset: drives the output, bounds nothing */
@@ -90,7 +99,7 @@ struct tt_clock_est {
 
 void tt_clock_est_config_default(tt_clock_est_config_t *cfg)
 {
-    cfg->window = 128;
+    cfg->window = 256;
     cfg->lock_samples = 16;
     cfg->lock_precision_us = 1000.0;
     cfg->holdover_after_ns = 2000000000;
@@ -162,14 +171,10 @@ void tt_clock_est_destroy(tt_clock_est_t **self_p)
 const char *tt_clock_state_name(tt_clock_state_t s)
 {
     switch (s) {
-    case TT_CLOCK_ACQUIRING:
-        return "acquiring";
-    case TT_CLOCK_LOCKED:
-        return "locked";
-    case TT_CLOCK_HOLDOVER:
-        return "holdover";
-    case TT_CLOCK_LOST:
-        return "lost";
+    case TT_CLOCK_ACQUIRING: return "acquiring";
+    case TT_CLOCK_LOCKED: return "locked";
+    case TT_CLOCK_HOLDOVER: return "holdover";
+    case TT_CLOCK_LOST: return "lost";
     }
     return "?";
 }
@@ -177,14 +182,21 @@ const char *tt_clock_state_name(tt_clock_state_t s)
 int tt_clock_est_next_ping_ms(const tt_clock_est_t *e)
 {
     switch (e->state) {
-    case TT_CLOCK_LOCKED:
-        return e->cfg.ping_slow_ms;
+    case TT_CLOCK_LOCKED: {
+        /* Drift is learnt from the time the window spans, and a full
+         * window drops a sample per ping: so stretch from fast to slow at
+         * the rate that keeps the window just spanning the whole time since
+         * samples began, and no information is thrown away while it firms. */
+        double ms = (double)(e->last_t4 - e->first_t4) * 1e-6 / e->cfg.window;
+        if (ms >= e->cfg.ping_slow_ms)
+            return e->cfg.ping_slow_ms;
+        return ms <= e->cfg.ping_fast_ms ? e->cfg.ping_fast_ms : (int)ms;
+    }
     case TT_CLOCK_HOLDOVER:
     case TT_CLOCK_LOST:
         /* Probe for the link without flooding a queue that may be backed up. */
         return e->cfg.ping_holdover_ms;
-    case TT_CLOCK_ACQUIRING:
-        break;
+    case TT_CLOCK_ACQUIRING: break;
     }
     return e->cfg.ping_fast_ms;
 }
@@ -207,7 +219,10 @@ static bool ce_add(int64_t a, int64_t b, int64_t *out)
     return true;
 }
 
-static int64_t ce_floor_half(int64_t v) { return (v - (v & 1)) / 2; }
+static int64_t ce_floor_half(int64_t v)
+{
+    return (v - (v & 1)) / 2;
+}
 
 /* llround without undefined behaviour on absurd values. */
 static int64_t ce_round(double v)
@@ -287,9 +302,12 @@ static double ce_median(double *v, int n)
 /* ---- the fit ------------------------------------------------------------------------------ */
 
 typedef struct {
-    double a, bs;  /* intercept at x = 0 (ns), slope (ns/s) */
-    double u_bs;   /* bound on the slope error (ns/s) */
-    double prec;   /* statistical bound on a (ns) */
+    double a, bs;      /* intercept at x = 0 (ns), slope (ns/s) */
+    double u_bs;       /* bound on the slope error (ns/s) */
+    double xbar, ybar; /* weighted centre of the picks */
+    double sd_ybar;    /* standard error of ybar (ns) */
+    double kk;         /* sigmas for a bound, widened for few degrees of freedom */
+    double prec;       /* statistical bound on a (ns) */
     int used;
 } ce_line_t;
 
@@ -361,7 +379,11 @@ static void ce_wls(const tt_clock_est_t *e, int k, ce_line_t *L)
     if (L->bs < -CE_MAX_B * 1e9)
         L->bs = -CE_MAX_B * 1e9;
     L->a = ybar - L->bs * xbar;
-    L->prec = kk * sqrt(s2 / sw) + L->u_bs * fabs(xbar);
+    L->xbar = xbar;
+    L->ybar = ybar;
+    L->sd_ybar = sqrt(s2 / sw);
+    L->kk = kk;
+    L->prec = kk * L->sd_ybar + L->u_bs * fabs(xbar);
     L->used = nu;
 }
 
@@ -379,6 +401,62 @@ static void ce_reweight(tt_clock_est_t *e, int k, const ce_line_t *L)
         double u = fabs(p[j].y - L->a - L->bs * p[j].x) * sqrt(p[j].w0) / (CE_TUKEY_C * scale);
         p[j].w = u < 1.0 ? p[j].w0 * (1 - u * u) * (1 - u * u) : 0.0;
     }
+}
+
+/* Width of the corridor left between the exchanges' two one-way
+ * constraints when the offset is taken to drift at bs (ns/s): every
+ * exchange says offset(t1) <= t2 - t1 and offset(t4) >= t3 - t4, so with a
+ * line of slope bs, all "up" points lie above it and all "down" points below;
+ * the room between the lowest up point and the highest down point is the
+ * width. A wrong slope tilts the points and narrows it. */
+static double ce_corridor(const tt_clock_est_t *e, int64_t x_m, int64_t y_m, double bs, double *mid)
+{
+    double lo = -INFINITY, hi = INFINITY;
+    for (int i = 0; i < e->count; i++) {
+        const ce_sample_t *s = &e->ring[i];
+        double u = (double)(s->up - y_m) - bs * (double)(s->t1 - x_m) * 1e-9;
+        double d = (double)(s->down - y_m) - bs * (double)(s->t4 - x_m) * 1e-9;
+        if (u < hi)
+            hi = u;
+        if (d > lo)
+            lo = d;
+    }
+    if (mid)
+        *mid = 0.5 * (lo + hi);
+    return hi - lo;
+}
+
+/* Drift from the delay floors: the slope in [lo, hi] that leaves the widest
+ * corridor (golden-section search; the width is concave in the slope). Only
+ * the fastest exchange in each direction near each end of the window
+ * matters, so queueing noise and outliers do not, and a constant asymmetry
+ * does not tilt the floors. A small pull toward the regression's slope bs
+ * decides when the floors leave the slope open (fast exchanges only at one
+ * end of the window, as after a delay step). */
+static double ce_floor_slope(const tt_clock_est_t *e, int64_t x_m, int64_t y_m, double lo,
+                             double hi, double bs, double span_s)
+{
+    const double g = 0.6180339887498949;
+    double pull = 0.1 * span_s;
+    double p = hi - g * (hi - lo), q = lo + g * (hi - lo);
+    double fp = ce_corridor(e, x_m, y_m, p, NULL) - pull * fabs(p - bs);
+    double fq = ce_corridor(e, x_m, y_m, q, NULL) - pull * fabs(q - bs);
+    for (int it = 0; it < 80 && hi - lo > 1e-3; it++) {
+        if (fp < fq) {
+            lo = p;
+            p = q;
+            fp = fq;
+            q = lo + g * (hi - lo);
+            fq = ce_corridor(e, x_m, y_m, q, NULL) - pull * fabs(q - bs);
+        } else {
+            hi = q;
+            q = p;
+            fq = fp;
+            p = hi - g * (hi - lo);
+            fp = ce_corridor(e, x_m, y_m, p, NULL) - pull * fabs(p - bs);
+        }
+    }
+    return 0.5 * (lo + hi);
 }
 
 static void ce_fit(tt_clock_est_t *e, ce_model_t *m)
@@ -400,8 +478,8 @@ static void ce_fit(tt_clock_est_t *e, ce_model_t *m)
         k = n < CE_MIN_SEL ? n : CE_MIN_SEL;
     int64_t dmin = r[e->order[0]].d;
     /* Weight 1 / (sig^2 + (excess/2)^2): a sample's offset can be off by at
-     * most half its delay excess, and sig (half the median excess of the
-     * selection) keeps the fastest few from dominating. */
+     * most half its delay excess, and sig (half the excess a quarter of the
+     * way into the selection) keeps the fastest few from dominating. */
     double sig = 0.5 * (double)(r[e->order[CE_SIG_RANK(k)]].d - dmin);
     if (sig < CE_SIG_FLOOR_NS)
         sig = CE_SIG_FLOOR_NS;
@@ -420,6 +498,36 @@ static void ce_fit(tt_clock_est_t *e, ce_model_t *m)
             break;
         ce_reweight(e, k, &L);
     }
+    /* Drift: the floors' slope, within what the regression allows; its
+     * bound is the regression's plus the distance between the two. */
+    double span_s = 0;
+    for (int i = 0; i < n; i++) {
+        double x = (double)(m->x_m - r[i].x) * 1e-9;
+        if (x > span_s)
+            span_s = x;
+    }
+    if (L.used >= CE_MIN_SEL) {
+        double bmax = e->cfg.max_drift_ppm * 1e3 + fabs(e->b0);
+        double lo = fmax(L.bs - L.u_bs, -bmax), hi = fmin(L.bs + L.u_bs, bmax);
+        double bs = lo < hi ? ce_floor_slope(e, m->x_m, m->y_m, lo, hi, L.bs, span_s) : L.bs;
+        L.u_bs += fabs(bs - L.bs);
+        L.bs = bs;
+        L.a = L.ybar - L.bs * L.xbar;
+        L.prec = L.kk * L.sd_ybar + L.u_bs * fabs(L.xbar);
+    }
+    /* Offset: the corridor's centre is far sharper than any average when
+     * the floors are symmetric (they are on a WAN, where queueing is what
+     * varies), but on loopback the fastest exchanges are not symmetric
+     * while the bulk is (DESIGN.md). So the lowest-delay-half fit decides
+     * and the centre may only move it within that fit's own uncertainty. */
+    double est = L.a, dev = 0;
+    if (L.used >= CE_MIN_SEL) {
+        double mid;
+        ce_corridor(e, m->x_m, m->y_m, L.bs, &mid);
+        if (isfinite(mid))
+            est = fmin(fmax(mid, L.a - L.prec), L.a + L.prec);
+        dev = fabs(est - L.a);
+    }
 
     /* Physical bound: true offset at x_m lies in every sample's interval
      * [offset - d/2, offset + d/2], moved to x_m along the fitted drift and
@@ -429,21 +537,25 @@ static void ce_fit(tt_clock_est_t *e, ce_model_t *m)
     for (int i = 0; i < n; i++) {
         double x = (double)(r[i].x - m->x_m) * 1e-9;
         double c = 0.5 * (double)(r[i].off2 - 2 * m->y_m) - L.bs * x;
-        double h = 0.5 * (double)r[i].d + 0.5 * (double)r[i].span * (fabs(L.bs) + L.u_bs) * 1e-9
-                   + grow * fabs(x) + 1.0;
+        double h = 0.5 * (double)r[i].d + 0.5 * (double)r[i].span * (fabs(L.bs) + L.u_bs) * 1e-9 +
+                   grow * fabs(x) + 1.0;
         if (c - h > lo)
             lo = c - h;
         if (c + h < hi)
             hi = c + h;
     }
-    double hard = lo <= hi ? fmax(L.a - lo, hi - L.a)
-                           : fmax(fabs(L.a - lo), fabs(L.a - hi)) + (lo - hi);
+    double hard =
+        lo <= hi ? fmax(est - lo, hi - est) : fmax(fabs(est - lo), fabs(est - hi)) + (lo - hi);
     double spread = 0.5 * (double)(r[e->order[k - 1]].d - dmin);
-    m->a = L.a;
+    m->a = est;
     m->b = L.bs * 1e-9;
     m->u_b = L.u_bs * 1e-9;
-    m->prec_ns = L.prec;
-    m->bound_ns = fmax(fmax(hard, L.prec), spread);
+    m->lock_prec_ns = L.kk * L.sd_ybar;
+    m->prec_ns = L.prec + dev;
+    /* Never below half the selection's delay spread or half the best
+     * round trip: what the intersection claims beyond that rests on the
+     * clocks being exactly linear. */
+    m->bound_ns = fmax(fmax(hard, m->prec_ns), fmax(spread, 0.5 * (double)dmin));
     m->rtt_min = dmin;
     m->used = L.used;
 }
@@ -521,7 +633,7 @@ int64_t tt_clock_est_local_ns(const tt_clock_est_t *e, int64_t session_ns)
 
 static bool ce_lockable(const tt_clock_est_t *e)
 {
-    return e->count >= e->cfg.lock_samples && e->m.prec_ns <= e->cfg.lock_precision_us * 1e3;
+    return e->count >= e->cfg.lock_samples && e->m.lock_prec_ns <= e->cfg.lock_precision_us * 1e3;
 }
 
 bool tt_clock_est_add(tt_clock_est_t *e, int64_t t1, int64_t t2, int64_t t3, int64_t t4)
@@ -533,12 +645,21 @@ bool tt_clock_est_add(tt_clock_est_t *e, int64_t t1, int64_t t2, int64_t t3, int
         return false;
     if (!ce_sub(t4, t1, &span) || !ce_sub(t3, t2, &proc) || span < proc)
         return false;
-    ce_sample_t s = {
-        .x = t1 + span / 2, .off2 = off2, .d = span - proc, .span = span, .seq = e->seq++};
+    ce_sample_t s = {.x = t1 + span / 2,
+                     .off2 = off2,
+                     .d = span - proc,
+                     .span = span,
+                     .t1 = t1,
+                     .t4 = t4,
+                     .up = up,
+                     .down = down,
+                     .seq = e->seq++};
     e->ring[e->head] = s;
     e->head = (e->head + 1) % e->cfg.window;
     if (e->count < e->cfg.window)
         e->count++;
+    if (e->count == 1)
+        e->first_t4 = t4;
     if (!e->have_t4 || t4 > e->last_t4)
         e->last_t4 = t4;
     e->have_t4 = true;
@@ -578,8 +699,8 @@ void tt_clock_est_tick(tt_clock_est_t *e, int64_t local_now_ns)
 {
     if (!e->have_model || e->stale)
         return;
-    if (e->state == TT_CLOCK_LOCKED && e->have_t4
-        && local_now_ns - e->last_t4 > e->cfg.holdover_after_ns)
+    if (e->state == TT_CLOCK_LOCKED && e->have_t4 &&
+        local_now_ns - e->last_t4 > e->cfg.holdover_after_ns)
         e->state = TT_CLOCK_HOLDOVER;
     if (e->state == TT_CLOCK_HOLDOVER && ce_growth(e, local_now_ns) > e->cfg.lost_bound_us * 1e3) {
         /* By our own wander assumption the window no longer says anything
@@ -602,8 +723,7 @@ void tt_clock_est_reset(tt_clock_est_t *e)
         e->b0 = e->m.b * 1e9;
 }
 
-void tt_clock_est_report(const tt_clock_est_t *e, int64_t local_now_ns,
-                         tt_clock_est_report_t *out)
+void tt_clock_est_report(const tt_clock_est_t *e, int64_t local_now_ns, tt_clock_est_report_t *out)
 {
     memset(out, 0, sizeof *out);
     out->state = e->state;

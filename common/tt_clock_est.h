@@ -33,16 +33,17 @@ typedef enum {
 } tt_clock_state_t;
 
 typedef struct {
-    int window;                /* samples kept, oldest dropped first; 8..4096 (128) */
-    int lock_samples;          /* samples in the window before LOCKED; 4..window (16) */
-    double lock_precision_us;  /* statistical precision needed to lock (1000) */
-    int64_t holdover_after_ns; /* LOCKED with no sample for this long -> HOLDOVER (2 s) */
-    double lost_bound_us;      /* HOLDOVER -> LOST when the bound has grown this much (1000) */
+    int window;                /* exchanges kept, oldest dropped first; 8..4096 (256) */
+    int lock_samples;          /* exchanges in the window before LOCKED; 4..window (16) */
+    double lock_precision_us;  /* LOCKED needs the fit's statistical precision below this (1000) */
+    int64_t holdover_after_ns; /* LOCKED with no exchange for this long -> HOLDOVER (2 s) */
+    double lost_bound_us;      /* HOLDOVER -> LOST once the bound has grown this much since
+                                  the newest exchange (1000) */
     double max_slew_ppm;       /* largest output correction rate once locked (500) */
-    double max_drift_ppm;      /* |drift| assumed possible before data shows it (500) */
-    double wander_ppm;         /* assumed frequency wander, widens extrapolation (1) */
+    double max_drift_ppm;      /* |drift| assumed possible before the data shows it (500) */
+    double wander_ppm;         /* assumed frequency wander, widens every extrapolation (1) */
     int ping_fast_ms;          /* ping interval while ACQUIRING (20) */
-    int ping_slow_ms;          /* ping interval while LOCKED (250) */
+    int ping_slow_ms;          /* ping interval once LOCKED and the window has filled (250) */
     int ping_holdover_ms;      /* ping interval in HOLDOVER and LOST (100) */
 } tt_clock_est_config_t;
 
@@ -65,7 +66,12 @@ void tt_clock_est_destroy(tt_clock_est_t **self_p);
 bool tt_clock_est_add(tt_clock_est_t *e, int64_t t1, int64_t t2, int64_t t3, int64_t t4);
 
 /* Tells the estimator the local time so it can go LOCKED -> HOLDOVER ->
- * LOST when samples stop. Call it at least every ping interval. */
+ * LOST when exchanges stop. Call it at least every ping interval. LOST is
+ * declared on the bound's growth since the newest exchange ((drift
+ * uncertainty + wander_ppm) x elapsed), not on its total: on a WAN path the
+ * total includes half the round trip and may never be under 1 ms. LOST
+ * drops the window (by the wander assumption it no longer describes now);
+ * the output keeps free-running on the last offset and drift. */
 void tt_clock_est_tick(tt_clock_est_t *e, int64_t local_now_ns);
 
 /* New coordinator epoch: forgets every sample and goes ACQUIRING. The
@@ -90,30 +96,41 @@ int64_t tt_clock_est_session_ns(tt_clock_est_t *e, int64_t local_ns);
  * sample it returns session_ns. */
 int64_t tt_clock_est_local_ns(const tt_clock_est_t *e, int64_t session_ns);
 
+/* The error bound: every exchange proves the true offset lay within half
+ * its round trip of its own offset, whatever the path's asymmetry; the
+ * bound is the distance from the estimate to the far end of the
+ * intersection of those intervals (moved along the fitted drift, widened by
+ * its uncertainty and the wander), never less than half the best round trip
+ * or half the delay spread of the exchanges the fit used, nor than the
+ * statistical precision. Time since the newest exchange widens it by
+ * (drift uncertainty + wander_ppm) x elapsed, and the part of a model jump
+ * not yet slewed out adds to it. It assumes linear clocks (up to the wander)
+ * and no timestamp lies. */
 typedef struct {
     tt_clock_state_t state;
     double offset_us;      /* model offset (session - local) at local_now */
     double drift_ppm;      /* d(offset)/d(local) of the model */
     double rtt_us;         /* lowest round trip in the window (last one before a clear) */
-    double error_bound_us; /* bound on |session_ns(local_now) - true session time|; covers
-                              path asymmetry, noise, drift, extrapolation and slew; INFINITY
-                              before the first sample of an epoch */
-    double precision_us;   /* statistical part only: assumes a symmetric path */
+    double error_bound_us; /* bound on |session_ns(local_now) - true session time| (above);
+                              INFINITY before the first exchange of an epoch */
+    double precision_us;   /* statistical part only: what a symmetric path would allow */
     double slew_us;        /* output minus model at local_now, still to be slewed out */
-    int samples;           /* samples in the window */
-    int used;              /* samples the last fit used (selected, not rejected) */
+    int samples;           /* exchanges in the window */
+    int used;              /* exchanges the last fit used (selected, not rejected) */
 } tt_clock_est_report_t;
 
 /* Describes the estimate as seen at local_now_ns. Changes nothing; state
  * changes only happen in add and tick. */
-void tt_clock_est_report(const tt_clock_est_t *e, int64_t local_now_ns,
-                         tt_clock_est_report_t *out);
+void tt_clock_est_report(const tt_clock_est_t *e, int64_t local_now_ns, tt_clock_est_report_t *out);
 
 /* "acquiring", "locked", "holdover", "lost" ("?" for anything else). */
 const char *tt_clock_state_name(tt_clock_state_t s);
 
-/* How long to wait before the next ping, in ms: fast while acquiring, slow
- * when locked, in between while the link is down. */
+/* How long to wait before the next ping, in ms: ping_fast_ms while
+ * acquiring; once locked, stretching from fast to ping_slow_ms as the
+ * window fills (interval = time since the first exchange / window), so the
+ * window always spans all the time there is to learn the drift from;
+ * ping_holdover_ms while the link is down. */
 int tt_clock_est_next_ping_ms(const tt_clock_est_t *e);
 
 #endif

@@ -101,6 +101,16 @@ tt_keypair_t *tt_keypair_generate(char *why)
     return kp;
 }
 
+tt_keypair_t *tt_keypair_copy(const tt_keypair_t *kp, char *why)
+{
+    tt_keypair_t *copy = keypair_alloc(why);
+    if (!copy)
+        return NULL;
+    memcpy(copy->public_z85, kp->public_z85, sizeof copy->public_z85);
+    memcpy(copy->secret_z85, kp->secret_z85, TT_Z85_KEY_LEN + 1);
+    return copy;
+}
+
 void tt_keypair_destroy(tt_keypair_t **self_p)
 {
     if (!self_p || !*self_p)

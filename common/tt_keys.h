@@ -31,6 +31,9 @@ tt_keypair_t *tt_keypair_load(const char *path, char *why);
  * an existing NAME.key. name: letters, digits, '-', '_' and '.'. */
 int tt_keypair_save(const tt_keypair_t *kp, const char *dir, const char *name, char *why);
 
+/* A copy (with its own secure memory) for another thread to own. */
+tt_keypair_t *tt_keypair_copy(const tt_keypair_t *kp, char *why);
+
 void tt_keypair_destroy(tt_keypair_t **self_p);
 
 /* Reads the public key of a .pub or .key certificate into out (41 bytes). */

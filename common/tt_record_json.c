@@ -46,6 +46,10 @@ json_t *tt_record_json(const Tutti__Record *rec, const uint8_t *hash)
             json_object_set_new(o, "text", t ? t : json_string("(invalid UTF-8)"));
         }
         break;
+    case TUTTI__RECORD__BODY_TRIM:
+        json_object_set_new(o, "room", json_string(rec->trim->room));
+        json_object_set_new(o, "trim_us", json_real((double)rec->trim->trim_ns / 1000.0));
+        break;
     default:
         break;
     }

@@ -45,6 +45,10 @@ struct tt_replica {
     int64_t next_heartbeat_ns;
     int fetch_outstanding;
     int64_t fetch_sent_ns;
+
+    int has_clock;
+    Tutti__ClockReport clock;       /* state points at a static string */
+    char clock_state[16];
 };
 
 /* ------------------------------------------------------------ applying */
@@ -163,6 +167,8 @@ static void send_heartbeat(tt_replica_t *r)
     Tutti__Envelope env = TUTTI__ENVELOPE__INIT;
     Tutti__Heartbeat hb = TUTTI__HEARTBEAT__INIT;
     hb.seq = r->state.last_seq;
+    if (r->has_clock)
+        hb.clock = &r->clock;
     env.body_case = TUTTI__ENVELOPE__BODY_HEARTBEAT;
     env.heartbeat = &hb;
     tt_client_send(r->client, &env, NULL);
@@ -481,6 +487,14 @@ int tt_replica_tick(tt_replica_t *r, int64_t now)
     int64_t next = r->helloed ? r->next_heartbeat_ns : r->next_hello_ns;
     int64_t wait = (next - now) / ms + 1;
     return wait < 1 ? 1 : wait > 1000 ? 1000 : (int)wait;
+}
+
+void tt_replica_set_clock(tt_replica_t *r, const Tutti__ClockReport *clock)
+{
+    r->clock = *clock;
+    snprintf(r->clock_state, sizeof r->clock_state, "%s", clock->state ? clock->state : "");
+    r->clock.state = r->clock_state;
+    r->has_clock = 1;
 }
 
 const tt_session_t *tt_replica_state(const tt_replica_t *r) { return &r->state; }

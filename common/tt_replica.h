@@ -53,6 +53,9 @@ int tt_replica_handle(tt_replica_t *r, const zmq_pollitem_t *items, int n, char 
 /* Timers: hello retries, heartbeats, liveness. Returns ms until the next. */
 int tt_replica_tick(tt_replica_t *r, int64_t now_ns);
 
+/* The room's clock, sent with every heartbeat from now on (copied). */
+void tt_replica_set_clock(tt_replica_t *r, const Tutti__ClockReport *clock);
+
 const tt_session_t *tt_replica_state(const tt_replica_t *r);
 int tt_replica_coordinator_online(const tt_replica_t *r);
 uint64_t tt_replica_coordinator_seq(const tt_replica_t *r);

@@ -27,6 +27,21 @@ int tt_session_apply(tt_session_t *s, const Tutti__Record *rec, const uint8_t ha
         s->notes++;
         s->last_note_unix_ns = rec->at_unix_ns;
         break;
+    case TUTTI__RECORD__BODY_TRIM: {
+        const char *room = rec->trim->room;
+        size_t i = 0;
+        while (i < s->n_trims && strcmp(s->trims[i].room, room) != 0)
+            i++;
+        if (i == s->n_trims) {
+            if (s->n_trims == TT_SESSION_MAX_ROOMS || strlen(room) > TT_ACCESS_MAX_NAME)
+                return tt_fail(why, TT_ERR_INVALID, "trim record %llu: no room for '%s'",
+                               (unsigned long long)rec->seq, room);
+            snprintf(s->trims[i].room, sizeof s->trims[i].room, "%s", room);
+            s->n_trims++;
+        }
+        s->trims[i].trim_ns = rec->trim->trim_ns;
+        break;
+    }
     default:
         /* A record kind this build does not know: newer coordinator. Its
          * sequence still counts; its meaning is skipped. */
@@ -45,6 +60,7 @@ static const char *request_name(tt_request_t r)
     case TT_REQ_STATUS: return "status";
     case TT_REQ_FETCH: return "history";
     case TT_REQ_NOTE: return "note";
+    case TT_REQ_TRIM: return "trim";
     }
     return "request";
 }
@@ -60,6 +76,7 @@ int tt_session_may(tt_role_t role, tt_request_t request, char *why)
         ok = role != TT_ROLE_NONE;  /* everyone admitted may read */
         break;
     case TT_REQ_NOTE:
+    case TT_REQ_TRIM:
         ok = role == TT_ROLE_OPERATOR;
         break;
     default:
@@ -105,5 +122,30 @@ int tt_session_check_note(const tt_session_t *s, const char *text, char *why)
                        TT_NOTE_MAX_TEXT);
     if (!tt_utf8_valid(text, n))
         return tt_fail(why, TT_ERR_INVALID, "note text is not valid UTF-8");
+    return 0;
+}
+
+int64_t tt_session_trim_ns(const tt_session_t *s, const char *room)
+{
+    for (size_t i = 0; i < s->n_trims; i++)
+        if (strcmp(s->trims[i].room, room) == 0)
+            return s->trims[i].trim_ns;
+    return 0;
+}
+
+int tt_session_check_trim(const tt_session_t *s, const char *room, int is_room, int64_t trim_ns,
+                          char *why)
+{
+    if (!room || !*room || !is_room)
+        return tt_fail(why, TT_ERR_INVALID, "'%s' is not a room in the access file",
+                       room ? room : "");
+    if (trim_ns > TT_TRIM_MAX_NS || trim_ns < -TT_TRIM_MAX_NS)
+        return tt_fail(why, TT_ERR_INVALID, "trim of %lld us is beyond +/-%lld us",
+                       (long long)(trim_ns / 1000), (long long)(TT_TRIM_MAX_NS / 1000));
+    int known = 0;
+    for (size_t i = 0; i < s->n_trims; i++)
+        known |= strcmp(s->trims[i].room, room) == 0;
+    if (!known && s->n_trims == TT_SESSION_MAX_ROOMS)
+        return tt_fail(why, TT_ERR_INVALID, "trims already set for %d rooms", TT_SESSION_MAX_ROOMS);
     return 0;
 }

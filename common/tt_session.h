@@ -17,6 +17,13 @@
 
 #define TT_NOTE_MAX_TEXT 4096
 #define TT_SESSION_MAX_NAME 128
+#define TT_SESSION_MAX_ROOMS 256
+#define TT_TRIM_MAX_NS 100000000LL  /* a trim beyond 100 ms is a mistake, not asymmetry */
+
+typedef struct {
+    char room[TT_ACCESS_MAX_NAME + 1];
+    int64_t trim_ns;
+} tt_session_trim_t;
 
 typedef struct {
     uint64_t last_seq;
@@ -26,6 +33,8 @@ typedef struct {
     int64_t created_unix_ns;
     uint64_t notes;
     int64_t last_note_unix_ns;
+    tt_session_trim_t trims[TT_SESSION_MAX_ROOMS];  /* per-room clock trims, latest wins */
+    size_t n_trims;
 } tt_session_t;
 
 void tt_session_init(tt_session_t *s);
@@ -41,7 +50,8 @@ typedef enum {
     TT_REQ_HEARTBEAT,
     TT_REQ_STATUS,
     TT_REQ_FETCH,
-    TT_REQ_NOTE
+    TT_REQ_NOTE,
+    TT_REQ_TRIM
 } tt_request_t;
 
 /* 0 when role may make request; TT_ERR_DENIED with a reason otherwise. */
@@ -49,6 +59,14 @@ int tt_session_may(tt_role_t role, tt_request_t request, char *why);
 
 /* Checks a note against the rules and the state: TT_ERR_INVALID + why. */
 int tt_session_check_note(const tt_session_t *s, const char *text, char *why);
+
+/* Checks a clock trim: known room (the caller looks it up in the access
+ * table and passes is_room), |trim| <= TT_TRIM_MAX_NS, room capacity. */
+int tt_session_check_trim(const tt_session_t *s, const char *room, int is_room, int64_t trim_ns,
+                          char *why);
+
+/* The room's current trim, 0 when none was ever set. */
+int64_t tt_session_trim_ns(const tt_session_t *s, const char *room);
 
 /* 1 when text[0..n) is valid UTF-8. */
 int tt_utf8_valid(const char *text, size_t n);

@@ -175,9 +175,21 @@ int tt_wire_send_error(void *sock, const uint8_t *rid, size_t rid_len, uint64_t 
 
 int tt_wire_endpoint_with_port(const char *endpoint, unsigned port, char *out, size_t len)
 {
-    const char *colon = strrchr(endpoint, ':');
-    if (!colon || strncmp(endpoint, "tcp://", 6) != 0 || colon < endpoint + 6)
+    if (strncmp(endpoint, "tcp://", 6) != 0)
         return TT_ERR_INVALID;
+    const char *host = endpoint + 6;
+    const char *colon = strrchr(host, ':');
+    const char *bracket = strrchr(host, ']');
+    if (!colon || colon == host || (bracket && bracket > colon))
+        return TT_ERR_INVALID;  /* no port, or the last ':' is inside an IPv6 address */
+    const char *p = colon + 1;
+    if (!(p[0] == '*' && p[1] == '\0')) {
+        if (!*p)
+            return TT_ERR_INVALID;
+        for (; *p; p++)
+            if (*p < '0' || *p > '9')
+                return TT_ERR_INVALID;
+    }
     int n = snprintf(out, len, "%.*s:%u", (int)(colon - endpoint), endpoint, port);
     return (n < 0 || (size_t)n >= len) ? TT_ERR_INVALID : 0;
 }

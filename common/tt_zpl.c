@@ -10,8 +10,9 @@
 
 static int is_name_char(char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           strchr("$-_@.&+/", c) != NULL;
+    return c != '\0' &&
+           ( (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           strchr("$-_@.&+/", c) != NULL);
 }
 
 int tt_zpl_find(const char *text, size_t len, const char *path, char *out, size_t outlen,
@@ -20,6 +21,8 @@ int tt_zpl_find(const char *text, size_t len, const char *path, char *out, size_
     if (len > TT_ZPL_MAX_TEXT)
         return tt_fail(why, TT_ERR_TOO_BIG, "ZPL text is %zu bytes, limit %d", len,
                        TT_ZPL_MAX_TEXT);
+    if (memchr(text, '\0', len))
+        return tt_fail(why, TT_ERR_INVALID, "ZPL text contains a NUL byte");
     char stack[TT_ZPL_MAX_DEPTH][TT_ZPL_MAX_NAME];
     int depth = 0;
     int lineno = 0;

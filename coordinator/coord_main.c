@@ -35,7 +35,10 @@ static void usage(FILE *out)
         "                        tcp://HOST:* picks a free port\n"
         "  --pub-bind ENDPOINT   updates endpoint (default: same host, a free port;\n"
         "                        clients learn it from the hello reply)\n"
-        "  --endpoint-file PATH  write the bound request endpoint here once listening\n"
+        "  --clock-bind ENDPOINT clock service endpoint (default: same host, a free port;\n"
+        "                        clients learn it from the hello reply)\n"
+        "  --endpoint-file PATH  once listening, write the request, updates and clock\n"
+        "                        endpoints here, one per line\n"
         "  --session NAME        session name recorded in a new store (default: session)\n"
         "  --map-size-mb N       LMDB map size (default: 4096)\n"
         "  --room-timeout-ms N   a room silent this long counts as offline (default: 2200)\n"
@@ -59,7 +62,8 @@ int main(int argc, char **argv)
         .room_timeout_ms = 2200,
     };
     int quiet = 0;
-    enum { O_DATA = 1, O_KEY, O_ACCESS, O_BIND, O_PUB, O_EPFILE, O_SESSION, O_MAP, O_RTO, O_QUIET };
+    enum { O_DATA = 1, O_KEY, O_ACCESS, O_BIND, O_PUB, O_EPFILE, O_SESSION, O_MAP, O_RTO, O_QUIET,
+           O_CLOCK };
     static const struct option opts[] = {
         {"data", required_argument, 0, O_DATA},
         {"key", required_argument, 0, O_KEY},
@@ -67,6 +71,7 @@ int main(int argc, char **argv)
         {"bind", required_argument, 0, O_BIND},
         {"pub-bind", required_argument, 0, O_PUB},
         {"endpoint-file", required_argument, 0, O_EPFILE},
+        {"clock-bind", required_argument, 0, O_CLOCK},
         {"session", required_argument, 0, O_SESSION},
         {"map-size-mb", required_argument, 0, O_MAP},
         {"room-timeout-ms", required_argument, 0, O_RTO},
@@ -83,6 +88,7 @@ int main(int argc, char **argv)
         case O_BIND: cfg.bind = optarg; break;
         case O_PUB: cfg.pub_bind = optarg; break;
         case O_EPFILE: cfg.endpoint_file = optarg; break;
+        case O_CLOCK: cfg.clock_bind = optarg; break;
         case O_SESSION: cfg.session_name = optarg; break;
         case O_MAP: {
             char *end;

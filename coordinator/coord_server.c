@@ -9,6 +9,7 @@
  * the store, which is the truth.
  */
 #include "coord_server.h"
+#include "coord_clock.h"
 #include "coord_zap.h"
 #include "tt_access.h"
 #include "tt_chain.h"
@@ -39,6 +40,9 @@ typedef struct {
     int online;
     int64_t last_seen_ns;       /* monotonic; 0 = never since start */
     uint64_t replica_seq;
+    int has_clock;
+    char clock_state[16];
+    double offset_us, drift_ppm, rtt_us, error_bound_us, trim_us;
 } room_t;
 
 typedef struct {
@@ -64,6 +68,7 @@ struct coord_server {
     void *router;
     void *pub;
     unsigned updates_port;
+    coord_clock_t *clock;
 
     room_t *rooms;
     size_t room_count;
@@ -236,7 +241,7 @@ static void on_hello(coord_server_t *s, const tt_wire_msg_t *m, const tt_access_
     hr.epoch = s->epoch;
     hr.last_seq = s->state.last_seq;
     hr.updates_port = s->updates_port;
-    hr.clock_port = 0;
+    hr.clock_port = coord_clock_port(s->clock);
     hr.signing_public_key.data = s->signer->public_key;
     hr.signing_public_key.len = TT_SIGN_PK_LEN;
     env.body_case = TUTTI__ENVELOPE__BODY_HELLO_REPLY;
@@ -247,6 +252,17 @@ static void on_hello(coord_server_t *s, const tt_wire_msg_t *m, const tt_access_
 static void on_heartbeat(coord_server_t *s, const tt_wire_msg_t *m, const tt_access_entry_t *who)
 {
     room_seen(s, who, m->env->heartbeat->seq, 1);
+    const Tutti__ClockReport *cr = m->env->heartbeat->clock;
+    room_t *r = who->role == TT_ROLE_ROOM ? find_room(s, who->name) : NULL;
+    if (r && cr && cr->state && *cr->state) {
+        r->has_clock = 1;
+        snprintf(r->clock_state, sizeof r->clock_state, "%s", cr->state);
+        r->offset_us = cr->offset_us;
+        r->drift_ppm = cr->drift_ppm;
+        r->rtt_us = cr->rtt_us;
+        r->error_bound_us = cr->error_bound_us;
+        r->trim_us = cr->trim_us;
+    }
     Tutti__Envelope env = TUTTI__ENVELOPE__INIT;
     Tutti__Heartbeat hb = TUTTI__HEARTBEAT__INIT;
     hb.seq = s->state.last_seq;
@@ -262,9 +278,11 @@ static void on_status(coord_server_t *s, const tt_wire_msg_t *m)
     Tutti__StatusReply sr = TUTTI__STATUS_REPLY__INIT;
     Tutti__RoomStatus *rs = calloc(s->room_count ? s->room_count : 1, sizeof *rs);
     Tutti__RoomStatus **rp = calloc(s->room_count ? s->room_count : 1, sizeof *rp);
-    if (!rs || !rp) {
+    Tutti__ClockReport *cr = calloc(s->room_count ? s->room_count : 1, sizeof *cr);
+    if (!rs || !rp || !cr) {
         free(rs);
         free(rp);
+        free(cr);
         send_error(s, m, TT_ERR_NOMEM, "coordinator out of memory");
         return;
     }
@@ -276,6 +294,16 @@ static void on_status(coord_server_t *s, const tt_wire_msg_t *m)
         rs[i].last_seq = s->rooms[i].replica_seq;
         rs[i].last_seen_ms_ago =
             s->rooms[i].last_seen_ns ? (now - s->rooms[i].last_seen_ns) / 1000000 : -1;
+        if (s->rooms[i].has_clock) {
+            tutti__clock_report__init(&cr[i]);
+            cr[i].state = s->rooms[i].clock_state;
+            cr[i].offset_us = s->rooms[i].offset_us;
+            cr[i].drift_ppm = s->rooms[i].drift_ppm;
+            cr[i].rtt_us = s->rooms[i].rtt_us;
+            cr[i].error_bound_us = s->rooms[i].error_bound_us;
+            cr[i].trim_us = s->rooms[i].trim_us;
+            rs[i].clock = &cr[i];
+        }
         rp[i] = &rs[i];
     }
     sr.last_seq = s->state.last_seq;
@@ -290,6 +318,7 @@ static void on_status(coord_server_t *s, const tt_wire_msg_t *m)
     send_reply(s, m, &env);
     free(rs);
     free(rp);
+    free(cr);
 }
 
 typedef struct {
@@ -384,6 +413,31 @@ static void on_note(coord_server_t *s, const tt_wire_msg_t *m, const tt_access_e
     queue_write(s, m, &rec);
 }
 
+static void on_trim(coord_server_t *s, const tt_wire_msg_t *m, const tt_access_entry_t *who)
+{
+    char why[TT_WHY_LEN];
+    const Tutti__TrimRequest *tr = m->env->trim;
+    int is_room = 0;
+    for (size_t i = 0; i < s->access->count; i++)
+        is_room |= s->access->entries[i].role == TT_ROLE_ROOM &&
+                   strcmp(s->access->entries[i].name, tr->room) == 0;
+    int rc = tt_session_check_trim(&s->state, tr->room, is_room, tr->trim_ns, why);
+    if (rc != 0) {
+        tt_diag_warn("refused trim from %s: %s", who->name, why);
+        send_error(s, m, rc, why);
+        return;
+    }
+    Tutti__Record rec = TUTTI__RECORD__INIT;
+    Tutti__Trim trim = TUTTI__TRIM__INIT;
+    trim.room = tr->room;
+    trim.trim_ns = tr->trim_ns;
+    rec.actor = (char *)who->name;
+    rec.actor_role = (char *)tt_role_name(who->role);
+    rec.body_case = TUTTI__RECORD__BODY_TRIM;
+    rec.trim = &trim;
+    queue_write(s, m, &rec);
+}
+
 static void publish(coord_server_t *s, uint64_t seq, const uint8_t *data, size_t len)
 {
     Tutti__Envelope env = TUTTI__ENVELOPE__INIT;
@@ -460,6 +514,7 @@ static void handle_request(coord_server_t *s, const tt_wire_msg_t *m)
     case TUTTI__ENVELOPE__BODY_STATUS: kind = TT_REQ_STATUS; break;
     case TUTTI__ENVELOPE__BODY_FETCH: kind = TT_REQ_FETCH; break;
     case TUTTI__ENVELOPE__BODY_NOTE: kind = TT_REQ_NOTE; break;
+    case TUTTI__ENVELOPE__BODY_TRIM: kind = TT_REQ_TRIM; break;
     default:
         tt_diag_warn("unsupported message %d from %s", (int)m->env->body_case, who->name);
         send_error(s, m, TT_ERR_PROTOCOL, "unsupported request");
@@ -477,6 +532,7 @@ static void handle_request(coord_server_t *s, const tt_wire_msg_t *m)
     case TT_REQ_STATUS: on_status(s, m); break;
     case TT_REQ_FETCH: on_fetch(s, m); break;
     case TT_REQ_NOTE: on_note(s, m, who); break;
+    case TT_REQ_TRIM: on_trim(s, m, who); break;
     }
 }
 
@@ -514,14 +570,15 @@ static void publish_heartbeat(coord_server_t *s)
 
 /* ------------------------------------------------------------ lifecycle */
 
-static int write_endpoint_file(const char *path, const char *endpoint, char *why)
+static int write_endpoint_file(const char *path, const char *request, const char *updates,
+                               const char *clock, char *why)
 {
     char tmp[4096];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     FILE *f = fopen(tmp, "w");
     if (!f)
         return tt_fail(why, TT_ERR_IO, "writing %s: %s", tmp, strerror(errno));
-    fprintf(f, "%s\n", endpoint);
+    fprintf(f, "%s\n%s\n%s\n", request, updates, clock);
     if (fclose(f) != 0 || rename(tmp, path) != 0)
         return tt_fail(why, TT_ERR_IO, "writing %s: %s", path, strerror(errno));
     return 0;
@@ -598,20 +655,28 @@ coord_server_t *coord_server_new(const coord_config_t *cfg, char *why)
     char bound[256];
     size_t bsz = sizeof bound;
     zmq_getsockopt(s->router, ZMQ_LAST_ENDPOINT, bound, &bsz);
-    char pub_ep[256];
-    if (cfg->pub_bind)
-        snprintf(pub_ep, sizeof pub_ep, "%s", cfg->pub_bind);
-    else if (tt_wire_endpoint_with_port(bound, 0, pub_ep, sizeof pub_ep) == 0)
-        pub_ep[strlen(pub_ep) - 1] = '*';   /* same host, any free port */
+    char any_port[256], pub_ep[256], clock_ep[256];
+    if (tt_wire_endpoint_with_port(bound, 0, any_port, sizeof any_port) == 0)
+        any_port[strlen(any_port) - 1] = '*';   /* same host, any free port */
+    snprintf(pub_ep, sizeof pub_ep, "%s", cfg->pub_bind ? cfg->pub_bind : any_port);
     if (!(s->pub = bind_server_socket(s, ZMQ_PUB, pub_ep, why)))
         goto fail;
     s->updates_port = tt_wire_bound_port(s->pub);
-    if (cfg->endpoint_file && write_endpoint_file(cfg->endpoint_file, bound, why) != 0)
+    snprintf(clock_ep, sizeof clock_ep, "%s", cfg->clock_bind ? cfg->clock_bind : any_port);
+    if (!(s->clock = coord_clock_start(s->ctx, s->keys, clock_ep, s->epoch, why)))
         goto fail;
+    if (cfg->endpoint_file) {
+        char up[256], ck[256];
+        tt_wire_endpoint_with_port(bound, s->updates_port, up, sizeof up);
+        tt_wire_endpoint_with_port(bound, coord_clock_port(s->clock), ck, sizeof ck);
+        if (write_endpoint_file(cfg->endpoint_file, bound, up, ck, why) != 0)
+            goto fail;
+    }
     char hash_hex[2 * TT_HASH_LEN + 1];
     sodium_bin2hex(hash_hex, sizeof hash_hex, s->state.head_hash, TT_HASH_LEN);
-    tt_diag_info("serving %s (updates on port %u), key %s, log at %llu, head %.16s…", bound,
-                 s->updates_port, s->keys->public_z85, (unsigned long long)s->state.last_seq,
+    tt_diag_info("serving %s (updates on port %u, clock on port %u), key %s, log at %llu, "
+                 "head %.16s…",
+                 bound, s->updates_port, coord_clock_port(s->clock), s->keys->public_z85, (unsigned long long)s->state.last_seq,
                  hash_hex);
     return s;
 fail:
@@ -626,6 +691,7 @@ void coord_server_destroy(coord_server_t **self_p)
     coord_server_t *s = *self_p;
     for (size_t i = 0; i < s->batch_len; i++)
         free(s->batch[i].record);
+    coord_clock_stop(&s->clock);
     if (s->router)
         zmq_close(s->router);
     if (s->pub)

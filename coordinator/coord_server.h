@@ -18,7 +18,9 @@ typedef struct {
     const char *access_path;
     const char *bind;           /* ROUTER endpoint, e.g. tcp://127.0.0.1:7700 */
     const char *pub_bind;       /* NULL: same host, any free port */
-    const char *endpoint_file;  /* NULL or where to write the bound ROUTER endpoint */
+    const char *clock_bind;     /* NULL: same host, any free port */
+    const char *endpoint_file;  /* NULL or where to write the bound endpoints: request,
+                                   updates and clock, one per line */
     const char *session_name;   /* genesis label for a new store */
     size_t map_mb;
     int room_timeout_ms;        /* a room silent this long is offline */

@@ -40,7 +40,7 @@ step "coordinator and two room agents"
 PIDS+=($!)
 for _ in $(seq 100); do [ -s "$D/endpoint" ] && break; sleep 0.1; done
 [ -s "$D/endpoint" ] || { cat "$D/coordinator.log"; die "coordinator did not start"; }
-export TUTTI_COORDINATOR=$(cat "$D/endpoint")
+export TUTTI_COORDINATOR=$(head -1 "$D/endpoint")
 export TUTTI_SERVER_KEY=$D/keys/coordinator.pub TUTTI_KEY=$D/keys/conductor.key
 echo "coordinator at $TUTTI_COORDINATOR"
 for room in stage london-strings; do

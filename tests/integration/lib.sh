@@ -77,7 +77,9 @@ it_start_coordinator() {
         --session it-session
     CPID=$IT_LAST_PID
     it_wait_for 10 test -s "$IT_DIR/endpoint" || fail "coordinator did not start"
-    EP=$(cat "$IT_DIR/endpoint")
+    EP=$(head -1 "$IT_DIR/endpoint")
+    UPDATES_EP=$(sed -n 2p "$IT_DIR/endpoint")
+    CLOCK_EP=$(sed -n 3p "$IT_DIR/endpoint")
     export TUTTI_COORDINATOR=$EP
 }
 

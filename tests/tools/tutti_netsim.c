@@ -9,12 +9,15 @@
  *    jitter between threads;
  *  - the sleep until the next due delivery is a timerfd armed at the absolute deadline with
  *    1 ns timer slack, followed by a short busy-poll final approach (--spin-us);
- *  - every chunk read is timestamped and scheduled on a virtual "link clock" that simply stops
- *    while the link is down.  Serialisation at the rate cap, base delay plus jitter and the
- *    no-reordering rule are all computed on that clock, so outages (scheduled or SIGUSR1),
- *    rate limits and ordering compose without special cases.
+ *  - every chunk read is stamped with the kernel's receive time (SO_TIMESTAMPNS), so the
+ *    relay's own wake-up latency is absorbed by the simulated delay instead of added to it;
+ *  - chunks are scheduled on a virtual "link clock" that simply stops while the link is down.
+ *    Serialisation at the rate cap, base delay plus jitter and the no-reordering rule are all
+ *    computed on that clock, so outages (scheduled or SIGUSR1), rate limits and ordering
+ *    compose without special cases.
  *
- * A hidden-ish --echo-server mode turns the same binary into the peer used by the self-test.
+ * A test-helper --echo-server mode turns the same binary into the peer for the self-test
+ * (tests/tools/netsim_selftest.sh).
  * Only libc and libm are used; see --help for the full manual.
  */
 #define _GNU_SOURCE
@@ -395,6 +398,7 @@ struct options {
     bool stats;
 };
 
+/* The manual, in several literals: ISO C only promises 4095-character string literals. */
 static void usage(FILE *out)
 {
     fputs(
@@ -405,7 +409,7 @@ static void usage(FILE *out)
         "               [--down-delay MS] [--down-jitter MS] [--down-jitter-dist D]\n"
         "               [--down-rate MBIT] [--outage START+LEN]... [--seed N]\n"
         "               [--ready-file PATH] [--max-buffer MIB] [--spin-us US] [--busy-poll]\n"
-        "               [--stats] [-v|--verbose]\n"
+        "               [--no-kernel-timestamps] [--stats] [-v|--verbose]\n"
         "  tutti-netsim --echo-server tcp://HOST:PORT [--echo-server ..].. [--ready-file PATH]\n"
         "  tutti-netsim --help\n"
         "\n"
@@ -424,7 +428,9 @@ static void usage(FILE *out)
         "  HOST is a numeric IPv4 address, an IPv6 address in brackets ([::1]) or \"localhost\"\n"
         "  (= 127.0.0.1).  No name lookups are made: the relay only ever talks to the addresses\n"
         "  written on its command line.\n"
-        "\n"
+        "\n",
+        out);
+    fputs(
         "Link (MS = milliseconds, MBIT = 10^6 bit/s; fractions allowed, e.g. 0.05):\n"
         "  --delay MS                base one-way delay, both directions (default 0)\n"
         "  --jitter MS               jitter J, both directions (default 0)\n"
@@ -445,7 +451,9 @@ static void usage(FILE *out)
         "  accepted (and connected to --to) and bytes are still read and held; afterwards\n"
         "  delivery resumes in order, with the timing it would have had if the outage had not\n"
         "  happened, shifted by the time the link was down.\n"
-        "\n"
+        "\n",
+        out);
+    fputs(
         "Other options:\n"
         "  --seed N                  jitter PRNG seed (default 1).  Each connection direction\n"
         "                            has its own stream derived from N and the connection's\n"
@@ -457,9 +465,14 @@ static void usage(FILE *out)
         "  --max-buffer MIB          per connection and direction, stop reading from the source\n"
         "                            while this much is held (default 64)\n"
         "  --spin-us US              wake this long before a due delivery and busy-poll the rest\n"
-        "                            of the way (default 50; 0 = rely on the timer alone)\n"
-        "  --busy-poll               never sleep: lowest latency, burns one CPU core\n"
-        "  --stats                   on exit, print delivery lateness statistics to stderr\n"
+        "                            of the way (default 200, fractions allowed; 0 = rely on\n"
+        "                            the timer alone).  See Timing below.\n"
+        "  --busy-poll               never sleep at all; burns a CPU core (on a 2-CPU machine\n"
+        "                            this tends to hurt the programs under test more than it\n"
+        "                            helps)\n"
+        "  --no-kernel-timestamps    stamp arrivals when the relay reads them instead of with\n"
+        "                            the kernel's receive time (SO_TIMESTAMPNS)\n"
+        "  --stats                   on exit, print timing statistics to stderr\n"
         "  -v, --verbose             log connections and outage transitions to stderr\n"
         "  -h, --help                show this manual\n"
         "\n"
@@ -469,10 +482,15 @@ static void usage(FILE *out)
         "                            (repeatable; PORT 0, stdout and --ready-file as above).\n"
         "                            Echoes every byte back; on EOF it finishes echoing, then\n"
         "                            closes.  Used as the peer by netsim_selftest.sh.\n"
-        "\n"
+        "\n",
+        out);
+    fputs(
         "Model, per connection and direction:\n"
         "  Every chunk read from a socket is stamped with its arrival time on a link clock that\n"
-        "  runs with CLOCK_MONOTONIC but stops while the link is down.  With a rate cap the\n"
+        "  runs with CLOCK_MONOTONIC but stops while the link is down.  The arrival time is the\n"
+        "  kernel's receive timestamp of the bytes, so the relay's own wake-up latency is not\n"
+        "  added to the simulated delay.  Jitter is sampled once per chunk (one read, at most\n"
+        "  64 KiB, or about 1 ms worth of bytes with a rate cap).  With a rate cap the\n"
         "  chunk is first serialised: it starts when the link is free and occupies it for\n"
         "  bytes*8/rate (a strict FIFO serialiser, so throughput never exceeds the cap).  Its\n"
         "  delivery time is then the end of serialisation + delay + jitter sample, but never\n"
@@ -482,11 +500,23 @@ static void usage(FILE *out)
         "  error on one side aborts the pair (the other side gets a reset).  TCP_NODELAY is set\n"
         "  on both sockets.  Connection setup itself is not delayed.\n"
         "\n"
+        "Timing:\n"
+        "  One thread, one epoll loop.  The sleep until the next due delivery is a timerfd at\n"
+        "  the absolute deadline minus --spin-us (timer slack 1 ns), then a busy poll up to the\n"
+        "  deadline.  On the test VM a timer wake-up lands ~70 us late at the median and\n"
+        "  ~100-130 us at p90, hence the 200 us default.  Expect deliveries within ~5-25 us of\n"
+        "  their due time on average, with rare multi-millisecond outliers when the host\n"
+        "  deschedules the VM.  With --delay 0 there is nothing to absorb it, so each\n"
+        "  direction pays the relay's extra process hop (tens of us on a VM); any delay of\n"
+        "  ~0.1 ms or more hides that.  --stats reports what was actually achieved.\n"
+        "\n"
         "Output and exit status:\n"
         "  stdout: the actual listen endpoints, one per line, once listening.\n"
         "  SIGINT/SIGTERM: clean shutdown, status 0.  Status 1: runtime error (e.g. bind\n"
         "  failed).  Status 2: bad command line.\n"
-        "\n"
+        "\n",
+        out);
+    fputs(
         "Examples:\n"
         "  # 25 ms each way +-5 ms, 100 Mbit/s, link down from t=10 s to t=13 s:\n"
         "  tutti-netsim --listen tcp://127.0.0.1:15555 --to tcp://127.0.0.1:5555 \\\n"
@@ -817,6 +847,7 @@ struct listener {
     enum kind kind;
     int fd;
     bool registered;
+    bool connect_failing; /* last connect to --to failed: do not repeat the message */
     size_t pair;
     struct endpoint bound;
 };
@@ -1169,6 +1200,22 @@ static void conn_update(struct sim *s, struct conn *c)
     }
 }
 
+/*
+ * Report a failed connect to a --to target once per streak (clients such as ZeroMQ retry
+ * every 100 ms while a server is down), or every time with --verbose.
+ */
+static void connect_result(struct sim *s, size_t pair, int err)
+{
+    struct listener *l = &s->lst[pair];
+
+    if (err && (!l->connect_failing || g_verbose))
+        logmsg("connect to %s: %s; dropping the client connection%s", s->opt->to[pair].text,
+               strerror(err), g_verbose ? "" : " (repeats not shown)");
+    else if (!err && l->connect_failing)
+        logmsg("connect to %s: succeeded again", s->opt->to[pair].text);
+    l->connect_failing = err != 0;
+}
+
 static void conn_open(struct sim *s, struct listener *l, int cfd)
 {
     const struct endpoint *to = &s->opt->to[l->pair];
@@ -1191,7 +1238,7 @@ static void conn_open(struct sim *s, struct listener *l, int cfd)
     tune_socket(sfd, s->opt->rx_stamps);
     r = connect(sfd, (const struct sockaddr *)&to->addr, to->len);
     if (r < 0 && errno != EINPROGRESS) {
-        logmsg("connect to %s: %s, dropping connection", to->text, strerror(errno));
+        connect_result(s, l->pair, errno);
         close_rst(cfd);
         close(sfd);
         free(c);
@@ -1200,6 +1247,8 @@ static void conn_open(struct sim *s, struct listener *l, int cfd)
     c->id = s->next_id++;
     c->pair = l->pair;
     c->connecting = r < 0;
+    if (!c->connecting)
+        connect_result(s, l->pair, 0);
     c->cli = (struct side){ .kind = K_SIDE, .fd = cfd, .is_srv = false, .conn = c };
     c->srv = (struct side){ .kind = K_SIDE, .fd = sfd, .is_srv = true, .conn = c };
     dir_init(&c->up, &s->up_link, s->opt->seed, c->id, 0);
@@ -1395,8 +1444,8 @@ static void side_event(struct sim *s, struct side *sd, uint32_t ev, int64_t wake
             return;
         if (getsockopt(sd->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
             err = errno;
+        connect_result(s, c->pair, err);
         if (err) {
-            logmsg("connect to %s: %s", s->opt->to[c->pair].text, strerror(err));
             conn_kill(s, c, true, "connect failed");
             return;
         }
@@ -1833,7 +1882,9 @@ static int run_echo(const struct options *o)
         for (k = 0; k < n; k++) {
             struct handle *h = evs[k].data.ptr;
             if (h->kind == K_SIGNAL) {
-                stop = true;
+                struct signalfd_siginfo si;
+                while (read(sfd, &si, sizeof si) == (ssize_t)sizeof si)
+                    stop = stop || si.ssi_signo != SIGUSR1; /* USR1: nothing to toggle */
             } else if (h->kind == K_ECHO_LISTENER) {
                 echo_accept(&e, (struct listener *)h);
             } else {

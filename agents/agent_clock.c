@@ -1,0 +1,339 @@
+/* agent_clock: ping/pong and the estimator on a thread. See agent_clock.h. */
+#define _GNU_SOURCE
+#include "agent_clock.h"
+#include "tt_diag.h"
+#include "tt_error.h"
+#include "tt_time.h"
+#include "tt_wire.h"
+
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#define REPORT_MS 200
+#define RECENT_PINGS 32
+
+enum { CMD_CONNECT = 1, CMD_TRIM, CMD_STOP };
+
+typedef struct {
+    int kind;
+    char endpoint[256];
+    int64_t trim_ns;
+} clock_cmd_t;
+
+struct agent_clock {
+    void *ctx;
+    void *main_pipe;            /* main thread's end of the PAIR */
+    void *thread_pipe;          /* the clock thread's end, connected before it starts */
+    char pipe_ep[64];
+    pthread_t thread;
+    int started;
+
+    /* Thread-owned from here on. */
+    tt_keypair_t *keys;         /* own copy: the caller's is only borrowed */
+    char server_key[TT_Z85_KEY_LEN + 1];
+    int64_t inject_offset_ns;
+    double inject_skew_ppm;
+    int64_t start_mono;
+    FILE *trace;
+    int trace_interval_ms;
+};
+
+static int64_t local_now(const agent_clock_t *c, int64_t mono)
+{
+    if (c->inject_offset_ns == 0 && c->inject_skew_ppm == 0.0)
+        return mono;
+    double skew = (double)(mono - c->start_mono) * c->inject_skew_ppm * 1e-6;
+    return mono + (int64_t)llround(skew) + c->inject_offset_ns;
+}
+
+typedef struct {
+    agent_clock_t *c;
+    void *pipe;
+    void *dealer;
+    tt_clock_est_t *est;
+    int64_t trim_ns;
+    uint64_t epoch;
+    int64_t recent[RECENT_PINGS];   /* t1 of pings in flight */
+    int recent_next;
+    uint64_t request_id;
+    tt_clock_state_t last_state;
+} clock_loop_t;
+
+static void open_dealer(clock_loop_t *l, const char *endpoint)
+{
+    if (l->dealer)
+        zmq_close(l->dealer);
+    l->dealer = zmq_socket(l->c->ctx, ZMQ_DEALER);
+    char why[TT_WHY_LEN];
+    int one = 1;
+    if (!l->dealer || tt_wire_setup_client(l->dealer, l->c->keys, l->c->server_key, why) != 0 ||
+        zmq_setsockopt(l->dealer, ZMQ_IMMEDIATE, &one, sizeof one) != 0 ||
+        zmq_connect(l->dealer, endpoint) != 0) {
+        tt_diag_error("clock: cannot connect to %s: %s", endpoint, zmq_strerror(errno));
+        if (l->dealer)
+            zmq_close(l->dealer);
+        l->dealer = NULL;
+        return;
+    }
+    int ivl = 100;
+    zmq_setsockopt(l->dealer, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl);
+    tt_diag_info("clock: using the clock service at %s", endpoint);
+}
+
+static void send_ping(clock_loop_t *l)
+{
+    Tutti__Envelope env = TUTTI__ENVELOPE__INIT;
+    Tutti__ClockPing ping = TUTTI__CLOCK_PING__INIT;
+    env.body_case = TUTTI__ENVELOPE__BODY_CLOCK_PING;
+    env.clock_ping = &ping;
+    env.request_id = ++l->request_id;
+    ping.t1 = local_now(l->c, tt_time_mono_ns());
+    if (tt_wire_send(l->dealer, NULL, 0, &env, NULL) == 0) {
+        l->recent[l->recent_next] = ping.t1;
+        l->recent_next = (l->recent_next + 1) % RECENT_PINGS;
+    }
+}
+
+/* A pong counts only if it answers a ping we sent and have not matched. */
+static int claim_ping(clock_loop_t *l, int64_t t1)
+{
+    for (int i = 0; i < RECENT_PINGS; i++)
+        if (l->recent[i] == t1 && t1 != 0) {
+            l->recent[i] = 0;
+            return 1;
+        }
+    return 0;
+}
+
+static void on_pongs(clock_loop_t *l, int64_t woke_local)
+{
+    for (int i = 0;; i++) {
+        tt_wire_msg_t m;
+        char why[TT_WHY_LEN];
+        int rc = tt_wire_recv(l->dealer, 0, ZMQ_DONTWAIT, &m, why);
+        if (rc == TT_ERR_IO)
+            return;
+        int64_t t4 = i == 0 ? woke_local : local_now(l->c, tt_time_mono_ns());
+        if (rc == 0 && m.env->body_case == TUTTI__ENVELOPE__BODY_CLOCK_PONG) {
+            const Tutti__ClockPong *p = m.env->clock_pong;
+            if (l->epoch && p->epoch != l->epoch) {
+                tt_diag_warn("clock: coordinator restarted (new epoch): re-acquiring");
+                tt_clock_est_reset(l->est);
+            }
+            l->epoch = p->epoch;
+            if (claim_ping(l, p->t1))
+                tt_clock_est_add(l->est, p->t1, p->t2, p->t3, t4);
+        } else if (rc == 0 && m.env->body_case == TUTTI__ENVELOPE__BODY_ERROR) {
+            tt_diag_warn("clock: coordinator says: %s", m.env->error->message);
+        }
+        tt_wire_msg_clear(&m);
+    }
+}
+
+static void send_report(clock_loop_t *l, int64_t now_local)
+{
+    tt_clock_est_report_t r;
+    tt_clock_est_report(l->est, now_local, &r);
+    agent_clock_report_t out = {
+        .state = r.state,
+        .offset_us = r.offset_us + (double)l->trim_ns / 1000.0,
+        .drift_ppm = r.drift_ppm,
+        .rtt_us = r.rtt_us,
+        .error_bound_us = isfinite(r.error_bound_us) ? r.error_bound_us : -1.0,
+        .trim_us = (double)l->trim_ns / 1000.0,
+        .has_sample = r.samples > 0 || r.state != TT_CLOCK_ACQUIRING,
+    };
+    zmq_send(l->pipe, &out, sizeof out, ZMQ_DONTWAIT);
+    if (r.state != l->last_state) {
+        tt_diag_info("clock: %s (offset %.1f us, drift %.2f ppm, rtt %.0f us, bound %.1f us)",
+                     tt_clock_state_name(r.state), out.offset_us, r.drift_ppm, r.rtt_us,
+                     out.error_bound_us);
+        l->last_state = r.state;
+    }
+}
+
+static void write_trace(clock_loop_t *l, int64_t mono)
+{
+    int64_t local = local_now(l->c, mono);
+    int64_t session = tt_clock_est_session_ns(l->est, local) + l->trim_ns;
+    tt_clock_est_report_t r;
+    tt_clock_est_report(l->est, local, &r);
+    fprintf(l->c->trace, "%lld %lld %lld %s %.0f\n", (long long)mono, (long long)local,
+            (long long)session, tt_clock_state_name(r.state),
+            isfinite(r.error_bound_us) ? r.error_bound_us * 1000.0 : -1.0);
+}
+
+static void *clock_thread(void *arg)
+{
+    agent_clock_t *c = arg;
+    clock_loop_t l = {.c = c, .last_state = TT_CLOCK_ACQUIRING};
+    tt_clock_est_config_t cfg;
+    tt_clock_est_config_default(&cfg);
+    l.est = tt_clock_est_new(&cfg);
+    l.pipe = c->thread_pipe;
+    if (!l.est) {
+        tt_diag_error("clock: cannot start the clock thread");
+        goto out;
+    }
+    const int64_t ms = 1000000;
+    int64_t now = tt_time_mono_ns();
+    int64_t next_ping = now, next_report = now, next_trace = now;
+    for (;;) {
+        now = tt_time_mono_ns();
+        tt_clock_est_tick(l.est, local_now(c, now));
+        if (l.dealer && now >= next_ping) {
+            send_ping(&l);
+            next_ping = now + tt_clock_est_next_ping_ms(l.est) * ms;
+        }
+        if (now >= next_report) {
+            send_report(&l, local_now(c, now));
+            next_report = now + REPORT_MS * ms;
+        }
+        if (c->trace && now >= next_trace) {
+            write_trace(&l, now);
+            next_trace += c->trace_interval_ms * ms;
+            if (next_trace < now)
+                next_trace = now + c->trace_interval_ms * ms;
+        }
+        int64_t next = next_report;
+        if (l.dealer && next_ping < next)
+            next = next_ping;
+        if (c->trace && next_trace < next)
+            next = next_trace;
+        long wait_ms = next > now ? (long)((next - now + ms - 1) / ms) : 0;
+        zmq_pollitem_t items[2] = {{l.pipe, 0, ZMQ_POLLIN, 0}, {l.dealer, 0, ZMQ_POLLIN, 0}};
+        int n = zmq_poll(items, l.dealer ? 2 : 1, wait_ms);
+        int64_t woke_local = local_now(c, tt_time_mono_ns());
+        if (n < 0 && errno != EINTR)
+            break;
+        if (n <= 0)
+            continue;
+        if (l.dealer && (items[1].revents & ZMQ_POLLIN))
+            on_pongs(&l, woke_local);
+        if (items[0].revents & ZMQ_POLLIN) {
+            clock_cmd_t cmd;
+            int got = zmq_recv(l.pipe, &cmd, sizeof cmd, ZMQ_DONTWAIT);
+            if (got != (int)sizeof cmd)
+                continue;
+            if (cmd.kind == CMD_STOP)
+                break;
+            if (cmd.kind == CMD_CONNECT) {
+                cmd.endpoint[sizeof cmd.endpoint - 1] = '\0';
+                open_dealer(&l, cmd.endpoint);
+                next_ping = tt_time_mono_ns();
+            } else if (cmd.kind == CMD_TRIM) {
+                if (cmd.trim_ns != l.trim_ns)
+                    tt_diag_info("clock: trim %.1f us", (double)cmd.trim_ns / 1000.0);
+                l.trim_ns = cmd.trim_ns;
+            }
+        }
+    }
+out:
+    if (l.dealer)
+        zmq_close(l.dealer);
+    tt_clock_est_destroy(&l.est);
+    return NULL;
+}
+
+agent_clock_t *agent_clock_start(void *ctx, const agent_clock_config_t *cfg, char *why)
+{
+    agent_clock_t *c = calloc(1, sizeof *c);
+    if (!c) {
+        tt_fail(why, TT_ERR_NOMEM, "allocating the clock");
+        return NULL;
+    }
+    c->ctx = ctx;
+    c->inject_offset_ns = cfg->inject_offset_ns;
+    c->inject_skew_ppm = cfg->inject_skew_ppm;
+    c->start_mono = tt_time_mono_ns();
+    c->trace_interval_ms = cfg->trace_interval_ms > 0 ? cfg->trace_interval_ms : 10;
+    snprintf(c->server_key, sizeof c->server_key, "%s", cfg->server_key_z85);
+    c->keys = tt_keypair_copy(cfg->keys, why);
+    if (!c->keys)
+        goto fail;
+    if (cfg->trace_path) {
+        c->trace = fopen(cfg->trace_path, "w");
+        if (!c->trace) {
+            tt_fail(why, TT_ERR_IO, "opening --clock-trace %s: %s", cfg->trace_path,
+                    strerror(errno));
+            goto fail;
+        }
+        fprintf(c->trace, "# mono_ns local_ns session_estimate_ns state error_bound_ns\n");
+    }
+    snprintf(c->pipe_ep, sizeof c->pipe_ep, "inproc://agent-clock-%p", (void *)c);
+    c->main_pipe = zmq_socket(ctx, ZMQ_PAIR);
+    int linger = 0;
+    if (!c->main_pipe || zmq_setsockopt(c->main_pipe, ZMQ_LINGER, &linger, sizeof linger) != 0 ||
+        zmq_bind(c->main_pipe, c->pipe_ep) != 0) {
+        tt_fail(why, TT_ERR_IO, "creating the clock pipe: %s", zmq_strerror(errno));
+        goto fail;
+    }
+    /* Connected here so no command can be sent before the thread's end
+     * exists; pthread_create is the barrier ZeroMQ asks for on a hand-over. */
+    c->thread_pipe = zmq_socket(ctx, ZMQ_PAIR);
+    if (!c->thread_pipe || zmq_connect(c->thread_pipe, c->pipe_ep) != 0) {
+        tt_fail(why, TT_ERR_IO, "connecting the clock pipe: %s", zmq_strerror(errno));
+        goto fail;
+    }
+    if (pthread_create(&c->thread, NULL, clock_thread, c) != 0) {
+        tt_fail(why, TT_ERR_IO, "starting the clock thread");
+        goto fail;
+    }
+    c->started = 1;
+    return c;
+fail:
+    agent_clock_stop(&c);
+    return NULL;
+}
+
+void agent_clock_stop(agent_clock_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    agent_clock_t *c = *self_p;
+    if (c->started) {
+        clock_cmd_t cmd = {.kind = CMD_STOP};
+        zmq_send(c->main_pipe, &cmd, sizeof cmd, 0);
+        pthread_join(c->thread, NULL);
+    }
+    if (c->main_pipe)
+        zmq_close(c->main_pipe);
+    if (c->thread_pipe)
+        zmq_close(c->thread_pipe);   /* the thread has exited: ours again */
+    if (c->trace)
+        fclose(c->trace);
+    tt_keypair_destroy(&c->keys);
+    free(c);
+    *self_p = NULL;
+}
+
+void agent_clock_connect(agent_clock_t *c, const char *endpoint)
+{
+    clock_cmd_t cmd = {.kind = CMD_CONNECT};
+    snprintf(cmd.endpoint, sizeof cmd.endpoint, "%s", endpoint);
+    zmq_send(c->main_pipe, &cmd, sizeof cmd, ZMQ_DONTWAIT);
+}
+
+void agent_clock_set_trim(agent_clock_t *c, int64_t trim_ns)
+{
+    clock_cmd_t cmd = {.kind = CMD_TRIM, .trim_ns = trim_ns};
+    zmq_send(c->main_pipe, &cmd, sizeof cmd, ZMQ_DONTWAIT);
+}
+
+void *agent_clock_socket(agent_clock_t *c) { return c->main_pipe; }
+
+int agent_clock_read(agent_clock_t *c, agent_clock_report_t *out)
+{
+    int any = 0;
+    agent_clock_report_t r;
+    while (zmq_recv(c->main_pipe, &r, sizeof r, ZMQ_DONTWAIT) == (int)sizeof r) {
+        *out = r;
+        any = 1;
+    }
+    return any;
+}

@@ -1,0 +1,490 @@
+/* test_session: the fold from records to session state (genesis, notes,
+ * per-room trims, records of kinds this build does not know, order), the
+ * role x request matrix, the note rules including strict UTF-8, and the
+ * trim rules.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tt_error.h"
+#include "tt_session.h"
+
+static const uint8_t PK[TT_SIGN_PK_LEN] = {1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11,
+                                           12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22,
+                                           23, 24, 25, 26, 27, 28, 29, 30, 31, 32};
+
+static void hash_of(uint64_t seq, uint8_t out[TT_HASH_LEN])
+{
+    memset(out, (int)(seq & 0xff), TT_HASH_LEN);
+    out[0] = 0xaa;
+}
+
+static void genesis(Tutti__Record *rec, Tutti__Genesis *g, uint64_t seq, const char *name)
+{
+    tutti__record__init(rec);
+    tutti__genesis__init(g);
+    g->signing_public_key.data = (uint8_t *)PK;
+    g->signing_public_key.len = sizeof PK;
+    g->session_name = (char *)name;
+    rec->seq = seq;
+    rec->at_unix_ns = 1000;
+    rec->body_case = TUTTI__RECORD__BODY_GENESIS;
+    rec->genesis = g;
+}
+
+static void note(Tutti__Record *rec, Tutti__Note *n, uint64_t seq, int64_t at)
+{
+    tutti__record__init(rec);
+    tutti__note__init(n);
+    n->text = "Takt 12";
+    rec->seq = seq;
+    rec->at_unix_ns = at;
+    rec->body_case = TUTTI__RECORD__BODY_NOTE;
+    rec->note = n;
+}
+
+static void assert_same(const tt_session_t *a, const tt_session_t *b)
+{
+    assert_int_equal(a->last_seq, b->last_seq);
+    assert_memory_equal(a->head_hash, b->head_hash, TT_HASH_LEN);
+    assert_memory_equal(a->signing_pk, b->signing_pk, TT_SIGN_PK_LEN);
+    assert_string_equal(a->session_name, b->session_name);
+    assert_int_equal(a->created_unix_ns, b->created_unix_ns);
+    assert_int_equal(a->notes, b->notes);
+    assert_int_equal(a->last_note_unix_ns, b->last_note_unix_ns);
+    assert_int_equal(a->n_trims, b->n_trims);
+    for (size_t i = 0; i < a->n_trims; i++) {
+        assert_string_equal(a->trims[i].room, b->trims[i].room);
+        assert_int_equal(a->trims[i].trim_ns, b->trims[i].trim_ns);
+    }
+}
+
+static void trim(Tutti__Record *rec, Tutti__Trim *t, uint64_t seq, const char *room,
+                 int64_t trim_ns)
+{
+    tutti__record__init(rec);
+    tutti__trim__init(t);
+    t->room = (char *)room;
+    t->trim_ns = trim_ns;
+    rec->seq = seq;
+    rec->body_case = TUTTI__RECORD__BODY_TRIM;
+    rec->trim = t;
+}
+
+static int apply(tt_session_t *s, const Tutti__Record *rec)
+{
+    uint8_t h[TT_HASH_LEN];
+    hash_of(rec->seq, h);
+    char why[TT_WHY_LEN] = "";
+    return tt_session_apply(s, rec, h, why);
+}
+
+/* ---- the fold ---- */
+
+static void test_init(void **state)
+{
+    (void)state;
+    tt_session_t s;
+    memset(&s, 0x5a, sizeof s);
+    tt_session_init(&s);
+    assert_int_equal(s.last_seq, 0);
+    assert_int_equal(s.notes, 0);
+    assert_string_equal(s.session_name, "");
+    static const uint8_t zero[TT_HASH_LEN];
+    assert_memory_equal(s.head_hash, zero, TT_HASH_LEN);
+    assert_memory_equal(s.signing_pk, zero, TT_SIGN_PK_LEN);
+}
+
+static void test_fold(void **state)
+{
+    (void)state;
+    tt_session_t s;
+    tt_session_init(&s);
+    Tutti__Record rec;
+    Tutti__Genesis g;
+    Tutti__Note n;
+    genesis(&rec, &g, 1, "Probe Mahler 5");
+    assert_int_equal(apply(&s, &rec), 0);
+    assert_int_equal(s.last_seq, 1);
+    assert_int_equal(s.notes, 0);
+    assert_string_equal(s.session_name, "Probe Mahler 5");
+    assert_memory_equal(s.signing_pk, PK, TT_SIGN_PK_LEN);
+    assert_int_equal(s.created_unix_ns, 1000);
+    uint8_t h[TT_HASH_LEN];
+    hash_of(1, h);
+    assert_memory_equal(s.head_hash, h, TT_HASH_LEN);
+
+    for (uint64_t i = 2; i <= 10; i++) {
+        note(&rec, &n, i, (int64_t)i * 100);
+        assert_int_equal(apply(&s, &rec), 0);
+        assert_int_equal(s.last_seq, i);
+        assert_int_equal(s.notes, i - 1);
+        assert_int_equal(s.last_note_unix_ns, (int64_t)i * 100);
+        hash_of(i, h);
+        assert_memory_equal(s.head_hash, h, TT_HASH_LEN);
+    }
+    /* Genesis facts are kept. */
+    assert_string_equal(s.session_name, "Probe Mahler 5");
+    assert_memory_equal(s.signing_pk, PK, TT_SIGN_PK_LEN);
+    assert_int_equal(s.created_unix_ns, 1000);
+
+    /* A record of a kind this build does not know still moves the head. */
+    tutti__record__init(&rec);
+    rec.seq = 11;
+    assert_int_equal(apply(&s, &rec), 0);
+    assert_int_equal(s.last_seq, 11);
+    assert_int_equal(s.notes, 9);
+    hash_of(11, h);
+    assert_memory_equal(s.head_hash, h, TT_HASH_LEN);
+}
+
+static void test_out_of_order(void **state)
+{
+    (void)state;
+    tt_session_t s;
+    tt_session_init(&s);
+    Tutti__Record rec;
+    Tutti__Genesis g;
+    Tutti__Note n;
+    char why[TT_WHY_LEN] = "";
+    uint8_t h[TT_HASH_LEN] = {0};
+
+    /* Nothing before genesis at 1. */
+    note(&rec, &n, 2, 5);
+    assert_int_equal(tt_session_apply(&s, &rec, h, why), TT_ERR_INVALID);
+    assert_true(strlen(why) > 0);
+    note(&rec, &n, 0, 5);
+    assert_int_equal(apply(&s, &rec), TT_ERR_INVALID);
+    assert_int_equal(s.last_seq, 0);
+
+    genesis(&rec, &g, 1, "x");
+    assert_int_equal(apply(&s, &rec), 0);
+    note(&rec, &n, 2, 5);
+    assert_int_equal(apply(&s, &rec), 0);
+
+    tt_session_t before = s;
+    const uint64_t wrong[] = {0, 1, 2, 4, 100, UINT64_MAX};
+    for (size_t i = 0; i < sizeof wrong / sizeof *wrong; i++) {
+        note(&rec, &n, wrong[i], 99);
+        assert_int_equal(apply(&s, &rec), TT_ERR_INVALID);
+        assert_same(&s, &before); /* refused means unchanged */
+    }
+    /* A second genesis is refused, also in sequence. */
+    genesis(&rec, &g, 3, "hijack");
+    assert_int_equal(apply(&s, &rec), TT_ERR_INVALID);
+    assert_same(&s, &before);
+    note(&rec, &n, 3, 99);
+    assert_int_equal(apply(&s, &rec), 0);
+}
+
+static void test_genesis_checks(void **state)
+{
+    (void)state;
+    tt_session_t s;
+    Tutti__Record rec;
+    Tutti__Genesis g;
+    /* A genesis whose key is not 32 bytes. */
+    tt_session_init(&s);
+    genesis(&rec, &g, 1, "x");
+    g.signing_public_key.len = TT_SIGN_PK_LEN - 1;
+    assert_int_equal(apply(&s, &rec), TT_ERR_INVALID);
+    assert_int_equal(s.last_seq, 0);
+    /* No session name: empty, not a crash. */
+    genesis(&rec, &g, 1, NULL);
+    assert_int_equal(apply(&s, &rec), 0);
+    assert_string_equal(s.session_name, "");
+    /* A long session name is cut, NUL-terminated. */
+    char longname[TT_SESSION_MAX_NAME * 2];
+    memset(longname, 'n', sizeof longname - 1);
+    longname[sizeof longname - 1] = '\0';
+    tt_session_init(&s);
+    genesis(&rec, &g, 1, longname);
+    assert_int_equal(apply(&s, &rec), 0);
+    assert_int_equal(strlen(s.session_name), TT_SESSION_MAX_NAME);
+}
+
+/* ---- who may do what ---- */
+
+static void test_may_matrix(void **state)
+{
+    (void)state;
+    const tt_role_t roles[] = {TT_ROLE_NONE, TT_ROLE_OPERATOR, TT_ROLE_ROOM, TT_ROLE_CONTRACTOR,
+                               TT_ROLE_OBSERVER};
+    const tt_request_t reqs[] = {TT_REQ_HELLO, TT_REQ_HEARTBEAT, TT_REQ_STATUS,
+                                 TT_REQ_FETCH, TT_REQ_NOTE,      TT_REQ_TRIM};
+    for (size_t r = 0; r < sizeof roles / sizeof *roles; r++) {
+        for (size_t q = 0; q < sizeof reqs / sizeof *reqs; q++) {
+            int allowed;
+            if (roles[r] == TT_ROLE_NONE)
+                allowed = 0;
+            else if (reqs[q] == TT_REQ_NOTE || reqs[q] == TT_REQ_TRIM)
+                allowed = roles[r] == TT_ROLE_OPERATOR; /* writes: operator only */
+            else
+                allowed = 1;
+            char why[TT_WHY_LEN] = "";
+            int rc = tt_session_may(roles[r], reqs[q], why);
+            if (allowed && rc != 0)
+                fail_msg("%s refused request %d: %s", tt_role_name(roles[r]), (int)reqs[q], why);
+            if (!allowed) {
+                if (rc != TT_ERR_DENIED)
+                    fail_msg("%s allowed request %d", tt_role_name(roles[r]), (int)reqs[q]);
+                assert_non_null(strstr(why, tt_role_name(roles[r])));
+            }
+        }
+    }
+    /* Out-of-range values are refused. */
+    char why[TT_WHY_LEN];
+    assert_int_equal(tt_session_may((tt_role_t)99, TT_REQ_NOTE, why), TT_ERR_DENIED);
+    assert_int_equal(tt_session_may(TT_ROLE_OPERATOR, (tt_request_t)99, why), TT_ERR_DENIED);
+    assert_int_equal(tt_session_may(TT_ROLE_NONE, (tt_request_t)-1, why), TT_ERR_DENIED);
+}
+
+/* ---- notes ---- */
+
+static void expect_note(const char *text, int rc)
+{
+    tt_session_t s;
+    tt_session_init(&s);
+    char why[TT_WHY_LEN] = "";
+    int got = tt_session_check_note(&s, text, why);
+    if (got != rc)
+        fail_msg("note '%s': got %d (%s), want %d", text ? text : "(null)", got, why, rc);
+    if (rc != 0)
+        assert_true(strlen(why) > 0);
+}
+
+static void test_note_rules(void **state)
+{
+    (void)state;
+    expect_note("Takt 12 – Hörner tacet ♩", 0);
+    expect_note("a", 0);
+    expect_note("tab\tand\nnewline", 0);
+    expect_note("𝄞 G clef (4 bytes)", 0);
+    expect_note("\xef\xbf\xbd", 0);     /* U+FFFD */
+    expect_note("\xf4\x8f\xbf\xbf", 0); /* U+10FFFF, the last one */
+    expect_note("\xed\x9f\xbf", 0);     /* U+D7FF, just below the surrogates */
+    expect_note("\xee\x80\x80", 0);     /* U+E000, just above */
+    expect_note("\xc2\x80", 0);         /* U+0080, smallest two-byte */
+    expect_note("\xe0\xa0\x80", 0);     /* U+0800, smallest three-byte */
+    expect_note("\xf0\x90\x80\x80", 0); /* U+10000, smallest four-byte */
+
+    expect_note("", TT_ERR_INVALID);
+    expect_note(NULL, TT_ERR_INVALID);
+    expect_note("\xc0\xaf", TT_ERR_INVALID);         /* overlong '/' */
+    expect_note("\xc1\xbf", TT_ERR_INVALID);         /* overlong */
+    expect_note("\xe0\x80\xaf", TT_ERR_INVALID);     /* overlong, three bytes */
+    expect_note("\xe0\x9f\xbf", TT_ERR_INVALID);     /* overlong U+07FF */
+    expect_note("\xf0\x80\x80\xaf", TT_ERR_INVALID); /* overlong, four bytes */
+    expect_note("\xf0\x8f\xbf\xbf", TT_ERR_INVALID); /* overlong U+FFFF */
+    expect_note("\xed\xa0\x80", TT_ERR_INVALID);     /* surrogate U+D800 */
+    expect_note("\xed\xbf\xbf", TT_ERR_INVALID);     /* surrogate U+DFFF */
+    expect_note("\xe2\x82", TT_ERR_INVALID);         /* truncated */
+    expect_note("ok \xe2\x82", TT_ERR_INVALID);      /* truncated at the end */
+    expect_note("\xe2\x82 x", TT_ERR_INVALID);       /* truncated in the middle */
+    expect_note("\xf4\x90\x80\x80", TT_ERR_INVALID); /* U+110000 */
+    expect_note("\xf5\x80\x80\x80", TT_ERR_INVALID);
+    expect_note("\xf8\x88\x80\x80\x80", TT_ERR_INVALID); /* five bytes */
+    expect_note("\x80", TT_ERR_INVALID);                 /* lone continuation */
+    expect_note("a\xbf", TT_ERR_INVALID);
+    expect_note("\xfe", TT_ERR_INVALID);
+    expect_note("\xff", TT_ERR_INVALID);
+    expect_note("\xc3\x28", TT_ERR_INVALID); /* bad continuation */
+}
+
+static void test_note_length(void **state)
+{
+    (void)state;
+    char *text = malloc(TT_NOTE_MAX_TEXT + 2);
+    assert_non_null(text);
+    memset(text, 'a', TT_NOTE_MAX_TEXT + 1);
+    text[TT_NOTE_MAX_TEXT + 1] = '\0';
+    expect_note(text, TT_ERR_INVALID);
+    text[TT_NOTE_MAX_TEXT] = '\0';
+    expect_note(text, 0);
+    /* The limit is in bytes: 4096 bytes of 'ä' (2 bytes each) is fine, one more is not. */
+    for (size_t i = 0; i < TT_NOTE_MAX_TEXT; i += 2)
+        memcpy(text + i, "\xc3\xa4", 2);
+    text[TT_NOTE_MAX_TEXT] = '\0';
+    expect_note(text, 0);
+    text[TT_NOTE_MAX_TEXT] = 'a';
+    text[TT_NOTE_MAX_TEXT + 1] = '\0';
+    expect_note(text, TT_ERR_INVALID);
+    free(text);
+}
+
+static void test_utf8_valid(void **state)
+{
+    (void)state;
+    assert_true(tt_utf8_valid("", 0));
+    assert_true(tt_utf8_valid("\xe2\x82\xac", 3));
+    assert_false(tt_utf8_valid("\xe2\x82\xac", 2)); /* cut by n, not by NUL */
+    assert_true(tt_utf8_valid("a\0b", 3));          /* NUL is U+0000, valid UTF-8 */
+    assert_false(tt_utf8_valid("\xc0\x80", 2));     /* overlong NUL */
+    /* Every single byte: ASCII yes, anything else alone no. */
+    for (int c = 0; c < 256; c++) {
+        char b = (char)c;
+        assert_int_equal(tt_utf8_valid(&b, 1), c < 0x80);
+    }
+    /* Every two-byte sequence, against a straightforward reference. */
+    for (int a = 0xc0; a < 0x100; a++) {
+        for (int b = 0; b < 0x100; b++) {
+            char s[2] = {(char)a, (char)b};
+            int ok = a >= 0xc2 && a <= 0xdf && (b & 0xc0) == 0x80;
+            assert_int_equal(tt_utf8_valid(s, 2), ok);
+        }
+    }
+    /* Every three-byte sequence from E0..EF with continuation bytes. */
+    for (int a = 0xe0; a <= 0xef; a++) {
+        for (int b = 0x80; b < 0xc0; b++) {
+            char s[3] = {(char)a, (char)b, (char)0x80};
+            unsigned cp = ((unsigned)(a & 0x0f) << 12) | ((unsigned)(b & 0x3f) << 6);
+            int ok = cp >= 0x800 && !(cp >= 0xd800 && cp <= 0xdfff);
+            assert_int_equal(tt_utf8_valid(s, 3), ok);
+        }
+    }
+    /* Four-byte leads F0..F7 with every second byte. */
+    for (int a = 0xf0; a <= 0xf7; a++) {
+        for (int b = 0x80; b < 0xc0; b++) {
+            char s[4] = {(char)a, (char)b, (char)0x80, (char)0x80};
+            unsigned cp = ((unsigned)(a & 0x07) << 18) | ((unsigned)(b & 0x3f) << 12);
+            int ok = cp >= 0x10000 && cp <= 0x10ffff;
+            assert_int_equal(tt_utf8_valid(s, 4), ok);
+        }
+    }
+}
+
+/* ---- trims ---- */
+
+static void test_trim_fold(void **state)
+{
+    (void)state;
+    tt_session_t *s = malloc(sizeof *s);
+    assert_non_null(s);
+    tt_session_init(s);
+    Tutti__Record rec;
+    Tutti__Genesis g;
+    Tutti__Trim t;
+    genesis(&rec, &g, 1, "x");
+    assert_int_equal(apply(s, &rec), 0);
+    assert_int_equal(s->n_trims, 0);
+    assert_int_equal(tt_session_trim_ns(s, "stage"), 0);
+
+    trim(&rec, &t, 2, "stage", 1500);
+    assert_int_equal(apply(s, &rec), 0);
+    trim(&rec, &t, 3, "pit", -2500);
+    assert_int_equal(apply(s, &rec), 0);
+    assert_int_equal(tt_session_trim_ns(s, "stage"), 1500);
+    assert_int_equal(tt_session_trim_ns(s, "pit"), -2500);
+    assert_int_equal(tt_session_trim_ns(s, "sta"), 0); /* names are exact */
+    assert_int_equal(tt_session_trim_ns(s, "stage2"), 0);
+    assert_int_equal(s->n_trims, 2);
+    /* Latest wins, without a second entry. */
+    trim(&rec, &t, 4, "stage", -7);
+    assert_int_equal(apply(s, &rec), 0);
+    assert_int_equal(tt_session_trim_ns(s, "stage"), -7);
+    assert_int_equal(s->n_trims, 2);
+    trim(&rec, &t, 5, "stage", 0);
+    assert_int_equal(apply(s, &rec), 0);
+    assert_int_equal(tt_session_trim_ns(s, "stage"), 0);
+    assert_int_equal(s->last_seq, 5);
+    assert_int_equal(s->notes, 0);
+    /* Out of order is refused like any record. */
+    trim(&rec, &t, 5, "pit", 1);
+    assert_int_equal(apply(s, &rec), TT_ERR_INVALID);
+    assert_int_equal(tt_session_trim_ns(s, "pit"), -2500);
+
+    /* Up to TT_SESSION_MAX_ROOMS rooms; one more is refused and changes nothing. */
+    uint64_t seq = 6;
+    for (int i = (int)s->n_trims; i < TT_SESSION_MAX_ROOMS; i++) {
+        char room[32];
+        snprintf(room, sizeof room, "room-%d", i);
+        trim(&rec, &t, seq++, room, i);
+        assert_int_equal(apply(s, &rec), 0);
+    }
+    assert_int_equal(s->n_trims, TT_SESSION_MAX_ROOMS);
+    assert_int_equal(tt_session_trim_ns(s, "room-100"), 100);
+    tt_session_t *before = malloc(sizeof *before);
+    assert_non_null(before);
+    memcpy(before, s, sizeof *s);
+    trim(&rec, &t, seq, "one-too-many", 1);
+    assert_int_equal(apply(s, &rec), TT_ERR_INVALID);
+    assert_same(s, before);
+    /* A known room may still change. */
+    trim(&rec, &t, seq, "pit", 9);
+    assert_int_equal(apply(s, &rec), 0);
+    assert_int_equal(tt_session_trim_ns(s, "pit"), 9);
+
+    /* A room name longer than any access-file name is refused. */
+    tt_session_init(s);
+    genesis(&rec, &g, 1, "x");
+    assert_int_equal(apply(s, &rec), 0);
+    char longname[TT_ACCESS_MAX_NAME + 2];
+    memset(longname, 'r', sizeof longname - 1);
+    longname[sizeof longname - 1] = '\0';
+    trim(&rec, &t, 2, longname, 1);
+    assert_int_equal(apply(s, &rec), TT_ERR_INVALID);
+    assert_int_equal(s->n_trims, 0);
+    longname[TT_ACCESS_MAX_NAME] = '\0';
+    assert_int_equal(apply(s, &rec), 0);
+    assert_int_equal(tt_session_trim_ns(s, longname), 1);
+    free(before);
+    free(s);
+}
+
+static void test_trim_rules(void **state)
+{
+    (void)state;
+    tt_session_t *s = malloc(sizeof *s);
+    assert_non_null(s);
+    tt_session_init(s);
+    char why[TT_WHY_LEN] = "";
+    assert_int_equal(tt_session_check_trim(s, "stage", 1, 0, why), 0);
+    assert_int_equal(tt_session_check_trim(s, "stage", 1, TT_TRIM_MAX_NS, why), 0);
+    assert_int_equal(tt_session_check_trim(s, "stage", 1, -TT_TRIM_MAX_NS, why), 0);
+    assert_int_equal(tt_session_check_trim(s, "stage", 1, TT_TRIM_MAX_NS + 1, why), TT_ERR_INVALID);
+    assert_int_equal(tt_session_check_trim(s, "stage", 1, -TT_TRIM_MAX_NS - 1, why),
+                     TT_ERR_INVALID);
+    assert_int_equal(tt_session_check_trim(s, "stage", 1, INT64_MAX, why), TT_ERR_INVALID);
+    assert_int_equal(tt_session_check_trim(s, "stage", 1, INT64_MIN, why), TT_ERR_INVALID);
+    why[0] = '\0';
+    assert_int_equal(tt_session_check_trim(s, "conductor", 0, 10, why), TT_ERR_INVALID);
+    assert_non_null(strstr(why, "conductor"));
+    assert_int_equal(tt_session_check_trim(s, "", 1, 10, why), TT_ERR_INVALID);
+    assert_int_equal(tt_session_check_trim(s, NULL, 1, 10, why), TT_ERR_INVALID);
+
+    /* With every room slot taken, only known rooms may be trimmed. */
+    Tutti__Record rec;
+    Tutti__Genesis g;
+    Tutti__Trim t;
+    genesis(&rec, &g, 1, "x");
+    assert_int_equal(apply(s, &rec), 0);
+    for (int i = 0; i < TT_SESSION_MAX_ROOMS; i++) {
+        char room[32];
+        snprintf(room, sizeof room, "room-%d", i);
+        trim(&rec, &t, (uint64_t)i + 2, room, 1);
+        assert_int_equal(apply(s, &rec), 0);
+    }
+    assert_int_equal(tt_session_check_trim(s, "room-7", 1, 5, why), 0);
+    assert_int_equal(tt_session_check_trim(s, "room-new", 1, 5, why), TT_ERR_INVALID);
+    free(s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_init),         cmocka_unit_test(test_fold),
+        cmocka_unit_test(test_out_of_order), cmocka_unit_test(test_genesis_checks),
+        cmocka_unit_test(test_may_matrix),   cmocka_unit_test(test_note_rules),
+        cmocka_unit_test(test_note_length),  cmocka_unit_test(test_utf8_valid),
+        cmocka_unit_test(test_trim_fold),    cmocka_unit_test(test_trim_rules),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
