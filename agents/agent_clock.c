@@ -15,6 +15,7 @@
 #include <zmq.h>
 
 #define REPORT_MS 200
+#define PUBLISH_MS 5
 #define RECENT_PINGS 32
 /* Pings go out in bursts, each sent the moment the previous pong lands. On
  * this machine kind a thread that slept for a while wakes tens of us late
@@ -47,6 +48,7 @@ struct agent_clock {
     int64_t start_mono;
     FILE *trace;
     int trace_interval_ms;
+    tt_clock_box_t *box;
 };
 
 static int64_t local_now(const agent_clock_t *c, int64_t mono)
@@ -55,6 +57,25 @@ static int64_t local_now(const agent_clock_t *c, int64_t mono)
         return mono;
     double skew = (double)(mono - c->start_mono) * c->inject_skew_ppm * 1e-6;
     return mono + (int64_t)llround(skew) + c->inject_offset_ns;
+}
+
+int64_t agent_clock_local_ns(const agent_clock_t *c, int64_t mono) { return local_now(c, mono); }
+
+void agent_clock_injection(const agent_clock_t *c, int64_t *start_mono, int64_t *offset_ns,
+                           double *skew_ppm)
+{
+    *start_mono = c->start_mono;
+    *offset_ns = c->inject_offset_ns;
+    *skew_ppm = c->inject_skew_ppm;
+}
+
+int64_t agent_clock_mono_ns(const agent_clock_t *c, int64_t local)
+{
+    if (c->inject_offset_ns == 0 && c->inject_skew_ppm == 0.0)
+        return local;
+    double k = 1.0 + c->inject_skew_ppm * 1e-6;
+    return c->start_mono +
+           (int64_t)llround((double)(local - c->inject_offset_ns - c->start_mono) / k);
 }
 
 typedef struct {
@@ -69,6 +90,7 @@ typedef struct {
     uint64_t request_id;
     tt_clock_state_t last_state;
     int burst_left;                 /* pings still to send in this burst */
+    tt_clock_map_t published;       /* last mapping handed to renderers */
     int64_t warmup_t1;              /* t1 of the burst's first ping: not a sample */
 } clock_loop_t;
 
@@ -178,6 +200,30 @@ static void send_report(clock_loop_t *l, int64_t now_local)
     }
 }
 
+/* The slope is measured on the estimator's own (slewed) output over the
+ * last interval, so renderers follow slews as well as drift. */
+static void publish_map(clock_loop_t *l, int64_t mono)
+{
+    int64_t local = local_now(l->c, mono);
+    tt_clock_est_report_t r;
+    tt_clock_est_report(l->est, local, &r);
+    tt_clock_map_t m = {
+        .local_ref = local,
+        .session_ref = tt_clock_est_session_ns(l->est, local) + l->trim_ns,
+        .rate = 1.0 + r.drift_ppm * 1e-6,
+        .state = (int)r.state,
+        .valid = r.samples > 0 || r.state != TT_CLOCK_ACQUIRING,
+    };
+    if (l->published.valid && m.valid && local > l->published.local_ref) {
+        double slope = (double)(m.session_ref - l->published.session_ref) /
+                       (double)(local - l->published.local_ref);
+        if (slope > 0.999 && slope < 1.001)
+            m.rate = slope;
+    }
+    l->published = m;
+    tt_clock_box_publish(l->c->box, &m);
+}
+
 static void write_trace(clock_loop_t *l, int64_t mono)
 {
     int64_t local = local_now(l->c, mono);
@@ -203,7 +249,7 @@ static void *clock_thread(void *arg)
     }
     const int64_t ms = 1000000;
     int64_t now = tt_time_mono_ns();
-    int64_t next_ping = now, next_report = now, next_trace = now;
+    int64_t next_ping = now, next_report = now, next_trace = now, next_publish = now;
     for (;;) {
         now = tt_time_mono_ns();
         tt_clock_est_tick(l.est, local_now(c, now));
@@ -214,6 +260,10 @@ static void *clock_thread(void *arg)
         if (now >= next_report) {
             send_report(&l, local_now(c, now));
             next_report = now + REPORT_MS * ms;
+        }
+        if (c->box && now >= next_publish) {
+            publish_map(&l, now);
+            next_publish = now + PUBLISH_MS * ms;
         }
         if (c->trace && now >= next_trace) {
             write_trace(&l, now);
@@ -226,6 +276,8 @@ static void *clock_thread(void *arg)
             next = next_ping;
         if (c->trace && next_trace < next)
             next = next_trace;
+        if (c->box && next_publish < next)
+            next = next_publish;
         long wait_ms = next > now ? (long)((next - now + ms - 1) / ms) : 0;
         zmq_pollitem_t items[2] = {{l.pipe, 0, ZMQ_POLLIN, 0}, {l.dealer, 0, ZMQ_POLLIN, 0}};
         int n = zmq_poll(items, l.dealer ? 2 : 1, wait_ms);
@@ -273,6 +325,7 @@ agent_clock_t *agent_clock_start(void *ctx, const agent_clock_config_t *cfg, cha
     c->inject_skew_ppm = cfg->inject_skew_ppm;
     c->start_mono = tt_time_mono_ns();
     c->trace_interval_ms = cfg->trace_interval_ms > 0 ? cfg->trace_interval_ms : 10;
+    c->box = cfg->box;
     snprintf(c->server_key, sizeof c->server_key, "%s", cfg->server_key_z85);
     c->keys = tt_keypair_copy(cfg->keys, why);
     if (!c->keys)

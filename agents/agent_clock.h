@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "tt_clock_est.h"
+#include "tt_clock_map.h"
 #include "tt_keys.h"
 
 typedef struct {
@@ -26,6 +27,8 @@ typedef struct {
     const char *trace_path;         /* NULL, or a file to write "mono local session state
                                        bound_ns" lines to every trace_interval_ms */
     int trace_interval_ms;          /* default 10 */
+    tt_clock_box_t *box;            /* borrowed, outlives the clock: where the mapping for
+                                       renderers is published every 5 ms (may be NULL) */
 } agent_clock_config_t;
 
 typedef struct {
@@ -42,6 +45,17 @@ typedef struct agent_clock agent_clock_t;
 
 agent_clock_t *agent_clock_start(void *ctx, const agent_clock_config_t *cfg, char *why);
 void agent_clock_stop(agent_clock_t **self_p);
+
+/* Any thread: this agent's local clock (real or simulated) at a
+ * CLOCK_MONOTONIC reading, and the inverse. Pure functions of settings
+ * fixed at start. */
+int64_t agent_clock_local_ns(const agent_clock_t *c, int64_t mono);
+int64_t agent_clock_mono_ns(const agent_clock_t *c, int64_t local);
+
+/* The simulated clock's settings (all zero for the real clock), so a test
+ * can map this agent's local times back to the truth. */
+void agent_clock_injection(const agent_clock_t *c, int64_t *start_mono, int64_t *offset_ns,
+                           double *skew_ppm);
 
 /* Main thread: (re)connect to the clock service at endpoint. */
 void agent_clock_connect(agent_clock_t *c, const char *endpoint);

@@ -3,6 +3,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "agent_clock.h"
 #include "agent_opts.h"
+#include "agent_render.h"
 #include "tt_diag.h"
 #include "tt_error.h"
 #include "tt_keys.h"
@@ -40,6 +41,10 @@ static void usage(FILE *out)
         "  --updates EP          updates endpoint override (default: learned from the\n"
         "                        coordinator; use when a relay or NAT sits in between)\n"
         "  --clock EP            clock service endpoint override (default: learned)\n"
+        "  --click-wav PATH      render the click (channel 1) and LTC (channel 2) of every\n"
+        "                        roll into a 48 kHz WAV, as if a sound card ran on this\n"
+        "                        agent's clock, for the agent's whole run; PATH.json holds\n"
+        "                        sample_rate, local_start_ns, session_start_ns, start_tc, fps\n"
         "  --map-size-mb N       LMDB map size (default: 4096)\n"
         "  --quiet               log warnings and errors only\n"
         "  -h, --help            this text\n"
@@ -60,12 +65,49 @@ static void usage(FILE *out)
         "      --server-key keys/coordinator.pub --key keys/stage.key --data /var/lib/tutti-stage\n");
 }
 
+typedef struct {
+    tt_replica_t *replica;      /* set once the replica exists */
+    agent_render_t *render;     /* NULL without --click-wav */
+} agent_t;
+
+/* Starts rendering the roll in the folded state (its map is the cue's map
+ * as of the roll, since records fold in order). */
+static void play_roll(agent_t *a, const tt_session_t *st)
+{
+    const tt_transport_t *t = &st->transport;
+    const tt_session_cue_t *cue = tt_session_find_cue(st, t->cue);
+    if (!cue || !cue->map_text) {
+        tt_diag_error("roll of %s without a tempo map in the replica", t->cue);
+        return;
+    }
+    agent_render_roll(a->render, cue->map_text, t->from_bar, t->start_session_ns);
+    if (t->stop_session_ns != INT64_MAX)
+        agent_render_stop(a->render, t->stop_session_ns);
+}
+
 static void on_record(void *arg, const Tutti__Record *rec)
 {
-    (void)arg;
-    if (rec->body_case == TUTTI__RECORD__BODY_NOTE)
+    agent_t *a = arg;
+    switch (rec->body_case) {
+    case TUTTI__RECORD__BODY_NOTE:
         tt_diag_info("note %llu from %s: %s", (unsigned long long)rec->seq, rec->actor,
                      rec->note->text);
+        break;
+    case TUTTI__RECORD__BODY_ROLL:
+        tt_diag_info("roll %s from bar %d at session %.6f s", rec->roll->cue, rec->roll->from_bar,
+                     (double)rec->roll->start_session_ns / 1e9);
+        if (a->render && a->replica)
+            play_roll(a, tt_replica_state(a->replica));
+        break;
+    case TUTTI__RECORD__BODY_STOP:
+        tt_diag_info("stop %s at session %.6f s", rec->stop->cue,
+                     (double)rec->stop->at_session_ns / 1e9);
+        if (a->render)
+            agent_render_stop(a->render, rec->stop->at_session_ns);
+        break;
+    default:
+        break;
+    }
 }
 
 /* Hands the clock thread what the log and the hello reply say: where the
@@ -104,12 +146,13 @@ int main(int argc, char **argv)
 {
     const char *room = NULL, *endpoint = NULL, *server_key_path = NULL, *key_path = NULL;
     const char *data = NULL, *updates = NULL, *clock_ep = NULL, *clock_trace = NULL;
+    const char *click_wav = NULL;
     long clock_offset_us = 0;
     double clock_skew_ppm = 0.0;
     long map_mb = 0;
     int quiet = 0;
     enum { O_ROOM = 1, O_COORD, O_SKEY, O_KEY, O_DATA, O_UPDATES, O_MAP, O_QUIET, O_CLOCK, O_COFF, O_CSKEW,
-           O_CTRACE };
+           O_CTRACE, O_WAV };
     static const struct option opts[] = {
         {"room", required_argument, 0, O_ROOM},
         {"coordinator", required_argument, 0, O_COORD},
@@ -122,6 +165,7 @@ int main(int argc, char **argv)
         {"clock-offset-us", required_argument, 0, O_COFF},
         {"clock-skew-ppm", required_argument, 0, O_CSKEW},
         {"clock-trace", required_argument, 0, O_CTRACE},
+        {"click-wav", required_argument, 0, O_WAV},
         {"quiet", no_argument, 0, O_QUIET},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
@@ -144,6 +188,7 @@ int main(int argc, char **argv)
         case O_QUIET: quiet = 1; break;
         case O_CLOCK: clock_ep = optarg; break;
         case O_CTRACE: clock_trace = optarg; break;
+        case O_WAV: click_wav = optarg; break;
         case O_COFF:
             if (opt_parse_long(optarg, -86400000000L, 86400000000L, &clock_offset_us) != 0) {
                 fprintf(stderr, "tutti-agent: --clock-offset-us wants microseconds (|N| <= 1 day)\n");
@@ -206,6 +251,9 @@ int main(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
 
     void *ctx = zmq_ctx_new();
+    agent_t agent = {0};
+    tt_clock_box_t box;
+    tt_clock_box_init(&box);
     tt_replica_config_t cfg = {
         .endpoint = endpoint,
         .server_key_z85 = server_key,
@@ -214,6 +262,7 @@ int main(int argc, char **argv)
         .expect_name = room,
         .expect_role = "room",
         .on_record = on_record,
+        .on_record_arg = &agent,
     };
     int exit_code = 0;
     agent_clock_t *clock = NULL;
@@ -229,6 +278,7 @@ int main(int argc, char **argv)
         .inject_offset_ns = (int64_t)clock_offset_us * 1000,
         .inject_skew_ppm = clock_skew_ppm,
         .trace_path = clock_trace,
+        .box = &box,
     };
     clock = agent_clock_start(ctx, &ccfg, why);
     if (!clock) {
@@ -236,6 +286,18 @@ int main(int argc, char **argv)
         exit_code = 1;
         goto out;
     }
+    if (click_wav) {
+        agent_render_config_t rcfg = {.wav_path = click_wav, .clock = clock, .box = &box};
+        agent.render = agent_render_start(ctx, &rcfg, why);
+        if (!agent.render) {
+            tt_diag_error("%s", why);
+            exit_code = 1;
+            goto out;
+        }
+    }
+    agent.replica = rep;
+    if (agent.render && tt_replica_state(rep)->transport.rolled)
+        play_roll(&agent, tt_replica_state(rep));   /* resume a roll after a restart */
     if (clock_ep)
         agent_clock_connect(clock, clock_ep);
     tt_diag_info("room %s, key %s, replica %s at %llu", room, keys->public_z85, data,
@@ -265,6 +327,7 @@ int main(int argc, char **argv)
     if (exit_code == 0)
         tt_diag_info("stopping; replica at %llu", (unsigned long long)tt_replica_state(rep)->last_seq);
 out:
+    agent_render_destroy(&agent.render);   /* finalizes the WAV before the clock goes */
     agent_clock_stop(&clock);
     tt_replica_destroy(&rep);
     zmq_ctx_term(ctx);

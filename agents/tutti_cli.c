@@ -8,8 +8,12 @@
 #include "tt_error.h"
 #include "tt_keys.h"
 #include "tt_record_json.h"
+#include "cli_ltc.h"
+#include "tt_smf.h"
 #include "tt_store.h"
+#include "tt_tempo.h"
 #include "tt_time.h"
+#include "tt_timecode.h"
 #include "tt_wire.h"
 
 #include <getopt.h>
@@ -40,6 +44,15 @@ static void usage(FILE *out)
         "  trim ROOM US                 set ROOM's clock trim in microseconds (operator; a log\n"
         "                               record): added to the room's session time to cancel a\n"
         "                               known path asymmetry; 0 removes it\n"
+        "  tempo load CUE FILE [--start-tc TC] [--fps RATE] [--countoff BARS]\n"
+        "                               load a tempo map (text format or Standard MIDI\n"
+        "                               File) for CUE as a new version (operator)\n"
+        "  roll CUE [--from-bar N] [--lead-ms MS]\n"
+        "                               start CUE at session time now + lead (default\n"
+        "                               1500 ms): every room counts off on the same sample\n"
+        "  stop [--lead-ms MS]          stop at session time now + lead (default 0)\n"
+        "  ltc read FILE.wav [--channel N] [--fps RATE] [--json]\n"
+        "                               print each LTC frame's timecode and first sample\n"
         "  verify DIR [--json]          check a coordinator store or agent replica offline:\n"
         "                               gap-free sequence, hash chain, signatures\n"
         "\n"
@@ -233,6 +246,164 @@ static int cmd_trim(const conn_opts_t *o, int argc, char **argv)
     return rc;
 }
 
+/* Sends a write request and prints "WHAT recorded as SEQ". */
+static int write_request(const conn_opts_t *o, Tutti__Envelope *env, const char *what)
+{
+    session_t s;
+    int rc = connect_session(o, &s);
+    if (rc == 0) {
+        Tutti__Envelope *reply = NULL;
+        rc = request(&s, env, &reply, TUTTI__ENVELOPE__BODY_WRITE_REPLY);
+        if (rc == 0) {
+            printf("%s recorded as %llu\n", what, (unsigned long long)reply->write_reply->seq);
+            tutti__envelope__free_unpacked(reply, NULL);
+        }
+    }
+    close_session(&s);
+    return rc;
+}
+
+static int cmd_tempo(const conn_opts_t *o, int argc, char **argv)
+{
+    const char *cue = NULL, *file = NULL, *start_tc = NULL, *fps_s = NULL;
+    long countoff = -1;
+    for (int i = 2; i < argc; i++) {
+        if (!strcmp(argv[i], "--start-tc") && i + 1 < argc)
+            start_tc = argv[++i];
+        else if (!strcmp(argv[i], "--fps") && i + 1 < argc)
+            fps_s = argv[++i];
+        else if (!strcmp(argv[i], "--countoff") && i + 1 < argc) {
+            if (opt_parse_long(argv[++i], 0, 8, &countoff) != 0) {
+                fprintf(stderr, "tutti tempo: --countoff wants 0..8 bars\n");
+                return EXIT_USAGE;
+            }
+        } else if (argv[i][0] != '-' && !cue)
+            cue = argv[i];
+        else if (argv[i][0] != '-' && !file)
+            file = argv[i];
+        else {
+            fprintf(stderr, "tutti tempo: unexpected '%s'\n", argv[i]);
+            return EXIT_USAGE;
+        }
+    }
+    if (argc < 2 || strcmp(argv[1], "load") != 0 || !cue || !file) {
+        fprintf(stderr, "usage: tutti tempo load CUE FILE [--start-tc TC] [--fps RATE] "
+                        "[--countoff BARS]\n");
+        return EXIT_USAGE;
+    }
+    char why[TT_WHY_LEN];
+    char *data = NULL;
+    size_t len = 0;
+    if (tt_read_small_file(file, TT_SMF_MAX_BYTES, &data, &len, why) != 0) {
+        fprintf(stderr, "tutti tempo: %s\n", why);
+        return 1;
+    }
+    int is_smf = len >= 4 && memcmp(data, "MThd", 4) == 0;
+    tt_tempo_map_t *map = is_smf ? tt_smf_read((const uint8_t *)data, len, why)
+                                 : tt_tempo_parse_text(data, len, why);
+    free(data);
+    if (!map) {
+        fprintf(stderr, "tutti tempo: %s: %s\n", file, why);
+        return 1;
+    }
+    int rc = 0;
+    if (fps_s || start_tc) {
+        tt_fps_t fps = tt_tempo_fps(map);
+        int64_t frame = tt_tempo_start_frame(map);
+        if (fps_s && tt_fps_parse(fps_s, &fps, why) != 0)
+            rc = 1;
+        else if (start_tc && tt_timecode_parse(start_tc, fps, &frame, why) != 0)
+            rc = 1;
+        else if (!start_tc) {   /* the same label at the new rate */
+            char label[TT_TIMECODE_LEN];
+            tt_timecode_format(frame, tt_tempo_fps(map), label);
+            for (char *p = label; *p; p++)
+                if (*p == ';' && !tt_fps_is_drop(fps))
+                    *p = ':';
+            rc = tt_timecode_parse(label, fps, &frame, why) ? 1 : 0;
+        }
+        if (rc == 0 && tt_tempo_set_start(map, frame, fps) != 0)
+            rc = 1;
+    }
+    if (rc == 0 && countoff >= 0 && tt_tempo_set_countoff(map, (int)countoff) != 0)
+        rc = 1;
+    char *text = NULL;
+    if (rc == 0 && tt_tempo_format_text(map, &text, why) != 0)
+        rc = 1;
+    tt_tempo_destroy(&map);
+    if (rc != 0) {
+        fprintf(stderr, "tutti tempo: %s\n", why);
+        free(text);
+        return 1;
+    }
+    Tutti__Envelope env = TUTTI__ENVELOPE__INIT;
+    Tutti__TempoLoadRequest tl = TUTTI__TEMPO_LOAD_REQUEST__INIT;
+    tl.cue = (char *)cue;
+    tl.map_text = text;
+    tl.source = (char *)file;
+    env.body_case = TUTTI__ENVELOPE__BODY_TEMPO_LOAD;
+    env.tempo_load = &tl;
+    rc = write_request(o, &env, "tempo map");
+    free(text);
+    return rc;
+}
+
+static int cmd_roll(const conn_opts_t *o, int argc, char **argv)
+{
+    const char *cue = NULL;
+    long from_bar = 1, lead_ms = 1500;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--from-bar") && i + 1 < argc) {
+            if (opt_parse_long(argv[++i], 1, 100000, &from_bar) != 0) {
+                fprintf(stderr, "tutti roll: --from-bar wants 1..100000\n");
+                return EXIT_USAGE;
+            }
+        } else if (!strcmp(argv[i], "--lead-ms") && i + 1 < argc) {
+            if (opt_parse_long(argv[++i], 1, 60000, &lead_ms) != 0) {
+                fprintf(stderr, "tutti roll: --lead-ms wants 1..60000\n");
+                return EXIT_USAGE;
+            }
+        } else if (argv[i][0] != '-' && !cue) {
+            cue = argv[i];
+        } else {
+            fprintf(stderr, "usage: tutti roll CUE [--from-bar N] [--lead-ms MS]\n");
+            return EXIT_USAGE;
+        }
+    }
+    if (!cue) {
+        fprintf(stderr, "usage: tutti roll CUE [--from-bar N] [--lead-ms MS]\n");
+        return EXIT_USAGE;
+    }
+    Tutti__Envelope env = TUTTI__ENVELOPE__INIT;
+    Tutti__RollRequest rr = TUTTI__ROLL_REQUEST__INIT;
+    rr.cue = (char *)cue;
+    rr.from_bar = (int32_t)from_bar;
+    rr.lead_ms = (uint32_t)lead_ms;
+    env.body_case = TUTTI__ENVELOPE__BODY_ROLL;
+    env.roll = &rr;
+    return write_request(o, &env, "roll");
+}
+
+static int cmd_stop(const conn_opts_t *o, int argc, char **argv)
+{
+    long lead_ms = 0;
+    if (argc == 3 && !strcmp(argv[1], "--lead-ms")) {
+        if (opt_parse_long(argv[2], 0, 60000, &lead_ms) != 0) {
+            fprintf(stderr, "tutti stop: --lead-ms wants 0..60000\n");
+            return EXIT_USAGE;
+        }
+    } else if (argc != 1) {
+        fprintf(stderr, "usage: tutti stop [--lead-ms MS]\n");
+        return EXIT_USAGE;
+    }
+    Tutti__Envelope env = TUTTI__ENVELOPE__INIT;
+    Tutti__StopRequest sr = TUTTI__STOP_REQUEST__INIT;
+    sr.lead_ms = (uint32_t)lead_ms;
+    env.body_case = TUTTI__ENVELOPE__BODY_STOP;
+    env.stop = &sr;
+    return write_request(o, &env, "stop");
+}
+
 static int cmd_status(const conn_opts_t *o, int argc, char **argv)
 {
     int as_json = 0;
@@ -330,6 +501,14 @@ static void print_record(const Tutti__Record *rec, const uint8_t *hash, int as_j
         printf("  %s", rec->note->text);
     else if (rec->body_case == TUTTI__RECORD__BODY_GENESIS)
         printf("  session %s", rec->genesis->session_name);
+    else if (rec->body_case == TUTTI__RECORD__BODY_TEMPO_LOAD)
+        printf("  %s version %u from %s", rec->tempo_load->cue, rec->tempo_load->version,
+               rec->tempo_load->source);
+    else if (rec->body_case == TUTTI__RECORD__BODY_ROLL)
+        printf("  %s from bar %d at session %.3f s", rec->roll->cue, rec->roll->from_bar,
+               (double)rec->roll->start_session_ns / 1e9);
+    else if (rec->body_case == TUTTI__RECORD__BODY_STOP)
+        printf("  %s at session %.3f s", rec->stop->cue, (double)rec->stop->at_session_ns / 1e9);
     else if (rec->body_case == TUTTI__RECORD__BODY_TRIM)
         printf("  %s %+.1f us", rec->trim->room, (double)rec->trim->trim_ns / 1000.0);
     putchar('\n');
@@ -493,6 +672,8 @@ int main(int argc, char **argv)
     int sub_argc = argc - optind;
     char **sub_argv = argv + optind;
     const char *cmd = sub_argv[0];
+    if (strcmp(cmd, "ltc") == 0)   /* has its own --help */
+        return cli_ltc_main(sub_argc, sub_argv);
     for (int i = 1; i < sub_argc; i++)
         if (strcmp(sub_argv[i], "--help") == 0 || strcmp(sub_argv[i], "-h") == 0) {
             usage(stdout);
@@ -506,6 +687,12 @@ int main(int argc, char **argv)
         return cmd_status(&o, sub_argc, sub_argv);
     if (strcmp(cmd, "history") == 0)
         return cmd_history(&o, sub_argc, sub_argv);
+    if (strcmp(cmd, "tempo") == 0)
+        return cmd_tempo(&o, sub_argc, sub_argv);
+    if (strcmp(cmd, "roll") == 0)
+        return cmd_roll(&o, sub_argc, sub_argv);
+    if (strcmp(cmd, "stop") == 0)
+        return cmd_stop(&o, sub_argc, sub_argv);
     if (strcmp(cmd, "trim") == 0)
         return cmd_trim(&o, sub_argc, sub_argv);
     if (strcmp(cmd, "verify") == 0)

@@ -188,6 +188,9 @@ const char *tt_chain_kind(const Tutti__Record *rec)
     case TUTTI__RECORD__BODY_GENESIS: return "genesis";
     case TUTTI__RECORD__BODY_NOTE: return "note";
     case TUTTI__RECORD__BODY_TRIM: return "trim";
+    case TUTTI__RECORD__BODY_TEMPO_LOAD: return "tempo";
+    case TUTTI__RECORD__BODY_ROLL: return "roll";
+    case TUTTI__RECORD__BODY_STOP: return "stop";
     default: return "unknown";
     }
 }

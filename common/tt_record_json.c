@@ -46,6 +46,22 @@ json_t *tt_record_json(const Tutti__Record *rec, const uint8_t *hash)
             json_object_set_new(o, "text", t ? t : json_string("(invalid UTF-8)"));
         }
         break;
+    case TUTTI__RECORD__BODY_TEMPO_LOAD:
+        json_object_set_new(o, "cue", json_string(rec->tempo_load->cue));
+        json_object_set_new(o, "version", json_integer(rec->tempo_load->version));
+        json_object_set_new(o, "source", json_string(rec->tempo_load->source));
+        json_object_set_new(o, "map", json_string(rec->tempo_load->map_text));
+        break;
+    case TUTTI__RECORD__BODY_ROLL:
+        json_object_set_new(o, "cue", json_string(rec->roll->cue));
+        json_object_set_new(o, "tempo_version", json_integer(rec->roll->tempo_version));
+        json_object_set_new(o, "from_bar", json_integer(rec->roll->from_bar));
+        json_object_set_new(o, "start_session_ns", json_integer(rec->roll->start_session_ns));
+        break;
+    case TUTTI__RECORD__BODY_STOP:
+        json_object_set_new(o, "cue", json_string(rec->stop->cue));
+        json_object_set_new(o, "at_session_ns", json_integer(rec->stop->at_session_ns));
+        break;
     case TUTTI__RECORD__BODY_TRIM:
         json_object_set_new(o, "room", json_string(rec->trim->room));
         json_object_set_new(o, "trim_us", json_real((double)rec->trim->trim_ns / 1000.0));

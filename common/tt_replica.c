@@ -137,7 +137,7 @@ static int fold_stored(void *arg, uint64_t seq, const uint8_t *data, size_t len)
 
 static int fold_replica(tt_replica_t *r, char *why)
 {
-    tt_session_init(&r->state);
+    tt_session_clear(&r->state);
     fold_ctx_t c = {r, why};
     for (;;) {
         uint64_t before = r->state.last_seq;
@@ -423,6 +423,7 @@ void tt_replica_destroy(tt_replica_t **self_p)
         return;
     tt_replica_t *r = *self_p;
     tt_client_destroy(&r->client);
+    tt_session_clear(&r->state);
     if (r->sub)
         zmq_close(r->sub);
     free(r);

@@ -2,10 +2,57 @@
 #include "tt_session.h"
 #include "tt_error.h"
 
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 void tt_session_init(tt_session_t *s) { memset(s, 0, sizeof *s); }
+
+void tt_session_clear(tt_session_t *s)
+{
+    for (size_t i = 0; i < s->n_cues; i++)
+        free(s->cues[i].map_text);
+    free(s->cues);
+    tt_session_init(s);
+}
+
+const tt_session_cue_t *tt_session_find_cue(const tt_session_t *s, const char *name)
+{
+    for (size_t i = 0; i < s->n_cues; i++)
+        if (strcmp(s->cues[i].name, name) == 0)
+            return &s->cues[i];
+    return NULL;
+}
+
+static int apply_tempo_load(tt_session_t *s, const Tutti__Record *rec, char *why)
+{
+    const Tutti__TempoLoad *tl = rec->tempo_load;
+    tt_session_cue_t *cue = (tt_session_cue_t *)tt_session_find_cue(s, tl->cue);
+    if (!cue) {
+        if (s->n_cues == TT_SESSION_MAX_CUES || strlen(tl->cue) > TT_CUE_MAX_NAME)
+            return tt_fail(why, TT_ERR_INVALID, "record %llu: no room for cue '%s'",
+                           (unsigned long long)rec->seq, tl->cue);
+        if (s->n_cues == s->cap_cues) {
+            size_t cap = s->cap_cues ? 2 * s->cap_cues : 16;
+            tt_session_cue_t *grown = realloc(s->cues, cap * sizeof *grown);
+            if (!grown)
+                return tt_fail(why, TT_ERR_NOMEM, "growing the cue list");
+            s->cues = grown;
+            s->cap_cues = cap;
+        }
+        cue = &s->cues[s->n_cues++];
+        memset(cue, 0, sizeof *cue);
+        snprintf(cue->name, sizeof cue->name, "%s", tl->cue);
+    }
+    char *text = strdup(tl->map_text);
+    if (!text)
+        return tt_fail(why, TT_ERR_NOMEM, "copying the tempo map of %s", tl->cue);
+    free(cue->map_text);
+    cue->map_text = text;
+    cue->tempo_version = tl->version;
+    return 0;
+}
 
 int tt_session_apply(tt_session_t *s, const Tutti__Record *rec, const uint8_t hash[TT_HASH_LEN],
                      char *why)
@@ -26,6 +73,26 @@ int tt_session_apply(tt_session_t *s, const Tutti__Record *rec, const uint8_t ha
     case TUTTI__RECORD__BODY_NOTE:
         s->notes++;
         s->last_note_unix_ns = rec->at_unix_ns;
+        break;
+    case TUTTI__RECORD__BODY_TEMPO_LOAD: {
+        int rc = apply_tempo_load(s, rec, why);
+        if (rc != 0)
+            return rc;
+        break;
+    }
+    case TUTTI__RECORD__BODY_ROLL: {
+        tt_transport_t *t = &s->transport;
+        t->rolled = 1;
+        snprintf(t->cue, sizeof t->cue, "%s", rec->roll->cue);
+        t->tempo_version = rec->roll->tempo_version;
+        t->from_bar = rec->roll->from_bar;
+        t->start_session_ns = rec->roll->start_session_ns;
+        t->stop_session_ns = INT64_MAX;
+        t->roll_seq = rec->seq;
+        break;
+    }
+    case TUTTI__RECORD__BODY_STOP:
+        s->transport.stop_session_ns = rec->stop->at_session_ns;
         break;
     case TUTTI__RECORD__BODY_TRIM: {
         const char *room = rec->trim->room;
@@ -61,6 +128,9 @@ static const char *request_name(tt_request_t r)
     case TT_REQ_FETCH: return "history";
     case TT_REQ_NOTE: return "note";
     case TT_REQ_TRIM: return "trim";
+    case TT_REQ_TEMPO_LOAD: return "tempo load";
+    case TT_REQ_ROLL: return "roll";
+    case TT_REQ_STOP: return "stop";
     }
     return "request";
 }
@@ -77,6 +147,9 @@ int tt_session_may(tt_role_t role, tt_request_t request, char *why)
         break;
     case TT_REQ_NOTE:
     case TT_REQ_TRIM:
+    case TT_REQ_TEMPO_LOAD:
+    case TT_REQ_ROLL:
+    case TT_REQ_STOP:
         ok = role == TT_ROLE_OPERATOR;
         break;
     default:
@@ -147,5 +220,59 @@ int tt_session_check_trim(const tt_session_t *s, const char *room, int is_room, 
         known |= strcmp(s->trims[i].room, room) == 0;
     if (!known && s->n_trims == TT_SESSION_MAX_ROOMS)
         return tt_fail(why, TT_ERR_INVALID, "trims already set for %d rooms", TT_SESSION_MAX_ROOMS);
+    return 0;
+}
+
+int tt_session_check_cue_name(const char *name, char *why)
+{
+    size_t n = name ? strlen(name) : 0;
+    if (n == 0 || n > TT_CUE_MAX_NAME)
+        return tt_fail(why, TT_ERR_INVALID, "a cue name has 1 to %d characters", TT_CUE_MAX_NAME);
+    for (size_t i = 0; i < n; i++) {
+        char c = name[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_' || c == '.'))
+            return tt_fail(why, TT_ERR_INVALID,
+                           "cue name '%s': use letters, digits, '-', '_' or '.'", name);
+    }
+    return 0;
+}
+
+int tt_session_check_tempo_load(const tt_session_t *s, const char *cue, char *why)
+{
+    int rc = tt_session_check_cue_name(cue, why);
+    if (rc != 0)
+        return rc;
+    if (!tt_session_find_cue(s, cue) && s->n_cues == TT_SESSION_MAX_CUES)
+        return tt_fail(why, TT_ERR_INVALID, "the session already has %d cues",
+                       TT_SESSION_MAX_CUES);
+    return 0;
+}
+
+int tt_session_rolling_at(const tt_session_t *s, int64_t t)
+{
+    const tt_transport_t *tr = &s->transport;
+    return tr->rolled && t < tr->stop_session_ns;
+}
+
+int tt_session_check_roll(const tt_session_t *s, const char *cue, int32_t from_bar,
+                          int64_t now_session_ns, char *why)
+{
+    const tt_session_cue_t *c = tt_session_find_cue(s, cue);
+    if (!c || c->tempo_version == 0)
+        return tt_fail(why, TT_ERR_INVALID, "cue %s has no tempo map: tutti tempo load %s FILE",
+                       cue, cue);
+    if (from_bar < 1 || from_bar > 100000)
+        return tt_fail(why, TT_ERR_INVALID, "--from-bar %d is outside 1..100000", from_bar);
+    if (tt_session_rolling_at(s, now_session_ns))
+        return tt_fail(why, TT_ERR_INVALID, "cue %s is rolling: tutti stop first",
+                       s->transport.cue);
+    return 0;
+}
+
+int tt_session_check_stop(const tt_session_t *s, int64_t now_session_ns, char *why)
+{
+    if (!tt_session_rolling_at(s, now_session_ns))
+        return tt_fail(why, TT_ERR_INVALID, "nothing is rolling");
     return 0;
 }

@@ -1,7 +1,9 @@
 /* tt_session: the one fold from log records to session state, and the
  * rules a request must pass before it may become a record.
  *
- * Pure: no I/O, no clocks, no allocation. The coordinator validates each
+ * Pure: no I/O and no clocks (callers pass the session time where a rule
+ * needs it). Tempo-map texts are copied into the state, so a state owns
+ * memory: tt_session_clear frees it. The coordinator validates each
  * request against the folded state, seals it into a record, then applies
  * the record with tt_session_apply; agents and the dashboard apply the same
  * records to their replicas, so every program sees the same state.
@@ -25,6 +27,28 @@ typedef struct {
     int64_t trim_ns;
 } tt_session_trim_t;
 
+#define TT_SESSION_MAX_CUES 1024
+#define TT_CUE_MAX_NAME 32
+#define TT_ROLL_MAX_LEAD_MS 60000
+
+typedef struct {
+    char name[TT_CUE_MAX_NAME + 1];
+    uint32_t tempo_version;         /* 0: no map loaded yet */
+    char *map_text;                 /* owned; canonical tempo text of the latest version */
+} tt_session_cue_t;
+
+/* The transport as the log says: a roll starts at start_session_ns (its
+ * first count-off click) and plays until stop_session_ns. */
+typedef struct {
+    int rolled;                     /* a roll happened and no stop has taken effect yet */
+    char cue[TT_CUE_MAX_NAME + 1];
+    uint32_t tempo_version;
+    int32_t from_bar;
+    int64_t start_session_ns;
+    int64_t stop_session_ns;        /* INT64_MAX: not scheduled */
+    uint64_t roll_seq;              /* record that rolled; identifies the take-to-be */
+} tt_transport_t;
+
 typedef struct {
     uint64_t last_seq;
     uint8_t head_hash[TT_HASH_LEN];
@@ -35,9 +59,14 @@ typedef struct {
     int64_t last_note_unix_ns;
     tt_session_trim_t trims[TT_SESSION_MAX_ROOMS];  /* per-room clock trims, latest wins */
     size_t n_trims;
+    tt_session_cue_t *cues;         /* owned array */
+    size_t n_cues, cap_cues;
+    tt_transport_t transport;
 } tt_session_t;
 
 void tt_session_init(tt_session_t *s);
+/* Frees what the state owns and leaves it as after tt_session_init. */
+void tt_session_clear(tt_session_t *s);
 
 /* Folds one verified record (its hash from tt_chain_check) into s. Records
  * must come in sequence; TT_ERR_INVALID otherwise. */
@@ -51,7 +80,10 @@ typedef enum {
     TT_REQ_STATUS,
     TT_REQ_FETCH,
     TT_REQ_NOTE,
-    TT_REQ_TRIM
+    TT_REQ_TRIM,
+    TT_REQ_TEMPO_LOAD,
+    TT_REQ_ROLL,
+    TT_REQ_STOP
 } tt_request_t;
 
 /* 0 when role may make request; TT_ERR_DENIED with a reason otherwise. */
@@ -64,6 +96,27 @@ int tt_session_check_note(const tt_session_t *s, const char *text, char *why);
  * table and passes is_room), |trim| <= TT_TRIM_MAX_NS, room capacity. */
 int tt_session_check_trim(const tt_session_t *s, const char *room, int is_room, int64_t trim_ns,
                           char *why);
+
+/* Borrowed pointer into s (valid until the next apply or clear), or NULL. */
+const tt_session_cue_t *tt_session_find_cue(const tt_session_t *s, const char *name);
+
+/* Cue names: 1..32 of letters, digits, '-', '_', '.' (film cues read 1M1, 2M3a). */
+int tt_session_check_cue_name(const char *name, char *why);
+
+/* A map may be loaded for any valid cue name (the cue appears with it);
+ * the caller has already parsed map_text with tt_tempo_parse_text. */
+int tt_session_check_tempo_load(const tt_session_t *s, const char *cue, char *why);
+
+/* Roll at start_session_ns: the cue must have a map and the transport must
+ * be stopped (or its stop already past) at now_session_ns. */
+int tt_session_check_roll(const tt_session_t *s, const char *cue, int32_t from_bar,
+                          int64_t now_session_ns, char *why);
+
+/* Stop: something must be rolling at now_session_ns. */
+int tt_session_check_stop(const tt_session_t *s, int64_t now_session_ns, char *why);
+
+/* 1 while a roll is in effect at session time t (from its start until its stop). */
+int tt_session_rolling_at(const tt_session_t *s, int64_t t);
 
 /* The room's current trim, 0 when none was ever set. */
 int64_t tt_session_trim_ns(const tt_session_t *s, const char *room);

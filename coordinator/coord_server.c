@@ -18,6 +18,7 @@
 #include "tt_keys.h"
 #include "tt_session.h"
 #include "tt_store.h"
+#include "tt_tempo.h"
 #include "tt_time.h"
 #include "tt_wire.h"
 
@@ -101,7 +102,7 @@ static int fold_one(void *arg, uint64_t seq, const uint8_t *data, size_t len)
 /* state = fold(store), checking every record against our signing key. */
 static int refold(coord_server_t *s, char *why)
 {
-    tt_session_init(&s->state);
+    tt_session_clear(&s->state);
     memcpy(s->state.signing_pk, s->signer->public_key, TT_SIGN_PK_LEN);
     fold_ctx_t c = {&s->state, why};
     for (;;) {
@@ -393,21 +394,32 @@ static void queue_write(coord_server_t *s, const tt_wire_msg_t *m, Tutti__Record
     s->batch_len++;
 }
 
+static void refuse(coord_server_t *s, const tt_wire_msg_t *m, const tt_access_entry_t *who,
+                   const char *what, int rc, const char *why)
+{
+    tt_diag_warn("refused %s from %s: %s", what, who->name, why);
+    send_error(s, m, rc, why);
+}
+
+static void stamp_actor(Tutti__Record *rec, const tt_access_entry_t *who)
+{
+    rec->actor = (char *)who->name;
+    rec->actor_role = (char *)tt_role_name(who->role);
+}
+
 static void on_note(coord_server_t *s, const tt_wire_msg_t *m, const tt_access_entry_t *who)
 {
     char why[TT_WHY_LEN];
     const char *text = m->env->note->text;
     int rc = tt_session_check_note(&s->state, text, why);
     if (rc != 0) {
-        tt_diag_warn("refused note from %s: %s", who->name, why);
-        send_error(s, m, rc, why);
+        refuse(s, m, who, "note", rc, why);
         return;
     }
     Tutti__Record rec = TUTTI__RECORD__INIT;
     Tutti__Note note = TUTTI__NOTE__INIT;
     note.text = (char *)text;
-    rec.actor = (char *)who->name;
-    rec.actor_role = (char *)tt_role_name(who->role);
+    stamp_actor(&rec, who);
     rec.body_case = TUTTI__RECORD__BODY_NOTE;
     rec.note = &note;
     queue_write(s, m, &rec);
@@ -423,18 +435,100 @@ static void on_trim(coord_server_t *s, const tt_wire_msg_t *m, const tt_access_e
                    strcmp(s->access->entries[i].name, tr->room) == 0;
     int rc = tt_session_check_trim(&s->state, tr->room, is_room, tr->trim_ns, why);
     if (rc != 0) {
-        tt_diag_warn("refused trim from %s: %s", who->name, why);
-        send_error(s, m, rc, why);
+        refuse(s, m, who, "trim", rc, why);
         return;
     }
     Tutti__Record rec = TUTTI__RECORD__INIT;
     Tutti__Trim trim = TUTTI__TRIM__INIT;
     trim.room = tr->room;
     trim.trim_ns = tr->trim_ns;
-    rec.actor = (char *)who->name;
-    rec.actor_role = (char *)tt_role_name(who->role);
+    stamp_actor(&rec, who);
     rec.body_case = TUTTI__RECORD__BODY_TRIM;
     rec.trim = &trim;
+    queue_write(s, m, &rec);
+}
+
+static void on_tempo_load(coord_server_t *s, const tt_wire_msg_t *m, const tt_access_entry_t *who)
+{
+    char why[TT_WHY_LEN];
+    const Tutti__TempoLoadRequest *req = m->env->tempo_load;
+    int rc = tt_session_check_tempo_load(&s->state, req->cue, why);
+    if (rc != 0) {
+        refuse(s, m, who, "tempo load", rc, why);
+        return;
+    }
+    /* Parse and store the canonical form: every agent parses exactly this. */
+    char pwhy[TT_WHY_LEN];
+    tt_tempo_map_t *map = tt_tempo_parse_text(req->map_text, strlen(req->map_text), pwhy);
+    char *canonical = NULL;
+    if (!map || tt_tempo_format_text(map, &canonical, pwhy) != 0) {
+        tt_tempo_destroy(&map);
+        snprintf(why, sizeof why, "tempo map for %.32s: %.400s", req->cue, pwhy);
+        refuse(s, m, who, "tempo load", TT_ERR_INVALID, why);
+        return;
+    }
+    tt_tempo_destroy(&map);
+    const tt_session_cue_t *cue = tt_session_find_cue(&s->state, req->cue);
+    Tutti__Record rec = TUTTI__RECORD__INIT;
+    Tutti__TempoLoad tl = TUTTI__TEMPO_LOAD__INIT;
+    tl.cue = req->cue;
+    tl.version = (cue ? cue->tempo_version : 0) + 1;
+    tl.map_text = canonical;
+    tl.source = req->source;
+    stamp_actor(&rec, who);
+    rec.body_case = TUTTI__RECORD__BODY_TEMPO_LOAD;
+    rec.tempo_load = &tl;
+    queue_write(s, m, &rec);
+    free(canonical);
+}
+
+static void on_roll(coord_server_t *s, const tt_wire_msg_t *m, const tt_access_entry_t *who)
+{
+    char why[TT_WHY_LEN];
+    const Tutti__RollRequest *req = m->env->roll;
+    int32_t from_bar = req->from_bar ? req->from_bar : 1;
+    uint32_t lead_ms = req->lead_ms ? req->lead_ms : 1500;
+    int64_t now = tt_time_mono_ns();   /* session time is this host's monotonic clock */
+    int rc = tt_session_check_roll(&s->state, req->cue, from_bar, now, why);
+    if (rc == 0 && lead_ms > TT_ROLL_MAX_LEAD_MS)
+        rc = tt_fail(why, TT_ERR_INVALID, "--lead-ms %u is over %d", lead_ms, TT_ROLL_MAX_LEAD_MS);
+    if (rc != 0) {
+        refuse(s, m, who, "roll", rc, why);
+        return;
+    }
+    const tt_session_cue_t *cue = tt_session_find_cue(&s->state, req->cue);
+    Tutti__Record rec = TUTTI__RECORD__INIT;
+    Tutti__Roll roll = TUTTI__ROLL__INIT;
+    roll.cue = req->cue;
+    roll.tempo_version = cue->tempo_version;
+    roll.from_bar = from_bar;
+    roll.start_session_ns = now + (int64_t)lead_ms * 1000000;
+    stamp_actor(&rec, who);
+    rec.body_case = TUTTI__RECORD__BODY_ROLL;
+    rec.roll = &roll;
+    queue_write(s, m, &rec);
+}
+
+static void on_stop(coord_server_t *s, const tt_wire_msg_t *m, const tt_access_entry_t *who)
+{
+    char why[TT_WHY_LEN];
+    const Tutti__StopRequest *req = m->env->stop;
+    int64_t now = tt_time_mono_ns();
+    int rc = tt_session_check_stop(&s->state, now, why);
+    if (rc == 0 && req->lead_ms > TT_ROLL_MAX_LEAD_MS)
+        rc = tt_fail(why, TT_ERR_INVALID, "--lead-ms %u is over %d", req->lead_ms,
+                     TT_ROLL_MAX_LEAD_MS);
+    if (rc != 0) {
+        refuse(s, m, who, "stop", rc, why);
+        return;
+    }
+    Tutti__Record rec = TUTTI__RECORD__INIT;
+    Tutti__Stop stop = TUTTI__STOP__INIT;
+    stop.cue = s->state.transport.cue;
+    stop.at_session_ns = now + (int64_t)req->lead_ms * 1000000;
+    stamp_actor(&rec, who);
+    rec.body_case = TUTTI__RECORD__BODY_STOP;
+    rec.stop = &stop;
     queue_write(s, m, &rec);
 }
 
@@ -515,6 +609,9 @@ static void handle_request(coord_server_t *s, const tt_wire_msg_t *m)
     case TUTTI__ENVELOPE__BODY_FETCH: kind = TT_REQ_FETCH; break;
     case TUTTI__ENVELOPE__BODY_NOTE: kind = TT_REQ_NOTE; break;
     case TUTTI__ENVELOPE__BODY_TRIM: kind = TT_REQ_TRIM; break;
+    case TUTTI__ENVELOPE__BODY_TEMPO_LOAD: kind = TT_REQ_TEMPO_LOAD; break;
+    case TUTTI__ENVELOPE__BODY_ROLL: kind = TT_REQ_ROLL; break;
+    case TUTTI__ENVELOPE__BODY_STOP: kind = TT_REQ_STOP; break;
     default:
         tt_diag_warn("unsupported message %d from %s", (int)m->env->body_case, who->name);
         send_error(s, m, TT_ERR_PROTOCOL, "unsupported request");
@@ -533,6 +630,9 @@ static void handle_request(coord_server_t *s, const tt_wire_msg_t *m)
     case TT_REQ_FETCH: on_fetch(s, m); break;
     case TT_REQ_NOTE: on_note(s, m, who); break;
     case TT_REQ_TRIM: on_trim(s, m, who); break;
+    case TT_REQ_TEMPO_LOAD: on_tempo_load(s, m, who); break;
+    case TT_REQ_ROLL: on_roll(s, m, who); break;
+    case TT_REQ_STOP: on_stop(s, m, who); break;
     }
 }
 
@@ -692,6 +792,7 @@ void coord_server_destroy(coord_server_t **self_p)
     for (size_t i = 0; i < s->batch_len; i++)
         free(s->batch[i].record);
     coord_clock_stop(&s->clock);
+    tt_session_clear(&s->state);
     if (s->router)
         zmq_close(s->router);
     if (s->pub)

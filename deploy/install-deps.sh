@@ -7,7 +7,8 @@ set -eu
 PKGS="build-essential cmake pkg-config
 libzmq3-dev libprotobuf-c-dev protobuf-c-compiler
 liblmdb-dev lmdb-utils libsodium-dev libjansson-dev libcmocka-dev
-clang jq"
+clang jq
+libltc-dev libsndfile1-dev libjack-jackd2-dev jackd2 abcmidi"
 
 missing=""
 for p in $PKGS; do

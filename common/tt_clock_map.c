@@ -1,0 +1,48 @@
+/* tt_clock_map: seqlock publication of the clock mapping. See tt_clock_map.h. */
+#include "tt_clock_map.h"
+
+#include <string.h>
+
+void tt_clock_box_init(tt_clock_box_t *b)
+{
+    atomic_init(&b->seq, 0);
+    atomic_init(&b->local_ref, 0);
+    atomic_init(&b->session_ref, 0);
+    atomic_init(&b->rate_bits, 0);
+    atomic_init(&b->state, 0);
+    atomic_init(&b->valid, 0);
+}
+
+void tt_clock_box_publish(tt_clock_box_t *b, const tt_clock_map_t *m)
+{
+    unsigned s = atomic_load_explicit(&b->seq, memory_order_relaxed);
+    atomic_store_explicit(&b->seq, s + 1, memory_order_relaxed);   /* odd: writing */
+    atomic_thread_fence(memory_order_release);
+    long long bits;
+    memcpy(&bits, &m->rate, sizeof bits);
+    atomic_store_explicit(&b->local_ref, m->local_ref, memory_order_relaxed);
+    atomic_store_explicit(&b->session_ref, m->session_ref, memory_order_relaxed);
+    atomic_store_explicit(&b->rate_bits, bits, memory_order_relaxed);
+    atomic_store_explicit(&b->state, m->state, memory_order_relaxed);
+    atomic_store_explicit(&b->valid, m->valid, memory_order_relaxed);
+    atomic_store_explicit(&b->seq, s + 2, memory_order_release);   /* even: stable */
+}
+
+void tt_clock_box_read(tt_clock_box_t *b, tt_clock_map_t *out)
+{
+    for (;;) {
+        unsigned s1 = atomic_load_explicit(&b->seq, memory_order_acquire);
+        if (s1 & 1)
+            continue;
+        out->local_ref = atomic_load_explicit(&b->local_ref, memory_order_relaxed);
+        out->session_ref = atomic_load_explicit(&b->session_ref, memory_order_relaxed);
+        long long bits = atomic_load_explicit(&b->rate_bits, memory_order_relaxed);
+        out->state = atomic_load_explicit(&b->state, memory_order_relaxed);
+        out->valid = atomic_load_explicit(&b->valid, memory_order_relaxed);
+        atomic_thread_fence(memory_order_acquire);
+        if (atomic_load_explicit(&b->seq, memory_order_relaxed) == s1) {
+            memcpy(&out->rate, &bits, sizeof out->rate);
+            return;
+        }
+    }
+}
