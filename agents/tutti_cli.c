@@ -7,6 +7,7 @@
 #include "tt_client.h"
 #include "tt_error.h"
 #include "tt_keys.h"
+#include "tt_onsets.h"
 #include "tt_record_json.h"
 #include "cli_ltc.h"
 #include "tt_smf.h"
@@ -51,6 +52,9 @@ static void usage(FILE *out)
         "                               start CUE at session time now + lead (default\n"
         "                               1500 ms): every room counts off on the same sample\n"
         "  stop [--lead-ms MS]          stop at session time now + lead (default 0)\n"
+        "  clicks REF.wav OTHER.wav...  how far each file's clicks landed from REF's, in\n"
+        "                               samples (files from tutti-agent --click-wav on this\n"
+        "                               host; simulated test clocks are undone)\n"
         "  ltc read FILE.wav [--channel N] [--fps RATE] [--json]\n"
         "                               print each LTC frame's timecode and first sample\n"
         "  verify DIR [--json]          check a coordinator store or agent replica offline:\n"
@@ -404,6 +408,61 @@ static int cmd_stop(const conn_opts_t *o, int argc, char **argv)
     return write_request(o, &env, "stop");
 }
 
+static int cmd_clicks(int argc, char **argv)
+{
+    int as_json = 0, nfiles = 0;
+    const char *files[64];
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--json"))
+            as_json = 1;
+        else if (argv[i][0] != '-' && nfiles < 64)
+            files[nfiles++] = argv[i];
+        else {
+            fprintf(stderr, "usage: tutti clicks REF.wav OTHER.wav... [--json]\n");
+            return EXIT_USAGE;
+        }
+    }
+    if (nfiles < 2) {
+        fprintf(stderr, "usage: tutti clicks REF.wav OTHER.wav... [--json]\n");
+        return EXIT_USAGE;
+    }
+    char why[TT_WHY_LEN];
+    tt_onsets_t ref;
+    if (tt_onsets_read(files[0], &ref, why) != 0) {
+        fprintf(stderr, "tutti clicks: %s\n", why);
+        return 1;
+    }
+    int rc = 0;
+    if (!as_json)
+        printf("%-40s %7s %8s %12s %12s\n", "file", "clicks", "paired", "max |d| smp",
+               "mean d smp");
+    for (int i = 1; i < nfiles && rc == 0; i++) {
+        tt_onsets_t other;
+        if (tt_onsets_read(files[i], &other, why) != 0) {
+            fprintf(stderr, "tutti clicks: %s\n", why);
+            rc = 1;
+            break;
+        }
+        size_t paired;
+        double max_abs, mean;
+        tt_onsets_compare(&ref, &other, &paired, &max_abs, &mean);
+        if (as_json) {
+            json_t *o = json_pack("{s:s, s:s, s:I, s:I, s:I, s:f, s:f}", "file", files[i],
+                                  "reference", files[0], "clicks", (json_int_t)other.n,
+                                  "reference_clicks", (json_int_t)ref.n, "paired",
+                                  (json_int_t)paired, "max_abs_samples", max_abs, "mean_samples",
+                                  mean);
+            print_json_line(o);
+            json_decref(o);
+        } else {
+            printf("%-40s %7zu %8zu %12.2f %+12.2f\n", files[i], other.n, paired, max_abs, mean);
+        }
+        tt_onsets_free(&other);
+    }
+    tt_onsets_free(&ref);
+    return rc;
+}
+
 static int cmd_status(const conn_opts_t *o, int argc, char **argv)
 {
     int as_json = 0;
@@ -687,6 +746,8 @@ int main(int argc, char **argv)
         return cmd_status(&o, sub_argc, sub_argv);
     if (strcmp(cmd, "history") == 0)
         return cmd_history(&o, sub_argc, sub_argv);
+    if (strcmp(cmd, "clicks") == 0)
+        return cmd_clicks(sub_argc, sub_argv);
     if (strcmp(cmd, "tempo") == 0)
         return cmd_tempo(&o, sub_argc, sub_argv);
     if (strcmp(cmd, "roll") == 0)

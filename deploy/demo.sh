@@ -1,9 +1,12 @@
 #!/bin/bash
 # The main job: a local multi-room session on localhost, no configuration.
-# Generates keys into a temp dir, starts a coordinator and two room agents
-# (stage, london-strings), writes a few operator notes, prints
-# `tutti status` and `tutti history`, verifies every store, and shuts
-# everything down cleanly.
+# Generates keys into a temp dir, starts a coordinator and three room agents
+# (stage; london-strings on a simulated clock 2.5 s ahead and 150 ppm fast;
+# overdub-home), each rendering click + LTC to a WAV as if a sound card ran
+# on its own clock. Loads the example tempo map (a meter change and a ramp),
+# rolls it from bar 7, stops, and prints per room how far its clicks landed
+# from the stage room's, in samples; then status, history, verification and
+# a clean shutdown.
 #
 # Usage: deploy/demo.sh [BUILD_BIN_DIR]   (default: build/bin)
 set -u
@@ -22,7 +25,7 @@ step() { printf '\n== %s\n' "$*"; }
 die() { echo "demo: $*" >&2; exit 1; }
 
 step "keys (into $D/keys)"
-for n in coordinator conductor stage london-strings; do
+for n in coordinator conductor stage london-strings overdub-home; do
     "$B/tutti" keygen "$n" --dir "$D/keys" || die "keygen $n"
 done
 pub() { sed -n 's/^ *public-key = "\(.*\)"/\1/p' "$D/keys/$1.pub"; }
@@ -31,9 +34,10 @@ cat > "$D/access" <<ACCESS
 operator conductor       $(pub conductor)
 room     stage           $(pub stage)
 room     london-strings  $(pub london-strings)
+room     overdub-home    $(pub overdub-home)
 ACCESS
 
-step "coordinator and two room agents"
+step "coordinator and three room agents"
 "$B/tutti-coordinator" --data "$D/coord" --key "$D/keys/coordinator.key" --access "$D/access" \
     --bind 'tcp://127.0.0.1:*' --endpoint-file "$D/endpoint" --session "demo scoring session" \
     2> "$D/coordinator.log" &
@@ -43,14 +47,18 @@ for _ in $(seq 100); do [ -s "$D/endpoint" ] && break; sleep 0.1; done
 export TUTTI_COORDINATOR=$(head -1 "$D/endpoint")
 export TUTTI_SERVER_KEY=$D/keys/coordinator.pub TUTTI_KEY=$D/keys/conductor.key
 echo "coordinator at $TUTTI_COORDINATOR"
-for room in stage london-strings; do
+AGENTS=()
+for room in stage london-strings overdub-home; do
+    extra=()
+    [ "$room" = london-strings ] && extra=(--clock-offset-us 2500000 --clock-skew-ppm 150)
     "$B/tutti-agent" --room "$room" --key "$D/keys/$room.key" --data "$D/agent-$room" \
-        2> "$D/agent-$room.log" &
+        --click-wav "$D/$room.wav" "${extra[@]}" 2> "$D/agent-$room.log" &
     PIDS+=($!)
+    AGENTS+=($!)
 done
-all_online() { "$B/tutti" status --json 2>/dev/null | grep -o '"online":true' | wc -l | grep -qx 2; }
-for _ in $(seq 100); do all_online && break; sleep 0.1; done
-all_online || die "rooms did not come online"
+all_locked() { [ "$("$B/tutti" status --json 2>/dev/null | grep -o '"state":"locked"' | wc -l)" = 3 ]; }
+for _ in $(seq 150); do all_locked && break; sleep 0.1; done
+all_locked || { "$B/tutti" status; die "room clocks did not lock"; }
 
 step "operator notes"
 "$B/tutti" note "Downbeat 10:00. Cue 1M1 first, then 2M3." || die note
@@ -58,18 +66,38 @@ step "operator notes"
 "$B/tutti" note "London strings: mute on from bar 20" || die note
 sleep 1.2   # one heartbeat, so every room reports its replica position
 
+step "tempo map, roll from bar 7 (3/4 at bar 9, accelerando 11-15), stop"
+map=$here/tempo/example-1m1.tempo
+sed -n '/^[^#]/p' "$map"
+"$B/tutti" tempo load 1M1 "$map" || die "tempo load"
+"$B/tutti" roll 1M1 --from-bar 7 || die roll
+echo "rolling for 24 s ..."
+sleep 24
+"$B/tutti" stop || die stop
+sleep 1
+
 step "tutti status"
 "$B/tutti" status || die status
 step "tutti history"
 "$B/tutti" history || die history
 
+step "where the clicks landed (true time, against the stage room)"
+for p in "${AGENTS[@]}"; do kill -TERM "$p"; done   # finalizes the WAV files
+for p in "${AGENTS[@]}"; do wait "$p" || die "an agent did not stop cleanly"; done
+"$B/tutti" clicks "$D/stage.wav" "$D/london-strings.wav" "$D/overdub-home.wav" || die clicks
+echo "(one sample at 48 kHz is 20.8 us; london-strings ran on a clock 2.5 s ahead, 150 ppm fast)"
+echo
+echo "first LTC frames on the stage room's channel 2:"
+"$B/tutti" ltc read "$D/stage.wav" --channel 2 2>/dev/null | head -3
+
 step "shutdown and verification"
+PIDS=("${PIDS[0]}")
 for p in "${PIDS[@]}"; do kill -TERM "$p"; done
 rc=0
 for p in "${PIDS[@]}"; do wait "$p" || rc=1; done
 PIDS=()
 [ $rc -eq 0 ] || die "a process did not stop cleanly"
-for d in coord agent-stage agent-london-strings; do
+for d in coord agent-stage agent-london-strings agent-overdub-home; do
     "$B/tutti" verify "$D/$d" || die "verify $d"
 done
 echo

@@ -14,6 +14,7 @@
 #include "tt_error.h"
 #include "tt_keys.h"
 #include "tt_ltc.h"
+#include "tt_onsets.h"
 #include "tt_tempo.h"
 #include "tt_time.h"
 #include "tt_timecode.h"
@@ -35,11 +36,8 @@ typedef struct {
     long offset_us;
     double skew_ppm;
     char wav[1200];
-    int64_t onsets[MAX_ONSETS];     /* true session ns */
-    int n_onsets;
-    int64_t local_start, start_mono, inj_offset;
-    double inj_skew;
-    int rate;
+    tt_onsets_t onsets;             /* true session ns */
+    tt_wav_clock_t clock;
     long ltc_frames, ltc_bad;
 } room_t;
 
@@ -48,55 +46,6 @@ static void sleep_s(double s)
     struct timespec ts = {(time_t)s, (long)((s - floor(s)) * 1e9)};
     while (nanosleep(&ts, &ts) != 0)
         ;
-}
-
-static int64_t true_ns(const room_t *r, int64_t sample)
-{
-    int64_t local = r->local_start + (int64_t)((__int128)sample * 1000000000 / r->rate);
-    if (r->inj_offset == 0 && r->inj_skew == 0.0)
-        return local;
-    return r->start_mono + (int64_t)llround((double)(local - r->inj_offset - r->start_mono) /
-                                            (1.0 + r->inj_skew * 1e-6));
-}
-
-static int read_json(room_t *r)
-{
-    char path[1300];
-    snprintf(path, sizeof path, "%s.json", r->wav);
-    json_error_t err;
-    json_t *o = json_load_file(path, 0, &err);
-    if (!o)
-        return -1;
-    r->rate = (int)json_integer_value(json_object_get(o, "sample_rate"));
-    r->local_start = json_integer_value(json_object_get(o, "local_start_ns"));
-    json_t *tc = json_object_get(o, "test_clock");
-    r->start_mono = tc ? json_integer_value(json_object_get(tc, "start_mono_ns")) : 0;
-    r->inj_offset = tc ? json_integer_value(json_object_get(tc, "offset_ns")) : 0;
-    r->inj_skew = tc ? json_real_value(json_object_get(tc, "skew_ppm")) : 0.0;
-    json_decref(o);
-    return r->rate > 0 ? 0 : -1;
-}
-
-/* An onset: a sample above 0.05 after 5 ms below 0.01. */
-static int find_onsets(room_t *r)
-{
-    SF_INFO info = {0};
-    SNDFILE *f = sf_open(r->wav, SFM_READ, &info);
-    if (!f || info.channels < 1)
-        return -1;
-    float buf[4096 * 2];
-    int64_t pos = 0, quiet = 0;
-    sf_count_t n;
-    while ((n = sf_readf_float(f, buf, 4096)) > 0) {
-        for (sf_count_t i = 0; i < n; i++, pos++) {
-            float x = fabsf(buf[i * info.channels]);
-            if (x > 0.05f && quiet >= r->rate / 200 && r->n_onsets < MAX_ONSETS)
-                r->onsets[r->n_onsets++] = true_ns(r, pos);
-            quiet = x < 0.01f ? quiet + 1 : 0;
-        }
-    }
-    sf_close(f);
-    return 0;
 }
 
 typedef struct {
@@ -110,7 +59,7 @@ typedef struct {
 static int check_ltc_frame(void *arg, const tt_ltc_frame_t *f)
 {
     ltc_check_t *c = arg;
-    int64_t mid = true_ns(c->room, (f->start_sample + f->end_sample) / 2);
+    int64_t mid = tt_wav_clock_true_ns(&c->room->clock, (f->start_sample + f->end_sample) / 2);
     int64_t cue = mid - c->cue_origin_session;
     int64_t expected = tt_timecode_ns_to_frame(cue + tt_timecode_frame_to_ns(c->start_frame, c->fps),
                                                c->fps);
@@ -305,14 +254,13 @@ int main(int argc, char **argv)
          t = c.ns + 1)
         expected[n_exp++] = roll_start + (c.ns - t0);
     int64_t cue_origin = roll_start - t0;
-    int n_common = MAX_ONSETS;
+    int n_common = 0;
     for (int i = 0; i < ROOMS; i++) {
-        if (read_json(&rooms[i]) != 0 || find_onsets(&rooms[i]) != 0) {
-            fprintf(stderr, "tutti-bench-click: cannot read %s\n", rooms[i].wav);
+        if (tt_wav_clock_read(rooms[i].wav, &rooms[i].clock, why) != 0 ||
+            tt_onsets_read(rooms[i].wav, &rooms[i].onsets, why) != 0) {
+            fprintf(stderr, "tutti-bench-click: %s\n", why);
             goto out;
         }
-        if (rooms[i].n_onsets < n_common)
-            n_common = rooms[i].n_onsets;
         ltc_check_t lc = {&rooms[i], cue_origin, tt_tempo_start_frame(map), tt_tempo_fps(map),
                           roll_start};
         if (tt_ltc_read_file(rooms[i].wav, 2, tt_tempo_fps(map), check_ltc_frame, &lc, why) != 0)
@@ -326,8 +274,9 @@ int main(int argc, char **argv)
     static char have[ROOMS][MAX_ONSETS];
     int matched = 0;
     for (int i = 0; i < ROOMS; i++) {
-        for (int k = 0, e = 0; k < rooms[i].n_onsets && n_exp > 0; k++) {
-            int64_t t = rooms[i].onsets[k];
+        int e = 0;
+        for (size_t k = 0; k < rooms[i].onsets.n && n_exp > 0; k++) {
+            int64_t t = rooms[i].onsets.ns[k];
             while (e + 1 < n_exp && llabs(expected[e + 1] - t) < llabs(expected[e] - t))
                 e++;
             double err = fabs((double)(t - expected[e])) / per_sample;
@@ -379,6 +328,8 @@ out:
     tt_keypair_destroy(&op);
     tt_tempo_destroy(&map);
     free(map_text);
+    for (int i = 0; i < ROOMS; i++)
+        tt_onsets_free(&rooms[i].onsets);
     bench_env_cleanup(&env);
     return rc;
 }

@@ -1,0 +1,44 @@
+/* tt_onsets: where the clicks in a rendered click track really landed.
+ *
+ * Reads a WAV written by `tutti-agent --click-wav` and its PATH.json,
+ * finds every click onset from the samples of channel 1 (a sample above
+ * 0.05 after 5 ms below 0.01; the click starts at full amplitude), and
+ * maps each onset to this host's CLOCK_MONOTONIC: sample n is local time
+ * local_start + n / rate, and a simulated test clock (test_clock in the
+ * JSON) is undone exactly. On one host CLOCK_MONOTONIC is the session
+ * clock, so files from different agents compare directly. Used by the
+ * main job, tutti clicks and tutti-bench-click.
+ */
+#ifndef TT_ONSETS_H
+#define TT_ONSETS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define TT_ONSETS_MAX 100000
+
+/* How a click WAV's samples map to true time (from its PATH.json). */
+typedef struct {
+    int64_t local_start, start_mono, offset_ns;
+    double skew_ppm;
+    int rate;
+} tt_wav_clock_t;
+
+int tt_wav_clock_read(const char *wav_path, tt_wav_clock_t *c, char *why);
+int64_t tt_wav_clock_true_ns(const tt_wav_clock_t *c, int64_t sample);
+
+typedef struct {
+    int64_t *ns;        /* owned: true time of each onset, ascending */
+    size_t n;
+    int rate;
+} tt_onsets_t;
+
+int tt_onsets_read(const char *wav_path, tt_onsets_t *out, char *why);
+void tt_onsets_free(tt_onsets_t *o);
+
+/* Pairs each onset of b with the nearest onset of a (within 5 ms) and
+ * reports how many paired and the largest |b - a| in samples at a->rate. */
+void tt_onsets_compare(const tt_onsets_t *a, const tt_onsets_t *b, size_t *paired,
+                       double *max_abs_samples, double *mean_samples);
+
+#endif
