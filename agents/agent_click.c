@@ -1,0 +1,250 @@
+/* agent_click: click + LTC of a roll, block by block. See agent_click.h. */
+#define _GNU_SOURCE
+#include "agent_click.h"
+#include "tt_error.h"
+#include "tt_timecode.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CLICK_MS 30
+
+typedef enum { CLICK_ACCENT, CLICK_BEAT, CLICK_COUNTOFF_ACCENT, CLICK_COUNTOFF } click_kind_t;
+
+struct agent_click_roll {
+    tt_tempo_map_t *map;
+    tt_fps_t fps;
+    int64_t start_frame;            /* timecode of bar 1 */
+    int64_t start_session;          /* first count-off click */
+    int64_t origin;                 /* session time of from_bar beat 1 */
+    int64_t c_from;                 /* cue time of from_bar beat 1 */
+    int64_t beat_ns;                /* count-off beat */
+    int countoff_clicks, beats_per_bar;
+    int64_t stop_session;           /* INT64_MAX: not scheduled */
+    tt_ltc_enc_t *ltc;
+    int64_t ltc_frame;              /* frame held in ltc_buf, or INT64_MIN */
+    int64_t ltc_first_sample;
+    int64_t ltc_len;
+    float ltc_buf[AGENT_CLICK_LTC_MAX];
+};
+
+/* ------------------------------------------------------------ time */
+
+static int64_t sample_to_local(const agent_click_clock_t *k, int64_t s)
+{
+    return k->local0 + (int64_t)llround((double)(s - k->s0) * k->ns_per_sample);
+}
+
+/* The sample nearest to local time `local`: placement is then off by at
+ * most half a sample, the best a sample grid allows. */
+static int64_t local_to_sample(const agent_click_clock_t *k, int64_t local)
+{
+    return k->s0 + (int64_t)llround((double)(local - k->local0) / k->ns_per_sample);
+}
+
+static int64_t session_to_sample(const agent_click_clock_t *k, const tt_clock_map_t *m,
+                                 int64_t s)
+{
+    return local_to_sample(k, tt_clock_map_local(m, s));
+}
+
+/* ------------------------------------------------------------ rolls */
+
+agent_click_roll_t *agent_click_roll_new(const char *text, int32_t from_bar, int64_t start,
+                                         int sample_rate, char *why)
+{
+    agent_click_roll_t *roll = calloc(1, sizeof *roll);
+    if (!roll) {
+        tt_fail(why, TT_ERR_NOMEM, "allocating a roll");
+        return NULL;
+    }
+    roll->map = tt_tempo_parse_text(text, strlen(text), why);
+    if (!roll->map) {
+        agent_click_roll_free(&roll);
+        return NULL;
+    }
+    roll->fps = tt_tempo_fps(roll->map);
+    roll->start_frame = tt_tempo_start_frame(roll->map);
+    tt_bbt_t b1 = {from_bar, 1, 0}, next_bar = {from_bar + 1, 1, 0};
+    roll->c_from = tt_tempo_bbt_to_ns(roll->map, b1);
+    /* The count-off plays the beat and meter of the bar it leads into. */
+    tt_click_t c;
+    int64_t bar_end = tt_tempo_bbt_to_ns(roll->map, next_bar);
+    roll->beats_per_bar = 1;
+    roll->beat_ns = bar_end - roll->c_from;
+    if (tt_tempo_next_click(roll->map, roll->c_from, &c) == 0 && c.beats > 1) {
+        tt_click_t second;
+        roll->beats_per_bar = c.beats;
+        if (tt_tempo_next_click(roll->map, c.ns + 1, &second) == 0)
+            roll->beat_ns = second.ns - c.ns;
+    }
+    roll->countoff_clicks = tt_tempo_countoff_bars(roll->map) * roll->beats_per_bar;
+    roll->start_session = start;
+    roll->origin = start + (int64_t)roll->countoff_clicks * roll->beat_ns;
+    roll->stop_session = INT64_MAX;
+    roll->ltc = tt_ltc_enc_new(sample_rate, roll->fps, why);
+    if (!roll->ltc) {
+        agent_click_roll_free(&roll);
+        return NULL;
+    }
+    roll->ltc_frame = INT64_MIN;
+    return roll;
+}
+
+void agent_click_roll_free(agent_click_roll_t **roll_p)
+{
+    if (!roll_p || !*roll_p)
+        return;
+    tt_tempo_destroy(&(*roll_p)->map);
+    tt_ltc_enc_destroy(&(*roll_p)->ltc);
+    free(*roll_p);
+    *roll_p = NULL;
+}
+
+const tt_tempo_map_t *agent_click_roll_map(const agent_click_roll_t *roll) { return roll->map; }
+
+static int64_t cue_to_session(const agent_click_roll_t *roll, int64_t cue_ns)
+{
+    return roll->origin + (cue_ns - roll->c_from);
+}
+
+static int64_t frame_cue_ns(const agent_click_roll_t *roll, int64_t frame)
+{
+    return tt_timecode_frame_to_ns(frame, roll->fps) -
+           tt_timecode_frame_to_ns(roll->start_frame, roll->fps);
+}
+
+void agent_click_init(agent_click_t *c, int sample_rate)
+{
+    memset(c, 0, sizeof *c);
+    c->sample_rate = sample_rate;
+    for (int i = 0; i < AGENT_CLICK_MAX_VOICES; i++)
+        c->voices[i].pos = INT64_MAX;   /* silent */
+}
+
+agent_click_roll_t *agent_click_set_roll(agent_click_t *c, agent_click_roll_t *roll)
+{
+    agent_click_roll_t *old = c->roll;
+    c->roll = roll;
+    c->finished = 0;
+    return old;
+}
+
+void agent_click_set_stop(agent_click_t *c, int64_t at_session_ns)
+{
+    if (c->roll)
+        c->roll->stop_session = at_session_ns;
+}
+
+/* ------------------------------------------------------------ rendering */
+
+static void start_voice(agent_click_t *c, click_kind_t kind, int64_t offset)
+{
+    static const float freq[] = {1760.0f, 880.0f, 2637.0f, 1319.0f};
+    static const float amp[] = {0.9f, 0.6f, 0.8f, 0.55f};
+    const int64_t len = (int64_t)CLICK_MS * c->sample_rate / 1000;
+    for (int i = 0; i < AGENT_CLICK_MAX_VOICES; i++)
+        if (c->voices[i].pos >= len) {
+            c->voices[i] = (agent_click_voice_t){-offset, freq[kind], amp[kind]};
+            return;
+        }
+}
+
+static void mix_voices(agent_click_t *c, float *click, int n)
+{
+    const int64_t len = (int64_t)CLICK_MS * c->sample_rate / 1000;
+    for (int v = 0; v < AGENT_CLICK_MAX_VOICES; v++) {
+        agent_click_voice_t *vo = &c->voices[v];
+        for (int i = 0; i < n && vo->pos < len; i++, vo->pos++) {
+            if (vo->pos < 0)
+                continue;
+            /* A cosine starts at full amplitude, so the onset is exactly this sample. */
+            double t = (double)vo->pos / c->sample_rate;
+            double env = 1.0 - (double)vo->pos / (double)len;
+            click[i] += (float)(vo->amp * env * cos(2.0 * M_PI * vo->freq * t));
+        }
+    }
+}
+
+static void place_clicks(agent_click_t *c, const tt_clock_map_t *m, const agent_click_clock_t *k,
+                         int n)
+{
+    agent_click_roll_t *roll = c->roll;
+    int64_t s0 = k->s0;
+    int64_t sess_lo = tt_clock_map_session(m, sample_to_local(k, s0)) - 1000000;
+    int64_t sess_hi = tt_clock_map_session(m, sample_to_local(k, s0 + n)) + 1000000;
+    /* Count-off: synthesized from the beat of the first bar played. */
+    for (int j = 0; j < roll->countoff_clicks; j++) {
+        int64_t s = roll->start_session + (int64_t)j * roll->beat_ns;
+        if (s < sess_lo || s > sess_hi || s >= roll->stop_session)
+            continue;
+        int64_t i = session_to_sample(k, m, s);
+        if (i >= s0 && i < s0 + n)
+            start_voice(c, j % roll->beats_per_bar == 0 ? CLICK_COUNTOFF_ACCENT : CLICK_COUNTOFF,
+                        i - s0);
+    }
+    /* The cue itself. */
+    int64_t cue_lo = roll->c_from + (sess_lo - roll->origin);
+    if (cue_lo < roll->c_from)
+        cue_lo = roll->c_from;
+    tt_click_t cl;
+    for (int64_t t = cue_lo; tt_tempo_next_click(roll->map, t, &cl) == 0; t = cl.ns + 1) {
+        int64_t s = cue_to_session(roll, cl.ns);
+        if (s > sess_hi || s >= roll->stop_session)
+            break;
+        int64_t i = session_to_sample(k, m, s);
+        if (i >= s0 && i < s0 + n)
+            start_voice(c, cl.downbeat ? CLICK_ACCENT : CLICK_BEAT, i - s0);
+    }
+}
+
+/* LTC frames tile the timeline: frame f covers [sample(f), sample(f+1)). */
+static void place_ltc(agent_click_t *c, const tt_clock_map_t *m, const agent_click_clock_t *k,
+                      int n, float *out)
+{
+    agent_click_roll_t *roll = c->roll;
+    int64_t s0 = k->s0;
+    int64_t sess0 = tt_clock_map_session(m, sample_to_local(k, s0));
+    int64_t cue0 = roll->c_from + (sess0 - roll->origin);
+    int64_t f = tt_timecode_ns_to_frame(cue0 + tt_timecode_frame_to_ns(roll->start_frame,
+                                                                       roll->fps),
+                                        roll->fps) - 1;
+    for (;; f++) {
+        int64_t fs = cue_to_session(roll, frame_cue_ns(roll, f));
+        int64_t fe = cue_to_session(roll, frame_cue_ns(roll, f + 1));
+        if (fs < roll->start_session)
+            continue;               /* LTC starts with the first count-off click's frame */
+        if (fs >= roll->stop_session)
+            break;
+        int64_t a = session_to_sample(k, m, fs), b = session_to_sample(k, m, fe);
+        if (a >= s0 + n)
+            break;
+        if (b <= s0 || b - a <= 0 || b - a > AGENT_CLICK_LTC_MAX)
+            continue;
+        if (roll->ltc_frame != f || roll->ltc_first_sample != a || roll->ltc_len != b - a) {
+            if (tt_ltc_enc_render(roll->ltc, f, roll->ltc_buf, (size_t)(b - a)) < 0)
+                continue;
+            roll->ltc_frame = f;
+            roll->ltc_first_sample = a;
+            roll->ltc_len = b - a;
+        }
+        for (int64_t i = a > s0 ? a : s0; i < b && i < s0 + n; i++)
+            out[i - s0] = roll->ltc_buf[i - a];
+    }
+}
+
+void agent_click_render(agent_click_t *c, const tt_clock_map_t *m, const agent_click_clock_t *k,
+                        float *click, float *ltc, int n)
+{
+    memset(click, 0, (size_t)n * sizeof *click);
+    memset(ltc, 0, (size_t)n * sizeof *ltc);
+    if (c->roll && !c->finished && m->valid) {
+        place_clicks(c, m, k, n);
+        place_ltc(c, m, k, n, ltc);
+        int64_t end = tt_clock_map_session(m, sample_to_local(k, k->s0 + n));
+        if (c->roll->stop_session != INT64_MAX && end > c->roll->stop_session + 200000000LL)
+            c->finished = 1;    /* stopped, and the last click has rung out */
+    }
+    mix_voices(c, click, n);
+}
