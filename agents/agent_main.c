@@ -2,6 +2,7 @@
  * and (in later releases) the clock, click and capture for its room. */
 #define _POSIX_C_SOURCE 200809L
 #include "agent_clock.h"
+#include "agent_jack.h"
 #include "agent_opts.h"
 #include "agent_render.h"
 #include "tt_diag.h"
@@ -41,6 +42,10 @@ static void usage(FILE *out)
         "  --updates EP          updates endpoint override (default: learned from the\n"
         "                        coordinator; use when a relay or NAT sits in between)\n"
         "  --clock EP            clock service endpoint override (default: learned)\n"
+        "  --jack                click and LTC live on JACK output ports CLIENT:click and\n"
+        "                        CLIENT:ltc, every event on its exact sample in the period\n"
+        "                        (server: $JACK_DEFAULT_SERVER or the default)\n"
+        "  --jack-name NAME      JACK client name (default: tutti-ROOM)\n"
         "  --click-wav PATH      render the click (channel 1) and LTC (channel 2) of every\n"
         "                        roll into a 48 kHz WAV, as if a sound card ran on this\n"
         "                        agent's clock, for the agent's whole run; PATH.json holds\n"
@@ -68,6 +73,7 @@ static void usage(FILE *out)
 typedef struct {
     tt_replica_t *replica;      /* set once the replica exists */
     agent_render_t *render;     /* NULL without --click-wav */
+    agent_jack_t *jack;         /* NULL without --jack */
 } agent_t;
 
 /* Starts rendering the roll in the folded state (its map is the cue's map
@@ -80,9 +86,16 @@ static void play_roll(agent_t *a, const tt_session_t *st)
         tt_diag_error("roll of %s without a tempo map in the replica", t->cue);
         return;
     }
-    agent_render_roll(a->render, cue->map_text, t->from_bar, t->start_session_ns);
-    if (t->stop_session_ns != INT64_MAX)
-        agent_render_stop(a->render, t->stop_session_ns);
+    if (a->render) {
+        agent_render_roll(a->render, cue->map_text, t->from_bar, t->start_session_ns);
+        if (t->stop_session_ns != INT64_MAX)
+            agent_render_stop(a->render, t->stop_session_ns);
+    }
+    if (a->jack) {
+        agent_jack_roll(a->jack, cue->map_text, t->from_bar, t->start_session_ns);
+        if (t->stop_session_ns != INT64_MAX)
+            agent_jack_stop(a->jack, t->stop_session_ns);
+    }
 }
 
 static void on_record(void *arg, const Tutti__Record *rec)
@@ -96,7 +109,7 @@ static void on_record(void *arg, const Tutti__Record *rec)
     case TUTTI__RECORD__BODY_ROLL:
         tt_diag_info("roll %s from bar %d at session %.6f s", rec->roll->cue, rec->roll->from_bar,
                      (double)rec->roll->start_session_ns / 1e9);
-        if (a->render && a->replica)
+        if ((a->render || a->jack) && a->replica)
             play_roll(a, tt_replica_state(a->replica));
         break;
     case TUTTI__RECORD__BODY_STOP:
@@ -104,6 +117,8 @@ static void on_record(void *arg, const Tutti__Record *rec)
                      (double)rec->stop->at_session_ns / 1e9);
         if (a->render)
             agent_render_stop(a->render, rec->stop->at_session_ns);
+        if (a->jack)
+            agent_jack_stop(a->jack, rec->stop->at_session_ns);
         break;
     default:
         break;
@@ -146,13 +161,14 @@ int main(int argc, char **argv)
 {
     const char *room = NULL, *endpoint = NULL, *server_key_path = NULL, *key_path = NULL;
     const char *data = NULL, *updates = NULL, *clock_ep = NULL, *clock_trace = NULL;
-    const char *click_wav = NULL;
+    const char *click_wav = NULL, *jack_name = NULL;
+    int use_jack = 0;
     long clock_offset_us = 0;
     double clock_skew_ppm = 0.0;
     long map_mb = 0;
     int quiet = 0;
     enum { O_ROOM = 1, O_COORD, O_SKEY, O_KEY, O_DATA, O_UPDATES, O_MAP, O_QUIET, O_CLOCK, O_COFF, O_CSKEW,
-           O_CTRACE, O_WAV };
+           O_CTRACE, O_WAV, O_JACK, O_JACKNAME };
     static const struct option opts[] = {
         {"room", required_argument, 0, O_ROOM},
         {"coordinator", required_argument, 0, O_COORD},
@@ -166,6 +182,8 @@ int main(int argc, char **argv)
         {"clock-skew-ppm", required_argument, 0, O_CSKEW},
         {"clock-trace", required_argument, 0, O_CTRACE},
         {"click-wav", required_argument, 0, O_WAV},
+        {"jack", no_argument, 0, O_JACK},
+        {"jack-name", required_argument, 0, O_JACKNAME},
         {"quiet", no_argument, 0, O_QUIET},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
@@ -189,6 +207,8 @@ int main(int argc, char **argv)
         case O_CLOCK: clock_ep = optarg; break;
         case O_CTRACE: clock_trace = optarg; break;
         case O_WAV: click_wav = optarg; break;
+        case O_JACK: use_jack = 1; break;
+        case O_JACKNAME: jack_name = optarg; break;
         case O_COFF:
             if (opt_parse_long(optarg, -86400000000L, 86400000000L, &clock_offset_us) != 0) {
                 fprintf(stderr, "tutti-agent: --clock-offset-us wants microseconds (|N| <= 1 day)\n");
@@ -295,8 +315,21 @@ int main(int argc, char **argv)
             goto out;
         }
     }
+    if (use_jack) {
+        char name[128];
+        snprintf(name, sizeof name, "%s", jack_name ? jack_name : "");
+        if (!jack_name)
+            snprintf(name, sizeof name, "tutti-%.100s", room);
+        agent_jack_config_t jcfg = {.client_name = name, .clock = clock, .box = &box};
+        agent.jack = agent_jack_start(&jcfg, why);
+        if (!agent.jack) {
+            tt_diag_error("--jack: %s", why);
+            exit_code = 1;
+            goto out;
+        }
+    }
     agent.replica = rep;
-    if (agent.render && tt_replica_state(rep)->transport.rolled)
+    if ((agent.render || agent.jack) && tt_replica_state(rep)->transport.rolled)
         play_roll(&agent, tt_replica_state(rep));   /* resume a roll after a restart */
     if (clock_ep)
         agent_clock_connect(clock, clock_ep);
@@ -328,6 +361,7 @@ int main(int argc, char **argv)
         tt_diag_info("stopping; replica at %llu", (unsigned long long)tt_replica_state(rep)->last_seq);
 out:
     agent_render_destroy(&agent.render);   /* finalizes the WAV before the clock goes */
+    agent_jack_destroy(&agent.jack);
     agent_clock_stop(&clock);
     tt_replica_destroy(&rep);
     zmq_ctx_term(ctx);

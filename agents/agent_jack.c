@@ -1,0 +1,209 @@
+/* agent_jack: click + LTC on JACK ports. See agent_jack.h. */
+#define _GNU_SOURCE
+#include "agent_jack.h"
+#include "agent_click.h"
+#include "tt_diag.h"
+#include "tt_error.h"
+#include "tt_time.h"
+
+#include <jack/jack.h>
+#include <jack/ringbuffer.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { JCMD_ROLL = 1, JCMD_STOP };
+
+typedef struct {
+    int kind;
+    agent_click_roll_t *roll;       /* JCMD_ROLL: ownership passes to the callback */
+    int64_t at_session_ns;          /* JCMD_STOP */
+} jack_cmd_t;
+
+struct agent_jack {
+    agent_jack_config_t cfg;
+    jack_client_t *client;
+    jack_port_t *click_port, *ltc_port;
+    jack_ringbuffer_t *to_rt;       /* jack_cmd_t, main -> callback */
+    jack_ringbuffer_t *retired;     /* agent_click_roll_t *, callback -> main */
+    int64_t jack_minus_mono_ns;     /* jack_get_time() * 1000 - CLOCK_MONOTONIC */
+    int rate;
+    int active;
+    /* Callback-owned. */
+    agent_click_t click;
+    int64_t frames64;               /* 64-bit frame counter */
+    jack_nframes_t last_frames;
+    int have_frames;
+};
+
+static void take_commands(agent_jack_t *j)
+{
+    jack_cmd_t cmd;
+    while (jack_ringbuffer_read_space(j->to_rt) >= sizeof cmd) {
+        jack_ringbuffer_read(j->to_rt, (char *)&cmd, sizeof cmd);
+        if (cmd.kind == JCMD_ROLL) {
+            agent_click_roll_t *old = agent_click_set_roll(&j->click, cmd.roll);
+            if (old && jack_ringbuffer_write_space(j->retired) >= sizeof old)
+                jack_ringbuffer_write(j->retired, (const char *)&old, sizeof old);
+            /* else: leak rather than free in the callback; the ring holds 64 */
+        } else if (cmd.kind == JCMD_STOP) {
+            agent_click_set_stop(&j->click, cmd.at_session_ns);
+        }
+    }
+}
+
+/* Real-time: see the file comment. */
+static int process(jack_nframes_t n, void *arg)
+{
+    agent_jack_t *j = arg;
+    take_commands(j);
+    float *click = jack_port_get_buffer(j->click_port, n);
+    float *ltc = jack_port_get_buffer(j->ltc_port, n);
+    jack_nframes_t cur_frames;
+    jack_time_t cur_usecs, next_usecs;
+    float period_usecs;
+    if (jack_get_cycle_times(j->client, &cur_frames, &cur_usecs, &next_usecs, &period_usecs) != 0 ||
+        next_usecs <= cur_usecs) {
+        memset(click, 0, n * sizeof *click);
+        memset(ltc, 0, n * sizeof *ltc);
+        return 0;
+    }
+    if (j->have_frames)
+        j->frames64 += (jack_nframes_t)(cur_frames - j->last_frames);   /* wraps at 2^32 */
+    else
+        j->frames64 = cur_frames;
+    j->last_frames = cur_frames;
+    j->have_frames = 1;
+    int64_t mono0 = (int64_t)cur_usecs * 1000 - j->jack_minus_mono_ns;
+    int64_t mono1 = (int64_t)next_usecs * 1000 - j->jack_minus_mono_ns;
+    int64_t local0 = agent_clock_local_ns(j->cfg.clock, mono0);
+    int64_t local1 = agent_clock_local_ns(j->cfg.clock, mono1);
+    /* The samples of this cycle span [cur, next): one period of the driver. */
+    agent_click_clock_t k = {j->frames64, local0, (double)(local1 - local0) / (double)n};
+    tt_clock_map_t m;
+    tt_clock_box_read(j->cfg.box, &m);
+    agent_click_render(&j->click, &m, &k, click, ltc, (int)n);
+    return 0;
+}
+
+static void free_retired(agent_jack_t *j)
+{
+    agent_click_roll_t *old;
+    while (jack_ringbuffer_read_space(j->retired) >= sizeof old) {
+        jack_ringbuffer_read(j->retired, (char *)&old, sizeof old);
+        agent_click_roll_free(&old);
+    }
+}
+
+agent_jack_t *agent_jack_start(const agent_jack_config_t *cfg, char *why)
+{
+    agent_jack_t *j = calloc(1, sizeof *j);
+    if (!j) {
+        tt_fail(why, TT_ERR_NOMEM, "allocating the JACK client");
+        return NULL;
+    }
+    j->cfg = *cfg;
+    jack_status_t status;
+    j->client = jack_client_open(cfg->client_name, JackNoStartServer, &status);
+    if (!j->client) {
+        tt_fail(why, TT_ERR_UNAVAILABLE,
+                "no JACK server to connect to (status 0x%x): start jackd first, e.g. "
+                "jackd -d dummy -r 48000 -p 256",
+                (unsigned)status);
+        goto fail;
+    }
+    j->rate = (int)jack_get_sample_rate(j->client);
+    agent_click_init(&j->click, j->rate);
+    j->to_rt = jack_ringbuffer_create(64 * sizeof(jack_cmd_t));
+    j->retired = jack_ringbuffer_create(64 * sizeof(agent_click_roll_t *));
+    j->click_port = jack_port_register(j->client, "click", JACK_DEFAULT_AUDIO_TYPE,
+                                       JackPortIsOutput, 0);
+    j->ltc_port = jack_port_register(j->client, "ltc", JACK_DEFAULT_AUDIO_TYPE, JackPortIsOutput,
+                                     0);
+    if (!j->to_rt || !j->retired || !j->click_port || !j->ltc_port) {
+        tt_fail(why, TT_ERR_IO, "registering JACK ports click and ltc");
+        goto fail;
+    }
+    /* JACK's microsecond clock is CLOCK_MONOTONIC on Linux; measure rather
+     * than assume, bracketing the reading to halve the uncertainty. */
+    int64_t a = tt_time_mono_ns();
+    int64_t jt = (int64_t)jack_get_time() * 1000;
+    int64_t b = tt_time_mono_ns();
+    j->jack_minus_mono_ns = jt - (a + b) / 2;
+    if (j->jack_minus_mono_ns > 1000000 || j->jack_minus_mono_ns < -1000000)
+        tt_diag_warn("JACK's clock is %lld us off CLOCK_MONOTONIC; compensating",
+                     (long long)(j->jack_minus_mono_ns / 1000));
+    else
+        j->jack_minus_mono_ns = 0;  /* the same clock; the difference was the reading */
+    if (jack_set_process_callback(j->client, process, j) != 0 || jack_activate(j->client) != 0) {
+        tt_fail(why, TT_ERR_IO, "activating the JACK client");
+        goto fail;
+    }
+    j->active = 1;
+    tt_diag_info("JACK: ports %s:click and %s:ltc at %d Hz", jack_get_client_name(j->client),
+                 jack_get_client_name(j->client), j->rate);
+    return j;
+fail:
+    agent_jack_destroy(&j);
+    return NULL;
+}
+
+void agent_jack_destroy(agent_jack_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    agent_jack_t *j = *self_p;
+    if (j->client) {
+        if (j->active)
+            jack_deactivate(j->client);
+        jack_client_close(j->client);
+    }
+    if (j->retired)
+        free_retired(j);
+    if (j->to_rt) {   /* commands the callback never took */
+        jack_cmd_t cmd;
+        while (jack_ringbuffer_read_space(j->to_rt) >= sizeof cmd) {
+            jack_ringbuffer_read(j->to_rt, (char *)&cmd, sizeof cmd);
+            agent_click_roll_free(&cmd.roll);
+        }
+        jack_ringbuffer_free(j->to_rt);
+    }
+    if (j->retired)
+        jack_ringbuffer_free(j->retired);
+    agent_click_roll_t *roll = agent_click_set_roll(&j->click, NULL);
+    agent_click_roll_free(&roll);
+    free(j);
+    *self_p = NULL;
+}
+
+static void send_cmd(agent_jack_t *j, const jack_cmd_t *cmd)
+{
+    free_retired(j);
+    if (jack_ringbuffer_write_space(j->to_rt) < sizeof *cmd) {
+        tt_diag_error("JACK: command queue full; dropping a %s", cmd->kind == JCMD_ROLL ? "roll"
+                                                                                         : "stop");
+        agent_click_roll_t *roll = cmd->roll;
+        agent_click_roll_free(&roll);
+        return;
+    }
+    jack_ringbuffer_write(j->to_rt, (const char *)cmd, sizeof *cmd);
+}
+
+void agent_jack_roll(agent_jack_t *j, const char *map_text, int32_t from_bar,
+                     int64_t start_session_ns)
+{
+    char why[TT_WHY_LEN];
+    jack_cmd_t cmd = {JCMD_ROLL, NULL, 0};
+    cmd.roll = agent_click_roll_new(map_text, from_bar, start_session_ns, j->rate, why);
+    if (!cmd.roll) {
+        tt_diag_error("JACK: cannot play the roll: %s", why);
+        return;
+    }
+    send_cmd(j, &cmd);
+}
+
+void agent_jack_stop(agent_jack_t *j, int64_t at_session_ns)
+{
+    jack_cmd_t cmd = {JCMD_STOP, NULL, at_session_ns};
+    send_cmd(j, &cmd);
+}

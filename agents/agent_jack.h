@@ -1,0 +1,37 @@
+/* agent_jack: the room's click and LTC on JACK output ports "click" and
+ * "ltc", every event on its exact sample inside the period.
+ *
+ * The process callback maps the period to local time with
+ * jack_get_cycle_times (the frame time and microsecond time of this cycle
+ * and the next), then to session time with the clock thread's mapping, and
+ * renders with agent_click. It never allocates, locks, logs or blocks:
+ * rolls are prepared on the main thread and handed over by pointer through
+ * a jack_ringbuffer; retired rolls come back the same way to be freed.
+ */
+#ifndef AGENT_JACK_H
+#define AGENT_JACK_H
+
+#include <stdint.h>
+
+#include "agent_clock.h"
+#include "tt_clock_map.h"
+
+typedef struct {
+    const char *client_name;        /* JACK client name, e.g. "tutti-stage" */
+    agent_clock_t *clock;           /* borrowed */
+    tt_clock_box_t *box;            /* borrowed */
+} agent_jack_config_t;
+
+typedef struct agent_jack agent_jack_t;
+
+/* Connects to the JACK server ($JACK_DEFAULT_SERVER or the default),
+ * registers the ports and activates. NULL with a reason in why. */
+agent_jack_t *agent_jack_start(const agent_jack_config_t *cfg, char *why);
+void agent_jack_destroy(agent_jack_t **self_p);
+
+/* Main thread. */
+void agent_jack_roll(agent_jack_t *j, const char *map_text, int32_t from_bar,
+                     int64_t start_session_ns);
+void agent_jack_stop(agent_jack_t *j, int64_t at_session_ns);
+
+#endif
