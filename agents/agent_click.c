@@ -2,13 +2,14 @@
 #define _GNU_SOURCE
 #include "agent_click.h"
 #include "tt_error.h"
+#include "tt_onsets.h"
 #include "tt_timecode.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define CLICK_MS 30
+#define CLICK_MS TT_ONSETS_CLICK_MS    /* the onset reader knows the shape */
 
 typedef enum { CLICK_ACCENT, CLICK_BEAT, CLICK_COUNTOFF_ACCENT, CLICK_COUNTOFF } click_kind_t;
 
@@ -47,6 +48,13 @@ static int64_t session_to_sample(const agent_click_clock_t *k, const tt_clock_ma
                                  int64_t s)
 {
     return local_to_sample(k, tt_clock_map_local(m, s));
+}
+
+/* Exact (fractional) sample position of session time s. */
+static double session_to_position(const agent_click_clock_t *k, const tt_clock_map_t *m,
+                                  int64_t s)
+{
+    return (double)k->s0 + (double)(tt_clock_map_local(m, s) - k->local0) / k->ns_per_sample;
 }
 
 /* ------------------------------------------------------------ rolls */
@@ -139,14 +147,16 @@ void agent_click_set_stop(agent_click_t *c, int64_t at_session_ns)
 
 /* ------------------------------------------------------------ rendering */
 
-static void start_voice(agent_click_t *c, click_kind_t kind, int64_t offset)
+/* A click whose exact start lies `frac` samples before sample s0 + offset:
+ * rendered from that instant, so its phase carries the sub-sample timing. */
+static void start_voice(agent_click_t *c, click_kind_t kind, int64_t offset, double frac)
 {
     static const float freq[] = {1760.0f, 880.0f, 2637.0f, 1319.0f};
     static const float amp[] = {0.9f, 0.6f, 0.8f, 0.55f};
     const int64_t len = (int64_t)CLICK_MS * c->sample_rate / 1000;
     for (int i = 0; i < AGENT_CLICK_MAX_VOICES; i++)
         if (c->voices[i].pos >= len) {
-            c->voices[i] = (agent_click_voice_t){-offset, freq[kind], amp[kind]};
+            c->voices[i] = (agent_click_voice_t){-offset, frac, freq[kind], amp[kind]};
             return;
         }
 }
@@ -159,9 +169,10 @@ static void mix_voices(agent_click_t *c, float *click, int n)
         for (int i = 0; i < n && vo->pos < len; i++, vo->pos++) {
             if (vo->pos < 0)
                 continue;
-            /* A cosine starts at full amplitude, so the onset is exactly this sample. */
-            double t = (double)vo->pos / c->sample_rate;
-            double env = 1.0 - (double)vo->pos / (double)len;
+            /* A cosine from its exact start: full amplitude at once, so the first
+             * sample marks the onset and its phase the fraction of a sample. */
+            double t = ((double)vo->pos + vo->frac) / c->sample_rate;
+            double env = 1.0 - ((double)vo->pos + vo->frac) / (double)len;
             click[i] += (float)(vo->amp * env * cos(2.0 * M_PI * vo->freq * t));
         }
     }
@@ -179,10 +190,11 @@ static void place_clicks(agent_click_t *c, const tt_clock_map_t *m, const agent_
         int64_t s = roll->start_session + (int64_t)j * roll->beat_ns;
         if (s < sess_lo || s > sess_hi || s >= roll->stop_session)
             continue;
-        int64_t i = session_to_sample(k, m, s);
+        double p = session_to_position(k, m, s);
+        int64_t i = (int64_t)ceil(p);
         if (i >= s0 && i < s0 + n)
             start_voice(c, j % roll->beats_per_bar == 0 ? CLICK_COUNTOFF_ACCENT : CLICK_COUNTOFF,
-                        i - s0);
+                        i - s0, (double)i - p);
     }
     /* The cue itself. */
     int64_t cue_lo = roll->c_from + (sess_lo - roll->origin);
@@ -193,9 +205,10 @@ static void place_clicks(agent_click_t *c, const tt_clock_map_t *m, const agent_
         int64_t s = cue_to_session(roll, cl.ns);
         if (s > sess_hi || s >= roll->stop_session)
             break;
-        int64_t i = session_to_sample(k, m, s);
+        double p = session_to_position(k, m, s);
+        int64_t i = (int64_t)ceil(p);
         if (i >= s0 && i < s0 + n)
-            start_voice(c, cl.downbeat ? CLICK_ACCENT : CLICK_BEAT, i - s0);
+            start_voice(c, cl.downbeat ? CLICK_ACCENT : CLICK_BEAT, i - s0, (double)i - p);
     }
 }
 

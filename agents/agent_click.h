@@ -47,6 +47,7 @@ const tt_tempo_map_t *agent_click_roll_map(const agent_click_roll_t *roll);
 
 typedef struct {
     int64_t pos;                    /* samples already played; < 0: starts later */
+    double frac;                    /* the click began this many samples before pos 0 */
     float freq, amp;
 } agent_click_voice_t;
 

@@ -52,9 +52,11 @@ static void usage(FILE *out)
         "                               start CUE at session time now + lead (default\n"
         "                               1500 ms): every room counts off on the same sample\n"
         "  stop [--lead-ms MS]          stop at session time now + lead (default 0)\n"
-        "  clicks REF.wav OTHER.wav...  how far each file's clicks landed from REF's, in\n"
-        "                               samples (files from tutti-agent --click-wav on this\n"
-        "                               host; simulated test clocks are undone)\n"
+        "  clicks REF.wav OTHER.wav... [--json] [--whole-samples]\n"
+        "                               how far each file's clicks landed from REF's, in\n"
+        "                               samples, to a fraction of a sample (or by first\n"
+        "                               sample with --whole-samples); files from tutti-agent\n"
+        "                               --click-wav on this host, simulated clocks undone\n"
         "  ltc read FILE.wav [--channel N] [--fps RATE] [--json]\n"
         "                               print each LTC frame's timecode and first sample\n"
         "  verify DIR [--json]          check a coordinator store or agent replica offline:\n"
@@ -410,15 +412,17 @@ static int cmd_stop(const conn_opts_t *o, int argc, char **argv)
 
 static int cmd_clicks(int argc, char **argv)
 {
-    int as_json = 0, nfiles = 0;
+    int as_json = 0, nfiles = 0, whole = 0;
     const char *files[64];
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--json"))
             as_json = 1;
+        else if (!strcmp(argv[i], "--whole-samples"))
+            whole = 1;
         else if (argv[i][0] != '-' && nfiles < 64)
             files[nfiles++] = argv[i];
         else {
-            fprintf(stderr, "usage: tutti clicks REF.wav OTHER.wav... [--json]\n");
+            fprintf(stderr, "usage: tutti clicks REF.wav OTHER.wav... [--json] [--whole-samples]\n");
             return EXIT_USAGE;
         }
     }
@@ -428,7 +432,7 @@ static int cmd_clicks(int argc, char **argv)
     }
     char why[TT_WHY_LEN];
     tt_onsets_t ref;
-    if (tt_onsets_read(files[0], &ref, why) != 0) {
+    if (tt_onsets_read(files[0], whole, &ref, why) != 0) {
         fprintf(stderr, "tutti clicks: %s\n", why);
         return 1;
     }
@@ -438,7 +442,7 @@ static int cmd_clicks(int argc, char **argv)
                "mean d smp");
     for (int i = 1; i < nfiles && rc == 0; i++) {
         tt_onsets_t other;
-        if (tt_onsets_read(files[i], &other, why) != 0) {
+        if (tt_onsets_read(files[i], whole, &other, why) != 0) {
             fprintf(stderr, "tutti clicks: %s\n", why);
             rc = 1;
             break;

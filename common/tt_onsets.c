@@ -4,6 +4,9 @@
 
 #include <jansson.h>
 #include <math.h>
+#ifndef M_PI
+#define M_PI 3.14159265358979323846
+#endif
 #include <sndfile.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,7 +44,36 @@ int64_t tt_wav_clock_true_ns(const tt_wav_clock_t *c, int64_t sample)
                                             (1.0 + c->skew_ppm * 1e-6));
 }
 
-int tt_onsets_read(const char *wav_path, tt_onsets_t *out, char *why)
+/* How many samples before x[0] the cosine burst starting near x[0] began,
+ * in [0, 1]; 0 when the shape does not fit (then the sample itself counts). */
+static double onset_fraction(const float *x, size_t avail, int rate)
+{
+    const size_t span = (size_t)rate / 100;     /* 10 ms of the burst */
+    if (avail < span || x[0] == 0.0f)
+        return 0.0;
+    /* Frequency from interpolated zero crossings. */
+    double first = -1, last = -1;
+    int crossings = 0;
+    for (size_t i = 1; i < span; i++) {
+        if ((x[i - 1] > 0) == (x[i] > 0))
+            continue;
+        double t = (double)(i - 1) + (double)x[i - 1] / (double)(x[i - 1] - x[i]);
+        if (first < 0)
+            first = t;
+        last = t;
+        crossings++;
+    }
+    if (crossings < 4 || last <= first)
+        return 0.0;
+    double w = M_PI * (double)(crossings - 1) / (last - first);   /* rad per sample */
+    double len = (double)rate * TT_ONSETS_CLICK_MS / 1000.0;
+    double r = 1.0 - 1.0 / len;                                 /* envelope step */
+    double tan_phi = (cos(w) - (double)x[1] / (r * (double)x[0])) / sin(w);
+    double frac = atan(tan_phi) / w;
+    return (frac >= -0.01 && frac <= 1.01) ? fmin(fmax(frac, 0.0), 1.0) : 0.0;
+}
+
+int tt_onsets_read(const char *wav_path, int whole_samples, tt_onsets_t *out, char *why)
 {
     memset(out, 0, sizeof *out);
     tt_wav_clock_t c;
@@ -57,26 +89,56 @@ int tt_onsets_read(const char *wav_path, tt_onsets_t *out, char *why)
         return tt_fail(why, TT_ERR_INVALID, "%s: %d channels at %d Hz, JSON says %d Hz",
                        wav_path, info.channels, info.samplerate, c.rate);
     }
+    /* Channel 1 in chunks, each with 20 ms of what follows it in view, so the
+     * sub-sample fit can see the burst: memory stays small for long takes. */
+    const size_t chunk = 65536, ahead = (size_t)c.rate / 50;
     out->ns = malloc(TT_ONSETS_MAX * sizeof *out->ns);
-    float *buf = malloc(4096 * (size_t)info.channels * sizeof *buf);
-    if (!out->ns || !buf) {
-        free(buf);
+    float *raw = malloc(chunk * (size_t)info.channels * sizeof *raw);
+    float *x = malloc((chunk + ahead) * sizeof *x);
+    if (!out->ns || !raw || !x) {
+        free(raw);
+        free(x);
         sf_close(f);
         tt_onsets_free(out);
         return tt_fail(why, TT_ERR_NOMEM, "reading %s", wav_path);
     }
     out->rate = c.rate;
-    int64_t pos = 0, quiet = 0;
-    sf_count_t n;
-    while ((n = sf_readf_float(f, buf, 4096)) > 0) {
-        for (sf_count_t i = 0; i < n; i++, pos++) {
-            float x = fabsf(buf[i * info.channels]);
-            if (x > 0.05f && quiet >= c.rate / 200 && out->n < TT_ONSETS_MAX)
-                out->ns[out->n++] = tt_wav_clock_true_ns(&c, pos);
-            quiet = x < 0.01f ? quiet + 1 : 0;
+    const double ns_per_sample = 1e9 / c.rate;
+    int64_t quiet = 0, base = 0;   /* base: file position of x[0] */
+    size_t have = 0;               /* samples in x */
+    int eof = 0;
+    while (!eof || have > 0) {
+        while (!eof && have < chunk + ahead) {
+            size_t want = chunk + ahead - have;
+            if (want > chunk)
+                want = chunk;
+            sf_count_t got = sf_readf_float(f, raw, (sf_count_t)want);
+            if (got <= 0) {
+                eof = 1;
+                break;
+            }
+            for (sf_count_t i = 0; i < got; i++)
+                x[have + (size_t)i] = raw[i * info.channels];
+            have += (size_t)got;
         }
+        size_t todo = eof ? have : (have > ahead ? have - ahead : 0);
+        for (size_t i = 0; i < todo; i++) {
+            float a = fabsf(x[i]);
+            if (a > 0.05f && quiet >= c.rate / 200 && out->n < TT_ONSETS_MAX) {
+                double frac = whole_samples ? 0.0 : onset_fraction(x + i, have - i, c.rate);
+                out->ns[out->n++] = tt_wav_clock_true_ns(&c, base + (int64_t)i) -
+                                    (int64_t)llround(frac * ns_per_sample);
+            }
+            quiet = a < 0.01f ? quiet + 1 : 0;
+        }
+        memmove(x, x + todo, (have - todo) * sizeof *x);
+        have -= todo;
+        base += (int64_t)todo;
+        if (todo == 0 && eof)
+            break;
     }
-    free(buf);
+    free(raw);
+    free(x);
     sf_close(f);
     return 0;
 }

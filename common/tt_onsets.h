@@ -2,8 +2,12 @@
  *
  * Reads a WAV written by `tutti-agent --click-wav` and its PATH.json,
  * finds every click onset from the samples of channel 1 (a sample above
- * 0.05 after 5 ms below 0.01; the click starts at full amplitude), and
- * maps each onset to this host's CLOCK_MONOTONIC: sample n is local time
+ * 0.05 after 5 ms below 0.01; the click starts at full amplitude) and
+ * refines it below a sample: the click is a decaying cosine started at its
+ * exact instant, so its frequency (from the zero crossings) and the ratio
+ * of its first two samples give how long before the first sample it
+ * began. Each onset is then mapped
+ * to this host's CLOCK_MONOTONIC: sample n is local time
  * local_start + n / rate, and a simulated test clock (test_clock in the
  * JSON) is undone exactly. On one host CLOCK_MONOTONIC is the session
  * clock, so files from different agents compare directly. Used by the
@@ -16,6 +20,7 @@
 #include <stdint.h>
 
 #define TT_ONSETS_MAX 100000
+#define TT_ONSETS_CLICK_MS 30   /* tutti's click: a cosine burst, linear decay over 30 ms */
 
 /* How a click WAV's samples map to true time (from its PATH.json). */
 typedef struct {
@@ -33,7 +38,9 @@ typedef struct {
     int rate;
 } tt_onsets_t;
 
-int tt_onsets_read(const char *wav_path, tt_onsets_t *out, char *why);
+/* whole_samples: report each onset at its first sample, without the
+ * sub-sample refinement (what "the onset sample" means to a sound card). */
+int tt_onsets_read(const char *wav_path, int whole_samples, tt_onsets_t *out, char *why);
 void tt_onsets_free(tt_onsets_t *o);
 
 /* Pairs each onset of b with the nearest onset of a (within 5 ms) and

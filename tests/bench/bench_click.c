@@ -257,7 +257,7 @@ int main(int argc, char **argv)
     int n_common = 0;
     for (int i = 0; i < ROOMS; i++) {
         if (tt_wav_clock_read(rooms[i].wav, &rooms[i].clock, why) != 0 ||
-            tt_onsets_read(rooms[i].wav, &rooms[i].onsets, why) != 0) {
+            tt_onsets_read(rooms[i].wav, 0, &rooms[i].onsets, why) != 0) {
             fprintf(stderr, "tutti-bench-click: %s\n", why);
             goto out;
         }

@@ -22,6 +22,14 @@ it_wait_for 20 locked || fail "rooms never locked"
 printf 'bar 2 4/4 q=90\n' > "$IT_DIR/bad.tempo"
 out=$("$B/tutti" tempo load 1M1 "$IT_DIR/bad.tempo" 2>&1) && fail "bad map accepted"
 echo "$out" | grep -q "line 1" || fail "bad map error does not name the line: $out"
+# A corrupt MIDI file is refused with the problem and its byte offset.
+printf 'MThd\0\0\0\6\0\1\0\2\0\x60MTrk\0\0\1\0\xff\x51' > "$IT_DIR/bad.mid"
+out=$("$B/tutti" tempo load 1M1 "$IT_DIR/bad.mid" 2>&1); rc=$?
+[ $rc -eq 1 ] || fail "corrupt MIDI: exit $rc ($out)"
+echo "$out" | grep -q "byte" || fail "corrupt MIDI error names no offset: $out"
+printf 'MThd\0\0\0\6\0\0\0\1\xe7\x28' > "$IT_DIR/smpte.mid"
+out=$("$B/tutti" tempo load 1M1 "$IT_DIR/smpte.mid" 2>&1) && fail "SMPTE-division MIDI accepted"
+echo "$out" | grep -qi "smpte" || fail "SMPTE division error unclear: $out"
 out=$(TUTTI_KEY=$K/stage.key "$B/tutti" tempo load 1M1 "$MAP" 2>&1); rc=$?
 [ $rc -eq 3 ] || fail "room key loaded a tempo map (exit $rc: $out)"
 out=$("$B/tutti" roll 1M1 2>&1) && fail "roll without a map accepted"
