@@ -36,7 +36,6 @@ struct agent_clock {
     void *ctx;
     void *main_pipe;            /* main thread's end of the PAIR */
     void *thread_pipe;          /* the clock thread's end, connected before it starts */
-    char pipe_ep[64];
     pthread_t thread;
     int started;
 
@@ -339,21 +338,8 @@ agent_clock_t *agent_clock_start(void *ctx, const agent_clock_config_t *cfg, cha
         }
         fprintf(c->trace, "# mono_ns local_ns session_estimate_ns state error_bound_ns\n");
     }
-    snprintf(c->pipe_ep, sizeof c->pipe_ep, "inproc://agent-clock-%p", (void *)c);
-    c->main_pipe = zmq_socket(ctx, ZMQ_PAIR);
-    int linger = 0;
-    if (!c->main_pipe || zmq_setsockopt(c->main_pipe, ZMQ_LINGER, &linger, sizeof linger) != 0 ||
-        zmq_bind(c->main_pipe, c->pipe_ep) != 0) {
-        tt_fail(why, TT_ERR_IO, "creating the clock pipe: %s", zmq_strerror(errno));
+    if (tt_wire_pipe(ctx, "clock", &c->main_pipe, &c->thread_pipe, why) != 0)
         goto fail;
-    }
-    /* Connected here so no command can be sent before the thread's end
-     * exists; pthread_create is the barrier ZeroMQ asks for on a hand-over. */
-    c->thread_pipe = zmq_socket(ctx, ZMQ_PAIR);
-    if (!c->thread_pipe || zmq_connect(c->thread_pipe, c->pipe_ep) != 0) {
-        tt_fail(why, TT_ERR_IO, "connecting the clock pipe: %s", zmq_strerror(errno));
-        goto fail;
-    }
     if (pthread_create(&c->thread, NULL, clock_thread, c) != 0) {
         tt_fail(why, TT_ERR_IO, "starting the clock thread");
         goto fail;

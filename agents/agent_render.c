@@ -7,6 +7,7 @@
 #include "tt_error.h"
 #include "tt_time.h"
 #include "tt_timecode.h"
+#include "tt_wire.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -33,7 +34,6 @@ struct agent_render {
     agent_render_config_t cfg;
     void *ctx;
     void *main_pipe, *thread_pipe;
-    char pipe_ep[64];
     pthread_t thread;
     int started;
     SNDFILE *snd;
@@ -181,16 +181,8 @@ agent_render_t *agent_render_start(void *ctx, const agent_render_config_t *cfg, 
         tt_fail(why, TT_ERR_IO, "opening --click-wav %s: %s", cfg->wav_path, sf_strerror(NULL));
         goto fail;
     }
-    snprintf(r->pipe_ep, sizeof r->pipe_ep, "inproc://agent-render-%p", (void *)r);
-    r->main_pipe = zmq_socket(ctx, ZMQ_PAIR);
-    r->thread_pipe = zmq_socket(ctx, ZMQ_PAIR);
-    int linger = 0;
-    if (!r->main_pipe || !r->thread_pipe ||
-        zmq_setsockopt(r->main_pipe, ZMQ_LINGER, &linger, sizeof linger) != 0 ||
-        zmq_bind(r->main_pipe, r->pipe_ep) != 0 || zmq_connect(r->thread_pipe, r->pipe_ep) != 0) {
-        tt_fail(why, TT_ERR_IO, "creating the render pipe: %s", zmq_strerror(errno));
+    if (tt_wire_pipe(ctx, "render", &r->main_pipe, &r->thread_pipe, why) != 0)
         goto fail;
-    }
     r->local_start = agent_clock_local_ns(cfg->clock, tt_time_mono_ns());
     if (pthread_create(&r->thread, NULL, render_thread, r) != 0) {
         tt_fail(why, TT_ERR_IO, "starting the render thread");

@@ -19,7 +19,7 @@ struct coord_clock {
     void *ctx;
     void *router;           /* created by the starter, used only by the thread */
     void *control;          /* PAIR, starter side: "stop" */
-    char control_ep[64];
+    void *thread_control;   /* the thread's end */
     unsigned port;
     uint64_t epoch;
     pthread_t thread;
@@ -43,8 +43,7 @@ static void answer(coord_clock_t *c, const tt_wire_msg_t *m, int64_t t2)
 static void *clock_thread(void *arg)
 {
     coord_clock_t *c = arg;
-    void *control = zmq_socket(c->ctx, ZMQ_PAIR);
-    zmq_connect(control, c->control_ep);
+    void *control = c->thread_control;
     for (;;) {
         zmq_pollitem_t items[2] = {{c->router, 0, ZMQ_POLLIN, 0}, {control, 0, ZMQ_POLLIN, 0}};
         if (zmq_poll(items, 2, -1) < 0) {
@@ -71,7 +70,6 @@ static void *clock_thread(void *arg)
             tt_wire_msg_clear(&m);
         }
     }
-    zmq_close(control);
     return NULL;
 }
 
@@ -85,15 +83,13 @@ coord_clock_t *coord_clock_start(void *ctx, const tt_keypair_t *kp, const char *
     }
     c->ctx = ctx;
     c->epoch = epoch;
-    snprintf(c->control_ep, sizeof c->control_ep, "inproc://coord-clock-%p", (void *)c);
     c->router = zmq_socket(ctx, ZMQ_ROUTER);
-    c->control = zmq_socket(ctx, ZMQ_PAIR);
-    if (!c->router || !c->control) {
-        tt_fail(why, TT_ERR_IO, "creating the clock sockets: %s", zmq_strerror(errno));
+    if (!c->router) {
+        tt_fail(why, TT_ERR_IO, "creating the clock socket: %s", zmq_strerror(errno));
         goto fail;
     }
-    int linger = 0;
-    zmq_setsockopt(c->control, ZMQ_LINGER, &linger, sizeof linger);
+    if (tt_wire_pipe(ctx, "clock-control", &c->control, &c->thread_control, why) != 0)
+        goto fail;
     if (tt_wire_setup_server(c->router, kp, why) != 0)
         goto fail;
     if (zmq_bind(c->router, endpoint) != 0) {
@@ -102,10 +98,6 @@ coord_clock_t *coord_clock_start(void *ctx, const tt_keypair_t *kp, const char *
         goto fail;
     }
     c->port = tt_wire_bound_port(c->router);
-    if (zmq_bind(c->control, c->control_ep) != 0) {
-        tt_fail(why, TT_ERR_IO, "binding the clock control pipe: %s", zmq_strerror(errno));
-        goto fail;
-    }
     /* The socket was made here but from now on only the thread touches it;
      * pthread_create is the memory barrier ZeroMQ asks for on a hand-over. */
     if (pthread_create(&c->thread, NULL, clock_thread, c) != 0) {
@@ -134,6 +126,8 @@ void coord_clock_stop(coord_clock_t **self_p)
         zmq_close(c->router);
     if (c->control)
         zmq_close(c->control);
+    if (c->thread_control)
+        zmq_close(c->thread_control);   /* the thread has exited: ours again */
     free(c);
     *self_p = NULL;
 }
