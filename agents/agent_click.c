@@ -9,22 +9,22 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CLICK_MS TT_ONSETS_CLICK_MS    /* the onset reader knows the shape */
+#define CLICK_MS TT_ONSETS_CLICK_MS /* the onset reader knows the shape */
 
 typedef enum { CLICK_ACCENT, CLICK_BEAT, CLICK_COUNTOFF_ACCENT, CLICK_COUNTOFF } click_kind_t;
 
 struct agent_click_roll {
     tt_tempo_map_t *map;
     tt_fps_t fps;
-    int64_t start_frame;            /* timecode of bar 1 */
-    int64_t start_session;          /* first count-off click */
-    int64_t origin;                 /* session time of from_bar beat 1 */
-    int64_t c_from;                 /* cue time of from_bar beat 1 */
-    int64_t beat_ns;                /* count-off beat */
+    int64_t start_frame;   /* timecode of bar 1 */
+    int64_t start_session; /* first count-off click */
+    int64_t origin;        /* session time of from_bar beat 1 */
+    int64_t c_from;        /* cue time of from_bar beat 1 */
+    int64_t beat_ns;       /* count-off beat */
     int countoff_clicks, beats_per_bar;
-    int64_t stop_session;           /* INT64_MAX: not scheduled */
+    int64_t stop_session; /* INT64_MAX: not scheduled */
     tt_ltc_enc_t *ltc;
-    int64_t ltc_frame;              /* frame held in ltc_buf, or INT64_MIN */
+    int64_t ltc_frame; /* frame held in ltc_buf, or INT64_MIN */
     int64_t ltc_first_sample;
     int64_t ltc_len;
     float ltc_buf[AGENT_CLICK_LTC_MAX];
@@ -44,15 +44,13 @@ static int64_t local_to_sample(const agent_click_clock_t *k, int64_t local)
     return k->s0 + (int64_t)llround((double)(local - k->local0) / k->ns_per_sample);
 }
 
-static int64_t session_to_sample(const agent_click_clock_t *k, const tt_clock_map_t *m,
-                                 int64_t s)
+static int64_t session_to_sample(const agent_click_clock_t *k, const tt_clock_map_t *m, int64_t s)
 {
     return local_to_sample(k, tt_clock_map_local(m, s));
 }
 
 /* Exact (fractional) sample position of session time s. */
-static double session_to_position(const agent_click_clock_t *k, const tt_clock_map_t *m,
-                                  int64_t s)
+static double session_to_position(const agent_click_clock_t *k, const tt_clock_map_t *m, int64_t s)
 {
     return (double)k->s0 + (double)(tt_clock_map_local(m, s) - k->local0) / k->ns_per_sample;
 }
@@ -110,7 +108,10 @@ void agent_click_roll_free(agent_click_roll_t **roll_p)
     *roll_p = NULL;
 }
 
-const tt_tempo_map_t *agent_click_roll_map(const agent_click_roll_t *roll) { return roll->map; }
+const tt_tempo_map_t *agent_click_roll_map(const agent_click_roll_t *roll)
+{
+    return roll->map;
+}
 
 static int64_t cue_to_session(const agent_click_roll_t *roll, int64_t cue_ns)
 {
@@ -128,7 +129,7 @@ void agent_click_init(agent_click_t *c, int sample_rate)
     memset(c, 0, sizeof *c);
     c->sample_rate = sample_rate;
     for (int i = 0; i < AGENT_CLICK_MAX_VOICES; i++)
-        c->voices[i].pos = INT64_MAX;   /* silent */
+        c->voices[i].pos = INT64_MAX; /* silent */
 }
 
 agent_click_roll_t *agent_click_set_roll(agent_click_t *c, agent_click_roll_t *roll)
@@ -220,14 +221,14 @@ static void place_ltc(agent_click_t *c, const tt_clock_map_t *m, const agent_cli
     int64_t s0 = k->s0;
     int64_t sess0 = tt_clock_map_session(m, sample_to_local(k, s0));
     int64_t cue0 = roll->c_from + (sess0 - roll->origin);
-    int64_t f = tt_timecode_ns_to_frame(cue0 + tt_timecode_frame_to_ns(roll->start_frame,
-                                                                       roll->fps),
-                                        roll->fps) - 1;
+    int64_t f = tt_timecode_ns_to_frame(
+                    cue0 + tt_timecode_frame_to_ns(roll->start_frame, roll->fps), roll->fps) -
+                1;
     for (;; f++) {
         int64_t fs = cue_to_session(roll, frame_cue_ns(roll, f));
         int64_t fe = cue_to_session(roll, frame_cue_ns(roll, f + 1));
         if (fs < roll->start_session)
-            continue;               /* LTC starts with the first count-off click's frame */
+            continue; /* LTC starts with the first count-off click's frame */
         if (fs >= roll->stop_session)
             break;
         int64_t a = session_to_sample(k, m, fs), b = session_to_sample(k, m, fe);
@@ -257,7 +258,7 @@ void agent_click_render(agent_click_t *c, const tt_clock_map_t *m, const agent_c
         place_ltc(c, m, k, n, ltc);
         int64_t end = tt_clock_map_session(m, sample_to_local(k, k->s0 + n));
         if (c->roll->stop_session != INT64_MAX && end > c->roll->stop_session + 200000000LL)
-            c->finished = 1;    /* stopped, and the last click has rung out */
+            c->finished = 1; /* stopped, and the last click has rung out */
     }
     mix_voices(c, click, n);
 }

@@ -26,7 +26,7 @@
 #include "tt_tempo.h"
 
 #define AGENT_CLICK_MAX_VOICES 8
-#define AGENT_CLICK_LTC_MAX 4096    /* samples in one LTC frame, at most */
+#define AGENT_CLICK_LTC_MAX 4096 /* samples in one LTC frame, at most */
 
 /* How sample positions map to local time for the block being rendered:
  * local(s) = local0 + (s - s0) * ns_per_sample. */
@@ -46,15 +46,15 @@ void agent_click_roll_free(agent_click_roll_t **roll_p);
 const tt_tempo_map_t *agent_click_roll_map(const agent_click_roll_t *roll);
 
 typedef struct {
-    int64_t pos;                    /* samples already played; < 0: starts later */
-    double frac;                    /* the click began this many samples before pos 0 */
+    int64_t pos; /* samples already played; < 0: starts later */
+    double frac; /* the click began this many samples before pos 0 */
     float freq, amp;
 } agent_click_voice_t;
 
 typedef struct {
     int sample_rate;
-    agent_click_roll_t *roll;       /* current roll or NULL; owned by whoever set it */
-    int finished;                   /* the roll's stop has passed and the last click rang out */
+    agent_click_roll_t *roll; /* current roll or NULL; owned by whoever set it */
+    int finished;             /* the roll's stop has passed and the last click rang out */
     agent_click_voice_t voices[AGENT_CLICK_MAX_VOICES];
 } agent_click_t;
 

@@ -34,13 +34,13 @@ typedef struct {
 
 struct agent_clock {
     void *ctx;
-    void *main_pipe;            /* main thread's end of the PAIR */
-    void *thread_pipe;          /* the clock thread's end, connected before it starts */
+    void *main_pipe;   /* main thread's end of the PAIR */
+    void *thread_pipe; /* the clock thread's end, connected before it starts */
     pthread_t thread;
     int started;
 
     /* Thread-owned from here on. */
-    tt_keypair_t *keys;         /* own copy: the caller's is only borrowed */
+    tt_keypair_t *keys; /* own copy: the caller's is only borrowed */
     char server_key[TT_Z85_KEY_LEN + 1];
     int64_t inject_offset_ns;
     double inject_skew_ppm;
@@ -58,7 +58,10 @@ static int64_t local_now(const agent_clock_t *c, int64_t mono)
     return mono + (int64_t)llround(skew) + c->inject_offset_ns;
 }
 
-int64_t agent_clock_local_ns(const agent_clock_t *c, int64_t mono) { return local_now(c, mono); }
+int64_t agent_clock_local_ns(const agent_clock_t *c, int64_t mono)
+{
+    return local_now(c, mono);
+}
 
 void agent_clock_injection(const agent_clock_t *c, int64_t *start_mono, int64_t *offset_ns,
                            double *skew_ppm)
@@ -84,13 +87,13 @@ typedef struct {
     tt_clock_est_t *est;
     int64_t trim_ns;
     uint64_t epoch;
-    int64_t recent[RECENT_PINGS];   /* t1 of pings in flight */
+    int64_t recent[RECENT_PINGS]; /* t1 of pings in flight */
     int recent_next;
     uint64_t request_id;
     tt_clock_state_t last_state;
-    int burst_left;                 /* pings still to send in this burst */
-    tt_clock_map_t published;       /* last mapping handed to renderers */
-    int64_t warmup_t1;              /* t1 of the burst's first ping: not a sample */
+    int burst_left;           /* pings still to send in this burst */
+    tt_clock_map_t published; /* last mapping handed to renderers */
+    int64_t warmup_t1;        /* t1 of the burst's first ping: not a sample */
 } clock_loop_t;
 
 static void open_dealer(clock_loop_t *l, const char *endpoint)
@@ -364,7 +367,7 @@ void agent_clock_stop(agent_clock_t **self_p)
     if (c->main_pipe)
         zmq_close(c->main_pipe);
     if (c->thread_pipe)
-        zmq_close(c->thread_pipe);   /* the thread has exited: ours again */
+        zmq_close(c->thread_pipe); /* the thread has exited: ours again */
     if (c->trace)
         fclose(c->trace);
     tt_keypair_destroy(&c->keys);
@@ -385,7 +388,10 @@ void agent_clock_set_trim(agent_clock_t *c, int64_t trim_ns)
     zmq_send(c->main_pipe, &cmd, sizeof cmd, ZMQ_DONTWAIT);
 }
 
-void *agent_clock_socket(agent_clock_t *c) { return c->main_pipe; }
+void *agent_clock_socket(agent_clock_t *c)
+{
+    return c->main_pipe;
+}
 
 int agent_clock_read(agent_clock_t *c, agent_clock_report_t *out)
 {

@@ -20,23 +20,23 @@
 #include "tt_keys.h"
 
 typedef struct {
-    const tt_keypair_t *keys;       /* borrowed for the call */
+    const tt_keypair_t *keys; /* borrowed for the call */
     const char *server_key_z85;
-    int64_t inject_offset_ns;       /* test clock: 0 for the real one */
+    int64_t inject_offset_ns; /* test clock: 0 for the real one */
     double inject_skew_ppm;
-    const char *trace_path;         /* NULL, or a file to write "mono local session state
-                                       bound_ns" lines to every trace_interval_ms */
-    int trace_interval_ms;          /* default 10 */
-    tt_clock_box_t *box;            /* borrowed, outlives the clock: where the mapping for
-                                       renderers is published every 5 ms (may be NULL) */
+    const char *trace_path; /* NULL, or a file to write "mono local session state
+                               bound_ns" lines to every trace_interval_ms */
+    int trace_interval_ms;  /* default 10 */
+    tt_clock_box_t *box;    /* borrowed, outlives the clock: where the mapping for
+                               renderers is published every 5 ms (may be NULL) */
 } agent_clock_config_t;
 
 typedef struct {
     tt_clock_state_t state;
-    double offset_us;               /* session - local, trim included */
+    double offset_us; /* session - local, trim included */
     double drift_ppm;
     double rtt_us;
-    double error_bound_us;          /* < 0: unbounded (no sample yet) */
+    double error_bound_us; /* < 0: unbounded (no sample yet) */
     double trim_us;
     int has_sample;
 } agent_clock_report_t;

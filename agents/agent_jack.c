@@ -16,22 +16,22 @@ enum { JCMD_ROLL = 1, JCMD_STOP };
 
 typedef struct {
     int kind;
-    agent_click_roll_t *roll;       /* JCMD_ROLL: ownership passes to the callback */
-    int64_t at_session_ns;          /* JCMD_STOP */
+    agent_click_roll_t *roll; /* JCMD_ROLL: ownership passes to the callback */
+    int64_t at_session_ns;    /* JCMD_STOP */
 } jack_cmd_t;
 
 struct agent_jack {
     agent_jack_config_t cfg;
     jack_client_t *client;
     jack_port_t *click_port, *ltc_port;
-    jack_ringbuffer_t *to_rt;       /* jack_cmd_t, main -> callback */
-    jack_ringbuffer_t *retired;     /* agent_click_roll_t *, callback -> main */
-    int64_t jack_minus_mono_ns;     /* jack_get_time() * 1000 - CLOCK_MONOTONIC */
+    jack_ringbuffer_t *to_rt;   /* jack_cmd_t, main -> callback */
+    jack_ringbuffer_t *retired; /* agent_click_roll_t *, callback -> main */
+    int64_t jack_minus_mono_ns; /* jack_get_time() * 1000 - CLOCK_MONOTONIC */
     int rate;
     int active;
     /* Callback-owned. */
     agent_click_t click;
-    int64_t frames64;               /* 64-bit frame counter */
+    int64_t frames64; /* 64-bit frame counter */
     jack_nframes_t last_frames;
     int have_frames;
 };
@@ -69,7 +69,7 @@ static int process(jack_nframes_t n, void *arg)
         return 0;
     }
     if (j->have_frames)
-        j->frames64 += (jack_nframes_t)(cur_frames - j->last_frames);   /* wraps at 2^32 */
+        j->frames64 += (jack_nframes_t)(cur_frames - j->last_frames); /* wraps at 2^32 */
     else
         j->frames64 = cur_frames;
     j->last_frames = cur_frames;
@@ -116,10 +116,10 @@ agent_jack_t *agent_jack_start(const agent_jack_config_t *cfg, char *why)
     agent_click_init(&j->click, j->rate);
     j->to_rt = jack_ringbuffer_create(64 * sizeof(jack_cmd_t));
     j->retired = jack_ringbuffer_create(64 * sizeof(agent_click_roll_t *));
-    j->click_port = jack_port_register(j->client, "click", JACK_DEFAULT_AUDIO_TYPE,
-                                       JackPortIsOutput, 0);
-    j->ltc_port = jack_port_register(j->client, "ltc", JACK_DEFAULT_AUDIO_TYPE, JackPortIsOutput,
-                                     0);
+    j->click_port =
+        jack_port_register(j->client, "click", JACK_DEFAULT_AUDIO_TYPE, JackPortIsOutput, 0);
+    j->ltc_port =
+        jack_port_register(j->client, "ltc", JACK_DEFAULT_AUDIO_TYPE, JackPortIsOutput, 0);
     if (!j->to_rt || !j->retired || !j->click_port || !j->ltc_port) {
         tt_fail(why, TT_ERR_IO, "registering JACK ports click and ltc");
         goto fail;
@@ -134,7 +134,7 @@ agent_jack_t *agent_jack_start(const agent_jack_config_t *cfg, char *why)
         tt_diag_warn("JACK's clock is %lld us off CLOCK_MONOTONIC; compensating",
                      (long long)(j->jack_minus_mono_ns / 1000));
     else
-        j->jack_minus_mono_ns = 0;  /* the same clock; the difference was the reading */
+        j->jack_minus_mono_ns = 0; /* the same clock; the difference was the reading */
     if (jack_set_process_callback(j->client, process, j) != 0 || jack_activate(j->client) != 0) {
         tt_fail(why, TT_ERR_IO, "activating the JACK client");
         goto fail;
@@ -160,7 +160,7 @@ void agent_jack_destroy(agent_jack_t **self_p)
     }
     if (j->retired)
         free_retired(j);
-    if (j->to_rt) {   /* commands the callback never took */
+    if (j->to_rt) { /* commands the callback never took */
         jack_cmd_t cmd;
         while (jack_ringbuffer_read_space(j->to_rt) >= sizeof cmd) {
             jack_ringbuffer_read(j->to_rt, (char *)&cmd, sizeof cmd);
@@ -180,8 +180,8 @@ static void send_cmd(agent_jack_t *j, const jack_cmd_t *cmd)
 {
     free_retired(j);
     if (jack_ringbuffer_write_space(j->to_rt) < sizeof *cmd) {
-        tt_diag_error("JACK: command queue full; dropping a %s", cmd->kind == JCMD_ROLL ? "roll"
-                                                                                         : "stop");
+        tt_diag_error("JACK: command queue full; dropping a %s",
+                      cmd->kind == JCMD_ROLL ? "roll" : "stop");
         agent_click_roll_t *roll = cmd->roll;
         agent_click_roll_free(&roll);
         return;

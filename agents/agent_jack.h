@@ -17,9 +17,9 @@
 #include "tt_clock_map.h"
 
 typedef struct {
-    const char *client_name;        /* JACK client name, e.g. "tutti-stage" */
-    agent_clock_t *clock;           /* borrowed */
-    tt_clock_box_t *box;            /* borrowed */
+    const char *client_name; /* JACK client name, e.g. "tutti-stage" */
+    agent_clock_t *clock;    /* borrowed */
+    tt_clock_box_t *box;     /* borrowed */
 } agent_jack_config_t;
 
 typedef struct agent_jack agent_jack_t;

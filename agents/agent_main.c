@@ -21,59 +21,64 @@
 #include <zmq.h>
 
 static volatile sig_atomic_t stop_flag = 0;
-static void on_stop(int sig) { (void)sig; stop_flag = 1; }
+static void on_stop(int sig)
+{
+    (void)sig;
+    stop_flag = 1;
+}
 
 static void usage(FILE *out)
 {
     fprintf(out,
-        "Usage: tutti-agent --room NAME --key FILE.key --server-key FILE.pub [options]\n"
-        "\n"
-        "The room agent: keeps a verified replica of the coordinator's session log in\n"
-        "its own LMDB store, resumes from its last sequence after any restart, and\n"
-        "reports its presence with heartbeats.\n"
-        "\n"
-        "Options:\n"
-        "  --room NAME           this room's name in the access file (required)\n"
-        "  --coordinator EP      coordinator request endpoint\n"
-        "                        (default: $TUTTI_COORDINATOR or tcp://127.0.0.1:7700)\n"
-        "  --server-key FILE     coordinator's public certificate ($TUTTI_SERVER_KEY)\n"
-        "  --key FILE.key        this room's certificate ($TUTTI_KEY)\n"
-        "  --data DIR            replica store (default: ./tutti-agent-ROOM)\n"
-        "  --updates EP          updates endpoint override (default: learned from the\n"
-        "                        coordinator; use when a relay or NAT sits in between)\n"
-        "  --clock EP            clock service endpoint override (default: learned)\n"
-        "  --jack                click and LTC live on JACK output ports CLIENT:click and\n"
-        "                        CLIENT:ltc, every event on its exact sample in the period\n"
-        "                        (server: $JACK_DEFAULT_SERVER or the default)\n"
-        "  --jack-name NAME      JACK client name (default: tutti-ROOM)\n"
-        "  --click-wav PATH      render the click (channel 1) and LTC (channel 2) of every\n"
-        "                        roll into a 48 kHz WAV, as if a sound card ran on this\n"
-        "                        agent's clock, for the agent's whole run; PATH.json holds\n"
-        "                        sample_rate, local_start_ns, session_start_ns, start_tc, fps\n"
-        "  --map-size-mb N       LMDB map size (default: 4096)\n"
-        "  --quiet               log warnings and errors only\n"
-        "  -h, --help            this text\n"
-        "\n"
-        "Test options (simulated local clock, so accuracy can be measured against known\n"
-        "truth on one machine; never use them in a session):\n"
-        "  --clock-offset-us N   local clock = monotonic + N us ...\n"
-        "  --clock-skew-ppm P    ... running P ppm fast from the agent's start\n"
-        "                        (local = mono + (mono - start) * P / 1e6 + N)\n"
-        "  --clock-trace FILE    every 10 ms write 'mono_ns local_ns session_estimate_ns\n"
-        "                        state error_bound_ns' (on one host mono is the truth)\n"
-        "\n"
-        "Exit status: 0 after SIGINT/SIGTERM, 3 when the coordinator refuses the key\n"
-        "or the key is not this room's, 1 on other errors, 2 on bad usage.\n"
-        "\n"
-        "Example:\n"
-        "  tutti-agent --room stage --coordinator tcp://10.0.0.5:7700 \\\n"
-        "      --server-key keys/coordinator.pub --key keys/stage.key --data /var/lib/tutti-stage\n");
+            "Usage: tutti-agent --room NAME --key FILE.key --server-key FILE.pub [options]\n"
+            "\n"
+            "The room agent: keeps a verified replica of the coordinator's session log in\n"
+            "its own LMDB store, resumes from its last sequence after any restart, and\n"
+            "reports its presence with heartbeats.\n"
+            "\n"
+            "Options:\n"
+            "  --room NAME           this room's name in the access file (required)\n"
+            "  --coordinator EP      coordinator request endpoint\n"
+            "                        (default: $TUTTI_COORDINATOR or tcp://127.0.0.1:7700)\n"
+            "  --server-key FILE     coordinator's public certificate ($TUTTI_SERVER_KEY)\n"
+            "  --key FILE.key        this room's certificate ($TUTTI_KEY)\n"
+            "  --data DIR            replica store (default: ./tutti-agent-ROOM)\n"
+            "  --updates EP          updates endpoint override (default: learned from the\n"
+            "                        coordinator; use when a relay or NAT sits in between)\n"
+            "  --clock EP            clock service endpoint override (default: learned)\n"
+            "  --jack                click and LTC live on JACK output ports CLIENT:click and\n"
+            "                        CLIENT:ltc, every event on its exact sample in the period\n"
+            "                        (server: $JACK_DEFAULT_SERVER or the default)\n"
+            "  --jack-name NAME      JACK client name (default: tutti-ROOM)\n"
+            "  --click-wav PATH      render the click (channel 1) and LTC (channel 2) of every\n"
+            "                        roll into a 48 kHz WAV, as if a sound card ran on this\n"
+            "                        agent's clock, for the agent's whole run; PATH.json holds\n"
+            "                        sample_rate, local_start_ns, session_start_ns, start_tc, fps\n"
+            "  --map-size-mb N       LMDB map size (default: 4096)\n"
+            "  --quiet               log warnings and errors only\n"
+            "  -h, --help            this text\n"
+            "\n"
+            "Test options (simulated local clock, so accuracy can be measured against known\n"
+            "truth on one machine; never use them in a session):\n"
+            "  --clock-offset-us N   local clock = monotonic + N us ...\n"
+            "  --clock-skew-ppm P    ... running P ppm fast from the agent's start\n"
+            "                        (local = mono + (mono - start) * P / 1e6 + N)\n"
+            "  --clock-trace FILE    every 10 ms write 'mono_ns local_ns session_estimate_ns\n"
+            "                        state error_bound_ns' (on one host mono is the truth)\n"
+            "\n"
+            "Exit status: 0 after SIGINT/SIGTERM, 3 when the coordinator refuses the key\n"
+            "or the key is not this room's, 1 on other errors, 2 on bad usage.\n"
+            "\n"
+            "Example:\n"
+            "  tutti-agent --room stage --coordinator tcp://10.0.0.5:7700 \\\n"
+            "      --server-key keys/coordinator.pub --key keys/stage.key --data "
+            "/var/lib/tutti-stage\n");
 }
 
 typedef struct {
-    tt_replica_t *replica;      /* set once the replica exists */
-    agent_render_t *render;     /* NULL without --click-wav */
-    agent_jack_t *jack;         /* NULL without --jack */
+    tt_replica_t *replica;  /* set once the replica exists */
+    agent_render_t *render; /* NULL without --click-wav */
+    agent_jack_t *jack;     /* NULL without --jack */
 } agent_t;
 
 /* Starts rendering the roll in the folded state (its map is the cue's map
@@ -120,8 +125,7 @@ static void on_record(void *arg, const Tutti__Record *rec)
         if (a->jack)
             agent_jack_stop(a->jack, rec->stop->at_session_ns);
         break;
-    default:
-        break;
+    default: break;
     }
 }
 
@@ -129,8 +133,8 @@ static void on_record(void *arg, const Tutti__Record *rec)
  * clock service is (new after a coordinator restart), and this room's trim.
  * Passes the clock's latest report on to the replica's heartbeats. */
 static void follow_coordinator(tt_replica_t *rep, agent_clock_t *clock, const char *endpoint,
-                               const char *clock_override, const char *room,
-                               uint64_t *clock_epoch, int64_t *trim_sent)
+                               const char *clock_override, const char *room, uint64_t *clock_epoch,
+                               int64_t *trim_sent)
 {
     uint64_t epoch = tt_replica_epoch(rep);
     if (!clock_override && epoch != *clock_epoch && tt_replica_clock_port(rep) != 0) {
@@ -167,8 +171,23 @@ int main(int argc, char **argv)
     double clock_skew_ppm = 0.0;
     long map_mb = 0;
     int quiet = 0;
-    enum { O_ROOM = 1, O_COORD, O_SKEY, O_KEY, O_DATA, O_UPDATES, O_MAP, O_QUIET, O_CLOCK, O_COFF, O_CSKEW,
-           O_CTRACE, O_WAV, O_JACK, O_JACKNAME };
+    enum {
+        O_ROOM = 1,
+        O_COORD,
+        O_SKEY,
+        O_KEY,
+        O_DATA,
+        O_UPDATES,
+        O_MAP,
+        O_QUIET,
+        O_CLOCK,
+        O_COFF,
+        O_CSKEW,
+        O_CTRACE,
+        O_WAV,
+        O_JACK,
+        O_JACKNAME
+    };
     static const struct option opts[] = {
         {"room", required_argument, 0, O_ROOM},
         {"coordinator", required_argument, 0, O_COORD},
@@ -211,7 +230,8 @@ int main(int argc, char **argv)
         case O_JACKNAME: jack_name = optarg; break;
         case O_COFF:
             if (opt_parse_long(optarg, -86400000000L, 86400000000L, &clock_offset_us) != 0) {
-                fprintf(stderr, "tutti-agent: --clock-offset-us wants microseconds (|N| <= 1 day)\n");
+                fprintf(stderr,
+                        "tutti-agent: --clock-offset-us wants microseconds (|N| <= 1 day)\n");
                 return 2;
             }
             break;
@@ -330,7 +350,7 @@ int main(int argc, char **argv)
     }
     agent.replica = rep;
     if ((agent.render || agent.jack) && tt_replica_state(rep)->transport.rolled)
-        play_roll(&agent, tt_replica_state(rep));   /* resume a roll after a restart */
+        play_roll(&agent, tt_replica_state(rep)); /* resume a roll after a restart */
     if (clock_ep)
         agent_clock_connect(clock, clock_ep);
     tt_diag_info("room %s, key %s, replica %s at %llu", room, keys->public_z85, data,
@@ -358,9 +378,10 @@ int main(int argc, char **argv)
         follow_coordinator(rep, clock, endpoint, clock_ep, room, &clock_epoch, &trim_sent);
     }
     if (exit_code == 0)
-        tt_diag_info("stopping; replica at %llu", (unsigned long long)tt_replica_state(rep)->last_seq);
+        tt_diag_info("stopping; replica at %llu",
+                     (unsigned long long)tt_replica_state(rep)->last_seq);
 out:
-    agent_render_destroy(&agent.render);   /* finalizes the WAV before the clock goes */
+    agent_render_destroy(&agent.render); /* finalizes the WAV before the clock goes */
     agent_jack_destroy(&agent.jack);
     agent_clock_stop(&clock);
     tt_replica_destroy(&rep);

@@ -19,7 +19,7 @@
 #include <time.h>
 #include <zmq.h>
 
-#define BLOCK 480                   /* 10 ms at 48 kHz: one "sound card period" */
+#define BLOCK 480 /* 10 ms at 48 kHz: one "sound card period" */
 
 enum { CMD_ROLL = 1, CMD_STOP, CMD_QUIT };
 
@@ -27,7 +27,7 @@ typedef struct {
     int kind;
     int32_t from_bar;
     int64_t session_ns;
-    char map_text[];                /* CMD_ROLL only, NUL-terminated */
+    char map_text[]; /* CMD_ROLL only, NUL-terminated */
 } render_cmd_t;
 
 struct agent_render {
@@ -40,7 +40,7 @@ struct agent_render {
     char json_path[1100];
     int64_t local_start;
     agent_click_t click;
-    int64_t written;                /* samples in the file */
+    int64_t written; /* samples in the file */
 };
 
 static int64_t sample_to_local(const agent_render_t *r, int64_t sample)
@@ -53,8 +53,7 @@ static void render_block(agent_render_t *r, float *frames, int n)
     float click[BLOCK], ltc[BLOCK];
     tt_clock_map_t m;
     tt_clock_box_read(r->cfg.box, &m);
-    agent_click_clock_t k = {r->written, sample_to_local(r, r->written),
-                             1e9 / r->cfg.sample_rate};
+    agent_click_clock_t k = {r->written, sample_to_local(r, r->written), 1e9 / r->cfg.sample_rate};
     agent_click_render(&r->click, &m, &k, click, ltc, n);
     for (int i = 0; i < n; i++) {
         frames[2 * i] = click[i];
@@ -142,20 +141,18 @@ static void write_json(agent_render_t *r)
         tt_timecode_format(tt_tempo_start_frame(map), tt_tempo_fps(map), tc);
         fps = tt_fps_name(tt_tempo_fps(map));
     }
-    json_t *o = json_pack("{s:i, s:I, s:I, s:s, s:s, s:I, s:b}", "sample_rate",
-                          r->cfg.sample_rate, "local_start_ns", (json_int_t)r->local_start,
-                          "session_start_ns",
-                          (json_int_t)(m.valid ? tt_clock_map_session(&m, r->local_start) : 0),
-                          "start_tc", tc, "fps", fps, "samples", (json_int_t)r->written,
-                          "clock_valid", m.valid);
+    json_t *o =
+        json_pack("{s:i, s:I, s:I, s:s, s:s, s:I, s:b}", "sample_rate", r->cfg.sample_rate,
+                  "local_start_ns", (json_int_t)r->local_start, "session_start_ns",
+                  (json_int_t)(m.valid ? tt_clock_map_session(&m, r->local_start) : 0), "start_tc",
+                  tc, "fps", fps, "samples", (json_int_t)r->written, "clock_valid", m.valid);
     int64_t start_mono, offset_ns;
     double skew_ppm;
     agent_clock_injection(r->cfg.clock, &start_mono, &offset_ns, &skew_ppm);
-    if (o && (offset_ns || skew_ppm != 0.0))   /* test clock: say how to undo it */
-        json_object_set_new(o, "test_clock", json_pack("{s:I, s:I, s:f}", "start_mono_ns",
-                                                       (json_int_t)start_mono, "offset_ns",
-                                                       (json_int_t)offset_ns, "skew_ppm",
-                                                       skew_ppm));
+    if (o && (offset_ns || skew_ppm != 0.0)) /* test clock: say how to undo it */
+        json_object_set_new(o, "test_clock",
+                            json_pack("{s:I, s:I, s:f}", "start_mono_ns", (json_int_t)start_mono,
+                                      "offset_ns", (json_int_t)offset_ns, "skew_ppm", skew_ppm));
     if (!o || json_dump_file(o, r->json_path, JSON_INDENT(2)) != 0)
         tt_diag_error("render: writing %s failed", r->json_path);
     json_decref(o);
@@ -174,7 +171,8 @@ agent_render_t *agent_render_start(void *ctx, const agent_render_config_t *cfg, 
     r->ctx = ctx;
     agent_click_init(&r->click, r->cfg.sample_rate);
     snprintf(r->json_path, sizeof r->json_path, "%s.json", cfg->wav_path);
-    SF_INFO info = {.samplerate = r->cfg.sample_rate, .channels = 2,
+    SF_INFO info = {.samplerate = r->cfg.sample_rate,
+                    .channels = 2,
                     .format = SF_FORMAT_WAV | SF_FORMAT_PCM_24};
     r->snd = sf_open(cfg->wav_path, SFM_WRITE, &info);
     if (!r->snd) {
@@ -207,7 +205,7 @@ void agent_render_destroy(agent_render_t **self_p)
         write_json(r);
     }
     if (r->snd)
-        sf_close(r->snd);   /* writes the final RIFF sizes */
+        sf_close(r->snd); /* writes the final RIFF sizes */
     if (r->main_pipe)
         zmq_close(r->main_pipe);
     if (r->thread_pipe)

@@ -22,9 +22,9 @@
 
 typedef struct {
     const char *wav_path;
-    int sample_rate;                /* default 48000 */
-    agent_clock_t *clock;           /* borrowed: local clock of this agent */
-    tt_clock_box_t *box;            /* borrowed: session mapping */
+    int sample_rate;      /* default 48000 */
+    agent_clock_t *clock; /* borrowed: local clock of this agent */
+    tt_clock_box_t *box;  /* borrowed: session mapping */
 } agent_render_config_t;
 
 typedef struct agent_render agent_render_t;

@@ -3,13 +3,13 @@
  * and every reply or error is printed so a person or a script can act. */
 #define _POSIX_C_SOURCE 200809L
 #include "agent_opts.h"
+#include "cli_ltc.h"
 #include "tt_chain.h"
 #include "tt_client.h"
 #include "tt_error.h"
 #include "tt_keys.h"
 #include "tt_onsets.h"
 #include "tt_record_json.h"
-#include "cli_ltc.h"
 #include "tt_smf.h"
 #include "tt_store.h"
 #include "tt_tempo.h"
@@ -29,7 +29,8 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out,
+    fprintf(
+        out,
         "Usage: tutti [connection options] COMMAND [args]\n"
         "\n"
         "The operator's command line for a tutti session.\n"
@@ -145,8 +146,11 @@ static int request(session_t *s, Tutti__Envelope *req, Tutti__Envelope **reply,
     char why[TT_WHY_LEN];
     int rc = tt_client_request(s->client, req, reply, s->timeout_ms, why);
     if (rc != 0) {
-        fprintf(stderr, "tutti: %s%s\n", rc == TT_ERR_AUTH ? "authentication error: " :
-                                         rc == TT_ERR_DENIED ? "refused: " : "", why);
+        fprintf(stderr, "tutti: %s%s\n",
+                rc == TT_ERR_AUTH     ? "authentication error: "
+                : rc == TT_ERR_DENIED ? "refused: "
+                                      : "",
+                why);
         return exit_for(rc);
     }
     if ((*reply)->body_case != want) {
@@ -305,8 +309,8 @@ static int cmd_tempo(const conn_opts_t *o, int argc, char **argv)
         return 1;
     }
     int is_smf = len >= 4 && memcmp(data, "MThd", 4) == 0;
-    tt_tempo_map_t *map = is_smf ? tt_smf_read((const uint8_t *)data, len, why)
-                                 : tt_tempo_parse_text(data, len, why);
+    tt_tempo_map_t *map =
+        is_smf ? tt_smf_read((const uint8_t *)data, len, why) : tt_tempo_parse_text(data, len, why);
     free(data);
     if (!map) {
         fprintf(stderr, "tutti tempo: %s: %s\n", file, why);
@@ -320,7 +324,7 @@ static int cmd_tempo(const conn_opts_t *o, int argc, char **argv)
             rc = 1;
         else if (start_tc && tt_timecode_parse(start_tc, fps, &frame, why) != 0)
             rc = 1;
-        else if (!start_tc) {   /* the same label at the new rate */
+        else if (!start_tc) { /* the same label at the new rate */
             char label[TT_TIMECODE_LEN];
             tt_timecode_format(frame, tt_tempo_fps(map), label);
             for (char *p = label; *p; p++)
@@ -422,7 +426,8 @@ static int cmd_clicks(int argc, char **argv)
         else if (argv[i][0] != '-' && nfiles < 64)
             files[nfiles++] = argv[i];
         else {
-            fprintf(stderr, "usage: tutti clicks REF.wav OTHER.wav... [--json] [--whole-samples]\n");
+            fprintf(stderr,
+                    "usage: tutti clicks REF.wav OTHER.wav... [--json] [--whole-samples]\n");
             return EXIT_USAGE;
         }
     }
@@ -451,11 +456,10 @@ static int cmd_clicks(int argc, char **argv)
         double max_abs, mean;
         tt_onsets_compare(&ref, &other, &paired, &max_abs, &mean);
         if (as_json) {
-            json_t *o = json_pack("{s:s, s:s, s:I, s:I, s:I, s:f, s:f}", "file", files[i],
-                                  "reference", files[0], "clicks", (json_int_t)other.n,
-                                  "reference_clicks", (json_int_t)ref.n, "paired",
-                                  (json_int_t)paired, "max_abs_samples", max_abs, "mean_samples",
-                                  mean);
+            json_t *o = json_pack(
+                "{s:s, s:s, s:I, s:I, s:I, s:f, s:f}", "file", files[i], "reference", files[0],
+                "clicks", (json_int_t)other.n, "reference_clicks", (json_int_t)ref.n, "paired",
+                (json_int_t)paired, "max_abs_samples", max_abs, "mean_samples", mean);
             print_json_line(o);
             json_decref(o);
         } else {
@@ -609,10 +613,10 @@ static int cmd_history(const conn_opts_t *o, int argc, char **argv)
             break;
         const Tutti__FetchReply *rep = reply->fetch_reply;
         if (until == 0)
-            until = rep->last_seq;  /* a snapshot: stop at the head seen first */
+            until = rep->last_seq; /* a snapshot: stop at the head seen first */
         for (size_t i = 0; i < rep->n_records && rc == 0; i++) {
-            Tutti__SignedRecord *sr = tutti__signed_record__unpack(NULL, rep->records[i].len,
-                                                                   rep->records[i].data);
+            Tutti__SignedRecord *sr =
+                tutti__signed_record__unpack(NULL, rep->records[i].len, rep->records[i].data);
             Tutti__Record *rec =
                 sr ? tutti__record__unpack(NULL, sr->record.len, sr->record.data) : NULL;
             if (!rec || rec->seq != next) {
@@ -735,7 +739,7 @@ int main(int argc, char **argv)
     int sub_argc = argc - optind;
     char **sub_argv = argv + optind;
     const char *cmd = sub_argv[0];
-    if (strcmp(cmd, "ltc") == 0)   /* has its own --help */
+    if (strcmp(cmd, "ltc") == 0) /* has its own --help */
         return cli_ltc_main(sub_argc, sub_argv);
     for (int i = 1; i < sub_argc; i++)
         if (strcmp(sub_argv[i], "--help") == 0 || strcmp(sub_argv[i], "-h") == 0) {

@@ -52,8 +52,7 @@ static int valid_name(const char *s)
 tt_access_t *tt_access_parse(const char *text, size_t len, char *why)
 {
     if (len > TT_ACCESS_MAX_TEXT) {
-        tt_fail(why, TT_ERR_TOO_BIG, "access file is %zu bytes, limit %d", len,
-                TT_ACCESS_MAX_TEXT);
+        tt_fail(why, TT_ERR_TOO_BIG, "access file is %zu bytes, limit %d", len, TT_ACCESS_MAX_TEXT);
         return NULL;
     }
     tt_access_t *a = calloc(1, sizeof *a);
@@ -80,8 +79,8 @@ tt_access_t *tt_access_parse(const char *text, size_t len, char *why)
                 line_end = h;
                 break;
             }
-        while (line_end > p && (line_end[-1] == '\r' || line_end[-1] == ' ' ||
-                                line_end[-1] == '\t'))
+        while (line_end > p &&
+               (line_end[-1] == '\r' || line_end[-1] == ' ' || line_end[-1] == '\t'))
             line_end--;
 
         const char *q = p;
@@ -89,7 +88,7 @@ tt_access_t *tt_access_parse(const char *text, size_t len, char *why)
         int f1 = next_field(&q, line_end, role, sizeof role);
         if (f1 == 0) {
             p = eol < end ? eol + 1 : end;
-            continue;   /* blank or comment-only line */
+            continue; /* blank or comment-only line */
         }
         int f2 = next_field(&q, line_end, name, sizeof name);
         int f3 = next_field(&q, line_end, key, sizeof key);
@@ -117,8 +116,7 @@ tt_access_t *tt_access_parse(const char *text, size_t len, char *why)
         }
         if (!tt_z85_key_valid(key)) {
             tt_fail(why, TT_ERR_INVALID,
-                    "access file line %d: '%s' is not a 40-character Z85 public key", lineno,
-                    key);
+                    "access file line %d: '%s' is not a 40-character Z85 public key", lineno, key);
             goto fail;
         }
         for (size_t i = 0; i < a->count; i++) {
@@ -128,8 +126,8 @@ tt_access_t *tt_access_parse(const char *text, size_t len, char *why)
                 goto fail;
             }
             if (strcmp(a->entries[i].name, name) == 0) {
-                tt_fail(why, TT_ERR_INVALID, "access file line %d: name '%s' used twice",
-                        lineno, name);
+                tt_fail(why, TT_ERR_INVALID, "access file line %d: name '%s' used twice", lineno,
+                        name);
                 goto fail;
             }
         }

@@ -37,7 +37,7 @@ typedef struct {
 } tt_access_entry_t;
 
 typedef struct tt_access {
-    tt_access_entry_t *entries;     /* owned */
+    tt_access_entry_t *entries; /* owned */
     size_t count;
 } tt_access_t;
 

@@ -45,7 +45,7 @@ int tt_chain_seal(const tt_signer_t *signer, Tutti__Record *rec, uint64_t seq,
     tt_chain_hash(buf, len, out_hash);
     *out = buf;
     *out_len = len;
-    rec->prev_hash.data = NULL;     /* borrowed from the caller; do not leave it behind */
+    rec->prev_hash.data = NULL; /* borrowed from the caller; do not leave it behind */
     rec->prev_hash.len = 0;
     return 0;
 }
@@ -80,8 +80,10 @@ int tt_chain_check(const uint8_t *data, size_t len, uint64_t expected_seq,
                     memcmp(canon_buf, data, len) == 0;
     free(canon_buf);
     if (!canonical) {
-        rc = tt_fail(why, TT_ERR_CORRUPT, "record %llu: extra or reordered bytes around the "
-                     "signed record", seq);
+        rc = tt_fail(why, TT_ERR_CORRUPT,
+                     "record %llu: extra or reordered bytes around the "
+                     "signed record",
+                     seq);
         goto out;
     }
     if (sr->signature.len != TT_SIGN_SIG_LEN) {
@@ -117,8 +119,8 @@ int tt_chain_check(const uint8_t *data, size_t len, uint64_t expected_seq,
         }
     } else if (rec->prev_hash.len != TT_HASH_LEN ||
                sodium_memcmp(rec->prev_hash.data, prev_hash, TT_HASH_LEN) != 0) {
-        rc = tt_fail(why, TT_ERR_CORRUPT,
-                     "record %llu: previous-hash does not match record %llu", seq, seq - 1);
+        rc = tt_fail(why, TT_ERR_CORRUPT, "record %llu: previous-hash does not match record %llu",
+                     seq, seq - 1);
         goto out;
     }
     if (tt_sign_verify(signing_pk, sr->record.data, sr->record.len, sr->signature.data) != 0) {

@@ -44,7 +44,7 @@ typedef struct {
     uint64_t last_seq;
     uint8_t head_hash[TT_HASH_LEN];
     uint8_t signing_pk[TT_SIGN_PK_LEN];
-    uint64_t bad_seq;           /* first sequence that failed, 0 when all good */
+    uint64_t bad_seq; /* first sequence that failed, 0 when all good */
 } tt_chain_report_t;
 
 /* Walks a whole store. pinned_pk NULL: trust the genesis record's key.

@@ -44,12 +44,11 @@ tt_client_t *tt_client_new(void *ctx, const char *endpoint, const char *server_k
     zmq_setsockopt(c->sock, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl);
     zmq_setsockopt(c->sock, ZMQ_RECONNECT_IVL_MAX, &ivl_max, sizeof ivl_max);
 
-    snprintf(c->monitor_ep, sizeof c->monitor_ep, "inproc://tt-client-monitor-%p-%llu",
-             (void *)c, (unsigned long long)++client_counter);
+    snprintf(c->monitor_ep, sizeof c->monitor_ep, "inproc://tt-client-monitor-%p-%llu", (void *)c,
+             (unsigned long long)++client_counter);
     if (zmq_socket_monitor(c->sock, c->monitor_ep,
                            ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_SUCCEEDED |
-                               ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
-                               ZMQ_EVENT_DISCONNECTED) != 0) {
+                               ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_DISCONNECTED) != 0) {
         tt_fail(why, TT_ERR_IO, "monitoring the socket: %s", zmq_strerror(errno));
         goto fail;
     }
@@ -85,9 +84,18 @@ void tt_client_destroy(tt_client_t **self_p)
     *self_p = NULL;
 }
 
-void *tt_client_socket(tt_client_t *c) { return c->sock; }
-void *tt_client_monitor(tt_client_t *c) { return c->monitor; }
-const char *tt_client_endpoint(const tt_client_t *c) { return c->endpoint; }
+void *tt_client_socket(tt_client_t *c)
+{
+    return c->sock;
+}
+void *tt_client_monitor(tt_client_t *c)
+{
+    return c->monitor;
+}
+const char *tt_client_endpoint(const tt_client_t *c)
+{
+    return c->endpoint;
+}
 
 int tt_client_check_monitor(tt_client_t *c, int *connected, char *why)
 {
@@ -107,7 +115,7 @@ int tt_client_check_monitor(tt_client_t *c, int *connected, char *why)
         }
         int more = zmq_msg_more(&ev);
         zmq_msg_close(&ev);
-        if (more) {   /* the address frame */
+        if (more) { /* the address frame */
             zmq_msg_init(&ev);
             zmq_msg_recv(&ev, c->monitor, 0);
             zmq_msg_close(&ev);
@@ -132,8 +140,8 @@ int tt_client_send(tt_client_t *c, Tutti__Envelope *env, char *why)
     return tt_wire_send(c->sock, NULL, 0, env, why);
 }
 
-int tt_client_request(tt_client_t *c, Tutti__Envelope *req, Tutti__Envelope **reply,
-                      int timeout_ms, char *why)
+int tt_client_request(tt_client_t *c, Tutti__Envelope *req, Tutti__Envelope **reply, int timeout_ms,
+                      char *why)
 {
     *reply = NULL;
     int rc = tt_client_send(c, req, why);
@@ -167,7 +175,7 @@ int tt_client_request(tt_client_t *c, Tutti__Envelope *req, Tutti__Envelope **re
         if (rc != 0)
             return rc;
         if (msg.env->request_id != req->request_id) {
-            tt_wire_msg_clear(&msg);   /* a late reply to an earlier request */
+            tt_wire_msg_clear(&msg); /* a late reply to an earlier request */
             continue;
         }
         if (msg.env->body_case == TUTTI__ENVELOPE__BODY_ERROR) {

@@ -20,8 +20,8 @@ tt_client_t *tt_client_new(void *ctx, const char *endpoint, const char *server_k
                            const tt_keypair_t *kp, int immediate, char *why);
 void tt_client_destroy(tt_client_t **self_p);
 
-void *tt_client_socket(tt_client_t *c);    /* borrowed: poll it, recv with tt_wire_recv */
-void *tt_client_monitor(tt_client_t *c);   /* borrowed: poll it, then tt_client_check_monitor */
+void *tt_client_socket(tt_client_t *c);  /* borrowed: poll it, recv with tt_wire_recv */
+void *tt_client_monitor(tt_client_t *c); /* borrowed: poll it, then tt_client_check_monitor */
 const char *tt_client_endpoint(const tt_client_t *c);
 
 /* Drains monitor events. TT_ERR_AUTH when the coordinator refused our key,
@@ -35,7 +35,7 @@ int tt_client_send(tt_client_t *c, Tutti__Envelope *env, char *why);
 /* Sends req and waits up to timeout_ms for its reply. An Error reply
  * becomes its (negative) code with the coordinator's message in why.
  * *reply is owned by the caller (tutti__envelope__free_unpacked). */
-int tt_client_request(tt_client_t *c, Tutti__Envelope *req, Tutti__Envelope **reply,
-                      int timeout_ms, char *why);
+int tt_client_request(tt_client_t *c, Tutti__Envelope *req, Tutti__Envelope **reply, int timeout_ms,
+                      char *why);
 
 #endif

@@ -16,7 +16,7 @@ void tt_clock_box_init(tt_clock_box_t *b)
 void tt_clock_box_publish(tt_clock_box_t *b, const tt_clock_map_t *m)
 {
     unsigned s = atomic_load_explicit(&b->seq, memory_order_relaxed);
-    atomic_store_explicit(&b->seq, s + 1, memory_order_relaxed);   /* odd: writing */
+    atomic_store_explicit(&b->seq, s + 1, memory_order_relaxed); /* odd: writing */
     atomic_thread_fence(memory_order_release);
     long long bits;
     memcpy(&bits, &m->rate, sizeof bits);
@@ -25,7 +25,7 @@ void tt_clock_box_publish(tt_clock_box_t *b, const tt_clock_map_t *m)
     atomic_store_explicit(&b->rate_bits, bits, memory_order_relaxed);
     atomic_store_explicit(&b->state, m->state, memory_order_relaxed);
     atomic_store_explicit(&b->valid, m->valid, memory_order_relaxed);
-    atomic_store_explicit(&b->seq, s + 2, memory_order_release);   /* even: stable */
+    atomic_store_explicit(&b->seq, s + 2, memory_order_release); /* even: stable */
 }
 
 void tt_clock_box_read(tt_clock_box_t *b, tt_clock_map_t *out)

@@ -19,9 +19,9 @@
 typedef struct {
     int64_t local_ref;
     int64_t session_ref;
-    double rate;            /* d session / d local */
-    int state;              /* tt_clock_state_t */
-    int valid;              /* 0 until the first estimate */
+    double rate; /* d session / d local */
+    int state;   /* tt_clock_state_t */
+    int valid;   /* 0 until the first estimate */
 } tt_clock_map_t;
 
 typedef struct {

@@ -15,7 +15,10 @@ void tt_diag_init(const char *program, const char *instance)
     snprintf(diag_instance, sizeof diag_instance, "%s", instance ? instance : "");
 }
 
-void tt_diag_set_quiet(int quiet) { diag_quiet = quiet; }
+void tt_diag_set_quiet(int quiet)
+{
+    diag_quiet = quiet;
+}
 
 static void emit(const char *level, const char *fmt, va_list ap)
 {

@@ -7,7 +7,7 @@
 #define TT_DIAG_H
 
 void tt_diag_init(const char *program, const char *instance);
-void tt_diag_set_quiet(int quiet);   /* quiet: warnings and errors only */
+void tt_diag_set_quiet(int quiet); /* quiet: warnings and errors only */
 void tt_diag_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void tt_diag_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void tt_diag_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

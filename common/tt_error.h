@@ -14,19 +14,19 @@
 
 typedef enum {
     TT_OK = 0,
-    TT_ERR_IO = -1,         /* file or socket I/O failed */
+    TT_ERR_IO = -1, /* file or socket I/O failed */
     TT_ERR_NOMEM = -2,
-    TT_ERR_INVALID = -3,    /* bad argument or input from a user */
-    TT_ERR_PROTOCOL = -4,   /* malformed message from a peer */
-    TT_ERR_VERSION = -5,    /* unknown protocol version */
-    TT_ERR_DENIED = -6,     /* caller's role does not allow it */
-    TT_ERR_AUTH = -7,       /* authentication refused */
-    TT_ERR_STORE = -8,      /* LMDB failed */
-    TT_ERR_CRYPTO = -9,     /* key or signature problem */
+    TT_ERR_INVALID = -3,  /* bad argument or input from a user */
+    TT_ERR_PROTOCOL = -4, /* malformed message from a peer */
+    TT_ERR_VERSION = -5,  /* unknown protocol version */
+    TT_ERR_DENIED = -6,   /* caller's role does not allow it */
+    TT_ERR_AUTH = -7,     /* authentication refused */
+    TT_ERR_STORE = -8,    /* LMDB failed */
+    TT_ERR_CRYPTO = -9,   /* key or signature problem */
     TT_ERR_NOTFOUND = -10,
     TT_ERR_TIMEOUT = -11,
     TT_ERR_TOO_BIG = -12,
-    TT_ERR_CORRUPT = -13,   /* stored data fails verification */
+    TT_ERR_CORRUPT = -13,    /* stored data fails verification */
     TT_ERR_UNAVAILABLE = -14 /* coordinator busy, shutting down or unreachable */
 } tt_err_t;
 

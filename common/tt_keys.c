@@ -63,7 +63,7 @@ int tt_z85_key_valid(const char *s)
 
 static tt_keypair_t *keypair_alloc(char *why)
 {
-    if (sodium_init() < 0) {   /* idempotent; sodium_malloc needs it */
+    if (sodium_init() < 0) { /* idempotent; sodium_malloc needs it */
         tt_fail(why, TT_ERR_CRYPTO, "libsodium failed to initialise");
         return NULL;
     }
@@ -117,7 +117,7 @@ void tt_keypair_destroy(tt_keypair_t **self_p)
         return;
     tt_keypair_t *kp = *self_p;
     if (kp->secret_z85)
-        sodium_free(kp->secret_z85);   /* sodium_free wipes */
+        sodium_free(kp->secret_z85); /* sodium_free wipes */
     free(kp);
     *self_p = NULL;
 }
@@ -150,11 +150,10 @@ tt_keypair_t *tt_keypair_load(const char *path, char *why)
         return NULL;
     }
     char zwhy[TT_WHY_LEN];
-    int rc = tt_zpl_find(text, len, "curve/public-key", kp->public_z85, sizeof kp->public_z85,
-                         zwhy);
+    int rc =
+        tt_zpl_find(text, len, "curve/public-key", kp->public_z85, sizeof kp->public_z85, zwhy);
     if (rc == 0)
-        rc = tt_zpl_find(text, len, "curve/secret-key", kp->secret_z85, TT_Z85_KEY_LEN + 1,
-                         zwhy);
+        rc = tt_zpl_find(text, len, "curve/secret-key", kp->secret_z85, TT_Z85_KEY_LEN + 1, zwhy);
     sodium_memzero(text, len);
     free(text);
     if (rc != 0) {
@@ -335,8 +334,9 @@ tt_signer_t *tt_signer_load_or_create(const char *dir, char *why)
         sodium_memzero(text, len);
         free(text);
         size_t bin_len = 0;
-        if (rc != 0 || sodium_hex2bin(seed, crypto_sign_SEEDBYTES, hex, strlen(hex), NULL,
-                                      &bin_len, NULL) != 0 ||
+        if (rc != 0 ||
+            sodium_hex2bin(seed, crypto_sign_SEEDBYTES, hex, strlen(hex), NULL, &bin_len, NULL) !=
+                0 ||
             bin_len != crypto_sign_SEEDBYTES) {
             tt_fail(why, TT_ERR_CRYPTO, "%s: no valid signing/seed (64 hex digits)", path);
             goto fail;

@@ -12,13 +12,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define TT_Z85_KEY_LEN 40      /* characters, without NUL */
+#define TT_Z85_KEY_LEN 40 /* characters, without NUL */
 #define TT_SIGN_PK_LEN 32
 #define TT_SIGN_SIG_LEN 64
 
 typedef struct tt_keypair {
     char public_z85[TT_Z85_KEY_LEN + 1];
-    char *secret_z85;           /* sodium_malloc, TT_Z85_KEY_LEN + 1 */
+    char *secret_z85; /* sodium_malloc, TT_Z85_KEY_LEN + 1 */
 } tt_keypair_t;
 
 /* New random CURVE key pair. NULL on failure with a reason in why. */
@@ -46,7 +46,7 @@ int tt_z85_key_valid(const char *s);
 
 typedef struct tt_signer {
     uint8_t public_key[TT_SIGN_PK_LEN];
-    uint8_t *secret_key;        /* sodium_malloc, crypto_sign_SECRETKEYBYTES */
+    uint8_t *secret_key; /* sodium_malloc, crypto_sign_SECRETKEYBYTES */
 } tt_signer_t;
 
 /* Loads DIR/signing.key, or makes and writes it (0600) when absent. */
@@ -55,8 +55,7 @@ void tt_signer_destroy(tt_signer_t **self_p);
 
 /* sig: TT_SIGN_SIG_LEN bytes. */
 void tt_signer_sign(const tt_signer_t *s, const uint8_t *msg, size_t len, uint8_t *sig);
-int tt_sign_verify(const uint8_t *public_key, const uint8_t *msg, size_t len,
-                   const uint8_t *sig);
+int tt_sign_verify(const uint8_t *public_key, const uint8_t *msg, size_t len, const uint8_t *sig);
 
 /* Reads a whole small file (<= max bytes) into a malloc'd, NUL-terminated
  * buffer the caller frees. Used for every config and key file. */

@@ -48,7 +48,7 @@ int64_t tt_wav_clock_true_ns(const tt_wav_clock_t *c, int64_t sample)
  * in [0, 1]; 0 when the shape does not fit (then the sample itself counts). */
 static double onset_fraction(const float *x, size_t avail, int rate)
 {
-    const size_t span = (size_t)rate / 100;     /* 10 ms of the burst */
+    const size_t span = (size_t)rate / 100; /* 10 ms of the burst */
     if (avail < span || x[0] == 0.0f)
         return 0.0;
     /* Frequency from interpolated zero crossings. */
@@ -65,9 +65,9 @@ static double onset_fraction(const float *x, size_t avail, int rate)
     }
     if (crossings < 4 || last <= first)
         return 0.0;
-    double w = M_PI * (double)(crossings - 1) / (last - first);   /* rad per sample */
+    double w = M_PI * (double)(crossings - 1) / (last - first); /* rad per sample */
     double len = (double)rate * TT_ONSETS_CLICK_MS / 1000.0;
-    double r = 1.0 - 1.0 / len;                                 /* envelope step */
+    double r = 1.0 - 1.0 / len; /* envelope step */
     double tan_phi = (cos(w) - (double)x[1] / (r * (double)x[0])) / sin(w);
     double frac = atan(tan_phi) / w;
     return (frac >= -0.01 && frac <= 1.01) ? fmin(fmax(frac, 0.0), 1.0) : 0.0;
@@ -86,8 +86,8 @@ int tt_onsets_read(const char *wav_path, int whole_samples, tt_onsets_t *out, ch
         return tt_fail(why, TT_ERR_IO, "%s: %s", wav_path, sf_strerror(NULL));
     if (info.channels < 1 || info.channels > 64 || info.samplerate != c.rate) {
         sf_close(f);
-        return tt_fail(why, TT_ERR_INVALID, "%s: %d channels at %d Hz, JSON says %d Hz",
-                       wav_path, info.channels, info.samplerate, c.rate);
+        return tt_fail(why, TT_ERR_INVALID, "%s: %d channels at %d Hz, JSON says %d Hz", wav_path,
+                       info.channels, info.samplerate, c.rate);
     }
     /* Channel 1 in chunks, each with 20 ms of what follows it in view, so the
      * sub-sample fit can see the burst: memory stays small for long takes. */
@@ -104,8 +104,8 @@ int tt_onsets_read(const char *wav_path, int whole_samples, tt_onsets_t *out, ch
     }
     out->rate = c.rate;
     const double ns_per_sample = 1e9 / c.rate;
-    int64_t quiet = 0, base = 0;   /* base: file position of x[0] */
-    size_t have = 0;               /* samples in x */
+    int64_t quiet = 0, base = 0; /* base: file position of x[0] */
+    size_t have = 0;             /* samples in x */
     int eof = 0;
     while (!eof || have > 0) {
         while (!eof && have < chunk + ahead) {

@@ -20,7 +20,7 @@
 #include <stdint.h>
 
 #define TT_ONSETS_MAX 100000
-#define TT_ONSETS_CLICK_MS 30   /* tutti's click: a cosine burst, linear decay over 30 ms */
+#define TT_ONSETS_CLICK_MS 30 /* tutti's click: a cosine burst, linear decay over 30 ms */
 
 /* How a click WAV's samples map to true time (from its PATH.json). */
 typedef struct {
@@ -33,7 +33,7 @@ int tt_wav_clock_read(const char *wav_path, tt_wav_clock_t *c, char *why);
 int64_t tt_wav_clock_true_ns(const tt_wav_clock_t *c, int64_t sample);
 
 typedef struct {
-    int64_t *ns;        /* owned: true time of each onset, ascending */
+    int64_t *ns; /* owned: true time of each onset, ascending */
     size_t n;
     int rate;
 } tt_onsets_t;

@@ -66,8 +66,7 @@ json_t *tt_record_json(const Tutti__Record *rec, const uint8_t *hash)
         json_object_set_new(o, "room", json_string(rec->trim->room));
         json_object_set_new(o, "trim_us", json_real((double)rec->trim->trim_ns / 1000.0));
         break;
-    default:
-        break;
+    default: break;
     }
     return o;
 }

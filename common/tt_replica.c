@@ -31,14 +31,14 @@ struct tt_replica {
     void *sub;
     char sub_endpoint[256];
 
-    tt_session_t state;             /* fold of the replica */
+    tt_session_t state; /* fold of the replica */
     uint8_t pinned_pk[TT_SIGN_PK_LEN];
     int have_pin;
 
-    int helloed;                    /* a hello reply arrived since the last outage */
-    int online;                     /* coordinator heard from recently */
+    int helloed; /* a hello reply arrived since the last outage */
+    int online;  /* coordinator heard from recently */
     uint64_t epoch;
-    uint64_t coord_seq;             /* coordinator's head as last heard */
+    uint64_t coord_seq; /* coordinator's head as last heard */
     unsigned clock_port;
     int64_t last_rx_ns;
     int64_t next_hello_ns;
@@ -47,7 +47,7 @@ struct tt_replica {
     int64_t fetch_sent_ns;
 
     int has_clock;
-    Tutti__ClockReport clock;       /* state points at a static string */
+    Tutti__ClockReport clock; /* state points at a static string */
     char clock_state[16];
 };
 
@@ -60,14 +60,13 @@ typedef struct {
 
 /* Checks records[0..n) as the continuation of the replica, appends the
  * valid prefix in one durable transaction, then folds it. */
-static int apply_records(tt_replica_t *r, const ProtobufCBinaryData *records, size_t n,
-                         char *why)
+static int apply_records(tt_replica_t *r, const ProtobufCBinaryData *records, size_t n, char *why)
 {
     if (n == 0)
         return 0;
     Tutti__Record **decoded = calloc(n, sizeof *decoded);
     tt_bytes_t *bytes = calloc(n, sizeof *bytes);
-    uint8_t (*hashes)[TT_HASH_LEN] = calloc(n, TT_HASH_LEN);
+    uint8_t(*hashes)[TT_HASH_LEN] = calloc(n, TT_HASH_LEN);
     if (!decoded || !bytes || !hashes) {
         free(decoded);
         free(bytes);
@@ -159,7 +158,7 @@ static void send_hello(tt_replica_t *r)
     h.replica_seq = r->state.last_seq;
     env.body_case = TUTTI__ENVELOPE__BODY_HELLO;
     env.hello = &h;
-    tt_client_send(r->client, &env, NULL);  /* dropped while disconnected: retried */
+    tt_client_send(r->client, &env, NULL); /* dropped while disconnected: retried */
 }
 
 static void send_heartbeat(tt_replica_t *r)
@@ -291,7 +290,7 @@ static int on_dealer(tt_replica_t *r, char *why)
         case TUTTI__ENVELOPE__BODY_HEARTBEAT:
             r->coord_seq = env->heartbeat->seq;
             if (r->epoch && env->heartbeat->epoch != r->epoch) {
-                r->helloed = 0;     /* restarted under us: hello again */
+                r->helloed = 0; /* restarted under us: hello again */
                 r->next_hello_ns = 0;
             } else if (r->coord_seq > r->state.last_seq) {
                 send_fetch(r);
@@ -315,8 +314,7 @@ static int on_dealer(tt_replica_t *r, char *why)
                 rc = tt_fail(why, TT_ERR_AUTH, "%s", env->error->message);
             r->fetch_outstanding = 0;
             break;
-        default:
-            break;
+        default: break;
         }
         tt_wire_msg_clear(&m);
         if (rc != 0)
@@ -450,9 +448,8 @@ int tt_replica_handle(tt_replica_t *r, const zmq_pollitem_t *items, int n, char 
             int connected = -1;
             rc = tt_client_check_monitor(r->client, &connected, why);
             if (connected == 1 && !r->helloed)
-                r->next_hello_ns = 0;   /* say hello the moment the handshake completes */
-        }
-        else if (items[i].socket == tt_client_socket(r->client))
+                r->next_hello_ns = 0; /* say hello the moment the handshake completes */
+        } else if (items[i].socket == tt_client_socket(r->client))
             rc = on_dealer(r, why);
         else if (items[i].socket == r->sub)
             on_sub(r);
@@ -498,8 +495,23 @@ void tt_replica_set_clock(tt_replica_t *r, const Tutti__ClockReport *clock)
     r->has_clock = 1;
 }
 
-const tt_session_t *tt_replica_state(const tt_replica_t *r) { return &r->state; }
-int tt_replica_coordinator_online(const tt_replica_t *r) { return r->online && r->helloed; }
-uint64_t tt_replica_coordinator_seq(const tt_replica_t *r) { return r->coord_seq; }
-unsigned tt_replica_clock_port(const tt_replica_t *r) { return r->clock_port; }
-uint64_t tt_replica_epoch(const tt_replica_t *r) { return r->epoch; }
+const tt_session_t *tt_replica_state(const tt_replica_t *r)
+{
+    return &r->state;
+}
+int tt_replica_coordinator_online(const tt_replica_t *r)
+{
+    return r->online && r->helloed;
+}
+uint64_t tt_replica_coordinator_seq(const tt_replica_t *r)
+{
+    return r->coord_seq;
+}
+unsigned tt_replica_clock_port(const tt_replica_t *r)
+{
+    return r->clock_port;
+}
+uint64_t tt_replica_epoch(const tt_replica_t *r)
+{
+    return r->epoch;
+}

@@ -22,14 +22,14 @@
 #define TT_REPLICA_POLL_ITEMS 3
 
 typedef struct {
-    const char *endpoint;           /* coordinator request endpoint */
+    const char *endpoint; /* coordinator request endpoint */
     const char *server_key_z85;
-    const tt_keypair_t *keys;       /* borrowed */
-    const char *updates_endpoint;   /* NULL: coordinator host + port from hello */
-    const char *expect_name;        /* NULL or the access-file name this key must have */
-    const char *expect_role;        /* NULL or the role this key must have */
-    int heartbeat_ms;               /* default 1000 */
-    int away_after_ms;              /* default 2200: two heartbeats missed */
+    const tt_keypair_t *keys;     /* borrowed */
+    const char *updates_endpoint; /* NULL: coordinator host + port from hello */
+    const char *expect_name;      /* NULL or the access-file name this key must have */
+    const char *expect_role;      /* NULL or the role this key must have */
+    int heartbeat_ms;             /* default 1000 */
+    int away_after_ms;            /* default 2200: two heartbeats missed */
     /* Called after each record is durably in the replica and folded. */
     void (*on_record)(void *arg, const Tutti__Record *rec);
     void *on_record_arg;

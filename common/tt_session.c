@@ -7,7 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-void tt_session_init(tt_session_t *s) { memset(s, 0, sizeof *s); }
+void tt_session_init(tt_session_t *s)
+{
+    memset(s, 0, sizeof *s);
+}
 
 void tt_session_clear(tt_session_t *s)
 {
@@ -91,9 +94,7 @@ int tt_session_apply(tt_session_t *s, const Tutti__Record *rec, const uint8_t ha
         t->roll_seq = rec->seq;
         break;
     }
-    case TUTTI__RECORD__BODY_STOP:
-        s->transport.stop_session_ns = rec->stop->at_session_ns;
-        break;
+    case TUTTI__RECORD__BODY_STOP: s->transport.stop_session_ns = rec->stop->at_session_ns; break;
     case TUTTI__RECORD__BODY_TRIM: {
         const char *room = rec->trim->room;
         size_t i = 0;
@@ -143,17 +144,14 @@ int tt_session_may(tt_role_t role, tt_request_t request, char *why)
     case TT_REQ_HEARTBEAT:
     case TT_REQ_STATUS:
     case TT_REQ_FETCH:
-        ok = role != TT_ROLE_NONE;  /* everyone admitted may read */
+        ok = role != TT_ROLE_NONE; /* everyone admitted may read */
         break;
     case TT_REQ_NOTE:
     case TT_REQ_TRIM:
     case TT_REQ_TEMPO_LOAD:
     case TT_REQ_ROLL:
-    case TT_REQ_STOP:
-        ok = role == TT_ROLE_OPERATOR;
-        break;
-    default:
-        ok = 0;
+    case TT_REQ_STOP: ok = role == TT_ROLE_OPERATOR; break;
+    default: ok = 0;
     }
     if (ok)
         return 0;
@@ -244,8 +242,7 @@ int tt_session_check_tempo_load(const tt_session_t *s, const char *cue, char *wh
     if (rc != 0)
         return rc;
     if (!tt_session_find_cue(s, cue) && s->n_cues == TT_SESSION_MAX_CUES)
-        return tt_fail(why, TT_ERR_INVALID, "the session already has %d cues",
-                       TT_SESSION_MAX_CUES);
+        return tt_fail(why, TT_ERR_INVALID, "the session already has %d cues", TT_SESSION_MAX_CUES);
     return 0;
 }
 

@@ -20,7 +20,7 @@
 #define TT_NOTE_MAX_TEXT 4096
 #define TT_SESSION_MAX_NAME 128
 #define TT_SESSION_MAX_ROOMS 256
-#define TT_TRIM_MAX_NS 100000000LL  /* a trim beyond 100 ms is a mistake, not asymmetry */
+#define TT_TRIM_MAX_NS 100000000LL /* a trim beyond 100 ms is a mistake, not asymmetry */
 
 typedef struct {
     char room[TT_ACCESS_MAX_NAME + 1];
@@ -33,20 +33,20 @@ typedef struct {
 
 typedef struct {
     char name[TT_CUE_MAX_NAME + 1];
-    uint32_t tempo_version;         /* 0: no map loaded yet */
-    char *map_text;                 /* owned; canonical tempo text of the latest version */
+    uint32_t tempo_version; /* 0: no map loaded yet */
+    char *map_text;         /* owned; canonical tempo text of the latest version */
 } tt_session_cue_t;
 
 /* The transport as the log says: a roll starts at start_session_ns (its
  * first count-off click) and plays until stop_session_ns. */
 typedef struct {
-    int rolled;                     /* a roll happened and no stop has taken effect yet */
+    int rolled; /* a roll happened and no stop has taken effect yet */
     char cue[TT_CUE_MAX_NAME + 1];
     uint32_t tempo_version;
     int32_t from_bar;
     int64_t start_session_ns;
-    int64_t stop_session_ns;        /* INT64_MAX: not scheduled */
-    uint64_t roll_seq;              /* record that rolled; identifies the take-to-be */
+    int64_t stop_session_ns; /* INT64_MAX: not scheduled */
+    uint64_t roll_seq;       /* record that rolled; identifies the take-to-be */
 } tt_transport_t;
 
 typedef struct {
@@ -57,9 +57,9 @@ typedef struct {
     int64_t created_unix_ns;
     uint64_t notes;
     int64_t last_note_unix_ns;
-    tt_session_trim_t trims[TT_SESSION_MAX_ROOMS];  /* per-room clock trims, latest wins */
+    tt_session_trim_t trims[TT_SESSION_MAX_ROOMS]; /* per-room clock trims, latest wins */
     size_t n_trims;
-    tt_session_cue_t *cues;         /* owned array */
+    tt_session_cue_t *cues; /* owned array */
     size_t n_cues, cap_cues;
     tt_transport_t transport;
 } tt_session_t;

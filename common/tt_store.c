@@ -39,8 +39,9 @@ static uint64_t seq_from_key(const MDB_val *k)
 static int mdb_fail(tt_store_t *s, char *why, int rc, const char *doing)
 {
     if (rc == MDB_MAP_FULL)
-        return tt_fail(why, TT_ERR_STORE, "%s in %s: MDB_MAP_FULL (map %zu MiB): raise --map-size-mb",
-                       doing, s->dir, s->map_mb);
+        return tt_fail(why, TT_ERR_STORE,
+                       "%s in %s: MDB_MAP_FULL (map %zu MiB): raise --map-size-mb", doing, s->dir,
+                       s->map_mb);
     return tt_fail(why, TT_ERR_STORE, "%s in %s: %s", doing, s->dir, mdb_strerror(rc));
 }
 
@@ -183,7 +184,7 @@ int tt_store_append(tt_store_t *s, uint64_t first_seq, const tt_bytes_t *records
             return mdb_fail(s, why, rc, "appending to the log");
         }
     }
-    rc = mdb_txn_commit(txn);   /* durable: LMDB fsyncs before returning */
+    rc = mdb_txn_commit(txn); /* durable: LMDB fsyncs before returning */
     return rc ? mdb_fail(s, why, rc, "committing to the log") : 0;
 }
 

@@ -11,8 +11,14 @@ static int64_t read_clock(clockid_t id)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-int64_t tt_time_mono_ns(void) { return read_clock(CLOCK_MONOTONIC); }
-int64_t tt_time_wall_ns(void) { return read_clock(CLOCK_REALTIME); }
+int64_t tt_time_mono_ns(void)
+{
+    return read_clock(CLOCK_MONOTONIC);
+}
+int64_t tt_time_wall_ns(void)
+{
+    return read_clock(CLOCK_REALTIME);
+}
 
 void tt_time_iso8601(int64_t unix_ns, char *buf, size_t len)
 {

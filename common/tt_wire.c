@@ -29,13 +29,14 @@ int tt_wire_setup_server(void *sock, const tt_keypair_t *kp, char *why)
     if (zmq_setsockopt(sock, ZMQ_CURVE_SERVER, &one, sizeof one) != 0 ||
         zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, kp->secret_z85, TT_Z85_KEY_LEN) != 0 ||
         zmq_setsockopt(sock, ZMQ_ZAP_DOMAIN, TT_ZAP_DOMAIN, strlen(TT_ZAP_DOMAIN)) != 0)
-        return tt_fail(why, TT_ERR_CRYPTO, "enabling CURVE server: %s (libzmq built without "
-                       "CURVE?)", zmq_strerror(errno));
+        return tt_fail(why, TT_ERR_CRYPTO,
+                       "enabling CURVE server: %s (libzmq built without "
+                       "CURVE?)",
+                       zmq_strerror(errno));
     return 0;
 }
 
-int tt_wire_setup_client(void *sock, const tt_keypair_t *kp, const char *server_key_z85,
-                         char *why)
+int tt_wire_setup_client(void *sock, const tt_keypair_t *kp, const char *server_key_z85, char *why)
 {
     int rc = set_common(sock, why);
     if (rc != 0)
@@ -55,8 +56,7 @@ int tt_wire_decode(const uint8_t *buf, size_t len, Tutti__Envelope **out, char *
                        TT_WIRE_MAX_MESSAGE);
     Tutti__Envelope *env = tutti__envelope__unpack(NULL, len, buf);
     if (!env)
-        return tt_fail(why, TT_ERR_PROTOCOL, "message of %zu bytes is not a tutti envelope",
-                       len);
+        return tt_fail(why, TT_ERR_PROTOCOL, "message of %zu bytes is not a tutti envelope", len);
     if (env->version != TT_PROTOCOL_VERSION) {
         uint32_t v = env->version;
         tutti__envelope__free_unpacked(env, NULL);
@@ -98,14 +98,14 @@ int tt_wire_recv(void *sock, int router, int flags, tt_wire_msg_t *msg, char *wh
         size_t n = zmq_msg_size(&frame);
         int more = zmq_msg_more(&frame);
         if (n > TT_WIRE_MAX_ROUTING_ID)
-            n = TT_WIRE_MAX_ROUTING_ID;     /* ROUTER ids are 5 bytes; never longer */
+            n = TT_WIRE_MAX_ROUTING_ID; /* ROUTER ids are 5 bytes; never longer */
         memcpy(msg->routing_id, zmq_msg_data(&frame), n);
         msg->routing_id_len = n;
         zmq_msg_close(&frame);
         if (!more)
             return tt_fail(why, TT_ERR_PROTOCOL, "empty message");
         zmq_msg_init(&frame);
-        flags = 0;  /* the rest of a multipart message is already here */
+        flags = 0; /* the rest of a multipart message is already here */
     }
     if (zmq_msg_recv(&frame, sock, flags) < 0) {
         int e = errno;
@@ -135,8 +135,7 @@ void tt_wire_msg_clear(tt_wire_msg_t *msg)
     msg->env = NULL;
 }
 
-int tt_wire_send(void *sock, const uint8_t *rid, size_t rid_len, Tutti__Envelope *env,
-                 char *why)
+int tt_wire_send(void *sock, const uint8_t *rid, size_t rid_len, Tutti__Envelope *env, char *why)
 {
     env->version = TT_PROTOCOL_VERSION;
     size_t len = tutti__envelope__get_packed_size(env);
@@ -181,7 +180,7 @@ int tt_wire_endpoint_with_port(const char *endpoint, unsigned port, char *out, s
     const char *colon = strrchr(host, ':');
     const char *bracket = strrchr(host, ']');
     if (!colon || colon == host || (bracket && bracket > colon))
-        return TT_ERR_INVALID;  /* no port, or the last ':' is inside an IPv6 address */
+        return TT_ERR_INVALID; /* no port, or the last ':' is inside an IPv6 address */
     const char *p = colon + 1;
     if (!(p[0] == '*' && p[1] == '\0')) {
         if (!*p)

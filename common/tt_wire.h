@@ -24,17 +24,16 @@
 /* A received message. env is owned (free with tt_wire_msg_clear). */
 typedef struct {
     uint8_t routing_id[TT_WIRE_MAX_ROUTING_ID];
-    size_t routing_id_len;              /* 0 on non-ROUTER sockets */
-    char user_id[TT_Z85_KEY_LEN + 1];   /* peer's public key (Z85) as set by ZAP, or "" */
+    size_t routing_id_len;            /* 0 on non-ROUTER sockets */
+    char user_id[TT_Z85_KEY_LEN + 1]; /* peer's public key (Z85) as set by ZAP, or "" */
     Tutti__Envelope *env;
-    uint64_t request_id;                /* copied out before decode checks, 0 if unknown */
+    uint64_t request_id; /* copied out before decode checks, 0 if unknown */
 } tt_wire_msg_t;
 
 /* Common options plus CURVE server role and the ZAP domain. */
 int tt_wire_setup_server(void *sock, const tt_keypair_t *kp, char *why);
 /* Common options plus CURVE client role against server_key_z85. */
-int tt_wire_setup_client(void *sock, const tt_keypair_t *kp, const char *server_key_z85,
-                         char *why);
+int tt_wire_setup_client(void *sock, const tt_keypair_t *kp, const char *server_key_z85, char *why);
 
 /* Receives one message without blocking past what zmq_poll promised.
  * Returns 0, TT_ERR_PROTOCOL / TT_ERR_VERSION (msg->routing_id is still set,
@@ -47,8 +46,7 @@ void tt_wire_msg_clear(tt_wire_msg_t *msg);
 int tt_wire_decode(const uint8_t *buf, size_t len, Tutti__Envelope **out, char *why);
 
 /* Sets env->version and sends it; rid may be NULL for non-ROUTER sockets. */
-int tt_wire_send(void *sock, const uint8_t *rid, size_t rid_len, Tutti__Envelope *env,
-                 char *why);
+int tt_wire_send(void *sock, const uint8_t *rid, size_t rid_len, Tutti__Envelope *env, char *why);
 int tt_wire_send_error(void *sock, const uint8_t *rid, size_t rid_len, uint64_t request_id,
                        int code, const char *message);
 

@@ -10,13 +10,11 @@
 
 static int is_name_char(char c)
 {
-    return c != '\0' &&
-           ( (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           strchr("$-_@.&+/", c) != NULL);
+    return c != '\0' && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                         (c >= '0' && c <= '9') || strchr("$-_@.&+/", c) != NULL);
 }
 
-int tt_zpl_find(const char *text, size_t len, const char *path, char *out, size_t outlen,
-                char *why)
+int tt_zpl_find(const char *text, size_t len, const char *path, char *out, size_t outlen, char *why)
 {
     if (len > TT_ZPL_MAX_TEXT)
         return tt_fail(why, TT_ERR_TOO_BIG, "ZPL text is %zu bytes, limit %d", len,
@@ -42,7 +40,7 @@ int tt_zpl_find(const char *text, size_t len, const char *path, char *out, size_
         while (indent < n && line[indent] == ' ')
             indent++;
         if (indent == n || line[indent] == '#')
-            continue;   /* blank or comment */
+            continue; /* blank or comment */
         if (indent % 4 != 0)
             return tt_fail(why, TT_ERR_INVALID, "ZPL line %d: indent must be 4 spaces per level",
                            lineno);
@@ -75,8 +73,7 @@ int tt_zpl_find(const char *text, size_t len, const char *path, char *out, size_
                 while (i < n && line[i] != quote)
                     i++;
                 if (i == n)
-                    return tt_fail(why, TT_ERR_INVALID, "ZPL line %d: unterminated quote",
-                                   lineno);
+                    return tt_fail(why, TT_ERR_INVALID, "ZPL line %d: unterminated quote", lineno);
                 value = line + v;
                 value_len = i - v;
                 i++;
@@ -91,8 +88,7 @@ int tt_zpl_find(const char *text, size_t len, const char *path, char *out, size_
                 i++;
         }
         if (i < n && line[i] != '#')
-            return tt_fail(why, TT_ERR_INVALID, "ZPL line %d: unexpected text after value",
-                           lineno);
+            return tt_fail(why, TT_ERR_INVALID, "ZPL line %d: unexpected text after value", lineno);
 
         /* Compare the full path of this entry with the one wanted. */
         const char *p = path;

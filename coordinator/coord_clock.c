@@ -17,9 +17,9 @@
 
 struct coord_clock {
     void *ctx;
-    void *router;           /* created by the starter, used only by the thread */
-    void *control;          /* PAIR, starter side: "stop" */
-    void *thread_control;   /* the thread's end */
+    void *router;         /* created by the starter, used only by the thread */
+    void *control;        /* PAIR, starter side: "stop" */
+    void *thread_control; /* the thread's end */
     unsigned port;
     uint64_t epoch;
     pthread_t thread;
@@ -36,7 +36,7 @@ static void answer(coord_clock_t *c, const tt_wire_msg_t *m, int64_t t2)
     env.request_id = m->request_id;
     env.body_case = TUTTI__ENVELOPE__BODY_CLOCK_PONG;
     env.clock_pong = &pong;
-    pong.t3 = tt_time_mono_ns();   /* last thing before pack + send (under a microsecond) */
+    pong.t3 = tt_time_mono_ns(); /* last thing before pack + send (under a microsecond) */
     tt_wire_send(c->router, m->routing_id, m->routing_id_len, &env, NULL);
 }
 
@@ -111,7 +111,10 @@ fail:
     return NULL;
 }
 
-unsigned coord_clock_port(const coord_clock_t *c) { return c->port; }
+unsigned coord_clock_port(const coord_clock_t *c)
+{
+    return c->port;
+}
 
 void coord_clock_stop(coord_clock_t **self_p)
 {
@@ -127,7 +130,7 @@ void coord_clock_stop(coord_clock_t **self_p)
     if (c->control)
         zmq_close(c->control);
     if (c->thread_control)
-        zmq_close(c->thread_control);   /* the thread has exited: ours again */
+        zmq_close(c->thread_control); /* the thread has exited: ours again */
     free(c);
     *self_p = NULL;
 }

@@ -13,44 +13,52 @@
 static volatile sig_atomic_t stop_flag = 0;
 static volatile sig_atomic_t reload_flag = 0;
 
-static void on_stop(int sig) { (void)sig; stop_flag = 1; }
-static void on_hup(int sig) { (void)sig; reload_flag = 1; }
+static void on_stop(int sig)
+{
+    (void)sig;
+    stop_flag = 1;
+}
+static void on_hup(int sig)
+{
+    (void)sig;
+    reload_flag = 1;
+}
 
 static void usage(FILE *out)
 {
     fprintf(out,
-        "Usage: tutti-coordinator --key FILE.key --access FILE [options]\n"
-        "\n"
-        "The session's single authority: keeps the signed, hash-chained log in LMDB,\n"
-        "answers requests from agents and the operator CLI over CURVE-encrypted\n"
-        "ZeroMQ, and publishes every committed record to the room agents.\n"
-        "\n"
-        "Options:\n"
-        "  --data DIR            store directory (LMDB + signing.key), created if absent\n"
-        "                        (default: ./tutti-data)\n"
-        "  --key FILE.key        the coordinator's CURVE certificate (tutti keygen)\n"
-        "  --access FILE         access file: lines of 'ROLE NAME PUBLIC-KEY'; roles are\n"
-        "                        operator, room, contractor, observer. SIGHUP rereads it.\n"
-        "  --bind ENDPOINT       request endpoint (default: tcp://127.0.0.1:7700);\n"
-        "                        tcp://HOST:* picks a free port\n"
-        "  --pub-bind ENDPOINT   updates endpoint (default: same host, a free port;\n"
-        "                        clients learn it from the hello reply)\n"
-        "  --clock-bind ENDPOINT clock service endpoint (default: same host, a free port;\n"
-        "                        clients learn it from the hello reply)\n"
-        "  --endpoint-file PATH  once listening, write the request, updates and clock\n"
-        "                        endpoints here, one per line\n"
-        "  --session NAME        session name recorded in a new store (default: session)\n"
-        "  --map-size-mb N       LMDB map size (default: 4096)\n"
-        "  --room-timeout-ms N   a room silent this long counts as offline (default: 2200)\n"
-        "  --quiet               log warnings and errors only\n"
-        "  -h, --help            this text\n"
-        "\n"
-        "Signals: SIGINT/SIGTERM stop cleanly; SIGHUP reloads the access file.\n"
-        "\n"
-        "Example:\n"
-        "  tutti keygen coordinator --dir keys\n"
-        "  tutti-coordinator --data /var/lib/tutti --key keys/coordinator.key \\\n"
-        "      --access /etc/tutti/access --bind tcp://0.0.0.0:7700\n");
+            "Usage: tutti-coordinator --key FILE.key --access FILE [options]\n"
+            "\n"
+            "The session's single authority: keeps the signed, hash-chained log in LMDB,\n"
+            "answers requests from agents and the operator CLI over CURVE-encrypted\n"
+            "ZeroMQ, and publishes every committed record to the room agents.\n"
+            "\n"
+            "Options:\n"
+            "  --data DIR            store directory (LMDB + signing.key), created if absent\n"
+            "                        (default: ./tutti-data)\n"
+            "  --key FILE.key        the coordinator's CURVE certificate (tutti keygen)\n"
+            "  --access FILE         access file: lines of 'ROLE NAME PUBLIC-KEY'; roles are\n"
+            "                        operator, room, contractor, observer. SIGHUP rereads it.\n"
+            "  --bind ENDPOINT       request endpoint (default: tcp://127.0.0.1:7700);\n"
+            "                        tcp://HOST:* picks a free port\n"
+            "  --pub-bind ENDPOINT   updates endpoint (default: same host, a free port;\n"
+            "                        clients learn it from the hello reply)\n"
+            "  --clock-bind ENDPOINT clock service endpoint (default: same host, a free port;\n"
+            "                        clients learn it from the hello reply)\n"
+            "  --endpoint-file PATH  once listening, write the request, updates and clock\n"
+            "                        endpoints here, one per line\n"
+            "  --session NAME        session name recorded in a new store (default: session)\n"
+            "  --map-size-mb N       LMDB map size (default: 4096)\n"
+            "  --room-timeout-ms N   a room silent this long counts as offline (default: 2200)\n"
+            "  --quiet               log warnings and errors only\n"
+            "  -h, --help            this text\n"
+            "\n"
+            "Signals: SIGINT/SIGTERM stop cleanly; SIGHUP reloads the access file.\n"
+            "\n"
+            "Example:\n"
+            "  tutti keygen coordinator --dir keys\n"
+            "  tutti-coordinator --data /var/lib/tutti --key keys/coordinator.key \\\n"
+            "      --access /etc/tutti/access --bind tcp://0.0.0.0:7700\n");
 }
 
 int main(int argc, char **argv)
@@ -62,8 +70,19 @@ int main(int argc, char **argv)
         .room_timeout_ms = 2200,
     };
     int quiet = 0;
-    enum { O_DATA = 1, O_KEY, O_ACCESS, O_BIND, O_PUB, O_EPFILE, O_SESSION, O_MAP, O_RTO, O_QUIET,
-           O_CLOCK };
+    enum {
+        O_DATA = 1,
+        O_KEY,
+        O_ACCESS,
+        O_BIND,
+        O_PUB,
+        O_EPFILE,
+        O_SESSION,
+        O_MAP,
+        O_RTO,
+        O_QUIET,
+        O_CLOCK
+    };
     static const struct option opts[] = {
         {"data", required_argument, 0, O_DATA},
         {"key", required_argument, 0, O_KEY},

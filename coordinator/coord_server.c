@@ -39,7 +39,7 @@
 typedef struct {
     char name[TT_ACCESS_MAX_NAME + 1];
     int online;
-    int64_t last_seen_ns;       /* monotonic; 0 = never since start */
+    int64_t last_seen_ns; /* monotonic; 0 = never since start */
     uint64_t replica_seq;
     int has_clock;
     char clock_state[16];
@@ -51,7 +51,7 @@ typedef struct {
     size_t rid_len;
     uint64_t request_id;
     uint64_t seq;
-    uint8_t *record;            /* owned SignedRecord bytes */
+    uint8_t *record; /* owned SignedRecord bytes */
     size_t record_len;
 } pending_t;
 
@@ -61,7 +61,7 @@ struct coord_server {
     tt_access_t *access;
     tt_signer_t *signer;
     tt_store_t *store;
-    tt_session_t state;         /* folded from the store, plus the uncommitted batch */
+    tt_session_t state; /* folded from the store, plus the uncommitted batch */
     uint64_t epoch;
 
     void *ctx;
@@ -167,7 +167,7 @@ static int rebuild_rooms(coord_server_t *s, char *why)
             continue;
         room_t *r = &rooms[k++];
         snprintf(r->name, sizeof r->name, "%s", e->name);
-        for (size_t j = 0; j < s->room_count; j++)   /* keep liveness across a reload */
+        for (size_t j = 0; j < s->room_count; j++) /* keep liveness across a reload */
             if (strcmp(s->rooms[j].name, r->name) == 0)
                 *r = s->rooms[j];
     }
@@ -345,7 +345,7 @@ static void on_fetch(coord_server_t *s, const tt_wire_msg_t *m)
 {
     const Tutti__FetchRequest *fr = m->env->fetch;
     size_t max = fr->max_records && fr->max_records < FETCH_MAX_RECORDS ? fr->max_records
-                                                                          : FETCH_MAX_RECORDS;
+                                                                        : FETCH_MAX_RECORDS;
     uint64_t from = fr->from_seq ? fr->from_seq : 1;
     fetch_ctx_t c = {calloc(max, sizeof *c.items), 0};
     if (!c.items) {
@@ -488,7 +488,7 @@ static void on_roll(coord_server_t *s, const tt_wire_msg_t *m, const tt_access_e
     const Tutti__RollRequest *req = m->env->roll;
     int32_t from_bar = req->from_bar ? req->from_bar : 1;
     uint32_t lead_ms = req->lead_ms ? req->lead_ms : 1500;
-    int64_t now = tt_time_mono_ns();   /* session time is this host's monotonic clock */
+    int64_t now = tt_time_mono_ns(); /* session time is this host's monotonic clock */
     int rc = tt_session_check_roll(&s->state, req->cue, from_bar, now, why);
     if (rc == 0 && lead_ms > TT_ROLL_MAX_LEAD_MS)
         rc = tt_fail(why, TT_ERR_INVALID, "--lead-ms %u is over %d", lead_ms, TT_ROLL_MAX_LEAD_MS);
@@ -643,7 +643,7 @@ static void drain_router(coord_server_t *s)
         char why[TT_WHY_LEN];
         int rc = tt_wire_recv(s->router, 1, ZMQ_DONTWAIT, &m, why);
         if (rc == TT_ERR_IO)
-            break;      /* nothing more to read */
+            break; /* nothing more to read */
         if (rc != 0) {
             tt_diag_warn("malformed message from %s: %s", m.user_id[0] ? m.user_id : "?", why);
             if (m.routing_id_len)
@@ -757,7 +757,7 @@ coord_server_t *coord_server_new(const coord_config_t *cfg, char *why)
     zmq_getsockopt(s->router, ZMQ_LAST_ENDPOINT, bound, &bsz);
     char any_port[256], pub_ep[256], clock_ep[256];
     if (tt_wire_endpoint_with_port(bound, 0, any_port, sizeof any_port) == 0)
-        any_port[strlen(any_port) - 1] = '*';   /* same host, any free port */
+        any_port[strlen(any_port) - 1] = '*'; /* same host, any free port */
     snprintf(pub_ep, sizeof pub_ep, "%s", cfg->pub_bind ? cfg->pub_bind : any_port);
     if (!(s->pub = bind_server_socket(s, ZMQ_PUB, pub_ep, why)))
         goto fail;
@@ -776,8 +776,8 @@ coord_server_t *coord_server_new(const coord_config_t *cfg, char *why)
     sodium_bin2hex(hash_hex, sizeof hash_hex, s->state.head_hash, TT_HASH_LEN);
     tt_diag_info("serving %s (updates on port %u, clock on port %u), key %s, log at %llu, "
                  "head %.16s…",
-                 bound, s->updates_port, coord_clock_port(s->clock), s->keys->public_z85, (unsigned long long)s->state.last_seq,
-                 hash_hex);
+                 bound, s->updates_port, coord_clock_port(s->clock), s->keys->public_z85,
+                 (unsigned long long)s->state.last_seq, hash_hex);
     return s;
 fail:
     coord_server_destroy(&s);
@@ -830,8 +830,8 @@ static void reload_access(coord_server_t *s)
     tt_diag_info("SIGHUP: access file reloaded, %zu keys", s->access->count);
 }
 
-int coord_server_run(coord_server_t *s, volatile sig_atomic_t *stop,
-                     volatile sig_atomic_t *reload, char *why)
+int coord_server_run(coord_server_t *s, volatile sig_atomic_t *stop, volatile sig_atomic_t *reload,
+                     char *why)
 {
     int64_t next_heartbeat = 0, next_liveness = 0;
     while (!*stop) {

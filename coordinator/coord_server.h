@@ -16,14 +16,14 @@ typedef struct {
     const char *data_dir;
     const char *key_path;
     const char *access_path;
-    const char *bind;           /* ROUTER endpoint, e.g. tcp://127.0.0.1:7700 */
-    const char *pub_bind;       /* NULL: same host, any free port */
-    const char *clock_bind;     /* NULL: same host, any free port */
-    const char *endpoint_file;  /* NULL or where to write the bound endpoints: request,
-                                   updates and clock, one per line */
-    const char *session_name;   /* genesis label for a new store */
+    const char *bind;          /* ROUTER endpoint, e.g. tcp://127.0.0.1:7700 */
+    const char *pub_bind;      /* NULL: same host, any free port */
+    const char *clock_bind;    /* NULL: same host, any free port */
+    const char *endpoint_file; /* NULL or where to write the bound endpoints: request,
+                                  updates and clock, one per line */
+    const char *session_name;  /* genesis label for a new store */
     size_t map_mb;
-    int room_timeout_ms;        /* a room silent this long is offline */
+    int room_timeout_ms; /* a room silent this long is offline */
 } coord_config_t;
 
 typedef struct coord_server coord_server_t;
@@ -35,7 +35,7 @@ void coord_server_destroy(coord_server_t **self_p);
 
 /* Runs until *stop is set. *reload set means: reread the access file
  * (cleared here). Returns 0, or an error with why on a fatal failure. */
-int coord_server_run(coord_server_t *s, volatile sig_atomic_t *stop,
-                     volatile sig_atomic_t *reload, char *why);
+int coord_server_run(coord_server_t *s, volatile sig_atomic_t *stop, volatile sig_atomic_t *reload,
+                     char *why);
 
 #endif

@@ -25,7 +25,7 @@ void *coord_zap_bind(void *ctx, char *why)
     return zap;
 }
 
-#define ZAP_FRAMES 7   /* version, request id, domain, address, identity, mechanism, key */
+#define ZAP_FRAMES 7 /* version, request id, domain, address, identity, mechanism, key */
 
 static void reply(void *zap, const zmq_msg_t *request_id, const char *code, const char *text,
                   const char *user_id)
@@ -50,7 +50,7 @@ void coord_zap_handle(void *zap, const tt_access_t *access)
             if (zmq_msg_recv(&part, zap, n == 0 ? ZMQ_DONTWAIT : 0) < 0) {
                 zmq_msg_close(&part);
                 if (n == 0)
-                    return;     /* nothing pending */
+                    return; /* nothing pending */
                 break;
             }
             more = zmq_msg_more(&part);
@@ -82,7 +82,7 @@ void coord_zap_handle(void *zap, const tt_access_t *access)
                 }
             }
         } else if (n == 1) {
-            zmq_send(zap, "", 0, 0);    /* keep the REP state machine sane */
+            zmq_send(zap, "", 0, 0); /* keep the REP state machine sane */
         }
         for (int i = 0; i < n; i++)
             zmq_msg_close(&f[i]);

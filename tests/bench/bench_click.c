@@ -36,7 +36,7 @@ typedef struct {
     long offset_us;
     double skew_ppm;
     char wav[1200];
-    tt_onsets_t onsets;             /* true session ns */
+    tt_onsets_t onsets; /* true session ns */
     tt_wav_clock_t clock;
     long ltc_frames, ltc_bad;
 } room_t;
@@ -50,7 +50,7 @@ static void sleep_s(double s)
 
 typedef struct {
     room_t *room;
-    int64_t cue_origin_session;     /* session time of cue time 0 */
+    int64_t cue_origin_session; /* session time of cue time 0 */
     int64_t start_frame;
     tt_fps_t fps;
     int64_t roll_start;
@@ -61,8 +61,8 @@ static int check_ltc_frame(void *arg, const tt_ltc_frame_t *f)
     ltc_check_t *c = arg;
     int64_t mid = tt_wav_clock_true_ns(&c->room->clock, (f->start_sample + f->end_sample) / 2);
     int64_t cue = mid - c->cue_origin_session;
-    int64_t expected = tt_timecode_ns_to_frame(cue + tt_timecode_frame_to_ns(c->start_frame, c->fps),
-                                               c->fps);
+    int64_t expected =
+        tt_timecode_ns_to_frame(cue + tt_timecode_frame_to_ns(c->start_frame, c->fps), c->fps);
     c->room->ltc_frames++;
     if (expected != f->frame)
         c->room->ltc_bad++;
@@ -145,8 +145,18 @@ int main(int argc, char **argv)
     snprintf(key, sizeof key, "%s/keys/coordinator.key", env.tmp);
     snprintf(skey, sizeof skey, "%s/keys/coordinator.pub", env.tmp);
     snprintf(epfile, sizeof epfile, "%s/endpoints", env.tmp);
-    char *cargv[] = {"", "--data", data, "--key", key, "--access", access, "--bind",
-                     "tcp://127.0.0.1:*", "--endpoint-file", epfile, NULL};
+    char *cargv[] = {"",
+                     "--data",
+                     data,
+                     "--key",
+                     key,
+                     "--access",
+                     access,
+                     "--bind",
+                     "tcp://127.0.0.1:*",
+                     "--endpoint-file",
+                     epfile,
+                     NULL};
     if (bench_spawn(&env, "coordinator", "tutti-coordinator", cargv) < 0 ||
         bench_wait_lines(epfile, 3, 10000) != 0)
         goto out;
@@ -160,9 +170,24 @@ int main(int argc, char **argv)
         snprintf(r->wav, sizeof r->wav, "%s/%s.wav", env.tmp, r->name);
         snprintf(off, sizeof off, "%ld", r->offset_us);
         snprintf(sk, sizeof sk, "%g", r->skew_ppm);
-        char *aargv[] = {"", "--room", (char *)r->name, "--coordinator", ep, "--server-key", skey,
-                         "--key", akey, "--data", adata, "--clock-offset-us", off,
-                         "--clock-skew-ppm", sk, "--click-wav", r->wav, NULL};
+        char *aargv[] = {"",
+                         "--room",
+                         (char *)r->name,
+                         "--coordinator",
+                         ep,
+                         "--server-key",
+                         skey,
+                         "--key",
+                         akey,
+                         "--data",
+                         adata,
+                         "--clock-offset-us",
+                         off,
+                         "--clock-skew-ppm",
+                         sk,
+                         "--click-wav",
+                         r->wav,
+                         NULL};
         if (bench_spawn(&env, r->name, "tutti-agent", aargv) < 0)
             goto out;
     }
@@ -195,7 +220,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "tutti-bench-click: rooms did not lock (see %s)\n", env.tmp);
         goto out;
     }
-    sleep_s(2.0);   /* let the estimators settle past their first fits */
+    sleep_s(2.0); /* let the estimators settle past their first fits */
     Tutti__Envelope e = TUTTI__ENVELOPE__INIT, *rep = NULL;
     Tutti__TempoLoadRequest tl = TUTTI__TEMPO_LOAD_REQUEST__INIT;
     tl.cue = "1M1";
@@ -225,12 +250,12 @@ int main(int argc, char **argv)
     e3.fetch = &fr;
     if (request(cl, &e3, &rep) != 0 || rep->fetch_reply->n_records != 1)
         goto out;
-    Tutti__SignedRecord *srec = tutti__signed_record__unpack(
-        NULL, rep->fetch_reply->records[0].len, rep->fetch_reply->records[0].data);
-    Tutti__Record *rec = srec ? tutti__record__unpack(NULL, srec->record.len, srec->record.data)
-                              : NULL;
-    int64_t roll_start = rec && rec->body_case == TUTTI__RECORD__BODY_ROLL
-                             ? rec->roll->start_session_ns : 0;
+    Tutti__SignedRecord *srec = tutti__signed_record__unpack(NULL, rep->fetch_reply->records[0].len,
+                                                             rep->fetch_reply->records[0].data);
+    Tutti__Record *rec =
+        srec ? tutti__record__unpack(NULL, srec->record.len, srec->record.data) : NULL;
+    int64_t roll_start =
+        rec && rec->body_case == TUTTI__RECORD__BODY_ROLL ? rec->roll->start_session_ns : 0;
     if (rec)
         tutti__record__free_unpacked(rec, NULL);
     if (srec)
@@ -239,7 +264,7 @@ int main(int argc, char **argv)
     if (!roll_start)
         goto out;
     sleep_s(duration);
-    for (int i = 0; i < env.n; i++)   /* agents first, then the coordinator */
+    for (int i = 0; i < env.n; i++) /* agents first, then the coordinator */
         if (i > 0)
             bench_stop(&env, env.pids[i]);
 
@@ -281,7 +306,7 @@ int main(int argc, char **argv)
                 e++;
             double err = fabs((double)(t - expected[e])) / per_sample;
             if (err > 240)
-                continue;   /* not a click of this roll (5 ms away from every beat) */
+                continue; /* not a click of this roll (5 ms away from every beat) */
             model = err > model ? err : model;
             heard[i][e] = t;
             have[i][e] = 1;

@@ -22,27 +22,27 @@
 static void usage(FILE *out)
 {
     fprintf(out,
-        "Usage: tutti-bench-clock [--duration S] [--offset-us N] [--skew-ppm P]\n"
-        "                         [--path SPEC] [--outage S]\n"
-        "\n"
-        "Measures an agent's session-time error against the truth and prints JSON:\n"
-        "p50_us, p95_us, p99_us, max_us (|error| over every 10 ms trace point after the\n"
-        "first lock), lock_ms (agent start to first 'locked'), samples,\n"
-        "bound_covered (share of points whose error bound held the true error), and\n"
-        "with --outage: holdover_error_us (error at the end of the outage).\n"
-        "\n"
-        "  --duration S     measure for S seconds (default 20)\n"
-        "  --offset-us N    injected local clock offset (default 2500000)\n"
-        "  --skew-ppm P     injected local clock skew (default 150)\n"
-        "  --path SPEC      route the agent through tutti-netsim, e.g.\n"
-        "                   \"delay=20ms,jitter=2ms\" (symmetric, uniform) or\n"
-        "                   \"up=1ms,down=1ms,down_jitter_exp=2ms\" (one-way exponential).\n"
-        "                   Keys: delay jitter jitter_exp up down up_jitter down_jitter\n"
-        "                   up_jitter_exp down_jitter_exp rate (Mbit/s); values in ms.\n"
-        "  --outage S       cut the link for S seconds in the middle of the run\n"
-        "                   ((duration - S) / 2 after the start)\n"
-        "\n"
-        "Example: tutti-bench-clock --duration 90 --outage 30\n");
+            "Usage: tutti-bench-clock [--duration S] [--offset-us N] [--skew-ppm P]\n"
+            "                         [--path SPEC] [--outage S]\n"
+            "\n"
+            "Measures an agent's session-time error against the truth and prints JSON:\n"
+            "p50_us, p95_us, p99_us, max_us (|error| over every 10 ms trace point after the\n"
+            "first lock), lock_ms (agent start to first 'locked'), samples,\n"
+            "bound_covered (share of points whose error bound held the true error), and\n"
+            "with --outage: holdover_error_us (error at the end of the outage).\n"
+            "\n"
+            "  --duration S     measure for S seconds (default 20)\n"
+            "  --offset-us N    injected local clock offset (default 2500000)\n"
+            "  --skew-ppm P     injected local clock skew (default 150)\n"
+            "  --path SPEC      route the agent through tutti-netsim, e.g.\n"
+            "                   \"delay=20ms,jitter=2ms\" (symmetric, uniform) or\n"
+            "                   \"up=1ms,down=1ms,down_jitter_exp=2ms\" (one-way exponential).\n"
+            "                   Keys: delay jitter jitter_exp up down up_jitter down_jitter\n"
+            "                   up_jitter_exp down_jitter_exp rate (Mbit/s); values in ms.\n"
+            "  --outage S       cut the link for S seconds in the middle of the run\n"
+            "                   ((duration - S) / 2 after the start)\n"
+            "\n"
+            "Example: tutti-bench-clock --duration 90 --outage 30\n");
 }
 
 typedef struct {
@@ -82,14 +82,20 @@ static int parse_path(const char *spec, netsim_args_t *a)
         snprintf(num, sizeof num, "%g", v);
         const char *k = tok;
         int rc = 0;
-        if (!strcmp(k, "delay")) rc = add_arg(a, "--delay", num);
-        else if (!strcmp(k, "jitter")) rc = add_arg(a, "--jitter", num);
+        if (!strcmp(k, "delay"))
+            rc = add_arg(a, "--delay", num);
+        else if (!strcmp(k, "jitter"))
+            rc = add_arg(a, "--jitter", num);
         else if (!strcmp(k, "jitter_exp"))
             rc = add_arg(a, "--jitter", num) || add_arg(a, "--jitter-dist", "exp");
-        else if (!strcmp(k, "up")) rc = add_arg(a, "--up-delay", num);
-        else if (!strcmp(k, "down")) rc = add_arg(a, "--down-delay", num);
-        else if (!strcmp(k, "up_jitter")) rc = add_arg(a, "--up-jitter", num);
-        else if (!strcmp(k, "down_jitter")) rc = add_arg(a, "--down-jitter", num);
+        else if (!strcmp(k, "up"))
+            rc = add_arg(a, "--up-delay", num);
+        else if (!strcmp(k, "down"))
+            rc = add_arg(a, "--down-delay", num);
+        else if (!strcmp(k, "up_jitter"))
+            rc = add_arg(a, "--up-jitter", num);
+        else if (!strcmp(k, "down_jitter"))
+            rc = add_arg(a, "--down-jitter", num);
         else if (!strcmp(k, "up_jitter_exp"))
             rc = add_arg(a, "--up-jitter", num) || add_arg(a, "--up-jitter-dist", "exp");
         else if (!strcmp(k, "down_jitter_exp"))
@@ -137,11 +143,16 @@ int main(int argc, char **argv)
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             usage(stdout);
             return 0;
-        } else if (!strcmp(a, "--duration") && v) duration = atof(v), i++;
-        else if (!strcmp(a, "--outage") && v) outage = atof(v), i++;
-        else if (!strcmp(a, "--skew-ppm") && v) skew = atof(v), i++;
-        else if (!strcmp(a, "--offset-us") && v) offset_us = atol(v), i++;
-        else if (!strcmp(a, "--path") && v) path = v, i++;
+        } else if (!strcmp(a, "--duration") && v)
+            duration = atof(v), i++;
+        else if (!strcmp(a, "--outage") && v)
+            outage = atof(v), i++;
+        else if (!strcmp(a, "--skew-ppm") && v)
+            skew = atof(v), i++;
+        else if (!strcmp(a, "--offset-us") && v)
+            offset_us = atol(v), i++;
+        else if (!strcmp(a, "--path") && v)
+            path = v, i++;
         else {
             usage(stderr);
             return 2;
@@ -179,8 +190,18 @@ int main(int argc, char **argv)
     snprintf(key, sizeof key, "%s/keys/coordinator.key", env.tmp);
     snprintf(access, sizeof access, "%s/access", env.tmp);
     snprintf(epfile, sizeof epfile, "%s/endpoints", env.tmp);
-    char *cargv[] = {"", "--data", data, "--key", key, "--access", access, "--bind",
-                     "tcp://127.0.0.1:*", "--endpoint-file", epfile, NULL};
+    char *cargv[] = {"",
+                     "--data",
+                     data,
+                     "--key",
+                     key,
+                     "--access",
+                     access,
+                     "--bind",
+                     "tcp://127.0.0.1:*",
+                     "--endpoint-file",
+                     epfile,
+                     NULL};
     if (bench_spawn(&env, "coordinator", "tutti-coordinator", cargv) < 0 ||
         bench_wait_lines(epfile, 3, 10000) != 0) {
         fprintf(stderr, "tutti-bench-clock: coordinator did not start (see %s)\n", env.tmp);
@@ -231,10 +252,17 @@ int main(int argc, char **argv)
     snprintf(trace, sizeof trace, "%s/trace", env.tmp);
     snprintf(off, sizeof off, "%ld", offset_us);
     snprintf(sk, sizeof sk, "%g", skew);
-    char *aargv[] = {"", "--room", "stage", "--coordinator", agent_eps[0], "--updates",
-                     agent_eps[1], "--clock", agent_eps[2], "--server-key", skey, "--key", akey,
-                     "--data", adata, "--clock-offset-us", off, "--clock-skew-ppm", sk,
-                     "--clock-trace", trace, NULL};
+    char *aargv[] = {"",           "--room",
+                     "stage",      "--coordinator",
+                     agent_eps[0], "--updates",
+                     agent_eps[1], "--clock",
+                     agent_eps[2], "--server-key",
+                     skey,         "--key",
+                     akey,         "--data",
+                     adata,        "--clock-offset-us",
+                     off,          "--clock-skew-ppm",
+                     sk,           "--clock-trace",
+                     trace,        NULL};
     int64_t agent_start = tt_time_mono_ns();
     pid_t agent = bench_spawn(&env, "agent", "tutti-agent", aargv);
     if (agent < 0)

@@ -13,8 +13,8 @@
 #define BENCH_MAX_PROCS 16
 
 typedef struct {
-    char bin_dir[1024];     /* where this benchmark's sibling programs are */
-    char tmp[1024];         /* temp dir for keys, stores, logs; removed at the end */
+    char bin_dir[1024]; /* where this benchmark's sibling programs are */
+    char tmp[1024];     /* temp dir for keys, stores, logs; removed at the end */
     pid_t pids[BENCH_MAX_PROCS];
     int n;
 } bench_env_t;

@@ -99,7 +99,8 @@ int main(int argc, char **argv)
     for (int p = 0; p < nports; p++) {
         char path[4096], json[4200];
         snprintf(path, sizeof path, "%s-%d.wav", prefix, p + 1);
-        SF_INFO info = {.samplerate = rate, .channels = 1, .format = SF_FORMAT_WAV | SF_FORMAT_FLOAT};
+        SF_INFO info = {
+            .samplerate = rate, .channels = 1, .format = SF_FORMAT_WAV | SF_FORMAT_FLOAT};
         SNDFILE *f = sf_open(path, SFM_WRITE, &info);
         if (!f || sf_writef_float(f, rec[p], (sf_count_t)used) != (sf_count_t)used)
             rc = 1;

@@ -38,10 +38,14 @@ int main(int argc, char **argv)
 {
     const char *ep = NULL, *skey = NULL, *key = NULL, *mode = NULL;
     for (int i = 1; i + 1 < argc; i += 2) {
-        if (!strcmp(argv[i], "--coordinator")) ep = argv[i + 1];
-        else if (!strcmp(argv[i], "--server-key")) skey = argv[i + 1];
-        else if (!strcmp(argv[i], "--key")) key = argv[i + 1];
-        else if (!strcmp(argv[i], "--mode")) mode = argv[i + 1];
+        if (!strcmp(argv[i], "--coordinator"))
+            ep = argv[i + 1];
+        else if (!strcmp(argv[i], "--server-key"))
+            skey = argv[i + 1];
+        else if (!strcmp(argv[i], "--key"))
+            key = argv[i + 1];
+        else if (!strcmp(argv[i], "--mode"))
+            mode = argv[i + 1];
     }
     if (!ep || !skey || !key || !mode) {
         fprintf(stderr, "usage: tutti-rawsend --coordinator EP --server-key F.pub --key F.key "

@@ -82,10 +82,10 @@ static void logmsg(const char *fmt, ...)
     va_end(ap);
 }
 
-#define VLOG(...)               \
-    do {                        \
-        if (g_verbose)          \
-            logmsg(__VA_ARGS__); \
+#define VLOG(...)                                                                                  \
+    do {                                                                                           \
+        if (g_verbose)                                                                             \
+            logmsg(__VA_ARGS__);                                                                   \
     } while (0)
 
 static int64_t mono_ns(void)
@@ -125,9 +125,12 @@ static ssize_t recv_stamped(int fd, void *buf, size_t len, int64_t *stamp, int64
         char buf[CMSG_SPACE(sizeof(struct timespec)) * 2];
         struct cmsghdr align;
     } ctrl;
-    struct iovec iov = { .iov_base = buf, .iov_len = len };
+    struct iovec iov = {.iov_base = buf, .iov_len = len};
     struct msghdr mh = {
-        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctrl.buf, .msg_controllen = sizeof ctrl,
+        .msg_iov = &iov,
+        .msg_iovlen = 1,
+        .msg_control = ctrl.buf,
+        .msg_controllen = sizeof ctrl,
     };
     struct cmsghdr *cm;
     ssize_t n = recvmsg(fd, &mh, 0);
@@ -152,7 +155,7 @@ static ssize_t recv_stamped(int fd, void *buf, size_t len, int64_t *stamp, int64
 /* Close so that the peer sees a reset rather than an orderly FIN. */
 static void close_rst(int fd)
 {
-    struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+    struct linger lg = {.l_onoff = 1, .l_linger = 0};
     (void)setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
     close(fd);
 }
@@ -268,8 +271,8 @@ static int endpoint_parse(const char *opt, const char *s, bool allow_port0, stru
         if (strcmp(host, "localhost") == 0)
             strcpy(host, "127.0.0.1");
         if (inet_pton(AF_INET, host, &sin->sin_addr) != 1) {
-            logmsg("%s '%s': '%s' is not a numeric IPv4 address (no name lookups are done)",
-                   opt, s, host);
+            logmsg("%s '%s': '%s' is not a numeric IPv4 address (no name lookups are done)", opt, s,
+                   host);
             return -1;
         }
         sin->sin_family = AF_INET;
@@ -401,58 +404,56 @@ struct options {
 /* The manual, in several literals: ISO C only promises 4095-character string literals. */
 static void usage(FILE *out)
 {
-    fputs(
-        "Usage:\n"
-        "  tutti-netsim --listen tcp://HOST:PORT --to tcp://HOST:PORT [--listen .. --to ..]..\n"
-        "               [--delay MS] [--jitter MS] [--jitter-dist uniform|exp] [--rate MBIT]\n"
-        "               [--up-delay MS] [--up-jitter MS] [--up-jitter-dist D] [--up-rate MBIT]\n"
-        "               [--down-delay MS] [--down-jitter MS] [--down-jitter-dist D]\n"
-        "               [--down-rate MBIT] [--outage START+LEN]... [--seed N]\n"
-        "               [--ready-file PATH] [--max-buffer MIB] [--spin-us US] [--busy-poll]\n"
-        "               [--no-kernel-timestamps] [--stats] [-v|--verbose]\n"
-        "  tutti-netsim --echo-server tcp://HOST:PORT [--echo-server ..].. [--ready-file PATH]\n"
-        "  tutti-netsim --help\n"
-        "\n"
-        "User-space TCP relay that simulates a WAN link between programs on loopback (the test\n"
-        "kernel has no netem).  Each --listen endpoint accepts connections and relays every one\n"
-        "of them to the --to endpoint given in the same position (first --listen to first --to,\n"
-        "and so on).  All pairs share one simulated link: the same settings and the same outage\n"
-        "schedule.  \"up\" is client->server (accepted connection -> --to), \"down\" is\n"
-        "server->client.\n"
-        "\n"
-        "Endpoints:\n"
-        "  --listen tcp://HOST:PORT  listen here (repeatable, up to 64).  PORT 0 picks a free\n"
-        "                            port; see --ready-file.\n"
-        "  --to tcp://HOST:PORT      relay target for the --listen in the same position\n"
-        "                            (repeatable; exactly as many as --listen).\n"
-        "  HOST is a numeric IPv4 address, an IPv6 address in brackets ([::1]) or \"localhost\"\n"
-        "  (= 127.0.0.1).  No name lookups are made: the relay only ever talks to the addresses\n"
-        "  written on its command line.\n"
-        "\n",
-        out);
-    fputs(
-        "Link (MS = milliseconds, MBIT = 10^6 bit/s; fractions allowed, e.g. 0.05):\n"
-        "  --delay MS                base one-way delay, both directions (default 0)\n"
-        "  --jitter MS               jitter J, both directions (default 0)\n"
-        "  --jitter-dist uniform|exp both directions (default uniform):\n"
-        "                              uniform: delay + U[-J, +J], clamped so delay >= 0\n"
-        "                              exp:     delay + Exp(mean J), always added on top\n"
-        "  --rate MBIT               bandwidth cap, both directions; 0 = unlimited (default 0)\n"
-        "  --up-delay MS  --up-jitter MS  --up-jitter-dist D  --up-rate MBIT\n"
-        "  --down-delay MS  --down-jitter MS  --down-jitter-dist D  --down-rate MBIT\n"
-        "                            override one direction (regardless of option order)\n"
-        "\n"
-        "Outages:\n"
-        "  --outage START+LEN        link down from START to START+LEN seconds after program\n"
-        "                            start (fractions allowed; repeatable; overlaps merge)\n"
-        "  SIGUSR1                   toggles a manual outage on/off; the link is down while the\n"
-        "                            manual outage or any scheduled one is active\n"
-        "  While the link is down nothing moves in either direction.  Connections are still\n"
-        "  accepted (and connected to --to) and bytes are still read and held; afterwards\n"
-        "  delivery resumes in order, with the timing it would have had if the outage had not\n"
-        "  happened, shifted by the time the link was down.\n"
-        "\n",
-        out);
+    fputs("Usage:\n"
+          "  tutti-netsim --listen tcp://HOST:PORT --to tcp://HOST:PORT [--listen .. --to ..]..\n"
+          "               [--delay MS] [--jitter MS] [--jitter-dist uniform|exp] [--rate MBIT]\n"
+          "               [--up-delay MS] [--up-jitter MS] [--up-jitter-dist D] [--up-rate MBIT]\n"
+          "               [--down-delay MS] [--down-jitter MS] [--down-jitter-dist D]\n"
+          "               [--down-rate MBIT] [--outage START+LEN]... [--seed N]\n"
+          "               [--ready-file PATH] [--max-buffer MIB] [--spin-us US] [--busy-poll]\n"
+          "               [--no-kernel-timestamps] [--stats] [-v|--verbose]\n"
+          "  tutti-netsim --echo-server tcp://HOST:PORT [--echo-server ..].. [--ready-file PATH]\n"
+          "  tutti-netsim --help\n"
+          "\n"
+          "User-space TCP relay that simulates a WAN link between programs on loopback (the test\n"
+          "kernel has no netem).  Each --listen endpoint accepts connections and relays every one\n"
+          "of them to the --to endpoint given in the same position (first --listen to first --to,\n"
+          "and so on).  All pairs share one simulated link: the same settings and the same outage\n"
+          "schedule.  \"up\" is client->server (accepted connection -> --to), \"down\" is\n"
+          "server->client.\n"
+          "\n"
+          "Endpoints:\n"
+          "  --listen tcp://HOST:PORT  listen here (repeatable, up to 64).  PORT 0 picks a free\n"
+          "                            port; see --ready-file.\n"
+          "  --to tcp://HOST:PORT      relay target for the --listen in the same position\n"
+          "                            (repeatable; exactly as many as --listen).\n"
+          "  HOST is a numeric IPv4 address, an IPv6 address in brackets ([::1]) or \"localhost\"\n"
+          "  (= 127.0.0.1).  No name lookups are made: the relay only ever talks to the addresses\n"
+          "  written on its command line.\n"
+          "\n",
+          out);
+    fputs("Link (MS = milliseconds, MBIT = 10^6 bit/s; fractions allowed, e.g. 0.05):\n"
+          "  --delay MS                base one-way delay, both directions (default 0)\n"
+          "  --jitter MS               jitter J, both directions (default 0)\n"
+          "  --jitter-dist uniform|exp both directions (default uniform):\n"
+          "                              uniform: delay + U[-J, +J], clamped so delay >= 0\n"
+          "                              exp:     delay + Exp(mean J), always added on top\n"
+          "  --rate MBIT               bandwidth cap, both directions; 0 = unlimited (default 0)\n"
+          "  --up-delay MS  --up-jitter MS  --up-jitter-dist D  --up-rate MBIT\n"
+          "  --down-delay MS  --down-jitter MS  --down-jitter-dist D  --down-rate MBIT\n"
+          "                            override one direction (regardless of option order)\n"
+          "\n"
+          "Outages:\n"
+          "  --outage START+LEN        link down from START to START+LEN seconds after program\n"
+          "                            start (fractions allowed; repeatable; overlaps merge)\n"
+          "  SIGUSR1                   toggles a manual outage on/off; the link is down while the\n"
+          "                            manual outage or any scheduled one is active\n"
+          "  While the link is down nothing moves in either direction.  Connections are still\n"
+          "  accepted (and connected to --to) and bytes are still read and held; afterwards\n"
+          "  delivery resumes in order, with the timing it would have had if the outage had not\n"
+          "  happened, shifted by the time the link was down.\n"
+          "\n",
+          out);
     fputs(
         "Other options:\n"
         "  --seed N                  jitter PRNG seed (default 1).  Each connection direction\n"
@@ -516,24 +517,23 @@ static void usage(FILE *out)
         "  failed).  Status 2: bad command line.\n"
         "\n",
         out);
-    fputs(
-        "Examples:\n"
-        "  # 25 ms each way +-5 ms, 100 Mbit/s, link down from t=10 s to t=13 s:\n"
-        "  tutti-netsim --listen tcp://127.0.0.1:15555 --to tcp://127.0.0.1:5555 \\\n"
-        "      --delay 25 --jitter 5 --rate 100 --outage 10+3\n"
-        "\n"
-        "  # three coordinator ports through one asymmetric link, free ports, ready file:\n"
-        "  tutti-netsim --listen tcp://127.0.0.1:0 --to tcp://127.0.0.1:5555 \\\n"
-        "      --listen tcp://127.0.0.1:0 --to tcp://127.0.0.1:5556 \\\n"
-        "      --listen tcp://127.0.0.1:0 --to tcp://127.0.0.1:5557 \\\n"
-        "      --up-delay 10 --down-delay 30 --jitter 0.5 --jitter-dist exp \\\n"
-        "      --ready-file /tmp/netsim.ready &\n"
-        "  kill -USR1 $!    # link down ...\n"
-        "  kill -USR1 $!    # ... and up again\n"
-        "\n"
-        "  # echo peer for tests:\n"
-        "  tutti-netsim --echo-server tcp://127.0.0.1:0 --ready-file /tmp/echo.ready\n",
-        out);
+    fputs("Examples:\n"
+          "  # 25 ms each way +-5 ms, 100 Mbit/s, link down from t=10 s to t=13 s:\n"
+          "  tutti-netsim --listen tcp://127.0.0.1:15555 --to tcp://127.0.0.1:5555 \\\n"
+          "      --delay 25 --jitter 5 --rate 100 --outage 10+3\n"
+          "\n"
+          "  # three coordinator ports through one asymmetric link, free ports, ready file:\n"
+          "  tutti-netsim --listen tcp://127.0.0.1:0 --to tcp://127.0.0.1:5555 \\\n"
+          "      --listen tcp://127.0.0.1:0 --to tcp://127.0.0.1:5556 \\\n"
+          "      --listen tcp://127.0.0.1:0 --to tcp://127.0.0.1:5557 \\\n"
+          "      --up-delay 10 --down-delay 30 --jitter 0.5 --jitter-dist exp \\\n"
+          "      --ready-file /tmp/netsim.ready &\n"
+          "  kill -USR1 $!    # link down ...\n"
+          "  kill -USR1 $!    # ... and up again\n"
+          "\n"
+          "  # echo peer for tests:\n"
+          "  tutti-netsim --echo-server tcp://127.0.0.1:0 --ready-file /tmp/echo.ready\n",
+          out);
 }
 
 static int parse_double(const char *opt, const char *s, double lo, double hi, double *out)
@@ -589,11 +589,29 @@ static int parse_outage(const char *s, struct outage_opt *o)
 }
 
 enum {
-    OPT_LISTEN = 256, OPT_TO, OPT_ECHO,
-    OPT_DELAY, OPT_JITTER, OPT_DIST, OPT_RATE,
-    OPT_UP_DELAY, OPT_UP_JITTER, OPT_UP_DIST, OPT_UP_RATE,
-    OPT_DOWN_DELAY, OPT_DOWN_JITTER, OPT_DOWN_DIST, OPT_DOWN_RATE,
-    OPT_OUTAGE, OPT_SEED, OPT_READY, OPT_MAXBUF, OPT_SPIN, OPT_BUSY, OPT_NO_STAMPS, OPT_STATS,
+    OPT_LISTEN = 256,
+    OPT_TO,
+    OPT_ECHO,
+    OPT_DELAY,
+    OPT_JITTER,
+    OPT_DIST,
+    OPT_RATE,
+    OPT_UP_DELAY,
+    OPT_UP_JITTER,
+    OPT_UP_DIST,
+    OPT_UP_RATE,
+    OPT_DOWN_DELAY,
+    OPT_DOWN_JITTER,
+    OPT_DOWN_DIST,
+    OPT_DOWN_RATE,
+    OPT_OUTAGE,
+    OPT_SEED,
+    OPT_READY,
+    OPT_MAXBUF,
+    OPT_SPIN,
+    OPT_BUSY,
+    OPT_NO_STAMPS,
+    OPT_STATS,
 };
 
 static int add_endpoint(const char *opt, const char *arg, bool port0, struct endpoint *arr,
@@ -612,18 +630,10 @@ static int add_endpoint(const char *opt, const char *arg, bool port0, struct end
 static int set_dir_opt(struct dir_opts *d, int which, const char *opt, const char *arg)
 {
     switch (which) {
-    case 0:
-        d->has_delay = true;
-        return parse_double(opt, arg, 0, MAX_DELAY_MS, &d->delay_ms);
-    case 1:
-        d->has_jitter = true;
-        return parse_double(opt, arg, 0, MAX_DELAY_MS, &d->jitter_ms);
-    case 2:
-        d->has_dist = true;
-        return parse_dist(opt, arg, &d->dist);
-    default:
-        d->has_rate = true;
-        return parse_double(opt, arg, 0, MAX_RATE_MBIT, &d->rate_mbit);
+    case 0: d->has_delay = true; return parse_double(opt, arg, 0, MAX_DELAY_MS, &d->delay_ms);
+    case 1: d->has_jitter = true; return parse_double(opt, arg, 0, MAX_DELAY_MS, &d->jitter_ms);
+    case 2: d->has_dist = true; return parse_dist(opt, arg, &d->dist);
+    default: d->has_rate = true; return parse_double(opt, arg, 0, MAX_RATE_MBIT, &d->rate_mbit);
     }
 }
 
@@ -631,32 +641,32 @@ static int set_dir_opt(struct dir_opts *d, int which, const char *opt, const cha
 static int parse_args(int argc, char **argv, struct options *o)
 {
     static const struct option longopts[] = {
-        { "listen", required_argument, NULL, OPT_LISTEN },
-        { "to", required_argument, NULL, OPT_TO },
-        { "echo-server", required_argument, NULL, OPT_ECHO },
-        { "delay", required_argument, NULL, OPT_DELAY },
-        { "jitter", required_argument, NULL, OPT_JITTER },
-        { "jitter-dist", required_argument, NULL, OPT_DIST },
-        { "rate", required_argument, NULL, OPT_RATE },
-        { "up-delay", required_argument, NULL, OPT_UP_DELAY },
-        { "up-jitter", required_argument, NULL, OPT_UP_JITTER },
-        { "up-jitter-dist", required_argument, NULL, OPT_UP_DIST },
-        { "up-rate", required_argument, NULL, OPT_UP_RATE },
-        { "down-delay", required_argument, NULL, OPT_DOWN_DELAY },
-        { "down-jitter", required_argument, NULL, OPT_DOWN_JITTER },
-        { "down-jitter-dist", required_argument, NULL, OPT_DOWN_DIST },
-        { "down-rate", required_argument, NULL, OPT_DOWN_RATE },
-        { "outage", required_argument, NULL, OPT_OUTAGE },
-        { "seed", required_argument, NULL, OPT_SEED },
-        { "ready-file", required_argument, NULL, OPT_READY },
-        { "max-buffer", required_argument, NULL, OPT_MAXBUF },
-        { "spin-us", required_argument, NULL, OPT_SPIN },
-        { "busy-poll", no_argument, NULL, OPT_BUSY },
-        { "no-kernel-timestamps", no_argument, NULL, OPT_NO_STAMPS },
-        { "stats", no_argument, NULL, OPT_STATS },
-        { "verbose", no_argument, NULL, 'v' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
+        {"listen", required_argument, NULL, OPT_LISTEN},
+        {"to", required_argument, NULL, OPT_TO},
+        {"echo-server", required_argument, NULL, OPT_ECHO},
+        {"delay", required_argument, NULL, OPT_DELAY},
+        {"jitter", required_argument, NULL, OPT_JITTER},
+        {"jitter-dist", required_argument, NULL, OPT_DIST},
+        {"rate", required_argument, NULL, OPT_RATE},
+        {"up-delay", required_argument, NULL, OPT_UP_DELAY},
+        {"up-jitter", required_argument, NULL, OPT_UP_JITTER},
+        {"up-jitter-dist", required_argument, NULL, OPT_UP_DIST},
+        {"up-rate", required_argument, NULL, OPT_UP_RATE},
+        {"down-delay", required_argument, NULL, OPT_DOWN_DELAY},
+        {"down-jitter", required_argument, NULL, OPT_DOWN_JITTER},
+        {"down-jitter-dist", required_argument, NULL, OPT_DOWN_DIST},
+        {"down-rate", required_argument, NULL, OPT_DOWN_RATE},
+        {"outage", required_argument, NULL, OPT_OUTAGE},
+        {"seed", required_argument, NULL, OPT_SEED},
+        {"ready-file", required_argument, NULL, OPT_READY},
+        {"max-buffer", required_argument, NULL, OPT_MAXBUF},
+        {"spin-us", required_argument, NULL, OPT_SPIN},
+        {"busy-poll", no_argument, NULL, OPT_BUSY},
+        {"no-kernel-timestamps", no_argument, NULL, OPT_NO_STAMPS},
+        {"stats", no_argument, NULL, OPT_STATS},
+        {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     char name[48];
     int c, li;
@@ -681,30 +691,23 @@ static int parse_args(int argc, char **argv, struct options *o)
             snprintf(name, sizeof name, "?");
 
         switch (c) {
-        case 'h':
-            usage(stdout);
-            return 1;
-        case 'v':
-            g_verbose = true;
-            break;
-        case OPT_LISTEN:
-            r = add_endpoint("--listen", optarg, true, o->listen, &o->nlisten);
-            break;
-        case OPT_TO:
-            r = add_endpoint("--to", optarg, false, o->to, &o->nto);
-            break;
-        case OPT_ECHO:
-            r = add_endpoint("--echo-server", optarg, true, o->echo, &o->necho);
-            break;
-        case OPT_DELAY: case OPT_JITTER: case OPT_DIST: case OPT_RATE:
-            r = set_dir_opt(&o->both, c - OPT_DELAY, name, optarg);
-            break;
-        case OPT_UP_DELAY: case OPT_UP_JITTER: case OPT_UP_DIST: case OPT_UP_RATE:
-            r = set_dir_opt(&o->up, c - OPT_UP_DELAY, name, optarg);
-            break;
-        case OPT_DOWN_DELAY: case OPT_DOWN_JITTER: case OPT_DOWN_DIST: case OPT_DOWN_RATE:
-            r = set_dir_opt(&o->down, c - OPT_DOWN_DELAY, name, optarg);
-            break;
+        case 'h': usage(stdout); return 1;
+        case 'v': g_verbose = true; break;
+        case OPT_LISTEN: r = add_endpoint("--listen", optarg, true, o->listen, &o->nlisten); break;
+        case OPT_TO: r = add_endpoint("--to", optarg, false, o->to, &o->nto); break;
+        case OPT_ECHO: r = add_endpoint("--echo-server", optarg, true, o->echo, &o->necho); break;
+        case OPT_DELAY:
+        case OPT_JITTER:
+        case OPT_DIST:
+        case OPT_RATE: r = set_dir_opt(&o->both, c - OPT_DELAY, name, optarg); break;
+        case OPT_UP_DELAY:
+        case OPT_UP_JITTER:
+        case OPT_UP_DIST:
+        case OPT_UP_RATE: r = set_dir_opt(&o->up, c - OPT_UP_DELAY, name, optarg); break;
+        case OPT_DOWN_DELAY:
+        case OPT_DOWN_JITTER:
+        case OPT_DOWN_DIST:
+        case OPT_DOWN_RATE: r = set_dir_opt(&o->down, c - OPT_DOWN_DELAY, name, optarg); break;
         case OPT_OUTAGE:
             if (o->noutage >= MAX_OUTAGES) {
                 logmsg("too many --outage (at most %d)", MAX_OUTAGES);
@@ -732,24 +735,12 @@ static int parse_args(int argc, char **argv, struct options *o)
         case OPT_MAXBUF:
             r = parse_double("--max-buffer", optarg, 0.0625, 65536, &o->max_buffer_mib);
             break;
-        case OPT_SPIN:
-            r = parse_double("--spin-us", optarg, 0, 1000000, &o->spin_us);
-            break;
-        case OPT_BUSY:
-            o->busy_poll = true;
-            break;
-        case OPT_NO_STAMPS:
-            o->rx_stamps = false;
-            break;
-        case OPT_STATS:
-            o->stats = true;
-            break;
-        case ':':
-            logmsg("option '%s' needs an argument", name);
-            return -1;
-        default:
-            logmsg("unknown option '%s'", name);
-            return -1;
+        case OPT_SPIN: r = parse_double("--spin-us", optarg, 0, 1000000, &o->spin_us); break;
+        case OPT_BUSY: o->busy_poll = true; break;
+        case OPT_NO_STAMPS: o->rx_stamps = false; break;
+        case OPT_STATS: o->stats = true; break;
+        case ':': logmsg("option '%s' needs an argument", name); return -1;
+        default: logmsg("unknown option '%s'", name); return -1;
         }
         if (r < 0)
             return -1;
@@ -812,9 +803,8 @@ static void link_describe(const char *name, const struct link *l)
 
     if (l->rate_mbit > 0)
         snprintf(rate, sizeof rate, "%g Mbit/s", l->rate_mbit);
-    VLOG("%s: delay %.3f ms, jitter %.3f ms (%s), rate %s", name,
-         (double)l->delay_ns / NS_PER_MS, (double)l->jitter_ns / NS_PER_MS,
-         l->dist == JITTER_EXP ? "exp" : "uniform", rate);
+    VLOG("%s: delay %.3f ms, jitter %.3f ms (%s), rate %s", name, (double)l->delay_ns / NS_PER_MS,
+         (double)l->jitter_ns / NS_PER_MS, l->dist == JITTER_EXP ? "exp" : "uniform", rate);
 }
 
 static int64_t link_sample_delay(const struct link *l, uint64_t *rng)
@@ -867,14 +857,14 @@ struct chunk {
 struct dir {
     const struct link *link;
     struct chunk *head, *tail;
-    size_t buffered;    /* bytes held, not yet fully written */
-    int64_t link_free;  /* link-clock time the serialiser becomes free */
-    int64_t last_due;   /* delivery time of the previous chunk (no reordering) */
+    size_t buffered;   /* bytes held, not yet fully written */
+    int64_t link_free; /* link-clock time the serialiser becomes free */
+    int64_t last_due;  /* delivery time of the previous chunk (no reordering) */
     uint64_t rng;
-    bool src_done;      /* EOF or error read from the source; nothing more to read */
-    bool dst_done;      /* FIN delivered to the destination */
-    bool blocked;       /* destination returned EAGAIN; waiting for EPOLLOUT */
-    bool backlogged;    /* hit EAGAIN since the queue was last empty (for --stats) */
+    bool src_done;   /* EOF or error read from the source; nothing more to read */
+    bool dst_done;   /* FIN delivered to the destination */
+    bool blocked;    /* destination returned EAGAIN; waiting for EPOLLOUT */
+    bool backlogged; /* hit EAGAIN since the queue was last empty (for --stats) */
 };
 
 struct conn;
@@ -931,7 +921,7 @@ struct sim {
     uint64_t st_hist[10];
 };
 
-static const int64_t st_edges_us[9] = { 5, 10, 20, 50, 100, 200, 500, 1000, 10000 };
+static const int64_t st_edges_us[9] = {5, 10, 20, 50, 100, 200, 500, 1000, 10000};
 
 static int cmp_outage(const void *a, const void *b)
 {
@@ -1040,18 +1030,23 @@ static void stats_print(const struct sim *s)
     size_t i;
 
     if (s->st_stamp_n > 0)
-        fprintf(stderr, PROG ": stats: %" PRIu64 " reads with kernel receive timestamps,"
-                " mean %.1f us before the relay saw them\n", s->st_stamp_n,
-                (double)s->st_stamp_sum / (double)s->st_stamp_n / NS_PER_US);
-    fprintf(stderr, PROG ": stats: %" PRIu64 " chunks written behind receiver back-pressure"
-            " (not counted below)\n", s->st_backlogged);
+        fprintf(stderr,
+                PROG ": stats: %" PRIu64 " reads with kernel receive timestamps,"
+                     " mean %.1f us before the relay saw them\n",
+                s->st_stamp_n, (double)s->st_stamp_sum / (double)s->st_stamp_n / NS_PER_US);
+    fprintf(stderr,
+            PROG ": stats: %" PRIu64 " chunks written behind receiver back-pressure"
+                 " (not counted below)\n",
+            s->st_backlogged);
     if (s->st_count == 0) {
         logmsg("stats: no other chunks delivered");
         return;
     }
-    fprintf(stderr, PROG ": stats: %" PRIu64 " chunks, first-byte lateness behind due time:"
-            " mean %.1f us, max %.1f us\n", s->st_count,
-            (double)s->st_sum / (double)s->st_count / NS_PER_US, (double)s->st_max / NS_PER_US);
+    fprintf(stderr,
+            PROG ": stats: %" PRIu64 " chunks, first-byte lateness behind due time:"
+                 " mean %.1f us, max %.1f us\n",
+            s->st_count, (double)s->st_sum / (double)s->st_count / NS_PER_US,
+            (double)s->st_max / NS_PER_US);
     fprintf(stderr, PROG ": stats: histogram");
     for (i = 0; i < 10; i++) {
         if (i < 9)
@@ -1112,7 +1107,7 @@ static uint32_t side_wanted(const struct sim *s, const struct side *sd)
 static int side_update(struct sim *s, struct side *sd)
 {
     uint32_t want = side_wanted(s, sd);
-    struct epoll_event ev = { .events = want, .data.ptr = sd };
+    struct epoll_event ev = {.events = want, .data.ptr = sd};
 
     if (sd->fd < 0 || (sd->registered && want == sd->armed) || (!sd->registered && !want))
         return 0;
@@ -1135,7 +1130,7 @@ static void listeners_enable(struct sim *s, bool on)
 
     for (i = 0; i < s->nlst; i++) {
         struct listener *l = &s->lst[i];
-        struct epoll_event ev = { .events = EPOLLIN, .data.ptr = l };
+        struct epoll_event ev = {.events = EPOLLIN, .data.ptr = l};
         if (l->registered == on)
             continue;
         if (epoll_ctl(s->ep, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, l->fd, on ? &ev : NULL) < 0)
@@ -1249,8 +1244,8 @@ static void conn_open(struct sim *s, struct listener *l, int cfd)
     c->connecting = r < 0;
     if (!c->connecting)
         connect_result(s, l->pair, 0);
-    c->cli = (struct side){ .kind = K_SIDE, .fd = cfd, .is_srv = false, .conn = c };
-    c->srv = (struct side){ .kind = K_SIDE, .fd = sfd, .is_srv = true, .conn = c };
+    c->cli = (struct side){.kind = K_SIDE, .fd = cfd, .is_srv = false, .conn = c};
+    c->srv = (struct side){.kind = K_SIDE, .fd = sfd, .is_srv = true, .conn = c};
     dir_init(&c->up, &s->up_link, s->opt->seed, c->id, 0);
     dir_init(&c->down, &s->down_link, s->opt->seed, c->id, 1);
     c->next = s->conns;
@@ -1277,8 +1272,8 @@ static void listener_event(struct sim *s, struct listener *l)
         if (errno == EAGAIN || errno == EWOULDBLOCK)
             return;
         if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-            logmsg("accept on %s: %s; pausing accepts until a connection closes",
-                   l->bound.text, strerror(errno));
+            logmsg("accept on %s: %s; pausing accepts until a connection closes", l->bound.text,
+                   strerror(errno));
             s->accept_paused = true;
             listeners_enable(s, false);
             return;
@@ -1358,8 +1353,8 @@ static void dir_read(struct sim *s, struct conn *c, struct dir *d, int fd, int64
         } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
             return;
         } else {
-            VLOG("conn %" PRIu64 ": read from %s side: %s", c->id, d == &c->up ? "client"
-                 : "server", strerror(errno));
+            VLOG("conn %" PRIu64 ": read from %s side: %s", c->id,
+                 d == &c->up ? "client" : "server", strerror(errno));
             d->src_done = true;
             r = dir_enqueue(s, d, t, NULL, 0, CH_RESET);
         }
@@ -1562,22 +1557,15 @@ static int relay_loop(struct sim *s)
         for (i = 0; i < n; i++) {
             struct handle *h = evs[i].data.ptr;
             switch (h->kind) {
-            case K_LISTENER:
-                listener_event(s, (struct listener *)h);
-                break;
-            case K_SIDE:
-                side_event(s, (struct side *)h, evs[i].events, wake);
-                break;
-            case K_SIGNAL:
-                signal_event(s);
-                break;
+            case K_LISTENER: listener_event(s, (struct listener *)h); break;
+            case K_SIDE: side_event(s, (struct side *)h, evs[i].events, wake); break;
+            case K_SIGNAL: signal_event(s); break;
             case K_TIMER: {
                 uint64_t ticks;
                 (void)!read(s->tfd, &ticks, sizeof ticks);
                 break;
             }
-            default:
-                break;
+            default: break;
             }
         }
         flush_all(s);
@@ -1618,7 +1606,7 @@ static void raise_fd_limit(void)
 
 static int epoll_add(int ep, int fd, void *ptr)
 {
-    struct epoll_event ev = { .events = EPOLLIN, .data.ptr = ptr };
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = ptr};
     return epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
 }
 
@@ -1838,8 +1826,8 @@ static void echo_accept(struct echo *e, struct listener *l)
 
 static int run_echo(const struct options *o)
 {
-    struct echo e = { .ep = -1 };
-    struct handle sig_h = { K_SIGNAL };
+    struct echo e = {.ep = -1};
+    struct handle sig_h = {K_SIGNAL};
     struct endpoint bound[MAX_ENDPOINTS];
     struct epoll_event evs[MAX_EVENTS];
     int sfd, rc = EXIT_RUNTIME;
