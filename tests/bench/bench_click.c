@@ -140,28 +140,11 @@ int main(int argc, char **argv)
         fprintf(f, "room %s %s\n", rooms[i].name, pk);
     }
     fclose(f);
-    char data[1200], key[1200], epfile[1200], skey[1200];
-    snprintf(data, sizeof data, "%s/coord", env.tmp);
-    snprintf(key, sizeof key, "%s/keys/coordinator.key", env.tmp);
+    char eps[3][256], skey[1200];
     snprintf(skey, sizeof skey, "%s/keys/coordinator.pub", env.tmp);
-    snprintf(epfile, sizeof epfile, "%s/endpoints", env.tmp);
-    char *cargv[] = {"",
-                     "--data",
-                     data,
-                     "--key",
-                     key,
-                     "--access",
-                     access,
-                     "--bind",
-                     "tcp://127.0.0.1:*",
-                     "--endpoint-file",
-                     epfile,
-                     NULL};
-    if (bench_spawn(&env, "coordinator", "tutti-coordinator", cargv) < 0 ||
-        bench_wait_lines(epfile, 3, 10000) != 0)
+    if (bench_start_coordinator(&env, eps) != 0)
         goto out;
-    char ep[256];
-    bench_read_line(epfile, 1, ep, sizeof ep);
+    char *ep = eps[0];
     for (int i = 0; i < ROOMS; i++) {
         room_t *r = &rooms[i];
         char akey[1200], adata[1200], off[32], sk[32];

@@ -185,31 +185,9 @@ int main(int argc, char **argv)
     fprintf(f, "room stage %s\n", stage_pub);
     fclose(f);
 
-    char data[1200], key[1200], access[1200], epfile[1200];
-    snprintf(data, sizeof data, "%s/coord", env.tmp);
-    snprintf(key, sizeof key, "%s/keys/coordinator.key", env.tmp);
-    snprintf(access, sizeof access, "%s/access", env.tmp);
-    snprintf(epfile, sizeof epfile, "%s/endpoints", env.tmp);
-    char *cargv[] = {"",
-                     "--data",
-                     data,
-                     "--key",
-                     key,
-                     "--access",
-                     access,
-                     "--bind",
-                     "tcp://127.0.0.1:*",
-                     "--endpoint-file",
-                     epfile,
-                     NULL};
-    if (bench_spawn(&env, "coordinator", "tutti-coordinator", cargv) < 0 ||
-        bench_wait_lines(epfile, 3, 10000) != 0) {
-        fprintf(stderr, "tutti-bench-clock: coordinator did not start (see %s)\n", env.tmp);
-        goto out;
-    }
     char eps[3][256];
-    for (int i = 0; i < 3; i++)
-        bench_read_line(epfile, i + 1, eps[i], sizeof eps[i]);
+    if (bench_start_coordinator(&env, eps) != 0)
+        goto out;
 
     /* The agent's three connections go through the simulated link when asked. */
     char agent_eps[3][256];

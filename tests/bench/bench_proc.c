@@ -113,6 +113,35 @@ int bench_wait_lines(const char *path, int lines, int timeout_ms)
     return -1;
 }
 
+int bench_start_coordinator(bench_env_t *env, char eps[3][256])
+{
+    char data[1200], key[1200], access[1200], epfile[1200];
+    snprintf(data, sizeof data, "%s/coord", env->tmp);
+    snprintf(key, sizeof key, "%s/keys/coordinator.key", env->tmp);
+    snprintf(access, sizeof access, "%s/access", env->tmp);
+    snprintf(epfile, sizeof epfile, "%s/endpoints", env->tmp);
+    char *argv[] = {"",
+                    "--data",
+                    data,
+                    "--key",
+                    key,
+                    "--access",
+                    access,
+                    "--bind",
+                    "tcp://127.0.0.1:*",
+                    "--endpoint-file",
+                    epfile,
+                    NULL};
+    if (bench_spawn(env, "coordinator", "tutti-coordinator", argv) < 0 ||
+        bench_wait_lines(epfile, 3, 10000) != 0) {
+        fprintf(stderr, "bench: the coordinator did not start (see %s)\n", env->tmp);
+        return -1;
+    }
+    for (int i = 0; i < 3; i++)
+        bench_read_line(epfile, i + 1, eps[i], 256);
+    return 0;
+}
+
 int bench_stop(bench_env_t *env, pid_t pid)
 {
     int status = -1;

@@ -32,6 +32,11 @@ pid_t bench_spawn(bench_env_t *env, const char *log_name, const char *prog, char
 int bench_wait_lines(const char *path, int lines, int timeout_ms);
 /* Reads line n (1-based) of path into out. */
 int bench_read_line(const char *path, int n, char *out, size_t len);
+/* Starts tutti-coordinator on a free loopback port with TMP/keys/coordinator.key
+ * and the access file TMP/access (the caller writes it), waits until it
+ * listens and reads its request, updates and clock endpoints into eps.
+ * 0 on success; on failure says why on stderr. */
+int bench_start_coordinator(bench_env_t *env, char eps[3][256]);
 /* SIGTERM one child and wait for it (SIGKILL after 5 s). Returns its status. */
 int bench_stop(bench_env_t *env, pid_t pid);
 /* Stops every child still running and removes the temp dir. */
