@@ -72,22 +72,15 @@ agent_click_roll_t *agent_click_roll_new(const char *text, int32_t from_bar, int
     }
     roll->fps = tt_tempo_fps(roll->map);
     roll->start_frame = tt_tempo_start_frame(roll->map);
-    tt_bbt_t b1 = {from_bar, 1, 0}, next_bar = {from_bar + 1, 1, 0};
-    roll->c_from = tt_tempo_bbt_to_ns(roll->map, b1);
     /* The count-off plays the beat and meter of the bar it leads into. */
-    tt_click_t c;
-    int64_t bar_end = tt_tempo_bbt_to_ns(roll->map, next_bar);
-    roll->beats_per_bar = 1;
-    roll->beat_ns = bar_end - roll->c_from;
-    if (tt_tempo_next_click(roll->map, roll->c_from, &c) == 0 && c.beats > 1) {
-        tt_click_t second;
-        roll->beats_per_bar = c.beats;
-        if (tt_tempo_next_click(roll->map, c.ns + 1, &second) == 0)
-            roll->beat_ns = second.ns - c.ns;
-    }
-    roll->countoff_clicks = tt_tempo_countoff_bars(roll->map) * roll->beats_per_bar;
+    tt_tempo_countoff_t co;
+    int64_t countoff_ns = tt_tempo_countoff(roll->map, from_bar, &co);
+    roll->c_from = co.c_from;
+    roll->beats_per_bar = co.beats_per_bar;
+    roll->beat_ns = co.beat_ns;
+    roll->countoff_clicks = co.clicks;
     roll->start_session = start;
-    roll->origin = start + (int64_t)roll->countoff_clicks * roll->beat_ns;
+    roll->origin = start + countoff_ns;
     roll->stop_session = INT64_MAX;
     roll->ltc = tt_ltc_enc_new(sample_rate, roll->fps, why);
     if (!roll->ltc) {

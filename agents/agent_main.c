@@ -112,13 +112,22 @@ static void on_record(void *arg, const Tutti__Record *rec)
                      rec->note->text);
         break;
     case TUTTI__RECORD__BODY_ROLL:
-        tt_diag_info("roll %s from bar %d at session %.6f s", rec->roll->cue, rec->roll->from_bar,
+        tt_diag_info("roll %s take %u from bar %d at session %.6f s", rec->roll->cue,
+                     rec->roll->take, rec->roll->from_bar,
                      (double)rec->roll->start_session_ns / 1e9);
         if ((a->render || a->jack) && a->replica)
             play_roll(a, tt_replica_state(a->replica));
         break;
+    case TUTTI__RECORD__BODY_TAKE_INTERRUPTED:
+        tt_diag_warn("take %u of %s interrupted (coordinator restart)", rec->take_interrupted->take,
+                     rec->take_interrupted->cue);
+        if (a->render)
+            agent_render_stop(a->render, rec->take_interrupted->at_session_ns);
+        if (a->jack)
+            agent_jack_stop(a->jack, rec->take_interrupted->at_session_ns);
+        break;
     case TUTTI__RECORD__BODY_STOP:
-        tt_diag_info("stop %s at session %.6f s", rec->stop->cue,
+        tt_diag_info("stop %s take %u at session %.6f s", rec->stop->cue, rec->stop->take,
                      (double)rec->stop->at_session_ns / 1e9);
         if (a->render)
             agent_render_stop(a->render, rec->stop->at_session_ns);

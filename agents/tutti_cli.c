@@ -10,6 +10,7 @@
 #include "tt_keys.h"
 #include "tt_onsets.h"
 #include "tt_record_json.h"
+#include "tt_session.h"
 #include "tt_smf.h"
 #include "tt_store.h"
 #include "tt_tempo.h"
@@ -46,12 +47,18 @@ static void usage(FILE *out)
         "  trim ROOM US                 set ROOM's clock trim in microseconds (operator; a log\n"
         "                               record): added to the room's session time to cancel a\n"
         "                               known path asymmetry; 0 removes it\n"
+        "  cue add CUE [--title T]      add a cue (operator)\n"
+        "  cue list [--json]            cues with their map version and takes\n"
+        "  arm CUE                      arm the transport for CUE (idle/stopped -> armed)\n"
+        "  takes [--json] [--cue CUE]   the take sheet: cue, take, state, start timecode,\n"
+        "                               from bar, duration\n"
         "  tempo load CUE FILE [--start-tc TC] [--fps RATE] [--countoff BARS]\n"
         "                               load a tempo map (text format or Standard MIDI\n"
         "                               File) for CUE as a new version (operator)\n"
         "  roll CUE [--from-bar N] [--lead-ms MS]\n"
-        "                               start CUE at session time now + lead (default\n"
-        "                               1500 ms): every room counts off on the same sample\n"
+        "                               start the armed CUE at session time now + lead\n"
+        "                               (default 1500 ms), opening its next take: every\n"
+        "                               room counts off on the same sample\n"
         "  stop [--lead-ms MS]          stop at session time now + lead (default 0)\n"
         "  clicks REF.wav OTHER.wav... [--json] [--whole-samples]\n"
         "                               how far each file's clicks landed from REF's, in\n"
@@ -358,6 +365,182 @@ static int cmd_tempo(const conn_opts_t *o, int argc, char **argv)
     return rc;
 }
 
+static int cmd_arm(const conn_opts_t *o, int argc, char **argv)
+{
+    if (argc != 2) {
+        fprintf(stderr, "usage: tutti arm CUE\n");
+        return EXIT_USAGE;
+    }
+    Tutti__Envelope env = TUTTI__ENVELOPE__INIT;
+    Tutti__ArmRequest ar = TUTTI__ARM_REQUEST__INIT;
+    ar.cue = argv[1];
+    env.body_case = TUTTI__ENVELOPE__BODY_ARM;
+    env.arm = &ar;
+    return write_request(o, &env, "arm");
+}
+
+/* The session as the log folds it, fetched whole: the CLI applies the same
+ * fold as every agent instead of asking for a second, hand-made view. */
+static int fetch_fold(session_t *s, tt_session_t *st)
+{
+    tt_session_init(st);
+    for (;;) {
+        Tutti__Envelope env = TUTTI__ENVELOPE__INIT;
+        Tutti__FetchRequest fr = TUTTI__FETCH_REQUEST__INIT;
+        fr.from_seq = st->last_seq + 1;
+        env.body_case = TUTTI__ENVELOPE__BODY_FETCH;
+        env.fetch = &fr;
+        Tutti__Envelope *reply = NULL;
+        int rc = request(s, &env, &reply, TUTTI__ENVELOPE__BODY_FETCH_REPLY);
+        if (rc != 0)
+            return rc;
+        const Tutti__FetchReply *rep = reply->fetch_reply;
+        size_t got = rep->n_records;
+        for (size_t i = 0; i < got && rc == 0; i++) {
+            uint8_t hash[TT_HASH_LEN];
+            Tutti__Record *rec = NULL;
+            char why[TT_WHY_LEN];
+            rc = tt_chain_check(rep->records[i].data, rep->records[i].len, st->last_seq + 1,
+                                st->head_hash, st->signing_pk, hash, &rec, why);
+            if (rc == 0)
+                rc = tt_session_apply(st, rec, hash, why);
+            if (rc != 0)
+                fprintf(stderr, "tutti: record %llu: %s\n", (unsigned long long)st->last_seq + 1,
+                        why);
+            if (rec)
+                tutti__record__free_unpacked(rec, NULL);
+        }
+        uint64_t head = rep->last_seq;
+        tutti__envelope__free_unpacked(reply, NULL);
+        if (rc != 0)
+            return 1;
+        if (got == 0 || st->last_seq >= head)
+            return 0;
+    }
+}
+
+static const char *take_state_name(tt_take_state_t t)
+{
+    return t == TT_TAKE_OPEN ? "open" : t == TT_TAKE_DONE ? "done" : "interrupted";
+}
+
+static int cmd_cue(const conn_opts_t *o, int argc, char **argv)
+{
+    if (argc >= 3 && !strcmp(argv[1], "add")) {
+        const char *title = "";
+        if (argc == 5 && !strcmp(argv[3], "--title"))
+            title = argv[4];
+        else if (argc != 3) {
+            fprintf(stderr, "usage: tutti cue add CUE [--title T]\n");
+            return EXIT_USAGE;
+        }
+        Tutti__Envelope env = TUTTI__ENVELOPE__INIT;
+        Tutti__CueAddRequest ca = TUTTI__CUE_ADD_REQUEST__INIT;
+        ca.cue = argv[2];
+        ca.title = (char *)title;
+        env.body_case = TUTTI__ENVELOPE__BODY_CUE_ADD;
+        env.cue_add = &ca;
+        return write_request(o, &env, "cue");
+    }
+    if (argc < 2 || strcmp(argv[1], "list") != 0 || argc > 3 ||
+        (argc == 3 && strcmp(argv[2], "--json") != 0)) {
+        fprintf(stderr, "usage: tutti cue add CUE [--title T] | tutti cue list [--json]\n");
+        return EXIT_USAGE;
+    }
+    int as_json = argc == 3;
+    session_t s;
+    tt_session_t st;
+    int rc = connect_session(o, &s);
+    if (rc == 0)
+        rc = fetch_fold(&s, &st);
+    if (rc == 0) {
+        for (size_t i = 0; i < st.n_cues; i++) {
+            const tt_session_cue_t *c = &st.cues[i];
+            const tt_session_take_t *last = c->n_takes ? &c->takes[c->n_takes - 1] : NULL;
+            if (as_json) {
+                json_t *j =
+                    json_pack("{s:s, s:s, s:i, s:i}", "cue", c->name, "title", c->title,
+                              "tempo_version", (int)c->tempo_version, "takes", (int)c->n_takes);
+                if (last)
+                    json_object_set_new(j, "last_take",
+                                        json_pack("{s:i, s:s}", "take", (int)last->number, "state",
+                                                  take_state_name(last->state)));
+                print_json_line(j);
+                json_decref(j);
+            } else {
+                printf("%-10s %-30s map v%u  %zu takes", c->name, c->title, c->tempo_version,
+                       c->n_takes);
+                if (last)
+                    printf(" (last: %u, %s)", last->number, take_state_name(last->state));
+                putchar('\n');
+            }
+        }
+        tt_session_clear(&st);
+    }
+    close_session(&s);
+    return rc;
+}
+
+static int cmd_takes(const conn_opts_t *o, int argc, char **argv)
+{
+    int as_json = 0;
+    const char *only = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--json"))
+            as_json = 1;
+        else if (!strcmp(argv[i], "--cue") && i + 1 < argc)
+            only = argv[++i];
+        else {
+            fprintf(stderr, "usage: tutti takes [--json] [--cue CUE]\n");
+            return EXIT_USAGE;
+        }
+    }
+    session_t s;
+    tt_session_t st;
+    int rc = connect_session(o, &s);
+    if (rc == 0)
+        rc = fetch_fold(&s, &st);
+    if (rc != 0) {
+        close_session(&s);
+        return rc;
+    }
+    if (!as_json)
+        printf("%-10s %5s %-12s %-12s %8s %10s\n", "cue", "take", "state", "start tc", "from bar",
+               "duration");
+    for (size_t i = 0; i < st.n_cues; i++) {
+        const tt_session_cue_t *c = &st.cues[i];
+        if (only && strcmp(only, c->name) != 0)
+            continue;
+        tt_fps_t fps = TT_FPS_24;
+        tt_tempo_map_t *map =
+            c->map_text ? tt_tempo_parse_text(c->map_text, strlen(c->map_text), NULL) : NULL;
+        if (map)
+            fps = tt_tempo_fps(map);
+        tt_tempo_destroy(&map);
+        for (size_t k = 0; k < c->n_takes; k++) {
+            const tt_session_take_t *t = &c->takes[k];
+            char tc[TT_TIMECODE_LEN];
+            tt_timecode_format(t->start_frame, fps, tc);
+            double dur =
+                t->end_session_ns ? (double)(t->end_session_ns - t->start_session_ns) / 1e9 : 0.0;
+            if (as_json) {
+                json_t *j = json_pack("{s:s, s:i, s:s, s:s, s:i, s:f, s:I}", "cue", c->name, "take",
+                                      (int)t->number, "state", take_state_name(t->state),
+                                      "start_tc", tc, "from_bar", (int)t->from_bar, "duration_s",
+                                      dur, "roll_seq", (json_int_t)t->roll_seq);
+                print_json_line(j);
+                json_decref(j);
+            } else {
+                printf("%-10s %5u %-12s %-12s %8d %9.1fs\n", c->name, t->number,
+                       take_state_name(t->state), tc, t->from_bar, dur);
+            }
+        }
+    }
+    tt_session_clear(&st);
+    close_session(&s);
+    return 0;
+}
+
 static int cmd_roll(const conn_opts_t *o, int argc, char **argv)
 {
     const char *cue = NULL;
@@ -502,6 +685,9 @@ static int cmd_status(const conn_opts_t *o, int argc, char **argv)
             json_object_set_new(o2, "session", json_string(st->session_name));
             json_object_set_new(o2, "last_seq", json_integer((json_int_t)st->last_seq));
             json_object_set_new(o2, "head_hash", json_string(hash));
+            json_object_set_new(o2, "transport",
+                                json_pack("{s:s, s:s, s:i}", "state", st->transport, "cue", st->cue,
+                                          "take", (int)st->take));
             json_t *rooms = json_array();
             for (size_t i = 0; i < st->n_rooms; i++) {
                 const Tutti__RoomStatus *r = st->rooms[i];
@@ -532,6 +718,10 @@ static int cmd_status(const conn_opts_t *o, int argc, char **argv)
         } else {
             printf("session %s: log at %llu, head %.16s\n", st->session_name,
                    (unsigned long long)st->last_seq, hash);
+            printf("  transport %s%s%s", st->transport, st->cue[0] ? " " : "", st->cue);
+            if (st->take)
+                printf(" (take %u)", st->take);
+            putchar('\n');
             for (size_t i = 0; i < st->n_rooms; i++) {
                 const Tutti__RoomStatus *r = st->rooms[i];
                 printf("  room %-20s %-8s replica at %-8llu", r->name,
@@ -572,8 +762,14 @@ static void print_record(const Tutti__Record *rec, const uint8_t *hash, int as_j
         printf("  %s version %u from %s", rec->tempo_load->cue, rec->tempo_load->version,
                rec->tempo_load->source);
     else if (rec->body_case == TUTTI__RECORD__BODY_ROLL)
-        printf("  %s from bar %d at session %.3f s", rec->roll->cue, rec->roll->from_bar,
-               (double)rec->roll->start_session_ns / 1e9);
+        printf("  %s take %u from bar %d at session %.3f s", rec->roll->cue, rec->roll->take,
+               rec->roll->from_bar, (double)rec->roll->start_session_ns / 1e9);
+    else if (rec->body_case == TUTTI__RECORD__BODY_ARM)
+        printf("  %s", rec->arm->cue);
+    else if (rec->body_case == TUTTI__RECORD__BODY_CUE_ADD)
+        printf("  %s \"%s\"", rec->cue_add->cue, rec->cue_add->title);
+    else if (rec->body_case == TUTTI__RECORD__BODY_TAKE_INTERRUPTED)
+        printf("  %s take %u", rec->take_interrupted->cue, rec->take_interrupted->take);
     else if (rec->body_case == TUTTI__RECORD__BODY_STOP)
         printf("  %s at session %.3f s", rec->stop->cue, (double)rec->stop->at_session_ns / 1e9);
     else if (rec->body_case == TUTTI__RECORD__BODY_TRIM)
@@ -754,6 +950,12 @@ int main(int argc, char **argv)
         return cmd_status(&o, sub_argc, sub_argv);
     if (strcmp(cmd, "history") == 0)
         return cmd_history(&o, sub_argc, sub_argv);
+    if (strcmp(cmd, "arm") == 0)
+        return cmd_arm(&o, sub_argc, sub_argv);
+    if (strcmp(cmd, "cue") == 0)
+        return cmd_cue(&o, sub_argc, sub_argv);
+    if (strcmp(cmd, "takes") == 0)
+        return cmd_takes(&o, sub_argc, sub_argv);
     if (strcmp(cmd, "clicks") == 0)
         return cmd_clicks(sub_argc, sub_argv);
     if (strcmp(cmd, "tempo") == 0)

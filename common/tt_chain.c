@@ -193,6 +193,9 @@ const char *tt_chain_kind(const Tutti__Record *rec)
     case TUTTI__RECORD__BODY_TEMPO_LOAD: return "tempo";
     case TUTTI__RECORD__BODY_ROLL: return "roll";
     case TUTTI__RECORD__BODY_STOP: return "stop";
+    case TUTTI__RECORD__BODY_CUE_ADD: return "cue";
+    case TUTTI__RECORD__BODY_ARM: return "arm";
+    case TUTTI__RECORD__BODY_TAKE_INTERRUPTED: return "take-interrupted";
     default: return "unknown";
     }
 }

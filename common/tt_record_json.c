@@ -52,13 +52,26 @@ json_t *tt_record_json(const Tutti__Record *rec, const uint8_t *hash)
         json_object_set_new(o, "source", json_string(rec->tempo_load->source));
         json_object_set_new(o, "map", json_string(rec->tempo_load->map_text));
         break;
+    case TUTTI__RECORD__BODY_CUE_ADD:
+        json_object_set_new(o, "cue", json_string(rec->cue_add->cue));
+        json_object_set_new(o, "title", json_string(rec->cue_add->title));
+        break;
+    case TUTTI__RECORD__BODY_ARM: json_object_set_new(o, "cue", json_string(rec->arm->cue)); break;
+    case TUTTI__RECORD__BODY_TAKE_INTERRUPTED:
+        json_object_set_new(o, "cue", json_string(rec->take_interrupted->cue));
+        json_object_set_new(o, "take", json_integer(rec->take_interrupted->take));
+        json_object_set_new(o, "at_session_ns", json_integer(rec->take_interrupted->at_session_ns));
+        break;
     case TUTTI__RECORD__BODY_ROLL:
+        json_object_set_new(o, "take", json_integer(rec->roll->take));
+        json_object_set_new(o, "downbeat_session_ns", json_integer(rec->roll->downbeat_session_ns));
         json_object_set_new(o, "cue", json_string(rec->roll->cue));
         json_object_set_new(o, "tempo_version", json_integer(rec->roll->tempo_version));
         json_object_set_new(o, "from_bar", json_integer(rec->roll->from_bar));
         json_object_set_new(o, "start_session_ns", json_integer(rec->roll->start_session_ns));
         break;
     case TUTTI__RECORD__BODY_STOP:
+        json_object_set_new(o, "take", json_integer(rec->stop->take));
         json_object_set_new(o, "cue", json_string(rec->stop->cue));
         json_object_set_new(o, "at_session_ns", json_integer(rec->stop->at_session_ns));
         break;

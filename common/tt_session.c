@@ -14,8 +14,10 @@ void tt_session_init(tt_session_t *s)
 
 void tt_session_clear(tt_session_t *s)
 {
-    for (size_t i = 0; i < s->n_cues; i++)
+    for (size_t i = 0; i < s->n_cues; i++) {
         free(s->cues[i].map_text);
+        free(s->cues[i].takes);
+    }
     free(s->cues);
     tt_session_init(s);
 }
@@ -28,26 +30,100 @@ const tt_session_cue_t *tt_session_find_cue(const tt_session_t *s, const char *n
     return NULL;
 }
 
-static int apply_tempo_load(tt_session_t *s, const Tutti__Record *rec, char *why)
+/* The cue named, added when absent. NULL with why when there is no room. */
+static tt_session_cue_t *cue_for(tt_session_t *s, const Tutti__Record *rec, const char *name,
+                                 char *why)
 {
-    const Tutti__TempoLoad *tl = rec->tempo_load;
-    tt_session_cue_t *cue = (tt_session_cue_t *)tt_session_find_cue(s, tl->cue);
+    tt_session_cue_t *cue = (tt_session_cue_t *)tt_session_find_cue(s, name);
     if (!cue) {
-        if (s->n_cues == TT_SESSION_MAX_CUES || strlen(tl->cue) > TT_CUE_MAX_NAME)
-            return tt_fail(why, TT_ERR_INVALID, "record %llu: no room for cue '%s'",
-                           (unsigned long long)rec->seq, tl->cue);
+        if (s->n_cues == TT_SESSION_MAX_CUES || strlen(name) > TT_CUE_MAX_NAME) {
+            tt_fail(why, TT_ERR_INVALID, "record %llu: no room for cue '%s'",
+                    (unsigned long long)rec->seq, name);
+            return NULL;
+        }
         if (s->n_cues == s->cap_cues) {
             size_t cap = s->cap_cues ? 2 * s->cap_cues : 16;
             tt_session_cue_t *grown = realloc(s->cues, cap * sizeof *grown);
-            if (!grown)
-                return tt_fail(why, TT_ERR_NOMEM, "growing the cue list");
+            if (!grown) {
+                tt_fail(why, TT_ERR_NOMEM, "growing the cue list");
+                return NULL;
+            }
             s->cues = grown;
             s->cap_cues = cap;
         }
         cue = &s->cues[s->n_cues++];
         memset(cue, 0, sizeof *cue);
-        snprintf(cue->name, sizeof cue->name, "%s", tl->cue);
+        snprintf(cue->name, sizeof cue->name, "%s", name);
     }
+    return cue;
+}
+
+static tt_session_take_t *find_take(tt_session_cue_t *cue, uint32_t number)
+{
+    for (size_t i = 0; cue && i < cue->n_takes; i++)
+        if (cue->takes[i].number == number)
+            return &cue->takes[i];
+    return NULL;
+}
+
+static int apply_roll(tt_session_t *s, const Tutti__Record *rec, char *why)
+{
+    const Tutti__Roll *r = rec->roll;
+    tt_session_cue_t *cue = cue_for(s, rec, r->cue, why);
+    if (!cue)
+        return TT_ERR_INVALID;
+    if (r->take) {
+        if (cue->n_takes == cue->cap_takes) {
+            size_t cap = cue->cap_takes ? 2 * cue->cap_takes : 8;
+            tt_session_take_t *grown = realloc(cue->takes, cap * sizeof *grown);
+            if (!grown)
+                return tt_fail(why, TT_ERR_NOMEM, "growing the take list of %s", r->cue);
+            cue->takes = grown;
+            cue->cap_takes = cap;
+        }
+        cue->takes[cue->n_takes++] = (tt_session_take_t){
+            .number = r->take,
+            .state = TT_TAKE_OPEN,
+            .from_bar = r->from_bar,
+            .tempo_version = r->tempo_version,
+            .start_session_ns = r->start_session_ns,
+            .downbeat_session_ns = r->downbeat_session_ns,
+            .start_frame = r->start_frame,
+            .roll_seq = rec->seq,
+        };
+    }
+    tt_transport_t *t = &s->transport;
+    t->phase = TT_PHASE_ROLLED;
+    t->rolled = 1;
+    snprintf(t->cue, sizeof t->cue, "%s", r->cue);
+    t->tempo_version = r->tempo_version;
+    t->from_bar = r->from_bar;
+    t->start_session_ns = r->start_session_ns;
+    t->downbeat_session_ns = r->downbeat_session_ns;
+    t->stop_session_ns = INT64_MAX;
+    t->roll_seq = rec->seq;
+    t->take = r->take;
+    return 0;
+}
+
+/* A stop or an interruption closes the take and ends the roll at `at`. */
+static void close_take(tt_session_t *s, const char *cue_name, uint32_t take, int64_t at,
+                       tt_take_state_t how)
+{
+    tt_session_take_t *tk = find_take((tt_session_cue_t *)tt_session_find_cue(s, cue_name), take);
+    if (tk && tk->state == TT_TAKE_OPEN) {
+        tk->state = how;
+        tk->end_session_ns = at;
+    }
+    s->transport.stop_session_ns = at;
+}
+
+static int apply_tempo_load(tt_session_t *s, const Tutti__Record *rec, char *why)
+{
+    const Tutti__TempoLoad *tl = rec->tempo_load;
+    tt_session_cue_t *cue = cue_for(s, rec, tl->cue, why);
+    if (!cue)
+        return TT_ERR_INVALID;
     char *text = strdup(tl->map_text);
     if (!text)
         return tt_fail(why, TT_ERR_NOMEM, "copying the tempo map of %s", tl->cue);
@@ -84,17 +160,30 @@ int tt_session_apply(tt_session_t *s, const Tutti__Record *rec, const uint8_t ha
         break;
     }
     case TUTTI__RECORD__BODY_ROLL: {
-        tt_transport_t *t = &s->transport;
-        t->rolled = 1;
-        snprintf(t->cue, sizeof t->cue, "%s", rec->roll->cue);
-        t->tempo_version = rec->roll->tempo_version;
-        t->from_bar = rec->roll->from_bar;
-        t->start_session_ns = rec->roll->start_session_ns;
-        t->stop_session_ns = INT64_MAX;
-        t->roll_seq = rec->seq;
+        int rc = apply_roll(s, rec, why);
+        if (rc != 0)
+            return rc;
         break;
     }
-    case TUTTI__RECORD__BODY_STOP: s->transport.stop_session_ns = rec->stop->at_session_ns; break;
+    case TUTTI__RECORD__BODY_STOP:
+        close_take(s, rec->stop->cue, rec->stop->take, rec->stop->at_session_ns, TT_TAKE_DONE);
+        break;
+    case TUTTI__RECORD__BODY_TAKE_INTERRUPTED:
+        close_take(s, rec->take_interrupted->cue, rec->take_interrupted->take,
+                   rec->take_interrupted->at_session_ns, TT_TAKE_INTERRUPTED);
+        break;
+    case TUTTI__RECORD__BODY_CUE_ADD: {
+        tt_session_cue_t *cue = cue_for(s, rec, rec->cue_add->cue, why);
+        if (!cue)
+            return TT_ERR_INVALID;
+        snprintf(cue->title, sizeof cue->title, "%s", rec->cue_add->title);
+        break;
+    }
+    case TUTTI__RECORD__BODY_ARM:
+        s->transport.phase = TT_PHASE_ARMED;
+        s->transport.rolled = 0;
+        snprintf(s->transport.cue, sizeof s->transport.cue, "%s", rec->arm->cue);
+        break;
     case TUTTI__RECORD__BODY_TRIM: {
         const char *room = rec->trim->room;
         size_t i = 0;
@@ -132,6 +221,8 @@ static const char *request_name(tt_request_t r)
     case TT_REQ_TEMPO_LOAD: return "tempo load";
     case TT_REQ_ROLL: return "roll";
     case TT_REQ_STOP: return "stop";
+    case TT_REQ_CUE_ADD: return "cue add";
+    case TT_REQ_ARM: return "arm";
     }
     return "request";
 }
@@ -150,7 +241,9 @@ int tt_session_may(tt_role_t role, tt_request_t request, char *why)
     case TT_REQ_TRIM:
     case TT_REQ_TEMPO_LOAD:
     case TT_REQ_ROLL:
-    case TT_REQ_STOP: ok = role == TT_ROLE_OPERATOR; break;
+    case TT_REQ_STOP:
+    case TT_REQ_CUE_ADD:
+    case TT_REQ_ARM: ok = role == TT_ROLE_OPERATOR; break;
     default: ok = 0;
     }
     if (ok)
@@ -252,24 +345,97 @@ int tt_session_rolling_at(const tt_session_t *s, int64_t t)
     return tr->rolled && t < tr->stop_session_ns;
 }
 
+const char *tt_session_transport_name(const tt_session_t *s, int64_t now)
+{
+    const tt_transport_t *t = &s->transport;
+    switch (t->phase) {
+    case TT_PHASE_IDLE: return "idle";
+    case TT_PHASE_ARMED: return "armed";
+    case TT_PHASE_ROLLED:
+        if (now >= t->stop_session_ns)
+            return "stopped";
+        return now < t->downbeat_session_ns ? "count-in" : "rolling";
+    }
+    return "idle";
+}
+
+int tt_session_check_cue_add(const tt_session_t *s, const char *cue, const char *title, char *why)
+{
+    int rc = tt_session_check_cue_name(cue, why);
+    if (rc != 0)
+        return rc;
+    const tt_session_cue_t *c = tt_session_find_cue(s, cue);
+    if (c && c->title[0])
+        return tt_fail(why, TT_ERR_INVALID, "cue %s already exists (\"%s\")", cue, c->title);
+    if (title && strlen(title) > TT_CUE_MAX_TITLE)
+        return tt_fail(why, TT_ERR_INVALID, "a cue title has at most %d bytes", TT_CUE_MAX_TITLE);
+    if (title && !tt_utf8_valid(title, strlen(title)))
+        return tt_fail(why, TT_ERR_INVALID, "cue title is not valid UTF-8");
+    if (!c && s->n_cues == TT_SESSION_MAX_CUES)
+        return tt_fail(why, TT_ERR_INVALID, "the session already has %d cues", TT_SESSION_MAX_CUES);
+    return 0;
+}
+
+int tt_session_check_arm(const tt_session_t *s, const char *cue, int64_t now, char *why)
+{
+    if (!tt_session_find_cue(s, cue))
+        return tt_fail(why, TT_ERR_INVALID, "no cue %s: tutti cue add %s (or tempo load)", cue,
+                       cue);
+    if (tt_session_rolling_at(s, now))
+        return tt_fail(why, TT_ERR_INVALID,
+                       "transport is %s (cue %s take %u): stop first; allowed now: stop",
+                       tt_session_transport_name(s, now), s->transport.cue, s->transport.take);
+    return 0;
+}
+
+uint32_t tt_session_next_take(const tt_session_t *s, const char *cue)
+{
+    const tt_session_cue_t *c = tt_session_find_cue(s, cue);
+    uint32_t last = 0;
+    for (size_t i = 0; c && i < c->n_takes; i++)
+        if (c->takes[i].number > last)
+            last = c->takes[i].number;
+    return last + 1;
+}
+
+const tt_session_take_t *tt_session_open_take(const tt_session_t *s, const char **cue)
+{
+    for (size_t i = 0; i < s->n_cues; i++)
+        for (size_t k = 0; k < s->cues[i].n_takes; k++)
+            if (s->cues[i].takes[k].state == TT_TAKE_OPEN) {
+                if (cue)
+                    *cue = s->cues[i].name;
+                return &s->cues[i].takes[k];
+            }
+    return NULL;
+}
+
 int tt_session_check_roll(const tt_session_t *s, const char *cue, int32_t from_bar,
                           int64_t now_session_ns, char *why)
 {
+    const char *state = tt_session_transport_name(s, now_session_ns);
+    if (strcmp(state, "armed") != 0)
+        return tt_fail(why, TT_ERR_INVALID, "transport is %s%s%s: %s", state,
+                       s->transport.cue[0] ? " for " : "", s->transport.cue,
+                       tt_session_rolling_at(s, now_session_ns)
+                           ? "allowed now: stop"
+                           : "allowed now: arm a cue (tutti arm CUE), then roll");
+    if (strcmp(s->transport.cue, cue) != 0)
+        return tt_fail(why, TT_ERR_INVALID, "transport is armed for %s, not %s: arm %s first",
+                       s->transport.cue, cue, cue);
     const tt_session_cue_t *c = tt_session_find_cue(s, cue);
     if (!c || c->tempo_version == 0)
         return tt_fail(why, TT_ERR_INVALID, "cue %s has no tempo map: tutti tempo load %s FILE",
                        cue, cue);
     if (from_bar < 1 || from_bar > 100000)
         return tt_fail(why, TT_ERR_INVALID, "--from-bar %d is outside 1..100000", from_bar);
-    if (tt_session_rolling_at(s, now_session_ns))
-        return tt_fail(why, TT_ERR_INVALID, "cue %s is rolling: tutti stop first",
-                       s->transport.cue);
     return 0;
 }
 
 int tt_session_check_stop(const tt_session_t *s, int64_t now_session_ns, char *why)
 {
     if (!tt_session_rolling_at(s, now_session_ns))
-        return tt_fail(why, TT_ERR_INVALID, "nothing is rolling");
+        return tt_fail(why, TT_ERR_INVALID, "transport is %s: nothing is rolling",
+                       tt_session_transport_name(s, now_session_ns));
     return 0;
 }

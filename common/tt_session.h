@@ -31,16 +31,41 @@ typedef struct {
 #define TT_CUE_MAX_NAME 32
 #define TT_ROLL_MAX_LEAD_MS 60000
 
+#define TT_CUE_MAX_TITLE 128
+
+typedef enum { TT_TAKE_OPEN, TT_TAKE_DONE, TT_TAKE_INTERRUPTED } tt_take_state_t;
+
+typedef struct {
+    uint32_t number;
+    tt_take_state_t state;
+    int32_t from_bar;
+    uint32_t tempo_version;
+    int64_t start_session_ns;    /* first count-off click */
+    int64_t downbeat_session_ns; /* from_bar beat 1 */
+    int64_t end_session_ns;      /* 0 while open */
+    int64_t start_frame;         /* timecode at start_session_ns */
+    uint64_t roll_seq;
+} tt_session_take_t;
+
 typedef struct {
     char name[TT_CUE_MAX_NAME + 1];
-    uint32_t tempo_version; /* 0: no map loaded yet */
-    char *map_text;         /* owned; canonical tempo text of the latest version */
+    char title[TT_CUE_MAX_TITLE + 1];
+    uint32_t tempo_version;   /* 0: no map loaded yet */
+    char *map_text;           /* owned; canonical tempo text of the latest version */
+    tt_session_take_t *takes; /* owned, in take order */
+    size_t n_takes, cap_takes;
 } tt_session_cue_t;
 
-/* The transport as the log says: a roll starts at start_session_ns (its
- * first count-off click) and plays until stop_session_ns. */
+/* The transport as the log says: idle -> armed -> (roll) count-in ->
+ * rolling -> stopped -> armed ... Count-in and rolling are one phase in the
+ * log, told apart by the session time (the roll's downbeat). */
+typedef enum { TT_PHASE_IDLE, TT_PHASE_ARMED, TT_PHASE_ROLLED } tt_phase_t;
+
 typedef struct {
-    int rolled; /* a roll happened and no stop has taken effect yet */
+    tt_phase_t phase;
+    int rolled;    /* a roll happened and no stop has taken effect yet */
+    uint32_t take; /* take of the last roll */
+    int64_t downbeat_session_ns;
     char cue[TT_CUE_MAX_NAME + 1];
     uint32_t tempo_version;
     int32_t from_bar;
@@ -83,7 +108,9 @@ typedef enum {
     TT_REQ_TRIM,
     TT_REQ_TEMPO_LOAD,
     TT_REQ_ROLL,
-    TT_REQ_STOP
+    TT_REQ_STOP,
+    TT_REQ_CUE_ADD,
+    TT_REQ_ARM
 } tt_request_t;
 
 /* 0 when role may make request; TT_ERR_DENIED with a reason otherwise. */
@@ -107,8 +134,23 @@ int tt_session_check_cue_name(const char *name, char *why);
  * the caller has already parsed map_text with tt_tempo_parse_text. */
 int tt_session_check_tempo_load(const tt_session_t *s, const char *cue, char *why);
 
-/* Roll at start_session_ns: the cue must have a map and the transport must
- * be stopped (or its stop already past) at now_session_ns. */
+/* "idle", "armed", "count-in", "rolling" or "stopped" at session time now. */
+const char *tt_session_transport_name(const tt_session_t *s, int64_t now_session_ns);
+
+/* A cue may be added once; the title is at most TT_CUE_MAX_TITLE bytes. */
+int tt_session_check_cue_add(const tt_session_t *s, const char *cue, const char *title, char *why);
+
+/* Arm: the cue must exist, and nothing may be rolling. */
+int tt_session_check_arm(const tt_session_t *s, const char *cue, int64_t now_session_ns, char *why);
+
+/* The take a roll of cue would open: one past the last ever opened. */
+uint32_t tt_session_next_take(const tt_session_t *s, const char *cue);
+
+/* The open take (rolled, no stop or interruption recorded), or NULL. */
+const tt_session_take_t *tt_session_open_take(const tt_session_t *s, const char **cue);
+
+/* Roll at start_session_ns: the transport must be armed for this cue and
+ * the cue must have a map. */
 int tt_session_check_roll(const tt_session_t *s, const char *cue, int32_t from_bar,
                           int64_t now_session_ns, char *why);
 

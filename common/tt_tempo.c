@@ -938,3 +938,20 @@ tt_tempo_map_t *tt_tempo_parse_text(const char *text, size_t len, char *why)
     tt_tempo_destroy(&ps.m);
     return NULL;
 }
+
+int64_t tt_tempo_countoff(const tt_tempo_map_t *m, int32_t from_bar, tt_tempo_countoff_t *out)
+{
+    tt_bbt_t b1 = {from_bar, 1, 0}, next_bar = {from_bar + 1, 1, 0};
+    out->c_from = tt_tempo_bbt_to_ns(m, b1);
+    int64_t bar_end = tt_tempo_bbt_to_ns(m, next_bar);
+    out->beats_per_bar = 1;
+    out->beat_ns = bar_end - out->c_from;
+    tt_click_t c, second;
+    if (tt_tempo_next_click(m, out->c_from, &c) == 0 && c.beats > 1) {
+        out->beats_per_bar = c.beats;
+        if (tt_tempo_next_click(m, c.ns + 1, &second) == 0)
+            out->beat_ns = second.ns - c.ns;
+    }
+    out->clicks = tt_tempo_countoff_bars(m) * out->beats_per_bar;
+    return (int64_t)out->clicks * out->beat_ns;
+}

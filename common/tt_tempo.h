@@ -247,4 +247,16 @@ int64_t tt_tempo_frame_to_ns(const tt_tempo_map_t *m, int64_t frame);
  * Returns 0, or TT_ERR_NOTFOUND past the tick limit. */
 int tt_tempo_next_click(const tt_tempo_map_t *m, int64_t at_or_after_ns, tt_click_t *out);
 
+/* The count-off of a roll from bar from_bar: the map's count-off bars in
+ * the meter and beat of that bar. Fills clicks, beats per bar and the beat
+ * length; returns the count-off's length in ns (clicks * beat). Real-time
+ * safe. */
+typedef struct {
+    int clicks;
+    int beats_per_bar;
+    int64_t beat_ns;
+    int64_t c_from; /* time of from_bar beat 1 */
+} tt_tempo_countoff_t;
+int64_t tt_tempo_countoff(const tt_tempo_map_t *m, int32_t from_bar, tt_tempo_countoff_t *out);
+
 #endif

@@ -128,6 +128,43 @@ static int seal_next(coord_server_t *s, Tutti__Record *rec, uint8_t **out, size_
     return tt_session_apply(&s->state, rec, hash, why);
 }
 
+/* Appends one record the coordinator itself writes (genesis, recovery). */
+static int append_own(coord_server_t *s, Tutti__Record *rec, char *why)
+{
+    rec->actor = "coordinator";
+    rec->actor_role = "coordinator";
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    int rc = seal_next(s, rec, &buf, &len, why);
+    if (rc != 0)
+        return rc;
+    tt_bytes_t b = {buf, len};
+    rc = tt_store_append(s->store, s->state.last_seq, &b, 1, why);
+    free(buf);
+    return rc;
+}
+
+/* A take still open at start means the coordinator died during it: close
+ * it as interrupted (and end its roll) before serving anyone. */
+static int close_interrupted_take(coord_server_t *s, char *why)
+{
+    const char *cue = NULL;
+    const tt_session_take_t *take = tt_session_open_take(&s->state, &cue);
+    if (!take)
+        return 0;
+    Tutti__Record rec = TUTTI__RECORD__INIT;
+    Tutti__TakeInterrupted ti = TUTTI__TAKE_INTERRUPTED__INIT;
+    ti.cue = (char *)cue;
+    ti.take = take->number;
+    ti.at_session_ns = tt_time_mono_ns();
+    rec.body_case = TUTTI__RECORD__BODY_TAKE_INTERRUPTED;
+    rec.take_interrupted = &ti;
+    tt_diag_warn("take %u of %s was open when the coordinator stopped: closing it as "
+                 "interrupted",
+                 take->number, cue);
+    return append_own(s, &rec, why);
+}
+
 static int write_genesis(coord_server_t *s, char *why)
 {
     Tutti__Record rec = TUTTI__RECORD__INIT;
@@ -135,19 +172,9 @@ static int write_genesis(coord_server_t *s, char *why)
     gen.signing_public_key.data = s->signer->public_key;
     gen.signing_public_key.len = TT_SIGN_PK_LEN;
     gen.session_name = (char *)s->cfg.session_name;
-    rec.actor = "coordinator";
-    rec.actor_role = "coordinator";
     rec.body_case = TUTTI__RECORD__BODY_GENESIS;
     rec.genesis = &gen;
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    int rc = seal_next(s, &rec, &buf, &len, why);
-    if (rc != 0)
-        return rc;
-    tt_bytes_t b = {buf, len};
-    rc = tt_store_append(s->store, 1, &b, 1, why);
-    free(buf);
-    return rc;
+    return append_own(s, &rec, why);
 }
 
 /* ------------------------------------------------------------ rooms */
@@ -312,6 +339,9 @@ static void on_status(coord_server_t *s, const tt_wire_msg_t *m)
     sr.head_hash.len = TT_HASH_LEN;
     sr.epoch = s->epoch;
     sr.session_name = s->state.session_name;
+    sr.transport = (char *)tt_session_transport_name(&s->state, tt_time_mono_ns());
+    sr.cue = s->state.transport.cue;
+    sr.take = s->state.transport.take;
     sr.n_rooms = s->room_count;
     sr.rooms = rp;
     env.body_case = TUTTI__ENVELOPE__BODY_STATUS_REPLY;
@@ -497,12 +527,25 @@ static void on_roll(coord_server_t *s, const tt_wire_msg_t *m, const tt_access_e
         return;
     }
     const tt_session_cue_t *cue = tt_session_find_cue(&s->state, req->cue);
+    char pwhy[TT_WHY_LEN];
+    tt_tempo_map_t *map = tt_tempo_parse_text(cue->map_text, strlen(cue->map_text), pwhy);
+    if (!map) { /* the stored map was canonical when written: a bug if this happens */
+        tt_diag_error("cue %s: stored map does not parse: %s", req->cue, pwhy);
+        send_error(s, m, TT_ERR_STORE, "the coordinator cannot read this cue's map");
+        return;
+    }
+    tt_tempo_countoff_t co;
+    int64_t countoff_ns = tt_tempo_countoff(map, from_bar, &co);
     Tutti__Record rec = TUTTI__RECORD__INIT;
     Tutti__Roll roll = TUTTI__ROLL__INIT;
     roll.cue = req->cue;
     roll.tempo_version = cue->tempo_version;
     roll.from_bar = from_bar;
     roll.start_session_ns = now + (int64_t)lead_ms * 1000000;
+    roll.downbeat_session_ns = roll.start_session_ns + countoff_ns;
+    roll.start_frame = tt_tempo_ns_to_frame(map, co.c_from - countoff_ns);
+    roll.take = tt_session_next_take(&s->state, req->cue);
+    tt_tempo_destroy(&map);
     stamp_actor(&rec, who);
     rec.body_case = TUTTI__RECORD__BODY_ROLL;
     rec.roll = &roll;
@@ -525,10 +568,48 @@ static void on_stop(coord_server_t *s, const tt_wire_msg_t *m, const tt_access_e
     Tutti__Record rec = TUTTI__RECORD__INIT;
     Tutti__Stop stop = TUTTI__STOP__INIT;
     stop.cue = s->state.transport.cue;
+    stop.take = s->state.transport.take;
     stop.at_session_ns = now + (int64_t)req->lead_ms * 1000000;
     stamp_actor(&rec, who);
     rec.body_case = TUTTI__RECORD__BODY_STOP;
     rec.stop = &stop;
+    queue_write(s, m, &rec);
+}
+
+static void on_cue_add(coord_server_t *s, const tt_wire_msg_t *m, const tt_access_entry_t *who)
+{
+    char why[TT_WHY_LEN];
+    const Tutti__CueAddRequest *req = m->env->cue_add;
+    int rc = tt_session_check_cue_add(&s->state, req->cue, req->title, why);
+    if (rc != 0) {
+        refuse(s, m, who, "cue add", rc, why);
+        return;
+    }
+    Tutti__Record rec = TUTTI__RECORD__INIT;
+    Tutti__CueAdd ca = TUTTI__CUE_ADD__INIT;
+    ca.cue = req->cue;
+    ca.title = req->title;
+    stamp_actor(&rec, who);
+    rec.body_case = TUTTI__RECORD__BODY_CUE_ADD;
+    rec.cue_add = &ca;
+    queue_write(s, m, &rec);
+}
+
+static void on_arm(coord_server_t *s, const tt_wire_msg_t *m, const tt_access_entry_t *who)
+{
+    char why[TT_WHY_LEN];
+    const Tutti__ArmRequest *req = m->env->arm;
+    int rc = tt_session_check_arm(&s->state, req->cue, tt_time_mono_ns(), why);
+    if (rc != 0) {
+        refuse(s, m, who, "arm", rc, why);
+        return;
+    }
+    Tutti__Record rec = TUTTI__RECORD__INIT;
+    Tutti__Arm arm = TUTTI__ARM__INIT;
+    arm.cue = req->cue;
+    stamp_actor(&rec, who);
+    rec.body_case = TUTTI__RECORD__BODY_ARM;
+    rec.arm = &arm;
     queue_write(s, m, &rec);
 }
 
@@ -612,6 +693,8 @@ static void handle_request(coord_server_t *s, const tt_wire_msg_t *m)
     case TUTTI__ENVELOPE__BODY_TEMPO_LOAD: kind = TT_REQ_TEMPO_LOAD; break;
     case TUTTI__ENVELOPE__BODY_ROLL: kind = TT_REQ_ROLL; break;
     case TUTTI__ENVELOPE__BODY_STOP: kind = TT_REQ_STOP; break;
+    case TUTTI__ENVELOPE__BODY_CUE_ADD: kind = TT_REQ_CUE_ADD; break;
+    case TUTTI__ENVELOPE__BODY_ARM: kind = TT_REQ_ARM; break;
     default:
         tt_diag_warn("unsupported message %d from %s", (int)m->env->body_case, who->name);
         send_error(s, m, TT_ERR_PROTOCOL, "unsupported request");
@@ -633,6 +716,8 @@ static void handle_request(coord_server_t *s, const tt_wire_msg_t *m)
     case TT_REQ_TEMPO_LOAD: on_tempo_load(s, m, who); break;
     case TT_REQ_ROLL: on_roll(s, m, who); break;
     case TT_REQ_STOP: on_stop(s, m, who); break;
+    case TT_REQ_CUE_ADD: on_cue_add(s, m, who); break;
+    case TT_REQ_ARM: on_arm(s, m, who); break;
     }
 }
 
@@ -737,6 +822,8 @@ coord_server_t *coord_server_new(const coord_config_t *cfg, char *why)
         goto fail;
     }
     if (s->state.last_seq == 0 && write_genesis(s, why) != 0)
+        goto fail;
+    if (close_interrupted_take(s, why) != 0)
         goto fail;
     randombytes_buf(&s->epoch, sizeof s->epoch);
 

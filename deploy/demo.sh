@@ -70,6 +70,7 @@ step "tempo map, roll from bar 7 (3/4 at bar 9, accelerando 11-15), stop"
 map=$here/tempo/example-1m1.tempo
 sed -n '/^[^#]/p' "$map"
 "$B/tutti" tempo load 1M1 "$map" || die "tempo load"
+"$B/tutti" arm 1M1 || die arm
 "$B/tutti" roll 1M1 --from-bar 7 || die roll
 echo "rolling for 24 s ..."
 sleep 24

@@ -214,6 +214,14 @@ int main(int argc, char **argv)
     if (request(cl, &e, &rep) != 0)
         goto out;
     tutti__envelope__free_unpacked(rep, NULL);
+    Tutti__Envelope ea = TUTTI__ENVELOPE__INIT;
+    Tutti__ArmRequest ar = TUTTI__ARM_REQUEST__INIT;
+    ar.cue = "1M1";
+    ea.body_case = TUTTI__ENVELOPE__BODY_ARM;
+    ea.arm = &ar;
+    if (request(cl, &ea, &rep) != 0)
+        goto out;
+    tutti__envelope__free_unpacked(rep, NULL);
     Tutti__Envelope e2 = TUTTI__ENVELOPE__INIT;
     Tutti__RollRequest rr = TUTTI__ROLL_REQUEST__INIT;
     rr.cue = "1M1";

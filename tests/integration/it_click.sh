@@ -32,8 +32,8 @@ out=$("$B/tutti" tempo load 1M1 "$IT_DIR/smpte.mid" 2>&1) && fail "SMPTE-divisio
 echo "$out" | grep -qi "smpte" || fail "SMPTE division error unclear: $out"
 out=$(TUTTI_KEY=$K/stage.key "$B/tutti" tempo load 1M1 "$MAP" 2>&1); rc=$?
 [ $rc -eq 3 ] || fail "room key loaded a tempo map (exit $rc: $out)"
-out=$("$B/tutti" roll 1M1 2>&1) && fail "roll without a map accepted"
-echo "$out" | grep -q "no tempo map" || fail "unclear roll error: $out"
+out=$("$B/tutti" arm 1M1 2>&1) && fail "arm of an unknown cue accepted"
+echo "$out" | grep -q "no cue 1M1" || fail "unclear arm error: $out"
 "$B/tutti" tempo load 1M1 "$MAP" >/dev/null || fail "tempo load"
 "$B/tutti" tempo load 1M1 "$MAP" --countoff 1 >/dev/null || fail "tempo load v2"
 v=$("$B/tutti" history --json | jq -s '[.[] | select(.kind=="tempo")] | map(.version)')
@@ -42,9 +42,12 @@ v=$("$B/tutti" history --json | jq -s '[.[] | select(.kind=="tempo")] | map(.ver
     >/dev/null || fail "--countoff not in the stored map"
 
 # Roll and stop rules.
+out=$("$B/tutti" roll 1M1 2>&1) && fail "roll without arm accepted"
+echo "$out" | grep -q "transport is idle.*arm" || fail "unclear roll-before-arm error: $out"
+"$B/tutti" arm 1M1 >/dev/null || fail "arm"
 "$B/tutti" roll 1M1 --lead-ms 800 >/dev/null || fail "roll"
 out=$("$B/tutti" roll 1M1 2>&1) && fail "second roll accepted while rolling"
-echo "$out" | grep -q "rolling" || fail "unclear error: $out"
+echo "$out" | grep -q "allowed now: stop" || fail "unclear error: $out"
 sleep 7
 "$B/tutti" stop >/dev/null || fail "stop"
 out=$("$B/tutti" stop 2>&1) && fail "stop while stopped accepted"

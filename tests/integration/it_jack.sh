@@ -23,6 +23,7 @@ it_wait_for 20 locked || fail "rooms never locked"
 it_wait_for 10 bash -c "timeout 2 jack_lsp | grep -q tutti-london-strings:click" || fail "no JACK ports"
 sleep 3     # let both estimators fill more of their window before the take
 "$B/tutti" tempo load 1M1 "$MAP" >/dev/null || fail "tempo load"
+"$B/tutti" arm 1M1 >/dev/null || fail "arm"
 "$B/tutti" roll 1M1 --lead-ms 1000 >/dev/null || fail "roll"
 "$B/tutti-jack-capture" --seconds 8 --out "$IT_DIR/cap" tutti-stage:click \
     tutti-london-strings:click tutti-london-strings:ltc > "$IT_DIR/capture.log" 2>&1 ||

@@ -218,14 +218,15 @@ static void test_may_matrix(void **state)
     (void)state;
     const tt_role_t roles[] = {TT_ROLE_NONE, TT_ROLE_OPERATOR, TT_ROLE_ROOM, TT_ROLE_CONTRACTOR,
                                TT_ROLE_OBSERVER};
-    const tt_request_t reqs[] = {TT_REQ_HELLO, TT_REQ_HEARTBEAT, TT_REQ_STATUS,
-                                 TT_REQ_FETCH, TT_REQ_NOTE,      TT_REQ_TRIM};
+    const tt_request_t reqs[] = {TT_REQ_HELLO, TT_REQ_HEARTBEAT, TT_REQ_STATUS,     TT_REQ_FETCH,
+                                 TT_REQ_NOTE,  TT_REQ_TRIM,      TT_REQ_TEMPO_LOAD, TT_REQ_ROLL,
+                                 TT_REQ_STOP,  TT_REQ_CUE_ADD,   TT_REQ_ARM};
     for (size_t r = 0; r < sizeof roles / sizeof *roles; r++) {
         for (size_t q = 0; q < sizeof reqs / sizeof *reqs; q++) {
             int allowed;
             if (roles[r] == TT_ROLE_NONE)
                 allowed = 0;
-            else if (reqs[q] == TT_REQ_NOTE || reqs[q] == TT_REQ_TRIM)
+            else if (reqs[q] >= TT_REQ_NOTE)
                 allowed = roles[r] == TT_ROLE_OPERATOR; /* writes: operator only */
             else
                 allowed = 1;
@@ -477,14 +478,108 @@ static void test_trim_rules(void **state)
     free(s);
 }
 
+/* ---- transport and takes ---- */
+
+static int apply_body(tt_session_t *s, uint64_t seq, Tutti__Record *rec)
+{
+    rec->seq = seq;
+    return apply(s, rec);
+}
+
+static void test_transport_and_takes(void **state)
+{
+    (void)state;
+    tt_session_t s;
+    tt_session_init(&s);
+    Tutti__Record rec = TUTTI__RECORD__INIT;
+    Tutti__Genesis g = TUTTI__GENESIS__INIT;
+    genesis(&rec, &g, 1, "takes");
+    assert_int_equal(apply(&s, &rec), 0);
+    char why[TT_WHY_LEN];
+    const int64_t now = 1000;
+    assert_string_equal(tt_session_transport_name(&s, now), "idle");
+    assert_int_not_equal(tt_session_check_arm(&s, "1M1", now, why), 0); /* no such cue */
+    assert_non_null(strstr(why, "no cue 1M1"));
+
+    Tutti__Record add = TUTTI__RECORD__INIT;
+    Tutti__CueAdd ca = TUTTI__CUE_ADD__INIT;
+    ca.cue = "1M1";
+    ca.title = "Main Title";
+    add.body_case = TUTTI__RECORD__BODY_CUE_ADD;
+    add.cue_add = &ca;
+    assert_int_equal(apply_body(&s, 2, &add), 0);
+    assert_int_not_equal(tt_session_check_cue_add(&s, "1M1", "x", why), 0);
+    assert_int_equal(tt_session_check_arm(&s, "1M1", now, why), 0);
+    assert_int_not_equal(tt_session_check_roll(&s, "1M1", 1, now, why), 0); /* not armed */
+    assert_non_null(strstr(why, "transport is idle"));
+
+    Tutti__Record arm = TUTTI__RECORD__INIT;
+    Tutti__Arm a = TUTTI__ARM__INIT;
+    a.cue = "1M1";
+    arm.body_case = TUTTI__RECORD__BODY_ARM;
+    arm.arm = &a;
+    assert_int_equal(apply_body(&s, 3, &arm), 0);
+    assert_string_equal(tt_session_transport_name(&s, now), "armed");
+    assert_int_not_equal(tt_session_check_roll(&s, "1M1", 1, now, why), 0); /* no map */
+    assert_non_null(strstr(why, "no tempo map"));
+    assert_int_equal(tt_session_next_take(&s, "1M1"), 1);
+
+    Tutti__Record roll = TUTTI__RECORD__INIT;
+    Tutti__Roll r = TUTTI__ROLL__INIT;
+    r.cue = "1M1";
+    r.from_bar = 1;
+    r.start_session_ns = 2000;
+    r.downbeat_session_ns = 3000;
+    r.take = 1;
+    roll.body_case = TUTTI__RECORD__BODY_ROLL;
+    roll.roll = &r;
+    assert_int_equal(apply_body(&s, 4, &roll), 0);
+    assert_string_equal(tt_session_transport_name(&s, 2500), "count-in");
+    assert_string_equal(tt_session_transport_name(&s, 3500), "rolling");
+    assert_int_not_equal(tt_session_check_arm(&s, "1M1", 3500, why), 0);
+    assert_non_null(strstr(why, "allowed now: stop"));
+    const char *open_cue = NULL;
+    const tt_session_take_t *open = tt_session_open_take(&s, &open_cue);
+    assert_non_null(open);
+    assert_int_equal(open->number, 1);
+    assert_string_equal(open_cue, "1M1");
+    assert_int_equal(tt_session_next_take(&s, "1M1"), 2);
+
+    /* The coordinator died: the take is closed as interrupted; numbers go on. */
+    Tutti__Record ti = TUTTI__RECORD__INIT;
+    Tutti__TakeInterrupted t = TUTTI__TAKE_INTERRUPTED__INIT;
+    t.cue = "1M1";
+    t.take = 1;
+    t.at_session_ns = 5000;
+    ti.body_case = TUTTI__RECORD__BODY_TAKE_INTERRUPTED;
+    ti.take_interrupted = &t;
+    assert_int_equal(apply_body(&s, 5, &ti), 0);
+    assert_null(tt_session_open_take(&s, NULL));
+    assert_string_equal(tt_session_transport_name(&s, 6000), "stopped");
+    assert_int_not_equal(tt_session_check_stop(&s, 6000, why), 0);
+    const tt_session_cue_t *c = tt_session_find_cue(&s, "1M1");
+    assert_int_equal(c->n_takes, 1);
+    assert_int_equal(c->takes[0].state, TT_TAKE_INTERRUPTED);
+    assert_int_equal(c->takes[0].end_session_ns, 5000);
+    assert_int_equal(tt_session_next_take(&s, "1M1"), 2);
+    assert_string_equal(c->title, "Main Title");
+    tt_session_clear(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_init),         cmocka_unit_test(test_fold),
-        cmocka_unit_test(test_out_of_order), cmocka_unit_test(test_genesis_checks),
-        cmocka_unit_test(test_may_matrix),   cmocka_unit_test(test_note_rules),
-        cmocka_unit_test(test_note_length),  cmocka_unit_test(test_utf8_valid),
-        cmocka_unit_test(test_trim_fold),    cmocka_unit_test(test_trim_rules),
+        cmocka_unit_test(test_init),
+        cmocka_unit_test(test_fold),
+        cmocka_unit_test(test_out_of_order),
+        cmocka_unit_test(test_genesis_checks),
+        cmocka_unit_test(test_may_matrix),
+        cmocka_unit_test(test_note_rules),
+        cmocka_unit_test(test_note_length),
+        cmocka_unit_test(test_utf8_valid),
+        cmocka_unit_test(test_trim_fold),
+        cmocka_unit_test(test_trim_rules),
+        cmocka_unit_test(test_transport_and_takes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
