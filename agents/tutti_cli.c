@@ -41,17 +41,21 @@ static void usage(FILE *out)
         "                               czmq-compatible CURVE certificates\n"
         "  note TEXT                    append a session note (operator role)\n"
         "  status [--json]              log head and every room: online, replica position\n"
-        "  history [--json] [--since SEQ]\n"
+        "  history [--json|--csv] [--since SEQ] [--cue CUE] [--room ROOM] [--kind KIND]\n"
         "                               print records with seq > SEQ (default 0: all);\n"
-        "                               --json prints one JSON object per line\n"
+        "                               --json prints one JSON object per line; filters\n"
+        "                               keep records of a cue, by or about a room, of a kind\n"
         "  trim ROOM US                 set ROOM's clock trim in microseconds (operator; a log\n"
         "                               record): added to the room's session time to cancel a\n"
         "                               known path asymmetry; 0 removes it\n"
         "  cue add CUE [--title T]      add a cue (operator)\n"
         "  cue list [--json]            cues with their map version and takes\n"
         "  arm CUE                      arm the transport for CUE (idle/stopped -> armed)\n"
-        "  takes [--json] [--cue CUE]   the take sheet: cue, take, state, start timecode,\n"
-        "                               from bar, duration\n"
+        "  take rate CUE N circled|hold|ng|false-start [--note TEXT]\n"
+        "  take note CUE N TEXT         rate or annotate a take (each is a new record)\n"
+        "  takes [--json|--csv] [--cue CUE]\n"
+        "                               the take sheet: cue, take, state, start timecode,\n"
+        "                               from bar, duration, latest rating, notes\n"
         "  tempo load CUE FILE [--start-tc TC] [--fps RATE] [--countoff BARS]\n"
         "                               load a tempo map (text format or Standard MIDI\n"
         "                               File) for CUE as a new version (operator)\n"
@@ -483,15 +487,17 @@ static int cmd_cue(const conn_opts_t *o, int argc, char **argv)
 
 static int cmd_takes(const conn_opts_t *o, int argc, char **argv)
 {
-    int as_json = 0;
+    int as_json = 0, as_csv = 0;
     const char *only = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--json"))
             as_json = 1;
+        else if (!strcmp(argv[i], "--csv"))
+            as_csv = 1;
         else if (!strcmp(argv[i], "--cue") && i + 1 < argc)
             only = argv[++i];
         else {
-            fprintf(stderr, "usage: tutti takes [--json] [--cue CUE]\n");
+            fprintf(stderr, "usage: tutti takes [--json|--csv] [--cue CUE]\n");
             return EXIT_USAGE;
         }
     }
@@ -504,9 +510,11 @@ static int cmd_takes(const conn_opts_t *o, int argc, char **argv)
         close_session(&s);
         return rc;
     }
-    if (!as_json)
-        printf("%-10s %5s %-12s %-12s %8s %10s\n", "cue", "take", "state", "start tc", "from bar",
-               "duration");
+    if (as_csv)
+        printf("cue,take,state,start_tc,from_bar,duration_s,rating,notes\n");
+    else if (!as_json)
+        printf("%-10s %5s %-12s %-12s %8s %10s %-12s %5s\n", "cue", "take", "state", "start tc",
+               "from bar", "duration", "rating", "notes");
     for (size_t i = 0; i < st.n_cues; i++) {
         const tt_session_cue_t *c = &st.cues[i];
         if (only && strcmp(only, c->name) != 0)
@@ -521,24 +529,63 @@ static int cmd_takes(const conn_opts_t *o, int argc, char **argv)
             const tt_session_take_t *t = &c->takes[k];
             char tc[TT_TIMECODE_LEN];
             tt_timecode_format(t->start_frame, fps, tc);
-            double dur =
-                t->end_session_ns ? (double)(t->end_session_ns - t->start_session_ns) / 1e9 : 0.0;
+            /* A stop before the first click makes a take of no length, not a negative one. */
+            double dur = t->end_session_ns > t->start_session_ns
+                             ? (double)(t->end_session_ns - t->start_session_ns) / 1e9
+                             : 0.0;
             if (as_json) {
-                json_t *j = json_pack("{s:s, s:i, s:s, s:s, s:i, s:f, s:I}", "cue", c->name, "take",
-                                      (int)t->number, "state", take_state_name(t->state),
-                                      "start_tc", tc, "from_bar", (int)t->from_bar, "duration_s",
-                                      dur, "roll_seq", (json_int_t)t->roll_seq);
+                json_t *j = json_pack(
+                    "{s:s, s:i, s:s, s:s, s:i, s:f, s:I, s:s, s:i}", "cue", c->name, "take",
+                    (int)t->number, "state", take_state_name(t->state), "start_tc", tc, "from_bar",
+                    (int)t->from_bar, "duration_s", dur, "roll_seq", (json_int_t)t->roll_seq,
+                    "rating", t->rating, "notes", (int)t->notes);
                 print_json_line(j);
                 json_decref(j);
+            } else if (as_csv) {
+                /* Cue names are [A-Za-z0-9._-] and ratings fixed words: no quoting needed. */
+                printf("%s,%u,%s,%s,%d,%.3f,%s,%u\n", c->name, t->number, take_state_name(t->state),
+                       tc, t->from_bar, dur, t->rating, t->notes);
             } else {
-                printf("%-10s %5u %-12s %-12s %8d %9.1fs\n", c->name, t->number,
-                       take_state_name(t->state), tc, t->from_bar, dur);
+                printf("%-10s %5u %-12s %-12s %8d %9.1fs %-12s %5u\n", c->name, t->number,
+                       take_state_name(t->state), tc, t->from_bar, dur,
+                       t->rating[0] ? t->rating : "-", t->notes);
             }
         }
     }
     tt_session_clear(&st);
     close_session(&s);
     return 0;
+}
+
+static int cmd_take(const conn_opts_t *o, int argc, char **argv)
+{
+    long take = 0;
+    int rate = argc >= 5 && !strcmp(argv[1], "rate");
+    int note = argc == 5 && !strcmp(argv[1], "note");
+    if ((!rate && !note) || opt_parse_long(argv[3], 1, 1000000, &take) != 0 ||
+        (rate && argc != 5 && !(argc == 7 && !strcmp(argv[5], "--note")))) {
+        fprintf(stderr, "usage: tutti take rate CUE N circled|hold|ng|false-start [--note TEXT]\n"
+                        "       tutti take note CUE N TEXT\n");
+        return EXIT_USAGE;
+    }
+    Tutti__Envelope env = TUTTI__ENVELOPE__INIT;
+    if (rate) {
+        Tutti__TakeRate tr = TUTTI__TAKE_RATE__INIT;
+        tr.cue = argv[2];
+        tr.take = (uint32_t)take;
+        tr.rating = argv[4];
+        tr.note = argc == 7 ? argv[6] : "";
+        env.body_case = TUTTI__ENVELOPE__BODY_TAKE_RATE;
+        env.take_rate = &tr;
+        return write_request(o, &env, "rating");
+    }
+    Tutti__TakeNote tn = TUTTI__TAKE_NOTE__INIT;
+    tn.cue = argv[2];
+    tn.take = (uint32_t)take;
+    tn.text = argv[4];
+    env.body_case = TUTTI__ENVELOPE__BODY_TAKE_NOTE;
+    env.take_note = &tn;
+    return write_request(o, &env, "take note");
 }
 
 static int cmd_roll(const conn_opts_t *o, int argc, char **argv)
@@ -777,25 +824,99 @@ static void print_record(const Tutti__Record *rec, const uint8_t *hash, int as_j
     putchar('\n');
 }
 
+typedef struct {
+    const char *cue, *room, *kind;
+} history_filter_t;
+
+/* Filters read the record's JSON form, so they name the fields people see. */
+static int history_keeps(const history_filter_t *f, json_t *o)
+{
+    const char *kind = json_string_value(json_object_get(o, "kind"));
+    const char *cue = json_string_value(json_object_get(o, "cue"));
+    const char *actor = json_string_value(json_object_get(o, "actor"));
+    const char *room = json_string_value(json_object_get(o, "room"));
+    if (f->kind && (!kind || strcmp(f->kind, kind) != 0))
+        return 0;
+    if (f->cue && (!cue || strcmp(f->cue, cue) != 0))
+        return 0;
+    if (f->room && !((actor && !strcmp(f->room, actor)) || (room && !strcmp(f->room, room))))
+        return 0;
+    return 1;
+}
+
+/* One CSV field, quoted when it holds a comma, quote or line break (RFC 4180). */
+static void csv_field(const char *v, int last)
+{
+    if (v && strpbrk(v, ",\"\r\n")) {
+        putchar('"');
+        for (const char *p = v; *p; p++) {
+            if (*p == '"')
+                putchar('"');
+            putchar(*p);
+        }
+        putchar('"');
+    } else if (v) {
+        fputs(v, stdout);
+    }
+    putchar(last ? '\n' : ',');
+}
+
+static void print_csv(json_t *o)
+{
+    char seq[32], take[32] = "";
+    snprintf(seq, sizeof seq, "%lld", (long long)json_integer_value(json_object_get(o, "seq")));
+    if (json_object_get(o, "take"))
+        snprintf(take, sizeof take, "%lld",
+                 (long long)json_integer_value(json_object_get(o, "take")));
+    json_t *rest = json_deep_copy(o);
+    const char *drop[] = {"seq", "at",   "kind", "actor",     "role",
+                          "cue", "take", "hash", "at_unix_ns"};
+    for (size_t i = 0; i < sizeof drop / sizeof *drop; i++)
+        json_object_del(rest, drop[i]);
+    char *details = json_dumps(rest, JSON_COMPACT | JSON_SORT_KEYS);
+    csv_field(seq, 0);
+    csv_field(json_string_value(json_object_get(o, "at")), 0);
+    csv_field(json_string_value(json_object_get(o, "kind")), 0);
+    csv_field(json_string_value(json_object_get(o, "actor")), 0);
+    csv_field(json_string_value(json_object_get(o, "cue")), 0);
+    csv_field(take, 0);
+    csv_field(details, 1);
+    free(details);
+    json_decref(rest);
+}
+
 static int cmd_history(const conn_opts_t *o, int argc, char **argv)
 {
-    int as_json = 0;
+    int as_json = 0, as_csv = 0;
     long since = 0;
+    history_filter_t filter = {0};
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--json") == 0)
             as_json = 1;
+        else if (strcmp(argv[i], "--csv") == 0)
+            as_csv = 1;
+        else if (strcmp(argv[i], "--cue") == 0 && i + 1 < argc)
+            filter.cue = argv[++i];
+        else if (strcmp(argv[i], "--room") == 0 && i + 1 < argc)
+            filter.room = argv[++i];
+        else if (strcmp(argv[i], "--kind") == 0 && i + 1 < argc)
+            filter.kind = argv[++i];
         else if (strcmp(argv[i], "--since") == 0 && i + 1 < argc) {
             if (opt_parse_long(argv[++i], 0, __LONG_MAX__, &since) != 0) {
                 fprintf(stderr, "tutti history: --since wants a sequence number\n");
                 return EXIT_USAGE;
             }
         } else {
-            fprintf(stderr, "usage: tutti history [--json] [--since SEQ]\n");
+            fprintf(stderr, "usage: tutti history [--json|--csv] [--since SEQ] [--cue CUE] "
+                            "[--room ROOM] [--kind KIND]\n");
             return EXIT_USAGE;
         }
     }
+    int filtered = filter.cue || filter.room || filter.kind;
     session_t s;
     int rc = connect_session(o, &s);
+    if (rc == 0 && as_csv)
+        printf("seq,at,kind,actor,cue,take,details\n");
     uint64_t next = (uint64_t)since + 1, until = 0;
     while (rc == 0) {
         Tutti__Envelope env = TUTTI__ENVELOPE__INIT;
@@ -822,7 +943,14 @@ static int cmd_history(const conn_opts_t *o, int argc, char **argv)
             } else {
                 uint8_t hash[TT_HASH_LEN];
                 tt_chain_hash(rep->records[i].data, rep->records[i].len, hash);
-                print_record(rec, hash, as_json);
+                json_t *j = (filtered || as_csv) ? tt_record_json(rec, hash) : NULL;
+                if (!j || history_keeps(&filter, j)) {
+                    if (as_csv && j)
+                        print_csv(j);
+                    else
+                        print_record(rec, hash, as_json);
+                }
+                json_decref(j);
                 next++;
             }
             if (rec)
@@ -954,6 +1082,8 @@ int main(int argc, char **argv)
         return cmd_arm(&o, sub_argc, sub_argv);
     if (strcmp(cmd, "cue") == 0)
         return cmd_cue(&o, sub_argc, sub_argv);
+    if (strcmp(cmd, "take") == 0)
+        return cmd_take(&o, sub_argc, sub_argv);
     if (strcmp(cmd, "takes") == 0)
         return cmd_takes(&o, sub_argc, sub_argv);
     if (strcmp(cmd, "clicks") == 0)

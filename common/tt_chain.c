@@ -196,6 +196,8 @@ const char *tt_chain_kind(const Tutti__Record *rec)
     case TUTTI__RECORD__BODY_CUE_ADD: return "cue";
     case TUTTI__RECORD__BODY_ARM: return "arm";
     case TUTTI__RECORD__BODY_TAKE_INTERRUPTED: return "take-interrupted";
+    case TUTTI__RECORD__BODY_TAKE_RATE: return "take-rate";
+    case TUTTI__RECORD__BODY_TAKE_NOTE: return "take-note";
     default: return "unknown";
     }
 }

@@ -62,6 +62,17 @@ json_t *tt_record_json(const Tutti__Record *rec, const uint8_t *hash)
         json_object_set_new(o, "take", json_integer(rec->take_interrupted->take));
         json_object_set_new(o, "at_session_ns", json_integer(rec->take_interrupted->at_session_ns));
         break;
+    case TUTTI__RECORD__BODY_TAKE_RATE:
+        json_object_set_new(o, "cue", json_string(rec->take_rate->cue));
+        json_object_set_new(o, "take", json_integer(rec->take_rate->take));
+        json_object_set_new(o, "rating", json_string(rec->take_rate->rating));
+        json_object_set_new(o, "note", json_string(rec->take_rate->note));
+        break;
+    case TUTTI__RECORD__BODY_TAKE_NOTE:
+        json_object_set_new(o, "cue", json_string(rec->take_note->cue));
+        json_object_set_new(o, "take", json_integer(rec->take_note->take));
+        json_object_set_new(o, "text", json_string(rec->take_note->text));
+        break;
     case TUTTI__RECORD__BODY_ROLL:
         json_object_set_new(o, "take", json_integer(rec->roll->take));
         json_object_set_new(o, "downbeat_session_ns", json_integer(rec->roll->downbeat_session_ns));

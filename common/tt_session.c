@@ -172,6 +172,27 @@ int tt_session_apply(tt_session_t *s, const Tutti__Record *rec, const uint8_t ha
         close_take(s, rec->take_interrupted->cue, rec->take_interrupted->take,
                    rec->take_interrupted->at_session_ns, TT_TAKE_INTERRUPTED);
         break;
+    case TUTTI__RECORD__BODY_TAKE_RATE: {
+        tt_session_take_t *tk = find_take(
+            (tt_session_cue_t *)tt_session_find_cue(s, rec->take_rate->cue), rec->take_rate->take);
+        if (tk) {
+            snprintf(tk->rating, sizeof tk->rating, "%s", rec->take_rate->rating);
+            if (rec->take_rate->note && rec->take_rate->note[0]) {
+                tk->notes++;
+                tk->last_note_seq = rec->seq;
+            }
+        }
+        break;
+    }
+    case TUTTI__RECORD__BODY_TAKE_NOTE: {
+        tt_session_take_t *tk = find_take(
+            (tt_session_cue_t *)tt_session_find_cue(s, rec->take_note->cue), rec->take_note->take);
+        if (tk) {
+            tk->notes++;
+            tk->last_note_seq = rec->seq;
+        }
+        break;
+    }
     case TUTTI__RECORD__BODY_CUE_ADD: {
         tt_session_cue_t *cue = cue_for(s, rec, rec->cue_add->cue, why);
         if (!cue)
@@ -223,6 +244,8 @@ static const char *request_name(tt_request_t r)
     case TT_REQ_STOP: return "stop";
     case TT_REQ_CUE_ADD: return "cue add";
     case TT_REQ_ARM: return "arm";
+    case TT_REQ_TAKE_RATE: return "take rate";
+    case TT_REQ_TAKE_NOTE: return "take note";
     }
     return "request";
 }
@@ -243,7 +266,9 @@ int tt_session_may(tt_role_t role, tt_request_t request, char *why)
     case TT_REQ_ROLL:
     case TT_REQ_STOP:
     case TT_REQ_CUE_ADD:
-    case TT_REQ_ARM: ok = role == TT_ROLE_OPERATOR; break;
+    case TT_REQ_ARM:
+    case TT_REQ_TAKE_RATE:
+    case TT_REQ_TAKE_NOTE: ok = role == TT_ROLE_OPERATOR; break;
     default: ok = 0;
     }
     if (ok)
@@ -437,5 +462,40 @@ int tt_session_check_stop(const tt_session_t *s, int64_t now_session_ns, char *w
     if (!tt_session_rolling_at(s, now_session_ns))
         return tt_fail(why, TT_ERR_INVALID, "transport is %s: nothing is rolling",
                        tt_session_transport_name(s, now_session_ns));
+    return 0;
+}
+
+static const tt_session_take_t *take_of(const tt_session_t *s, const char *cue, uint32_t take,
+                                        char *why)
+{
+    const tt_session_take_t *tk =
+        find_take((tt_session_cue_t *)tt_session_find_cue(s, cue ? cue : ""), take);
+    if (!tk)
+        tt_fail(why, TT_ERR_INVALID, "no take %u of cue %s", take, cue ? cue : "");
+    return tk;
+}
+
+int tt_session_check_take_note(const tt_session_t *s, const char *cue, uint32_t take,
+                               const char *text, char *why)
+{
+    if (!take_of(s, cue, take, why))
+        return TT_ERR_INVALID;
+    return tt_session_check_note(s, text, why);
+}
+
+int tt_session_check_take_rate(const tt_session_t *s, const char *cue, uint32_t take,
+                               const char *rating, const char *note, char *why)
+{
+    if (!take_of(s, cue, take, why))
+        return TT_ERR_INVALID;
+    static const char *const ratings[] = {"circled", "hold", "ng", "false-start"};
+    int known = 0;
+    for (size_t i = 0; i < sizeof ratings / sizeof *ratings; i++)
+        known |= rating && strcmp(rating, ratings[i]) == 0;
+    if (!known)
+        return tt_fail(why, TT_ERR_INVALID, "rating '%s': use circled, hold, ng or false-start",
+                       rating ? rating : "");
+    if (note && *note)
+        return tt_session_check_note(s, note, why);
     return 0;
 }

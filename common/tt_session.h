@@ -45,6 +45,9 @@ typedef struct {
     int64_t end_session_ns;      /* 0 while open */
     int64_t start_frame;         /* timecode at start_session_ns */
     uint64_t roll_seq;
+    char rating[16];        /* latest: circled, hold, ng, false-start; "" unrated */
+    uint32_t notes;         /* notes and rating notes, every one in the history */
+    uint64_t last_note_seq; /* record of the latest note, 0 if none */
 } tt_session_take_t;
 
 typedef struct {
@@ -110,7 +113,9 @@ typedef enum {
     TT_REQ_ROLL,
     TT_REQ_STOP,
     TT_REQ_CUE_ADD,
-    TT_REQ_ARM
+    TT_REQ_ARM,
+    TT_REQ_TAKE_RATE,
+    TT_REQ_TAKE_NOTE
 } tt_request_t;
 
 /* 0 when role may make request; TT_ERR_DENIED with a reason otherwise. */
@@ -145,6 +150,13 @@ int tt_session_check_arm(const tt_session_t *s, const char *cue, int64_t now_ses
 
 /* The take a roll of cue would open: one past the last ever opened. */
 uint32_t tt_session_next_take(const tt_session_t *s, const char *cue);
+
+/* A rating (circled, hold, ng, false-start) with an optional note, or a
+ * note, for a take that exists. */
+int tt_session_check_take_rate(const tt_session_t *s, const char *cue, uint32_t take,
+                               const char *rating, const char *note, char *why);
+int tt_session_check_take_note(const tt_session_t *s, const char *cue, uint32_t take,
+                               const char *text, char *why);
 
 /* The open take (rolled, no stop or interruption recorded), or NULL. */
 const tt_session_take_t *tt_session_open_take(const tt_session_t *s, const char **cue);

@@ -613,6 +613,45 @@ static void on_arm(coord_server_t *s, const tt_wire_msg_t *m, const tt_access_en
     queue_write(s, m, &rec);
 }
 
+static void on_take_rate(coord_server_t *s, const tt_wire_msg_t *m, const tt_access_entry_t *who)
+{
+    char why[TT_WHY_LEN];
+    const Tutti__TakeRate *req = m->env->take_rate;
+    int rc =
+        tt_session_check_take_rate(&s->state, req->cue, req->take, req->rating, req->note, why);
+    if (rc != 0) {
+        refuse(s, m, who, "take rate", rc, why);
+        return;
+    }
+    Tutti__Record rec = TUTTI__RECORD__INIT;
+    Tutti__TakeRate tr = *req; /* the record has the request's shape */
+    tr.base.unknown_fields = NULL;
+    tr.base.n_unknown_fields = 0;
+    stamp_actor(&rec, who);
+    rec.body_case = TUTTI__RECORD__BODY_TAKE_RATE;
+    rec.take_rate = &tr;
+    queue_write(s, m, &rec);
+}
+
+static void on_take_note(coord_server_t *s, const tt_wire_msg_t *m, const tt_access_entry_t *who)
+{
+    char why[TT_WHY_LEN];
+    const Tutti__TakeNote *req = m->env->take_note;
+    int rc = tt_session_check_take_note(&s->state, req->cue, req->take, req->text, why);
+    if (rc != 0) {
+        refuse(s, m, who, "take note", rc, why);
+        return;
+    }
+    Tutti__Record rec = TUTTI__RECORD__INIT;
+    Tutti__TakeNote tn = *req;
+    tn.base.unknown_fields = NULL;
+    tn.base.n_unknown_fields = 0;
+    stamp_actor(&rec, who);
+    rec.body_case = TUTTI__RECORD__BODY_TAKE_NOTE;
+    rec.take_note = &tn;
+    queue_write(s, m, &rec);
+}
+
 static void publish(coord_server_t *s, uint64_t seq, const uint8_t *data, size_t len)
 {
     Tutti__Envelope env = TUTTI__ENVELOPE__INIT;
@@ -695,6 +734,8 @@ static void handle_request(coord_server_t *s, const tt_wire_msg_t *m)
     case TUTTI__ENVELOPE__BODY_STOP: kind = TT_REQ_STOP; break;
     case TUTTI__ENVELOPE__BODY_CUE_ADD: kind = TT_REQ_CUE_ADD; break;
     case TUTTI__ENVELOPE__BODY_ARM: kind = TT_REQ_ARM; break;
+    case TUTTI__ENVELOPE__BODY_TAKE_RATE: kind = TT_REQ_TAKE_RATE; break;
+    case TUTTI__ENVELOPE__BODY_TAKE_NOTE: kind = TT_REQ_TAKE_NOTE; break;
     default:
         tt_diag_warn("unsupported message %d from %s", (int)m->env->body_case, who->name);
         send_error(s, m, TT_ERR_PROTOCOL, "unsupported request");
@@ -718,6 +759,8 @@ static void handle_request(coord_server_t *s, const tt_wire_msg_t *m)
     case TT_REQ_STOP: on_stop(s, m, who); break;
     case TT_REQ_CUE_ADD: on_cue_add(s, m, who); break;
     case TT_REQ_ARM: on_arm(s, m, who); break;
+    case TT_REQ_TAKE_RATE: on_take_rate(s, m, who); break;
+    case TT_REQ_TAKE_NOTE: on_take_note(s, m, who); break;
     }
 }
 

@@ -38,7 +38,7 @@ echo "$out" | grep -q "no cue 1M1" || fail "unclear arm error: $out"
 "$B/tutti" tempo load 1M1 "$MAP" --countoff 1 >/dev/null || fail "tempo load v2"
 v=$("$B/tutti" history --json | jq -s '[.[] | select(.kind=="tempo")] | map(.version)')
 [ "$(echo "$v" | jq -c .)" = "[1,2]" ] || fail "tempo versions $v"
-"$B/tutti" history --json | jq -e 'select(.kind=="tempo" and .version==2) | .map | test("countoff 1")' \
+"$B/tutti" history --json | jq -s -e 'any(.[]; .kind=="tempo" and .version==2 and (.map | test("countoff 1")))' \
     >/dev/null || fail "--countoff not in the stored map"
 
 # Roll and stop rules.

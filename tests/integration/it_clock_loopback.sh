@@ -25,7 +25,7 @@ it_wait_for 5 bash -c "[ \"\$($B/tutti status --json | jq -r '.rooms[0].clock.tr
     fail "trim not applied"
 off=$(clock offset_us)
 jq -e -n "(($off) + 2500000 - 40 | fabs) <= 100" >/dev/null || fail "trimmed offset $off"
-"$B/tutti" history --json | jq -e 'select(.kind=="trim" and .room=="stage" and .trim_us==40)' \
+"$B/tutti" history --json | jq -s -e 'any(.[]; .kind=="trim" and .room=="stage" and .trim_us==40)' \
     >/dev/null || fail "trim not in the history"
 out=$("$B/tutti" trim nowhere 10 2>&1) && fail "trim for an unknown room accepted"
 echo "$out" | grep -q "not a room" || fail "unclear error: $out"

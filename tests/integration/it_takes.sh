@@ -49,18 +49,42 @@ t3=$(take)
 sleep 0.5
 kill -9 "$CPID"; wait "$CPID" 2>/dev/null
 it_start_coordinator "tcp://127.0.0.1:$port"
-"$B/tutti" history --json | jq -e 'select(.kind=="take-interrupted" and .take==3)' >/dev/null ||
+"$B/tutti" history --json | jq -s -e 'any(.[]; .kind=="take-interrupted" and .take==3)' >/dev/null ||
     fail "take 3 not closed as interrupted"
-"$B/tutti" takes --json | jq -e 'select(.take==3 and .state=="interrupted")' >/dev/null ||
+"$B/tutti" takes --json | jq -s -e 'any(.[]; .take==3 and .state=="interrupted")' >/dev/null ||
     fail "takes sheet does not show take 3 interrupted"
 t4=$(take); "$B/tutti" stop >/dev/null || fail "stop 4"
 [ "$t4" = 4 ] || fail "take after the crash is $t4, want 4"
+
+# Ratings and notes: every one is a record; the sheet shows the latest.
+"$B/tutti" take rate 1M1 2 hold >/dev/null || fail "rate"
+"$B/tutti" take rate 1M1 2 circled --note "best strings, bar 12 horns late" >/dev/null ||
+    fail "rate with note"
+"$B/tutti" take note 1M1 4 "room tone at the end" >/dev/null || fail "take note"
+out=$("$B/tutti" take rate 1M1 9 circled 2>&1) && fail "rating a take that does not exist"
+echo "$out" | grep -q "no take 9 of cue 1M1" || fail "unclear: $out"
+out=$("$B/tutti" take rate 1M1 2 great 2>&1) && fail "unknown rating accepted"
+echo "$out" | grep -q "circled, hold, ng or false-start" || fail "unclear: $out"
+for who in stage contractor lobby; do
+    TUTTI_KEY=$K/$who.key "$B/tutti" take rate 1M1 2 ng >/dev/null 2>&1; rc=$?
+    [ $rc -eq 3 ] || fail "$who could rate a take (exit $rc)"
+done
+[ "$("$B/tutti" history --json --kind take-rate | wc -l)" = 2 ] || fail "history lost a rating"
+"$B/tutti" takes --json | jq -s -e 'any(.[]; .take==2 and .rating=="circled" and .notes==1)' \
+    >/dev/null || fail "sheet does not show take 2 circled: $("$B/tutti" takes --json)"
+"$B/tutti" takes --csv | grep -q "^1M1,2,done,.*,circled,1$" || fail "CSV sheet"
+# History filters and CSV.
+n=$("$B/tutti" history --json --cue 1M1 --kind roll | wc -l)
+[ "$n" = 4 ] || fail "history --cue 1M1 --kind roll gave $n records, want 4"
+"$B/tutti" history --csv --kind take-note | grep -q '"room tone at the end"\|room tone at the end' ||
+    fail "CSV history"
+[ "$("$B/tutti" history --json --room stage | wc -l)" = 0 ] || fail "room filter kept others' records"
 
 sheet=$("$B/tutti" takes --json)
 it_log "take sheet: $(echo "$sheet" | jq -c '[.take, .state]' | tr '\n' ' ')"
 [ "$(echo "$sheet" | jq -s 'map(.take) | . == [1,2,3,4]')" = true ] || fail "sheet: $sheet"
 "$B/tutti" takes | grep -q "00:59:5" || fail "no start timecode on the sheet"
-"$B/tutti" cue list --json | jq -e 'select(.cue=="1M1" and .title=="Main Title" and .takes==4)' \
+"$B/tutti" cue list --json | jq -s -e 'any(.[]; .cue=="1M1" and .title=="Main Title" and .takes==4)' \
     >/dev/null || fail "cue list"
 
 head=$("$B/tutti" status --json | jq -r .head_hash)
