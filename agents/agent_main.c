@@ -118,6 +118,13 @@ static void on_record(void *arg, const Tutti__Record *rec)
         if ((a->render || a->jack) && a->replica)
             play_roll(a, tt_replica_state(a->replica));
         break;
+    case TUTTI__RECORD__BODY_CHANGE:
+        tt_diag_warn("change %llu to %s%s%s%s%s: %s  (acknowledge: tutti ack %llu)",
+                     (unsigned long long)rec->seq, rec->change->cue,
+                     rec->change->bars[0] ? " bars " : "", rec->change->bars,
+                     rec->change->parts[0] ? ", parts " : "", rec->change->parts, rec->change->text,
+                     (unsigned long long)rec->seq);
+        break;
     case TUTTI__RECORD__BODY_TAKE_INTERRUPTED:
         tt_diag_warn("take %u of %s interrupted (coordinator restart)", rec->take_interrupted->take,
                      rec->take_interrupted->cue);

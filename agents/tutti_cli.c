@@ -56,13 +56,18 @@ static void usage(FILE *out)
         "  takes [--json|--csv] [--cue CUE]\n"
         "                               the take sheet: cue, take, state, start timecode,\n"
         "                               from bar, duration, latest rating, notes\n"
+        "  change CUE --text TEXT [--bars A-B] [--parts P,...]\n"
+        "                               record a score change and publish it to every room\n"
+        "  ack CHANGE                   acknowledge a change, with a room's key (role room)\n"
         "  tempo load CUE FILE [--start-tc TC] [--fps RATE] [--countoff BARS]\n"
         "                               load a tempo map (text format or Standard MIDI\n"
         "                               File) for CUE as a new version (operator)\n"
-        "  roll CUE [--from-bar N] [--lead-ms MS]\n"
+        "  roll CUE [--from-bar N] [--lead-ms MS] [--force]\n"
         "                               start the armed CUE at session time now + lead\n"
         "                               (default 1500 ms), opening its next take: every\n"
-        "                               room counts off on the same sample\n"
+        "                               room counts off on the same sample. Refused while an\n"
+        "                               online room has not acked a change to CUE; --force\n"
+        "                               rolls anyway and the override is in the log\n"
         "  stop [--lead-ms MS]          stop at session time now + lead (default 0)\n"
         "  clicks REF.wav OTHER.wav... [--json] [--whole-samples]\n"
         "                               how far each file's clicks landed from REF's, in\n"
@@ -588,12 +593,60 @@ static int cmd_take(const conn_opts_t *o, int argc, char **argv)
     return write_request(o, &env, "take note");
 }
 
+static int cmd_change(const conn_opts_t *o, int argc, char **argv)
+{
+    const char *cue = NULL, *text = NULL, *bars = "", *parts = "";
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--text") && i + 1 < argc)
+            text = argv[++i];
+        else if (!strcmp(argv[i], "--bars") && i + 1 < argc)
+            bars = argv[++i];
+        else if (!strcmp(argv[i], "--parts") && i + 1 < argc)
+            parts = argv[++i];
+        else if (argv[i][0] != '-' && !cue)
+            cue = argv[i];
+        else
+            cue = NULL, text = NULL, i = argc;
+    }
+    if (!cue || !text) {
+        fprintf(stderr, "usage: tutti change CUE --text TEXT [--bars A-B] [--parts P,...]\n");
+        return EXIT_USAGE;
+    }
+    Tutti__Envelope env = TUTTI__ENVELOPE__INIT;
+    Tutti__Change ch = TUTTI__CHANGE__INIT;
+    ch.cue = (char *)cue;
+    ch.text = (char *)text;
+    ch.bars = (char *)bars;
+    ch.parts = (char *)parts;
+    env.body_case = TUTTI__ENVELOPE__BODY_CHANGE;
+    env.change = &ch;
+    return write_request(o, &env, "change");
+}
+
+static int cmd_ack(const conn_opts_t *o, int argc, char **argv)
+{
+    long id = 0;
+    if (argc != 2 || opt_parse_long(argv[1], 1, __LONG_MAX__, &id) != 0) {
+        fprintf(stderr, "usage: tutti ack CHANGE   (run with the room's key)\n");
+        return EXIT_USAGE;
+    }
+    Tutti__Envelope env = TUTTI__ENVELOPE__INIT;
+    Tutti__Ack ack = TUTTI__ACK__INIT;
+    ack.change = (uint64_t)id;
+    env.body_case = TUTTI__ENVELOPE__BODY_ACK;
+    env.ack = &ack;
+    return write_request(o, &env, "ack");
+}
+
 static int cmd_roll(const conn_opts_t *o, int argc, char **argv)
 {
     const char *cue = NULL;
     long from_bar = 1, lead_ms = 1500;
+    int force = 0;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--from-bar") && i + 1 < argc) {
+        if (!strcmp(argv[i], "--force")) {
+            force = 1;
+        } else if (!strcmp(argv[i], "--from-bar") && i + 1 < argc) {
             if (opt_parse_long(argv[++i], 1, 100000, &from_bar) != 0) {
                 fprintf(stderr, "tutti roll: --from-bar wants 1..100000\n");
                 return EXIT_USAGE;
@@ -606,12 +659,12 @@ static int cmd_roll(const conn_opts_t *o, int argc, char **argv)
         } else if (argv[i][0] != '-' && !cue) {
             cue = argv[i];
         } else {
-            fprintf(stderr, "usage: tutti roll CUE [--from-bar N] [--lead-ms MS]\n");
+            fprintf(stderr, "usage: tutti roll CUE [--from-bar N] [--lead-ms MS] [--force]\n");
             return EXIT_USAGE;
         }
     }
     if (!cue) {
-        fprintf(stderr, "usage: tutti roll CUE [--from-bar N] [--lead-ms MS]\n");
+        fprintf(stderr, "usage: tutti roll CUE [--from-bar N] [--lead-ms MS] [--force]\n");
         return EXIT_USAGE;
     }
     Tutti__Envelope env = TUTTI__ENVELOPE__INIT;
@@ -619,6 +672,7 @@ static int cmd_roll(const conn_opts_t *o, int argc, char **argv)
     rr.cue = (char *)cue;
     rr.from_bar = (int32_t)from_bar;
     rr.lead_ms = (uint32_t)lead_ms;
+    rr.force = force;
     env.body_case = TUTTI__ENVELOPE__BODY_ROLL;
     env.roll = &rr;
     return write_request(o, &env, "roll");
@@ -760,6 +814,20 @@ static int cmd_status(const conn_opts_t *o, int argc, char **argv)
                 json_array_append_new(rooms, ro);
             }
             json_object_set_new(o2, "rooms", rooms);
+            json_t *changes = json_array();
+            for (size_t i = 0; i < st->n_changes; i++) {
+                const Tutti__ChangeStatus *c = st->changes[i];
+                json_t *acked = json_array(), *missing = json_array();
+                for (size_t k = 0; k < c->n_acked; k++)
+                    json_array_append_new(acked, json_string(c->acked[k]));
+                for (size_t k = 0; k < c->n_not_acked; k++)
+                    json_array_append_new(missing, json_string(c->not_acked[k]));
+                json_array_append_new(changes,
+                                      json_pack("{s:I, s:s, s:s, s:o, s:o}", "id",
+                                                (json_int_t)c->id, "cue", c->cue, "text", c->text,
+                                                "acked", acked, "not_acked", missing));
+            }
+            json_object_set_new(o2, "open_changes", changes);
             print_json_line(o2);
             json_decref(o2);
         } else {
@@ -1082,6 +1150,10 @@ int main(int argc, char **argv)
         return cmd_arm(&o, sub_argc, sub_argv);
     if (strcmp(cmd, "cue") == 0)
         return cmd_cue(&o, sub_argc, sub_argv);
+    if (strcmp(cmd, "change") == 0)
+        return cmd_change(&o, sub_argc, sub_argv);
+    if (strcmp(cmd, "ack") == 0)
+        return cmd_ack(&o, sub_argc, sub_argv);
     if (strcmp(cmd, "take") == 0)
         return cmd_take(&o, sub_argc, sub_argv);
     if (strcmp(cmd, "takes") == 0)

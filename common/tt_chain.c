@@ -198,6 +198,8 @@ const char *tt_chain_kind(const Tutti__Record *rec)
     case TUTTI__RECORD__BODY_TAKE_INTERRUPTED: return "take-interrupted";
     case TUTTI__RECORD__BODY_TAKE_RATE: return "take-rate";
     case TUTTI__RECORD__BODY_TAKE_NOTE: return "take-note";
+    case TUTTI__RECORD__BODY_CHANGE: return "change";
+    case TUTTI__RECORD__BODY_ACK: return "ack";
     default: return "unknown";
     }
 }

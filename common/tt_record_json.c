@@ -73,8 +73,26 @@ json_t *tt_record_json(const Tutti__Record *rec, const uint8_t *hash)
         json_object_set_new(o, "take", json_integer(rec->take_note->take));
         json_object_set_new(o, "text", json_string(rec->take_note->text));
         break;
+    case TUTTI__RECORD__BODY_CHANGE:
+        json_object_set_new(o, "change", json_integer((json_int_t)rec->seq));
+        json_object_set_new(o, "cue", json_string(rec->change->cue));
+        json_object_set_new(o, "text", json_string(rec->change->text));
+        json_object_set_new(o, "bars", json_string(rec->change->bars));
+        json_object_set_new(o, "parts", json_string(rec->change->parts));
+        break;
+    case TUTTI__RECORD__BODY_ACK:
+        json_object_set_new(o, "change", json_integer((json_int_t)rec->ack->change));
+        json_object_set_new(o, "room", json_string(rec->actor));
+        break;
     case TUTTI__RECORD__BODY_ROLL:
         json_object_set_new(o, "take", json_integer(rec->roll->take));
+        if (rec->roll->forced) {
+            json_t *na = json_array();
+            for (size_t i = 0; i < rec->roll->n_not_acked; i++)
+                json_array_append_new(na, json_string(rec->roll->not_acked[i]));
+            json_object_set_new(o, "forced", json_true());
+            json_object_set_new(o, "not_acked", na);
+        }
         json_object_set_new(o, "downbeat_session_ns", json_integer(rec->roll->downbeat_session_ns));
         json_object_set_new(o, "cue", json_string(rec->roll->cue));
         json_object_set_new(o, "tempo_version", json_integer(rec->roll->tempo_version));

@@ -14,6 +14,13 @@ void tt_session_init(tt_session_t *s)
 
 void tt_session_clear(tt_session_t *s)
 {
+    for (size_t i = 0; i < s->n_changes; i++) {
+        free(s->changes[i].text);
+        for (size_t k = 0; k < s->changes[i].n_acked; k++)
+            free(s->changes[i].acked[k]);
+        free(s->changes[i].acked);
+    }
+    free(s->changes);
     for (size_t i = 0; i < s->n_cues; i++) {
         free(s->cues[i].map_text);
         free(s->cues[i].takes);
@@ -118,6 +125,56 @@ static void close_take(tt_session_t *s, const char *cue_name, uint32_t take, int
     s->transport.stop_session_ns = at;
 }
 
+static tt_session_change_t *find_change(const tt_session_t *s, uint64_t id)
+{
+    for (size_t i = 0; i < s->n_changes; i++)
+        if (s->changes[i].id == id)
+            return &s->changes[i];
+    return NULL;
+}
+
+static int apply_change(tt_session_t *s, const Tutti__Record *rec, char *why)
+{
+    if (s->n_changes == TT_SESSION_MAX_CHANGES)
+        return tt_fail(why, TT_ERR_INVALID, "record %llu: more than %d changes",
+                       (unsigned long long)rec->seq, TT_SESSION_MAX_CHANGES);
+    if (s->n_changes == s->cap_changes) {
+        size_t cap = s->cap_changes ? 2 * s->cap_changes : 16;
+        tt_session_change_t *grown = realloc(s->changes, cap * sizeof *grown);
+        if (!grown)
+            return tt_fail(why, TT_ERR_NOMEM, "growing the change list");
+        s->changes = grown;
+        s->cap_changes = cap;
+    }
+    tt_session_change_t *c = &s->changes[s->n_changes];
+    memset(c, 0, sizeof *c);
+    c->id = rec->seq;
+    snprintf(c->cue, sizeof c->cue, "%s", rec->change->cue);
+    c->text = strdup(rec->change->text);
+    if (!c->text)
+        return tt_fail(why, TT_ERR_NOMEM, "copying change %llu", (unsigned long long)rec->seq);
+    s->n_changes++;
+    return 0;
+}
+
+static int apply_ack(tt_session_t *s, const Tutti__Record *rec, char *why)
+{
+    tt_session_change_t *c = find_change(s, rec->ack->change);
+    if (!c || tt_session_acked(c, rec->actor))
+        return 0; /* a replica folds what the coordinator accepted; nothing to add */
+    char **grown = realloc(c->acked, (c->n_acked + 1) * sizeof *grown);
+    char *name = strdup(rec->actor);
+    if (!grown || !name) {
+        free(name);
+        if (grown)
+            c->acked = grown;
+        return tt_fail(why, TT_ERR_NOMEM, "recording an ack");
+    }
+    c->acked = grown;
+    c->acked[c->n_acked++] = name;
+    return 0;
+}
+
 static int apply_tempo_load(tt_session_t *s, const Tutti__Record *rec, char *why)
 {
     const Tutti__TempoLoad *tl = rec->tempo_load;
@@ -172,6 +229,18 @@ int tt_session_apply(tt_session_t *s, const Tutti__Record *rec, const uint8_t ha
         close_take(s, rec->take_interrupted->cue, rec->take_interrupted->take,
                    rec->take_interrupted->at_session_ns, TT_TAKE_INTERRUPTED);
         break;
+    case TUTTI__RECORD__BODY_CHANGE: {
+        int rc = apply_change(s, rec, why);
+        if (rc != 0)
+            return rc;
+        break;
+    }
+    case TUTTI__RECORD__BODY_ACK: {
+        int rc = apply_ack(s, rec, why);
+        if (rc != 0)
+            return rc;
+        break;
+    }
     case TUTTI__RECORD__BODY_TAKE_RATE: {
         tt_session_take_t *tk = find_take(
             (tt_session_cue_t *)tt_session_find_cue(s, rec->take_rate->cue), rec->take_rate->take);
@@ -246,6 +315,8 @@ static const char *request_name(tt_request_t r)
     case TT_REQ_ARM: return "arm";
     case TT_REQ_TAKE_RATE: return "take rate";
     case TT_REQ_TAKE_NOTE: return "take note";
+    case TT_REQ_CHANGE: return "change";
+    case TT_REQ_ACK: return "ack";
     }
     return "request";
 }
@@ -268,7 +339,9 @@ int tt_session_may(tt_role_t role, tt_request_t request, char *why)
     case TT_REQ_CUE_ADD:
     case TT_REQ_ARM:
     case TT_REQ_TAKE_RATE:
-    case TT_REQ_TAKE_NOTE: ok = role == TT_ROLE_OPERATOR; break;
+    case TT_REQ_TAKE_NOTE:
+    case TT_REQ_CHANGE: ok = role == TT_ROLE_OPERATOR; break;
+    case TT_REQ_ACK: ok = role == TT_ROLE_ROOM; break; /* a room acks for itself */
     default: ok = 0;
     }
     if (ok)
@@ -497,5 +570,46 @@ int tt_session_check_take_rate(const tt_session_t *s, const char *cue, uint32_t 
                        rating ? rating : "");
     if (note && *note)
         return tt_session_check_note(s, note, why);
+    return 0;
+}
+
+int tt_session_acked(const tt_session_change_t *c, const char *room)
+{
+    for (size_t i = 0; i < c->n_acked; i++)
+        if (strcmp(c->acked[i], room) == 0)
+            return 1;
+    return 0;
+}
+
+int tt_session_check_change(const tt_session_t *s, const char *cue, const char *text,
+                            const char *bars, const char *parts, char *why)
+{
+    if (!tt_session_find_cue(s, cue ? cue : ""))
+        return tt_fail(why, TT_ERR_INVALID, "no cue %s", cue ? cue : "");
+    int rc = tt_session_check_note(s, text, why);
+    if (rc != 0)
+        return rc;
+    if (bars && *bars) {
+        int a = 0, b = 0, n = 0;
+        if (!((sscanf(bars, "%d-%d%n", &a, &b, &n) == 2 && bars[n] == '\0' && a >= 1 && b >= a) ||
+              (sscanf(bars, "%d%n", &a, &n) == 1 && bars[n] == '\0' && a >= 1)))
+            return tt_fail(why, TT_ERR_INVALID, "--bars '%s': use A or A-B with 1 <= A <= B", bars);
+    }
+    if (parts && (strlen(parts) > 256 || !tt_utf8_valid(parts, strlen(parts))))
+        return tt_fail(why, TT_ERR_INVALID, "--parts: at most 256 bytes of UTF-8");
+    if (s->n_changes == TT_SESSION_MAX_CHANGES)
+        return tt_fail(why, TT_ERR_INVALID, "the session already has %d changes",
+                       TT_SESSION_MAX_CHANGES);
+    return 0;
+}
+
+int tt_session_check_ack(const tt_session_t *s, uint64_t id, const char *room, char *why)
+{
+    const tt_session_change_t *c = find_change(s, id);
+    if (!c)
+        return tt_fail(why, TT_ERR_INVALID, "no change %llu", (unsigned long long)id);
+    if (tt_session_acked(c, room))
+        return tt_fail(why, TT_ERR_INVALID, "%s has already acked change %llu", room,
+                       (unsigned long long)id);
     return 0;
 }

@@ -59,6 +59,16 @@ typedef struct {
     size_t n_takes, cap_takes;
 } tt_session_cue_t;
 
+#define TT_SESSION_MAX_CHANGES 4096
+
+typedef struct {
+    uint64_t id; /* the change record's seq */
+    char cue[TT_CUE_MAX_NAME + 1];
+    char *text;   /* owned */
+    char **acked; /* owned room names, in ack order */
+    size_t n_acked;
+} tt_session_change_t;
+
 /* The transport as the log says: idle -> armed -> (roll) count-in ->
  * rolling -> stopped -> armed ... Count-in and rolling are one phase in the
  * log, told apart by the session time (the roll's downbeat). */
@@ -87,6 +97,8 @@ typedef struct {
     int64_t last_note_unix_ns;
     tt_session_trim_t trims[TT_SESSION_MAX_ROOMS]; /* per-room clock trims, latest wins */
     size_t n_trims;
+    tt_session_change_t *changes; /* owned array, in order */
+    size_t n_changes, cap_changes;
     tt_session_cue_t *cues; /* owned array */
     size_t n_cues, cap_cues;
     tt_transport_t transport;
@@ -115,7 +127,9 @@ typedef enum {
     TT_REQ_CUE_ADD,
     TT_REQ_ARM,
     TT_REQ_TAKE_RATE,
-    TT_REQ_TAKE_NOTE
+    TT_REQ_TAKE_NOTE,
+    TT_REQ_CHANGE,
+    TT_REQ_ACK
 } tt_request_t;
 
 /* 0 when role may make request; TT_ERR_DENIED with a reason otherwise. */
@@ -157,6 +171,14 @@ int tt_session_check_take_rate(const tt_session_t *s, const char *cue, uint32_t 
                                const char *rating, const char *note, char *why);
 int tt_session_check_take_note(const tt_session_t *s, const char *cue, uint32_t take,
                                const char *text, char *why);
+
+/* A change for an existing cue: text 1..4096 bytes UTF-8, bars "A" or "A-B". */
+int tt_session_check_change(const tt_session_t *s, const char *cue, const char *text,
+                            const char *bars, const char *parts, char *why);
+/* An ack by room for change id: the change exists, not acked twice. */
+int tt_session_check_ack(const tt_session_t *s, uint64_t id, const char *room, char *why);
+/* 1 when room has acked change c. */
+int tt_session_acked(const tt_session_change_t *c, const char *room);
 
 /* The open take (rolled, no stop or interruption recorded), or NULL. */
 const tt_session_take_t *tt_session_open_take(const tt_session_t *s, const char **cue);

@@ -339,6 +339,31 @@ static void on_status(coord_server_t *s, const tt_wire_msg_t *m)
     sr.head_hash.len = TT_HASH_LEN;
     sr.epoch = s->epoch;
     sr.session_name = s->state.session_name;
+    /* Open changes: some room of the access file has not acked. */
+    size_t n_open = 0;
+    Tutti__ChangeStatus *cs = calloc(s->state.n_changes + 1, sizeof *cs);
+    Tutti__ChangeStatus **csp = calloc(s->state.n_changes + 1, sizeof *csp);
+    char **names = calloc((s->state.n_changes + 1) * (s->room_count + 1), sizeof *names);
+    size_t used_names = 0;
+    for (size_t i = 0; cs && csp && names && i < s->state.n_changes; i++) {
+        const tt_session_change_t *c = &s->state.changes[i];
+        Tutti__ChangeStatus *st = &cs[n_open];
+        tutti__change_status__init(st);
+        st->id = c->id;
+        st->cue = (char *)c->cue;
+        st->text = c->text;
+        st->acked = c->acked;
+        st->n_acked = c->n_acked;
+        st->not_acked = names + used_names;
+        for (size_t r = 0; r < s->room_count; r++)
+            if (!tt_session_acked(c, s->rooms[r].name))
+                names[used_names + st->n_not_acked++] = s->rooms[r].name;
+        used_names += st->n_not_acked;
+        if (st->n_not_acked > 0)
+            csp[n_open++] = st;
+    }
+    sr.changes = csp;
+    sr.n_changes = n_open;
     sr.transport = (char *)tt_session_transport_name(&s->state, tt_time_mono_ns());
     sr.cue = s->state.transport.cue;
     sr.take = s->state.transport.take;
@@ -350,6 +375,9 @@ static void on_status(coord_server_t *s, const tt_wire_msg_t *m)
     free(rs);
     free(rp);
     free(cr);
+    free(cs);
+    free(csp);
+    free(names);
 }
 
 typedef struct {
@@ -526,6 +554,37 @@ static void on_roll(coord_server_t *s, const tt_wire_msg_t *m, const tt_access_e
         refuse(s, m, who, "roll", rc, why);
         return;
     }
+    /* The gate: every online room must have acked every change on this cue. */
+    char missing[TT_WHY_LEN] = "";
+    const char *not_acked[64];
+    size_t n_not_acked = 0;
+    for (size_t i = 0; i < s->state.n_changes; i++) {
+        const tt_session_change_t *c = &s->state.changes[i];
+        if (strcmp(c->cue, req->cue) != 0)
+            continue;
+        for (size_t r = 0; r < s->room_count; r++) {
+            const room_t *room = &s->rooms[r];
+            if (!room->online || tt_session_acked(c, room->name))
+                continue;
+            int listed = 0;
+            for (size_t k = 0; k < n_not_acked; k++)
+                listed |= strcmp(not_acked[k], room->name) == 0;
+            if (!listed && n_not_acked < 64) {
+                not_acked[n_not_acked++] = room->name;
+                size_t used = strlen(missing);
+                snprintf(missing + used, sizeof missing - used, "%s%s (change %llu)",
+                         used ? ", " : "", room->name, (unsigned long long)c->id);
+            }
+        }
+    }
+    if (n_not_acked > 0 && !req->force) {
+        snprintf(why, sizeof why,
+                 "not every room has seen the changes to %.32s: %.300s have not acked; "
+                 "tutti ack CHANGE in those rooms, or roll --force",
+                 req->cue, missing);
+        refuse(s, m, who, "roll", TT_ERR_INVALID, why);
+        return;
+    }
     const tt_session_cue_t *cue = tt_session_find_cue(&s->state, req->cue);
     char pwhy[TT_WHY_LEN];
     tt_tempo_map_t *map = tt_tempo_parse_text(cue->map_text, strlen(cue->map_text), pwhy);
@@ -545,6 +604,12 @@ static void on_roll(coord_server_t *s, const tt_wire_msg_t *m, const tt_access_e
     roll.downbeat_session_ns = roll.start_session_ns + countoff_ns;
     roll.start_frame = tt_tempo_ns_to_frame(map, co.c_from - countoff_ns);
     roll.take = tt_session_next_take(&s->state, req->cue);
+    roll.forced = n_not_acked > 0;
+    roll.not_acked = (char **)not_acked;
+    roll.n_not_acked = n_not_acked;
+    if (roll.forced)
+        tt_diag_warn("roll of %s forced by %s past unacked changes: %s", req->cue, who->name,
+                     missing);
     tt_tempo_destroy(&map);
     stamp_actor(&rec, who);
     rec.body_case = TUTTI__RECORD__BODY_ROLL;
@@ -652,6 +717,44 @@ static void on_take_note(coord_server_t *s, const tt_wire_msg_t *m, const tt_acc
     queue_write(s, m, &rec);
 }
 
+static void on_change(coord_server_t *s, const tt_wire_msg_t *m, const tt_access_entry_t *who)
+{
+    char why[TT_WHY_LEN];
+    const Tutti__Change *req = m->env->change;
+    int rc = tt_session_check_change(&s->state, req->cue, req->text, req->bars, req->parts, why);
+    if (rc != 0) {
+        refuse(s, m, who, "change", rc, why);
+        return;
+    }
+    Tutti__Record rec = TUTTI__RECORD__INIT;
+    Tutti__Change ch = *req; /* the record has the request's shape */
+    ch.base.unknown_fields = NULL;
+    ch.base.n_unknown_fields = 0;
+    stamp_actor(&rec, who);
+    rec.body_case = TUTTI__RECORD__BODY_CHANGE;
+    rec.change = &ch;
+    queue_write(s, m, &rec);
+}
+
+static void on_ack(coord_server_t *s, const tt_wire_msg_t *m, const tt_access_entry_t *who)
+{
+    char why[TT_WHY_LEN];
+    const Tutti__Ack *req = m->env->ack;
+    /* The acking room is the caller: a room can only ack for itself. */
+    int rc = tt_session_check_ack(&s->state, req->change, who->name, why);
+    if (rc != 0) {
+        refuse(s, m, who, "ack", rc, why);
+        return;
+    }
+    Tutti__Record rec = TUTTI__RECORD__INIT;
+    Tutti__Ack ack = TUTTI__ACK__INIT;
+    ack.change = req->change;
+    stamp_actor(&rec, who);
+    rec.body_case = TUTTI__RECORD__BODY_ACK;
+    rec.ack = &ack;
+    queue_write(s, m, &rec);
+}
+
 static void publish(coord_server_t *s, uint64_t seq, const uint8_t *data, size_t len)
 {
     Tutti__Envelope env = TUTTI__ENVELOPE__INIT;
@@ -736,6 +839,8 @@ static void handle_request(coord_server_t *s, const tt_wire_msg_t *m)
     case TUTTI__ENVELOPE__BODY_ARM: kind = TT_REQ_ARM; break;
     case TUTTI__ENVELOPE__BODY_TAKE_RATE: kind = TT_REQ_TAKE_RATE; break;
     case TUTTI__ENVELOPE__BODY_TAKE_NOTE: kind = TT_REQ_TAKE_NOTE; break;
+    case TUTTI__ENVELOPE__BODY_CHANGE: kind = TT_REQ_CHANGE; break;
+    case TUTTI__ENVELOPE__BODY_ACK: kind = TT_REQ_ACK; break;
     default:
         tt_diag_warn("unsupported message %d from %s", (int)m->env->body_case, who->name);
         send_error(s, m, TT_ERR_PROTOCOL, "unsupported request");
@@ -761,6 +866,8 @@ static void handle_request(coord_server_t *s, const tt_wire_msg_t *m)
     case TT_REQ_ARM: on_arm(s, m, who); break;
     case TT_REQ_TAKE_RATE: on_take_rate(s, m, who); break;
     case TT_REQ_TAKE_NOTE: on_take_note(s, m, who); break;
+    case TT_REQ_CHANGE: on_change(s, m, who); break;
+    case TT_REQ_ACK: on_ack(s, m, who); break;
     }
 }
 
