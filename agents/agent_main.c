@@ -46,6 +46,8 @@ static void usage(FILE *out)
             "  --updates EP          updates endpoint override (default: learned from the\n"
             "                        coordinator; use when a relay or NAT sits in between)\n"
             "  --clock EP            clock service endpoint override (default: learned)\n"
+            "  --players FILE        who is in this room: one player name per line ('#'\n"
+            "                        comments); reported to the coordinator on every connect\n"
             "  --jack                click and LTC live on JACK output ports CLIENT:click and\n"
             "                        CLIENT:ltc, every event on its exact sample in the period\n"
             "                        (server: $JACK_DEFAULT_SERVER or the default)\n"
@@ -75,10 +77,17 @@ static void usage(FILE *out)
             "/var/lib/tutti-stage\n");
 }
 
+#define MAX_PLAYERS 256
+
 typedef struct {
     tt_replica_t *replica;  /* set once the replica exists */
     agent_render_t *render; /* NULL without --click-wav */
     agent_jack_t *jack;     /* NULL without --jack */
+    const char *room;
+    char *players[MAX_PLAYERS]; /* owned: from --players */
+    size_t n_players;
+    int has_players;
+    uint64_t players_epoch; /* coordinator epoch the list was last reported to */
 } agent_t;
 
 /* Starts rendering the roll in the folded state (its map is the cue's map
@@ -145,6 +154,80 @@ static void on_record(void *arg, const Tutti__Record *rec)
     }
 }
 
+/* Reads --players: one name per line, '#' comments, blank lines skipped. */
+static int read_players(agent_t *a, const char *path, char *why)
+{
+    char *text = NULL;
+    size_t len = 0;
+    int rc = tt_read_small_file(path, 64 * 1024, &text, &len, why);
+    if (rc != 0)
+        return rc;
+    for (char *save = NULL, *line = strtok_r(text, "\n", &save); line;
+         line = strtok_r(NULL, "\n", &save)) {
+        char *hash = strchr(line, '#');
+        if (hash)
+            *hash = '\0';
+        while (*line == ' ' || *line == '\t')
+            line++;
+        size_t n = strlen(line);
+        while (n > 0 && (line[n - 1] == ' ' || line[n - 1] == '\t' || line[n - 1] == '\r'))
+            line[--n] = '\0';
+        if (n == 0)
+            continue;
+        if (a->n_players == MAX_PLAYERS) {
+            free(text);
+            return tt_fail(why, TT_ERR_TOO_BIG, "%s: more than %d players", path, MAX_PLAYERS);
+        }
+        a->players[a->n_players++] = strdup(line);
+    }
+    free(text);
+    a->has_players = 1;
+    return 0;
+}
+
+/* After every (re)connect, once caught up: check in the listed players the
+ * log does not have in this room, check out those it has but the list does not. */
+static void report_players(agent_t *a)
+{
+    tt_replica_t *rep = a->replica;
+    if (!a->has_players || !tt_replica_caught_up(rep) || a->players_epoch == tt_replica_epoch(rep))
+        return;
+    a->players_epoch = tt_replica_epoch(rep);
+    const tt_session_t *st = tt_replica_state(rep);
+    char *in[MAX_PLAYERS], *out[TT_SESSION_MAX_PLAYERS];
+    size_t n_in = 0, n_out = 0;
+    for (size_t i = 0; i < a->n_players; i++)
+        if (!tt_session_present(st, a->room, a->players[i]))
+            in[n_in++] = a->players[i];
+    for (size_t i = 0; i < st->n_players && n_out < MAX_PLAYERS; i++) {
+        if (strcmp(st->players[i].room, a->room) != 0)
+            continue;
+        int listed = 0;
+        for (size_t k = 0; k < a->n_players; k++)
+            listed |= !strcmp(a->players[k], st->players[i].name);
+        if (!listed)
+            out[n_out++] = (char *)st->players[i].name;
+    }
+    if (n_in + n_out == 0)
+        return;
+    Tutti__Envelope env = TUTTI__ENVELOPE__INIT;
+    Tutti__Presence p = TUTTI__PRESENCE__INIT;
+    p.room = (char *)a->room;
+    p.in = in;
+    p.n_in = n_in;
+    p.out = out;
+    p.n_out = n_out;
+    env.body_case = TUTTI__ENVELOPE__BODY_PRESENCE;
+    env.presence = &p;
+    char why[TT_WHY_LEN];
+    if (tt_replica_send(rep, &env, why) != 0) {
+        tt_diag_warn("reporting players: %s", why);
+        a->players_epoch = 0; /* try again */
+    } else {
+        tt_diag_info("players: %zu checked in, %zu checked out", n_in, n_out);
+    }
+}
+
 /* Hands the clock thread what the log and the hello reply say: where the
  * clock service is (new after a coordinator restart), and this room's trim.
  * Passes the clock's latest report on to the replica's heartbeats. */
@@ -181,7 +264,7 @@ int main(int argc, char **argv)
 {
     const char *room = NULL, *endpoint = NULL, *server_key_path = NULL, *key_path = NULL;
     const char *data = NULL, *updates = NULL, *clock_ep = NULL, *clock_trace = NULL;
-    const char *click_wav = NULL, *jack_name = NULL;
+    const char *click_wav = NULL, *jack_name = NULL, *players = NULL;
     int use_jack = 0;
     long clock_offset_us = 0;
     double clock_skew_ppm = 0.0;
@@ -202,7 +285,8 @@ int main(int argc, char **argv)
         O_CTRACE,
         O_WAV,
         O_JACK,
-        O_JACKNAME
+        O_JACKNAME,
+        O_PLAYERS
     };
     static const struct option opts[] = {
         {"room", required_argument, 0, O_ROOM},
@@ -219,6 +303,7 @@ int main(int argc, char **argv)
         {"click-wav", required_argument, 0, O_WAV},
         {"jack", no_argument, 0, O_JACK},
         {"jack-name", required_argument, 0, O_JACKNAME},
+        {"players", required_argument, 0, O_PLAYERS},
         {"quiet", no_argument, 0, O_QUIET},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
@@ -244,6 +329,7 @@ int main(int argc, char **argv)
         case O_WAV: click_wav = optarg; break;
         case O_JACK: use_jack = 1; break;
         case O_JACKNAME: jack_name = optarg; break;
+        case O_PLAYERS: players = optarg; break;
         case O_COFF:
             if (opt_parse_long(optarg, -86400000000L, 86400000000L, &clock_offset_us) != 0) {
                 fprintf(stderr,
@@ -365,6 +451,12 @@ int main(int argc, char **argv)
         }
     }
     agent.replica = rep;
+    agent.room = room;
+    if (players && read_players(&agent, players, why) != 0) {
+        tt_diag_error("--players: %s", why);
+        exit_code = 2;
+        goto out;
+    }
     if ((agent.render || agent.jack) && tt_replica_state(rep)->transport.rolled)
         play_roll(&agent, tt_replica_state(rep)); /* resume a roll after a restart */
     if (clock_ep)
@@ -392,6 +484,7 @@ int main(int argc, char **argv)
             break;
         }
         follow_coordinator(rep, clock, endpoint, clock_ep, room, &clock_epoch, &trim_sent);
+        report_players(&agent);
     }
     if (exit_code == 0)
         tt_diag_info("stopping; replica at %llu",
@@ -399,6 +492,8 @@ int main(int argc, char **argv)
 out:
     agent_render_destroy(&agent.render); /* finalizes the WAV before the clock goes */
     agent_jack_destroy(&agent.jack);
+    for (size_t i = 0; i < agent.n_players; i++)
+        free(agent.players[i]);
     agent_clock_stop(&clock);
     tt_replica_destroy(&rep);
     zmq_ctx_term(ctx);

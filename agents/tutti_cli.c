@@ -58,6 +58,9 @@ static void usage(FILE *out)
         "                               from bar, duration, latest rating, notes\n"
         "  change CUE --text TEXT [--bars A-B] [--parts P,...]\n"
         "                               record a score change and publish it to every room\n"
+        "  presence ROOM [--in NAME]... [--out NAME]...\n"
+        "                               check players in and out of a room (contractor,\n"
+        "                               operator, or the room itself)\n"
         "  ack CHANGE                   acknowledge a change, with a room's key (role room)\n"
         "  tempo load CUE FILE [--start-tc TC] [--fps RATE] [--countoff BARS]\n"
         "                               load a tempo map (text format or Standard MIDI\n"
@@ -638,6 +641,37 @@ static int cmd_ack(const conn_opts_t *o, int argc, char **argv)
     return write_request(o, &env, "ack");
 }
 
+static int cmd_presence(const conn_opts_t *o, int argc, char **argv)
+{
+    char *in[256], *out[256];
+    size_t n_in = 0, n_out = 0;
+    const char *room = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--in") && i + 1 < argc && n_in < 256)
+            in[n_in++] = argv[++i];
+        else if (!strcmp(argv[i], "--out") && i + 1 < argc && n_out < 256)
+            out[n_out++] = argv[++i];
+        else if (argv[i][0] != '-' && !room)
+            room = argv[i];
+        else
+            room = NULL, i = argc;
+    }
+    if (!room || n_in + n_out == 0) {
+        fprintf(stderr, "usage: tutti presence ROOM [--in NAME]... [--out NAME]...\n");
+        return EXIT_USAGE;
+    }
+    Tutti__Envelope env = TUTTI__ENVELOPE__INIT;
+    Tutti__Presence p = TUTTI__PRESENCE__INIT;
+    p.room = (char *)room;
+    p.in = in;
+    p.n_in = n_in;
+    p.out = out;
+    p.n_out = n_out;
+    env.body_case = TUTTI__ENVELOPE__BODY_PRESENCE;
+    env.presence = &p;
+    return write_request(o, &env, "presence");
+}
+
 static int cmd_roll(const conn_opts_t *o, int argc, char **argv)
 {
     const char *cue = NULL;
@@ -798,6 +832,10 @@ static int cmd_status(const conn_opts_t *o, int argc, char **argv)
                 json_object_set_new(ro, "last_seq", json_integer((json_int_t)r->last_seq));
                 json_object_set_new(ro, "last_seen_ms_ago",
                                     json_integer((json_int_t)r->last_seen_ms_ago));
+                json_t *pl = json_array();
+                for (size_t k = 0; k < r->n_players; k++)
+                    json_array_append_new(pl, json_string(r->players[k]));
+                json_object_set_new(ro, "players", pl);
                 if (r->clock) {
                     json_t *co = json_object();
                     json_object_set_new(co, "state", json_string(r->clock->state));
@@ -1150,6 +1188,8 @@ int main(int argc, char **argv)
         return cmd_arm(&o, sub_argc, sub_argv);
     if (strcmp(cmd, "cue") == 0)
         return cmd_cue(&o, sub_argc, sub_argv);
+    if (strcmp(cmd, "presence") == 0)
+        return cmd_presence(&o, sub_argc, sub_argv);
     if (strcmp(cmd, "change") == 0)
         return cmd_change(&o, sub_argc, sub_argv);
     if (strcmp(cmd, "ack") == 0)

@@ -200,6 +200,7 @@ const char *tt_chain_kind(const Tutti__Record *rec)
     case TUTTI__RECORD__BODY_TAKE_NOTE: return "take-note";
     case TUTTI__RECORD__BODY_CHANGE: return "change";
     case TUTTI__RECORD__BODY_ACK: return "ack";
+    case TUTTI__RECORD__BODY_PRESENCE: return "presence";
     default: return "unknown";
     }
 }

@@ -84,6 +84,17 @@ json_t *tt_record_json(const Tutti__Record *rec, const uint8_t *hash)
         json_object_set_new(o, "change", json_integer((json_int_t)rec->ack->change));
         json_object_set_new(o, "room", json_string(rec->actor));
         break;
+    case TUTTI__RECORD__BODY_PRESENCE: {
+        json_t *in = json_array(), *out = json_array();
+        for (size_t i = 0; i < rec->presence->n_in; i++)
+            json_array_append_new(in, json_string(rec->presence->in[i]));
+        for (size_t i = 0; i < rec->presence->n_out; i++)
+            json_array_append_new(out, json_string(rec->presence->out[i]));
+        json_object_set_new(o, "room", json_string(rec->presence->room));
+        json_object_set_new(o, "in", in);
+        json_object_set_new(o, "out", out);
+        break;
+    }
     case TUTTI__RECORD__BODY_ROLL:
         json_object_set_new(o, "take", json_integer(rec->roll->take));
         if (rec->roll->forced) {

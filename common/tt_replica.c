@@ -487,6 +487,16 @@ int tt_replica_tick(tt_replica_t *r, int64_t now)
     return wait < 1 ? 1 : wait > 1000 ? 1000 : (int)wait;
 }
 
+int tt_replica_send(tt_replica_t *r, Tutti__Envelope *env, char *why)
+{
+    return tt_client_send(r->client, env, why);
+}
+
+int tt_replica_caught_up(const tt_replica_t *r)
+{
+    return r->helloed && r->online && r->state.last_seq >= r->coord_seq;
+}
+
 void tt_replica_set_clock(tt_replica_t *r, const Tutti__ClockReport *clock)
 {
     r->clock = *clock;

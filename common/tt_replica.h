@@ -53,6 +53,13 @@ int tt_replica_handle(tt_replica_t *r, const zmq_pollitem_t *items, int n, char 
 /* Timers: hello retries, heartbeats, liveness. Returns ms until the next. */
 int tt_replica_tick(tt_replica_t *r, int64_t now_ns);
 
+/* Sends a request to the coordinator on the replica's connection (its reply,
+ * a WriteReply or an Error, is logged by the replica). 0 or TT_ERR_*. */
+int tt_replica_send(tt_replica_t *r, Tutti__Envelope *env, char *why);
+
+/* 1 when hello'd and the replica holds everything the coordinator has. */
+int tt_replica_caught_up(const tt_replica_t *r);
+
 /* The room's clock, sent with every heartbeat from now on (copied). */
 void tt_replica_set_clock(tt_replica_t *r, const Tutti__ClockReport *clock);
 

@@ -21,6 +21,7 @@ void tt_session_clear(tt_session_t *s)
         free(s->changes[i].acked);
     }
     free(s->changes);
+    free(s->players);
     for (size_t i = 0; i < s->n_cues; i++) {
         free(s->cues[i].map_text);
         free(s->cues[i].takes);
@@ -175,6 +176,44 @@ static int apply_ack(tt_session_t *s, const Tutti__Record *rec, char *why)
     return 0;
 }
 
+int tt_session_present(const tt_session_t *s, const char *room, const char *player)
+{
+    for (size_t i = 0; i < s->n_players; i++)
+        if (!strcmp(s->players[i].room, room) && !strcmp(s->players[i].name, player))
+            return 1;
+    return 0;
+}
+
+static int apply_presence(tt_session_t *s, const Tutti__Record *rec, char *why)
+{
+    const Tutti__Presence *p = rec->presence;
+    for (size_t k = 0; k < p->n_out; k++)
+        for (size_t i = 0; i < s->n_players; i++)
+            if (!strcmp(s->players[i].room, p->room) && !strcmp(s->players[i].name, p->out[k])) {
+                s->players[i] = s->players[--s->n_players];
+                break;
+            }
+    for (size_t k = 0; k < p->n_in; k++) {
+        if (tt_session_present(s, p->room, p->in[k]))
+            continue;
+        if (s->n_players == TT_SESSION_MAX_PLAYERS)
+            return tt_fail(why, TT_ERR_INVALID, "record %llu: more than %d players",
+                           (unsigned long long)rec->seq, TT_SESSION_MAX_PLAYERS);
+        if (s->n_players == s->cap_players) {
+            size_t cap = s->cap_players ? 2 * s->cap_players : 16;
+            tt_session_player_t *grown = realloc(s->players, cap * sizeof *grown);
+            if (!grown)
+                return tt_fail(why, TT_ERR_NOMEM, "growing the player list");
+            s->players = grown;
+            s->cap_players = cap;
+        }
+        tt_session_player_t *pl = &s->players[s->n_players++];
+        snprintf(pl->room, sizeof pl->room, "%s", p->room);
+        snprintf(pl->name, sizeof pl->name, "%s", p->in[k]);
+    }
+    return 0;
+}
+
 static int apply_tempo_load(tt_session_t *s, const Tutti__Record *rec, char *why)
 {
     const Tutti__TempoLoad *tl = rec->tempo_load;
@@ -229,6 +268,12 @@ int tt_session_apply(tt_session_t *s, const Tutti__Record *rec, const uint8_t ha
         close_take(s, rec->take_interrupted->cue, rec->take_interrupted->take,
                    rec->take_interrupted->at_session_ns, TT_TAKE_INTERRUPTED);
         break;
+    case TUTTI__RECORD__BODY_PRESENCE: {
+        int rc = apply_presence(s, rec, why);
+        if (rc != 0)
+            return rc;
+        break;
+    }
     case TUTTI__RECORD__BODY_CHANGE: {
         int rc = apply_change(s, rec, why);
         if (rc != 0)
@@ -317,6 +362,7 @@ static const char *request_name(tt_request_t r)
     case TT_REQ_TAKE_NOTE: return "take note";
     case TT_REQ_CHANGE: return "change";
     case TT_REQ_ACK: return "ack";
+    case TT_REQ_PRESENCE: return "presence";
     }
     return "request";
 }
@@ -342,6 +388,7 @@ int tt_session_may(tt_role_t role, tt_request_t request, char *why)
     case TT_REQ_TAKE_NOTE:
     case TT_REQ_CHANGE: ok = role == TT_ROLE_OPERATOR; break;
     case TT_REQ_ACK: ok = role == TT_ROLE_ROOM; break; /* a room acks for itself */
+    case TT_REQ_PRESENCE: ok = role != TT_ROLE_NONE && role != TT_ROLE_OBSERVER; break;
     default: ok = 0;
     }
     if (ok)
@@ -611,5 +658,38 @@ int tt_session_check_ack(const tt_session_t *s, uint64_t id, const char *room, c
     if (tt_session_acked(c, room))
         return tt_fail(why, TT_ERR_INVALID, "%s has already acked change %llu", room,
                        (unsigned long long)id);
+    return 0;
+}
+
+static int valid_player(const char *n)
+{
+    size_t len = strlen(n);
+    if (len == 0 || len > TT_PLAYER_MAX_NAME || !tt_utf8_valid(n, len))
+        return 0;
+    for (const unsigned char *p = (const unsigned char *)n; *p; p++)
+        if (*p < 0x20 || *p == 0x7f || *p == ',')
+            return 0;
+    return 1;
+}
+
+int tt_session_check_presence(const tt_session_t *s, tt_role_t role, const char *caller,
+                              const char *room, int is_room, char **in, size_t n_in, char **out,
+                              size_t n_out, char *why)
+{
+    if (!is_room)
+        return tt_fail(why, TT_ERR_INVALID, "'%s' is not a room in the access file",
+                       room ? room : "");
+    if (role == TT_ROLE_ROOM && strcmp(caller, room) != 0)
+        return tt_fail(why, TT_ERR_DENIED, "room %s may report presence only for itself", caller);
+    if (n_in + n_out == 0 || n_in + n_out > 256)
+        return tt_fail(why, TT_ERR_INVALID, "a presence report names 1 to 256 players");
+    for (size_t i = 0; i < n_in + n_out; i++) {
+        const char *n = i < n_in ? in[i] : out[i - n_in];
+        if (!valid_player(n))
+            return tt_fail(why, TT_ERR_INVALID,
+                           "player name '%.64s': 1..64 bytes, no commas or control characters", n);
+    }
+    if (s->n_players + n_in > TT_SESSION_MAX_PLAYERS)
+        return tt_fail(why, TT_ERR_INVALID, "more than %d players", TT_SESSION_MAX_PLAYERS);
     return 0;
 }

@@ -60,6 +60,13 @@ typedef struct {
 } tt_session_cue_t;
 
 #define TT_SESSION_MAX_CHANGES 4096
+#define TT_SESSION_MAX_PLAYERS 4096
+#define TT_PLAYER_MAX_NAME 64
+
+typedef struct {
+    char room[TT_ACCESS_MAX_NAME + 1];
+    char name[TT_PLAYER_MAX_NAME + 1];
+} tt_session_player_t;
 
 typedef struct {
     uint64_t id; /* the change record's seq */
@@ -97,6 +104,8 @@ typedef struct {
     int64_t last_note_unix_ns;
     tt_session_trim_t trims[TT_SESSION_MAX_ROOMS]; /* per-room clock trims, latest wins */
     size_t n_trims;
+    tt_session_player_t *players; /* owned: who is in which room now */
+    size_t n_players, cap_players;
     tt_session_change_t *changes; /* owned array, in order */
     size_t n_changes, cap_changes;
     tt_session_cue_t *cues; /* owned array */
@@ -129,7 +138,8 @@ typedef enum {
     TT_REQ_TAKE_RATE,
     TT_REQ_TAKE_NOTE,
     TT_REQ_CHANGE,
-    TT_REQ_ACK
+    TT_REQ_ACK,
+    TT_REQ_PRESENCE
 } tt_request_t;
 
 /* 0 when role may make request; TT_ERR_DENIED with a reason otherwise. */
@@ -179,6 +189,14 @@ int tt_session_check_change(const tt_session_t *s, const char *cue, const char *
 int tt_session_check_ack(const tt_session_t *s, uint64_t id, const char *room, char *why);
 /* 1 when room has acked change c. */
 int tt_session_acked(const tt_session_change_t *c, const char *room);
+
+/* Presence for room by caller (role, name): contractor and operator for any
+ * room, a room for itself; room must be a room (is_room); names 1..64 bytes
+ * of UTF-8 without ',' or control characters; at most 256 per report. */
+int tt_session_check_presence(const tt_session_t *s, tt_role_t role, const char *caller,
+                              const char *room, int is_room, char **in, size_t n_in, char **out,
+                              size_t n_out, char *why);
+int tt_session_present(const tt_session_t *s, const char *room, const char *player);
 
 /* The open take (rolled, no stop or interruption recorded), or NULL. */
 const tt_session_take_t *tt_session_open_take(const tt_session_t *s, const char **cue);

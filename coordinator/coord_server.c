@@ -307,6 +307,8 @@ static void on_status(coord_server_t *s, const tt_wire_msg_t *m)
     Tutti__RoomStatus *rs = calloc(s->room_count ? s->room_count : 1, sizeof *rs);
     Tutti__RoomStatus **rp = calloc(s->room_count ? s->room_count : 1, sizeof *rp);
     Tutti__ClockReport *cr = calloc(s->room_count ? s->room_count : 1, sizeof *cr);
+    char **players = calloc(s->state.n_players + 1, sizeof *players);
+    size_t used_players = 0;
     if (!rs || !rp || !cr) {
         free(rs);
         free(rp);
@@ -332,6 +334,11 @@ static void on_status(coord_server_t *s, const tt_wire_msg_t *m)
             cr[i].trim_us = s->rooms[i].trim_us;
             rs[i].clock = &cr[i];
         }
+        rs[i].players = players ? players + used_players : NULL;
+        for (size_t p = 0; players && p < s->state.n_players; p++)
+            if (!strcmp(s->state.players[p].room, s->rooms[i].name))
+                players[used_players + rs[i].n_players++] = s->state.players[p].name;
+        used_players += rs[i].n_players;
         rp[i] = &rs[i];
     }
     sr.last_seq = s->state.last_seq;
@@ -378,6 +385,7 @@ static void on_status(coord_server_t *s, const tt_wire_msg_t *m)
     free(cs);
     free(csp);
     free(names);
+    free(players);
 }
 
 typedef struct {
@@ -452,6 +460,14 @@ static void queue_write(coord_server_t *s, const tt_wire_msg_t *m, Tutti__Record
     s->batch_len++;
 }
 
+static int is_access_room(const coord_server_t *s, const char *name)
+{
+    for (size_t i = 0; i < s->access->count; i++)
+        if (s->access->entries[i].role == TT_ROLE_ROOM && !strcmp(s->access->entries[i].name, name))
+            return 1;
+    return 0;
+}
+
 static void refuse(coord_server_t *s, const tt_wire_msg_t *m, const tt_access_entry_t *who,
                    const char *what, int rc, const char *why)
 {
@@ -487,11 +503,8 @@ static void on_trim(coord_server_t *s, const tt_wire_msg_t *m, const tt_access_e
 {
     char why[TT_WHY_LEN];
     const Tutti__TrimRequest *tr = m->env->trim;
-    int is_room = 0;
-    for (size_t i = 0; i < s->access->count; i++)
-        is_room |= s->access->entries[i].role == TT_ROLE_ROOM &&
-                   strcmp(s->access->entries[i].name, tr->room) == 0;
-    int rc = tt_session_check_trim(&s->state, tr->room, is_room, tr->trim_ns, why);
+    int rc =
+        tt_session_check_trim(&s->state, tr->room, is_access_room(s, tr->room), tr->trim_ns, why);
     if (rc != 0) {
         refuse(s, m, who, "trim", rc, why);
         return;
@@ -755,6 +768,27 @@ static void on_ack(coord_server_t *s, const tt_wire_msg_t *m, const tt_access_en
     queue_write(s, m, &rec);
 }
 
+static void on_presence(coord_server_t *s, const tt_wire_msg_t *m, const tt_access_entry_t *who)
+{
+    char why[TT_WHY_LEN];
+    const Tutti__Presence *req = m->env->presence;
+    int rc = tt_session_check_presence(&s->state, who->role, who->name, req->room,
+                                       is_access_room(s, req->room), req->in, req->n_in, req->out,
+                                       req->n_out, why);
+    if (rc != 0) {
+        refuse(s, m, who, "presence", rc, why);
+        return;
+    }
+    Tutti__Record rec = TUTTI__RECORD__INIT;
+    Tutti__Presence p = *req; /* the record has the request's shape */
+    p.base.unknown_fields = NULL;
+    p.base.n_unknown_fields = 0;
+    stamp_actor(&rec, who);
+    rec.body_case = TUTTI__RECORD__BODY_PRESENCE;
+    rec.presence = &p;
+    queue_write(s, m, &rec);
+}
+
 static void publish(coord_server_t *s, uint64_t seq, const uint8_t *data, size_t len)
 {
     Tutti__Envelope env = TUTTI__ENVELOPE__INIT;
@@ -841,6 +875,7 @@ static void handle_request(coord_server_t *s, const tt_wire_msg_t *m)
     case TUTTI__ENVELOPE__BODY_TAKE_NOTE: kind = TT_REQ_TAKE_NOTE; break;
     case TUTTI__ENVELOPE__BODY_CHANGE: kind = TT_REQ_CHANGE; break;
     case TUTTI__ENVELOPE__BODY_ACK: kind = TT_REQ_ACK; break;
+    case TUTTI__ENVELOPE__BODY_PRESENCE: kind = TT_REQ_PRESENCE; break;
     default:
         tt_diag_warn("unsupported message %d from %s", (int)m->env->body_case, who->name);
         send_error(s, m, TT_ERR_PROTOCOL, "unsupported request");
@@ -868,6 +903,7 @@ static void handle_request(coord_server_t *s, const tt_wire_msg_t *m)
     case TT_REQ_TAKE_NOTE: on_take_note(s, m, who); break;
     case TT_REQ_CHANGE: on_change(s, m, who); break;
     case TT_REQ_ACK: on_ack(s, m, who); break;
+    case TT_REQ_PRESENCE: on_presence(s, m, who); break;
     }
 }
 
