@@ -519,10 +519,12 @@ static int cmd_takes(const conn_opts_t *o, int argc, char **argv)
         return rc;
     }
     if (as_csv)
-        printf("cue,take,state,start_tc,from_bar,duration_s,rating,notes\n");
+        printf("cue,take,state,start_tc,from_bar,duration_s,rating,notes,rooms_online,"
+               "changes_acked\n");
     else if (!as_json)
-        printf("%-10s %5s %-12s %-12s %8s %10s %-12s %5s\n", "cue", "take", "state", "start tc",
-               "from bar", "duration", "rating", "notes");
+        printf("%-10s %5s %-12s %-12s %8s %10s %-12s %5s  %-24s %s\n", "cue", "take", "state",
+               "start tc", "from bar", "duration", "rating", "notes", "rooms online",
+               "changes acked");
     for (size_t i = 0; i < st.n_cues; i++) {
         const tt_session_cue_t *c = &st.cues[i];
         if (only && strcmp(only, c->name) != 0)
@@ -542,21 +544,26 @@ static int cmd_takes(const conn_opts_t *o, int argc, char **argv)
                              ? (double)(t->end_session_ns - t->start_session_ns) / 1e9
                              : 0.0;
             if (as_json) {
-                json_t *j = json_pack(
-                    "{s:s, s:i, s:s, s:s, s:i, s:f, s:I, s:s, s:i}", "cue", c->name, "take",
-                    (int)t->number, "state", take_state_name(t->state), "start_tc", tc, "from_bar",
-                    (int)t->from_bar, "duration_s", dur, "roll_seq", (json_int_t)t->roll_seq,
-                    "rating", t->rating, "notes", (int)t->notes);
+                json_t *j =
+                    json_pack("{s:s, s:i, s:s, s:s, s:i, s:f, s:I, s:s, s:i, s:s, s:b, s:s}", "cue",
+                              c->name, "take", (int)t->number, "state", take_state_name(t->state),
+                              "start_tc", tc, "from_bar", (int)t->from_bar, "duration_s", dur,
+                              "roll_seq", (json_int_t)t->roll_seq, "rating", t->rating, "notes",
+                              (int)t->notes, "rooms_online", t->rooms_online, "changes_acked",
+                              !t->forced, "not_acked", t->not_acked);
                 print_json_line(j);
                 json_decref(j);
             } else if (as_csv) {
-                /* Cue names are [A-Za-z0-9._-] and ratings fixed words: no quoting needed. */
-                printf("%s,%u,%s,%s,%d,%.3f,%s,%u\n", c->name, t->number, take_state_name(t->state),
-                       tc, t->from_bar, dur, t->rating, t->notes);
+                /* Cue and room names are [A-Za-z0-9._-], ratings fixed words: no quoting. */
+                printf("%s,%u,%s,%s,%d,%.3f,%s,%u,%s,%s\n", c->name, t->number,
+                       take_state_name(t->state), tc, t->from_bar, dur, t->rating, t->notes,
+                       t->rooms_online, t->forced ? "forced" : "yes");
             } else {
-                printf("%-10s %5u %-12s %-12s %8d %9.1fs %-12s %5u\n", c->name, t->number,
-                       take_state_name(t->state), tc, t->from_bar, dur,
-                       t->rating[0] ? t->rating : "-", t->notes);
+                printf("%-10s %5u %-12s %-12s %8d %9.1fs %-12s %5u  %-24s %s%s%s\n", c->name,
+                       t->number, take_state_name(t->state), tc, t->from_bar, dur,
+                       t->rating[0] ? t->rating : "-", t->notes,
+                       t->rooms_online[0] ? t->rooms_online : "-",
+                       t->forced ? "forced past " : "yes", t->forced ? t->not_acked : "", "");
             }
         }
     }

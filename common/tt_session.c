@@ -74,6 +74,19 @@ static tt_session_take_t *find_take(tt_session_cue_t *cue, uint32_t number)
     return NULL;
 }
 
+/* "a+b+c" into out, cut at a name boundary when it does not fit. */
+static void join_names(char *out, size_t cap, char **names, size_t n)
+{
+    out[0] = '\0';
+    size_t used = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strlen(names[i]) + (i ? 1 : 0);
+        if (used + len + 1 > cap)
+            break;
+        used += (size_t)snprintf(out + used, cap - used, "%s%s", i ? "+" : "", names[i]);
+    }
+}
+
 static int apply_roll(tt_session_t *s, const Tutti__Record *rec, char *why)
 {
     const Tutti__Roll *r = rec->roll;
@@ -98,7 +111,11 @@ static int apply_roll(tt_session_t *s, const Tutti__Record *rec, char *why)
             .downbeat_session_ns = r->downbeat_session_ns,
             .start_frame = r->start_frame,
             .roll_seq = rec->seq,
+            .forced = r->forced,
         };
+        tt_session_take_t *tk = &cue->takes[cue->n_takes - 1];
+        join_names(tk->rooms_online, sizeof tk->rooms_online, r->rooms_online, r->n_rooms_online);
+        join_names(tk->not_acked, sizeof tk->not_acked, r->not_acked, r->n_not_acked);
     }
     tt_transport_t *t = &s->transport;
     t->phase = TT_PHASE_ROLLED;

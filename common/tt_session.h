@@ -48,6 +48,9 @@ typedef struct {
     char rating[16];        /* latest: circled, hold, ng, false-start; "" unrated */
     uint32_t notes;         /* notes and rating notes, every one in the history */
     uint64_t last_note_seq; /* record of the latest note, 0 if none */
+    char rooms_online[256]; /* "stage+london-strings" at the roll, cut to fit */
+    int forced;             /* rolled past unacked changes */
+    char not_acked[256];    /* the rooms that had not acked, when forced */
 } tt_session_take_t;
 
 typedef struct {

@@ -617,6 +617,13 @@ static void on_roll(coord_server_t *s, const tt_wire_msg_t *m, const tt_access_e
     roll.downbeat_session_ns = roll.start_session_ns + countoff_ns;
     roll.start_frame = tt_tempo_ns_to_frame(map, co.c_from - countoff_ns);
     roll.take = tt_session_next_take(&s->state, req->cue);
+    const char *online[256];
+    size_t n_online = 0;
+    for (size_t r = 0; r < s->room_count && n_online < 256; r++)
+        if (s->rooms[r].online)
+            online[n_online++] = s->rooms[r].name;
+    roll.rooms_online = (char **)online;
+    roll.n_rooms_online = n_online;
     roll.forced = n_not_acked > 0;
     roll.not_acked = (char **)not_acked;
     roll.n_not_acked = n_not_acked;

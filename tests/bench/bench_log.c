@@ -15,6 +15,7 @@
 #include "tt_keys.h"
 #include "tt_time.h"
 
+#include <fcntl.h>
 #include <jansson.h>
 #include <lmdb.h>
 #include <pthread.h>
@@ -22,6 +23,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <zmq.h>
 
 typedef struct {
@@ -115,19 +118,47 @@ static double run_clients(void *ctx, const char *ep, const char *skey, const tt_
     return (double)clients * per_client / s;
 }
 
+/* Wall time of `tutti history --json > /dev/null` against the coordinator. */
+static double time_history(bench_env_t *env, const char *ep)
+{
+    char tutti[1200], skey[1200], key[1200];
+    snprintf(tutti, sizeof tutti, "%s/tutti", env->bin_dir);
+    snprintf(skey, sizeof skey, "%s/keys/coordinator.pub", env->tmp);
+    snprintf(key, sizeof key, "%s/keys/conductor.key", env->tmp);
+    int64_t t0 = tt_time_mono_ns();
+    pid_t pid = fork();
+    if (pid == 0) {
+        int fd = open("/dev/null", O_WRONLY);
+        if (fd >= 0)
+            dup2(fd, 1);
+        execl(tutti, tutti, "--coordinator", ep, "--server-key", skey, "--key", key, "--timeout-ms",
+              "60000", "history", "--json", (char *)NULL);
+        _exit(127);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        return -1;
+    return (double)(tt_time_mono_ns() - t0) / 1e9;
+}
+
 int main(int argc, char **argv)
 {
-    int n = 400;
+    int n = 400, history = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--writes") && i + 1 < argc) {
             n = atoi(argv[++i]);
+        } else if (!strcmp(argv[i], "--history") && i + 1 < argc) {
+            history = atoi(argv[++i]);
         } else {
-            printf("Usage: tutti-bench-log [--writes N]\n\n"
+            printf("Usage: tutti-bench-log [--writes N] [--history RECORDS]\n\n"
                    "Durable writes per second in one run on the same disk: raw LMDB single-put\n"
                    "transactions, then tutti take ratings end to end from 1 and 8 clients\n"
                    "(N each for raw and 1 client, N/8 per client for 8; default 400). Prints\n"
                    "raw_commits_per_s, tutti_writes_per_s_1, tutti_writes_per_s_8,\n"
-                   "ratio_1 (= tutti_1 / raw) and ratio_8 (= tutti_8 / raw).\n");
+                   "ratio_1 (= tutti_1 / raw) and ratio_8 (= tutti_8 / raw). --history R\n"
+                   "then fills the log to R records and times `tutti history --json`\n"
+                   "(history_s).\n");
             return strcmp(argv[i], "--help") ? 2 : 0;
         }
     }
@@ -203,6 +234,14 @@ int main(int argc, char **argv)
     json_t *o = json_pack("{s:f, s:f, s:f, s:f, s:f, s:i}", "raw_commits_per_s", raw,
                           "tutti_writes_per_s_1", one, "tutti_writes_per_s_8", eight, "ratio_1",
                           one / raw, "ratio_8", eight / raw, "writes", n);
+    if (history > 0) {
+        int have = 5 + n + (n / 8) * 8; /* genesis, map, arm, roll, stop, and the writes */
+        if (history > have)
+            run_clients(ctx, eps[0], skey, kp, 8, (history - have + 7) / 8, &failed);
+        double hs = time_history(&env, eps[0]);
+        json_object_set_new(o, "history_records", json_integer(history > have ? history : have));
+        json_object_set_new(o, "history_s", json_real(hs));
+    }
     char *s = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(5));
     puts(s);
     free(s);

@@ -45,6 +45,9 @@ echo "$out" | grep -q "london-strings (change $C1)" || fail "unclear: $out"
 "$B/tutti" history --json --kind roll | jq -s -e 'any(.[]; .forced == true and
     .not_acked == ["london-strings"])' >/dev/null || fail "the override is not in the log"
 grep -q "forced by conductor" "$IT_DIR/coordinator.log" || fail "override not logged"
+"$B/tutti" takes --json | jq -s -e 'any(.[]; .take == 1 and .changes_acked == false and
+    .not_acked == "london-strings" and .rooms_online == "stage+london-strings")' >/dev/null ||
+    fail "take sheet does not show the forced take: $("$B/tutti" takes --json)"
 "$B/tutti" stop >/dev/null || fail "stop"
 
 # An offline room does not block a roll, sees the change on reconnect and
