@@ -56,7 +56,10 @@ json_t *tt_record_json(const Tutti__Record *rec, const uint8_t *hash)
         json_object_set_new(o, "cue", json_string(rec->cue_add->cue));
         json_object_set_new(o, "title", json_string(rec->cue_add->title));
         break;
-    case TUTTI__RECORD__BODY_ARM: json_object_set_new(o, "cue", json_string(rec->arm->cue)); break;
+    case TUTTI__RECORD__BODY_ARM:
+        json_object_set_new(o, "cue", json_string(rec->arm->cue));
+        json_object_set_new(o, "at_session_ns", json_integer(rec->arm->at_session_ns));
+        break;
     case TUTTI__RECORD__BODY_TAKE_INTERRUPTED:
         json_object_set_new(o, "cue", json_string(rec->take_interrupted->cue));
         json_object_set_new(o, "take", json_integer(rec->take_interrupted->take));

@@ -692,6 +692,7 @@ static void on_arm(coord_server_t *s, const tt_wire_msg_t *m, const tt_access_en
     Tutti__Record rec = TUTTI__RECORD__INIT;
     Tutti__Arm arm = TUTTI__ARM__INIT;
     arm.cue = req->cue;
+    arm.at_session_ns = tt_time_mono_ns();
     stamp_actor(&rec, who);
     rec.body_case = TUTTI__RECORD__BODY_ARM;
     rec.arm = &arm;

@@ -81,6 +81,11 @@ n=$("$B/tutti" history --json --cue 1M1 --kind roll | wc -l)
     fail "CSV history"
 [ "$("$B/tutti" history --json --room stage | wc -l)" = 0 ] || fail "room filter kept others' records"
 
+# Every transition carries the session time it takes effect.
+"$B/tutti" history --json | jq -s -e 'map(select(.kind=="arm" or .kind=="roll" or .kind=="stop"))
+    | length >= 11 and all(.[]; (.at_session_ns // .start_session_ns) > 0)' >/dev/null ||
+    fail "a transition without its session time"
+
 sheet=$("$B/tutti" takes --json)
 it_log "take sheet: $(echo "$sheet" | jq -c '[.take, .state]' | tr '\n' ' ')"
 [ "$(echo "$sheet" | jq -s 'map(.take) | . == [1,2,3,4]')" = true ] || fail "sheet: $sheet"
