@@ -222,29 +222,40 @@ static int cmd_keygen(int argc, char **argv)
     return 0;
 }
 
+/* Sends a write request; prints "WHAT recorded as SEQ" unless what is
+ * NULL. *seq_out (may be NULL) gets the committed sequence number. */
+static int write_request(const conn_opts_t *o, Tutti__Envelope *env, const char *what,
+                         uint64_t *seq_out)
+{
+    session_t s;
+    int rc = connect_session(o, &s);
+    if (rc == 0) {
+        Tutti__Envelope *reply = NULL;
+        rc = request(&s, env, &reply, TUTTI__ENVELOPE__BODY_WRITE_REPLY);
+        if (rc == 0) {
+            if (what)
+                printf("%s recorded as %llu\n", what, (unsigned long long)reply->write_reply->seq);
+            if (seq_out)
+                *seq_out = reply->write_reply->seq;
+            tutti__envelope__free_unpacked(reply, NULL);
+        }
+    }
+    close_session(&s);
+    return rc;
+}
+
 static int cmd_note(const conn_opts_t *o, int argc, char **argv)
 {
     if (argc != 2) {
         fprintf(stderr, "usage: tutti note TEXT\n");
         return EXIT_USAGE;
     }
-    session_t s;
-    int rc = connect_session(o, &s);
-    if (rc == 0) {
-        Tutti__Envelope env = TUTTI__ENVELOPE__INIT;
-        Tutti__NoteRequest nr = TUTTI__NOTE_REQUEST__INIT;
-        nr.text = argv[1];
-        env.body_case = TUTTI__ENVELOPE__BODY_NOTE;
-        env.note = &nr;
-        Tutti__Envelope *reply = NULL;
-        rc = request(&s, &env, &reply, TUTTI__ENVELOPE__BODY_WRITE_REPLY);
-        if (rc == 0) {
-            printf("note recorded as %llu\n", (unsigned long long)reply->write_reply->seq);
-            tutti__envelope__free_unpacked(reply, NULL);
-        }
-    }
-    close_session(&s);
-    return rc;
+    Tutti__Envelope env = TUTTI__ENVELOPE__INIT;
+    Tutti__NoteRequest nr = TUTTI__NOTE_REQUEST__INIT;
+    nr.text = argv[1];
+    env.body_case = TUTTI__ENVELOPE__BODY_NOTE;
+    env.note = &nr;
+    return write_request(o, &env, "note", NULL);
 }
 
 static int cmd_trim(const conn_opts_t *o, int argc, char **argv)
@@ -254,41 +265,16 @@ static int cmd_trim(const conn_opts_t *o, int argc, char **argv)
         fprintf(stderr, "usage: tutti trim ROOM MICROSECONDS   (-100000..100000)\n");
         return EXIT_USAGE;
     }
-    session_t s;
-    int rc = connect_session(o, &s);
-    if (rc == 0) {
-        Tutti__Envelope env = TUTTI__ENVELOPE__INIT;
-        Tutti__TrimRequest tr = TUTTI__TRIM_REQUEST__INIT;
-        tr.room = argv[1];
-        tr.trim_ns = (int64_t)us * 1000;
-        env.body_case = TUTTI__ENVELOPE__BODY_TRIM;
-        env.trim = &tr;
-        Tutti__Envelope *reply = NULL;
-        rc = request(&s, &env, &reply, TUTTI__ENVELOPE__BODY_WRITE_REPLY);
-        if (rc == 0) {
-            printf("trim for %s set to %ld us (record %llu)\n", argv[1], us,
-                   (unsigned long long)reply->write_reply->seq);
-            tutti__envelope__free_unpacked(reply, NULL);
-        }
-    }
-    close_session(&s);
-    return rc;
-}
-
-/* Sends a write request and prints "WHAT recorded as SEQ". */
-static int write_request(const conn_opts_t *o, Tutti__Envelope *env, const char *what)
-{
-    session_t s;
-    int rc = connect_session(o, &s);
-    if (rc == 0) {
-        Tutti__Envelope *reply = NULL;
-        rc = request(&s, env, &reply, TUTTI__ENVELOPE__BODY_WRITE_REPLY);
-        if (rc == 0) {
-            printf("%s recorded as %llu\n", what, (unsigned long long)reply->write_reply->seq);
-            tutti__envelope__free_unpacked(reply, NULL);
-        }
-    }
-    close_session(&s);
+    Tutti__Envelope env = TUTTI__ENVELOPE__INIT;
+    Tutti__TrimRequest tr = TUTTI__TRIM_REQUEST__INIT;
+    tr.room = argv[1];
+    tr.trim_ns = (int64_t)us * 1000;
+    env.body_case = TUTTI__ENVELOPE__BODY_TRIM;
+    env.trim = &tr;
+    uint64_t seq = 0;
+    int rc = write_request(o, &env, NULL, &seq);
+    if (rc == 0)
+        printf("trim for %s set to %ld us (record %llu)\n", argv[1], us, (unsigned long long)seq);
     return rc;
 }
 
@@ -372,7 +358,7 @@ static int cmd_tempo(const conn_opts_t *o, int argc, char **argv)
     tl.source = (char *)file;
     env.body_case = TUTTI__ENVELOPE__BODY_TEMPO_LOAD;
     env.tempo_load = &tl;
-    rc = write_request(o, &env, "tempo map");
+    rc = write_request(o, &env, "tempo map", NULL);
     free(text);
     return rc;
 }
@@ -388,7 +374,7 @@ static int cmd_arm(const conn_opts_t *o, int argc, char **argv)
     ar.cue = argv[1];
     env.body_case = TUTTI__ENVELOPE__BODY_ARM;
     env.arm = &ar;
-    return write_request(o, &env, "arm");
+    return write_request(o, &env, "arm", NULL);
 }
 
 /* The session as the log folds it, fetched whole: the CLI applies the same
@@ -452,7 +438,7 @@ static int cmd_cue(const conn_opts_t *o, int argc, char **argv)
         ca.title = (char *)title;
         env.body_case = TUTTI__ENVELOPE__BODY_CUE_ADD;
         env.cue_add = &ca;
-        return write_request(o, &env, "cue");
+        return write_request(o, &env, "cue", NULL);
     }
     if (argc < 2 || strcmp(argv[1], "list") != 0 || argc > 3 ||
         (argc == 3 && strcmp(argv[2], "--json") != 0)) {
@@ -592,7 +578,7 @@ static int cmd_take(const conn_opts_t *o, int argc, char **argv)
         tr.note = argc == 7 ? argv[6] : "";
         env.body_case = TUTTI__ENVELOPE__BODY_TAKE_RATE;
         env.take_rate = &tr;
-        return write_request(o, &env, "rating");
+        return write_request(o, &env, "rating", NULL);
     }
     Tutti__TakeNote tn = TUTTI__TAKE_NOTE__INIT;
     tn.cue = argv[2];
@@ -600,7 +586,7 @@ static int cmd_take(const conn_opts_t *o, int argc, char **argv)
     tn.text = argv[4];
     env.body_case = TUTTI__ENVELOPE__BODY_TAKE_NOTE;
     env.take_note = &tn;
-    return write_request(o, &env, "take note");
+    return write_request(o, &env, "take note", NULL);
 }
 
 static int cmd_change(const conn_opts_t *o, int argc, char **argv)
@@ -630,7 +616,7 @@ static int cmd_change(const conn_opts_t *o, int argc, char **argv)
     ch.parts = (char *)parts;
     env.body_case = TUTTI__ENVELOPE__BODY_CHANGE;
     env.change = &ch;
-    return write_request(o, &env, "change");
+    return write_request(o, &env, "change", NULL);
 }
 
 static int cmd_ack(const conn_opts_t *o, int argc, char **argv)
@@ -645,7 +631,7 @@ static int cmd_ack(const conn_opts_t *o, int argc, char **argv)
     ack.change = (uint64_t)id;
     env.body_case = TUTTI__ENVELOPE__BODY_ACK;
     env.ack = &ack;
-    return write_request(o, &env, "ack");
+    return write_request(o, &env, "ack", NULL);
 }
 
 static int cmd_presence(const conn_opts_t *o, int argc, char **argv)
@@ -676,7 +662,7 @@ static int cmd_presence(const conn_opts_t *o, int argc, char **argv)
     p.n_out = n_out;
     env.body_case = TUTTI__ENVELOPE__BODY_PRESENCE;
     env.presence = &p;
-    return write_request(o, &env, "presence");
+    return write_request(o, &env, "presence", NULL);
 }
 
 static int cmd_roll(const conn_opts_t *o, int argc, char **argv)
@@ -716,7 +702,7 @@ static int cmd_roll(const conn_opts_t *o, int argc, char **argv)
     rr.force = force;
     env.body_case = TUTTI__ENVELOPE__BODY_ROLL;
     env.roll = &rr;
-    return write_request(o, &env, "roll");
+    return write_request(o, &env, "roll", NULL);
 }
 
 static int cmd_stop(const conn_opts_t *o, int argc, char **argv)
@@ -736,7 +722,7 @@ static int cmd_stop(const conn_opts_t *o, int argc, char **argv)
     sr.lead_ms = (uint32_t)lead_ms;
     env.body_case = TUTTI__ENVELOPE__BODY_STOP;
     env.stop = &sr;
-    return write_request(o, &env, "stop");
+    return write_request(o, &env, "stop", NULL);
 }
 
 static int cmd_clicks(int argc, char **argv)
