@@ -443,9 +443,13 @@ static void on_fetch(coord_server_t *s, const tt_wire_msg_t *m)
 
 /* ------------------------------------------------------------ writes */
 
-static void queue_write(coord_server_t *s, const tt_wire_msg_t *m, Tutti__Record *rec)
+/* Seals rec, written by caller `who`, as the next record of the batch. */
+static void queue_write(coord_server_t *s, const tt_wire_msg_t *m, const tt_access_entry_t *who,
+                        Tutti__Record *rec)
 {
     char why[TT_WHY_LEN];
+    rec->actor = (char *)who->name;
+    rec->actor_role = (char *)tt_role_name(who->role);
     pending_t *p = &s->batch[s->batch_len];
     int rc = seal_next(s, rec, &p->record, &p->record_len, why);
     if (rc != 0) {
@@ -475,12 +479,6 @@ static void refuse(coord_server_t *s, const tt_wire_msg_t *m, const tt_access_en
     send_error(s, m, rc, why);
 }
 
-static void stamp_actor(Tutti__Record *rec, const tt_access_entry_t *who)
-{
-    rec->actor = (char *)who->name;
-    rec->actor_role = (char *)tt_role_name(who->role);
-}
-
 static void on_note(coord_server_t *s, const tt_wire_msg_t *m, const tt_access_entry_t *who)
 {
     char why[TT_WHY_LEN];
@@ -493,10 +491,9 @@ static void on_note(coord_server_t *s, const tt_wire_msg_t *m, const tt_access_e
     Tutti__Record rec = TUTTI__RECORD__INIT;
     Tutti__Note note = TUTTI__NOTE__INIT;
     note.text = (char *)text;
-    stamp_actor(&rec, who);
     rec.body_case = TUTTI__RECORD__BODY_NOTE;
     rec.note = &note;
-    queue_write(s, m, &rec);
+    queue_write(s, m, who, &rec);
 }
 
 static void on_trim(coord_server_t *s, const tt_wire_msg_t *m, const tt_access_entry_t *who)
@@ -513,10 +510,9 @@ static void on_trim(coord_server_t *s, const tt_wire_msg_t *m, const tt_access_e
     Tutti__Trim trim = TUTTI__TRIM__INIT;
     trim.room = tr->room;
     trim.trim_ns = tr->trim_ns;
-    stamp_actor(&rec, who);
     rec.body_case = TUTTI__RECORD__BODY_TRIM;
     rec.trim = &trim;
-    queue_write(s, m, &rec);
+    queue_write(s, m, who, &rec);
 }
 
 static void on_tempo_load(coord_server_t *s, const tt_wire_msg_t *m, const tt_access_entry_t *who)
@@ -546,10 +542,9 @@ static void on_tempo_load(coord_server_t *s, const tt_wire_msg_t *m, const tt_ac
     tl.version = (cue ? cue->tempo_version : 0) + 1;
     tl.map_text = canonical;
     tl.source = req->source;
-    stamp_actor(&rec, who);
     rec.body_case = TUTTI__RECORD__BODY_TEMPO_LOAD;
     rec.tempo_load = &tl;
-    queue_write(s, m, &rec);
+    queue_write(s, m, who, &rec);
     free(canonical);
 }
 
@@ -631,10 +626,9 @@ static void on_roll(coord_server_t *s, const tt_wire_msg_t *m, const tt_access_e
         tt_diag_warn("roll of %s forced by %s past unacked changes: %s", req->cue, who->name,
                      missing);
     tt_tempo_destroy(&map);
-    stamp_actor(&rec, who);
     rec.body_case = TUTTI__RECORD__BODY_ROLL;
     rec.roll = &roll;
-    queue_write(s, m, &rec);
+    queue_write(s, m, who, &rec);
 }
 
 static void on_stop(coord_server_t *s, const tt_wire_msg_t *m, const tt_access_entry_t *who)
@@ -655,10 +649,9 @@ static void on_stop(coord_server_t *s, const tt_wire_msg_t *m, const tt_access_e
     stop.cue = s->state.transport.cue;
     stop.take = s->state.transport.take;
     stop.at_session_ns = now + (int64_t)req->lead_ms * 1000000;
-    stamp_actor(&rec, who);
     rec.body_case = TUTTI__RECORD__BODY_STOP;
     rec.stop = &stop;
-    queue_write(s, m, &rec);
+    queue_write(s, m, who, &rec);
 }
 
 static void on_cue_add(coord_server_t *s, const tt_wire_msg_t *m, const tt_access_entry_t *who)
@@ -674,10 +667,9 @@ static void on_cue_add(coord_server_t *s, const tt_wire_msg_t *m, const tt_acces
     Tutti__CueAdd ca = TUTTI__CUE_ADD__INIT;
     ca.cue = req->cue;
     ca.title = req->title;
-    stamp_actor(&rec, who);
     rec.body_case = TUTTI__RECORD__BODY_CUE_ADD;
     rec.cue_add = &ca;
-    queue_write(s, m, &rec);
+    queue_write(s, m, who, &rec);
 }
 
 static void on_arm(coord_server_t *s, const tt_wire_msg_t *m, const tt_access_entry_t *who)
@@ -693,10 +685,9 @@ static void on_arm(coord_server_t *s, const tt_wire_msg_t *m, const tt_access_en
     Tutti__Arm arm = TUTTI__ARM__INIT;
     arm.cue = req->cue;
     arm.at_session_ns = tt_time_mono_ns();
-    stamp_actor(&rec, who);
     rec.body_case = TUTTI__RECORD__BODY_ARM;
     rec.arm = &arm;
-    queue_write(s, m, &rec);
+    queue_write(s, m, who, &rec);
 }
 
 static void on_take_rate(coord_server_t *s, const tt_wire_msg_t *m, const tt_access_entry_t *who)
@@ -713,10 +704,9 @@ static void on_take_rate(coord_server_t *s, const tt_wire_msg_t *m, const tt_acc
     Tutti__TakeRate tr = *req; /* the record has the request's shape */
     tr.base.unknown_fields = NULL;
     tr.base.n_unknown_fields = 0;
-    stamp_actor(&rec, who);
     rec.body_case = TUTTI__RECORD__BODY_TAKE_RATE;
     rec.take_rate = &tr;
-    queue_write(s, m, &rec);
+    queue_write(s, m, who, &rec);
 }
 
 static void on_take_note(coord_server_t *s, const tt_wire_msg_t *m, const tt_access_entry_t *who)
@@ -732,10 +722,9 @@ static void on_take_note(coord_server_t *s, const tt_wire_msg_t *m, const tt_acc
     Tutti__TakeNote tn = *req;
     tn.base.unknown_fields = NULL;
     tn.base.n_unknown_fields = 0;
-    stamp_actor(&rec, who);
     rec.body_case = TUTTI__RECORD__BODY_TAKE_NOTE;
     rec.take_note = &tn;
-    queue_write(s, m, &rec);
+    queue_write(s, m, who, &rec);
 }
 
 static void on_change(coord_server_t *s, const tt_wire_msg_t *m, const tt_access_entry_t *who)
@@ -751,10 +740,9 @@ static void on_change(coord_server_t *s, const tt_wire_msg_t *m, const tt_access
     Tutti__Change ch = *req; /* the record has the request's shape */
     ch.base.unknown_fields = NULL;
     ch.base.n_unknown_fields = 0;
-    stamp_actor(&rec, who);
     rec.body_case = TUTTI__RECORD__BODY_CHANGE;
     rec.change = &ch;
-    queue_write(s, m, &rec);
+    queue_write(s, m, who, &rec);
 }
 
 static void on_ack(coord_server_t *s, const tt_wire_msg_t *m, const tt_access_entry_t *who)
@@ -770,10 +758,9 @@ static void on_ack(coord_server_t *s, const tt_wire_msg_t *m, const tt_access_en
     Tutti__Record rec = TUTTI__RECORD__INIT;
     Tutti__Ack ack = TUTTI__ACK__INIT;
     ack.change = req->change;
-    stamp_actor(&rec, who);
     rec.body_case = TUTTI__RECORD__BODY_ACK;
     rec.ack = &ack;
-    queue_write(s, m, &rec);
+    queue_write(s, m, who, &rec);
 }
 
 static void on_presence(coord_server_t *s, const tt_wire_msg_t *m, const tt_access_entry_t *who)
@@ -791,10 +778,9 @@ static void on_presence(coord_server_t *s, const tt_wire_msg_t *m, const tt_acce
     Tutti__Presence p = *req; /* the record has the request's shape */
     p.base.unknown_fields = NULL;
     p.base.n_unknown_fields = 0;
-    stamp_actor(&rec, who);
     rec.body_case = TUTTI__RECORD__BODY_PRESENCE;
     rec.presence = &p;
-    queue_write(s, m, &rec);
+    queue_write(s, m, who, &rec);
 }
 
 static void publish(coord_server_t *s, uint64_t seq, const uint8_t *data, size_t len)
