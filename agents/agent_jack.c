@@ -8,6 +8,7 @@
 
 #include <jack/jack.h>
 #include <jack/ringbuffer.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,12 @@ struct agent_jack {
     int64_t jack_minus_mono_ns; /* jack_get_time() * 1000 - CLOCK_MONOTONIC */
     int rate;
     int active;
+    /* Capture: ports registered on the main thread before the pointer is
+     * published; the callback reads the pointer with acquire. */
+    jack_port_t *in_ports[AGENT_CAPTURE_MAX_INPUTS];
+    int n_in;
+    _Atomic(agent_capture_t *) capture;
+    atomic_int capture_latency; /* frames between the converter and this cycle */
     /* Callback-owned. */
     agent_click_t click;
     int64_t frames64; /* 64-bit frame counter */
@@ -83,6 +90,44 @@ static int process(jack_nframes_t n, void *arg)
     tt_clock_map_t m;
     tt_clock_box_read(j->cfg.box, &m);
     agent_click_render(&j->click, &m, &k, click, ltc, (int)n);
+    agent_capture_t *cap = atomic_load_explicit(&j->capture, memory_order_acquire);
+    if (cap && m.valid) {
+        const float *in[AGENT_CAPTURE_MAX_INPUTS];
+        for (int i = 0; i < j->n_in; i++)
+            in[i] = jack_port_get_buffer(j->in_ports[i], n);
+        /* This period's input entered the converter capture-latency frames
+         * before the cycle start. */
+        int64_t s0 = agent_capture_sample(tt_clock_map_session(&m, local0), j->rate) -
+                     atomic_load_explicit(&j->capture_latency, memory_order_relaxed);
+        agent_capture_rt_push(cap, n, in, s0, j->frames64);
+    }
+    return 0;
+}
+
+int agent_jack_rate(const agent_jack_t *j)
+{
+    return j->rate;
+}
+
+int agent_jack_set_capture(agent_jack_t *j, agent_capture_t *cap, const char *const *names, int n,
+                           char *why)
+{
+    if (n < 1 || n > AGENT_CAPTURE_MAX_INPUTS)
+        return tt_fail(why, TT_ERR_INVALID, "%d capture inputs: 1..%d", n,
+                       AGENT_CAPTURE_MAX_INPUTS);
+    for (int i = 0; i < n; i++) {
+        j->in_ports[i] =
+            jack_port_register(j->client, names[i], JACK_DEFAULT_AUDIO_TYPE, JackPortIsInput, 0);
+        if (!j->in_ports[i])
+            return tt_fail(why, TT_ERR_IO, "registering JACK input port %s", names[i]);
+    }
+    j->n_in = n;
+    jack_latency_range_t r;
+    jack_port_get_latency_range(j->in_ports[0], JackCaptureLatency, &r);
+    atomic_store_explicit(&j->capture_latency, (int)r.max, memory_order_relaxed);
+    atomic_store_explicit(&j->capture, cap, memory_order_release);
+    tt_diag_info("JACK: capturing %d input%s from %s:%s%s", n, n == 1 ? "" : "s",
+                 jack_get_client_name(j->client), names[0], n > 1 ? " ..." : "");
     return 0;
 }
 
@@ -154,6 +199,7 @@ void agent_jack_destroy(agent_jack_t **self_p)
         return;
     agent_jack_t *j = *self_p;
     if (j->client) {
+        atomic_store_explicit(&j->capture, NULL, memory_order_release);
         if (j->active)
             jack_deactivate(j->client);
         jack_client_close(j->client);

@@ -13,6 +13,7 @@
 
 #include <stdint.h>
 
+#include "agent_capture.h"
 #include "agent_clock.h"
 #include "tt_clock_map.h"
 
@@ -33,5 +34,14 @@ void agent_jack_destroy(agent_jack_t **self_p);
 void agent_jack_roll(agent_jack_t *j, const char *map_text, int32_t from_bar,
                      int64_t start_session_ns);
 void agent_jack_stop(agent_jack_t *j, int64_t at_session_ns);
+
+/* The server's sample rate. */
+int agent_jack_rate(const agent_jack_t *j);
+
+/* Main thread, once: registers input ports CLIENT:names[i] and hands every
+ * period of them to cap (agent_capture_rt_push, in the callback). cap must
+ * outlive the JACK client (destroy the client first). */
+int agent_jack_set_capture(agent_jack_t *j, agent_capture_t *cap, const char *const *names, int n,
+                           char *why);
 
 #endif

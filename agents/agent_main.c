@@ -1,10 +1,12 @@
 /* tutti-agent: one per room. Keeps a verified replica of the session log
  * and (in later releases) the clock, click and capture for its room. */
 #define _POSIX_C_SOURCE 200809L
+#include "agent_capture.h"
 #include "agent_clock.h"
 #include "agent_jack.h"
 #include "agent_opts.h"
 #include "agent_render.h"
+#include "agent_upload.h"
 #include "tt_diag.h"
 #include "tt_error.h"
 #include "tt_keys.h"
@@ -17,6 +19,7 @@
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <zmq.h>
 
@@ -56,6 +59,33 @@ static void usage(FILE *out)
             "                        roll into a 48 kHz WAV, as if a sound card ran on this\n"
             "                        agent's clock, for the agent's whole run; PATH.json holds\n"
             "                        sample_rate, local_start_ns, session_start_ns, start_tc, fps\n"
+            "  --capture DIR         record every take into DIR: one 24-bit Broadcast WAV per\n"
+            "                        input, CUE_tTAKE_ROOM_INPUT.wav, its bext TimeReference on\n"
+            "                        the cue's timecode, and NAME.wav.json (BLAKE2b hash, size,\n"
+            "                        ...) for the upload. Inputs: JACK (with --jack) or\n"
+            "                        --capture-from. Decided from the local replica and clock\n"
+            "                        alone: a take outlives a lost coordinator and ends at its\n"
+            "                        stop or at --capture-max-take\n"
+            "  --capture-input NAME  a JACK input port CLIENT:NAME to record (repeat, up to 32;\n"
+            "                        default: one port \"in1\"); connect it, e.g.\n"
+            "                        jack_connect system:capture_1 tutti-stage:in1\n"
+            "  --capture-from FILE   play FILE (a WAV at the session rate: JACK's, or 48000 Hz\n"
+            "                        without --jack; its first channel) in as the one input\n"
+            "                        \"in1\", in real time against the session clock. FILE is\n"
+            "                        taken to begin at each take's capture window start (the\n"
+            "                        first count-off click, or the punch-in bar, minus\n"
+            "                        --capture-pre): sample k of FILE is sample k of the take\n"
+            "  --capture-pre S       seconds recorded before the first count-off click or the\n"
+            "                        punch-in bar (default: 1.0)\n"
+            "  --capture-post S      seconds recorded after the stop or the punch-out bar\n"
+            "                        (default: 1.0)\n"
+            "  --capture-max-take S  a take whose stop never arrives ends S seconds after its\n"
+            "                        start, plus --capture-post (default: 1800)\n"
+            "  --upload-rate RATE    cap on the upload of captured takes to the coordinator, in\n"
+            "                        bytes/s, with k or M (default: no cap). Uploads start after\n"
+            "                        each take, resume after any outage, and never share a\n"
+            "                        socket or thread with the clock or the log\n"
+            "  --no-upload           keep captured takes here only\n"
             "  --map-size-mb N       LMDB map size (default: 4096)\n"
             "  --quiet               log warnings and errors only\n"
             "  -h, --help            this text\n"
@@ -83,6 +113,8 @@ typedef struct {
     tt_replica_t *replica;  /* set once the replica exists */
     agent_render_t *render; /* NULL without --click-wav */
     agent_jack_t *jack;     /* NULL without --jack */
+    agent_capture_t *capture; /* NULL without --capture */
+    agent_upload_t *upload;   /* NULL without --capture, or with --no-upload */
     const char *room;
     char *players[MAX_PLAYERS]; /* owned: from --players */
     size_t n_players;
@@ -112,6 +144,43 @@ static void play_roll(agent_t *a, const tt_session_t *st)
     }
 }
 
+/* Hands a roll to the capture, with the cue's map as of the roll. */
+static void capture_roll(agent_t *a, const Tutti__Roll *roll)
+{
+    const tt_session_t *st = tt_replica_state(a->replica);
+    const tt_session_cue_t *cue = tt_session_find_cue(st, roll->cue);
+    char why[TT_WHY_LEN];
+    if (agent_capture_on_roll(a->capture, roll, cue ? cue->map_text : NULL, st->session_name,
+                              why) != 0)
+        tt_diag_warn("capture of %s take %u: %s", roll->cue, roll->take, why);
+}
+
+/* After a restart mid-take: the capture picks the open take up again
+ * (what it had recorded stays in its .part.interrupted file). */
+static void capture_resume(agent_t *a, const tt_session_t *st)
+{
+    const tt_transport_t *t = &st->transport;
+    const tt_session_cue_t *cue = tt_session_find_cue(st, t->cue);
+    for (size_t i = 0; cue && i < cue->n_takes; i++) {
+        const tt_session_take_t *tk = &cue->takes[i];
+        if (tk->number != t->take)
+            continue;
+        Tutti__Roll r = TUTTI__ROLL__INIT;
+        r.cue = (char *)cue->name;
+        r.take = tk->number;
+        r.tempo_version = tk->tempo_version;
+        r.from_bar = tk->from_bar;
+        r.start_session_ns = tk->start_session_ns;
+        r.downbeat_session_ns = tk->downbeat_session_ns;
+        r.start_frame = tk->start_frame;
+        r.punch_in_bar = tk->punch_in_bar;
+        r.punch_out_bar = tk->punch_out_bar;
+        capture_roll(a, &r);
+        if (t->stop_session_ns != INT64_MAX)
+            agent_capture_on_stop(a->capture, cue->name, tk->number, t->stop_session_ns);
+    }
+}
+
 static void on_record(void *arg, const Tutti__Record *rec)
 {
     agent_t *a = arg;
@@ -126,6 +195,8 @@ static void on_record(void *arg, const Tutti__Record *rec)
                      (double)rec->roll->start_session_ns / 1e9);
         if ((a->render || a->jack) && a->replica)
             play_roll(a, tt_replica_state(a->replica));
+        if (a->capture && a->replica)
+            capture_roll(a, rec->roll);
         break;
     case TUTTI__RECORD__BODY_CHANGE:
         tt_diag_warn("change %llu to %s%s%s%s%s: %s  (acknowledge: tutti ack %llu)",
@@ -141,6 +212,9 @@ static void on_record(void *arg, const Tutti__Record *rec)
             agent_render_stop(a->render, rec->take_interrupted->at_session_ns);
         if (a->jack)
             agent_jack_stop(a->jack, rec->take_interrupted->at_session_ns);
+        if (a->capture)
+            agent_capture_on_stop(a->capture, rec->take_interrupted->cue,
+                                  rec->take_interrupted->take, rec->take_interrupted->at_session_ns);
         break;
     case TUTTI__RECORD__BODY_STOP:
         tt_diag_info("stop %s take %u at session %.6f s", rec->stop->cue, rec->stop->take,
@@ -149,6 +223,9 @@ static void on_record(void *arg, const Tutti__Record *rec)
             agent_render_stop(a->render, rec->stop->at_session_ns);
         if (a->jack)
             agent_jack_stop(a->jack, rec->stop->at_session_ns);
+        if (a->capture)
+            agent_capture_on_stop(a->capture, rec->stop->cue, rec->stop->take,
+                                  rec->stop->at_session_ns);
         break;
     default: break;
     }
@@ -260,11 +337,32 @@ static void follow_coordinator(tt_replica_t *rep, agent_clock_t *clock, const ch
     }
 }
 
+/* The uploader learns the coordinator's upload port from each hello (it
+ * changes when the coordinator restarts) and is nudged when a take's files
+ * are written. */
+static void follow_uploads(agent_t *a, uint64_t *captured)
+{
+    agent_upload_set_port(a->upload, tt_replica_upload_port(a->replica));
+    if (a->capture && agent_capture_finished(a->capture) != *captured) {
+        *captured = agent_capture_finished(a->capture);
+        agent_upload_nudge(a->upload);
+    }
+    agent_upload_event_t ev;
+    while (agent_upload_read(a->upload, &ev))
+        ; /* the upload thread logs its own progress and verdicts */
+}
+
 int main(int argc, char **argv)
 {
     const char *room = NULL, *endpoint = NULL, *server_key_path = NULL, *key_path = NULL;
     const char *data = NULL, *updates = NULL, *clock_ep = NULL, *clock_trace = NULL;
     const char *click_wav = NULL, *jack_name = NULL, *players = NULL;
+    const char *capture_dir = NULL, *capture_from = NULL;
+    const char *cap_inputs[AGENT_CAPTURE_MAX_INPUTS];
+    int n_cap_inputs = 0, cap_opts = 0;
+    double cap_pre = 1.0, cap_post = 1.0, cap_max = 1800.0;
+    uint64_t upload_rate = 0;
+    int no_upload = 0;
     int use_jack = 0;
     long clock_offset_us = 0;
     double clock_skew_ppm = 0.0;
@@ -286,7 +384,15 @@ int main(int argc, char **argv)
         O_WAV,
         O_JACK,
         O_JACKNAME,
-        O_PLAYERS
+        O_PLAYERS,
+        O_CAPTURE,
+        O_CAP_INPUT,
+        O_CAP_FROM,
+        O_CAP_PRE,
+        O_CAP_POST,
+        O_CAP_MAX,
+        O_UPLOAD_RATE,
+        O_NO_UPLOAD
     };
     static const struct option opts[] = {
         {"room", required_argument, 0, O_ROOM},
@@ -304,6 +410,14 @@ int main(int argc, char **argv)
         {"jack", no_argument, 0, O_JACK},
         {"jack-name", required_argument, 0, O_JACKNAME},
         {"players", required_argument, 0, O_PLAYERS},
+        {"capture", required_argument, 0, O_CAPTURE},
+        {"capture-input", required_argument, 0, O_CAP_INPUT},
+        {"capture-from", required_argument, 0, O_CAP_FROM},
+        {"capture-pre", required_argument, 0, O_CAP_PRE},
+        {"capture-post", required_argument, 0, O_CAP_POST},
+        {"capture-max-take", required_argument, 0, O_CAP_MAX},
+        {"upload-rate", required_argument, 0, O_UPLOAD_RATE},
+        {"no-upload", no_argument, 0, O_NO_UPLOAD},
         {"quiet", no_argument, 0, O_QUIET},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
@@ -330,6 +444,57 @@ int main(int argc, char **argv)
         case O_JACK: use_jack = 1; break;
         case O_JACKNAME: jack_name = optarg; break;
         case O_PLAYERS: players = optarg; break;
+        case O_CAPTURE: capture_dir = optarg; break;
+        case O_NO_UPLOAD: no_upload = 1; break;
+        case O_UPLOAD_RATE: {
+            char *end;
+            double v = strtod(optarg, &end);
+            double unit = !strcmp(end, "k") ? 1e3 : !strcmp(end, "M") ? 1e6 : *end ? 0 : 1;
+            if (!*optarg || unit == 0 || !(v * unit >= 1000 && v * unit <= 1e10)) {
+                fprintf(stderr, "tutti-agent: --upload-rate wants bytes/s 1000..1e10, e.g. "
+                                "12.5M\n");
+                return 2;
+            }
+            upload_rate = (uint64_t)(v * unit);
+            break;
+        }
+        case O_CAP_INPUT:
+            if (n_cap_inputs == AGENT_CAPTURE_MAX_INPUTS) {
+                fprintf(stderr, "tutti-agent: at most %d --capture-input\n",
+                        AGENT_CAPTURE_MAX_INPUTS);
+                return 2;
+            }
+            if (strlen(optarg) < 1 || strlen(optarg) > 32 ||
+                strspn(optarg, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") !=
+                    strlen(optarg)) {
+                fprintf(stderr, "tutti-agent: --capture-input %s: 1..32 of letters, digits, "
+                                "'.', '_', '-' (it names the port and the file)\n", optarg);
+                return 2;
+            }
+            cap_inputs[n_cap_inputs++] = optarg;
+            cap_opts = 1;
+            break;
+        case O_CAP_FROM:
+            capture_from = optarg;
+            cap_opts = 1;
+            break;
+        case O_CAP_PRE:
+        case O_CAP_POST:
+        case O_CAP_MAX: {
+            char *end;
+            double v = strtod(optarg, &end);
+            double hi = c == O_CAP_MAX ? 86400 : 60, lo = c == O_CAP_MAX ? 1 : 0;
+            if (*end || !*optarg || !(v >= lo && v <= hi)) {
+                fprintf(stderr, "tutti-agent: %s wants seconds %g..%g\n",
+                        c == O_CAP_PRE ? "--capture-pre" : c == O_CAP_POST ? "--capture-post"
+                                                                           : "--capture-max-take",
+                        lo, hi);
+                return 2;
+            }
+            *(c == O_CAP_PRE ? &cap_pre : c == O_CAP_POST ? &cap_post : &cap_max) = v;
+            cap_opts = 1;
+            break;
+        }
         case O_COFF:
             if (opt_parse_long(optarg, -86400000000L, 86400000000L, &clock_offset_us) != 0) {
                 fprintf(stderr,
@@ -352,6 +517,15 @@ int main(int argc, char **argv)
     }
     if (optind < argc) {
         fprintf(stderr, "tutti-agent: unexpected argument '%s'\n", argv[optind]);
+        return 2;
+    }
+    if (cap_opts && !capture_dir) {
+        fprintf(stderr, "tutti-agent: --capture-* options need --capture DIR\n");
+        return 2;
+    }
+    if (capture_dir && !use_jack && !capture_from) {
+        fprintf(stderr, "tutti-agent: --capture records JACK inputs (--jack) or --capture-from "
+                        "FILE\n");
         return 2;
     }
     endpoint = opt_or_env(endpoint, "TUTTI_COORDINATOR", "tcp://127.0.0.1:7700");
@@ -450,6 +624,48 @@ int main(int argc, char **argv)
             goto out;
         }
     }
+    if (capture_dir) {
+        static const char *const one_input[] = {"in1"};
+        agent_capture_config_t kc;
+        memset(&kc, 0, sizeof kc);
+        agent_capture_config_defaults(&kc);
+        kc.ctx = ctx;
+        kc.dir = capture_dir;
+        kc.room = room;
+        kc.rate = agent.jack ? agent_jack_rate(agent.jack) : 48000; /* the render rate */
+        kc.capture_from = capture_from;
+        kc.inputs = capture_from ? NULL : n_cap_inputs ? cap_inputs : one_input;
+        kc.n_inputs = capture_from ? 0 : n_cap_inputs ? n_cap_inputs : 1;
+        kc.pre_handle_s = cap_pre;
+        kc.post_handle_s = cap_post;
+        kc.max_take_s = cap_max;
+        agent.capture = agent_capture_new(&kc, why);
+        if (!agent.capture ||
+            (agent.jack && !capture_from &&
+             agent_jack_set_capture(agent.jack, agent.capture, kc.inputs, kc.n_inputs, why) != 0)) {
+            tt_diag_error("--capture: %s", why);
+            exit_code = 1;
+            goto out;
+        }
+    }
+    if (capture_dir && !no_upload) {
+        agent_upload_config_t ucfg = {
+            .ctx = ctx,
+            .endpoint = endpoint,
+            .upload_port = 0, /* from the hello reply */
+            .server_key_z85 = server_key,
+            .keys = keys,
+            .capture_dir = capture_dir,
+            .room = room,
+            .rate_bytes_per_s = upload_rate,
+        };
+        agent.upload = agent_upload_start(&ucfg, why);
+        if (!agent.upload) {
+            tt_diag_error("upload: %s", why);
+            exit_code = 1;
+            goto out;
+        }
+    }
     agent.replica = rep;
     agent.room = room;
     if (players && read_players(&agent, players, why) != 0) {
@@ -459,18 +675,34 @@ int main(int argc, char **argv)
     }
     if ((agent.render || agent.jack) && tt_replica_state(rep)->transport.rolled)
         play_roll(&agent, tt_replica_state(rep)); /* resume a roll after a restart */
+    if (agent.capture && tt_replica_state(rep)->transport.rolled)
+        capture_resume(&agent, tt_replica_state(rep));
     if (clock_ep)
         agent_clock_connect(clock, clock_ep);
     tt_diag_info("room %s, key %s, replica %s at %llu", room, keys->public_z85, data,
                  (unsigned long long)tt_replica_state(rep)->last_seq);
-    uint64_t clock_epoch = 0;
+    uint64_t clock_epoch = 0, captured = 0;
     int64_t trim_sent = 0;
     while (!stop_flag) {
         int wait_ms = tt_replica_tick(rep, tt_time_mono_ns());
-        zmq_pollitem_t items[TT_REPLICA_POLL_ITEMS + 1];
+        if (agent.capture) {
+            tt_clock_map_t m;
+            tt_clock_box_read(&box, &m);
+            if (m.valid) {
+                int cw = agent_capture_tick(
+                    agent.capture,
+                    tt_clock_map_session(&m, agent_clock_local_ns(clock, tt_time_mono_ns())));
+                if (wait_ms < 0 || cw < wait_ms)
+                    wait_ms = cw;
+            }
+        }
+        zmq_pollitem_t items[TT_REPLICA_POLL_ITEMS + 2];
         int n = tt_replica_poll_items(rep, items);
         items[n] = (zmq_pollitem_t){agent_clock_socket(clock), 0, ZMQ_POLLIN, 0};
-        if (zmq_poll(items, n + 1, wait_ms) < 0) {
+        int n_items = n + 1;
+        if (agent.upload)
+            items[n_items++] = (zmq_pollitem_t){agent_upload_socket(agent.upload), 0, ZMQ_POLLIN, 0};
+        if (zmq_poll(items, n_items, wait_ms) < 0) {
             if (errno == EINTR)
                 continue;
             tt_diag_error("polling: %s", zmq_strerror(errno));
@@ -484,6 +716,8 @@ int main(int argc, char **argv)
             break;
         }
         follow_coordinator(rep, clock, endpoint, clock_ep, room, &clock_epoch, &trim_sent);
+        if (agent.upload)
+            follow_uploads(&agent, &captured);
         report_players(&agent);
     }
     if (exit_code == 0)
@@ -492,6 +726,8 @@ int main(int argc, char **argv)
 out:
     agent_render_destroy(&agent.render); /* finalizes the WAV before the clock goes */
     agent_jack_destroy(&agent.jack);
+    agent_capture_destroy(&agent.capture); /* after JACK, which pushes into it */
+    agent_upload_stop(&agent.upload);      /* an upload in flight resumes next start */
     for (size_t i = 0; i < agent.n_players; i++)
         free(agent.players[i]);
     agent_clock_stop(&clock);

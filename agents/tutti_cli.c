@@ -4,12 +4,15 @@
 #define _POSIX_C_SOURCE 200809L
 #include "agent_opts.h"
 #include "cli_ltc.h"
+#include "cli_media.h"
 #include "tt_chain.h"
 #include "tt_client.h"
 #include "tt_error.h"
 #include "tt_keys.h"
 #include "tt_onsets.h"
 #include "tt_record_json.h"
+#include "tt_report.h"
+#include "tt_rules.h"
 #include "tt_session.h"
 #include "tt_smf.h"
 #include "tt_store.h"
@@ -59,13 +62,18 @@ static void usage(FILE *out)
         "  change CUE --text TEXT [--bars A-B] [--parts P,...]\n"
         "                               record a score change and publish it to every room\n"
         "  presence ROOM [--in NAME]... [--out NAME]...\n"
+        "  call start --rules PRESET|FILE   start the contractor's call (presets:\n"
+        "                       afm-film-la afm-sound mu-london video-game)\n"
+        "  call break-start | call break-end | call wrap\n"
+        "  report [--csv]       per player: rooms, time in/out, cues, breaks, overtime\n"
+        "                       units (the union report draft, CSV)\n"
         "                               check players in and out of a room (contractor,\n"
         "                               operator, or the room itself)\n"
         "  ack CHANGE                   acknowledge a change, with a room's key (role room)\n"
         "  tempo load CUE FILE [--start-tc TC] [--fps RATE] [--countoff BARS]\n"
         "                               load a tempo map (text format or Standard MIDI\n"
         "                               File) for CUE as a new version (operator)\n"
-        "  roll CUE [--from-bar N] [--lead-ms MS] [--force]\n"
+        "  roll CUE [--from-bar N] [--lead-ms MS] [--force] [--punch-in BAR --punch-out BAR]\n"
         "                               start the armed CUE at session time now + lead\n"
         "                               (default 1500 ms), opening its next take: every\n"
         "                               room counts off on the same sample. Refused while an\n"
@@ -78,6 +86,9 @@ static void usage(FILE *out)
         "                               sample with --whole-samples); files from tutti-agent\n"
         "                               --click-wav on this host, simulated clocks undone\n"
         "  ltc read FILE.wav [--channel N] [--fps RATE] [--json]\n"
+        "  media fetch CUE TAKE [--room R] [--input I] --out DIR\n"
+        "                       download a take's uploaded files, each checked against\n"
+        "                       the BLAKE2b hash in its signed media record\n"
         "                               print each LTC frame's timecode and first sample\n"
         "  verify DIR [--json]          check a coordinator store or agent replica offline:\n"
         "                               gap-free sequence, hash chain, signatures\n"
@@ -379,7 +390,11 @@ static int cmd_arm(const conn_opts_t *o, int argc, char **argv)
 
 /* The session as the log folds it, fetched whole: the CLI applies the same
  * fold as every agent instead of asking for a second, hand-made view. */
-static int fetch_fold(session_t *s, tt_session_t *st)
+typedef void (*record_fn)(void *arg, const Tutti__Record *rec);
+
+/* Fetches the whole log, checks every record's chain and signature, folds
+ * it into st and, when each is not NULL, hands each record to it. */
+static int fetch_fold_each(session_t *s, tt_session_t *st, record_fn each, void *arg)
 {
     tt_session_init(st);
     for (;;) {
@@ -402,6 +417,8 @@ static int fetch_fold(session_t *s, tt_session_t *st)
                                 st->head_hash, st->signing_pk, hash, &rec, why);
             if (rc == 0)
                 rc = tt_session_apply(st, rec, hash, why);
+            if (rc == 0 && each)
+                each(arg, rec);
             if (rc != 0)
                 fprintf(stderr, "tutti: record %llu: %s\n", (unsigned long long)st->last_seq + 1,
                         why);
@@ -415,6 +432,11 @@ static int fetch_fold(session_t *s, tt_session_t *st)
         if (got == 0 || st->last_seq >= head)
             return 0;
     }
+}
+
+static int fetch_fold(session_t *s, tt_session_t *st)
+{
+    return fetch_fold_each(s, st, NULL, NULL);
 }
 
 static const char *take_state_name(tt_take_state_t t)
@@ -479,6 +501,19 @@ static int cmd_cue(const conn_opts_t *o, int argc, char **argv)
     return rc;
 }
 
+/* Rooms online at the roll whose files have not arrived: "a+b", "" if none. */
+static void media_pending(const tt_session_take_t *t, char *out, size_t cap)
+{
+    char online[sizeof t->rooms_online];
+    snprintf(online, sizeof online, "%s", t->rooms_online);
+    size_t used = 0;
+    out[0] = '\0';
+    for (char *save = NULL, *room = strtok_r(online, "+", &save); room;
+         room = strtok_r(NULL, "+", &save))
+        if (!tt_session_has_media(t, room) && used < cap)
+            used += (size_t)snprintf(out + used, cap - used, "%s%s", used ? "+" : "", room);
+}
+
 static int cmd_takes(const conn_opts_t *o, int argc, char **argv)
 {
     int as_json = 0, as_csv = 0;
@@ -506,11 +541,11 @@ static int cmd_takes(const conn_opts_t *o, int argc, char **argv)
     }
     if (as_csv)
         printf("cue,take,state,start_tc,from_bar,duration_s,rating,notes,rooms_online,"
-               "changes_acked\n");
+               "changes_acked,files_arrived,files_pending\n");
     else if (!as_json)
-        printf("%-10s %5s %-12s %-12s %8s %10s %-12s %5s  %-24s %s\n", "cue", "take", "state",
-               "start tc", "from bar", "duration", "rating", "notes", "rooms online",
-               "changes acked");
+        printf("%-10s %5s %-12s %-12s %8s %10s %-12s %5s  %-24s %-14s %s\n", "cue", "take",
+               "state", "start tc", "from bar", "duration", "rating", "notes", "rooms online",
+               "changes acked", "files (arrived / pending)");
     for (size_t i = 0; i < st.n_cues; i++) {
         const tt_session_cue_t *c = &st.cues[i];
         if (only && strcmp(only, c->name) != 0)
@@ -525,6 +560,8 @@ static int cmd_takes(const conn_opts_t *o, int argc, char **argv)
             const tt_session_take_t *t = &c->takes[k];
             char tc[TT_TIMECODE_LEN];
             tt_timecode_format(t->start_frame, fps, tc);
+            char pending[sizeof t->rooms_online];
+            media_pending(t, pending, sizeof pending);
             /* A stop before the first click makes a take of no length, not a negative one. */
             double dur = t->end_session_ns > t->start_session_ns
                              ? (double)(t->end_session_ns - t->start_session_ns) / 1e9
@@ -537,19 +574,29 @@ static int cmd_takes(const conn_opts_t *o, int argc, char **argv)
                               "roll_seq", (json_int_t)t->roll_seq, "rating", t->rating, "notes",
                               (int)t->notes, "rooms_online", t->rooms_online, "changes_acked",
                               !t->forced, "not_acked", t->not_acked);
+                json_object_set_new(j, "files_arrived", json_string(t->media_rooms));
+                json_object_set_new(j, "files_pending", json_string(pending));
+                json_object_set_new(j, "files", json_integer(t->n_media));
+                if (t->punch_in_bar) {
+                    json_object_set_new(j, "punch_in_bar", json_integer(t->punch_in_bar));
+                    json_object_set_new(j, "punch_out_bar", json_integer(t->punch_out_bar));
+                }
                 print_json_line(j);
                 json_decref(j);
             } else if (as_csv) {
                 /* Cue and room names are [A-Za-z0-9._-], ratings fixed words: no quoting. */
-                printf("%s,%u,%s,%s,%d,%.3f,%s,%u,%s,%s\n", c->name, t->number,
+                printf("%s,%u,%s,%s,%d,%.3f,%s,%u,%s,%s,%s,%s\n", c->name, t->number,
                        take_state_name(t->state), tc, t->from_bar, dur, t->rating, t->notes,
-                       t->rooms_online, t->forced ? "forced" : "yes");
+                       t->rooms_online, t->forced ? "forced" : "yes", t->media_rooms, pending);
             } else {
-                printf("%-10s %5u %-12s %-12s %8d %9.1fs %-12s %5u  %-24s %s%s%s\n", c->name,
-                       t->number, take_state_name(t->state), tc, t->from_bar, dur,
+                char acked[300];
+                snprintf(acked, sizeof acked, "%s%s", t->forced ? "forced past " : "yes",
+                         t->forced ? t->not_acked : "");
+                printf("%-10s %5u %-12s %-12s %8d %9.1fs %-12s %5u  %-24s %-14s %s / %s\n",
+                       c->name, t->number, take_state_name(t->state), tc, t->from_bar, dur,
                        t->rating[0] ? t->rating : "-", t->notes,
-                       t->rooms_online[0] ? t->rooms_online : "-",
-                       t->forced ? "forced past " : "yes", t->forced ? t->not_acked : "", "");
+                       t->rooms_online[0] ? t->rooms_online : "-", acked,
+                       t->media_rooms[0] ? t->media_rooms : "-", pending[0] ? pending : "-");
             }
         }
     }
@@ -665,14 +712,24 @@ static int cmd_presence(const conn_opts_t *o, int argc, char **argv)
     return write_request(o, &env, "presence", NULL);
 }
 
+#define ROLL_USAGE                                                                                \
+    "tutti roll CUE [--from-bar N] [--lead-ms MS] [--force] [--punch-in BAR --punch-out BAR]"
+
 static int cmd_roll(const conn_opts_t *o, int argc, char **argv)
 {
     const char *cue = NULL;
-    long from_bar = 1, lead_ms = 1500;
+    long from_bar = 1, lead_ms = 1500, punch_in = 0, punch_out = 0;
     int force = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--force")) {
             force = 1;
+        } else if ((!strcmp(argv[i], "--punch-in") || !strcmp(argv[i], "--punch-out")) &&
+                   i + 1 < argc) {
+            long *bar = !strcmp(argv[i], "--punch-in") ? &punch_in : &punch_out;
+            if (opt_parse_long(argv[++i], 1, 100000, bar) != 0) {
+                fprintf(stderr, "tutti roll: %s wants a bar 1..100000\n", argv[i - 1]);
+                return EXIT_USAGE;
+            }
         } else if (!strcmp(argv[i], "--from-bar") && i + 1 < argc) {
             if (opt_parse_long(argv[++i], 1, 100000, &from_bar) != 0) {
                 fprintf(stderr, "tutti roll: --from-bar wants 1..100000\n");
@@ -686,12 +743,14 @@ static int cmd_roll(const conn_opts_t *o, int argc, char **argv)
         } else if (argv[i][0] != '-' && !cue) {
             cue = argv[i];
         } else {
-            fprintf(stderr, "usage: tutti roll CUE [--from-bar N] [--lead-ms MS] [--force]\n");
+            fprintf(stderr, "usage: %s\n", ROLL_USAGE);
             return EXIT_USAGE;
         }
     }
-    if (!cue) {
-        fprintf(stderr, "usage: tutti roll CUE [--from-bar N] [--lead-ms MS] [--force]\n");
+    if (!cue || (punch_in != 0) != (punch_out != 0)) {
+        fprintf(stderr, "usage: %s\n", ROLL_USAGE);
+        if (cue)
+            fprintf(stderr, "tutti roll: --punch-in and --punch-out go together\n");
         return EXIT_USAGE;
     }
     Tutti__Envelope env = TUTTI__ENVELOPE__INIT;
@@ -700,9 +759,90 @@ static int cmd_roll(const conn_opts_t *o, int argc, char **argv)
     rr.from_bar = (int32_t)from_bar;
     rr.lead_ms = (uint32_t)lead_ms;
     rr.force = force;
+    rr.punch_in = (int32_t)punch_in;
+    rr.punch_out = (int32_t)punch_out;
     env.body_case = TUTTI__ENVELOPE__BODY_ROLL;
     env.roll = &rr;
     return write_request(o, &env, "roll", NULL);
+}
+
+#define CALL_USAGE "tutti call start --rules PRESET|FILE | call break-start | call break-end | call wrap"
+
+static int cmd_call(const conn_opts_t *o, int argc, char **argv)
+{
+    if (argc < 2) {
+        fprintf(stderr, "usage: %s\n", CALL_USAGE);
+        return EXIT_USAGE;
+    }
+    const char *action = argv[1];
+    Tutti__Envelope env = TUTTI__ENVELOPE__INIT;
+    Tutti__CallEvent ev = TUTTI__CALL_EVENT__INIT;
+    char text[TT_RULES_MAX_TEXT];
+    tt_rules_t rules;
+    if (!strcmp(action, "start")) {
+        if (argc != 4 || strcmp(argv[2], "--rules") != 0) {
+            fprintf(stderr, "usage: %s\n", CALL_USAGE);
+            return EXIT_USAGE;
+        }
+        char why[TT_WHY_LEN];
+        if (tt_rules_load(argv[3], &rules, why) != 0 ||
+            tt_rules_format(&rules, text, sizeof text) < 0) {
+            fprintf(stderr, "tutti call: --rules %s: %s\n", argv[3], why);
+            return 1;
+        }
+        ev.rules_name = rules.id;
+        ev.rules_text = text;
+    } else if (argc != 2 || (strcmp(action, "break-start") && strcmp(action, "break-end") &&
+                             strcmp(action, "wrap"))) {
+        fprintf(stderr, "usage: %s\n", CALL_USAGE);
+        return EXIT_USAGE;
+    }
+    ev.action = (char *)action;
+    env.body_case = TUTTI__ENVELOPE__BODY_CALL_EVENT;
+    env.call_event = &ev;
+    return write_request(o, &env, "call event", NULL);
+}
+
+static void report_each(void *arg, const Tutti__Record *rec)
+{
+    char why[TT_WHY_LEN];
+    if (tt_report_add(arg, rec, why) != 0)
+        fprintf(stderr, "tutti report: record %llu: %s\n", (unsigned long long)rec->seq, why);
+}
+
+static int cmd_report(const conn_opts_t *o, int argc, char **argv)
+{
+    if (argc > 2 || (argc == 2 && strcmp(argv[1], "--csv") != 0)) {
+        fprintf(stderr, "usage: tutti report [--csv]\n");
+        return EXIT_USAGE;
+    }
+    tt_report_t *report = tt_report_new();
+    if (!report) {
+        fprintf(stderr, "tutti report: out of memory\n");
+        return 1;
+    }
+    session_t s;
+    tt_session_t st;
+    int rc = connect_session(o, &s);
+    if (rc == 0)
+        rc = fetch_fold_each(&s, &st, report_each, report);
+    if (rc == 0) {
+        char *csv = NULL;
+        size_t len = 0;
+        char why[TT_WHY_LEN];
+        if (tt_report_csv(report, tt_time_wall_ns(), &csv, &len, why) != 0) {
+            fprintf(stderr, "tutti report: %s\n", why);
+            rc = 1;
+        } else if (fwrite(csv, 1, len, stdout) != len) {
+            rc = 1;
+        }
+        free(csv);
+    }
+    if (rc == 0 || s.client)
+        tt_session_clear(&st);
+    tt_report_destroy(&report);
+    close_session(&s);
+    return rc;
 }
 
 static int cmd_stop(const conn_opts_t *o, int argc, char **argv)
@@ -900,26 +1040,10 @@ static void print_record(const Tutti__Record *rec, const uint8_t *hash, int as_j
     tt_time_iso8601(rec->at_unix_ns, at, sizeof at);
     printf("%6llu  %s  %-14s %-8s", (unsigned long long)rec->seq, at, rec->actor,
            tt_chain_kind(rec));
-    if (rec->body_case == TUTTI__RECORD__BODY_NOTE)
-        printf("  %s", rec->note->text);
-    else if (rec->body_case == TUTTI__RECORD__BODY_GENESIS)
-        printf("  session %s", rec->genesis->session_name);
-    else if (rec->body_case == TUTTI__RECORD__BODY_TEMPO_LOAD)
-        printf("  %s version %u from %s", rec->tempo_load->cue, rec->tempo_load->version,
-               rec->tempo_load->source);
-    else if (rec->body_case == TUTTI__RECORD__BODY_ROLL)
-        printf("  %s take %u from bar %d at session %.3f s", rec->roll->cue, rec->roll->take,
-               rec->roll->from_bar, (double)rec->roll->start_session_ns / 1e9);
-    else if (rec->body_case == TUTTI__RECORD__BODY_ARM)
-        printf("  %s", rec->arm->cue);
-    else if (rec->body_case == TUTTI__RECORD__BODY_CUE_ADD)
-        printf("  %s \"%s\"", rec->cue_add->cue, rec->cue_add->title);
-    else if (rec->body_case == TUTTI__RECORD__BODY_TAKE_INTERRUPTED)
-        printf("  %s take %u", rec->take_interrupted->cue, rec->take_interrupted->take);
-    else if (rec->body_case == TUTTI__RECORD__BODY_STOP)
-        printf("  %s at session %.3f s", rec->stop->cue, (double)rec->stop->at_session_ns / 1e9);
-    else if (rec->body_case == TUTTI__RECORD__BODY_TRIM)
-        printf("  %s %+.1f us", rec->trim->room, (double)rec->trim->trim_ns / 1000.0);
+    char summary[TT_NOTE_MAX_TEXT + 64]; /* a whole note */
+    tt_record_summary(rec, summary, sizeof summary);
+    if (summary[0])
+        printf("  %s", summary);
     putchar('\n');
 }
 
@@ -1164,6 +1288,10 @@ int main(int argc, char **argv)
     const char *cmd = sub_argv[0];
     if (strcmp(cmd, "ltc") == 0) /* has its own --help */
         return cli_ltc_main(sub_argc, sub_argv);
+    if (strcmp(cmd, "media") == 0) { /* has its own --help */
+        cli_media_conn_t mc = {o.endpoint, o.server_key_path, o.key_path, o.timeout_ms};
+        return cli_media_main(sub_argc, sub_argv, &mc);
+    }
     for (int i = 1; i < sub_argc; i++)
         if (strcmp(sub_argv[i], "--help") == 0 || strcmp(sub_argv[i], "-h") == 0) {
             usage(stdout);
@@ -1183,6 +1311,10 @@ int main(int argc, char **argv)
         return cmd_cue(&o, sub_argc, sub_argv);
     if (strcmp(cmd, "presence") == 0)
         return cmd_presence(&o, sub_argc, sub_argv);
+    if (strcmp(cmd, "call") == 0)
+        return cmd_call(&o, sub_argc, sub_argv);
+    if (strcmp(cmd, "report") == 0)
+        return cmd_report(&o, sub_argc, sub_argv);
     if (strcmp(cmd, "change") == 0)
         return cmd_change(&o, sub_argc, sub_argv);
     if (strcmp(cmd, "ack") == 0)

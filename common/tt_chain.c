@@ -201,6 +201,8 @@ const char *tt_chain_kind(const Tutti__Record *rec)
     case TUTTI__RECORD__BODY_CHANGE: return "change";
     case TUTTI__RECORD__BODY_ACK: return "ack";
     case TUTTI__RECORD__BODY_PRESENCE: return "presence";
+    case TUTTI__RECORD__BODY_CALL_EVENT: return "call";
+    case TUTTI__RECORD__BODY_MEDIA: return "media";
     default: return "unknown";
     }
 }

@@ -1,5 +1,6 @@
 /* tt_onsets: onsets from a click WAV, on true time. See tt_onsets.h. */
 #include "tt_onsets.h"
+#include "tt_bwf.h"
 #include "tt_error.h"
 
 #include <jansson.h>
@@ -9,6 +10,7 @@
 #endif
 #include <sndfile.h>
 #include <stdio.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,6 +20,19 @@ int tt_wav_clock_read(const char *wav_path, tt_wav_clock_t *c, char *why)
     snprintf(path, sizeof path, "%s.json", wav_path);
     json_error_t err;
     json_t *o = json_load_file(path, 0, &err);
+    if (!o && access(path, F_OK) != 0) {
+        /* No render metadata: a recorded take, placed by its BWF TimeReference
+         * on the timecode timeline. */
+        tt_bwf_info_t info;
+        char bwhy[TT_WHY_LEN];
+        if (tt_bwf_read_info(wav_path, &info, NULL, bwhy) != 0)
+            return tt_fail(why, TT_ERR_IO, "%s: neither %s nor a bext TimeReference (%s)",
+                           wav_path, path, bwhy);
+        memset(c, 0, sizeof *c);
+        c->rate = info.rate;
+        c->local_start = (int64_t)((__int128)info.time_reference * 1000000000 / info.rate);
+        return 0;
+    }
     if (!o)
         return tt_fail(why, TT_ERR_IO, "%s: %s (line %d)", path, err.text, err.line);
     memset(c, 0, sizeof *c);

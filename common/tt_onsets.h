@@ -29,6 +29,9 @@ typedef struct {
     int rate;
 } tt_wav_clock_t;
 
+/* Reads WAV_PATH.json (written by the agent's WAV renderer); without it, a
+ * Broadcast WAV's bext TimeReference places sample 0 on the timecode
+ * timeline (then "true time" is ns since timecode midnight). */
 int tt_wav_clock_read(const char *wav_path, tt_wav_clock_t *c, char *why);
 int64_t tt_wav_clock_true_ns(const tt_wav_clock_t *c, int64_t sample);
 

@@ -1,6 +1,8 @@
 #include "tt_record_json.h"
 #include "tt_time.h"
 
+#include <stdio.h>
+
 static const char hexdigits[] = "0123456789abcdef";
 
 void tt_hex(const uint8_t *data, size_t n, char *out)
@@ -98,8 +100,37 @@ json_t *tt_record_json(const Tutti__Record *rec, const uint8_t *hash)
         json_object_set_new(o, "out", out);
         break;
     }
+    case TUTTI__RECORD__BODY_CALL_EVENT:
+        json_object_set_new(o, "action", json_string(rec->call_event->action));
+        if (rec->call_event->rules_name && rec->call_event->rules_name[0])
+            json_object_set_new(o, "rules", json_string(rec->call_event->rules_name));
+        break;
+    case TUTTI__RECORD__BODY_MEDIA: {
+        const Tutti__Media *m = rec->media;
+        char hex[2 * TT_HASH_LEN + 1] = "";
+        if (m->hash.len == TT_HASH_LEN)
+            tt_hex(m->hash.data, TT_HASH_LEN, hex);
+        json_object_set_new(o, "cue", json_string(m->cue));
+        json_object_set_new(o, "take", json_integer(m->take));
+        json_object_set_new(o, "room", json_string(m->room));
+        json_object_set_new(o, "input", json_string(m->input));
+        json_object_set_new(o, "file", json_string(m->file));
+        json_object_set_new(o, "size", json_integer((json_int_t)m->size));
+        json_object_set_new(o, "hash", json_string(hex));
+        json_object_set_new(o, "rate", json_integer(m->rate));
+        json_object_set_new(o, "time_reference", json_integer((json_int_t)m->time_reference));
+        if (m->punch_in_bar) {
+            json_object_set_new(o, "punch_in_bar", json_integer(m->punch_in_bar));
+            json_object_set_new(o, "punch_out_bar", json_integer(m->punch_out_bar));
+        }
+        break;
+    }
     case TUTTI__RECORD__BODY_ROLL:
         json_object_set_new(o, "take", json_integer(rec->roll->take));
+        if (rec->roll->punch_in_bar) {
+            json_object_set_new(o, "punch_in_bar", json_integer(rec->roll->punch_in_bar));
+            json_object_set_new(o, "punch_out_bar", json_integer(rec->roll->punch_out_bar));
+        }
         if (rec->roll->forced) {
             json_t *na = json_array();
             for (size_t i = 0; i < rec->roll->n_not_acked; i++)
@@ -125,4 +156,72 @@ json_t *tt_record_json(const Tutti__Record *rec, const uint8_t *hash)
     default: break;
     }
     return o;
+}
+
+/* ---------------------------------------------------------------- summary */
+
+void tt_record_summary(const Tutti__Record *rec, char *out, size_t cap)
+{
+    switch (rec->body_case) {
+    case TUTTI__RECORD__BODY_ROLL:
+        snprintf(out, cap, "%s take %u rolled from bar %d%s at session %.3f s", rec->roll->cue,
+                 rec->roll->take, rec->roll->from_bar, rec->roll->forced ? " (forced)" : "",
+                 (double)rec->roll->start_session_ns / 1e9);
+        break;
+    case TUTTI__RECORD__BODY_STOP:
+        snprintf(out, cap, "%s take %u stopped", rec->stop->cue, rec->stop->take);
+        break;
+    case TUTTI__RECORD__BODY_ARM: snprintf(out, cap, "%s armed", rec->arm->cue); break;
+    case TUTTI__RECORD__BODY_TAKE_RATE:
+        snprintf(out, cap, "%s take %u: %s%s%.200s", rec->take_rate->cue, rec->take_rate->take,
+                 rec->take_rate->rating, rec->take_rate->note[0] ? " — " : "",
+                 rec->take_rate->note);
+        break;
+    case TUTTI__RECORD__BODY_TAKE_NOTE:
+        snprintf(out, cap, "%s take %u note: %.200s", rec->take_note->cue, rec->take_note->take,
+                 rec->take_note->text);
+        break;
+    case TUTTI__RECORD__BODY_CHANGE:
+        snprintf(out, cap, "change %llu on %s: %.200s", (unsigned long long)rec->seq,
+                 rec->change->cue, rec->change->text);
+        break;
+    case TUTTI__RECORD__BODY_ACK:
+        snprintf(out, cap, "%s acked change %llu", rec->actor,
+                 (unsigned long long)rec->ack->change);
+        break;
+    case TUTTI__RECORD__BODY_PRESENCE: {
+        size_t used = (size_t)snprintf(out, cap, "%s:", rec->presence->room);
+        for (size_t i = 0; i < rec->presence->n_in && used < cap; i++)
+            used += (size_t)snprintf(out + used, cap - used, " +%s", rec->presence->in[i]);
+        for (size_t i = 0; i < rec->presence->n_out && used < cap; i++)
+            used += (size_t)snprintf(out + used, cap - used, " -%s", rec->presence->out[i]);
+        break;
+    }
+    case TUTTI__RECORD__BODY_CALL_EVENT:
+        snprintf(out, cap, "call %s%s%s", rec->call_event->action,
+                 rec->call_event->rules_name[0] ? " " : "", rec->call_event->rules_name);
+        break;
+    case TUTTI__RECORD__BODY_MEDIA:
+        snprintf(out, cap, "%s take %u: %s/%s file arrived", rec->media->cue, rec->media->take,
+                 rec->media->room, rec->media->input);
+        break;
+    case TUTTI__RECORD__BODY_NOTE: snprintf(out, cap, "%s", rec->note->text); break;
+    case TUTTI__RECORD__BODY_TEMPO_LOAD:
+        snprintf(out, cap, "%s tempo map v%u from %.200s", rec->tempo_load->cue,
+                 rec->tempo_load->version, rec->tempo_load->source);
+        break;
+    case TUTTI__RECORD__BODY_GENESIS:
+        snprintf(out, cap, "session %.200s", rec->genesis->session_name);
+        break;
+    case TUTTI__RECORD__BODY_TAKE_INTERRUPTED:
+        snprintf(out, cap, "%s take %u interrupted (coordinator restarted)",
+                 rec->take_interrupted->cue, rec->take_interrupted->take);
+        break;
+    case TUTTI__RECORD__BODY_TRIM:
+        snprintf(out, cap, "%s clock trim %+.1f us", rec->trim->room,
+                 (double)rec->trim->trim_ns / 1000.0);
+        break;
+    case TUTTI__RECORD__BODY_CUE_ADD: snprintf(out, cap, "cue %s added", rec->cue_add->cue); break;
+    default: out[0] = '\0';
+    }
 }

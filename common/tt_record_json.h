@@ -17,4 +17,9 @@ json_t *tt_record_json(const Tutti__Record *rec, const uint8_t *hash);
 /* Lowercase hex of n bytes into out (2n + 1). */
 void tt_hex(const uint8_t *data, size_t n, char *out);
 
+/* One line for people: "1M1 take 3 rolled from bar 7 ...", "stage: +Ann Lee"
+ * (the kind and actor are not repeated). Never fails; "" for kinds without
+ * details. A note is whole (if cap allows); other texts are cut to 200 bytes. */
+void tt_record_summary(const Tutti__Record *rec, char *out, size_t cap);
+
 #endif

@@ -40,6 +40,7 @@ struct tt_replica {
     uint64_t epoch;
     uint64_t coord_seq; /* coordinator's head as last heard */
     unsigned clock_port;
+    unsigned upload_port;
     int64_t last_rx_ns;
     int64_t next_hello_ns;
     int64_t next_heartbeat_ns;
@@ -239,6 +240,7 @@ static int on_hello_reply(tt_replica_t *r, const Tutti__HelloReply *hr, char *wh
     r->epoch = hr->epoch;
     r->coord_seq = hr->last_seq;
     r->clock_port = hr->clock_port;
+    r->upload_port = hr->upload_port;
     char ep[256];
     if (r->cfg.updates_endpoint)
         snprintf(ep, sizeof ep, "%s", r->cfg.updates_endpoint);
@@ -520,6 +522,10 @@ uint64_t tt_replica_coordinator_seq(const tt_replica_t *r)
 unsigned tt_replica_clock_port(const tt_replica_t *r)
 {
     return r->clock_port;
+}
+unsigned tt_replica_upload_port(const tt_replica_t *r)
+{
+    return r->upload_port;
 }
 uint64_t tt_replica_epoch(const tt_replica_t *r)
 {

@@ -67,6 +67,8 @@ const tt_session_t *tt_replica_state(const tt_replica_t *r);
 int tt_replica_coordinator_online(const tt_replica_t *r);
 uint64_t tt_replica_coordinator_seq(const tt_replica_t *r);
 unsigned tt_replica_clock_port(const tt_replica_t *r);
+/* The coordinator's media upload port from the last hello, 0 when none. */
+unsigned tt_replica_upload_port(const tt_replica_t *r);
 uint64_t tt_replica_epoch(const tt_replica_t *r);
 
 #endif

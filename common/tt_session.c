@@ -114,6 +114,8 @@ static int apply_roll(tt_session_t *s, const Tutti__Record *rec, char *why)
             .forced = r->forced,
         };
         tt_session_take_t *tk = &cue->takes[cue->n_takes - 1];
+        tk->punch_in_bar = r->punch_in_bar;
+        tk->punch_out_bar = r->punch_out_bar;
         join_names(tk->rooms_online, sizeof tk->rooms_online, r->rooms_online, r->n_rooms_online);
         join_names(tk->not_acked, sizeof tk->not_acked, r->not_acked, r->n_not_acked);
     }
@@ -246,6 +248,72 @@ static int apply_tempo_load(tt_session_t *s, const Tutti__Record *rec, char *why
     return 0;
 }
 
+int tt_session_has_media(const tt_session_take_t *t, const char *room)
+{
+    size_t n = strlen(room);
+    for (const char *p = t->media_rooms; *p;) {
+        const char *end = strchr(p, '+');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (len == n && memcmp(p, room, n) == 0)
+            return 1;
+        if (!end)
+            break;
+        p = end + 1;
+    }
+    return 0;
+}
+
+static int apply_media(tt_session_t *s, const Tutti__Record *rec, char *why)
+{
+    const Tutti__Media *m = rec->media;
+    tt_session_cue_t *cue = NULL;
+    for (size_t i = 0; i < s->n_cues; i++)
+        if (!strcmp(s->cues[i].name, m->cue))
+            cue = &s->cues[i];
+    tt_session_take_t *t = cue ? find_take(cue, m->take) : NULL;
+    if (!t)
+        return tt_fail(why, TT_ERR_INVALID, "media record %llu for unknown take %s/%u",
+                       (unsigned long long)rec->seq, m->cue, m->take);
+    t->n_media++;
+    if (!tt_session_has_media(t, m->room)) {
+        size_t used = strlen(t->media_rooms);
+        if (used + strlen(m->room) + 2 <= sizeof t->media_rooms)
+            snprintf(t->media_rooms + used, sizeof t->media_rooms - used, "%s%s",
+                     used ? "+" : "", m->room);
+    }
+    return 0;
+}
+
+static int apply_call(tt_session_t *s, const Tutti__Record *rec, char *why)
+{
+    const Tutti__CallEvent *e = rec->call_event;
+    tt_rules_t rules;
+    int rc = tt_session_check_call(s, e->action, e->rules_text, &rules, why);
+    if (rc != 0)
+        return rc;
+    return tt_call_apply(&s->call, e->action, &rules, rec->at_unix_ns, why);
+}
+
+int tt_session_check_call(const tt_session_t *s, const char *action, const char *rules_text,
+                          tt_rules_t *rules, char *why)
+{
+    tt_rules_t parsed;
+    memset(&parsed, 0, sizeof parsed);
+    int rc = tt_call_check(&s->call, action, why);
+    if (rc != 0)
+        return rc;
+    if (!strcmp(action, "start")) {
+        if (!rules_text || !rules_text[0])
+            return tt_fail(why, TT_ERR_INVALID, "starting a call needs its rules");
+        rc = tt_rules_parse(rules_text, &parsed, why);
+        if (rc != 0)
+            return rc;
+    }
+    if (rules)
+        *rules = parsed;
+    return 0;
+}
+
 int tt_session_apply(tt_session_t *s, const Tutti__Record *rec, const uint8_t hash[TT_HASH_LEN],
                      char *why)
 {
@@ -285,6 +353,18 @@ int tt_session_apply(tt_session_t *s, const Tutti__Record *rec, const uint8_t ha
         close_take(s, rec->take_interrupted->cue, rec->take_interrupted->take,
                    rec->take_interrupted->at_session_ns, TT_TAKE_INTERRUPTED);
         break;
+    case TUTTI__RECORD__BODY_CALL_EVENT: {
+        int rc = apply_call(s, rec, why);
+        if (rc != 0)
+            return rc;
+        break;
+    }
+    case TUTTI__RECORD__BODY_MEDIA: {
+        int rc = apply_media(s, rec, why);
+        if (rc != 0)
+            return rc;
+        break;
+    }
     case TUTTI__RECORD__BODY_PRESENCE: {
         int rc = apply_presence(s, rec, why);
         if (rc != 0)
@@ -311,6 +391,7 @@ int tt_session_apply(tt_session_t *s, const Tutti__Record *rec, const uint8_t ha
             if (rec->take_rate->note && rec->take_rate->note[0]) {
                 tk->notes++;
                 tk->last_note_seq = rec->seq;
+                tt_utf8_copy(tk->last_note, sizeof tk->last_note, rec->take_rate->note);
             }
         }
         break;
@@ -321,6 +402,7 @@ int tt_session_apply(tt_session_t *s, const Tutti__Record *rec, const uint8_t ha
         if (tk) {
             tk->notes++;
             tk->last_note_seq = rec->seq;
+            tt_utf8_copy(tk->last_note, sizeof tk->last_note, rec->take_note->text);
         }
         break;
     }
@@ -380,6 +462,7 @@ static const char *request_name(tt_request_t r)
     case TT_REQ_CHANGE: return "change";
     case TT_REQ_ACK: return "ack";
     case TT_REQ_PRESENCE: return "presence";
+    case TT_REQ_CALL: return "call";
     }
     return "request";
 }
@@ -406,12 +489,25 @@ int tt_session_may(tt_role_t role, tt_request_t request, char *why)
     case TT_REQ_CHANGE: ok = role == TT_ROLE_OPERATOR; break;
     case TT_REQ_ACK: ok = role == TT_ROLE_ROOM; break; /* a room acks for itself */
     case TT_REQ_PRESENCE: ok = role != TT_ROLE_NONE && role != TT_ROLE_OBSERVER; break;
+    case TT_REQ_CALL: ok = role == TT_ROLE_OPERATOR || role == TT_ROLE_CONTRACTOR; break;
     default: ok = 0;
     }
     if (ok)
         return 0;
     return tt_fail(why, TT_ERR_DENIED, "role %s may not send %s requests", tt_role_name(role),
                    request_name(request));
+}
+
+void tt_utf8_copy(char *dst, size_t cap, const char *src)
+{
+    size_t n = strlen(src);
+    if (n >= cap) {
+        n = cap - 1;
+        while (n > 0 && ((unsigned char)src[n] & 0xC0) == 0x80)
+            n--; /* src[n] starts a character: cut before it */
+    }
+    memcpy(dst, src, n);
+    dst[n] = '\0';
 }
 
 /* Strict UTF-8: no overlongs, no surrogates, nothing past U+10FFFF. */
@@ -591,6 +687,17 @@ int tt_session_check_roll(const tt_session_t *s, const char *cue, int32_t from_b
                        cue, cue);
     if (from_bar < 1 || from_bar > 100000)
         return tt_fail(why, TT_ERR_INVALID, "--from-bar %d is outside 1..100000", from_bar);
+    return 0;
+}
+
+int tt_session_check_punch(int32_t from_bar, int32_t punch_in, int32_t punch_out, char *why)
+{
+    if (punch_in == 0 && punch_out == 0)
+        return 0;
+    if (punch_in < from_bar || punch_out <= punch_in || punch_out > 100000)
+        return tt_fail(why, TT_ERR_INVALID,
+                       "punch %d..%d: want from-bar (%d) <= punch-in < punch-out <= 100000",
+                       punch_in, punch_out, from_bar);
     return 0;
 }
 

@@ -15,6 +15,7 @@
 
 #include "tt_access.h"
 #include "tt_chain.h"
+#include "tt_rules.h"
 #include "tutti.pb-c.h"
 
 #define TT_NOTE_MAX_TEXT 4096
@@ -48,9 +49,14 @@ typedef struct {
     char rating[16];        /* latest: circled, hold, ng, false-start; "" unrated */
     uint32_t notes;         /* notes and rating notes, every one in the history */
     uint64_t last_note_seq; /* record of the latest note, 0 if none */
+    char last_note[256];    /* its text, cut to fit (history has it whole) */
     char rooms_online[256]; /* "stage+london-strings" at the roll, cut to fit */
     int forced;             /* rolled past unacked changes */
     char not_acked[256];    /* the rooms that had not acked, when forced */
+    int32_t punch_in_bar;   /* 0: whole take */
+    int32_t punch_out_bar;
+    char media_rooms[256];  /* rooms whose files arrived and verified: "stage+london" */
+    uint32_t n_media;       /* media records (one per room and input) */
 } tt_session_take_t;
 
 typedef struct {
@@ -114,6 +120,7 @@ typedef struct {
     tt_session_cue_t *cues; /* owned array */
     size_t n_cues, cap_cues;
     tt_transport_t transport;
+    tt_call_t call; /* the contractor's call: start, breaks, wrap (wall clock) */
 } tt_session_t;
 
 void tt_session_init(tt_session_t *s);
@@ -142,7 +149,8 @@ typedef enum {
     TT_REQ_TAKE_NOTE,
     TT_REQ_CHANGE,
     TT_REQ_ACK,
-    TT_REQ_PRESENCE
+    TT_REQ_PRESENCE,
+    TT_REQ_CALL
 } tt_request_t;
 
 /* 0 when role may make request; TT_ERR_DENIED with a reason otherwise. */
@@ -201,6 +209,15 @@ int tt_session_check_presence(const tt_session_t *s, tt_role_t role, const char 
                               size_t n_out, char *why);
 int tt_session_present(const tt_session_t *s, const char *room, const char *player);
 
+/* A call event ("start" with rules text, "break-start", "break-end",
+ * "wrap") against the folded call. On start, rules_text must parse
+ * (tt_rules_parse); the parsed rules go to *rules when rules is not NULL. */
+int tt_session_check_call(const tt_session_t *s, const char *action, const char *rules_text,
+                          tt_rules_t *rules, char *why);
+
+/* 1 when `room` has a media record for the take. */
+int tt_session_has_media(const tt_session_take_t *t, const char *room);
+
 /* The open take (rolled, no stop or interruption recorded), or NULL. */
 const tt_session_take_t *tt_session_open_take(const tt_session_t *s, const char **cue);
 
@@ -208,6 +225,9 @@ const tt_session_take_t *tt_session_open_take(const tt_session_t *s, const char 
  * the cue must have a map. */
 int tt_session_check_roll(const tt_session_t *s, const char *cue, int32_t from_bar,
                           int64_t now_session_ns, char *why);
+
+/* A punch (both 0: none): from_bar <= punch_in < punch_out <= 100000. */
+int tt_session_check_punch(int32_t from_bar, int32_t punch_in, int32_t punch_out, char *why);
 
 /* Stop: something must be rolling at now_session_ns. */
 int tt_session_check_stop(const tt_session_t *s, int64_t now_session_ns, char *why);
@@ -217,6 +237,10 @@ int tt_session_rolling_at(const tt_session_t *s, int64_t t);
 
 /* The room's current trim, 0 when none was ever set. */
 int64_t tt_session_trim_ns(const tt_session_t *s, const char *room);
+
+/* Copies valid UTF-8 src into dst (cap > 0 bytes), cut at a character
+ * boundary when it does not fit. */
+void tt_utf8_copy(char *dst, size_t cap, const char *src);
 
 /* 1 when text[0..n) is valid UTF-8. */
 int tt_utf8_valid(const char *text, size_t n);

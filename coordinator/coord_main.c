@@ -45,6 +45,13 @@ static void usage(FILE *out)
             "                        clients learn it from the hello reply)\n"
             "  --clock-bind ENDPOINT clock service endpoint (default: same host, a free port;\n"
             "                        clients learn it from the hello reply)\n"
+            "  --upload-bind ENDPOINT\n"
+            "                        media upload and fetch endpoint (default: same host, a\n"
+            "                        free port; clients learn it from the hello reply). Files\n"
+            "                        go to DATA/media\n"
+            "  --media-channels N    most channels a room's file may hold (default 1): a file\n"
+            "                        is refused above (take length + 60 s) * rate * 3 bytes *\n"
+            "                        N + 1 MiB\n"
             "  --endpoint-file PATH  once listening, write the request, updates and clock\n"
             "                        endpoints here, one per line\n"
             "  --session NAME        session name recorded in a new store (default: session)\n"
@@ -81,7 +88,9 @@ int main(int argc, char **argv)
         O_MAP,
         O_RTO,
         O_QUIET,
-        O_CLOCK
+        O_CLOCK,
+        O_UPLOAD,
+        O_CHANNELS
     };
     static const struct option opts[] = {
         {"data", required_argument, 0, O_DATA},
@@ -91,6 +100,8 @@ int main(int argc, char **argv)
         {"pub-bind", required_argument, 0, O_PUB},
         {"endpoint-file", required_argument, 0, O_EPFILE},
         {"clock-bind", required_argument, 0, O_CLOCK},
+        {"upload-bind", required_argument, 0, O_UPLOAD},
+        {"media-channels", required_argument, 0, O_CHANNELS},
         {"session", required_argument, 0, O_SESSION},
         {"map-size-mb", required_argument, 0, O_MAP},
         {"room-timeout-ms", required_argument, 0, O_RTO},
@@ -108,6 +119,17 @@ int main(int argc, char **argv)
         case O_PUB: cfg.pub_bind = optarg; break;
         case O_EPFILE: cfg.endpoint_file = optarg; break;
         case O_CLOCK: cfg.clock_bind = optarg; break;
+        case O_UPLOAD: cfg.upload_bind = optarg; break;
+        case O_CHANNELS: {
+            char *end;
+            long v = strtol(optarg, &end, 10);
+            if (*end || v < 1 || v > 64) {
+                fprintf(stderr, "tutti-coordinator: --media-channels wants 1..64\n");
+                return 2;
+            }
+            cfg.media_channels = (int)v;
+            break;
+        }
         case O_SESSION: cfg.session_name = optarg; break;
         case O_MAP: {
             char *end;

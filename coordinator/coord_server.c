@@ -10,6 +10,7 @@
  */
 #include "coord_server.h"
 #include "coord_clock.h"
+#include "coord_upload.h"
 #include "coord_zap.h"
 #include "tt_access.h"
 #include "tt_chain.h"
@@ -70,6 +71,8 @@ struct coord_server {
     void *pub;
     unsigned updates_port;
     coord_clock_t *clock;
+    coord_upload_t *upload;
+    coord_media_index_t media; /* media records by cue/take/room/input, folded beside state */
 
     room_t *rooms;
     size_t room_count;
@@ -83,6 +86,7 @@ struct coord_server {
 typedef struct {
     tt_session_t *state;
     char *why;
+    coord_media_index_t *media;
 } fold_ctx_t;
 
 static int fold_one(void *arg, uint64_t seq, const uint8_t *data, size_t len)
@@ -95,6 +99,8 @@ static int fold_one(void *arg, uint64_t seq, const uint8_t *data, size_t len)
     if (rc != 0)
         return rc;
     rc = tt_session_apply(c->state, rec, hash, c->why);
+    if (rc == 0 && coord_media_index_note(c->media, rec) != 0)
+        rc = tt_fail(c->why, TT_ERR_NOMEM, "indexing media record %llu", (unsigned long long)seq);
     tutti__record__free_unpacked(rec, NULL);
     return rc;
 }
@@ -103,8 +109,9 @@ static int fold_one(void *arg, uint64_t seq, const uint8_t *data, size_t len)
 static int refold(coord_server_t *s, char *why)
 {
     tt_session_clear(&s->state);
+    coord_media_index_clear(&s->media);
     memcpy(s->state.signing_pk, s->signer->public_key, TT_SIGN_PK_LEN);
-    fold_ctx_t c = {&s->state, why};
+    fold_ctx_t c = {&s->state, why, &s->media};
     for (;;) {
         uint64_t before = s->state.last_seq;
         int rc = tt_store_scan(s->store, before + 1, 4096, SIZE_MAX, fold_one, &c, why);
@@ -125,7 +132,10 @@ static int seal_next(coord_server_t *s, Tutti__Record *rec, uint8_t **out, size_
     int rc = tt_chain_seal(s->signer, rec, seq, s->state.head_hash, out, out_len, hash, why);
     if (rc != 0)
         return rc;
-    return tt_session_apply(&s->state, rec, hash, why);
+    rc = tt_session_apply(&s->state, rec, hash, why);
+    if (rc == 0 && coord_media_index_note(&s->media, rec) != 0)
+        rc = tt_fail(why, TT_ERR_NOMEM, "indexing a media record");
+    return rc;
 }
 
 /* Appends one record the coordinator itself writes (genesis, recovery). */
@@ -244,18 +254,26 @@ static void check_liveness(coord_server_t *s)
 
 /* ------------------------------------------------------------ replies */
 
+/* A message without a routing id came from the upload thread's pipe. */
+static void *reply_socket(coord_server_t *s, size_t rid_len)
+{
+    return rid_len ? s->router : coord_upload_pipe(s->upload);
+}
+
 static void send_reply(coord_server_t *s, const tt_wire_msg_t *m, Tutti__Envelope *env)
 {
     char why[TT_WHY_LEN];
     env->request_id = m->request_id;
-    if (tt_wire_send(s->router, m->routing_id, m->routing_id_len, env, why) != 0)
+    if (tt_wire_send(reply_socket(s, m->routing_id_len), m->routing_id_len ? m->routing_id : NULL,
+                     m->routing_id_len, env, why) != 0)
         tt_diag_warn("reply to a client lost: %s", why);
 }
 
 static void send_error(coord_server_t *s, const tt_wire_msg_t *m, int code, const char *text)
 {
-    if (tt_wire_send_error(s->router, m->routing_id, m->routing_id_len, m->request_id, code,
-                           text) != 0)
+    if (tt_wire_send_error(reply_socket(s, m->routing_id_len),
+                           m->routing_id_len ? m->routing_id : NULL, m->routing_id_len,
+                           m->request_id, code, text) != 0)
         tt_diag_warn("error reply to a client lost");
 }
 
@@ -270,6 +288,7 @@ static void on_hello(coord_server_t *s, const tt_wire_msg_t *m, const tt_access_
     hr.last_seq = s->state.last_seq;
     hr.updates_port = s->updates_port;
     hr.clock_port = coord_clock_port(s->clock);
+    hr.upload_port = coord_upload_port(s->upload);
     hr.signing_public_key.data = s->signer->public_key;
     hr.signing_public_key.len = TT_SIGN_PK_LEN;
     env.body_case = TUTTI__ENVELOPE__BODY_HELLO_REPLY;
@@ -346,6 +365,7 @@ static void on_status(coord_server_t *s, const tt_wire_msg_t *m)
     sr.head_hash.len = TT_HASH_LEN;
     sr.epoch = s->epoch;
     sr.session_name = s->state.session_name;
+    sr.session_ns = now;
     /* Open changes: some room of the access file has not acked. */
     size_t n_open = 0;
     Tutti__ChangeStatus *cs = calloc(s->state.n_changes + 1, sizeof *cs);
@@ -556,6 +576,8 @@ static void on_roll(coord_server_t *s, const tt_wire_msg_t *m, const tt_access_e
     uint32_t lead_ms = req->lead_ms ? req->lead_ms : 1500;
     int64_t now = tt_time_mono_ns(); /* session time is this host's monotonic clock */
     int rc = tt_session_check_roll(&s->state, req->cue, from_bar, now, why);
+    if (rc == 0)
+        rc = tt_session_check_punch(from_bar, req->punch_in, req->punch_out, why);
     if (rc == 0 && lead_ms > TT_ROLL_MAX_LEAD_MS)
         rc = tt_fail(why, TT_ERR_INVALID, "--lead-ms %u is over %d", lead_ms, TT_ROLL_MAX_LEAD_MS);
     if (rc != 0) {
@@ -612,6 +634,8 @@ static void on_roll(coord_server_t *s, const tt_wire_msg_t *m, const tt_access_e
     roll.downbeat_session_ns = roll.start_session_ns + countoff_ns;
     roll.start_frame = tt_tempo_ns_to_frame(map, co.c_from - countoff_ns);
     roll.take = tt_session_next_take(&s->state, req->cue);
+    roll.punch_in_bar = req->punch_in;
+    roll.punch_out_bar = req->punch_out;
     const char *online[256];
     size_t n_online = 0;
     for (size_t r = 0; r < s->room_count && n_online < 256; r++)
@@ -783,6 +807,133 @@ static void on_presence(coord_server_t *s, const tt_wire_msg_t *m, const tt_acce
     queue_write(s, m, who, &rec);
 }
 
+static void on_call_event(coord_server_t *s, const tt_wire_msg_t *m,
+                          const tt_access_entry_t *who)
+{
+    char why[TT_WHY_LEN];
+    const Tutti__CallEvent *req = m->env->call_event;
+    tt_rules_t rules;
+    int rc = tt_session_check_call(&s->state, req->action, req->rules_text, &rules, why);
+    if (rc != 0) {
+        refuse(s, m, who, "call", rc, why);
+        return;
+    }
+    Tutti__Record rec = TUTTI__RECORD__INIT;
+    Tutti__CallEvent ev = TUTTI__CALL_EVENT__INIT;
+    ev.action = req->action;
+    if (!strcmp(req->action, "start")) { /* the record names the rules it parsed */
+        ev.rules_name = rules.id;
+        ev.rules_text = req->rules_text;
+    }
+    rec.body_case = TUTTI__RECORD__BODY_CALL_EVENT;
+    rec.call_event = &ev;
+    queue_write(s, m, who, &rec);
+}
+
+/* ------------------------------------------------------------ uploads */
+
+/* The upload thread asks whether its caller may offer (or fetch) a file:
+ * a room uploads its own takes' files only; operator, contractor and
+ * observer fetch any file, a room its own. */
+static void on_upload_check(coord_server_t *s, const tt_wire_msg_t *m)
+{
+    char why[TT_WHY_LEN];
+    const Tutti__UploadCheck *c = m->env->upload_check;
+    const tt_access_entry_t *who = tt_access_find_key(s->access, c->user_id ? c->user_id : "");
+    if (!who) {
+        send_error(s, m, TT_ERR_AUTH, "your key is no longer in the access file");
+        return;
+    }
+    Tutti__Envelope env = TUTTI__ENVELOPE__INIT;
+    Tutti__UploadCheckReply rep = TUTTI__UPLOAD_CHECK_REPLY__INIT;
+    Tutti__Media media;
+    rep.name = (char *)who->name;
+    rep.role = (char *)tt_role_name(who->role);
+    const coord_media_entry_t *e = NULL;
+    if (c->media) {
+        int rc = who->role == TT_ROLE_ROOM
+                     ? coord_upload_check_media(&s->state, &s->media, c->media, who->name,
+                                                s->cfg.media_channels, &e, why)
+                     : tt_fail(why, TT_ERR_DENIED, "only a room uploads files (%s is %s)",
+                               who->name, tt_role_name(who->role));
+        if (rc != 0) {
+            refuse(s, m, who, "upload", rc, why);
+            return;
+        }
+    } else if (c->fetch) {
+        const Tutti__MediaFetch *f = c->fetch;
+        if (who->role == TT_ROLE_ROOM && strcmp(f->room, who->name) != 0) {
+            snprintf(why, sizeof why, "a room fetches only its own files (%.64s asked for %.64s's)",
+                     who->name, f->room);
+            refuse(s, m, who, "media fetch", TT_ERR_DENIED, why);
+            return;
+        }
+        e = coord_media_index_find(&s->media, f->cue, f->take, f->room, f->input);
+        if (!e) {
+            snprintf(why, sizeof why,
+                     "no file of %.32s take %u from room %.64s input %.32s has arrived", f->cue,
+                     f->take, f->room, f->input);
+            send_error(s, m, TT_ERR_NOTFOUND, why);
+            return;
+        }
+    } else {
+        send_error(s, m, TT_ERR_PROTOCOL, "an upload check names an offer or a fetch");
+        return;
+    }
+    if (e) {
+        coord_media_entry_to_record(e, &media);
+        rep.media = &media;
+        rep.media_seq = e->seq;
+    }
+    env.body_case = TUTTI__ENVELOPE__BODY_UPLOAD_CHECK_REPLY;
+    env.upload_check_reply = &rep;
+    send_reply(s, m, &env);
+}
+
+/* A file that arrived and verified becomes a media record by its room
+ * (answered after the commit). The same record again gets the first one's
+ * seq: the upload thread may ask twice after a crash. */
+static void on_upload_media(coord_server_t *s, const tt_wire_msg_t *m)
+{
+    char why[TT_WHY_LEN];
+    const Tutti__Media *req = m->env->media;
+    const tt_access_entry_t *who = NULL;
+    for (size_t i = 0; i < s->access->count && !who; i++)
+        if (s->access->entries[i].role == TT_ROLE_ROOM &&
+            !strcmp(s->access->entries[i].name, req->room))
+            who = &s->access->entries[i];
+    if (!who) {
+        send_error(s, m, TT_ERR_DENIED, "the file's room is no longer in the access file");
+        return;
+    }
+    const coord_media_entry_t *have = NULL;
+    int rc = coord_upload_check_media(&s->state, &s->media, req, who->name, s->cfg.media_channels,
+                                      &have, why);
+    if (rc != 0) {
+        refuse(s, m, who, "media record", rc, why);
+        return;
+    }
+    if (have) {
+        Tutti__Envelope env = TUTTI__ENVELOPE__INIT;
+        Tutti__WriteReply wr = TUTTI__WRITE_REPLY__INIT;
+        wr.seq = have->seq;
+        env.body_case = TUTTI__ENVELOPE__BODY_WRITE_REPLY;
+        env.write_reply = &wr;
+        send_reply(s, m, &env);
+        return;
+    }
+    char file[COORD_UPLOAD_MAX_FILE + 1];
+    coord_upload_file_name(req->cue, req->take, req->room, req->input, file, sizeof file);
+    Tutti__Record rec = TUTTI__RECORD__INIT;
+    Tutti__Media md = *req; /* the record has the request's shape, named by us */
+    md.base.unknown_fields = NULL;
+    md.base.n_unknown_fields = 0;
+    md.file = file;
+    rec.body_case = TUTTI__RECORD__BODY_MEDIA;
+    rec.media = &md;
+    queue_write(s, m, who, &rec);
+}
+
 static void publish(coord_server_t *s, uint64_t seq, const uint8_t *data, size_t len)
 {
     Tutti__Envelope env = TUTTI__ENVELOPE__INIT;
@@ -825,11 +976,13 @@ static void commit_batch(coord_server_t *s)
             env.body_case = TUTTI__ENVELOPE__BODY_WRITE_REPLY;
             env.write_reply = &wr;
             char swhy[TT_WHY_LEN];
-            if (tt_wire_send(s->router, p->rid, p->rid_len, &env, swhy) != 0)
+            if (tt_wire_send(reply_socket(s, p->rid_len), p->rid_len ? p->rid : NULL, p->rid_len,
+                             &env, swhy) != 0)
                 tt_diag_warn("write %llu committed but its reply was lost: %s",
                              (unsigned long long)p->seq, swhy);
         } else {
-            tt_wire_send_error(s->router, p->rid, p->rid_len, p->request_id, TT_ERR_STORE,
+            tt_wire_send_error(reply_socket(s, p->rid_len), p->rid_len ? p->rid : NULL, p->rid_len,
+                               p->request_id, TT_ERR_STORE,
                                "the coordinator could not commit this write; nothing changed");
         }
     }
@@ -870,6 +1023,7 @@ static void handle_request(coord_server_t *s, const tt_wire_msg_t *m)
     case TUTTI__ENVELOPE__BODY_CHANGE: kind = TT_REQ_CHANGE; break;
     case TUTTI__ENVELOPE__BODY_ACK: kind = TT_REQ_ACK; break;
     case TUTTI__ENVELOPE__BODY_PRESENCE: kind = TT_REQ_PRESENCE; break;
+    case TUTTI__ENVELOPE__BODY_CALL_EVENT: kind = TT_REQ_CALL; break;
     default:
         tt_diag_warn("unsupported message %d from %s", (int)m->env->body_case, who->name);
         send_error(s, m, TT_ERR_PROTOCOL, "unsupported request");
@@ -898,6 +1052,7 @@ static void handle_request(coord_server_t *s, const tt_wire_msg_t *m)
     case TT_REQ_CHANGE: on_change(s, m, who); break;
     case TT_REQ_ACK: on_ack(s, m, who); break;
     case TT_REQ_PRESENCE: on_presence(s, m, who); break;
+    case TT_REQ_CALL: on_call_event(s, m, who); break;
     }
 }
 
@@ -917,6 +1072,28 @@ static void drain_router(coord_server_t *s)
             continue;
         }
         handle_request(s, &m);
+        tt_wire_msg_clear(&m);
+    }
+    commit_batch(s);
+}
+
+static void drain_upload(coord_server_t *s)
+{
+    void *pipe = coord_upload_pipe(s->upload);
+    for (int n = 0; n < BATCH_MAX && s->batch_len < BATCH_MAX; n++) {
+        tt_wire_msg_t m;
+        char why[TT_WHY_LEN];
+        int rc = tt_wire_recv(pipe, 0, ZMQ_DONTWAIT, &m, why);
+        if (rc == TT_ERR_IO)
+            break;
+        if (rc != 0)
+            tt_diag_error("upload pipe: %s", why);
+        else if (m.env->body_case == TUTTI__ENVELOPE__BODY_UPLOAD_CHECK)
+            on_upload_check(s, &m);
+        else if (m.env->body_case == TUTTI__ENVELOPE__BODY_MEDIA)
+            on_upload_media(s, &m);
+        else
+            send_error(s, &m, TT_ERR_PROTOCOL, "not an upload pipe request");
         tt_wire_msg_clear(&m);
     }
     commit_batch(s);
@@ -1032,6 +1209,13 @@ coord_server_t *coord_server_new(const coord_config_t *cfg, char *why)
     snprintf(clock_ep, sizeof clock_ep, "%s", cfg->clock_bind ? cfg->clock_bind : any_port);
     if (!(s->clock = coord_clock_start(s->ctx, s->keys, clock_ep, s->epoch, why)))
         goto fail;
+    char upload_ep[256];
+    snprintf(upload_ep, sizeof upload_ep, "%s", cfg->upload_bind ? cfg->upload_bind : any_port);
+    coord_upload_config_t ucfg = {s->ctx, s->keys, upload_ep, cfg->data_dir};
+    if (!(s->upload = coord_upload_start(&ucfg, why)))
+        goto fail;
+    tt_diag_info("media uploads on port %u, files in %s/media", coord_upload_port(s->upload),
+                 cfg->data_dir);
     if (cfg->endpoint_file) {
         char up[256], ck[256];
         tt_wire_endpoint_with_port(bound, s->updates_port, up, sizeof up);
@@ -1058,8 +1242,10 @@ void coord_server_destroy(coord_server_t **self_p)
     coord_server_t *s = *self_p;
     for (size_t i = 0; i < s->batch_len; i++)
         free(s->batch[i].record);
+    coord_upload_stop(&s->upload);
     coord_clock_stop(&s->clock);
     tt_session_clear(&s->state);
+    coord_media_index_clear(&s->media);
     if (s->router)
         zmq_close(s->router);
     if (s->pub)
@@ -1117,8 +1303,10 @@ int coord_server_run(coord_server_t *s, volatile sig_atomic_t *stop, volatile si
         }
         int64_t next = next_heartbeat < next_liveness ? next_heartbeat : next_liveness;
         long timeout_ms = (long)((next - now) / 1000000) + 1;
-        zmq_pollitem_t items[2] = {{s->zap, 0, ZMQ_POLLIN, 0}, {s->router, 0, ZMQ_POLLIN, 0}};
-        if (zmq_poll(items, 2, timeout_ms) < 0) {
+        zmq_pollitem_t items[3] = {{s->zap, 0, ZMQ_POLLIN, 0},
+                                   {s->router, 0, ZMQ_POLLIN, 0},
+                                   {coord_upload_pipe(s->upload), 0, ZMQ_POLLIN, 0}};
+        if (zmq_poll(items, 3, timeout_ms) < 0) {
             if (errno == EINTR)
                 continue;
             return tt_fail(why, TT_ERR_IO, "polling: %s", zmq_strerror(errno));
@@ -1127,6 +1315,8 @@ int coord_server_run(coord_server_t *s, volatile sig_atomic_t *stop, volatile si
             coord_zap_handle(s->zap, s->access);
         if (items[1].revents & ZMQ_POLLIN)
             drain_router(s);
+        if (items[2].revents & ZMQ_POLLIN)
+            drain_upload(s);
     }
     return 0;
 }

@@ -19,6 +19,8 @@ typedef struct {
     const char *bind;          /* ROUTER endpoint, e.g. tcp://127.0.0.1:7700 */
     const char *pub_bind;      /* NULL: same host, any free port */
     const char *clock_bind;    /* NULL: same host, any free port */
+    const char *upload_bind;   /* NULL: same host, any free port (media uploads and fetches) */
+    int media_channels;        /* channels a room's file may hold, for its size bound (0: 1) */
     const char *endpoint_file; /* NULL or where to write the bound endpoints: request,
                                   updates and clock, one per line */
     const char *session_name;  /* genesis label for a new store */

@@ -5,8 +5,10 @@
 # overdub-home), each rendering click + LTC to a WAV as if a sound card ran
 # on its own clock. Loads the example tempo map (a meter change and a ramp),
 # rolls it from bar 7, stops, and prints per room how far its clicks landed
-# from the stage room's, in samples; then status, history, verification and
-# a clean shutdown.
+# from the stage room's, in samples. The contractor's dashboard (tutti-dash)
+# runs beside them: the call starts, players check in, and the page's state
+# and the union report draft are printed. Then status, history,
+# verification and a clean shutdown.
 #
 # Usage: deploy/demo.sh [BUILD_BIN_DIR]   (default: build/bin)
 set -u
@@ -25,13 +27,14 @@ step() { printf '\n== %s\n' "$*"; }
 die() { echo "demo: $*" >&2; exit 1; }
 
 step "keys (into $D/keys)"
-for n in coordinator conductor stage london-strings overdub-home; do
+for n in coordinator conductor contractor stage london-strings overdub-home; do
     "$B/tutti" keygen "$n" --dir "$D/keys" || die "keygen $n"
 done
 pub() { sed -n 's/^ *public-key = "\(.*\)"/\1/p' "$D/keys/$1.pub"; }
 cat > "$D/access" <<ACCESS
 # role   name            public key
 operator conductor       $(pub conductor)
+contractor contractor    $(pub contractor)
 room     stage           $(pub stage)
 room     london-strings  $(pub london-strings)
 room     overdub-home    $(pub overdub-home)
@@ -60,6 +63,20 @@ all_locked() { [ "$("$B/tutti" status --json 2>/dev/null | grep -o '"state":"loc
 for _ in $(seq 150); do all_locked && break; sleep 0.1; done
 all_locked || { "$B/tutti" status; die "room clocks did not lock"; }
 
+step "the contractor's dashboard, the call and the players"
+"$B/tutti-dash" --key "$D/keys/contractor.key" --data "$D/dash" --http 127.0.0.1:0 \
+    --port-file "$D/dash.port" 2> "$D/dash.log" &
+DASH_PID=$!
+PIDS+=($DASH_PID)
+for _ in $(seq 100); do [ -s "$D/dash.port" ] && break; sleep 0.1; done
+[ -s "$D/dash.port" ] || { cat "$D/dash.log"; die "tutti-dash did not start"; }
+DASH=http://127.0.0.1:$(cat "$D/dash.port")
+echo "dashboard at $DASH/ (while the demo runs)"
+C=(env TUTTI_KEY="$D/keys/contractor.key" "$B/tutti")
+"${C[@]}" call start --rules afm-film-la || die "call start"
+"${C[@]}" presence stage --in "Ann Lee" --in "Bo Chen" || die presence
+"${C[@]}" presence london-strings --in "Cara Diaz" || die presence
+
 step "operator notes"
 "$B/tutti" note "Downbeat 10:00. Cue 1M1 first, then 2M3." || die note
 "$B/tutti" note "1M1 bars 12-16: horns tacet (composer)" || die note
@@ -77,6 +94,13 @@ sleep 24
 "$B/tutti" stop || die stop
 sleep 1
 
+step "the dashboard's view (GET $DASH/api/state)"
+curl -sf "$DASH/api/state" | jq -c '{rooms: [.rooms[] | {name, online, clock: .clock.state, players}],
+    takes: [.cues[] | {cue: .name, takes: [.takes[] | {take, state}]}],
+    call: (.call | {rules_id, elapsed_ms, next_break_in_ms, alert})}' || die "dashboard state"
+step "the union report draft (tutti report --csv)"
+"${C[@]}" report --csv || die report
+
 step "tutti status"
 "$B/tutti" status || die status
 step "tutti history"
@@ -92,7 +116,7 @@ echo "first LTC frames on the stage room's channel 2:"
 "$B/tutti" ltc read "$D/stage.wav" --channel 2 2>/dev/null | head -3
 
 step "shutdown and verification"
-PIDS=("${PIDS[0]}")
+PIDS=("${PIDS[0]}" "$DASH_PID")
 for p in "${PIDS[@]}"; do kill -TERM "$p"; done
 rc=0
 for p in "${PIDS[@]}"; do wait "$p" || rc=1; done

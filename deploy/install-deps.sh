@@ -7,8 +7,9 @@ set -eu
 PKGS="build-essential cmake pkg-config
 libzmq3-dev libprotobuf-c-dev protobuf-c-compiler
 liblmdb-dev lmdb-utils libsodium-dev libjansson-dev libcmocka-dev
-clang jq
-libltc-dev libsndfile1-dev libjack-jackd2-dev jackd2 abcmidi"
+clang jq curl
+libltc-dev libsndfile1-dev libjack-jackd2-dev jackd2 abcmidi
+libinih-dev libmicrohttpd-dev"
 
 missing=""
 for p in $PKGS; do

@@ -72,7 +72,7 @@ done
 [ "$("$B/tutti" history --json --kind take-rate | wc -l)" = 2 ] || fail "history lost a rating"
 "$B/tutti" takes --json | jq -s -e 'any(.[]; .take==2 and .rating=="circled" and .notes==1)' \
     >/dev/null || fail "sheet does not show take 2 circled: $("$B/tutti" takes --json)"
-"$B/tutti" takes --csv | grep -q "^1M1,2,done,.*,circled,1,stage,yes$" ||
+"$B/tutti" takes --csv | grep -q "^1M1,2,done,.*,circled,1,stage,yes,,stage$" ||
     fail "CSV sheet: $("$B/tutti" takes --csv)"
 # History filters and CSV.
 n=$("$B/tutti" history --json --cue 1M1 --kind roll | wc -l)

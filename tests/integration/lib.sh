@@ -111,3 +111,15 @@ it_stop() {
 
 # it_head_of DIR: the head hash `tutti verify` computes for a store.
 it_head_of() { "$B/tutti" verify "$1" --json 2>/dev/null | jq -r .head_hash; }
+
+# it_start_dash NAME KEYNAME [options...]: starts tutti-dash on a free
+# loopback port; sets DPID and DURL.
+it_start_dash() {
+    local name=$1 key=$2; shift 2
+    rm -f "$IT_DIR/$name.port"
+    it_spawn "$name" "$B/tutti-dash" --key "$K/$key.key" --data "$IT_DIR/$name-data" \
+        --http 127.0.0.1:0 --port-file "$IT_DIR/$name.port" "$@"
+    DPID=$IT_LAST_PID
+    it_wait_for 10 test -s "$IT_DIR/$name.port" || fail "$name did not start"
+    DURL="http://127.0.0.1:$(cat "$IT_DIR/$name.port")"
+}

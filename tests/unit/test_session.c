@@ -566,6 +566,104 @@ static void test_transport_and_takes(void **state)
     tt_session_clear(&s);
 }
 
+/* The contractor's call and media arrivals fold like everything else. */
+static void test_call_and_media(void **state)
+{
+    (void)state;
+    tt_session_t s;
+    tt_session_init(&s);
+    Tutti__Record rec = TUTTI__RECORD__INIT;
+    Tutti__Genesis g = TUTTI__GENESIS__INIT;
+    genesis(&rec, &g, 1, "call");
+    assert_int_equal(apply(&s, &rec), 0);
+    char why[TT_WHY_LEN];
+    char text[TT_RULES_MAX_TEXT];
+    assert_true(tt_rules_format(tt_rules_preset("afm-film-la"), text, sizeof text) >= 0);
+
+    assert_int_not_equal(tt_session_check_call(&s, "break-start", NULL, NULL, why), 0);
+    assert_int_not_equal(tt_session_check_call(&s, "start", "", NULL, why), 0);
+    assert_non_null(strstr(why, "rules"));
+    assert_int_not_equal(tt_session_check_call(&s, "start", "[rules]\nid = x\n", NULL, why), 0);
+    tt_rules_t parsed;
+    assert_int_equal(tt_session_check_call(&s, "start", text, &parsed, why), 0);
+    assert_string_equal(parsed.id, "afm-film-la");
+
+    const int64_t t0 = 1764000000000000000LL, min = 60000000000LL;
+    Tutti__Record ev = TUTTI__RECORD__INIT;
+    Tutti__CallEvent ce = TUTTI__CALL_EVENT__INIT;
+    ev.body_case = TUTTI__RECORD__BODY_CALL_EVENT;
+    ev.call_event = &ce;
+    ce.action = "start";
+    ce.rules_text = text;
+    ev.at_unix_ns = t0;
+    assert_int_equal(apply_body(&s, 2, &ev), 0);
+    assert_true(s.call.started);
+    assert_int_equal(s.call.rules.call_minutes, 180);
+    ce.action = "break-start";
+    ce.rules_text = "";
+    ev.at_unix_ns = t0 + 60 * min;
+    assert_int_equal(apply_body(&s, 3, &ev), 0);
+    assert_int_not_equal(tt_session_check_call(&s, "break-start", NULL, NULL, why), 0);
+    ce.action = "break-end";
+    ev.at_unix_ns = t0 + 70 * min;
+    assert_int_equal(apply_body(&s, 4, &ev), 0);
+    tt_call_clock_t k;
+    tt_call_clock(&s.call, t0 + 185 * min, &k);
+    assert_int_equal(k.breaks_taken, 1);
+    assert_int_equal(k.overtime_units, 1); /* 5 minutes into 15-minute units */
+    /* A record the rules refuse does not fold (a replica of a bad log stops). */
+    ce.action = "break-end";
+    assert_int_not_equal(apply_body(&s, 5, &ev), 0);
+    assert_int_equal(s.last_seq, 4);
+
+    /* Roles: the contractor and the operator run the call, nobody else. */
+    assert_int_equal(tt_session_may(TT_ROLE_CONTRACTOR, TT_REQ_CALL, why), 0);
+    assert_int_equal(tt_session_may(TT_ROLE_OPERATOR, TT_REQ_CALL, why), 0);
+    assert_int_equal(tt_session_may(TT_ROLE_OBSERVER, TT_REQ_CALL, why), TT_ERR_DENIED);
+    assert_int_equal(tt_session_may(TT_ROLE_ROOM, TT_REQ_CALL, why), TT_ERR_DENIED);
+
+    /* Punch ranges. */
+    assert_int_equal(tt_session_check_punch(1, 0, 0, why), 0);
+    assert_int_equal(tt_session_check_punch(5, 9, 13, why), 0);
+    assert_int_not_equal(tt_session_check_punch(5, 4, 13, why), 0);
+    assert_int_not_equal(tt_session_check_punch(5, 9, 9, why), 0);
+    assert_int_not_equal(tt_session_check_punch(5, 9, 0, why), 0);
+
+    /* Media: a take gains the rooms whose files arrived. */
+    Tutti__Record roll = TUTTI__RECORD__INIT;
+    Tutti__Roll r = TUTTI__ROLL__INIT;
+    r.cue = "1M1";
+    r.from_bar = 1;
+    r.take = 1;
+    r.punch_in_bar = 3;
+    r.punch_out_bar = 5;
+    roll.body_case = TUTTI__RECORD__BODY_ROLL;
+    roll.roll = &r;
+    assert_int_equal(apply_body(&s, 5, &roll), 0);
+    Tutti__Record media = TUTTI__RECORD__INIT;
+    Tutti__Media m = TUTTI__MEDIA__INIT;
+    m.cue = "1M1";
+    m.take = 1;
+    m.room = "stage";
+    m.input = "in1";
+    media.body_case = TUTTI__RECORD__BODY_MEDIA;
+    media.media = &m;
+    assert_int_equal(apply_body(&s, 6, &media), 0);
+    m.input = "in2";
+    assert_int_equal(apply_body(&s, 7, &media), 0);
+    m.room = "london";
+    assert_int_equal(apply_body(&s, 8, &media), 0);
+    const tt_session_take_t *t = &tt_session_find_cue(&s, "1M1")->takes[0];
+    assert_string_equal(t->media_rooms, "stage+london");
+    assert_int_equal(t->n_media, 3);
+    assert_int_equal(t->punch_in_bar, 3);
+    assert_true(tt_session_has_media(t, "london"));
+    assert_false(tt_session_has_media(t, "lond"));
+    m.take = 9; /* no such take */
+    assert_int_not_equal(apply_body(&s, 9, &media), 0);
+    tt_session_clear(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -580,6 +678,7 @@ int main(void)
         cmocka_unit_test(test_trim_fold),
         cmocka_unit_test(test_trim_rules),
         cmocka_unit_test(test_transport_and_takes),
+        cmocka_unit_test(test_call_and_media),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,26 @@
+/* cli_media: `tutti media fetch`, a take's verified files from the coordinator.
+ *
+ * Kept apart from tutti_cli.c because it speaks to a second socket (the
+ * coordinator's upload service, whose port the hello reply names) and
+ * reads the log itself for the media records: their signed hashes are what
+ * each downloaded file is checked against, so a file is renamed into place
+ * only when its bytes are the bytes the room recorded.
+ */
+#ifndef CLI_MEDIA_H
+#define CLI_MEDIA_H
+
+/* The CLI's connection options, as given (NULL: environment or default). */
+typedef struct {
+    const char *endpoint;        /* --coordinator, else $TUTTI_COORDINATOR, else the default */
+    const char *server_key_path; /* --server-key, else $TUTTI_SERVER_KEY */
+    const char *key_path;        /* --key, else $TUTTI_KEY */
+    long timeout_ms;             /* per request (<= 0: 5000) */
+} cli_media_conn_t;
+
+/* `tutti media ...` with argv[0] = "media". Prints one line per file to
+ * stdout ("NAME SIZE verified"), errors to stderr. Returns the process exit
+ * status: 0 success, 1 failure (a hash mismatch included), 2 bad usage,
+ * 3 refused (unknown key, role not allowed). */
+int cli_media_main(int argc, char **argv, const cli_media_conn_t *conn);
+
+#endif

@@ -1,0 +1,496 @@
+/* dash_http: see dash_http.h. */
+#include "dash_http.h"
+#include "dash_assets.h"
+#include "tt_client.h"
+#include "tt_diag.h"
+#include "tt_error.h"
+#include "tt_wire.h"
+
+#include <arpa/inet.h>
+#include <jansson.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#define BODY_MAX (16 * 1024)   /* a POST body: an action is a few dozen bytes */
+#define SSE_WAIT_MS 15000      /* keep-alive comment after this much silence */
+#define ACTION_TIMEOUT_MS 5000 /* coordinator round trip for one action */
+#define FEED_BACKLOG 30        /* records a new stream starts with */
+#define COOKIE "tutti_session"
+
+struct dash_http {
+    dash_http_config_t cfg;
+    dash_hub_t *hub;
+    struct MHD_Daemon *daemon;
+    unsigned port;
+    /* Without a password there is one implicit session: its CSRF token. */
+    char open_csrf[DASH_TOKEN_HEX + 1];
+};
+
+typedef struct {
+    char *body; /* owned, NUL-terminated */
+    size_t len;
+    int too_big;
+} request_t;
+
+/* ------------------------------------------------------------ replies */
+
+static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, const char *type,
+                             const void *data, size_t len, const char *cookie)
+{
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(len, (void *)data, MHD_RESPMEM_MUST_COPY);
+    if (!r)
+        return MHD_NO;
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(r, "X-Frame-Options", "DENY");
+    MHD_add_response_header(r, "Content-Security-Policy",
+                            "default-src 'self'; style-src 'self' 'unsafe-inline'");
+    if (cookie)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_SET_COOKIE, cookie);
+    enum MHD_Result rc = MHD_queue_response(c, status, r);
+    MHD_destroy_response(r);
+    return rc;
+}
+
+static enum MHD_Result reply_json(struct MHD_Connection *c, unsigned status, json_t *o)
+{
+    char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    if (!text)
+        return reply(c, 500, "text/plain", "out of memory\n", 14, NULL);
+    enum MHD_Result rc = reply(c, status, "application/json", text, strlen(text), NULL);
+    free(text);
+    return rc;
+}
+
+static enum MHD_Result reply_error(struct MHD_Connection *c, unsigned status, const char *text)
+{
+    return reply_json(c, status, json_pack("{s:s}", "error", text));
+}
+
+static enum MHD_Result redirect(struct MHD_Connection *c, const char *to, const char *cookie)
+{
+    struct MHD_Response *r = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
+    if (!r)
+        return MHD_NO;
+    MHD_add_response_header(r, MHD_HTTP_HEADER_LOCATION, to);
+    if (cookie)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_SET_COOKIE, cookie);
+    enum MHD_Result rc = MHD_queue_response(c, MHD_HTTP_SEE_OTHER, r);
+    MHD_destroy_response(r);
+    return rc;
+}
+
+static const dash_asset_t *find_asset(const char *path)
+{
+    for (size_t i = 0; i < dash_asset_count; i++)
+        if (!strcmp(dash_assets[i].path, path))
+            return &dash_assets[i];
+    return NULL;
+}
+
+static enum MHD_Result serve_asset(struct MHD_Connection *c, const char *path)
+{
+    const dash_asset_t *a = find_asset(path);
+    if (!a)
+        return reply(c, 404, "text/plain", "not found\n", 10, NULL);
+    return reply(c, 200, a->content_type, a->data, a->len, NULL);
+}
+
+/* ------------------------------------------------------------ access */
+
+/* The CSRF token of the caller's session into csrf; 0 when not logged in. */
+static int session_of(dash_http_t *h, struct MHD_Connection *c, char csrf[DASH_TOKEN_HEX + 1])
+{
+    if (!h->cfg.password) {
+        memcpy(csrf, h->open_csrf, sizeof h->open_csrf);
+        return 1;
+    }
+    const char *id = MHD_lookup_connection_value(c, MHD_COOKIE_KIND, COOKIE);
+    return id && strlen(id) == DASH_TOKEN_HEX && dash_hub_session(h->hub, id, csrf);
+}
+
+/* application/x-www-form-urlencoded: the value of `key`, unescaped in place
+ * into out (cap bytes). 1 when found. */
+static int form_value(char *body, const char *key, char *out, size_t cap)
+{
+    size_t klen = strlen(key);
+    for (char *p = body; p && *p;) {
+        char *amp = strchr(p, '&');
+        if (!strncmp(p, key, klen) && p[klen] == '=') {
+            size_t vlen = amp ? (size_t)(amp - p - klen - 1) : strlen(p + klen + 1);
+            if (vlen >= cap)
+                return 0;
+            memcpy(out, p + klen + 1, vlen);
+            out[vlen] = '\0';
+            for (char *q = out; *q; q++)
+                if (*q == '+')
+                    *q = ' ';
+            MHD_http_unescape(out);
+            return 1;
+        }
+        p = amp ? amp + 1 : NULL;
+    }
+    return 0;
+}
+
+static enum MHD_Result on_login(dash_http_t *h, struct MHD_Connection *c, request_t *rq)
+{
+    char given[512] = "";
+    int ok = h->cfg.password && rq->body && form_value(rq->body, "password", given, sizeof given) &&
+             dash_token_equal(given, h->cfg.password);
+    sodium_memzero(given, sizeof given);
+    if (!ok) {
+        tt_diag_warn("dashboard: wrong password from a browser");
+        struct timespec pause = {0, 500000000L}; /* slow down guessing */
+        nanosleep(&pause, NULL);
+        const dash_asset_t *a = find_asset("/login.html");
+        return a ? reply(c, 401, a->content_type, a->data, a->len, NULL)
+                 : reply(c, 401, "text/plain", "wrong password\n", 15, NULL);
+    }
+    char id[DASH_TOKEN_HEX + 1], csrf[DASH_TOKEN_HEX + 1];
+    dash_hub_login(h->hub, id, csrf);
+    char cookie[200];
+    snprintf(cookie, sizeof cookie, "%s=%s; Path=/; HttpOnly; SameSite=Strict", COOKIE, id);
+    return redirect(c, "/", cookie);
+}
+
+/* ------------------------------------------------------------ actions */
+
+/* One request to the coordinator on a connection of this thread's own. */
+static int coordinator_write(dash_http_t *h, Tutti__Envelope *req, uint64_t *seq, char *why)
+{
+    tt_client_t *client =
+        tt_client_new(h->cfg.zmq_ctx, h->cfg.endpoint, h->cfg.server_key_z85, h->cfg.keys, 0, why);
+    if (!client)
+        return TT_ERR_IO;
+    Tutti__Envelope *rep = NULL;
+    int rc = tt_client_request(client, req, &rep, ACTION_TIMEOUT_MS, why);
+    if (rc == 0 && rep->body_case == TUTTI__ENVELOPE__BODY_WRITE_REPLY)
+        *seq = rep->write_reply->seq;
+    else if (rc == 0)
+        rc = tt_fail(why, TT_ERR_PROTOCOL, "unexpected reply from the coordinator");
+    if (rep)
+        tutti__envelope__free_unpacked(rep, NULL);
+    tt_client_destroy(&client);
+    return rc;
+}
+
+static const tt_rules_t *find_rules(const dash_http_t *h, const char *id)
+{
+    for (size_t i = 0; i < h->cfg.n_presets; i++)
+        if (!strcmp(h->cfg.presets[i]->id, id))
+            return h->cfg.presets[i];
+    return NULL;
+}
+
+/* Builds the request for POST path from its JSON body; 0 or an HTTP status
+ * with the reason in why. */
+static unsigned build_action(dash_http_t *h, const char *path, json_t *body, Tutti__Envelope *env,
+                             Tutti__CallEvent *ev, Tutti__Presence *pr, char **names,
+                             char *rules_text, size_t rules_cap, char *why)
+{
+    if (!strcmp(path, "/api/call")) {
+        const char *action = json_string_value(json_object_get(body, "action"));
+        if (!action)
+            return snprintf(why, TT_WHY_LEN, "\"action\" is required"), 400;
+        ev->action = (char *)action;
+        if (!strcmp(action, "start")) {
+            const char *id = json_string_value(json_object_get(body, "rules"));
+            const tt_rules_t *r = id ? find_rules(h, id) : NULL;
+            if (!r)
+                return snprintf(why, TT_WHY_LEN, "unknown rules \"%.64s\"", id ? id : ""), 400;
+            if (tt_rules_format(r, rules_text, rules_cap) < 0)
+                return snprintf(why, TT_WHY_LEN, "rules %s do not format", r->id), 500;
+            ev->rules_name = (char *)r->id;
+            ev->rules_text = rules_text;
+        }
+        env->body_case = TUTTI__ENVELOPE__BODY_CALL_EVENT;
+        env->call_event = ev;
+        return 0;
+    }
+    if (!strcmp(path, "/api/presence")) {
+        const char *room = json_string_value(json_object_get(body, "room"));
+        const char *player = json_string_value(json_object_get(body, "player"));
+        json_t *in = json_object_get(body, "in");
+        if (!room || !player || !json_is_boolean(in))
+            return snprintf(why, TT_WHY_LEN, "\"room\", \"player\" and \"in\" are required"), 400;
+        pr->room = (char *)room;
+        names[0] = (char *)player;
+        if (json_is_true(in)) {
+            pr->in = names;
+            pr->n_in = 1;
+        } else {
+            pr->out = names;
+            pr->n_out = 1;
+        }
+        env->body_case = TUTTI__ENVELOPE__BODY_PRESENCE;
+        env->presence = pr;
+        return 0;
+    }
+    return snprintf(why, TT_WHY_LEN, "no such action"), 404;
+}
+
+static enum MHD_Result on_action(dash_http_t *h, struct MHD_Connection *c, const char *path,
+                                 request_t *rq)
+{
+    if (h->cfg.read_only)
+        return reply_error(c, 403, "read-only dashboard: it changes nothing");
+    char csrf[DASH_TOKEN_HEX + 1];
+    if (!session_of(h, c, csrf))
+        return reply_error(c, 401, "log in first");
+    const char *token = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-CSRF-Token");
+    if (!token || !dash_token_equal(token, csrf))
+        return reply_error(c, 403, "missing or wrong CSRF token: reload the page");
+    if (rq->too_big)
+        return reply_error(c, 413, "request body too large");
+    json_error_t jerr;
+    json_t *body = rq->body ? json_loads(rq->body, 0, &jerr) : NULL;
+    if (!json_is_object(body)) {
+        json_decref(body);
+        return reply_error(c, 400, "the body must be a JSON object");
+    }
+    char why[TT_WHY_LEN] = "";
+    Tutti__Envelope env = TUTTI__ENVELOPE__INIT;
+    Tutti__CallEvent ev = TUTTI__CALL_EVENT__INIT;
+    Tutti__Presence pr = TUTTI__PRESENCE__INIT;
+    char *names[1];
+    char rules_text[1024];
+    unsigned status =
+        build_action(h, path, body, &env, &ev, &pr, names, rules_text, sizeof rules_text, why);
+    enum MHD_Result result;
+    if (status != 0) {
+        result = reply_error(c, status, why);
+    } else {
+        uint64_t seq = 0;
+        int rc = coordinator_write(h, &env, &seq, why);
+        if (rc == 0)
+            result = reply_json(c, 200, json_pack("{s:b, s:I}", "ok", 1, "seq", (json_int_t)seq));
+        else
+            result = reply_error(c, rc == TT_ERR_DENIED || rc == TT_ERR_AUTH ? 403
+                                    : rc == TT_ERR_INVALID                   ? 409
+                                                                             : 502,
+                                 why);
+    }
+    json_decref(body);
+    return result;
+}
+
+/* ------------------------------------------------------------ events */
+
+typedef struct {
+    dash_http_t *h;
+    uint64_t last_seq, version;
+    char *pending; /* owned: event text not yet handed to MHD */
+    size_t off, len;
+} stream_t;
+
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    (void)pos;
+    stream_t *s = cls;
+    while (s->off == s->len) {
+        free(s->pending);
+        s->pending = dash_hub_next_events(s->h->hub, &s->last_seq, &s->version, SSE_WAIT_MS);
+        s->off = 0;
+        if (!s->pending) {
+            s->len = 0;
+            return MHD_CONTENT_READER_END_OF_STREAM;
+        }
+        s->len = strlen(s->pending);
+        if (s->len == 0) { /* quiet: a comment keeps proxies and the browser content */
+            free(s->pending);
+            s->pending = strdup(": keep-alive\n\n");
+            if (!s->pending)
+                return MHD_CONTENT_READER_END_WITH_ERROR;
+            s->len = strlen(s->pending);
+        }
+    }
+    size_t n = s->len - s->off < max ? s->len - s->off : max;
+    memcpy(buf, s->pending + s->off, n);
+    s->off += n;
+    return (ssize_t)n;
+}
+
+static void stream_free(void *cls)
+{
+    stream_t *s = cls;
+    free(s->pending);
+    free(s);
+}
+
+static enum MHD_Result on_events(dash_http_t *h, struct MHD_Connection *c)
+{
+    stream_t *s = calloc(1, sizeof *s);
+    if (!s)
+        return reply(c, 500, "text/plain", "out of memory\n", 14, NULL);
+    s->h = h;
+    uint64_t head = 0;
+    free(dash_hub_state(h->hub, &head, NULL));
+    const char *last = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Last-Event-ID");
+    char *end = NULL;
+    unsigned long long resume = last ? strtoull(last, &end, 10) : 0;
+    if (last && end && *end == '\0' && resume <= head)
+        s->last_seq = resume; /* a reconnect: records after the last one seen */
+    else
+        s->last_seq = head > FEED_BACKLOG ? head - FEED_BACKLOG : 0;
+    struct MHD_Response *r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 32 * 1024,
+                                                               stream_read, s, stream_free);
+    if (!r) {
+        free(s);
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    enum MHD_Result rc = MHD_queue_response(c, 200, r);
+    MHD_destroy_response(r);
+    return rc;
+}
+
+/* ------------------------------------------------------------ routing */
+
+static enum MHD_Result on_get(dash_http_t *h, struct MHD_Connection *c, const char *url)
+{
+    if (!strcmp(url, "/login.html") || !strcmp(url, "/style.css") || !strcmp(url, "/app.js"))
+        return serve_asset(c, url);
+    char csrf[DASH_TOKEN_HEX + 1];
+    int logged_in = session_of(h, c, csrf);
+    if (!logged_in) {
+        if (!strcmp(url, "/") || !strcmp(url, "/index.html"))
+            return redirect(c, "/login.html", NULL);
+        return reply_error(c, 401, "log in first");
+    }
+    if (!strcmp(url, "/"))
+        return serve_asset(c, "/index.html");
+    if (!strcmp(url, "/api/state")) {
+        char *state = dash_hub_state(h->hub, NULL, NULL);
+        if (!state)
+            return reply_error(c, 503, "the dashboard has no state yet");
+        enum MHD_Result rc = reply(c, 200, "application/json", state, strlen(state), NULL);
+        free(state);
+        return rc;
+    }
+    if (!strcmp(url, "/api/session"))
+        return reply_json(c, 200, json_pack("{s:s, s:b, s:s}", "csrf", csrf, "read_only",
+                                            h->cfg.read_only, "name", h->cfg.name));
+    if (!strcmp(url, "/events"))
+        return on_events(h, c);
+    if (!strcmp(url, "/report.csv")) {
+        char *csv = dash_hub_report(h->hub);
+        if (!csv)
+            return reply_error(c, 503, "the report is not ready yet");
+        enum MHD_Result rc = reply(c, 200, "text/csv; charset=utf-8", csv, strlen(csv), NULL);
+        free(csv);
+        return rc;
+    }
+    return serve_asset(c, url);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_size, void **con_cls)
+{
+    (void)version;
+    dash_http_t *h = cls;
+    request_t *rq = *con_cls;
+    if (!rq) { /* first call: headers only */
+        rq = calloc(1, sizeof *rq);
+        if (!rq)
+            return MHD_NO;
+        *con_cls = rq;
+        return MHD_YES;
+    }
+    if (*upload_size > 0) { /* a piece of the body */
+        if (rq->len + *upload_size > BODY_MAX) {
+            rq->too_big = 1;
+        } else {
+            char *grown = realloc(rq->body, rq->len + *upload_size + 1);
+            if (!grown)
+                return MHD_NO;
+            memcpy(grown + rq->len, upload_data, *upload_size);
+            rq->len += *upload_size;
+            grown[rq->len] = '\0';
+            rq->body = grown;
+        }
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    if (!strcmp(method, "GET") || !strcmp(method, "HEAD"))
+        return on_get(h, c, url);
+    if (!strcmp(method, "POST")) {
+        if (!strcmp(url, "/login"))
+            return on_login(h, c, rq);
+        return on_action(h, c, url, rq);
+    }
+    return reply_error(c, 405, "method not allowed");
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    (void)cls;
+    (void)c;
+    (void)toe;
+    request_t *rq = *con_cls;
+    if (rq) {
+        free(rq->body);
+        free(rq);
+        *con_cls = NULL;
+    }
+}
+
+dash_http_t *dash_http_start(const dash_http_config_t *cfg, dash_hub_t *hub, char *why)
+{
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)cfg->port)};
+    if (inet_pton(AF_INET, cfg->host, &addr.sin_addr) != 1) {
+        tt_fail(why, TT_ERR_INVALID, "--http: %s is not an IPv4 address", cfg->host);
+        return NULL;
+    }
+    dash_http_t *h = calloc(1, sizeof *h);
+    if (!h) {
+        tt_fail(why, TT_ERR_NOMEM, "starting the web server");
+        return NULL;
+    }
+    h->cfg = *cfg;
+    h->hub = hub;
+    char unused[DASH_TOKEN_HEX + 1];
+    dash_hub_login(hub, unused, h->open_csrf);
+    h->daemon = MHD_start_daemon(
+        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0,
+        NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_CONNECTION_LIMIT, 64u,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, 32u, MHD_OPTION_END);
+    if (!h->daemon) {
+        tt_fail(why, TT_ERR_IO, "cannot serve HTTP on %s:%u (in use, or not an address here?)",
+                cfg->host, cfg->port);
+        free(h);
+        return NULL;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(h->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    h->port = info ? info->port : cfg->port;
+    return h;
+}
+
+unsigned dash_http_port(const dash_http_t *h)
+{
+    return h->port;
+}
+
+void dash_http_stop(dash_http_t **self_p)
+{
+    dash_http_t *h = self_p ? *self_p : NULL;
+    if (!h)
+        return;
+    dash_hub_shutdown(h->hub);
+    MHD_stop_daemon(h->daemon);
+    free(h);
+    *self_p = NULL;
+}

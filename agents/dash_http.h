@@ -1,0 +1,45 @@
+/* dash_http: the dashboard's web server (libmicrohttpd, a thread per
+ * browser connection).
+ *
+ * Serves the compiled-in page, the state as JSON and as server-sent events
+ * (from dash_hub), the report CSV, and the contractor's actions: each POST
+ * becomes one request to the coordinator on a connection of its own, so a
+ * slow coordinator never blocks the main loop or another browser.
+ *
+ * Access: with a password (required when bound beyond loopback) every
+ * route but the login page wants a session cookie from POST /login; every
+ * POST carries the session's CSRF token in X-CSRF-Token, password or not.
+ * A read-only dashboard refuses every POST with 403.
+ */
+#ifndef DASH_HTTP_H
+#define DASH_HTTP_H
+
+#include "dash_hub.h"
+#include "tt_keys.h"
+#include "tt_rules.h"
+
+typedef struct {
+    const char *host; /* IPv4 address to bind, e.g. "127.0.0.1" */
+    unsigned port;    /* 0: any free port */
+    const char *password; /* NULL: no login (loopback only) */
+    int read_only;
+    /* The coordinator, for actions: all borrowed for the server's life. */
+    void *zmq_ctx;
+    const char *endpoint;
+    const char *server_key_z85;
+    const tt_keypair_t *keys;
+    const tt_rules_t *const *presets;
+    size_t n_presets;
+    const char *name; /* the dashboard key's access-file name */
+} dash_http_config_t;
+
+typedef struct dash_http dash_http_t;
+
+/* Starts serving; NULL with a reason in why. cfg and hub are borrowed and
+ * must outlive the server. */
+dash_http_t *dash_http_start(const dash_http_config_t *cfg, dash_hub_t *hub, char *why);
+unsigned dash_http_port(const dash_http_t *h);
+/* Ends every stream (through the hub) and stops the server. Safe on NULL. */
+void dash_http_stop(dash_http_t **self_p);
+
+#endif

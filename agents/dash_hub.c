@@ -1,0 +1,286 @@
+/* dash_hub: see dash_hub.h. */
+#include "dash_hub.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <pthread.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+typedef struct {
+    uint64_t seq;
+    char *json; /* owned */
+} ring_entry_t;
+
+typedef struct {
+    char id[DASH_TOKEN_HEX + 1];
+    char csrf[DASH_TOKEN_HEX + 1];
+    uint64_t born; /* login order, for dropping the oldest */
+} session_t;
+
+struct dash_hub {
+    pthread_mutex_t lock;
+    pthread_cond_t changed;
+    int closing;
+    char *state; /* owned */
+    uint64_t state_seq, state_version;
+    ring_entry_t ring[DASH_RING];
+    size_t ring_head, ring_len; /* oldest at ring_head */
+    char *report;               /* owned */
+    session_t sessions[DASH_MAX_SESSIONS];
+    uint64_t logins;
+};
+
+dash_hub_t *dash_hub_new(void)
+{
+    dash_hub_t *h = calloc(1, sizeof *h);
+    if (!h)
+        return NULL;
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_mutex_init(&h->lock, NULL);
+    pthread_cond_init(&h->changed, &ca);
+    pthread_condattr_destroy(&ca);
+    return h;
+}
+
+void dash_hub_destroy(dash_hub_t **self_p)
+{
+    dash_hub_t *h = self_p ? *self_p : NULL;
+    if (!h)
+        return;
+    for (size_t i = 0; i < DASH_RING; i++)
+        free(h->ring[i].json);
+    free(h->state);
+    free(h->report);
+    sodium_memzero(h->sessions, sizeof h->sessions);
+    pthread_cond_destroy(&h->changed);
+    pthread_mutex_destroy(&h->lock);
+    free(h);
+    *self_p = NULL;
+}
+
+static void replace(char **slot, const char *text)
+{
+    char *copy = strdup(text);
+    if (!copy)
+        return; /* keep the old one: stale beats empty */
+    free(*slot);
+    *slot = copy;
+}
+
+void dash_hub_set_state(dash_hub_t *h, uint64_t seq, const char *json)
+{
+    pthread_mutex_lock(&h->lock);
+    replace(&h->state, json);
+    h->state_seq = seq;
+    h->state_version++;
+    pthread_cond_broadcast(&h->changed);
+    pthread_mutex_unlock(&h->lock);
+}
+
+void dash_hub_add_record(dash_hub_t *h, uint64_t seq, const char *json)
+{
+    char *copy = strdup(json);
+    if (!copy)
+        return;
+    pthread_mutex_lock(&h->lock);
+    size_t slot;
+    if (h->ring_len < DASH_RING) {
+        slot = (h->ring_head + h->ring_len++) % DASH_RING;
+    } else {
+        slot = h->ring_head;
+        h->ring_head = (h->ring_head + 1) % DASH_RING;
+    }
+    free(h->ring[slot].json);
+    h->ring[slot] = (ring_entry_t){.seq = seq, .json = copy};
+    pthread_cond_broadcast(&h->changed);
+    pthread_mutex_unlock(&h->lock);
+}
+
+void dash_hub_set_report(dash_hub_t *h, const char *csv)
+{
+    pthread_mutex_lock(&h->lock);
+    replace(&h->report, csv);
+    pthread_mutex_unlock(&h->lock);
+}
+
+char *dash_hub_state(dash_hub_t *h, uint64_t *seq, uint64_t *version)
+{
+    pthread_mutex_lock(&h->lock);
+    char *copy = h->state ? strdup(h->state) : NULL;
+    if (seq)
+        *seq = h->state_seq;
+    if (version)
+        *version = h->state_version;
+    pthread_mutex_unlock(&h->lock);
+    return copy;
+}
+
+char *dash_hub_report(dash_hub_t *h)
+{
+    pthread_mutex_lock(&h->lock);
+    char *copy = h->report ? strdup(h->report) : NULL;
+    pthread_mutex_unlock(&h->lock);
+    return copy;
+}
+
+/* A growing text buffer; on allocation failure it stays NULL. */
+typedef struct {
+    char *data;
+    size_t len, cap;
+    int failed;
+} buf_t;
+
+static void buf_add(buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void buf_add(buf_t *b, const char *fmt, ...)
+{
+    if (b->failed)
+        return;
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(b->data ? b->data + b->len : NULL, b->data ? b->cap - b->len : 0, fmt,
+                          ap);
+        va_end(ap);
+        if (n < 0) {
+            b->failed = 1;
+            return;
+        }
+        if (b->data && b->len + (size_t)n < b->cap) {
+            b->len += (size_t)n;
+            return;
+        }
+        size_t cap = b->cap ? b->cap : 4096;
+        while (cap <= b->len + (size_t)n)
+            cap *= 2;
+        char *grown = realloc(b->data, cap);
+        if (!grown) {
+            b->failed = 1;
+            return;
+        }
+        b->data = grown;
+        b->cap = cap;
+    }
+}
+
+/* Up to this much event text per chunk; the stream asks again at once. */
+#define CHUNK_SOFT_MAX (256 * 1024)
+
+static int something_new(const dash_hub_t *h, uint64_t last_seq, uint64_t version)
+{
+    if (h->state_version != version)
+        return 1;
+    if (h->ring_len == 0)
+        return 0;
+    const ring_entry_t *newest = &h->ring[(h->ring_head + h->ring_len - 1) % DASH_RING];
+    return newest->seq > last_seq;
+}
+
+char *dash_hub_next_events(dash_hub_t *h, uint64_t *last_seq, uint64_t *version, int wait_ms)
+{
+    pthread_mutex_lock(&h->lock);
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += wait_ms / 1000;
+    until.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    while (!h->closing && !something_new(h, *last_seq, *version)) {
+        if (pthread_cond_timedwait(&h->changed, &h->lock, &until) == ETIMEDOUT)
+            break;
+    }
+    if (h->closing) {
+        pthread_mutex_unlock(&h->lock);
+        return NULL;
+    }
+    buf_t b = {0};
+    buf_add(&b, "%s", "");
+    for (size_t i = 0; i < h->ring_len && b.len < CHUNK_SOFT_MAX; i++) {
+        const ring_entry_t *e = &h->ring[(h->ring_head + i) % DASH_RING];
+        if (e->seq <= *last_seq)
+            continue;
+        buf_add(&b, "event: record\nid: %llu\ndata: %s\n\n", (unsigned long long)e->seq,
+                e->json);
+        *last_seq = e->seq;
+    }
+    if (h->state && h->state_version != *version && b.len < CHUNK_SOFT_MAX) {
+        /* The state's id is its seq, so a reconnect resumes after it. */
+        uint64_t id = h->state_seq > *last_seq ? h->state_seq : *last_seq;
+        buf_add(&b, "event: state\nid: %llu\ndata: %s\n\n", (unsigned long long)id, h->state);
+        *version = h->state_version;
+        *last_seq = id;
+    }
+    pthread_mutex_unlock(&h->lock);
+    if (b.failed) {
+        free(b.data);
+        return NULL;
+    }
+    return b.data;
+}
+
+void dash_hub_shutdown(dash_hub_t *h)
+{
+    pthread_mutex_lock(&h->lock);
+    h->closing = 1;
+    pthread_cond_broadcast(&h->changed);
+    pthread_mutex_unlock(&h->lock);
+}
+
+static void random_hex(char out[DASH_TOKEN_HEX + 1])
+{
+    uint8_t raw[DASH_TOKEN_HEX / 2];
+    randombytes_buf(raw, sizeof raw);
+    sodium_bin2hex(out, DASH_TOKEN_HEX + 1, raw, sizeof raw);
+    sodium_memzero(raw, sizeof raw);
+}
+
+int dash_hub_login(dash_hub_t *h, char id[DASH_TOKEN_HEX + 1], char csrf[DASH_TOKEN_HEX + 1])
+{
+    random_hex(id);
+    random_hex(csrf);
+    pthread_mutex_lock(&h->lock);
+    size_t slot = 0;
+    for (size_t i = 0; i < DASH_MAX_SESSIONS; i++) {
+        if (!h->sessions[i].id[0]) {
+            slot = i;
+            break;
+        }
+        if (h->sessions[i].born < h->sessions[slot].born)
+            slot = i;
+    }
+    session_t *s = &h->sessions[slot];
+    memcpy(s->id, id, DASH_TOKEN_HEX + 1);
+    memcpy(s->csrf, csrf, DASH_TOKEN_HEX + 1);
+    s->born = ++h->logins;
+    pthread_mutex_unlock(&h->lock);
+    return 0;
+}
+
+int dash_token_equal(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la != lb || la == 0)
+        return 0;
+    return sodium_memcmp(a, b, la) == 0;
+}
+
+int dash_hub_session(dash_hub_t *h, const char *id, char csrf[DASH_TOKEN_HEX + 1])
+{
+    int found = 0;
+    pthread_mutex_lock(&h->lock);
+    for (size_t i = 0; i < DASH_MAX_SESSIONS && !found; i++) {
+        if (h->sessions[i].id[0] && dash_token_equal(h->sessions[i].id, id)) {
+            memcpy(csrf, h->sessions[i].csrf, DASH_TOKEN_HEX + 1);
+            found = 1;
+        }
+    }
+    pthread_mutex_unlock(&h->lock);
+    return found;
+}

@@ -1,0 +1,57 @@
+/* dash_hub: what the dashboard's main thread publishes for its HTTP threads.
+ *
+ * The main thread owns the replica and every ZeroMQ socket; libmicrohttpd
+ * serves each browser on a thread of its own. They share exactly this: the
+ * latest state JSON, a ring of recent record summaries (so a browser that
+ * reconnects resumes from the last sequence it saw), the report CSV, and
+ * the login sessions. Everything is copied in and out under one mutex; a
+ * condition variable wakes the event streams when something new arrives.
+ */
+#ifndef DASH_HUB_H
+#define DASH_HUB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define DASH_RING 1024        /* record summaries kept for resuming streams */
+#define DASH_MAX_SESSIONS 64  /* logged-in browsers */
+#define DASH_TOKEN_HEX 64     /* 32 random bytes as hex */
+
+typedef struct dash_hub dash_hub_t;
+
+dash_hub_t *dash_hub_new(void);
+void dash_hub_destroy(dash_hub_t **self_p);
+
+/* Main thread: a new state (copied), seq = the replica's head. */
+void dash_hub_set_state(dash_hub_t *h, uint64_t seq, const char *json);
+/* Main thread: one record's summary JSON (copied), in sequence order. */
+void dash_hub_add_record(dash_hub_t *h, uint64_t seq, const char *json);
+/* Main thread: the report CSV (copied). */
+void dash_hub_set_report(dash_hub_t *h, const char *csv);
+
+/* HTTP threads: a malloc'd copy the caller frees (NULL before the first). */
+char *dash_hub_state(dash_hub_t *h, uint64_t *seq, uint64_t *version);
+char *dash_hub_report(dash_hub_t *h);
+
+/* HTTP threads: the next piece of an event stream for a browser that has
+ * seen records up to *last_seq and state *version. Waits up to wait_ms for
+ * something new. Returns a malloc'd text/event-stream chunk (records after
+ * *last_seq, then the state if it changed) and advances both; returns an
+ * empty string (malloc'd "") when nothing happened in time, NULL when out of
+ * memory or shutting down. */
+char *dash_hub_next_events(dash_hub_t *h, uint64_t *last_seq, uint64_t *version, int wait_ms);
+
+/* Wakes every waiting stream and makes them end. */
+void dash_hub_shutdown(dash_hub_t *h);
+
+/* Login sessions: a new session id and its CSRF token (hex, NUL-terminated).
+ * The oldest session is dropped when the table is full. 0 or -1. */
+int dash_hub_login(dash_hub_t *h, char id[DASH_TOKEN_HEX + 1], char csrf[DASH_TOKEN_HEX + 1]);
+/* The CSRF token of session id, copied into csrf; 1 if the session exists. */
+int dash_hub_session(dash_hub_t *h, const char *id, char csrf[DASH_TOKEN_HEX + 1]);
+
+/* 1 when the two NUL-terminated tokens are equal, in constant time for
+ * equal lengths. */
+int dash_token_equal(const char *a, const char *b);
+
+#endif

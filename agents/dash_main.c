@@ -1,0 +1,451 @@
+/* tutti-dash: the music contractor's live dashboard.
+ *
+ * An agent with the contractor role (or observer, --read-only): it keeps a
+ * verified replica of the log like any room, asks the coordinator for the
+ * rooms' status twice a second, folds both into the state JSON that the
+ * page renders, and serves it over HTTP with server-sent events (dash_http).
+ * This thread owns every ZeroMQ socket and the store; HTTP threads see only
+ * what it publishes through dash_hub.
+ */
+#include "agent_opts.h"
+#include "dash_http.h"
+#include "dash_hub.h"
+#include "dash_state.h"
+#include "tt_chain.h"
+#include "tt_client.h"
+#include "tt_diag.h"
+#include "tt_error.h"
+#include "tt_keys.h"
+#include "tt_replica.h"
+#include "tt_report.h"
+#include "tt_rules.h"
+#include "tt_store.h"
+#include "tt_time.h"
+#include "tt_wire.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#define STATUS_EVERY_MS 500
+#define STATE_EVERY_MS 1000 /* clocks and countdowns move even when the log does not */
+#define REPORT_EVERY_MS 5000
+#define STATUS_STALE_MS 2500
+#define MAX_PRESETS 16
+
+static volatile sig_atomic_t stop_flag;
+static void on_stop(int sig)
+{
+    (void)sig;
+    stop_flag = 1;
+}
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: tutti-dash --key FILE --server-key FILE [options]\n"
+            "\n"
+            "The music contractor's dashboard: rooms, players, takes, changes and the\n"
+            "session clock with breaks and overtime, live in a browser.\n"
+            "\n"
+            "  --coordinator EP     coordinator request endpoint (env TUTTI_COORDINATOR,\n"
+            "                       default tcp://127.0.0.1:7700)\n"
+            "  --server-key FILE    coordinator public key (env TUTTI_SERVER_KEY)\n"
+            "  --key FILE           this dashboard's key: a contractor (or operator) in the\n"
+            "                       access file; an observer with --read-only (env TUTTI_KEY)\n"
+            "  --http HOST:PORT     where to serve (default 127.0.0.1:8080; PORT 0: any free\n"
+            "                       port, printed at start)\n"
+            "  --password-file FILE the login password (first line); required unless HOST is\n"
+            "                       a loopback address\n"
+            "  --read-only          show everything, change nothing (observer key)\n"
+            "  --rules FILE         an extra session-rules file offered beside the presets\n"
+            "                       (afm-film-la, afm-sound, mu-london, video-game)\n"
+            "  --data DIR           replica store (default tutti-dash-data)\n"
+            "  --port-file FILE     write the HTTP port there once serving\n"
+            "  --quiet              warnings and errors only\n"
+            "  --help               this text\n"
+            "\n"
+            "Example:\n"
+            "  tutti-dash --key keys/contractor.key --server-key keys/coordinator.pub\n"
+            "  # then open http://127.0.0.1:8080/\n");
+}
+
+typedef struct {
+    tt_replica_t *replica;
+    dash_hub_t *hub;
+    tt_report_t *report;
+    int report_dirty;
+} dash_t;
+
+static void publish_record(dash_t *d, const Tutti__Record *rec)
+{
+    char *summary = dash_record_summary(rec);
+    if (summary) {
+        dash_hub_add_record(d->hub, rec->seq, summary);
+        free(summary);
+    }
+    char why[TT_WHY_LEN];
+    if (tt_report_add(d->report, rec, why) != 0)
+        tt_diag_warn("report: record %llu: %s", (unsigned long long)rec->seq, why);
+    d->report_dirty = 1;
+}
+
+static void on_record(void *arg, const Tutti__Record *rec)
+{
+    publish_record(arg, rec);
+}
+
+/* Records already in the replica at start (an earlier run) go into the
+ * report and the feed too. */
+static int replay_one(void *arg, uint64_t seq, const uint8_t *data, size_t len)
+{
+    (void)seq;
+    Tutti__SignedRecord *sr = tutti__signed_record__unpack(NULL, len, data);
+    Tutti__Record *rec = sr ? tutti__record__unpack(NULL, sr->record.len, sr->record.data) : NULL;
+    if (rec)
+        publish_record(arg, rec);
+    if (rec)
+        tutti__record__free_unpacked(rec, NULL);
+    if (sr)
+        tutti__signed_record__free_unpacked(sr, NULL);
+    return 0;
+}
+
+static void publish_report(dash_t *d)
+{
+    char *csv = NULL;
+    size_t len = 0;
+    char why[TT_WHY_LEN];
+    if (tt_report_csv(d->report, tt_time_wall_ns(), &csv, &len, why) == 0) {
+        dash_hub_set_report(d->hub, csv);
+        free(csv);
+    } else {
+        tt_diag_warn("report: %s", why);
+    }
+    d->report_dirty = 0;
+}
+
+typedef struct {
+    tt_client_t *client;
+    Tutti__Envelope *last; /* owned: the latest status reply */
+    int64_t last_at;       /* monotonic ns it arrived */
+    int64_t asked_at;
+    uint64_t asked_id;
+} status_poll_t;
+
+static void status_ask(status_poll_t *p, int64_t now)
+{
+    Tutti__Envelope env = TUTTI__ENVELOPE__INIT;
+    Tutti__StatusRequest sr = TUTTI__STATUS_REQUEST__INIT;
+    env.body_case = TUTTI__ENVELOPE__BODY_STATUS;
+    env.status = &sr;
+    char why[TT_WHY_LEN];
+    if (tt_client_send(p->client, &env, why) != 0)
+        tt_diag_warn("asking for status: %s", why);
+    p->asked_at = now;
+}
+
+static void status_read(status_poll_t *p)
+{
+    for (;;) {
+        tt_wire_msg_t m;
+        char why[TT_WHY_LEN];
+        int rc = tt_wire_recv(tt_client_socket(p->client), 0, ZMQ_DONTWAIT, &m, why);
+        if (rc == TT_ERR_IO)
+            return;
+        if (rc == 0 && m.env->body_case == TUTTI__ENVELOPE__BODY_STATUS_REPLY) {
+            if (p->last)
+                tutti__envelope__free_unpacked(p->last, NULL);
+            p->last = m.env;
+            m.env = NULL; /* kept */
+            p->last_at = tt_time_mono_ns();
+        } else if (rc == 0 && m.env->body_case == TUTTI__ENVELOPE__BODY_ERROR) {
+            tt_diag_warn("status refused: %s", m.env->error->message);
+        } else if (rc != 0) {
+            tt_diag_warn("status reply: %s", why);
+        }
+        tt_wire_msg_clear(&m);
+    }
+}
+
+static void publish_state(dash_t *d, status_poll_t *p, int read_only, const tt_rules_t *const *presets,
+                          size_t n_presets)
+{
+    int64_t now = tt_time_mono_ns();
+    const Tutti__StatusReply *st = p->last ? p->last->status_reply : NULL;
+    int fresh = st && now - p->last_at < (int64_t)STATUS_STALE_MS * 1000000;
+    dash_state_in_t in = {
+        .session = tt_replica_state(d->replica),
+        .status = st,
+        /* The coordinator's session time now: its answer plus the time since. */
+        .session_now_ns = st ? st->session_ns + (now - p->last_at) : 0,
+        .coordinator_online = fresh && tt_replica_coordinator_online(d->replica),
+        .read_only = read_only,
+        .now_unix_ns = tt_time_wall_ns(),
+        .presets = presets,
+        .n_presets = n_presets,
+    };
+    char *json = dash_state_json(&in);
+    if (json) {
+        dash_hub_set_state(d->hub, in.session->last_seq, json);
+        free(json);
+    }
+}
+
+static int split_http(const char *spec, char *host, size_t cap, unsigned *port)
+{
+    const char *colon = strrchr(spec, ':');
+    long p;
+    if (!colon || (size_t)(colon - spec) >= cap || colon == spec ||
+        opt_parse_long(colon + 1, 0, 65535, &p) != 0)
+        return -1;
+    memcpy(host, spec, (size_t)(colon - spec));
+    host[colon - spec] = '\0';
+    *port = (unsigned)p;
+    return 0;
+}
+
+static int is_loopback(const char *host)
+{
+    return strncmp(host, "127.", 4) == 0;
+}
+
+int main(int argc, char **argv)
+{
+    const char *endpoint = NULL, *server_key_path = NULL, *key_path = NULL;
+    const char *http = "127.0.0.1:8080", *password_file = NULL, *rules_file = NULL;
+    const char *data = "tutti-dash-data", *port_file = NULL;
+    int read_only = 0, quiet = 0;
+    enum { O_COORD = 1, O_SKEY, O_KEY, O_HTTP, O_PWFILE, O_RO, O_RULES, O_DATA, O_PORTFILE, O_QUIET };
+    static const struct option opts[] = {
+        {"coordinator", required_argument, 0, O_COORD},
+        {"server-key", required_argument, 0, O_SKEY},
+        {"key", required_argument, 0, O_KEY},
+        {"http", required_argument, 0, O_HTTP},
+        {"password-file", required_argument, 0, O_PWFILE},
+        {"read-only", no_argument, 0, O_RO},
+        {"rules", required_argument, 0, O_RULES},
+        {"data", required_argument, 0, O_DATA},
+        {"port-file", required_argument, 0, O_PORTFILE},
+        {"quiet", no_argument, 0, O_QUIET},
+        {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0},
+    };
+    int c;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case O_COORD: endpoint = optarg; break;
+        case O_SKEY: server_key_path = optarg; break;
+        case O_KEY: key_path = optarg; break;
+        case O_HTTP: http = optarg; break;
+        case O_PWFILE: password_file = optarg; break;
+        case O_RO: read_only = 1; break;
+        case O_RULES: rules_file = optarg; break;
+        case O_DATA: data = optarg; break;
+        case O_PORTFILE: port_file = optarg; break;
+        case O_QUIET: quiet = 1; break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "tutti-dash: unexpected argument '%s'\n", argv[optind]);
+        return 2;
+    }
+    endpoint = opt_or_env(endpoint, "TUTTI_COORDINATOR", "tcp://127.0.0.1:7700");
+    server_key_path = opt_or_env(server_key_path, "TUTTI_SERVER_KEY", NULL);
+    key_path = opt_or_env(key_path, "TUTTI_KEY", NULL);
+    if (!server_key_path || !key_path) {
+        fprintf(stderr, "tutti-dash: --key and --server-key are required (see --help)\n");
+        return 2;
+    }
+    char host[64];
+    unsigned port;
+    if (split_http(http, host, sizeof host, &port) != 0) {
+        fprintf(stderr, "tutti-dash: --http wants HOST:PORT, e.g. 127.0.0.1:8080\n");
+        return 2;
+    }
+    if (!is_loopback(host) && !password_file) {
+        fprintf(stderr, "tutti-dash: serving on %s (beyond this machine) needs "
+                        "--password-file\n", host);
+        return 2;
+    }
+    tt_diag_init("tutti-dash", NULL);
+    tt_diag_set_quiet(quiet);
+
+    char why[TT_WHY_LEN];
+    char *password = NULL;
+    if (password_file) {
+        size_t len = 0;
+        if (tt_read_small_file(password_file, 4096, &password, &len, why) != 0) {
+            tt_diag_error("--password-file: %s", why);
+            return 1;
+        }
+        password[strcspn(password, "\r\n")] = '\0';
+        if (strlen(password) < 8) {
+            tt_diag_error("--password-file: the password must be at least 8 characters");
+            free(password);
+            return 1;
+        }
+    }
+    const tt_rules_t *presets[MAX_PRESETS];
+    size_t n_presets = 0;
+    tt_rules_t custom;
+    if (rules_file) {
+        if (tt_rules_load(rules_file, &custom, why) != 0) {
+            tt_diag_error("--rules: %s", why);
+            free(password);
+            return 1;
+        }
+        presets[n_presets++] = &custom;
+    }
+    for (size_t i = 0; i < tt_rules_preset_count() && n_presets < MAX_PRESETS; i++)
+        if (!rules_file || strcmp(tt_rules_preset_at(i)->id, custom.id) != 0)
+            presets[n_presets++] = tt_rules_preset_at(i);
+
+    char server_key[TT_Z85_KEY_LEN + 1];
+    if (tt_pubkey_load(server_key_path, server_key, why) != 0) {
+        tt_diag_error("--server-key: %s", why);
+        free(password);
+        return 1;
+    }
+    tt_keypair_t *keys = tt_keypair_load(key_path, why);
+    tt_store_t *store = keys ? tt_store_open(data, 0, 0, why) : NULL;
+    if (!keys || !store) {
+        tt_diag_error("%s%s", keys ? "" : "--key: ", why);
+        tt_keypair_destroy(&keys);
+        free(password);
+        return 1;
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN); /* a browser that goes away mid-write is not fatal */
+
+    void *ctx = zmq_ctx_new();
+    dash_t d = {.hub = dash_hub_new(), .report = tt_report_new()};
+    status_poll_t poll_st = {0};
+    dash_http_t *web = NULL;
+    int exit_code = 0;
+    tt_replica_config_t cfg = {
+        .endpoint = endpoint,
+        .server_key_z85 = server_key,
+        .keys = keys,
+        .on_record = on_record,
+        .on_record_arg = &d,
+    };
+    if (!d.hub || !d.report) {
+        tt_diag_error("out of memory");
+        exit_code = 1;
+        goto out;
+    }
+    if (tt_store_scan(store, 1, SIZE_MAX, SIZE_MAX, replay_one, &d, why) != 0) {
+        tt_diag_error("reading the replica: %s", why);
+        exit_code = 1;
+        goto out;
+    }
+    d.replica = tt_replica_new(ctx, &cfg, store, why);
+    poll_st.client = d.replica ? tt_client_new(ctx, endpoint, server_key, keys, 0, why) : NULL;
+    if (!d.replica || !poll_st.client) {
+        tt_diag_error("%s", why);
+        exit_code = 1;
+        goto out;
+    }
+    publish_state(&d, &poll_st, read_only, presets, n_presets);
+    publish_report(&d);
+    dash_http_config_t hcfg = {
+        .host = host,
+        .port = port,
+        .password = password,
+        .read_only = read_only,
+        .zmq_ctx = ctx,
+        .endpoint = endpoint,
+        .server_key_z85 = server_key,
+        .keys = keys,
+        .presets = presets,
+        .n_presets = n_presets,
+        .name = read_only ? "observer" : "contractor",
+    };
+    web = dash_http_start(&hcfg, d.hub, why);
+    if (!web) {
+        tt_diag_error("%s", why);
+        exit_code = 1;
+        goto out;
+    }
+    tt_diag_info("serving http://%s:%u/ (%s%s), key %s", host, dash_http_port(web),
+                 password ? "password" : "no password: loopback only",
+                 read_only ? ", read-only" : "", keys->public_z85);
+    if (port_file) {
+        FILE *f = fopen(port_file, "w");
+        if (!f || fprintf(f, "%u\n", dash_http_port(web)) < 0 || fclose(f) != 0) {
+            tt_diag_error("--port-file %s: %s", port_file, strerror(errno));
+            exit_code = 1;
+            goto out;
+        }
+    }
+    int64_t next_status = 0, next_state = 0, next_report = 0;
+    uint64_t published_seq = 0;
+    while (!stop_flag) {
+        int64_t now = tt_time_mono_ns();
+        if (now >= next_status) {
+            status_ask(&poll_st, now);
+            next_status = now + (int64_t)STATUS_EVERY_MS * 1000000;
+        }
+        int wait_ms = tt_replica_tick(d.replica, now);
+        if (wait_ms > 100)
+            wait_ms = 100;
+        zmq_pollitem_t items[TT_REPLICA_POLL_ITEMS + 1];
+        int n = tt_replica_poll_items(d.replica, items);
+        items[n] = (zmq_pollitem_t){tt_client_socket(poll_st.client), 0, ZMQ_POLLIN, 0};
+        if (zmq_poll(items, n + 1, wait_ms) < 0) {
+            if (errno == EINTR)
+                continue;
+            tt_diag_error("polling: %s", zmq_strerror(errno));
+            exit_code = 1;
+            break;
+        }
+        int rc = tt_replica_handle(d.replica, items, n, why);
+        if (rc != 0) {
+            tt_diag_error("%s", why);
+            exit_code = (rc == TT_ERR_AUTH || rc == TT_ERR_DENIED || rc == TT_ERR_CRYPTO) ? 3 : 1;
+            break;
+        }
+        int status_came = items[n].revents & ZMQ_POLLIN;
+        if (status_came)
+            status_read(&poll_st);
+        now = tt_time_mono_ns();
+        uint64_t seq = tt_replica_state(d.replica)->last_seq;
+        if (seq != published_seq || status_came || now >= next_state) {
+            publish_state(&d, &poll_st, read_only, presets, n_presets);
+            published_seq = seq;
+            next_state = now + (int64_t)STATE_EVERY_MS * 1000000;
+        }
+        if (d.report_dirty || now >= next_report) {
+            publish_report(&d);
+            next_report = now + (int64_t)REPORT_EVERY_MS * 1000000;
+        }
+    }
+out:
+    dash_http_stop(&web);
+    if (poll_st.last)
+        tutti__envelope__free_unpacked(poll_st.last, NULL);
+    tt_client_destroy(&poll_st.client);
+    tt_replica_destroy(&d.replica);
+    zmq_ctx_term(ctx);
+    tt_report_destroy(&d.report);
+    dash_hub_destroy(&d.hub);
+    tt_store_destroy(&store);
+    tt_keypair_destroy(&keys);
+    if (password) {
+        sodium_memzero(password, strlen(password));
+        free(password);
+    }
+    return exit_code;
+}

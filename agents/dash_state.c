@@ -1,0 +1,202 @@
+/* dash_state: see dash_state.h. */
+#include "dash_state.h"
+#include "tt_record_json.h"
+#include "tt_tempo.h"
+#include "tt_timecode.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static json_t *str(const char *s)
+{
+    json_t *j = json_string(s ? s : "");
+    return j ? j : json_string("?"); /* invalid UTF-8 from a peer: show something */
+}
+
+static json_int_t ms(int64_t ns)
+{
+    return (json_int_t)(ns / 1000000);
+}
+
+static json_t *room_players(const tt_session_t *s, const char *room)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < s->n_players; i++)
+        if (!strcmp(s->players[i].room, room))
+            json_array_append_new(a, str(s->players[i].name));
+    return a;
+}
+
+static json_t *rooms_json(const dash_state_in_t *in)
+{
+    json_t *a = json_array();
+    if (!in->status)
+        return a;
+    for (size_t i = 0; i < in->status->n_rooms; i++) {
+        const Tutti__RoomStatus *r = in->status->rooms[i];
+        const Tutti__ClockReport *c = r->clock;
+        json_t *clock = json_pack("{s:o, s:f, s:f}", "state", str(c ? c->state : ""),
+                                  "error_bound_us", c ? c->error_bound_us : -1.0, "offset_us",
+                                  c ? c->offset_us : 0.0);
+        json_array_append_new(
+            a, json_pack("{s:o, s:b, s:o, s:o}", "name", str(r->name), "online",
+                         r->online && in->coordinator_online, "clock", clock, "players",
+                         room_players(in->session, r->name)));
+    }
+    return a;
+}
+
+/* Bar|beat and timecode at the coordinator's session time while rolling. */
+static json_t *transport_json(const dash_state_in_t *in)
+{
+    const tt_session_t *s = in->session;
+    const tt_transport_t *t = &s->transport;
+    const char *state = tt_session_transport_name(s, in->session_now_ns);
+    json_t *o = json_pack("{s:s, s:o, s:i, s:i, s:i, s:s}", "state", state, "cue", str(t->cue),
+                          "take", (int)t->take, "bar", 0, "beat", 0, "timecode", "");
+    if (strcmp(state, "count-in") && strcmp(state, "rolling"))
+        return o;
+    const tt_session_cue_t *cue = tt_session_find_cue(s, t->cue);
+    if (!cue || !cue->map_text)
+        return o;
+    tt_tempo_map_t *map = tt_tempo_parse_text(cue->map_text, strlen(cue->map_text), NULL);
+    if (!map)
+        return o;
+    tt_tempo_countoff_t co;
+    tt_tempo_countoff(map, t->from_bar, &co);
+    int64_t map_ns = co.c_from + (in->session_now_ns - t->downbeat_session_ns);
+    tt_bbt_t pos = tt_tempo_ns_to_bbt(map, map_ns);
+    char tc[TT_TIMECODE_LEN];
+    tt_timecode_format(tt_tempo_ns_to_frame(map, map_ns), tt_tempo_fps(map), tc);
+    json_object_set_new(o, "bar", json_integer(pos.bar));
+    json_object_set_new(o, "beat", json_integer(pos.beat));
+    json_object_set_new(o, "timecode", json_string(tc));
+    tt_tempo_destroy(&map);
+    return o;
+}
+
+static const char *take_state(tt_take_state_t st)
+{
+    return st == TT_TAKE_OPEN ? "open" : st == TT_TAKE_DONE ? "done" : "interrupted";
+}
+
+static json_t *cues_json(const tt_session_t *s)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < s->n_cues; i++) {
+        const tt_session_cue_t *c = &s->cues[i];
+        json_t *takes = json_array();
+        for (size_t k = 0; k < c->n_takes; k++) {
+            const tt_session_take_t *t = &c->takes[k];
+            json_t *notes = json_array();
+            if (t->last_note[0])
+                json_array_append_new(notes, str(t->last_note));
+            json_array_append_new(
+                takes, json_pack("{s:i, s:s, s:s, s:o, s:i, s:b, s:s, s:s}", "take",
+                                 (int)t->number, "state", take_state(t->state), "rating",
+                                 t->rating, "notes", notes, "note_count", (int)t->notes,
+                                 "forced", t->forced, "rooms_online", t->rooms_online, "media",
+                                 t->media_rooms));
+        }
+        json_array_append_new(a, json_pack("{s:o, s:o, s:o}", "name", str(c->name), "title",
+                                           str(c->title), "takes", takes));
+    }
+    return a;
+}
+
+static json_t *changes_json(const dash_state_in_t *in)
+{
+    const tt_session_t *s = in->session;
+    json_t *a = json_array();
+    for (size_t i = 0; i < s->n_changes; i++) {
+        const tt_session_change_t *c = &s->changes[i];
+        json_t *acked = json_array(), *missing = json_array();
+        for (size_t k = 0; k < c->n_acked; k++)
+            json_array_append_new(acked, str(c->acked[k]));
+        for (size_t r = 0; in->status && r < in->status->n_rooms; r++)
+            if (!tt_session_acked(c, in->status->rooms[r]->name))
+                json_array_append_new(missing, str(in->status->rooms[r]->name));
+        if (json_array_size(missing) == 0) { /* every room has it: not open any more */
+            json_decref(acked);
+            json_decref(missing);
+            continue;
+        }
+        json_array_append_new(a, json_pack("{s:I, s:o, s:o, s:o, s:o}", "id", (json_int_t)c->id,
+                                           "cue", str(c->cue), "text", str(c->text), "acked",
+                                           acked, "not_acked", missing));
+    }
+    return a;
+}
+
+static json_t *call_json(const dash_state_in_t *in)
+{
+    const tt_call_t *c = &in->session->call;
+    tt_call_clock_t k;
+    tt_call_clock(c, in->now_unix_ns, &k);
+    json_t *breaks = json_array();
+    for (size_t i = 0; i < c->n_breaks; i++)
+        json_array_append_new(breaks, json_pack("{s:I, s:I}", "start_unix_ms",
+                                                ms(c->breaks[i].start_ns), "end_unix_ms",
+                                                ms(c->breaks[i].end_ns)));
+    json_t *o = json_pack("{s:b, s:b, s:s, s:o, s:I, s:I, s:b, s:I, s:I, s:b, s:I, s:s}",
+                          "started", c->started, "running", k.running, "rules_id",
+                          c->started ? c->rules.id : "", "rules_title",
+                          str(c->started ? c->rules.title : ""), "start_unix_ms",
+                          ms(c->start_ns), "elapsed_ms", ms(k.elapsed_ns), "on_break",
+                          k.on_break, "break_elapsed_ms", ms(k.break_elapsed_ns),
+                          "break_remaining_ms", ms(k.break_remaining_ns), "break_due",
+                          k.break_due, "next_break_in_ms", ms(k.next_break_in_ns), "alert",
+                          tt_call_alert_name(k.alert));
+    json_object_set_new(o, "breaks", breaks);
+    json_object_set_new(o, "breaks_taken", json_integer((json_int_t)k.breaks_taken));
+    json_object_set_new(o, "call_minutes", json_integer(c->started ? c->rules.call_minutes : 0));
+    json_object_set_new(o, "overtime_ms", json_integer(ms(k.overtime_ns)));
+    json_object_set_new(o, "overtime_units", json_integer(k.overtime_units));
+    json_object_set_new(o, "overtime_unit_minutes",
+                        json_integer(c->started ? c->rules.overtime_unit_minutes : 0));
+    json_object_set_new(o, "wrap_unix_ms", json_integer(ms(c->wrap_ns)));
+    return o;
+}
+
+char *dash_state_json(const dash_state_in_t *in)
+{
+    const tt_session_t *s = in->session;
+    json_t *presets = json_array();
+    for (size_t i = 0; i < in->n_presets; i++)
+        json_array_append_new(presets, json_pack("{s:s, s:o}", "id", in->presets[i]->id, "title",
+                                                 str(in->presets[i]->title)));
+    json_t *o = json_pack("{s:I, s:o, s:b, s:b, s:I}", "seq", (json_int_t)s->last_seq,
+                          "session_name", str(s->session_name), "coordinator_online",
+                          in->coordinator_online, "read_only", in->read_only, "now_unix_ms",
+                          ms(in->now_unix_ns));
+    if (!o)
+        return NULL;
+    json_object_set_new(o, "rooms", rooms_json(in));
+    json_object_set_new(o, "transport", transport_json(in));
+    json_object_set_new(o, "cues", cues_json(s));
+    json_object_set_new(o, "changes", changes_json(in));
+    json_object_set_new(o, "call", call_json(in));
+    json_object_set_new(o, "presets", presets);
+    char *text = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    return text;
+}
+
+/* ---------------------------------------------------------------- feed */
+
+char *dash_record_summary(const Tutti__Record *rec)
+{
+    char text[512];
+    tt_record_summary(rec, text, sizeof text);
+    char safe[512];
+    tt_utf8_copy(safe, sizeof safe, text); /* a %.200s may have cut a character */
+    json_t *o = json_pack("{s:I, s:s, s:o, s:I, s:o}", "seq", (json_int_t)rec->seq, "kind",
+                          tt_chain_kind(rec), "actor", str(rec->actor), "at_unix_ms",
+                          ms(rec->at_unix_ns), "summary", str(safe));
+    if (!o)
+        return NULL;
+    char *out = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    return out;
+}

@@ -1,0 +1,576 @@
+/* tt_report: per-player totals folded from presence, roll and call records
+ * (see tt_report.h).
+ *
+ * Everything is settled as it happens so no history is kept: a stay's
+ * minutes when the player leaves, a roll or a break for whoever is present
+ * at that record. Overtime is the one figure that depends on the future
+ * (the call's wrap), so each player carries the time from which their
+ * presence has not yet been counted against the call's overtime window,
+ * and that is settled when they leave, when the call wraps, and (on a
+ * copy) when the CSV is drawn at "now".
+ */
+#include "tt_report.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "tt_error.h"
+#include "tt_rules.h"
+
+#define NS_PER_MIN INT64_C(60000000000)
+#define NS_PER_SEC INT64_C(1000000000)
+
+/* Presence not yet counted against the overtime of call number `call`. */
+typedef struct {
+    int64_t from;   /* counted up to here */
+    uint64_t call;  /* call generation `last` belongs to */
+    int64_t last;   /* last overtime unit counted in that call, -1 none */
+    uint64_t units; /* all calls */
+} ot_t;
+
+typedef struct {
+    uint32_t cue; /* index into the report's cue names */
+    uint32_t *takes;
+    size_t n_takes, cap_takes;
+} pcue_t;
+
+typedef struct {
+    char *name;
+    uint32_t *rooms; /* visited, in order of first check-in */
+    size_t n_rooms, cap_rooms;
+    uint32_t *here; /* rooms checked in to now */
+    size_t n_here, cap_here;
+    int64_t first_in;
+    int64_t last_out; /* valid when has_out */
+    int has_out;
+    int64_t stay_start; /* valid while n_here > 0 */
+    int64_t total_ns;   /* finished stays */
+    pcue_t *cues;
+    size_t n_cues, cap_cues;
+    uint64_t breaks;
+    ot_t ot;
+} player_t;
+
+typedef struct {
+    char **names;
+    size_t n, cap;
+} names_t;
+
+struct tt_report {
+    uint64_t last_seq;
+    player_t **players; /* sorted by name */
+    size_t n_players, cap_players;
+    names_t rooms, cues;
+    tt_call_t call;
+    uint64_t call_gen; /* bumped at each call start */
+};
+
+/* ---- small helpers ---- */
+
+static int grow(void **p, size_t *cap, size_t need, size_t size)
+{
+    if (need <= *cap)
+        return 0;
+    size_t cap2 = *cap ? *cap : 4;
+    while (cap2 < need)
+        cap2 *= 2;
+    void *q = realloc(*p, cap2 * size);
+    if (!q)
+        return -1;
+    *p = q;
+    *cap = cap2;
+    return 0;
+}
+
+static const char *str_or_empty(const char *s)
+{
+    return s ? s : "";
+}
+
+/* Index of name in t, or -1. */
+static long names_find(const names_t *t, const char *name)
+{
+    for (size_t i = 0; i < t->n; i++)
+        if (!strcmp(t->names[i], name))
+            return (long)i;
+    return -1;
+}
+
+/* Index of name in t, added if new; -1 when out of memory. */
+static long names_intern(names_t *t, const char *name)
+{
+    long i = names_find(t, name);
+    if (i >= 0)
+        return i;
+    char *copy = strdup(name);
+    if (!copy || grow((void **)&t->names, &t->cap, t->n + 1, sizeof *t->names) != 0) {
+        free(copy);
+        return -1;
+    }
+    t->names[t->n] = copy;
+    return (long)t->n++;
+}
+
+static void names_free(names_t *t)
+{
+    for (size_t i = 0; i < t->n; i++)
+        free(t->names[i]);
+    free(t->names);
+    memset(t, 0, sizeof *t);
+}
+
+static int has_index(const uint32_t *a, size_t n, uint32_t x)
+{
+    for (size_t i = 0; i < n; i++)
+        if (a[i] == x)
+            return 1;
+    return 0;
+}
+
+/* ---- lifecycle ---- */
+
+tt_report_t *tt_report_new(void)
+{
+    return calloc(1, sizeof(tt_report_t));
+}
+
+static void player_free(player_t *p)
+{
+    if (!p)
+        return;
+    for (size_t i = 0; i < p->n_cues; i++)
+        free(p->cues[i].takes);
+    free(p->cues);
+    free(p->rooms);
+    free(p->here);
+    free(p->name);
+    free(p);
+}
+
+void tt_report_destroy(tt_report_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    tt_report_t *r = *self_p;
+    for (size_t i = 0; i < r->n_players; i++)
+        player_free(r->players[i]);
+    free(r->players);
+    names_free(&r->rooms);
+    names_free(&r->cues);
+    free(r);
+    *self_p = NULL;
+}
+
+/* ---- players ---- */
+
+/* Binary search: the player's index, or where it would go (*found 0). */
+static size_t player_slot(const tt_report_t *r, const char *name, int *found)
+{
+    size_t lo = 0, hi = r->n_players;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(r->players[mid]->name, name);
+        if (c == 0) {
+            *found = 1;
+            return mid;
+        }
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    *found = 0;
+    return lo;
+}
+
+static player_t *player_find(const tt_report_t *r, const char *name)
+{
+    int found;
+    size_t i = player_slot(r, name, &found);
+    return found ? r->players[i] : NULL;
+}
+
+static player_t *player_add(tt_report_t *r, const char *name)
+{
+    int found;
+    size_t i = player_slot(r, name, &found);
+    if (found)
+        return r->players[i];
+    if (grow((void **)&r->players, &r->cap_players, r->n_players + 1, sizeof *r->players) != 0)
+        return NULL;
+    player_t *p = calloc(1, sizeof *p);
+    if (!p || !(p->name = strdup(name))) {
+        free(p);
+        return NULL;
+    }
+    memmove(&r->players[i + 1], &r->players[i], (r->n_players - i) * sizeof *r->players);
+    r->players[i] = p;
+    r->n_players++;
+    return p;
+}
+
+/* Counts ot->from .. to against the current call's overtime window, each
+ * unit of it once per call. */
+static void settle(const tt_report_t *r, ot_t *ot, int64_t to)
+{
+    int64_t from = ot->from;
+    if (to > ot->from)
+        ot->from = to;
+    const tt_call_t *c = &r->call;
+    if (!c->started || c->rules.overtime_unit_minutes <= 0)
+        return;
+    int64_t call_ns = (int64_t)c->rules.call_minutes * NS_PER_MIN;
+    if (c->start_ns > INT64_MAX - call_ns)
+        return;
+    int64_t os = c->start_ns + call_ns;
+    int64_t oe = c->wrap_ns ? c->wrap_ns : INT64_MAX;
+    int64_t a = from > os ? from : os;
+    int64_t b = to < oe ? to : oe;
+    if (a >= b)
+        return;
+    if (ot->call != r->call_gen) {
+        ot->call = r->call_gen;
+        ot->last = -1;
+    }
+    int64_t unit = (int64_t)c->rules.overtime_unit_minutes * NS_PER_MIN;
+    int64_t first = (a - os) / unit, last = (b - os - 1) / unit;
+    if (first <= ot->last)
+        first = ot->last + 1;
+    if (first <= last) {
+        ot->units += (uint64_t)(last - first + 1);
+        ot->last = last;
+    }
+}
+
+/* ---- records ---- */
+
+static int add_presence(tt_report_t *r, const Tutti__Record *rec, char *why)
+{
+    const Tutti__Presence *pr = rec->presence;
+    int64_t t = rec->at_unix_ns;
+    const char *room = str_or_empty(pr->room);
+
+    /* Limits first, so a refused record changes nothing. */
+    size_t fresh = 0;
+    for (size_t k = 0; k < pr->n_in; k++) {
+        const char *name = str_or_empty(pr->in[k]);
+        if (player_find(r, name))
+            continue;
+        size_t j;
+        for (j = 0; j < k; j++)
+            if (!strcmp(str_or_empty(pr->in[j]), name))
+                break;
+        if (j == k)
+            fresh++;
+    }
+    if (r->n_players + fresh > TT_REPORT_MAX_PLAYERS)
+        return tt_fail(why, TT_ERR_TOO_BIG, "record %" PRIu64 ": more than %d players", rec->seq,
+                       TT_REPORT_MAX_PLAYERS);
+    long ri = names_find(&r->rooms, room);
+    if (ri < 0 && pr->n_in > 0 && r->rooms.n >= TT_REPORT_MAX_ROOMS)
+        return tt_fail(why, TT_ERR_TOO_BIG, "record %" PRIu64 ": more than %d rooms", rec->seq,
+                       TT_REPORT_MAX_ROOMS);
+
+    for (size_t k = 0; ri >= 0 && k < pr->n_out; k++) {
+        player_t *p = player_find(r, str_or_empty(pr->out[k]));
+        if (!p)
+            continue;
+        size_t i;
+        for (i = 0; i < p->n_here && p->here[i] != (uint32_t)ri; i++)
+            ;
+        if (i == p->n_here)
+            continue; /* not in that room */
+        p->here[i] = p->here[--p->n_here];
+        if (p->n_here == 0) {
+            if (t > p->stay_start)
+                p->total_ns += t - p->stay_start;
+            p->last_out = t;
+            p->has_out = 1;
+            settle(r, &p->ot, t);
+        }
+    }
+    if (pr->n_in == 0)
+        return 0;
+    if (ri < 0 && (ri = names_intern(&r->rooms, room)) < 0)
+        return tt_fail(why, TT_ERR_NOMEM, "record %" PRIu64 ": adding room %s", rec->seq, room);
+    for (size_t k = 0; k < pr->n_in; k++) {
+        const char *name = str_or_empty(pr->in[k]);
+        player_t *p = player_add(r, name);
+        if (!p)
+            return tt_fail(why, TT_ERR_NOMEM, "record %" PRIu64 ": adding player", rec->seq);
+        if (has_index(p->here, p->n_here, (uint32_t)ri))
+            continue; /* checked in twice: one stay */
+        if (grow((void **)&p->here, &p->cap_here, p->n_here + 1, sizeof *p->here) != 0 ||
+            grow((void **)&p->rooms, &p->cap_rooms, p->n_rooms + 1, sizeof *p->rooms) != 0)
+            return tt_fail(why, TT_ERR_NOMEM, "record %" PRIu64 ": checking in", rec->seq);
+        if (p->n_here == 0) { /* a stay begins */
+            if (p->n_rooms == 0)
+                p->first_in = t;
+            p->stay_start = t;
+            p->ot.from = t;
+        }
+        p->here[p->n_here++] = (uint32_t)ri;
+        if (!has_index(p->rooms, p->n_rooms, (uint32_t)ri))
+            p->rooms[p->n_rooms++] = (uint32_t)ri;
+    }
+    return 0;
+}
+
+static pcue_t *player_cue(player_t *p, uint32_t cue)
+{
+    for (size_t i = 0; i < p->n_cues; i++)
+        if (p->cues[i].cue == cue)
+            return &p->cues[i];
+    return NULL;
+}
+
+static int add_roll(tt_report_t *r, const Tutti__Record *rec, char *why)
+{
+    const Tutti__Roll *roll = rec->roll;
+    const char *cue = str_or_empty(roll->cue);
+    long ci = names_find(&r->cues, cue);
+    size_t present = 0;
+    for (size_t i = 0; i < r->n_players; i++) {
+        player_t *p = r->players[i];
+        if (p->n_here == 0)
+            continue;
+        present++;
+        pcue_t *pc = ci >= 0 ? player_cue(p, (uint32_t)ci) : NULL;
+        if (!pc && p->n_cues >= TT_REPORT_MAX_CUES)
+            return tt_fail(why, TT_ERR_TOO_BIG, "record %" PRIu64 ": %s played more than %d cues",
+                           rec->seq, p->name, TT_REPORT_MAX_CUES);
+        if (pc && pc->n_takes >= TT_REPORT_MAX_TAKES &&
+            !has_index(pc->takes, pc->n_takes, roll->take))
+            return tt_fail(why, TT_ERR_TOO_BIG,
+                           "record %" PRIu64 ": %s played more than %d takes of %s", rec->seq,
+                           p->name, TT_REPORT_MAX_TAKES, cue);
+    }
+    if (present == 0)
+        return 0;
+    if (ci < 0 && (ci = names_intern(&r->cues, cue)) < 0)
+        return tt_fail(why, TT_ERR_NOMEM, "record %" PRIu64 ": adding cue", rec->seq);
+    for (size_t i = 0; i < r->n_players; i++) {
+        player_t *p = r->players[i];
+        if (p->n_here == 0)
+            continue;
+        pcue_t *pc = player_cue(p, (uint32_t)ci);
+        if (!pc) {
+            if (grow((void **)&p->cues, &p->cap_cues, p->n_cues + 1, sizeof *p->cues) != 0)
+                return tt_fail(why, TT_ERR_NOMEM, "record %" PRIu64 ": adding cue", rec->seq);
+            pc = &p->cues[p->n_cues++];
+            memset(pc, 0, sizeof *pc);
+            pc->cue = (uint32_t)ci;
+        }
+        if (has_index(pc->takes, pc->n_takes, roll->take))
+            continue;
+        if (grow((void **)&pc->takes, &pc->cap_takes, pc->n_takes + 1, sizeof *pc->takes) != 0)
+            return tt_fail(why, TT_ERR_NOMEM, "record %" PRIu64 ": adding take", rec->seq);
+        pc->takes[pc->n_takes++] = roll->take;
+    }
+    return 0;
+}
+
+static int add_call(tt_report_t *r, const Tutti__Record *rec, char *why)
+{
+    const Tutti__CallEvent *e = rec->call_event;
+    const char *action = str_or_empty(e->action);
+    char cwhy[TT_WHY_LEN];
+    tt_rules_t rules;
+    const tt_rules_t *rp = NULL;
+    if (!strcmp(action, "start")) {
+        int rc = tt_rules_parse(str_or_empty(e->rules_text), &rules, cwhy);
+        if (rc != 0)
+            return tt_fail(why, rc, "record %" PRIu64 ": call rules: %s", rec->seq, cwhy);
+        rp = &rules;
+    }
+    int rc = tt_call_apply(&r->call, action, rp, rec->at_unix_ns, cwhy);
+    if (rc != 0)
+        return tt_fail(why, rc, "record %" PRIu64 ": call %s: %s", rec->seq, action, cwhy);
+    if (!strcmp(action, "start")) {
+        r->call_gen++;
+    } else if (!strcmp(action, "break-start")) {
+        for (size_t i = 0; i < r->n_players; i++)
+            if (r->players[i]->n_here > 0)
+                r->players[i]->breaks++;
+    } else if (!strcmp(action, "wrap")) {
+        for (size_t i = 0; i < r->n_players; i++)
+            if (r->players[i]->n_here > 0)
+                settle(r, &r->players[i]->ot, r->call.wrap_ns);
+    }
+    return 0;
+}
+
+int tt_report_add(tt_report_t *r, const Tutti__Record *rec, char *why)
+{
+    if (!r || !rec)
+        return tt_fail(why, TT_ERR_INVALID, "report: no record");
+    if (r->last_seq && rec->seq <= r->last_seq)
+        return tt_fail(why, TT_ERR_INVALID, "record %" PRIu64 " added after %" PRIu64, rec->seq,
+                       r->last_seq);
+    int rc = 0;
+    switch (rec->body_case) {
+    case TUTTI__RECORD__BODY_PRESENCE:
+        rc = rec->presence
+                 ? add_presence(r, rec, why)
+                 : tt_fail(why, TT_ERR_INVALID, "record %" PRIu64 ": no presence body", rec->seq);
+        break;
+    case TUTTI__RECORD__BODY_ROLL:
+        rc = rec->roll ? add_roll(r, rec, why)
+                       : tt_fail(why, TT_ERR_INVALID, "record %" PRIu64 ": no roll body", rec->seq);
+        break;
+    case TUTTI__RECORD__BODY_CALL_EVENT:
+        rc = rec->call_event
+                 ? add_call(r, rec, why)
+                 : tt_fail(why, TT_ERR_INVALID, "record %" PRIu64 ": no call body", rec->seq);
+        break;
+    default: break;
+    }
+    if (rc == 0)
+        r->last_seq = rec->seq;
+    return rc;
+}
+
+/* ---- CSV ---- */
+
+typedef struct {
+    char *p;
+    size_t n, cap;
+    int oom;
+} sb_t;
+
+static void sb_put(sb_t *b, const char *s, size_t n)
+{
+    if (b->oom)
+        return;
+    if (grow((void **)&b->p, &b->cap, b->n + n + 1, 1) != 0) {
+        b->oom = 1;
+        return;
+    }
+    memcpy(b->p + b->n, s, n);
+    b->n += n;
+    b->p[b->n] = '\0';
+}
+
+static void sb_str(sb_t *b, const char *s)
+{
+    sb_put(b, s, strlen(s));
+}
+
+__attribute__((format(printf, 2, 3))) static void sb_printf(sb_t *b, const char *fmt, ...)
+{
+    char tmp[64];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= sizeof tmp) {
+        b->oom = 1; /* only short numbers go through here */
+        return;
+    }
+    sb_put(b, tmp, (size_t)n);
+}
+
+/* RFC 4180: quoted when it holds '"', ',', CR or LF; quotes doubled. */
+static void csv_field(sb_t *out, const char *s, size_t n, int last)
+{
+    int quote = 0;
+    for (size_t i = 0; i < n; i++)
+        if (s[i] == '"' || s[i] == ',' || s[i] == '\r' || s[i] == '\n')
+            quote = 1;
+    if (!quote) {
+        sb_put(out, s, n);
+    } else {
+        sb_put(out, "\"", 1);
+        for (size_t i = 0; i < n; i++) {
+            if (s[i] == '"')
+                sb_put(out, "\"", 1);
+            sb_put(out, &s[i], 1);
+        }
+        sb_put(out, "\"", 1);
+    }
+    sb_str(out, last ? "\r\n" : ",");
+}
+
+static void csv_sb(sb_t *out, sb_t *field, int last)
+{
+    csv_field(out, field->p ? field->p : "", field->n, last);
+    field->n = 0;
+    if (field->p)
+        field->p[0] = '\0';
+}
+
+static void iso_utc(int64_t ns, char out[40])
+{
+    int64_t s = ns / NS_PER_SEC;
+    if (ns % NS_PER_SEC < 0)
+        s--;
+    time_t tt = (time_t)s;
+    struct tm tm;
+    if (!gmtime_r(&tt, &tm) || strftime(out, 40, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+        snprintf(out, 40, "@%" PRId64, s);
+}
+
+int tt_report_csv(const tt_report_t *r, int64_t now_unix_ns, char **out, size_t *out_len, char *why)
+{
+    *out = NULL;
+    if (out_len)
+        *out_len = 0;
+    sb_t b = {0}, f = {0};
+    sb_str(&b, "player,rooms,time_in,time_out,minutes,cues,breaks,overtime_units\r\n");
+    for (size_t i = 0; r && i < r->n_players; i++) {
+        const player_t *p = r->players[i];
+        int in = p->n_here > 0;
+        int64_t total = p->total_ns;
+        ot_t ot = p->ot;
+        if (in) {
+            if (now_unix_ns > p->stay_start)
+                total += now_unix_ns - p->stay_start;
+            settle(r, &ot, now_unix_ns);
+        }
+        char when[40];
+
+        csv_field(&b, p->name, strlen(p->name), 0);
+        for (size_t k = 0; k < p->n_rooms; k++) {
+            if (k)
+                sb_str(&f, ";");
+            sb_str(&f, r->rooms.names[p->rooms[k]]);
+        }
+        csv_sb(&b, &f, 0);
+        iso_utc(p->first_in, when);
+        csv_field(&b, when, strlen(when), 0);
+        if (!in && p->has_out) {
+            iso_utc(p->last_out, when);
+            csv_field(&b, when, strlen(when), 0);
+        } else {
+            csv_field(&b, "", 0, 0);
+        }
+        sb_printf(&f, "%" PRId64, total / NS_PER_MIN);
+        csv_sb(&b, &f, 0);
+        for (size_t k = 0; k < p->n_cues; k++) {
+            const pcue_t *pc = &p->cues[k];
+            if (k)
+                sb_str(&f, ";");
+            sb_str(&f, r->cues.names[pc->cue]);
+            for (size_t j = 0; j < pc->n_takes; j++)
+                sb_printf(&f, " t%" PRIu32, pc->takes[j]);
+        }
+        csv_sb(&b, &f, 0);
+        sb_printf(&f, "%" PRIu64, p->breaks);
+        csv_sb(&b, &f, 0);
+        sb_printf(&f, "%" PRIu64, ot.units);
+        csv_sb(&b, &f, 1);
+    }
+    free(f.p);
+    if (b.oom || f.oom) {
+        free(b.p);
+        return tt_fail(why, TT_ERR_NOMEM, "drawing the report");
+    }
+    *out = b.p;
+    if (out_len)
+        *out_len = b.n;
+    return 0;
+}

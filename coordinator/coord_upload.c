@@ -1,0 +1,962 @@
+/* coord_upload: credit-based file transfer on its own thread. See coord_upload.h.
+ *
+ * One loop: poll the ROUTER and the stop pipe, handle up to MSGS_PER_WAKE
+ * messages. An offer or a fetch asks the main thread first (and waits for
+ * it: the main loop answers checks at once and media records right after
+ * their commit). Chunks are written as they come and synced as a group
+ * (the chunks that arrived together: one fdatasync of the data, then the
+ * .ack sidecar and its fdatasync) before any of them is credited, so
+ * "acked" is always what survives a power cut, and a slow disk costs one
+ * sync per burst rather than one per chunk.
+ */
+#define _GNU_SOURCE
+#include "coord_upload.h"
+#include "tt_diag.h"
+#include "tt_error.h"
+#include "tt_time.h"
+#include "tt_wire.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#define MSGS_PER_WAKE 64
+#define PIPE_TIMEOUT_MS 10000
+#define IDLE_EVICT_NS (30LL * 1000000000LL) /* an open upload this quiet may be evicted */
+#define ACK_MAGIC "TTACK001"
+#define ACK_LEN (8 + 8 + 8 + 32 + 32) /* magic, offset, size, hash, BLAKE2b of the rest */
+#define HASH_LEN 32
+#define MAX_PENDING 64 /* chunks written but not yet synced and answered, per upload */
+
+typedef struct {
+    uint64_t request_id;
+    uint64_t end; /* offset after the chunk */
+} pending_t;
+
+typedef struct {
+    int used;
+    uint8_t rid[TT_WIRE_MAX_ROUTING_ID];
+    size_t rid_len;
+    coord_media_entry_t rec; /* the offer as checked; rec.file is the final name */
+    uint64_t acked;          /* bytes durable in NAME.part (and in the .ack) */
+    uint64_t written;        /* bytes written; the rest of the way to acked is unsynced */
+    pending_t pending[MAX_PENDING];
+    int n_pending;
+    int part_fd, ack_fd;
+    int64_t last_ns;
+} slot_t;
+
+struct coord_upload {
+    void *router;
+    void *control, *thread_control; /* "stop" */
+    void *pipe, *thread_pipe;       /* requests to the main thread */
+    unsigned port;
+    char dir[PATH_MAX];
+    int dir_fd;
+    pthread_t thread;
+    int started;
+    int stopping;
+    uint64_t pipe_ids;
+    uint8_t *buf; /* COORD_UPLOAD_FETCH_MAX bytes: hashing and fetches */
+    slot_t slots[COORD_UPLOAD_MAX_OPEN];
+};
+
+/* ------------------------------------------------------------ names */
+
+static int name_part_ok(const char *s, size_t max)
+{
+    size_t n = s ? strlen(s) : 0;
+    if (n == 0 || n > max)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_' || c == '.'))
+            return 0;
+    }
+    return 1;
+}
+
+int coord_upload_file_name(const char *cue, uint32_t take, const char *room, const char *input,
+                           char *out, size_t len)
+{
+    if (!name_part_ok(cue, TT_CUE_MAX_NAME) || !name_part_ok(room, TT_ACCESS_MAX_NAME) ||
+        !name_part_ok(input, COORD_UPLOAD_MAX_INPUT))
+        return TT_ERR_INVALID;
+    int n = snprintf(out, len, "%s_t%u_%s_%s.wav", cue, take, room, input);
+    return (n < 0 || (size_t)n >= len) ? TT_ERR_INVALID : 0;
+}
+
+/* A stored file name from a record: one path component of safe characters. */
+static int stored_name_ok(const char *s)
+{
+    return s && s[0] != '.' && name_part_ok(s, COORD_UPLOAD_MAX_FILE);
+}
+
+/* ------------------------------------------------------------ the index */
+
+void coord_media_index_clear(coord_media_index_t *ix)
+{
+    free(ix->items);
+    ix->items = NULL;
+    ix->n = ix->cap = 0;
+}
+
+const coord_media_entry_t *coord_media_index_find(const coord_media_index_t *ix, const char *cue,
+                                                  uint32_t take, const char *room,
+                                                  const char *input)
+{
+    for (size_t i = 0; i < ix->n; i++) {
+        const coord_media_entry_t *e = &ix->items[i];
+        if (e->take == take && !strcmp(e->cue, cue) && !strcmp(e->room, room) &&
+            !strcmp(e->input, input))
+            return e;
+    }
+    return NULL;
+}
+
+int coord_media_index_note(coord_media_index_t *ix, const Tutti__Record *rec)
+{
+    if (rec->body_case != TUTTI__RECORD__BODY_MEDIA || !rec->media)
+        return 0;
+    const Tutti__Media *m = rec->media;
+    coord_media_entry_t *e =
+        (coord_media_entry_t *)coord_media_index_find(ix, m->cue, m->take, m->room, m->input);
+    if (!e) {
+        if (ix->n == ix->cap) {
+            size_t cap = ix->cap ? 2 * ix->cap : 64;
+            coord_media_entry_t *grown = realloc(ix->items, cap * sizeof *grown);
+            if (!grown)
+                return TT_ERR_NOMEM;
+            ix->items = grown;
+            ix->cap = cap;
+        }
+        e = &ix->items[ix->n++];
+    }
+    memset(e, 0, sizeof *e);
+    e->seq = rec->seq;
+    snprintf(e->cue, sizeof e->cue, "%s", m->cue);
+    e->take = m->take;
+    snprintf(e->room, sizeof e->room, "%s", m->room);
+    snprintf(e->input, sizeof e->input, "%s", m->input);
+    snprintf(e->file, sizeof e->file, "%s", m->file);
+    e->size = m->size;
+    if (m->hash.len == HASH_LEN)
+        memcpy(e->hash, m->hash.data, HASH_LEN);
+    e->rate = m->rate;
+    e->time_reference = m->time_reference;
+    e->punch_in_bar = m->punch_in_bar;
+    e->punch_out_bar = m->punch_out_bar;
+    return 0;
+}
+
+void coord_media_entry_to_record(const coord_media_entry_t *e, Tutti__Media *m)
+{
+    tutti__media__init(m);
+    m->cue = (char *)e->cue;
+    m->take = e->take;
+    m->room = (char *)e->room;
+    m->input = (char *)e->input;
+    m->size = e->size;
+    m->hash.data = (uint8_t *)e->hash;
+    m->hash.len = HASH_LEN;
+    m->rate = e->rate;
+    m->time_reference = e->time_reference;
+    m->file = (char *)e->file;
+    m->punch_in_bar = e->punch_in_bar;
+    m->punch_out_bar = e->punch_out_bar;
+}
+
+/* ------------------------------------------------------------ the rules */
+
+int coord_upload_check_media(const tt_session_t *st, const coord_media_index_t *ix,
+                             const Tutti__Media *m, const char *room_name, int channels,
+                             const coord_media_entry_t **existing, char *why)
+{
+    *existing = NULL;
+    if (!m)
+        return tt_fail(why, TT_ERR_INVALID, "an offer carries the media record it will become");
+    if (!m->room || strcmp(m->room, room_name) != 0)
+        return tt_fail(why, TT_ERR_DENIED,
+                       "a room uploads only for itself: %.64s cannot upload a file of room "
+                       "'%.64s'",
+                       room_name, m->room ? m->room : "");
+    int rc = tt_session_check_cue_name(m->cue, why);
+    if (rc != 0)
+        return rc;
+    if (!name_part_ok(m->input, COORD_UPLOAD_MAX_INPUT))
+        return tt_fail(why, TT_ERR_INVALID,
+                       "input name '%.40s': 1 to %d of letters, digits, '.', '_' or '-'",
+                       m->input ? m->input : "", COORD_UPLOAD_MAX_INPUT);
+    if (m->rate < 8000 || m->rate > 192000)
+        return tt_fail(why, TT_ERR_INVALID, "sample rate %u is outside 8000..192000", m->rate);
+    if (m->hash.len != HASH_LEN)
+        return tt_fail(why, TT_ERR_INVALID, "the hash has %zu bytes, not 32 (BLAKE2b-256)",
+                       m->hash.len);
+    const tt_session_cue_t *cue = tt_session_find_cue(st, m->cue);
+    if (!cue)
+        return tt_fail(why, TT_ERR_NOTFOUND, "no cue %s in this session", m->cue);
+    const tt_session_take_t *take = NULL;
+    for (size_t i = 0; i < cue->n_takes; i++)
+        if (cue->takes[i].number == m->take)
+            take = &cue->takes[i];
+    if (!take)
+        return tt_fail(why, TT_ERR_NOTFOUND, "no take %u of cue %s", m->take, m->cue);
+    if (take->state == TT_TAKE_OPEN) /* not yet, not never: the room retries (a punch ends early) */
+        return tt_fail(why, TT_ERR_UNAVAILABLE,
+                       "take %u of %s is still rolling: its files are taken after the stop",
+                       m->take, m->cue);
+    if (m->size <= 44)
+        return tt_fail(why, TT_ERR_INVALID, "a file of %llu bytes holds no audio",
+                       (unsigned long long)m->size);
+    double len_s = (double)(take->end_session_ns - take->start_session_ns) / 1e9;
+    if (len_s < 0)
+        len_s = 0;
+    if (channels < 1)
+        channels = 1;
+    double bound =
+        (len_s + COORD_UPLOAD_HANDLES_S) * m->rate * 3.0 * channels + COORD_UPLOAD_HEADER_SLACK;
+    if ((double)m->size > bound)
+        return tt_fail(why, TT_ERR_TOO_BIG,
+                       "a file of %llu bytes is more than take %u of %s can hold: %.1f s + %d s "
+                       "of handles at %u Hz, 24-bit, %d channel%s + 1 MiB is %.0f bytes",
+                       (unsigned long long)m->size, m->take, m->cue, len_s, COORD_UPLOAD_HANDLES_S,
+                       m->rate, channels, channels == 1 ? "" : "s", bound);
+    char name[COORD_UPLOAD_MAX_FILE + 1];
+    if (coord_upload_file_name(m->cue, m->take, m->room, m->input, name, sizeof name) != 0)
+        return tt_fail(why, TT_ERR_INVALID, "no file name can be made for this record");
+    const coord_media_entry_t *e = coord_media_index_find(ix, m->cue, m->take, m->room, m->input);
+    if (e) {
+        if (e->size == m->size && !memcmp(e->hash, m->hash.data, HASH_LEN)) {
+            *existing = e;
+            return 0;
+        }
+        return tt_fail(why, TT_ERR_INVALID,
+                       "%s take %u of room %s input %s already arrived (record %llu) with "
+                       "another hash; a take's file is never replaced",
+                       m->cue, m->take, m->room, m->input, (unsigned long long)e->seq);
+    }
+    for (size_t i = 0; i < ix->n; i++)
+        if (!strcmp(ix->items[i].file, name))
+            return tt_fail(why, TT_ERR_INVALID,
+                           "file name %s is taken by record %llu (another cue, room or input "
+                           "that reads the same)",
+                           name, (unsigned long long)ix->items[i].seq);
+    return 0;
+}
+
+/* ------------------------------------------------------------ the .ack sidecar */
+
+static void put64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint64_t get64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+static int ack_write(slot_t *s)
+{
+    uint8_t b[ACK_LEN];
+    memcpy(b, ACK_MAGIC, 8);
+    put64(b + 8, s->acked);
+    put64(b + 16, s->rec.size);
+    memcpy(b + 24, s->rec.hash, HASH_LEN);
+    crypto_generichash(b + 56, HASH_LEN, b, 56, NULL, 0);
+    if (pwrite(s->ack_fd, b, ACK_LEN, 0) != ACK_LEN || fdatasync(s->ack_fd) != 0)
+        return TT_ERR_IO;
+    return 0;
+}
+
+/* The durable offset the sidecar holds for this offer, or 0. */
+static uint64_t ack_read(const slot_t *s, uint64_t part_size)
+{
+    uint8_t b[ACK_LEN], chk[HASH_LEN];
+    if (pread(s->ack_fd, b, ACK_LEN, 0) != ACK_LEN || memcmp(b, ACK_MAGIC, 8) != 0)
+        return 0;
+    crypto_generichash(chk, HASH_LEN, b, 56, NULL, 0);
+    if (sodium_memcmp(chk, b + 56, HASH_LEN) != 0) /* torn write: start over */
+        return 0;
+    uint64_t off = get64(b + 8);
+    if (get64(b + 16) != s->rec.size || memcmp(b + 24, s->rec.hash, HASH_LEN) != 0)
+        return 0; /* the room offers another file under this name now */
+    if (off > s->rec.size || off > part_size)
+        return 0;
+    return off;
+}
+
+/* ------------------------------------------------------------ helpers */
+
+static void reply_error(coord_upload_t *u, const tt_wire_msg_t *m, int code, const char *text)
+{
+    tt_wire_send_error(u->router, m->routing_id, m->routing_id_len, m->request_id, code, text);
+}
+
+static void reply(coord_upload_t *u, const tt_wire_msg_t *m, Tutti__Envelope *env)
+{
+    char why[TT_WHY_LEN];
+    env->request_id = m->request_id;
+    if (tt_wire_send(u->router, m->routing_id, m->routing_id_len, env, why) != 0)
+        tt_diag_warn("upload reply lost: %s", why);
+}
+
+static void reply_done(coord_upload_t *u, const tt_wire_msg_t *m, uint64_t seq)
+{
+    Tutti__Envelope env = TUTTI__ENVELOPE__INIT;
+    Tutti__UploadDone d = TUTTI__UPLOAD_DONE__INIT;
+    d.seq = seq;
+    env.body_case = TUTTI__ENVELOPE__BODY_UPLOAD_DONE;
+    env.upload_done = &d;
+    reply(u, m, &env);
+}
+
+/* Sends env to the main thread and waits for the answer with the same
+ * request id. An Error answer becomes its code with its text in why. */
+static int pipe_request(coord_upload_t *u, Tutti__Envelope *env, Tutti__Envelope **out, char *why)
+{
+    *out = NULL;
+    env->request_id = ++u->pipe_ids;
+    int rc = tt_wire_send(u->thread_pipe, NULL, 0, env, why);
+    if (rc != 0)
+        return rc;
+    int64_t deadline = tt_time_mono_ns() + (int64_t)PIPE_TIMEOUT_MS * 1000000;
+    for (;;) {
+        int64_t left = (deadline - tt_time_mono_ns()) / 1000000;
+        if (left <= 0)
+            return tt_fail(why, TT_ERR_UNAVAILABLE,
+                           "the coordinator's main loop did not answer "
+                           "within %d ms: try again",
+                           PIPE_TIMEOUT_MS);
+        zmq_pollitem_t items[2] = {{u->thread_pipe, 0, ZMQ_POLLIN, 0},
+                                   {u->thread_control, 0, ZMQ_POLLIN, 0}};
+        if (zmq_poll(items, 2, (long)left) < 0) {
+            if (errno == EINTR)
+                continue;
+            return tt_fail(why, TT_ERR_IO, "polling the pipe: %s", zmq_strerror(errno));
+        }
+        if (items[1].revents & ZMQ_POLLIN) {
+            u->stopping = 1;
+            return tt_fail(why, TT_ERR_UNAVAILABLE, "the coordinator is stopping");
+        }
+        if (!(items[0].revents & ZMQ_POLLIN))
+            continue;
+        tt_wire_msg_t m;
+        rc = tt_wire_recv(u->thread_pipe, 0, ZMQ_DONTWAIT, &m, why);
+        if (rc == TT_ERR_IO)
+            continue;
+        if (rc != 0)
+            return rc;
+        if (m.env->request_id != env->request_id) {
+            tt_wire_msg_clear(&m); /* late answer to a request that timed out */
+            continue;
+        }
+        if (m.env->body_case == TUTTI__ENVELOPE__BODY_ERROR) {
+            int code = m.env->error->code ? -(int)m.env->error->code : TT_ERR_PROTOCOL;
+            rc = tt_fail(why, code, "%s", m.env->error->message);
+            tt_wire_msg_clear(&m);
+            return rc;
+        }
+        *out = m.env;
+        return 0;
+    }
+}
+
+static slot_t *slot_by_rid(coord_upload_t *u, const tt_wire_msg_t *m)
+{
+    for (int i = 0; i < COORD_UPLOAD_MAX_OPEN; i++) {
+        slot_t *s = &u->slots[i];
+        if (s->used && s->rid_len == m->routing_id_len &&
+            !memcmp(s->rid, m->routing_id, m->routing_id_len))
+            return s;
+    }
+    return NULL;
+}
+
+static void slot_close(slot_t *s)
+{
+    if (!s->used)
+        return;
+    if (s->part_fd >= 0)
+        close(s->part_fd);
+    if (s->ack_fd >= 0)
+        close(s->ack_fd);
+    memset(s, 0, sizeof *s);
+    s->part_fd = s->ack_fd = -1;
+}
+
+/* A free slot; else the quietest one if it has been idle a while; else NULL. */
+static slot_t *slot_alloc(coord_upload_t *u)
+{
+    slot_t *oldest = NULL;
+    for (int i = 0; i < COORD_UPLOAD_MAX_OPEN; i++) {
+        slot_t *s = &u->slots[i];
+        if (!s->used)
+            return s;
+        if (!oldest || s->last_ns < oldest->last_ns)
+            oldest = s;
+    }
+    if (oldest && tt_time_mono_ns() - oldest->last_ns > IDLE_EVICT_NS) {
+        tt_diag_info("upload of %s from %s evicted after %lld s of silence", oldest->rec.file,
+                     oldest->rec.room, (long long)(IDLE_EVICT_NS / 1000000000LL));
+        slot_close(oldest);
+        return oldest;
+    }
+    return NULL;
+}
+
+/* BLAKE2b-256 of the first size bytes of fd. */
+static int hash_fd(coord_upload_t *u, int fd, uint64_t size, uint8_t out[HASH_LEN])
+{
+    crypto_generichash_state st;
+    crypto_generichash_init(&st, NULL, 0, HASH_LEN);
+    for (uint64_t off = 0; off < size;) {
+        size_t want =
+            size - off > COORD_UPLOAD_FETCH_MAX ? COORD_UPLOAD_FETCH_MAX : (size_t)(size - off);
+        ssize_t got = pread(fd, u->buf, want, (off_t)off);
+        if (got <= 0)
+            return got == 0 ? TT_ERR_CORRUPT : TT_ERR_IO;
+        crypto_generichash_update(&st, u->buf, (size_t)got);
+        off += (uint64_t)got;
+    }
+    crypto_generichash_final(&st, out, HASH_LEN);
+    return 0;
+}
+
+static int fsync_dir(coord_upload_t *u)
+{
+    return fsync(u->dir_fd) == 0 ? 0 : TT_ERR_IO;
+}
+
+/* Makes the media record over the pipe and answers the room UploadDone. */
+static void commit_and_done(coord_upload_t *u, const tt_wire_msg_t *m,
+                            const coord_media_entry_t *rec)
+{
+    Tutti__Envelope env = TUTTI__ENVELOPE__INIT, *ans = NULL;
+    Tutti__Media media;
+    coord_media_entry_to_record(rec, &media);
+    env.body_case = TUTTI__ENVELOPE__BODY_MEDIA;
+    env.media = &media;
+    char why[TT_WHY_LEN];
+    int rc = pipe_request(u, &env, &ans, why);
+    if (rc == 0 && ans->body_case != TUTTI__ENVELOPE__BODY_WRITE_REPLY)
+        rc = tt_fail(why, TT_ERR_PROTOCOL, "the main loop answered a media record oddly");
+    if (rc != 0) {
+        tt_diag_warn("media record for %s from %s not written: %s (the file stays; a new offer "
+                     "finishes it)",
+                     rec->file, rec->room, why);
+        reply_error(u, m, rc, why);
+    } else {
+        tt_diag_info("upload of %s from %s complete: %llu bytes verified, record %llu", rec->file,
+                     rec->room, (unsigned long long)rec->size,
+                     (unsigned long long)ans->write_reply->seq);
+        reply_done(u, m, ans->write_reply->seq);
+    }
+    if (ans)
+        tutti__envelope__free_unpacked(ans, NULL);
+}
+
+static int name_with(char *out, size_t len, const char *name, const char *suffix)
+{
+    int n = snprintf(out, len, "%s%s", name, suffix);
+    return (n < 0 || (size_t)n >= len) ? TT_ERR_INVALID : 0;
+}
+
+/* The reply address of a slot's peer for request_id. */
+static void slot_peer(const slot_t *s, uint64_t request_id, tt_wire_msg_t *m)
+{
+    memset(m, 0, sizeof *m);
+    memcpy(m->routing_id, s->rid, s->rid_len);
+    m->routing_id_len = s->rid_len;
+    m->request_id = request_id;
+}
+
+static void finish(coord_upload_t *u, slot_t *s, const tt_wire_msg_t *m);
+
+/* Group commit: the chunks written since the last sync become durable
+ * with one fdatasync of the data and one of the .ack, then each gets its
+ * credit (the last chunk of the file gets UploadDone, after finish). */
+static void flush_slot(coord_upload_t *u, slot_t *s)
+{
+    if (!s->used || s->n_pending == 0)
+        return;
+    tt_wire_msg_t peer;
+    uint64_t before = s->acked;
+    s->acked = s->written;
+    if (fdatasync(s->part_fd) != 0 || ack_write(s) != 0) {
+        tt_diag_error("upload of %s: syncing: %s", s->rec.file, strerror(errno));
+        s->acked = before;
+        slot_peer(s, s->pending[0].request_id, &peer);
+        slot_close(s);
+        reply_error(u, &peer, TT_ERR_IO, "the coordinator could not sync the chunk; offer again");
+        return;
+    }
+    int n = s->n_pending;
+    s->n_pending = 0;
+    int complete = s->acked == s->rec.size;
+    for (int i = 0; i < n - complete; i++) {
+        Tutti__Envelope out = TUTTI__ENVELOPE__INIT;
+        Tutti__UploadCredit cr = TUTTI__UPLOAD_CREDIT__INIT;
+        cr.acked = s->pending[i].end;
+        cr.credit = 1;
+        out.body_case = TUTTI__ENVELOPE__BODY_UPLOAD_CREDIT;
+        out.upload_credit = &cr;
+        slot_peer(s, s->pending[i].request_id, &peer);
+        reply(u, &peer, &out);
+    }
+    if (complete) {
+        slot_peer(s, s->pending[n - 1].request_id, &peer);
+        finish(u, s, &peer);
+    }
+}
+
+static void flush_all(coord_upload_t *u)
+{
+    for (int i = 0; i < COORD_UPLOAD_MAX_OPEN; i++)
+        flush_slot(u, &u->slots[i]);
+}
+
+/* Every byte is in: hash, compare, rename into place, record. */
+static void finish(coord_upload_t *u, slot_t *s, const tt_wire_msg_t *m)
+{
+    char part[COORD_UPLOAD_MAX_FILE + 16], ack[COORD_UPLOAD_MAX_FILE + 16];
+    name_with(part, sizeof part, s->rec.file, ".part");
+    name_with(ack, sizeof ack, s->rec.file, ".part.ack");
+    uint8_t got[HASH_LEN];
+    int rc = hash_fd(u, s->part_fd, s->rec.size, got);
+    if (rc != 0) {
+        tt_diag_error("upload of %s: reading it back: %s", s->rec.file, strerror(errno));
+        reply_error(u, m, TT_ERR_IO, "the coordinator could not read the file back; offer again");
+        slot_close(s);
+        return;
+    }
+    if (memcmp(got, s->rec.hash, HASH_LEN) != 0) {
+        char want_hex[2 * HASH_LEN + 1], got_hex[2 * HASH_LEN + 1], text[TT_WHY_LEN];
+        sodium_bin2hex(want_hex, sizeof want_hex, s->rec.hash, HASH_LEN);
+        sodium_bin2hex(got_hex, sizeof got_hex, got, HASH_LEN);
+        tt_diag_warn("upload from room %s of cue %s take %u input %s: hash mismatch (offered "
+                     "%.16s…, arrived %.16s…, %llu bytes); discarded",
+                     s->rec.room, s->rec.cue, s->rec.take, s->rec.input, want_hex, got_hex,
+                     (unsigned long long)s->rec.size);
+        snprintf(text, sizeof text,
+                 "hash mismatch: the %llu bytes of %s hash to %.16s…, the offer said %.16s… "
+                 "(was the file changed after its manifest was written?); discarded",
+                 (unsigned long long)s->rec.size, s->rec.file, got_hex, want_hex);
+        slot_close(s);
+        unlinkat(u->dir_fd, part, 0);
+        unlinkat(u->dir_fd, ack, 0);
+        reply_error(u, m, TT_ERR_INVALID, text);
+        return;
+    }
+    if (fsync(s->part_fd) != 0 || renameat(u->dir_fd, part, u->dir_fd, s->rec.file) != 0 ||
+        fsync_dir(u) != 0) {
+        tt_diag_error("upload of %s: putting it in place: %s", s->rec.file, strerror(errno));
+        reply_error(u, m, TT_ERR_IO, "the coordinator could not store the file; offer again");
+        slot_close(s);
+        return;
+    }
+    unlinkat(u->dir_fd, ack, 0);
+    coord_media_entry_t rec = s->rec;
+    slot_close(s);
+    commit_and_done(u, m, &rec);
+}
+
+/* ------------------------------------------------------------ handlers */
+
+static void on_offer(coord_upload_t *u, const tt_wire_msg_t *m)
+{
+    const Tutti__UploadOffer *o = m->env->upload_offer;
+    if (!o->media) {
+        reply_error(u, m, TT_ERR_PROTOCOL, "an offer carries the media record it will become");
+        return;
+    }
+    const Tutti__Media *md = o->media;
+    Tutti__Envelope env = TUTTI__ENVELOPE__INIT, *ans = NULL;
+    Tutti__UploadCheck chk = TUTTI__UPLOAD_CHECK__INIT;
+    chk.user_id = (char *)m->user_id;
+    chk.media = (Tutti__Media *)md;
+    env.body_case = TUTTI__ENVELOPE__BODY_UPLOAD_CHECK;
+    env.upload_check = &chk;
+    char why[TT_WHY_LEN];
+    int rc = pipe_request(u, &env, &ans, why);
+    if (rc == 0 && ans->body_case != TUTTI__ENVELOPE__BODY_UPLOAD_CHECK_REPLY)
+        rc = tt_fail(why, TT_ERR_PROTOCOL, "the main loop answered a check oddly");
+    if (rc != 0) {
+        if (rc != TT_ERR_DENIED && rc != TT_ERR_INVALID && rc != TT_ERR_NOTFOUND &&
+            rc != TT_ERR_TOO_BIG) /* the main thread logs refusals, naming the caller */
+            tt_diag_warn("upload offer of %.32s take %u not taken: %s", md->cue, md->take, why);
+        reply_error(u, m, rc, why);
+        if (ans)
+            tutti__envelope__free_unpacked(ans, NULL);
+        return;
+    }
+    uint64_t existing_seq = ans->upload_check_reply->media_seq;
+    tutti__envelope__free_unpacked(ans, NULL);
+
+    /* The main thread checked every field: the name is made of them only. */
+    coord_media_entry_t rec;
+    memset(&rec, 0, sizeof rec);
+    if (coord_upload_file_name(md->cue, md->take, md->room, md->input, rec.file, sizeof rec.file) !=
+        0) {
+        reply_error(u, m, TT_ERR_INVALID, "no file name can be made for this record");
+        return;
+    }
+    snprintf(rec.cue, sizeof rec.cue, "%s", md->cue);
+    rec.take = md->take;
+    snprintf(rec.room, sizeof rec.room, "%s", md->room);
+    snprintf(rec.input, sizeof rec.input, "%s", md->input);
+    rec.size = md->size;
+    memcpy(rec.hash, md->hash.data, HASH_LEN);
+    rec.rate = md->rate;
+    rec.time_reference = md->time_reference;
+    rec.punch_in_bar = md->punch_in_bar;
+    rec.punch_out_bar = md->punch_out_bar;
+
+    /* One upload per connection and per file: a new offer replaces the old. */
+    for (int i = 0; i < COORD_UPLOAD_MAX_OPEN; i++) {
+        slot_t *s = &u->slots[i];
+        if (!s->used)
+            continue;
+        int same_peer =
+            s->rid_len == m->routing_id_len && !memcmp(s->rid, m->routing_id, m->routing_id_len);
+        if (same_peer || !strcmp(s->rec.file, rec.file))
+            slot_close(s);
+    }
+
+    struct stat st;
+    if (fstatat(u->dir_fd, rec.file, &st, 0) == 0) {
+        if (existing_seq && (uint64_t)st.st_size == rec.size) {
+            tt_diag_info("upload of %s from %s: already here as record %llu", rec.file, rec.room,
+                         (unsigned long long)existing_seq);
+            reply_done(u, m, existing_seq);
+            return;
+        }
+        if (!existing_seq) { /* in place but not recorded: a crash between the two */
+            int fd = openat(u->dir_fd, rec.file, O_RDONLY | O_CLOEXEC);
+            uint8_t got[HASH_LEN];
+            int same = fd >= 0 && (uint64_t)st.st_size == rec.size &&
+                       hash_fd(u, fd, rec.size, got) == 0 && !memcmp(got, rec.hash, HASH_LEN);
+            if (fd >= 0)
+                close(fd);
+            if (same) {
+                tt_diag_info("upload of %s from %s: the file is here and verifies; recording it",
+                             rec.file, rec.room);
+                commit_and_done(u, m, &rec);
+                return;
+            }
+            tt_diag_warn("upload of %s from %s: an unrecorded file of that name does not match "
+                         "the offer; replacing it",
+                         rec.file, rec.room);
+            unlinkat(u->dir_fd, rec.file, 0);
+        }
+    }
+
+    slot_t *s = slot_alloc(u);
+    if (!s) {
+        reply_error(u, m, TT_ERR_UNAVAILABLE,
+                    "the coordinator has as many uploads open as it takes; try again shortly");
+        return;
+    }
+    char part[COORD_UPLOAD_MAX_FILE + 16], ack[COORD_UPLOAD_MAX_FILE + 16];
+    name_with(part, sizeof part, rec.file, ".part");
+    name_with(ack, sizeof ack, rec.file, ".part.ack");
+    memset(s, 0, sizeof *s);
+    s->used = 1;
+    s->rec = rec;
+    memcpy(s->rid, m->routing_id, m->routing_id_len);
+    s->rid_len = m->routing_id_len;
+    s->last_ns = tt_time_mono_ns();
+    s->part_fd = openat(u->dir_fd, part, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    s->ack_fd = openat(u->dir_fd, ack, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    struct stat pst;
+    if (s->part_fd < 0 || s->ack_fd < 0 || fstat(s->part_fd, &pst) != 0) {
+        tt_diag_error("upload of %s: opening %s/%s: %s", rec.file, u->dir, part, strerror(errno));
+        slot_close(s);
+        reply_error(u, m, TT_ERR_IO, "the coordinator cannot open its media directory");
+        return;
+    }
+    s->acked = s->written = ack_read(s, (uint64_t)pst.st_size);
+    if (ftruncate(s->part_fd, (off_t)s->acked) != 0 || fdatasync(s->part_fd) != 0 ||
+        ack_write(s) != 0 || fsync_dir(u) != 0) {
+        tt_diag_error("upload of %s: preparing %s: %s", rec.file, part, strerror(errno));
+        slot_close(s);
+        reply_error(u, m, TT_ERR_IO, "the coordinator cannot write its media directory");
+        return;
+    }
+    tt_diag_info("upload of %s from %s: accepting from offset %llu of %llu", rec.file, rec.room,
+                 (unsigned long long)s->acked, (unsigned long long)rec.size);
+    if (s->acked == rec.size) {
+        finish(u, s, m);
+        return;
+    }
+    Tutti__Envelope out = TUTTI__ENVELOPE__INIT;
+    Tutti__UploadAccept acc = TUTTI__UPLOAD_ACCEPT__INIT;
+    acc.offset = s->acked;
+    acc.chunk_size = COORD_UPLOAD_CHUNK;
+    acc.credit = COORD_UPLOAD_CREDIT;
+    out.body_case = TUTTI__ENVELOPE__BODY_UPLOAD_ACCEPT;
+    out.upload_accept = &acc;
+    reply(u, m, &out);
+}
+
+/* Writes a chunk; it is synced and answered by flush_slot (after the
+ * messages that arrived together, or when MAX_PENDING are waiting). */
+static void on_chunk(coord_upload_t *u, const tt_wire_msg_t *m)
+{
+    slot_t *s = slot_by_rid(u, m);
+    if (!s) {
+        reply_error(u, m, TT_ERR_PROTOCOL,
+                    "no upload is open on this connection (coordinator restarted?): offer again");
+        return;
+    }
+    const Tutti__UploadChunk *c = m->env->upload_chunk;
+    size_t len = c->data.len;
+    char text[TT_WHY_LEN];
+    if (c->offset != s->written) {
+        snprintf(text, sizeof text, "chunk at %llu, but %s holds %llu bytes: offer again",
+                 (unsigned long long)c->offset, s->rec.file, (unsigned long long)s->written);
+        slot_close(s);
+        reply_error(u, m, TT_ERR_PROTOCOL, text);
+        return;
+    }
+    if (len == 0 || len > COORD_UPLOAD_CHUNK || len > s->rec.size - s->written) {
+        snprintf(text, sizeof text,
+                 "chunk of %zu bytes at %llu: chunks hold 1..%d bytes and stay within the "
+                 "offered %llu",
+                 len, (unsigned long long)c->offset, COORD_UPLOAD_CHUNK,
+                 (unsigned long long)s->rec.size);
+        slot_close(s);
+        reply_error(u, m, TT_ERR_PROTOCOL, text);
+        return;
+    }
+    for (size_t done = 0; done < len;) {
+        ssize_t w = pwrite(s->part_fd, c->data.data + done, len - done, (off_t)(s->written + done));
+        if (w <= 0) {
+            if (w < 0 && errno == EINTR)
+                continue;
+            tt_diag_error("upload of %s: writing: %s", s->rec.file, strerror(errno));
+            slot_close(s);
+            reply_error(u, m, TT_ERR_IO, "the coordinator could not write the chunk; offer again");
+            return;
+        }
+        done += (size_t)w;
+    }
+    s->written += len;
+    s->pending[s->n_pending].request_id = m->request_id;
+    s->pending[s->n_pending].end = s->written;
+    s->n_pending++;
+    s->last_ns = tt_time_mono_ns();
+    if (s->n_pending == MAX_PENDING)
+        flush_slot(u, s);
+}
+
+static void on_fetch(coord_upload_t *u, const tt_wire_msg_t *m)
+{
+    const Tutti__MediaFetch *f = m->env->media_fetch;
+    Tutti__Envelope env = TUTTI__ENVELOPE__INIT, *ans = NULL;
+    Tutti__UploadCheck chk = TUTTI__UPLOAD_CHECK__INIT;
+    chk.user_id = (char *)m->user_id;
+    chk.fetch = (Tutti__MediaFetch *)f;
+    env.body_case = TUTTI__ENVELOPE__BODY_UPLOAD_CHECK;
+    env.upload_check = &chk;
+    char why[TT_WHY_LEN];
+    int rc = pipe_request(u, &env, &ans, why);
+    const Tutti__Media *rec = rc == 0 && ans->body_case == TUTTI__ENVELOPE__BODY_UPLOAD_CHECK_REPLY
+                                  ? ans->upload_check_reply->media
+                                  : NULL;
+    if (rc == 0 && (!rec || !stored_name_ok(rec->file)))
+        rc = tt_fail(why, TT_ERR_NOTFOUND, "no media record for that cue, take, room and input");
+    if (rc == 0 && f->offset > rec->size)
+        rc = tt_fail(why, TT_ERR_INVALID, "offset %llu is past the end (%llu bytes)",
+                     (unsigned long long)f->offset, (unsigned long long)rec->size);
+    size_t n = 0;
+    if (rc == 0) {
+        uint64_t left = rec->size - f->offset;
+        n = f->max_bytes && f->max_bytes < COORD_UPLOAD_FETCH_MAX ? f->max_bytes
+                                                                  : COORD_UPLOAD_FETCH_MAX;
+        if (n > left)
+            n = (size_t)left;
+        int fd = openat(u->dir_fd, rec->file, O_RDONLY | O_CLOEXEC);
+        ssize_t got = 0;
+        while (fd >= 0 && (size_t)got < n) {
+            ssize_t r = pread(fd, u->buf + got, n - (size_t)got, (off_t)(f->offset + got));
+            if (r <= 0)
+                break;
+            got += r;
+        }
+        if (fd < 0 || (size_t)got != n) {
+            tt_diag_error("serving %s: %s", rec->file,
+                          fd < 0 ? strerror(errno) : "shorter than its record");
+            rc = tt_fail(why, TT_ERR_CORRUPT, "the coordinator cannot read %s in full", rec->file);
+        }
+        if (fd >= 0)
+            close(fd);
+    }
+    if (rc != 0) {
+        reply_error(u, m, rc, why);
+    } else {
+        Tutti__Envelope out = TUTTI__ENVELOPE__INIT;
+        Tutti__MediaData md = TUTTI__MEDIA_DATA__INIT;
+        md.offset = f->offset;
+        md.data.data = u->buf;
+        md.data.len = n;
+        md.media = (Tutti__Media *)rec;
+        out.body_case = TUTTI__ENVELOPE__BODY_MEDIA_DATA;
+        out.media_data = &md;
+        reply(u, m, &out);
+    }
+    if (ans)
+        tutti__envelope__free_unpacked(ans, NULL);
+}
+
+/* ------------------------------------------------------------ thread */
+
+static void *upload_thread(void *arg)
+{
+    coord_upload_t *u = arg;
+    while (!u->stopping) {
+        zmq_pollitem_t items[2] = {{u->router, 0, ZMQ_POLLIN, 0},
+                                   {u->thread_control, 0, ZMQ_POLLIN, 0}};
+        if (zmq_poll(items, 2, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            break;
+        }
+        if (items[1].revents & ZMQ_POLLIN)
+            break;
+        for (int i = 0; i < MSGS_PER_WAKE && !u->stopping; i++) {
+            tt_wire_msg_t m;
+            char why[TT_WHY_LEN];
+            int rc = tt_wire_recv(u->router, 1, ZMQ_DONTWAIT, &m, why);
+            if (rc == TT_ERR_IO)
+                break;
+            if (rc != 0) {
+                if (m.routing_id_len)
+                    reply_error(u, &m, rc, why);
+                tt_wire_msg_clear(&m);
+                continue;
+            }
+            /* Chunks wait for the group sync; anything else sees them durable. */
+            if (m.env->body_case != TUTTI__ENVELOPE__BODY_UPLOAD_CHUNK)
+                flush_all(u);
+            switch (m.env->body_case) {
+            case TUTTI__ENVELOPE__BODY_UPLOAD_OFFER: on_offer(u, &m); break;
+            case TUTTI__ENVELOPE__BODY_UPLOAD_CHUNK: on_chunk(u, &m); break;
+            case TUTTI__ENVELOPE__BODY_MEDIA_FETCH: on_fetch(u, &m); break;
+            default:
+                reply_error(u, &m, TT_ERR_PROTOCOL,
+                            "the upload socket takes offers, chunks and fetches only");
+            }
+            tt_wire_msg_clear(&m);
+        }
+        flush_all(u);
+    }
+    for (int i = 0; i < COORD_UPLOAD_MAX_OPEN; i++)
+        slot_close(&u->slots[i]);
+    return NULL;
+}
+
+coord_upload_t *coord_upload_start(const coord_upload_config_t *cfg, char *why)
+{
+    coord_upload_t *u = calloc(1, sizeof *u);
+    if (!u) {
+        tt_fail(why, TT_ERR_NOMEM, "allocating the upload service");
+        return NULL;
+    }
+    u->dir_fd = -1;
+    for (int i = 0; i < COORD_UPLOAD_MAX_OPEN; i++)
+        u->slots[i].part_fd = u->slots[i].ack_fd = -1;
+    int n = snprintf(u->dir, sizeof u->dir, "%s/media", cfg->data_dir);
+    if (n < 0 || (size_t)n >= sizeof u->dir) {
+        tt_fail(why, TT_ERR_INVALID, "data directory path too long");
+        goto fail;
+    }
+    if (mkdir(u->dir, 0700) != 0 && errno != EEXIST) {
+        tt_fail(why, TT_ERR_IO, "creating %s: %s", u->dir, strerror(errno));
+        goto fail;
+    }
+    u->dir_fd = open(u->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (u->dir_fd < 0) {
+        tt_fail(why, TT_ERR_IO, "opening %s: %s", u->dir, strerror(errno));
+        goto fail;
+    }
+    if (!(u->buf = malloc(COORD_UPLOAD_FETCH_MAX))) {
+        tt_fail(why, TT_ERR_NOMEM, "allocating the upload buffer");
+        goto fail;
+    }
+    u->router = zmq_socket(cfg->ctx, ZMQ_ROUTER);
+    if (!u->router) {
+        tt_fail(why, TT_ERR_IO, "creating the upload socket: %s", zmq_strerror(errno));
+        goto fail;
+    }
+    if (tt_wire_pipe(cfg->ctx, "upload-control", &u->control, &u->thread_control, why) != 0 ||
+        tt_wire_pipe(cfg->ctx, "upload", &u->pipe, &u->thread_pipe, why) != 0)
+        goto fail;
+    if (tt_wire_setup_server(u->router, cfg->keys, why) != 0)
+        goto fail;
+    if (zmq_bind(u->router, cfg->endpoint) != 0) {
+        tt_fail(why, TT_ERR_IO, "binding the upload service to %s: %s", cfg->endpoint,
+                zmq_strerror(errno));
+        goto fail;
+    }
+    u->port = tt_wire_bound_port(u->router);
+    /* From here only the thread touches the router and the thread ends. */
+    if (pthread_create(&u->thread, NULL, upload_thread, u) != 0) {
+        tt_fail(why, TT_ERR_IO, "starting the upload thread");
+        goto fail;
+    }
+    u->started = 1;
+    return u;
+fail:
+    coord_upload_stop(&u);
+    return NULL;
+}
+
+unsigned coord_upload_port(const coord_upload_t *u)
+{
+    return u ? u->port : 0;
+}
+
+void *coord_upload_pipe(coord_upload_t *u)
+{
+    return u ? u->pipe : NULL;
+}
+
+void coord_upload_stop(coord_upload_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    coord_upload_t *u = *self_p;
+    if (u->started) {
+        zmq_send(u->control, "stop", 4, 0);
+        pthread_join(u->thread, NULL);
+    }
+    if (u->router)
+        zmq_close(u->router);
+    if (u->control)
+        zmq_close(u->control);
+    if (u->thread_control)
+        zmq_close(u->thread_control);
+    if (u->pipe)
+        zmq_close(u->pipe);
+    if (u->thread_pipe)
+        zmq_close(u->thread_pipe);
+    if (u->dir_fd >= 0)
+        close(u->dir_fd);
+    free(u->buf);
+    free(u);
+    *self_p = NULL;
+}
