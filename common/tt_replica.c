@@ -45,6 +45,7 @@ struct tt_replica {
     int64_t next_hello_ns;
     int64_t next_heartbeat_ns;
     int fetch_outstanding;
+    uint64_t fetch_from; /* from_seq of the last fetch sent */
     int64_t fetch_sent_ns;
 
     int has_clock;
@@ -184,6 +185,7 @@ static void send_fetch(tt_replica_t *r)
     env.body_case = TUTTI__ENVELOPE__BODY_FETCH;
     env.fetch = &f;
     if (tt_client_send(r->client, &env, NULL) == 0) {
+        r->fetch_from = f.from_seq;
         r->fetch_outstanding = 1;
         r->fetch_sent_ns = tt_time_mono_ns();
     }
@@ -303,8 +305,15 @@ static int on_dealer(tt_replica_t *r, char *why)
             r->fetch_outstanding = 0;
             if (fr->last_seq > r->coord_seq)
                 r->coord_seq = fr->last_seq;
+            /* Updates may have brought some of these while the fetch was in
+             * flight: skip what the replica already holds. */
+            size_t skip = 0;
+            if (r->fetch_from && r->state.last_seq + 1 > r->fetch_from)
+                skip = (size_t)(r->state.last_seq + 1 - r->fetch_from);
+            if (skip > fr->n_records)
+                skip = fr->n_records;
             char awhy[TT_WHY_LEN];
-            if (apply_records(r, fr->records, fr->n_records, awhy) != 0)
+            if (apply_records(r, fr->records + skip, fr->n_records - skip, awhy) != 0)
                 tt_diag_error("catching up: %s", awhy);
             else if (r->coord_seq > r->state.last_seq && fr->n_records > 0)
                 send_fetch(r);
