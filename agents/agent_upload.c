@@ -296,6 +296,13 @@ static void job_refuse(agent_upload_t *u, const char *reason)
 }
 
 /* Loads manifest `name` into the job. 0, or -1 when it was ignored or refused. */
+/* A manifest is a file anyone with access to the capture dir may edit:
+ * integers are range-checked before they are narrowed. */
+static int in_range(const json_t *v, json_int_t lo, json_int_t hi)
+{
+    return json_is_integer(v) && json_integer_value(v) >= lo && json_integer_value(v) <= hi;
+}
+
 static int job_load(agent_upload_t *u, const char *mname)
 {
     job_t *j = &u->job;
@@ -326,9 +333,9 @@ static int job_load(agent_upload_t *u, const char *mname)
     const char *missing = !cue                        ? "cue"
                           : !room                     ? "room"
                           : !input                    ? "input"
-                          : !json_is_integer(take)    ? "take"
-                          : !json_is_integer(size)    ? "size"
-                          : !json_is_integer(rate)    ? "rate"
+                          : !in_range(take, 1, UINT32_MAX) ? "take"
+                          : !in_range(size, 1, INT64_MAX)  ? "size"
+                          : !in_range(rate, 1, UINT32_MAX) ? "rate"
                           : hex32(hash, j->hash) != 0 ? "hash (64 hex digits)"
                                                       : NULL;
     if (missing) {
@@ -346,9 +353,12 @@ static int job_load(agent_upload_t *u, const char *mname)
     j->media.hash.data = j->hash;
     j->media.hash.len = 32;
     j->media.rate = (uint32_t)json_integer_value(rate);
-    j->media.time_reference = (uint64_t)json_integer_value(json_object_get(o, "time_reference"));
-    j->media.punch_in_bar = (int32_t)json_integer_value(json_object_get(o, "punch_in_bar"));
-    j->media.punch_out_bar = (int32_t)json_integer_value(json_object_get(o, "punch_out_bar"));
+    /* Optional fields: out of range reads as absent (the coordinator checks the rest). */
+    json_t *tr = json_object_get(o, "time_reference");
+    json_t *pin = json_object_get(o, "punch_in_bar"), *pout = json_object_get(o, "punch_out_bar");
+    j->media.time_reference = in_range(tr, 0, INT64_MAX) ? (uint64_t)json_integer_value(tr) : 0;
+    j->media.punch_in_bar = in_range(pin, 0, INT32_MAX) ? (int32_t)json_integer_value(pin) : 0;
+    j->media.punch_out_bar = in_range(pout, 0, INT32_MAX) ? (int32_t)json_integer_value(pout) : 0;
     j->fd = open(j->wav, O_RDONLY | O_CLOEXEC);
     if (j->fd < 0) {
         char why[TT_WHY_LEN];

@@ -394,6 +394,20 @@ static enum MHD_Result on_get(dash_http_t *h, struct MHD_Connection *c, const ch
     return serve_asset(c, url);
 }
 
+/* Without a password the page trusts whoever reaches loopback, so it must
+ * not be reachable under another name: a DNS-rebinding page would otherwise
+ * read it as its own origin. Host must name loopback. */
+static int host_is_loopback(struct MHD_Connection *c)
+{
+    const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
+    if (!host)
+        return 0;
+    size_t n = strcspn(host, ":");
+    if (host[0] == '[') /* [::1]:port */
+        return strncmp(host, "[::1]", 5) == 0;
+    return (n == 9 && strncmp(host, "localhost", 9) == 0) || strncmp(host, "127.", 4) == 0;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version,
                                   const char *upload_data, size_t *upload_size, void **con_cls)
@@ -401,6 +415,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     (void)version;
     dash_http_t *h = cls;
     request_t *rq = *con_cls;
+    static const char wrong_host[] = "this dashboard answers only as 127.0.0.1 or localhost\n";
+    if (!rq && !h->cfg.password && !host_is_loopback(c))
+        return reply(c, 421, "text/plain", wrong_host, sizeof wrong_host - 1, NULL);
     if (!rq) { /* first call: headers only */
         rq = calloc(1, sizeof *rq);
         if (!rq)

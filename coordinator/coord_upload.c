@@ -11,6 +11,7 @@
  */
 #define _GNU_SOURCE
 #include "coord_upload.h"
+#include "coord_upload_internal.h"
 #include "tt_diag.h"
 #include "tt_error.h"
 #include "tt_time.h"
@@ -32,7 +33,7 @@
 #define PIPE_TIMEOUT_MS 10000
 #define IDLE_EVICT_NS (30LL * 1000000000LL) /* an open upload this quiet may be evicted */
 #define ACK_MAGIC "TTACK001"
-#define ACK_LEN (8 + 8 + 8 + 32 + 32) /* magic, offset, size, hash, BLAKE2b of the rest */
+#define ACK_LEN COORD_UPLOAD_ACK_LEN /* magic, offset, size, hash, BLAKE2b of the rest */
 #define HASH_LEN 32
 #define MAX_PENDING 64 /* chunks written but not yet synced and answered, per upload */
 
@@ -92,11 +93,15 @@ int coord_upload_file_name(const char *cue, uint32_t take, const char *room, con
         !name_part_ok(input, COORD_UPLOAD_MAX_INPUT))
         return TT_ERR_INVALID;
     int n = snprintf(out, len, "%s_t%u_%s_%s.wav", cue, take, room, input);
-    return (n < 0 || (size_t)n >= len) ? TT_ERR_INVALID : 0;
+    if (n < 0 || (size_t)n >= len)
+        return TT_ERR_INVALID;
+    if (out[0] == '.') /* a cue may start with '.'; a hidden file is one a fetch refuses */
+        out[0] = '_';
+    return 0;
 }
 
 /* A stored file name from a record: one path component of safe characters. */
-static int stored_name_ok(const char *s)
+int coord_upload_stored_name_ok(const char *s)
 {
     return s && s[0] != '.' && name_part_ok(s, COORD_UPLOAD_MAX_FILE);
 }
@@ -218,6 +223,8 @@ int coord_upload_check_media(const tt_session_t *st, const coord_media_index_t *
         return tt_fail(why, TT_ERR_INVALID, "a file of %llu bytes holds no audio",
                        (unsigned long long)m->size);
     double len_s = (double)(take->end_session_ns - take->start_session_ns) / 1e9;
+    if (len_s <= 0 && take->state == TT_TAKE_INTERRUPTED)
+        len_s = COORD_UPLOAD_UNKNOWN_TAKE_S; /* closed after a reboot: session time restarted */
     if (len_s < 0)
         len_s = 0;
     if (channels < 1)
@@ -269,14 +276,39 @@ static uint64_t get64(const uint8_t *p)
     return v;
 }
 
+void coord_upload_ack_encode(uint8_t b[ACK_LEN], uint64_t acked, uint64_t size,
+                             const uint8_t hash[HASH_LEN])
+{
+    memcpy(b, ACK_MAGIC, 8);
+    put64(b + 8, acked);
+    put64(b + 16, size);
+    memcpy(b + 24, hash, HASH_LEN);
+    crypto_generichash(b + 56, HASH_LEN, b, 56, NULL, 0);
+}
+
+int coord_upload_ack_decode(const uint8_t *b, size_t len, uint64_t size,
+                            const uint8_t hash[HASH_LEN], uint64_t part_size, uint64_t *acked)
+{
+    uint8_t chk[HASH_LEN];
+    *acked = 0;
+    if (len != ACK_LEN || memcmp(b, ACK_MAGIC, 8) != 0)
+        return TT_ERR_CORRUPT;
+    crypto_generichash(chk, HASH_LEN, b, 56, NULL, 0);
+    if (sodium_memcmp(chk, b + 56, HASH_LEN) != 0) /* torn write: start over */
+        return TT_ERR_CORRUPT;
+    uint64_t off = get64(b + 8);
+    if (get64(b + 16) != size || memcmp(b + 24, hash, HASH_LEN) != 0)
+        return TT_ERR_INVALID; /* the room offers another file under this name now */
+    if (off > size || off > part_size)
+        return TT_ERR_INVALID;
+    *acked = off;
+    return 0;
+}
+
 static int ack_write(slot_t *s)
 {
     uint8_t b[ACK_LEN];
-    memcpy(b, ACK_MAGIC, 8);
-    put64(b + 8, s->acked);
-    put64(b + 16, s->rec.size);
-    memcpy(b + 24, s->rec.hash, HASH_LEN);
-    crypto_generichash(b + 56, HASH_LEN, b, 56, NULL, 0);
+    coord_upload_ack_encode(b, s->acked, s->rec.size, s->rec.hash);
     if (pwrite(s->ack_fd, b, ACK_LEN, 0) != ACK_LEN || fdatasync(s->ack_fd) != 0)
         return TT_ERR_IO;
     return 0;
@@ -285,17 +317,10 @@ static int ack_write(slot_t *s)
 /* The durable offset the sidecar holds for this offer, or 0. */
 static uint64_t ack_read(const slot_t *s, uint64_t part_size)
 {
-    uint8_t b[ACK_LEN], chk[HASH_LEN];
-    if (pread(s->ack_fd, b, ACK_LEN, 0) != ACK_LEN || memcmp(b, ACK_MAGIC, 8) != 0)
-        return 0;
-    crypto_generichash(chk, HASH_LEN, b, 56, NULL, 0);
-    if (sodium_memcmp(chk, b + 56, HASH_LEN) != 0) /* torn write: start over */
-        return 0;
-    uint64_t off = get64(b + 8);
-    if (get64(b + 16) != s->rec.size || memcmp(b + 24, s->rec.hash, HASH_LEN) != 0)
-        return 0; /* the room offers another file under this name now */
-    if (off > s->rec.size || off > part_size)
-        return 0;
+    uint8_t b[ACK_LEN];
+    uint64_t off;
+    ssize_t n = pread(s->ack_fd, b, ACK_LEN, 0);
+    coord_upload_ack_decode(b, n > 0 ? (size_t)n : 0, s->rec.size, s->rec.hash, part_size, &off);
     return off;
 }
 
@@ -777,7 +802,7 @@ static void on_fetch(coord_upload_t *u, const tt_wire_msg_t *m)
     const Tutti__Media *rec = rc == 0 && ans->body_case == TUTTI__ENVELOPE__BODY_UPLOAD_CHECK_REPLY
                                   ? ans->upload_check_reply->media
                                   : NULL;
-    if (rc == 0 && (!rec || !stored_name_ok(rec->file)))
+    if (rc == 0 && (!rec || !coord_upload_stored_name_ok(rec->file)))
         rc = tt_fail(why, TT_ERR_NOTFOUND, "no media record for that cue, take, room and input");
     if (rc == 0 && f->offset > rec->size)
         rc = tt_fail(why, TT_ERR_INVALID, "offset %llu is past the end (%llu bytes)",

@@ -41,6 +41,9 @@
 #define COORD_UPLOAD_FETCH_MAX (1 << 20) /* largest MediaData answer */
 #define COORD_UPLOAD_MAX_OPEN 64         /* uploads open at once (one per connection) */
 #define COORD_UPLOAD_HANDLES_S 60        /* seconds of handles a take's file may carry */
+/* Bound for a take interrupted across a host reboot (its length is unknown):
+ * the room's capture cap. */
+#define COORD_UPLOAD_UNKNOWN_TAKE_S 1800
 #define COORD_UPLOAD_HEADER_SLACK (1 << 20)
 #define COORD_UPLOAD_MAX_INPUT 32
 #define COORD_UPLOAD_MAX_FILE 192 /* CUE_tTAKE_ROOM_INPUT.wav fits easily */
@@ -107,8 +110,9 @@ const coord_media_entry_t *coord_media_index_find(const coord_media_index_t *ix,
 /* Fills m (whose strings then point into e) from an entry. */
 void coord_media_entry_to_record(const coord_media_entry_t *e, Tutti__Media *m);
 
-/* "CUE_tTAKE_ROOM_INPUT.wav" into out; TT_ERR_INVALID when a part holds
- * anything but [A-Za-z0-9._-] or it does not fit. */
+/* "CUE_tTAKE_ROOM_INPUT.wav" into out (a leading '.' becomes '_': never a
+ * hidden file); TT_ERR_INVALID when a part holds anything but [A-Za-z0-9._-]
+ * or it does not fit. */
 int coord_upload_file_name(const char *cue, uint32_t take, const char *room, const char *input,
                            char *out, size_t len);
 

@@ -17,6 +17,8 @@ it_wait_for 10 bash -c "curl -sf $DASH/api/state | jq -e '[.rooms[] | select(.on
     fail "dashboard does not show two rooms online: $(state | jq -c .rooms)"
 curl -sf "$DASH/" | grep -q "<html" || fail "no page at /"
 curl -sf "$DASH/app.js" >/dev/null || fail "no app.js"
+code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Host: attacker.example' "$DASH/api/session")
+[ "$code" = 421 ] || fail "answered under another host name (DNS rebinding): HTTP $code"
 CSRF=$(curl -sf "$DASH/api/session" | jq -r .csrf)
 [ ${#CSRF} -eq 64 ] || fail "no CSRF token: $CSRF"
 
