@@ -34,6 +34,8 @@ int tt_client_send(tt_client_t *c, Tutti__Envelope *env, char *why);
 
 /* Sends req and waits up to timeout_ms for its reply. An Error reply
  * becomes its (negative) code with the coordinator's message in why.
+ * TT_ERR_AUTH when the monitor shows our key refused; it is watched only
+ * once the reply is 20 ms late, so a refusal is reported that much later.
  * *reply is owned by the caller (tutti__envelope__free_unpacked). */
 int tt_client_request(tt_client_t *c, Tutti__Envelope *req, Tutti__Envelope **reply, int timeout_ms,
                       char *why);
