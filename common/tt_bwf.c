@@ -123,7 +123,7 @@ tt_bwf_writer_t *tt_bwf_open(const char *path, const tt_bwf_info_t *info, char *
     memcpy(bi.description, info->description, strlen(info->description));
     memcpy(bi.originator, info->originator, strlen(info->originator));
     memcpy(bi.originator_reference, info->originator_reference, strlen(info->originator_reference));
-    char date[16], hms[16];
+    char date[48], hms[48]; /* roomy: the compiler cannot bound struct tm fields */
     time_t now = time(NULL);
     struct tm tm;
     localtime_r(&now, &tm);
