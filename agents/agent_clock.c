@@ -16,6 +16,7 @@
 
 #define REPORT_MS 200
 #define PUBLISH_MS 5
+#define PUBLISH_AHEAD_MS 20
 #define RECENT_PINGS 32
 /* Pings go out in bursts, each sent the moment the previous pong lands. On
  * this machine kind a thread that slept for a while wakes tens of us late
@@ -91,9 +92,8 @@ typedef struct {
     int recent_next;
     uint64_t request_id;
     tt_clock_state_t last_state;
-    int burst_left;           /* pings still to send in this burst */
-    tt_clock_map_t published; /* last mapping handed to renderers */
-    int64_t warmup_t1;        /* t1 of the burst's first ping: not a sample */
+    int burst_left;    /* pings still to send in this burst */
+    int64_t warmup_t1; /* t1 of the burst's first ping: not a sample */
 } clock_loop_t;
 
 static void open_dealer(clock_loop_t *l, const char *endpoint)
@@ -202,8 +202,12 @@ static void send_report(clock_loop_t *l, int64_t now_local)
     }
 }
 
-/* The slope is measured on the estimator's own (slewed) output over the
- * last interval, so renderers follow slews as well as drift. */
+/* The rate is the slope of the estimator's own (slewed) output over the
+ * next PUBLISH_AHEAD_MS, the stretch a renderer extrapolates over before
+ * the next mapping (a JACK period of 1024 frames is 21 ms, plus up to
+ * PUBLISH_MS of age). The slope of the last interval, used before, missed
+ * by up to 10-17 µs at that distance whenever a correction started or
+ * ended in between (measured on published mappings under it_jack). */
 static void publish_map(clock_loop_t *l, int64_t mono)
 {
     int64_t local = local_now(l->c, mono);
@@ -216,13 +220,14 @@ static void publish_map(clock_loop_t *l, int64_t mono)
         .state = (int)r.state,
         .valid = r.samples > 0 || r.state != TT_CLOCK_ACQUIRING,
     };
-    if (l->published.valid && m.valid && local > l->published.local_ref) {
-        double slope = (double)(m.session_ref - l->published.session_ref) /
-                       (double)(local - l->published.local_ref);
+    if (m.valid) {
+        const int64_t ahead = PUBLISH_AHEAD_MS * 1000000LL;
+        double slope =
+            (double)(tt_clock_est_preview_ns(l->est, local + ahead) + l->trim_ns - m.session_ref) /
+            (double)ahead;
         if (slope > 0.999 && slope < 1.001)
             m.rate = slope;
     }
-    l->published = m;
     tt_clock_box_publish(l->c->box, &m);
 }
 

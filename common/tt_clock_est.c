@@ -13,11 +13,19 @@
  *   and offset(t4) >= t3 - t4; the slope leaving the widest corridor
  *   between those two point sets is set by the fastest exchange in each
  *   direction near each end of the window, so queueing noise, outliers and
- *   a constant asymmetry do not tilt it. It is searched only within what
- *   the regression's slope allows (shrunk toward a prior while the window
- *   is too short to tell), and the distance between the two widens the
- *   drift's bound. The corridor's centre may also refine the offset, but
- *   only within the fit's own statistical uncertainty.
+ *   a constant asymmetry do not tilt it. It is searched only within one
+ *   standard error of the regression's slope (shrunk toward a prior while
+ *   the window is too short to tell), and the distance between the two
+ *   widens the drift's bound. The corridor's centre may also refine the
+ *   offset: by two standard errors of the fit's mean when it lies near the
+ *   fit, and all the way when it lies so far off that only one-sided
+ *   queueing explains it.
+ * - Window: 1024 exchanges. On one host the offset of an exchange scatters
+ *   by tens of µs and its bias wanders over seconds with scheduling; two
+ *   agents' estimates over 256 exchanges (under 2 s while pinging fast)
+ *   disagreed by up to 19-67 µs in four tutti-bench-click runs, over 1024
+ *   by up to 9-17 µs, and 6-10 µs with the limits on the floors and the
+ *   centre above (replayed on the same recorded exchanges).
  * - Everything is computed relative to the newest exchange (offsets of
  *   seconds, epochs of 1e18 ns) so doubles keep sub-ns precision.
  * - The error bound is physical, not just statistical: each exchange
@@ -26,9 +34,15 @@
  *   the drift and widened by its uncertainty, bounds the error even on an
  *   asymmetric path, which no statistic can see.
  * - Output: offset(t) = model(t) + c(t). When the model is refitted the
- *   output keeps its value and c absorbs the jump; once locked, c decays at
- *   max_slew_ppm, so the output rate stays within the model's drift +- slew
- *   and never reverses. A clamp on the last returned value backs that up.
+ *   output keeps its value and c absorbs the jump; once locked, c decays
+ *   exponentially (time constant 100 ms) but never faster than
+ *   max_slew_ppm, so the output rate stays within the model's drift +-
+ *   slew and never reverses. A clamp on the last returned value backs that
+ *   up. A refit moves a 1024-exchange model by a µs or so; decaying that
+ *   at the full slew rate put kinks of +-500 ppm a few ms long into the
+ *   output, and a renderer extrapolating a published mapping 20-26 ms
+ *   ahead (a JACK period) missed by up to 10-17 µs (measured); at the
+ *   exponential's rate (|c| / 100 ms) it misses by about a µs.
  */
 #include "tt_clock_est.h"
 
@@ -43,7 +57,8 @@
 #define CE_S2_FLOOR 0.05         /* smallest residual variance, in units of the weights */
 #define CE_TUKEY_C 4.685         /* biweight cut, in robust sigmas */
 #define CE_IRLS_ROUNDS 3
-#define CE_MAX_B 0.01 /* |drift| beyond 1% is not a clock; keeps the output monotonic */
+#define CE_MAX_B 0.01        /* |drift| beyond 1% is not a clock; keeps the output monotonic */
+#define CE_SLEW_TAU_NS 100e6 /* time constant of the output's correction (see Output above) */
 
 typedef struct {
     int64_t x;    /* local midpoint of the exchange */
@@ -99,7 +114,7 @@ struct tt_clock_est {
 
 void tt_clock_est_config_default(tt_clock_est_config_t *cfg)
 {
-    cfg->window = 256;
+    cfg->window = 1024;
     cfg->lock_samples = 16;
     cfg->lock_precision_us = 1000.0;
     cfg->holdover_after_ns = 2000000000;
@@ -108,7 +123,7 @@ void tt_clock_est_config_default(tt_clock_est_config_t *cfg)
     cfg->max_drift_ppm = 500.0;
     cfg->wander_ppm = 1.0;
     cfg->ping_fast_ms = 20;
-    cfg->ping_slow_ms = 250;
+    cfg->ping_slow_ms = 100;
     cfg->ping_holdover_ms = 100;
 }
 
@@ -239,64 +254,92 @@ static bool ce_before(const ce_sample_t *p, const ce_sample_t *q)
     return p->d < q->d || (p->d == q->d && p->seq < q->seq);
 }
 
-/* Heapsorts: deterministic, in place, no allocation (qsort may allocate). */
-static void ce_sift_order(const ce_sample_t *ring, int *v, int root, int n)
+/* Selection, not sorting: the fit needs the k fastest exchanges and a few
+ * ranks among them, and the reweighting a median; a full sort of a
+ * 1024-sample window on every exchange cost more than the fit itself.
+ * Quickselect (median-of-three pivot, Hoare partition) is O(n) on average,
+ * in place and deterministic. */
+static void ce_swap_i(int *v, int a, int b)
 {
-    for (;;) {
-        int c = 2 * root + 1;
-        if (c >= n)
+    int t = v[a];
+    v[a] = v[b];
+    v[b] = t;
+}
+
+/* Rearranges v[lo..hi] so v[m] holds the sample of rank m by delay (ties by
+ * arrival), everything before it is no slower and everything after no
+ * faster. */
+static void ce_select_order(const ce_sample_t *ring, int *v, int lo, int hi, int m)
+{
+    while (lo < hi) {
+        int mid = lo + (hi - lo) / 2;
+        if (ce_before(&ring[v[mid]], &ring[v[lo]]))
+            ce_swap_i(v, mid, lo);
+        if (ce_before(&ring[v[hi]], &ring[v[lo]]))
+            ce_swap_i(v, hi, lo);
+        if (ce_before(&ring[v[hi]], &ring[v[mid]]))
+            ce_swap_i(v, hi, mid);
+        const ce_sample_t *pv = &ring[v[mid]];
+        int i = lo, j = hi;
+        while (i <= j) {
+            while (ce_before(&ring[v[i]], pv))
+                i++;
+            while (ce_before(pv, &ring[v[j]]))
+                j--;
+            if (i <= j)
+                ce_swap_i(v, i++, j--);
+        }
+        if (m <= j)
+            hi = j;
+        else if (m >= i)
+            lo = i;
+        else
             return;
-        if (c + 1 < n && ce_before(&ring[v[c]], &ring[v[c + 1]]))
-            c++;
-        if (!ce_before(&ring[v[root]], &ring[v[c]]))
-            return;
-        int t = v[root];
-        v[root] = v[c];
-        v[c] = t;
-        root = c;
     }
 }
 
-static void ce_sort_order(const ce_sample_t *ring, int *v, int n)
+static void ce_select_d(double *v, int lo, int hi, int m)
 {
-    for (int i = n / 2 - 1; i >= 0; i--)
-        ce_sift_order(ring, v, i, n);
-    for (int end = n - 1; end > 0; end--) {
-        int t = v[0];
-        v[0] = v[end];
-        v[end] = t;
-        ce_sift_order(ring, v, 0, end);
+    while (lo < hi) {
+        int mid = lo + (hi - lo) / 2;
+        double t;
+        if (v[mid] < v[lo])
+            t = v[mid], v[mid] = v[lo], v[lo] = t;
+        if (v[hi] < v[lo])
+            t = v[hi], v[hi] = v[lo], v[lo] = t;
+        if (v[hi] < v[mid])
+            t = v[hi], v[hi] = v[mid], v[mid] = t;
+        double pv = v[mid];
+        int i = lo, j = hi;
+        while (i <= j) {
+            while (v[i] < pv)
+                i++;
+            while (pv < v[j])
+                j--;
+            if (i <= j)
+                t = v[i], v[i++] = v[j], v[j--] = t;
+        }
+        if (m <= j)
+            hi = j;
+        else if (m >= i)
+            lo = i;
+        else
+            return;
     }
 }
 
-static void ce_sift_d(double *v, int root, int n)
-{
-    for (;;) {
-        int c = 2 * root + 1;
-        if (c >= n)
-            return;
-        if (c + 1 < n && v[c] < v[c + 1])
-            c++;
-        if (!(v[root] < v[c]))
-            return;
-        double t = v[root];
-        v[root] = v[c];
-        v[c] = t;
-        root = c;
-    }
-}
-
+/* Median of v[0..n) (n >= 1); reorders v. */
 static double ce_median(double *v, int n)
 {
-    for (int i = n / 2 - 1; i >= 0; i--)
-        ce_sift_d(v, i, n);
-    for (int end = n - 1; end > 0; end--) {
-        double t = v[0];
-        v[0] = v[end];
-        v[end] = t;
-        ce_sift_d(v, 0, end);
-    }
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+    int h = n / 2;
+    ce_select_d(v, 0, n - 1, h);
+    if (n % 2)
+        return v[h];
+    double below = v[0]; /* the largest of v[0..h) */
+    for (int i = 1; i < h; i++)
+        if (v[i] > below)
+            below = v[i];
+    return 0.5 * (below + v[h]);
 }
 
 /* ---- the fit ------------------------------------------------------------------------------ */
@@ -472,10 +515,14 @@ static void ce_fit(tt_clock_est_t *e, ce_model_t *m)
 
     for (int i = 0; i < n; i++)
         e->order[i] = i;
-    ce_sort_order(r, e->order, n);
     int k = (n + 1) / 2;
     if (k < CE_MIN_SEL)
         k = n < CE_MIN_SEL ? n : CE_MIN_SEL;
+    /* order[0..k) holds the k fastest (in no particular order), with the
+     * ranks the fit needs in place: k - 1, CE_SIG_RANK(k) and 0. */
+    ce_select_order(r, e->order, 0, n - 1, k - 1);
+    ce_select_order(r, e->order, 0, k - 1, CE_SIG_RANK(k));
+    ce_select_order(r, e->order, 0, CE_SIG_RANK(k), 0);
     int64_t dmin = r[e->order[0]].d;
     /* Weight 1 / (sig^2 + (excess/2)^2): a sample's offset can be off by at
      * most half its delay excess, and sig (half the excess a quarter of the
@@ -498,8 +545,13 @@ static void ce_fit(tt_clock_est_t *e, ce_model_t *m)
             break;
         ce_reweight(e, k, &L);
     }
-    /* Drift: the floors' slope, within what the regression allows; its
-     * bound is the regression's plus the distance between the two. */
+    /* Drift: the floors' slope, within one standard error of the
+     * regression's; its bound is the regression's plus the distance between
+     * the two. On loopback the floors are soft (the fastest exchanges are
+     * rare and not symmetric), so the floors may only refine the slope, not
+     * tilt it: searched across the regression's whole bound they moved it
+     * by up to 1 ppm and the output ramped away by several µs (measured on
+     * recorded exchanges of three agents on one host). */
     double span_s = 0;
     for (int i = 0; i < n; i++) {
         double x = (double)(m->x_m - r[i].x) * 1e-9;
@@ -508,7 +560,8 @@ static void ce_fit(tt_clock_est_t *e, ce_model_t *m)
     }
     if (L.used >= CE_MIN_SEL) {
         double bmax = e->cfg.max_drift_ppm * 1e3 + fabs(e->b0);
-        double lo = fmax(L.bs - L.u_bs, -bmax), hi = fmin(L.bs + L.u_bs, bmax);
+        double sd_b = L.u_bs / L.kk;
+        double lo = fmax(L.bs - sd_b, -bmax), hi = fmin(L.bs + sd_b, bmax);
         double bs = lo < hi ? ce_floor_slope(e, m->x_m, m->y_m, lo, hi, L.bs, span_s) : L.bs;
         L.u_bs += fabs(bs - L.bs);
         L.bs = bs;
@@ -518,14 +571,25 @@ static void ce_fit(tt_clock_est_t *e, ce_model_t *m)
     /* Offset: the corridor's centre is far sharper than any average when
      * the floors are symmetric (they are on a WAN, where queueing is what
      * varies), but on loopback the fastest exchanges are not symmetric
-     * while the bulk is (DESIGN.md). So the lowest-delay-half fit decides
-     * and the centre may only move it within that fit's own uncertainty. */
+     * while the bulk is (DESIGN.md), and the centre, which rests on two
+     * single exchanges, sits 0-5 standard errors of the fit's mean away
+     * from the fit. So near the fit the centre may only move it by two
+     * standard errors (allowed the fit's whole bound it moved loopback
+     * estimates by 10-20 µs). Beyond twice the fit's K-sigma bound (about
+     * 8 standard errors) it is not noise but one-sided queueing (10-20
+     * standard errors on a path with exponential delay one way, where the
+     * fit over the fastest half is still pulled by hundreds of µs): blend
+     * over to the centre, fully at twice that distance. */
     double est = L.a, dev = 0;
     if (L.used >= CE_MIN_SEL) {
         double mid;
         ce_corridor(e, m->x_m, m->y_m, L.bs, &mid);
-        if (isfinite(mid))
-            est = fmin(fmax(mid, L.a - L.prec), L.a + L.prec);
+        if (isfinite(mid)) {
+            double room = 0.5 * L.kk * L.sd_ybar, far = 2.0 * L.kk * L.sd_ybar;
+            double z = mid - L.a;
+            double w = far > 0 ? fmin(fmax(fabs(z) / far - 1.0, 0.0), 1.0) : 1.0;
+            est = (1.0 - w) * (L.a + fmin(fmax(z, -room), room)) + w * mid;
+        }
         dev = fabs(est - L.a);
     }
 
@@ -562,19 +626,21 @@ static void ce_fit(tt_clock_est_t *e, ce_model_t *m)
 
 /* ---- output trajectory -------------------------------------------------------------------- */
 
-/* Unslewed correction at t: |c| shrinks at max_slew after the anchor and,
- * symmetrically, is larger before it, so the trajectory is one line. */
+/* Unslewed correction at t. Every correction decays along one curve:
+ * linearly at max_slew while |c| is above slew x CE_SLEW_TAU_NS, then
+ * exponentially with that time constant (the two join with the same
+ * slope). The anchor sits on the curve where |c| = |c_a|; later times move
+ * down it and earlier ones up it, so the trajectory is one smooth curve. */
 static double ce_c(const tt_clock_est_t *e, int64_t t)
 {
     if (e->c_a == 0.0 || !e->slewing)
         return e->c_a;
     double s = e->cfg.max_slew_ppm * 1e-6;
-    double dt = (double)(t - e->t_a);
-    if (dt >= 0) {
-        double mag = fabs(e->c_a) - s * dt;
-        return mag > 0 ? copysign(mag, e->c_a) : 0.0;
-    }
-    return e->c_a + copysign(-s * dt, e->c_a);
+    double ck = s * CE_SLEW_TAU_NS; /* where linear turns exponential */
+    double a = fabs(e->c_a);
+    double xa = a > ck ? (ck - a) / s : -CE_SLEW_TAU_NS * log(a / ck);
+    double x = xa + (double)(t - e->t_a);
+    return copysign(x < 0 ? ck - s * x : ck * exp(-x / CE_SLEW_TAU_NS), e->c_a);
 }
 
 static double ce_model_rel(const ce_model_t *m, int64_t t)
@@ -612,6 +678,13 @@ int64_t tt_clock_est_session_ns(tt_clock_est_t *e, int64_t local_ns)
         e->q_out = v;
     }
     return v;
+}
+
+int64_t tt_clock_est_preview_ns(const tt_clock_est_t *e, int64_t local_ns)
+{
+    if (!e->have_model)
+        return local_ns;
+    return ce_out(e, local_ns);
 }
 
 int64_t tt_clock_est_local_ns(const tt_clock_est_t *e, int64_t session_ns)

@@ -33,7 +33,7 @@ typedef enum {
 } tt_clock_state_t;
 
 typedef struct {
-    int window;                /* exchanges kept, oldest dropped first; 8..4096 (256) */
+    int window;                /* exchanges kept, oldest dropped first; 8..4096 (1024) */
     int lock_samples;          /* exchanges in the window before LOCKED; 4..window (16) */
     double lock_precision_us;  /* LOCKED needs the fit's statistical precision below this (1000) */
     int64_t holdover_after_ns; /* LOCKED with no exchange for this long -> HOLDOVER (2 s) */
@@ -43,7 +43,7 @@ typedef struct {
     double max_drift_ppm;      /* |drift| assumed possible before the data shows it (500) */
     double wander_ppm;         /* assumed frequency wander, widens every extrapolation (1) */
     int ping_fast_ms;          /* ping interval while ACQUIRING (20) */
-    int ping_slow_ms;          /* ping interval once LOCKED and the window has filled (250) */
+    int ping_slow_ms;          /* ping interval once LOCKED and the window has filled (100) */
     int ping_holdover_ms;      /* ping interval in HOLDOVER and LOST (100) */
 } tt_clock_est_config_t;
 
@@ -85,10 +85,16 @@ void tt_clock_est_reset(tt_clock_est_t *e);
  * for a sequence of calls with non-decreasing local_ns, the results never
  * decrease: before the first lock the output steps forward to the model and
  * holds (rather than steps back) when the model moves back; once locked it
- * converges on the model at no more than max_slew_ppm. A call with a
- * local_ns earlier than a previous call returns at most that call's result
- * and changes nothing. */
+ * converges on the model exponentially (time constant 100 ms) and never
+ * faster than max_slew_ppm. A call with a local_ns earlier than a previous
+ * call returns at most that call's result and changes nothing. */
 int64_t tt_clock_est_session_ns(tt_clock_est_t *e, int64_t local_ns);
+
+/* What tt_clock_est_session_ns(e, local_ns) would return now, without
+ * recording the call: local_ns may lie ahead of every query so far (the
+ * clock thread uses it to publish the output's rate over the next few
+ * ms). Changes nothing; a later refit may of course change the answer. */
+int64_t tt_clock_est_preview_ns(const tt_clock_est_t *e, int64_t local_ns);
 
 /* Local time at which the output reaches session_ns (the inverse of
  * tt_clock_est_session_ns as it now stands, within a nanosecond or two),

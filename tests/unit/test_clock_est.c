@@ -381,11 +381,12 @@ static void test_converges_offset_and_drift(void **state)
     assert_true(s.max_err_us < 5.0);
     assert_true(fabs(drift_err) < 1.0);
     assert_true(fabs(s.last.offset_us - 2.5e6) < 10000); /* 2.5 s, less 60 s of drift */
-    /* Pings stretch from fast to slow as the window fills (256 samples). */
+    /* Pings stretch from fast to slow as the window fills (1024 samples):
+     * after 60 s, 60 s / 1024 = 58 ms; slow (100 ms) from about 102 s. */
     int ping = tt_clock_est_next_ping_ms(s.e);
-    assert_true(ping > 200 && ping <= 250);
-    sim_run(&s, 10.0);
-    assert_int_equal(tt_clock_est_next_ping_ms(s.e), 250);
+    assert_true(ping >= 50 && ping <= 60);
+    sim_run(&s, 50.0);
+    assert_int_equal(tt_clock_est_next_ping_ms(s.e), 100);
     sim_free(&s);
 }
 
@@ -717,6 +718,99 @@ static void test_bound_covers_random_paths(void **state)
     assert_true(worst <= 1.0);
 }
 
+/* 10. Two rooms on the same loopback-like path agree. On one host the
+ * fastest exchanges are rare and not symmetric (up floor 40 µs, down 25 µs,
+ * both approached gradually: uniform plus exponential queueing) while the
+ * bulk is. Two estimators fed independent draws of that path at about the
+ * rate an agent pings (~140 exchanges/s while the window fills) must agree
+ * within 15 µs from 3 s to 20 s after the start, at every 1 ms query: a
+ * click is one sample (20.8 µs at 48 kHz) wide. With a 256-exchange window
+ * and the corridor allowed the fit's whole bound, these runs disagreed by
+ * 13-24 µs. */
+static void test_two_rooms_agree_on_loopback(void **state)
+{
+    (void)state;
+    enum { N = 20000, FROM = 3000 };
+    double *err[2], worst = 0;
+    err[0] = malloc(N * sizeof(double));
+    err[1] = malloc(N * sizeof(double));
+    assert_non_null(err[0]);
+    assert_non_null(err[1]);
+    for (int trial = 0; trial < 4; trial++) {
+        for (int a = 0; a < 2; a++) {
+            tt_clock_est_config_t c;
+            tt_clock_est_config_default(&c);
+            c.ping_fast_ms = 7;
+            sim_t s;
+            sim_init(&s, 500 + (uint64_t)(2 * trial + a), &c);
+            s.skew = a ? -150e-6 : 150e-6;
+            leg_set(&s.up, 40, 50);
+            s.up.exp_ns = 90e3;
+            leg_set(&s.down, 25, 65);
+            s.down.exp_ns = 90e3;
+            for (int i = 0; i < N; i++) {
+                sim_run(&s, 0.001);
+                err[a][i] = s.last_err_us;
+            }
+            sim_free(&s);
+        }
+        double m = 0;
+        for (int i = FROM; i < N; i++)
+            m = fmax(m, fabs(err[0][i] - err[1][i]));
+        printf("  [10] trial %d: rooms apart by at most %.2f us\n", trial, m);
+        worst = fmax(worst, m);
+    }
+    free(err[0]);
+    free(err[1]);
+    assert_true(worst < 15.0);
+}
+
+/* 11. A renderer extrapolates a published mapping (the output at P and
+ * its slope over the next 20 ms, from tt_clock_est_preview_ns) up to a
+ * JACK period plus the mapping's age ahead, 26 ms: on the path of test 10,
+ * with refits every ~7 ms, that lands within 1 µs of what the output then
+ * says. (Corrections decayed at the full 500 ppm missed by 2.3 µs here
+ * and by up to 9 µs on exchanges recorded under it_jack.) preview_ns
+ * itself changes nothing. */
+static void test_output_extrapolates_smoothly(void **state)
+{
+    (void)state;
+    tt_clock_est_config_t c;
+    tt_clock_est_config_default(&c);
+    c.ping_fast_ms = 7;
+    sim_t s;
+    sim_init(&s, 600, &c);
+    leg_set(&s.up, 40, 50);
+    s.up.exp_ns = 90e3;
+    leg_set(&s.down, 25, 65);
+    s.down.exp_ns = 90e3;
+    sim_run(&s, 2.0);
+    enum { N = 15000, AHEAD = 20, USE = 26 };
+    int64_t *L = malloc(N * sizeof *L), *out = malloc(N * sizeof *out);
+    double *slope = malloc(N * sizeof *slope);
+    assert_true(L && out && slope);
+    for (int i = 0; i < N; i++) {
+        sim_run(&s, 0.001); /* ends with a session_ns query at s.T */
+        L[i] = sim_local(&s, s.T);
+        int64_t ahead = L[i] + AHEAD * 1000000;
+        int64_t p1 = tt_clock_est_preview_ns(s.e, ahead);
+        assert_int_equal(tt_clock_est_preview_ns(s.e, ahead), p1);
+        out[i] = tt_clock_est_session_ns(s.e, L[i]); /* the same query again */
+        slope[i] = (double)(p1 - out[i]) / (AHEAD * 1e6);
+    }
+    double worst = 0;
+    for (int i = 0; i + USE < N; i += 5) {
+        double pred = (double)out[i] + slope[i] * (double)(L[i + USE] - L[i]);
+        worst = fmax(worst, fabs(pred - (double)out[i + USE]) * 1e-3);
+    }
+    printf("  [11] mapping 26 ms ahead: worst miss %.2f us\n", worst);
+    assert_true(worst < 1.0);
+    free(L);
+    free(out);
+    free(slope);
+    sim_free(&s);
+}
+
 /* Epoch-sized session times (CLOCK_REALTIME) against a monotonic local
  * clock: no precision is lost to doubles. */
 static void test_epoch_sized_offsets(void **state)
@@ -779,6 +873,8 @@ int main(void)
         cmocka_unit_test(test_monotonic_through_model_jumps),
         cmocka_unit_test(test_monotonic_before_lock_and_out_of_order_queries),
         cmocka_unit_test(test_bound_covers_random_paths),
+        cmocka_unit_test(test_two_rooms_agree_on_loopback),
+        cmocka_unit_test(test_output_extrapolates_smoothly),
         cmocka_unit_test(test_epoch_sized_offsets),
         cmocka_unit_test(test_deterministic),
     };
