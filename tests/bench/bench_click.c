@@ -41,13 +41,6 @@ typedef struct {
     long ltc_frames, ltc_bad;
 } room_t;
 
-static void sleep_s(double s)
-{
-    struct timespec ts = {(time_t)s, (long)((s - floor(s)) * 1e9)};
-    while (nanosleep(&ts, &ts) != 0)
-        ;
-}
-
 typedef struct {
     room_t *room;
     int64_t cue_origin_session; /* session time of cue time 0 */
@@ -185,7 +178,7 @@ int main(int argc, char **argv)
     /* Wait until every room's clock is locked. */
     int locked = 0;
     for (int tries = 0; tries < 100 && locked < ROOMS; tries++) {
-        sleep_s(0.2);
+        bench_sleep_s(0.2);
         Tutti__Envelope e = TUTTI__ENVELOPE__INIT, *rep = NULL;
         Tutti__StatusRequest sr = TUTTI__STATUS_REQUEST__INIT;
         e.body_case = TUTTI__ENVELOPE__BODY_STATUS;
@@ -203,7 +196,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "tutti-bench-click: rooms did not lock (see %s)\n", env.tmp);
         goto out;
     }
-    sleep_s(2.0); /* let the estimators settle past their first fits */
+    bench_sleep_s(2.0); /* let the estimators settle past their first fits */
     Tutti__Envelope e = TUTTI__ENVELOPE__INIT, *rep = NULL;
     Tutti__TempoLoadRequest tl = TUTTI__TEMPO_LOAD_REQUEST__INIT;
     tl.cue = "1M1";
@@ -254,7 +247,7 @@ int main(int argc, char **argv)
     tutti__envelope__free_unpacked(rep, NULL);
     if (!roll_start)
         goto out;
-    sleep_s(duration);
+    bench_sleep_s(duration);
     /* Only clicks every room has written whole: the agents stop one after
      * another, and a click cut off a ms after its onset by the end of the
      * first room's file (measured: 2 ms) cannot be timed below a sample

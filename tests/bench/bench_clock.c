@@ -111,27 +111,6 @@ static int parse_path(const char *spec, netsim_args_t *a)
     return 0;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double percentile(const double *sorted, size_t n, double p)
-{
-    if (n == 0)
-        return NAN;
-    size_t i = (size_t)ceil(p / 100.0 * (double)n);
-    return sorted[i == 0 ? 0 : i - 1];
-}
-
-static void sleep_s(double s)
-{
-    struct timespec ts = {(time_t)s, (long)((s - floor(s)) * 1e9)};
-    while (nanosleep(&ts, &ts) != 0)
-        ;
-}
-
 int main(int argc, char **argv)
 {
     double duration = 20, outage = 0, skew = 150;
@@ -245,7 +224,7 @@ int main(int argc, char **argv)
     pid_t agent = bench_spawn(&env, "agent", "tutti-agent", aargv);
     if (agent < 0)
         goto out;
-    sleep_s(duration);
+    bench_sleep_s(duration);
     bench_stop(&env, agent);
 
     /* Read the trace. */
@@ -289,11 +268,11 @@ int main(int argc, char **argv)
         free(err);
         goto out;
     }
-    qsort(err, n, sizeof *err, cmp_double);
+    bench_sort(err, n);
     json_t *o = json_object();
-    json_object_set_new(o, "p50_us", json_real(percentile(err, n, 50)));
-    json_object_set_new(o, "p95_us", json_real(percentile(err, n, 95)));
-    json_object_set_new(o, "p99_us", json_real(percentile(err, n, 99)));
+    json_object_set_new(o, "p50_us", json_real(bench_percentile(err, n, 50)));
+    json_object_set_new(o, "p95_us", json_real(bench_percentile(err, n, 95)));
+    json_object_set_new(o, "p99_us", json_real(bench_percentile(err, n, 99)));
     json_object_set_new(o, "max_us", json_real(err[n - 1]));
     json_object_set_new(o, "lock_ms", json_integer((lock_at - agent_start) / 1000000));
     json_object_set_new(o, "samples", json_integer((json_int_t)n));

@@ -5,6 +5,7 @@
 #include "tt_keys.h"
 
 #include <errno.h>
+#include <math.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <signal.h>
@@ -171,4 +172,30 @@ void bench_env_cleanup(bench_env_t *env)
         if (system(cmd) != 0)
             fprintf(stderr, "bench: could not remove %s\n", env->tmp);
     }
+}
+
+void bench_sleep_s(double s)
+{
+    struct timespec ts = {(time_t)s, (long)((s - floor(s)) * 1e9)};
+    while (nanosleep(&ts, &ts) != 0)
+        ;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+void bench_sort(double *v, size_t n)
+{
+    qsort(v, n, sizeof *v, cmp_double);
+}
+
+double bench_percentile(const double *sorted, size_t n, double p)
+{
+    if (n == 0)
+        return NAN;
+    size_t i = (size_t)ceil(p / 100.0 * (double)n);
+    return sorted[i == 0 ? 0 : i - 1];
 }

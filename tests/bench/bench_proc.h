@@ -42,4 +42,11 @@ int bench_stop(bench_env_t *env, pid_t pid);
 /* Stops every child still running and removes the temp dir. */
 void bench_env_cleanup(bench_env_t *env);
 
+/* Sleeps s seconds, resuming after signals. */
+void bench_sleep_s(double s);
+/* Sorts v ascending; then bench_percentile reads the p-th percentile
+ * (nearest rank) of the sorted values, NAN when n is 0. */
+void bench_sort(double *v, size_t n);
+double bench_percentile(const double *sorted, size_t n, double p);
+
 #endif

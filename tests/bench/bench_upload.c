@@ -59,27 +59,6 @@ static void usage(FILE *out)
                  "Example: tutti-bench-upload --mib 64 --outage 2\n");
 }
 
-static void sleep_s(double s)
-{
-    struct timespec ts = {(time_t)s, (long)((s - floor(s)) * 1e9)};
-    while (nanosleep(&ts, &ts) != 0)
-        ;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double percentile(const double *sorted, size_t n, double p)
-{
-    if (n == 0)
-        return NAN;
-    size_t i = (size_t)ceil(p / 100.0 * (double)n);
-    return sorted[i == 0 ? 0 : i - 1];
-}
-
 /* One request over the operator's connection; 0 or prints why. */
 static int call(tt_client_t *c, Tutti__Envelope *env, Tutti__Envelope **reply, const char *what)
 {
@@ -142,7 +121,7 @@ static int make_take(tt_client_t *c, unsigned *upload_port)
     env.roll = &roll;
     if (call(c, &env, NULL, "roll") != 0)
         return -1;
-    sleep_s(1.0);
+    bench_sleep_s(1.0);
     Tutti__StopRequest stop = TUTTI__STOP_REQUEST__INIT;
     env = (Tutti__Envelope)TUTTI__ENVELOPE__INIT;
     env.body_case = TUTTI__ENVELOPE__BODY_STOP;
@@ -227,7 +206,7 @@ static int wait_locked(const char *trace, int timeout_s)
             fclose(t);
         if (locked)
             return 0;
-        sleep_s(0.1);
+        bench_sleep_s(0.1);
     }
     return -1;
 }
@@ -364,7 +343,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "tutti-bench-upload: the clock agent never locked (see %s)\n", env.tmp);
         goto out;
     }
-    sleep_s(3); /* settle past the lock */
+    bench_sleep_s(3); /* settle past the lock */
 
     /* The file and its manifest, as agent_capture writes them. */
     char cap[1200], wav[1300], manifest[1400];
@@ -391,7 +370,7 @@ int main(int argc, char **argv)
 
     /* Idle window. */
     int64_t idle_from = tt_time_mono_ns();
-    sleep_s(idle);
+    bench_sleep_s(idle);
     int64_t idle_to = tt_time_mono_ns();
 
     /* The capped link with its outage centred on the expected transfer. */
@@ -470,7 +449,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "tutti-bench-upload: the upload did not finish (see %s)\n", env.tmp);
         goto out;
     }
-    sleep_s(0.5);
+    bench_sleep_s(0.5);
     bench_stop(&env, agent);
 
     /* The clock's error in each window (on one host mono is the truth). */
@@ -489,8 +468,8 @@ int main(int argc, char **argv)
     }
     if (t)
         fclose(t);
-    qsort(idle_err.v, idle_err.n, sizeof *idle_err.v, cmp_double);
-    qsort(during_err.v, during_err.n, sizeof *during_err.v, cmp_double);
+    bench_sort(idle_err.v, idle_err.n);
+    bench_sort(during_err.v, during_err.n);
 
     uint8_t got[32];
     snprintf(path, sizeof path, "%.1100s/media/B1_t1_stage_in1.wav", data);
@@ -503,8 +482,8 @@ int main(int argc, char **argv)
                         json_real((double)bytes / (upload_s - outage) / cap_Bps));
     json_object_set_new(o, "upload_s", json_real(upload_s));
     json_object_set_new(o, "clock_p99_us_during",
-                        json_real(percentile(during_err.v, during_err.n, 99)));
-    json_object_set_new(o, "clock_p99_us_idle", json_real(percentile(idle_err.v, idle_err.n, 99)));
+                        json_real(bench_percentile(during_err.v, during_err.n, 99)));
+    json_object_set_new(o, "clock_p99_us_idle", json_real(bench_percentile(idle_err.v, idle_err.n, 99)));
     json_object_set_new(o, "clock_max_us_during",
                         json_real(during_err.n ? during_err.v[during_err.n - 1] : NAN));
     json_object_set_new(o, "samples_during", json_integer((json_int_t)during_err.n));
