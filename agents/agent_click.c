@@ -23,6 +23,7 @@ struct agent_click_roll {
     int64_t beat_ns;       /* count-off beat */
     int countoff_clicks, beats_per_bar;
     int64_t stop_session; /* INT64_MAX: not scheduled */
+    int64_t last_click;   /* session time of the last click started, INT64_MIN: none */
     tt_ltc_enc_t *ltc;
     int64_t ltc_frame; /* frame held in ltc_buf, or INT64_MIN */
     int64_t ltc_first_sample;
@@ -88,6 +89,7 @@ agent_click_roll_t *agent_click_roll_new(const char *text, int32_t from_bar, int
         return NULL;
     }
     roll->ltc_frame = INT64_MIN;
+    roll->last_click = INT64_MIN;
     return roll;
 }
 
@@ -186,9 +188,11 @@ static void place_clicks(agent_click_t *c, const tt_clock_map_t *m, const agent_
             continue;
         double p = session_to_position(k, m, s);
         int64_t i = (int64_t)ceil(p);
-        if (i >= s0 && i < s0 + n)
+        if (i >= s0 && i < s0 + n && s > roll->last_click) {
             start_voice(c, j % roll->beats_per_bar == 0 ? CLICK_COUNTOFF_ACCENT : CLICK_COUNTOFF,
                         i - s0, (double)i - p);
+            roll->last_click = s;
+        }
     }
     /* The cue itself. */
     int64_t cue_lo = roll->c_from + (sess_lo - roll->origin);
@@ -201,8 +205,12 @@ static void place_clicks(agent_click_t *c, const tt_clock_map_t *m, const agent_
             break;
         double p = session_to_position(k, m, s);
         int64_t i = (int64_t)ceil(p);
-        if (i >= s0 && i < s0 + n)
+        /* Each click once: when the clock's mapping steps back (a JACK
+         * stall re-anchored), a click already played would fall in again. */
+        if (i >= s0 && i < s0 + n && s > roll->last_click) {
             start_voice(c, cl.downbeat ? CLICK_ACCENT : CLICK_BEAT, i - s0, (double)i - p);
+            roll->last_click = s;
+        }
     }
 }
 
@@ -225,6 +233,15 @@ static void place_ltc(agent_click_t *c, const tt_clock_map_t *m, const agent_cli
         if (fs >= roll->stop_session)
             break;
         int64_t a = session_to_sample(k, m, fs), b = session_to_sample(k, m, fe);
+        int64_t prev_end = roll->ltc_first_sample + roll->ltc_len;
+        if (roll->ltc_frame == f && roll->ltc_first_sample < s0) {
+            /* Already sounding: finish it as rendered. Re-placing it by a
+             * mapping that moved a little would cut the frame in two. */
+            a = roll->ltc_first_sample;
+            b = prev_end;
+        } else if (roll->ltc_frame == f - 1 && b > a && llabs(a - prev_end) <= (b - a) / 20) {
+            a = prev_end; /* tile on from the frame before; the length absorbs the move */
+        }
         if (a >= s0 + n)
             break;
         if (b <= s0 || b - a <= 0 || b - a > AGENT_CLICK_LTC_MAX)

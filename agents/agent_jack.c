@@ -2,12 +2,14 @@
 #define _GNU_SOURCE
 #include "agent_jack.h"
 #include "agent_click.h"
+#include "agent_cycle_map.h"
 #include "tt_diag.h"
 #include "tt_error.h"
 #include "tt_time.h"
 
 #include <jack/jack.h>
 #include <jack/ringbuffer.h>
+#include <math.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,9 +37,18 @@ struct agent_jack {
     jack_port_t *in_ports[AGENT_CAPTURE_MAX_INPUTS];
     int n_in;
     _Atomic(agent_capture_t *) capture;
-    atomic_int capture_latency; /* frames between the converter and this cycle */
+    atomic_int capture_latency;  /* frames between the converter and this cycle */
+    atomic_int playback_latency; /* frames between this cycle and the click's converter */
+    /* Published by the callback for the main thread's log. */
+    atomic_uint_fast64_t cycle_distrusts, cycle_reanchors;
+    atomic_int cycle_trusted;
+    atomic_llong fail_ppm, fail_lag_us, fail_skipped; /* the last failing cycle */
+    /* Main thread: what was last logged. */
+    uint64_t logged_distrusts, logged_reanchors;
+    int logged_trusted, logged_playback_latency;
     /* Callback-owned. */
     agent_click_t click;
+    agent_cycle_map_t cycle_map;
     int64_t frames64; /* 64-bit frame counter */
     jack_nframes_t last_frames;
     int have_frames;
@@ -63,14 +74,15 @@ static void take_commands(agent_jack_t *j)
 static int process(jack_nframes_t n, void *arg)
 {
     agent_jack_t *j = arg;
+    int64_t wake = tt_time_mono_ns();
     take_commands(j);
     float *click = jack_port_get_buffer(j->click_port, n);
     float *ltc = jack_port_get_buffer(j->ltc_port, n);
     jack_nframes_t cur_frames;
     jack_time_t cur_usecs, next_usecs;
     float period_usecs;
-    if (jack_get_cycle_times(j->client, &cur_frames, &cur_usecs, &next_usecs, &period_usecs) != 0 ||
-        next_usecs <= cur_usecs) {
+    if (n == 0 ||
+        jack_get_cycle_times(j->client, &cur_frames, &cur_usecs, &next_usecs, &period_usecs) != 0) {
         memset(click, 0, n * sizeof *click);
         memset(ltc, 0, n * sizeof *ltc);
         return 0;
@@ -81,11 +93,26 @@ static int process(jack_nframes_t n, void *arg)
         j->frames64 = cur_frames;
     j->last_frames = cur_frames;
     j->have_frames = 1;
-    int64_t mono0 = (int64_t)cur_usecs * 1000 - j->jack_minus_mono_ns;
-    int64_t mono1 = (int64_t)next_usecs * 1000 - j->jack_minus_mono_ns;
-    int64_t local0 = agent_clock_local_ns(j->cfg.clock, mono0);
-    int64_t local1 = agent_clock_local_ns(j->cfg.clock, mono1);
-    /* The samples of this cycle span [cur, next): one period of the driver. */
+    /* JACK's figures for this cycle, checked against the wake-up (see
+     * agent_cycle_map.h: after a stall they are milliseconds off). */
+    agent_cycle_t cyc = {j->frames64, (int)n, (int64_t)cur_usecs * 1000 - j->jack_minus_mono_ns,
+                         (int64_t)next_usecs * 1000 - j->jack_minus_mono_ns, wake};
+    agent_cycle_time_t ct = agent_cycle_map_next(&j->cycle_map, &cyc);
+    atomic_store_explicit(&j->cycle_distrusts, j->cycle_map.distrusts, memory_order_relaxed);
+    atomic_store_explicit(&j->cycle_reanchors, j->cycle_map.reanchors, memory_order_relaxed);
+    atomic_store_explicit(&j->cycle_trusted, ct.trusted, memory_order_relaxed);
+    atomic_store_explicit(&j->fail_ppm, llround(j->cycle_map.fail_ppm), memory_order_relaxed);
+    atomic_store_explicit(&j->fail_lag_us, llround(j->cycle_map.fail_lag_ns / 1e3),
+                          memory_order_relaxed);
+    atomic_store_explicit(&j->fail_skipped, j->cycle_map.fail_skipped, memory_order_relaxed);
+    /* What is written now reaches the converter playback-latency frames
+     * later: place every event that much earlier. */
+    int64_t lat = atomic_load_explicit(&j->playback_latency, memory_order_relaxed);
+    int64_t out0 = ct.mono0 + (int64_t)llround((double)lat * ct.ns_per_frame);
+    int64_t out1 = out0 + (int64_t)llround((double)n * ct.ns_per_frame);
+    int64_t local0 = agent_clock_local_ns(j->cfg.clock, out0);
+    int64_t local1 = agent_clock_local_ns(j->cfg.clock, out1);
+    /* The samples written this cycle sound in [local0, local1). */
     agent_click_clock_t k = {j->frames64, local0, (double)(local1 - local0) / (double)n};
     tt_clock_map_t m;
     tt_clock_box_read(j->cfg.box, &m);
@@ -97,11 +124,51 @@ static int process(jack_nframes_t n, void *arg)
             in[i] = jack_port_get_buffer(j->in_ports[i], n);
         /* This period's input entered the converter capture-latency frames
          * before the cycle start. */
-        int64_t s0 = agent_capture_sample(tt_clock_map_session(&m, local0), j->rate) -
+        int64_t cycle_local = agent_clock_local_ns(j->cfg.clock, ct.mono0);
+        int64_t s0 = agent_capture_sample(tt_clock_map_session(&m, cycle_local), j->rate) -
                      atomic_load_explicit(&j->capture_latency, memory_order_relaxed);
         agent_capture_rt_push(cap, n, in, s0, j->frames64);
     }
     return 0;
+}
+
+/* Notification thread: JACK recomputed latencies (a connection changed). */
+static void on_latency(jack_latency_callback_mode_t mode, void *arg)
+{
+    agent_jack_t *j = arg;
+    jack_latency_range_t r;
+    if (mode == JackPlaybackLatency) {
+        jack_port_get_latency_range(j->click_port, JackPlaybackLatency, &r);
+        atomic_store_explicit(&j->playback_latency, (int)r.max, memory_order_relaxed);
+    } else if (atomic_load_explicit(&j->capture, memory_order_acquire)) {
+        jack_port_get_latency_range(j->in_ports[0], JackCaptureLatency, &r);
+        atomic_store_explicit(&j->capture_latency, (int)r.max, memory_order_relaxed);
+    }
+}
+
+void agent_jack_log_changes(agent_jack_t *j)
+{
+    uint64_t distrusts = atomic_load_explicit(&j->cycle_distrusts, memory_order_relaxed);
+    uint64_t reanchors = atomic_load_explicit(&j->cycle_reanchors, memory_order_relaxed);
+    int trusted = atomic_load_explicit(&j->cycle_trusted, memory_order_relaxed);
+    int lat = atomic_load_explicit(&j->playback_latency, memory_order_relaxed);
+    if (distrusts != j->logged_distrusts || reanchors != j->logged_reanchors)
+        tt_diag_warn("JACK: the server's cycle times went wrong (stall or xrun; last: period "
+                     "%+lld ppm, callback %+.3f ms after the cycle start, %lld frames skipped): "
+                     "timing from the callback's wake-ups (%llu times so far, %llu re-anchors)",
+                     (long long)atomic_load_explicit(&j->fail_ppm, memory_order_relaxed),
+                     (double)atomic_load_explicit(&j->fail_lag_us, memory_order_relaxed) / 1e3,
+                     (long long)atomic_load_explicit(&j->fail_skipped, memory_order_relaxed),
+                     (unsigned long long)distrusts, (unsigned long long)reanchors);
+    else if (trusted && !j->logged_trusted)
+        tt_diag_info("JACK: back on the server's cycle times");
+    if (lat != j->logged_playback_latency)
+        tt_diag_info("JACK: click port playback latency %d frames (%.2f ms); compensated", lat,
+                     1e3 * lat / j->rate);
+    j->logged_distrusts = distrusts;
+    j->logged_reanchors = reanchors;
+    j->logged_trusted = trusted;
+    j->logged_playback_latency = lat;
 }
 
 int agent_jack_rate(const agent_jack_t *j)
@@ -202,7 +269,11 @@ agent_jack_t *agent_jack_start(const agent_jack_config_t *cfg, char *why)
                      (long long)(j->jack_minus_mono_ns / 1000));
     else
         j->jack_minus_mono_ns = 0; /* the same clock; the difference was the reading */
-    if (jack_set_process_callback(j->client, process, j) != 0 || jack_activate(j->client) != 0) {
+    agent_cycle_map_init(&j->cycle_map, j->rate);
+    atomic_store(&j->cycle_trusted, 1);
+    j->logged_trusted = 1;
+    if (jack_set_process_callback(j->client, process, j) != 0 ||
+        jack_set_latency_callback(j->client, on_latency, j) != 0 || jack_activate(j->client) != 0) {
         tt_fail(why, TT_ERR_IO, "activating the JACK client");
         goto fail;
     }

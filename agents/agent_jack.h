@@ -3,8 +3,10 @@
  *
  * The process callback maps the period to local time with
  * jack_get_cycle_times (the frame time and microsecond time of this cycle
- * and the next), then to session time with the clock thread's mapping, and
- * renders with agent_click. It never allocates, locks, logs or blocks:
+ * and the next), checked by agent_cycle_map, plus the click port's playback
+ * latency (what is written now sounds that many frames later), then to
+ * session time with the clock thread's mapping, and renders with
+ * agent_click. It never allocates, locks, logs or blocks:
  * rolls are prepared on the main thread and handed over by pointer through
  * a jack_ringbuffer; retired rolls come back the same way to be freed.
  */
@@ -34,6 +36,10 @@ void agent_jack_destroy(agent_jack_t **self_p);
 void agent_jack_roll(agent_jack_t *j, const char *map_text, int32_t from_bar,
                      int64_t start_session_ns);
 void agent_jack_stop(agent_jack_t *j, int64_t at_session_ns);
+
+/* Main thread, often: logs what changed in the callback's timing (the
+ * server's cycle times set aside or trusted again, playback latency). */
+void agent_jack_log_changes(agent_jack_t *j);
 
 /* The server's sample rate. */
 int agent_jack_rate(const agent_jack_t *j);

@@ -716,6 +716,8 @@ int main(int argc, char **argv)
             break;
         }
         follow_coordinator(rep, clock, endpoint, clock_ep, room, &clock_epoch, &trim_sent);
+        if (agent.jack)
+            agent_jack_log_changes(agent.jack);
         if (agent.upload)
             follow_uploads(&agent, &captured);
         report_players(&agent);

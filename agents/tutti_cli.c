@@ -21,8 +21,10 @@
 #include "tt_timecode.h"
 #include "tt_wire.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,11 +82,12 @@ static void usage(FILE *out)
         "                               online room has not acked a change to CUE; --force\n"
         "                               rolls anyway and the override is in the log\n"
         "  stop [--lead-ms MS]          stop at session time now + lead (default 0)\n"
-        "  clicks REF.wav OTHER.wav... [--json] [--whole-samples]\n"
+        "  clicks REF.wav OTHER.wav... [--json] [--whole-samples] [--ref-delay SAMPLES]\n"
         "                               how far each file's clicks landed from REF's, in\n"
         "                               samples, to a fraction of a sample (or by first\n"
         "                               sample with --whole-samples); files from tutti-agent\n"
-        "                               --click-wav on this host, simulated clocks undone\n"
+        "                               --click-wav on this host, simulated clocks undone;\n"
+        "                               --ref-delay: REF sounds SAMPLES later than recorded\n"
         "  ltc read FILE.wav [--channel N] [--fps RATE] [--json]\n"
         "  media fetch CUE TAKE [--room R] [--input I] --out DIR\n"
         "                       download a take's uploaded files, each checked against\n"
@@ -867,23 +870,34 @@ static int cmd_stop(const conn_opts_t *o, int argc, char **argv)
 
 static int cmd_clicks(int argc, char **argv)
 {
+    static const char usage[] = "usage: tutti clicks REF.wav OTHER.wav... [--json] "
+                                "[--whole-samples] [--ref-delay SAMPLES]\n";
     int as_json = 0, nfiles = 0, whole = 0;
+    long ref_delay = 0;
     const char *files[64];
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--json"))
+        char *end;
+        if (!strcmp(argv[i], "--json")) {
             as_json = 1;
-        else if (!strcmp(argv[i], "--whole-samples"))
+        } else if (!strcmp(argv[i], "--whole-samples")) {
             whole = 1;
-        else if (argv[i][0] != '-' && nfiles < 64)
+        } else if (!strcmp(argv[i], "--ref-delay") && i + 1 < argc) {
+            errno = 0;
+            ref_delay = strtol(argv[++i], &end, 10);
+            if (errno || *end || end == argv[i] || ref_delay < -10000000 || ref_delay > 10000000) {
+                fprintf(stderr, "tutti clicks: --ref-delay %s: a whole number of samples\n",
+                        argv[i]);
+                return EXIT_USAGE;
+            }
+        } else if (argv[i][0] != '-' && nfiles < 64) {
             files[nfiles++] = argv[i];
-        else {
-            fprintf(stderr,
-                    "usage: tutti clicks REF.wav OTHER.wav... [--json] [--whole-samples]\n");
+        } else {
+            fputs(usage, stderr);
             return EXIT_USAGE;
         }
     }
     if (nfiles < 2) {
-        fprintf(stderr, "usage: tutti clicks REF.wav OTHER.wav... [--json]\n");
+        fputs(usage, stderr);
         return EXIT_USAGE;
     }
     char why[TT_WHY_LEN];
@@ -892,6 +906,10 @@ static int cmd_clicks(int argc, char **argv)
         fprintf(stderr, "tutti clicks: %s\n", why);
         return 1;
     }
+    /* REF sounds this much later than recorded (e.g. its port's playback
+     * latency): compare where it is heard. */
+    for (size_t i = 0; i < ref.n; i++)
+        ref.ns[i] += (int64_t)llround((double)ref_delay * 1e9 / (ref.rate ? ref.rate : 48000));
     int rc = 0;
     if (!as_json)
         printf("%-40s %7s %8s %12s %12s\n", "file", "clicks", "paired", "max |d| smp",

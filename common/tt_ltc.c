@@ -56,6 +56,8 @@ struct tt_ltc_enc {
     float scale;  /* amplitude / 127: libltc at 0 dBFS writes 128 +- 127 */
     size_t n_min; /* accepted frame lengths */
     size_t n_max;
+    size_t n_nominal_lo; /* lengths rendered as libltc writes them; others are scaled */
+    size_t n_nominal_hi;
     size_t half_bit; /* samples in the closing half-bit */
     float last;      /* last sample rendered, 0 before the first frame */
 };
@@ -93,8 +95,10 @@ tt_ltc_enc_t *tt_ltc_enc_new(int sample_rate, tt_fps_t fps, char *why)
     e->amplitude = TT_LTC_DEFAULT_AMPLITUDE;
     e->scale = e->amplitude / 127.0f;
     double spf = samples_per_frame(sample_rate, fps);
-    e->n_min = (size_t)floor(spf) - 1;
-    e->n_max = (size_t)ceil(spf) + 1;
+    e->n_min = (size_t)floor(spf * (1.0 - TT_LTC_VARISPEED));
+    e->n_max = (size_t)ceil(spf * (1.0 + TT_LTC_VARISPEED));
+    e->n_nominal_lo = (size_t)floor(spf) - 1;
+    e->n_nominal_hi = (size_t)ceil(spf) + 1;
     e->half_bit = (size_t)ceil(spf / 160.0);
     return e;
 }
@@ -166,6 +170,17 @@ int tt_ltc_enc_render(tt_ltc_enc_t *e, int64_t frame, float *out, size_t n_sampl
     /* Inverted, so every frame starts with a falling edge: coming out of
      * silence, libltc's reader only registers a first edge that falls, and
      * a first frame that began by rising would be lost. */
+    if (n_samples < e->n_nominal_lo || n_samples > e->n_nominal_hi) {
+        /* Off speed (the clock it follows runs fast or slow): scale the
+         * whole frame, as a generator on that clock would; the first edge
+         * stays on sample 0. */
+        for (size_t i = 0; i < n_samples; i++) {
+            size_t src = (size_t)(((double)i + 0.5) * (double)len / (double)n_samples);
+            out[i] = (float)(128 - (int)buf[src < (size_t)len ? src : (size_t)len - 1]) * e->scale;
+        }
+        e->last = out[n_samples - 1];
+        return (int)n_samples;
+    }
     size_t copy = (size_t)len < n_samples ? (size_t)len : n_samples;
     for (size_t i = 0; i < copy; i++)
         out[i] = (float)(128 - (int)buf[i]) * e->scale;

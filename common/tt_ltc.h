@@ -82,9 +82,15 @@ void tt_ltc_enc_destroy(tt_ltc_enc_t **e_p);
  * Returns 0 or TT_ERR_INVALID. Real-time safe. */
 int tt_ltc_enc_set_amplitude(tt_ltc_enc_t *e, float amplitude);
 
-/* The lengths tt_ltc_enc_render accepts: one sample either side of
- * sample_rate / real fps (floor - 1 .. ceil + 1), which covers every
- * frame length tt_timecode_frame_to_sample produces. Real-time safe. */
+/* How far off speed a frame may be rendered: 10 %, as a varispeed
+ * generator would. */
+#define TT_LTC_VARISPEED 0.10
+
+/* The lengths tt_ltc_enc_render accepts: sample_rate / real fps, within
+ * TT_LTC_VARISPEED either way. Lengths within one sample of nominal (every
+ * length tt_timecode_frame_to_sample produces) come out as libltc writes
+ * them; others are the same frame scaled in time, so a frame placed by a
+ * clock that runs fast or slow still decodes. Real-time safe. */
 size_t tt_ltc_enc_min_samples(const tt_ltc_enc_t *e);
 size_t tt_ltc_enc_max_samples(const tt_ltc_enc_t *e);
 
