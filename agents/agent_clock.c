@@ -17,6 +17,7 @@
 #define REPORT_MS 200
 #define PUBLISH_MS 5
 #define PUBLISH_AHEAD_MS 20
+#define PUBLISH_FAR_MS 120 /* the map's second segment, for long playback latencies */
 #define RECENT_PINGS 32
 /* Pings go out in bursts, each sent the moment the previous pong lands. On
  * this machine kind a thread that slept for a while wakes tens of us late
@@ -221,12 +222,21 @@ static void publish_map(clock_loop_t *l, int64_t mono)
         .valid = r.samples > 0 || r.state != TT_CLOCK_ACQUIRING,
     };
     if (m.valid) {
-        const int64_t ahead = PUBLISH_AHEAD_MS * 1000000LL;
-        double slope =
-            (double)(tt_clock_est_preview_ns(l->est, local + ahead) + l->trim_ns - m.session_ref) /
-            (double)ahead;
-        if (slope > 0.999 && slope < 1.001)
+        const int64_t ahead = PUBLISH_AHEAD_MS * 1000000LL, far = PUBLISH_FAR_MS * 1000000LL;
+        int64_t knee = tt_clock_est_preview_ns(l->est, local + ahead) + l->trim_ns;
+        double slope = (double)(knee - m.session_ref) / (double)ahead;
+        if (slope > 0.999 && slope < 1.001) {
             m.rate = slope;
+            /* On past the knee along the estimator's own course. */
+            double far_slope =
+                (double)(tt_clock_est_preview_ns(l->est, local + far) + l->trim_ns - knee) /
+                (double)(far - ahead);
+            if (far_slope > 0.999 && far_slope < 1.001) {
+                m.knee_local = local + ahead;
+                m.knee_session = knee;
+                m.far_rate = far_slope;
+            }
+        }
     }
     tt_clock_box_publish(l->c->box, &m);
 }

@@ -14,7 +14,7 @@
 #define LEARN_NS 2e9            /* passing figures needed before the lag is trusted */
 #define JUMP_NS 2000000.0       /* the model is this far off: it jumped */
 #define LATE_CYCLES 3           /* ... when so many callbacks in a row say so */
-#define AGREE_NS 30000.0        /* JACK agrees with the model again */
+#define AGREE_NS 45000.0        /* JACK agrees with the model again (1.5 dead bands) */
 #define SETTLE_NS 350e6         /* after a jump: the line settles this long */
 #define SETTLE_DISCARD_NS 175e6 /* ... from the wake-ups after this much */
 #define DEADBAND_NS 30000.0     /* wake-ups vs JACK's carried-on line: noise within this */

@@ -8,6 +8,7 @@
  */
 #define _GNU_SOURCE
 #include "agent_upload.h"
+#include "agent_manifest.h"
 #include "tt_client.h"
 #include "tt_diag.h"
 #include "tt_error.h"
@@ -20,7 +21,6 @@
 #include <jansson.h>
 #include <limits.h>
 #include <pthread.h>
-#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -263,16 +263,6 @@ static unsigned scan_dir(agent_upload_t *u, char **first)
     return pending;
 }
 
-static int hex32(const char *s, uint8_t out[32])
-{
-    size_t bin_len = 0;
-    if (!s || strlen(s) != 64)
-        return -1;
-    if (sodium_hex2bin(out, 32, s, 64, NULL, &bin_len, NULL) != 0 || bin_len != 32)
-        return -1;
-    return 0;
-}
-
 static void job_close(agent_upload_t *u)
 {
     job_t *j = &u->job;
@@ -296,13 +286,6 @@ static void job_refuse(agent_upload_t *u, const char *reason)
 }
 
 /* Loads manifest `name` into the job. 0, or -1 when it was ignored or refused. */
-/* A manifest is a file anyone with access to the capture dir may edit:
- * integers are range-checked before they are narrowed. */
-static int in_range(const json_t *v, json_int_t lo, json_int_t hi)
-{
-    return json_is_integer(v) && json_integer_value(v) >= lo && json_integer_value(v) <= hi;
-}
-
 static int job_load(agent_upload_t *u, const char *mname)
 {
     job_t *j = &u->job;
@@ -323,45 +306,13 @@ static int job_load(agent_upload_t *u, const char *mname)
         return -1;
     }
     j->active = 1;
-    json_t *o = j->json;
-    const char *cue = json_string_value(json_object_get(o, "cue"));
-    const char *room = json_string_value(json_object_get(o, "room"));
-    const char *input = json_string_value(json_object_get(o, "input"));
-    const char *hash = json_string_value(json_object_get(o, "hash"));
-    json_t *take = json_object_get(o, "take"), *size = json_object_get(o, "size");
-    json_t *rate = json_object_get(o, "rate");
-    const char *missing = !cue                        ? "cue"
-                          : !room                     ? "room"
-                          : !input                    ? "input"
-                          : !in_range(take, 1, UINT32_MAX) ? "take"
-                          : !in_range(size, 1, INT64_MAX)  ? "size"
-                          : !in_range(rate, 1, UINT32_MAX) ? "rate"
-                          : hex32(hash, j->hash) != 0 ? "hash (64 hex digits)"
-                                                      : NULL;
-    if (missing) {
-        char why[TT_WHY_LEN];
-        snprintf(why, sizeof why, "the manifest has no valid %s", missing);
+    char why[TT_WHY_LEN];
+    if (agent_manifest_decode(j->json, &j->media, j->hash, why) != 0) {
         job_refuse(u, why);
         return -1;
     }
-    tutti__media__init(&j->media);
-    j->media.cue = (char *)cue;
-    j->media.take = (uint32_t)json_integer_value(take);
-    j->media.room = (char *)room;
-    j->media.input = (char *)input;
-    j->media.size = (uint64_t)json_integer_value(size);
-    j->media.hash.data = j->hash;
-    j->media.hash.len = 32;
-    j->media.rate = (uint32_t)json_integer_value(rate);
-    /* Optional fields: out of range reads as absent (the coordinator checks the rest). */
-    json_t *tr = json_object_get(o, "time_reference");
-    json_t *pin = json_object_get(o, "punch_in_bar"), *pout = json_object_get(o, "punch_out_bar");
-    j->media.time_reference = in_range(tr, 0, INT64_MAX) ? (uint64_t)json_integer_value(tr) : 0;
-    j->media.punch_in_bar = in_range(pin, 0, INT32_MAX) ? (int32_t)json_integer_value(pin) : 0;
-    j->media.punch_out_bar = in_range(pout, 0, INT32_MAX) ? (int32_t)json_integer_value(pout) : 0;
     j->fd = open(j->wav, O_RDONLY | O_CLOEXEC);
     if (j->fd < 0) {
-        char why[TT_WHY_LEN];
         snprintf(why, sizeof why, "cannot open %.250s: %s", j->name, strerror(errno));
         job_refuse(u, why);
         return -1;

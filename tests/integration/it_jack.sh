@@ -120,11 +120,11 @@ CAP=$IT_LAST_PID
 sleep 4
 "$B/tutti" stop --lead-ms 300 >/dev/null || fail "stop 2"
 wait "$CAP" || fail "capture 2 failed: $(cat "$IT_DIR/capture2.log")"
-# Stage's samples are decided 2048 frames (43 ms) before they sound, from
-# the clock's mapping of that moment: a line fitted to hold 20 ms ahead,
-# here extrapolated to ~64 ms, which misplaced by up to 6 samples in 8 runs
-# (see the README). The point here is the 2048: within 8 samples of it.
-bound2=8
+# Stage's samples are decided 2048 frames (43 ms) before they sound, on the
+# clock's mapping as published then (a line to 20 ms ahead, then the
+# estimator's course to 120 ms, which new exchanges may still bend): 0.1-1.1
+# samples as heard in most runs here, 3.7 in one of 12; within 4.
+bound2=4
 cmp_lat=$("$B/tutti" clicks "$IT_DIR/lat-1.wav" "$IT_DIR/lat-2.wav" --json) || fail "clicks 2"
 heard=$("$B/tutti" clicks "$IT_DIR/lat-1.wav" "$IT_DIR/lat-2.wav" --json --ref-delay "$lat") ||
     fail "clicks 2 as heard"
@@ -174,10 +174,14 @@ it_log "take 3 onsets: $cmp_stall"
 # A click the stall swallowed is gone from both; none sounds twice.
 echo "$cmp_stall" | jq -e '.paired >= 8 and .paired >= ([.clicks, .reference_clicks] | max) - 1' \
     >/dev/null || fail "clicks lost or doubled: $cmp_stall"
-# Each agent times the stall from its own wake-ups: a few samples apart at
-# worst (JACK's own figures were ~60 ms off the wall clock meanwhile; the
-# unit test holds the map to the truth).
-echo "$cmp_stall" | jq -e '.max_abs_samples <= 4' >/dev/null || fail "rooms apart after stalls: $cmp_stall"
+# Each agent times the stall from its own wake-ups, the first clicks after
+# it from a handful of them (under ASan, with both agents, the capture and
+# jackd sharing 2 cores, one wake-up may be 100 us late): 0.3-3.3 samples
+# apart in 14 of 16 runs here, 5.7 and 7.5 in the others. Within 12 (0.25
+# ms), where JACK's own figures were ~60 ms off the wall clock (the unit
+# test holds the map to the truth).
+echo "$cmp_stall" | jq -e '.max_abs_samples <= 12' >/dev/null ||
+    fail "rooms apart after stalls: $cmp_stall"
 it_stop "$STAGE"
 it_stop "$STRINGS"
 it_log "PASS"

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "tt_clock_est.h"
+#include "tt_clock_map.h"
 
 /* ---- a tiny deterministic PRNG ---------------------------------------------------------- */
 
@@ -857,6 +858,42 @@ static void test_deterministic(void **state)
     assert_true(end[0] == end[1] && bound[0] == bound[1]);
 }
 
+/* The published map: two segments meeting at the knee, inverse of each
+ * other on both sides, one line when far_rate is 0; the box carries every
+ * field. */
+static void test_map_knee(void **state)
+{
+    (void)state;
+    tt_clock_map_t m = {.local_ref = 1000000000,
+                        .session_ref = 5000000000,
+                        .rate = 1.0001,
+                        .state = 1,
+                        .valid = 1,
+                        .knee_local = 1020000000,
+                        .knee_session = 5000000000 + 20002000,
+                        .far_rate = 0.9998};
+    assert_int_equal(tt_clock_map_session(&m, 1020000000), 5020002000);
+    /* 100 ms past the knee at the far rate, not the near one. */
+    assert_int_equal(tt_clock_map_session(&m, 1120000000), 5020002000 + 99980000);
+    for (int64_t local = 990000000; local < 1130000000; local += 7000001) {
+        int64_t s = tt_clock_map_session(&m, local);
+        assert_true(llabs(tt_clock_map_local(&m, s) - local) <= 1);
+    }
+    tt_clock_map_t line = m;
+    line.far_rate = 0;
+    assert_int_equal(tt_clock_map_session(&line, 1120000000), 5000000000 + 120012000);
+    tt_clock_box_t box;
+    tt_clock_box_init(&box);
+    tt_clock_box_publish(&box, &m);
+    tt_clock_map_t back;
+    tt_clock_box_read(&box, &back);
+    assert_int_equal(back.knee_local, m.knee_local);
+    assert_int_equal(back.knee_session, m.knee_session);
+    assert_true(back.far_rate == m.far_rate && back.rate == m.rate);
+    assert_int_equal(back.local_ref, m.local_ref);
+    assert_int_equal(back.session_ref, m.session_ref);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -877,6 +914,7 @@ int main(void)
         cmocka_unit_test(test_output_extrapolates_smoothly),
         cmocka_unit_test(test_epoch_sized_offsets),
         cmocka_unit_test(test_deterministic),
+        cmocka_unit_test(test_map_knee),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
