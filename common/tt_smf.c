@@ -153,7 +153,7 @@ static int read_track(reader_t *r, size_t p, size_t end)
     uint8_t running = 0;
     int rc;
     while (p < end) {
-        uint32_t delta;
+        uint32_t delta = 0; /* set by read_vlq on success */
         if ((rc = read_vlq(r, &p, end, &delta)))
             return rc;
         tick += delta;
@@ -179,7 +179,7 @@ static int read_track(reader_t *r, size_t p, size_t end)
                                st, end);
             p += need;
         } else if (st == 0xF0 || st == 0xF7) {
-            uint32_t n;
+            uint32_t n = 0;
             if ((rc = read_vlq(r, &p, end, &n)))
                 return rc;
             if (n > end - p)
@@ -187,7 +187,7 @@ static int read_track(reader_t *r, size_t p, size_t end)
                                "sysex length %u runs past the end of the track (byte %zu)", n, end);
             p += n;
         } else if (st == 0xFF) {
-            uint32_t n;
+            uint32_t n = 0;
             if (p >= end)
                 return fail_at(r->why, TT_ERR_CORRUPT, off,
                                "truncated meta event (track ends at byte %zu)", end);
