@@ -73,42 +73,59 @@ void agent_cycle_map_init(agent_cycle_map_t *m, int sample_rate)
     m->pf = m->rate_pf = m->nominal_pf;
 }
 
-static int jack_figures_pass(agent_cycle_map_t *m, const agent_cycle_t *c, int contiguous)
+/* What JACK says of one cycle, worked out once. */
+typedef struct {
+    double pf;   /* its period per frame */
+    double lag;  /* the callback's wake-up after its start */
+    int rate_ok; /* the period within RATE_TOL of nominal */
+    int lag_ok;  /* the wake-up within range of the start */
+} figures_t;
+
+static figures_t figures_of(const agent_cycle_map_t *m, const agent_cycle_t *c)
 {
-    double pf = (double)(c->jack_mono1 - c->jack_mono0) / (double)c->n;
-    double lag = (double)(c->wake_mono - c->jack_mono0);
+    figures_t f;
+    f.pf = (double)(c->jack_mono1 - c->jack_mono0) / (double)c->n;
+    f.lag = (double)(c->wake_mono - c->jack_mono0);
+    f.rate_ok = fabs(f.pf / m->nominal_pf - 1.0) <= RATE_TOL;
+    f.lag_ok = f.lag >= -LAG_EARLY_NS && f.lag <= LAG_MAX_NS;
+    return f;
+}
+
+/* Where the map's line puts the start of frame `frames` (before the offset). */
+static double line_at(const agent_cycle_map_t *m, int64_t frames)
+{
+    return m->ref_mono + (double)(frames - m->ref_frames) * m->pf;
+}
+
+static int jack_figures_pass(agent_cycle_map_t *m, const agent_cycle_t *c, const figures_t *f,
+                             int contiguous)
+{
     /* One late callback is this client's scheduling, not the server's
      * figures: the lag counts only when it stays out of range. */
-    if (lag < -LAG_EARLY_NS || lag > LAG_MAX_NS)
-        m->lag_bad_cycles++;
-    else
-        m->lag_bad_cycles = 0;
-    int pass =
-        contiguous && fabs(pf / m->nominal_pf - 1.0) <= RATE_TOL && m->lag_bad_cycles < LATE_CYCLES;
+    m->lag_bad_cycles = f->lag_ok ? 0 : m->lag_bad_cycles + 1;
+    int pass = contiguous && f->rate_ok && m->lag_bad_cycles < LATE_CYCLES;
     if (!pass) {
-        m->fail_ppm = (pf / m->nominal_pf - 1.0) * 1e6;
-        m->fail_lag_ns = lag;
+        m->fail_ppm = (f->pf / m->nominal_pf - 1.0) * 1e6;
+        m->fail_lag_ns = f->lag;
         m->fail_skipped = contiguous ? 0 : c->frames - (m->last_frames + m->last_n);
     }
     return pass;
 }
 
 /* Uses JACK's figures as they are; learns from them only if they passed. */
-static void follow_jack(agent_cycle_map_t *m, const agent_cycle_t *c, int pass)
+static void follow_jack(agent_cycle_map_t *m, const agent_cycle_t *c, const figures_t *f, int pass)
 {
-    double pf = (double)(c->jack_mono1 - c->jack_mono0) / (double)c->n;
     m->ref_frames = c->frames;
     m->ref_mono = (double)c->jack_mono0;
     m->offset = 0;
-    m->pf = pf;
-    double lag = (double)(c->wake_mono - c->jack_mono0);
-    if (!pass || lag > LAG_MAX_NS || lag < -LAG_EARLY_NS)
+    m->pf = f->pf;
+    if (!pass || !f->lag_ok)
         return;
-    window_push(&m->lags, lag);
+    window_push(&m->lags, f->lag);
     m->wake_lag = window_median(&m->lags);
     if (m->rate_cycles < RATE_WINDOW)
         m->rate_cycles++; /* a plain mean until the window is full */
-    m->rate_pf += (pf - m->rate_pf) / m->rate_cycles;
+    m->rate_pf += (f->pf - m->rate_pf) / m->rate_cycles;
     if ((double)m->learnt_frames * m->nominal_pf < LEARN_NS)
         m->learnt_frames += c->n;
 }
@@ -146,9 +163,9 @@ static void restart_after_jump(agent_cycle_map_t *m, const agent_cycle_t *c, dou
 
 /* Free-running: where the wake-up puts this cycle's start, against the
  * line; jumps restart the line. */
-static void steer(agent_cycle_map_t *m, const agent_cycle_t *c, int contiguous)
+static void steer(agent_cycle_map_t *m, const agent_cycle_t *c, const figures_t *f, int contiguous)
 {
-    double line = m->ref_mono + (double)(c->frames - m->ref_frames) * m->pf;
+    double line = line_at(m, c->frames);
     double wake = (double)c->wake_mono - m->wake_lag; /* where the wake-up puts the start */
     double r = wake - line;
     double e = r - m->offset;
@@ -176,8 +193,7 @@ static void steer(agent_cycle_map_t *m, const agent_cycle_t *c, int contiguous)
         /* One late callback is a hiccup; lost time shows in the next ones
          * too: two in a row when the server saw it as well (its period
          * jumped), else three. */
-        double pf = (double)(c->jack_mono1 - c->jack_mono0) / (double)c->n;
-        int server_saw = fabs(pf / m->nominal_pf - 1.0) > RATE_TOL;
+        int server_saw = !f->rate_ok;
         if (++m->late_cycles >= (server_saw ? 2 : LATE_CYCLES))
             restart_after_jump(m, c, wake);
         return;
@@ -200,8 +216,12 @@ static void steer(agent_cycle_map_t *m, const agent_cycle_t *c, int contiguous)
 
 agent_cycle_time_t agent_cycle_map_next(agent_cycle_map_t *m, const agent_cycle_t *c)
 {
+    if (c->n <= 0) /* no frames: nothing to time; keep the line */
+        return (agent_cycle_time_t){(int64_t)llround(line_at(m, c->frames) + m->offset), m->pf,
+                                    m->trusting};
     int contiguous = !m->have || c->frames == m->last_frames + m->last_n;
-    int pass = c->n > 0 && jack_figures_pass(m, c, contiguous);
+    figures_t f = figures_of(m, c);
+    int pass = jack_figures_pass(m, c, &f, contiguous);
     if (!m->have)
         m->trusting = 1; /* the server ran before this client: start on its figures */
     /* Without a learnt lag the wake-ups cannot stand in for JACK's figures
@@ -214,20 +234,19 @@ agent_cycle_time_t agent_cycle_map_next(agent_cycle_map_t *m, const agent_cycle_
         m->distrusts++;
         m->good_frames = 0;
         /* Carry JACK's last good line on (see restart_line). */
-        restart_line(m, c, m->ref_mono + (double)(c->frames - m->ref_frames) * m->pf, 1);
+        restart_line(m, c, line_at(m, c->frames), 1);
     }
     if (m->trusting) {
-        follow_jack(m, c, pass);
+        follow_jack(m, c, &f, pass);
     } else {
-        steer(m, c, contiguous);
+        steer(m, c, &f, contiguous);
         /* Back to JACK's figures once they have passed for a second and
          * agree with the model (the step is then at most AGREE_NS). */
-        double model = m->ref_mono + (double)(c->frames - m->ref_frames) * m->pf + m->offset;
-        if (pass && fabs((double)c->jack_mono0 - model) <= AGREE_NS) {
+        if (pass && fabs((double)c->jack_mono0 - (line_at(m, c->frames) + m->offset)) <= AGREE_NS) {
             m->good_frames += c->n;
             if ((double)m->good_frames * m->nominal_pf >= 1e9) {
                 m->trusting = 1;
-                follow_jack(m, c, pass);
+                follow_jack(m, c, &f, pass);
             }
         } else {
             m->good_frames = 0;
@@ -235,7 +254,7 @@ agent_cycle_time_t agent_cycle_map_next(agent_cycle_map_t *m, const agent_cycle_
     }
     m->last_frames = c->frames;
     m->last_n = c->n;
-    double mono0 = m->ref_mono + (double)(c->frames - m->ref_frames) * m->pf + m->offset;
-    agent_cycle_time_t t = {(int64_t)llround(mono0), m->pf, m->trusting};
+    agent_cycle_time_t t = {(int64_t)llround(line_at(m, c->frames) + m->offset), m->pf,
+                            m->trusting};
     return t;
 }
