@@ -5,9 +5,9 @@
 #include "tt_keys.h"
 
 #include <errno.h>
-#include <math.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -116,23 +116,32 @@ int bench_wait_lines(const char *path, int lines, int timeout_ms)
 
 int bench_start_coordinator(bench_env_t *env, char eps[3][256])
 {
+    return bench_start_coordinator_with(env, eps, NULL);
+}
+
+int bench_start_coordinator_with(bench_env_t *env, char eps[3][256], const char *const *extra)
+{
     char data[1200], key[1200], access[1200], epfile[1200];
     snprintf(data, sizeof data, "%s/coord", env->tmp);
     snprintf(key, sizeof key, "%s/keys/coordinator.key", env->tmp);
     snprintf(access, sizeof access, "%s/access", env->tmp);
     snprintf(epfile, sizeof epfile, "%s/endpoints", env->tmp);
-    char *argv[] = {"",
-                    "--data",
-                    data,
-                    "--key",
-                    key,
-                    "--access",
-                    access,
-                    "--bind",
-                    "tcp://127.0.0.1:*",
-                    "--endpoint-file",
-                    epfile,
-                    NULL};
+    enum { EXTRA_MAX = 8 };
+    char *argv[12 + EXTRA_MAX] = {"",
+                                  "--data",
+                                  data,
+                                  "--key",
+                                  key,
+                                  "--access",
+                                  access,
+                                  "--bind",
+                                  "tcp://127.0.0.1:*",
+                                  "--endpoint-file",
+                                  epfile};
+    int n = 11;
+    for (int i = 0; extra && extra[i] && i < EXTRA_MAX; i++)
+        argv[n++] = (char *)extra[i];
+    argv[n] = NULL;
     if (bench_spawn(env, "coordinator", "tutti-coordinator", argv) < 0 ||
         bench_wait_lines(epfile, 3, 10000) != 0) {
         fprintf(stderr, "bench: the coordinator did not start (see %s)\n", env->tmp);

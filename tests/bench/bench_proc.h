@@ -37,6 +37,9 @@ int bench_read_line(const char *path, int n, char *out, size_t len);
  * listens and reads its request, updates and clock endpoints into eps.
  * 0 on success; on failure says why on stderr. */
 int bench_start_coordinator(bench_env_t *env, char eps[3][256]);
+/* The same with more arguments for the coordinator (NULL-terminated, at
+ * most 8), e.g. {"--media-channels", "2", NULL}. */
+int bench_start_coordinator_with(bench_env_t *env, char eps[3][256], const char *const *extra);
 /* SIGTERM one child and wait for it (SIGKILL after 5 s). Returns its status. */
 int bench_stop(bench_env_t *env, pid_t pid);
 /* Stops every child still running and removes the temp dir. */

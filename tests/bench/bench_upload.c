@@ -283,35 +283,11 @@ int main(int argc, char **argv)
     fclose(f);
 
     /* The coordinator, with the channel count the file needs. */
-    char data[1200], key[1200], access[1200], epfile[1200], chans[16];
-    snprintf(data, sizeof data, "%s/coord", env.tmp);
-    snprintf(key, sizeof key, "%s/keys/coordinator.key", env.tmp);
-    snprintf(access, sizeof access, "%s/access", env.tmp);
-    snprintf(epfile, sizeof epfile, "%s/endpoints", env.tmp);
+    char chans[16], eps[3][256];
     snprintf(chans, sizeof chans, "%d", channels);
-    char *cargv[] = {"",
-                     "--data",
-                     data,
-                     "--key",
-                     key,
-                     "--access",
-                     access,
-                     "--bind",
-                     "tcp://127.0.0.1:*",
-                     "--endpoint-file",
-                     epfile,
-                     "--media-channels",
-                     chans,
-                     "--quiet",
-                     NULL};
-    char eps[3][256];
-    if (bench_spawn(&env, "coordinator", "tutti-coordinator", cargv) < 0 ||
-        bench_wait_lines(epfile, 3, 10000) != 0) {
-        fprintf(stderr, "tutti-bench-upload: the coordinator did not start (see %s)\n", env.tmp);
+    const char *extra[] = {"--media-channels", chans, "--quiet", NULL};
+    if (bench_start_coordinator_with(&env, eps, extra) != 0)
         goto out;
-    }
-    for (int i = 0; i < 3; i++)
-        bench_read_line(epfile, i + 1, eps[i], sizeof eps[i]);
 
     snprintf(path, sizeof path, "%s/keys/conductor.key", env.tmp);
     if (!(op_keys = tt_keypair_load(path, why)) ||
@@ -472,7 +448,7 @@ int main(int argc, char **argv)
     bench_sort(during_err.v, during_err.n);
 
     uint8_t got[32];
-    snprintf(path, sizeof path, "%.1100s/media/B1_t1_stage_in1.wav", data);
+    snprintf(path, sizeof path, "%.1100s/coord/media/B1_t1_stage_in1.wav", env.tmp);
     int hash_match = hash_file(path, got) == 0 && !memcmp(got, hash, 32);
     double upload_s = (double)(up_to - up_from) / 1e9;
     json_t *o = json_object();
@@ -483,7 +459,8 @@ int main(int argc, char **argv)
     json_object_set_new(o, "upload_s", json_real(upload_s));
     json_object_set_new(o, "clock_p99_us_during",
                         json_real(bench_percentile(during_err.v, during_err.n, 99)));
-    json_object_set_new(o, "clock_p99_us_idle", json_real(bench_percentile(idle_err.v, idle_err.n, 99)));
+    json_object_set_new(o, "clock_p99_us_idle",
+                        json_real(bench_percentile(idle_err.v, idle_err.n, 99)));
     json_object_set_new(o, "clock_max_us_during",
                         json_real(during_err.n ? during_err.v[during_err.n - 1] : NAN));
     json_object_set_new(o, "samples_during", json_integer((json_int_t)during_err.n));
