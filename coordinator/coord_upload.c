@@ -601,6 +601,22 @@ static void finish(coord_upload_t *u, slot_t *s, const tt_wire_msg_t *m)
 
 /* ------------------------------------------------------------ handlers */
 
+/* Asks the main thread (which holds the session) whether caller user_id
+ * may upload media or fetch f: exactly one of the two is given. The answer,
+ * when rc is 0, is in *ans for the caller to free as pipe_request says. */
+static int ask_check(coord_upload_t *u, const char *user_id, const Tutti__Media *media,
+                     const Tutti__MediaFetch *fetch, Tutti__Envelope **ans, char *why)
+{
+    Tutti__Envelope env = TUTTI__ENVELOPE__INIT;
+    Tutti__UploadCheck chk = TUTTI__UPLOAD_CHECK__INIT;
+    chk.user_id = (char *)user_id;
+    chk.media = (Tutti__Media *)media;
+    chk.fetch = (Tutti__MediaFetch *)fetch;
+    env.body_case = TUTTI__ENVELOPE__BODY_UPLOAD_CHECK;
+    env.upload_check = &chk;
+    return pipe_request(u, &env, ans, why);
+}
+
 static void on_offer(coord_upload_t *u, const tt_wire_msg_t *m)
 {
     const Tutti__UploadOffer *o = m->env->upload_offer;
@@ -609,14 +625,9 @@ static void on_offer(coord_upload_t *u, const tt_wire_msg_t *m)
         return;
     }
     const Tutti__Media *md = o->media;
-    Tutti__Envelope env = TUTTI__ENVELOPE__INIT, *ans = NULL;
-    Tutti__UploadCheck chk = TUTTI__UPLOAD_CHECK__INIT;
-    chk.user_id = (char *)m->user_id;
-    chk.media = (Tutti__Media *)md;
-    env.body_case = TUTTI__ENVELOPE__BODY_UPLOAD_CHECK;
-    env.upload_check = &chk;
+    Tutti__Envelope *ans = NULL;
     char why[TT_WHY_LEN];
-    int rc = pipe_request(u, &env, &ans, why);
+    int rc = ask_check(u, m->user_id, md, NULL, &ans, why);
     if (rc == 0 && ans->body_case != TUTTI__ENVELOPE__BODY_UPLOAD_CHECK_REPLY)
         rc = tt_fail(why, TT_ERR_PROTOCOL, "the main loop answered a check oddly");
     if (rc != 0) {
@@ -791,14 +802,9 @@ static void on_chunk(coord_upload_t *u, const tt_wire_msg_t *m)
 static void on_fetch(coord_upload_t *u, const tt_wire_msg_t *m)
 {
     const Tutti__MediaFetch *f = m->env->media_fetch;
-    Tutti__Envelope env = TUTTI__ENVELOPE__INIT, *ans = NULL;
-    Tutti__UploadCheck chk = TUTTI__UPLOAD_CHECK__INIT;
-    chk.user_id = (char *)m->user_id;
-    chk.fetch = (Tutti__MediaFetch *)f;
-    env.body_case = TUTTI__ENVELOPE__BODY_UPLOAD_CHECK;
-    env.upload_check = &chk;
+    Tutti__Envelope *ans = NULL;
     char why[TT_WHY_LEN];
-    int rc = pipe_request(u, &env, &ans, why);
+    int rc = ask_check(u, m->user_id, NULL, f, &ans, why);
     const Tutti__Media *rec = rc == 0 && ans->body_case == TUTTI__ENVELOPE__BODY_UPLOAD_CHECK_REPLY
                                   ? ans->upload_check_reply->media
                                   : NULL;
