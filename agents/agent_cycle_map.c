@@ -56,6 +56,18 @@ static void window_push(agent_cycle_window_t *w, double x)
     w->next = (w->next + 1) % AGENT_CYCLE_WINDOW;
 }
 
+/* Fills empty w with src's values plus shift, oldest first in src's sorted
+ * order: what pushing them one by one in that order gives, in one pass
+ * instead of a sorted insert each (this runs in the audio callback). */
+static void window_seed_sorted(agent_cycle_window_t *w, const agent_cycle_window_t *src,
+                               double shift)
+{
+    for (int i = 0; i < src->count; i++)
+        w->v[i] = w->sorted[i] = src->sorted[i] + shift;
+    w->count = src->count;
+    w->next = src->count % AGENT_CYCLE_WINDOW;
+}
+
 /* The median of the window: callbacks are late by a varying amount, a few
  * by far; the median ignores those, and taken for the lag and for the
  * free-running line alike, it places every client of one server alike
@@ -143,8 +155,8 @@ static void restart_line(agent_cycle_map_t *m, const agent_cycle_t *c, double mo
      * after a jump, nothing is known yet: the median of the new ones
      * decides as they come (one wake-up may be 100 us late). */
     window_clear(&m->residuals);
-    for (int i = 0; seed && i < m->lags.count; i++)
-        window_push(&m->residuals, m->lags.sorted[i] - m->wake_lag);
+    if (seed)
+        window_seed_sorted(&m->residuals, &m->lags, -m->wake_lag);
     if (m->residuals.count == 0)
         window_push(&m->residuals, 0.0);
     m->line_from_jack = seed;
