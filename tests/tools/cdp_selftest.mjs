@@ -1,4 +1,4 @@
-// cdp_selftest.mjs — checks tests/tools/cdp.mjs and the agents/dash front-end
+// cdp_selftest.mjs — checks tests/tools/cdp.mjs and the agents/dash/web front-end
 // together, with no npm packages and no C server:
 //
 //   node tests/tools/cdp_selftest.mjs        (exit 0 = pass, 1 = fail)
@@ -6,7 +6,7 @@
 // 1. The WebSocket client against a small in-process server: masking, ping/
 //    pong, fragmented messages (split inside a UTF-8 character, a ping in
 //    between), 16- and 64-bit lengths, fragmented sends, the close handshake.
-// 2. A fake tutti-dash server (node:http) serves agents/dash, answers
+// 2. A fake tutti-dash server (node:http) serves agents/dash/web, answers
 //    /api/state with dash_fake_state.json, /api/session, /events (SSE: the
 //    state, then 500 ms later a changed one with take 4 rated "hold"), and
 //    records every POST. Headless Chromium (via cdp.mjs) loads the page and
@@ -24,7 +24,7 @@ import { launch, WebSocketClient } from './cdp.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '..', '..');
-const DASH = path.join(ROOT, 'agents', 'dash');
+const DASH = path.join(ROOT, 'agents', 'dash', 'web');
 const FAKE_STATE = path.join(HERE, 'dash_fake_state.json');
 const SHOT = '/tmp/dash-selftest.png';
 const LOGIN_SHOT = '/tmp/dash-login.png';

@@ -6,12 +6,12 @@
  * agent's replica does). Prints one line per event on stdout.
  */
 #define _POSIX_C_SOURCE 200809L
-#include "agent_opts.h"
 #include "agent_upload.h"
 #include "tt_client.h"
 #include "tt_diag.h"
 #include "tt_error.h"
 #include "tt_keys.h"
+#include "tt_opts.h"
 #include "tt_time.h"
 #include "tt_wire.h"
 
@@ -110,20 +110,20 @@ int main(int argc, char **argv)
         case O_KEY: key_path = optarg; break;
         case O_DIR: dir = optarg; break;
         case O_RATE:
-            if (opt_parse_long(optarg, 0, 10L * 1000 * 1000 * 1000, &rate) != 0) {
+            if (tt_opts_parse_long(optarg, 0, 10L * 1000 * 1000 * 1000, &rate) != 0) {
                 fprintf(stderr, "tutti-upload-tool: --upload-rate wants bytes per second\n");
                 return 2;
             }
             break;
         case O_TIMEOUT:
-            if (opt_parse_long(optarg, 1, 86400, &timeout_s) != 0) {
+            if (tt_opts_parse_long(optarg, 1, 86400, &timeout_s) != 0) {
                 fprintf(stderr, "tutti-upload-tool: --timeout-s wants 1..86400\n");
                 return 2;
             }
             break;
         case O_QUIET: quiet = 1; break;
         case O_PORT:
-            if (opt_parse_long(optarg, 1, 65535, &fixed_port) != 0) {
+            if (tt_opts_parse_long(optarg, 1, 65535, &fixed_port) != 0) {
                 fprintf(stderr, "tutti-upload-tool: --upload-port wants 1..65535\n");
                 return 2;
             }
@@ -132,9 +132,9 @@ int main(int argc, char **argv)
         default: usage(stderr); return 2;
         }
     }
-    endpoint = opt_or_env(endpoint, "TUTTI_COORDINATOR", "tcp://127.0.0.1:7700");
-    skey_path = opt_or_env(skey_path, "TUTTI_SERVER_KEY", NULL);
-    key_path = opt_or_env(key_path, "TUTTI_KEY", NULL);
+    endpoint = tt_opts_or_env(endpoint, "TUTTI_COORDINATOR", "tcp://127.0.0.1:7700");
+    skey_path = tt_opts_or_env(skey_path, "TUTTI_SERVER_KEY", NULL);
+    key_path = tt_opts_or_env(key_path, "TUTTI_KEY", NULL);
     if (!dir || !skey_path || !key_path || optind < argc) {
         usage(stderr);
         return 2;

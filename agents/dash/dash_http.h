@@ -19,8 +19,8 @@
 #include "tt_rules.h"
 
 typedef struct {
-    const char *host; /* IPv4 address to bind, e.g. "127.0.0.1" */
-    unsigned port;    /* 0: any free port */
+    const char *host;     /* IPv4 address to bind, e.g. "127.0.0.1" */
+    unsigned port;        /* 0: any free port */
     const char *password; /* NULL: no login (loopback only) */
     int read_only;
     /* The coordinator, for actions: all borrowed for the server's life. */

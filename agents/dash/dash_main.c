@@ -7,7 +7,6 @@
  * This thread owns every ZeroMQ socket and the store; HTTP threads see only
  * what it publishes through dash_hub.
  */
-#include "agent_opts.h"
 #include "dash_http.h"
 #include "dash_hub.h"
 #include "dash_state.h"
@@ -16,9 +15,11 @@
 #include "tt_diag.h"
 #include "tt_error.h"
 #include "tt_keys.h"
+#include "tt_opts.h"
 #include "tt_replica.h"
 #include "tt_report.h"
 #include "tt_rules.h"
+#include "tt_session.h"
 #include "tt_store.h"
 #include "tt_time.h"
 #include "tt_wire.h"
@@ -76,6 +77,7 @@ static void usage(FILE *out)
 }
 
 typedef struct {
+    tt_session_t state; /* the fold of the replica */
     tt_replica_t *replica;
     dash_hub_t *hub;
     tt_report_t *report;
@@ -173,14 +175,14 @@ static void status_read(status_poll_t *p)
     }
 }
 
-static void publish_state(dash_t *d, status_poll_t *p, int read_only, const tt_rules_t *const *presets,
-                          size_t n_presets)
+static void publish_state(dash_t *d, status_poll_t *p, int read_only,
+                          const tt_rules_t *const *presets, size_t n_presets)
 {
     int64_t now = tt_time_mono_ns();
     const Tutti__StatusReply *st = p->last ? p->last->status_reply : NULL;
     int fresh = st && now - p->last_at < (int64_t)STATUS_STALE_MS * 1000000;
     dash_state_in_t in = {
-        .session = tt_replica_state(d->replica),
+        .session = &d->state,
         .status = st,
         /* The coordinator's session time now: its answer plus the time since. */
         .session_now_ns = st ? st->session_ns + (now - p->last_at) : 0,
@@ -202,7 +204,7 @@ static int split_http(const char *spec, char *host, size_t cap, unsigned *port)
     const char *colon = strrchr(spec, ':');
     long p;
     if (!colon || (size_t)(colon - spec) >= cap || colon == spec ||
-        opt_parse_long(colon + 1, 0, 65535, &p) != 0)
+        tt_opts_parse_long(colon + 1, 0, 65535, &p) != 0)
         return -1;
     memcpy(host, spec, (size_t)(colon - spec));
     host[colon - spec] = '\0';
@@ -221,7 +223,18 @@ int main(int argc, char **argv)
     const char *http = "127.0.0.1:8080", *password_file = NULL, *rules_file = NULL;
     const char *data = "tutti-dash-data", *port_file = NULL;
     int read_only = 0, quiet = 0;
-    enum { O_COORD = 1, O_SKEY, O_KEY, O_HTTP, O_PWFILE, O_RO, O_RULES, O_DATA, O_PORTFILE, O_QUIET };
+    enum {
+        O_COORD = 1,
+        O_SKEY,
+        O_KEY,
+        O_HTTP,
+        O_PWFILE,
+        O_RO,
+        O_RULES,
+        O_DATA,
+        O_PORTFILE,
+        O_QUIET
+    };
     static const struct option opts[] = {
         {"coordinator", required_argument, 0, O_COORD},
         {"server-key", required_argument, 0, O_SKEY},
@@ -257,9 +270,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "tutti-dash: unexpected argument '%s'\n", argv[optind]);
         return 2;
     }
-    endpoint = opt_or_env(endpoint, "TUTTI_COORDINATOR", "tcp://127.0.0.1:7700");
-    server_key_path = opt_or_env(server_key_path, "TUTTI_SERVER_KEY", NULL);
-    key_path = opt_or_env(key_path, "TUTTI_KEY", NULL);
+    endpoint = tt_opts_or_env(endpoint, "TUTTI_COORDINATOR", "tcp://127.0.0.1:7700");
+    server_key_path = tt_opts_or_env(server_key_path, "TUTTI_SERVER_KEY", NULL);
+    key_path = tt_opts_or_env(key_path, "TUTTI_KEY", NULL);
     if (!server_key_path || !key_path) {
         fprintf(stderr, "tutti-dash: --key and --server-key are required (see --help)\n");
         return 2;
@@ -271,8 +284,10 @@ int main(int argc, char **argv)
         return 2;
     }
     if (!is_loopback(host) && !password_file) {
-        fprintf(stderr, "tutti-dash: serving on %s (beyond this machine) needs "
-                        "--password-file\n", host);
+        fprintf(stderr,
+                "tutti-dash: serving on %s (beyond this machine) needs "
+                "--password-file\n",
+                host);
         return 2;
     }
     tt_diag_init("tutti-dash", NULL);
@@ -331,6 +346,7 @@ int main(int argc, char **argv)
 
     void *ctx = zmq_ctx_new();
     dash_t d = {.hub = dash_hub_new(), .report = tt_report_new()};
+    tt_session_init(&d.state);
     status_poll_t poll_st = {0};
     dash_http_t *web = NULL;
     int exit_code = 0;
@@ -338,6 +354,9 @@ int main(int argc, char **argv)
         .endpoint = endpoint,
         .server_key_z85 = server_key,
         .keys = keys,
+        .fold = tt_session_fold,
+        .reset = tt_session_reset,
+        .fold_arg = &d.state,
         .on_record = on_record,
         .on_record_arg = &d,
     };
@@ -421,7 +440,7 @@ int main(int argc, char **argv)
         if (status_came)
             status_read(&poll_st);
         now = tt_time_mono_ns();
-        uint64_t seq = tt_replica_state(d.replica)->last_seq;
+        uint64_t seq = d.state.last_seq;
         if (seq != published_seq || status_came || now >= next_state) {
             publish_state(&d, &poll_st, read_only, presets, n_presets);
             published_seq = seq;
@@ -438,6 +457,7 @@ out:
         tutti__envelope__free_unpacked(poll_st.last, NULL);
     tt_client_destroy(&poll_st.client);
     tt_replica_destroy(&d.replica);
+    tt_session_clear(&d.state);
     zmq_ctx_term(ctx);
     tt_report_destroy(&d.report);
     dash_hub_destroy(&d.hub);

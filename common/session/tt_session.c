@@ -278,8 +278,8 @@ static int apply_media(tt_session_t *s, const Tutti__Record *rec, char *why)
     if (!tt_session_has_media(t, m->room)) {
         size_t used = strlen(t->media_rooms);
         if (used + strlen(m->room) + 2 <= sizeof t->media_rooms)
-            snprintf(t->media_rooms + used, sizeof t->media_rooms - used, "%s%s",
-                     used ? "+" : "", m->room);
+            snprintf(t->media_rooms + used, sizeof t->media_rooms - used, "%s%s", used ? "+" : "",
+                     m->room);
     }
     return 0;
 }
@@ -816,4 +816,15 @@ int tt_session_check_presence(const tt_session_t *s, tt_role_t role, const char 
     if (s->n_players + n_in > TT_SESSION_MAX_PLAYERS)
         return tt_fail(why, TT_ERR_INVALID, "more than %d players", TT_SESSION_MAX_PLAYERS);
     return 0;
+}
+
+int tt_session_fold(void *session, const Tutti__Record *rec, const uint8_t hash[TT_HASH_LEN],
+                    char *why)
+{
+    return tt_session_apply(session, rec, hash, why);
+}
+
+void tt_session_reset(void *session)
+{
+    tt_session_clear(session);
 }

@@ -9,11 +9,11 @@
 #define _POSIX_C_SOURCE 200809L
 #include "cli_media.h"
 
-#include "agent_opts.h"
 #include "tt_chain.h"
 #include "tt_client.h"
 #include "tt_error.h"
 #include "tt_keys.h"
+#include "tt_opts.h"
 #include "tt_wire.h"
 
 #include <errno.h>
@@ -328,7 +328,7 @@ static int cmd_fetch(int argc, char **argv, const cli_media_conn_t *conn)
         }
     }
     long take = 0;
-    if (!cue || !take_s || !out || opt_parse_long(take_s, 1, 0xffffffffL, &take) != 0) {
+    if (!cue || !take_s || !out || tt_opts_parse_long(take_s, 1, 0xffffffffL, &take) != 0) {
         fprintf(stderr, "usage: tutti media fetch CUE TAKE [--room R] [--input I] --out DIR\n");
         return EXIT_USAGE;
     }
@@ -336,9 +336,10 @@ static int cmd_fetch(int argc, char **argv, const cli_media_conn_t *conn)
         fprintf(stderr, "tutti media: creating %s: %s\n", out, strerror(errno));
         return EXIT_FAIL;
     }
-    const char *endpoint = opt_or_env(conn->endpoint, "TUTTI_COORDINATOR", "tcp://127.0.0.1:7700");
-    const char *skey_path = opt_or_env(conn->server_key_path, "TUTTI_SERVER_KEY", NULL);
-    const char *key_path = opt_or_env(conn->key_path, "TUTTI_KEY", NULL);
+    const char *endpoint =
+        tt_opts_or_env(conn->endpoint, "TUTTI_COORDINATOR", "tcp://127.0.0.1:7700");
+    const char *skey_path = tt_opts_or_env(conn->server_key_path, "TUTTI_SERVER_KEY", NULL);
+    const char *key_path = tt_opts_or_env(conn->key_path, "TUTTI_KEY", NULL);
     int timeout_ms = conn->timeout_ms > 0 ? (int)conn->timeout_ms : 5000;
     if (!skey_path || !key_path) {
         fprintf(stderr, "tutti media: --server-key and --key (or TUTTI_SERVER_KEY, TUTTI_KEY) are "

@@ -2,9 +2,9 @@
 #include "dash_hub.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <pthread.h>
 #include <sodium.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -144,8 +144,8 @@ static void buf_add(buf_t *b, const char *fmt, ...)
     for (;;) {
         va_list ap;
         va_start(ap, fmt);
-        int n = vsnprintf(b->data ? b->data + b->len : NULL, b->data ? b->cap - b->len : 0, fmt,
-                          ap);
+        int n =
+            vsnprintf(b->data ? b->data + b->len : NULL, b->data ? b->cap - b->len : 0, fmt, ap);
         va_end(ap);
         if (n < 0) {
             b->failed = 1;
@@ -206,8 +206,7 @@ char *dash_hub_next_events(dash_hub_t *h, uint64_t *last_seq, uint64_t *version,
         const ring_entry_t *e = &h->ring[(h->ring_head + i) % DASH_RING];
         if (e->seq <= *last_seq)
             continue;
-        buf_add(&b, "event: record\nid: %llu\ndata: %s\n\n", (unsigned long long)e->seq,
-                e->json);
+        buf_add(&b, "event: record\nid: %llu\ndata: %s\n\n", (unsigned long long)e->seq, e->json);
         *last_seq = e->seq;
     }
     if (h->state && h->state_version != *version && b.len < CHUNK_SOFT_MAX) {

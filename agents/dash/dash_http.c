@@ -275,9 +275,10 @@ static enum MHD_Result on_action(dash_http_t *h, struct MHD_Connection *c, const
         if (rc == 0)
             result = reply_json(c, 200, json_pack("{s:b, s:I}", "ok", 1, "seq", (json_int_t)seq));
         else
-            result = reply_error(c, rc == TT_ERR_DENIED || rc == TT_ERR_AUTH ? 403
-                                    : rc == TT_ERR_INVALID                   ? 409
-                                                                             : 502,
+            result = reply_error(c,
+                                 rc == TT_ERR_DENIED || rc == TT_ERR_AUTH ? 403
+                                 : rc == TT_ERR_INVALID                   ? 409
+                                                                          : 502,
                                  why);
     }
     json_decref(body);
@@ -342,8 +343,8 @@ static enum MHD_Result on_events(dash_http_t *h, struct MHD_Connection *c)
         s->last_seq = resume; /* a reconnect: records after the last one seen */
     else
         s->last_seq = head > FEED_BACKLOG ? head - FEED_BACKLOG : 0;
-    struct MHD_Response *r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 32 * 1024,
-                                                               stream_read, s, stream_free);
+    struct MHD_Response *r =
+        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 32 * 1024, stream_read, s, stream_free);
     if (!r) {
         free(s);
         return MHD_NO;
@@ -379,8 +380,9 @@ static enum MHD_Result on_get(dash_http_t *h, struct MHD_Connection *c, const ch
         return rc;
     }
     if (!strcmp(url, "/api/session"))
-        return reply_json(c, 200, json_pack("{s:s, s:b, s:s}", "csrf", csrf, "read_only",
-                                            h->cfg.read_only, "name", h->cfg.name));
+        return reply_json(c, 200,
+                          json_pack("{s:s, s:b, s:s}", "csrf", csrf, "read_only", h->cfg.read_only,
+                                    "name", h->cfg.name));
     if (!strcmp(url, "/events"))
         return on_events(h, c);
     if (!strcmp(url, "/report.csv")) {
@@ -409,8 +411,8 @@ static int host_is_loopback(struct MHD_Connection *c)
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_size, void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_size, void **con_cls)
 {
     (void)version;
     dash_http_t *h = cls;

@@ -13,9 +13,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define DASH_RING 1024        /* record summaries kept for resuming streams */
-#define DASH_MAX_SESSIONS 64  /* logged-in browsers */
-#define DASH_TOKEN_HEX 64     /* 32 random bytes as hex */
+#define DASH_RING 1024       /* record summaries kept for resuming streams */
+#define DASH_MAX_SESSIONS 64 /* logged-in browsers */
+#define DASH_TOKEN_HEX 64    /* 32 random bytes as hex */
 
 typedef struct dash_hub dash_hub_t;
 

@@ -10,9 +10,9 @@
 #endif
 #include <sndfile.h>
 #include <stdio.h>
-#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 int tt_wav_clock_read(const char *wav_path, tt_wav_clock_t *c, char *why)
 {
@@ -26,8 +26,8 @@ int tt_wav_clock_read(const char *wav_path, tt_wav_clock_t *c, char *why)
         tt_bwf_info_t info;
         char bwhy[TT_WHY_LEN];
         if (tt_bwf_read_info(wav_path, &info, NULL, bwhy) != 0)
-            return tt_fail(why, TT_ERR_IO, "%s: neither %s nor a bext TimeReference (%s)",
-                           wav_path, path, bwhy);
+            return tt_fail(why, TT_ERR_IO, "%s: neither %s nor a bext TimeReference (%s)", wav_path,
+                           path, bwhy);
         memset(c, 0, sizeof *c);
         c->rate = info.rate;
         c->local_start = (int64_t)((__int128)info.time_reference * 1000000000 / info.rate);

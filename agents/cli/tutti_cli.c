@@ -2,7 +2,6 @@
  * function; requests go over one CURVE DEALER connection with a timeout,
  * and every reply or error is printed so a person or a script can act. */
 #define _POSIX_C_SOURCE 200809L
-#include "agent_opts.h"
 #include "cli_ltc.h"
 #include "cli_media.h"
 #include "tt_chain.h"
@@ -10,6 +9,7 @@
 #include "tt_error.h"
 #include "tt_keys.h"
 #include "tt_onsets.h"
+#include "tt_opts.h"
 #include "tt_record_json.h"
 #include "tt_report.h"
 #include "tt_rules.h"
@@ -136,9 +136,9 @@ static int exit_for(int rc)
 static int connect_session(const conn_opts_t *o, session_t *s)
 {
     memset(s, 0, sizeof *s);
-    const char *endpoint = opt_or_env(o->endpoint, "TUTTI_COORDINATOR", "tcp://127.0.0.1:7700");
-    const char *skey_path = opt_or_env(o->server_key_path, "TUTTI_SERVER_KEY", NULL);
-    const char *key_path = opt_or_env(o->key_path, "TUTTI_KEY", NULL);
+    const char *endpoint = tt_opts_or_env(o->endpoint, "TUTTI_COORDINATOR", "tcp://127.0.0.1:7700");
+    const char *skey_path = tt_opts_or_env(o->server_key_path, "TUTTI_SERVER_KEY", NULL);
+    const char *key_path = tt_opts_or_env(o->key_path, "TUTTI_KEY", NULL);
     if (!skey_path || !key_path) {
         fprintf(stderr, "tutti: --server-key and --key (or TUTTI_SERVER_KEY, TUTTI_KEY) are "
                         "required\n");
@@ -275,7 +275,7 @@ static int cmd_note(const conn_opts_t *o, int argc, char **argv)
 static int cmd_trim(const conn_opts_t *o, int argc, char **argv)
 {
     long us = 0;
-    if (argc != 3 || opt_parse_long(argv[2], -100000, 100000, &us) != 0) {
+    if (argc != 3 || tt_opts_parse_long(argv[2], -100000, 100000, &us) != 0) {
         fprintf(stderr, "usage: tutti trim ROOM MICROSECONDS   (-100000..100000)\n");
         return EXIT_USAGE;
     }
@@ -302,7 +302,7 @@ static int cmd_tempo(const conn_opts_t *o, int argc, char **argv)
         else if (!strcmp(argv[i], "--fps") && i + 1 < argc)
             fps_s = argv[++i];
         else if (!strcmp(argv[i], "--countoff") && i + 1 < argc) {
-            if (opt_parse_long(argv[++i], 0, 8, &countoff) != 0) {
+            if (tt_opts_parse_long(argv[++i], 0, 8, &countoff) != 0) {
                 fprintf(stderr, "tutti tempo: --countoff wants 0..8 bars\n");
                 return EXIT_USAGE;
             }
@@ -546,8 +546,8 @@ static int cmd_takes(const conn_opts_t *o, int argc, char **argv)
         printf("cue,take,state,start_tc,from_bar,duration_s,rating,notes,rooms_online,"
                "changes_acked,files_arrived,files_pending\n");
     else if (!as_json)
-        printf("%-10s %5s %-12s %-12s %8s %10s %-12s %5s  %-24s %-14s %s\n", "cue", "take",
-               "state", "start tc", "from bar", "duration", "rating", "notes", "rooms online",
+        printf("%-10s %5s %-12s %-12s %8s %10s %-12s %5s  %-24s %-14s %s\n", "cue", "take", "state",
+               "start tc", "from bar", "duration", "rating", "notes", "rooms online",
                "changes acked", "files (arrived / pending)");
     for (size_t i = 0; i < st.n_cues; i++) {
         const tt_session_cue_t *c = &st.cues[i];
@@ -595,8 +595,8 @@ static int cmd_takes(const conn_opts_t *o, int argc, char **argv)
                 char acked[300];
                 snprintf(acked, sizeof acked, "%s%s", t->forced ? "forced past " : "yes",
                          t->forced ? t->not_acked : "");
-                printf("%-10s %5u %-12s %-12s %8d %9.1fs %-12s %5u  %-24s %-14s %s / %s\n",
-                       c->name, t->number, take_state_name(t->state), tc, t->from_bar, dur,
+                printf("%-10s %5u %-12s %-12s %8d %9.1fs %-12s %5u  %-24s %-14s %s / %s\n", c->name,
+                       t->number, take_state_name(t->state), tc, t->from_bar, dur,
                        t->rating[0] ? t->rating : "-", t->notes,
                        t->rooms_online[0] ? t->rooms_online : "-", acked,
                        t->media_rooms[0] ? t->media_rooms : "-", pending[0] ? pending : "-");
@@ -613,7 +613,7 @@ static int cmd_take(const conn_opts_t *o, int argc, char **argv)
     long take = 0;
     int rate = argc >= 5 && !strcmp(argv[1], "rate");
     int note = argc == 5 && !strcmp(argv[1], "note");
-    if ((!rate && !note) || opt_parse_long(argv[3], 1, 1000000, &take) != 0 ||
+    if ((!rate && !note) || tt_opts_parse_long(argv[3], 1, 1000000, &take) != 0 ||
         (rate && argc != 5 && !(argc == 7 && !strcmp(argv[5], "--note")))) {
         fprintf(stderr, "usage: tutti take rate CUE N circled|hold|ng|false-start [--note TEXT]\n"
                         "       tutti take note CUE N TEXT\n");
@@ -672,7 +672,7 @@ static int cmd_change(const conn_opts_t *o, int argc, char **argv)
 static int cmd_ack(const conn_opts_t *o, int argc, char **argv)
 {
     long id = 0;
-    if (argc != 2 || opt_parse_long(argv[1], 1, __LONG_MAX__, &id) != 0) {
+    if (argc != 2 || tt_opts_parse_long(argv[1], 1, __LONG_MAX__, &id) != 0) {
         fprintf(stderr, "usage: tutti ack CHANGE   (run with the room's key)\n");
         return EXIT_USAGE;
     }
@@ -715,7 +715,7 @@ static int cmd_presence(const conn_opts_t *o, int argc, char **argv)
     return write_request(o, &env, "presence", NULL);
 }
 
-#define ROLL_USAGE                                                                                \
+#define ROLL_USAGE                                                                                 \
     "tutti roll CUE [--from-bar N] [--lead-ms MS] [--force] [--punch-in BAR --punch-out BAR]"
 
 static int cmd_roll(const conn_opts_t *o, int argc, char **argv)
@@ -729,17 +729,17 @@ static int cmd_roll(const conn_opts_t *o, int argc, char **argv)
         } else if ((!strcmp(argv[i], "--punch-in") || !strcmp(argv[i], "--punch-out")) &&
                    i + 1 < argc) {
             long *bar = !strcmp(argv[i], "--punch-in") ? &punch_in : &punch_out;
-            if (opt_parse_long(argv[++i], 1, 100000, bar) != 0) {
+            if (tt_opts_parse_long(argv[++i], 1, 100000, bar) != 0) {
                 fprintf(stderr, "tutti roll: %s wants a bar 1..100000\n", argv[i - 1]);
                 return EXIT_USAGE;
             }
         } else if (!strcmp(argv[i], "--from-bar") && i + 1 < argc) {
-            if (opt_parse_long(argv[++i], 1, 100000, &from_bar) != 0) {
+            if (tt_opts_parse_long(argv[++i], 1, 100000, &from_bar) != 0) {
                 fprintf(stderr, "tutti roll: --from-bar wants 1..100000\n");
                 return EXIT_USAGE;
             }
         } else if (!strcmp(argv[i], "--lead-ms") && i + 1 < argc) {
-            if (opt_parse_long(argv[++i], 1, 60000, &lead_ms) != 0) {
+            if (tt_opts_parse_long(argv[++i], 1, 60000, &lead_ms) != 0) {
                 fprintf(stderr, "tutti roll: --lead-ms wants 1..60000\n");
                 return EXIT_USAGE;
             }
@@ -769,7 +769,8 @@ static int cmd_roll(const conn_opts_t *o, int argc, char **argv)
     return write_request(o, &env, "roll", NULL);
 }
 
-#define CALL_USAGE "tutti call start --rules PRESET|FILE | call break-start | call break-end | call wrap"
+#define CALL_USAGE                                                                                 \
+    "tutti call start --rules PRESET|FILE | call break-start | call break-end | call wrap"
 
 static int cmd_call(const conn_opts_t *o, int argc, char **argv)
 {
@@ -852,7 +853,7 @@ static int cmd_stop(const conn_opts_t *o, int argc, char **argv)
 {
     long lead_ms = 0;
     if (argc == 3 && !strcmp(argv[1], "--lead-ms")) {
-        if (opt_parse_long(argv[2], 0, 60000, &lead_ms) != 0) {
+        if (tt_opts_parse_long(argv[2], 0, 60000, &lead_ms) != 0) {
             fprintf(stderr, "tutti stop: --lead-ms wants 0..60000\n");
             return EXIT_USAGE;
         }
@@ -1143,7 +1144,7 @@ static int cmd_history(const conn_opts_t *o, int argc, char **argv)
         else if (strcmp(argv[i], "--kind") == 0 && i + 1 < argc)
             filter.kind = argv[++i];
         else if (strcmp(argv[i], "--since") == 0 && i + 1 < argc) {
-            if (opt_parse_long(argv[++i], 0, __LONG_MAX__, &since) != 0) {
+            if (tt_opts_parse_long(argv[++i], 0, __LONG_MAX__, &since) != 0) {
                 fprintf(stderr, "tutti history: --since wants a sequence number\n");
                 return EXIT_USAGE;
             }
@@ -1288,7 +1289,7 @@ int main(int argc, char **argv)
         case O_SKEY: o.server_key_path = optarg; break;
         case O_KEY: o.key_path = optarg; break;
         case O_TIMEOUT:
-            if (opt_parse_long(optarg, 1, 3600000, &o.timeout_ms) != 0) {
+            if (tt_opts_parse_long(optarg, 1, 3600000, &o.timeout_ms) != 0) {
                 fprintf(stderr, "tutti: --timeout-ms wants 1..3600000\n");
                 return EXIT_USAGE;
             }

@@ -4,13 +4,14 @@
 #include "agent_capture.h"
 #include "agent_clock.h"
 #include "agent_jack.h"
-#include "agent_opts.h"
 #include "agent_render.h"
 #include "agent_upload.h"
 #include "tt_diag.h"
 #include "tt_error.h"
 #include "tt_keys.h"
+#include "tt_opts.h"
 #include "tt_replica.h"
+#include "tt_session.h"
 #include "tt_store.h"
 #include "tt_time.h"
 #include "tt_wire.h"
@@ -110,9 +111,10 @@ static void usage(FILE *out)
 #define MAX_PLAYERS 256
 
 typedef struct {
-    tt_replica_t *replica;  /* set once the replica exists */
-    agent_render_t *render; /* NULL without --click-wav */
-    agent_jack_t *jack;     /* NULL without --jack */
+    tt_session_t state;       /* the fold of the replica */
+    tt_replica_t *replica;    /* set once the replica exists */
+    agent_render_t *render;   /* NULL without --click-wav */
+    agent_jack_t *jack;       /* NULL without --jack */
     agent_capture_t *capture; /* NULL without --capture */
     agent_upload_t *upload;   /* NULL without --capture, or with --no-upload */
     const char *room;
@@ -147,7 +149,7 @@ static void play_roll(agent_t *a, const tt_session_t *st)
 /* Hands a roll to the capture, with the cue's map as of the roll. */
 static void capture_roll(agent_t *a, const Tutti__Roll *roll)
 {
-    const tt_session_t *st = tt_replica_state(a->replica);
+    const tt_session_t *st = &a->state;
     const tt_session_cue_t *cue = tt_session_find_cue(st, roll->cue);
     char why[TT_WHY_LEN];
     if (agent_capture_on_roll(a->capture, roll, cue ? cue->map_text : NULL, st->session_name,
@@ -194,7 +196,7 @@ static void on_record(void *arg, const Tutti__Record *rec)
                      rec->roll->take, rec->roll->from_bar,
                      (double)rec->roll->start_session_ns / 1e9);
         if ((a->render || a->jack) && a->replica)
-            play_roll(a, tt_replica_state(a->replica));
+            play_roll(a, &a->state);
         if (a->capture && a->replica)
             capture_roll(a, rec->roll);
         break;
@@ -214,7 +216,8 @@ static void on_record(void *arg, const Tutti__Record *rec)
             agent_jack_stop(a->jack, rec->take_interrupted->at_session_ns);
         if (a->capture)
             agent_capture_on_stop(a->capture, rec->take_interrupted->cue,
-                                  rec->take_interrupted->take, rec->take_interrupted->at_session_ns);
+                                  rec->take_interrupted->take,
+                                  rec->take_interrupted->at_session_ns);
         break;
     case TUTTI__RECORD__BODY_STOP:
         tt_diag_info("stop %s take %u at session %.6f s", rec->stop->cue, rec->stop->take,
@@ -270,7 +273,7 @@ static void report_players(agent_t *a)
     if (!a->has_players || !tt_replica_caught_up(rep) || a->players_epoch == tt_replica_epoch(rep))
         return;
     a->players_epoch = tt_replica_epoch(rep);
-    const tt_session_t *st = tt_replica_state(rep);
+    const tt_session_t *st = &a->state;
     char *in[MAX_PLAYERS], *out[TT_SESSION_MAX_PLAYERS];
     size_t n_in = 0, n_out = 0;
     for (size_t i = 0; i < a->n_players; i++)
@@ -308,9 +311,9 @@ static void report_players(agent_t *a)
 /* Hands the clock thread what the log and the hello reply say: where the
  * clock service is (new after a coordinator restart), and this room's trim.
  * Passes the clock's latest report on to the replica's heartbeats. */
-static void follow_coordinator(tt_replica_t *rep, agent_clock_t *clock, const char *endpoint,
-                               const char *clock_override, const char *room, uint64_t *clock_epoch,
-                               int64_t *trim_sent)
+static void follow_coordinator(tt_replica_t *rep, const tt_session_t *st, agent_clock_t *clock,
+                               const char *endpoint, const char *clock_override, const char *room,
+                               uint64_t *clock_epoch, int64_t *trim_sent)
 {
     uint64_t epoch = tt_replica_epoch(rep);
     if (!clock_override && epoch != *clock_epoch && tt_replica_clock_port(rep) != 0) {
@@ -319,7 +322,7 @@ static void follow_coordinator(tt_replica_t *rep, agent_clock_t *clock, const ch
             agent_clock_connect(clock, ep);
         *clock_epoch = epoch;
     }
-    int64_t trim = tt_session_trim_ns(tt_replica_state(rep), room);
+    int64_t trim = tt_session_trim_ns(st, room);
     if (trim != *trim_sent) {
         agent_clock_set_trim(clock, trim);
         *trim_sent = trim;
@@ -432,7 +435,7 @@ int main(int argc, char **argv)
         case O_DATA: data = optarg; break;
         case O_UPDATES: updates = optarg; break;
         case O_MAP:
-            if (opt_parse_long(optarg, 1, 1024 * 1024, &map_mb) != 0) {
+            if (tt_opts_parse_long(optarg, 1, 1024 * 1024, &map_mb) != 0) {
                 fprintf(stderr, "tutti-agent: --map-size-mb wants 1..1048576\n");
                 return 2;
             }
@@ -465,10 +468,13 @@ int main(int argc, char **argv)
                 return 2;
             }
             if (strlen(optarg) < 1 || strlen(optarg) > 32 ||
-                strspn(optarg, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") !=
+                strspn(optarg,
+                       "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") !=
                     strlen(optarg)) {
-                fprintf(stderr, "tutti-agent: --capture-input %s: 1..32 of letters, digits, "
-                                "'.', '_', '-' (it names the port and the file)\n", optarg);
+                fprintf(stderr,
+                        "tutti-agent: --capture-input %s: 1..32 of letters, digits, "
+                        "'.', '_', '-' (it names the port and the file)\n",
+                        optarg);
                 return 2;
             }
             cap_inputs[n_cap_inputs++] = optarg;
@@ -486,8 +492,9 @@ int main(int argc, char **argv)
             double hi = c == O_CAP_MAX ? 86400 : 60, lo = c == O_CAP_MAX ? 1 : 0;
             if (*end || !*optarg || !(v >= lo && v <= hi)) {
                 fprintf(stderr, "tutti-agent: %s wants seconds %g..%g\n",
-                        c == O_CAP_PRE ? "--capture-pre" : c == O_CAP_POST ? "--capture-post"
-                                                                           : "--capture-max-take",
+                        c == O_CAP_PRE    ? "--capture-pre"
+                        : c == O_CAP_POST ? "--capture-post"
+                                          : "--capture-max-take",
                         lo, hi);
                 return 2;
             }
@@ -496,7 +503,7 @@ int main(int argc, char **argv)
             break;
         }
         case O_COFF:
-            if (opt_parse_long(optarg, -86400000000L, 86400000000L, &clock_offset_us) != 0) {
+            if (tt_opts_parse_long(optarg, -86400000000L, 86400000000L, &clock_offset_us) != 0) {
                 fprintf(stderr,
                         "tutti-agent: --clock-offset-us wants microseconds (|N| <= 1 day)\n");
                 return 2;
@@ -528,9 +535,9 @@ int main(int argc, char **argv)
                         "FILE\n");
         return 2;
     }
-    endpoint = opt_or_env(endpoint, "TUTTI_COORDINATOR", "tcp://127.0.0.1:7700");
-    server_key_path = opt_or_env(server_key_path, "TUTTI_SERVER_KEY", NULL);
-    key_path = opt_or_env(key_path, "TUTTI_KEY", NULL);
+    endpoint = tt_opts_or_env(endpoint, "TUTTI_COORDINATOR", "tcp://127.0.0.1:7700");
+    server_key_path = tt_opts_or_env(server_key_path, "TUTTI_SERVER_KEY", NULL);
+    key_path = tt_opts_or_env(key_path, "TUTTI_KEY", NULL);
     if (!room || !server_key_path || !key_path) {
         fprintf(stderr, "tutti-agent: --room, --key and --server-key are required (see --help)\n");
         return 2;
@@ -568,6 +575,7 @@ int main(int argc, char **argv)
 
     void *ctx = zmq_ctx_new();
     agent_t agent = {0};
+    tt_session_init(&agent.state);
     tt_clock_box_t box;
     tt_clock_box_init(&box);
     tt_replica_config_t cfg = {
@@ -577,6 +585,9 @@ int main(int argc, char **argv)
         .updates_endpoint = updates,
         .expect_name = room,
         .expect_role = "room",
+        .fold = tt_session_fold,
+        .reset = tt_session_reset,
+        .fold_arg = &agent.state,
         .on_record = on_record,
         .on_record_arg = &agent,
     };
@@ -673,14 +684,14 @@ int main(int argc, char **argv)
         exit_code = 2;
         goto out;
     }
-    if ((agent.render || agent.jack) && tt_replica_state(rep)->transport.rolled)
-        play_roll(&agent, tt_replica_state(rep)); /* resume a roll after a restart */
-    if (agent.capture && tt_replica_state(rep)->transport.rolled)
-        capture_resume(&agent, tt_replica_state(rep));
+    if ((agent.render || agent.jack) && agent.state.transport.rolled)
+        play_roll(&agent, &agent.state); /* resume a roll after a restart */
+    if (agent.capture && agent.state.transport.rolled)
+        capture_resume(&agent, &agent.state);
     if (clock_ep)
         agent_clock_connect(clock, clock_ep);
     tt_diag_info("room %s, key %s, replica %s at %llu", room, keys->public_z85, data,
-                 (unsigned long long)tt_replica_state(rep)->last_seq);
+                 (unsigned long long)agent.state.last_seq);
     uint64_t clock_epoch = 0, captured = 0;
     int64_t trim_sent = 0;
     while (!stop_flag) {
@@ -701,7 +712,8 @@ int main(int argc, char **argv)
         items[n] = (zmq_pollitem_t){agent_clock_socket(clock), 0, ZMQ_POLLIN, 0};
         int n_items = n + 1;
         if (agent.upload)
-            items[n_items++] = (zmq_pollitem_t){agent_upload_socket(agent.upload), 0, ZMQ_POLLIN, 0};
+            items[n_items++] =
+                (zmq_pollitem_t){agent_upload_socket(agent.upload), 0, ZMQ_POLLIN, 0};
         if (zmq_poll(items, n_items, wait_ms) < 0) {
             if (errno == EINTR)
                 continue;
@@ -715,7 +727,8 @@ int main(int argc, char **argv)
             exit_code = (rc == TT_ERR_AUTH || rc == TT_ERR_DENIED || rc == TT_ERR_CRYPTO) ? 3 : 1;
             break;
         }
-        follow_coordinator(rep, clock, endpoint, clock_ep, room, &clock_epoch, &trim_sent);
+        follow_coordinator(rep, &agent.state, clock, endpoint, clock_ep, room, &clock_epoch,
+                           &trim_sent);
         if (agent.jack)
             agent_jack_log_changes(agent.jack);
         if (agent.upload)
@@ -723,8 +736,7 @@ int main(int argc, char **argv)
         report_players(&agent);
     }
     if (exit_code == 0)
-        tt_diag_info("stopping; replica at %llu",
-                     (unsigned long long)tt_replica_state(rep)->last_seq);
+        tt_diag_info("stopping; replica at %llu", (unsigned long long)agent.state.last_seq);
 out:
     agent_render_destroy(&agent.render); /* finalizes the WAV before the clock goes */
     agent_jack_destroy(&agent.jack);
@@ -734,6 +746,7 @@ out:
         free(agent.players[i]);
     agent_clock_stop(&clock);
     tt_replica_destroy(&rep);
+    tt_session_clear(&agent.state);
     zmq_ctx_term(ctx);
     tt_store_destroy(&store);
     tt_keypair_destroy(&keys);

@@ -31,7 +31,11 @@ struct tt_replica {
     void *sub;
     char sub_endpoint[256];
 
-    tt_session_t state; /* fold of the replica */
+    /* Where the stored chain stands: the last record's seq and hash, and
+     * the key from its genesis record (all zero before record 1). */
+    uint64_t last_seq;
+    uint8_t head_hash[TT_HASH_LEN];
+    uint8_t signing_pk[TT_SIGN_PK_LEN];
     uint8_t pinned_pk[TT_SIGN_PK_LEN];
     int have_pin;
 
@@ -55,6 +59,8 @@ struct tt_replica {
 
 /* ------------------------------------------------------------ applying */
 
+static int fold_replica(tt_replica_t *r, char *why);
+
 typedef struct {
     uint64_t seq;
     uint8_t hash[TT_HASH_LEN];
@@ -62,8 +68,10 @@ typedef struct {
 
 /* Checks records[0..n) as the continuation of the replica, appends the
  * valid prefix in one durable transaction, then folds it. */
-static int apply_records(tt_replica_t *r, const ProtobufCBinaryData *records, size_t n, char *why)
+static int apply_records(tt_replica_t *r, const ProtobufCBinaryData *records, size_t n, int *fatal,
+                         char *why)
 {
+    *fatal = 0;
     if (n == 0)
         return 0;
     Tutti__Record **decoded = calloc(n, sizeof *decoded);
@@ -76,9 +84,9 @@ static int apply_records(tt_replica_t *r, const ProtobufCBinaryData *records, si
         return tt_fail(why, TT_ERR_NOMEM, "applying %zu records", n);
     }
     uint8_t pk[TT_SIGN_PK_LEN];
-    memcpy(pk, r->state.last_seq ? r->state.signing_pk : r->pinned_pk, TT_SIGN_PK_LEN);
-    chain_pos_t pos = {r->state.last_seq, {0}};
-    memcpy(pos.hash, r->state.head_hash, TT_HASH_LEN);
+    memcpy(pk, r->last_seq ? r->signing_pk : r->pinned_pk, TT_SIGN_PK_LEN);
+    chain_pos_t pos = {r->last_seq, {0}};
+    memcpy(pos.hash, r->head_hash, TT_HASH_LEN);
     size_t good = 0;
     int rc = 0;
     for (; good < n; good++) {
@@ -95,16 +103,30 @@ static int apply_records(tt_replica_t *r, const ProtobufCBinaryData *records, si
         tt_diag_error("record from the coordinator refused: %s", why);
     if (good > 0) {
         char swhy[TT_WHY_LEN];
-        int arc = tt_store_append(r->store, r->state.last_seq + 1, bytes, good, swhy);
+        int arc = tt_store_append(r->store, r->last_seq + 1, bytes, good, swhy);
         if (arc != 0) {
             rc = tt_fail(why, arc, "%s", swhy);
             good = 0;
         }
     }
-    for (size_t i = 0; i < good; i++) {
+    if (good > 0) {
+        r->last_seq = pos.seq;
+        memcpy(r->head_hash, pos.hash, TT_HASH_LEN);
+        memcpy(r->signing_pk, pk, TT_SIGN_PK_LEN);
+    }
+    for (size_t i = 0; i < good && !*fatal; i++) {
         char fwhy[TT_WHY_LEN];
-        if (tt_session_apply(&r->state, decoded[i], hashes[i], fwhy) != 0)
-            tt_diag_error("folding record %llu: %s", (unsigned long long)decoded[i]->seq, fwhy);
+        if (r->cfg.fold(r->cfg.fold_arg, decoded[i], hashes[i], fwhy) != 0) {
+            tt_diag_error("folding record %llu: %s; folding the replica again",
+                          (unsigned long long)decoded[i]->seq, fwhy);
+            if (fold_replica(r, fwhy) != 0) {
+                rc = tt_fail(why, TT_ERR_CORRUPT,
+                             "the replica's state cannot be built from its store: %s", fwhy);
+                *fatal = 1;
+                break;
+            }
+            continue; /* the refold brought everything stored: no reactions owed */
+        }
         if (r->cfg.on_record)
             r->cfg.on_record(r->cfg.on_record_arg, decoded[i]);
     }
@@ -125,27 +147,38 @@ typedef struct {
 static int fold_stored(void *arg, uint64_t seq, const uint8_t *data, size_t len)
 {
     fold_ctx_t *c = arg;
-    tt_session_t *st = &c->r->state;
+    tt_replica_t *r = c->r;
     uint8_t hash[TT_HASH_LEN];
     Tutti__Record *rec = NULL;
-    int rc = tt_chain_check(data, len, seq, st->head_hash, st->signing_pk, hash, &rec, c->why);
+    int rc = tt_chain_check(data, len, seq, r->head_hash, r->signing_pk, hash, &rec, c->why);
+    if (rc != 0)
+        return rc;
+    rc = r->cfg.fold(r->cfg.fold_arg, rec, hash, c->why);
+    if (rc != 0)
+        rc = tt_fail(c->why, TT_ERR_CORRUPT, "folding record %llu: %s", (unsigned long long)seq,
+                     c->why);
+    tutti__record__free_unpacked(rec, NULL);
     if (rc == 0) {
-        rc = tt_session_apply(st, rec, hash, c->why);
-        tutti__record__free_unpacked(rec, NULL);
+        r->last_seq = seq;
+        memcpy(r->head_hash, hash, TT_HASH_LEN);
     }
     return rc;
 }
 
+/* Verifies and folds the whole store from record 1. */
 static int fold_replica(tt_replica_t *r, char *why)
 {
-    tt_session_clear(&r->state);
+    r->cfg.reset(r->cfg.fold_arg);
+    r->last_seq = 0;
+    memset(r->head_hash, 0, TT_HASH_LEN);
+    memset(r->signing_pk, 0, TT_SIGN_PK_LEN);
     fold_ctx_t c = {r, why};
     for (;;) {
-        uint64_t before = r->state.last_seq;
+        uint64_t before = r->last_seq;
         int rc = tt_store_scan(r->store, before + 1, 4096, SIZE_MAX, fold_stored, &c, why);
         if (rc != 0)
             return rc;
-        if (r->state.last_seq == before)
+        if (r->last_seq == before)
             return 0;
     }
 }
@@ -157,7 +190,7 @@ static void send_hello(tt_replica_t *r)
     Tutti__Envelope env = TUTTI__ENVELOPE__INIT;
     Tutti__Hello h = TUTTI__HELLO__INIT;
     h.program = "tutti-agent";
-    h.replica_seq = r->state.last_seq;
+    h.replica_seq = r->last_seq;
     env.body_case = TUTTI__ENVELOPE__BODY_HELLO;
     env.hello = &h;
     tt_client_send(r->client, &env, NULL); /* dropped while disconnected: retried */
@@ -167,7 +200,7 @@ static void send_heartbeat(tt_replica_t *r)
 {
     Tutti__Envelope env = TUTTI__ENVELOPE__INIT;
     Tutti__Heartbeat hb = TUTTI__HEARTBEAT__INIT;
-    hb.seq = r->state.last_seq;
+    hb.seq = r->last_seq;
     if (r->has_clock)
         hb.clock = &r->clock;
     env.body_case = TUTTI__ENVELOPE__BODY_HEARTBEAT;
@@ -181,7 +214,7 @@ static void send_fetch(tt_replica_t *r)
         return;
     Tutti__Envelope env = TUTTI__ENVELOPE__INIT;
     Tutti__FetchRequest f = TUTTI__FETCH_REQUEST__INIT;
-    f.from_seq = r->state.last_seq + 1;
+    f.from_seq = r->last_seq + 1;
     env.body_case = TUTTI__ENVELOPE__BODY_FETCH;
     env.fetch = &f;
     if (tt_client_send(r->client, &env, NULL) == 0) {
@@ -254,15 +287,15 @@ static int on_hello_reply(tt_replica_t *r, const Tutti__HelloReply *hr, char *wh
         return rc;
     if (!r->helloed)
         tt_diag_info("connected to %s as %s (%s); replica at %llu, coordinator at %llu",
-                     r->cfg.endpoint, hr->name, hr->role, (unsigned long long)r->state.last_seq,
+                     r->cfg.endpoint, hr->name, hr->role, (unsigned long long)r->last_seq,
                      (unsigned long long)hr->last_seq);
-    if (r->state.last_seq > hr->last_seq)
+    if (r->last_seq > hr->last_seq)
         tt_diag_error("replica (%llu) is ahead of the coordinator (%llu): was its store "
                       "restored from an older copy?",
-                      (unsigned long long)r->state.last_seq, (unsigned long long)hr->last_seq);
+                      (unsigned long long)r->last_seq, (unsigned long long)hr->last_seq);
     r->helloed = 1;
     r->fetch_outstanding = 0;
-    if (hr->last_seq > r->state.last_seq)
+    if (hr->last_seq > r->last_seq)
         send_fetch(r);
     return 0;
 }
@@ -296,7 +329,7 @@ static int on_dealer(tt_replica_t *r, char *why)
             if (r->epoch && env->heartbeat->epoch != r->epoch) {
                 r->helloed = 0; /* restarted under us: hello again */
                 r->next_hello_ns = 0;
-            } else if (r->coord_seq > r->state.last_seq) {
+            } else if (r->coord_seq > r->last_seq) {
                 send_fetch(r);
             }
             break;
@@ -308,14 +341,18 @@ static int on_dealer(tt_replica_t *r, char *why)
             /* Updates may have brought some of these while the fetch was in
              * flight: skip what the replica already holds. */
             size_t skip = 0;
-            if (r->fetch_from && r->state.last_seq + 1 > r->fetch_from)
-                skip = (size_t)(r->state.last_seq + 1 - r->fetch_from);
+            if (r->fetch_from && r->last_seq + 1 > r->fetch_from)
+                skip = (size_t)(r->last_seq + 1 - r->fetch_from);
             if (skip > fr->n_records)
                 skip = fr->n_records;
             char awhy[TT_WHY_LEN];
-            if (apply_records(r, fr->records + skip, fr->n_records - skip, awhy) != 0)
-                tt_diag_error("catching up: %s", awhy);
-            else if (r->coord_seq > r->state.last_seq && fr->n_records > 0)
+            int fatal = 0;
+            if (apply_records(r, fr->records + skip, fr->n_records - skip, &fatal, awhy) != 0) {
+                if (fatal)
+                    rc = tt_fail(why, TT_ERR_CORRUPT, "%s", awhy);
+                else
+                    tt_diag_error("catching up: %s", awhy);
+            } else if (r->coord_seq > r->last_seq && fr->n_records > 0)
                 send_fetch(r);
             break;
         }
@@ -333,12 +370,12 @@ static int on_dealer(tt_replica_t *r, char *why)
     }
 }
 
-static void on_sub(tt_replica_t *r)
+static int on_sub(tt_replica_t *r, char *fatal_why)
 {
     ProtobufCBinaryData run[MAX_UPDATES_PER_TURN];
     Tutti__Envelope *held[MAX_UPDATES_PER_TURN];
     size_t n = 0;
-    uint64_t next = r->state.last_seq + 1;
+    uint64_t next = r->last_seq + 1;
     int gap = 0;
     for (int i = 0; i < MAX_UPDATES_PER_TURN; i++) {
         tt_wire_msg_t m;
@@ -374,12 +411,18 @@ static void on_sub(tt_replica_t *r)
             tt_wire_msg_clear(&m);
     }
     char why[TT_WHY_LEN];
-    if (n > 0 && apply_records(r, run, n, why) != 0)
-        tt_diag_error("applying updates: %s", why);
+    int fatal = 0, rc = 0;
+    if (n > 0 && apply_records(r, run, n, &fatal, why) != 0) {
+        if (fatal)
+            rc = tt_fail(fatal_why, TT_ERR_CORRUPT, "%s", why);
+        else
+            tt_diag_error("applying updates: %s", why);
+    }
     for (size_t i = 0; i < n; i++)
         tutti__envelope__free_unpacked(held[i], NULL);
-    if ((gap || r->coord_seq > r->state.last_seq) && r->helloed)
+    if (rc == 0 && (gap || r->coord_seq > r->last_seq) && r->helloed)
         send_fetch(r);
+    return rc;
 }
 
 /* ------------------------------------------------------------ public */
@@ -393,6 +436,11 @@ tt_replica_t *tt_replica_new(void *ctx, const tt_replica_config_t *cfg, tt_store
         return NULL;
     }
     r->cfg = *cfg;
+    if (!cfg->fold || !cfg->reset) {
+        tt_fail(why, TT_ERR_INVALID, "a replica needs a fold and a reset");
+        free(r);
+        return NULL;
+    }
     if (!r->cfg.heartbeat_ms)
         r->cfg.heartbeat_ms = 1000;
     if (!r->cfg.away_after_ms)
@@ -409,12 +457,12 @@ tt_replica_t *tt_replica_new(void *ctx, const tt_replica_config_t *cfg, tt_store
         tt_fail(why, TT_ERR_CORRUPT, "the replica does not verify: %s", fwhy);
         goto fail;
     }
-    if (r->state.last_seq > 0) {
-        if (r->have_pin && memcmp(r->pinned_pk, r->state.signing_pk, TT_SIGN_PK_LEN) != 0) {
+    if (r->last_seq > 0) {
+        if (r->have_pin && memcmp(r->pinned_pk, r->signing_pk, TT_SIGN_PK_LEN) != 0) {
             tt_fail(why, TT_ERR_CORRUPT, "the replica's genesis key differs from its pinned key");
             goto fail;
         }
-        memcpy(r->pinned_pk, r->state.signing_pk, TT_SIGN_PK_LEN);
+        memcpy(r->pinned_pk, r->signing_pk, TT_SIGN_PK_LEN);
         r->have_pin = 1;
     }
     r->client = tt_client_new(ctx, cfg->endpoint, cfg->server_key_z85, cfg->keys, 1, why);
@@ -432,7 +480,6 @@ void tt_replica_destroy(tt_replica_t **self_p)
         return;
     tt_replica_t *r = *self_p;
     tt_client_destroy(&r->client);
-    tt_session_clear(&r->state);
     if (r->sub)
         zmq_close(r->sub);
     free(r);
@@ -463,7 +510,7 @@ int tt_replica_handle(tt_replica_t *r, const zmq_pollitem_t *items, int n, char 
         } else if (items[i].socket == tt_client_socket(r->client))
             rc = on_dealer(r, why);
         else if (items[i].socket == r->sub)
-            on_sub(r);
+            rc = on_sub(r, why);
         if (rc != 0)
             return rc;
     }
@@ -478,7 +525,7 @@ int tt_replica_tick(tt_replica_t *r, int64_t now)
         r->helloed = 0;
         r->next_hello_ns = 0;
         tt_diag_warn("coordinator silent for %d ms: working from the replica (at %llu)",
-                     r->cfg.away_after_ms, (unsigned long long)r->state.last_seq);
+                     r->cfg.away_after_ms, (unsigned long long)r->last_seq);
     }
     if (r->fetch_outstanding && now - r->fetch_sent_ns > FETCH_TIMEOUT_MS * ms)
         r->fetch_outstanding = 0;
@@ -490,7 +537,7 @@ int tt_replica_tick(tt_replica_t *r, int64_t now)
     } else if (now >= r->next_heartbeat_ns) {
         send_heartbeat(r);
         r->next_heartbeat_ns = now + r->cfg.heartbeat_ms * ms;
-        if (r->coord_seq > r->state.last_seq)
+        if (r->coord_seq > r->last_seq)
             send_fetch(r);
     }
     int64_t next = r->helloed ? r->next_heartbeat_ns : r->next_hello_ns;
@@ -505,7 +552,7 @@ int tt_replica_send(tt_replica_t *r, Tutti__Envelope *env, char *why)
 
 int tt_replica_caught_up(const tt_replica_t *r)
 {
-    return r->helloed && r->online && r->state.last_seq >= r->coord_seq;
+    return r->helloed && r->online && r->last_seq >= r->coord_seq;
 }
 
 void tt_replica_set_clock(tt_replica_t *r, const Tutti__ClockReport *clock)
@@ -516,9 +563,9 @@ void tt_replica_set_clock(tt_replica_t *r, const Tutti__ClockReport *clock)
     r->has_clock = 1;
 }
 
-const tt_session_t *tt_replica_state(const tt_replica_t *r)
+uint64_t tt_replica_seq(const tt_replica_t *r)
 {
-    return &r->state;
+    return r->last_seq;
 }
 int tt_replica_coordinator_online(const tt_replica_t *r)
 {

@@ -15,8 +15,8 @@
 #include <stdint.h>
 #include <zmq.h>
 
+#include "tt_chain.h"
 #include "tt_keys.h"
-#include "tt_session.h"
 #include "tt_store.h"
 
 #define TT_REPLICA_POLL_ITEMS 3
@@ -30,13 +30,26 @@ typedef struct {
     const char *expect_role;      /* NULL or the role this key must have */
     int heartbeat_ms;             /* default 1000 */
     int away_after_ms;            /* default 2200: two heartbeats missed */
-    /* Called after each record is durably in the replica and folded. */
+    /* The caller's fold (the log layer knows no session state). fold gets
+     * every verified record once it is durably in the replica, in sequence,
+     * from the first; it returns 0, or an error with why when it refuses a
+     * record the chain accepted. reset forgets everything folded. On a
+     * refusal the replica resets and folds its whole store again once; a
+     * second refusal is fatal (tt_replica_handle returns TT_ERR_CORRUPT),
+     * so a replica never sits on records its state does not hold. */
+    int (*fold)(void *arg, const Tutti__Record *rec, const uint8_t hash[TT_HASH_LEN], char *why);
+    void (*reset)(void *arg);
+    void *fold_arg;
+    /* Called after each record that arrives live is stored and folded (not
+     * for the records folded from the store at start or on a refold). */
     void (*on_record)(void *arg, const Tutti__Record *rec);
     void *on_record_arg;
 } tt_replica_config_t;
 
 typedef struct tt_replica tt_replica_t;
 
+/* Verifies the whole store and folds it through cfg->fold before it
+ * returns; NULL with why when the store does not verify or fold. */
 tt_replica_t *tt_replica_new(void *ctx, const tt_replica_config_t *cfg, tt_store_t *store,
                              char *why);
 void tt_replica_destroy(tt_replica_t **self_p);
@@ -63,7 +76,8 @@ int tt_replica_caught_up(const tt_replica_t *r);
 /* The room's clock, sent with every heartbeat from now on (copied). */
 void tt_replica_set_clock(tt_replica_t *r, const Tutti__ClockReport *clock);
 
-const tt_session_t *tt_replica_state(const tt_replica_t *r);
+/* The last sequence stored (and folded) in the replica. */
+uint64_t tt_replica_seq(const tt_replica_t *r);
 int tt_replica_coordinator_online(const tt_replica_t *r);
 uint64_t tt_replica_coordinator_seq(const tt_replica_t *r);
 unsigned tt_replica_clock_port(const tt_replica_t *r);

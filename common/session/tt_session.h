@@ -55,8 +55,8 @@ typedef struct {
     char not_acked[256];    /* the rooms that had not acked, when forced */
     int32_t punch_in_bar;   /* 0: whole take */
     int32_t punch_out_bar;
-    char media_rooms[256];  /* rooms whose files arrived and verified: "stage+london" */
-    uint32_t n_media;       /* media records (one per room and input) */
+    char media_rooms[256]; /* rooms whose files arrived and verified: "stage+london" */
+    uint32_t n_media;      /* media records (one per room and input) */
 } tt_session_take_t;
 
 typedef struct {
@@ -131,6 +131,12 @@ void tt_session_clear(tt_session_t *s);
  * must come in sequence; TT_ERR_INVALID otherwise. */
 int tt_session_apply(tt_session_t *s, const Tutti__Record *rec, const uint8_t hash[TT_HASH_LEN],
                      char *why);
+
+/* tt_session_apply and tt_session_clear in the shape of a replica's fold
+ * and reset (tt_replica_config_t), with arg the tt_session_t. */
+int tt_session_fold(void *session, const Tutti__Record *rec, const uint8_t hash[TT_HASH_LEN],
+                    char *why);
+void tt_session_reset(void *session);
 
 /* Requests the wire can carry, named for role checks and messages. */
 typedef enum {

@@ -36,13 +36,12 @@ static json_t *rooms_json(const dash_state_in_t *in)
     for (size_t i = 0; i < in->status->n_rooms; i++) {
         const Tutti__RoomStatus *r = in->status->rooms[i];
         const Tutti__ClockReport *c = r->clock;
-        json_t *clock = json_pack("{s:o, s:f, s:f}", "state", str(c ? c->state : ""),
-                                  "error_bound_us", c ? c->error_bound_us : -1.0, "offset_us",
-                                  c ? c->offset_us : 0.0);
-        json_array_append_new(
-            a, json_pack("{s:o, s:b, s:o, s:o}", "name", str(r->name), "online",
-                         r->online && in->coordinator_online, "clock", clock, "players",
-                         room_players(in->session, r->name)));
+        json_t *clock =
+            json_pack("{s:o, s:f, s:f}", "state", str(c ? c->state : ""), "error_bound_us",
+                      c ? c->error_bound_us : -1.0, "offset_us", c ? c->offset_us : 0.0);
+        json_array_append_new(a, json_pack("{s:o, s:b, s:o, s:o}", "name", str(r->name), "online",
+                                           r->online && in->coordinator_online, "clock", clock,
+                                           "players", room_players(in->session, r->name)));
     }
     return a;
 }
@@ -93,11 +92,10 @@ static json_t *cues_json(const tt_session_t *s)
             if (t->last_note[0])
                 json_array_append_new(notes, str(t->last_note));
             json_array_append_new(
-                takes, json_pack("{s:i, s:s, s:s, s:o, s:i, s:b, s:s, s:s}", "take",
-                                 (int)t->number, "state", take_state(t->state), "rating",
-                                 t->rating, "notes", notes, "note_count", (int)t->notes,
-                                 "forced", t->forced, "rooms_online", t->rooms_online, "media",
-                                 t->media_rooms));
+                takes, json_pack("{s:i, s:s, s:s, s:o, s:i, s:b, s:s, s:s}", "take", (int)t->number,
+                                 "state", take_state(t->state), "rating", t->rating, "notes", notes,
+                                 "note_count", (int)t->notes, "forced", t->forced, "rooms_online",
+                                 t->rooms_online, "media", t->media_rooms));
         }
         json_array_append_new(a, json_pack("{s:o, s:o, s:o}", "name", str(c->name), "title",
                                            str(c->title), "takes", takes));
@@ -123,8 +121,8 @@ static json_t *changes_json(const dash_state_in_t *in)
             continue;
         }
         json_array_append_new(a, json_pack("{s:I, s:o, s:o, s:o, s:o}", "id", (json_int_t)c->id,
-                                           "cue", str(c->cue), "text", str(c->text), "acked",
-                                           acked, "not_acked", missing));
+                                           "cue", str(c->cue), "text", str(c->text), "acked", acked,
+                                           "not_acked", missing));
     }
     return a;
 }
@@ -136,18 +134,16 @@ static json_t *call_json(const dash_state_in_t *in)
     tt_call_clock(c, in->now_unix_ns, &k);
     json_t *breaks = json_array();
     for (size_t i = 0; i < c->n_breaks; i++)
-        json_array_append_new(breaks, json_pack("{s:I, s:I}", "start_unix_ms",
-                                                ms(c->breaks[i].start_ns), "end_unix_ms",
-                                                ms(c->breaks[i].end_ns)));
-    json_t *o = json_pack("{s:b, s:b, s:s, s:o, s:I, s:I, s:b, s:I, s:I, s:b, s:I, s:s}",
-                          "started", c->started, "running", k.running, "rules_id",
-                          c->started ? c->rules.id : "", "rules_title",
-                          str(c->started ? c->rules.title : ""), "start_unix_ms",
-                          ms(c->start_ns), "elapsed_ms", ms(k.elapsed_ns), "on_break",
-                          k.on_break, "break_elapsed_ms", ms(k.break_elapsed_ns),
-                          "break_remaining_ms", ms(k.break_remaining_ns), "break_due",
-                          k.break_due, "next_break_in_ms", ms(k.next_break_in_ns), "alert",
-                          tt_call_alert_name(k.alert));
+        json_array_append_new(breaks,
+                              json_pack("{s:I, s:I}", "start_unix_ms", ms(c->breaks[i].start_ns),
+                                        "end_unix_ms", ms(c->breaks[i].end_ns)));
+    json_t *o = json_pack(
+        "{s:b, s:b, s:s, s:o, s:I, s:I, s:b, s:I, s:I, s:b, s:I, s:s}", "started", c->started,
+        "running", k.running, "rules_id", c->started ? c->rules.id : "", "rules_title",
+        str(c->started ? c->rules.title : ""), "start_unix_ms", ms(c->start_ns), "elapsed_ms",
+        ms(k.elapsed_ns), "on_break", k.on_break, "break_elapsed_ms", ms(k.break_elapsed_ns),
+        "break_remaining_ms", ms(k.break_remaining_ns), "break_due", k.break_due,
+        "next_break_in_ms", ms(k.next_break_in_ns), "alert", tt_call_alert_name(k.alert));
     json_object_set_new(o, "breaks", breaks);
     json_object_set_new(o, "breaks_taken", json_integer((json_int_t)k.breaks_taken));
     json_object_set_new(o, "call_minutes", json_integer(c->started ? c->rules.call_minutes : 0));
@@ -166,10 +162,10 @@ char *dash_state_json(const dash_state_in_t *in)
     for (size_t i = 0; i < in->n_presets; i++)
         json_array_append_new(presets, json_pack("{s:s, s:o}", "id", in->presets[i]->id, "title",
                                                  str(in->presets[i]->title)));
-    json_t *o = json_pack("{s:I, s:o, s:b, s:b, s:I}", "seq", (json_int_t)s->last_seq,
-                          "session_name", str(s->session_name), "coordinator_online",
-                          in->coordinator_online, "read_only", in->read_only, "now_unix_ms",
-                          ms(in->now_unix_ns));
+    json_t *o =
+        json_pack("{s:I, s:o, s:b, s:b, s:I}", "seq", (json_int_t)s->last_seq, "session_name",
+                  str(s->session_name), "coordinator_online", in->coordinator_online, "read_only",
+                  in->read_only, "now_unix_ms", ms(in->now_unix_ns));
     if (!o)
         return NULL;
     json_object_set_new(o, "rooms", rooms_json(in));
