@@ -125,7 +125,7 @@ static int apply_records(tt_replica_t *r, const ProtobufCBinaryData *records, si
                 *fatal = 1;
                 break;
             }
-            continue; /* the refold brought everything stored: no reactions owed */
+            break; /* the refold folded everything stored; its records are not live news */
         }
         if (r->cfg.on_record)
             r->cfg.on_record(r->cfg.on_record_arg, decoded[i]);
