@@ -1,9 +1,11 @@
 /* dash_http: see dash_http.h. */
 #include "dash_http.h"
 #include "dash_assets.h"
+#include "dash_guard.h"
 #include "tt_client.h"
 #include "tt_diag.h"
 #include "tt_error.h"
+#include "tt_time.h"
 #include "tt_wire.h"
 
 #include <arpa/inet.h>
@@ -11,6 +13,7 @@
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <sodium.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +21,10 @@
 #include <time.h>
 
 #define BODY_MAX (16 * 1024)   /* a POST body: an action is a few dozen bytes */
-#define SSE_WAIT_MS 15000      /* keep-alive comment after this much silence */
+#define SSE_WAIT_MS 5000       /* keep-alive comment after this much silence (< idle timeout) */
+#define MAX_STREAMS 32         /* live event streams at once; more get a clear 503 */
+#define MAX_CONNECTIONS 256    /* a thread each */
+#define MAX_PER_ADDRESS 64     /* leaves room for other addresses when one hogs */
 #define ACTION_TIMEOUT_MS 5000 /* coordinator round trip for one action */
 #define FEED_BACKLOG 30        /* records a new stream starts with */
 #define COOKIE "tutti_session"
@@ -30,6 +36,8 @@ struct dash_http {
     unsigned port;
     /* Without a password there is one implicit session: its CSRF token. */
     char open_csrf[DASH_TOKEN_HEX + 1];
+    dash_guard_t *guard;  /* wrong passwords per client address */
+    atomic_int n_streams; /* live /events streams */
 };
 
 typedef struct {
@@ -142,20 +150,47 @@ static int form_value(char *body, const char *key, char *out, size_t cap)
     return 0;
 }
 
+/* The client's address as text, for the login throttle. */
+static void client_address(struct MHD_Connection *c, char *out, size_t cap)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+    const void *bytes = NULL;
+    if (sa && sa->sa_family == AF_INET)
+        bytes = &((const struct sockaddr_in *)sa)->sin_addr;
+    else if (sa && sa->sa_family == AF_INET6)
+        bytes = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+    if (!bytes || !inet_ntop(sa->sa_family, bytes, out, (socklen_t)cap))
+        snprintf(out, cap, "unknown");
+}
+
 static enum MHD_Result on_login(dash_http_t *h, struct MHD_Connection *c, request_t *rq)
 {
+    char address[64];
+    client_address(c, address, sizeof address);
+    int64_t wait_ms = dash_guard_login_wait_ms(h->guard, address, tt_time_mono_ns());
+    if (wait_ms > 0) { /* not even checked: more connections buy no more guesses */
+        char text[120];
+        int n = snprintf(text, sizeof text,
+                         "too many wrong passwords from this address: try again in %lld s\n",
+                         (long long)(wait_ms + 999) / 1000);
+        return reply(c, 429, "text/plain", text, (size_t)n, NULL);
+    }
     char given[512] = "";
     int ok = h->cfg.password && rq->body && form_value(rq->body, "password", given, sizeof given) &&
              dash_token_equal(given, h->cfg.password);
     sodium_memzero(given, sizeof given);
     if (!ok) {
-        tt_diag_warn("dashboard: wrong password from a browser");
+        dash_guard_login_failed(h->guard, address, tt_time_mono_ns());
+        tt_diag_warn("dashboard: wrong password from %s", address);
         struct timespec pause = {0, 500000000L}; /* slow down guessing */
         nanosleep(&pause, NULL);
         const dash_asset_t *a = find_asset("/login.html");
         return a ? reply(c, 401, a->content_type, a->data, a->len, NULL)
                  : reply(c, 401, "text/plain", "wrong password\n", 15, NULL);
     }
+    dash_guard_login_ok(h->guard, address);
     char id[DASH_TOKEN_HEX + 1], csrf[DASH_TOKEN_HEX + 1];
     dash_hub_login(h->hub, id, csrf);
     char cookie[200];
@@ -324,15 +359,24 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 static void stream_free(void *cls)
 {
     stream_t *s = cls;
+    atomic_fetch_sub(&s->h->n_streams, 1);
     free(s->pending);
     free(s);
 }
 
 static enum MHD_Result on_events(dash_http_t *h, struct MHD_Connection *c)
 {
+    if (atomic_fetch_add(&h->n_streams, 1) >= MAX_STREAMS) {
+        atomic_fetch_sub(&h->n_streams, 1);
+        static const char full[] = "too many live views of this dashboard are open (32): "
+                                   "close one, or reload later\n";
+        return reply(c, 503, "text/plain", full, sizeof full - 1, NULL);
+    }
     stream_t *s = calloc(1, sizeof *s);
-    if (!s)
+    if (!s) {
+        atomic_fetch_sub(&h->n_streams, 1);
         return reply(c, 500, "text/plain", "out of memory\n", 14, NULL);
+    }
     s->h = h;
     uint64_t head = 0;
     free(dash_hub_state(h->hub, &head, NULL));
@@ -346,7 +390,7 @@ static enum MHD_Result on_events(dash_http_t *h, struct MHD_Connection *c)
     struct MHD_Response *r =
         MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 32 * 1024, stream_read, s, stream_free);
     if (!r) {
-        free(s);
+        stream_free(s);
         return MHD_NO;
     }
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
@@ -396,20 +440,6 @@ static enum MHD_Result on_get(dash_http_t *h, struct MHD_Connection *c, const ch
     return serve_asset(c, url);
 }
 
-/* Without a password the page trusts whoever reaches loopback, so it must
- * not be reachable under another name: a DNS-rebinding page would otherwise
- * read it as its own origin. Host must name loopback. */
-static int host_is_loopback(struct MHD_Connection *c)
-{
-    const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
-    if (!host)
-        return 0;
-    size_t n = strcspn(host, ":");
-    if (host[0] == '[') /* [::1]:port */
-        return strncmp(host, "[::1]", 5) == 0;
-    return (n == 9 && strncmp(host, "localhost", 9) == 0) || strncmp(host, "127.", 4) == 0;
-}
-
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_size, void **con_cls)
@@ -418,7 +448,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     dash_http_t *h = cls;
     request_t *rq = *con_cls;
     static const char wrong_host[] = "this dashboard answers only as 127.0.0.1 or localhost\n";
-    if (!rq && !h->cfg.password && !host_is_loopback(c))
+    if (!rq && !h->cfg.password &&
+        !dash_guard_host_ok(MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST),
+                            h->cfg.host))
         return reply(c, 421, "text/plain", wrong_host, sizeof wrong_host - 1, NULL);
     if (!rq) { /* first call: headers only */
         rq = calloc(1, sizeof *rq);
@@ -480,16 +512,26 @@ dash_http_t *dash_http_start(const dash_http_config_t *cfg, dash_hub_t *hub, cha
     }
     h->cfg = *cfg;
     h->hub = hub;
+    h->guard = dash_guard_new();
+    if (!h->guard) {
+        tt_fail(why, TT_ERR_NOMEM, "starting the web server");
+        free(h);
+        return NULL;
+    }
+    atomic_init(&h->n_streams, 0);
+    unsigned idle_s = cfg->idle_timeout_s ? cfg->idle_timeout_s : DASH_IDLE_TIMEOUT_S;
     char unused[DASH_TOKEN_HEX + 1];
     dash_hub_login(hub, unused, h->open_csrf);
     h->daemon = MHD_start_daemon(
         MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0,
         NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_CONNECTION_LIMIT, 64u,
-        MHD_OPTION_PER_IP_CONNECTION_LIMIT, 32u, MHD_OPTION_END);
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)MAX_CONNECTIONS, MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)MAX_PER_ADDRESS,
+        MHD_OPTION_CONNECTION_TIMEOUT, idle_s, MHD_OPTION_END);
     if (!h->daemon) {
         tt_fail(why, TT_ERR_IO, "cannot serve HTTP on %s:%u (in use, or not an address here?)",
                 cfg->host, cfg->port);
+        dash_guard_destroy(&h->guard);
         free(h);
         return NULL;
     }
@@ -510,6 +552,7 @@ void dash_http_stop(dash_http_t **self_p)
         return;
     dash_hub_shutdown(h->hub);
     MHD_stop_daemon(h->daemon);
+    dash_guard_destroy(&h->guard);
     free(h);
     *self_p = NULL;
 }

@@ -9,7 +9,11 @@
  * Access: with a password (required when bound beyond loopback) every
  * route but the login page wants a session cookie from POST /login; every
  * POST carries the session's CSRF token in X-CSRF-Token, password or not.
- * A read-only dashboard refuses every POST with 403.
+ * A read-only dashboard refuses every POST with 403. Limits (dash_guard,
+ * dash_http.c): the Host header must name loopback when there is no
+ * password; wrong passwords are throttled per client address (429); idle
+ * connections close after idle_timeout_s; at most 32 live event streams
+ * (more get 503), 256 connections, 64 from one address.
  */
 #ifndef DASH_HTTP_H
 #define DASH_HTTP_H
@@ -31,7 +35,12 @@ typedef struct {
     const tt_rules_t *const *presets;
     size_t n_presets;
     const char *name; /* the dashboard key's access-file name */
+    /* A connection silent this long is closed, so idle sockets cannot hold
+     * the server's connections; 0: DASH_IDLE_TIMEOUT_S. */
+    unsigned idle_timeout_s;
 } dash_http_config_t;
+
+#define DASH_IDLE_TIMEOUT_S 15
 
 typedef struct dash_http dash_http_t;
 

@@ -68,6 +68,8 @@ static void usage(FILE *out)
             "                       (afm-film-la, afm-sound, mu-london, video-game)\n"
             "  --data DIR           replica store (default tutti-dash-data)\n"
             "  --port-file FILE     write the HTTP port there once serving\n"
+            "  --idle-timeout S     close a browser connection silent for S seconds\n"
+            "                       (default 15; live views send every 5 s)\n"
             "  --quiet              warnings and errors only\n"
             "  --help               this text\n"
             "\n"
@@ -223,6 +225,7 @@ int main(int argc, char **argv)
     const char *http = "127.0.0.1:8080", *password_file = NULL, *rules_file = NULL;
     const char *data = "tutti-dash-data", *port_file = NULL;
     int read_only = 0, quiet = 0;
+    long idle_s = DASH_IDLE_TIMEOUT_S;
     enum {
         O_COORD = 1,
         O_SKEY,
@@ -233,6 +236,7 @@ int main(int argc, char **argv)
         O_RULES,
         O_DATA,
         O_PORTFILE,
+        O_IDLE,
         O_QUIET
     };
     static const struct option opts[] = {
@@ -245,6 +249,7 @@ int main(int argc, char **argv)
         {"rules", required_argument, 0, O_RULES},
         {"data", required_argument, 0, O_DATA},
         {"port-file", required_argument, 0, O_PORTFILE},
+        {"idle-timeout", required_argument, 0, O_IDLE},
         {"quiet", no_argument, 0, O_QUIET},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
@@ -261,6 +266,12 @@ int main(int argc, char **argv)
         case O_RULES: rules_file = optarg; break;
         case O_DATA: data = optarg; break;
         case O_PORTFILE: port_file = optarg; break;
+        case O_IDLE:
+            if (tt_opts_parse_long(optarg, 1, 3600, &idle_s) != 0) {
+                fprintf(stderr, "tutti-dash: --idle-timeout wants seconds, 1..3600\n");
+                return 2;
+            }
+            break;
         case O_QUIET: quiet = 1; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
@@ -391,6 +402,7 @@ int main(int argc, char **argv)
         .presets = presets,
         .n_presets = n_presets,
         .name = read_only ? "observer" : "contractor",
+        .idle_timeout_s = (unsigned)idle_s,
     };
     web = dash_http_start(&hcfg, d.hub, why);
     if (!web) {
