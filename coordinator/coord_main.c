@@ -61,6 +61,8 @@ static void usage(FILE *out)
             "  -h, --help            this text\n"
             "\n"
             "Signals: SIGINT/SIGTERM stop cleanly; SIGHUP reloads the access file.\n"
+            "Exit status: 0 after SIGINT/SIGTERM, 3 when the store is damaged or its log\n"
+            "does not verify, 1 on other errors, 2 on bad usage.\n"
             "\n"
             "Example:\n"
             "  tutti keygen coordinator --dir keys\n"
@@ -178,8 +180,9 @@ int main(int argc, char **argv)
     char why[TT_WHY_LEN];
     coord_server_t *s = coord_server_new(&cfg, why);
     if (!s) {
+        int rc = tt_error_last();
         tt_diag_error("%s", why);
-        return 1;
+        return rc == TT_ERR_CORRUPT ? 3 : 1; /* 3: a damaged or foreign log */
     }
     int rc = coord_server_run(s, &stop_flag, &reload_flag, why);
     if (rc != 0)

@@ -99,8 +99,9 @@ static void usage(FILE *out)
             "  --clock-trace FILE    every 10 ms write 'mono_ns local_ns session_estimate_ns\n"
             "                        state error_bound_ns' (on one host mono is the truth)\n"
             "\n"
-            "Exit status: 0 after SIGINT/SIGTERM, 3 when the coordinator refuses the key\n"
-            "or the key is not this room's, 1 on other errors, 2 on bad usage.\n"
+            "Exit status: 0 after SIGINT/SIGTERM, 3 when the coordinator refuses the key,\n"
+            "the key is not this room's or the replica is damaged, 1 on other errors, 2 on\n"
+            "bad usage.\n"
             "\n"
             "Example:\n"
             "  tutti-agent --room stage --coordinator tcp://10.0.0.5:7700 \\\n"
@@ -563,9 +564,10 @@ int main(int argc, char **argv)
     }
     tt_store_t *store = tt_store_open(data, 0, (size_t)map_mb, why);
     if (!store) {
+        int rc = tt_error_last();
         tt_diag_error("%s", why);
         tt_keypair_destroy(&keys);
-        return 1;
+        return rc == TT_ERR_CORRUPT ? 3 : 1;
     }
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -596,7 +598,7 @@ int main(int argc, char **argv)
     tt_replica_t *rep = tt_replica_new(ctx, &cfg, store, why);
     if (!rep) {
         tt_diag_error("%s", why);
-        exit_code = 1;
+        exit_code = tt_error_last() == TT_ERR_CORRUPT ? 3 : 1; /* a damaged replica */
         goto out;
     }
     agent_clock_config_t ccfg = {

@@ -26,8 +26,11 @@ const char *tt_strerror(int err)
     }
 }
 
+static _Thread_local int last_error;
+
 int tt_fail(char *why, int err, const char *fmt, ...)
 {
+    last_error = err;
     if (why) {
         va_list ap;
         va_start(ap, fmt);
@@ -35,4 +38,9 @@ int tt_fail(char *why, int err, const char *fmt, ...)
         va_end(ap);
     }
     return err;
+}
+
+int tt_error_last(void)
+{
+    return last_error;
 }

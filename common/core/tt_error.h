@@ -37,4 +37,9 @@ const char *tt_strerror(int err);
  *   return tt_fail(why, TT_ERR_IO, "opening %s: %s", path, strerror(errno)); */
 int tt_fail(char *why, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
+/* The code of this thread's last tt_fail: what a constructor that returned
+ * NULL failed with (its why names the details). Like errno, valid only
+ * right after the failing call. */
+int tt_error_last(void);
+
 #endif

@@ -176,8 +176,11 @@ int tt_chain_verify_store(tt_store_t *store, const uint8_t *pinned_pk, tt_chain_
     for (;;) {
         uint64_t before = rep->last_seq;
         int rc = tt_store_scan(store, before + 1, 4096, SIZE_MAX, verify_one, &c, why);
-        if (rc != 0)
+        if (rc != 0) {
+            if (!rep->bad_seq) /* the store itself failed: at the next record */
+                rep->bad_seq = rep->last_seq + 1;
             return rc;
+        }
         if (rep->last_seq == before)
             break;
     }

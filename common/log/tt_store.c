@@ -1,13 +1,27 @@
-/* tt_store: LMDB behind the log. See tt_store.h. */
+/* tt_store: LMDB behind the log. See tt_store.h.
+ *
+ * A damaged data.mdb (a page or a value that lies past the end of the
+ * file, say after a truncation or a flipped page pointer) makes LMDB touch
+ * the map beyond the file, and the kernel answers with SIGBUS. Every LMDB
+ * call here runs under a guard: a SIGBUS while the guard is armed jumps
+ * back and the call returns TT_ERR_CORRUPT "store structure corrupt after
+ * seq N" instead of killing the program. The pages of each value are
+ * touched under the guard before a visitor sees them, so visitors run
+ * unguarded and never leave half-built state behind a jump.
+ */
 #include "tt_store.h"
 #include "tt_error.h"
 
 #include <errno.h>
 #include <lmdb.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 struct tt_store {
     MDB_env *env;
@@ -18,6 +32,81 @@ struct tt_store {
     char dir[1024];
     size_t map_mb;
 };
+
+/* ------------------------------------------------------------ SIGBUS guard */
+
+static _Thread_local sigjmp_buf *bus_guard; /* armed: where a SIGBUS returns to */
+static struct sigaction bus_previous;
+static pthread_once_t bus_once = PTHREAD_ONCE_INIT;
+
+static void on_sigbus(int sig, siginfo_t *info, void *uctx)
+{
+    if (bus_guard)
+        siglongjmp(*bus_guard, 1);
+    /* Not ours: the previous handler (or the default, which ends us). */
+    if (bus_previous.sa_flags & SA_SIGINFO && bus_previous.sa_sigaction) {
+        bus_previous.sa_sigaction(sig, info, uctx);
+        return;
+    }
+    if (bus_previous.sa_handler != SIG_DFL && bus_previous.sa_handler != SIG_IGN &&
+        bus_previous.sa_handler) {
+        bus_previous.sa_handler(sig);
+        return;
+    }
+    signal(SIGBUS, SIG_DFL);
+    raise(SIGBUS);
+}
+
+static void install_bus_handler(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = on_sigbus;
+    sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(SIGBUS, &sa, &bus_previous) != 0)
+        memset(&bus_previous, 0, sizeof bus_previous);
+}
+
+/* Reads one byte of every page of v (and its last byte), so a value that
+ * runs past the end of the file faults here, under the guard. */
+static void touch_value(const MDB_val *v)
+{
+    const volatile uint8_t *p = v->mv_data;
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    for (size_t off = 0; off < v->mv_size; off += page)
+        (void)p[off];
+    if (v->mv_size)
+        (void)p[v->mv_size - 1];
+}
+
+static int structure_corrupt(const char *dir, uint64_t good_seq, char *why)
+{
+    return tt_fail(why, TT_ERR_CORRUPT,
+                   "store structure corrupt after seq %llu in %s: a page or a record lies past "
+                   "the end of data.mdb (restore the store from a replica or a backup)",
+                   (unsigned long long)good_seq, dir);
+}
+
+/* Arms the guard in the calling function's frame: on a SIGBUS it cleans up
+ * the transaction and cursor named and returns the corruption error. The
+ * names must be volatile locals; good_seq is the last record known good. */
+#define STORE_GUARD(s, txn, cur, good_seq, why)                                                    \
+    sigjmp_buf guard_jb_;                                                                          \
+    sigjmp_buf *guard_prev_ = bus_guard;                                                           \
+    if (sigsetjmp(guard_jb_, 1)) {                                                                 \
+        bus_guard = guard_prev_;                                                                   \
+        if (cur)                                                                                   \
+            mdb_cursor_close(cur);                                                                 \
+        if (txn)                                                                                   \
+            mdb_txn_abort(txn);                                                                    \
+        return structure_corrupt((s)->dir, good_seq, why);                                         \
+    }                                                                                              \
+    bus_guard = &guard_jb_
+#define STORE_UNGUARD() (bus_guard = guard_prev_)
+#define STORE_REGUARD() (bus_guard = &guard_jb_)
+
+/* ------------------------------------------------------------ keys */
 
 static void seq_key(uint64_t seq, uint8_t out[8])
 {
@@ -36,13 +125,55 @@ static uint64_t seq_from_key(const MDB_val *k)
     return v;
 }
 
+static int structure_corrupt(const char *dir, uint64_t good_seq, char *why);
+
 static int mdb_fail(tt_store_t *s, char *why, int rc, const char *doing)
 {
+    if (rc == MDB_PAGE_NOTFOUND || rc == MDB_CORRUPTED)
+        return tt_fail(why, TT_ERR_CORRUPT,
+                       "store structure corrupt in %s (%s while %s): restore the store from a "
+                       "replica or a backup",
+                       s->dir, mdb_strerror(rc), doing);
     if (rc == MDB_MAP_FULL)
         return tt_fail(why, TT_ERR_STORE,
                        "%s in %s: MDB_MAP_FULL (map %zu MiB): raise --map-size-mb", doing, s->dir,
                        s->map_mb);
     return tt_fail(why, TT_ERR_STORE, "%s in %s: %s", doing, s->dir, mdb_strerror(rc));
+}
+
+/* Opens (creates) the log and meta databases in one transaction. */
+static int open_databases(tt_store_t *s, char *why)
+{
+    MDB_txn *volatile txn = NULL;
+    MDB_cursor *volatile no_cursor = NULL;
+    STORE_GUARD(s, txn, no_cursor, 0, why);
+    MDB_txn *t;
+    int rc = mdb_txn_begin(s->env, NULL, s->readonly ? MDB_RDONLY : 0, &t);
+    if (rc != 0) {
+        STORE_UNGUARD();
+        return mdb_fail(s, why, rc, "opening store");
+    }
+    txn = t;
+    unsigned flags = s->readonly ? 0 : MDB_CREATE;
+    rc = mdb_dbi_open(t, "log", flags, &s->log);
+    if (rc != 0) {
+        mdb_txn_abort(t);
+        STORE_UNGUARD();
+        if (rc == MDB_NOTFOUND)
+            return tt_fail(why, TT_ERR_NOTFOUND, "store %s has no 'log' database", s->dir);
+        return mdb_fail(s, why, rc, "opening the log database");
+    }
+    rc = mdb_dbi_open(t, "meta", flags, &s->meta);
+    s->has_meta = (rc == 0);
+    if (rc != 0 && rc != MDB_NOTFOUND) {
+        mdb_txn_abort(t);
+        STORE_UNGUARD();
+        return mdb_fail(s, why, rc, "opening the meta database");
+    }
+    txn = NULL; /* commit ends it either way */
+    rc = mdb_txn_commit(t);
+    STORE_UNGUARD();
+    return rc ? mdb_fail(s, why, rc, "opening store") : 0;
 }
 
 tt_store_t *tt_store_open(const char *dir, int readonly, size_t map_mb, char *why)
@@ -54,6 +185,7 @@ tt_store_t *tt_store_open(const char *dir, int readonly, size_t map_mb, char *wh
     }
     snprintf(s->dir, sizeof s->dir, "%s", dir);
     s->readonly = readonly;
+    pthread_once(&bus_once, install_bus_handler);
     s->map_mb = map_mb ? map_mb : TT_STORE_DEFAULT_MAP_MB;
     struct stat st;
     if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
@@ -79,35 +211,8 @@ tt_store_t *tt_store_open(const char *dir, int readonly, size_t map_mb, char *wh
         tt_store_destroy(&s);
         return NULL;
     }
-    MDB_txn *txn;
-    rc = mdb_txn_begin(s->env, NULL, readonly ? MDB_RDONLY : 0, &txn);
+    rc = open_databases(s, why);
     if (rc != 0) {
-        mdb_fail(s, why, rc, "opening store");
-        tt_store_destroy(&s);
-        return NULL;
-    }
-    unsigned flags = readonly ? 0 : MDB_CREATE;
-    rc = mdb_dbi_open(txn, "log", flags, &s->log);
-    if (rc != 0) {
-        mdb_txn_abort(txn);
-        if (rc == MDB_NOTFOUND)
-            tt_fail(why, TT_ERR_NOTFOUND, "store %s has no 'log' database", dir);
-        else
-            mdb_fail(s, why, rc, "opening the log database");
-        tt_store_destroy(&s);
-        return NULL;
-    }
-    rc = mdb_dbi_open(txn, "meta", flags, &s->meta);
-    s->has_meta = (rc == 0);
-    if (rc != 0 && rc != MDB_NOTFOUND) {
-        mdb_txn_abort(txn);
-        mdb_fail(s, why, rc, "opening the meta database");
-        tt_store_destroy(&s);
-        return NULL;
-    }
-    rc = mdb_txn_commit(txn);
-    if (rc != 0) {
-        mdb_fail(s, why, rc, "opening store");
         tt_store_destroy(&s);
         return NULL;
     }
@@ -144,12 +249,18 @@ static int last_seq_in(MDB_txn *txn, MDB_dbi dbi, uint64_t *last)
 
 int tt_store_last_seq(tt_store_t *s, uint64_t *last_seq, char *why)
 {
-    MDB_txn *txn;
-    int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+    MDB_txn *volatile txn = NULL;
+    MDB_cursor *volatile no_cursor = NULL;
+    STORE_GUARD(s, txn, no_cursor, 0, why);
+    MDB_txn *t;
+    int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &t);
     if (rc == 0) {
-        rc = last_seq_in(txn, s->log, last_seq);
-        mdb_txn_abort(txn);
+        txn = t;
+        rc = last_seq_in(t, s->log, last_seq);
+        txn = NULL;
+        mdb_txn_abort(t);
     }
+    STORE_UNGUARD();
     return rc ? mdb_fail(s, why, rc, "reading the log head") : 0;
 }
 
@@ -158,97 +269,134 @@ int tt_store_append(tt_store_t *s, uint64_t first_seq, const tt_bytes_t *records
 {
     if (s->readonly)
         return tt_fail(why, TT_ERR_STORE, "store %s is open read-only", s->dir);
-    MDB_txn *txn;
-    int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
-    if (rc != 0)
-        return mdb_fail(s, why, rc, "starting a write");
-    uint64_t last = 0;
-    rc = last_seq_in(txn, s->log, &last);
+    MDB_txn *volatile txn = NULL;
+    MDB_cursor *volatile no_cursor = NULL;
+    STORE_GUARD(s, txn, no_cursor, first_seq - 1, why);
+    MDB_txn *t;
+    int rc = mdb_txn_begin(s->env, NULL, 0, &t);
     if (rc != 0) {
-        mdb_txn_abort(txn);
-        return mdb_fail(s, why, rc, "reading the log head");
+        STORE_UNGUARD();
+        return mdb_fail(s, why, rc, "starting a write");
     }
-    if (first_seq != last + 1) {
-        mdb_txn_abort(txn);
+    txn = t;
+    uint64_t last = 0;
+    rc = last_seq_in(t, s->log, &last);
+    const char *doing = "reading the log head";
+    if (rc == 0 && first_seq != last + 1) {
+        txn = NULL;
+        mdb_txn_abort(t);
+        STORE_UNGUARD();
         return tt_fail(why, TT_ERR_INVALID, "appending seq %llu to a log ending at %llu",
                        (unsigned long long)first_seq, (unsigned long long)last);
     }
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; rc == 0 && i < n; i++) {
         uint8_t key[8];
         seq_key(first_seq + i, key);
         MDB_val k = {sizeof key, key};
         MDB_val v = {records[i].len, (void *)records[i].data};
-        rc = mdb_put(txn, s->log, &k, &v, MDB_NOOVERWRITE | MDB_APPEND);
-        if (rc != 0) {
-            mdb_txn_abort(txn);
-            return mdb_fail(s, why, rc, "appending to the log");
-        }
+        rc = mdb_put(t, s->log, &k, &v, MDB_NOOVERWRITE | MDB_APPEND);
+        doing = "appending to the log";
     }
-    rc = mdb_txn_commit(txn); /* durable: LMDB fsyncs before returning */
+    txn = NULL;
+    if (rc != 0) {
+        mdb_txn_abort(t);
+        STORE_UNGUARD();
+        return mdb_fail(s, why, rc, doing);
+    }
+    rc = mdb_txn_commit(t); /* durable: LMDB fsyncs before returning */
+    STORE_UNGUARD();
     return rc ? mdb_fail(s, why, rc, "committing to the log") : 0;
 }
 
 int tt_store_get(tt_store_t *s, uint64_t seq, uint8_t **data, size_t *len, char *why)
 {
-    MDB_txn *txn;
-    int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
-    if (rc != 0)
+    MDB_txn *volatile txn = NULL;
+    MDB_cursor *volatile no_cursor = NULL;
+    STORE_GUARD(s, txn, no_cursor, seq - 1, why);
+    MDB_txn *t;
+    int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &t);
+    if (rc != 0) {
+        STORE_UNGUARD();
         return mdb_fail(s, why, rc, "reading the log");
+    }
+    txn = t;
     uint8_t key[8];
     seq_key(seq, key);
     MDB_val k = {sizeof key, key}, v;
-    rc = mdb_get(txn, s->log, &k, &v);
-    if (rc == MDB_NOTFOUND) {
-        mdb_txn_abort(txn);
+    rc = mdb_get(t, s->log, &k, &v);
+    uint8_t *copy = NULL;
+    if (rc == 0) {
+        touch_value(&v);
+        copy = malloc(v.mv_size ? v.mv_size : 1);
+        if (copy)
+            memcpy(copy, v.mv_data, v.mv_size);
+    }
+    txn = NULL;
+    mdb_txn_abort(t);
+    STORE_UNGUARD();
+    if (rc == MDB_NOTFOUND)
         return tt_fail(why, TT_ERR_NOTFOUND, "no record %llu in %s", (unsigned long long)seq,
                        s->dir);
-    }
-    if (rc != 0) {
-        mdb_txn_abort(txn);
+    if (rc != 0)
         return mdb_fail(s, why, rc, "reading the log");
-    }
-    *data = malloc(v.mv_size ? v.mv_size : 1);
-    if (!*data) {
-        mdb_txn_abort(txn);
+    if (!copy)
         return tt_fail(why, TT_ERR_NOMEM, "copying record %llu", (unsigned long long)seq);
-    }
-    memcpy(*data, v.mv_data, v.mv_size);
+    *data = copy;
     *len = v.mv_size;
-    mdb_txn_abort(txn);
     return 0;
 }
 
 int tt_store_scan(tt_store_t *s, uint64_t from_seq, size_t max_count, size_t max_bytes,
                   tt_store_visit_fn fn, void *arg, char *why)
 {
-    MDB_txn *txn;
-    int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
-    if (rc != 0)
-        return mdb_fail(s, why, rc, "reading the log");
-    MDB_cursor *cur;
-    rc = mdb_cursor_open(txn, s->log, &cur);
+    MDB_txn *volatile txn = NULL;
+    MDB_cursor *volatile cur = NULL;
+    volatile uint64_t good = from_seq ? from_seq - 1 : 0; /* last record handed out */
+    STORE_GUARD(s, txn, cur, good, why);
+    MDB_txn *t;
+    int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &t);
     if (rc != 0) {
-        mdb_txn_abort(txn);
+        STORE_UNGUARD();
         return mdb_fail(s, why, rc, "reading the log");
     }
+    txn = t;
+    MDB_cursor *c;
+    rc = mdb_cursor_open(t, s->log, &c);
+    if (rc != 0) {
+        txn = NULL;
+        mdb_txn_abort(t);
+        STORE_UNGUARD();
+        return mdb_fail(s, why, rc, "reading the log");
+    }
+    cur = c;
     uint8_t key[8];
     seq_key(from_seq, key);
     MDB_val k = {sizeof key, key}, v;
     size_t count = 0, bytes = 0;
     int result = 0;
-    rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
     while (rc == 0 && count < max_count) {
         if (count > 0 && bytes + v.mv_size > max_bytes)
             break;
-        result = fn(arg, seq_from_key(&k), v.mv_data, v.mv_size);
+        touch_value(&v);
+        uint64_t seq = seq_from_key(&k);
+        STORE_UNGUARD(); /* the visitor runs unguarded: its pages are known good */
+        result = fn(arg, seq, v.mv_data, v.mv_size);
+        STORE_REGUARD();
         if (result != 0)
             break;
+        good = seq;
         count++;
         bytes += v.mv_size;
-        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+        rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
     }
-    mdb_cursor_close(cur);
-    mdb_txn_abort(txn);
+    cur = NULL;
+    mdb_cursor_close(c);
+    txn = NULL;
+    mdb_txn_abort(t);
+    STORE_UNGUARD();
+    if (result == 0 && (rc == MDB_PAGE_NOTFOUND || rc == MDB_CORRUPTED))
+        return structure_corrupt(s->dir, good, why);
     if (result == 0 && rc != 0 && rc != MDB_NOTFOUND)
         return mdb_fail(s, why, rc, "reading the log");
     return result;
@@ -258,21 +406,29 @@ int tt_store_meta_get(tt_store_t *s, const char *key, void *out, size_t *len, ch
 {
     if (!s->has_meta)
         return tt_fail(why, TT_ERR_NOTFOUND, "no meta database in %s", s->dir);
-    MDB_txn *txn;
-    int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
-    if (rc != 0)
+    MDB_txn *volatile txn = NULL;
+    MDB_cursor *volatile no_cursor = NULL;
+    STORE_GUARD(s, txn, no_cursor, 0, why);
+    MDB_txn *t;
+    int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &t);
+    if (rc != 0) {
+        STORE_UNGUARD();
         return mdb_fail(s, why, rc, "reading metadata");
-    MDB_val k = {strlen(key), (void *)key}, v;
-    rc = mdb_get(txn, s->meta, &k, &v);
-    if (rc == 0) {
-        if (v.mv_size > *len) {
-            mdb_txn_abort(txn);
-            return tt_fail(why, TT_ERR_TOO_BIG, "metadata %s is %zu bytes", key, v.mv_size);
-        }
-        memcpy(out, v.mv_data, v.mv_size);
-        *len = v.mv_size;
     }
-    mdb_txn_abort(txn);
+    txn = t;
+    MDB_val k = {strlen(key), (void *)key}, v;
+    rc = mdb_get(t, s->meta, &k, &v);
+    size_t size = rc == 0 ? v.mv_size : 0;
+    if (rc == 0 && size <= *len) {
+        touch_value(&v);
+        memcpy(out, v.mv_data, size);
+        *len = size;
+    }
+    txn = NULL;
+    mdb_txn_abort(t);
+    STORE_UNGUARD();
+    if (rc == 0 && size > *len)
+        return tt_fail(why, TT_ERR_TOO_BIG, "metadata %s is %zu bytes", key, size);
     if (rc == MDB_NOTFOUND)
         return tt_fail(why, TT_ERR_NOTFOUND, "no metadata %s", key);
     return rc ? mdb_fail(s, why, rc, "reading metadata") : 0;
@@ -284,39 +440,57 @@ int tt_store_meta_put(tt_store_t *s, const char *key, const void *data, size_t l
         return tt_fail(why, TT_ERR_STORE, "store %s is open read-only", s->dir);
     if (len > 4096)
         return tt_fail(why, TT_ERR_TOO_BIG, "metadata %s of %zu bytes", key, len);
-    MDB_txn *txn;
-    int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
-    if (rc != 0)
-        return mdb_fail(s, why, rc, "writing metadata");
-    MDB_val k = {strlen(key), (void *)key}, v = {len, (void *)data};
-    rc = mdb_put(txn, s->meta, &k, &v, 0);
+    MDB_txn *volatile txn = NULL;
+    MDB_cursor *volatile no_cursor = NULL;
+    STORE_GUARD(s, txn, no_cursor, 0, why);
+    MDB_txn *t;
+    int rc = mdb_txn_begin(s->env, NULL, 0, &t);
     if (rc != 0) {
-        mdb_txn_abort(txn);
+        STORE_UNGUARD();
         return mdb_fail(s, why, rc, "writing metadata");
     }
-    rc = mdb_txn_commit(txn);
+    txn = t;
+    MDB_val k = {strlen(key), (void *)key}, v = {len, (void *)data};
+    rc = mdb_put(t, s->meta, &k, &v, 0);
+    txn = NULL;
+    if (rc != 0)
+        mdb_txn_abort(t);
+    else
+        rc = mdb_txn_commit(t);
+    STORE_UNGUARD();
     return rc ? mdb_fail(s, why, rc, "writing metadata") : 0;
 }
 
 int tt_store_truncate_after(tt_store_t *s, uint64_t keep_seq, char *why)
 {
-    MDB_txn *txn;
-    int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
-    if (rc != 0)
+    MDB_txn *volatile txn = NULL;
+    MDB_cursor *volatile cur = NULL;
+    STORE_GUARD(s, txn, cur, keep_seq, why);
+    MDB_txn *t;
+    int rc = mdb_txn_begin(s->env, NULL, 0, &t);
+    if (rc != 0) {
+        STORE_UNGUARD();
         return mdb_fail(s, why, rc, "truncating the log");
-    MDB_cursor *cur;
-    rc = mdb_cursor_open(txn, s->log, &cur);
+    }
+    txn = t;
+    MDB_cursor *c;
+    rc = mdb_cursor_open(t, s->log, &c);
     if (rc == 0) {
+        cur = c;
         MDB_val k, v;
-        while ((rc = mdb_cursor_get(cur, &k, &v, MDB_LAST)) == 0 && seq_from_key(&k) > keep_seq)
-            if ((rc = mdb_cursor_del(cur, 0)) != 0)
+        while ((rc = mdb_cursor_get(c, &k, &v, MDB_LAST)) == 0 && seq_from_key(&k) > keep_seq)
+            if ((rc = mdb_cursor_del(c, 0)) != 0)
                 break;
-        mdb_cursor_close(cur);
+        cur = NULL;
+        mdb_cursor_close(c);
     }
+    txn = NULL;
     if (rc != 0 && rc != MDB_NOTFOUND) {
-        mdb_txn_abort(txn);
+        mdb_txn_abort(t);
+        STORE_UNGUARD();
         return mdb_fail(s, why, rc, "truncating the log");
     }
-    rc = mdb_txn_commit(txn);
+    rc = mdb_txn_commit(t);
+    STORE_UNGUARD();
     return rc ? mdb_fail(s, why, rc, "truncating the log") : 0;
 }
