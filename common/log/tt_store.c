@@ -13,6 +13,7 @@
 #include "tt_error.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <lmdb.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -20,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -29,9 +31,41 @@ struct tt_store {
     MDB_dbi meta;
     int has_meta;
     int readonly;
+    int lock_fd; /* DIR/tutti.lock, held (flock) while a writer has the store; -1 */
     char dir[1024];
     size_t map_mb;
 };
+
+/* One writer per store: a second coordinator (or agent) on the same
+ * directory would interleave its own log with ours. An exclusive flock on
+ * DIR/tutti.lock, held for the store's life, refuses it with the pid of
+ * the holder; the kernel drops the lock when a holder dies, even by kill -9. */
+static int take_writer_lock(tt_store_t *s, char *why)
+{
+    char path[1100];
+    snprintf(path, sizeof path, "%s/tutti.lock", s->dir);
+    s->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (s->lock_fd < 0)
+        return tt_fail(why, TT_ERR_IO, "opening %s: %s", path, strerror(errno));
+    if (flock(s->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        int err = errno;
+        char holder[32] = "";
+        ssize_t n = pread(s->lock_fd, holder, sizeof holder - 1, 0);
+        holder[n > 0 ? n : 0] = '\0';
+        holder[strcspn(holder, "\n")] = '\0';
+        if (err == EWOULDBLOCK)
+            return tt_fail(why, TT_ERR_UNAVAILABLE,
+                           "store %s is in use by another process (pid %s): one program per "
+                           "--data directory",
+                           s->dir, holder[0] ? holder : "unknown");
+        return tt_fail(why, TT_ERR_IO, "locking %s: %s", path, strerror(err));
+    }
+    char pid[32];
+    int len = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+    if (ftruncate(s->lock_fd, 0) != 0 || pwrite(s->lock_fd, pid, (size_t)len, 0) != len)
+        return tt_fail(why, TT_ERR_IO, "writing %s: %s", path, strerror(errno));
+    return 0;
+}
 
 /* ------------------------------------------------------------ SIGBUS guard */
 
@@ -185,6 +219,7 @@ tt_store_t *tt_store_open(const char *dir, int readonly, size_t map_mb, char *wh
     }
     snprintf(s->dir, sizeof s->dir, "%s", dir);
     s->readonly = readonly;
+    s->lock_fd = -1;
     pthread_once(&bus_once, install_bus_handler);
     s->map_mb = map_mb ? map_mb : TT_STORE_DEFAULT_MAP_MB;
     struct stat st;
@@ -195,6 +230,10 @@ tt_store_t *tt_store_open(const char *dir, int readonly, size_t map_mb, char *wh
             free(s);
             return NULL;
         }
+    }
+    if (!readonly && take_writer_lock(s, why) != 0) {
+        tt_store_destroy(&s);
+        return NULL;
     }
     int rc = mdb_env_create(&s->env);
     if (rc == 0)
@@ -225,6 +264,8 @@ void tt_store_destroy(tt_store_t **self_p)
         return;
     if ((*self_p)->env)
         mdb_env_close((*self_p)->env);
+    if ((*self_p)->lock_fd >= 0)
+        close((*self_p)->lock_fd); /* releases the flock */
     free(*self_p);
     *self_p = NULL;
 }

@@ -6,7 +6,7 @@
  * returns 0; only then may a caller acknowledge the write. Coordinator
  * store and agent replica use the same layout, so `tutti verify` reads both.
  *
- * One tt_store_t per process, used from one thread.
+ * One tt_store_t per directory and process, used from one thread.
  */
 #ifndef TT_STORE_H
 #define TT_STORE_H
@@ -24,7 +24,10 @@ typedef struct {
 } tt_bytes_t;
 
 /* Opens (and with !readonly creates) the environment in dir. map_mb 0 means
- * the default. NULL with a reason in why. */
+ * the default. A writer holds DIR/tutti.lock until destroy: a second writer
+ * on the same directory, in any process, is refused (TT_ERR_UNAVAILABLE,
+ * naming the holder's pid). Readers take no lock. NULL with a reason in why
+ * (tt_error_last: the code). */
 tt_store_t *tt_store_open(const char *dir, int readonly, size_t map_mb, char *why);
 void tt_store_destroy(tt_store_t **self_p);
 
