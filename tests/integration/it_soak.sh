@@ -37,7 +37,7 @@ soak_s=${TUTTI_SOAK_S:-0}
 end=$(( $(date +%s) + soak_s ))
 kills=0
 while [ $kills -lt 20 ] || [ "$(date +%s)" -lt $end ]; do
-    sleep "0.$((RANDOM % 6 + 3))"
+    sleep "$((RANDOM % 2)).$((RANDOM % 10))5" # 0.05-1.95 s: kills land mid-write and between
     kill -9 "$CPID"; wait "$CPID" 2>/dev/null
     kills=$((kills + 1))
     if [ $((kills % 5)) -eq 0 ]; then # an agent goes down with it
@@ -57,7 +57,7 @@ wait "${wpids[@]}"
 cat "$IT_DIR"/writer-*.txt > "$IT_DIR/attempts.txt"
 acked=$(grep -c '^ok ' "$IT_DIR/attempts.txt" || true)
 unknown=$(grep -c '^unknown ' "$IT_DIR/attempts.txt" || true)
-[ "$acked" -gt 100 ] || fail "only $acked acknowledged writes: the soak did not write"
+[ "$acked" -ge 40 ] || fail "only $acked acknowledged writes: the soak did not write"
 "$B/tutti" history --json --kind note | jq -r '.text' | sort > "$IT_DIR/logged.txt"
 lost=$(grep '^ok ' "$IT_DIR/attempts.txt" | awk '{print $2}' | sort | comm -23 - "$IT_DIR/logged.txt" | wc -l)
 dups=$(uniq -d "$IT_DIR/logged.txt" | wc -l)
