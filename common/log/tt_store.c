@@ -170,8 +170,11 @@ static int mdb_fail(tt_store_t *s, char *why, int rc, const char *doing)
                        s->dir, mdb_strerror(rc), doing);
     if (rc == MDB_MAP_FULL)
         return tt_fail(why, TT_ERR_STORE,
-                       "%s in %s: MDB_MAP_FULL (map %zu MiB): raise --map-size-mb", doing, s->dir,
-                       s->map_mb);
+                       "store full: %s in %s: MDB_MAP_FULL (map %zu MiB): raise --map-size-mb",
+                       doing, s->dir, s->map_mb);
+    if (rc == ENOSPC || rc == EDQUOT)
+        return tt_fail(why, TT_ERR_STORE, "disk full: %s in %s: %s: free space on its disk", doing,
+                       s->dir, strerror(rc));
     return tt_fail(why, TT_ERR_STORE, "%s in %s: %s", doing, s->dir, mdb_strerror(rc));
 }
 

@@ -1,6 +1,7 @@
 /* tt_wire: envelopes on CURVE sockets. See tt_wire.h. */
 #include "tt_wire.h"
 #include "tt_error.h"
+#include "tt_wire_text.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -63,6 +64,11 @@ int tt_wire_decode(const uint8_t *buf, size_t len, Tutti__Envelope **out, char *
         return tt_fail(why, TT_ERR_VERSION,
                        "protocol version %u is not supported (this build speaks %d)", v,
                        TT_PROTOCOL_VERSION);
+    }
+    int rc = tt_wire_text_check(&tutti__envelope__descriptor, buf, len, why);
+    if (rc != 0) { /* a NUL inside a string would cut it short unseen */
+        tutti__envelope__free_unpacked(env, NULL);
+        return rc;
     }
     *out = env;
     return 0;
