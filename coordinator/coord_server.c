@@ -370,7 +370,10 @@ static void on_status(coord_server_t *s, const tt_wire_msg_t *m)
     size_t n_open = 0;
     Tutti__ChangeStatus *cs = calloc(s->state.n_changes + 1, sizeof *cs);
     Tutti__ChangeStatus **csp = calloc(s->state.n_changes + 1, sizeof *csp);
-    char **names = calloc((s->state.n_changes + 1) * (s->room_count + 1), sizeof *names);
+    const char **names = calloc((s->state.n_changes + 2) * (s->room_count + 1), sizeof *names);
+    const char **rooms = names ? names + (s->state.n_changes + 1) * (s->room_count + 1) : NULL;
+    for (size_t r = 0; rooms && r < s->room_count; r++)
+        rooms[r] = s->rooms[r].name;
     size_t used_names = 0;
     for (size_t i = 0; cs && csp && names && i < s->state.n_changes; i++) {
         const tt_session_change_t *c = &s->state.changes[i];
@@ -381,10 +384,8 @@ static void on_status(coord_server_t *s, const tt_wire_msg_t *m)
         st->text = c->text;
         st->acked = c->acked;
         st->n_acked = c->n_acked;
-        st->not_acked = names + used_names;
-        for (size_t r = 0; r < s->room_count; r++)
-            if (!tt_session_acked(c, s->rooms[r].name))
-                names[used_names + st->n_not_acked++] = s->rooms[r].name;
+        st->not_acked = (char **)names + used_names;
+        st->n_not_acked = tt_session_not_acked(c, rooms, s->room_count, names + used_names);
         used_names += st->n_not_acked;
         if (st->n_not_acked > 0)
             csp[n_open++] = st;
@@ -585,34 +586,20 @@ static void on_roll(coord_server_t *s, const tt_wire_msg_t *m, const tt_access_e
         return;
     }
     /* The gate: every online room must have acked every change on this cue. */
-    char missing[TT_WHY_LEN] = "";
-    const char *not_acked[64];
-    size_t n_not_acked = 0;
-    for (size_t i = 0; i < s->state.n_changes; i++) {
-        const tt_session_change_t *c = &s->state.changes[i];
-        if (strcmp(c->cue, req->cue) != 0)
-            continue;
-        for (size_t r = 0; r < s->room_count; r++) {
-            const room_t *room = &s->rooms[r];
-            if (!room->online || tt_session_acked(c, room->name))
-                continue;
-            int listed = 0;
-            for (size_t k = 0; k < n_not_acked; k++)
-                listed |= strcmp(not_acked[k], room->name) == 0;
-            if (!listed && n_not_acked < 64) {
-                not_acked[n_not_acked++] = room->name;
-                size_t used = strlen(missing);
-                snprintf(missing + used, sizeof missing - used, "%s%s (change %llu)",
-                         used ? ", " : "", room->name, (unsigned long long)c->id);
-            }
-        }
+    const char **online = calloc(s->room_count ? s->room_count : 1, sizeof *online);
+    if (!online) {
+        send_error(s, m, TT_ERR_NOMEM, "coordinator out of memory");
+        return;
     }
-    if (n_not_acked > 0 && !req->force) {
-        snprintf(why, sizeof why,
-                 "not every room has seen the changes to %.32s: %.300s have not acked; "
-                 "tutti ack CHANGE in those rooms, or roll --force",
-                 req->cue, missing);
-        refuse(s, m, who, "roll", TT_ERR_INVALID, why);
+    size_t n_online = 0;
+    for (size_t r = 0; r < s->room_count; r++)
+        if (s->rooms[r].online)
+            online[n_online++] = s->rooms[r].name;
+    tt_session_gate_t gate;
+    rc = tt_session_roll_gate(&s->state, req->cue, online, n_online, req->force, &gate, why);
+    if (rc != 0) {
+        free(online);
+        refuse(s, m, who, "roll", rc, why);
         return;
     }
     const tt_session_cue_t *cue = tt_session_find_cue(&s->state, req->cue);
@@ -621,6 +608,7 @@ static void on_roll(coord_server_t *s, const tt_wire_msg_t *m, const tt_access_e
     if (!map) { /* the stored map was canonical when written: a bug if this happens */
         tt_diag_error("cue %s: stored map does not parse: %s", req->cue, pwhy);
         send_error(s, m, TT_ERR_STORE, "the coordinator cannot read this cue's map");
+        free(online);
         return;
     }
     tt_tempo_countoff_t co;
@@ -636,23 +624,19 @@ static void on_roll(coord_server_t *s, const tt_wire_msg_t *m, const tt_access_e
     roll.take = tt_session_next_take(&s->state, req->cue);
     roll.punch_in_bar = req->punch_in;
     roll.punch_out_bar = req->punch_out;
-    const char *online[256];
-    size_t n_online = 0;
-    for (size_t r = 0; r < s->room_count && n_online < 256; r++)
-        if (s->rooms[r].online)
-            online[n_online++] = s->rooms[r].name;
     roll.rooms_online = (char **)online;
-    roll.n_rooms_online = n_online;
-    roll.forced = n_not_acked > 0;
-    roll.not_acked = (char **)not_acked;
-    roll.n_not_acked = n_not_acked;
+    roll.n_rooms_online = n_online < 256 ? n_online : 256;
+    roll.forced = gate.n > 0;
+    roll.not_acked = (char **)gate.rooms;
+    roll.n_not_acked = gate.n;
     if (roll.forced)
         tt_diag_warn("roll of %s forced by %s past unacked changes: %s", req->cue, who->name,
-                     missing);
+                     gate.missing);
     tt_tempo_destroy(&map);
     rec.body_case = TUTTI__RECORD__BODY_ROLL;
     rec.roll = &roll;
     queue_write(s, m, who, &rec);
+    free(online);
 }
 
 static void on_stop(coord_server_t *s, const tt_wire_msg_t *m, const tt_access_entry_t *who)

@@ -752,6 +752,47 @@ int tt_session_acked(const tt_session_change_t *c, const char *room)
     return 0;
 }
 
+size_t tt_session_not_acked(const tt_session_change_t *c, const char *const *rooms, size_t n_rooms,
+                            const char **out)
+{
+    size_t n = 0;
+    for (size_t r = 0; r < n_rooms; r++)
+        if (!tt_session_acked(c, rooms[r]))
+            out[n++] = rooms[r];
+    return n;
+}
+
+int tt_session_roll_gate(const tt_session_t *s, const char *cue, const char *const *online,
+                         size_t n_online, int force, tt_session_gate_t *gate, char *why)
+{
+    gate->n = 0;
+    gate->missing[0] = '\0';
+    for (size_t i = 0; i < s->n_changes; i++) {
+        const tt_session_change_t *c = &s->changes[i];
+        if (strcmp(c->cue, cue) != 0)
+            continue;
+        for (size_t r = 0; r < n_online; r++) {
+            if (tt_session_acked(c, online[r]))
+                continue;
+            int listed = 0;
+            for (size_t k = 0; k < gate->n; k++)
+                listed |= strcmp(gate->rooms[k], online[r]) == 0;
+            if (!listed && gate->n < TT_SESSION_GATE_MAX) {
+                gate->rooms[gate->n++] = online[r];
+                size_t used = strlen(gate->missing);
+                snprintf(gate->missing + used, sizeof gate->missing - used, "%s%s (change %llu)",
+                         used ? ", " : "", online[r], (unsigned long long)c->id);
+            }
+        }
+    }
+    if (gate->n == 0 || force)
+        return 0;
+    return tt_fail(why, TT_ERR_INVALID,
+                   "not every room has seen the changes to %.32s: %.300s have not acked; "
+                   "tutti ack CHANGE in those rooms, or roll --force",
+                   cue, gate->missing);
+}
+
 int tt_session_check_change(const tt_session_t *s, const char *cue, const char *text,
                             const char *bars, const char *parts, char *why)
 {

@@ -207,6 +207,31 @@ int tt_session_check_ack(const tt_session_t *s, uint64_t id, const char *room, c
 /* 1 when room has acked change c. */
 int tt_session_acked(const tt_session_change_t *c, const char *room);
 
+/* The rooms among rooms[0..n_rooms) (the caller's list: the access file's
+ * rooms) that have not acked change c, in the caller's order, into out
+ * (n_rooms entries; the names are the caller's). Returns how many. */
+size_t tt_session_not_acked(const tt_session_change_t *c, const char *const *rooms, size_t n_rooms,
+                            const char **out);
+
+#define TT_SESSION_GATE_MAX 64 /* rooms a roll record names as not acked */
+
+/* What the roll gate found: the online rooms that have not acked a change
+ * to the cue, each once (in change order, then the caller's room order;
+ * at most TT_SESSION_GATE_MAX), names borrowed from the caller's list, and
+ * the same as text: "stage (change 5), london-strings (change 5)". */
+typedef struct {
+    const char *rooms[TT_SESSION_GATE_MAX];
+    size_t n;
+    char missing[512];
+} tt_session_gate_t;
+
+/* The roll gate: every online room (online[0..n_online), the caller's
+ * list) must have acked every change to cue. Fills *gate either way;
+ * returns 0 when all have (or force), else TT_ERR_INVALID with why naming
+ * the rooms and the way out. */
+int tt_session_roll_gate(const tt_session_t *s, const char *cue, const char *const *online,
+                         size_t n_online, int force, tt_session_gate_t *gate, char *why);
+
 /* Presence for room by caller (role, name): contractor and operator for any
  * room, a room for itself; room must be a room (is_room); names 1..64 bytes
  * of UTF-8 without ',' or control characters; at most 256 per report. */

@@ -664,6 +664,89 @@ static void test_call_and_media(void **state)
     tt_session_clear(&s);
 }
 
+/* The roll gate and the open changes: pure over the folded changes and acks
+ * and the rooms the caller names (online, or in the access file). */
+static void test_gate_and_not_acked(void **state)
+{
+    (void)state;
+    tt_session_t s;
+    tt_session_init(&s);
+    Tutti__Record rec = TUTTI__RECORD__INIT;
+    Tutti__Genesis g = TUTTI__GENESIS__INIT;
+    genesis(&rec, &g, 1, "gate");
+    assert_int_equal(apply(&s, &rec), 0);
+    Tutti__Record add = TUTTI__RECORD__INIT;
+    Tutti__CueAdd ca = TUTTI__CUE_ADD__INIT;
+    add.body_case = TUTTI__RECORD__BODY_CUE_ADD;
+    add.cue_add = &ca;
+    ca.cue = "1M1";
+    assert_int_equal(apply_body(&s, 2, &add), 0);
+    ca.cue = "1M2";
+    assert_int_equal(apply_body(&s, 3, &add), 0);
+    Tutti__Record chg = TUTTI__RECORD__INIT;
+    Tutti__Change c = TUTTI__CHANGE__INIT;
+    chg.body_case = TUTTI__RECORD__BODY_CHANGE;
+    chg.change = &c;
+    c.cue = "1M1";
+    c.text = "bars 12-16 horns tacet";
+    assert_int_equal(apply_body(&s, 4, &chg), 0); /* change 4 */
+    c.text = "tempo 92";
+    assert_int_equal(apply_body(&s, 5, &chg), 0); /* change 5 */
+    c.cue = "1M2";
+    assert_int_equal(apply_body(&s, 6, &chg), 0); /* change 6, another cue */
+    Tutti__Record ack = TUTTI__RECORD__INIT;
+    Tutti__Ack a = TUTTI__ACK__INIT;
+    ack.body_case = TUTTI__RECORD__BODY_ACK;
+    ack.ack = &a;
+    a.change = 4;
+    ack.actor = "stage";
+    assert_int_equal(apply_body(&s, 7, &ack), 0);
+
+    const char *rooms[] = {"stage", "london-strings", "home"};
+    const char *out[3];
+    assert_int_equal(tt_session_not_acked(&s.changes[0], rooms, 3, out), 2);
+    assert_string_equal(out[0], "london-strings");
+    assert_string_equal(out[1], "home");
+    assert_ptr_equal(out[0], rooms[1]); /* the caller's names */
+    assert_int_equal(tt_session_not_acked(&s.changes[1], rooms, 3, out), 3);
+    assert_int_equal(tt_session_not_acked(&s.changes[0], rooms, 0, out), 0);
+
+    char why[TT_WHY_LEN] = "";
+    tt_session_gate_t gate;
+    /* Only the online rooms count: stage (acked 4, not 5) and london. */
+    const char *online[] = {"stage", "london-strings"};
+    assert_int_equal(tt_session_roll_gate(&s, "1M1", online, 2, 0, &gate, why), TT_ERR_INVALID);
+    assert_int_equal(gate.n, 2);
+    assert_string_equal(gate.rooms[0], "london-strings"); /* first missing at change 4 */
+    assert_string_equal(gate.rooms[1], "stage");          /* then at change 5 */
+    assert_string_equal(gate.missing, "london-strings (change 4), stage (change 5)");
+    assert_string_equal(why, "not every room has seen the changes to 1M1: london-strings "
+                             "(change 4), stage (change 5) have not acked; tutti ack CHANGE "
+                             "in those rooms, or roll --force");
+    /* --force lets it through and still says who had not acked. */
+    why[0] = '\0';
+    assert_int_equal(tt_session_roll_gate(&s, "1M1", online, 2, 1, &gate, why), 0);
+    assert_int_equal(gate.n, 2);
+    assert_string_equal(why, "");
+    /* An offline room does not hold the roll; other cues' changes do not either. */
+    assert_int_equal(tt_session_roll_gate(&s, "1M1", online, 0, 0, &gate, why), 0);
+    assert_int_equal(gate.n, 0);
+    assert_string_equal(gate.missing, "");
+    assert_int_equal(tt_session_roll_gate(&s, "2M1", online, 2, 0, &gate, why), 0);
+    /* Every ack in: the gate opens. */
+    ack.actor = "london-strings";
+    assert_int_equal(apply_body(&s, 8, &ack), 0);
+    a.change = 5;
+    assert_int_equal(apply_body(&s, 9, &ack), 0);
+    ack.actor = "stage";
+    assert_int_equal(apply_body(&s, 10, &ack), 0);
+    assert_int_equal(tt_session_roll_gate(&s, "1M1", online, 2, 0, &gate, why), 0);
+    assert_int_equal(gate.n, 0);
+    assert_int_equal(tt_session_roll_gate(&s, "1M2", online, 2, 0, &gate, why), TT_ERR_INVALID);
+    assert_string_equal(gate.missing, "stage (change 6), london-strings (change 6)");
+    tt_session_clear(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -679,6 +762,7 @@ int main(void)
         cmocka_unit_test(test_trim_rules),
         cmocka_unit_test(test_transport_and_takes),
         cmocka_unit_test(test_call_and_media),
+        cmocka_unit_test(test_gate_and_not_acked),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
