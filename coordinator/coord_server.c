@@ -72,7 +72,6 @@ struct coord_server {
     unsigned updates_port;
     coord_clock_t *clock;
     coord_upload_t *upload;
-    coord_media_index_t media; /* media records by cue/take/room/input, folded beside state */
 
     room_t *rooms;
     size_t room_count;
@@ -86,7 +85,6 @@ struct coord_server {
 typedef struct {
     tt_session_t *state;
     char *why;
-    coord_media_index_t *media;
 } fold_ctx_t;
 
 static int fold_one(void *arg, uint64_t seq, const uint8_t *data, size_t len)
@@ -99,8 +97,6 @@ static int fold_one(void *arg, uint64_t seq, const uint8_t *data, size_t len)
     if (rc != 0)
         return rc;
     rc = tt_session_apply(c->state, rec, hash, c->why);
-    if (rc == 0 && coord_media_index_note(c->media, rec) != 0)
-        rc = tt_fail(c->why, TT_ERR_NOMEM, "indexing media record %llu", (unsigned long long)seq);
     tutti__record__free_unpacked(rec, NULL);
     return rc;
 }
@@ -109,9 +105,8 @@ static int fold_one(void *arg, uint64_t seq, const uint8_t *data, size_t len)
 static int refold(coord_server_t *s, char *why)
 {
     tt_session_clear(&s->state);
-    coord_media_index_clear(&s->media);
     memcpy(s->state.signing_pk, s->signer->public_key, TT_SIGN_PK_LEN);
-    fold_ctx_t c = {&s->state, why, &s->media};
+    fold_ctx_t c = {&s->state, why};
     for (;;) {
         uint64_t before = s->state.last_seq;
         int rc = tt_store_scan(s->store, before + 1, 4096, SIZE_MAX, fold_one, &c, why);
@@ -132,10 +127,7 @@ static int seal_next(coord_server_t *s, Tutti__Record *rec, uint8_t **out, size_
     int rc = tt_chain_seal(s->signer, rec, seq, s->state.head_hash, out, out_len, hash, why);
     if (rc != 0)
         return rc;
-    rc = tt_session_apply(&s->state, rec, hash, why);
-    if (rc == 0 && coord_media_index_note(&s->media, rec) != 0)
-        rc = tt_fail(why, TT_ERR_NOMEM, "indexing a media record");
-    return rc;
+    return tt_session_apply(&s->state, rec, hash, why);
 }
 
 /* Appends one record the coordinator itself writes (genesis, recovery). */
@@ -833,11 +825,11 @@ static void on_upload_check(coord_server_t *s, const tt_wire_msg_t *m)
     Tutti__Media media;
     rep.name = (char *)who->name;
     rep.role = (char *)tt_role_name(who->role);
-    const coord_media_entry_t *e = NULL;
+    const tt_media_entry_t *e = NULL;
     if (c->media) {
         int rc = who->role == TT_ROLE_ROOM
-                     ? coord_upload_check_media(&s->state, &s->media, c->media, who->name,
-                                                s->cfg.media_channels, &e, why)
+                     ? tt_media_check_offer(&s->state, c->media, who->name, s->cfg.media_channels,
+                                            &e, why)
                      : tt_fail(why, TT_ERR_DENIED, "only a room uploads files (%s is %s)",
                                who->name, tt_role_name(who->role));
         if (rc != 0) {
@@ -852,7 +844,7 @@ static void on_upload_check(coord_server_t *s, const tt_wire_msg_t *m)
             refuse(s, m, who, "media fetch", TT_ERR_DENIED, why);
             return;
         }
-        e = coord_media_index_find(&s->media, f->cue, f->take, f->room, f->input);
+        e = tt_media_find(&s->state.media, f->cue, f->take, f->room, f->input);
         if (!e) {
             snprintf(why, sizeof why,
                      "no file of %.32s take %u from room %.64s input %.32s has arrived", f->cue,
@@ -865,7 +857,7 @@ static void on_upload_check(coord_server_t *s, const tt_wire_msg_t *m)
         return;
     }
     if (e) {
-        coord_media_entry_to_record(e, &media);
+        tt_media_entry_to_record(e, &media);
         rep.media = &media;
         rep.media_seq = e->seq;
     }
@@ -890,9 +882,8 @@ static void on_upload_media(coord_server_t *s, const tt_wire_msg_t *m)
         send_error(s, m, TT_ERR_DENIED, "the file's room is no longer in the access file");
         return;
     }
-    const coord_media_entry_t *have = NULL;
-    int rc = coord_upload_check_media(&s->state, &s->media, req, who->name, s->cfg.media_channels,
-                                      &have, why);
+    const tt_media_entry_t *have = NULL;
+    int rc = tt_media_check_offer(&s->state, req, who->name, s->cfg.media_channels, &have, why);
     if (rc != 0) {
         refuse(s, m, who, "media record", rc, why);
         return;
@@ -906,8 +897,8 @@ static void on_upload_media(coord_server_t *s, const tt_wire_msg_t *m)
         send_reply(s, m, &env);
         return;
     }
-    char file[COORD_UPLOAD_MAX_FILE + 1];
-    coord_upload_file_name(req->cue, req->take, req->room, req->input, file, sizeof file);
+    char file[TT_MEDIA_MAX_FILE + 1];
+    tt_media_file_name(req->cue, req->take, req->room, req->input, file, sizeof file);
     Tutti__Record rec = TUTTI__RECORD__INIT;
     Tutti__Media md = *req; /* the record has the request's shape, named by us */
     md.base.unknown_fields = NULL;
@@ -1229,7 +1220,6 @@ void coord_server_destroy(coord_server_t **self_p)
     coord_upload_stop(&s->upload);
     coord_clock_stop(&s->clock);
     tt_session_clear(&s->state);
-    coord_media_index_clear(&s->media);
     if (s->router)
         zmq_close(s->router);
     if (s->pub)

@@ -27,6 +27,7 @@ void tt_session_clear(tt_session_t *s)
         free(s->cues[i].takes);
     }
     free(s->cues);
+    tt_media_index_clear(&s->media);
     tt_session_init(s);
 }
 
@@ -248,39 +249,16 @@ static int apply_tempo_load(tt_session_t *s, const Tutti__Record *rec, char *why
     return 0;
 }
 
-int tt_session_has_media(const tt_session_take_t *t, const char *room)
-{
-    size_t n = strlen(room);
-    for (const char *p = t->media_rooms; *p;) {
-        const char *end = strchr(p, '+');
-        size_t len = end ? (size_t)(end - p) : strlen(p);
-        if (len == n && memcmp(p, room, n) == 0)
-            return 1;
-        if (!end)
-            break;
-        p = end + 1;
-    }
-    return 0;
-}
-
 static int apply_media(tt_session_t *s, const Tutti__Record *rec, char *why)
 {
     const Tutti__Media *m = rec->media;
-    tt_session_cue_t *cue = NULL;
-    for (size_t i = 0; i < s->n_cues; i++)
-        if (!strcmp(s->cues[i].name, m->cue))
-            cue = &s->cues[i];
-    tt_session_take_t *t = cue ? find_take(cue, m->take) : NULL;
-    if (!t)
+    tt_session_cue_t *cue = (tt_session_cue_t *)tt_session_find_cue(s, m->cue);
+    if (!find_take(cue, m->take))
         return tt_fail(why, TT_ERR_INVALID, "media record %llu for unknown take %s/%u",
                        (unsigned long long)rec->seq, m->cue, m->take);
-    t->n_media++;
-    if (!tt_session_has_media(t, m->room)) {
-        size_t used = strlen(t->media_rooms);
-        if (used + strlen(m->room) + 2 <= sizeof t->media_rooms)
-            snprintf(t->media_rooms + used, sizeof t->media_rooms - used, "%s%s", used ? "+" : "",
-                     m->room);
-    }
+    if (tt_media_index_add(&s->media, rec) != 0)
+        return tt_fail(why, TT_ERR_NOMEM, "indexing media record %llu",
+                       (unsigned long long)rec->seq);
     return 0;
 }
 

@@ -15,6 +15,7 @@
 
 #include "tt_access.h"
 #include "tt_chain.h"
+#include "tt_media.h"
 #include "tt_rules.h"
 #include "tutti.pb-c.h"
 
@@ -55,8 +56,6 @@ typedef struct {
     char not_acked[256];    /* the rooms that had not acked, when forced */
     int32_t punch_in_bar;   /* 0: whole take */
     int32_t punch_out_bar;
-    char media_rooms[256]; /* rooms whose files arrived and verified: "stage+london" */
-    uint32_t n_media;      /* media records (one per room and input) */
 } tt_session_take_t;
 
 typedef struct {
@@ -103,7 +102,7 @@ typedef struct {
     uint64_t roll_seq;       /* record that rolled; identifies the take-to-be */
 } tt_transport_t;
 
-typedef struct {
+struct tt_session {
     uint64_t last_seq;
     uint8_t head_hash[TT_HASH_LEN];
     uint8_t signing_pk[TT_SIGN_PK_LEN];
@@ -120,8 +119,9 @@ typedef struct {
     tt_session_cue_t *cues; /* owned array */
     size_t n_cues, cap_cues;
     tt_transport_t transport;
-    tt_call_t call; /* the contractor's call: start, breaks, wrap (wall clock) */
-} tt_session_t;
+    tt_call_t call;         /* the contractor's call: start, breaks, wrap (wall clock) */
+    tt_media_index_t media; /* owned: the rooms' files that arrived (tt_media.h) */
+};
 
 void tt_session_init(tt_session_t *s);
 /* Frees what the state owns and leaves it as after tt_session_init. */
@@ -245,9 +245,6 @@ int tt_session_present(const tt_session_t *s, const char *room, const char *play
  * (tt_rules_parse); the parsed rules go to *rules when rules is not NULL. */
 int tt_session_check_call(const tt_session_t *s, const char *action, const char *rules_text,
                           tt_rules_t *rules, char *why);
-
-/* 1 when `room` has a media record for the take. */
-int tt_session_has_media(const tt_session_take_t *t, const char *room);
 
 /* The open take (rolled, no stop or interruption recorded), or NULL. */
 const tt_session_take_t *tt_session_open_take(const tt_session_t *s, const char **cue);

@@ -654,11 +654,13 @@ static void test_call_and_media(void **state)
     m.room = "london";
     assert_int_equal(apply_body(&s, 8, &media), 0);
     const tt_session_take_t *t = &tt_session_find_cue(&s, "1M1")->takes[0];
-    assert_string_equal(t->media_rooms, "stage+london");
-    assert_int_equal(t->n_media, 3);
+    char rooms[256];
+    tt_media_rooms(&s.media, "1M1", 1, rooms, sizeof rooms);
+    assert_string_equal(rooms, "stage+london");
+    assert_int_equal(tt_media_count(&s.media, "1M1", 1), 3);
     assert_int_equal(t->punch_in_bar, 3);
-    assert_true(tt_session_has_media(t, "london"));
-    assert_false(tt_session_has_media(t, "lond"));
+    assert_true(tt_media_has_room(&s.media, "1M1", 1, "london"));
+    assert_false(tt_media_has_room(&s.media, "1M1", 1, "lond"));
     m.take = 9; /* no such take */
     assert_int_not_equal(apply_body(&s, 9, &media), 0);
     tt_session_clear(&s);
