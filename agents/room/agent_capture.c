@@ -14,6 +14,7 @@
 #include "tt_bwf.h"
 #include "tt_diag.h"
 #include "tt_error.h"
+#include "tt_media.h"
 #include "tt_wire.h"
 
 #include <errno.h>
@@ -200,9 +201,7 @@ struct agent_capture {
     agent_capture_config_t cfg; /* string pointers below are owned copies */
     char dir[PATH_LEN];
     char room[NAME_LEN];
-    char room_file[NAME_LEN]; /* room reduced to file-name characters */
     char input[AGENT_CAPTURE_MAX_INPUTS][NAME_LEN];
-    char input_file[AGENT_CAPTURE_MAX_INPUTS][NAME_LEN];
     int n;
     int64_t pre_ns, post_ns, max_ns;
     void *main_pipe, *thread_pipe;
@@ -236,29 +235,14 @@ struct agent_capture {
     wtake_t wt[AGENT_CAPTURE_MAX_TAKES];
 };
 
-static void file_chars(char *dst, size_t len, const char *src)
-{
-    size_t i = 0;
-    for (; src[i] && i + 1 < len; i++) {
-        char ch = src[i];
-        int ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-                 ch == '.' || ch == '_' || ch == '-';
-        dst[i] = ok ? ch : '-';
-    }
-    dst[i] = '\0';
-    if (i == 0 || strcmp(dst, ".") == 0 || strcmp(dst, "..") == 0)
-        snprintf(dst, len, "x");
-}
-
-/* DIR/CUE_tTAKE_ROOM_INPUT.wav */
+/* DIR/CUE_tTAKE_ROOM_INPUT.wav (the one file-name rule, tt_media_file_name) */
 static void take_path(const agent_capture_t *c, const char *cue, uint32_t take, int input,
                       char *out, size_t len)
 {
-    char cue_file[NAME_LEN];
-    file_chars(cue_file, sizeof cue_file, cue);
+    char name[3 * NAME_LEN + 32];
+    tt_media_file_name(cue, take, c->room, c->input[input], name, sizeof name);
     /* Cannot be cut: agent_capture_new bounds the directory's length. */
-    if (snprintf(out, len, "%s/%s_t%u_%s_%s.wav", c->dir, cue_file, take, c->room_file,
-                 c->input_file[input]) >= (int)len)
+    if (snprintf(out, len, "%s/%s", c->dir, name) >= (int)len)
         out[len - 1] = '\0';
 }
 
@@ -798,12 +782,9 @@ agent_capture_t *agent_capture_new(const agent_capture_config_t *cfg, char *why)
     c->cfg = *cfg;
     snprintf(c->dir, sizeof c->dir, "%s", cfg->dir);
     snprintf(c->room, sizeof c->room, "%s", cfg->room);
-    file_chars(c->room_file, sizeof c->room_file, cfg->room);
     c->n = n;
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; i < n; i++)
         snprintf(c->input[i], sizeof c->input[i], "%s", inputs[i] ? inputs[i] : "");
-        file_chars(c->input_file[i], sizeof c->input_file[i], c->input[i]);
-    }
     c->cfg.dir = c->dir;
     c->cfg.room = c->room;
     c->cfg.inputs = NULL;

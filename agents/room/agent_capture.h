@@ -53,8 +53,9 @@
  * Main -> writer commands and writer -> main completions travel over an
  * inproc ZeroMQ pair; audio travels over one jack_ringbuffer (SPSC).
  *
- * Files: DIR/CUE_tTAKE_ROOM_INPUT.wav (room and input reduced to
- * [A-Za-z0-9._-], others become '-'). A take whose first file exists
+ * Files: DIR/CUE_tTAKE_ROOM_INPUT.wav, named by tt_media_file_name (the
+ * rule the coordinator stores under: characters outside [A-Za-z0-9._-]
+ * become '-', a leading '.' '_'). A take whose first file exists
  * already is not recorded again (a restarted agent replaying its roll);
  * a stale .part from a crash is moved aside to NAME.wav.part.interrupted.
  * Manifest (jansson): file, cue, take, room, input, session, size, hash
