@@ -810,44 +810,34 @@ static int cmd_call(const conn_opts_t *o, int argc, char **argv)
     return write_request(o, &env, "call event", NULL);
 }
 
-static void report_each(void *arg, const Tutti__Record *rec)
-{
-    char why[TT_WHY_LEN];
-    if (tt_report_add(arg, rec, why) != 0)
-        fprintf(stderr, "tutti report: record %llu: %s\n", (unsigned long long)rec->seq, why);
-}
-
 static int cmd_report(const conn_opts_t *o, int argc, char **argv)
 {
     if (argc > 2 || (argc == 2 && strcmp(argv[1], "--csv") != 0)) {
         fprintf(stderr, "usage: tutti report [--csv]\n");
         return EXIT_USAGE;
     }
-    tt_report_t *report = tt_report_new();
-    if (!report) {
-        fprintf(stderr, "tutti report: out of memory\n");
-        return 1;
-    }
     session_t s;
     tt_session_t st;
     int rc = connect_session(o, &s);
     if (rc == 0)
-        rc = fetch_fold_each(&s, &st, report_each, report);
+        rc = fetch_fold(&s, &st);
     if (rc == 0) {
         char *csv = NULL;
         size_t len = 0;
         char why[TT_WHY_LEN];
-        if (tt_report_csv(report, tt_time_wall_ns(), &csv, &len, why) != 0) {
+        if (tt_report_csv(&st, tt_time_wall_ns(), &csv, &len, why) != 0) {
             fprintf(stderr, "tutti report: %s\n", why);
             rc = 1;
-        } else if (fwrite(csv, 1, len, stdout) != len) {
-            rc = 1;
+        } else {
+            if (why[0]) /* records left out of the report: say so, draw the rest */
+                fprintf(stderr, "tutti report: %s\n", why);
+            if (fwrite(csv, 1, len, stdout) != len)
+                rc = 1;
         }
         free(csv);
     }
     if (rc == 0 || s.client)
         tt_session_clear(&st);
-    tt_report_destroy(&report);
     close_session(&s);
     return rc;
 }

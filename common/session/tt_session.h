@@ -56,6 +56,7 @@ typedef struct {
     char not_acked[256];    /* the rooms that had not acked, when forced */
     int32_t punch_in_bar;   /* 0: whole take */
     int32_t punch_out_bar;
+    int64_t roll_unix_ns; /* wall clock of the roll record (the report's) */
 } tt_session_take_t;
 
 typedef struct {
@@ -75,6 +76,25 @@ typedef struct {
     char room[TT_ACCESS_MAX_NAME + 1];
     char name[TT_PLAYER_MAX_NAME + 1];
 } tt_session_player_t;
+
+/* Attendance: one stay per check-in of a player to a room, closed by the
+ * check-out (wall clock, the presence records' times), in check-in order.
+ * Within a presence record the outs fold before the ins. */
+typedef struct {
+    char room[TT_ACCESS_MAX_NAME + 1];
+    char name[TT_PLAYER_MAX_NAME + 1];
+    uint64_t in_seq, out_seq; /* records; out_seq 0 while still in */
+    int64_t in_unix_ns, out_unix_ns;
+} tt_session_stay_t;
+
+/* The contractor's call history: every call event folded, in order (the
+ * calls, their breaks and wraps; tt_call_t holds only the latest call). */
+typedef struct {
+    uint64_t seq;
+    int64_t at_unix_ns;
+    char action[16];  /* start, break-start, break-end, wrap */
+    tt_rules_t rules; /* start: the rules parsed; zero otherwise */
+} tt_session_call_event_t;
 
 typedef struct {
     uint64_t id; /* the change record's seq */
@@ -114,6 +134,10 @@ struct tt_session {
     size_t n_trims;
     tt_session_player_t *players; /* owned: who is in which room now */
     size_t n_players, cap_players;
+    tt_session_stay_t *stays; /* owned: who was in which room when */
+    size_t n_stays, cap_stays;
+    tt_session_call_event_t *call_events; /* owned: the call history */
+    size_t n_call_events, cap_call_events;
     tt_session_change_t *changes; /* owned array, in order */
     size_t n_changes, cap_changes;
     tt_session_cue_t *cues; /* owned array */

@@ -749,6 +749,101 @@ static void test_gate_and_not_acked(void **state)
     tt_session_clear(&s);
 }
 
+/* Attendance and the call history fold for the report: a stay per
+ * check-in closed by its check-out (outs before ins within a record), every
+ * call event the call took, the roll's wall time on its take. */
+static void test_attendance_and_call_history(void **state)
+{
+    (void)state;
+    tt_session_t s;
+    tt_session_init(&s);
+    Tutti__Record rec = TUTTI__RECORD__INIT;
+    Tutti__Genesis g = TUTTI__GENESIS__INIT;
+    genesis(&rec, &g, 1, "attendance");
+    assert_int_equal(apply(&s, &rec), 0);
+    Tutti__Record pr = TUTTI__RECORD__INIT;
+    Tutti__Presence p = TUTTI__PRESENCE__INIT;
+    pr.body_case = TUTTI__RECORD__BODY_PRESENCE;
+    pr.presence = &p;
+    char *ab[] = {"Anne", "Bob"}, *a[] = {"Anne"};
+    p.room = "stage";
+    p.in = ab;
+    p.n_in = 2;
+    pr.at_unix_ns = 100;
+    assert_int_equal(apply_body(&s, 2, &pr), 0);
+    p.n_in = 1; /* Anne again: already in, no second stay */
+    pr.at_unix_ns = 150;
+    assert_int_equal(apply_body(&s, 3, &pr), 0);
+    assert_int_equal(s.n_stays, 2);
+    /* Out and in again in one record: the stay closes, a new one opens. */
+    p.out = a;
+    p.n_out = 1;
+    pr.at_unix_ns = 200;
+    assert_int_equal(apply_body(&s, 4, &pr), 0);
+    assert_int_equal(s.n_stays, 3);
+    assert_string_equal(s.stays[0].name, "Anne");
+    assert_string_equal(s.stays[0].room, "stage");
+    assert_int_equal(s.stays[0].in_seq, 2);
+    assert_int_equal(s.stays[0].in_unix_ns, 100);
+    assert_int_equal(s.stays[0].out_seq, 4);
+    assert_int_equal(s.stays[0].out_unix_ns, 200);
+    assert_string_equal(s.stays[1].name, "Bob");
+    assert_int_equal(s.stays[1].out_seq, 0); /* still in */
+    assert_int_equal(s.stays[2].in_seq, 4);
+    assert_int_equal(s.stays[2].out_seq, 0);
+    assert_true(tt_session_present(&s, "stage", "Anne"));
+    /* Out of a room the player is not in: nothing closes. */
+    p.room = "booth";
+    p.n_in = 0;
+    assert_int_equal(apply_body(&s, 5, &pr), 0);
+    assert_int_equal(s.stays[2].out_seq, 0);
+
+    char text[TT_RULES_MAX_TEXT];
+    assert_true(tt_rules_format(tt_rules_preset("afm-film-la"), text, sizeof text) >= 0);
+    Tutti__Record ev = TUTTI__RECORD__INIT;
+    Tutti__CallEvent ce = TUTTI__CALL_EVENT__INIT;
+    ev.body_case = TUTTI__RECORD__BODY_CALL_EVENT;
+    ev.call_event = &ce;
+    ce.action = "start";
+    ce.rules_text = text;
+    ev.at_unix_ns = 1000;
+    assert_int_equal(apply_body(&s, 6, &ev), 0);
+    ce.action = "break-start";
+    ce.rules_text = "";
+    ev.at_unix_ns = 2000;
+    assert_int_equal(apply_body(&s, 7, &ev), 0);
+    ce.action = "break-start"; /* refused: not in the history */
+    assert_int_not_equal(apply_body(&s, 8, &ev), 0);
+    ce.action = "wrap";
+    ev.at_unix_ns = 3000;
+    assert_int_equal(apply_body(&s, 8, &ev), 0);
+    assert_int_equal(s.n_call_events, 3);
+    assert_string_equal(s.call_events[0].action, "start");
+    assert_int_equal(s.call_events[0].seq, 6);
+    assert_int_equal(s.call_events[0].at_unix_ns, 1000);
+    assert_string_equal(s.call_events[0].rules.id, "afm-film-la");
+    assert_string_equal(s.call_events[1].action, "break-start");
+    assert_string_equal(s.call_events[1].rules.id, "");
+    assert_string_equal(s.call_events[2].action, "wrap");
+    assert_int_equal(s.call_events[2].seq, 8);
+
+    Tutti__Record roll = TUTTI__RECORD__INIT;
+    Tutti__Roll r = TUTTI__ROLL__INIT;
+    r.cue = "1M1";
+    r.take = 1;
+    roll.body_case = TUTTI__RECORD__BODY_ROLL;
+    roll.roll = &r;
+    roll.at_unix_ns = 4242;
+    assert_int_equal(apply_body(&s, 9, &roll), 0);
+    const tt_session_take_t *t = &tt_session_find_cue(&s, "1M1")->takes[0];
+    assert_int_equal(t->roll_seq, 9);
+    assert_int_equal(t->roll_unix_ns, 4242);
+    tt_session_clear(&s);
+    assert_int_equal(s.n_stays, 0);
+    assert_null(s.stays);
+    assert_null(s.call_events);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -765,6 +860,7 @@ int main(void)
         cmocka_unit_test(test_transport_and_takes),
         cmocka_unit_test(test_call_and_media),
         cmocka_unit_test(test_gate_and_not_acked),
+        cmocka_unit_test(test_attendance_and_call_history),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
