@@ -72,7 +72,6 @@ struct coord_server {
     unsigned updates_port;
     coord_clock_t *clock;
     coord_upload_t *upload;
-    coord_media_index_t media; /* media records by cue/take/room/input, folded beside state */
 
     room_t *rooms;
     size_t room_count;
@@ -86,7 +85,6 @@ struct coord_server {
 typedef struct {
     tt_session_t *state;
     char *why;
-    coord_media_index_t *media;
 } fold_ctx_t;
 
 static int fold_one(void *arg, uint64_t seq, const uint8_t *data, size_t len)
@@ -99,8 +97,6 @@ static int fold_one(void *arg, uint64_t seq, const uint8_t *data, size_t len)
     if (rc != 0)
         return rc;
     rc = tt_session_apply(c->state, rec, hash, c->why);
-    if (rc == 0 && coord_media_index_note(c->media, rec) != 0)
-        rc = tt_fail(c->why, TT_ERR_NOMEM, "indexing media record %llu", (unsigned long long)seq);
     tutti__record__free_unpacked(rec, NULL);
     return rc;
 }
@@ -109,9 +105,8 @@ static int fold_one(void *arg, uint64_t seq, const uint8_t *data, size_t len)
 static int refold(coord_server_t *s, char *why)
 {
     tt_session_clear(&s->state);
-    coord_media_index_clear(&s->media);
     memcpy(s->state.signing_pk, s->signer->public_key, TT_SIGN_PK_LEN);
-    fold_ctx_t c = {&s->state, why, &s->media};
+    fold_ctx_t c = {&s->state, why};
     for (;;) {
         uint64_t before = s->state.last_seq;
         int rc = tt_store_scan(s->store, before + 1, 4096, SIZE_MAX, fold_one, &c, why);
@@ -132,10 +127,7 @@ static int seal_next(coord_server_t *s, Tutti__Record *rec, uint8_t **out, size_
     int rc = tt_chain_seal(s->signer, rec, seq, s->state.head_hash, out, out_len, hash, why);
     if (rc != 0)
         return rc;
-    rc = tt_session_apply(&s->state, rec, hash, why);
-    if (rc == 0 && coord_media_index_note(&s->media, rec) != 0)
-        rc = tt_fail(why, TT_ERR_NOMEM, "indexing a media record");
-    return rc;
+    return tt_session_apply(&s->state, rec, hash, why);
 }
 
 /* Appends one record the coordinator itself writes (genesis, recovery). */
@@ -370,7 +362,10 @@ static void on_status(coord_server_t *s, const tt_wire_msg_t *m)
     size_t n_open = 0;
     Tutti__ChangeStatus *cs = calloc(s->state.n_changes + 1, sizeof *cs);
     Tutti__ChangeStatus **csp = calloc(s->state.n_changes + 1, sizeof *csp);
-    char **names = calloc((s->state.n_changes + 1) * (s->room_count + 1), sizeof *names);
+    const char **names = calloc((s->state.n_changes + 2) * (s->room_count + 1), sizeof *names);
+    const char **rooms = names ? names + (s->state.n_changes + 1) * (s->room_count + 1) : NULL;
+    for (size_t r = 0; rooms && r < s->room_count; r++)
+        rooms[r] = s->rooms[r].name;
     size_t used_names = 0;
     for (size_t i = 0; cs && csp && names && i < s->state.n_changes; i++) {
         const tt_session_change_t *c = &s->state.changes[i];
@@ -381,10 +376,8 @@ static void on_status(coord_server_t *s, const tt_wire_msg_t *m)
         st->text = c->text;
         st->acked = c->acked;
         st->n_acked = c->n_acked;
-        st->not_acked = names + used_names;
-        for (size_t r = 0; r < s->room_count; r++)
-            if (!tt_session_acked(c, s->rooms[r].name))
-                names[used_names + st->n_not_acked++] = s->rooms[r].name;
+        st->not_acked = (char **)names + used_names;
+        st->n_not_acked = tt_session_not_acked(c, rooms, s->room_count, names + used_names);
         used_names += st->n_not_acked;
         if (st->n_not_acked > 0)
             csp[n_open++] = st;
@@ -585,34 +578,20 @@ static void on_roll(coord_server_t *s, const tt_wire_msg_t *m, const tt_access_e
         return;
     }
     /* The gate: every online room must have acked every change on this cue. */
-    char missing[TT_WHY_LEN] = "";
-    const char *not_acked[64];
-    size_t n_not_acked = 0;
-    for (size_t i = 0; i < s->state.n_changes; i++) {
-        const tt_session_change_t *c = &s->state.changes[i];
-        if (strcmp(c->cue, req->cue) != 0)
-            continue;
-        for (size_t r = 0; r < s->room_count; r++) {
-            const room_t *room = &s->rooms[r];
-            if (!room->online || tt_session_acked(c, room->name))
-                continue;
-            int listed = 0;
-            for (size_t k = 0; k < n_not_acked; k++)
-                listed |= strcmp(not_acked[k], room->name) == 0;
-            if (!listed && n_not_acked < 64) {
-                not_acked[n_not_acked++] = room->name;
-                size_t used = strlen(missing);
-                snprintf(missing + used, sizeof missing - used, "%s%s (change %llu)",
-                         used ? ", " : "", room->name, (unsigned long long)c->id);
-            }
-        }
+    const char **online = calloc(s->room_count ? s->room_count : 1, sizeof *online);
+    if (!online) {
+        send_error(s, m, TT_ERR_NOMEM, "coordinator out of memory");
+        return;
     }
-    if (n_not_acked > 0 && !req->force) {
-        snprintf(why, sizeof why,
-                 "not every room has seen the changes to %.32s: %.300s have not acked; "
-                 "tutti ack CHANGE in those rooms, or roll --force",
-                 req->cue, missing);
-        refuse(s, m, who, "roll", TT_ERR_INVALID, why);
+    size_t n_online = 0;
+    for (size_t r = 0; r < s->room_count; r++)
+        if (s->rooms[r].online)
+            online[n_online++] = s->rooms[r].name;
+    tt_session_gate_t gate;
+    rc = tt_session_roll_gate(&s->state, req->cue, online, n_online, req->force, &gate, why);
+    if (rc != 0) {
+        free(online);
+        refuse(s, m, who, "roll", rc, why);
         return;
     }
     const tt_session_cue_t *cue = tt_session_find_cue(&s->state, req->cue);
@@ -621,6 +600,7 @@ static void on_roll(coord_server_t *s, const tt_wire_msg_t *m, const tt_access_e
     if (!map) { /* the stored map was canonical when written: a bug if this happens */
         tt_diag_error("cue %s: stored map does not parse: %s", req->cue, pwhy);
         send_error(s, m, TT_ERR_STORE, "the coordinator cannot read this cue's map");
+        free(online);
         return;
     }
     tt_tempo_countoff_t co;
@@ -636,23 +616,19 @@ static void on_roll(coord_server_t *s, const tt_wire_msg_t *m, const tt_access_e
     roll.take = tt_session_next_take(&s->state, req->cue);
     roll.punch_in_bar = req->punch_in;
     roll.punch_out_bar = req->punch_out;
-    const char *online[256];
-    size_t n_online = 0;
-    for (size_t r = 0; r < s->room_count && n_online < 256; r++)
-        if (s->rooms[r].online)
-            online[n_online++] = s->rooms[r].name;
     roll.rooms_online = (char **)online;
-    roll.n_rooms_online = n_online;
-    roll.forced = n_not_acked > 0;
-    roll.not_acked = (char **)not_acked;
-    roll.n_not_acked = n_not_acked;
+    roll.n_rooms_online = n_online < 256 ? n_online : 256;
+    roll.forced = gate.n > 0;
+    roll.not_acked = (char **)gate.rooms;
+    roll.n_not_acked = gate.n;
     if (roll.forced)
         tt_diag_warn("roll of %s forced by %s past unacked changes: %s", req->cue, who->name,
-                     missing);
+                     gate.missing);
     tt_tempo_destroy(&map);
     rec.body_case = TUTTI__RECORD__BODY_ROLL;
     rec.roll = &roll;
     queue_write(s, m, who, &rec);
+    free(online);
 }
 
 static void on_stop(coord_server_t *s, const tt_wire_msg_t *m, const tt_access_entry_t *who)
@@ -849,11 +825,11 @@ static void on_upload_check(coord_server_t *s, const tt_wire_msg_t *m)
     Tutti__Media media;
     rep.name = (char *)who->name;
     rep.role = (char *)tt_role_name(who->role);
-    const coord_media_entry_t *e = NULL;
+    const tt_media_entry_t *e = NULL;
     if (c->media) {
         int rc = who->role == TT_ROLE_ROOM
-                     ? coord_upload_check_media(&s->state, &s->media, c->media, who->name,
-                                                s->cfg.media_channels, &e, why)
+                     ? tt_media_check_offer(&s->state, c->media, who->name, s->cfg.media_channels,
+                                            &e, why)
                      : tt_fail(why, TT_ERR_DENIED, "only a room uploads files (%s is %s)",
                                who->name, tt_role_name(who->role));
         if (rc != 0) {
@@ -868,7 +844,7 @@ static void on_upload_check(coord_server_t *s, const tt_wire_msg_t *m)
             refuse(s, m, who, "media fetch", TT_ERR_DENIED, why);
             return;
         }
-        e = coord_media_index_find(&s->media, f->cue, f->take, f->room, f->input);
+        e = tt_media_find(&s->state.media, f->cue, f->take, f->room, f->input);
         if (!e) {
             snprintf(why, sizeof why,
                      "no file of %.32s take %u from room %.64s input %.32s has arrived", f->cue,
@@ -881,7 +857,7 @@ static void on_upload_check(coord_server_t *s, const tt_wire_msg_t *m)
         return;
     }
     if (e) {
-        coord_media_entry_to_record(e, &media);
+        tt_media_entry_to_record(e, &media);
         rep.media = &media;
         rep.media_seq = e->seq;
     }
@@ -906,9 +882,8 @@ static void on_upload_media(coord_server_t *s, const tt_wire_msg_t *m)
         send_error(s, m, TT_ERR_DENIED, "the file's room is no longer in the access file");
         return;
     }
-    const coord_media_entry_t *have = NULL;
-    int rc = coord_upload_check_media(&s->state, &s->media, req, who->name, s->cfg.media_channels,
-                                      &have, why);
+    const tt_media_entry_t *have = NULL;
+    int rc = tt_media_check_offer(&s->state, req, who->name, s->cfg.media_channels, &have, why);
     if (rc != 0) {
         refuse(s, m, who, "media record", rc, why);
         return;
@@ -922,8 +897,8 @@ static void on_upload_media(coord_server_t *s, const tt_wire_msg_t *m)
         send_reply(s, m, &env);
         return;
     }
-    char file[COORD_UPLOAD_MAX_FILE + 1];
-    coord_upload_file_name(req->cue, req->take, req->room, req->input, file, sizeof file);
+    char file[TT_MEDIA_MAX_FILE + 1];
+    tt_media_file_name(req->cue, req->take, req->room, req->input, file, sizeof file);
     Tutti__Record rec = TUTTI__RECORD__INIT;
     Tutti__Media md = *req; /* the record has the request's shape, named by us */
     md.base.unknown_fields = NULL;
@@ -1245,7 +1220,6 @@ void coord_server_destroy(coord_server_t **self_p)
     coord_upload_stop(&s->upload);
     coord_clock_stop(&s->clock);
     tt_session_clear(&s->state);
-    coord_media_index_clear(&s->media);
     if (s->router)
         zmq_close(s->router);
     if (s->pub)

@@ -46,9 +46,9 @@ typedef struct {
     int used;
     uint8_t rid[TT_WIRE_MAX_ROUTING_ID];
     size_t rid_len;
-    coord_media_entry_t rec; /* the offer as checked; rec.file is the final name */
-    uint64_t acked;          /* bytes durable in NAME.part (and in the .ack) */
-    uint64_t written;        /* bytes written; the rest of the way to acked is unsynced */
+    tt_media_entry_t rec; /* the offer as checked; rec.file is the final name */
+    uint64_t acked;       /* bytes durable in NAME.part (and in the .ack) */
+    uint64_t written;     /* bytes written; the rest of the way to acked is unsynced */
     pending_t pending[MAX_PENDING];
     int n_pending;
     int part_fd, ack_fd;
@@ -69,196 +69,6 @@ struct coord_upload {
     uint8_t *buf; /* COORD_UPLOAD_FETCH_MAX bytes: hashing and fetches */
     slot_t slots[COORD_UPLOAD_MAX_OPEN];
 };
-
-/* ------------------------------------------------------------ names */
-
-static int name_part_ok(const char *s, size_t max)
-{
-    size_t n = s ? strlen(s) : 0;
-    if (n == 0 || n > max)
-        return 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '-' || c == '_' || c == '.'))
-            return 0;
-    }
-    return 1;
-}
-
-int coord_upload_file_name(const char *cue, uint32_t take, const char *room, const char *input,
-                           char *out, size_t len)
-{
-    if (!name_part_ok(cue, TT_CUE_MAX_NAME) || !name_part_ok(room, TT_ACCESS_MAX_NAME) ||
-        !name_part_ok(input, COORD_UPLOAD_MAX_INPUT))
-        return TT_ERR_INVALID;
-    int n = snprintf(out, len, "%s_t%u_%s_%s.wav", cue, take, room, input);
-    if (n < 0 || (size_t)n >= len)
-        return TT_ERR_INVALID;
-    if (out[0] == '.') /* a cue may start with '.'; a hidden file is one a fetch refuses */
-        out[0] = '_';
-    return 0;
-}
-
-/* A stored file name from a record: one path component of safe characters. */
-int coord_upload_stored_name_ok(const char *s)
-{
-    return s && s[0] != '.' && name_part_ok(s, COORD_UPLOAD_MAX_FILE);
-}
-
-/* ------------------------------------------------------------ the index */
-
-void coord_media_index_clear(coord_media_index_t *ix)
-{
-    free(ix->items);
-    ix->items = NULL;
-    ix->n = ix->cap = 0;
-}
-
-const coord_media_entry_t *coord_media_index_find(const coord_media_index_t *ix, const char *cue,
-                                                  uint32_t take, const char *room,
-                                                  const char *input)
-{
-    for (size_t i = 0; i < ix->n; i++) {
-        const coord_media_entry_t *e = &ix->items[i];
-        if (e->take == take && !strcmp(e->cue, cue) && !strcmp(e->room, room) &&
-            !strcmp(e->input, input))
-            return e;
-    }
-    return NULL;
-}
-
-int coord_media_index_note(coord_media_index_t *ix, const Tutti__Record *rec)
-{
-    if (rec->body_case != TUTTI__RECORD__BODY_MEDIA || !rec->media)
-        return 0;
-    const Tutti__Media *m = rec->media;
-    coord_media_entry_t *e =
-        (coord_media_entry_t *)coord_media_index_find(ix, m->cue, m->take, m->room, m->input);
-    if (!e) {
-        if (ix->n == ix->cap) {
-            size_t cap = ix->cap ? 2 * ix->cap : 64;
-            coord_media_entry_t *grown = realloc(ix->items, cap * sizeof *grown);
-            if (!grown)
-                return TT_ERR_NOMEM;
-            ix->items = grown;
-            ix->cap = cap;
-        }
-        e = &ix->items[ix->n++];
-    }
-    memset(e, 0, sizeof *e);
-    e->seq = rec->seq;
-    snprintf(e->cue, sizeof e->cue, "%s", m->cue);
-    e->take = m->take;
-    snprintf(e->room, sizeof e->room, "%s", m->room);
-    snprintf(e->input, sizeof e->input, "%s", m->input);
-    snprintf(e->file, sizeof e->file, "%s", m->file);
-    e->size = m->size;
-    if (m->hash.len == HASH_LEN)
-        memcpy(e->hash, m->hash.data, HASH_LEN);
-    e->rate = m->rate;
-    e->time_reference = m->time_reference;
-    e->punch_in_bar = m->punch_in_bar;
-    e->punch_out_bar = m->punch_out_bar;
-    return 0;
-}
-
-void coord_media_entry_to_record(const coord_media_entry_t *e, Tutti__Media *m)
-{
-    tutti__media__init(m);
-    m->cue = (char *)e->cue;
-    m->take = e->take;
-    m->room = (char *)e->room;
-    m->input = (char *)e->input;
-    m->size = e->size;
-    m->hash.data = (uint8_t *)e->hash;
-    m->hash.len = HASH_LEN;
-    m->rate = e->rate;
-    m->time_reference = e->time_reference;
-    m->file = (char *)e->file;
-    m->punch_in_bar = e->punch_in_bar;
-    m->punch_out_bar = e->punch_out_bar;
-}
-
-/* ------------------------------------------------------------ the rules */
-
-int coord_upload_check_media(const tt_session_t *st, const coord_media_index_t *ix,
-                             const Tutti__Media *m, const char *room_name, int channels,
-                             const coord_media_entry_t **existing, char *why)
-{
-    *existing = NULL;
-    if (!m)
-        return tt_fail(why, TT_ERR_INVALID, "an offer carries the media record it will become");
-    if (!m->room || strcmp(m->room, room_name) != 0)
-        return tt_fail(why, TT_ERR_DENIED,
-                       "a room uploads only for itself: %.64s cannot upload a file of room "
-                       "'%.64s'",
-                       room_name, m->room ? m->room : "");
-    int rc = tt_session_check_cue_name(m->cue, why);
-    if (rc != 0)
-        return rc;
-    if (!name_part_ok(m->input, COORD_UPLOAD_MAX_INPUT))
-        return tt_fail(why, TT_ERR_INVALID,
-                       "input name '%.40s': 1 to %d of letters, digits, '.', '_' or '-'",
-                       m->input ? m->input : "", COORD_UPLOAD_MAX_INPUT);
-    if (m->rate < 8000 || m->rate > 192000)
-        return tt_fail(why, TT_ERR_INVALID, "sample rate %u is outside 8000..192000", m->rate);
-    if (m->hash.len != HASH_LEN)
-        return tt_fail(why, TT_ERR_INVALID, "the hash has %zu bytes, not 32 (BLAKE2b-256)",
-                       m->hash.len);
-    const tt_session_cue_t *cue = tt_session_find_cue(st, m->cue);
-    if (!cue)
-        return tt_fail(why, TT_ERR_NOTFOUND, "no cue %s in this session", m->cue);
-    const tt_session_take_t *take = NULL;
-    for (size_t i = 0; i < cue->n_takes; i++)
-        if (cue->takes[i].number == m->take)
-            take = &cue->takes[i];
-    if (!take)
-        return tt_fail(why, TT_ERR_NOTFOUND, "no take %u of cue %s", m->take, m->cue);
-    if (take->state == TT_TAKE_OPEN) /* not yet, not never: the room retries (a punch ends early) */
-        return tt_fail(why, TT_ERR_UNAVAILABLE,
-                       "take %u of %s is still rolling: its files are taken after the stop",
-                       m->take, m->cue);
-    if (m->size <= 44)
-        return tt_fail(why, TT_ERR_INVALID, "a file of %llu bytes holds no audio",
-                       (unsigned long long)m->size);
-    double len_s = (double)(take->end_session_ns - take->start_session_ns) / 1e9;
-    if (len_s <= 0 && take->state == TT_TAKE_INTERRUPTED)
-        len_s = COORD_UPLOAD_UNKNOWN_TAKE_S; /* closed after a reboot: session time restarted */
-    if (len_s < 0)
-        len_s = 0;
-    if (channels < 1)
-        channels = 1;
-    double bound =
-        (len_s + COORD_UPLOAD_HANDLES_S) * m->rate * 3.0 * channels + COORD_UPLOAD_HEADER_SLACK;
-    if ((double)m->size > bound)
-        return tt_fail(why, TT_ERR_TOO_BIG,
-                       "a file of %llu bytes is more than take %u of %s can hold: %.1f s + %d s "
-                       "of handles at %u Hz, 24-bit, %d channel%s + 1 MiB is %.0f bytes",
-                       (unsigned long long)m->size, m->take, m->cue, len_s, COORD_UPLOAD_HANDLES_S,
-                       m->rate, channels, channels == 1 ? "" : "s", bound);
-    char name[COORD_UPLOAD_MAX_FILE + 1];
-    if (coord_upload_file_name(m->cue, m->take, m->room, m->input, name, sizeof name) != 0)
-        return tt_fail(why, TT_ERR_INVALID, "no file name can be made for this record");
-    const coord_media_entry_t *e = coord_media_index_find(ix, m->cue, m->take, m->room, m->input);
-    if (e) {
-        if (e->size == m->size && !memcmp(e->hash, m->hash.data, HASH_LEN)) {
-            *existing = e;
-            return 0;
-        }
-        return tt_fail(why, TT_ERR_INVALID,
-                       "%s take %u of room %s input %s already arrived (record %llu) with "
-                       "another hash; a take's file is never replaced",
-                       m->cue, m->take, m->room, m->input, (unsigned long long)e->seq);
-    }
-    for (size_t i = 0; i < ix->n; i++)
-        if (!strcmp(ix->items[i].file, name))
-            return tt_fail(why, TT_ERR_INVALID,
-                           "file name %s is taken by record %llu (another cue, room or input "
-                           "that reads the same)",
-                           name, (unsigned long long)ix->items[i].seq);
-    return 0;
-}
 
 /* ------------------------------------------------------------ the .ack sidecar */
 
@@ -467,12 +277,11 @@ static int fsync_dir(coord_upload_t *u)
 }
 
 /* Makes the media record over the pipe and answers the room UploadDone. */
-static void commit_and_done(coord_upload_t *u, const tt_wire_msg_t *m,
-                            const coord_media_entry_t *rec)
+static void commit_and_done(coord_upload_t *u, const tt_wire_msg_t *m, const tt_media_entry_t *rec)
 {
     Tutti__Envelope env = TUTTI__ENVELOPE__INIT, *ans = NULL;
     Tutti__Media media;
-    coord_media_entry_to_record(rec, &media);
+    tt_media_entry_to_record(rec, &media);
     env.body_case = TUTTI__ENVELOPE__BODY_MEDIA;
     env.media = &media;
     char why[TT_WHY_LEN];
@@ -557,7 +366,7 @@ static void flush_all(coord_upload_t *u)
 /* Every byte is in: hash, compare, rename into place, record. */
 static void finish(coord_upload_t *u, slot_t *s, const tt_wire_msg_t *m)
 {
-    char part[COORD_UPLOAD_MAX_FILE + 16], ack[COORD_UPLOAD_MAX_FILE + 16];
+    char part[TT_MEDIA_MAX_FILE + 16], ack[TT_MEDIA_MAX_FILE + 16];
     name_with(part, sizeof part, s->rec.file, ".part");
     name_with(ack, sizeof ack, s->rec.file, ".part.ack");
     uint8_t got[HASH_LEN];
@@ -594,7 +403,7 @@ static void finish(coord_upload_t *u, slot_t *s, const tt_wire_msg_t *m)
         return;
     }
     unlinkat(u->dir_fd, ack, 0);
-    coord_media_entry_t rec = s->rec;
+    tt_media_entry_t rec = s->rec;
     slot_close(s);
     commit_and_done(u, m, &rec);
 }
@@ -643,9 +452,9 @@ static void on_offer(coord_upload_t *u, const tt_wire_msg_t *m)
     tutti__envelope__free_unpacked(ans, NULL);
 
     /* The main thread checked every field: the name is made of them only. */
-    coord_media_entry_t rec;
+    tt_media_entry_t rec;
     memset(&rec, 0, sizeof rec);
-    if (coord_upload_file_name(md->cue, md->take, md->room, md->input, rec.file, sizeof rec.file) !=
+    if (tt_media_file_name(md->cue, md->take, md->room, md->input, rec.file, sizeof rec.file) !=
         0) {
         reply_error(u, m, TT_ERR_INVALID, "no file name can be made for this record");
         return;
@@ -706,7 +515,7 @@ static void on_offer(coord_upload_t *u, const tt_wire_msg_t *m)
                     "the coordinator has as many uploads open as it takes; try again shortly");
         return;
     }
-    char part[COORD_UPLOAD_MAX_FILE + 16], ack[COORD_UPLOAD_MAX_FILE + 16];
+    char part[TT_MEDIA_MAX_FILE + 16], ack[TT_MEDIA_MAX_FILE + 16];
     name_with(part, sizeof part, rec.file, ".part");
     name_with(ack, sizeof ack, rec.file, ".part.ack");
     memset(s, 0, sizeof *s);
@@ -808,7 +617,7 @@ static void on_fetch(coord_upload_t *u, const tt_wire_msg_t *m)
     const Tutti__Media *rec = rc == 0 && ans->body_case == TUTTI__ENVELOPE__BODY_UPLOAD_CHECK_REPLY
                                   ? ans->upload_check_reply->media
                                   : NULL;
-    if (rc == 0 && (!rec || !coord_upload_stored_name_ok(rec->file)))
+    if (rc == 0 && (!rec || !tt_media_stored_name_ok(rec->file)))
         rc = tt_fail(why, TT_ERR_NOTFOUND, "no media record for that cue, take, room and input");
     if (rc == 0 && f->offset > rec->size)
         rc = tt_fail(why, TT_ERR_INVALID, "offset %llu is past the end (%llu bytes)",

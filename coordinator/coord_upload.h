@@ -22,8 +22,9 @@
  * the wire is bounded (chunk <= 256 KiB, fetch <= 1 MiB, at most 64 open
  * uploads; an offer's size is bounded by the main thread's rule).
  *
- * The main thread's half lives here too as pure helpers (the media index
- * and the offer rules), so coord_server only wires them in.
+ * The main thread's half is the session's: the media index folds with
+ * the rest of the state and the offer rules are tt_media_check_offer
+ * (tt_media.h), so coord_server only asks them.
  */
 #ifndef COORD_UPLOAD_H
 #define COORD_UPLOAD_H
@@ -33,6 +34,7 @@
 
 #include "tt_access.h"
 #include "tt_keys.h"
+#include "tt_media.h"
 #include "tt_session.h"
 #include "tutti.pb-c.h"
 
@@ -40,13 +42,6 @@
 #define COORD_UPLOAD_CREDIT 8            /* chunks in flight per upload */
 #define COORD_UPLOAD_FETCH_MAX (1 << 20) /* largest MediaData answer */
 #define COORD_UPLOAD_MAX_OPEN 64         /* uploads open at once (one per connection) */
-#define COORD_UPLOAD_HANDLES_S 60        /* seconds of handles a take's file may carry */
-/* Bound for a take interrupted across a host reboot (its length is unknown):
- * the room's capture cap. */
-#define COORD_UPLOAD_UNKNOWN_TAKE_S 1800
-#define COORD_UPLOAD_HEADER_SLACK (1 << 20)
-#define COORD_UPLOAD_MAX_INPUT 32
-#define COORD_UPLOAD_MAX_FILE 192 /* CUE_tTAKE_ROOM_INPUT.wav fits easily */
 
 typedef struct coord_upload coord_upload_t;
 
@@ -71,62 +66,5 @@ void *coord_upload_pipe(coord_upload_t *u);
 /* Stops the thread (an upload in flight resumes from its acked offset
  * later), closes its sockets. Safe on NULL. */
 void coord_upload_stop(coord_upload_t **self_p);
-
-/* ------------------------------------------------------------------
- * Main thread: the media index, folded from the log beside the session
- * state (media records by cue, take, room and input). */
-
-typedef struct {
-    uint64_t seq;
-    char cue[TT_CUE_MAX_NAME + 1];
-    uint32_t take;
-    char room[TT_ACCESS_MAX_NAME + 1];
-    char input[COORD_UPLOAD_MAX_INPUT + 1];
-    char file[COORD_UPLOAD_MAX_FILE + 1];
-    uint64_t size;
-    uint8_t hash[32];
-    uint32_t rate;
-    uint64_t time_reference;
-    int32_t punch_in_bar, punch_out_bar;
-} coord_media_entry_t;
-
-typedef struct {
-    coord_media_entry_t *items; /* owned */
-    size_t n, cap;
-} coord_media_index_t;
-
-/* Frees the entries; the index is empty (and reusable) afterwards. */
-void coord_media_index_clear(coord_media_index_t *ix);
-
-/* Folds one record in: media records are added, others ignored.
- * 0, or TT_ERR_NOMEM. */
-int coord_media_index_note(coord_media_index_t *ix, const Tutti__Record *rec);
-
-/* Borrowed pointer (valid until the next note or clear), or NULL. */
-const coord_media_entry_t *coord_media_index_find(const coord_media_index_t *ix, const char *cue,
-                                                  uint32_t take, const char *room,
-                                                  const char *input);
-
-/* Fills m (whose strings then point into e) from an entry. */
-void coord_media_entry_to_record(const coord_media_entry_t *e, Tutti__Media *m);
-
-/* "CUE_tTAKE_ROOM_INPUT.wav" into out (a leading '.' becomes '_': never a
- * hidden file); TT_ERR_INVALID when a part holds anything but [A-Za-z0-9._-]
- * or it does not fit. */
-int coord_upload_file_name(const char *cue, uint32_t take, const char *room, const char *input,
-                           char *out, size_t len);
-
-/* The rules an offered (or finished) media record must pass, against the
- * folded state and index: cue and take exist and the take is closed; room
- * is `room_name`; size > 44 and <= (take length + 60 s of handles) * rate *
- * 3 bytes * channels + 1 MiB; rate 8000..192000; input [A-Za-z0-9._-]{1,32};
- * hash 32 bytes. A record already in the index for the same cue, take,
- * room and input is refused unless its hash and size are the same: then
- * *existing is that entry (else NULL) and the answer is 0. The file name
- * must not belong to another record. 0 or TT_ERR_INVALID / TT_ERR_NOTFOUND
- * with why. */
-int coord_upload_check_media(const tt_session_t *st, const coord_media_index_t *ix,
-                             const Tutti__Media *m, const char *room_name, int channels,
-                             const coord_media_entry_t **existing, char *why);
 
 #endif

@@ -28,8 +28,4 @@ void coord_upload_ack_encode(uint8_t out[COORD_UPLOAD_ACK_LEN], uint64_t acked, 
 int coord_upload_ack_decode(const uint8_t *b, size_t len, uint64_t size, const uint8_t hash[32],
                             uint64_t part_size, uint64_t *acked);
 
-/* 1 when s, a file name from a stored record, is one path component of
- * [A-Za-z0-9._-] not starting with '.' (what a fetch will open). */
-int coord_upload_stored_name_ok(const char *s);
-
 #endif

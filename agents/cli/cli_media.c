@@ -2,7 +2,8 @@
  *
  * Hello (for the upload port and the signing key), the whole log by fetch
  * (each record checked against the chain and the key, so the hashes we
- * verify against are the signed ones), then each matching file in 1 MiB
+ * verify against are the signed ones) folded with tt_session like every
+ * other program's (the files are its media index), then each matching file in 1 MiB
  * MediaFetch requests to DIR/NAME.part, hashed as it arrives, renamed into
  * place only when the hash matches the record.
  */
@@ -13,7 +14,9 @@
 #include "tt_client.h"
 #include "tt_error.h"
 #include "tt_keys.h"
+#include "tt_media.h"
 #include "tt_opts.h"
+#include "tt_session.h"
 #include "tt_wire.h"
 
 #include <errno.h>
@@ -57,81 +60,17 @@ static void usage(FILE *out)
                  "  tutti media fetch 1M1 3 --room london-strings --out takes/1M1-t3\n");
 }
 
-typedef struct {
-    char *cue, *room, *input, *file; /* owned */
-    uint32_t take;
-    uint64_t size;
-    uint8_t hash[TT_HASH_LEN];
-} media_t;
-
-typedef struct {
-    media_t *items;
-    size_t n, cap;
-} media_list_t;
-
 static int exit_for(int rc)
 {
     return (rc == TT_ERR_AUTH || rc == TT_ERR_DENIED) ? EXIT_REFUSED : EXIT_FAIL;
 }
 
-static void list_free(media_list_t *l)
+/* The take's files asked for (cue, take, room or all, input or all). */
+static int wanted(const tt_media_entry_t *e, const char *cue, uint32_t take, const char *room,
+                  const char *input)
 {
-    for (size_t i = 0; i < l->n; i++) {
-        free(l->items[i].cue);
-        free(l->items[i].room);
-        free(l->items[i].input);
-        free(l->items[i].file);
-    }
-    free(l->items);
-}
-
-/* One path component of [A-Za-z0-9._-], not starting with '.'. */
-static int safe_name(const char *s)
-{
-    size_t n = s ? strlen(s) : 0;
-    if (n == 0 || n > 255 || s[0] == '.')
-        return 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '-' || c == '_' || c == '.'))
-            return 0;
-    }
-    return 1;
-}
-
-static int add_media(media_list_t *l, const Tutti__Media *m)
-{
-    /* A later record for the same file (none expected) replaces the earlier. */
-    media_t *e = NULL;
-    for (size_t i = 0; i < l->n; i++)
-        if (!strcmp(l->items[i].file, m->file))
-            e = &l->items[i];
-    if (!e) {
-        if (l->n == l->cap) {
-            size_t cap = l->cap ? 2 * l->cap : 8;
-            media_t *g = realloc(l->items, cap * sizeof *g);
-            if (!g)
-                return TT_ERR_NOMEM;
-            l->items = g;
-            l->cap = cap;
-        }
-        e = &l->items[l->n++];
-    } else {
-        free(e->cue);
-        free(e->room);
-        free(e->input);
-        free(e->file);
-    }
-    memset(e, 0, sizeof *e);
-    e->cue = strdup(m->cue);
-    e->room = strdup(m->room);
-    e->input = strdup(m->input);
-    e->file = strdup(m->file);
-    e->take = m->take;
-    e->size = m->size;
-    memcpy(e->hash, m->hash.data, TT_HASH_LEN);
-    return (e->cue && e->room && e->input && e->file) ? 0 : TT_ERR_NOMEM;
+    return e->take == take && !strcmp(e->cue, cue) && (!room || !strcmp(e->room, room)) &&
+           (!input || !strcmp(e->input, input)) && tt_media_stored_name_ok(e->file);
 }
 
 static int print_failure(const char *what, int rc, const char *why)
@@ -144,16 +83,14 @@ static int print_failure(const char *what, int rc, const char *why)
     return exit_for(rc);
 }
 
-/* The media records of the take, from the whole log (checked record by record). */
-static int list_media(tt_client_t *c, int timeout_ms, uint8_t pk[TT_SIGN_PK_LEN], const char *cue,
-                      uint32_t take, const char *room, const char *input, media_list_t *out)
+/* The whole log, checked record by record against the chain and the
+ * signing key, folded into st (its media index holds the files). */
+static int fold_log(tt_client_t *c, int timeout_ms, uint8_t pk[TT_SIGN_PK_LEN], tt_session_t *st)
 {
-    uint64_t next = 1;
-    uint8_t head[TT_HASH_LEN] = {0};
     for (;;) {
         Tutti__Envelope env = TUTTI__ENVELOPE__INIT, *reply = NULL;
         Tutti__FetchRequest fr = TUTTI__FETCH_REQUEST__INIT;
-        fr.from_seq = next;
+        fr.from_seq = st->last_seq + 1;
         env.body_case = TUTTI__ENVELOPE__BODY_FETCH;
         env.fetch = &fr;
         char why[TT_WHY_LEN];
@@ -169,20 +106,18 @@ static int list_media(tt_client_t *c, int timeout_ms, uint8_t pk[TT_SIGN_PK_LEN]
         for (size_t i = 0; i < rep->n_records && rc == 0; i++) {
             Tutti__Record *rec = NULL;
             uint8_t hash[TT_HASH_LEN];
-            rc = tt_chain_check(rep->records[i].data, rep->records[i].len, next, head, pk, hash,
-                                &rec, why);
+            uint64_t next = st->last_seq + 1;
+            rc = tt_chain_check(rep->records[i].data, rep->records[i].len, next, st->head_hash, pk,
+                                hash, &rec, why);
             if (rc != 0) {
                 fprintf(stderr, "tutti media: record %llu does not verify: %s\n",
                         (unsigned long long)next, why);
                 break;
             }
-            memcpy(head, hash, TT_HASH_LEN);
-            next++;
-            const Tutti__Media *m = rec->body_case == TUTTI__RECORD__BODY_MEDIA ? rec->media : NULL;
-            if (m && m->take == take && !strcmp(m->cue, cue) && (!room || !strcmp(m->room, room)) &&
-                (!input || !strcmp(m->input, input)) && m->hash.len == TT_HASH_LEN &&
-                safe_name(m->file))
-                rc = add_media(out, m);
+            rc = tt_session_apply(st, rec, hash, why);
+            if (rc != 0)
+                fprintf(stderr, "tutti media: record %llu does not fold: %s\n",
+                        (unsigned long long)next, why);
             tutti__record__free_unpacked(rec, NULL);
         }
         size_t got = rep->n_records;
@@ -190,7 +125,7 @@ static int list_media(tt_client_t *c, int timeout_ms, uint8_t pk[TT_SIGN_PK_LEN]
         tutti__envelope__free_unpacked(reply, NULL);
         if (rc != 0)
             return EXIT_FAIL;
-        if (got == 0 || next > last)
+        if (got == 0 || st->last_seq >= last)
             return 0;
     }
 }
@@ -210,7 +145,7 @@ static int write_all(int fd, const uint8_t *p, size_t n)
 }
 
 /* Downloads one file. 0 verified; EXIT_* otherwise (message printed). */
-static int fetch_one(tt_client_t *c, int timeout_ms, const char *dir, const media_t *m)
+static int fetch_one(tt_client_t *c, int timeout_ms, const char *dir, const tt_media_entry_t *m)
 {
     char part[4096], final[4096];
     snprintf(part, sizeof part, "%s/%s.part", dir, m->file);
@@ -227,10 +162,10 @@ static int fetch_one(tt_client_t *c, int timeout_ms, const char *dir, const medi
     while (off < m->size) {
         Tutti__Envelope env = TUTTI__ENVELOPE__INIT, *reply = NULL;
         Tutti__MediaFetch f = TUTTI__MEDIA_FETCH__INIT;
-        f.cue = m->cue;
+        f.cue = (char *)m->cue;
         f.take = m->take;
-        f.room = m->room;
-        f.input = m->input;
+        f.room = (char *)m->room;
+        f.input = (char *)m->input;
         f.offset = off;
         f.max_bytes = PIECE;
         env.body_case = TUTTI__ENVELOPE__BODY_MEDIA_FETCH;
@@ -358,7 +293,9 @@ static int cmd_fetch(int argc, char **argv, const cli_media_conn_t *conn)
     }
     void *ctx = zmq_ctx_new();
     tt_client_t *req = NULL, *up = NULL;
-    media_list_t list = {0};
+    tt_session_t st;
+    tt_session_init(&st);
+    size_t n_files = 0;
     int rc = EXIT_FAIL;
     Tutti__Envelope *reply = NULL;
     if (!(req = tt_client_new(ctx, endpoint, server_key, keys, 0, why))) {
@@ -392,12 +329,14 @@ static int cmd_fetch(int argc, char **argv, const cli_media_conn_t *conn)
         fprintf(stderr, "tutti media: cannot make the media endpoint from %s\n", endpoint);
         goto out;
     }
-    r = list_media(req, timeout_ms, pk, cue, (uint32_t)take, room, input, &list);
+    r = fold_log(req, timeout_ms, pk, &st);
     if (r != 0) {
         rc = r;
         goto out;
     }
-    if (list.n == 0) {
+    for (size_t i = 0; i < st.media.n; i++)
+        n_files += wanted(&st.media.items[i], cue, (uint32_t)take, room, input);
+    if (n_files == 0) {
         fprintf(stderr, "tutti media: no files of %s take %ld%s%s%s%s have arrived\n", cue, take,
                 room ? " from room " : "", room ? room : "", input ? " input " : "",
                 input ? input : "");
@@ -408,8 +347,10 @@ static int cmd_fetch(int argc, char **argv, const cli_media_conn_t *conn)
         goto out;
     }
     rc = 0;
-    for (size_t i = 0; i < list.n; i++) {
-        int one = fetch_one(up, timeout_ms, out, &list.items[i]);
+    for (size_t i = 0; i < st.media.n; i++) {
+        if (!wanted(&st.media.items[i], cue, (uint32_t)take, room, input))
+            continue;
+        int one = fetch_one(up, timeout_ms, out, &st.media.items[i]);
         if (one == EXIT_REFUSED) {
             rc = one;
             break;
@@ -420,7 +361,7 @@ static int cmd_fetch(int argc, char **argv, const cli_media_conn_t *conn)
 out:
     if (reply)
         tutti__envelope__free_unpacked(reply, NULL);
-    list_free(&list);
+    tt_session_clear(&st);
     tt_client_destroy(&up);
     tt_client_destroy(&req);
     zmq_ctx_term(ctx);

@@ -2,7 +2,7 @@
  *
  * Kept apart from tutti_cli.c because it speaks to a second socket (the
  * coordinator's upload service, whose port the hello reply names) and
- * reads the log itself for the media records: their signed hashes are what
+ * folds the log itself (tt_session) for the media records: their signed hashes are what
  * each downloaded file is checked against, so a file is renamed into place
  * only when its bytes are the bytes the room recorded.
  */

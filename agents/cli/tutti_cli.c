@@ -505,7 +505,8 @@ static int cmd_cue(const conn_opts_t *o, int argc, char **argv)
 }
 
 /* Rooms online at the roll whose files have not arrived: "a+b", "" if none. */
-static void media_pending(const tt_session_take_t *t, char *out, size_t cap)
+static void media_pending(const tt_session_t *st, const char *cue, const tt_session_take_t *t,
+                          char *out, size_t cap)
 {
     char online[sizeof t->rooms_online];
     snprintf(online, sizeof online, "%s", t->rooms_online);
@@ -513,7 +514,7 @@ static void media_pending(const tt_session_take_t *t, char *out, size_t cap)
     out[0] = '\0';
     for (char *save = NULL, *room = strtok_r(online, "+", &save); room;
          room = strtok_r(NULL, "+", &save))
-        if (!tt_session_has_media(t, room) && used < cap)
+        if (!tt_media_has_room(&st->media, cue, t->number, room) && used < cap)
             used += (size_t)snprintf(out + used, cap - used, "%s%s", used ? "+" : "", room);
 }
 
@@ -563,8 +564,9 @@ static int cmd_takes(const conn_opts_t *o, int argc, char **argv)
             const tt_session_take_t *t = &c->takes[k];
             char tc[TT_TIMECODE_LEN];
             tt_timecode_format(t->start_frame, fps, tc);
-            char pending[sizeof t->rooms_online];
-            media_pending(t, pending, sizeof pending);
+            char pending[sizeof t->rooms_online], arrived[256];
+            media_pending(&st, c->name, t, pending, sizeof pending);
+            tt_media_rooms(&st.media, c->name, t->number, arrived, sizeof arrived);
             /* A stop before the first click makes a take of no length, not a negative one. */
             double dur = t->end_session_ns > t->start_session_ns
                              ? (double)(t->end_session_ns - t->start_session_ns) / 1e9
@@ -577,9 +579,10 @@ static int cmd_takes(const conn_opts_t *o, int argc, char **argv)
                               "roll_seq", (json_int_t)t->roll_seq, "rating", t->rating, "notes",
                               (int)t->notes, "rooms_online", t->rooms_online, "changes_acked",
                               !t->forced, "not_acked", t->not_acked);
-                json_object_set_new(j, "files_arrived", json_string(t->media_rooms));
+                json_object_set_new(j, "files_arrived", json_string(arrived));
                 json_object_set_new(j, "files_pending", json_string(pending));
-                json_object_set_new(j, "files", json_integer(t->n_media));
+                json_object_set_new(j, "files",
+                                    json_integer(tt_media_count(&st.media, c->name, t->number)));
                 if (t->punch_in_bar) {
                     json_object_set_new(j, "punch_in_bar", json_integer(t->punch_in_bar));
                     json_object_set_new(j, "punch_out_bar", json_integer(t->punch_out_bar));
@@ -590,7 +593,7 @@ static int cmd_takes(const conn_opts_t *o, int argc, char **argv)
                 /* Cue and room names are [A-Za-z0-9._-], ratings fixed words: no quoting. */
                 printf("%s,%u,%s,%s,%d,%.3f,%s,%u,%s,%s,%s,%s\n", c->name, t->number,
                        take_state_name(t->state), tc, t->from_bar, dur, t->rating, t->notes,
-                       t->rooms_online, t->forced ? "forced" : "yes", t->media_rooms, pending);
+                       t->rooms_online, t->forced ? "forced" : "yes", arrived, pending);
             } else {
                 char acked[300];
                 snprintf(acked, sizeof acked, "%s%s", t->forced ? "forced past " : "yes",
@@ -599,7 +602,7 @@ static int cmd_takes(const conn_opts_t *o, int argc, char **argv)
                        t->number, take_state_name(t->state), tc, t->from_bar, dur,
                        t->rating[0] ? t->rating : "-", t->notes,
                        t->rooms_online[0] ? t->rooms_online : "-", acked,
-                       t->media_rooms[0] ? t->media_rooms : "-", pending[0] ? pending : "-");
+                       arrived[0] ? arrived : "-", pending[0] ? pending : "-");
             }
         }
     }
@@ -807,44 +810,34 @@ static int cmd_call(const conn_opts_t *o, int argc, char **argv)
     return write_request(o, &env, "call event", NULL);
 }
 
-static void report_each(void *arg, const Tutti__Record *rec)
-{
-    char why[TT_WHY_LEN];
-    if (tt_report_add(arg, rec, why) != 0)
-        fprintf(stderr, "tutti report: record %llu: %s\n", (unsigned long long)rec->seq, why);
-}
-
 static int cmd_report(const conn_opts_t *o, int argc, char **argv)
 {
     if (argc > 2 || (argc == 2 && strcmp(argv[1], "--csv") != 0)) {
         fprintf(stderr, "usage: tutti report [--csv]\n");
         return EXIT_USAGE;
     }
-    tt_report_t *report = tt_report_new();
-    if (!report) {
-        fprintf(stderr, "tutti report: out of memory\n");
-        return 1;
-    }
     session_t s;
     tt_session_t st;
     int rc = connect_session(o, &s);
     if (rc == 0)
-        rc = fetch_fold_each(&s, &st, report_each, report);
+        rc = fetch_fold(&s, &st);
     if (rc == 0) {
         char *csv = NULL;
         size_t len = 0;
         char why[TT_WHY_LEN];
-        if (tt_report_csv(report, tt_time_wall_ns(), &csv, &len, why) != 0) {
+        if (tt_report_csv(&st, tt_time_wall_ns(), &csv, &len, why) != 0) {
             fprintf(stderr, "tutti report: %s\n", why);
             rc = 1;
-        } else if (fwrite(csv, 1, len, stdout) != len) {
-            rc = 1;
+        } else {
+            if (why[0]) /* records left out of the report: say so, draw the rest */
+                fprintf(stderr, "tutti report: %s\n", why);
+            if (fwrite(csv, 1, len, stdout) != len)
+                rc = 1;
         }
         free(csv);
     }
     if (rc == 0 || s.client)
         tt_session_clear(&st);
-    tt_report_destroy(&report);
     close_session(&s);
     return rc;
 }

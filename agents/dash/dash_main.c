@@ -82,7 +82,6 @@ typedef struct {
     tt_session_t state; /* the fold of the replica */
     tt_replica_t *replica;
     dash_hub_t *hub;
-    tt_report_t *report;
     int report_dirty;
 } dash_t;
 
@@ -93,9 +92,6 @@ static void publish_record(dash_t *d, const Tutti__Record *rec)
         dash_hub_add_record(d->hub, rec->seq, summary);
         free(summary);
     }
-    char why[TT_WHY_LEN];
-    if (tt_report_add(d->report, rec, why) != 0)
-        tt_diag_warn("report: record %llu: %s", (unsigned long long)rec->seq, why);
     d->report_dirty = 1;
 }
 
@@ -105,7 +101,7 @@ static void on_record(void *arg, const Tutti__Record *rec)
 }
 
 /* Records already in the replica at start (an earlier run) go into the
- * report and the feed too. */
+ * feed too (the replica folds them into the state the report reads). */
 static int replay_one(void *arg, uint64_t seq, const uint8_t *data, size_t len)
 {
     (void)seq;
@@ -125,7 +121,9 @@ static void publish_report(dash_t *d)
     char *csv = NULL;
     size_t len = 0;
     char why[TT_WHY_LEN];
-    if (tt_report_csv(d->report, tt_time_wall_ns(), &csv, &len, why) == 0) {
+    if (tt_report_csv(&d->state, tt_time_wall_ns(), &csv, &len, why) == 0) {
+        if (why[0])
+            tt_diag_warn("report: %s", why);
         dash_hub_set_report(d->hub, csv);
         free(csv);
     } else {
@@ -356,7 +354,7 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN); /* a browser that goes away mid-write is not fatal */
 
     void *ctx = zmq_ctx_new();
-    dash_t d = {.hub = dash_hub_new(), .report = tt_report_new()};
+    dash_t d = {.hub = dash_hub_new()};
     tt_session_init(&d.state);
     status_poll_t poll_st = {0};
     dash_http_t *web = NULL;
@@ -371,7 +369,7 @@ int main(int argc, char **argv)
         .on_record = on_record,
         .on_record_arg = &d,
     };
-    if (!d.hub || !d.report) {
+    if (!d.hub) {
         tt_diag_error("out of memory");
         exit_code = 1;
         goto out;
@@ -471,7 +469,6 @@ out:
     tt_replica_destroy(&d.replica);
     tt_session_clear(&d.state);
     zmq_ctx_term(ctx);
-    tt_report_destroy(&d.report);
     dash_hub_destroy(&d.hub);
     tt_store_destroy(&store);
     tt_keypair_destroy(&keys);

@@ -89,13 +89,15 @@ static json_t *cues_json(const tt_session_t *s)
         for (size_t k = 0; k < c->n_takes; k++) {
             const tt_session_take_t *t = &c->takes[k];
             json_t *notes = json_array();
+            char media[256];
+            tt_media_rooms(&s->media, c->name, t->number, media, sizeof media);
             if (t->last_note[0])
                 json_array_append_new(notes, str(t->last_note));
             json_array_append_new(
                 takes, json_pack("{s:i, s:s, s:s, s:o, s:i, s:b, s:s, s:s}", "take", (int)t->number,
                                  "state", take_state(t->state), "rating", t->rating, "notes", notes,
                                  "note_count", (int)t->notes, "forced", t->forced, "rooms_online",
-                                 t->rooms_online, "media", t->media_rooms));
+                                 t->rooms_online, "media", media));
         }
         json_array_append_new(a, json_pack("{s:o, s:o, s:o}", "name", str(c->name), "title",
                                            str(c->title), "takes", takes));

@@ -14,6 +14,7 @@
 #include "tt_bwf.h"
 #include "tt_diag.h"
 #include "tt_error.h"
+#include "tt_media.h"
 #include "tt_wire.h"
 
 #include <errno.h>
@@ -59,42 +60,42 @@ int64_t agent_capture_sample(int64_t session_ns, int rate)
     return div_round((__int128)session_ns * rate, 1000000000);
 }
 
-static int32_t first_bar(const Tutti__Roll *roll)
+static int32_t first_bar(const tt_session_take_t *tk)
 {
-    return roll->from_bar ? roll->from_bar : 1; /* a missing from_bar is bar 1 */
+    return tk->from_bar ? tk->from_bar : 1; /* a missing from_bar is bar 1 */
 }
 
-int agent_capture_window(const Tutti__Roll *roll, const tt_tempo_map_t *map, int64_t stop_ns,
+int agent_capture_window(const tt_session_take_t *tk, const tt_tempo_map_t *map, int64_t stop_ns,
                          int64_t pre_ns, int64_t post_ns, int64_t max_take_ns, int rate,
                          agent_capture_window_t *out, char *why)
 {
     int rc = 0;
     memset(out, 0, sizeof *out);
-    int64_t begin = roll->start_session_ns - pre_ns;
+    int64_t begin = tk->start_session_ns - pre_ns;
     int64_t end;
     if (stop_ns != INT64_MAX) {
         end = stop_ns + post_ns;
     } else {
-        end = roll->start_session_ns + max_take_ns + post_ns;
+        end = tk->start_session_ns + max_take_ns + post_ns;
         out->capped = 1;
     }
-    if (roll->punch_in_bar != 0 || roll->punch_out_bar != 0) {
+    if (tk->punch_in_bar != 0 || tk->punch_out_bar != 0) {
         if (!map) {
             rc = tt_fail(why, TT_ERR_INVALID,
                          "punch %d-%d without a tempo map: recording the whole take",
-                         roll->punch_in_bar, roll->punch_out_bar);
-        } else if (roll->punch_in_bar == 0 ||
-                   (roll->punch_out_bar != 0 && roll->punch_out_bar <= roll->punch_in_bar)) {
+                         tk->punch_in_bar, tk->punch_out_bar);
+        } else if (tk->punch_in_bar == 0 ||
+                   (tk->punch_out_bar != 0 && tk->punch_out_bar <= tk->punch_in_bar)) {
             rc = tt_fail(why, TT_ERR_INVALID,
                          "punch %d-%d is not a range of bars: recording the whole take",
-                         roll->punch_in_bar, roll->punch_out_bar);
+                         tk->punch_in_bar, tk->punch_out_bar);
         } else {
-            int64_t c_from = tt_tempo_bbt_to_ns(map, (tt_bbt_t){first_bar(roll), 1, 0});
-            int64_t c_in = tt_tempo_bbt_to_ns(map, (tt_bbt_t){roll->punch_in_bar, 1, 0});
-            begin = roll->downbeat_session_ns + (c_in - c_from) - pre_ns;
-            if (roll->punch_out_bar != 0) {
-                int64_t c_out = tt_tempo_bbt_to_ns(map, (tt_bbt_t){roll->punch_out_bar, 1, 0});
-                int64_t t_out = roll->downbeat_session_ns + (c_out - c_from);
+            int64_t c_from = tt_tempo_bbt_to_ns(map, (tt_bbt_t){first_bar(tk), 1, 0});
+            int64_t c_in = tt_tempo_bbt_to_ns(map, (tt_bbt_t){tk->punch_in_bar, 1, 0});
+            begin = tk->downbeat_session_ns + (c_in - c_from) - pre_ns;
+            if (tk->punch_out_bar != 0) {
+                int64_t c_out = tt_tempo_bbt_to_ns(map, (tt_bbt_t){tk->punch_out_bar, 1, 0});
+                int64_t t_out = tk->downbeat_session_ns + (c_out - c_from);
                 if (stop_ns != INT64_MAX && stop_ns < t_out)
                     t_out = stop_ns;
                 end = t_out + post_ns;
@@ -111,37 +112,37 @@ int agent_capture_window(const Tutti__Roll *roll, const tt_tempo_map_t *map, int
 }
 
 /* TimeReference(S) = (S + *k) mod *day. See the header for the formula. */
-static int tc_offset(const Tutti__Roll *roll, const tt_tempo_map_t *map, int rate, int64_t *k,
-                     int64_t *day, char *why)
+static int tc_offset(const char *cue, const tt_session_take_t *tk, const tt_tempo_map_t *map,
+                     int rate, int64_t *k, int64_t *day, char *why)
 {
     if (!map)
-        return tt_fail(why, TT_ERR_INVALID, "no tempo map for cue %s: TimeReference unknown",
-                       roll->cue ? roll->cue : "?");
+        return tt_fail(why, TT_ERR_INVALID, "no tempo map%s%s: TimeReference unknown",
+                       cue ? " for cue " : "", cue ? cue : "");
     tt_fps_t fps = tt_tempo_fps(map);
     int64_t fpd = tt_timecode_frames_per_day(fps);
     *day = tt_timecode_frame_to_sample(fpd, fps, rate);
-    int64_t c_from = tt_tempo_bbt_to_ns(map, (tt_bbt_t){first_bar(roll), 1, 0});
-    int64_t c_start = c_from - (roll->downbeat_session_ns - roll->start_session_ns);
+    int64_t c_from = tt_tempo_bbt_to_ns(map, (tt_bbt_t){first_bar(tk), 1, 0});
+    int64_t c_start = c_from - (tk->downbeat_session_ns - tk->start_session_ns);
     int64_t map_start = tt_tempo_start_frame(map);
     /* The coordinator's start_frame: tt_tempo_ns_to_frame(map, c_start). */
     if (mod64(map_start + tt_timecode_ns_to_frame(c_start, fps), fpd) ==
-        mod64(roll->start_frame, fpd)) {
+        mod64(tk->start_frame, fpd)) {
         int64_t tc_ns = tt_timecode_frame_to_ns(map_start, fps) + c_start;
-        *k = div_round((__int128)(tc_ns - roll->start_session_ns) * rate, 1000000000);
+        *k = div_round((__int128)(tc_ns - tk->start_session_ns) * rate, 1000000000);
     } else { /* not the roll's map: trust the record's frame */
         int64_t num, den;
         tt_fps_rate(fps, &num, &den);
-        *k = div_round((__int128)roll->start_frame * den * rate, num) -
-             agent_capture_sample(roll->start_session_ns, rate);
+        *k = div_round((__int128)tk->start_frame * den * rate, num) -
+             agent_capture_sample(tk->start_session_ns, rate);
     }
     return 0;
 }
 
-int agent_capture_time_reference(const Tutti__Roll *roll, const tt_tempo_map_t *map, int rate,
+int agent_capture_time_reference(const tt_session_take_t *tk, const tt_tempo_map_t *map, int rate,
                                  int64_t s_first, uint64_t *out, char *why)
 {
     int64_t k, day;
-    int rc = tc_offset(roll, map, rate, &k, &day, why);
+    int rc = tc_offset(NULL, tk, map, rate, &k, &day, why);
     if (rc != 0)
         return rc;
     *out = (uint64_t)mod64(s_first + k, day);
@@ -179,7 +180,7 @@ typedef struct { /* one ring message; n * n_inputs floats (planar) follow */
 typedef struct { /* main thread's view of a take */
     int used;
     uint32_t id;
-    Tutti__Roll roll; /* scalars copied; roll.cue points at cue */
+    tt_session_take_t take; /* the folded take, copied */
     char cue[NAME_LEN];
     tt_tempo_map_t *map; /* owned, may be NULL */
     int stopped;
@@ -200,9 +201,7 @@ struct agent_capture {
     agent_capture_config_t cfg; /* string pointers below are owned copies */
     char dir[PATH_LEN];
     char room[NAME_LEN];
-    char room_file[NAME_LEN]; /* room reduced to file-name characters */
     char input[AGENT_CAPTURE_MAX_INPUTS][NAME_LEN];
-    char input_file[AGENT_CAPTURE_MAX_INPUTS][NAME_LEN];
     int n;
     int64_t pre_ns, post_ns, max_ns;
     void *main_pipe, *thread_pipe;
@@ -236,29 +235,14 @@ struct agent_capture {
     wtake_t wt[AGENT_CAPTURE_MAX_TAKES];
 };
 
-static void file_chars(char *dst, size_t len, const char *src)
-{
-    size_t i = 0;
-    for (; src[i] && i + 1 < len; i++) {
-        char ch = src[i];
-        int ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-                 ch == '.' || ch == '_' || ch == '-';
-        dst[i] = ok ? ch : '-';
-    }
-    dst[i] = '\0';
-    if (i == 0 || strcmp(dst, ".") == 0 || strcmp(dst, "..") == 0)
-        snprintf(dst, len, "x");
-}
-
-/* DIR/CUE_tTAKE_ROOM_INPUT.wav */
+/* DIR/CUE_tTAKE_ROOM_INPUT.wav (the one file-name rule, tt_media_file_name) */
 static void take_path(const agent_capture_t *c, const char *cue, uint32_t take, int input,
                       char *out, size_t len)
 {
-    char cue_file[NAME_LEN];
-    file_chars(cue_file, sizeof cue_file, cue);
+    char name[3 * NAME_LEN + 32];
+    tt_media_file_name(cue, take, c->room, c->input[input], name, sizeof name);
     /* Cannot be cut: agent_capture_new bounds the directory's length. */
-    if (snprintf(out, len, "%s/%s_t%u_%s_%s.wav", c->dir, cue_file, take, c->room_file,
-                 c->input_file[input]) >= (int)len)
+    if (snprintf(out, len, "%s/%s", c->dir, name) >= (int)len)
         out[len - 1] = '\0';
 }
 
@@ -798,12 +782,9 @@ agent_capture_t *agent_capture_new(const agent_capture_config_t *cfg, char *why)
     c->cfg = *cfg;
     snprintf(c->dir, sizeof c->dir, "%s", cfg->dir);
     snprintf(c->room, sizeof c->room, "%s", cfg->room);
-    file_chars(c->room_file, sizeof c->room_file, cfg->room);
     c->n = n;
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; i < n; i++)
         snprintf(c->input[i], sizeof c->input[i], "%s", inputs[i] ? inputs[i] : "");
-        file_chars(c->input_file[i], sizeof c->input_file[i], c->input[i]);
-    }
     c->cfg.dir = c->dir;
     c->cfg.room = c->room;
     c->cfg.inputs = NULL;
@@ -897,72 +878,67 @@ static void send_cmd(agent_capture_t *c, const cap_cmd_t *cmd)
         tt_diag_error("capture: telling the writer: %s", zmq_strerror(errno));
 }
 
-int agent_capture_on_roll(agent_capture_t *c, const Tutti__Roll *roll, const char *map_text,
-                          const char *session_name, char *why)
+int agent_capture_on_roll(agent_capture_t *c, const char *cue, const tt_session_take_t *tk,
+                          const char *map_text, const char *session_name, char *why)
 {
-    if (!roll->cue || !*roll->cue || strlen(roll->cue) >= NAME_LEN)
+    if (!cue || !*cue || strlen(cue) >= NAME_LEN)
         return tt_fail(why, TT_ERR_INVALID, "capture: a roll without a usable cue name");
     main_take_t *slot = NULL;
     for (int k = 0; k < AGENT_CAPTURE_MAX_TAKES; k++) {
         main_take_t *t = &c->takes[k];
-        if (t->used && t->roll.take == roll->take && strcmp(t->cue, roll->cue) == 0)
+        if (t->used && t->take.number == tk->number && strcmp(t->cue, cue) == 0)
             return 0; /* the same roll again (resumed after a restart): already recording */
         if (!t->used && !slot)
             slot = t;
     }
     char path[PATH_LEN];
-    take_path(c, roll->cue, roll->take, 0, path, sizeof path);
+    take_path(c, cue, tk->number, 0, path, sizeof path);
     struct stat st;
     if (stat(path, &st) == 0)
-        return tt_fail(why, TT_ERR_INVALID, "capture: %s take %u is on disk already (%s)",
-                       roll->cue, roll->take, path);
+        return tt_fail(why, TT_ERR_INVALID, "capture: %s take %u is on disk already (%s)", cue,
+                       tk->number, path);
     if (!slot)
         return tt_fail(why, TT_ERR_TOO_BIG,
                        "capture: %d takes are recording already; %s take %u is not recorded",
-                       AGENT_CAPTURE_MAX_TAKES, roll->cue, roll->take);
+                       AGENT_CAPTURE_MAX_TAKES, cue, tk->number);
     char pwhy[TT_WHY_LEN];
     tt_tempo_map_t *map = NULL;
     if (map_text) {
         map = tt_tempo_parse_text(map_text, strlen(map_text), pwhy);
         if (!map)
-            tt_diag_error("capture: the tempo map of %s does not parse: %s", roll->cue, pwhy);
+            tt_diag_error("capture: the tempo map of %s does not parse: %s", cue, pwhy);
     }
     agent_capture_window_t win;
-    if (agent_capture_window(roll, map, INT64_MAX, c->pre_ns, c->post_ns, c->max_ns, c->cfg.rate,
+    if (agent_capture_window(tk, map, INT64_MAX, c->pre_ns, c->post_ns, c->max_ns, c->cfg.rate,
                              &win, pwhy) != 0)
-        tt_diag_warn("capture: %s take %u: %s", roll->cue, roll->take, pwhy);
+        tt_diag_warn("capture: %s take %u: %s", cue, tk->number, pwhy);
     cap_cmd_t cmd;
     memset(&cmd, 0, sizeof cmd);
-    if (tc_offset(roll, map, c->cfg.rate, &cmd.tc_k, &cmd.tc_day, pwhy) == 0)
+    if (tc_offset(cue, tk, map, c->cfg.rate, &cmd.tc_k, &cmd.tc_day, pwhy) == 0)
         cmd.has_tc = 1;
     else
-        tt_diag_warn("capture: %s take %u: %s; TimeReference 0", roll->cue, roll->take, pwhy);
+        tt_diag_warn("capture: %s take %u: %s; TimeReference 0", cue, tk->number, pwhy);
     memset(slot, 0, sizeof *slot);
     slot->used = 1;
     slot->id = ++c->next_id;
-    snprintf(slot->cue, sizeof slot->cue, "%s", roll->cue);
-    slot->roll = *roll;
-    slot->roll.cue = slot->cue;
-    slot->roll.n_not_acked = 0;
-    slot->roll.not_acked = NULL;
-    slot->roll.n_rooms_online = 0;
-    slot->roll.rooms_online = NULL;
+    snprintf(slot->cue, sizeof slot->cue, "%s", cue);
+    slot->take = *tk;
     slot->map = map;
     slot->win = win;
 
     cmd.kind = CMD_OPEN;
     cmd.id = slot->id;
-    cmd.take = roll->take;
-    cmd.punch_in = win.punched ? roll->punch_in_bar : 0;
-    cmd.punch_out = win.punched ? roll->punch_out_bar : 0;
+    cmd.take = tk->number;
+    cmd.punch_in = win.punched ? tk->punch_in_bar : 0;
+    cmd.punch_out = win.punched ? tk->punch_out_bar : 0;
     cmd.s_begin = win.s_begin;
     cmd.s_end = win.s_end;
-    snprintf(cmd.cue, sizeof cmd.cue, "%s", roll->cue);
+    snprintf(cmd.cue, sizeof cmd.cue, "%s", cue);
     snprintf(cmd.session, sizeof cmd.session, "%s", session_name ? session_name : "");
     send_cmd(c, &cmd);
     c->busy++;
-    tt_diag_info("capture: %s take %u: recording session samples %lld..%lld%s (%.3f s)", roll->cue,
-                 roll->take, (long long)win.s_begin, (long long)win.s_end,
+    tt_diag_info("capture: %s take %u: recording session samples %lld..%lld%s (%.3f s)", cue,
+                 tk->number, (long long)win.s_begin, (long long)win.s_end,
                  win.capped ? " at most, until the stop" : "",
                  (double)(win.s_end - win.s_begin) / c->cfg.rate);
     if (c->src) { /* the player's file begins at this window's start */
@@ -981,11 +957,11 @@ void agent_capture_on_stop(agent_capture_t *c, const char *cue, uint32_t take, i
     for (int k = 0; k < AGENT_CAPTURE_MAX_TAKES; k++) {
         main_take_t *t = &c->takes[k];
         if (!t->used || t->stopped || !cue || strcmp(t->cue, cue) != 0 ||
-            (take != 0 && take != t->roll.take))
+            (take != 0 && take != t->take.number))
             continue;
         char why[TT_WHY_LEN];
         agent_capture_window_t win;
-        agent_capture_window(&t->roll, t->map, at_ns, c->pre_ns, c->post_ns, c->max_ns, c->cfg.rate,
+        agent_capture_window(&t->take, t->map, at_ns, c->pre_ns, c->post_ns, c->max_ns, c->cfg.rate,
                              &win, why);
         t->stopped = 1;
         if (win.s_end > t->win.s_end)
@@ -1000,7 +976,7 @@ void agent_capture_on_stop(agent_capture_t *c, const char *cue, uint32_t take, i
         send_cmd(c, &cmd);
         if (c->playing && c->play_id == t->id)
             c->play_end = win.s_end;
-        tt_diag_info("capture: %s take %u ends at session sample %lld", t->cue, t->roll.take,
+        tt_diag_info("capture: %s take %u ends at session sample %lld", t->cue, t->take.number,
                      (long long)win.s_end);
     }
 }

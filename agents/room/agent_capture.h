@@ -53,8 +53,9 @@
  * Main -> writer commands and writer -> main completions travel over an
  * inproc ZeroMQ pair; audio travels over one jack_ringbuffer (SPSC).
  *
- * Files: DIR/CUE_tTAKE_ROOM_INPUT.wav (room and input reduced to
- * [A-Za-z0-9._-], others become '-'). A take whose first file exists
+ * Files: DIR/CUE_tTAKE_ROOM_INPUT.wav, named by tt_media_file_name (the
+ * rule the coordinator stores under: characters outside [A-Za-z0-9._-]
+ * become '-', a leading '.' '_'). A take whose first file exists
  * already is not recorded again (a restarted agent replaying its roll);
  * a stale .part from a crash is moved aside to NAME.wav.part.interrupted.
  * Manifest (jansson): file, cue, take, room, input, session, size, hash
@@ -69,8 +70,8 @@
 
 #include <stdint.h>
 
+#include "tt_session.h"
 #include "tt_tempo.h"
-#include "tutti.pb-c.h"
 
 #define AGENT_CAPTURE_MAX_INPUTS 32
 #define AGENT_CAPTURE_MAX_TAKES 8    /* takes recording at once (overlapping handles) */
@@ -111,15 +112,17 @@ agent_capture_t *agent_capture_new(const agent_capture_config_t *cfg, char *why)
  * JACK first). Safe on NULL. */
 void agent_capture_destroy(agent_capture_t **self_p);
 
-/* Main thread: a Roll record. map_text: the cue's tempo map as of the
- * roll (the replica's cue->map_text; NULL: no punch window and
- * TimeReference 0, both logged). session_name goes into the bext
- * description (NULL: ""). A roll for a take already recording is
- * ignored (0); one whose file is on disk already is refused
- * (TT_ERR_INVALID). Returns 0, or TT_ERR_* with why (for the caller to
- * log) when nothing will be recorded. */
-int agent_capture_on_roll(agent_capture_t *c, const Tutti__Roll *roll, const char *map_text,
-                          const char *session_name, char *why);
+/* Main thread: a roll, as the session state folded it (the take of cue
+ * the transport rolled: tt_session_t's transport names it), the way render
+ * and JACK take theirs. map_text: the cue's tempo map as of the roll (the
+ * replica's cue->map_text; NULL: no punch window and TimeReference 0,
+ * both logged). session_name goes into the bext description (NULL: "").
+ * tk is copied. A roll for a take already recording is ignored (0); one
+ * whose file is on disk already is refused (TT_ERR_INVALID). Returns 0,
+ * or TT_ERR_* with why (for the caller to log) when nothing will be
+ * recorded. */
+int agent_capture_on_roll(agent_capture_t *c, const char *cue, const tt_session_take_t *tk,
+                          const char *map_text, const char *session_name, char *why);
 
 /* Main thread: a Stop (or TakeInterrupted) at session time at_ns for
  * cue/take (take 0: whichever take of cue is recording). Sets the end of
@@ -164,19 +167,19 @@ typedef struct {
     int capped;               /* end is the max-take cap: no stop yet */
 } agent_capture_window_t;
 
-/* The capture window of a roll (see the file comment). stop_ns: the
+/* The capture window of a take (see the file comment). stop_ns: the
  * stop's session time, INT64_MAX when none is known. map: the cue's map
  * (NULL: no punch). Returns 0; TT_ERR_INVALID with why when the punch
  * cannot be honoured (no map, punch_out <= punch_in), *out then holds the
  * whole-take window. */
-int agent_capture_window(const Tutti__Roll *roll, const tt_tempo_map_t *map, int64_t stop_ns,
+int agent_capture_window(const tt_session_take_t *tk, const tt_tempo_map_t *map, int64_t stop_ns,
                          int64_t pre_ns, int64_t post_ns, int64_t max_take_ns, int rate,
                          agent_capture_window_t *out, char *why);
 
 /* TimeReference of a file whose first sample is session sample s_first
  * (see the file comment), wrapped into one timecode day. 0 and *out, or
  * TT_ERR_INVALID (no map) with why. */
-int agent_capture_time_reference(const Tutti__Roll *roll, const tt_tempo_map_t *map, int rate,
+int agent_capture_time_reference(const tt_session_take_t *tk, const tt_tempo_map_t *map, int rate,
                                  int64_t s_first, uint64_t *out, char *why);
 
 #endif

@@ -147,15 +147,22 @@ static void play_roll(agent_t *a, const tt_session_t *st)
     }
 }
 
-/* Hands a roll to the capture, with the cue's map as of the roll. */
-static void capture_roll(agent_t *a, const Tutti__Roll *roll)
+/* Hands the roll in the folded state to the capture: its take as folded
+ * and the cue's map as of the roll, the way play_roll hands it to render
+ * and JACK. */
+static void capture_roll(agent_t *a, const tt_session_t *st)
 {
-    const tt_session_t *st = &a->state;
-    const tt_session_cue_t *cue = tt_session_find_cue(st, roll->cue);
+    const tt_transport_t *t = &st->transport;
+    const tt_session_cue_t *cue = tt_session_find_cue(st, t->cue);
+    const tt_session_take_t *tk = NULL;
+    for (size_t i = 0; cue && i < cue->n_takes; i++)
+        if (cue->takes[i].number == t->take)
+            tk = &cue->takes[i];
+    if (!tk)
+        return;
     char why[TT_WHY_LEN];
-    if (agent_capture_on_roll(a->capture, roll, cue ? cue->map_text : NULL, st->session_name,
-                              why) != 0)
-        tt_diag_warn("capture of %s take %u: %s", roll->cue, roll->take, why);
+    if (agent_capture_on_roll(a->capture, cue->name, tk, cue->map_text, st->session_name, why) != 0)
+        tt_diag_warn("capture of %s take %u: %s", cue->name, tk->number, why);
 }
 
 /* After a restart mid-take: the capture picks the open take up again
@@ -163,25 +170,9 @@ static void capture_roll(agent_t *a, const Tutti__Roll *roll)
 static void capture_resume(agent_t *a, const tt_session_t *st)
 {
     const tt_transport_t *t = &st->transport;
-    const tt_session_cue_t *cue = tt_session_find_cue(st, t->cue);
-    for (size_t i = 0; cue && i < cue->n_takes; i++) {
-        const tt_session_take_t *tk = &cue->takes[i];
-        if (tk->number != t->take)
-            continue;
-        Tutti__Roll r = TUTTI__ROLL__INIT;
-        r.cue = (char *)cue->name;
-        r.take = tk->number;
-        r.tempo_version = tk->tempo_version;
-        r.from_bar = tk->from_bar;
-        r.start_session_ns = tk->start_session_ns;
-        r.downbeat_session_ns = tk->downbeat_session_ns;
-        r.start_frame = tk->start_frame;
-        r.punch_in_bar = tk->punch_in_bar;
-        r.punch_out_bar = tk->punch_out_bar;
-        capture_roll(a, &r);
-        if (t->stop_session_ns != INT64_MAX)
-            agent_capture_on_stop(a->capture, cue->name, tk->number, t->stop_session_ns);
-    }
+    capture_roll(a, st);
+    if (t->stop_session_ns != INT64_MAX)
+        agent_capture_on_stop(a->capture, t->cue, t->take, t->stop_session_ns);
 }
 
 static void on_record(void *arg, const Tutti__Record *rec)
@@ -199,7 +190,7 @@ static void on_record(void *arg, const Tutti__Record *rec)
         if ((a->render || a->jack) && a->replica)
             play_roll(a, &a->state);
         if (a->capture && a->replica)
-            capture_roll(a, rec->roll);
+            capture_roll(a, &a->state);
         break;
     case TUTTI__RECORD__BODY_CHANGE:
         tt_diag_warn("change %llu to %s%s%s%s%s: %s  (acknowledge: tutti ack %llu)",

@@ -1,5 +1,9 @@
-/* tt_report: per-player totals folded from presence, roll and call records
- * (see tt_report.h).
+/* tt_report: per-player totals from the session's attendance, takes and
+ * call history (see tt_report.h).
+ *
+ * The fold keeps the history (tt_session_t's stays, takes with their roll
+ * times, call events); the report walks it again in record order, a
+ * presence record's outs before its ins, and counts as it goes.
  *
  * Everything is settled as it happens so no history is kept: a stay's
  * minutes when the player leaves, a roll or a break for whoever is present
@@ -20,6 +24,7 @@
 
 #include "tt_error.h"
 #include "tt_rules.h"
+#include "tt_session.h"
 
 #define NS_PER_MIN INT64_C(60000000000)
 #define NS_PER_SEC INT64_C(1000000000)
@@ -60,14 +65,13 @@ typedef struct {
     size_t n, cap;
 } names_t;
 
-struct tt_report {
-    uint64_t last_seq;
+typedef struct tt_report {
     player_t **players; /* sorted by name */
     size_t n_players, cap_players;
     names_t rooms, cues;
     tt_call_t call;
     uint64_t call_gen; /* bumped at each call start */
-};
+} tt_report_t;         /* one drawing of the report */
 
 /* ---- small helpers ---- */
 
@@ -133,7 +137,7 @@ static int has_index(const uint32_t *a, size_t n, uint32_t x)
 
 /* ---- lifecycle ---- */
 
-tt_report_t *tt_report_new(void)
+static tt_report_t *report_new(void)
 {
     return calloc(1, sizeof(tt_report_t));
 }
@@ -151,7 +155,7 @@ static void player_free(player_t *p)
     free(p);
 }
 
-void tt_report_destroy(tt_report_t **self_p)
+static void report_destroy(tt_report_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
@@ -374,22 +378,15 @@ static int add_roll(tt_report_t *r, const Tutti__Record *rec, char *why)
     return 0;
 }
 
-static int add_call(tt_report_t *r, const Tutti__Record *rec, char *why)
+/* A call event the session folded (so the call took it). */
+static int add_call(tt_report_t *r, const tt_session_call_event_t *e, char *why)
 {
-    const Tutti__CallEvent *e = rec->call_event;
-    const char *action = str_or_empty(e->action);
+    const char *action = e->action;
     char cwhy[TT_WHY_LEN];
-    tt_rules_t rules;
-    const tt_rules_t *rp = NULL;
-    if (!strcmp(action, "start")) {
-        int rc = tt_rules_parse(str_or_empty(e->rules_text), &rules, cwhy);
-        if (rc != 0)
-            return tt_fail(why, rc, "record %" PRIu64 ": call rules: %s", rec->seq, cwhy);
-        rp = &rules;
-    }
-    int rc = tt_call_apply(&r->call, action, rp, rec->at_unix_ns, cwhy);
+    int rc = tt_call_apply(&r->call, action, !strcmp(action, "start") ? &e->rules : NULL,
+                           e->at_unix_ns, cwhy);
     if (rc != 0)
-        return tt_fail(why, rc, "record %" PRIu64 ": call %s: %s", rec->seq, action, cwhy);
+        return tt_fail(why, rc, "record %" PRIu64 ": call %s: %s", e->seq, action, cwhy);
     if (!strcmp(action, "start")) {
         r->call_gen++;
     } else if (!strcmp(action, "break-start")) {
@@ -404,34 +401,146 @@ static int add_call(tt_report_t *r, const Tutti__Record *rec, char *why)
     return 0;
 }
 
-int tt_report_add(tt_report_t *r, const Tutti__Record *rec, char *why)
+/* ---- the fold's history, in record order ---- */
+
+enum { EV_OUT, EV_IN, EV_ROLL, EV_CALL }; /* outs before ins within a presence record */
+
+typedef struct {
+    uint64_t seq;
+    int kind;
+    size_t idx; /* stay, call event */
+    const char *cue;
+    const tt_session_take_t *take;
+} ev_t;
+
+static int ev_cmp(const void *a, const void *b)
 {
-    if (!r || !rec)
-        return tt_fail(why, TT_ERR_INVALID, "report: no record");
-    if (r->last_seq && rec->seq <= r->last_seq)
-        return tt_fail(why, TT_ERR_INVALID, "record %" PRIu64 " added after %" PRIu64, rec->seq,
-                       r->last_seq);
-    int rc = 0;
-    switch (rec->body_case) {
-    case TUTTI__RECORD__BODY_PRESENCE:
-        rc = rec->presence
-                 ? add_presence(r, rec, why)
-                 : tt_fail(why, TT_ERR_INVALID, "record %" PRIu64 ": no presence body", rec->seq);
-        break;
-    case TUTTI__RECORD__BODY_ROLL:
-        rc = rec->roll ? add_roll(r, rec, why)
-                       : tt_fail(why, TT_ERR_INVALID, "record %" PRIu64 ": no roll body", rec->seq);
-        break;
-    case TUTTI__RECORD__BODY_CALL_EVENT:
-        rc = rec->call_event
-                 ? add_call(r, rec, why)
-                 : tt_fail(why, TT_ERR_INVALID, "record %" PRIu64 ": no call body", rec->seq);
-        break;
-    default: break;
+    const ev_t *x = a, *y = b;
+    if (x->seq != y->seq)
+        return x->seq < y->seq ? -1 : 1;
+    if (x->kind != y->kind)
+        return x->kind < y->kind ? -1 : 1;
+    return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+/* Every presence, roll and call event the state remembers, by record. */
+static ev_t *history(const tt_session_t *s, size_t *n_out)
+{
+    size_t n = s->n_call_events;
+    for (size_t i = 0; i < s->n_stays; i++)
+        n += s->stays[i].out_seq ? 2 : 1;
+    for (size_t i = 0; i < s->n_cues; i++)
+        n += s->cues[i].n_takes;
+    ev_t *ev = calloc(n ? n : 1, sizeof *ev);
+    if (!ev)
+        return NULL;
+    size_t k = 0;
+    for (size_t i = 0; i < s->n_stays; i++) {
+        ev[k++] = (ev_t){.seq = s->stays[i].in_seq, .kind = EV_IN, .idx = i};
+        if (s->stays[i].out_seq)
+            ev[k++] = (ev_t){.seq = s->stays[i].out_seq, .kind = EV_OUT, .idx = i};
     }
-    if (rc == 0)
-        r->last_seq = rec->seq;
+    for (size_t i = 0; i < s->n_cues; i++)
+        for (size_t t = 0; t < s->cues[i].n_takes; t++)
+            ev[k++] = (ev_t){.seq = s->cues[i].takes[t].roll_seq,
+                             .kind = EV_ROLL,
+                             .idx = t,
+                             .cue = s->cues[i].name,
+                             .take = &s->cues[i].takes[t]};
+    for (size_t i = 0; i < s->n_call_events; i++)
+        ev[k++] = (ev_t){.seq = s->call_events[i].seq, .kind = EV_CALL, .idx = i};
+    qsort(ev, k, sizeof *ev, ev_cmp);
+    *n_out = k;
+    return ev;
+}
+
+/* The presence record of events ev[0..n) (one seq, one room) again. */
+static int add_presence_events(tt_report_t *r, const tt_session_t *s, const ev_t *ev, size_t n,
+                               char *why)
+{
+    char **names = calloc(n, sizeof *names);
+    if (!names)
+        return tt_fail(why, TT_ERR_NOMEM, "record %" PRIu64 ": presence", ev[0].seq);
+    Tutti__Record rec = TUTTI__RECORD__INIT;
+    Tutti__Presence p = TUTTI__PRESENCE__INIT;
+    rec.seq = ev[0].seq;
+    rec.body_case = TUTTI__RECORD__BODY_PRESENCE;
+    rec.presence = &p;
+    for (size_t i = 0; i < n; i++) {
+        const tt_session_stay_t *st = &s->stays[ev[i].idx];
+        p.room = (char *)st->room;
+        names[i] = (char *)st->name;
+        if (ev[i].kind == EV_OUT) {
+            rec.at_unix_ns = st->out_unix_ns;
+            p.n_out++;
+        } else {
+            rec.at_unix_ns = st->in_unix_ns;
+            p.n_in++;
+        }
+    }
+    p.out = names;
+    p.in = names + p.n_out;
+    int rc = add_presence(r, &rec, why);
+    free(names);
     return rc;
+}
+
+static int add_roll_event(tt_report_t *r, const ev_t *e, char *why)
+{
+    Tutti__Record rec = TUTTI__RECORD__INIT;
+    Tutti__Roll roll = TUTTI__ROLL__INIT;
+    roll.cue = (char *)e->cue;
+    roll.take = e->take->number;
+    rec.seq = e->seq;
+    rec.at_unix_ns = e->take->roll_unix_ns;
+    rec.body_case = TUTTI__RECORD__BODY_ROLL;
+    rec.roll = &roll;
+    return add_roll(r, &rec, why);
+}
+
+/* The report of s's history; a record over the limits is left out (the
+ * count and the first reason go to note). NULL with why when out of
+ * memory. */
+static tt_report_t *report_of(const tt_session_t *s, char *note, char *why)
+{
+    note[0] = '\0';
+    size_t n = 0;
+    ev_t *ev = history(s, &n);
+    tt_report_t *r = ev ? report_new() : NULL;
+    if (!r) {
+        free(ev);
+        tt_fail(why, TT_ERR_NOMEM, "drawing the report");
+        return NULL;
+    }
+    size_t left_out = 0;
+    char first[TT_WHY_LEN] = "";
+    for (size_t i = 0; i < n;) {
+        size_t j = i + 1;
+        int rc;
+        if (ev[i].kind == EV_OUT || ev[i].kind == EV_IN) {
+            while (j < n && ev[j].seq == ev[i].seq && ev[j].kind <= EV_IN)
+                j++;
+            rc = add_presence_events(r, s, &ev[i], j - i, why);
+        } else if (ev[i].kind == EV_ROLL) {
+            rc = add_roll_event(r, &ev[i], why);
+        } else {
+            rc = add_call(r, &s->call_events[ev[i].idx], why);
+        }
+        if (rc == TT_ERR_TOO_BIG || rc == TT_ERR_INVALID) {
+            if (!left_out++)
+                snprintf(first, sizeof first, "%s", why);
+        } else if (rc != 0) {
+            free(ev);
+            report_destroy(&r);
+            return NULL;
+        }
+        i = j;
+    }
+    free(ev);
+    if (left_out)
+        snprintf(note, TT_WHY_LEN, "%zu record%s left out of the report: %.400s", left_out,
+                 left_out == 1 ? "" : "s", first);
+    return r;
 }
 
 /* ---- CSV ---- */
@@ -514,11 +623,16 @@ static void iso_utc(int64_t ns, char out[40])
         snprintf(out, 40, "@%" PRId64, s);
 }
 
-int tt_report_csv(const tt_report_t *r, int64_t now_unix_ns, char **out, size_t *out_len, char *why)
+int tt_report_csv(const tt_session_t *s, int64_t now_unix_ns, char **out, size_t *out_len,
+                  char *why)
 {
     *out = NULL;
     if (out_len)
         *out_len = 0;
+    char note[TT_WHY_LEN];
+    tt_report_t *r = report_of(s, note, why);
+    if (!r)
+        return TT_ERR_NOMEM;
     sb_t b = {0}, f = {0};
     sb_str(&b, "player,rooms,time_in,time_out,minutes,cues,breaks,overtime_units\r\n");
     for (size_t i = 0; r && i < r->n_players; i++) {
@@ -565,6 +679,7 @@ int tt_report_csv(const tt_report_t *r, int64_t now_unix_ns, char **out, size_t 
         csv_sb(&b, &f, 1);
     }
     free(f.p);
+    report_destroy(&r);
     if (b.oom || f.oom) {
         free(b.p);
         return tt_fail(why, TT_ERR_NOMEM, "drawing the report");
@@ -572,5 +687,6 @@ int tt_report_csv(const tt_report_t *r, int64_t now_unix_ns, char **out, size_t 
     *out = b.p;
     if (out_len)
         *out_len = b.n;
+    snprintf(why, TT_WHY_LEN, "%s", note);
     return 0;
 }

@@ -1,11 +1,13 @@
-/* tt_report: the contractor's union-report draft, folded from the log.
+/* tt_report: the contractor's union-report draft, a function of the
+ * folded session state.
  *
  * After a session the contractor files who played, for how long, on which
  * cues, through how many breaks and how much overtime. All of it is in the
- * log already: presence records say who was checked in where, roll records
- * which takes ran, call events when the call started, broke and wrapped
- * under which rules. The report streams the records once (a long session
- * need not fit in memory as records) and keeps only per-player totals.
+ * fold already (tt_session): the attendance (who was checked in where,
+ * when), the takes and when they rolled, the call history (when the call
+ * started, broke and wrapped under which rules). The report reads that
+ * state, never records of its own, so it says what the dashboard and the
+ * CLI's other views say.
  *
  * What counts (all wall time, the records' at_unix_ns):
  *   - a player is present while checked in to at least one room; checking
@@ -31,8 +33,7 @@
  * "CUE tN tM" (takes in roll order, each once), joined by ';', e.g.
  * "1M1 t1 t2;1M2 t1". breaks, overtime_units: as above.
  *
- * Pure apart from malloc: no I/O, no clocks. One report is used from one
- * thread at a time.
+ * Pure apart from malloc: no I/O, no clocks.
  */
 #ifndef TT_REPORT_H
 #define TT_REPORT_H
@@ -40,36 +41,21 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "tutti.pb-c.h"
+#include "tt_session.h"
 
 #define TT_REPORT_MAX_PLAYERS 4096
 #define TT_REPORT_MAX_CUES 1024  /* cues per player */
 #define TT_REPORT_MAX_TAKES 4096 /* takes of one cue per player */
 #define TT_REPORT_MAX_ROOMS 1024 /* distinct rooms in the log */
 
-typedef struct tt_report tt_report_t;
-
-/* An empty report (the caller owns it), or NULL when out of memory. */
-tt_report_t *tt_report_new(void);
-
-/* Frees the report and sets *self_p to NULL; safe on NULL and *self_p NULL. */
-void tt_report_destroy(tt_report_t **self_p);
-
-/* Folds one record; records come in seq order (each seq above the last,
- * else TT_ERR_INVALID). Presence, roll and call_event records count,
- * others are skipped. rec is only read during the call. Returns 0, or with
- * the reason in why: TT_ERR_INVALID (a call event tt_call_apply or
- * tt_rules_parse refuses, a body missing), TT_ERR_TOO_BIG (one of the
- * limits above; the record is not applied) or TT_ERR_NOMEM (the report
- * may then hold part of the record: destroy it). */
-int tt_report_add(tt_report_t *r, const Tutti__Record *rec, char *why);
-
-/* The CSV described above into a malloc'd NUL-terminated *out (the caller
- * frees it; *out_len is its length without the NUL). now_unix_ns closes
- * stays still open and a call still running; r is not changed, so the
- * report can be drawn again later. Returns 0, or TT_ERR_NOMEM with *out
- * NULL. */
-int tt_report_csv(const tt_report_t *r, int64_t now_unix_ns, char **out, size_t *out_len,
+/* The CSV described above for the folded state s into a malloc'd
+ * NUL-terminated *out (the caller frees it; *out_len is its length without
+ * the NUL). now_unix_ns closes stays still open and a call still running;
+ * s is only read. A presence or roll record that would pass one of the
+ * limits above is left out of the report: the answer is still 0, and why
+ * says how many were left out and the first reason (else why is ""; the
+ * caller may warn). TT_ERR_NOMEM with *out NULL. */
+int tt_report_csv(const tt_session_t *s, int64_t now_unix_ns, char **out, size_t *out_len,
                   char *why);
 
 #endif

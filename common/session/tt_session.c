@@ -22,11 +22,14 @@ void tt_session_clear(tt_session_t *s)
     }
     free(s->changes);
     free(s->players);
+    free(s->stays);
+    free(s->call_events);
     for (size_t i = 0; i < s->n_cues; i++) {
         free(s->cues[i].map_text);
         free(s->cues[i].takes);
     }
     free(s->cues);
+    tt_media_index_clear(&s->media);
     tt_session_init(s);
 }
 
@@ -114,6 +117,7 @@ static int apply_roll(tt_session_t *s, const Tutti__Record *rec, char *why)
             .forced = r->forced,
         };
         tt_session_take_t *tk = &cue->takes[cue->n_takes - 1];
+        tk->roll_unix_ns = rec->at_unix_ns;
         tk->punch_in_bar = r->punch_in_bar;
         tk->punch_out_bar = r->punch_out_bar;
         join_names(tk->rooms_online, sizeof tk->rooms_online, r->rooms_online, r->n_rooms_online);
@@ -203,12 +207,27 @@ int tt_session_present(const tt_session_t *s, const char *room, const char *play
     return 0;
 }
 
+/* The open stay of player in room (the latest), or NULL. */
+static tt_session_stay_t *open_stay(tt_session_t *s, const char *room, const char *player)
+{
+    for (size_t i = s->n_stays; i-- > 0;)
+        if (!s->stays[i].out_seq && !strcmp(s->stays[i].room, room) &&
+            !strcmp(s->stays[i].name, player))
+            return &s->stays[i];
+    return NULL;
+}
+
 static int apply_presence(tt_session_t *s, const Tutti__Record *rec, char *why)
 {
     const Tutti__Presence *p = rec->presence;
     for (size_t k = 0; k < p->n_out; k++)
         for (size_t i = 0; i < s->n_players; i++)
             if (!strcmp(s->players[i].room, p->room) && !strcmp(s->players[i].name, p->out[k])) {
+                tt_session_stay_t *st = open_stay(s, s->players[i].room, s->players[i].name);
+                if (st) {
+                    st->out_seq = rec->seq;
+                    st->out_unix_ns = rec->at_unix_ns;
+                }
                 s->players[i] = s->players[--s->n_players];
                 break;
             }
@@ -218,6 +237,14 @@ static int apply_presence(tt_session_t *s, const Tutti__Record *rec, char *why)
         if (s->n_players == TT_SESSION_MAX_PLAYERS)
             return tt_fail(why, TT_ERR_INVALID, "record %llu: more than %d players",
                            (unsigned long long)rec->seq, TT_SESSION_MAX_PLAYERS);
+        if (s->n_stays == s->cap_stays) {
+            size_t cap = s->cap_stays ? 2 * s->cap_stays : 16;
+            tt_session_stay_t *grown = realloc(s->stays, cap * sizeof *grown);
+            if (!grown)
+                return tt_fail(why, TT_ERR_NOMEM, "growing the attendance");
+            s->stays = grown;
+            s->cap_stays = cap;
+        }
         if (s->n_players == s->cap_players) {
             size_t cap = s->cap_players ? 2 * s->cap_players : 16;
             tt_session_player_t *grown = realloc(s->players, cap * sizeof *grown);
@@ -229,6 +256,12 @@ static int apply_presence(tt_session_t *s, const Tutti__Record *rec, char *why)
         tt_session_player_t *pl = &s->players[s->n_players++];
         snprintf(pl->room, sizeof pl->room, "%s", p->room);
         snprintf(pl->name, sizeof pl->name, "%s", p->in[k]);
+        tt_session_stay_t *st = &s->stays[s->n_stays++];
+        memset(st, 0, sizeof *st);
+        snprintf(st->room, sizeof st->room, "%s", pl->room);
+        snprintf(st->name, sizeof st->name, "%s", pl->name);
+        st->in_seq = rec->seq;
+        st->in_unix_ns = rec->at_unix_ns;
     }
     return 0;
 }
@@ -248,39 +281,16 @@ static int apply_tempo_load(tt_session_t *s, const Tutti__Record *rec, char *why
     return 0;
 }
 
-int tt_session_has_media(const tt_session_take_t *t, const char *room)
-{
-    size_t n = strlen(room);
-    for (const char *p = t->media_rooms; *p;) {
-        const char *end = strchr(p, '+');
-        size_t len = end ? (size_t)(end - p) : strlen(p);
-        if (len == n && memcmp(p, room, n) == 0)
-            return 1;
-        if (!end)
-            break;
-        p = end + 1;
-    }
-    return 0;
-}
-
 static int apply_media(tt_session_t *s, const Tutti__Record *rec, char *why)
 {
     const Tutti__Media *m = rec->media;
-    tt_session_cue_t *cue = NULL;
-    for (size_t i = 0; i < s->n_cues; i++)
-        if (!strcmp(s->cues[i].name, m->cue))
-            cue = &s->cues[i];
-    tt_session_take_t *t = cue ? find_take(cue, m->take) : NULL;
-    if (!t)
+    tt_session_cue_t *cue = (tt_session_cue_t *)tt_session_find_cue(s, m->cue);
+    if (!find_take(cue, m->take))
         return tt_fail(why, TT_ERR_INVALID, "media record %llu for unknown take %s/%u",
                        (unsigned long long)rec->seq, m->cue, m->take);
-    t->n_media++;
-    if (!tt_session_has_media(t, m->room)) {
-        size_t used = strlen(t->media_rooms);
-        if (used + strlen(m->room) + 2 <= sizeof t->media_rooms)
-            snprintf(t->media_rooms + used, sizeof t->media_rooms - used, "%s%s", used ? "+" : "",
-                     m->room);
-    }
+    if (tt_media_index_add(&s->media, rec) != 0)
+        return tt_fail(why, TT_ERR_NOMEM, "indexing media record %llu",
+                       (unsigned long long)rec->seq);
     return 0;
 }
 
@@ -291,7 +301,25 @@ static int apply_call(tt_session_t *s, const Tutti__Record *rec, char *why)
     int rc = tt_session_check_call(s, e->action, e->rules_text, &rules, why);
     if (rc != 0)
         return rc;
-    return tt_call_apply(&s->call, e->action, &rules, rec->at_unix_ns, why);
+    if (s->n_call_events == s->cap_call_events) {
+        size_t cap = s->cap_call_events ? 2 * s->cap_call_events : 16;
+        tt_session_call_event_t *grown = realloc(s->call_events, cap * sizeof *grown);
+        if (!grown)
+            return tt_fail(why, TT_ERR_NOMEM, "growing the call history");
+        s->call_events = grown;
+        s->cap_call_events = cap;
+    }
+    rc = tt_call_apply(&s->call, e->action, &rules, rec->at_unix_ns, why);
+    if (rc != 0)
+        return rc;
+    tt_session_call_event_t *ev = &s->call_events[s->n_call_events++];
+    memset(ev, 0, sizeof *ev);
+    ev->seq = rec->seq;
+    ev->at_unix_ns = rec->at_unix_ns;
+    snprintf(ev->action, sizeof ev->action, "%s", e->action);
+    if (!strcmp(e->action, "start"))
+        ev->rules = rules;
+    return 0;
 }
 
 int tt_session_check_call(const tt_session_t *s, const char *action, const char *rules_text,
@@ -750,6 +778,47 @@ int tt_session_acked(const tt_session_change_t *c, const char *room)
         if (strcmp(c->acked[i], room) == 0)
             return 1;
     return 0;
+}
+
+size_t tt_session_not_acked(const tt_session_change_t *c, const char *const *rooms, size_t n_rooms,
+                            const char **out)
+{
+    size_t n = 0;
+    for (size_t r = 0; r < n_rooms; r++)
+        if (!tt_session_acked(c, rooms[r]))
+            out[n++] = rooms[r];
+    return n;
+}
+
+int tt_session_roll_gate(const tt_session_t *s, const char *cue, const char *const *online,
+                         size_t n_online, int force, tt_session_gate_t *gate, char *why)
+{
+    gate->n = 0;
+    gate->missing[0] = '\0';
+    for (size_t i = 0; i < s->n_changes; i++) {
+        const tt_session_change_t *c = &s->changes[i];
+        if (strcmp(c->cue, cue) != 0)
+            continue;
+        for (size_t r = 0; r < n_online; r++) {
+            if (tt_session_acked(c, online[r]))
+                continue;
+            int listed = 0;
+            for (size_t k = 0; k < gate->n; k++)
+                listed |= strcmp(gate->rooms[k], online[r]) == 0;
+            if (!listed && gate->n < TT_SESSION_GATE_MAX) {
+                gate->rooms[gate->n++] = online[r];
+                size_t used = strlen(gate->missing);
+                snprintf(gate->missing + used, sizeof gate->missing - used, "%s%s (change %llu)",
+                         used ? ", " : "", online[r], (unsigned long long)c->id);
+            }
+        }
+    }
+    if (gate->n == 0 || force)
+        return 0;
+    return tt_fail(why, TT_ERR_INVALID,
+                   "not every room has seen the changes to %.32s: %.300s have not acked; "
+                   "tutti ack CHANGE in those rooms, or roll --force",
+                   cue, gate->missing);
 }
 
 int tt_session_check_change(const tt_session_t *s, const char *cue, const char *text,

@@ -15,6 +15,7 @@
 
 #include "tt_access.h"
 #include "tt_chain.h"
+#include "tt_media.h"
 #include "tt_rules.h"
 #include "tutti.pb-c.h"
 
@@ -55,8 +56,7 @@ typedef struct {
     char not_acked[256];    /* the rooms that had not acked, when forced */
     int32_t punch_in_bar;   /* 0: whole take */
     int32_t punch_out_bar;
-    char media_rooms[256]; /* rooms whose files arrived and verified: "stage+london" */
-    uint32_t n_media;      /* media records (one per room and input) */
+    int64_t roll_unix_ns; /* wall clock of the roll record (the report's) */
 } tt_session_take_t;
 
 typedef struct {
@@ -76,6 +76,25 @@ typedef struct {
     char room[TT_ACCESS_MAX_NAME + 1];
     char name[TT_PLAYER_MAX_NAME + 1];
 } tt_session_player_t;
+
+/* Attendance: one stay per check-in of a player to a room, closed by the
+ * check-out (wall clock, the presence records' times), in check-in order.
+ * Within a presence record the outs fold before the ins. */
+typedef struct {
+    char room[TT_ACCESS_MAX_NAME + 1];
+    char name[TT_PLAYER_MAX_NAME + 1];
+    uint64_t in_seq, out_seq; /* records; out_seq 0 while still in */
+    int64_t in_unix_ns, out_unix_ns;
+} tt_session_stay_t;
+
+/* The contractor's call history: every call event folded, in order (the
+ * calls, their breaks and wraps; tt_call_t holds only the latest call). */
+typedef struct {
+    uint64_t seq;
+    int64_t at_unix_ns;
+    char action[16];  /* start, break-start, break-end, wrap */
+    tt_rules_t rules; /* start: the rules parsed; zero otherwise */
+} tt_session_call_event_t;
 
 typedef struct {
     uint64_t id; /* the change record's seq */
@@ -103,7 +122,7 @@ typedef struct {
     uint64_t roll_seq;       /* record that rolled; identifies the take-to-be */
 } tt_transport_t;
 
-typedef struct {
+struct tt_session {
     uint64_t last_seq;
     uint8_t head_hash[TT_HASH_LEN];
     uint8_t signing_pk[TT_SIGN_PK_LEN];
@@ -115,13 +134,18 @@ typedef struct {
     size_t n_trims;
     tt_session_player_t *players; /* owned: who is in which room now */
     size_t n_players, cap_players;
+    tt_session_stay_t *stays; /* owned: who was in which room when */
+    size_t n_stays, cap_stays;
+    tt_session_call_event_t *call_events; /* owned: the call history */
+    size_t n_call_events, cap_call_events;
     tt_session_change_t *changes; /* owned array, in order */
     size_t n_changes, cap_changes;
     tt_session_cue_t *cues; /* owned array */
     size_t n_cues, cap_cues;
     tt_transport_t transport;
-    tt_call_t call; /* the contractor's call: start, breaks, wrap (wall clock) */
-} tt_session_t;
+    tt_call_t call;         /* the contractor's call: start, breaks, wrap (wall clock) */
+    tt_media_index_t media; /* owned: the rooms' files that arrived (tt_media.h) */
+};
 
 void tt_session_init(tt_session_t *s);
 /* Frees what the state owns and leaves it as after tt_session_init. */
@@ -207,6 +231,31 @@ int tt_session_check_ack(const tt_session_t *s, uint64_t id, const char *room, c
 /* 1 when room has acked change c. */
 int tt_session_acked(const tt_session_change_t *c, const char *room);
 
+/* The rooms among rooms[0..n_rooms) (the caller's list: the access file's
+ * rooms) that have not acked change c, in the caller's order, into out
+ * (n_rooms entries; the names are the caller's). Returns how many. */
+size_t tt_session_not_acked(const tt_session_change_t *c, const char *const *rooms, size_t n_rooms,
+                            const char **out);
+
+#define TT_SESSION_GATE_MAX 64 /* rooms a roll record names as not acked */
+
+/* What the roll gate found: the online rooms that have not acked a change
+ * to the cue, each once (in change order, then the caller's room order;
+ * at most TT_SESSION_GATE_MAX), names borrowed from the caller's list, and
+ * the same as text: "stage (change 5), london-strings (change 5)". */
+typedef struct {
+    const char *rooms[TT_SESSION_GATE_MAX];
+    size_t n;
+    char missing[512];
+} tt_session_gate_t;
+
+/* The roll gate: every online room (online[0..n_online), the caller's
+ * list) must have acked every change to cue. Fills *gate either way;
+ * returns 0 when all have (or force), else TT_ERR_INVALID with why naming
+ * the rooms and the way out. */
+int tt_session_roll_gate(const tt_session_t *s, const char *cue, const char *const *online,
+                         size_t n_online, int force, tt_session_gate_t *gate, char *why);
+
 /* Presence for room by caller (role, name): contractor and operator for any
  * room, a room for itself; room must be a room (is_room); names 1..64 bytes
  * of UTF-8 without ',' or control characters; at most 256 per report. */
@@ -220,9 +269,6 @@ int tt_session_present(const tt_session_t *s, const char *room, const char *play
  * (tt_rules_parse); the parsed rules go to *rules when rules is not NULL. */
 int tt_session_check_call(const tt_session_t *s, const char *action, const char *rules_text,
                           tt_rules_t *rules, char *why);
-
-/* 1 when `room` has a media record for the take. */
-int tt_session_has_media(const tt_session_take_t *t, const char *room);
 
 /* The open take (rolled, no stop or interruption recorded), or NULL. */
 const tt_session_take_t *tt_session_open_take(const tt_session_t *s, const char **cue);

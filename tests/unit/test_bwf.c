@@ -342,13 +342,13 @@ static tt_tempo_map_t *parse(const char *text)
     return m;
 }
 
-/* A roll as the coordinator makes it (coord_server.c on_roll). */
-static void make_roll(Tutti__Roll *r, const tt_tempo_map_t *map, const char *cue, uint32_t take,
-                      int32_t from_bar, int64_t start_ns)
+/* A take as the session folds a roll the coordinator makes (coord_server.c on_roll). */
+static void make_roll(tt_session_take_t *r, const tt_tempo_map_t *map, const char *cue,
+                      uint32_t take, int32_t from_bar, int64_t start_ns)
 {
-    tutti__roll__init(r);
-    r->cue = (char *)cue;
-    r->take = take;
+    (void)cue; /* the cue goes beside the take (agent_capture_on_roll) */
+    memset(r, 0, sizeof *r);
+    r->number = take;
     r->from_bar = from_bar;
     tt_tempo_countoff_t co;
     int64_t countoff_ns = tt_tempo_countoff(map, from_bar, &co);
@@ -378,7 +378,7 @@ static void test_window(void **state)
     char why[TT_WHY_LEN];
     tt_tempo_map_t *map = parse(MAP25);
     const int64_t T = 1000 * SEC, pre = SEC, post = SEC, max = 1800 * SEC;
-    Tutti__Roll r;
+    tt_session_take_t r;
     make_roll(&r, map, "1M1", 1, 1, T);
     assert_int_equal(r.downbeat_session_ns, T + 2 * SEC);
     agent_capture_window_t w;
@@ -454,7 +454,7 @@ static void test_time_reference(void **state)
     char why[TT_WHY_LEN];
     tt_tempo_map_t *map = parse(MAP25);
     const int64_t T = 1000 * SEC;
-    Tutti__Roll r;
+    tt_session_take_t r;
     make_roll(&r, map, "1M1", 1, 1, T);
     /* The first click is 2 s before 01:00:00:00: 00:59:58:00 = frame 89950. */
     assert_int_equal(r.start_frame, 90000 - 50);
@@ -642,10 +642,10 @@ static void test_capture_from(void **state)
     agent_capture_tick(c, now);
 
     /* Take 3: rolled ahead, stopped 2 s after the start. */
-    Tutti__Roll r;
+    tt_session_take_t r;
     make_roll(&r, map, "1M1", 3, 1, T);
-    assert_int_equal(agent_capture_on_roll(c, &r, MAP25, "scoring-day", why), 0);
-    assert_int_equal(agent_capture_on_roll(c, &r, MAP25, "scoring-day", why), 0); /* again */
+    assert_int_equal(agent_capture_on_roll(c, "1M1", &r, MAP25, "scoring-day", why), 0);
+    assert_int_equal(agent_capture_on_roll(c, "1M1", &r, MAP25, "scoring-day", why), 0); /* again */
     assert_int_equal(agent_capture_busy(c), 1);
     run_until(c, &now, T + 1 * SEC);
     agent_capture_on_stop(c, "1M1", 3, T + 2 * SEC);
@@ -672,7 +672,8 @@ static void test_capture_from(void **state)
     assert_string_equal(info.description,
                         "session=scoring-day cue=1M1 take=3 room=london strings input=in1");
     /* The same take again (a restarted agent): on disk already, not redone. */
-    assert_int_equal(agent_capture_on_roll(c, &r, MAP25, "scoring-day", why), TT_ERR_INVALID);
+    assert_int_equal(agent_capture_on_roll(c, "1M1", &r, MAP25, "scoring-day", why),
+                     TT_ERR_INVALID);
     assert_non_null(strstr(why, "on disk already"));
 
     /* Take 4: the roll reaches us 0.3 s after its window began. The player's
@@ -680,7 +681,7 @@ static void test_capture_from(void **state)
     const int64_t T4 = T + 20 * SEC;
     run_until(c, &now, T4 - SEC / 2 + 300 * 1000 * 1000);
     make_roll(&r, map, "1M1", 4, 1, T4);
-    assert_int_equal(agent_capture_on_roll(c, &r, MAP25, "scoring-day", why), 0);
+    assert_int_equal(agent_capture_on_roll(c, "1M1", &r, MAP25, "scoring-day", why), 0);
     run_until(c, &now, T4 + SEC);
     agent_capture_on_stop(c, "1M1", 0, T4 + SEC + 250 * 1000 * 1000); /* take 0: the open one */
     run_until(c, &now, T4 + 3 * SEC);
@@ -697,7 +698,7 @@ static void test_capture_from(void **state)
     make_roll(&r, map, "1M1", 5, 1, T5);
     r.punch_in_bar = 2;
     r.punch_out_bar = 3;
-    assert_int_equal(agent_capture_on_roll(c, &r, MAP25, "scoring-day", why), 0);
+    assert_int_equal(agent_capture_on_roll(c, "1M1", &r, MAP25, "scoring-day", why), 0);
     run_until(c, &now, T5 + 5 * SEC);
     agent_capture_on_stop(c, "1M1", 5, T5 + 7 * SEC); /* after the punch-out (T5 + 6 s) */
     run_until(c, &now, T5 + 9 * SEC);
@@ -717,7 +718,7 @@ static void test_capture_from(void **state)
     const int64_t T6 = T + 60 * SEC;
     run_until(c, &now, T6 - SEC);
     make_roll(&r, map, "1M1", 6, 1, T6);
-    assert_int_equal(agent_capture_on_roll(c, &r, MAP25, "scoring-day", why), 0);
+    assert_int_equal(agent_capture_on_roll(c, "1M1", &r, MAP25, "scoring-day", why), 0);
     run_until(c, &now, T6 + 2 * SEC);
     float one = 0.5f;
     const float *one_in[1] = {&one};
@@ -803,9 +804,9 @@ static void test_rt_push(void **state)
         frame += P;
     }
     /* The roll arrives late (at T): its pre-handle comes from the history. */
-    Tutti__Roll r;
+    tt_session_take_t r;
     make_roll(&r, map, "4M2", 1, 1, T);
-    assert_int_equal(agent_capture_on_roll(c, &r, MAP25, "s", why), 0);
+    assert_int_equal(agent_capture_on_roll(c, "4M2", &r, MAP25, "s", why), 0);
     agent_capture_on_stop(c, "4M2", 1, T + SEC);
     /* An xrun: 2 periods lost (the card's frame counter jumps). */
     int64_t gap_from = 0, gap_to = 0;
@@ -851,10 +852,10 @@ static void test_rt_push(void **state)
      * end: the files are cut back to the window. */
     const int64_t T2 = T + 10 * SEC;
     make_roll(&r, map, "4M2", 2, 1, T2);
-    assert_int_equal(agent_capture_on_roll(c, &r, MAP25, "s", why), 0);
+    assert_int_equal(agent_capture_on_roll(c, "4M2", &r, MAP25, "s", why), 0);
     /* Take 3: stopped before its window begins; nothing is recorded. */
     make_roll(&r, map, "4M2", 3, 1, T2 + 60 * SEC);
-    assert_int_equal(agent_capture_on_roll(c, &r, MAP25, "s", why), 0);
+    assert_int_equal(agent_capture_on_roll(c, "4M2", &r, MAP25, "s", why), 0);
     agent_capture_on_stop(c, "4M2", 3, T2 + 50 * SEC);
     s = S(T2 - 2 * SEC); /* the card ran on, but the clock now puts it 5 s later: resync */
     while (s < S(T2 + 3 * SEC)) {

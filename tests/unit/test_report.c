@@ -1,7 +1,8 @@
-/* test_report: the union-report draft from hand-built records: stays across
- * rooms, rolls and breaks counted for whoever is present, overtime units per
- * player (whole units, any part counts, each unit once), a call still
- * running at "now", RFC 4180 quoting, the order and limit refusals.
+/* test_report: the union-report draft from a session folded from
+ * hand-built records: stays across rooms, rolls and breaks counted for
+ * whoever is present, overtime units per player (whole units, any part
+ * counts, each unit once), a call still running at "now", RFC 4180
+ * quoting, what the fold refuses, and records left out at the limits.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,16 +18,41 @@
 #include "tt_error.h"
 #include "tt_report.h"
 #include "tt_rules.h"
+#include "tt_session.h"
 
 #define MIN INT64_C(60000000000)
 /* 2026-11-25T09:00:00Z */
 #define T0 INT64_C(1795597200000000000)
 #define ANNE "Anne \"Nan\" Lee"
 
-/* Records built on the stack of one add: the report only reads them. */
+/* Records built on the stack of one apply: the fold copies what it keeps. */
 static uint64_t seq;
 
-static int add_presence(tt_report_t *r, int64_t at, const char *room, const char **in, size_t n_in,
+static int fold(tt_session_t *s, Tutti__Record *rec, char *why)
+{
+    uint8_t hash[TT_HASH_LEN];
+    memset(hash, (int)(rec->seq & 0xff), sizeof hash);
+    return tt_session_apply(s, rec, hash, why);
+}
+
+static tt_session_t *session_new(void)
+{
+    seq = 0;
+    tt_session_t *s = malloc(sizeof *s);
+    assert_non_null(s);
+    tt_session_init(s);
+    return s;
+}
+
+static void session_free(tt_session_t **s)
+{
+    if (*s)
+        tt_session_clear(*s);
+    free(*s);
+    *s = NULL;
+}
+
+static int add_presence(tt_session_t *r, int64_t at, const char *room, const char **in, size_t n_in,
                         const char **out, size_t n_out)
 {
     Tutti__Record rec = TUTTI__RECORD__INIT;
@@ -41,23 +67,23 @@ static int add_presence(tt_report_t *r, int64_t at, const char *room, const char
     rec.body_case = TUTTI__RECORD__BODY_PRESENCE;
     rec.presence = &p;
     char why[TT_WHY_LEN] = "";
-    int rc = tt_report_add(r, &rec, why);
-    if (rc != 0 && rc != TT_ERR_TOO_BIG)
+    int rc = fold(r, &rec, why);
+    if (rc != 0)
         fail_msg("presence %llu: %s", (unsigned long long)rec.seq, why);
     return rc;
 }
 
-static void in(tt_report_t *r, int64_t at, const char *room, const char *name)
+static void in(tt_session_t *r, int64_t at, const char *room, const char *name)
 {
     assert_int_equal(add_presence(r, at, room, &name, 1, NULL, 0), 0);
 }
 
-static void out(tt_report_t *r, int64_t at, const char *room, const char *name)
+static void out(tt_session_t *r, int64_t at, const char *room, const char *name)
 {
     assert_int_equal(add_presence(r, at, room, NULL, 0, &name, 1), 0);
 }
 
-static int roll(tt_report_t *r, int64_t at, const char *cue, uint32_t take)
+static int roll(tt_session_t *r, int64_t at, const char *cue, uint32_t take)
 {
     Tutti__Record rec = TUTTI__RECORD__INIT;
     Tutti__Roll ro = TUTTI__ROLL__INIT;
@@ -69,10 +95,10 @@ static int roll(tt_report_t *r, int64_t at, const char *cue, uint32_t take)
     rec.body_case = TUTTI__RECORD__BODY_ROLL;
     rec.roll = &ro;
     char why[TT_WHY_LEN] = "";
-    return tt_report_add(r, &rec, why);
+    return fold(r, &rec, why);
 }
 
-static int call_event(tt_report_t *r, int64_t at, const char *action, const char *rules_text,
+static int call_event(tt_session_t *r, int64_t at, const char *action, const char *rules_text,
                       char *why)
 {
     Tutti__Record rec = TUTTI__RECORD__INIT;
@@ -84,10 +110,13 @@ static int call_event(tt_report_t *r, int64_t at, const char *action, const char
     rec.at_unix_ns = at;
     rec.body_case = TUTTI__RECORD__BODY_CALL_EVENT;
     rec.call_event = &ev;
-    return tt_report_add(r, &rec, why);
+    int rc = fold(r, &rec, why);
+    if (rc != 0)
+        seq--; /* refused: the next record takes its seq */
+    return rc;
 }
 
-static void call(tt_report_t *r, int64_t at, const char *action, const char *preset)
+static void call(tt_session_t *r, int64_t at, const char *action, const char *preset)
 {
     char text[TT_RULES_FORMAT_LEN];
     if (preset)
@@ -97,7 +126,7 @@ static void call(tt_report_t *r, int64_t at, const char *action, const char *pre
         fail_msg("call %s: %s", action, why);
 }
 
-static void note(tt_report_t *r, int64_t at)
+static void note(tt_session_t *r, int64_t at)
 {
     Tutti__Record rec = TUTTI__RECORD__INIT;
     Tutti__Note n = TUTTI__NOTE__INIT;
@@ -107,15 +136,16 @@ static void note(tt_report_t *r, int64_t at)
     rec.body_case = TUTTI__RECORD__BODY_NOTE;
     rec.note = &n;
     char why[TT_WHY_LEN];
-    assert_int_equal(tt_report_add(r, &rec, why), 0);
+    assert_int_equal(fold(r, &rec, why), 0);
 }
 
-static void csv_is(const tt_report_t *r, int64_t now, const char *want)
+static void csv_is(const tt_session_t *r, int64_t now, const char *want)
 {
     char *csv = NULL;
     size_t len = 0;
-    char why[TT_WHY_LEN] = "";
+    char why[TT_WHY_LEN] = "x";
     assert_int_equal(tt_report_csv(r, now, &csv, &len, why), 0);
+    assert_string_equal(why, ""); /* nothing left out */
     assert_non_null(csv);
     assert_int_equal(len, strlen(csv));
     if (strcmp(csv, want) != 0)
@@ -128,21 +158,17 @@ static void csv_is(const tt_report_t *r, int64_t now, const char *want)
 static void test_empty(void **state)
 {
     (void)state;
-    tt_report_t *r = tt_report_new();
-    assert_non_null(r);
+    tt_session_t *r = session_new();
     csv_is(r, T0, HEADER);
-    tt_report_destroy(&r);
-    assert_null(r);
-    tt_report_destroy(&r);
-    tt_report_destroy(NULL);
+    note(r, T0);
+    csv_is(r, T0, HEADER); /* records that are not attendance, takes or the call */
+    session_free(&r);
 }
 
 static void test_session(void **state)
 {
     (void)state;
-    seq = 0;
-    tt_report_t *r = tt_report_new();
-    assert_non_null(r);
+    tt_session_t *r = session_new();
     note(r, T0 - MIN);
     call(r, T0, "start", "afm-film-la");
     roll(r, T0 + 2 * MIN, "0M0", 1); /* nobody in yet */
@@ -188,14 +214,13 @@ static void test_session(void **state)
                "1M1 t1 t2 t3;1M2 t1 t2,2,1\r\n";
     csv_is(r, T0 + 240 * MIN, want);
     csv_is(r, T0 + 240 * MIN, want); /* drawing changes nothing */
-    tt_report_destroy(&r);
+    session_free(&r);
 }
 
 static void test_overtime_units(void **state)
 {
     (void)state;
-    seq = 0;
-    tt_report_t *r = tt_report_new();
+    tt_session_t *r = session_new();
     call(r, T0, "start", "afm-sound"); /* 30-minute units from T0 + 180 */
     in(r, T0 + 10 * MIN, "stage", "a-twice-in-one-unit");
     in(r, T0 + 10 * MIN, "stage", "b-two-units");
@@ -221,62 +246,57 @@ static void test_overtime_units(void **state)
                   "c-before,stage,2026-11-25T09:10:00Z,2026-11-25T12:00:00Z,170,,0,0\r\n"
                   "d-straddles,stage,2026-11-25T09:10:00Z,2026-11-25T12:31:00Z,201,,0,2\r\n"
                   "e-after-wrap,stage,2026-11-25T13:00:00Z,,760,,0,1\r\n");
-    tt_report_destroy(&r);
+    session_free(&r);
 }
 
+/* What the fold refuses never reaches the report: records out of order,
+ * call events the call refuses, rules that do not parse. */
 static void test_refusals(void **state)
 {
     (void)state;
-    seq = 0;
-    tt_report_t *r = tt_report_new();
+    tt_session_t *r = session_new();
     char why[TT_WHY_LEN] = "";
-    /* out of order */
-    seq = 9;
-    note(r, T0); /* seq 10 */
+    note(r, T0); /* seq 1 */
     Tutti__Record rec = TUTTI__RECORD__INIT;
     Tutti__Note n = TUTTI__NOTE__INIT;
-    rec.seq = 10;
+    n.text = "again";
+    rec.seq = 1;
     rec.body_case = TUTTI__RECORD__BODY_NOTE;
     rec.note = &n;
-    assert_int_equal(tt_report_add(r, &rec, why), TT_ERR_INVALID);
-    assert_non_null(strstr(why, "record 10 added after 10"));
-    /* call events the call refuses, rules that do not parse */
+    assert_int_equal(fold(r, &rec, why), TT_ERR_INVALID);
+    assert_non_null(strstr(why, "record 1 applied after 1"));
+    in(r, T0, "stage", "Bob");
     assert_int_equal(call_event(r, T0, "break-end", NULL, why), TT_ERR_INVALID);
-    assert_non_null(strstr(why, "record 11: call break-end: not on a break"));
+    assert_non_null(strstr(why, "not on a break"));
     assert_int_equal(call_event(r, T0, "start", "[rules]\nid = x\n", why), TT_ERR_INVALID);
-    assert_non_null(strstr(why, "record 12: call rules: key title is missing"));
+    assert_non_null(strstr(why, "key title is missing"));
     assert_int_equal(call_event(r, T0, "start", NULL, why), TT_ERR_INVALID);
     call(r, T0, "start", "video-game");
     assert_int_equal(call_event(r, T0, "start", NULL, why), TT_ERR_INVALID); /* already running */
-    /* a body missing */
-    rec.seq = ++seq;
-    rec.body_case = TUTTI__RECORD__BODY_PRESENCE;
-    rec.presence = NULL;
-    assert_int_equal(tt_report_add(r, &rec, why), TT_ERR_INVALID);
-    tt_report_destroy(&r);
+    assert_int_equal(r->n_call_events, 1); /* only the start that took */
+    call(r, T0 + 10 * MIN, "break-start", NULL);
+    csv_is(r, T0 + 20 * MIN, HEADER "Bob,stage,2026-11-25T09:00:00Z,,20,,1,0\r\n");
+    session_free(&r);
 }
 
+/* A record that would pass a limit is left out, the rest drawn, and the
+ * caller told. */
 static void test_limits(void **state)
 {
     (void)state;
-    seq = 0;
-    tt_report_t *r = tt_report_new();
+    tt_session_t *r = session_new();
     static char names[TT_REPORT_MAX_PLAYERS + 1][16];
     static const char *list[TT_REPORT_MAX_PLAYERS + 1];
     for (size_t i = 0; i <= TT_REPORT_MAX_PLAYERS; i++) {
         snprintf(names[i], sizeof names[i], "p%05zu", i);
         list[i] = names[i];
     }
-    /* one too many: refused whole */
-    assert_int_equal(add_presence(r, T0, "stage", list, TT_REPORT_MAX_PLAYERS + 1, NULL, 0),
-                     TT_ERR_TOO_BIG);
-    csv_is(r, T0, HEADER);
     assert_int_equal(add_presence(r, T0, "stage", list, TT_REPORT_MAX_PLAYERS, NULL, 0), 0);
-    in(r, T0, "booth", "p00000"); /* known players are no new ones */
-    assert_int_equal(add_presence(r, T0, "stage", list + TT_REPORT_MAX_PLAYERS, 1, NULL, 0),
-                     TT_ERR_TOO_BIG);
-    /* out with everyone but one, then 1024 cues for p00000 and no more */
+    /* out with everyone, then in with one more distinct player than the
+     * report counts: that check-in is left out. */
     assert_int_equal(add_presence(r, T0, "stage", NULL, 0, list, TT_REPORT_MAX_PLAYERS), 0);
+    in(r, T0, "stage", "p04096");
+    in(r, T0, "booth", "p00000"); /* known players are no new ones */
     out(r, T0, "booth", "p00000");
     in(r, T0, "stage", "p00007");
     for (int i = 0; i < TT_REPORT_MAX_CUES; i++) {
@@ -285,15 +305,22 @@ static void test_limits(void **state)
         assert_int_equal(roll(r, T0 + MIN, cue, 1), 0);
     }
     assert_int_equal(roll(r, T0 + MIN, "0M1", 2), 0); /* another take of a cue it has */
-    assert_int_equal(roll(r, T0 + MIN, "extra", 1), TT_ERR_TOO_BIG);
+    /* The session holds as many cues as a player may have in the report:
+     * one more is the fold's refusal, never the report's. */
+    assert_int_equal(roll(r, T0 + MIN, "extra", 1), TT_ERR_INVALID);
+    seq--;
     char *csv = NULL;
     size_t len;
     char why[TT_WHY_LEN];
     assert_int_equal(tt_report_csv(r, T0 + 2 * MIN, &csv, &len, why), 0);
     assert_non_null(strstr(csv, "\r\np00007,stage,2026-11-25T09:00:00Z,,2,0M1 t1 t2;1M1 t1;"));
     assert_null(strstr(csv, "extra"));
+    assert_null(strstr(csv, "p04096"));
+    assert_non_null(strstr(csv, "\r\np00000,stage;booth,"));
+    assert_non_null(strstr(why, "1 record left out of the report"));
+    assert_non_null(strstr(why, "more than 4096 players"));
     free(csv);
-    tt_report_destroy(&r);
+    session_free(&r);
 }
 
 int main(void)

@@ -654,14 +654,194 @@ static void test_call_and_media(void **state)
     m.room = "london";
     assert_int_equal(apply_body(&s, 8, &media), 0);
     const tt_session_take_t *t = &tt_session_find_cue(&s, "1M1")->takes[0];
-    assert_string_equal(t->media_rooms, "stage+london");
-    assert_int_equal(t->n_media, 3);
+    char rooms[256];
+    tt_media_rooms(&s.media, "1M1", 1, rooms, sizeof rooms);
+    assert_string_equal(rooms, "stage+london");
+    assert_int_equal(tt_media_count(&s.media, "1M1", 1), 3);
     assert_int_equal(t->punch_in_bar, 3);
-    assert_true(tt_session_has_media(t, "london"));
-    assert_false(tt_session_has_media(t, "lond"));
+    assert_true(tt_media_has_room(&s.media, "1M1", 1, "london"));
+    assert_false(tt_media_has_room(&s.media, "1M1", 1, "lond"));
     m.take = 9; /* no such take */
     assert_int_not_equal(apply_body(&s, 9, &media), 0);
     tt_session_clear(&s);
+}
+
+/* The roll gate and the open changes: pure over the folded changes and acks
+ * and the rooms the caller names (online, or in the access file). */
+static void test_gate_and_not_acked(void **state)
+{
+    (void)state;
+    tt_session_t s;
+    tt_session_init(&s);
+    Tutti__Record rec = TUTTI__RECORD__INIT;
+    Tutti__Genesis g = TUTTI__GENESIS__INIT;
+    genesis(&rec, &g, 1, "gate");
+    assert_int_equal(apply(&s, &rec), 0);
+    Tutti__Record add = TUTTI__RECORD__INIT;
+    Tutti__CueAdd ca = TUTTI__CUE_ADD__INIT;
+    add.body_case = TUTTI__RECORD__BODY_CUE_ADD;
+    add.cue_add = &ca;
+    ca.cue = "1M1";
+    assert_int_equal(apply_body(&s, 2, &add), 0);
+    ca.cue = "1M2";
+    assert_int_equal(apply_body(&s, 3, &add), 0);
+    Tutti__Record chg = TUTTI__RECORD__INIT;
+    Tutti__Change c = TUTTI__CHANGE__INIT;
+    chg.body_case = TUTTI__RECORD__BODY_CHANGE;
+    chg.change = &c;
+    c.cue = "1M1";
+    c.text = "bars 12-16 horns tacet";
+    assert_int_equal(apply_body(&s, 4, &chg), 0); /* change 4 */
+    c.text = "tempo 92";
+    assert_int_equal(apply_body(&s, 5, &chg), 0); /* change 5 */
+    c.cue = "1M2";
+    assert_int_equal(apply_body(&s, 6, &chg), 0); /* change 6, another cue */
+    Tutti__Record ack = TUTTI__RECORD__INIT;
+    Tutti__Ack a = TUTTI__ACK__INIT;
+    ack.body_case = TUTTI__RECORD__BODY_ACK;
+    ack.ack = &a;
+    a.change = 4;
+    ack.actor = "stage";
+    assert_int_equal(apply_body(&s, 7, &ack), 0);
+
+    const char *rooms[] = {"stage", "london-strings", "home"};
+    const char *out[3];
+    assert_int_equal(tt_session_not_acked(&s.changes[0], rooms, 3, out), 2);
+    assert_string_equal(out[0], "london-strings");
+    assert_string_equal(out[1], "home");
+    assert_ptr_equal(out[0], rooms[1]); /* the caller's names */
+    assert_int_equal(tt_session_not_acked(&s.changes[1], rooms, 3, out), 3);
+    assert_int_equal(tt_session_not_acked(&s.changes[0], rooms, 0, out), 0);
+
+    char why[TT_WHY_LEN] = "";
+    tt_session_gate_t gate;
+    /* Only the online rooms count: stage (acked 4, not 5) and london. */
+    const char *online[] = {"stage", "london-strings"};
+    assert_int_equal(tt_session_roll_gate(&s, "1M1", online, 2, 0, &gate, why), TT_ERR_INVALID);
+    assert_int_equal(gate.n, 2);
+    assert_string_equal(gate.rooms[0], "london-strings"); /* first missing at change 4 */
+    assert_string_equal(gate.rooms[1], "stage");          /* then at change 5 */
+    assert_string_equal(gate.missing, "london-strings (change 4), stage (change 5)");
+    assert_string_equal(why, "not every room has seen the changes to 1M1: london-strings "
+                             "(change 4), stage (change 5) have not acked; tutti ack CHANGE "
+                             "in those rooms, or roll --force");
+    /* --force lets it through and still says who had not acked. */
+    why[0] = '\0';
+    assert_int_equal(tt_session_roll_gate(&s, "1M1", online, 2, 1, &gate, why), 0);
+    assert_int_equal(gate.n, 2);
+    assert_string_equal(why, "");
+    /* An offline room does not hold the roll; other cues' changes do not either. */
+    assert_int_equal(tt_session_roll_gate(&s, "1M1", online, 0, 0, &gate, why), 0);
+    assert_int_equal(gate.n, 0);
+    assert_string_equal(gate.missing, "");
+    assert_int_equal(tt_session_roll_gate(&s, "2M1", online, 2, 0, &gate, why), 0);
+    /* Every ack in: the gate opens. */
+    ack.actor = "london-strings";
+    assert_int_equal(apply_body(&s, 8, &ack), 0);
+    a.change = 5;
+    assert_int_equal(apply_body(&s, 9, &ack), 0);
+    ack.actor = "stage";
+    assert_int_equal(apply_body(&s, 10, &ack), 0);
+    assert_int_equal(tt_session_roll_gate(&s, "1M1", online, 2, 0, &gate, why), 0);
+    assert_int_equal(gate.n, 0);
+    assert_int_equal(tt_session_roll_gate(&s, "1M2", online, 2, 0, &gate, why), TT_ERR_INVALID);
+    assert_string_equal(gate.missing, "stage (change 6), london-strings (change 6)");
+    tt_session_clear(&s);
+}
+
+/* Attendance and the call history fold for the report: a stay per
+ * check-in closed by its check-out (outs before ins within a record), every
+ * call event the call took, the roll's wall time on its take. */
+static void test_attendance_and_call_history(void **state)
+{
+    (void)state;
+    tt_session_t s;
+    tt_session_init(&s);
+    Tutti__Record rec = TUTTI__RECORD__INIT;
+    Tutti__Genesis g = TUTTI__GENESIS__INIT;
+    genesis(&rec, &g, 1, "attendance");
+    assert_int_equal(apply(&s, &rec), 0);
+    Tutti__Record pr = TUTTI__RECORD__INIT;
+    Tutti__Presence p = TUTTI__PRESENCE__INIT;
+    pr.body_case = TUTTI__RECORD__BODY_PRESENCE;
+    pr.presence = &p;
+    char *ab[] = {"Anne", "Bob"}, *a[] = {"Anne"};
+    p.room = "stage";
+    p.in = ab;
+    p.n_in = 2;
+    pr.at_unix_ns = 100;
+    assert_int_equal(apply_body(&s, 2, &pr), 0);
+    p.n_in = 1; /* Anne again: already in, no second stay */
+    pr.at_unix_ns = 150;
+    assert_int_equal(apply_body(&s, 3, &pr), 0);
+    assert_int_equal(s.n_stays, 2);
+    /* Out and in again in one record: the stay closes, a new one opens. */
+    p.out = a;
+    p.n_out = 1;
+    pr.at_unix_ns = 200;
+    assert_int_equal(apply_body(&s, 4, &pr), 0);
+    assert_int_equal(s.n_stays, 3);
+    assert_string_equal(s.stays[0].name, "Anne");
+    assert_string_equal(s.stays[0].room, "stage");
+    assert_int_equal(s.stays[0].in_seq, 2);
+    assert_int_equal(s.stays[0].in_unix_ns, 100);
+    assert_int_equal(s.stays[0].out_seq, 4);
+    assert_int_equal(s.stays[0].out_unix_ns, 200);
+    assert_string_equal(s.stays[1].name, "Bob");
+    assert_int_equal(s.stays[1].out_seq, 0); /* still in */
+    assert_int_equal(s.stays[2].in_seq, 4);
+    assert_int_equal(s.stays[2].out_seq, 0);
+    assert_true(tt_session_present(&s, "stage", "Anne"));
+    /* Out of a room the player is not in: nothing closes. */
+    p.room = "booth";
+    p.n_in = 0;
+    assert_int_equal(apply_body(&s, 5, &pr), 0);
+    assert_int_equal(s.stays[2].out_seq, 0);
+
+    char text[TT_RULES_MAX_TEXT];
+    assert_true(tt_rules_format(tt_rules_preset("afm-film-la"), text, sizeof text) >= 0);
+    Tutti__Record ev = TUTTI__RECORD__INIT;
+    Tutti__CallEvent ce = TUTTI__CALL_EVENT__INIT;
+    ev.body_case = TUTTI__RECORD__BODY_CALL_EVENT;
+    ev.call_event = &ce;
+    ce.action = "start";
+    ce.rules_text = text;
+    ev.at_unix_ns = 1000;
+    assert_int_equal(apply_body(&s, 6, &ev), 0);
+    ce.action = "break-start";
+    ce.rules_text = "";
+    ev.at_unix_ns = 2000;
+    assert_int_equal(apply_body(&s, 7, &ev), 0);
+    ce.action = "break-start"; /* refused: not in the history */
+    assert_int_not_equal(apply_body(&s, 8, &ev), 0);
+    ce.action = "wrap";
+    ev.at_unix_ns = 3000;
+    assert_int_equal(apply_body(&s, 8, &ev), 0);
+    assert_int_equal(s.n_call_events, 3);
+    assert_string_equal(s.call_events[0].action, "start");
+    assert_int_equal(s.call_events[0].seq, 6);
+    assert_int_equal(s.call_events[0].at_unix_ns, 1000);
+    assert_string_equal(s.call_events[0].rules.id, "afm-film-la");
+    assert_string_equal(s.call_events[1].action, "break-start");
+    assert_string_equal(s.call_events[1].rules.id, "");
+    assert_string_equal(s.call_events[2].action, "wrap");
+    assert_int_equal(s.call_events[2].seq, 8);
+
+    Tutti__Record roll = TUTTI__RECORD__INIT;
+    Tutti__Roll r = TUTTI__ROLL__INIT;
+    r.cue = "1M1";
+    r.take = 1;
+    roll.body_case = TUTTI__RECORD__BODY_ROLL;
+    roll.roll = &r;
+    roll.at_unix_ns = 4242;
+    assert_int_equal(apply_body(&s, 9, &roll), 0);
+    const tt_session_take_t *t = &tt_session_find_cue(&s, "1M1")->takes[0];
+    assert_int_equal(t->roll_seq, 9);
+    assert_int_equal(t->roll_unix_ns, 4242);
+    tt_session_clear(&s);
+    assert_int_equal(s.n_stays, 0);
+    assert_null(s.stays);
+    assert_null(s.call_events);
 }
 
 int main(void)
@@ -679,6 +859,8 @@ int main(void)
         cmocka_unit_test(test_trim_rules),
         cmocka_unit_test(test_transport_and_takes),
         cmocka_unit_test(test_call_and_media),
+        cmocka_unit_test(test_gate_and_not_acked),
+        cmocka_unit_test(test_attendance_and_call_history),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
