@@ -22,6 +22,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "tt_csv.h"
 #include "tt_error.h"
 #include "tt_rules.h"
 #include "tt_session.h"
@@ -583,24 +584,15 @@ __attribute__((format(printf, 2, 3))) static void sb_printf(sb_t *b, const char 
     sb_put(b, tmp, (size_t)n);
 }
 
-/* RFC 4180: quoted when it holds '"', ',', CR or LF; quotes doubled. */
+static void sb_put_any(void *b, const char *s, size_t n)
+{
+    sb_put(b, s, n);
+}
+
+/* One cell through tt_csv (RFC 4180, formulas neutralised), then its separator. */
 static void csv_field(sb_t *out, const char *s, size_t n, int last)
 {
-    int quote = 0;
-    for (size_t i = 0; i < n; i++)
-        if (s[i] == '"' || s[i] == ',' || s[i] == '\r' || s[i] == '\n')
-            quote = 1;
-    if (!quote) {
-        sb_put(out, s, n);
-    } else {
-        sb_put(out, "\"", 1);
-        for (size_t i = 0; i < n; i++) {
-            if (s[i] == '"')
-                sb_put(out, "\"", 1);
-            sb_put(out, &s[i], 1);
-        }
-        sb_put(out, "\"", 1);
-    }
+    tt_csv_cell(s, n, sb_put_any, out);
     sb_str(out, last ? "\r\n" : ",");
 }
 

@@ -323,12 +323,25 @@ static void test_limits(void **state)
     session_free(&r);
 }
 
+/* A player's name that a spreadsheet would run as a formula comes out inert. */
+static void test_formula_names(void **state)
+{
+    (void)state;
+    tt_session_t *r = session_new();
+    in(r, T0, "stage", "=HYPERLINK(\"http://x\")");
+    in(r, T0, "stage", "@SUM(A1)");
+    csv_is(r, T0 + MIN,
+           HEADER "\"'=HYPERLINK(\"\"http://x\"\")\",stage,2026-11-25T09:00:00Z,,1,,0,0\r\n"
+                  "\"'@SUM(A1)\",stage,2026-11-25T09:00:00Z,,1,,0,0\r\n");
+    session_free(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_empty),          cmocka_unit_test(test_session),
-        cmocka_unit_test(test_overtime_units), cmocka_unit_test(test_refusals),
-        cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_formula_names), cmocka_unit_test(test_empty),
+        cmocka_unit_test(test_session),       cmocka_unit_test(test_overtime_units),
+        cmocka_unit_test(test_refusals),      cmocka_unit_test(test_limits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
