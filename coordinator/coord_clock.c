@@ -1,13 +1,13 @@
 /* coord_clock: ping/pong on a dedicated thread. See coord_clock.h. */
 #define _GNU_SOURCE
 #include "coord_clock.h"
+#include "tt_actor.h"
 #include "tt_diag.h"
 #include "tt_error.h"
 #include "tt_time.h"
 #include "tt_wire.h"
 
 #include <errno.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,14 +16,10 @@
 #define PINGS_PER_WAKE 64
 
 struct coord_clock {
-    void *ctx;
-    void *router;         /* created by the starter, used only by the thread */
-    void *control;        /* PAIR, starter side: "stop" */
-    void *thread_control; /* the thread's end */
+    void *router; /* created by the starter, used only by the thread while it runs */
+    tt_actor_t *actor;
     unsigned port;
     uint64_t epoch;
-    pthread_t thread;
-    int started;
 };
 
 static void answer(coord_clock_t *c, const tt_wire_msg_t *m, int64_t t2)
@@ -40,19 +36,31 @@ static void answer(coord_clock_t *c, const tt_wire_msg_t *m, int64_t t2)
     tt_wire_send(c->router, m->routing_id, m->routing_id_len, &env, NULL);
 }
 
-static void *clock_thread(void *arg)
+/* 1 when the owner asked us to stop; nothing else is ever sent here. */
+static int stop_asked(void *pipe)
+{
+    tt_actor_msg_t m;
+    if (tt_actor_recv(pipe, ZMQ_DONTWAIT, &m, NULL) != 0)
+        return 0;
+    int stop = tt_actor_is_stop(m.cmd);
+    tt_actor_msg_clear(&m);
+    return stop;
+}
+
+static void clock_actor(void *pipe, void *arg)
 {
     coord_clock_t *c = arg;
-    void *control = c->thread_control;
+    tt_actor_ready(pipe, 0, NULL);
     for (;;) {
-        zmq_pollitem_t items[2] = {{c->router, 0, ZMQ_POLLIN, 0}, {control, 0, ZMQ_POLLIN, 0}};
+        zmq_pollitem_t items[2] = {{c->router, 0, ZMQ_POLLIN, 0}, {pipe, 0, ZMQ_POLLIN, 0}};
         if (zmq_poll(items, 2, -1) < 0) {
             if (errno == EINTR)
                 continue;
+            tt_diag_error("clock service: polling: %s", zmq_strerror(errno));
             break;
         }
         int64_t woke = tt_time_mono_ns();
-        if (items[1].revents & ZMQ_POLLIN)
+        if ((items[1].revents & ZMQ_POLLIN) && stop_asked(pipe))
             break;
         for (int i = 0; i < PINGS_PER_WAKE; i++) {
             tt_wire_msg_t m;
@@ -70,7 +78,6 @@ static void *clock_thread(void *arg)
             tt_wire_msg_clear(&m);
         }
     }
-    return NULL;
 }
 
 coord_clock_t *coord_clock_start(void *ctx, const tt_keypair_t *kp, const char *endpoint,
@@ -81,15 +88,12 @@ coord_clock_t *coord_clock_start(void *ctx, const tt_keypair_t *kp, const char *
         tt_fail(why, TT_ERR_NOMEM, "allocating the clock service");
         return NULL;
     }
-    c->ctx = ctx;
     c->epoch = epoch;
     c->router = zmq_socket(ctx, ZMQ_ROUTER);
     if (!c->router) {
         tt_fail(why, TT_ERR_IO, "creating the clock socket: %s", zmq_strerror(errno));
         goto fail;
     }
-    if (tt_wire_pipe(ctx, "clock-control", &c->control, &c->thread_control, why) != 0)
-        goto fail;
     if (tt_wire_setup_server(c->router, kp, why) != 0)
         goto fail;
     if (zmq_bind(c->router, endpoint) != 0) {
@@ -99,12 +103,9 @@ coord_clock_t *coord_clock_start(void *ctx, const tt_keypair_t *kp, const char *
     }
     c->port = tt_wire_bound_port(c->router);
     /* The socket was made here but from now on only the thread touches it;
-     * pthread_create is the memory barrier ZeroMQ asks for on a hand-over. */
-    if (pthread_create(&c->thread, NULL, clock_thread, c) != 0) {
-        tt_fail(why, TT_ERR_IO, "starting the clock thread");
+     * the thread's start is the memory barrier ZeroMQ asks for on a hand-over. */
+    if (!(c->actor = tt_actor_new(ctx, "clock", clock_actor, c, NULL, why)))
         goto fail;
-    }
-    c->started = 1;
     return c;
 fail:
     coord_clock_stop(&c);
@@ -121,16 +122,9 @@ void coord_clock_stop(coord_clock_t **self_p)
     if (!self_p || !*self_p)
         return;
     coord_clock_t *c = *self_p;
-    if (c->started) {
-        zmq_send(c->control, "stop", 4, 0);
-        pthread_join(c->thread, NULL);
-    }
+    tt_actor_destroy(&c->actor); /* joined: the router is ours again */
     if (c->router)
         zmq_close(c->router);
-    if (c->control)
-        zmq_close(c->control);
-    if (c->thread_control)
-        zmq_close(c->thread_control); /* the thread has exited: ours again */
     free(c);
     *self_p = NULL;
 }

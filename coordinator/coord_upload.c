@@ -1,6 +1,6 @@
 /* coord_upload: credit-based file transfer on its own thread. See coord_upload.h.
  *
- * One loop: poll the ROUTER and the stop pipe, handle up to MSGS_PER_WAKE
+ * One loop: poll the ROUTER and the actor's pipe, handle up to MSGS_PER_WAKE
  * messages. An offer or a fetch asks the main thread first (and waits for
  * it: the main loop answers checks at once and media records right after
  * their commit). Chunks are written as they come and synced as a group
@@ -12,6 +12,7 @@
 #define _GNU_SOURCE
 #include "coord_upload.h"
 #include "coord_upload_internal.h"
+#include "tt_actor.h"
 #include "tt_diag.h"
 #include "tt_error.h"
 #include "tt_time.h"
@@ -20,7 +21,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,13 +57,12 @@ typedef struct {
 
 struct coord_upload {
     void *router;
-    void *control, *thread_control; /* "stop" */
-    void *pipe, *thread_pipe;       /* requests to the main thread */
+    tt_actor_t *actor;
+    void *control;            /* the thread's end of the actor's pipe ("$TERM"), while it runs */
+    void *pipe, *thread_pipe; /* requests to the main thread, as envelopes (coord_upload_pipe) */
     unsigned port;
     char dir[PATH_MAX];
     int dir_fd;
-    pthread_t thread;
-    int started;
     int stopping;
     uint64_t pipe_ids;
     uint8_t *buf; /* COORD_UPLOAD_FETCH_MAX bytes: hashing and fetches */
@@ -159,6 +158,19 @@ static void reply_done(coord_upload_t *u, const tt_wire_msg_t *m, uint64_t seq)
     reply(u, m, &env);
 }
 
+/* 1 when the owner asked us to stop ("$TERM" on the actor's pipe); then
+ * u->stopping is set too. Nothing else is sent there. */
+static int stop_asked(coord_upload_t *u)
+{
+    tt_actor_msg_t m;
+    if (tt_actor_recv(u->control, ZMQ_DONTWAIT, &m, NULL) != 0)
+        return 0;
+    if (tt_actor_is_stop(m.cmd))
+        u->stopping = 1;
+    tt_actor_msg_clear(&m);
+    return u->stopping;
+}
+
 /* Sends env to the main thread and waits for the answer with the same
  * request id. An Error answer becomes its code with its text in why. */
 static int pipe_request(coord_upload_t *u, Tutti__Envelope *env, Tutti__Envelope **out, char *why)
@@ -177,16 +189,14 @@ static int pipe_request(coord_upload_t *u, Tutti__Envelope *env, Tutti__Envelope
                            "within %d ms: try again",
                            PIPE_TIMEOUT_MS);
         zmq_pollitem_t items[2] = {{u->thread_pipe, 0, ZMQ_POLLIN, 0},
-                                   {u->thread_control, 0, ZMQ_POLLIN, 0}};
+                                   {u->control, 0, ZMQ_POLLIN, 0}};
         if (zmq_poll(items, 2, (long)left) < 0) {
             if (errno == EINTR)
                 continue;
             return tt_fail(why, TT_ERR_IO, "polling the pipe: %s", zmq_strerror(errno));
         }
-        if (items[1].revents & ZMQ_POLLIN) {
-            u->stopping = 1;
+        if ((items[1].revents & ZMQ_POLLIN) && stop_asked(u))
             return tt_fail(why, TT_ERR_UNAVAILABLE, "the coordinator is stopping");
-        }
         if (!(items[0].revents & ZMQ_POLLIN))
             continue;
         tt_wire_msg_t m;
@@ -664,18 +674,20 @@ static void on_fetch(coord_upload_t *u, const tt_wire_msg_t *m)
 
 /* ------------------------------------------------------------ thread */
 
-static void *upload_thread(void *arg)
+static void upload_actor(void *control, void *arg)
 {
     coord_upload_t *u = arg;
+    u->control = control;
+    tt_actor_ready(control, 0, NULL);
     while (!u->stopping) {
-        zmq_pollitem_t items[2] = {{u->router, 0, ZMQ_POLLIN, 0},
-                                   {u->thread_control, 0, ZMQ_POLLIN, 0}};
+        zmq_pollitem_t items[2] = {{u->router, 0, ZMQ_POLLIN, 0}, {control, 0, ZMQ_POLLIN, 0}};
         if (zmq_poll(items, 2, -1) < 0) {
             if (errno == EINTR)
                 continue;
+            tt_diag_error("upload service: polling: %s", zmq_strerror(errno));
             break;
         }
-        if (items[1].revents & ZMQ_POLLIN)
+        if ((items[1].revents & ZMQ_POLLIN) && stop_asked(u))
             break;
         for (int i = 0; i < MSGS_PER_WAKE && !u->stopping; i++) {
             tt_wire_msg_t m;
@@ -706,7 +718,6 @@ static void *upload_thread(void *arg)
     }
     for (int i = 0; i < COORD_UPLOAD_MAX_OPEN; i++)
         slot_close(&u->slots[i]);
-    return NULL;
 }
 
 coord_upload_t *coord_upload_start(const coord_upload_config_t *cfg, char *why)
@@ -742,8 +753,7 @@ coord_upload_t *coord_upload_start(const coord_upload_config_t *cfg, char *why)
         tt_fail(why, TT_ERR_IO, "creating the upload socket: %s", zmq_strerror(errno));
         goto fail;
     }
-    if (tt_wire_pipe(cfg->ctx, "upload-control", &u->control, &u->thread_control, why) != 0 ||
-        tt_wire_pipe(cfg->ctx, "upload", &u->pipe, &u->thread_pipe, why) != 0)
+    if (tt_actor_pipe(cfg->ctx, "upload", &u->pipe, &u->thread_pipe, why) != 0)
         goto fail;
     if (tt_wire_setup_server(u->router, cfg->keys, why) != 0)
         goto fail;
@@ -754,11 +764,8 @@ coord_upload_t *coord_upload_start(const coord_upload_config_t *cfg, char *why)
     }
     u->port = tt_wire_bound_port(u->router);
     /* From here only the thread touches the router and the thread ends. */
-    if (pthread_create(&u->thread, NULL, upload_thread, u) != 0) {
-        tt_fail(why, TT_ERR_IO, "starting the upload thread");
+    if (!(u->actor = tt_actor_new(cfg->ctx, "upload", upload_actor, u, NULL, why)))
         goto fail;
-    }
-    u->started = 1;
     return u;
 fail:
     coord_upload_stop(&u);
@@ -780,16 +787,9 @@ void coord_upload_stop(coord_upload_t **self_p)
     if (!self_p || !*self_p)
         return;
     coord_upload_t *u = *self_p;
-    if (u->started) {
-        zmq_send(u->control, "stop", 4, 0);
-        pthread_join(u->thread, NULL);
-    }
+    tt_actor_destroy(&u->actor); /* joined: the router and the thread ends are ours again */
     if (u->router)
         zmq_close(u->router);
-    if (u->control)
-        zmq_close(u->control);
-    if (u->thread_control)
-        zmq_close(u->thread_control);
     if (u->pipe)
         zmq_close(u->pipe);
     if (u->thread_pipe)
