@@ -1,6 +1,7 @@
 /* agent_clock: ping/pong and the estimator on a thread. See agent_clock.h. */
 #define _GNU_SOURCE
 #include "agent_clock.h"
+#include "tt_actor.h"
 #include "tt_diag.h"
 #include "tt_error.h"
 #include "tt_time.h"
@@ -8,7 +9,6 @@
 
 #include <errno.h>
 #include <math.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,20 +26,16 @@
  * only wakes both paths up and is not used. */
 #define BURST 4
 
-enum { CMD_CONNECT = 1, CMD_TRIM, CMD_STOP };
-
-typedef struct {
-    int kind;
-    char endpoint[256];
-    int64_t trim_ns;
-} clock_cmd_t;
+/* The pipe, main -> thread: CONNECT (the endpoint, its bytes) and TRIM
+ * (int64_t ns); thread -> main: REPORT (an agent_clock_report_t). */
+#define CMD_CONNECT "CONNECT"
+#define CMD_TRIM "TRIM"
+#define CMD_REPORT "REPORT"
+#define MAX_ENDPOINT 255
 
 struct agent_clock {
     void *ctx;
-    void *main_pipe;   /* main thread's end of the PAIR */
-    void *thread_pipe; /* the clock thread's end, connected before it starts */
-    pthread_t thread;
-    int started;
+    tt_actor_t *actor;
 
     /* Thread-owned from here on. */
     tt_keypair_t *keys; /* own copy: the caller's is only borrowed */
@@ -95,6 +91,7 @@ typedef struct {
     tt_clock_state_t last_state;
     int burst_left;    /* pings still to send in this burst */
     int64_t warmup_t1; /* t1 of the burst's first ping: not a sample */
+    int64_t next_ping; /* mono */
 } clock_loop_t;
 
 static void open_dealer(clock_loop_t *l, const char *endpoint)
@@ -194,7 +191,7 @@ static void send_report(clock_loop_t *l, int64_t now_local)
         .trim_us = (double)l->trim_ns / 1000.0,
         .has_sample = r.samples > 0 || r.state != TT_CLOCK_ACQUIRING,
     };
-    zmq_send(l->pipe, &out, sizeof out, ZMQ_DONTWAIT);
+    tt_actor_send(l->pipe, ZMQ_DONTWAIT, CMD_REPORT, &out, sizeof out, NULL); /* newest wins */
     if (r.state != l->last_state) {
         tt_diag_info("clock: %s (offset %.1f us, drift %.2f ppm, rtt %.0f us, bound %.1f us)",
                      tt_clock_state_name(r.state), out.offset_us, r.drift_ppm, r.rtt_us,
@@ -252,27 +249,70 @@ static void write_trace(clock_loop_t *l, int64_t mono)
             isfinite(r.error_bound_us) ? r.error_bound_us * 1000.0 : -1.0);
 }
 
-static void *clock_thread(void *arg)
+static void on_connect(void *self, const void *data, size_t len)
+{
+    clock_loop_t *l = self;
+    char endpoint[MAX_ENDPOINT + 1];
+    snprintf(endpoint, sizeof endpoint, "%.*s", (int)(len < MAX_ENDPOINT ? len : MAX_ENDPOINT),
+             (const char *)data);
+    open_dealer(l, endpoint);
+    l->next_ping = tt_time_mono_ns();
+}
+
+static void on_trim(void *self, const void *data, size_t len)
+{
+    (void)len;
+    clock_loop_t *l = self;
+    int64_t trim_ns;
+    memcpy(&trim_ns, data, sizeof trim_ns);
+    if (trim_ns != l->trim_ns)
+        tt_diag_info("clock: trim %.1f us", (double)trim_ns / 1000.0);
+    l->trim_ns = trim_ns;
+}
+
+static const tt_actor_cmd_t commands[] = {
+    {CMD_CONNECT, TT_ACTOR_ANY_LEN, on_connect},
+    {CMD_TRIM, sizeof(int64_t), on_trim},
+    {NULL, 0, NULL},
+};
+
+/* Applies one command from the pipe; 1 when it was the stop. */
+static int on_command(clock_loop_t *l)
+{
+    tt_actor_msg_t m;
+    char why[TT_WHY_LEN];
+    if (tt_actor_recv(l->pipe, ZMQ_DONTWAIT, &m, why) != 0)
+        return 0;
+    int stop = tt_actor_is_stop(m.cmd);
+    if (!stop && tt_actor_dispatch(commands, l, &m, why) != 0)
+        tt_diag_error("clock: %s", why);
+    tt_actor_msg_clear(&m);
+    return stop;
+}
+
+static void clock_actor(void *pipe, void *arg)
 {
     agent_clock_t *c = arg;
     clock_loop_t l = {.c = c, .last_state = TT_CLOCK_ACQUIRING};
     tt_clock_est_config_t cfg;
     tt_clock_est_config_default(&cfg);
     l.est = tt_clock_est_new(&cfg);
-    l.pipe = c->thread_pipe;
+    l.pipe = pipe;
     if (!l.est) {
-        tt_diag_error("clock: cannot start the clock thread");
-        goto out;
+        tt_actor_ready(pipe, TT_ERR_NOMEM, "clock: cannot start the clock thread");
+        return;
     }
+    tt_actor_ready(pipe, 0, NULL);
     const int64_t ms = 1000000;
     int64_t now = tt_time_mono_ns();
-    int64_t next_ping = now, next_report = now, next_trace = now, next_publish = now;
+    int64_t next_report = now, next_trace = now, next_publish = now;
+    l.next_ping = now;
     for (;;) {
         now = tt_time_mono_ns();
         tt_clock_est_tick(l.est, local_now(c, now));
-        if (l.dealer && now >= next_ping) {
+        if (l.dealer && now >= l.next_ping) {
             start_burst(&l);
-            next_ping = now + tt_clock_est_next_ping_ms(l.est) * ms;
+            l.next_ping = now + tt_clock_est_next_ping_ms(l.est) * ms;
         }
         if (now >= next_report) {
             send_report(&l, local_now(c, now));
@@ -289,8 +329,8 @@ static void *clock_thread(void *arg)
                 next_trace = now + c->trace_interval_ms * ms;
         }
         int64_t next = next_report;
-        if (l.dealer && next_ping < next)
-            next = next_ping;
+        if (l.dealer && l.next_ping < next)
+            next = l.next_ping;
         if (c->trace && next_trace < next)
             next = next_trace;
         if (c->box && next_publish < next)
@@ -299,35 +339,20 @@ static void *clock_thread(void *arg)
         zmq_pollitem_t items[2] = {{l.pipe, 0, ZMQ_POLLIN, 0}, {l.dealer, 0, ZMQ_POLLIN, 0}};
         int n = zmq_poll(items, l.dealer ? 2 : 1, wait_ms);
         int64_t woke_local = local_now(c, tt_time_mono_ns());
-        if (n < 0 && errno != EINTR)
+        if (n < 0 && errno != EINTR) {
+            tt_diag_error("clock: polling: %s", zmq_strerror(errno));
             break;
+        }
         if (n <= 0)
             continue;
         if (l.dealer && (items[1].revents & ZMQ_POLLIN))
             on_pongs(&l, woke_local);
-        if (items[0].revents & ZMQ_POLLIN) {
-            clock_cmd_t cmd;
-            int got = zmq_recv(l.pipe, &cmd, sizeof cmd, ZMQ_DONTWAIT);
-            if (got != (int)sizeof cmd)
-                continue;
-            if (cmd.kind == CMD_STOP)
-                break;
-            if (cmd.kind == CMD_CONNECT) {
-                cmd.endpoint[sizeof cmd.endpoint - 1] = '\0';
-                open_dealer(&l, cmd.endpoint);
-                next_ping = tt_time_mono_ns();
-            } else if (cmd.kind == CMD_TRIM) {
-                if (cmd.trim_ns != l.trim_ns)
-                    tt_diag_info("clock: trim %.1f us", (double)cmd.trim_ns / 1000.0);
-                l.trim_ns = cmd.trim_ns;
-            }
-        }
+        if ((items[0].revents & ZMQ_POLLIN) && on_command(&l))
+            break;
     }
-out:
     if (l.dealer)
         zmq_close(l.dealer);
     tt_clock_est_destroy(&l.est);
-    return NULL;
 }
 
 agent_clock_t *agent_clock_start(void *ctx, const agent_clock_config_t *cfg, char *why)
@@ -356,13 +381,8 @@ agent_clock_t *agent_clock_start(void *ctx, const agent_clock_config_t *cfg, cha
         }
         fprintf(c->trace, "# mono_ns local_ns session_estimate_ns state error_bound_ns\n");
     }
-    if (tt_wire_pipe(ctx, "clock", &c->main_pipe, &c->thread_pipe, why) != 0)
+    if (!(c->actor = tt_actor_new(ctx, "clock", clock_actor, c, NULL, why)))
         goto fail;
-    if (pthread_create(&c->thread, NULL, clock_thread, c) != 0) {
-        tt_fail(why, TT_ERR_IO, "starting the clock thread");
-        goto fail;
-    }
-    c->started = 1;
     return c;
 fail:
     agent_clock_stop(&c);
@@ -374,15 +394,7 @@ void agent_clock_stop(agent_clock_t **self_p)
     if (!self_p || !*self_p)
         return;
     agent_clock_t *c = *self_p;
-    if (c->started) {
-        clock_cmd_t cmd = {.kind = CMD_STOP};
-        zmq_send(c->main_pipe, &cmd, sizeof cmd, 0);
-        pthread_join(c->thread, NULL);
-    }
-    if (c->main_pipe)
-        zmq_close(c->main_pipe);
-    if (c->thread_pipe)
-        zmq_close(c->thread_pipe); /* the thread has exited: ours again */
+    tt_actor_destroy(&c->actor); /* joined: the trace file is ours again */
     if (c->trace)
         fclose(c->trace);
     tt_keypair_destroy(&c->keys);
@@ -392,29 +404,39 @@ void agent_clock_stop(agent_clock_t **self_p)
 
 void agent_clock_connect(agent_clock_t *c, const char *endpoint)
 {
-    clock_cmd_t cmd = {.kind = CMD_CONNECT};
-    snprintf(cmd.endpoint, sizeof cmd.endpoint, "%s", endpoint);
-    zmq_send(c->main_pipe, &cmd, sizeof cmd, ZMQ_DONTWAIT);
+    char why[TT_WHY_LEN];
+    size_t len = strnlen(endpoint, MAX_ENDPOINT + 1);
+    if (len > MAX_ENDPOINT) {
+        tt_diag_error("clock: cannot connect to %.64s...: the endpoint is too long", endpoint);
+        return;
+    }
+    if (tt_actor_send(tt_actor_sock(c->actor), ZMQ_DONTWAIT, CMD_CONNECT, endpoint, len, why) != 0)
+        tt_diag_error("clock: telling the clock thread to connect: %s", why);
 }
 
 void agent_clock_set_trim(agent_clock_t *c, int64_t trim_ns)
 {
-    clock_cmd_t cmd = {.kind = CMD_TRIM, .trim_ns = trim_ns};
-    zmq_send(c->main_pipe, &cmd, sizeof cmd, ZMQ_DONTWAIT);
+    char why[TT_WHY_LEN];
+    if (tt_actor_send(tt_actor_sock(c->actor), ZMQ_DONTWAIT, CMD_TRIM, &trim_ns, sizeof trim_ns,
+                      why) != 0)
+        tt_diag_error("clock: telling the clock thread the trim: %s", why);
 }
 
 void *agent_clock_socket(agent_clock_t *c)
 {
-    return c->main_pipe;
+    return tt_actor_sock(c->actor);
 }
 
 int agent_clock_read(agent_clock_t *c, agent_clock_report_t *out)
 {
     int any = 0;
-    agent_clock_report_t r;
-    while (zmq_recv(c->main_pipe, &r, sizeof r, ZMQ_DONTWAIT) == (int)sizeof r) {
-        *out = r;
-        any = 1;
+    tt_actor_msg_t m;
+    while (tt_actor_recv(tt_actor_sock(c->actor), ZMQ_DONTWAIT, &m, NULL) == 0) {
+        if (!strcmp(m.cmd, CMD_REPORT) && m.len == sizeof *out) {
+            memcpy(out, m.data, sizeof *out);
+            any = 1;
+        }
+        tt_actor_msg_clear(&m);
     }
     return any;
 }

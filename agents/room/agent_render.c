@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include "agent_render.h"
 #include "agent_click.h"
+#include "tt_actor.h"
 #include "tt_diag.h"
 #include "tt_error.h"
 #include "tt_time.h"
@@ -11,7 +12,6 @@
 
 #include <errno.h>
 #include <jansson.h>
-#include <pthread.h>
 #include <sndfile.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,21 +21,22 @@
 
 #define BLOCK 480 /* 10 ms at 48 kHz: one "sound card period" */
 
-enum { CMD_ROLL = 1, CMD_STOP, CMD_QUIT };
+/* The pipe, main -> thread: ROLL (a roll_cmd_t, then the map's text and
+ * its NUL) and STOP (int64_t session ns). */
+#define CMD_ROLL "ROLL"
+#define CMD_STOP "STOP"
 
 typedef struct {
-    int kind;
-    int32_t from_bar;
     int64_t session_ns;
-    char map_text[]; /* CMD_ROLL only, NUL-terminated */
-} render_cmd_t;
+    int32_t from_bar;
+    int32_t pad;
+} roll_cmd_t;
 
 struct agent_render {
     agent_render_config_t cfg;
     void *ctx;
-    void *main_pipe, *thread_pipe;
-    pthread_t thread;
-    int started;
+    tt_actor_t *actor;
+    void *pipe; /* the thread's end of the actor's pipe, while it runs */
     SNDFILE *snd;
     char json_path[1100];
     int64_t local_start;
@@ -63,34 +64,55 @@ static void render_block(agent_render_t *r, float *frames, int n)
 
 /* ------------------------------------------------------------ thread */
 
-/* Applies every pending command; returns 1 when asked to quit. */
+static void on_roll(void *self, const void *data, size_t len)
+{
+    agent_render_t *r = self;
+    roll_cmd_t cmd;
+    if (len <= sizeof cmd || ((const char *)data)[len - 1] != '\0') {
+        tt_diag_error("render: a roll command of %zu bytes without its map", len);
+        return;
+    }
+    memcpy(&cmd, data, sizeof cmd);
+    const char *text = (const char *)data + sizeof cmd;
+    char why[TT_WHY_LEN];
+    agent_click_roll_t *roll =
+        agent_click_roll_new(text, cmd.from_bar, cmd.session_ns, r->cfg.sample_rate, why);
+    if (!roll)
+        tt_diag_error("render: cannot play the roll: %s", why);
+    agent_click_roll_t *old = agent_click_set_roll(&r->click, roll);
+    agent_click_roll_free(&old);
+}
+
+static void on_stop(void *self, const void *data, size_t len)
+{
+    (void)len;
+    agent_render_t *r = self;
+    int64_t at;
+    memcpy(&at, data, sizeof at);
+    agent_click_set_stop(&r->click, at);
+}
+
+static const tt_actor_cmd_t commands[] = {
+    {CMD_ROLL, TT_ACTOR_ANY_LEN, on_roll},
+    {CMD_STOP, sizeof(int64_t), on_stop},
+    {NULL, 0, NULL},
+};
+
+/* Applies every pending command; returns 1 when asked to stop the thread. */
 static int handle_commands(agent_render_t *r)
 {
     for (;;) {
-        zmq_msg_t msg;
-        zmq_msg_init(&msg);
-        if (zmq_msg_recv(&msg, r->thread_pipe, ZMQ_DONTWAIT) < 0) {
-            zmq_msg_close(&msg);
-            return 0;
-        }
-        const render_cmd_t *cmd = zmq_msg_data(&msg);
-        int quit = 0;
-        if (zmq_msg_size(&msg) >= sizeof *cmd) {
-            char why[TT_WHY_LEN];
-            if (cmd->kind == CMD_QUIT) {
-                quit = 1;
-            } else if (cmd->kind == CMD_ROLL) {
-                agent_click_roll_t *roll = agent_click_roll_new(
-                    cmd->map_text, cmd->from_bar, cmd->session_ns, r->cfg.sample_rate, why);
-                if (!roll)
-                    tt_diag_error("render: cannot play the roll: %s", why);
-                agent_click_roll_t *old = agent_click_set_roll(&r->click, roll);
-                agent_click_roll_free(&old);
-            } else if (cmd->kind == CMD_STOP) {
-                agent_click_set_stop(&r->click, cmd->session_ns);
-            }
-        }
-        zmq_msg_close(&msg);
+        tt_actor_msg_t m;
+        char why[TT_WHY_LEN];
+        int rc = tt_actor_recv(r->pipe, ZMQ_DONTWAIT, &m, why);
+        if (rc == TT_ERR_PROTOCOL)
+            continue; /* malformed: dropped whole */
+        if (rc != 0)
+            return 0; /* nothing more */
+        int quit = tt_actor_is_stop(m.cmd);
+        if (!quit && tt_actor_dispatch(commands, r, &m, why) != 0)
+            tt_diag_error("render: %s", why);
+        tt_actor_msg_clear(&m);
         if (quit)
             return 1;
     }
@@ -103,16 +125,18 @@ static void sleep_until_mono(int64_t mono)
         ;
 }
 
-static void *render_thread(void *arg)
+static void render_actor(void *pipe, void *arg)
 {
     agent_render_t *r = arg;
     float frames[2 * BLOCK];
+    r->pipe = pipe;
+    tt_actor_ready(pipe, 0, NULL);
     for (;;) {
         /* Like a sound card: the block is due once the local clock has passed its end. */
         int64_t due_local = sample_to_local(r, r->written + BLOCK);
         int64_t due_mono = agent_clock_mono_ns(r->cfg.clock, due_local);
         if (tt_time_mono_ns() < due_mono) {
-            zmq_pollitem_t item = {r->thread_pipe, 0, ZMQ_POLLIN, 0};
+            zmq_pollitem_t item = {pipe, 0, ZMQ_POLLIN, 0};
             long wait_ms = (long)((due_mono - tt_time_mono_ns()) / 1000000);
             if (wait_ms > 0)
                 zmq_poll(&item, 1, wait_ms);
@@ -127,7 +151,6 @@ static void *render_thread(void *arg)
         }
         r->written += BLOCK;
     }
-    return NULL;
 }
 
 static void write_json(agent_render_t *r)
@@ -179,14 +202,9 @@ agent_render_t *agent_render_start(void *ctx, const agent_render_config_t *cfg, 
         tt_fail(why, TT_ERR_IO, "opening --click-wav %s: %s", cfg->wav_path, sf_strerror(NULL));
         goto fail;
     }
-    if (tt_wire_pipe(ctx, "render", &r->main_pipe, &r->thread_pipe, why) != 0)
-        goto fail;
     r->local_start = agent_clock_local_ns(cfg->clock, tt_time_mono_ns());
-    if (pthread_create(&r->thread, NULL, render_thread, r) != 0) {
-        tt_fail(why, TT_ERR_IO, "starting the render thread");
+    if (!(r->actor = tt_actor_new(ctx, "render", render_actor, r, NULL, why)))
         goto fail;
-    }
-    r->started = 1;
     return r;
 fail:
     agent_render_destroy(&r);
@@ -198,18 +216,12 @@ void agent_render_destroy(agent_render_t **self_p)
     if (!self_p || !*self_p)
         return;
     agent_render_t *r = *self_p;
-    if (r->started) {
-        render_cmd_t cmd = {.kind = CMD_QUIT};
-        zmq_send(r->main_pipe, &cmd, sizeof cmd, 0);
-        pthread_join(r->thread, NULL);
+    if (r->actor) {
+        tt_actor_destroy(&r->actor); /* joined: the file and the click are ours again */
         write_json(r);
     }
     if (r->snd)
         sf_close(r->snd); /* writes the final RIFF sizes */
-    if (r->main_pipe)
-        zmq_close(r->main_pipe);
-    if (r->thread_pipe)
-        zmq_close(r->thread_pipe);
     agent_click_roll_t *roll = agent_click_set_roll(&r->click, NULL);
     agent_click_roll_free(&roll);
     free(r);
@@ -220,21 +232,24 @@ void agent_render_roll(agent_render_t *r, const char *map_text, int32_t from_bar
                        int64_t start_session_ns)
 {
     size_t len = strlen(map_text) + 1;
-    render_cmd_t *cmd = malloc(sizeof *cmd + len);
-    if (!cmd) {
+    roll_cmd_t cmd = {.session_ns = start_session_ns, .from_bar = from_bar};
+    uint8_t *buf = malloc(sizeof cmd + len);
+    if (!buf) {
         tt_diag_error("render: out of memory for a roll");
         return;
     }
-    cmd->kind = CMD_ROLL;
-    cmd->from_bar = from_bar;
-    cmd->session_ns = start_session_ns;
-    memcpy(cmd->map_text, map_text, len);
-    zmq_send(r->main_pipe, cmd, sizeof *cmd + len, 0);
-    free(cmd);
+    memcpy(buf, &cmd, sizeof cmd);
+    memcpy(buf + sizeof cmd, map_text, len);
+    char why[TT_WHY_LEN];
+    if (tt_actor_send(tt_actor_sock(r->actor), 0, CMD_ROLL, buf, sizeof cmd + len, why) != 0)
+        tt_diag_error("render: telling the render thread to roll: %s", why);
+    free(buf);
 }
 
 void agent_render_stop(agent_render_t *r, int64_t at_session_ns)
 {
-    render_cmd_t cmd = {.kind = CMD_STOP, .session_ns = at_session_ns};
-    zmq_send(r->main_pipe, &cmd, sizeof cmd, 0);
+    char why[TT_WHY_LEN];
+    if (tt_actor_send(tt_actor_sock(r->actor), 0, CMD_STOP, &at_session_ns, sizeof at_session_ns,
+                      why) != 0)
+        tt_diag_error("render: telling the render thread to stop: %s", why);
 }
