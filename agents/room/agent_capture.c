@@ -11,6 +11,7 @@
  */
 #define _GNU_SOURCE
 #include "agent_capture.h"
+#include "tt_actor.h"
 #include "tt_bwf.h"
 #include "tt_diag.h"
 #include "tt_error.h"
@@ -21,7 +22,6 @@
 #include <fcntl.h>
 #include <jack/ringbuffer.h>
 #include <jansson.h>
-#include <pthread.h>
 #include <sndfile.h>
 #include <sodium.h>
 #include <stdatomic.h>
@@ -151,10 +151,13 @@ int agent_capture_time_reference(const tt_session_take_t *tk, const tt_tempo_map
 
 /* ---------------------------------------------------------------- types */
 
-enum { CMD_OPEN = 1, CMD_END, CMD_QUIT };
+/* The pipe, main -> writer: OPEN (a cap_cmd_t) and END (an end_cmd_t);
+ * writer -> main: DONE (a cap_done_t). */
+#define CMD_OPEN "OPEN"
+#define CMD_END "END"
+#define CMD_DONE "DONE"
 
 typedef struct {
-    int kind;
     uint32_t id;
     uint32_t take;
     int32_t punch_in, punch_out;
@@ -164,6 +167,11 @@ typedef struct {
     char cue[NAME_LEN];
     char session[SESSION_LEN];
 } cap_cmd_t;
+
+typedef struct {
+    uint32_t id;
+    int64_t s_end;
+} end_cmd_t;
 
 typedef struct {
     uint32_t id;
@@ -204,9 +212,7 @@ struct agent_capture {
     char input[AGENT_CAPTURE_MAX_INPUTS][NAME_LEN];
     int n;
     int64_t pre_ns, post_ns, max_ns;
-    void *main_pipe, *thread_pipe;
-    pthread_t thread;
-    int started;
+    tt_actor_t *writer;
     jack_ringbuffer_t *ring;
     atomic_ullong dropped; /* frames rt_push could not queue */
 
@@ -225,6 +231,7 @@ struct agent_capture {
     int64_t play_origin, play_next, play_end;
 
     /* Writer thread. */
+    void *pipe;                               /* its end of the actor's pipe */
     float *scratch[AGENT_CAPTURE_MAX_INPUTS]; /* AGENT_CAPTURE_MAX_BLOCK each */
     float *hist[AGENT_CAPTURE_MAX_INPUTS];    /* hist_len each, indexed by S mod hist_len */
     int64_t hist_len, hist_lo, hist_hi;
@@ -285,7 +292,9 @@ int agent_capture_rt_push(agent_capture_t *c, uint32_t n, const float *const *in
 static void send_done(agent_capture_t *c, uint32_t id, int recorded)
 {
     cap_done_t d = {id, recorded};
-    zmq_send(c->thread_pipe, &d, sizeof d, ZMQ_DONTWAIT);
+    char why[TT_WHY_LEN];
+    if (tt_actor_send(c->pipe, ZMQ_DONTWAIT, CMD_DONE, &d, sizeof d, why) != 0)
+        tt_diag_error("capture: telling the main thread take %u is done: %s", id, why);
 }
 
 static int sync_dir(const char *dir, char *why)
@@ -651,44 +660,70 @@ static void on_end(agent_capture_t *c, wtake_t *t, int64_t s_end)
     }
 }
 
-/* Applies pending commands; 1 once asked to quit. */
+static void on_open(void *self, const void *data, size_t len)
+{
+    (void)len;
+    agent_capture_t *c = self;
+    cap_cmd_t cmd;
+    memcpy(&cmd, data, sizeof cmd);
+    wtake_t *t = NULL;
+    for (int k = 0; k < AGENT_CAPTURE_MAX_TAKES && !t; k++)
+        if (!c->wt[k].used)
+            t = &c->wt[k];
+    if (!t) { /* the main thread keeps the same count: cannot happen */
+        send_done(c, cmd.id, 0);
+        return;
+    }
+    memset(t, 0, sizeof *t);
+    t->used = 1;
+    t->open = cmd;
+    t->s_end = cmd.s_end;
+}
+
+static void on_end_cmd(void *self, const void *data, size_t len)
+{
+    (void)len;
+    agent_capture_t *c = self;
+    end_cmd_t cmd;
+    memcpy(&cmd, data, sizeof cmd);
+    for (int k = 0; k < AGENT_CAPTURE_MAX_TAKES; k++)
+        if (c->wt[k].used && c->wt[k].open.id == cmd.id)
+            on_end(c, &c->wt[k], cmd.s_end);
+}
+
+static const tt_actor_cmd_t commands[] = {
+    {CMD_OPEN, sizeof(cap_cmd_t), on_open},
+    {CMD_END, sizeof(end_cmd_t), on_end_cmd},
+    {NULL, 0, NULL},
+};
+
+/* Applies pending commands; 1 once asked to stop. */
 static int writer_commands(agent_capture_t *c)
 {
     for (;;) {
-        cap_cmd_t cmd;
-        int got = zmq_recv(c->thread_pipe, &cmd, sizeof cmd, ZMQ_DONTWAIT);
-        if (got < 0)
+        tt_actor_msg_t m;
+        char why[TT_WHY_LEN];
+        int rc = tt_actor_recv(c->pipe, ZMQ_DONTWAIT, &m, why);
+        if (rc == TT_ERR_PROTOCOL)
+            continue; /* malformed: dropped whole */
+        if (rc != 0)
             return 0;
-        if (got != (int)sizeof cmd)
-            continue;
-        if (cmd.kind == CMD_QUIT)
+        int quit = tt_actor_is_stop(m.cmd);
+        if (!quit && tt_actor_dispatch(commands, c, &m, why) != 0)
+            tt_diag_error("capture: %s", why);
+        tt_actor_msg_clear(&m);
+        if (quit)
             return 1;
-        if (cmd.kind == CMD_OPEN) {
-            wtake_t *t = NULL;
-            for (int k = 0; k < AGENT_CAPTURE_MAX_TAKES && !t; k++)
-                if (!c->wt[k].used)
-                    t = &c->wt[k];
-            if (!t) { /* the main thread keeps the same count: cannot happen */
-                send_done(c, cmd.id, 0);
-                continue;
-            }
-            memset(t, 0, sizeof *t);
-            t->used = 1;
-            t->open = cmd;
-            t->s_end = cmd.s_end;
-        } else if (cmd.kind == CMD_END) {
-            for (int k = 0; k < AGENT_CAPTURE_MAX_TAKES; k++)
-                if (c->wt[k].used && c->wt[k].open.id == cmd.id)
-                    on_end(c, &c->wt[k], cmd.s_end);
-        }
     }
 }
 
-static void *writer_main(void *arg)
+static void writer_actor(void *pipe, void *arg)
 {
     agent_capture_t *c = arg;
+    c->pipe = pipe;
+    tt_actor_ready(pipe, 0, NULL);
     for (;;) {
-        zmq_pollitem_t item = {c->thread_pipe, 0, ZMQ_POLLIN, 0};
+        zmq_pollitem_t item = {pipe, 0, ZMQ_POLLIN, 0};
         zmq_poll(&item, 1, 10);
         int quit = writer_commands(c);
         drain(c);
@@ -709,7 +744,6 @@ static void *writer_main(void *arg)
             t->complete = 0;
         finish(c, t);
     }
-    return NULL;
 }
 
 /* ---------------------------------------------------------------- main thread */
@@ -824,13 +858,8 @@ agent_capture_t *agent_capture_new(const agent_capture_config_t *cfg, char *why)
             goto fail;
         }
     }
-    if (tt_wire_pipe(cfg->ctx, "capture", &c->main_pipe, &c->thread_pipe, why) != 0)
+    if (!(c->writer = tt_actor_new(cfg->ctx, "capture", writer_actor, c, NULL, why)))
         goto fail;
-    if (pthread_create(&c->thread, NULL, writer_main, c) != 0) {
-        tt_fail(why, TT_ERR_IO, "starting the capture writer thread");
-        goto fail;
-    }
-    c->started = 1;
     tt_diag_info("capture: %d input%s at %d Hz into %s%s%s, handles %.3f/%.3f s", n,
                  n == 1 ? "" : "s", cfg->rate, c->dir, cfg->capture_from ? " from " : "",
                  cfg->capture_from ? cfg->capture_from : "", cfg->pre_handle_s, cfg->post_handle_s);
@@ -845,17 +874,7 @@ void agent_capture_destroy(agent_capture_t **self_p)
     if (!self_p || !*self_p)
         return;
     agent_capture_t *c = *self_p;
-    if (c->started) {
-        cap_cmd_t cmd;
-        memset(&cmd, 0, sizeof cmd);
-        cmd.kind = CMD_QUIT;
-        zmq_send(c->main_pipe, &cmd, sizeof cmd, 0);
-        pthread_join(c->thread, NULL);
-    }
-    if (c->main_pipe)
-        zmq_close(c->main_pipe);
-    if (c->thread_pipe)
-        zmq_close(c->thread_pipe);
+    tt_actor_destroy(&c->writer); /* joined: what it finished is on disk */
     for (int k = 0; k < AGENT_CAPTURE_MAX_TAKES; k++)
         tt_tempo_destroy(&c->takes[k].map);
     for (int i = 0; i < AGENT_CAPTURE_MAX_INPUTS; i++) {
@@ -872,10 +891,11 @@ void agent_capture_destroy(agent_capture_t **self_p)
     *self_p = NULL;
 }
 
-static void send_cmd(agent_capture_t *c, const cap_cmd_t *cmd)
+static void send_cmd(agent_capture_t *c, const char *cmd, const void *data, size_t len)
 {
-    if (zmq_send(c->main_pipe, cmd, sizeof *cmd, 0) != (int)sizeof *cmd)
-        tt_diag_error("capture: telling the writer: %s", zmq_strerror(errno));
+    char why[TT_WHY_LEN];
+    if (tt_actor_send(tt_actor_sock(c->writer), 0, cmd, data, len, why) != 0)
+        tt_diag_error("capture: telling the writer: %s", why);
 }
 
 int agent_capture_on_roll(agent_capture_t *c, const char *cue, const tt_session_take_t *tk,
@@ -926,7 +946,6 @@ int agent_capture_on_roll(agent_capture_t *c, const char *cue, const tt_session_
     slot->map = map;
     slot->win = win;
 
-    cmd.kind = CMD_OPEN;
     cmd.id = slot->id;
     cmd.take = tk->number;
     cmd.punch_in = win.punched ? tk->punch_in_bar : 0;
@@ -935,7 +954,7 @@ int agent_capture_on_roll(agent_capture_t *c, const char *cue, const tt_session_
     cmd.s_end = win.s_end;
     snprintf(cmd.cue, sizeof cmd.cue, "%s", cue);
     snprintf(cmd.session, sizeof cmd.session, "%s", session_name ? session_name : "");
-    send_cmd(c, &cmd);
+    send_cmd(c, CMD_OPEN, &cmd, sizeof cmd);
     c->busy++;
     tt_diag_info("capture: %s take %u: recording session samples %lld..%lld%s (%.3f s)", cue,
                  tk->number, (long long)win.s_begin, (long long)win.s_end,
@@ -968,12 +987,8 @@ void agent_capture_on_stop(agent_capture_t *c, const char *cue, uint32_t take, i
             win.s_end = t->win.s_end; /* a stop never extends a window */
         t->win.s_end = win.s_end;
         t->win.capped = 0;
-        cap_cmd_t cmd;
-        memset(&cmd, 0, sizeof cmd);
-        cmd.kind = CMD_END;
-        cmd.id = t->id;
-        cmd.s_end = win.s_end;
-        send_cmd(c, &cmd);
+        end_cmd_t cmd = {.id = t->id, .s_end = win.s_end};
+        send_cmd(c, CMD_END, &cmd, sizeof cmd);
         if (c->playing && c->play_id == t->id)
             c->play_end = win.s_end;
         tt_diag_info("capture: %s take %u ends at session sample %lld", t->cue, t->take.number,
@@ -1017,8 +1032,15 @@ static void play(agent_capture_t *c, int64_t s_now)
 int agent_capture_tick(agent_capture_t *c, int64_t now_session_ns)
 {
     c->now_s = agent_capture_sample(now_session_ns, c->cfg.rate);
-    cap_done_t d;
-    while (zmq_recv(c->main_pipe, &d, sizeof d, ZMQ_DONTWAIT) == (int)sizeof d) {
+    tt_actor_msg_t m;
+    while (tt_actor_recv(tt_actor_sock(c->writer), ZMQ_DONTWAIT, &m, NULL) == 0) {
+        cap_done_t d;
+        int done = !strcmp(m.cmd, CMD_DONE) && m.len == sizeof d;
+        if (done)
+            memcpy(&d, m.data, sizeof d);
+        tt_actor_msg_clear(&m);
+        if (!done)
+            continue; /* not a completion */
         for (int k = 0; k < AGENT_CAPTURE_MAX_TAKES; k++) {
             main_take_t *t = &c->takes[k];
             if (!t->used || t->id != d.id)
