@@ -9,6 +9,7 @@
 #define _GNU_SOURCE
 #include "agent_upload.h"
 #include "agent_manifest.h"
+#include "tt_actor.h"
 #include "tt_client.h"
 #include "tt_diag.h"
 #include "tt_error.h"
@@ -20,7 +21,6 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <limits.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +35,12 @@
 #define BACKOFF_MIN_MS 500
 #define BACKOFF_MAX_MS 5000
 #define MAX_IGNORED 256
+
+/* The pipe, owner -> thread: PORT (an unsigned) and NUDGE; thread ->
+ * owner: EVENT (an agent_upload_event_t). */
+#define CMD_PORT "PORT"
+#define CMD_NUDGE "NUDGE"
+#define CMD_EVENT "EVENT"
 
 typedef enum { P_NONE, P_OFFERED, P_SENDING, P_BACKOFF } phase_t;
 
@@ -58,11 +64,10 @@ typedef struct {
 } job_t;
 
 struct agent_upload {
-    void *pipe, *thread_pipe;
-    pthread_t thread;
-    int started;
+    tt_actor_t *actor;
     unsigned owner_port; /* owner thread: the port last handed over */
     /* thread-owned from here */
+    void *pipe; /* the thread's end of the actor's pipe */
     void *ctx;
     tt_keypair_t *keys;
     char server_key[TT_Z85_KEY_LEN + 1];
@@ -86,6 +91,12 @@ struct agent_upload {
 
 /* ------------------------------------------------------------ events */
 
+static void emit_ev(agent_upload_t *u, const agent_upload_event_t *ev)
+{
+    /* Dropped if nobody reads (the header says so); the thread logs anyway. */
+    tt_actor_send(u->pipe, ZMQ_DONTWAIT, CMD_EVENT, ev, sizeof *ev, NULL);
+}
+
 static void emit(agent_upload_t *u, agent_upload_event_kind_t kind, const char *reason)
 {
     agent_upload_event_t ev;
@@ -96,12 +107,7 @@ static void emit(agent_upload_t *u, agent_upload_event_kind_t kind, const char *
     ev.size = u->job.media.size;
     if (reason)
         snprintf(ev.reason, sizeof ev.reason, "%s", reason);
-    zmq_send(u->thread_pipe, &ev, sizeof ev, ZMQ_DONTWAIT); /* dropped if nobody reads */
-}
-
-static void emit_ev(agent_upload_t *u, const agent_upload_event_t *ev)
-{
-    zmq_send(u->thread_pipe, ev, sizeof *ev, ZMQ_DONTWAIT);
+    emit_ev(u, &ev);
 }
 
 /* ------------------------------------------------------------ manifests */
@@ -551,31 +557,53 @@ static void on_reply(agent_upload_t *u, Tutti__Envelope *env)
 
 /* ------------------------------------------------------------ the thread */
 
+static void on_port(void *self, const void *data, size_t len)
+{
+    (void)len;
+    agent_upload_t *u = self;
+    unsigned port;
+    memcpy(&port, data, sizeof port);
+    if (port == u->port)
+        return;
+    tt_diag_info("upload: the coordinator's upload service is on port %u", port);
+    u->port = port;
+    drop_client(u);
+    if (u->job.active) { /* offer again on the new port now */
+        u->job.phase = P_BACKOFF;
+        u->job.retry_ns = 0;
+        u->job.backoff_ms = BACKOFF_MIN_MS;
+    }
+}
+
+static void on_nudge(void *self, const void *data, size_t len)
+{
+    (void)data;
+    (void)len;
+    agent_upload_t *u = self;
+    u->scan_ns = 0;
+}
+
+static const tt_actor_cmd_t commands[] = {
+    {CMD_PORT, sizeof(unsigned), on_port},
+    {CMD_NUDGE, 0, on_nudge},
+    {NULL, 0, NULL},
+};
+
 static void on_command(agent_upload_t *u)
 {
-    char buf[64];
     for (;;) {
-        int n = zmq_recv(u->thread_pipe, buf, sizeof buf - 1, ZMQ_DONTWAIT);
-        if (n < 0)
+        tt_actor_msg_t m;
+        char why[TT_WHY_LEN];
+        int rc = tt_actor_recv(u->pipe, ZMQ_DONTWAIT, &m, why);
+        if (rc == TT_ERR_PROTOCOL)
+            continue; /* malformed: dropped whole */
+        if (rc != 0)
             return;
-        buf[n < (int)sizeof buf - 1 ? n : (int)sizeof buf - 1] = '\0';
-        if (!strcmp(buf, "stop")) {
+        if (tt_actor_is_stop(m.cmd))
             u->stop = 1;
-        } else if (!strcmp(buf, "nudge")) {
-            u->scan_ns = 0;
-        } else if (!strncmp(buf, "port ", 5)) {
-            unsigned port = (unsigned)strtoul(buf + 5, NULL, 10);
-            if (port == u->port)
-                continue;
-            tt_diag_info("upload: the coordinator's upload service is on port %u", port);
-            u->port = port;
-            drop_client(u);
-            if (u->job.active) { /* offer again on the new port now */
-                u->job.phase = P_BACKOFF;
-                u->job.retry_ns = 0;
-                u->job.backoff_ms = BACKOFF_MIN_MS;
-            }
-        }
+        else if (tt_actor_dispatch(commands, u, &m, why) != 0)
+            tt_diag_error("upload: %s", why);
+        tt_actor_msg_clear(&m);
     }
 }
 
@@ -584,9 +612,11 @@ static int64_t min64(int64_t a, int64_t b)
     return a < b ? a : b;
 }
 
-static void *upload_thread(void *arg)
+static void upload_actor(void *pipe, void *arg)
 {
     agent_upload_t *u = arg;
+    u->pipe = pipe;
+    tt_actor_ready(pipe, 0, NULL);
     while (!u->stop) {
         int64_t now = tt_time_mono_ns();
         job_t *j = &u->job;
@@ -627,7 +657,7 @@ static void *upload_thread(void *arg)
         long timeout = wake == INT64_MAX ? 1000 : (long)((wake - now) / 1000000) + 1;
         if (timeout < 0)
             timeout = 0;
-        zmq_pollitem_t items[3] = {{u->thread_pipe, 0, ZMQ_POLLIN, 0}};
+        zmq_pollitem_t items[3] = {{pipe, 0, ZMQ_POLLIN, 0}};
         int n = 1;
         if (u->client) {
             items[1] = (zmq_pollitem_t){tt_client_socket(u->client), 0, ZMQ_POLLIN, 0};
@@ -672,7 +702,6 @@ static void *upload_thread(void *arg)
     }
     job_close(u);
     drop_client(u);
-    return NULL;
 }
 
 /* ------------------------------------------------------------ owner side */
@@ -722,13 +751,8 @@ agent_upload_t *agent_upload_start(const agent_upload_config_t *cfg, char *why)
     }
     if (!(u->keys = tt_keypair_copy(cfg->keys, why)))
         goto fail;
-    if (tt_wire_pipe(cfg->ctx, "upload", &u->pipe, &u->thread_pipe, why) != 0)
+    if (!(u->actor = tt_actor_new(cfg->ctx, "upload", upload_actor, u, NULL, why)))
         goto fail;
-    if (pthread_create(&u->thread, NULL, upload_thread, u) != 0) {
-        tt_fail(why, TT_ERR_IO, "starting the upload thread");
-        goto fail;
-    }
-    u->started = 1;
     return u;
 fail:
     agent_upload_stop(&u);
@@ -740,14 +764,7 @@ void agent_upload_stop(agent_upload_t **self_p)
     if (!self_p || !*self_p)
         return;
     agent_upload_t *u = *self_p;
-    if (u->started) {
-        zmq_send(u->pipe, "stop", 4, 0);
-        pthread_join(u->thread, NULL);
-    }
-    if (u->pipe)
-        zmq_close(u->pipe);
-    if (u->thread_pipe)
-        zmq_close(u->thread_pipe);
+    tt_actor_destroy(&u->actor); /* joined: its job and client are closed */
     tt_keypair_destroy(&u->keys);
     free(u->buf);
     free(u);
@@ -758,35 +775,33 @@ void agent_upload_set_port(agent_upload_t *u, unsigned port)
 {
     if (port == u->owner_port)
         return; /* cheap to call every loop turn */
-    u->owner_port = port;
-    char cmd[32];
-    int n = snprintf(cmd, sizeof cmd, "port %u", port);
-    zmq_send(u->pipe, cmd, (size_t)n, ZMQ_DONTWAIT);
+    /* Remembered only once sent: a full pipe is tried again next turn. */
+    if (tt_actor_send(tt_actor_sock(u->actor), ZMQ_DONTWAIT, CMD_PORT, &port, sizeof port, NULL) ==
+        0)
+        u->owner_port = port;
 }
 
 void agent_upload_nudge(agent_upload_t *u)
 {
-    zmq_send(u->pipe, "nudge", 5, ZMQ_DONTWAIT);
+    /* A nudge lost to a full pipe is made up by the next scan. */
+    tt_actor_send(tt_actor_sock(u->actor), ZMQ_DONTWAIT, CMD_NUDGE, NULL, 0, NULL);
 }
 
 void *agent_upload_socket(agent_upload_t *u)
 {
-    return u->pipe;
+    return tt_actor_sock(u->actor);
 }
 
 int agent_upload_read(agent_upload_t *u, agent_upload_event_t *ev)
 {
-    zmq_msg_t m;
-    zmq_msg_init(&m);
-    int got = 0;
-    while (!got) {
-        if (zmq_msg_recv(&m, u->pipe, ZMQ_DONTWAIT) < 0)
-            break;
-        if (zmq_msg_size(&m) == sizeof *ev) {
-            memcpy(ev, zmq_msg_data(&m), sizeof *ev);
-            got = 1;
-        }
+    tt_actor_msg_t m;
+    while (tt_actor_recv(tt_actor_sock(u->actor), ZMQ_DONTWAIT, &m, NULL) == 0) {
+        int got = !strcmp(m.cmd, CMD_EVENT) && m.len == sizeof *ev;
+        if (got)
+            memcpy(ev, m.data, sizeof *ev);
+        tt_actor_msg_clear(&m);
+        if (got)
+            return 1;
     }
-    zmq_msg_close(&m);
-    return got;
+    return 0;
 }
