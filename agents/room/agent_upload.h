@@ -17,8 +17,9 @@
  * again, which resumes from what the coordinator holds durably. The local
  * file is never deleted or modified.
  *
- * Threads share nothing mutable: the owner talks to the thread over an
- * inproc PAIR (connect, nudge, stop) and reads its events from another.
+ * Threads share nothing mutable: the thread is a tt_actor, and the owner
+ * talks to it over the actor's pipe (the port, a nudge, the stop) and
+ * reads its events from the same pipe.
  */
 #ifndef AGENT_UPLOAD_H
 #define AGENT_UPLOAD_H

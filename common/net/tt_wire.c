@@ -211,25 +211,3 @@ unsigned tt_wire_bound_port(void *sock)
     long p = strtol(colon + 1, NULL, 10);
     return (p > 0 && p < 65536) ? (unsigned)p : 0;
 }
-
-int tt_wire_pipe(void *ctx, const char *name, void **owner_end, void **thread_end, char *why)
-{
-    static unsigned counter = 0;
-    char ep[128];
-    snprintf(ep, sizeof ep, "inproc://tt-pipe-%s-%p-%u", name, (void *)owner_end, ++counter);
-    *owner_end = zmq_socket(ctx, ZMQ_PAIR);
-    *thread_end = zmq_socket(ctx, ZMQ_PAIR);
-    int linger = 0;
-    if (*owner_end && *thread_end &&
-        zmq_setsockopt(*owner_end, ZMQ_LINGER, &linger, sizeof linger) == 0 &&
-        zmq_setsockopt(*thread_end, ZMQ_LINGER, &linger, sizeof linger) == 0 &&
-        zmq_bind(*owner_end, ep) == 0 && zmq_connect(*thread_end, ep) == 0)
-        return 0;
-    int e = errno;
-    if (*owner_end)
-        zmq_close(*owner_end);
-    if (*thread_end)
-        zmq_close(*thread_end);
-    *owner_end = *thread_end = NULL;
-    return tt_fail(why, TT_ERR_IO, "creating the %s pipe: %s", name, zmq_strerror(e));
-}

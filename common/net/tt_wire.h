@@ -50,12 +50,6 @@ int tt_wire_send(void *sock, const uint8_t *rid, size_t rid_len, Tutti__Envelope
 int tt_wire_send_error(void *sock, const uint8_t *rid, size_t rid_len, uint64_t request_id,
                        int code, const char *message);
 
-/* Two connected inproc PAIR sockets (linger 0) for a thread and its owner:
- * both ends exist before the thread starts, so nothing sent early is lost.
- * Hand *thread_end to the new thread (pthread_create is the barrier
- * ZeroMQ asks for); the caller closes both. 0, or TT_ERR_IO with why. */
-int tt_wire_pipe(void *ctx, const char *name, void **owner_end, void **thread_end, char *why);
-
 /* "tcp://host:7700" + port 7701 -> "tcp://host:7701" into out. */
 int tt_wire_endpoint_with_port(const char *endpoint, unsigned port, char *out, size_t len);
 /* Port a bound socket actually listens on (after "tcp://host:*"), 0 on error. */
