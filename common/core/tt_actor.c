@@ -17,6 +17,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -178,8 +179,9 @@ static void *shim(void *arg)
     tt_actor_t *a = arg;
     a->fn(a->thread_pipe, a->args);
     atomic_store_explicit(&a->done, 1, memory_order_release);
-    /* Only a wake-up for the owner's poll: the flag is the truth. */
-    tt_actor_send(a->thread_pipe, ZMQ_DONTWAIT, CMD_STOPPED, NULL, 0, NULL);
+    /* Only a wake-up for the owner's poll: the flag is the truth, so a
+     * full pipe (or an owner that reads no more) costs nothing. */
+    (void)tt_actor_send(a->thread_pipe, ZMQ_DONTWAIT, CMD_STOPPED, NULL, 0, NULL);
     return NULL;
 }
 
@@ -291,7 +293,21 @@ tt_actor_t *tt_actor_new(void *zmq_ctx, const char *name, tt_actor_fn *fn, void 
         release(a);
         return NULL;
     }
+    /* The programs' stop signals go to the main thread, whose poll they
+     * interrupt and whose handler sets its stop flag: an actor would take
+     * one with its own poll and leave the main loop to notice late. A new
+     * thread inherits its creator's mask, so block them for the create. */
+    sigset_t stop_signals, old_mask;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGTERM);
+    sigaddset(&stop_signals, SIGHUP);
+    int masked = pthread_sigmask(SIG_BLOCK, &stop_signals, &old_mask);
+    if (masked != 0)
+        tt_diag_warn("actor %s: blocking stop signals: %s", a->name, strerror(masked));
     int rc = pthread_create(&a->thread, NULL, shim, a);
+    if (masked == 0 && (masked = pthread_sigmask(SIG_SETMASK, &old_mask, NULL)) != 0)
+        tt_diag_error("actor %s: restoring the signal mask: %s", a->name, strerror(masked));
     if (rc != 0) {
         *err = tt_fail(why, TT_ERR_IO, "starting the %s thread: %s", a->name, strerror(rc));
         release(a);
@@ -343,7 +359,11 @@ void tt_actor_destroy(tt_actor_t **self_p)
         while (tt_actor_recv(a->pipe, ZMQ_DONTWAIT, &m, NULL) == 0)
             tt_actor_msg_clear(&m);
         zmq_pollitem_t item = {a->pipe, 0, ZMQ_POLLIN | ZMQ_POLLOUT, 0};
-        zmq_poll(&item, 1, WAIT_SLICE_MS);
+        if (zmq_poll(&item, 1, WAIT_SLICE_MS) < 0 && errno != EINTR) {
+            tt_diag_error("actor %s: asking the thread to stop: %s; waiting for it", a->name,
+                          zmq_strerror(errno));
+            break;
+        }
         told = is_done(a);
     }
     if (wait_for(a, CMD_STOPPED, NULL, why) < 0)

@@ -17,7 +17,9 @@
  *
  * Threads share nothing mutable: the pipe is the only way in or out
  * (besides what the thread function's args hand over at the start, which
- * pthread_create makes visible to the new thread).
+ * pthread_create makes visible to the new thread). An actor's thread
+ * blocks SIGINT, SIGTERM and SIGHUP: they reach the main thread, whose
+ * handler and poll loop deal with them.
  */
 #ifndef TT_ACTOR_H
 #define TT_ACTOR_H

@@ -4,7 +4,7 @@
  * constructor with the thread's code and reason (and a thread that returns
  * without a word); a thread that returns on its own before the destroy;
  * commands round-tripping with payloads of every size; the command table;
- * malformed messages; destroy on NULL.
+ * malformed messages; stop signals kept off the actors; destroy on NULL.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,10 +14,13 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zmq.h>
 
 #include "tt_actor.h"
@@ -28,7 +31,7 @@ typedef struct {
     atomic_int torn_down; /* loop left, about to return */
     atomic_int saw_term;  /* the loop ended on $TERM */
     atomic_long handled;  /* commands handled */
-    atomic_int failed;    /* sends that failed on the thread (cmocka asserts only here) */
+    atomic_int failed;    /* sends that failed on the thread (cmocka asserts on ours only) */
     int ack_each;         /* send ACK (blocking) for every WORK */
     int fail_with;        /* setup fails with this code */
     const char *fail_why; /* ... and this reason */
@@ -349,6 +352,69 @@ static void test_format(void **state)
     assert_int_equal(zmq_ctx_term(ctx), 0);
 }
 
+static atomic_int hup_count;
+static atomic_int hup_off_main; /* taken by a thread other than the test's */
+static pthread_t main_thread;
+
+static void on_hup(int sig)
+{
+    (void)sig;
+    atomic_fetch_add(&hup_count, 1);
+    if (!pthread_equal(pthread_self(), main_thread))
+        atomic_fetch_add(&hup_off_main, 1);
+}
+
+/* A stop signal sent to the process while only actors could take it stays
+ * pending (they block it) and reaches the main thread once it unblocks. */
+static void test_signals_stay_on_main(void **state)
+{
+    (void)state;
+    void *ctx = new_ctx();
+    char why[TT_WHY_LEN];
+    main_thread = pthread_self();
+    struct sigaction sa, old_sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_hup;
+    sigemptyset(&sa.sa_mask);
+    assert_int_equal(sigaction(SIGHUP, &sa, &old_sa), 0);
+    enum { N = 8 };
+    probe_t p[N];
+    tt_actor_t *a[N];
+    memset(p, 0, sizeof p);
+    for (int i = 0; i < N; i++)
+        assert_non_null(a[i] = tt_actor_new(ctx, "sig", echo_actor, &p[i], NULL, why));
+    /* The creator's own mask is as it was: SIGHUP not blocked here. */
+    sigset_t now;
+    assert_int_equal(pthread_sigmask(SIG_SETMASK, NULL, &now), 0);
+    assert_false(sigismember(&now, SIGHUP));
+
+    sigset_t hup, old;
+    sigemptyset(&hup);
+    sigaddset(&hup, SIGHUP);
+    assert_int_equal(pthread_sigmask(SIG_BLOCK, &hup, &old), 0);
+    assert_int_equal(kill(getpid(), SIGHUP), 0);
+    /* Give a thread that does not block it every chance to take it. */
+    for (int i = 0; i < N; i++) {
+        uint32_t v = (uint32_t)i;
+        assert_int_equal(tt_actor_send(tt_actor_sock(a[i]), 0, "ECHO", &v, sizeof v, why), 0);
+        tt_actor_msg_t m;
+        assert_int_equal(tt_actor_recv(tt_actor_sock(a[i]), 0, &m, why), 0);
+        tt_actor_msg_clear(&m);
+    }
+    assert_int_equal(atomic_load(&hup_count), 0);
+    sigset_t pending;
+    assert_int_equal(sigpending(&pending), 0);
+    assert_true(sigismember(&pending, SIGHUP));
+    assert_int_equal(pthread_sigmask(SIG_SETMASK, &old, NULL), 0); /* delivered here, now */
+    assert_int_equal(atomic_load(&hup_count), 1);
+    assert_int_equal(atomic_load(&hup_off_main), 0);
+
+    for (int i = 0; i < N; i++)
+        tt_actor_destroy(&a[i]);
+    assert_int_equal(sigaction(SIGHUP, &old_sa, NULL), 0);
+    assert_int_equal(zmq_ctx_term(ctx), 0);
+}
+
 static void test_destroy_null(void **state)
 {
     (void)state;
@@ -362,10 +428,10 @@ static void test_destroy_null(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_start_stop_many), cmocka_unit_test(test_stop_under_load),
-        cmocka_unit_test(test_setup_failure),   cmocka_unit_test(test_early_return),
-        cmocka_unit_test(test_round_trip),      cmocka_unit_test(test_format),
-        cmocka_unit_test(test_destroy_null),
+        cmocka_unit_test(test_start_stop_many),      cmocka_unit_test(test_stop_under_load),
+        cmocka_unit_test(test_setup_failure),        cmocka_unit_test(test_early_return),
+        cmocka_unit_test(test_round_trip),           cmocka_unit_test(test_format),
+        cmocka_unit_test(test_signals_stay_on_main), cmocka_unit_test(test_destroy_null),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
