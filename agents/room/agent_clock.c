@@ -254,7 +254,7 @@ static void on_connect(void *self, const void *data, size_t len)
     clock_loop_t *l = self;
     char endpoint[MAX_ENDPOINT + 1];
     snprintf(endpoint, sizeof endpoint, "%.*s", (int)(len < MAX_ENDPOINT ? len : MAX_ENDPOINT),
-             (const char *)data);
+             data ? (const char *)data : "");
     open_dealer(l, endpoint);
     l->next_ping = tt_time_mono_ns();
 }
