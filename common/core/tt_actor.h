@@ -13,7 +13,8 @@
  * Names starting with '$' belong to this module: "$TERM" (owner -> thread:
  * stop now), "$READY" and "$STOPPED" (thread -> owner, sent for you). A
  * payload is raw bytes between two threads of one process: a struct or a
- * string, never a wire format.
+ * string, never a wire format. A reader skips commands it does not know:
+ * the owner's may meet a "$STOPPED" from a thread that returned early.
  *
  * Threads share nothing mutable: the pipe is the only way in or out
  * (besides what the thread function's args hand over at the start, which
