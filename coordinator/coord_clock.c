@@ -66,8 +66,12 @@ static void clock_actor(void *pipe, void *arg)
             tt_wire_msg_t m;
             char why[TT_WHY_LEN];
             int rc = tt_wire_recv(c->router, 1, ZMQ_DONTWAIT, &m, why);
-            if (rc == TT_ERR_IO)
+            if (rc == TT_ERR_AGAIN)
                 break;
+            if (rc == TT_ERR_IO) {
+                tt_diag_warn("clock socket: %s", why);
+                break;
+            }
             /* The first message was there when poll woke; later ones arrived since. */
             int64_t t2 = i == 0 ? woke : tt_time_mono_ns();
             if (rc == 0 && m.env->body_case == TUTTI__ENVELOPE__BODY_CLOCK_PING)

@@ -24,10 +24,12 @@
 #include "tt_wire.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zmq.h>
 
 #define BATCH_MAX 512
@@ -783,8 +785,7 @@ static void on_presence(coord_server_t *s, const tt_wire_msg_t *m, const tt_acce
     queue_write(s, m, who, &rec);
 }
 
-static void on_call_event(coord_server_t *s, const tt_wire_msg_t *m,
-                          const tt_access_entry_t *who)
+static void on_call_event(coord_server_t *s, const tt_wire_msg_t *m, const tt_access_entry_t *who)
 {
     char why[TT_WHY_LEN];
     const Tutti__CallEvent *req = m->env->call_event;
@@ -1037,8 +1038,12 @@ static void drain_router(coord_server_t *s)
         tt_wire_msg_t m;
         char why[TT_WHY_LEN];
         int rc = tt_wire_recv(s->router, 1, ZMQ_DONTWAIT, &m, why);
-        if (rc == TT_ERR_IO)
+        if (rc == TT_ERR_AGAIN)
             break; /* nothing more to read */
+        if (rc == TT_ERR_IO) {
+            tt_diag_error("request socket: %s", why);
+            break;
+        }
         if (rc != 0) {
             tt_diag_warn("malformed message from %s: %s", m.user_id[0] ? m.user_id : "?", why);
             if (m.routing_id_len)
@@ -1059,8 +1064,12 @@ static void drain_upload(coord_server_t *s)
         tt_wire_msg_t m;
         char why[TT_WHY_LEN];
         int rc = tt_wire_recv(pipe, 0, ZMQ_DONTWAIT, &m, why);
-        if (rc == TT_ERR_IO)
+        if (rc == TT_ERR_AGAIN)
             break;
+        if (rc == TT_ERR_IO) {
+            tt_diag_error("upload pipe: %s", why);
+            break;
+        }
         if (rc != 0)
             tt_diag_error("upload pipe: %s", why);
         else if (m.env->body_case == TUTTI__ENVELOPE__BODY_UPLOAD_CHECK)
@@ -1087,17 +1096,48 @@ static void publish_heartbeat(coord_server_t *s)
 
 /* ------------------------------------------------------------ lifecycle */
 
+/* Written to a temporary name, synced, renamed over and the directory
+ * synced: a reader (a test, a supervisor) sees the old file or the whole
+ * new one, also after a crash. */
 static int write_endpoint_file(const char *path, const char *request, const char *updates,
                                const char *clock, char *why)
 {
-    char tmp[4096];
+    char tmp[4096], dir[4096];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     FILE *f = fopen(tmp, "w");
     if (!f)
         return tt_fail(why, TT_ERR_IO, "writing %s: %s", tmp, strerror(errno));
-    fprintf(f, "%s\n%s\n%s\n", request, updates, clock);
-    if (fclose(f) != 0 || rename(tmp, path) != 0)
-        return tt_fail(why, TT_ERR_IO, "writing %s: %s", path, strerror(errno));
+    int ok = fprintf(f, "%s\n%s\n%s\n", request, updates, clock) > 0 && fflush(f) == 0 &&
+             fsync(fileno(f)) == 0;
+    int e = errno;
+    if (fclose(f) != 0 && ok) {
+        ok = 0;
+        e = errno;
+    }
+    if (!ok) {
+        unlink(tmp);
+        return tt_fail(why, TT_ERR_IO, "writing %s: %s", tmp, strerror(e));
+    }
+    if (rename(tmp, path) != 0) {
+        e = errno;
+        unlink(tmp);
+        return tt_fail(why, TT_ERR_IO, "renaming %s to %s: %s", tmp, path, strerror(e));
+    }
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (!slash)
+        snprintf(dir, sizeof dir, ".");
+    else
+        slash[slash == dir] = '\0'; /* "/file" -> "/" */
+    int fd = open(dir, O_RDONLY | O_DIRECTORY);
+    if (fd < 0 || fsync(fd) != 0) {
+        e = errno;
+        if (fd >= 0)
+            close(fd);
+        return tt_fail(why, TT_ERR_IO, "syncing directory %s after writing %s: %s", dir, path,
+                       strerror(e));
+    }
+    close(fd);
     return 0;
 }
 
@@ -1112,9 +1152,15 @@ static void *bind_server_socket(coord_server_t *s, int type, const char *ep, cha
         zmq_close(sock);
         return NULL;
     }
-    if (type == ZMQ_PUB) {
-        int hwm = PUB_HWM;
-        zmq_setsockopt(sock, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    int hwm = PUB_HWM, mandatory = 1;
+    if ((type == ZMQ_PUB && zmq_setsockopt(sock, ZMQ_SNDHWM, &hwm, sizeof hwm) != 0) ||
+        (type == ZMQ_ROUTER &&
+         zmq_setsockopt(sock, ZMQ_ROUTER_MANDATORY, &mandatory, sizeof mandatory) != 0)) {
+        tt_fail(why, TT_ERR_IO, "setting %s options for %s: %s",
+                type == ZMQ_PUB ? "PUB high-water mark" : "ROUTER mandatory routing", ep,
+                zmq_strerror(errno));
+        zmq_close(sock);
+        return NULL;
     }
     if (zmq_bind(sock, ep) != 0) {
         tt_fail(why, TT_ERR_IO, "binding %s: %s", ep, zmq_strerror(errno));
@@ -1169,18 +1215,23 @@ coord_server_t *coord_server_new(const coord_config_t *cfg, char *why)
         goto fail;
     if (!(s->router = bind_server_socket(s, ZMQ_ROUTER, cfg->bind, why)))
         goto fail;
-    int mandatory = 1;
-    zmq_setsockopt(s->router, ZMQ_ROUTER_MANDATORY, &mandatory, sizeof mandatory);
     char bound[256];
     size_t bsz = sizeof bound;
-    zmq_getsockopt(s->router, ZMQ_LAST_ENDPOINT, bound, &bsz);
-    char any_port[256], pub_ep[256], clock_ep[256];
+    if (zmq_getsockopt(s->router, ZMQ_LAST_ENDPOINT, bound, &bsz) != 0) {
+        tt_fail(why, TT_ERR_IO, "reading the endpoint bound for %s: %s", cfg->bind,
+                zmq_strerror(errno));
+        goto fail;
+    }
+    char any_port[256] = "", pub_ep[256], clock_ep[256];
     if (tt_wire_endpoint_with_port(bound, 0, any_port, sizeof any_port) == 0)
         any_port[strlen(any_port) - 1] = '*'; /* same host, any free port */
     snprintf(pub_ep, sizeof pub_ep, "%s", cfg->pub_bind ? cfg->pub_bind : any_port);
     if (!(s->pub = bind_server_socket(s, ZMQ_PUB, pub_ep, why)))
         goto fail;
-    s->updates_port = tt_wire_bound_port(s->pub);
+    if (!(s->updates_port = tt_wire_bound_port(s->pub))) {
+        tt_fail(why, TT_ERR_IO, "reading the port the updates socket bound (%s)", pub_ep);
+        goto fail;
+    }
     snprintf(clock_ep, sizeof clock_ep, "%s", cfg->clock_bind ? cfg->clock_bind : any_port);
     if (!(s->clock = coord_clock_start(s->ctx, s->keys, clock_ep, s->epoch, why)))
         goto fail;

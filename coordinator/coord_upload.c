@@ -201,7 +201,7 @@ static int pipe_request(coord_upload_t *u, Tutti__Envelope *env, Tutti__Envelope
             continue;
         tt_wire_msg_t m;
         rc = tt_wire_recv(u->thread_pipe, 0, ZMQ_DONTWAIT, &m, why);
-        if (rc == TT_ERR_IO)
+        if (rc == TT_ERR_AGAIN)
             continue;
         if (rc != 0)
             return rc;
@@ -693,8 +693,12 @@ static void upload_actor(void *control, void *arg)
             tt_wire_msg_t m;
             char why[TT_WHY_LEN];
             int rc = tt_wire_recv(u->router, 1, ZMQ_DONTWAIT, &m, why);
-            if (rc == TT_ERR_IO)
+            if (rc == TT_ERR_AGAIN)
                 break;
+            if (rc == TT_ERR_IO) {
+                tt_diag_warn("upload socket: %s", why);
+                break;
+            }
             if (rc != 0) {
                 if (m.routing_id_len)
                     reply_error(u, &m, rc, why);

@@ -158,8 +158,12 @@ static void status_read(status_poll_t *p)
         tt_wire_msg_t m;
         char why[TT_WHY_LEN];
         int rc = tt_wire_recv(tt_client_socket(p->client), 0, ZMQ_DONTWAIT, &m, why);
-        if (rc == TT_ERR_IO)
+        if (rc == TT_ERR_AGAIN)
             return;
+        if (rc == TT_ERR_IO) {
+            tt_diag_warn("reading status: %s", why);
+            return;
+        }
         if (rc == 0 && m.env->body_case == TUTTI__ENVELOPE__BODY_STATUS_REPLY) {
             if (p->last)
                 tutti__envelope__free_unpacked(p->last, NULL);

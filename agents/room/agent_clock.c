@@ -153,8 +153,12 @@ static void on_pongs(clock_loop_t *l, int64_t woke_local)
         tt_wire_msg_t m;
         char why[TT_WHY_LEN];
         int rc = tt_wire_recv(l->dealer, 0, ZMQ_DONTWAIT, &m, why);
-        if (rc == TT_ERR_IO)
+        if (rc == TT_ERR_AGAIN)
             return;
+        if (rc == TT_ERR_IO) {
+            tt_diag_warn("clock: reading pongs: %s", why);
+            return;
+        }
         int64_t t4 = i == 0 ? woke_local : local_now(l->c, tt_time_mono_ns());
         if (rc == 0 && m.env->body_case == TUTTI__ENVELOPE__BODY_CLOCK_PONG) {
             const Tutti__ClockPong *p = m.env->clock_pong;

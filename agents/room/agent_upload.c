@@ -690,8 +690,12 @@ static void upload_actor(void *pipe, void *arg)
                 tt_wire_msg_t m;
                 char why[TT_WHY_LEN];
                 int rc = tt_wire_recv(tt_client_socket(u->client), 0, ZMQ_DONTWAIT, &m, why);
-                if (rc == TT_ERR_IO)
+                if (rc == TT_ERR_AGAIN)
                     break;
+                if (rc == TT_ERR_IO) {
+                    tt_diag_warn("upload: reading from the coordinator: %s", why);
+                    break;
+                }
                 if (rc == 0)
                     on_reply(u, m.env);
                 else if (j->active && j->phase != P_BACKOFF)

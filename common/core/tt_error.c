@@ -22,6 +22,7 @@ const char *tt_strerror(int err)
     case TT_ERR_TOO_BIG: return "too big";
     case TT_ERR_CORRUPT: return "verification failed";
     case TT_ERR_UNAVAILABLE: return "unavailable";
+    case TT_ERR_AGAIN: return "would block";
     default: return "unknown error";
     }
 }

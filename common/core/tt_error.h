@@ -26,8 +26,9 @@ typedef enum {
     TT_ERR_NOTFOUND = -10,
     TT_ERR_TIMEOUT = -11,
     TT_ERR_TOO_BIG = -12,
-    TT_ERR_CORRUPT = -13,    /* stored data fails verification */
-    TT_ERR_UNAVAILABLE = -14 /* coordinator busy, shutting down or unreachable */
+    TT_ERR_CORRUPT = -13,     /* stored data fails verification */
+    TT_ERR_UNAVAILABLE = -14, /* coordinator busy, shutting down or unreachable */
+    TT_ERR_AGAIN = -15        /* would block: nothing to read, or no room to send now */
 } tt_err_t;
 
 /* Static, never NULL. Unknown codes give "unknown error". */

@@ -306,8 +306,12 @@ static int on_dealer(tt_replica_t *r, char *why)
         tt_wire_msg_t m;
         char mwhy[TT_WHY_LEN];
         int rc = tt_wire_recv(tt_client_socket(r->client), 0, ZMQ_DONTWAIT, &m, mwhy);
-        if (rc == TT_ERR_IO)
+        if (rc == TT_ERR_AGAIN)
+            return 0; /* nothing more to read */
+        if (rc == TT_ERR_IO) {
+            tt_diag_warn("reading from the coordinator: %s", mwhy);
             return 0;
+        }
         if (rc != 0) {
             tt_diag_warn("bad message from the coordinator: %s", mwhy);
             continue;
@@ -381,8 +385,12 @@ static int on_sub(tt_replica_t *r, char *fatal_why)
         tt_wire_msg_t m;
         char mwhy[TT_WHY_LEN];
         int rc = tt_wire_recv(r->sub, 0, ZMQ_DONTWAIT, &m, mwhy);
-        if (rc == TT_ERR_IO)
+        if (rc == TT_ERR_AGAIN)
+            break; /* nothing more to read */
+        if (rc == TT_ERR_IO) {
+            tt_diag_warn("reading updates: %s", mwhy);
             break;
+        }
         if (rc != 0) {
             tt_diag_warn("bad update from the coordinator: %s", mwhy);
             continue;

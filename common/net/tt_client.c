@@ -188,7 +188,7 @@ int tt_client_request(tt_client_t *c, Tutti__Envelope *req, Tutti__Envelope **re
             continue;
         tt_wire_msg_t msg;
         rc = tt_wire_recv(c->sock, 0, ZMQ_DONTWAIT, &msg, why);
-        if (rc == TT_ERR_IO)
+        if (rc == TT_ERR_AGAIN)
             continue;
         if (rc != 0)
             return rc;

@@ -90,6 +90,13 @@ static void drain(void *sock)
     }
 }
 
+/* EAGAIN is "nothing more to read", which every read loop ends on; any
+ * other errno is a real failure and must not look like it. */
+static int recv_failed(int e, char *why)
+{
+    return tt_fail(why, e == EAGAIN ? TT_ERR_AGAIN : TT_ERR_IO, "receiving: %s", zmq_strerror(e));
+}
+
 int tt_wire_recv(void *sock, int router, int flags, tt_wire_msg_t *msg, char *why)
 {
     memset(msg, 0, sizeof *msg);
@@ -99,7 +106,7 @@ int tt_wire_recv(void *sock, int router, int flags, tt_wire_msg_t *msg, char *wh
         if (zmq_msg_recv(&frame, sock, flags) < 0) {
             int e = errno;
             zmq_msg_close(&frame);
-            return tt_fail(why, TT_ERR_IO, "receiving: %s", zmq_strerror(e));
+            return recv_failed(e, why);
         }
         size_t n = zmq_msg_size(&frame);
         int more = zmq_msg_more(&frame);
@@ -116,7 +123,7 @@ int tt_wire_recv(void *sock, int router, int flags, tt_wire_msg_t *msg, char *wh
     if (zmq_msg_recv(&frame, sock, flags) < 0) {
         int e = errno;
         zmq_msg_close(&frame);
-        return tt_fail(why, TT_ERR_IO, "receiving: %s", zmq_strerror(e));
+        return recv_failed(e, why);
     }
     const char *uid = zmq_msg_gets(&frame, "User-Id");
     if (uid && strlen(uid) == TT_Z85_KEY_LEN)
@@ -152,15 +159,12 @@ int tt_wire_send(void *sock, const uint8_t *rid, size_t rid_len, Tutti__Envelope
     if (zmq_msg_init_size(&frame, len) != 0)
         return tt_fail(why, TT_ERR_NOMEM, "allocating a %zu-byte message", len);
     tutti__envelope__pack(env, zmq_msg_data(&frame));
-    if (rid && zmq_send(sock, rid, rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) {
+    if ((rid && zmq_send(sock, rid, rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) ||
+        zmq_msg_send(&frame, sock, ZMQ_DONTWAIT) < 0) {
         int e = errno;
         zmq_msg_close(&frame);
-        return tt_fail(why, TT_ERR_IO, "sending: %s", zmq_strerror(e));
-    }
-    if (zmq_msg_send(&frame, sock, ZMQ_DONTWAIT) < 0) {
-        int e = errno;
-        zmq_msg_close(&frame);
-        return tt_fail(why, TT_ERR_IO, "sending: %s", zmq_strerror(e));
+        /* EAGAIN: the peer's queue is full (high-water mark); the caller decides. */
+        return tt_fail(why, e == EAGAIN ? TT_ERR_AGAIN : TT_ERR_IO, "sending: %s", zmq_strerror(e));
     }
     return 0;
 }

@@ -36,16 +36,20 @@ int tt_wire_setup_server(void *sock, const tt_keypair_t *kp, char *why);
 int tt_wire_setup_client(void *sock, const tt_keypair_t *kp, const char *server_key_z85, char *why);
 
 /* Receives one message without blocking past what zmq_poll promised.
- * Returns 0, TT_ERR_PROTOCOL / TT_ERR_VERSION (msg->routing_id is still set,
- * so the caller can answer with an error), or TT_ERR_IO (EAGAIN included:
- * nothing to read). router: expect a routing-id frame first. */
+ * Returns 0, TT_ERR_PROTOCOL / TT_ERR_VERSION / TT_ERR_TOO_BIG
+ * (msg->routing_id and, when it could be read, msg->request_id are still
+ * set, so the caller can answer with an error), TT_ERR_AGAIN when there is
+ * nothing to read (ZMQ_DONTWAIT), or TT_ERR_IO when receiving failed.
+ * router: expect a routing-id frame first. */
 int tt_wire_recv(void *sock, int router, int flags, tt_wire_msg_t *msg, char *why);
 void tt_wire_msg_clear(tt_wire_msg_t *msg);
 
 /* Decodes one frame. The caller frees *out with tutti__envelope__free_unpacked. */
 int tt_wire_decode(const uint8_t *buf, size_t len, Tutti__Envelope **out, char *why);
 
-/* Sets env->version and sends it; rid may be NULL for non-ROUTER sockets. */
+/* Sets env->version and sends it without blocking; rid may be NULL for
+ * non-ROUTER sockets. 0, TT_ERR_AGAIN when the peer's queue is full,
+ * TT_ERR_IO (e.g. EHOSTUNREACH: the ROUTER peer is gone), TT_ERR_TOO_BIG. */
 int tt_wire_send(void *sock, const uint8_t *rid, size_t rid_len, Tutti__Envelope *env, char *why);
 int tt_wire_send_error(void *sock, const uint8_t *rid, size_t rid_len, uint64_t request_id,
                        int code, const char *message);
