@@ -1,12 +1,17 @@
 /* coord_server: requests in, durable records out. See coord_server.h.
  *
- * Flow per loop turn: drain up to BATCH_MAX requests; reads are answered at
- * once; each write is checked against the role and the folded state, sealed
- * with the next sequence number and folded in tentatively. After the drain
- * one LMDB transaction commits the whole group; then (and only then) every
- * writer gets its reply and every record goes out on the PUB socket. If the
- * commit fails, the writers get errors and the state is folded again from
- * the store, which is the truth.
+ * Flow per loop turn: drain up to BATCH_MAX requests, each dispatched from
+ * one table (request body -> role check -> rule check -> record builder).
+ * Each write is checked against the folded state, sealed with the next
+ * sequence number and folded in tentatively, so the next write of the
+ * group checks against it. After the drain one LMDB transaction commits
+ * the whole group; then (and only then) every writer gets its reply and
+ * every record goes out on the PUB socket. If the commit fails, the
+ * writers get errors and the state is folded again from the store, which
+ * is the truth. Reads (hello, heartbeat, status, fetch, upload checks)
+ * answer from committed state only: one that arrives while a group is in
+ * flight waits for the commit, so no reply ever names a seq the store
+ * does not hold.
  */
 #include "coord_server.h"
 #include "coord_clock.h"
@@ -23,6 +28,7 @@
 #include "tt_time.h"
 #include "tt_wire.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sodium.h>
@@ -64,7 +70,8 @@ struct coord_server {
     tt_access_t *access;
     tt_signer_t *signer;
     tt_store_t *store;
-    tt_session_t state; /* folded from the store, plus the uncommitted batch */
+    tt_session_t state; /* folded from the store, plus the batch in flight (writes check
+                           against it; reads wait until it has committed) */
     uint64_t epoch;
 
     void *ctx;
@@ -80,6 +87,11 @@ struct coord_server {
 
     pending_t batch[BATCH_MAX];
     size_t batch_len;
+    struct {
+        tt_wire_msg_t m;
+        int from_pipe;
+    } later[BATCH_MAX]; /* requests that wait for the batch to commit (CMD_COMMITTED) */
+    size_t later_len;
 };
 
 /* ------------------------------------------------------------ the store */
@@ -313,8 +325,9 @@ static void on_heartbeat(coord_server_t *s, const tt_wire_msg_t *m, const tt_acc
     send_reply(s, m, &env);
 }
 
-static void on_status(coord_server_t *s, const tt_wire_msg_t *m)
+static void on_status(coord_server_t *s, const tt_wire_msg_t *m, const tt_access_entry_t *who)
 {
+    (void)who;
     Tutti__Envelope env = TUTTI__ENVELOPE__INIT;
     Tutti__StatusReply sr = TUTTI__STATUS_REPLY__INIT;
     Tutti__RoomStatus *rs = calloc(s->room_count ? s->room_count : 1, sizeof *rs);
@@ -422,8 +435,9 @@ static int fetch_one(void *arg, uint64_t seq, const uint8_t *data, size_t len)
     return 0;
 }
 
-static void on_fetch(coord_server_t *s, const tt_wire_msg_t *m)
+static void on_fetch(coord_server_t *s, const tt_wire_msg_t *m, const tt_access_entry_t *who)
 {
+    (void)who;
     const Tutti__FetchRequest *fr = m->env->fetch;
     size_t max = fr->max_records && fr->max_records < FETCH_MAX_RECORDS ? fr->max_records
                                                                         : FETCH_MAX_RECORDS;
@@ -434,7 +448,6 @@ static void on_fetch(coord_server_t *s, const tt_wire_msg_t *m)
         return;
     }
     char why[TT_WHY_LEN];
-    /* Only committed records: the batch in flight is not in the store yet. */
     int rc = from <= s->state.last_seq
                  ? tt_store_scan(s->store, from, max, FETCH_MAX_BYTES, fetch_one, &c, why)
                  : 0;
@@ -446,7 +459,7 @@ static void on_fetch(coord_server_t *s, const tt_wire_msg_t *m)
         Tutti__FetchReply rep = TUTTI__FETCH_REPLY__INIT;
         rep.records = c.items;
         rep.n_records = c.count;
-        rep.last_seq = s->state.last_seq - s->batch_len;
+        rep.last_seq = s->state.last_seq; /* committed: reads wait for the batch */
         env.body_case = TUTTI__ENVELOPE__BODY_FETCH_REPLY;
         env.fetch_reply = &rep;
         send_reply(s, m, &env);
@@ -458,23 +471,59 @@ static void on_fetch(coord_server_t *s, const tt_wire_msg_t *m)
 
 /* ------------------------------------------------------------ writes */
 
-/* Seals rec, written by caller `who`, as the next record of the batch. */
-static void queue_write(coord_server_t *s, const tt_wire_msg_t *m, const tt_access_entry_t *who,
-                        Tutti__Record *rec)
+/* One request on its way through the table: what its rule check finds and
+ * hands its record builder, and the record body, which must live until
+ * the record is sealed. */
+typedef struct {
+    coord_server_t *s;
+    const tt_wire_msg_t *m;
+    const tt_access_entry_t *who; /* the caller; for pipe requests, named by the check */
+    int64_t now;                  /* session time (this host's monotonic clock) of the request */
+    char why[TT_WHY_LEN];         /* a refusal's reason */
+    uint64_t done_seq;            /* the check found this request in the log already, at this seq */
+    char *canonical;              /* tempo load: the map as every agent will parse it (owned) */
+    tt_rules_t rules;             /* call start: the rules the text parsed to */
+    int32_t from_bar;             /* roll, defaults applied */
+    uint32_t lead_ms;
+    const char **online; /* roll: the rooms online (owned) */
+    size_t n_online;
+    tt_session_gate_t gate;           /* roll: who has not acked this cue's changes */
+    char file[TT_MEDIA_MAX_FILE + 1]; /* media: the file's name under the media dir */
+    union {
+        Tutti__Note note;
+        Tutti__Trim trim;
+        Tutti__TempoLoad tempo_load;
+        Tutti__Roll roll;
+        Tutti__Stop stop;
+        Tutti__CueAdd cue_add;
+        Tutti__Arm arm;
+        Tutti__TakeRate take_rate;
+        Tutti__TakeNote take_note;
+        Tutti__Change change;
+        Tutti__Ack ack;
+        Tutti__Presence presence;
+        Tutti__CallEvent call_event;
+        Tutti__Media media;
+    } body;
+} req_t;
+
+/* Seals rec, written by the caller, as the next record of the batch. */
+static void queue_write(req_t *q, Tutti__Record *rec)
 {
+    coord_server_t *s = q->s;
     char why[TT_WHY_LEN];
-    rec->actor = (char *)who->name;
-    rec->actor_role = (char *)tt_role_name(who->role);
+    rec->actor = (char *)q->who->name;
+    rec->actor_role = (char *)tt_role_name(q->who->role);
     pending_t *p = &s->batch[s->batch_len];
     int rc = seal_next(s, rec, &p->record, &p->record_len, why);
     if (rc != 0) {
         tt_diag_error("sealing a record: %s", why);
-        send_error(s, m, rc, why);
+        send_error(s, q->m, rc, why);
         return;
     }
-    memcpy(p->rid, m->routing_id, m->routing_id_len);
-    p->rid_len = m->routing_id_len;
-    p->request_id = m->request_id;
+    memcpy(p->rid, q->m->routing_id, q->m->routing_id_len);
+    p->rid_len = q->m->routing_id_len;
+    p->request_id = q->m->request_id;
     p->seq = s->state.last_seq;
     s->batch_len++;
 }
@@ -490,321 +539,260 @@ static int is_access_room(const coord_server_t *s, const char *name)
 static void refuse(coord_server_t *s, const tt_wire_msg_t *m, const tt_access_entry_t *who,
                    const char *what, int rc, const char *why)
 {
-    tt_diag_warn("refused %s from %s: %s", what, who->name, why);
+    tt_diag_warn("refused %s from %s: %s", what, who ? who->name : "?", why);
     send_error(s, m, rc, why);
 }
 
-static void on_note(coord_server_t *s, const tt_wire_msg_t *m, const tt_access_entry_t *who)
+/* Bytes a singular field of this type takes in a generated struct. */
+static size_t field_size(ProtobufCType type)
 {
-    char why[TT_WHY_LEN];
-    const char *text = m->env->note->text;
-    int rc = tt_session_check_note(&s->state, text, why);
-    if (rc != 0) {
-        refuse(s, m, who, "note", rc, why);
-        return;
+    switch (type) {
+    case PROTOBUF_C_TYPE_INT32:
+    case PROTOBUF_C_TYPE_SINT32:
+    case PROTOBUF_C_TYPE_SFIXED32:
+    case PROTOBUF_C_TYPE_UINT32:
+    case PROTOBUF_C_TYPE_FIXED32:
+    case PROTOBUF_C_TYPE_FLOAT:
+    case PROTOBUF_C_TYPE_ENUM: return 4;
+    case PROTOBUF_C_TYPE_BOOL: return sizeof(protobuf_c_boolean);
+    case PROTOBUF_C_TYPE_BYTES: return sizeof(ProtobufCBinaryData);
+    case PROTOBUF_C_TYPE_STRING:
+    case PROTOBUF_C_TYPE_MESSAGE: return sizeof(void *);
+    default: return 8; /* 64-bit integers, double */
     }
-    Tutti__Record rec = TUTTI__RECORD__INIT;
-    Tutti__Note note = TUTTI__NOTE__INIT;
-    note.text = (char *)text;
-    rec.body_case = TUTTI__RECORD__BODY_NOTE;
-    rec.note = &note;
-    queue_write(s, m, who, &rec);
 }
 
-static void on_trim(coord_server_t *s, const tt_wire_msg_t *m, const tt_access_entry_t *who)
+/* The builder of the writes whose record carries the request's fields as
+ * they came (note, trim, cue add, take rate, take note, change, ack,
+ * presence, media): each record field takes the request's field of the
+ * same number and type (tutti.proto keeps them equal); the unknown fields
+ * the request brought stay behind. The two bodies are found through the
+ * generated descriptors, by their body cases. */
+static int build_same_fields(req_t *q, Tutti__Record *rec)
 {
-    char why[TT_WHY_LEN];
-    const Tutti__TrimRequest *tr = m->env->trim;
-    int rc =
-        tt_session_check_trim(&s->state, tr->room, is_access_room(s, tr->room), tr->trim_ns, why);
-    if (rc != 0) {
-        refuse(s, m, who, "trim", rc, why);
-        return;
+    const ProtobufCFieldDescriptor *from =
+        protobuf_c_message_descriptor_get_field(&tutti__envelope__descriptor, q->m->env->body_case);
+    const ProtobufCFieldDescriptor *to =
+        protobuf_c_message_descriptor_get_field(&tutti__record__descriptor, rec->body_case);
+    const char *src = *(const char *const *)((const char *)q->m->env + from->offset);
+    const ProtobufCMessageDescriptor *d = to->descriptor, *sd = from->descriptor;
+    assert(d->sizeof_message <= sizeof q->body);
+    char *dst = (char *)&q->body;
+    protobuf_c_message_init(d, dst);
+    for (unsigned i = 0; i < d->n_fields; i++) {
+        const ProtobufCFieldDescriptor *f = &d->fields[i];
+        const ProtobufCFieldDescriptor *sf = protobuf_c_message_descriptor_get_field(sd, f->id);
+        if (!sf || sf->type != f->type || sf->label != f->label || sf->descriptor != f->descriptor)
+            continue;
+        int repeated = f->label == PROTOBUF_C_LABEL_REPEATED;
+        memcpy(dst + f->offset, src + sf->offset, repeated ? sizeof(void *) : field_size(f->type));
+        if (repeated)
+            memcpy(dst + f->quantifier_offset, src + sf->quantifier_offset, sizeof(size_t));
     }
-    Tutti__Record rec = TUTTI__RECORD__INIT;
-    Tutti__Trim trim = TUTTI__TRIM__INIT;
-    trim.room = tr->room;
-    trim.trim_ns = tr->trim_ns;
-    rec.body_case = TUTTI__RECORD__BODY_TRIM;
-    rec.trim = &trim;
-    queue_write(s, m, who, &rec);
+    *(void **)((char *)rec + to->offset) = dst;
+    return 0;
 }
 
-static void on_tempo_load(coord_server_t *s, const tt_wire_msg_t *m, const tt_access_entry_t *who)
+/* Rule checks (0 to go on, or an error with q->why) and record builders
+ * (rec->body_case is set: they fill the body), one pair per write. */
+
+static int check_note(req_t *q)
 {
-    char why[TT_WHY_LEN];
-    const Tutti__TempoLoadRequest *req = m->env->tempo_load;
-    int rc = tt_session_check_tempo_load(&s->state, req->cue, why);
-    if (rc != 0) {
-        refuse(s, m, who, "tempo load", rc, why);
-        return;
-    }
-    /* Parse and store the canonical form: every agent parses exactly this. */
+    return tt_session_check_note(&q->s->state, q->m->env->note->text, q->why);
+}
+
+static int check_trim(req_t *q)
+{
+    const Tutti__TrimRequest *tr = q->m->env->trim;
+    return tt_session_check_trim(&q->s->state, tr->room, is_access_room(q->s, tr->room),
+                                 tr->trim_ns, q->why);
+}
+
+/* Parses the map and keeps its canonical form: every agent parses exactly
+ * the text that is stored. */
+static int check_tempo_load(req_t *q)
+{
+    const Tutti__TempoLoadRequest *req = q->m->env->tempo_load;
+    int rc = tt_session_check_tempo_load(&q->s->state, req->cue, q->why);
+    if (rc != 0)
+        return rc;
     char pwhy[TT_WHY_LEN];
     tt_tempo_map_t *map = tt_tempo_parse_text(req->map_text, strlen(req->map_text), pwhy);
-    char *canonical = NULL;
-    if (!map || tt_tempo_format_text(map, &canonical, pwhy) != 0) {
-        tt_tempo_destroy(&map);
-        snprintf(why, sizeof why, "tempo map for %.32s: %.400s", req->cue, pwhy);
-        refuse(s, m, who, "tempo load", TT_ERR_INVALID, why);
-        return;
-    }
+    if (!map || tt_tempo_format_text(map, &q->canonical, pwhy) != 0)
+        rc = tt_fail(q->why, TT_ERR_INVALID, "tempo map for %.32s: %.400s", req->cue, pwhy);
     tt_tempo_destroy(&map);
-    const tt_session_cue_t *cue = tt_session_find_cue(&s->state, req->cue);
-    Tutti__Record rec = TUTTI__RECORD__INIT;
-    Tutti__TempoLoad tl = TUTTI__TEMPO_LOAD__INIT;
-    tl.cue = req->cue;
-    tl.version = (cue ? cue->tempo_version : 0) + 1;
-    tl.map_text = canonical;
-    tl.source = req->source;
-    rec.body_case = TUTTI__RECORD__BODY_TEMPO_LOAD;
-    rec.tempo_load = &tl;
-    queue_write(s, m, who, &rec);
-    free(canonical);
+    return rc;
 }
 
-static void on_roll(coord_server_t *s, const tt_wire_msg_t *m, const tt_access_entry_t *who)
+static int build_tempo_load(req_t *q, Tutti__Record *rec)
 {
-    char why[TT_WHY_LEN];
-    const Tutti__RollRequest *req = m->env->roll;
-    int32_t from_bar = req->from_bar ? req->from_bar : 1;
-    uint32_t lead_ms = req->lead_ms ? req->lead_ms : 1500;
-    int64_t now = tt_time_mono_ns(); /* session time is this host's monotonic clock */
-    int rc = tt_session_check_roll(&s->state, req->cue, from_bar, now, why);
+    const Tutti__TempoLoadRequest *req = q->m->env->tempo_load;
+    const tt_session_cue_t *cue = tt_session_find_cue(&q->s->state, req->cue);
+    Tutti__TempoLoad *tl = &q->body.tempo_load;
+    tutti__tempo_load__init(tl);
+    tl->cue = req->cue;
+    tl->version = (cue ? cue->tempo_version : 0) + 1;
+    tl->map_text = q->canonical;
+    tl->source = req->source;
+    rec->tempo_load = tl;
+    return 0;
+}
+
+static int check_roll(req_t *q)
+{
+    const coord_server_t *s = q->s;
+    const Tutti__RollRequest *req = q->m->env->roll;
+    q->from_bar = req->from_bar ? req->from_bar : 1;
+    q->lead_ms = req->lead_ms ? req->lead_ms : 1500;
+    int rc = tt_session_check_roll(&s->state, req->cue, q->from_bar, q->now, q->why);
     if (rc == 0)
-        rc = tt_session_check_punch(from_bar, req->punch_in, req->punch_out, why);
-    if (rc == 0 && lead_ms > TT_ROLL_MAX_LEAD_MS)
-        rc = tt_fail(why, TT_ERR_INVALID, "--lead-ms %u is over %d", lead_ms, TT_ROLL_MAX_LEAD_MS);
-    if (rc != 0) {
-        refuse(s, m, who, "roll", rc, why);
-        return;
-    }
+        rc = tt_session_check_punch(q->from_bar, req->punch_in, req->punch_out, q->why);
+    if (rc == 0 && q->lead_ms > TT_ROLL_MAX_LEAD_MS)
+        rc = tt_fail(q->why, TT_ERR_INVALID, "--lead-ms %u is over %d", q->lead_ms,
+                     TT_ROLL_MAX_LEAD_MS);
+    if (rc != 0)
+        return rc;
     /* The gate: every online room must have acked every change on this cue. */
-    const char **online = calloc(s->room_count ? s->room_count : 1, sizeof *online);
-    if (!online) {
-        send_error(s, m, TT_ERR_NOMEM, "coordinator out of memory");
-        return;
-    }
-    size_t n_online = 0;
+    q->online = calloc(s->room_count ? s->room_count : 1, sizeof *q->online);
+    if (!q->online)
+        return tt_fail(q->why, TT_ERR_NOMEM, "coordinator out of memory");
     for (size_t r = 0; r < s->room_count; r++)
         if (s->rooms[r].online)
-            online[n_online++] = s->rooms[r].name;
-    tt_session_gate_t gate;
-    rc = tt_session_roll_gate(&s->state, req->cue, online, n_online, req->force, &gate, why);
-    if (rc != 0) {
-        free(online);
-        refuse(s, m, who, "roll", rc, why);
-        return;
-    }
+            q->online[q->n_online++] = s->rooms[r].name;
+    return tt_session_roll_gate(&s->state, req->cue, q->online, q->n_online, req->force, &q->gate,
+                                q->why);
+}
+
+static int build_roll(req_t *q, Tutti__Record *rec)
+{
+    const coord_server_t *s = q->s;
+    const Tutti__RollRequest *req = q->m->env->roll;
     const tt_session_cue_t *cue = tt_session_find_cue(&s->state, req->cue);
     char pwhy[TT_WHY_LEN];
     tt_tempo_map_t *map = tt_tempo_parse_text(cue->map_text, strlen(cue->map_text), pwhy);
     if (!map) { /* the stored map was canonical when written: a bug if this happens */
         tt_diag_error("cue %s: stored map does not parse: %s", req->cue, pwhy);
-        send_error(s, m, TT_ERR_STORE, "the coordinator cannot read this cue's map");
-        free(online);
-        return;
+        return tt_fail(q->why, TT_ERR_STORE, "the coordinator cannot read this cue's map");
     }
     tt_tempo_countoff_t co;
-    int64_t countoff_ns = tt_tempo_countoff(map, from_bar, &co);
-    Tutti__Record rec = TUTTI__RECORD__INIT;
-    Tutti__Roll roll = TUTTI__ROLL__INIT;
-    roll.cue = req->cue;
-    roll.tempo_version = cue->tempo_version;
-    roll.from_bar = from_bar;
-    roll.start_session_ns = now + (int64_t)lead_ms * 1000000;
-    roll.downbeat_session_ns = roll.start_session_ns + countoff_ns;
-    roll.start_frame = tt_tempo_ns_to_frame(map, co.c_from - countoff_ns);
-    roll.take = tt_session_next_take(&s->state, req->cue);
-    roll.punch_in_bar = req->punch_in;
-    roll.punch_out_bar = req->punch_out;
-    roll.rooms_online = (char **)online;
-    roll.n_rooms_online = n_online < 256 ? n_online : 256;
-    roll.forced = gate.n > 0;
-    roll.not_acked = (char **)gate.rooms;
-    roll.n_not_acked = gate.n;
-    if (roll.forced)
-        tt_diag_warn("roll of %s forced by %s past unacked changes: %s", req->cue, who->name,
-                     gate.missing);
+    int64_t countoff_ns = tt_tempo_countoff(map, q->from_bar, &co);
+    Tutti__Roll *roll = &q->body.roll;
+    tutti__roll__init(roll);
+    roll->cue = req->cue;
+    roll->tempo_version = cue->tempo_version;
+    roll->from_bar = q->from_bar;
+    roll->start_session_ns = q->now + (int64_t)q->lead_ms * 1000000;
+    roll->downbeat_session_ns = roll->start_session_ns + countoff_ns;
+    roll->start_frame = tt_tempo_ns_to_frame(map, co.c_from - countoff_ns);
+    roll->take = tt_session_next_take(&s->state, req->cue);
+    roll->punch_in_bar = req->punch_in;
+    roll->punch_out_bar = req->punch_out;
+    roll->rooms_online = (char **)q->online;
+    roll->n_rooms_online = q->n_online < 256 ? q->n_online : 256;
+    roll->forced = q->gate.n > 0;
+    roll->not_acked = (char **)q->gate.rooms;
+    roll->n_not_acked = q->gate.n;
+    if (roll->forced)
+        tt_diag_warn("roll of %s forced by %s past unacked changes: %s", req->cue, q->who->name,
+                     q->gate.missing);
     tt_tempo_destroy(&map);
-    rec.body_case = TUTTI__RECORD__BODY_ROLL;
-    rec.roll = &roll;
-    queue_write(s, m, who, &rec);
-    free(online);
+    rec->roll = roll;
+    return 0;
 }
 
-static void on_stop(coord_server_t *s, const tt_wire_msg_t *m, const tt_access_entry_t *who)
+static int check_stop(req_t *q)
 {
-    char why[TT_WHY_LEN];
-    const Tutti__StopRequest *req = m->env->stop;
-    int64_t now = tt_time_mono_ns();
-    int rc = tt_session_check_stop(&s->state, now, why);
-    if (rc == 0 && req->lead_ms > TT_ROLL_MAX_LEAD_MS)
-        rc = tt_fail(why, TT_ERR_INVALID, "--lead-ms %u is over %d", req->lead_ms,
+    uint32_t lead_ms = q->m->env->stop->lead_ms;
+    int rc = tt_session_check_stop(&q->s->state, q->now, q->why);
+    if (rc == 0 && lead_ms > TT_ROLL_MAX_LEAD_MS)
+        rc = tt_fail(q->why, TT_ERR_INVALID, "--lead-ms %u is over %d", lead_ms,
                      TT_ROLL_MAX_LEAD_MS);
-    if (rc != 0) {
-        refuse(s, m, who, "stop", rc, why);
-        return;
-    }
-    Tutti__Record rec = TUTTI__RECORD__INIT;
-    Tutti__Stop stop = TUTTI__STOP__INIT;
-    stop.cue = s->state.transport.cue;
-    stop.take = s->state.transport.take;
-    stop.at_session_ns = now + (int64_t)req->lead_ms * 1000000;
-    rec.body_case = TUTTI__RECORD__BODY_STOP;
-    rec.stop = &stop;
-    queue_write(s, m, who, &rec);
+    return rc;
 }
 
-static void on_cue_add(coord_server_t *s, const tt_wire_msg_t *m, const tt_access_entry_t *who)
+static int build_stop(req_t *q, Tutti__Record *rec)
 {
-    char why[TT_WHY_LEN];
-    const Tutti__CueAddRequest *req = m->env->cue_add;
-    int rc = tt_session_check_cue_add(&s->state, req->cue, req->title, why);
-    if (rc != 0) {
-        refuse(s, m, who, "cue add", rc, why);
-        return;
-    }
-    Tutti__Record rec = TUTTI__RECORD__INIT;
-    Tutti__CueAdd ca = TUTTI__CUE_ADD__INIT;
-    ca.cue = req->cue;
-    ca.title = req->title;
-    rec.body_case = TUTTI__RECORD__BODY_CUE_ADD;
-    rec.cue_add = &ca;
-    queue_write(s, m, who, &rec);
+    Tutti__Stop *stop = &q->body.stop;
+    tutti__stop__init(stop);
+    stop->cue = q->s->state.transport.cue;
+    stop->take = q->s->state.transport.take;
+    stop->at_session_ns = q->now + (int64_t)q->m->env->stop->lead_ms * 1000000;
+    rec->stop = stop;
+    return 0;
 }
 
-static void on_arm(coord_server_t *s, const tt_wire_msg_t *m, const tt_access_entry_t *who)
+static int check_cue_add(req_t *q)
 {
-    char why[TT_WHY_LEN];
-    const Tutti__ArmRequest *req = m->env->arm;
-    int rc = tt_session_check_arm(&s->state, req->cue, tt_time_mono_ns(), why);
-    if (rc != 0) {
-        refuse(s, m, who, "arm", rc, why);
-        return;
-    }
-    Tutti__Record rec = TUTTI__RECORD__INIT;
-    Tutti__Arm arm = TUTTI__ARM__INIT;
-    arm.cue = req->cue;
-    arm.at_session_ns = tt_time_mono_ns();
-    rec.body_case = TUTTI__RECORD__BODY_ARM;
-    rec.arm = &arm;
-    queue_write(s, m, who, &rec);
+    const Tutti__CueAddRequest *req = q->m->env->cue_add;
+    return tt_session_check_cue_add(&q->s->state, req->cue, req->title, q->why);
 }
 
-static void on_take_rate(coord_server_t *s, const tt_wire_msg_t *m, const tt_access_entry_t *who)
+static int check_arm(req_t *q)
 {
-    char why[TT_WHY_LEN];
-    const Tutti__TakeRate *req = m->env->take_rate;
-    int rc =
-        tt_session_check_take_rate(&s->state, req->cue, req->take, req->rating, req->note, why);
-    if (rc != 0) {
-        refuse(s, m, who, "take rate", rc, why);
-        return;
-    }
-    Tutti__Record rec = TUTTI__RECORD__INIT;
-    Tutti__TakeRate tr = *req; /* the record has the request's shape */
-    tr.base.unknown_fields = NULL;
-    tr.base.n_unknown_fields = 0;
-    rec.body_case = TUTTI__RECORD__BODY_TAKE_RATE;
-    rec.take_rate = &tr;
-    queue_write(s, m, who, &rec);
+    return tt_session_check_arm(&q->s->state, q->m->env->arm->cue, q->now, q->why);
 }
 
-static void on_take_note(coord_server_t *s, const tt_wire_msg_t *m, const tt_access_entry_t *who)
+static int build_arm(req_t *q, Tutti__Record *rec)
 {
-    char why[TT_WHY_LEN];
-    const Tutti__TakeNote *req = m->env->take_note;
-    int rc = tt_session_check_take_note(&s->state, req->cue, req->take, req->text, why);
-    if (rc != 0) {
-        refuse(s, m, who, "take note", rc, why);
-        return;
-    }
-    Tutti__Record rec = TUTTI__RECORD__INIT;
-    Tutti__TakeNote tn = *req;
-    tn.base.unknown_fields = NULL;
-    tn.base.n_unknown_fields = 0;
-    rec.body_case = TUTTI__RECORD__BODY_TAKE_NOTE;
-    rec.take_note = &tn;
-    queue_write(s, m, who, &rec);
+    tutti__arm__init(&q->body.arm);
+    q->body.arm.cue = q->m->env->arm->cue;
+    q->body.arm.at_session_ns = q->now;
+    rec->arm = &q->body.arm;
+    return 0;
 }
 
-static void on_change(coord_server_t *s, const tt_wire_msg_t *m, const tt_access_entry_t *who)
+static int check_take_rate(req_t *q)
 {
-    char why[TT_WHY_LEN];
-    const Tutti__Change *req = m->env->change;
-    int rc = tt_session_check_change(&s->state, req->cue, req->text, req->bars, req->parts, why);
-    if (rc != 0) {
-        refuse(s, m, who, "change", rc, why);
-        return;
-    }
-    Tutti__Record rec = TUTTI__RECORD__INIT;
-    Tutti__Change ch = *req; /* the record has the request's shape */
-    ch.base.unknown_fields = NULL;
-    ch.base.n_unknown_fields = 0;
-    rec.body_case = TUTTI__RECORD__BODY_CHANGE;
-    rec.change = &ch;
-    queue_write(s, m, who, &rec);
+    const Tutti__TakeRate *req = q->m->env->take_rate;
+    return tt_session_check_take_rate(&q->s->state, req->cue, req->take, req->rating, req->note,
+                                      q->why);
 }
 
-static void on_ack(coord_server_t *s, const tt_wire_msg_t *m, const tt_access_entry_t *who)
+static int check_take_note(req_t *q)
 {
-    char why[TT_WHY_LEN];
-    const Tutti__Ack *req = m->env->ack;
-    /* The acking room is the caller: a room can only ack for itself. */
-    int rc = tt_session_check_ack(&s->state, req->change, who->name, why);
-    if (rc != 0) {
-        refuse(s, m, who, "ack", rc, why);
-        return;
-    }
-    Tutti__Record rec = TUTTI__RECORD__INIT;
-    Tutti__Ack ack = TUTTI__ACK__INIT;
-    ack.change = req->change;
-    rec.body_case = TUTTI__RECORD__BODY_ACK;
-    rec.ack = &ack;
-    queue_write(s, m, who, &rec);
+    const Tutti__TakeNote *req = q->m->env->take_note;
+    return tt_session_check_take_note(&q->s->state, req->cue, req->take, req->text, q->why);
 }
 
-static void on_presence(coord_server_t *s, const tt_wire_msg_t *m, const tt_access_entry_t *who)
+static int check_change(req_t *q)
 {
-    char why[TT_WHY_LEN];
-    const Tutti__Presence *req = m->env->presence;
-    int rc = tt_session_check_presence(&s->state, who->role, who->name, req->room,
-                                       is_access_room(s, req->room), req->in, req->n_in, req->out,
-                                       req->n_out, why);
-    if (rc != 0) {
-        refuse(s, m, who, "presence", rc, why);
-        return;
-    }
-    Tutti__Record rec = TUTTI__RECORD__INIT;
-    Tutti__Presence p = *req; /* the record has the request's shape */
-    p.base.unknown_fields = NULL;
-    p.base.n_unknown_fields = 0;
-    rec.body_case = TUTTI__RECORD__BODY_PRESENCE;
-    rec.presence = &p;
-    queue_write(s, m, who, &rec);
+    const Tutti__Change *req = q->m->env->change;
+    return tt_session_check_change(&q->s->state, req->cue, req->text, req->bars, req->parts,
+                                   q->why);
 }
 
-static void on_call_event(coord_server_t *s, const tt_wire_msg_t *m, const tt_access_entry_t *who)
+/* The acking room is the caller: a room can only ack for itself. */
+static int check_ack(req_t *q)
 {
-    char why[TT_WHY_LEN];
-    const Tutti__CallEvent *req = m->env->call_event;
-    tt_rules_t rules;
-    int rc = tt_session_check_call(&s->state, req->action, req->rules_text, &rules, why);
-    if (rc != 0) {
-        refuse(s, m, who, "call", rc, why);
-        return;
-    }
-    Tutti__Record rec = TUTTI__RECORD__INIT;
-    Tutti__CallEvent ev = TUTTI__CALL_EVENT__INIT;
-    ev.action = req->action;
+    return tt_session_check_ack(&q->s->state, q->m->env->ack->change, q->who->name, q->why);
+}
+
+static int check_presence(req_t *q)
+{
+    const Tutti__Presence *req = q->m->env->presence;
+    return tt_session_check_presence(&q->s->state, q->who->role, q->who->name, req->room,
+                                     is_access_room(q->s, req->room), req->in, req->n_in, req->out,
+                                     req->n_out, q->why);
+}
+
+static int check_call(req_t *q)
+{
+    const Tutti__CallEvent *req = q->m->env->call_event;
+    return tt_session_check_call(&q->s->state, req->action, req->rules_text, &q->rules, q->why);
+}
+
+static int build_call(req_t *q, Tutti__Record *rec)
+{
+    const Tutti__CallEvent *req = q->m->env->call_event;
+    Tutti__CallEvent *ev = &q->body.call_event;
+    tutti__call_event__init(ev);
+    ev->action = req->action;
     if (!strcmp(req->action, "start")) { /* the record names the rules it parsed */
-        ev.rules_name = rules.id;
-        ev.rules_text = req->rules_text;
+        ev->rules_name = q->rules.id;
+        ev->rules_text = req->rules_text;
     }
-    rec.body_case = TUTTI__RECORD__BODY_CALL_EVENT;
-    rec.call_event = &ev;
-    queue_write(s, m, who, &rec);
+    rec->call_event = ev;
+    return 0;
 }
 
 /* ------------------------------------------------------------ uploads */
@@ -812,8 +800,10 @@ static void on_call_event(coord_server_t *s, const tt_wire_msg_t *m, const tt_ac
 /* The upload thread asks whether its caller may offer (or fetch) a file:
  * a room uploads its own takes' files only; operator, contractor and
  * observer fetch any file, a room its own. */
-static void on_upload_check(coord_server_t *s, const tt_wire_msg_t *m)
+static void on_upload_check(coord_server_t *s, const tt_wire_msg_t *m,
+                            const tt_access_entry_t *caller)
 {
+    (void)caller; /* the check names its caller by key */
     char why[TT_WHY_LEN];
     const Tutti__UploadCheck *c = m->env->upload_check;
     const tt_access_entry_t *who = tt_access_find_key(s->access, c->user_id ? c->user_id : "");
@@ -870,44 +860,31 @@ static void on_upload_check(coord_server_t *s, const tt_wire_msg_t *m)
 /* A file that arrived and verified becomes a media record by its room
  * (answered after the commit). The same record again gets the first one's
  * seq: the upload thread may ask twice after a crash. */
-static void on_upload_media(coord_server_t *s, const tt_wire_msg_t *m)
+static int check_media(req_t *q)
 {
-    char why[TT_WHY_LEN];
-    const Tutti__Media *req = m->env->media;
-    const tt_access_entry_t *who = NULL;
-    for (size_t i = 0; i < s->access->count && !who; i++)
+    const coord_server_t *s = q->s;
+    const Tutti__Media *req = q->m->env->media;
+    for (size_t i = 0; i < s->access->count && !q->who; i++)
         if (s->access->entries[i].role == TT_ROLE_ROOM &&
             !strcmp(s->access->entries[i].name, req->room))
-            who = &s->access->entries[i];
-    if (!who) {
-        send_error(s, m, TT_ERR_DENIED, "the file's room is no longer in the access file");
-        return;
-    }
+            q->who = &s->access->entries[i];
+    if (!q->who)
+        return tt_fail(q->why, TT_ERR_DENIED, "the file's room is no longer in the access file");
     const tt_media_entry_t *have = NULL;
-    int rc = tt_media_check_offer(&s->state, req, who->name, s->cfg.media_channels, &have, why);
-    if (rc != 0) {
-        refuse(s, m, who, "media record", rc, why);
-        return;
-    }
-    if (have) {
-        Tutti__Envelope env = TUTTI__ENVELOPE__INIT;
-        Tutti__WriteReply wr = TUTTI__WRITE_REPLY__INIT;
-        wr.seq = have->seq;
-        env.body_case = TUTTI__ENVELOPE__BODY_WRITE_REPLY;
-        env.write_reply = &wr;
-        send_reply(s, m, &env);
-        return;
-    }
-    char file[TT_MEDIA_MAX_FILE + 1];
-    tt_media_file_name(req->cue, req->take, req->room, req->input, file, sizeof file);
-    Tutti__Record rec = TUTTI__RECORD__INIT;
-    Tutti__Media md = *req; /* the record has the request's shape, named by us */
-    md.base.unknown_fields = NULL;
-    md.base.n_unknown_fields = 0;
-    md.file = file;
-    rec.body_case = TUTTI__RECORD__BODY_MEDIA;
-    rec.media = &md;
-    queue_write(s, m, who, &rec);
+    int rc =
+        tt_media_check_offer(&s->state, req, q->who->name, s->cfg.media_channels, &have, q->why);
+    if (rc == 0 && have)
+        q->done_seq = have->seq;
+    return rc;
+}
+
+static int build_media(req_t *q, Tutti__Record *rec)
+{
+    const Tutti__Media *req = q->m->env->media;
+    tt_media_file_name(req->cue, req->take, req->room, req->input, q->file, sizeof q->file);
+    build_same_fields(q, rec);
+    rec->media->file = q->file; /* named by us */
+    return 0;
 }
 
 static void publish(coord_server_t *s, uint64_t seq, const uint8_t *data, size_t len)
@@ -923,6 +900,18 @@ static void publish(coord_server_t *s, uint64_t seq, const uint8_t *data, size_t
     /* A dropped update is repaired by the subscriber's gap fetch; say so. */
     if (tt_wire_send(s->pub, NULL, 0, &env, why) != 0)
         tt_diag_warn("update %llu not published: %s", (unsigned long long)seq, why);
+}
+
+static int send_write_reply(coord_server_t *s, const uint8_t *rid, size_t rid_len,
+                            uint64_t request_id, uint64_t seq, char *why)
+{
+    Tutti__Envelope env = TUTTI__ENVELOPE__INIT;
+    Tutti__WriteReply wr = TUTTI__WRITE_REPLY__INIT;
+    wr.seq = seq;
+    env.request_id = request_id;
+    env.body_case = TUTTI__ENVELOPE__BODY_WRITE_REPLY;
+    env.write_reply = &wr;
+    return tt_wire_send(reply_socket(s, rid_len), rid_len ? rid : NULL, rid_len, &env, why);
 }
 
 static void commit_batch(coord_server_t *s)
@@ -944,23 +933,15 @@ static void commit_batch(coord_server_t *s)
     }
     for (size_t i = 0; i < s->batch_len; i++) {
         pending_t *p = &s->batch[i];
-        if (rc == 0) {
-            Tutti__Envelope env = TUTTI__ENVELOPE__INIT;
-            Tutti__WriteReply wr = TUTTI__WRITE_REPLY__INIT;
-            wr.seq = p->seq;
-            env.request_id = p->request_id;
-            env.body_case = TUTTI__ENVELOPE__BODY_WRITE_REPLY;
-            env.write_reply = &wr;
-            char swhy[TT_WHY_LEN];
-            if (tt_wire_send(reply_socket(s, p->rid_len), p->rid_len ? p->rid : NULL, p->rid_len,
-                             &env, swhy) != 0)
-                tt_diag_warn("write %llu committed but its reply was lost: %s",
-                             (unsigned long long)p->seq, swhy);
-        } else {
+        char swhy[TT_WHY_LEN];
+        if (rc == 0 && send_write_reply(s, p->rid, p->rid_len, p->request_id, p->seq, swhy) != 0)
+            tt_diag_warn("write %llu committed but its reply was lost: %s",
+                         (unsigned long long)p->seq, swhy);
+        if (rc != 0 &&
             tt_wire_send_error(reply_socket(s, p->rid_len), p->rid_len ? p->rid : NULL, p->rid_len,
                                p->request_id, TT_ERR_STORE,
-                               "the coordinator could not commit this write; nothing changed");
-        }
+                               "the coordinator could not commit this write; nothing changed") != 0)
+            tt_diag_warn("write refused (commit failed) and its error reply was lost");
     }
     if (rc == 0)
         for (size_t i = 0; i < s->batch_len; i++)
@@ -972,115 +953,188 @@ static void commit_batch(coord_server_t *s)
 
 /* ------------------------------------------------------------ dispatch */
 
-static void handle_request(coord_server_t *s, const tt_wire_msg_t *m)
+#define VIA_PIPE (-1)     /* kind of a request only the upload thread sends */
+#define CMD_COMMITTED 0x1 /* answered from committed state only: waits for the batch in flight */
+
+/* One row per request body, in the manner of Redis's redisCommandTable.
+ * The dispatcher finds the caller and the row, checks the caller's role
+ * (tt_session_may with the row's kind), then either answers (reads) or
+ * runs the row's rule check against the folded state and queues the
+ * record its builder makes (writes). Rows marked CMD_COMMITTED see only
+ * committed state: while a batch is in flight they wait for its commit,
+ * so no answer ever shows a record the store might still lose. */
+typedef struct {
+    Tutti__Envelope__BodyCase body;
+    const char *name; /* in refusals: "refused roll from stage: ..." */
+    int kind; /* tt_request_t for the role check, or VIA_PIPE (the check names the caller) */
+    int flags;
+    void (*answer)(coord_server_t *s, const tt_wire_msg_t *m, const tt_access_entry_t *who);
+    int (*check)(req_t *q); /* writes: 0 to go on, or an error with q->why */
+    Tutti__Record__BodyCase record;
+    int (*build)(req_t *q, Tutti__Record *rec); /* writes: fills the body */
+} command_t;
+
+#define READ(body, name, kind, answer)                                                             \
+    {                                                                                              \
+        TUTTI__ENVELOPE__BODY_##body, name, kind, CMD_COMMITTED, answer, NULL,                     \
+            TUTTI__RECORD__BODY__NOT_SET, NULL                                                     \
+    }
+#define WRITE(body, name, kind, check, build)                                                      \
+    {                                                                                              \
+        TUTTI__ENVELOPE__BODY_##body, name, kind, 0, NULL, check, TUTTI__RECORD__BODY_##body,      \
+            build                                                                                  \
+    }
+
+static const command_t commands[] = {
+    READ(HELLO, "hello", TT_REQ_HELLO, on_hello),
+    READ(HEARTBEAT, "heartbeat", TT_REQ_HEARTBEAT, on_heartbeat),
+    READ(STATUS, "status", TT_REQ_STATUS, on_status),
+    READ(FETCH, "fetch", TT_REQ_FETCH, on_fetch),
+    WRITE(NOTE, "note", TT_REQ_NOTE, check_note, build_same_fields),
+    WRITE(TRIM, "trim", TT_REQ_TRIM, check_trim, build_same_fields),
+    WRITE(TEMPO_LOAD, "tempo load", TT_REQ_TEMPO_LOAD, check_tempo_load, build_tempo_load),
+    WRITE(ROLL, "roll", TT_REQ_ROLL, check_roll, build_roll),
+    WRITE(STOP, "stop", TT_REQ_STOP, check_stop, build_stop),
+    WRITE(CUE_ADD, "cue add", TT_REQ_CUE_ADD, check_cue_add, build_same_fields),
+    WRITE(ARM, "arm", TT_REQ_ARM, check_arm, build_arm),
+    WRITE(TAKE_RATE, "take rate", TT_REQ_TAKE_RATE, check_take_rate, build_same_fields),
+    WRITE(TAKE_NOTE, "take note", TT_REQ_TAKE_NOTE, check_take_note, build_same_fields),
+    WRITE(CHANGE, "change", TT_REQ_CHANGE, check_change, build_same_fields),
+    WRITE(ACK, "ack", TT_REQ_ACK, check_ack, build_same_fields),
+    WRITE(PRESENCE, "presence", TT_REQ_PRESENCE, check_presence, build_same_fields),
+    WRITE(CALL_EVENT, "call", TT_REQ_CALL, check_call, build_call),
+    /* From the upload thread: an offer or fetch to check (a read), and the
+     * record of a file that arrived, checked against committed state so a
+     * repeat is answered with a seq the store holds. */
+    READ(UPLOAD_CHECK, "upload check", VIA_PIPE, on_upload_check),
+    {TUTTI__ENVELOPE__BODY_MEDIA, "media record", VIA_PIPE, CMD_COMMITTED, NULL, check_media,
+     TUTTI__RECORD__BODY_MEDIA, build_media},
+};
+
+static const command_t *find_command(Tutti__Envelope__BodyCase body)
 {
-    char why[TT_WHY_LEN];
-    const tt_access_entry_t *who = tt_access_find_key(s->access, m->user_id);
-    if (!who) {
-        /* Admitted at the handshake, removed since by a reload. */
-        send_error(s, m, TT_ERR_AUTH, "your key is no longer in the access file");
-        return;
-    }
-    tt_request_t kind;
-    switch (m->env->body_case) {
-    case TUTTI__ENVELOPE__BODY_HELLO: kind = TT_REQ_HELLO; break;
-    case TUTTI__ENVELOPE__BODY_HEARTBEAT: kind = TT_REQ_HEARTBEAT; break;
-    case TUTTI__ENVELOPE__BODY_STATUS: kind = TT_REQ_STATUS; break;
-    case TUTTI__ENVELOPE__BODY_FETCH: kind = TT_REQ_FETCH; break;
-    case TUTTI__ENVELOPE__BODY_NOTE: kind = TT_REQ_NOTE; break;
-    case TUTTI__ENVELOPE__BODY_TRIM: kind = TT_REQ_TRIM; break;
-    case TUTTI__ENVELOPE__BODY_TEMPO_LOAD: kind = TT_REQ_TEMPO_LOAD; break;
-    case TUTTI__ENVELOPE__BODY_ROLL: kind = TT_REQ_ROLL; break;
-    case TUTTI__ENVELOPE__BODY_STOP: kind = TT_REQ_STOP; break;
-    case TUTTI__ENVELOPE__BODY_CUE_ADD: kind = TT_REQ_CUE_ADD; break;
-    case TUTTI__ENVELOPE__BODY_ARM: kind = TT_REQ_ARM; break;
-    case TUTTI__ENVELOPE__BODY_TAKE_RATE: kind = TT_REQ_TAKE_RATE; break;
-    case TUTTI__ENVELOPE__BODY_TAKE_NOTE: kind = TT_REQ_TAKE_NOTE; break;
-    case TUTTI__ENVELOPE__BODY_CHANGE: kind = TT_REQ_CHANGE; break;
-    case TUTTI__ENVELOPE__BODY_ACK: kind = TT_REQ_ACK; break;
-    case TUTTI__ENVELOPE__BODY_PRESENCE: kind = TT_REQ_PRESENCE; break;
-    case TUTTI__ENVELOPE__BODY_CALL_EVENT: kind = TT_REQ_CALL; break;
-    default:
-        tt_diag_warn("unsupported message %d from %s", (int)m->env->body_case, who->name);
-        send_error(s, m, TT_ERR_PROTOCOL, "unsupported request");
-        return;
-    }
-    int rc = tt_session_may(who->role, kind, why);
-    if (rc != 0) {
-        tt_diag_warn("refused request from %s: %s", who->name, why);
-        send_error(s, m, rc, why);
-        return;
-    }
-    switch (kind) {
-    case TT_REQ_HELLO: on_hello(s, m, who); break;
-    case TT_REQ_HEARTBEAT: on_heartbeat(s, m, who); break;
-    case TT_REQ_STATUS: on_status(s, m); break;
-    case TT_REQ_FETCH: on_fetch(s, m); break;
-    case TT_REQ_NOTE: on_note(s, m, who); break;
-    case TT_REQ_TRIM: on_trim(s, m, who); break;
-    case TT_REQ_TEMPO_LOAD: on_tempo_load(s, m, who); break;
-    case TT_REQ_ROLL: on_roll(s, m, who); break;
-    case TT_REQ_STOP: on_stop(s, m, who); break;
-    case TT_REQ_CUE_ADD: on_cue_add(s, m, who); break;
-    case TT_REQ_ARM: on_arm(s, m, who); break;
-    case TT_REQ_TAKE_RATE: on_take_rate(s, m, who); break;
-    case TT_REQ_TAKE_NOTE: on_take_note(s, m, who); break;
-    case TT_REQ_CHANGE: on_change(s, m, who); break;
-    case TT_REQ_ACK: on_ack(s, m, who); break;
-    case TT_REQ_PRESENCE: on_presence(s, m, who); break;
-    case TT_REQ_CALL: on_call_event(s, m, who); break;
-    }
+    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
+        if (commands[i].body == body)
+            return &commands[i];
+    return NULL;
 }
 
-static void drain_router(coord_server_t *s)
+/* Keeps m (its envelope moves here) to be dispatched again once the batch
+ * in flight has committed. */
+static void defer(coord_server_t *s, tt_wire_msg_t *m, int from_pipe)
+{
+    assert(s->later_len < BATCH_MAX); /* a drain reads at most BATCH_MAX messages */
+    s->later[s->later_len].m = *m;
+    s->later[s->later_len].from_pipe = from_pipe;
+    s->later_len++;
+    m->env = NULL;
+}
+
+/* Runs one write through its row: rule check, then record. */
+static void write_request(coord_server_t *s, const command_t *cmd, const tt_wire_msg_t *m,
+                          const tt_access_entry_t *who)
+{
+    req_t q = {.s = s, .m = m, .who = who, .now = tt_time_mono_ns()};
+    int rc = cmd->check(&q);
+    if (rc != 0) {
+        refuse(s, m, q.who, cmd->name, rc, q.why);
+    } else if (q.done_seq) {
+        char why[TT_WHY_LEN];
+        if (send_write_reply(s, m->routing_id, m->routing_id_len, m->request_id, q.done_seq, why) !=
+            0)
+            tt_diag_warn("reply to a client lost: %s", why);
+    } else {
+        Tutti__Record rec = TUTTI__RECORD__INIT;
+        rec.body_case = cmd->record;
+        rc = cmd->build(&q, &rec);
+        if (rc != 0)
+            send_error(s, m, rc, q.why);
+        else
+            queue_write(&q, &rec);
+    }
+    free(q.canonical);
+    free(q.online);
+}
+
+static void dispatch(coord_server_t *s, tt_wire_msg_t *m, int from_pipe)
+{
+    const command_t *cmd = find_command(m->env->body_case);
+    const tt_access_entry_t *who = NULL;
+    if (from_pipe) {
+        if (!cmd || cmd->kind != VIA_PIPE) {
+            send_error(s, m, TT_ERR_PROTOCOL, "not an upload pipe request");
+            return;
+        }
+    } else {
+        char why[TT_WHY_LEN];
+        if (!(who = tt_access_find_key(s->access, m->user_id))) {
+            /* Admitted at the handshake, removed since by a reload. */
+            send_error(s, m, TT_ERR_AUTH, "your key is no longer in the access file");
+            return;
+        }
+        if (!cmd || cmd->kind == VIA_PIPE) {
+            tt_diag_warn("unsupported message %d from %s", (int)m->env->body_case, who->name);
+            send_error(s, m, TT_ERR_PROTOCOL, "unsupported request");
+            return;
+        }
+        int rc = tt_session_may(who->role, (tt_request_t)cmd->kind, why);
+        if (rc != 0) {
+            tt_diag_warn("refused request from %s: %s", who->name, why);
+            send_error(s, m, rc, why);
+            return;
+        }
+    }
+    if ((cmd->flags & CMD_COMMITTED) && s->batch_len > 0)
+        defer(s, m, from_pipe);
+    else if (cmd->answer)
+        cmd->answer(s, m, who);
+    else
+        write_request(s, cmd, m, who);
+}
+
+/* The requests that waited for committed state, in arrival order. A
+ * deferred write (a media record) may open a batch: it commits before the
+ * next one is answered. */
+static void answer_later(coord_server_t *s)
+{
+    for (size_t i = 0; i < s->later_len; i++) {
+        commit_batch(s);
+        dispatch(s, &s->later[i].m, s->later[i].from_pipe);
+        tt_wire_msg_clear(&s->later[i].m);
+    }
+    s->later_len = 0;
+    commit_batch(s);
+}
+
+/* One turn on sock (the ROUTER, or the upload thread's pipe): the writes
+ * read together commit as one group, then the waiting reads are answered. */
+static void drain(coord_server_t *s, void *sock, int from_pipe)
 {
     for (int n = 0; n < BATCH_MAX && s->batch_len < BATCH_MAX; n++) {
         tt_wire_msg_t m;
         char why[TT_WHY_LEN];
-        int rc = tt_wire_recv(s->router, 1, ZMQ_DONTWAIT, &m, why);
+        int rc = tt_wire_recv(sock, !from_pipe, ZMQ_DONTWAIT, &m, why);
         if (rc == TT_ERR_AGAIN)
             break; /* nothing more to read */
         if (rc == TT_ERR_IO) {
-            tt_diag_error("request socket: %s", why);
+            tt_diag_error("%s: %s", from_pipe ? "upload pipe" : "request socket", why);
             break;
         }
         if (rc != 0) {
-            tt_diag_warn("malformed message from %s: %s", m.user_id[0] ? m.user_id : "?", why);
+            tt_diag_warn("malformed message from %s: %s",
+                         from_pipe      ? "the upload thread"
+                         : m.user_id[0] ? m.user_id
+                                        : "?",
+                         why);
             if (m.routing_id_len)
                 send_error(s, &m, rc, why);
-            tt_wire_msg_clear(&m);
-            continue;
+        } else {
+            dispatch(s, &m, from_pipe);
         }
-        handle_request(s, &m);
         tt_wire_msg_clear(&m);
     }
     commit_batch(s);
-}
-
-static void drain_upload(coord_server_t *s)
-{
-    void *pipe = coord_upload_pipe(s->upload);
-    for (int n = 0; n < BATCH_MAX && s->batch_len < BATCH_MAX; n++) {
-        tt_wire_msg_t m;
-        char why[TT_WHY_LEN];
-        int rc = tt_wire_recv(pipe, 0, ZMQ_DONTWAIT, &m, why);
-        if (rc == TT_ERR_AGAIN)
-            break;
-        if (rc == TT_ERR_IO) {
-            tt_diag_error("upload pipe: %s", why);
-            break;
-        }
-        if (rc != 0)
-            tt_diag_error("upload pipe: %s", why);
-        else if (m.env->body_case == TUTTI__ENVELOPE__BODY_UPLOAD_CHECK)
-            on_upload_check(s, &m);
-        else if (m.env->body_case == TUTTI__ENVELOPE__BODY_MEDIA)
-            on_upload_media(s, &m);
-        else
-            send_error(s, &m, TT_ERR_PROTOCOL, "not an upload pipe request");
-        tt_wire_msg_clear(&m);
-    }
-    commit_batch(s);
+    answer_later(s);
 }
 
 static void publish_heartbeat(coord_server_t *s)
@@ -1268,6 +1322,8 @@ void coord_server_destroy(coord_server_t **self_p)
     coord_server_t *s = *self_p;
     for (size_t i = 0; i < s->batch_len; i++)
         free(s->batch[i].record);
+    for (size_t i = 0; i < s->later_len; i++)
+        tt_wire_msg_clear(&s->later[i].m);
     coord_upload_stop(&s->upload);
     coord_clock_stop(&s->clock);
     tt_session_clear(&s->state);
@@ -1339,9 +1395,9 @@ int coord_server_run(coord_server_t *s, volatile sig_atomic_t *stop, volatile si
         if (items[0].revents & ZMQ_POLLIN)
             coord_zap_handle(s->zap, s->access);
         if (items[1].revents & ZMQ_POLLIN)
-            drain_router(s);
+            drain(s, s->router, 0);
         if (items[2].revents & ZMQ_POLLIN)
-            drain_upload(s);
+            drain(s, coord_upload_pipe(s->upload), 1);
     }
     return 0;
 }

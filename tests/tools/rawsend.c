@@ -9,7 +9,15 @@
  * oversize (9 MiB frame, over the coordinator's limit), multiframe (two
  * frames), empty (zero-length frame), nobody (envelope with no body).
  * Prints "error CODE MESSAGE", "reply KIND" or "no reply" and exits 0 when
- * the frame was refused or dropped, 1 when it was accepted as a request. */
+ * the frame was refused or dropped, 1 when it was accepted as a request.
+ * The error's request id is printed as "error CODE [id N] MESSAGE" when
+ * the reply echoes one.
+ *
+ * MODE committed is no hostile frame: rounds of notes with hello,
+ * heartbeat, status and fetch pipelined between them, all sent without
+ * waiting. A write's reply goes out only after its commit, so every seq a
+ * read reports must be covered by a write reply that arrived before it;
+ * exits 1 naming the read that reported a seq not yet committed. */
 #include "tt_error.h"
 #include "tt_keys.h"
 #include "tt_wire.h"
@@ -34,6 +42,119 @@ static size_t pack_note(uint32_t version, uint8_t **out)
     return len;
 }
 
+static int send_env(void *s, uint64_t id, Tutti__Envelope *env)
+{
+    char why[TT_WHY_LEN];
+    env->request_id = id;
+    if (tt_wire_send(s, NULL, 0, env, why) != 0) {
+        fprintf(stderr, "tutti-rawsend: %s\n", why);
+        return -1;
+    }
+    return 0;
+}
+
+/* The seq a read reply reports as the coordinator's head, or -1. */
+static long long reported_seq(const Tutti__Envelope *e, const char **what)
+{
+    switch (e->body_case) {
+    case TUTTI__ENVELOPE__BODY_HELLO_REPLY:
+        *what = "hello";
+        return (long long)e->hello_reply->last_seq;
+    case TUTTI__ENVELOPE__BODY_HEARTBEAT: *what = "heartbeat"; return (long long)e->heartbeat->seq;
+    case TUTTI__ENVELOPE__BODY_STATUS_REPLY:
+        *what = "status";
+        return (long long)e->status_reply->last_seq;
+    case TUTTI__ENVELOPE__BODY_FETCH_REPLY:
+        *what = "fetch";
+        return (long long)e->fetch_reply->last_seq;
+    default: return -1;
+    }
+}
+
+/* Sends rounds of writes and reads back to back; see the header. */
+static int check_committed(void *s)
+{
+    enum { ROUNDS = 20, NOTES = 24, READS = 4 };
+    Tutti__Envelope note = TUTTI__ENVELOPE__INIT, reads[READS];
+    Tutti__NoteRequest nr = TUTTI__NOTE_REQUEST__INIT;
+    Tutti__Hello hello = TUTTI__HELLO__INIT;
+    Tutti__Heartbeat hb = TUTTI__HEARTBEAT__INIT;
+    Tutti__StatusRequest st = TUTTI__STATUS_REQUEST__INIT;
+    Tutti__FetchRequest fr = TUTTI__FETCH_REQUEST__INIT;
+    nr.text = "pipelined";
+    note.body_case = TUTTI__ENVELOPE__BODY_NOTE;
+    note.note = &nr;
+    hello.program = "tutti-rawsend";
+    for (int i = 0; i < READS; i++)
+        tutti__envelope__init(&reads[i]);
+    reads[0].body_case = TUTTI__ENVELOPE__BODY_HELLO;
+    reads[0].hello = &hello;
+    reads[1].body_case = TUTTI__ENVELOPE__BODY_HEARTBEAT;
+    reads[1].heartbeat = &hb;
+    reads[2].body_case = TUTTI__ENVELOPE__BODY_STATUS;
+    reads[2].status = &st;
+    reads[3].body_case = TUTTI__ENVELOPE__BODY_FETCH;
+    reads[3].fetch = &fr;
+    uint64_t id = 100;
+    unsigned long long committed = 0; /* highest seq known committed */
+    int bad = 0, checked = 0;
+    /* Alone, a status shows the head before the rounds start. */
+    zmq_pollitem_t first = {s, 0, ZMQ_POLLIN, 0};
+    tt_wire_msg_t m0;
+    char why0[TT_WHY_LEN];
+    if (send_env(s, ++id, &reads[2]) != 0 || zmq_poll(&first, 1, 5000) <= 0 ||
+        tt_wire_recv(s, 0, 0, &m0, why0) != 0 ||
+        m0.env->body_case != TUTTI__ENVELOPE__BODY_STATUS_REPLY) {
+        printf("no status reply to start from\n");
+        return 1;
+    }
+    committed = m0.env->status_reply->last_seq;
+    tt_wire_msg_clear(&m0);
+    for (int round = 0; round < ROUNDS && !bad; round++) {
+        size_t expect = 0;
+        for (int i = 0; i < NOTES; i++, expect++)
+            if (send_env(s, ++id, &note) != 0)
+                return 2;
+        for (int i = 0; i < READS; i++, expect++) {
+            fr.from_seq = committed + 1;
+            if (send_env(s, ++id, &reads[i]) != 0)
+                return 2;
+        }
+        for (int i = 0; i < NOTES; i++, expect++)
+            if (send_env(s, ++id, &note) != 0)
+                return 2;
+        for (; expect > 0; expect--) {
+            zmq_pollitem_t item = {s, 0, ZMQ_POLLIN, 0};
+            tt_wire_msg_t m;
+            char why[TT_WHY_LEN];
+            if (zmq_poll(&item, 1, 5000) <= 0 || tt_wire_recv(s, 0, 0, &m, why) != 0) {
+                printf("no reply in round %d (%zu missing)\n", round, expect);
+                return 1;
+            }
+            const char *what = "";
+            long long seq = reported_seq(m.env, &what);
+            if (m.env->body_case == TUTTI__ENVELOPE__BODY_WRITE_REPLY) {
+                if (m.env->write_reply->seq > committed)
+                    committed = m.env->write_reply->seq;
+            } else if (seq < 0) {
+                printf("unexpected reply %d in round %d\n", (int)m.env->body_case, round);
+                bad = 1;
+            } else if ((unsigned long long)seq > committed) {
+                printf("%s reported seq %lld while writes were confirmed only to %llu (round %d)\n",
+                       what, seq, committed, round);
+                bad = 1;
+            } else {
+                checked++;
+            }
+            tt_wire_msg_clear(&m);
+        }
+    }
+    if (!bad)
+        printf("committed: %d reads, none ahead of the confirmed writes (head %llu)\n", checked,
+               committed);
+    return bad;
+}
+
 int main(int argc, char **argv)
 {
     const char *ep = NULL, *skey = NULL, *key = NULL, *mode = NULL;
@@ -50,7 +171,7 @@ int main(int argc, char **argv)
     if (!ep || !skey || !key || !mode) {
         fprintf(stderr, "usage: tutti-rawsend --coordinator EP --server-key F.pub --key F.key "
                         "--mode random|truncated|badversion|noversion|oversize|multiframe|"
-                        "empty|nobody\n");
+                        "empty|nobody|committed\n");
         return 2;
     }
     char why[TT_WHY_LEN], server_key[TT_Z85_KEY_LEN + 1];
@@ -64,6 +185,13 @@ int main(int argc, char **argv)
     tt_wire_setup_client(s, kp, server_key, why);
     zmq_connect(s, ep);
 
+    if (!strcmp(mode, "committed")) {
+        int rc = check_committed(s);
+        zmq_close(s);
+        zmq_ctx_term(ctx);
+        tt_keypair_destroy(&kp);
+        return rc;
+    }
     uint8_t *buf = NULL;
     size_t len = 0;
     int frames = 1;
