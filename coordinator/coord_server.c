@@ -39,11 +39,16 @@
 #include <zmq.h>
 
 #define BATCH_MAX 512
-#define FETCH_MAX_RECORDS 1000
-#define FETCH_MAX_BYTES (4 * 1024 * 1024)
+#define FETCH_MAX_RECORDS TUTTI__LIMITS__FETCH_MAX_RECORDS /* a page, as tutti.proto states */
+#define FETCH_MAX_BYTES TUTTI__LIMITS__FETCH_MAX_BYTES
 #define PUB_HEARTBEAT_MS 1000
 #define LIVENESS_CHECK_MS 250
 #define PUB_HWM 200000
+
+/* The limits tutti.proto states are the ones the code keeps. */
+_Static_assert(TT_CHAIN_MAX_RECORD == TUTTI__LIMITS__RECORD_MAX_BYTES, "record limit");
+_Static_assert(COORD_UPLOAD_CHUNK == TUTTI__LIMITS__UPLOAD_CHUNK_MAX_BYTES, "upload chunk");
+_Static_assert(COORD_UPLOAD_FETCH_MAX == TUTTI__LIMITS__MEDIA_DATA_MAX_BYTES, "media fetch");
 
 typedef struct {
     char name[TT_ACCESS_MAX_NAME + 1];

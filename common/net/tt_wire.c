@@ -9,6 +9,26 @@
 #include <string.h>
 #include <zmq.h>
 
+/* tt_err_t is the negative of the contract's ErrorCode: one list of
+ * numbers, stated in proto/tutti.proto and checked here. */
+#define SAME_CODE(c, e) _Static_assert(-(c) == TUTTI__ERROR_CODE__##e, #c " is not ErrorCode " #e)
+SAME_CODE(TT_OK, ERROR_NONE);
+SAME_CODE(TT_ERR_IO, ERROR_IO);
+SAME_CODE(TT_ERR_NOMEM, ERROR_NOMEM);
+SAME_CODE(TT_ERR_INVALID, ERROR_INVALID);
+SAME_CODE(TT_ERR_PROTOCOL, ERROR_PROTOCOL);
+SAME_CODE(TT_ERR_VERSION, ERROR_VERSION);
+SAME_CODE(TT_ERR_DENIED, ERROR_DENIED);
+SAME_CODE(TT_ERR_AUTH, ERROR_AUTH);
+SAME_CODE(TT_ERR_STORE, ERROR_STORE);
+SAME_CODE(TT_ERR_CRYPTO, ERROR_CRYPTO);
+SAME_CODE(TT_ERR_NOTFOUND, ERROR_NOT_FOUND);
+SAME_CODE(TT_ERR_TIMEOUT, ERROR_TIMEOUT);
+SAME_CODE(TT_ERR_TOO_BIG, ERROR_TOO_BIG);
+SAME_CODE(TT_ERR_CORRUPT, ERROR_CORRUPT);
+SAME_CODE(TT_ERR_UNAVAILABLE, ERROR_UNAVAILABLE);
+SAME_CODE(TT_ERR_AGAIN, ERROR_AGAIN);
+
 static int set_common(void *sock, char *why)
 {
     int linger = 0;
@@ -74,6 +94,56 @@ int tt_wire_decode(const uint8_t *buf, size_t len, Tutti__Envelope **out, char *
     return 0;
 }
 
+/* Reads a base-128 varint at *p; 0 when it runs past end or over 10 bytes. */
+static int varint(const uint8_t **p, const uint8_t *end, uint64_t *out)
+{
+    uint64_t v = 0;
+    for (int shift = 0; shift < 70 && *p < end; shift += 7) {
+        uint8_t b = *(*p)++;
+        v |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80)) {
+            *out = v;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+uint64_t tt_wire_peek_request_id(const uint8_t *buf, size_t len)
+{
+    if (!buf)
+        return 0;
+    const uint8_t *p = buf, *end = buf + len;
+    uint64_t key, v, id = 0;
+    while (p < end && varint(&p, end, &key)) {
+        switch (key & 7) { /* the wire type */
+        case 0:            /* varint */
+            if (!varint(&p, end, &v))
+                return id;
+            if (key >> 3 == 2)
+                id = v; /* the last one wins, as in a full decode */
+            break;
+        case 1: /* 64-bit */
+            if ((size_t)(end - p) < 8)
+                return id;
+            p += 8;
+            break;
+        case 2: /* length-delimited */
+            if (!varint(&p, end, &v) || v > (uint64_t)(end - p))
+                return id;
+            p += v;
+            break;
+        case 5: /* 32-bit */
+            if ((size_t)(end - p) < 4)
+                return id;
+            p += 4;
+            break;
+        default: return id; /* groups or garbage: stop reading */
+        }
+    }
+    return id;
+}
+
 /* Discards the rest of a multipart message. */
 static void drain(void *sock)
 {
@@ -130,14 +200,16 @@ int tt_wire_recv(void *sock, int router, int flags, tt_wire_msg_t *msg, char *wh
         memcpy(msg->user_id, uid, TT_Z85_KEY_LEN + 1);
     int more = zmq_msg_more(&frame);
     if (more) {
+        msg->request_id = tt_wire_peek_request_id(zmq_msg_data(&frame), zmq_msg_size(&frame));
         zmq_msg_close(&frame);
         drain(sock);
         return tt_fail(why, TT_ERR_PROTOCOL, "message has more than one frame");
     }
     int rc = tt_wire_decode(zmq_msg_data(&frame), zmq_msg_size(&frame), &msg->env, why);
+    /* An error reply echoes the request id whenever it can be read. */
+    msg->request_id = rc == 0 ? msg->env->request_id
+                              : tt_wire_peek_request_id(zmq_msg_data(&frame), zmq_msg_size(&frame));
     zmq_msg_close(&frame);
-    if (rc == 0)
-        msg->request_id = msg->env->request_id;
     return rc;
 }
 
@@ -174,7 +246,7 @@ int tt_wire_send_error(void *sock, const uint8_t *rid, size_t rid_len, uint64_t 
 {
     Tutti__Envelope env = TUTTI__ENVELOPE__INIT;
     Tutti__Error err = TUTTI__ERROR__INIT;
-    err.code = (uint32_t)(code < 0 ? -code : code);
+    err.code = (Tutti__ErrorCode)(code < 0 ? -code : code);
     err.message = (char *)message;
     env.request_id = request_id;
     env.body_case = TUTTI__ENVELOPE__BODY_ERROR;

@@ -16,8 +16,9 @@
 #include "tt_keys.h"
 #include "tutti.pb-c.h"
 
-#define TT_PROTOCOL_VERSION 1
-#define TT_WIRE_MAX_MESSAGE (8 * 1024 * 1024)
+/* Both stated in proto/tutti.proto (ProtocolVersion, Limits). */
+#define TT_PROTOCOL_VERSION TUTTI__PROTOCOL_VERSION__PROTOCOL_VERSION_CURRENT
+#define TT_WIRE_MAX_MESSAGE TUTTI__LIMITS__MESSAGE_MAX_BYTES
 #define TT_WIRE_MAX_ROUTING_ID 256
 #define TT_ZAP_DOMAIN "tutti"
 
@@ -27,7 +28,8 @@ typedef struct {
     size_t routing_id_len;            /* 0 on non-ROUTER sockets */
     char user_id[TT_Z85_KEY_LEN + 1]; /* peer's public key (Z85) as set by ZAP, or "" */
     Tutti__Envelope *env;
-    uint64_t request_id; /* copied out before decode checks, 0 if unknown */
+    uint64_t request_id; /* also when the frame did not decode, had another version or
+                            more frames, if its request_id field could be read; else 0 */
 } tt_wire_msg_t;
 
 /* Common options plus CURVE server role and the ZAP domain. */
@@ -47,10 +49,17 @@ void tt_wire_msg_clear(tt_wire_msg_t *msg);
 /* Decodes one frame. The caller frees *out with tutti__envelope__free_unpacked. */
 int tt_wire_decode(const uint8_t *buf, size_t len, Tutti__Envelope **out, char *why);
 
+/* The request_id field (2) of a frame that may not decode as a whole: the
+ * top-level fields are walked until field 2 is found or the bytes stop
+ * making sense. 0 when it cannot be read. Never reads past len. */
+uint64_t tt_wire_peek_request_id(const uint8_t *buf, size_t len);
+
 /* Sets env->version and sends it without blocking; rid may be NULL for
  * non-ROUTER sockets. 0, TT_ERR_AGAIN when the peer's queue is full,
  * TT_ERR_IO (e.g. EHOSTUNREACH: the ROUTER peer is gone), TT_ERR_TOO_BIG. */
 int tt_wire_send(void *sock, const uint8_t *rid, size_t rid_len, Tutti__Envelope *env, char *why);
+/* An Error reply: code is a tt_err_t (negative) or an ErrorCode value;
+ * Error.code is always the positive ErrorCode. */
 int tt_wire_send_error(void *sock, const uint8_t *rid, size_t rid_len, uint64_t request_id,
                        int code, const char *message);
 

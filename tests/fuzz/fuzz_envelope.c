@@ -1,4 +1,6 @@
-/* libFuzzer target: tt_wire_decode over an untrusted frame.
+/* libFuzzer target: tt_wire_decode and tt_wire_peek_request_id over an
+ * untrusted frame. The peek never reads out of bounds and, on a frame that
+ * decodes, finds the request id the full decode found.
  *
  * A decoded envelope must have the protocol version and re-pack into
  * exactly get_packed_size bytes. When those bytes decode again, packing
@@ -20,6 +22,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char why[TT_WHY_LEN];
     Tutti__Envelope *env = (Tutti__Envelope *)1;
     int rc = tt_wire_decode(data, size, &env, why);
+    uint64_t peeked = tt_wire_peek_request_id(data, size);
     if (rc != 0) {
         if (env != NULL)
             abort();    /* *out is NULL on every failure */
@@ -27,7 +30,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         return 0;
     }
-    if (!env || env->version != TT_PROTOCOL_VERSION)
+    if (!env || env->version != TT_PROTOCOL_VERSION || env->request_id != peeked)
         abort();
 
     size_t len = tutti__envelope__get_packed_size(env);

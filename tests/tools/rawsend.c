@@ -236,7 +236,11 @@ int main(int argc, char **argv)
         tt_wire_msg_t m;
         if (tt_wire_recv(s, 0, 0, &m, why) == 0) {
             if (m.env->body_case == TUTTI__ENVELOPE__BODY_ERROR) {
-                printf("error %u %s\n", m.env->error->code, m.env->error->message);
+                if (m.env->request_id)
+                    printf("error %d [id %llu] %s\n", (int)m.env->error->code,
+                           (unsigned long long)m.env->request_id, m.env->error->message);
+                else
+                    printf("error %d %s\n", (int)m.env->error->code, m.env->error->message);
             } else {
                 printf("reply %d\n", (int)m.env->body_case);
                 rc = 1;
