@@ -587,12 +587,17 @@ static int build_same_fields(req_t *q, Tutti__Record *rec)
     for (unsigned i = 0; i < d->n_fields; i++) {
         const ProtobufCFieldDescriptor *f = &d->fields[i];
         const ProtobufCFieldDescriptor *sf = protobuf_c_message_descriptor_get_field(sd, f->id);
-        if (!sf || sf->type != f->type || sf->label != f->label || sf->descriptor != f->descriptor)
-            continue;
+        if (!sf || sf->type != f->type || sf->label != f->label ||
+            sf->descriptor != f->descriptor ||
+            ((f->flags | sf->flags) & PROTOBUF_C_FIELD_FLAG_ONEOF))
+            continue; /* not the same field (a oneof member would need its case too) */
         int repeated = f->label == PROTOBUF_C_LABEL_REPEATED;
         memcpy(dst + f->offset, src + sf->offset, repeated ? sizeof(void *) : field_size(f->type));
-        if (repeated)
+        if (repeated) /* n_ */
             memcpy(dst + f->quantifier_offset, src + sf->quantifier_offset, sizeof(size_t));
+        else if (f->label == PROTOBUF_C_LABEL_OPTIONAL && f->quantifier_offset) /* has_ */
+            memcpy(dst + f->quantifier_offset, src + sf->quantifier_offset,
+                   sizeof(protobuf_c_boolean));
     }
     *(void **)((char *)rec + to->offset) = dst;
     return 0;
