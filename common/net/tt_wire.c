@@ -114,32 +114,26 @@ uint64_t tt_wire_peek_request_id(const uint8_t *buf, size_t len)
     if (!buf)
         return 0;
     const uint8_t *p = buf, *end = buf + len;
-    uint64_t key, v, id = 0;
+    uint64_t key, skip, id = 0;
     while (p < end && varint(&p, end, &key)) {
         switch (key & 7) { /* the wire type */
         case 0:            /* varint */
-            if (!varint(&p, end, &v))
+            if (!varint(&p, end, &skip))
                 return id;
             if (key >> 3 == 2)
-                id = v; /* the last one wins, as in a full decode */
-            break;
-        case 1: /* 64-bit */
-            if ((size_t)(end - p) < 8)
-                return id;
-            p += 8;
-            break;
+                id = skip; /* the last one wins, as in a full decode */
+            continue;
+        case 1: skip = 8; break;
         case 2: /* length-delimited */
-            if (!varint(&p, end, &v) || v > (uint64_t)(end - p))
+            if (!varint(&p, end, &skip))
                 return id;
-            p += v;
             break;
-        case 5: /* 32-bit */
-            if ((size_t)(end - p) < 4)
-                return id;
-            p += 4;
-            break;
+        case 5: skip = 4; break;
         default: return id; /* groups or garbage: stop reading */
         }
+        if (skip > (uint64_t)(end - p))
+            return id;
+        p += skip;
     }
     return id;
 }
