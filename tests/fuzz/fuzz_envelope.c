@@ -25,7 +25,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint64_t peeked = tt_wire_peek_request_id(data, size);
     if (rc != 0) {
         if (env != NULL)
-            abort();    /* *out is NULL on every failure */
+            abort(); /* *out is NULL on every failure */
         if (rc != TT_ERR_PROTOCOL && rc != TT_ERR_VERSION && rc != TT_ERR_TOO_BIG)
             abort();
         return 0;
