@@ -64,9 +64,10 @@ int tt_actor_send(void *pipe, int flags, const char *cmd, const void *data, size
     if (zmq_send(pipe, cmd, strlen(cmd), flags | (len ? ZMQ_SNDMORE : 0)) < 0 ||
         (len && zmq_send(pipe, data, len, flags) < 0)) {
         int e = errno;
-        tt_fail(why, TT_ERR_IO, "sending %s: %s", cmd, zmq_strerror(e));
-        errno = e; /* callers tell a full pipe (EAGAIN) from a failure */
-        return TT_ERR_IO;
+        int rc = tt_fail(why, e == EAGAIN ? TT_ERR_AGAIN : TT_ERR_IO, "sending %s: %s", cmd,
+                         zmq_strerror(e));
+        errno = e; /* kept too: EINTR is worth another try */
+        return rc;
     }
     return 0;
 }
@@ -95,9 +96,10 @@ int tt_actor_recv(void *pipe, int flags, tt_actor_msg_t *msg, char *why)
     int n = zmq_recv(pipe, cmd, sizeof cmd - 1, flags & ZMQ_DONTWAIT);
     if (n < 0) {
         int e = errno;
-        tt_fail(why, TT_ERR_IO, "receiving: %s", zmq_strerror(e));
-        errno = e; /* callers tell "nothing there" (EAGAIN) from a failure */
-        return TT_ERR_IO;
+        int rc =
+            tt_fail(why, e == EAGAIN ? TT_ERR_AGAIN : TT_ERR_IO, "receiving: %s", zmq_strerror(e));
+        errno = e; /* kept too: EINTR is worth another try */
+        return rc;
     }
     int more = 0;
     size_t sz = sizeof more;
@@ -218,7 +220,7 @@ static int wait_for(tt_actor_t *a, const char *want, ready_t *r, char *why)
         }
         if (rc == TT_ERR_PROTOCOL)
             continue;
-        if (errno != EAGAIN && errno != EINTR)
+        if (rc != TT_ERR_AGAIN && errno != EINTR)
             return TT_ERR_IO;
         if (last)
             return 0;
@@ -347,11 +349,12 @@ void tt_actor_destroy(tt_actor_t **self_p)
      * full pipe must not stop us from reading what the thread sends. */
     int told = is_done(a);
     while (!told) {
-        if (tt_actor_send(a->pipe, ZMQ_DONTWAIT, CMD_TERM, NULL, 0, why) == 0) {
+        int rc = tt_actor_send(a->pipe, ZMQ_DONTWAIT, CMD_TERM, NULL, 0, why);
+        if (rc == 0) {
             told = 1;
             break;
         }
-        if (errno != EAGAIN && errno != EINTR) {
+        if (rc != TT_ERR_AGAIN && errno != EINTR) {
             tt_diag_error("actor %s: asking the thread to stop: %s; waiting for it", a->name, why);
             break;
         }

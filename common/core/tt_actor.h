@@ -77,7 +77,8 @@ void tt_actor_ready(void *pipe, int status, const char *why);
 
 /* Sends cmd with len bytes of data (len 0: no payload frame) on either end
  * of a pipe. flags: 0 or ZMQ_DONTWAIT. 0; TT_ERR_INVALID for a bad command
- * name; TT_ERR_IO with why otherwise, errno kept (EAGAIN: the pipe is full). */
+ * name; TT_ERR_AGAIN when the pipe is full (ZMQ_DONTWAIT); TT_ERR_IO with why
+ * otherwise, errno kept (EINTR: try again). */
 int tt_actor_send(void *pipe, int flags, const char *cmd, const void *data, size_t len, char *why);
 
 /* A received message. data points into the message (NULL when it has no
@@ -90,8 +91,9 @@ typedef struct {
 } tt_actor_msg_t;
 
 /* Receives one message from either end of a pipe. flags: 0 or
- * ZMQ_DONTWAIT. 0 (clear msg afterwards); TT_ERR_IO when nothing could be
- * read, errno kept (EAGAIN: nothing there); TT_ERR_PROTOCOL when the message is not in the
+ * ZMQ_DONTWAIT. 0 (clear msg afterwards); TT_ERR_AGAIN when nothing is there
+ * (ZMQ_DONTWAIT); TT_ERR_IO when nothing could be read, errno kept (EINTR: try
+ * again); TT_ERR_PROTOCOL when the message is not in the
  * format above (it has been read whole and dropped; msg needs no clear). */
 int tt_actor_recv(void *pipe, int flags, tt_actor_msg_t *msg, char *why);
 void tt_actor_msg_clear(tt_actor_msg_t *msg);
