@@ -941,16 +941,22 @@ static void commit_batch(coord_server_t *s)
         if (refold(s, fold_why) != 0)
             tt_diag_error("refolding the store after a failed commit: %s", fold_why);
     }
+    /* The writer hears the cause ("store full: raise --map-size-mb", "disk
+     * full"), so the operator at the CLI can act on it. */
+    char refusal[TT_WHY_LEN + 64];
+    if (rc != 0)
+        snprintf(refusal, sizeof refusal,
+                 "the coordinator could not commit this write; nothing "
+                 "changed: %s",
+                 why);
     for (size_t i = 0; i < s->batch_len; i++) {
         pending_t *p = &s->batch[i];
         char swhy[TT_WHY_LEN];
         if (rc == 0 && send_write_reply(s, p->rid, p->rid_len, p->request_id, p->seq, swhy) != 0)
             tt_diag_warn("write %llu committed but its reply was lost: %s",
                          (unsigned long long)p->seq, swhy);
-        if (rc != 0 &&
-            tt_wire_send_error(reply_socket(s, p->rid_len), p->rid_len ? p->rid : NULL, p->rid_len,
-                               p->request_id, TT_ERR_STORE,
-                               "the coordinator could not commit this write; nothing changed") != 0)
+        if (rc != 0 && tt_wire_send_error(reply_socket(s, p->rid_len), p->rid_len ? p->rid : NULL,
+                                          p->rid_len, p->request_id, TT_ERR_STORE, refusal) != 0)
             tt_diag_warn("write refused (commit failed) and its error reply was lost");
     }
     if (rc == 0)
