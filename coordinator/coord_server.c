@@ -53,6 +53,7 @@ _Static_assert(COORD_UPLOAD_FETCH_MAX == TUTTI__LIMITS__MEDIA_DATA_MAX_BYTES, "m
 typedef struct {
     char name[TT_ACCESS_MAX_NAME + 1];
     int online;
+    int expected;         /* online when the coordinator last stopped, not heard from since */
     int64_t last_seen_ns; /* monotonic; 0 = never since start */
     uint64_t replica_seq;
     int has_clock;
@@ -89,6 +90,7 @@ struct coord_server {
 
     room_t *rooms;
     size_t room_count;
+    int64_t expected_until_ns; /* monotonic: until then expected rooms count for the gate */
 
     pending_t batch[BATCH_MAX];
     size_t batch_len;
@@ -233,6 +235,61 @@ static room_t *find_room(coord_server_t *s, const char *name)
     return NULL;
 }
 
+/* The rooms online (and those still expected back) are kept in the
+ * store's meta whenever the set changes, so a restarted coordinator knows
+ * who to wait for: without it every room starts offline and the ack gate
+ * would open for the heartbeat window after every restart. */
+#define META_ROOMS_ONLINE "rooms_online"
+
+static int room_counts(const coord_server_t *s, const room_t *r, int64_t now)
+{
+    return r->online || (r->expected && now < s->expected_until_ns);
+}
+
+static void save_rooms_online(coord_server_t *s)
+{
+    char list[4096];
+    size_t used = 0;
+    int64_t now = tt_time_mono_ns();
+    for (size_t i = 0; i < s->room_count; i++) {
+        const room_t *r = &s->rooms[i];
+        size_t n = strlen(r->name);
+        if (room_counts(s, r, now) && used + n + 1 < sizeof list) {
+            memcpy(list + used, r->name, n);
+            used += n;
+            list[used++] = '\n';
+        }
+    }
+    char why[TT_WHY_LEN];
+    if (tt_store_meta_put(s->store, META_ROOMS_ONLINE, list, used, why) != 0)
+        tt_diag_warn("remembering the rooms online: %s", why);
+}
+
+static void load_rooms_expected(coord_server_t *s)
+{
+    char list[4097], why[TT_WHY_LEN];
+    size_t len = sizeof list - 1;
+    if (tt_store_meta_get(s->store, META_ROOMS_ONLINE, list, &len, why) != 0)
+        return;
+    list[len] = '\0';
+    char names[1024] = "";
+    for (char *save = NULL, *name = strtok_r(list, "\n", &save); name;
+         name = strtok_r(NULL, "\n", &save)) {
+        room_t *r = find_room(s, name);
+        if (!r)
+            continue;
+        r->expected = 1;
+        size_t used = strlen(names);
+        snprintf(names + used, sizeof names - used, "%s%s", used ? ", " : "", name);
+    }
+    if (!names[0])
+        return;
+    s->expected_until_ns = tt_time_mono_ns() + (int64_t)s->cfg.room_timeout_ms * 1000000;
+    tt_diag_info("rooms online before the restart, counted by the ack gate until they are back "
+                 "or %d ms pass: %s",
+                 s->cfg.room_timeout_ms, names);
+}
+
 static void room_seen(coord_server_t *s, const tt_access_entry_t *who, uint64_t replica_seq,
                       int has_seq)
 {
@@ -246,8 +303,10 @@ static void room_seen(coord_server_t *s, const tt_access_entry_t *who, uint64_t 
         r->replica_seq = replica_seq;
     if (!r->online) {
         r->online = 1;
+        r->expected = 0;
         tt_diag_info("room %s online (replica at %llu)", r->name,
                      (unsigned long long)r->replica_seq);
+        save_rooms_online(s);
     }
 }
 
@@ -259,6 +318,7 @@ static void check_liveness(coord_server_t *s)
         if (r->online && now - r->last_seen_ns > (int64_t)s->cfg.room_timeout_ms * 1000000) {
             r->online = 0;
             tt_diag_warn("room %s offline: silent for %d ms", r->name, s->cfg.room_timeout_ms);
+            save_rooms_online(s);
         }
     }
 }
@@ -490,8 +550,8 @@ typedef struct {
     tt_rules_t rules;             /* call start: the rules the text parsed to */
     int32_t from_bar;             /* roll, defaults applied */
     uint32_t lead_ms;
-    const char **online; /* roll: the rooms online (owned) */
-    size_t n_online;
+    const char **online; /* roll: the rooms online, then those expected back (owned) */
+    size_t n_online, n_expected;
     tt_session_gate_t gate;           /* roll: who has not acked this cue's changes */
     char file[TT_MEDIA_MAX_FILE + 1]; /* media: the file's name under the media dir */
     union {
@@ -662,15 +722,22 @@ static int check_roll(req_t *q)
                      TT_ROLL_MAX_LEAD_MS);
     if (rc != 0)
         return rc;
-    /* The gate: every online room must have acked every change on this cue. */
+    /* The gate: every online room must have acked every change on this
+     * cue, and so must a room that was online before a restart of ours and
+     * has not had its heartbeat window to come back: online rooms first,
+     * then the expected ones, in one list. */
     q->online = calloc(s->room_count ? s->room_count : 1, sizeof *q->online);
     if (!q->online)
         return tt_fail(q->why, TT_ERR_NOMEM, "coordinator out of memory");
     for (size_t r = 0; r < s->room_count; r++)
         if (s->rooms[r].online)
             q->online[q->n_online++] = s->rooms[r].name;
-    return tt_session_roll_gate(&s->state, req->cue, q->online, q->n_online, req->force, &q->gate,
-                                q->why);
+    int64_t mono = tt_time_mono_ns();
+    for (size_t r = 0; r < s->room_count; r++)
+        if (!s->rooms[r].online && room_counts(s, &s->rooms[r], mono))
+            q->online[q->n_online + q->n_expected++] = s->rooms[r].name;
+    return tt_session_roll_gate(&s->state, req->cue, q->online, q->n_online + q->n_expected,
+                                req->force, &q->gate, q->why);
 }
 
 static int build_roll(req_t *q, Tutti__Record *rec)
@@ -699,6 +766,8 @@ static int build_roll(req_t *q, Tutti__Record *rec)
     roll->punch_out_bar = req->punch_out;
     roll->rooms_online = (char **)q->online;
     roll->n_rooms_online = q->n_online < 256 ? q->n_online : 256;
+    roll->rooms_expected = (char **)q->online + q->n_online;
+    roll->n_rooms_expected = q->n_expected < 256 ? q->n_expected : 256;
     roll->forced = q->gate.n > 0;
     roll->not_acked = (char **)q->gate.rooms;
     roll->n_not_acked = q->gate.n;
@@ -1273,6 +1342,7 @@ coord_server_t *coord_server_new(const coord_config_t *cfg, char *why)
         goto fail;
     if (close_interrupted_take(s, why) != 0)
         goto fail;
+    load_rooms_expected(s);
     randombytes_buf(&s->epoch, sizeof s->epoch);
 
     s->ctx = zmq_ctx_new();

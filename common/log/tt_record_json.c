@@ -131,6 +131,13 @@ json_t *tt_record_json(const Tutti__Record *rec, const uint8_t *hash)
             json_object_set_new(o, "punch_in_bar", json_integer(rec->roll->punch_in_bar));
             json_object_set_new(o, "punch_out_bar", json_integer(rec->roll->punch_out_bar));
         }
+        json_t *on = json_array(), *ex = json_array();
+        for (size_t i = 0; i < rec->roll->n_rooms_online; i++)
+            json_array_append_new(on, json_string(rec->roll->rooms_online[i]));
+        for (size_t i = 0; i < rec->roll->n_rooms_expected; i++)
+            json_array_append_new(ex, json_string(rec->roll->rooms_expected[i]));
+        json_object_set_new(o, "rooms_online", on);
+        json_object_set_new(o, "rooms_expected", ex);
         if (rec->roll->forced) {
             json_t *na = json_array();
             for (size_t i = 0; i < rec->roll->n_not_acked; i++)
