@@ -15,6 +15,7 @@
 #include "tt_actor.h"
 #include "tt_diag.h"
 #include "tt_error.h"
+#include "tt_text.h"
 #include "tt_time.h"
 #include "tt_wire.h"
 

@@ -17,6 +17,7 @@
 #include "tt_smf.h"
 #include "tt_store.h"
 #include "tt_tempo.h"
+#include "tt_text.h"
 #include "tt_time.h"
 #include "tt_timecode.h"
 #include "tt_wire.h"
@@ -959,7 +960,7 @@ static int cmd_status(const conn_opts_t *o, int argc, char **argv)
         const Tutti__StatusReply *st = reply->status_reply;
         char hash[2 * TT_HASH_LEN + 1] = "";
         if (st->head_hash.len == TT_HASH_LEN)
-            tt_hex(st->head_hash.data, TT_HASH_LEN, hash);
+            tt_hex_encode(st->head_hash.data, TT_HASH_LEN, hash);
         if (as_json) {
             json_t *o2 = json_object();
             json_object_set_new(o2, "session", json_string(st->session_name));
@@ -1230,8 +1231,8 @@ static int cmd_verify(int argc, char **argv)
     int rc = tt_chain_verify_store(store, NULL, &rep, why);
     tt_store_destroy(&store);
     char hash[2 * TT_HASH_LEN + 1], pk[2 * TT_SIGN_PK_LEN + 1];
-    tt_hex(rep.head_hash, TT_HASH_LEN, hash);
-    tt_hex(rep.signing_pk, TT_SIGN_PK_LEN, pk);
+    tt_hex_encode(rep.head_hash, TT_HASH_LEN, hash);
+    tt_hex_encode(rep.signing_pk, TT_SIGN_PK_LEN, pk);
     if (rc == 0 && rep.records == 0) {
         rc = TT_ERR_CORRUPT;
         rep.bad_seq = 1;

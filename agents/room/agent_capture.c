@@ -16,6 +16,7 @@
 #include "tt_diag.h"
 #include "tt_error.h"
 #include "tt_media.h"
+#include "tt_text.h"
 #include "tt_wire.h"
 
 #include <errno.h>

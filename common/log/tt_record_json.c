@@ -1,18 +1,8 @@
 #include "tt_record_json.h"
+#include "tt_text.h"
 #include "tt_time.h"
 
 #include <stdio.h>
-
-static const char hexdigits[] = "0123456789abcdef";
-
-void tt_hex(const uint8_t *data, size_t n, char *out)
-{
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = hexdigits[data[i] >> 4];
-        out[2 * i + 1] = hexdigits[data[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
 
 json_t *tt_record_json(const Tutti__Record *rec, const uint8_t *hash)
 {
@@ -29,14 +19,14 @@ json_t *tt_record_json(const Tutti__Record *rec, const uint8_t *hash)
     json_object_set_new(o, "at_unix_ns", json_integer((json_int_t)rec->at_unix_ns));
     if (hash) {
         char hex[2 * TT_HASH_LEN + 1];
-        tt_hex(hash, TT_HASH_LEN, hex);
+        tt_hex_encode(hash, TT_HASH_LEN, hex);
         json_object_set_new(o, "hash", json_string(hex));
     }
     switch (rec->body_case) {
     case TUTTI__RECORD__BODY_GENESIS: {
         char hex[2 * TT_SIGN_PK_LEN + 1] = "";
         if (rec->genesis->signing_public_key.len == TT_SIGN_PK_LEN)
-            tt_hex(rec->genesis->signing_public_key.data, TT_SIGN_PK_LEN, hex);
+            tt_hex_encode(rec->genesis->signing_public_key.data, TT_SIGN_PK_LEN, hex);
         json_object_set_new(o, "session", json_string(rec->genesis->session_name));
         json_object_set_new(o, "signing_key", json_string(hex));
         break;
@@ -109,7 +99,7 @@ json_t *tt_record_json(const Tutti__Record *rec, const uint8_t *hash)
         const Tutti__Media *m = rec->media;
         char hex[2 * TT_HASH_LEN + 1] = "";
         if (m->hash.len == TT_HASH_LEN)
-            tt_hex(m->hash.data, TT_HASH_LEN, hex);
+            tt_hex_encode(m->hash.data, TT_HASH_LEN, hex);
         json_object_set_new(o, "cue", json_string(m->cue));
         json_object_set_new(o, "take", json_integer(m->take));
         json_object_set_new(o, "room", json_string(m->room));

@@ -14,9 +14,6 @@
  * record's own fields (text for a note; session, signing_key for genesis). */
 json_t *tt_record_json(const Tutti__Record *rec, const uint8_t *hash);
 
-/* Lowercase hex of n bytes into out (2n + 1). */
-void tt_hex(const uint8_t *data, size_t n, char *out);
-
 /* One line for people: "1M1 take 3 rolled from bar 7 ...", "stage: +Ann Lee"
  * (the kind and actor are not repeated). Never fails; "" for kinds without
  * details. A note is whole (if cap allows); other texts are cut to 200 bytes. */

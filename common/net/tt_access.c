@@ -1,6 +1,7 @@
 /* tt_access: parse and query the access file. See tt_access.h. */
 #include "tt_access.h"
 #include "tt_error.h"
+#include "tt_text.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -37,15 +38,6 @@ static int next_field(const char **p, const char *end, char *out, size_t cap)
         return n == 0 ? 0 : -1;
     memcpy(out, s, n);
     out[n] = '\0';
-    return 1;
-}
-
-static int valid_name(const char *s)
-{
-    for (; *s; s++)
-        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
-              *s == '-' || *s == '_' || *s == '.'))
-            return 0;
     return 1;
 }
 
@@ -108,7 +100,7 @@ tt_access_t *tt_access_parse(const char *text, size_t len, char *why)
                     lineno, role);
             goto fail;
         }
-        if (!valid_name(name)) {
+        if (!tt_name_ok(name, TT_ACCESS_MAX_NAME, 0)) {
             tt_fail(why, TT_ERR_INVALID,
                     "access file line %d: name '%s' may hold letters, digits, '-', '_', '.'",
                     lineno, name);

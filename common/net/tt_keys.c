@@ -2,6 +2,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "tt_keys.h"
 #include "tt_error.h"
+#include "tt_text.h"
 #include "tt_time.h"
 #include "tt_zpl.h"
 
@@ -194,20 +195,6 @@ int tt_pubkey_load(const char *path, char *out, char *why)
     return 0;
 }
 
-static int valid_name(const char *name)
-{
-    size_t n = strlen(name);
-    if (n == 0 || n > 64)
-        return 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = name[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '-' || c == '_' || c == '.'))
-            return 0;
-    }
-    return name[0] != '.';
-}
-
 /* Writes text to path atomically (temp file, fsync, rename) with mode. */
 static int write_file_atomic(const char *path, const char *text, mode_t mode, int exclusive,
                              char *why)
@@ -253,7 +240,7 @@ static int write_file_atomic(const char *path, const char *text, mode_t mode, in
 
 int tt_keypair_save(const tt_keypair_t *kp, const char *dir, const char *name, char *why)
 {
-    if (!valid_name(name))
+    if (!tt_name_ok(name, 64, TT_NAME_FILE)) /* NAME.key is a file */
         return tt_fail(why, TT_ERR_INVALID,
                        "key name '%s': use letters, digits, '-', '_' or '.' (at most 64)", name);
     char key_path[4096], pub_path[4096];

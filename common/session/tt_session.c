@@ -526,41 +526,6 @@ int tt_session_may(tt_role_t role, tt_request_t request, char *why)
                    request_name(request));
 }
 
-void tt_utf8_copy(char *dst, size_t cap, const char *src)
-{
-    size_t n = strlen(src);
-    if (n >= cap) {
-        n = cap - 1;
-        while (n > 0 && ((unsigned char)src[n] & 0xC0) == 0x80)
-            n--; /* src[n] starts a character: cut before it */
-    }
-    memcpy(dst, src, n);
-    dst[n] = '\0';
-}
-
-/* Strict UTF-8: no overlongs, no surrogates, nothing past U+10FFFF. */
-int tt_utf8_valid(const char *text, size_t n)
-{
-    const unsigned char *p = (const unsigned char *)text, *end = p + n;
-    while (p < end) {
-        unsigned c = *p;
-        size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-        if (len == 0 || (size_t)(end - p) < len)
-            return 0;
-        unsigned cp = len == 1 ? c : c & (0x7f >> len);
-        for (size_t i = 1; i < len; i++) {
-            if ((p[i] & 0xc0) != 0x80)
-                return 0;
-            cp = (cp << 6) | (p[i] & 0x3f);
-        }
-        if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-            cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-            return 0;
-        p += len;
-    }
-    return 1;
-}
-
 int tt_session_check_note(const tt_session_t *s, const char *text, char *why)
 {
     (void)s;
@@ -605,13 +570,9 @@ int tt_session_check_cue_name(const char *name, char *why)
     size_t n = name ? strlen(name) : 0;
     if (n == 0 || n > TT_CUE_MAX_NAME)
         return tt_fail(why, TT_ERR_INVALID, "a cue name has 1 to %d characters", TT_CUE_MAX_NAME);
-    for (size_t i = 0; i < n; i++) {
-        char c = name[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '-' || c == '_' || c == '.'))
-            return tt_fail(why, TT_ERR_INVALID,
-                           "cue name '%s': use letters, digits, '-', '_' or '.'", name);
-    }
+    if (!tt_name_ok(name, TT_CUE_MAX_NAME, 0))
+        return tt_fail(why, TT_ERR_INVALID, "cue name '%s': use letters, digits, '-', '_' or '.'",
+                       name);
     return 0;
 }
 

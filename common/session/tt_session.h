@@ -17,6 +17,7 @@
 #include "tt_chain.h"
 #include "tt_media.h"
 #include "tt_rules.h"
+#include "tt_text.h" /* tt_utf8_valid, tt_utf8_copy: callers of this header use them */
 #include "tutti.pb-c.h"
 
 #define TT_NOTE_MAX_TEXT 4096
@@ -289,12 +290,5 @@ int tt_session_rolling_at(const tt_session_t *s, int64_t t);
 
 /* The room's current trim, 0 when none was ever set. */
 int64_t tt_session_trim_ns(const tt_session_t *s, const char *room);
-
-/* Copies valid UTF-8 src into dst (cap > 0 bytes), cut at a character
- * boundary when it does not fit. */
-void tt_utf8_copy(char *dst, size_t cap, const char *src);
-
-/* 1 when text[0..n) is valid UTF-8. */
-int tt_utf8_valid(const char *text, size_t n);
 
 #endif
