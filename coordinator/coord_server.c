@@ -21,6 +21,7 @@
 #include "tt_chain.h"
 #include "tt_diag.h"
 #include "tt_error.h"
+#include "tt_file.h"
 #include "tt_keys.h"
 #include "tt_session.h"
 #include "tt_store.h"
@@ -1241,43 +1242,11 @@ static void publish_heartbeat(coord_server_t *s)
 static int write_endpoint_file(const char *path, const char *request, const char *updates,
                                const char *clock, char *why)
 {
-    char tmp[4096], dir[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f)
-        return tt_fail(why, TT_ERR_IO, "writing %s: %s", tmp, strerror(errno));
-    int ok = fprintf(f, "%s\n%s\n%s\n", request, updates, clock) > 0 && fflush(f) == 0 &&
-             fsync(fileno(f)) == 0;
-    int e = errno;
-    if (fclose(f) != 0 && ok) {
-        ok = 0;
-        e = errno;
-    }
-    if (!ok) {
-        unlink(tmp);
-        return tt_fail(why, TT_ERR_IO, "writing %s: %s", tmp, strerror(e));
-    }
-    if (rename(tmp, path) != 0) {
-        e = errno;
-        unlink(tmp);
-        return tt_fail(why, TT_ERR_IO, "renaming %s to %s: %s", tmp, path, strerror(e));
-    }
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (!slash)
-        snprintf(dir, sizeof dir, ".");
-    else
-        slash[slash == dir] = '\0'; /* "/file" -> "/" */
-    int fd = open(dir, O_RDONLY | O_DIRECTORY);
-    if (fd < 0 || fsync(fd) != 0) {
-        e = errno;
-        if (fd >= 0)
-            close(fd);
-        return tt_fail(why, TT_ERR_IO, "syncing directory %s after writing %s: %s", dir, path,
-                       strerror(e));
-    }
-    close(fd);
-    return 0;
+    char text[3 * 1024];
+    int n = snprintf(text, sizeof text, "%s\n%s\n%s\n", request, updates, clock);
+    if (n < 0 || (size_t)n >= sizeof text)
+        return tt_fail(why, TT_ERR_INVALID, "writing %s: endpoints too long", path);
+    return tt_file_write_atomic(path, text, (size_t)n, 0644, 0, why);
 }
 
 static void *bind_server_socket(coord_server_t *s, int type, const char *ep, char *why)

@@ -7,6 +7,7 @@
 #include "tt_chain.h"
 #include "tt_client.h"
 #include "tt_error.h"
+#include "tt_file.h"
 #include "tt_keys.h"
 #include "tt_onsets.h"
 #include "tt_opts.h"
@@ -324,7 +325,7 @@ static int cmd_tempo(const conn_opts_t *o, int argc, char **argv)
     char why[TT_WHY_LEN];
     char *data = NULL;
     size_t len = 0;
-    if (tt_read_small_file(file, TT_SMF_MAX_BYTES, &data, &len, why) != 0) {
+    if (tt_file_read(file, TT_SMF_MAX_BYTES, &data, &len, why) != 0) {
         fprintf(stderr, "tutti tempo: %s\n", why);
         return 1;
     }

@@ -14,6 +14,7 @@
 #include "tt_client.h"
 #include "tt_diag.h"
 #include "tt_error.h"
+#include "tt_file.h"
 #include "tt_keys.h"
 #include "tt_opts.h"
 #include "tt_replica.h"
@@ -310,7 +311,7 @@ int main(int argc, char **argv)
     char *password = NULL;
     if (password_file) {
         size_t len = 0;
-        if (tt_read_small_file(password_file, 4096, &password, &len, why) != 0) {
+        if (tt_file_read(password_file, 4096, &password, &len, why) != 0) {
             tt_diag_error("--password-file: %s", why);
             return 1;
         }
@@ -416,9 +417,10 @@ int main(int argc, char **argv)
                  password ? "password" : "no password: loopback only",
                  read_only ? ", read-only" : "", keys->public_z85);
     if (port_file) {
-        FILE *f = fopen(port_file, "w");
-        if (!f || fprintf(f, "%u\n", dash_http_port(web)) < 0 || fclose(f) != 0) {
-            tt_diag_error("--port-file %s: %s", port_file, strerror(errno));
+        char text[16];
+        int n = snprintf(text, sizeof text, "%u\n", dash_http_port(web));
+        if (tt_file_write_atomic(port_file, text, (size_t)n, 0644, 0, why) != 0) {
+            tt_diag_error("--port-file: %s", why);
             exit_code = 1;
             goto out;
         }

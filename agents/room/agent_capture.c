@@ -15,6 +15,7 @@
 #include "tt_bwf.h"
 #include "tt_diag.h"
 #include "tt_error.h"
+#include "tt_file.h"
 #include "tt_media.h"
 #include "tt_text.h"
 #include "tt_wire.h"
@@ -298,18 +299,7 @@ static void send_done(agent_capture_t *c, uint32_t id, int recorded)
         tt_diag_error("capture: telling the main thread take %u is done: %s", id, why);
 }
 
-static int sync_dir(const char *dir, char *why)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return tt_fail(why, TT_ERR_IO, "opening %s to sync it: %s", dir, strerror(errno));
-    int rc = fsync(fd);
-    int err = errno;
-    close(fd);
-    return rc == 0 ? 0 : tt_fail(why, TT_ERR_IO, "syncing %s: %s", dir, strerror(err));
-}
-
-/* NAME.wav.json, atomically: tmp + fsync + rename + directory fsync. */
+/* NAME.wav.json, atomically (tt_file_write_atomic). */
 static int write_manifest(agent_capture_t *c, const wtake_t *t, int input, const char *path,
                           uint64_t frames, uint64_t time_reference, char *why)
 {
@@ -331,32 +321,20 @@ static int write_manifest(agent_capture_t *c, const wtake_t *t, int input, const
         t->open.punch_out, "state", "recorded", "complete", t->complete);
     if (!o)
         return tt_fail(why, TT_ERR_NOMEM, "building the manifest of %s", path);
-    char json_path[PATH_LEN + 16], tmp[PATH_LEN + 32];
+    char json_path[PATH_LEN + 16];
     snprintf(json_path, sizeof json_path, "%s.json", path);
-    snprintf(tmp, sizeof tmp, "%s.json.tmp", path);
-    FILE *f = fopen(tmp, "we");
-    if (!f) {
-        json_decref(o);
-        return tt_fail(why, TT_ERR_IO, "creating %s: %s", tmp, strerror(errno));
-    }
-    int bad = json_dumpf(o, f, JSON_INDENT(2) | JSON_SORT_KEYS) != 0 || fputc('\n', f) == EOF ||
-              fflush(f) != 0 || fsync(fileno(f)) != 0;
-    int err = errno;
+    char *text = json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS);
     json_decref(o);
-    if (fclose(f) != 0 && !bad) {
-        bad = 1;
-        err = errno;
+    size_t len = text ? strlen(text) : 0;
+    char *line = text ? realloc(text, len + 2) : NULL;
+    if (!line) {
+        free(text);
+        return tt_fail(why, TT_ERR_NOMEM, "encoding the manifest of %s", path);
     }
-    if (bad) {
-        unlink(tmp);
-        return tt_fail(why, TT_ERR_IO, "writing %s: %s", tmp, strerror(err));
-    }
-    if (rename(tmp, json_path) != 0) {
-        err = errno;
-        unlink(tmp);
-        return tt_fail(why, TT_ERR_IO, "renaming %s to %s: %s", tmp, json_path, strerror(err));
-    }
-    return sync_dir(c->dir, why);
+    memcpy(line + len, "\n", 2);
+    rc = tt_file_write_atomic(json_path, line, len + 1, 0644, 0, why);
+    free(line);
+    return rc;
 }
 
 static uint64_t time_reference_of(const wtake_t *t, int64_t s)

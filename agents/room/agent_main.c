@@ -8,6 +8,7 @@
 #include "agent_upload.h"
 #include "tt_diag.h"
 #include "tt_error.h"
+#include "tt_file.h"
 #include "tt_keys.h"
 #include "tt_opts.h"
 #include "tt_replica.h"
@@ -231,7 +232,7 @@ static int read_players(agent_t *a, const char *path, char *why)
 {
     char *text = NULL;
     size_t len = 0;
-    int rc = tt_read_small_file(path, 64 * 1024, &text, &len, why);
+    int rc = tt_file_read(path, 64 * 1024, &text, &len, why);
     if (rc != 0)
         return rc;
     for (char *save = NULL, *line = strtok_r(text, "\n", &save); line;

@@ -13,6 +13,7 @@
 #include "tt_client.h"
 #include "tt_diag.h"
 #include "tt_error.h"
+#include "tt_file.h"
 #include "tt_time.h"
 #include "tt_wire.h"
 
@@ -112,20 +113,11 @@ static void emit(agent_upload_t *u, agent_upload_event_kind_t kind, const char *
 
 /* ------------------------------------------------------------ manifests */
 
-static int fsync_dir_of(const char *dir)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    int rc = fsync(fd);
-    close(fd);
-    return rc;
-}
-
-/* Rewrites the manifest with state (and seq or reason): temp + fsync + rename. */
+/* Rewrites the manifest with state (and seq or reason), atomically. */
 static int manifest_update(agent_upload_t *u, const char *path, const char *state, uint64_t seq,
                            const char *reason, char *why)
 {
+    (void)u; /* the manifest's own directory is synced */
     json_error_t err;
     json_t *o = json_load_file(path, 0, &err);
     if (!o || !json_is_object(o)) {
@@ -141,36 +133,16 @@ static int manifest_update(agent_upload_t *u, const char *path, const char *stat
     json_decref(o);
     if (!text)
         return tt_fail(why, TT_ERR_NOMEM, "encoding %s", path);
-    char tmp[PATH_MAX + 8];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    size_t len = strlen(text), done = 0;
-    int rc = fd >= 0 ? 0 : -1;
-    while (rc == 0 && done < len) {
-        ssize_t w = write(fd, text + done, len - done);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            rc = -1;
-        else
-            done += (size_t)w;
+    size_t len = strlen(text);
+    char *line = realloc(text, len + 2);
+    if (!line) {
+        free(text);
+        return tt_fail(why, TT_ERR_NOMEM, "encoding %s", path);
     }
-    if (rc == 0 && write(fd, "\n", 1) != 1)
-        rc = -1;
-    if (rc == 0 && fsync(fd) != 0)
-        rc = -1;
-    int e = errno;
-    if (fd >= 0 && close(fd) != 0 && rc == 0)
-        rc = -1, e = errno;
-    free(text);
-    if (rc == 0 && rename(tmp, path) != 0)
-        rc = -1, e = errno;
-    if (rc != 0) {
-        unlink(tmp);
-        return tt_fail(why, TT_ERR_IO, "writing %s: %s", path, strerror(e));
-    }
-    fsync_dir_of(u->dir);
-    return 0;
+    memcpy(line + len, "\n", 2);
+    int rc = tt_file_write_atomic(path, line, len + 1, 0644, 0, why);
+    free(line);
+    return rc;
 }
 
 static int is_ignored(agent_upload_t *u, const char *name)

@@ -1,6 +1,7 @@
 /* tt_access: parse and query the access file. See tt_access.h. */
 #include "tt_access.h"
 #include "tt_error.h"
+#include "tt_file.h"
 #include "tt_text.h"
 
 #include <stdlib.h>
@@ -154,7 +155,7 @@ tt_access_t *tt_access_load(const char *path, char *why)
 {
     char *text = NULL;
     size_t len = 0;
-    if (tt_read_small_file(path, TT_ACCESS_MAX_TEXT, &text, &len, why) != 0)
+    if (tt_file_read(path, TT_ACCESS_MAX_TEXT, &text, &len, why) != 0)
         return NULL;
     char pwhy[TT_WHY_LEN];
     tt_access_t *a = tt_access_parse(text, len, pwhy);

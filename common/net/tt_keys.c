@@ -2,6 +2,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "tt_keys.h"
 #include "tt_error.h"
+#include "tt_file.h"
 #include "tt_text.h"
 #include "tt_time.h"
 #include "tt_zpl.h"
@@ -15,44 +16,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zmq.h>
-
-int tt_read_small_file(const char *path, size_t max, char **out, size_t *out_len, char *why)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return tt_fail(why, TT_ERR_IO, "opening %s: %s", path, strerror(errno));
-    char *buf = malloc(max + 1);
-    if (!buf) {
-        close(fd);
-        return tt_fail(why, TT_ERR_NOMEM, "reading %s: out of memory", path);
-    }
-    size_t used = 0;
-    for (;;) {
-        ssize_t n = read(fd, buf + used, max + 1 - used);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            int e = errno;
-            free(buf);
-            close(fd);
-            return tt_fail(why, TT_ERR_IO, "reading %s: %s", path, strerror(e));
-        }
-        if (n == 0)
-            break;
-        used += (size_t)n;
-        if (used > max) {
-            free(buf);
-            close(fd);
-            return tt_fail(why, TT_ERR_TOO_BIG, "%s is larger than %zu bytes", path, max);
-        }
-    }
-    close(fd);
-    buf[used] = '\0';
-    *out = buf;
-    if (out_len)
-        *out_len = used;
-    return 0;
-}
 
 int tt_z85_key_valid(const char *s)
 {
@@ -142,7 +105,7 @@ tt_keypair_t *tt_keypair_load(const char *path, char *why)
         return NULL;
     char *text = NULL;
     size_t len = 0;
-    if (tt_read_small_file(path, TT_ZPL_MAX_TEXT, &text, &len, why) != 0)
+    if (tt_file_read(path, TT_ZPL_MAX_TEXT, &text, &len, why) != 0)
         return NULL;
     tt_keypair_t *kp = keypair_alloc(why);
     if (!kp) {
@@ -181,7 +144,7 @@ int tt_pubkey_load(const char *path, char *out, char *why)
 {
     char *text = NULL;
     size_t len = 0;
-    int rc = tt_read_small_file(path, TT_ZPL_MAX_TEXT, &text, &len, why);
+    int rc = tt_file_read(path, TT_ZPL_MAX_TEXT, &text, &len, why);
     if (rc != 0)
         return rc;
     char zwhy[TT_WHY_LEN];
@@ -192,49 +155,6 @@ int tt_pubkey_load(const char *path, char *out, char *why)
         return tt_fail(why, TT_ERR_CRYPTO, "%s is not a key certificate: %s", path, zwhy);
     if (!tt_z85_key_valid(out))
         return tt_fail(why, TT_ERR_CRYPTO, "%s: public key must be 40 Z85 characters", path);
-    return 0;
-}
-
-/* Writes text to path atomically (temp file, fsync, rename) with mode. */
-static int write_file_atomic(const char *path, const char *text, mode_t mode, int exclusive,
-                             char *why)
-{
-    if (exclusive && access(path, F_OK) == 0)
-        return tt_fail(why, TT_ERR_INVALID, "%s already exists; not overwriting a key", path);
-    char tmp[4096];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
-        return tt_fail(why, TT_ERR_INVALID, "path too long: %s", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-    if (fd < 0)
-        return tt_fail(why, TT_ERR_IO, "creating %s: %s", tmp, strerror(errno));
-    if (fchmod(fd, mode) != 0) {
-        int e = errno;
-        close(fd);
-        unlink(tmp);
-        return tt_fail(why, TT_ERR_IO, "chmod %s: %s", tmp, strerror(e));
-    }
-    size_t len = strlen(text), off = 0;
-    while (off < len) {
-        ssize_t n = write(fd, text + off, len - off);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            int e = errno;
-            close(fd);
-            unlink(tmp);
-            return tt_fail(why, TT_ERR_IO, "writing %s: %s", tmp, strerror(e));
-        }
-        off += (size_t)n;
-    }
-    if (fsync(fd) != 0 || close(fd) != 0) {
-        unlink(tmp);
-        return tt_fail(why, TT_ERR_IO, "syncing %s: %s", tmp, strerror(errno));
-    }
-    if (rename(tmp, path) != 0) {
-        int e = errno;
-        unlink(tmp);
-        return tt_fail(why, TT_ERR_IO, "renaming %s to %s: %s", tmp, path, strerror(e));
-    }
     return 0;
 }
 
@@ -267,7 +187,8 @@ int tt_keypair_save(const tt_keypair_t *kp, const char *dir, const char *name, c
              "    public-key = \"%s\"\n"
              "    secret-key = \"%s\"\n",
              when, name, kp->public_z85, kp->secret_z85);
-    int rc = write_file_atomic(key_path, secret_text, 0600, 1, why);
+    int rc =
+        tt_file_write_atomic(key_path, secret_text, strlen(secret_text), 0600, TT_FILE_EXCL, why);
     sodium_free(secret_text);
     if (rc != 0)
         return rc;
@@ -284,7 +205,7 @@ int tt_keypair_save(const tt_keypair_t *kp, const char *dir, const char *name, c
              "curve\n"
              "    public-key = \"%s\"\n",
              when, name, kp->public_z85);
-    return write_file_atomic(pub_path, public_text, 0644, 0, why);
+    return tt_file_write_atomic(pub_path, public_text, strlen(public_text), 0644, 0, why);
 }
 
 /* ---- signing key: DIR/signing.key, a ZPL file with the seed in hex ---- */
@@ -314,7 +235,7 @@ tt_signer_t *tt_signer_load_or_create(const char *dir, char *why)
             goto fail;
         char *text = NULL;
         size_t len = 0;
-        if (tt_read_small_file(path, 4096, &text, &len, why) != 0)
+        if (tt_file_read(path, 4096, &text, &len, why) != 0)
             goto fail;
         char zwhy[TT_WHY_LEN];
         int rc = tt_zpl_find(text, len, "signing/seed", hex, 2 * crypto_sign_SEEDBYTES + 1, zwhy);
@@ -343,7 +264,7 @@ tt_signer_t *tt_signer_load_or_create(const char *dir, char *why)
                  "signing\n"
                  "    seed = \"%s\"\n",
                  hex);
-        int rc = write_file_atomic(path, text, 0600, 1, why);
+        int rc = tt_file_write_atomic(path, text, strlen(text), 0600, TT_FILE_EXCL, why);
         sodium_free(text);
         if (rc != 0)
             goto fail;

@@ -57,8 +57,4 @@ void tt_signer_destroy(tt_signer_t **self_p);
 void tt_signer_sign(const tt_signer_t *s, const uint8_t *msg, size_t len, uint8_t *sig);
 int tt_sign_verify(const uint8_t *public_key, const uint8_t *msg, size_t len, const uint8_t *sig);
 
-/* Reads a whole small file (<= max bytes) into a malloc'd, NUL-terminated
- * buffer the caller frees. Used for every config and key file. */
-int tt_read_small_file(const char *path, size_t max, char **out, size_t *out_len, char *why);
-
 #endif

@@ -12,6 +12,7 @@
 #include "bench_proc.h"
 #include "tt_client.h"
 #include "tt_error.h"
+#include "tt_file.h"
 #include "tt_keys.h"
 #include "tt_ltc.h"
 #include "tt_onsets.h"
@@ -112,7 +113,7 @@ int main(int argc, char **argv)
     tt_client_t *cl = NULL;
     tt_keypair_t *op = NULL;
     tt_tempo_map_t *map = NULL;
-    if (tt_read_small_file(map_path, 65536, &map_text, &map_len, why) != 0 ||
+    if (tt_file_read(map_path, 65536, &map_text, &map_len, why) != 0 ||
         !(map = tt_tempo_parse_text(map_text, map_len, why))) {
         fprintf(stderr, "tutti-bench-click: %s\n", why);
         goto out;

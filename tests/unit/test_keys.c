@@ -2,8 +2,8 @@
  * Round trip through NAME.key / NAME.pub with their modes; refusals (an
  * existing NAME.key, a secret file readable by others, a public key that
  * does not belong to the secret, bad names); czmq-written certificates;
- * signing.key creation and reload; sign/verify; key pair copies;
- * tt_read_small_file limits.
+ * signing.key creation and reload; sign/verify; key pair copies. (Reading
+ * and writing the files themselves: test_file.)
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -487,42 +487,6 @@ static void test_signer_bad_file(void **state)
     assert_null(tt_signer_load_or_create("/nonexistent/tt-keys-test", why));
 }
 
-static void test_read_small_file(void **state)
-{
-    const char *dir = *state;
-    char why[TT_WHY_LEN] = "", path[512];
-    path_in(path, sizeof path, dir, "small");
-    write_file(path, "0123456789", 0600);
-
-    char *buf = NULL;
-    size_t len = 0;
-    assert_int_equal(tt_read_small_file(path, 10, &buf, &len, why), 0);
-    assert_int_equal(len, 10);
-    assert_string_equal(buf, "0123456789"); /* NUL-terminated */
-    free(buf);
-    buf = NULL;
-    assert_int_equal(tt_read_small_file(path, 100, &buf, NULL, why), 0);
-    assert_string_equal(buf, "0123456789");
-    free(buf);
-    buf = NULL;
-    assert_int_equal(tt_read_small_file(path, 9, &buf, &len, why), TT_ERR_TOO_BIG);
-    assert_null(buf);
-    assert_int_equal(tt_read_small_file(path, 0, &buf, &len, why), TT_ERR_TOO_BIG);
-
-    write_file(path, "", 0600);
-    assert_int_equal(tt_read_small_file(path, 0, &buf, &len, why), 0);
-    assert_int_equal(len, 0);
-    assert_string_equal(buf, "");
-    free(buf);
-    buf = NULL;
-
-    path_in(path, sizeof path, dir, "missing");
-    why[0] = '\0';
-    assert_int_equal(tt_read_small_file(path, 10, &buf, &len, why), TT_ERR_IO);
-    assert_non_null(strstr(why, path));
-    assert_null(buf);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -538,7 +502,6 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_czmq_style_certificates, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_signer, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_signer_bad_file, setup_dir, teardown_dir),
-        cmocka_unit_test_setup_teardown(test_read_small_file, setup_dir, teardown_dir),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
