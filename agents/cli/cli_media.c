@@ -271,12 +271,11 @@ static int cmd_fetch(int argc, char **argv, const cli_media_conn_t *conn)
         fprintf(stderr, "tutti media: creating %s: %s\n", out, strerror(errno));
         return EXIT_FAIL;
     }
-    const char *endpoint =
-        tt_opts_or_env(conn->endpoint, "TUTTI_COORDINATOR", "tcp://127.0.0.1:7700");
-    const char *skey_path = tt_opts_or_env(conn->server_key_path, "TUTTI_SERVER_KEY", NULL);
-    const char *key_path = tt_opts_or_env(conn->key_path, "TUTTI_KEY", NULL);
-    int timeout_ms = conn->timeout_ms > 0 ? (int)conn->timeout_ms : 5000;
-    if (!skey_path || !key_path) {
+    tt_conn_opts_t co = *conn;
+    int resolved = tt_conn_opts_resolve(&co);
+    const char *endpoint = co.endpoint, *skey_path = co.server_key_path, *key_path = co.key_path;
+    int timeout_ms = (int)co.timeout_ms;
+    if (resolved != 0) {
         fprintf(stderr, "tutti media: --server-key and --key (or TUTTI_SERVER_KEY, TUTTI_KEY) are "
                         "required\n");
         return EXIT_USAGE;

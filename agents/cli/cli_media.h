@@ -9,13 +9,10 @@
 #ifndef CLI_MEDIA_H
 #define CLI_MEDIA_H
 
-/* The CLI's connection options, as given (NULL: environment or default). */
-typedef struct {
-    const char *endpoint;        /* --coordinator, else $TUTTI_COORDINATOR, else the default */
-    const char *server_key_path; /* --server-key, else $TUTTI_SERVER_KEY */
-    const char *key_path;        /* --key, else $TUTTI_KEY */
-    long timeout_ms;             /* per request (<= 0: 5000) */
-} cli_media_conn_t;
+#include "tt_opts.h"
+
+/* The CLI's connection options, as given (NULL, 0: environment or default). */
+typedef tt_conn_opts_t cli_media_conn_t;
 
 /* `tutti media ...` with argv[0] = "media". Prints one line per file to
  * stdout ("NAME SIZE verified"), errors to stderr. Returns the process exit

@@ -49,30 +49,28 @@ static void on_stop(int sig)
 
 static void usage(FILE *out)
 {
+    fprintf(out, "usage: tutti-dash --key FILE --server-key FILE [options]\n"
+                 "\n"
+                 "The music contractor's dashboard: rooms, players, takes, changes and the\n"
+                 "session clock with breaks and overtime, live in a browser.\n"
+                 "\n");
+    tt_conn_opts_usage(out, 0);
     fprintf(out,
-            "usage: tutti-dash --key FILE --server-key FILE [options]\n"
-            "\n"
-            "The music contractor's dashboard: rooms, players, takes, changes and the\n"
-            "session clock with breaks and overtime, live in a browser.\n"
-            "\n"
-            "  --coordinator EP     coordinator request endpoint (env TUTTI_COORDINATOR,\n"
-            "                       default tcp://127.0.0.1:7700)\n"
-            "  --server-key FILE    coordinator public key (env TUTTI_SERVER_KEY)\n"
-            "  --key FILE           this dashboard's key: a contractor (or operator) in the\n"
-            "                       access file; an observer with --read-only (env TUTTI_KEY)\n"
-            "  --http HOST:PORT     where to serve (default 127.0.0.1:8080; PORT 0: any free\n"
-            "                       port, printed at start)\n"
-            "  --password-file FILE the login password (first line); required unless HOST is\n"
-            "                       a loopback address\n"
-            "  --read-only          show everything, change nothing (observer key)\n"
-            "  --rules FILE         an extra session-rules file offered beside the presets\n"
-            "                       (afm-film-la, afm-sound, mu-london, video-game)\n"
-            "  --data DIR           replica store (default tutti-dash-data)\n"
-            "  --port-file FILE     write the HTTP port there once serving\n"
-            "  --idle-timeout S     close a browser connection silent for S seconds\n"
-            "                       (default 15; live views send every 5 s)\n"
-            "  --quiet              warnings and errors only\n"
-            "  --help               this text\n"
+            "                        (--key: a contractor or operator key; an observer's\n"
+            "                        with --read-only)\n"
+            "  --http HOST:PORT      where to serve (default 127.0.0.1:8080; PORT 0: any free\n"
+            "                        port, printed at start)\n"
+            "  --password-file FILE  the login password (first line); required unless HOST\n"
+            "                        is a loopback address\n"
+            "  --read-only           show everything, change nothing (observer key)\n"
+            "  --rules FILE          an extra session-rules file offered beside the presets\n"
+            "                        (afm-film-la, afm-sound, mu-london, video-game)\n"
+            "  --data DIR            replica store (default tutti-dash-data)\n"
+            "  --port-file FILE      write the HTTP port there once serving\n"
+            "  --idle-timeout S      close a browser connection silent for S seconds\n"
+            "                        (default 15; live views send every 5 s)\n"
+            "  --quiet               warnings and errors only\n"
+            "  --help                this text\n"
             "\n"
             "Example:\n"
             "  tutti-dash --key keys/contractor.key --server-key keys/coordinator.pub\n"
@@ -224,28 +222,14 @@ static int is_loopback(const char *host)
 
 int main(int argc, char **argv)
 {
-    const char *endpoint = NULL, *server_key_path = NULL, *key_path = NULL;
+    tt_conn_opts_t conn = {0};
     const char *http = "127.0.0.1:8080", *password_file = NULL, *rules_file = NULL;
     const char *data = "tutti-dash-data", *port_file = NULL;
     int read_only = 0, quiet = 0;
     long idle_s = DASH_IDLE_TIMEOUT_S;
-    enum {
-        O_COORD = 1,
-        O_SKEY,
-        O_KEY,
-        O_HTTP,
-        O_PWFILE,
-        O_RO,
-        O_RULES,
-        O_DATA,
-        O_PORTFILE,
-        O_IDLE,
-        O_QUIET
-    };
+    enum { O_HTTP = 1, O_PWFILE, O_RO, O_RULES, O_DATA, O_PORTFILE, O_IDLE, O_QUIET };
     static const struct option opts[] = {
-        {"coordinator", required_argument, 0, O_COORD},
-        {"server-key", required_argument, 0, O_SKEY},
-        {"key", required_argument, 0, O_KEY},
+        TT_CONN_OPTIONS,
         {"http", required_argument, 0, O_HTTP},
         {"password-file", required_argument, 0, O_PWFILE},
         {"read-only", no_argument, 0, O_RO},
@@ -260,9 +244,9 @@ int main(int argc, char **argv)
     int c;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
-        case O_COORD: endpoint = optarg; break;
-        case O_SKEY: server_key_path = optarg; break;
-        case O_KEY: key_path = optarg; break;
+        case TT_OPT_COORDINATOR:
+        case TT_OPT_SERVER_KEY:
+        case TT_OPT_KEY: tt_conn_opts_set(&conn, c, optarg, NULL); break;
         case O_HTTP: http = optarg; break;
         case O_PWFILE: password_file = optarg; break;
         case O_RO: read_only = 1; break;
@@ -284,10 +268,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "tutti-dash: unexpected argument '%s'\n", argv[optind]);
         return 2;
     }
-    endpoint = tt_opts_or_env(endpoint, "TUTTI_COORDINATOR", "tcp://127.0.0.1:7700");
-    server_key_path = tt_opts_or_env(server_key_path, "TUTTI_SERVER_KEY", NULL);
-    key_path = tt_opts_or_env(key_path, "TUTTI_KEY", NULL);
-    if (!server_key_path || !key_path) {
+    if (tt_conn_opts_resolve(&conn) != 0) {
         fprintf(stderr, "tutti-dash: --key and --server-key are required (see --help)\n");
         return 2;
     }
@@ -338,12 +319,12 @@ int main(int argc, char **argv)
             presets[n_presets++] = tt_rules_preset_at(i);
 
     char server_key[TT_Z85_KEY_LEN + 1];
-    if (tt_pubkey_load(server_key_path, server_key, why) != 0) {
+    if (tt_pubkey_load(conn.server_key_path, server_key, why) != 0) {
         tt_diag_error("--server-key: %s", why);
         free(password);
         return 1;
     }
-    tt_keypair_t *keys = tt_keypair_load(key_path, why);
+    tt_keypair_t *keys = tt_keypair_load(conn.key_path, why);
     tt_store_t *store = keys ? tt_store_open(data, 0, 0, why) : NULL;
     if (!keys || !store) {
         tt_diag_error("%s%s", keys ? "" : "--key: ", why);
@@ -365,7 +346,7 @@ int main(int argc, char **argv)
     dash_http_t *web = NULL;
     int exit_code = 0;
     tt_replica_config_t cfg = {
-        .endpoint = endpoint,
+        .endpoint = conn.endpoint,
         .server_key_z85 = server_key,
         .keys = keys,
         .fold = tt_session_fold,
@@ -385,7 +366,7 @@ int main(int argc, char **argv)
         goto out;
     }
     d.replica = tt_replica_new(ctx, &cfg, store, why);
-    poll_st.client = d.replica ? tt_client_new(ctx, endpoint, server_key, keys, 0, why) : NULL;
+    poll_st.client = d.replica ? tt_client_new(ctx, conn.endpoint, server_key, keys, 0, why) : NULL;
     if (!d.replica || !poll_st.client) {
         tt_diag_error("%s", why);
         exit_code = 1;
@@ -399,7 +380,7 @@ int main(int argc, char **argv)
         .password = password,
         .read_only = read_only,
         .zmq_ctx = ctx,
-        .endpoint = endpoint,
+        .endpoint = conn.endpoint,
         .server_key_z85 = server_key,
         .keys = keys,
         .presets = presets,

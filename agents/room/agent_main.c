@@ -34,19 +34,16 @@ static void on_stop(int sig)
 
 static void usage(FILE *out)
 {
+    fprintf(out, "Usage: tutti-agent --room NAME --key FILE.key --server-key FILE.pub [options]\n"
+                 "\n"
+                 "The room agent: keeps a verified replica of the coordinator's session log in\n"
+                 "its own LMDB store, resumes from its last sequence after any restart, and\n"
+                 "reports its presence with heartbeats.\n"
+                 "\n"
+                 "Options:\n"
+                 "  --room NAME           this room's name in the access file (required)\n");
+    tt_conn_opts_usage(out, 0);
     fprintf(out,
-            "Usage: tutti-agent --room NAME --key FILE.key --server-key FILE.pub [options]\n"
-            "\n"
-            "The room agent: keeps a verified replica of the coordinator's session log in\n"
-            "its own LMDB store, resumes from its last sequence after any restart, and\n"
-            "reports its presence with heartbeats.\n"
-            "\n"
-            "Options:\n"
-            "  --room NAME           this room's name in the access file (required)\n"
-            "  --coordinator EP      coordinator request endpoint\n"
-            "                        (default: $TUTTI_COORDINATOR or tcp://127.0.0.1:7700)\n"
-            "  --server-key FILE     coordinator's public certificate ($TUTTI_SERVER_KEY)\n"
-            "  --key FILE.key        this room's certificate ($TUTTI_KEY)\n"
             "  --data DIR            replica store (default: ./tutti-agent-ROOM)\n"
             "  --updates EP          updates endpoint override (default: learned from the\n"
             "                        coordinator; use when a relay or NAT sits in between)\n"
@@ -350,7 +347,8 @@ static void follow_uploads(agent_t *a, uint64_t *captured)
 
 int main(int argc, char **argv)
 {
-    const char *room = NULL, *endpoint = NULL, *server_key_path = NULL, *key_path = NULL;
+    const char *room = NULL;
+    tt_conn_opts_t conn = {0};
     const char *data = NULL, *updates = NULL, *clock_ep = NULL, *clock_trace = NULL;
     const char *click_wav = NULL, *jack_name = NULL, *players = NULL;
     const char *capture_dir = NULL, *capture_from = NULL;
@@ -366,9 +364,6 @@ int main(int argc, char **argv)
     int quiet = 0;
     enum {
         O_ROOM = 1,
-        O_COORD,
-        O_SKEY,
-        O_KEY,
         O_DATA,
         O_UPDATES,
         O_MAP,
@@ -392,9 +387,7 @@ int main(int argc, char **argv)
     };
     static const struct option opts[] = {
         {"room", required_argument, 0, O_ROOM},
-        {"coordinator", required_argument, 0, O_COORD},
-        {"server-key", required_argument, 0, O_SKEY},
-        {"key", required_argument, 0, O_KEY},
+        TT_CONN_OPTIONS,
         {"data", required_argument, 0, O_DATA},
         {"updates", required_argument, 0, O_UPDATES},
         {"map-size-mb", required_argument, 0, O_MAP},
@@ -422,9 +415,9 @@ int main(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case O_ROOM: room = optarg; break;
-        case O_COORD: endpoint = optarg; break;
-        case O_SKEY: server_key_path = optarg; break;
-        case O_KEY: key_path = optarg; break;
+        case TT_OPT_COORDINATOR:
+        case TT_OPT_SERVER_KEY:
+        case TT_OPT_KEY: tt_conn_opts_set(&conn, c, optarg, NULL); break;
         case O_DATA: data = optarg; break;
         case O_UPDATES: updates = optarg; break;
         case O_MAP:
@@ -528,13 +521,11 @@ int main(int argc, char **argv)
                         "FILE\n");
         return 2;
     }
-    endpoint = tt_opts_or_env(endpoint, "TUTTI_COORDINATOR", "tcp://127.0.0.1:7700");
-    server_key_path = tt_opts_or_env(server_key_path, "TUTTI_SERVER_KEY", NULL);
-    key_path = tt_opts_or_env(key_path, "TUTTI_KEY", NULL);
-    if (!room || !server_key_path || !key_path) {
+    if (tt_conn_opts_resolve(&conn) != 0 || !room) {
         fprintf(stderr, "tutti-agent: --room, --key and --server-key are required (see --help)\n");
         return 2;
     }
+    const char *endpoint = conn.endpoint;
     char default_data[256];
     if (!data) {
         snprintf(default_data, sizeof default_data, "tutti-agent-%s", room);
@@ -545,11 +536,11 @@ int main(int argc, char **argv)
 
     char why[TT_WHY_LEN];
     char server_key[TT_Z85_KEY_LEN + 1];
-    if (tt_pubkey_load(server_key_path, server_key, why) != 0) {
+    if (tt_pubkey_load(conn.server_key_path, server_key, why) != 0) {
         tt_diag_error("--server-key: %s", why);
         return 1;
     }
-    tt_keypair_t *keys = tt_keypair_load(key_path, why);
+    tt_keypair_t *keys = tt_keypair_load(conn.key_path, why);
     if (!keys) {
         tt_diag_error("--key: %s", why);
         return 1;

@@ -1,5 +1,6 @@
 /* tt_opts: see tt_opts.h. */
 #include "tt_opts.h"
+#include "tt_error.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -21,4 +22,35 @@ int tt_opts_parse_long(const char *s, long lo, long hi, long *out)
         return -1;
     *out = v;
     return 0;
+}
+
+int tt_conn_opts_set(tt_conn_opts_t *o, int code, const char *arg, char *why)
+{
+    switch (code) {
+    case TT_OPT_COORDINATOR: o->endpoint = arg; return 0;
+    case TT_OPT_SERVER_KEY: o->server_key_path = arg; return 0;
+    case TT_OPT_KEY: o->key_path = arg; return 0;
+    case TT_OPT_TIMEOUT_MS:
+        if (tt_opts_parse_long(arg, 1, TT_OPTS_TIMEOUT_MS_MAX, &o->timeout_ms) != 0)
+            return tt_fail(why, TT_ERR_INVALID, "--timeout-ms wants 1..%d", TT_OPTS_TIMEOUT_MS_MAX);
+        return 0;
+    default: return tt_fail(why, TT_ERR_INVALID, "not a connection option");
+    }
+}
+
+int tt_conn_opts_resolve(tt_conn_opts_t *o)
+{
+    o->endpoint = tt_opts_or_env(o->endpoint, "TUTTI_COORDINATOR", TT_OPTS_COORDINATOR_DEFAULT);
+    o->server_key_path = tt_opts_or_env(o->server_key_path, "TUTTI_SERVER_KEY", NULL);
+    o->key_path = tt_opts_or_env(o->key_path, "TUTTI_KEY", NULL);
+    if (o->timeout_ms <= 0)
+        o->timeout_ms = TT_OPTS_TIMEOUT_MS_DEFAULT;
+    return o->server_key_path && o->key_path ? 0 : TT_ERR_INVALID;
+}
+
+void tt_conn_opts_usage(FILE *out, int with_timeout)
+{
+    fputs(TT_CONN_OPTS_HELP, out);
+    if (with_timeout)
+        fputs(TT_CONN_OPTS_HELP_TIMEOUT, out);
 }

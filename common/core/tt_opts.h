@@ -1,7 +1,21 @@
 /* tt_opts: what every program's command line shares: a flag's value or
- * its environment variable or its default, and checked integers. */
+ * its environment variable or its default, checked integers, and the
+ * connection flags every client of the coordinator takes.
+ *
+ * The connection flags are one struct, one getopt_long table fragment, one
+ * parse step and one help block, so tutti, tutti-agent, tutti-dash and the
+ * test tools accept the same names, environment variables and defaults:
+ *
+ *   --coordinator EP    $TUTTI_COORDINATOR   tcp://127.0.0.1:7700
+ *   --server-key FILE   $TUTTI_SERVER_KEY    (required)
+ *   --key FILE.key      $TUTTI_KEY           (required)
+ *   --timeout-ms N                           5000 (programs that wait on replies)
+ */
 #ifndef TT_OPTS_H
 #define TT_OPTS_H
+
+#include <getopt.h>
+#include <stdio.h>
 
 /* Value of --flag if given (not NULL), else the environment variable when
  * set and not empty, else dflt. Borrowed: the result is one of the three
@@ -11,5 +25,60 @@ const char *tt_opts_or_env(const char *given, const char *env, const char *dflt)
 /* Parses a whole decimal integer in [lo, hi] into *out; 0, or -1 when s
  * is empty, has trailing characters or is out of range. */
 int tt_opts_parse_long(const char *s, long lo, long hi, long *out);
+
+/* ---- the connection flags ---- */
+
+#define TT_OPTS_COORDINATOR_DEFAULT "tcp://127.0.0.1:7700"
+#define TT_OPTS_TIMEOUT_MS_DEFAULT 5000
+#define TT_OPTS_TIMEOUT_MS_MAX 3600000
+
+/* Borrowed strings (argv or the environment). NULL / 0: not given. */
+typedef struct {
+    const char *endpoint;        /* --coordinator */
+    const char *server_key_path; /* --server-key */
+    const char *key_path;        /* --key */
+    long timeout_ms;             /* --timeout-ms */
+} tt_conn_opts_t;
+
+/* getopt_long values of the connection flags, clear of any short option. */
+enum {
+    TT_OPT_COORDINATOR = 0x1000,
+    TT_OPT_SERVER_KEY,
+    TT_OPT_KEY,
+    TT_OPT_TIMEOUT_MS,
+};
+
+/* Entries for a program's struct option table. */
+/* clang-format off */
+#define TT_CONN_OPTIONS                                           \
+    {"coordinator", required_argument, 0, TT_OPT_COORDINATOR},    \
+    {"server-key", required_argument, 0, TT_OPT_SERVER_KEY},      \
+    {"key", required_argument, 0, TT_OPT_KEY}
+#define TT_CONN_OPTION_TIMEOUT {"timeout-ms", required_argument, 0, TT_OPT_TIMEOUT_MS}
+/* clang-format on */
+
+/* Takes getopt_long's code and optarg for one connection flag. 0, or
+ * TT_ERR_INVALID with why ("--timeout-ms wants 1..3600000") for a bad
+ * value or a code that is not a connection flag. */
+int tt_conn_opts_set(tt_conn_opts_t *o, int code, const char *arg, char *why);
+
+/* Fills what was not given from the environment and the defaults. 0, or
+ * TT_ERR_INVALID when --server-key or --key is still unknown (the caller
+ * says which flags it requires). */
+int tt_conn_opts_resolve(tt_conn_opts_t *o);
+
+/* Prints the help block (with --timeout-ms when with_timeout) to out:
+ * flags at column 2, their descriptions at column 24. The text is also
+ * TT_CONN_OPTS_HELP and TT_CONN_OPTS_HELP_TIMEOUT. */
+void tt_conn_opts_usage(FILE *out, int with_timeout);
+
+#define TT_CONN_OPTS_HELP                                                                          \
+    "  --coordinator EP      coordinator request endpoint ($TUTTI_COORDINATOR,\n"                  \
+    "                        default " TT_OPTS_COORDINATOR_DEFAULT ")\n"                           \
+    "  --server-key FILE     coordinator's public certificate ($TUTTI_SERVER_KEY)\n"               \
+    "  --key FILE.key        your certificate, listed in the coordinator's access\n"               \
+    "                        file ($TUTTI_KEY)\n"
+#define TT_CONN_OPTS_HELP_TIMEOUT                                                                  \
+    "  --timeout-ms N        how long to wait for each reply (default 5000)\n"
 
 #endif

@@ -40,25 +40,25 @@ static void usage(FILE *out)
             "each is \"confirmed\" or \"refused\". A test tool: tutti-agent does the same\n"
             "for its capture directory.\n"
             "\n"
-            "Options:\n"
-            "  --coordinator EP     request endpoint ($TUTTI_COORDINATOR, default\n"
-            "                       tcp://127.0.0.1:7700); the upload port comes from its hello\n"
-            "  --server-key FILE    coordinator's public certificate ($TUTTI_SERVER_KEY)\n"
-            "  --key FILE.key       the room's certificate ($TUTTI_KEY)\n"
-            "  --dir DIR            the capture directory (required)\n"
-            "  --upload-rate B      cap in bytes per second (default 0: none)\n"
-            "  --upload-port N      the upload service's port on the coordinator's host\n"
-            "                       (default: from its hello replies, followed across restarts)\n"
-            "  --timeout-s N        give up after N seconds, exit 1 (default 120)\n"
-            "  --quiet              log warnings and errors only\n"
-            "  -h, --help           this text\n"
-            "\n"
-            "Prints: \"started NAME OFFSET SIZE\", \"retry NAME REASON\",\n"
-            "\"confirmed NAME SEQ\", \"refused NAME REASON\", \"done\".\n"
-            "Exit status: 0 all settled, 1 failure or timeout, 2 bad usage.\n"
-            "\n"
-            "Example:\n"
-            "  tutti-upload-tool --dir capture --key keys/stage.key --upload-rate 1000000\n");
+            "Options:\n");
+    tt_conn_opts_usage(out, 0);
+    fprintf(out, "                        (--key: the room's; the upload port comes from the\n"
+                 "                        coordinator's hello)\n"
+                 "  --dir DIR             the capture directory (required)\n"
+                 "  --upload-rate B       cap in bytes per second (default 0: none)\n"
+                 "  --upload-port N       the upload service's port on the coordinator's host\n"
+                 "                        (default: from its hello replies, followed across\n"
+                 "                        restarts)\n"
+                 "  --timeout-s N         give up after N seconds, exit 1 (default 120)\n"
+                 "  --quiet               log warnings and errors only\n"
+                 "  -h, --help            this text\n"
+                 "\n"
+                 "Prints: \"started NAME OFFSET SIZE\", \"retry NAME REASON\",\n"
+                 "\"confirmed NAME SEQ\", \"refused NAME REASON\", \"done\".\n"
+                 "Exit status: 0 all settled, 1 failure or timeout, 2 bad usage.\n"
+                 "\n"
+                 "Example:\n"
+                 "  tutti-upload-tool --dir capture --key keys/stage.key --upload-rate 1000000\n");
 }
 
 /* Hello: the upload port, or 0 when nobody answered. *auth set when the
@@ -86,14 +86,13 @@ static unsigned hello_port(tt_client_t *c, int *auth)
 
 int main(int argc, char **argv)
 {
-    const char *endpoint = NULL, *skey_path = NULL, *key_path = NULL, *dir = NULL;
+    tt_conn_opts_t conn = {0};
+    const char *dir = NULL;
     long rate = 0, timeout_s = 120, fixed_port = 0;
     int quiet = 0;
-    enum { O_COORD = 1, O_SKEY, O_KEY, O_DIR, O_RATE, O_TIMEOUT, O_QUIET, O_PORT };
+    enum { O_DIR = 1, O_RATE, O_TIMEOUT, O_QUIET, O_PORT };
     static const struct option opts[] = {
-        {"coordinator", required_argument, 0, O_COORD},
-        {"server-key", required_argument, 0, O_SKEY},
-        {"key", required_argument, 0, O_KEY},
+        TT_CONN_OPTIONS,
         {"dir", required_argument, 0, O_DIR},
         {"upload-rate", required_argument, 0, O_RATE},
         {"upload-port", required_argument, 0, O_PORT},
@@ -105,9 +104,9 @@ int main(int argc, char **argv)
     int c;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
-        case O_COORD: endpoint = optarg; break;
-        case O_SKEY: skey_path = optarg; break;
-        case O_KEY: key_path = optarg; break;
+        case TT_OPT_COORDINATOR:
+        case TT_OPT_SERVER_KEY:
+        case TT_OPT_KEY: tt_conn_opts_set(&conn, c, optarg, NULL); break;
         case O_DIR: dir = optarg; break;
         case O_RATE:
             if (tt_opts_parse_long(optarg, 0, 10L * 1000 * 1000 * 1000, &rate) != 0) {
@@ -132,10 +131,7 @@ int main(int argc, char **argv)
         default: usage(stderr); return 2;
         }
     }
-    endpoint = tt_opts_or_env(endpoint, "TUTTI_COORDINATOR", "tcp://127.0.0.1:7700");
-    skey_path = tt_opts_or_env(skey_path, "TUTTI_SERVER_KEY", NULL);
-    key_path = tt_opts_or_env(key_path, "TUTTI_KEY", NULL);
-    if (!dir || !skey_path || !key_path || optind < argc) {
+    if (tt_conn_opts_resolve(&conn) != 0 || !dir || optind < argc) {
         usage(stderr);
         return 2;
     }
@@ -149,11 +145,11 @@ int main(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
 
     char why[TT_WHY_LEN], server_key[TT_Z85_KEY_LEN + 1];
-    if (tt_pubkey_load(skey_path, server_key, why) != 0) {
+    if (tt_pubkey_load(conn.server_key_path, server_key, why) != 0) {
         tt_diag_error("--server-key: %s", why);
         return 1;
     }
-    tt_keypair_t *keys = tt_keypair_load(key_path, why);
+    tt_keypair_t *keys = tt_keypair_load(conn.key_path, why);
     if (!keys) {
         tt_diag_error("--key: %s", why);
         return 1;
@@ -161,7 +157,7 @@ int main(int argc, char **argv)
     void *ctx = zmq_ctx_new();
     int rc = 1;
     agent_upload_t *up = NULL;
-    tt_client_t *cl = tt_client_new(ctx, endpoint, server_key, keys, 0, why);
+    tt_client_t *cl = tt_client_new(ctx, conn.endpoint, server_key, keys, 0, why);
     if (!cl) {
         tt_diag_error("%s", why);
         goto out;
@@ -170,7 +166,7 @@ int main(int argc, char **argv)
     unsigned port = fixed_port ? (unsigned)fixed_port : hello_port(cl, &auth);
     agent_upload_config_t cfg = {
         .ctx = ctx,
-        .endpoint = endpoint,
+        .endpoint = conn.endpoint,
         .upload_port = port,
         .server_key_z85 = server_key,
         .keys = keys,
