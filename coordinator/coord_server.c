@@ -205,9 +205,7 @@ static int write_genesis(coord_server_t *s, char *why)
 
 static int rebuild_rooms(coord_server_t *s, char *why)
 {
-    size_t n = 0;
-    for (size_t i = 0; i < s->access->count; i++)
-        n += s->access->entries[i].role == TT_ROLE_ROOM;
+    size_t n = tt_access_count_role(s->access, TT_ROLE_ROOM);
     room_t *rooms = calloc(n ? n : 1, sizeof *rooms);
     if (!rooms)
         return tt_fail(why, TT_ERR_NOMEM, "allocating the room table");
@@ -596,10 +594,7 @@ static void queue_write(req_t *q, Tutti__Record *rec)
 
 static int is_access_room(const coord_server_t *s, const char *name)
 {
-    for (size_t i = 0; i < s->access->count; i++)
-        if (s->access->entries[i].role == TT_ROLE_ROOM && !strcmp(s->access->entries[i].name, name))
-            return 1;
-    return 0;
+    return tt_access_find_room(s->access, name) != NULL;
 }
 
 static void refuse(coord_server_t *s, const tt_wire_msg_t *m, const tt_access_entry_t *who,
@@ -944,10 +939,8 @@ static int check_media(req_t *q)
 {
     const coord_server_t *s = q->s;
     const Tutti__Media *req = q->m->env->media;
-    for (size_t i = 0; i < s->access->count && !q->who; i++)
-        if (s->access->entries[i].role == TT_ROLE_ROOM &&
-            !strcmp(s->access->entries[i].name, req->room))
-            q->who = &s->access->entries[i];
+    if (!q->who)
+        q->who = tt_access_find_room(s->access, req->room);
     if (!q->who)
         return tt_fail(q->why, TT_ERR_DENIED, "the file's room is no longer in the access file");
     const tt_media_entry_t *have = NULL;

@@ -181,3 +181,25 @@ const tt_access_entry_t *tt_access_find_key(const tt_access_t *a, const char *ke
             return &a->entries[i];
     return NULL;
 }
+
+const tt_access_entry_t *tt_access_find_name(const tt_access_t *a, const char *name)
+{
+    for (size_t i = 0; name && i < a->count; i++)
+        if (strcmp(a->entries[i].name, name) == 0)
+            return &a->entries[i];
+    return NULL;
+}
+
+const tt_access_entry_t *tt_access_find_room(const tt_access_t *a, const char *name)
+{
+    const tt_access_entry_t *e = tt_access_find_name(a, name);
+    return e && e->role == TT_ROLE_ROOM ? e : NULL;
+}
+
+size_t tt_access_count_role(const tt_access_t *a, tt_role_t r)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < a->count; i++)
+        n += a->entries[i].role == r;
+    return n;
+}

@@ -49,6 +49,17 @@ void tt_access_destroy(tt_access_t **self_p);
 /* Borrowed pointer into a, valid until a is destroyed; NULL when absent. */
 const tt_access_entry_t *tt_access_find_key(const tt_access_t *a, const char *key_z85);
 
+/* The entry named name (names are unique in the file), or NULL. Borrowed
+ * as above. NULL name finds nothing. */
+const tt_access_entry_t *tt_access_find_name(const tt_access_t *a, const char *name);
+
+/* The room named name: the entry when it exists and has the room role,
+ * else NULL (an operator named "stage" is not a room). Borrowed as above. */
+const tt_access_entry_t *tt_access_find_room(const tt_access_t *a, const char *name);
+
+/* How many entries have role r. */
+size_t tt_access_count_role(const tt_access_t *a, tt_role_t r);
+
 const char *tt_role_name(tt_role_t r);
 tt_role_t tt_role_from_name(const char *s);
 

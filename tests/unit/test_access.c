@@ -366,6 +366,63 @@ static void test_role_names(void **state)
     assert_int_equal(tt_role_from_name("operators"), TT_ROLE_NONE);
 }
 
+/* Rooms are found by name, and only when the name is a room's. */
+static void test_find_room(void **state)
+{
+    (void)state;
+    char k[5][TT_Z85_KEY_LEN + 1];
+    for (int i = 0; i < 5; i++)
+        new_key(k[i]);
+    char text[2048];
+    snprintf(text, sizeof text,
+             "operator   conductor  %s\n"
+             "room       stage      %s\n"
+             "room       london     %s\n"
+             "contractor .fixer     %s\n"
+             "observer   Stage      %s\n",
+             k[0], k[1], k[2], k[3], k[4]);
+    char why[TT_WHY_LEN] = "";
+    tt_access_t *a = tt_access_parse(text, strlen(text), why);
+    assert_non_null(a);
+
+    const tt_access_entry_t *e = tt_access_find_room(a, "london");
+    assert_non_null(e);
+    assert_int_equal(e->role, TT_ROLE_ROOM);
+    assert_string_equal(e->name, "london");
+    assert_string_equal(e->key_z85, k[2]);
+    assert_ptr_equal(e, tt_access_find_key(a, k[2])); /* the same entry, borrowed */
+    assert_ptr_equal(tt_access_find_room(a, "stage"), &a->entries[1]);
+
+    /* A name that is not a room's is not a room; names are case-sensitive. */
+    assert_null(tt_access_find_room(a, "conductor"));
+    assert_null(tt_access_find_room(a, "Stage"));
+    assert_null(tt_access_find_room(a, "paris"));
+    assert_null(tt_access_find_room(a, ""));
+    assert_null(tt_access_find_room(a, NULL));
+    assert_null(tt_access_find_room(a, "stag"));
+
+    /* By name, any role (an identifier may start with '.'). */
+    e = tt_access_find_name(a, "Stage");
+    assert_non_null(e);
+    assert_int_equal(e->role, TT_ROLE_OBSERVER);
+    e = tt_access_find_name(a, ".fixer");
+    assert_non_null(e);
+    assert_int_equal(e->role, TT_ROLE_CONTRACTOR);
+    assert_null(tt_access_find_name(a, "nobody"));
+
+    assert_int_equal(tt_access_count_role(a, TT_ROLE_ROOM), 2);
+    assert_int_equal(tt_access_count_role(a, TT_ROLE_OPERATOR), 1);
+    assert_int_equal(tt_access_count_role(a, TT_ROLE_NONE), 0);
+    tt_access_destroy(&a);
+
+    /* An empty file has no rooms. */
+    a = tt_access_parse("", 0, why);
+    assert_non_null(a);
+    assert_null(tt_access_find_room(a, "stage"));
+    assert_int_equal(tt_access_count_role(a, TT_ROLE_ROOM), 0);
+    tt_access_destroy(&a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -373,7 +430,7 @@ int main(void)
         cmocka_unit_test(test_key_containing_hash), cmocka_unit_test(test_line_errors),
         cmocka_unit_test(test_nul_byte_refused),    cmocka_unit_test(test_too_big),
         cmocka_unit_test(test_many_entries),        cmocka_unit_test(test_load),
-        cmocka_unit_test(test_role_names),
+        cmocka_unit_test(test_role_names),          cmocka_unit_test(test_find_room),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
