@@ -1,0 +1,85 @@
+/* cli_conn: see cli_conn.h. */
+#define _POSIX_C_SOURCE 200809L
+#include "cli_conn.h"
+#include "tt_error.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+int cli_exit_for(int rc)
+{
+    return (rc == TT_ERR_AUTH || rc == TT_ERR_DENIED) ? EXIT_REFUSED : 1;
+}
+
+int cli_conn_open(const tt_conn_opts_t *o, cli_conn_t *s)
+{
+    memset(s, 0, sizeof *s);
+    tt_conn_opts_t co = *o;
+    int resolved = tt_conn_opts_resolve(&co);
+    const char *endpoint = co.endpoint, *skey_path = co.server_key_path, *key_path = co.key_path;
+    if (resolved != 0) {
+        fprintf(stderr, "tutti: --server-key and --key (or TUTTI_SERVER_KEY, TUTTI_KEY) are "
+                        "required\n");
+        return EXIT_USAGE;
+    }
+    char why[TT_WHY_LEN];
+    char server_key[TT_Z85_KEY_LEN + 1];
+    if (tt_pubkey_load(skey_path, server_key, why) != 0) {
+        fprintf(stderr, "tutti: --server-key: %s\n", why);
+        return 1;
+    }
+    s->keys = tt_keypair_load(key_path, why);
+    if (!s->keys) {
+        fprintf(stderr, "tutti: --key: %s\n", why);
+        return 1;
+    }
+    s->ctx = zmq_ctx_new();
+    s->client = tt_client_new(s->ctx, endpoint, server_key, s->keys, 0, why);
+    if (!s->client) {
+        fprintf(stderr, "tutti: %s\n", why);
+        return 1;
+    }
+    s->timeout_ms = (int)co.timeout_ms;
+    return 0;
+}
+
+void cli_conn_close(cli_conn_t *s)
+{
+    tt_client_destroy(&s->client);
+    if (s->ctx)
+        zmq_ctx_term(s->ctx);
+    tt_keypair_destroy(&s->keys);
+}
+
+int cli_request(cli_conn_t *s, Tutti__Envelope *req, Tutti__Envelope **reply,
+                Tutti__Envelope__BodyCase want)
+{
+    char why[TT_WHY_LEN];
+    int rc = tt_client_request(s->client, req, reply, s->timeout_ms, why);
+    if (rc != 0) {
+        fprintf(stderr, "tutti: %s%s\n",
+                rc == TT_ERR_AUTH     ? "authentication error: "
+                : rc == TT_ERR_DENIED ? "refused: "
+                                      : "",
+                why);
+        return cli_exit_for(rc);
+    }
+    if ((*reply)->body_case != want) {
+        fprintf(stderr, "tutti: unexpected reply from the coordinator\n");
+        tutti__envelope__free_unpacked(*reply, NULL);
+        *reply = NULL;
+        return 1;
+    }
+    return 0;
+}
+
+void cli_print_json_line(json_t *o)
+{
+    char *s = json_dumps(o, JSON_COMPACT);
+    if (s) {
+        puts(s);
+        free(s);
+    }
+}
