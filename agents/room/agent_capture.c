@@ -25,7 +25,6 @@
 #include <jack/ringbuffer.h>
 #include <jansson.h>
 #include <sndfile.h>
-#include <sodium.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -309,7 +308,7 @@ static int write_manifest(agent_capture_t *c, const wtake_t *t, int input, const
     if (rc != 0)
         return rc;
     char hex[2 * TT_BWF_HASH_LEN + 1];
-    sodium_bin2hex(hex, sizeof hex, hash, sizeof hash);
+    tt_hex_encode(hash, sizeof hash, hex);
     const char *base = strrchr(path, '/');
     base = base ? base + 1 : path;
     json_t *o = json_pack(

@@ -1,8 +1,8 @@
 /* agent_manifest: see agent_manifest.h. */
 #include "agent_manifest.h"
 #include "tt_error.h"
+#include "tt_text.h"
 
-#include <sodium.h>
 #include <string.h>
 
 static int in_range(const json_t *v, json_int_t lo, json_int_t hi)
@@ -12,12 +12,7 @@ static int in_range(const json_t *v, json_int_t lo, json_int_t hi)
 
 static int hex32(const char *s, uint8_t out[32])
 {
-    size_t bin_len = 0;
-    if (!s || strlen(s) != 64)
-        return -1;
-    if (sodium_hex2bin(out, 32, s, 64, NULL, &bin_len, NULL) != 0 || bin_len != 32)
-        return -1;
-    return 0;
+    return s && tt_hex_decode(s, strlen(s), out, 32) == 0 ? 0 : -1;
 }
 
 int agent_manifest_decode(const json_t *o, Tutti__Media *media, uint8_t hash[32], char *why)
