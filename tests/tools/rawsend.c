@@ -2,7 +2,8 @@
  * an authenticated client, to show the coordinator answers with an error
  * or drops them, and keeps serving.
  *
- *   tutti-rawsend --coordinator EP --server-key F.pub --key F.key --mode MODE
+ *   tutti-rawsend [--coordinator EP --server-key F.pub --key F.key] --mode MODE
+ *   (the connection flags default to $TUTTI_* like every client's)
  *
  * MODE: random (random bytes), truncated (a valid note envelope cut in
  * half), badversion (version 99), noversion (version field missing),
@@ -20,6 +21,7 @@
  * exits 1 naming the read that reported a seq not yet committed. */
 #include "tt_error.h"
 #include "tt_keys.h"
+#include "tt_opts.h"
 #include "tt_wire.h"
 
 #include <stdio.h>
@@ -157,33 +159,39 @@ static int check_committed(void *s)
 
 int main(int argc, char **argv)
 {
-    const char *ep = NULL, *skey = NULL, *key = NULL, *mode = NULL;
-    for (int i = 1; i + 1 < argc; i += 2) {
-        if (!strcmp(argv[i], "--coordinator"))
-            ep = argv[i + 1];
-        else if (!strcmp(argv[i], "--server-key"))
-            skey = argv[i + 1];
-        else if (!strcmp(argv[i], "--key"))
-            key = argv[i + 1];
-        else if (!strcmp(argv[i], "--mode"))
-            mode = argv[i + 1];
+    tt_conn_opts_t conn = {0};
+    const char *mode = NULL;
+    enum { O_MODE = 1 };
+    static const struct option opts[] = {
+        TT_CONN_OPTIONS,
+        {"mode", required_argument, 0, O_MODE},
+        {0, 0, 0, 0},
+    };
+    int c, bad = 0;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (c == O_MODE)
+            mode = optarg;
+        else if (c == TT_OPT_COORDINATOR || c == TT_OPT_SERVER_KEY || c == TT_OPT_KEY)
+            tt_conn_opts_set(&conn, c, optarg, NULL);
+        else
+            bad = 1;
     }
-    if (!ep || !skey || !key || !mode) {
+    if (bad || optind < argc || tt_conn_opts_resolve(&conn) != 0 || !mode) {
         fprintf(stderr, "usage: tutti-rawsend --coordinator EP --server-key F.pub --key F.key "
                         "--mode random|truncated|badversion|noversion|oversize|multiframe|"
                         "empty|nobody|committed\n");
         return 2;
     }
     char why[TT_WHY_LEN], server_key[TT_Z85_KEY_LEN + 1];
-    tt_keypair_t *kp = tt_keypair_load(key, why);
-    if (!kp || tt_pubkey_load(skey, server_key, why) != 0) {
+    tt_keypair_t *kp = tt_keypair_load(conn.key_path, why);
+    if (!kp || tt_pubkey_load(conn.server_key_path, server_key, why) != 0) {
         fprintf(stderr, "tutti-rawsend: %s\n", why);
         return 2;
     }
     void *ctx = zmq_ctx_new();
     void *s = zmq_socket(ctx, ZMQ_DEALER);
     tt_wire_setup_client(s, kp, server_key, why);
-    zmq_connect(s, ep);
+    zmq_connect(s, conn.endpoint);
 
     if (!strcmp(mode, "committed")) {
         int rc = check_committed(s);

@@ -1,0 +1,187 @@
+/* test_opts: command-line values. tt_opts_parse_long's bounds and junk;
+ * tt_opts_or_env's order (flag, then a non-empty variable, then the
+ * default); and the shared connection flags: getopt_long over
+ * TT_CONN_OPTIONS fills tt_conn_opts_t, --timeout-ms is checked, resolve
+ * fills TUTTI_* and the defaults and says when a key is missing.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tt_error.h"
+#include "tt_opts.h"
+
+static int clear_env(void **state)
+{
+    (void)state;
+    unsetenv("TUTTI_COORDINATOR");
+    unsetenv("TUTTI_SERVER_KEY");
+    unsetenv("TUTTI_KEY");
+    return 0;
+}
+
+static void test_parse_long(void **state)
+{
+    (void)state;
+    long v = 42;
+    assert_int_equal(tt_opts_parse_long("17", 0, 100, &v), 0);
+    assert_int_equal(v, 17);
+    assert_int_equal(tt_opts_parse_long("-5", -10, 10, &v), 0);
+    assert_int_equal(v, -5);
+    assert_int_equal(tt_opts_parse_long("100", 0, 100, &v), 0); /* bounds inclusive */
+    v = 7;
+    assert_int_equal(tt_opts_parse_long("101", 0, 100, &v), -1);
+    assert_int_equal(tt_opts_parse_long("", 0, 100, &v), -1);
+    assert_int_equal(tt_opts_parse_long("12x", 0, 100, &v), -1);
+    assert_int_equal(tt_opts_parse_long("99999999999999999999999", 0, __LONG_MAX__, &v), -1);
+    assert_int_equal(v, 7); /* untouched on failure */
+}
+
+static void test_or_env(void **state)
+{
+    (void)state;
+    assert_string_equal(tt_opts_or_env("flag", "TUTTI_KEY", "dflt"), "flag");
+    assert_string_equal(tt_opts_or_env(NULL, "TUTTI_KEY", "dflt"), "dflt");
+    setenv("TUTTI_KEY", "", 1); /* empty counts as unset */
+    assert_string_equal(tt_opts_or_env(NULL, "TUTTI_KEY", "dflt"), "dflt");
+    setenv("TUTTI_KEY", "env", 1);
+    assert_string_equal(tt_opts_or_env(NULL, "TUTTI_KEY", "dflt"), "env");
+    assert_string_equal(tt_opts_or_env("flag", "TUTTI_KEY", "dflt"), "flag");
+    assert_null(tt_opts_or_env(NULL, "TUTTI_NOT_SET_ANYWHERE", NULL));
+}
+
+/* Runs getopt_long over args with the connection flags and one of the
+ * program's own (--room); returns what the loop returned at its end. */
+static int parse(tt_conn_opts_t *o, const char **room, int argc, char **argv, char *why)
+{
+    static const struct option opts[] = {
+        TT_CONN_OPTIONS,
+        TT_CONN_OPTION_TIMEOUT,
+        {"room", required_argument, 0, 'r'},
+        {0, 0, 0, 0},
+    };
+    optind = 1;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (c == 'r')
+            *room = optarg;
+        else if (tt_conn_opts_set(o, c, optarg, why) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+static void test_conn_flags(void **state)
+{
+    (void)state;
+    char why[TT_WHY_LEN] = "";
+    tt_conn_opts_t o = {0};
+    const char *room = NULL;
+    char *argv[] = {"prog",         "--room",    "stage", "--coordinator", "tcp://10.0.0.5:7700",
+                    "--server-key", "coord.pub", "--key", "stage.key",     "--timeout-ms",
+                    "250",          NULL};
+    assert_int_equal(parse(&o, &room, 11, argv, why), 0);
+    assert_string_equal(room, "stage");
+    assert_string_equal(o.endpoint, "tcp://10.0.0.5:7700");
+    assert_string_equal(o.server_key_path, "coord.pub");
+    assert_string_equal(o.key_path, "stage.key");
+    assert_int_equal(o.timeout_ms, 250);
+    /* Flags win over the environment. */
+    setenv("TUTTI_COORDINATOR", "tcp://env:1", 1);
+    setenv("TUTTI_KEY", "env.key", 1);
+    assert_int_equal(tt_conn_opts_resolve(&o), 0);
+    assert_string_equal(o.endpoint, "tcp://10.0.0.5:7700");
+    assert_string_equal(o.key_path, "stage.key");
+    assert_int_equal(o.timeout_ms, 250);
+}
+
+static void test_timeout_checked(void **state)
+{
+    (void)state;
+    const char *bad[] = {"0", "-1", "3600001", "5s", ""};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        char why[TT_WHY_LEN] = "";
+        tt_conn_opts_t o = {0};
+        assert_int_equal(tt_conn_opts_set(&o, TT_OPT_TIMEOUT_MS, bad[i], why), TT_ERR_INVALID);
+        assert_string_equal(why, "--timeout-ms wants 1..3600000");
+    }
+    char why[TT_WHY_LEN];
+    tt_conn_opts_t o = {0};
+    assert_int_equal(tt_conn_opts_set(&o, TT_OPT_TIMEOUT_MS, "3600000", why), 0);
+    assert_int_equal(o.timeout_ms, 3600000);
+    assert_int_equal(tt_conn_opts_set(&o, 'x', "a", why), TT_ERR_INVALID); /* not ours */
+}
+
+static void test_resolve_env_and_defaults(void **state)
+{
+    (void)state;
+    tt_conn_opts_t o = {0};
+    /* Nothing given: the default endpoint and timeout, but no keys. */
+    assert_int_equal(tt_conn_opts_resolve(&o), TT_ERR_INVALID);
+    assert_string_equal(o.endpoint, "tcp://127.0.0.1:7700");
+    assert_string_equal(o.endpoint, TT_OPTS_COORDINATOR_DEFAULT);
+    assert_int_equal(o.timeout_ms, 5000);
+    assert_null(o.server_key_path);
+    assert_null(o.key_path);
+
+    /* One key is not enough. */
+    tt_conn_opts_t half = {.server_key_path = "coord.pub"};
+    assert_int_equal(tt_conn_opts_resolve(&half), TT_ERR_INVALID);
+
+    /* The environment fills what the flags left out. */
+    setenv("TUTTI_COORDINATOR", "tcp://192.168.1.2:7700", 1);
+    setenv("TUTTI_SERVER_KEY", "keys/coordinator.pub", 1);
+    setenv("TUTTI_KEY", "keys/conductor.key", 1);
+    tt_conn_opts_t e = {.key_path = "mine.key"};
+    assert_int_equal(tt_conn_opts_resolve(&e), 0);
+    assert_string_equal(e.endpoint, "tcp://192.168.1.2:7700");
+    assert_string_equal(e.server_key_path, "keys/coordinator.pub");
+    assert_string_equal(e.key_path, "mine.key");
+}
+
+static void test_help_block(void **state)
+{
+    (void)state;
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    assert_non_null(f);
+    tt_conn_opts_usage(f, 0);
+    fflush(f);
+    /* Every flag, its variable and the default are in the manual. */
+    const char *want[] = {"--coordinator EP",  "$TUTTI_COORDINATOR", "tcp://127.0.0.1:7700",
+                          "--server-key FILE", "$TUTTI_SERVER_KEY",  "--key FILE.key",
+                          "$TUTTI_KEY"};
+    for (size_t i = 0; i < sizeof want / sizeof *want; i++)
+        assert_non_null(strstr(buf, want[i]));
+    assert_null(strstr(buf, "--timeout-ms"));
+    size_t without = len;
+    tt_conn_opts_usage(f, 1);
+    fflush(f);
+    assert_non_null(strstr(buf + without, "--timeout-ms N"));
+    assert_non_null(strstr(buf + without, "default 5000"));
+    fclose(f);
+    free(buf);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup(test_parse_long, clear_env),
+        cmocka_unit_test_setup(test_or_env, clear_env),
+        cmocka_unit_test_setup(test_conn_flags, clear_env),
+        cmocka_unit_test_setup(test_timeout_checked, clear_env),
+        cmocka_unit_test_setup(test_resolve_env_and_defaults, clear_env),
+        cmocka_unit_test_setup(test_help_block, clear_env),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
