@@ -15,10 +15,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <ini.h>
 
 #include "tt_error.h"
+#include "tt_file.h"
 
 #define NS_PER_MIN INT64_C(60000000000)
 
@@ -400,32 +402,21 @@ int tt_rules_load(const char *id_or_path, tt_rules_t *out, char *why)
     }
     char presets[256];
     preset_list(presets, sizeof presets);
-    FILE *f = fopen(id_or_path, "rb");
-    if (!f) {
-        int e = errno;
-        if (e == ENOENT)
-            return tt_fail(why, TT_ERR_NOTFOUND, "rules %s: not a preset (%s) and no such file",
-                           id_or_path, presets);
-        return tt_fail(why, TT_ERR_IO, "opening rules file %s: %s", id_or_path, strerror(e));
-    }
-    char *text = malloc(TT_RULES_MAX_TEXT + 2);
-    if (!text) {
-        fclose(f);
-        return tt_fail(why, TT_ERR_NOMEM, "reading rules file %s", id_or_path);
-    }
-    size_t n = fread(text, 1, TT_RULES_MAX_TEXT + 1, f);
-    int err = ferror(f);
-    fclose(f);
-    int rc = 0;
-    if (err)
-        rc = tt_fail(why, TT_ERR_IO, "reading rules file %s: read error", id_or_path);
-    else if (n > TT_RULES_MAX_TEXT)
-        rc = tt_fail(why, TT_ERR_TOO_BIG, "rules file %s: longer than %d bytes", id_or_path,
-                     TT_RULES_MAX_TEXT);
-    else if (memchr(text, '\0', n))
+    char *text = NULL;
+    size_t n = 0;
+    char fwhy[TT_WHY_LEN];
+    int rc = tt_file_read(id_or_path, TT_RULES_MAX_TEXT, &text, &n, fwhy);
+    if (rc == TT_ERR_IO && access(id_or_path, F_OK) != 0 && errno == ENOENT)
+        return tt_fail(why, TT_ERR_NOTFOUND, "rules %s: not a preset (%s) and no such file",
+                       id_or_path, presets);
+    if (rc == TT_ERR_TOO_BIG)
+        return tt_fail(why, rc, "rules file %s: longer than %d bytes", id_or_path,
+                       TT_RULES_MAX_TEXT);
+    if (rc != 0)
+        return tt_fail(why, rc, "rules file: %s", fwhy);
+    if (memchr(text, '\0', n))
         rc = tt_fail(why, TT_ERR_INVALID, "rules file %s: contains a NUL byte", id_or_path);
     if (rc == 0) {
-        text[n] = '\0';
         char pwhy[TT_WHY_LEN];
         rc = tt_rules_parse(text, out, pwhy);
         if (rc != 0)
