@@ -106,7 +106,7 @@ static const cli_command_t commands[] = {
      "record): added to the room's session time to cancel a\n"
      "known path asymmetry; 0 removes it",
      "tutti trim london -350"},
-    {"cue", cmd_cue, CLI_CONN | CLI_WRITE, "cue add CUE [--title T]\ncue list [--json]",
+    {"cue", cmd_cue, CLI_CONN, "cue add CUE [--title T]\ncue list [--json]",
      "add a cue (operator); list cues with their map version\n"
      "and takes",
      "tutti cue add 1M1 --title 'Main titles'"},

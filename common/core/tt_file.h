@@ -22,7 +22,10 @@
 int tt_file_read(const char *path, size_t max, char **out, size_t *out_len, char *why);
 
 /* Flags for tt_file_write_atomic. */
-#define TT_FILE_EXCL 1u /* refuse (TT_ERR_INVALID) when PATH exists */
+/* Refuse (TT_ERR_INVALID) when PATH exists. Checked before the write, not
+ * atomically with the rename: enough against overwriting a key by
+ * mistake, not a lock between processes. */
+#define TT_FILE_EXCL 1u
 
 /* Replaces path with data[0..len) and permissions mode (set exactly, not
  * masked by the umask), atomically and durably as above. 0 or a negative
