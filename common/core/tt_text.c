@@ -23,20 +23,6 @@ int tt_name_ok(const char *s, size_t max, unsigned flags)
     return 1;
 }
 
-void tt_name_sanitize(char *dst, size_t cap, const char *src, unsigned flags)
-{
-    size_t i = 0;
-    for (; src[i] && i + 1 < cap; i++)
-        dst[i] = tt_name_char((unsigned char)src[i]) ? src[i] : '-';
-    dst[i] = '\0';
-    if (i == 0 || strcmp(dst, ".") == 0 || strcmp(dst, "..") == 0) {
-        dst[0] = 'x';
-        dst[1] = '\0';
-    } else if ((flags & TT_NAME_FILE) && dst[0] == '.') {
-        dst[0] = '_';
-    }
-}
-
 int tt_utf8_valid(const char *text, size_t n)
 {
     const unsigned char *p = (const unsigned char *)text, *end = p + n;

@@ -8,8 +8,8 @@
  * an identifier (a cue "1M1" or ".5M2"), and refused (TT_NAME_FILE) in a
  * name that becomes a file-system name on its own: a hidden file is one
  * nobody sees, and "." and ".." are not files. Names built from parts
- * (CUE_tTAKE_ROOM_INPUT.wav) replace a leading '.' with '_' instead
- * (tt_name_sanitize).
+ * (CUE_tTAKE_ROOM_INPUT.wav, tt_media_file_name) replace a leading '.'
+ * with '_' instead.
  *
  * Nothing here allocates; every output buffer is the caller's.
  */
@@ -19,7 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Flags for tt_name_ok and tt_name_sanitize. */
+/* Flags for tt_name_ok. */
 #define TT_NAME_FILE 1u /* a file-system name: no leading '.' */
 
 /* 1 when c is in the name alphabet [A-Za-z0-9._-]. */
@@ -28,12 +28,6 @@ int tt_name_char(int c);
 /* 1 when s (may be NULL) is 1..max characters of the name alphabet and,
  * with TT_NAME_FILE, does not start with '.'. */
 int tt_name_ok(const char *s, size_t max, unsigned flags);
-
-/* Copies src into dst (cap > 1 bytes) as a name: a character outside the
- * alphabet becomes '-', the copy is cut to cap - 1, and a result that is
- * empty, "." or ".." becomes "x". With TT_NAME_FILE a leading '.' becomes
- * '_'. Never fails. */
-void tt_name_sanitize(char *dst, size_t cap, const char *src, unsigned flags);
 
 /* 1 when text[0..n) is valid UTF-8: no overlongs, no surrogates, nothing
  * past U+10FFFF. n bytes are judged, NUL included (U+0000 is valid). */

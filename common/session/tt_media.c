@@ -2,6 +2,7 @@
 #include "tt_media.h"
 #include "tt_error.h"
 #include "tt_session.h"
+#include "tt_text.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -118,23 +119,6 @@ void tt_media_entry_to_record(const tt_media_entry_t *e, Tutti__Media *m)
 
 /* ------------------------------------------------------------ names */
 
-static int name_char(char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-           c == '_' || c == '.';
-}
-
-static int name_part_ok(const char *s, size_t max)
-{
-    size_t n = s ? strlen(s) : 0;
-    if (n == 0 || n > max)
-        return 0;
-    for (size_t i = 0; i < n; i++)
-        if (!name_char(s[i]))
-            return 0;
-    return 1;
-}
-
 /* Appends part to out at *used, reduced to name characters ("x" if empty). */
 static int put_part(char *out, size_t len, size_t *used, const char *part)
 {
@@ -143,7 +127,7 @@ static int put_part(char *out, size_t len, size_t *used, const char *part)
     for (; *part; part++) {
         if (*used + 1 >= len)
             return -1;
-        out[(*used)++] = name_char(*part) ? *part : '-';
+        out[(*used)++] = tt_name_char((unsigned char)*part) ? *part : '-';
     }
     out[*used] = '\0';
     return 0;
@@ -175,14 +159,14 @@ int tt_media_file_name(const char *cue, uint32_t take, const char *room, const c
     }
     if (out[0] == '.') /* a cue may start with '.'; a hidden file is one a fetch refuses */
         out[0] = '_';
-    int exact = name_part_ok(cue, TT_MEDIA_MAX_CUE) && name_part_ok(room, TT_ACCESS_MAX_NAME) &&
-                name_part_ok(input, TT_MEDIA_MAX_INPUT);
+    int exact = tt_name_ok(cue, TT_MEDIA_MAX_CUE, 0) && tt_name_ok(room, TT_ACCESS_MAX_NAME, 0) &&
+                tt_name_ok(input, TT_MEDIA_MAX_INPUT, 0);
     return exact ? 0 : 1;
 }
 
 int tt_media_stored_name_ok(const char *s)
 {
-    return s && s[0] != '.' && name_part_ok(s, TT_MEDIA_MAX_FILE);
+    return tt_name_ok(s, TT_MEDIA_MAX_FILE, TT_NAME_FILE);
 }
 
 /* ------------------------------------------------------------ the rules */
@@ -201,7 +185,7 @@ int tt_media_check_offer(const tt_session_t *st, const Tutti__Media *m, const ch
     int rc = tt_session_check_cue_name(m->cue, why);
     if (rc != 0)
         return rc;
-    if (!name_part_ok(m->input, TT_MEDIA_MAX_INPUT))
+    if (!tt_name_ok(m->input, TT_MEDIA_MAX_INPUT, 0))
         return tt_fail(why, TT_ERR_INVALID,
                        "input name '%.40s': 1 to %d of letters, digits, '.', '_' or '-'",
                        m->input ? m->input : "", TT_MEDIA_MAX_INPUT);

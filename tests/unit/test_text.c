@@ -1,7 +1,6 @@
 /* test_text: the shared text rules. The name alphabet and the leading-dot
  * policy (an identifier may start with '.', a file-system name may not),
- * the sanitizer used for file names built from parts, strict UTF-8 and the
- * cut at a character boundary, and hex both ways.
+ * strict UTF-8 and the cut at a character boundary, and hex both ways.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -46,36 +45,6 @@ static void test_leading_dot(void **state)
     assert_false(tt_name_ok("..", 32, TT_NAME_FILE));
     assert_true(tt_name_ok("a.wav", 32, TT_NAME_FILE)); /* a dot elsewhere is fine */
     assert_true(tt_name_ok("a..b", 32, TT_NAME_FILE));
-}
-
-static void test_sanitize(void **state)
-{
-    (void)state;
-    char out[16];
-    tt_name_sanitize(out, sizeof out, "Horn 1/2", 0);
-    assert_string_equal(out, "Horn-1-2");
-    tt_name_sanitize(out, sizeof out, "", 0);
-    assert_string_equal(out, "x");
-    tt_name_sanitize(out, sizeof out, ".", 0);
-    assert_string_equal(out, "x");
-    tt_name_sanitize(out, sizeof out, "..", TT_NAME_FILE);
-    assert_string_equal(out, "x");
-    tt_name_sanitize(out, sizeof out, ".5M2", 0);
-    assert_string_equal(out, ".5M2");
-    tt_name_sanitize(out, sizeof out, ".5M2", TT_NAME_FILE);
-    assert_string_equal(out, "_5M2");
-    assert_true(tt_name_ok(out, 15, TT_NAME_FILE));
-    tt_name_sanitize(out, sizeof out, "0123456789abcdefghij", 0); /* cut to cap - 1 */
-    assert_string_equal(out, "0123456789abcde");
-    char small[2];
-    tt_name_sanitize(small, sizeof small, "..", 0);
-    assert_string_equal(small, "x");
-    /* Whatever goes in, a file name comes out. */
-    const char *inputs[] = {"a b", "/etc/passwd", "../..", "\xff\xfe", ".hidden", "ok"};
-    for (size_t i = 0; i < sizeof inputs / sizeof *inputs; i++) {
-        tt_name_sanitize(out, sizeof out, inputs[i], TT_NAME_FILE);
-        assert_true(tt_name_ok(out, sizeof out - 1, TT_NAME_FILE));
-    }
 }
 
 static void test_utf8_valid(void **state)
@@ -150,8 +119,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_name_alphabet), cmocka_unit_test(test_leading_dot),
-        cmocka_unit_test(test_sanitize),      cmocka_unit_test(test_utf8_valid),
-        cmocka_unit_test(test_utf8_copy),     cmocka_unit_test(test_hex),
+        cmocka_unit_test(test_utf8_valid),    cmocka_unit_test(test_utf8_copy),
+        cmocka_unit_test(test_hex),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
