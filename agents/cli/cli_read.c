@@ -5,6 +5,7 @@
 #include "cli_read.h"
 #include "cli_conn.h"
 #include "tt_chain.h"
+#include "tt_csv.h"
 #include "tt_error.h"
 #include "tt_media.h"
 #include "tt_record_json.h"
@@ -18,6 +19,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+static void put_stdout(void *arg, const char *bytes, size_t n)
+{
+    (void)arg;
+    fwrite(bytes, 1, n, stdout);
+}
+
+/* One CSV field through tt_csv (RFC 4180, formulas neutralised), then its separator. */
+static void csv_field(const char *v, int last)
+{
+    if (v)
+        tt_csv_cell(v, strlen(v), put_stdout, NULL);
+    putchar(last ? '\n' : ',');
+}
 
 /* The session as the log folds it, fetched whole: the CLI applies the same
  * fold as every agent instead of asking for a second, hand-made view. */
@@ -202,10 +217,26 @@ int cli_read_takes(const tt_conn_opts_t *o, int argc, char **argv)
                 cli_print_json_line(j);
                 json_decref(j);
             } else if (as_csv) {
-                /* Cue and room names are [A-Za-z0-9._-], ratings fixed words: no quoting. */
-                printf("%s,%u,%s,%s,%d,%.3f,%s,%u,%s,%s,%s,%s\n", c->name, t->number,
-                       take_state_name(t->state), tc, t->from_bar, dur, t->rating, t->notes,
-                       t->rooms_online, t->forced ? "forced" : "yes", arrived, pending);
+                /* Every text cell through tt_csv: a cue named "-1+1" stays text. */
+                char number[16], bar[16], seconds[32], notes[16];
+                snprintf(number, sizeof number, "%u", t->number);
+                snprintf(bar, sizeof bar, "%d", t->from_bar);
+                snprintf(seconds, sizeof seconds, "%.3f", dur);
+                snprintf(notes, sizeof notes, "%u", t->notes);
+                const char *cells[] = {c->name,
+                                       number,
+                                       take_state_name(t->state),
+                                       tc,
+                                       bar,
+                                       seconds,
+                                       t->rating,
+                                       notes,
+                                       t->rooms_online,
+                                       t->forced ? "forced" : "yes",
+                                       arrived,
+                                       pending};
+                for (size_t k = 0; k < sizeof cells / sizeof *cells; k++)
+                    csv_field(cells[k], k + 1 == sizeof cells / sizeof *cells);
             } else {
                 char acked[300];
                 snprintf(acked, sizeof acked, "%s%s", t->forced ? "forced past " : "yes",
@@ -398,23 +429,6 @@ static int history_keeps(const history_filter_t *f, json_t *o)
     if (f->room && !((actor && !strcmp(f->room, actor)) || (room && !strcmp(f->room, room))))
         return 0;
     return 1;
-}
-
-/* One CSV field, quoted when it holds a comma, quote or line break (RFC 4180). */
-static void csv_field(const char *v, int last)
-{
-    if (v && strpbrk(v, ",\"\r\n")) {
-        putchar('"');
-        for (const char *p = v; *p; p++) {
-            if (*p == '"')
-                putchar('"');
-            putchar(*p);
-        }
-        putchar('"');
-    } else if (v) {
-        fputs(v, stdout);
-    }
-    putchar(last ? '\n' : ',');
 }
 
 static void print_csv(json_t *o)

@@ -80,6 +80,11 @@ n=$("$B/tutti" history --json --cue 1M1 --kind roll | wc -l)
 "$B/tutti" history --csv --kind take-note | grep -q '"room tone at the end"\|room tone at the end' ||
     fail "CSV history"
 [ "$("$B/tutti" history --json --room stage | wc -l)" = 0 ] || fail "room filter kept others' records"
+# A note a spreadsheet would run as a formula comes out of the CSV inert:
+# no cell starts with '=' (history's text sits inside the quoted JSON cell).
+"$B/tutti" note '=HYPERLINK("http://x","click")' >/dev/null || fail "formula note"
+"$B/tutti" history --csv --kind note | tail -1 | grep -q '^[0-9]*,[^,]*,note,conductor,,,"{""text"":""=HYPERLINK' ||
+    fail "formula not neutralised: $("$B/tutti" history --csv --kind note | tail -1)"
 
 # Every transition carries the session time it takes effect.
 "$B/tutti" history --json | jq -s -e 'map(select(.kind=="arm" or .kind=="roll" or .kind=="stop"))
