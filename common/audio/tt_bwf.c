@@ -5,6 +5,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "tt_bwf.h"
 #include "tt_error.h"
+#include "tt_file.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -28,29 +29,6 @@ struct tt_bwf_writer {
     int channels;
     uint64_t frames;
 };
-
-/* fsyncs the directory holding path, so a rename in it is durable. */
-static int sync_parent(const char *path, char *why)
-{
-    char dir[PATH_MAX_LEN];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (!slash)
-        snprintf(dir, sizeof dir, ".");
-    else if (slash == dir)
-        dir[1] = '\0';
-    else
-        *slash = '\0';
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return tt_fail(why, TT_ERR_IO, "opening directory %s to sync it: %s", dir, strerror(errno));
-    int rc = fsync(fd);
-    int err = errno;
-    close(fd);
-    if (rc != 0)
-        return tt_fail(why, TT_ERR_IO, "syncing directory %s: %s", dir, strerror(err));
-    return 0;
-}
 
 static void free_writer(tt_bwf_writer_t *w)
 {
@@ -205,7 +183,7 @@ int tt_bwf_close(tt_bwf_writer_t **wp, char *why)
     if (rc == 0 && rename(w->part, w->path) != 0)
         rc = tt_fail(why, TT_ERR_IO, "renaming %s to %s: %s", w->part, w->path, strerror(errno));
     if (rc == 0)
-        rc = sync_parent(w->path, why);
+        rc = tt_file_sync_dir_of(w->path, why);
     else
         unlink(w->part);
     free_writer(w);

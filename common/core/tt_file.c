@@ -64,7 +64,7 @@ int tt_file_read(const char *path, size_t max, char **out, size_t *out_len, char
 }
 
 /* fsyncs the directory holding path, so a rename in it is durable. */
-static int sync_dir_of(const char *path, char *why)
+int tt_file_sync_dir_of(const char *path, char *why)
 {
     char dir[PATH_MAX];
     const char *slash = strrchr(path, '/');
@@ -131,5 +131,5 @@ int tt_file_write_atomic(const char *path, const void *data, size_t len, mode_t 
         return tt_fail(why, TT_ERR_IO, "renaming %s to %s: %s", tmp, path, strerror(e));
     }
     step("renamed", tmp);
-    return sync_dir_of(path, why);
+    return tt_file_sync_dir_of(path, why);
 }

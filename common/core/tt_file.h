@@ -21,6 +21,10 @@
  * reason names the path. *out is untouched on failure. */
 int tt_file_read(const char *path, size_t max, char **out, size_t *out_len, char *why);
 
+/* fsyncs the directory that holds path, so a rename or create in it is
+ * durable ("." for a bare name). 0, or TT_ERR_IO with why. */
+int tt_file_sync_dir_of(const char *path, char *why);
+
 /* Flags for tt_file_write_atomic. */
 /* Refuse (TT_ERR_INVALID) when PATH exists. Checked before the write, not
  * atomically with the rename: enough against overwriting a key by
