@@ -1185,6 +1185,18 @@ static void answer_later(coord_server_t *s)
     commit_batch(s);
 }
 
+/* How big a request frame a key may send, decided before decoding:
+ * operators up to the wire's limit, everyone else far less (their
+ * requests are small), so an observer's 8 MiB notes cost nothing. */
+static size_t request_cap(void *arg, const char *user_id)
+{
+    const coord_server_t *s = arg;
+    const tt_access_entry_t *who = user_id[0] ? tt_access_find_key(s->access, user_id) : NULL;
+    return who && who->role == TT_ROLE_OPERATOR
+               ? (size_t)TT_WIRE_MAX_MESSAGE
+               : (size_t)TUTTI__LIMITS__NON_OPERATOR_MAX_MESSAGE_BYTES;
+}
+
 /* One turn on sock (the ROUTER, or the upload thread's pipe): the writes
  * read together commit as one group, then the waiting reads are answered. */
 static void drain(coord_server_t *s, void *sock, int from_pipe)
@@ -1192,7 +1204,8 @@ static void drain(coord_server_t *s, void *sock, int from_pipe)
     for (int n = 0; n < BATCH_MAX && s->batch_len < BATCH_MAX; n++) {
         tt_wire_msg_t m;
         char why[TT_WHY_LEN];
-        int rc = tt_wire_recv(sock, !from_pipe, ZMQ_DONTWAIT, &m, why);
+        int rc = from_pipe ? tt_wire_recv(sock, 0, ZMQ_DONTWAIT, &m, why)
+                           : tt_wire_recv_capped(sock, 1, ZMQ_DONTWAIT, request_cap, s, &m, why);
         if (rc == TT_ERR_AGAIN)
             break; /* nothing more to read */
         if (rc == TT_ERR_IO) {

@@ -163,6 +163,12 @@ static int recv_failed(int e, char *why)
 
 int tt_wire_recv(void *sock, int router, int flags, tt_wire_msg_t *msg, char *why)
 {
+    return tt_wire_recv_capped(sock, router, flags, NULL, NULL, msg, why);
+}
+
+int tt_wire_recv_capped(void *sock, int router, int flags, tt_wire_cap_fn cap, void *cap_arg,
+                        tt_wire_msg_t *msg, char *why)
+{
     memset(msg, 0, sizeof *msg);
     zmq_msg_t frame;
     zmq_msg_init(&frame);
@@ -198,6 +204,14 @@ int tt_wire_recv(void *sock, int router, int flags, tt_wire_msg_t *msg, char *wh
         zmq_msg_close(&frame);
         drain(sock);
         return tt_fail(why, TT_ERR_PROTOCOL, "message has more than one frame");
+    }
+    size_t limit = cap ? cap(cap_arg, msg->user_id) : TT_WIRE_MAX_MESSAGE;
+    if (zmq_msg_size(&frame) > limit) { /* refused before any decoding work */
+        msg->request_id = tt_wire_peek_request_id(zmq_msg_data(&frame), zmq_msg_size(&frame));
+        size_t n = zmq_msg_size(&frame);
+        zmq_msg_close(&frame);
+        return tt_fail(why, TT_ERR_TOO_BIG,
+                       "a %zu-byte request, over the %zu bytes this key may send", n, limit);
     }
     int rc = tt_wire_decode(zmq_msg_data(&frame), zmq_msg_size(&frame), &msg->env, why);
     /* An error reply echoes the request id whenever it can be read. */

@@ -44,6 +44,14 @@ int tt_wire_setup_client(void *sock, const tt_keypair_t *kp, const char *server_
  * nothing to read (ZMQ_DONTWAIT), or TT_ERR_IO when receiving failed.
  * router: expect a routing-id frame first. */
 int tt_wire_recv(void *sock, int router, int flags, tt_wire_msg_t *msg, char *why);
+
+/* tt_wire_recv with a size cap chosen per sender before anything is
+ * decoded: cap(arg, user_id) gives the largest frame that peer may send
+ * (its Z85 key as ZAP set it, "" when none); a larger frame is refused
+ * with TT_ERR_TOO_BIG (request id peeked when it can be read). */
+typedef size_t (*tt_wire_cap_fn)(void *arg, const char *user_id);
+int tt_wire_recv_capped(void *sock, int router, int flags, tt_wire_cap_fn cap, void *cap_arg,
+                        tt_wire_msg_t *msg, char *why);
 void tt_wire_msg_clear(tt_wire_msg_t *msg);
 
 /* Decodes one frame. The caller frees *out with tutti__envelope__free_unpacked. */

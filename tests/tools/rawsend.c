@@ -14,6 +14,12 @@
  * The error's request id is printed as "error CODE [id N] MESSAGE" when
  * the reply echoes one.
  *
+ * MODE bignote: a valid 2 MiB note (refused by size before decoding for
+ * any role but operator). MODE fill: 300 notes of 4000 bytes, pipelined,
+ * so the log holds over 1 MiB; prints "filled N". MODE flood: 200 fetches
+ * of the whole log sent without ever reading a reply, then 3 s of silence;
+ * prints "flooded 200" (for watching the coordinator's memory by hand).
+ *
  * MODE committed is no hostile frame: rounds of notes with hello,
  * heartbeat, status and fetch pipelined between them, all sent without
  * waiting. A write's reply goes out only after its commit, so every seq a
@@ -27,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <zmq.h>
 
 static size_t pack_note(uint32_t version, uint8_t **out)
@@ -177,9 +184,11 @@ int main(int argc, char **argv)
             bad = 1;
     }
     if (bad || optind < argc || tt_conn_opts_resolve(&conn) != 0 || !mode) {
-        fprintf(stderr, "usage: tutti-rawsend --coordinator EP --server-key F.pub --key F.key "
-                        "--mode random|truncated|badversion|noversion|oversize|multiframe|"
-                        "empty|nobody|committed\n");
+        fprintf(
+            stderr,
+            "usage: tutti-rawsend --coordinator EP --server-key F.pub --key F.key "
+            "--mode random|truncated|badversion|noversion|oversize|multiframe|bignote|fill|flood|"
+            "empty|nobody|committed\n");
         return 2;
     }
     char why[TT_WHY_LEN], server_key[TT_Z85_KEY_LEN + 1];
@@ -193,6 +202,47 @@ int main(int argc, char **argv)
     tt_wire_setup_client(s, kp, server_key, why);
     zmq_connect(s, conn.endpoint);
 
+    if (!strcmp(mode, "fill") || !strcmp(mode, "flood")) {
+        int fill = !strcmp(mode, "fill");
+        int n = fill ? 300 : 200, sent = 0;
+        char *text = calloc(1, 4001);
+        memset(text, 'x', 4000);
+        for (int i = 0; i < n; i++) {
+            Tutti__Envelope env = TUTTI__ENVELOPE__INIT;
+            Tutti__NoteRequest nr = TUTTI__NOTE_REQUEST__INIT;
+            Tutti__FetchRequest fr = TUTTI__FETCH_REQUEST__INIT;
+            if (fill) {
+                nr.text = text;
+                env.body_case = TUTTI__ENVELOPE__BODY_NOTE;
+                env.note = &nr;
+            } else {
+                fr.from_seq = 1;
+                env.body_case = TUTTI__ENVELOPE__BODY_FETCH;
+                env.fetch = &fr;
+            }
+            sent += send_env(s, (uint64_t)i + 1, &env) == 0;
+        }
+        free(text);
+        int replies = 0;
+        if (fill) { /* every note answered before we go */
+            zmq_pollitem_t item = {s, 0, ZMQ_POLLIN, 0};
+            while (replies < sent && zmq_poll(&item, 1, 10000) > 0) {
+                tt_wire_msg_t m;
+                if (tt_wire_recv(s, 0, 0, &m, why) == 0)
+                    replies++;
+                tt_wire_msg_clear(&m);
+            }
+            printf("filled %d\n", replies);
+        } else {
+            struct timespec pause = {3, 0}; /* hold the connection open, reading nothing */
+            nanosleep(&pause, NULL);
+            printf("flooded %d\n", sent);
+        }
+        zmq_close(s);
+        zmq_ctx_term(ctx);
+        tt_keypair_destroy(&kp);
+        return fill && replies < sent;
+    }
     if (!strcmp(mode, "committed")) {
         int rc = check_committed(s);
         zmq_close(s);
@@ -224,6 +274,20 @@ int main(int argc, char **argv)
     } else if (!strcmp(mode, "empty")) {
         buf = malloc(1);
         len = 0;
+    } else if (!strcmp(mode, "bignote")) {
+        Tutti__Envelope env = TUTTI__ENVELOPE__INIT;
+        Tutti__NoteRequest nr = TUTTI__NOTE_REQUEST__INIT;
+        char *text = calloc(1, 2 * 1024 * 1024 + 1);
+        memset(text, 'x', 2 * 1024 * 1024);
+        nr.text = text;
+        env.version = TT_PROTOCOL_VERSION;
+        env.request_id = 7;
+        env.body_case = TUTTI__ENVELOPE__BODY_NOTE;
+        env.note = &nr;
+        len = tutti__envelope__get_packed_size(&env);
+        buf = malloc(len);
+        tutti__envelope__pack(&env, buf);
+        free(text);
     } else if (!strcmp(mode, "nobody")) {
         Tutti__Envelope env = TUTTI__ENVELOPE__INIT;
         env.version = TT_PROTOCOL_VERSION;
