@@ -3,37 +3,15 @@
 #include "coord_server.h"
 #include "tt_diag.h"
 #include "tt_error.h"
-#include "tt_store.h"
 
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 static volatile sig_atomic_t stop_flag = 0;
 static volatile sig_atomic_t reload_flag = 0;
-
-/* 1 when dir holds an agent's replica: a log that pins a coordinator's
- * key (meta signing_pk) beside no signing.key. A coordinator started there
- * would make a signing key of its own and a second authority over a copy
- * of someone else's log. */
-static int holds_replica(const char *dir)
-{
-    char path[1100], why[TT_WHY_LEN];
-    snprintf(path, sizeof path, "%s/signing.key", dir);
-    if (access(path, F_OK) == 0)
-        return 0;
-    tt_store_t *store = tt_store_open(dir, 1, 0, why); /* read-only: no lock, no create */
-    if (!store)
-        return 0;
-    unsigned char pk[64];
-    size_t len = sizeof pk;
-    int pinned = tt_store_meta_get(store, "signing_pk", pk, &len, why) == 0;
-    tt_store_destroy(&store);
-    return pinned;
-}
 
 static void on_stop(int sig)
 {
@@ -190,12 +168,6 @@ int main(int argc, char **argv)
     }
     tt_diag_init("tutti-coordinator", NULL);
     tt_diag_set_quiet(quiet);
-    if (holds_replica(cfg.data_dir)) {
-        tt_diag_error("%s holds a room agent's replica, not a coordinator's log: give the "
-                      "coordinator a --data directory of its own",
-                      cfg.data_dir);
-        return 1;
-    }
 
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);

@@ -23,6 +23,7 @@
 #include "tt_error.h"
 #include "tt_file.h"
 #include "tt_keys.h"
+#include "tt_replica.h"
 #include "tt_session.h"
 #include "tt_store.h"
 #include "tt_tempo.h"
@@ -1305,6 +1306,18 @@ coord_server_t *coord_server_new(const coord_config_t *cfg, char *why)
         goto fail;
     if (!(s->store = tt_store_open(cfg->data_dir, 0, cfg->map_mb, why)))
         goto fail;
+    /* A room agent's replica (a pinned key, no signing.key) is not ours:
+     * a signing key made over it would be a second authority for a copy of
+     * someone else's log. */
+    char key_path[1100];
+    snprintf(key_path, sizeof key_path, "%s/signing.key", cfg->data_dir);
+    if (access(key_path, F_OK) != 0 && tt_replica_store_pins_key(s->store)) {
+        tt_fail(why, TT_ERR_INVALID,
+                "%s holds a room agent's replica, not a coordinator's log: give the "
+                "coordinator a --data directory of its own",
+                cfg->data_dir);
+        goto fail;
+    }
     if (!(s->signer = tt_signer_load_or_create(cfg->data_dir, why)))
         goto fail;
     if (refold(s, sub) != 0) {

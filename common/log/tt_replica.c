@@ -20,6 +20,7 @@
 #include <string.h>
 
 #define HELLO_RETRY_MS 1000
+#define META_PINNED_KEY "signing_pk" /* the coordinator key this replica belongs to */
 #define FETCH_TIMEOUT_MS 5000
 #define MAX_UPDATES_PER_TURN 1024
 
@@ -266,7 +267,7 @@ static int on_hello_reply(tt_replica_t *r, const Tutti__HelloReply *hr, char *wh
     if (!r->have_pin) {
         memcpy(r->pinned_pk, hr->signing_public_key.data, TT_SIGN_PK_LEN);
         r->have_pin = 1;
-        int rc = tt_store_meta_put(r->store, "signing_pk", r->pinned_pk, TT_SIGN_PK_LEN, why);
+        int rc = tt_store_meta_put(r->store, META_PINNED_KEY, r->pinned_pk, TT_SIGN_PK_LEN, why);
         if (rc != 0)
             return rc;
     }
@@ -457,7 +458,7 @@ tt_replica_t *tt_replica_new(void *ctx, const tt_replica_config_t *cfg, tt_store
     r->store = store;
     size_t len = TT_SIGN_PK_LEN;
     char mwhy[TT_WHY_LEN];
-    if (tt_store_meta_get(store, "signing_pk", r->pinned_pk, &len, mwhy) == 0 &&
+    if (tt_store_meta_get(store, META_PINNED_KEY, r->pinned_pk, &len, mwhy) == 0 &&
         len == TT_SIGN_PK_LEN)
         r->have_pin = 1;
     char fwhy[TT_WHY_LEN];
@@ -569,6 +570,14 @@ void tt_replica_set_clock(tt_replica_t *r, const Tutti__ClockReport *clock)
     snprintf(r->clock_state, sizeof r->clock_state, "%s", clock->state ? clock->state : "");
     r->clock.state = r->clock_state;
     r->has_clock = 1;
+}
+
+int tt_replica_store_pins_key(tt_store_t *store)
+{
+    uint8_t pk[TT_SIGN_PK_LEN];
+    size_t len = sizeof pk;
+    char why[TT_WHY_LEN];
+    return tt_store_meta_get(store, META_PINNED_KEY, pk, &len, why) == 0;
 }
 
 uint64_t tt_replica_seq(const tt_replica_t *r)

@@ -76,6 +76,11 @@ int tt_replica_caught_up(const tt_replica_t *r);
 /* The room's clock, sent with every heartbeat from now on (copied). */
 void tt_replica_set_clock(tt_replica_t *r, const Tutti__ClockReport *clock);
 
+/* 1 when store holds a replica: it pins a coordinator's signing key (the
+ * meta entry the replica writes at its first hello). A coordinator must
+ * not make a signing key of its own over such a log. */
+int tt_replica_store_pins_key(tt_store_t *store);
+
 /* The last sequence stored (and folded) in the replica. */
 uint64_t tt_replica_seq(const tt_replica_t *r);
 int tt_replica_coordinator_online(const tt_replica_t *r);
