@@ -15,6 +15,7 @@
  */
 #include "coord_server.h"
 #include "coord_clock.h"
+#include "coord_outbox.h"
 #include "coord_upload.h"
 #include "coord_zap.h"
 #include "tt_access.h"
@@ -85,6 +86,7 @@ struct coord_server {
     void *ctx;
     void *zap;
     void *router;
+    coord_outbox_t *outbox; /* the router's replies that wait for a full pipe */
     void *pub;
     unsigned updates_port;
     coord_clock_t *clock;
@@ -325,26 +327,35 @@ static void check_liveness(coord_server_t *s)
 
 /* ------------------------------------------------------------ replies */
 
-/* A message without a routing id came from the upload thread's pipe. */
-static void *reply_socket(coord_server_t *s, size_t rid_len)
+/* Replies to a client go through the request socket's outbox (bounded per
+ * peer); a message without a routing id came from the upload thread's
+ * pipe and is answered there. */
+static int send_to(coord_server_t *s, const uint8_t *rid, size_t rid_len, Tutti__Envelope *env,
+                   char *why)
 {
-    return rid_len ? s->router : coord_upload_pipe(s->upload);
+    return rid_len ? coord_outbox_send(s->outbox, rid, rid_len, env, why)
+                   : tt_wire_send(coord_upload_pipe(s->upload), NULL, 0, env, why);
+}
+
+static int send_error_to(coord_server_t *s, const uint8_t *rid, size_t rid_len, uint64_t request_id,
+                         int code, const char *text)
+{
+    return rid_len
+               ? coord_outbox_send_error(s->outbox, rid, rid_len, request_id, code, text)
+               : tt_wire_send_error(coord_upload_pipe(s->upload), NULL, 0, request_id, code, text);
 }
 
 static void send_reply(coord_server_t *s, const tt_wire_msg_t *m, Tutti__Envelope *env)
 {
     char why[TT_WHY_LEN];
     env->request_id = m->request_id;
-    if (tt_wire_send(reply_socket(s, m->routing_id_len), m->routing_id_len ? m->routing_id : NULL,
-                     m->routing_id_len, env, why) != 0)
+    if (send_to(s, m->routing_id, m->routing_id_len, env, why) != 0)
         tt_diag_warn("reply to a client lost: %s", why);
 }
 
 static void send_error(coord_server_t *s, const tt_wire_msg_t *m, int code, const char *text)
 {
-    if (tt_wire_send_error(reply_socket(s, m->routing_id_len),
-                           m->routing_id_len ? m->routing_id : NULL, m->routing_id_len,
-                           m->request_id, code, text) != 0)
+    if (send_error_to(s, m->routing_id, m->routing_id_len, m->request_id, code, text) != 0)
         tt_diag_warn("error reply to a client lost");
 }
 
@@ -985,7 +996,7 @@ static int send_write_reply(coord_server_t *s, const uint8_t *rid, size_t rid_le
     env.request_id = request_id;
     env.body_case = TUTTI__ENVELOPE__BODY_WRITE_REPLY;
     env.write_reply = &wr;
-    return tt_wire_send(reply_socket(s, rid_len), rid_len ? rid : NULL, rid_len, &env, why);
+    return send_to(s, rid, rid_len, &env, why);
 }
 
 static void commit_batch(coord_server_t *s)
@@ -1019,8 +1030,8 @@ static void commit_batch(coord_server_t *s)
         if (rc == 0 && send_write_reply(s, p->rid, p->rid_len, p->request_id, p->seq, swhy) != 0)
             tt_diag_warn("write %llu committed but its reply was lost: %s",
                          (unsigned long long)p->seq, swhy);
-        if (rc != 0 && tt_wire_send_error(reply_socket(s, p->rid_len), p->rid_len ? p->rid : NULL,
-                                          p->rid_len, p->request_id, TT_ERR_STORE, refusal) != 0)
+        if (rc != 0 &&
+            send_error_to(s, p->rid, p->rid_len, p->request_id, TT_ERR_STORE, refusal) != 0)
             tt_diag_warn("write refused (commit failed) and its error reply was lost");
     }
     if (rc == 0)
@@ -1163,6 +1174,15 @@ static void dispatch(coord_server_t *s, tt_wire_msg_t *m, int from_pipe)
             send_error(s, m, rc, why);
             return;
         }
+        /* A peer that asks without reading gets no more pages to hold. */
+        size_t unread = coord_outbox_waiting(s->outbox, m->routing_id, m->routing_id_len);
+        if (cmd->answer && unread > COORD_OUTBOX_READ_MAX_UNREAD) {
+            snprintf(why, sizeof why,
+                     "%zu bytes of your earlier replies are unread: read them, then ask again",
+                     unread);
+            send_error(s, m, TT_ERR_UNAVAILABLE, why);
+            return;
+        }
     }
     if ((cmd->flags & CMD_COMMITTED) && s->batch_len > 0)
         defer(s, m, from_pipe);
@@ -1267,13 +1287,16 @@ static void *bind_server_socket(coord_server_t *s, int type, const char *ep, cha
         zmq_close(sock);
         return NULL;
     }
-    int hwm = PUB_HWM, mandatory = 1;
-    if ((type == ZMQ_PUB && zmq_setsockopt(sock, ZMQ_SNDHWM, &hwm, sizeof hwm) != 0) ||
-        (type == ZMQ_ROUTER &&
-         zmq_setsockopt(sock, ZMQ_ROUTER_MANDATORY, &mandatory, sizeof mandatory) != 0)) {
-        tt_fail(why, TT_ERR_IO, "setting %s options for %s: %s",
-                type == ZMQ_PUB ? "PUB high-water mark" : "ROUTER mandatory routing", ep,
+    int hwm = PUB_HWM;
+    if (type == ZMQ_PUB && zmq_setsockopt(sock, ZMQ_SNDHWM, &hwm, sizeof hwm) != 0) {
+        tt_fail(why, TT_ERR_IO, "setting the PUB high-water mark for %s: %s", ep,
                 zmq_strerror(errno));
+        zmq_close(sock);
+        return NULL;
+    }
+    char sub[TT_WHY_LEN];
+    if (type == ZMQ_ROUTER && coord_outbox_configure(sock, sub) != 0) {
+        tt_fail(why, TT_ERR_IO, "%s: %s", ep, sub);
         zmq_close(sock);
         return NULL;
     }
@@ -1343,6 +1366,8 @@ coord_server_t *coord_server_new(const coord_config_t *cfg, char *why)
         goto fail;
     if (!(s->router = bind_server_socket(s, ZMQ_ROUTER, cfg->bind, why)))
         goto fail;
+    if (!(s->outbox = coord_outbox_new(s->router, "request", why)))
+        goto fail;
     char bound[256];
     size_t bsz = sizeof bound;
     if (zmq_getsockopt(s->router, ZMQ_LAST_ENDPOINT, bound, &bsz) != 0) {
@@ -1401,6 +1426,7 @@ void coord_server_destroy(coord_server_t **self_p)
     coord_upload_stop(&s->upload);
     coord_clock_stop(&s->clock);
     tt_session_clear(&s->state);
+    coord_outbox_destroy(&s->outbox);
     if (s->router)
         zmq_close(s->router);
     if (s->pub)
@@ -1458,6 +1484,9 @@ int coord_server_run(coord_server_t *s, volatile sig_atomic_t *stop, volatile si
         }
         int64_t next = next_heartbeat < next_liveness ? next_heartbeat : next_liveness;
         long timeout_ms = (long)((next - now) / 1000000) + 1;
+        int outbox_ms = coord_outbox_wait_ms(s->outbox);
+        if (outbox_ms >= 0 && outbox_ms < timeout_ms)
+            timeout_ms = outbox_ms;
         zmq_pollitem_t items[3] = {{s->zap, 0, ZMQ_POLLIN, 0},
                                    {s->router, 0, ZMQ_POLLIN, 0},
                                    {coord_upload_pipe(s->upload), 0, ZMQ_POLLIN, 0}};
@@ -1472,6 +1501,7 @@ int coord_server_run(coord_server_t *s, volatile sig_atomic_t *stop, volatile si
             drain(s, s->router, 0);
         if (items[2].revents & ZMQ_POLLIN)
             drain(s, coord_upload_pipe(s->upload), 1);
+        coord_outbox_flush(s->outbox);
     }
     return 0;
 }

@@ -11,6 +11,7 @@
  */
 #define _GNU_SOURCE
 #include "coord_upload.h"
+#include "coord_outbox.h"
 #include "coord_upload_internal.h"
 #include "tt_actor.h"
 #include "tt_diag.h"
@@ -58,6 +59,7 @@ typedef struct {
 
 struct coord_upload {
     void *router;
+    coord_outbox_t *outbox; /* the router's replies that wait for a full pipe */
     tt_actor_t *actor;
     void *control;            /* the thread's end of the actor's pipe ("$TERM"), while it runs */
     void *pipe, *thread_pipe; /* requests to the main thread, as envelopes (coord_upload_pipe) */
@@ -136,16 +138,20 @@ static uint64_t ack_read(const slot_t *s, uint64_t part_size)
 
 /* ------------------------------------------------------------ helpers */
 
+/* Replies go through the outbox: a peer that does not read holds a few
+ * MiB at most (coord_outbox.h). */
 static void reply_error(coord_upload_t *u, const tt_wire_msg_t *m, int code, const char *text)
 {
-    tt_wire_send_error(u->router, m->routing_id, m->routing_id_len, m->request_id, code, text);
+    if (coord_outbox_send_error(u->outbox, m->routing_id, m->routing_id_len, m->request_id, code,
+                                text) != 0)
+        tt_diag_warn("upload error reply lost");
 }
 
 static void reply(coord_upload_t *u, const tt_wire_msg_t *m, Tutti__Envelope *env)
 {
     char why[TT_WHY_LEN];
     env->request_id = m->request_id;
-    if (tt_wire_send(u->router, m->routing_id, m->routing_id_len, env, why) != 0)
+    if (coord_outbox_send(u->outbox, m->routing_id, m->routing_id_len, env, why) != 0)
         tt_diag_warn("upload reply lost: %s", why);
 }
 
@@ -622,6 +628,15 @@ static void on_chunk(coord_upload_t *u, const tt_wire_msg_t *m)
 static void on_fetch(coord_upload_t *u, const tt_wire_msg_t *m)
 {
     const Tutti__MediaFetch *f = m->env->media_fetch;
+    /* A peer that asks without reading gets no more pages to hold. */
+    size_t unread = coord_outbox_waiting(u->outbox, m->routing_id, m->routing_id_len);
+    if (unread > COORD_OUTBOX_READ_MAX_UNREAD) {
+        char text[128];
+        snprintf(text, sizeof text,
+                 "%zu bytes of your earlier replies are unread: read them, then ask again", unread);
+        reply_error(u, m, TT_ERR_UNAVAILABLE, text);
+        return;
+    }
     Tutti__Envelope *ans = NULL;
     char why[TT_WHY_LEN];
     int rc = ask_check(u, m->user_id, NULL, f, &ans, why);
@@ -682,7 +697,7 @@ static void upload_actor(void *control, void *arg)
     tt_actor_ready(control, 0, NULL);
     while (!u->stopping) {
         zmq_pollitem_t items[2] = {{u->router, 0, ZMQ_POLLIN, 0}, {control, 0, ZMQ_POLLIN, 0}};
-        if (zmq_poll(items, 2, -1) < 0) {
+        if (zmq_poll(items, 2, coord_outbox_wait_ms(u->outbox)) < 0) {
             if (errno == EINTR)
                 continue;
             tt_diag_error("upload service: polling: %s", zmq_strerror(errno));
@@ -720,6 +735,7 @@ static void upload_actor(void *control, void *arg)
             tt_wire_msg_clear(&m);
         }
         flush_all(u);
+        coord_outbox_flush(u->outbox);
     }
     for (int i = 0; i < COORD_UPLOAD_MAX_OPEN; i++)
         slot_close(&u->slots[i]);
@@ -760,7 +776,10 @@ coord_upload_t *coord_upload_start(const coord_upload_config_t *cfg, char *why)
     }
     if (tt_actor_pipe(cfg->ctx, "upload", &u->pipe, &u->thread_pipe, why) != 0)
         goto fail;
-    if (tt_wire_setup_server(u->router, cfg->keys, why) != 0)
+    if (tt_wire_setup_server(u->router, cfg->keys, why) != 0 ||
+        coord_outbox_configure(u->router, why) != 0)
+        goto fail;
+    if (!(u->outbox = coord_outbox_new(u->router, "upload", why)))
         goto fail;
     if (zmq_bind(u->router, cfg->endpoint) != 0) {
         tt_fail(why, TT_ERR_IO, "binding the upload service to %s: %s", cfg->endpoint,
@@ -793,6 +812,7 @@ void coord_upload_stop(coord_upload_t **self_p)
         return;
     coord_upload_t *u = *self_p;
     tt_actor_destroy(&u->actor); /* joined: the router and the thread ends are ours again */
+    coord_outbox_destroy(&u->outbox);
     if (u->router)
         zmq_close(u->router);
     if (u->pipe)

@@ -228,17 +228,25 @@ void tt_wire_msg_clear(tt_wire_msg_t *msg)
     msg->env = NULL;
 }
 
-int tt_wire_send(void *sock, const uint8_t *rid, size_t rid_len, Tutti__Envelope *env, char *why)
+int tt_wire_pack(Tutti__Envelope *env, zmq_msg_t *frame, char *why)
 {
     env->version = TT_PROTOCOL_VERSION;
     size_t len = tutti__envelope__get_packed_size(env);
     if (len > TT_WIRE_MAX_MESSAGE)
         return tt_fail(why, TT_ERR_TOO_BIG, "message of %zu bytes over the %d limit", len,
                        TT_WIRE_MAX_MESSAGE);
-    zmq_msg_t frame;
-    if (zmq_msg_init_size(&frame, len) != 0)
+    if (zmq_msg_init_size(frame, len) != 0)
         return tt_fail(why, TT_ERR_NOMEM, "allocating a %zu-byte message", len);
-    tutti__envelope__pack(env, zmq_msg_data(&frame));
+    tutti__envelope__pack(env, zmq_msg_data(frame));
+    return 0;
+}
+
+int tt_wire_send(void *sock, const uint8_t *rid, size_t rid_len, Tutti__Envelope *env, char *why)
+{
+    zmq_msg_t frame;
+    int rc = tt_wire_pack(env, &frame, why);
+    if (rc != 0)
+        return rc;
     if ((rid && zmq_send(sock, rid, rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) ||
         zmq_msg_send(&frame, sock, ZMQ_DONTWAIT) < 0) {
         int e = errno;

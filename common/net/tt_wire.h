@@ -16,6 +16,8 @@
 #include "tt_keys.h"
 #include "tutti.pb-c.h"
 
+#include <zmq.h>
+
 /* Both stated in proto/tutti.proto (ProtocolVersion, Limits). */
 #define TT_PROTOCOL_VERSION TUTTI__PROTOCOL_VERSION__PROTOCOL_VERSION_CURRENT
 #define TT_WIRE_MAX_MESSAGE TUTTI__LIMITS__MESSAGE_MAX_BYTES
@@ -62,6 +64,9 @@ int tt_wire_decode(const uint8_t *buf, size_t len, Tutti__Envelope **out, char *
  * making sense. 0 when it cannot be read. Never reads past len. */
 uint64_t tt_wire_peek_request_id(const uint8_t *buf, size_t len);
 
+/* Sets env->version and packs env into frame (initialised here; the
+ * caller sends or closes it). TT_ERR_TOO_BIG over the wire's limit. */
+int tt_wire_pack(Tutti__Envelope *env, zmq_msg_t *frame, char *why);
 /* Sets env->version and sends it without blocking; rid may be NULL for
  * non-ROUTER sockets. 0, TT_ERR_AGAIN when the peer's queue is full,
  * TT_ERR_IO (e.g. EHOSTUNREACH: the ROUTER peer is gone), TT_ERR_TOO_BIG. */

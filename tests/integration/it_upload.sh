@@ -135,6 +135,23 @@ jq -r .reason "$CAP/$e.json" | grep -q "uploads only for itself" ||
     fail "reason: $(jq -r .reason "$CAP/$e.json")"
 media_records | jq -e 'select(.room=="london-strings")' >/dev/null && fail "record for another room"
 
+# 1b. An observer that asks for the file 600 times and reads nothing holds
+# a few MiB of the upload service, not a page per request (hardening).
+uport=$(sed -n 's/.*media uploads on port \([0-9]*\),.*/\1/p' "$IT_DIR/coordinator.log" | tail -1)
+rss_kib() { sed -n 's/^VmRSS:[^0-9]*\([0-9]*\) kB/\1/p' "/proc/$1/status"; }
+before=$(rss_kib "$CPID")
+it_spawn mflood env TUTTI_KEY="$K/lobby.key" "$B/tutti-rawsend" --mode flood --count 600 \
+    --hold-s 30 --media 1M1:1:stage:in1 --coordinator "tcp://127.0.0.1:$uport"
+MFPID=$IT_LAST_PID
+it_wait_for 20 grep -q "flooded 600" "$IT_DIR/mflood.log" || fail "the media flood did not send"
+sleep 2
+grown=$(( ($(rss_kib "$CPID") - before) / 1024 ))
+[ "$grown" -lt 64 ] || fail "the coordinator grew $grown MiB holding one peer's unread media pages"
+out=$("$B/tutti" media fetch 1M1 1 --room stage --out "$IT_DIR/fetched-flood") || fail "fetch: $out"
+cmp "$CAP/$a" "$IT_DIR/fetched-flood/$a" || fail "fetched bytes differ during the flood"
+kill "$MFPID"; wait "$MFPID" 2>/dev/null # reads nothing, so it has no handler to wait for
+it_log "600 unread media fetches: coordinator grew $grown MiB; an operator fetched meanwhile"
+
 # 6. An unknown key never gets past the upload socket's handshake.
 f=$(mkfile stage in5 100000)
 uport=$(sed -n 's/.*media uploads on port \([0-9]*\),.*/\1/p' "$IT_DIR/coordinator.log" | tail -1)

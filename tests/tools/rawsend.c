@@ -16,9 +16,12 @@
  *
  * MODE bignote: a valid 2 MiB note (refused by size before decoding for
  * any role but operator). MODE fill: 300 notes of 4000 bytes, pipelined,
- * so the log holds over 1 MiB; prints "filled N". MODE flood: 200 fetches
- * of the whole log sent without ever reading a reply, then 3 s of silence;
- * prints "flooded 200" (for watching the coordinator's memory by hand).
+ * so the log holds over 1 MiB; prints "filled N". MODE flood: --count N
+ * (200) fetches of the whole log from seq 1 -- or, with --media
+ * CUE:TAKE:ROOM:INPUT, media fetches of that file from offset 0 (point
+ * --coordinator at the upload port) -- sent without ever reading a reply
+ * (a receive queue of one message, so the coordinator holds the rest),
+ * then --hold-s S (3) of silence; prints "flooded N" once all are sent.
  *
  * MODE committed is no hostile frame: rounds of notes with hello,
  * heartbeat, status and fetch pipelined between them, all sent without
@@ -168,16 +171,27 @@ int main(int argc, char **argv)
 {
     tt_conn_opts_t conn = {0};
     const char *mode = NULL;
-    enum { O_MODE = 1 };
+    char media[256] = "";
+    int count = 200, hold_s = 3;
+    enum { O_MODE = 1, O_COUNT, O_HOLD, O_MEDIA };
     static const struct option opts[] = {
         TT_CONN_OPTIONS,
         {"mode", required_argument, 0, O_MODE},
+        {"count", required_argument, 0, O_COUNT},
+        {"hold-s", required_argument, 0, O_HOLD},
+        {"media", required_argument, 0, O_MEDIA},
         {0, 0, 0, 0},
     };
     int c, bad = 0;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         if (c == O_MODE)
             mode = optarg;
+        else if (c == O_COUNT)
+            bad |= (count = atoi(optarg)) <= 0 || count > 100000;
+        else if (c == O_HOLD)
+            bad |= (hold_s = atoi(optarg)) < 0 || hold_s > 600;
+        else if (c == O_MEDIA)
+            bad |= snprintf(media, sizeof media, "%s", optarg) >= (int)sizeof media;
         else if (c == TT_OPT_COORDINATOR || c == TT_OPT_SERVER_KEY || c == TT_OPT_KEY)
             tt_conn_opts_set(&conn, c, optarg, NULL);
         else
@@ -188,7 +202,7 @@ int main(int argc, char **argv)
             stderr,
             "usage: tutti-rawsend --coordinator EP --server-key F.pub --key F.key "
             "--mode random|truncated|badversion|noversion|oversize|multiframe|bignote|fill|flood|"
-            "empty|nobody|committed\n");
+            "empty|nobody|committed [--count N --hold-s S --media CUE:TAKE:ROOM:INPUT]\n");
         return 2;
     }
     char why[TT_WHY_LEN], server_key[TT_Z85_KEY_LEN + 1];
@@ -200,21 +214,44 @@ int main(int argc, char **argv)
     void *ctx = zmq_ctx_new();
     void *s = zmq_socket(ctx, ZMQ_DEALER);
     tt_wire_setup_client(s, kp, server_key, why);
+    if (!strcmp(mode, "flood")) { /* hold one reply here; the rest wait at the coordinator */
+        int one = 1, small = 4096;
+        zmq_setsockopt(s, ZMQ_RCVHWM, &one, sizeof one);
+        zmq_setsockopt(s, ZMQ_RCVBUF, &small, sizeof small);
+    }
     zmq_connect(s, conn.endpoint);
 
     if (!strcmp(mode, "fill") || !strcmp(mode, "flood")) {
         int fill = !strcmp(mode, "fill");
-        int n = fill ? 300 : 200, sent = 0;
+        int n = fill ? 300 : count, sent = 0;
         char *text = calloc(1, 4001);
         memset(text, 'x', 4000);
+        char *m_cue = media, *m_take = strchr(media, ':');
+        char *m_room = m_take ? strchr(m_take + 1, ':') : NULL;
+        char *m_input = m_room ? strchr(m_room + 1, ':') : NULL;
+        if (media[0] && !m_input) {
+            fprintf(stderr, "tutti-rawsend: --media wants CUE:TAKE:ROOM:INPUT\n");
+            return 2;
+        }
+        if (m_input) {
+            *m_take++ = *m_room++ = *m_input++ = '\0';
+        }
         for (int i = 0; i < n; i++) {
             Tutti__Envelope env = TUTTI__ENVELOPE__INIT;
             Tutti__NoteRequest nr = TUTTI__NOTE_REQUEST__INIT;
             Tutti__FetchRequest fr = TUTTI__FETCH_REQUEST__INIT;
+            Tutti__MediaFetch mf = TUTTI__MEDIA_FETCH__INIT;
             if (fill) {
                 nr.text = text;
                 env.body_case = TUTTI__ENVELOPE__BODY_NOTE;
                 env.note = &nr;
+            } else if (m_input) {
+                mf.cue = m_cue;
+                mf.take = (uint32_t)atoi(m_take);
+                mf.room = m_room;
+                mf.input = m_input;
+                env.body_case = TUTTI__ENVELOPE__BODY_MEDIA_FETCH;
+                env.media_fetch = &mf;
             } else {
                 fr.from_seq = 1;
                 env.body_case = TUTTI__ENVELOPE__BODY_FETCH;
@@ -234,10 +271,13 @@ int main(int argc, char **argv)
             }
             printf("filled %d\n", replies);
         } else {
-            struct timespec pause = {3, 0}; /* hold the connection open, reading nothing */
-            nanosleep(&pause, NULL);
             printf("flooded %d\n", sent);
+            fflush(stdout);
+            struct timespec pause = {hold_s, 0}; /* hold the connection open, reading nothing */
+            nanosleep(&pause, NULL);
         }
+        int linger = 0;
+        zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
         zmq_close(s);
         zmq_ctx_term(ctx);
         tt_keypair_destroy(&kp);
