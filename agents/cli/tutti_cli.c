@@ -12,6 +12,7 @@
 #include "cli_ltc.h"
 #include "cli_media.h"
 #include "cli_read.h"
+#include "cli_takes.h"
 #include "cli_verify.h"
 #include "cli_write.h"
 #include "tt_error.h"
@@ -116,7 +117,7 @@ static const cli_command_t commands[] = {
      "take rate CUE N circled|hold|ng|false-start [--note TEXT]\ntake note CUE N TEXT",
      "rate or annotate a take (each is a new record)",
      "tutti take rate 1M1 3 circled --note 'horns at last'"},
-    {"takes", cli_read_takes, CLI_CONN, "takes [--json|--csv] [--cue CUE]",
+    {"takes", cli_takes, CLI_CONN, "takes [--json|--csv] [--cue CUE]",
      "the take sheet: cue, take, state, start timecode,\n"
      "from bar, duration, latest rating, notes, rooms\n"
      "online, changes acked, files arrived and pending",
