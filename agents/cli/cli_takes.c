@@ -1,6 +1,13 @@
 /* cli_takes: `tutti takes`, the take sheet: every take of every cue (or
  * one cue) from the log fetched whole and folded, as text, --json or
- * --csv. */
+ * --csv, with what an editor needs of each: the start timecode of the
+ * from-bar downbeat, computed with the tempo map version the take was
+ * rolled with (a map reloaded later, at another rate, never relabels an
+ * old take), the map version, the punch range and every note's text.
+ *
+ * The fold keeps only each cue's latest map and a take's latest note, so
+ * the sheet collects every map version and note from the records as the
+ * log folds (cli_read_fold_each's callback). */
 #define _POSIX_C_SOURCE 200809L
 #include "cli_takes.h"
 #include "cli_conn.h"
@@ -10,6 +17,7 @@
 #include "tt_tempo.h"
 #include "tt_timecode.h"
 
+#include <inttypes.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +37,154 @@ static void media_pending(const tt_session_t *st, const char *cue, const tt_sess
             used += (size_t)snprintf(out + used, cap - used, "%s%s", used ? "+" : "", room);
 }
 
+typedef struct {
+    char cue[TT_CUE_MAX_NAME + 1];
+    uint32_t version;
+    char *text; /* owned */
+} map_version_t;
+
+typedef struct {
+    char cue[TT_CUE_MAX_NAME + 1];
+    uint32_t take;
+    char *text; /* owned: the note, or "[RATING] note" for a rating's note */
+} take_note_t;
+
+typedef struct {
+    map_version_t *maps;
+    size_t n_maps, cap_maps;
+    take_note_t *notes;
+    size_t n_notes, cap_notes;
+    int out_of_memory;
+} sheet_log_t;
+
+static int grow(void **items, size_t *cap, size_t n, size_t size)
+{
+    if (n < *cap)
+        return 0;
+    size_t more = *cap ? 2 * *cap : 16;
+    void *p = realloc(*items, more * size);
+    if (!p)
+        return -1;
+    *items = p;
+    *cap = more;
+    return 0;
+}
+
+static void add_map(sheet_log_t *l, const Tutti__TempoLoad *tl)
+{
+    if (grow((void **)&l->maps, &l->cap_maps, l->n_maps, sizeof *l->maps) != 0) {
+        l->out_of_memory = 1;
+        return;
+    }
+    map_version_t *m = &l->maps[l->n_maps];
+    snprintf(m->cue, sizeof m->cue, "%s", tl->cue);
+    m->version = tl->version;
+    if (!(m->text = strdup(tl->map_text ? tl->map_text : ""))) {
+        l->out_of_memory = 1;
+        return;
+    }
+    l->n_maps++;
+}
+
+static void add_note(sheet_log_t *l, const char *cue, uint32_t take, const char *rating,
+                     const char *text)
+{
+    if (grow((void **)&l->notes, &l->cap_notes, l->n_notes, sizeof *l->notes) != 0) {
+        l->out_of_memory = 1;
+        return;
+    }
+    take_note_t *n = &l->notes[l->n_notes];
+    snprintf(n->cue, sizeof n->cue, "%s", cue);
+    n->take = take;
+    size_t len = strlen(text) + (rating ? strlen(rating) + 4 : 0) + 1;
+    if (!(n->text = malloc(len))) {
+        l->out_of_memory = 1;
+        return;
+    }
+    if (rating)
+        snprintf(n->text, len, "[%s] %s", rating, text);
+    else
+        snprintf(n->text, len, "%s", text);
+    l->n_notes++;
+}
+
+static void collect(void *arg, const Tutti__Record *rec)
+{
+    sheet_log_t *l = arg;
+    if (rec->body_case == TUTTI__RECORD__BODY_TEMPO_LOAD)
+        add_map(l, rec->tempo_load);
+    else if (rec->body_case == TUTTI__RECORD__BODY_TAKE_NOTE)
+        add_note(l, rec->take_note->cue, rec->take_note->take, NULL, rec->take_note->text);
+    else if (rec->body_case == TUTTI__RECORD__BODY_TAKE_RATE && rec->take_rate->note &&
+             rec->take_rate->note[0])
+        add_note(l, rec->take_rate->cue, rec->take_rate->take, rec->take_rate->rating,
+                 rec->take_rate->note);
+}
+
+static void sheet_log_clear(sheet_log_t *l)
+{
+    for (size_t i = 0; i < l->n_maps; i++)
+        free(l->maps[i].text);
+    for (size_t i = 0; i < l->n_notes; i++)
+        free(l->notes[i].text);
+    free(l->maps);
+    free(l->notes);
+    memset(l, 0, sizeof *l);
+}
+
+static const char *map_text_of(const sheet_log_t *l, const char *cue, uint32_t version)
+{
+    for (size_t i = 0; i < l->n_maps; i++)
+        if (l->maps[i].version == version && !strcmp(l->maps[i].cue, cue))
+            return l->maps[i].text;
+    return NULL;
+}
+
+/* The take's timecodes with the map it was rolled with: the from-bar
+ * downbeat's (the sheet's start) and the first count-off click's (the
+ * roll record's start_frame). "" for the downbeat when that map is not in
+ * the log (it always is in a log the coordinator wrote). */
+static void take_timecodes(const sheet_log_t *l, const char *cue, const tt_session_take_t *t,
+                           char downbeat[TT_TIMECODE_LEN], char first_click[TT_TIMECODE_LEN])
+{
+    const char *text = map_text_of(l, cue, t->tempo_version);
+    tt_tempo_map_t *map = text ? tt_tempo_parse_text(text, strlen(text), NULL) : NULL;
+    tt_fps_t fps = map ? tt_tempo_fps(map) : TT_FPS_24;
+    tt_timecode_format(t->start_frame, fps, first_click);
+    downbeat[0] = '\0';
+    if (map) {
+        int64_t ns = tt_tempo_bbt_to_ns(map, (tt_bbt_t){t->from_bar, 1, 0});
+        tt_timecode_format(tt_tempo_ns_to_frame(map, ns), fps, downbeat);
+    }
+    tt_tempo_destroy(&map);
+}
+
+/* Every note text of the take, joined with sep. Owned by the caller. */
+static char *take_notes_joined(const sheet_log_t *l, const char *cue, uint32_t take,
+                               const char *sep)
+{
+    size_t len = 1;
+    for (size_t i = 0; i < l->n_notes; i++)
+        if (l->notes[i].take == take && !strcmp(l->notes[i].cue, cue))
+            len += strlen(l->notes[i].text) + strlen(sep);
+    char *out = malloc(len);
+    if (!out)
+        return NULL;
+    out[0] = '\0';
+    for (size_t i = 0; i < l->n_notes; i++)
+        if (l->notes[i].take == take && !strcmp(l->notes[i].cue, cue)) {
+            if (out[0])
+                strcat(out, sep);
+            strcat(out, l->notes[i].text);
+        }
+    return out;
+}
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: tutti takes [--json|--csv] [--cue CUE]\n");
+}
+
 int cli_takes(const tt_conn_opts_t *o, int argc, char **argv)
 {
     int as_json = 0, as_csv = 0;
@@ -41,43 +197,51 @@ int cli_takes(const tt_conn_opts_t *o, int argc, char **argv)
         else if (!strcmp(argv[i], "--cue") && i + 1 < argc)
             only = argv[++i];
         else {
-            fprintf(stderr, "usage: tutti takes [--json|--csv] [--cue CUE]\n");
+            usage(stderr);
             return EXIT_USAGE;
         }
     }
     cli_conn_t s;
     tt_session_t st;
+    sheet_log_t log = {0};
     int rc = cli_conn_open(o, &s);
     if (rc == 0)
-        rc = cli_read_fold_each(&s, &st, NULL, NULL);
+        rc = cli_read_fold_each(&s, &st, collect, &log);
+    if (rc == 0 && log.out_of_memory) {
+        fprintf(stderr, "tutti: out of memory collecting the take sheet\n");
+        rc = 1;
+    }
     if (rc != 0) {
+        sheet_log_clear(&log);
+        tt_session_clear(&st);
         cli_conn_close(&s);
         return rc;
     }
     if (as_csv)
         printf("cue,take,state,start_tc,from_bar,duration_s,rating,notes,rooms_online,"
-               "changes_acked,files_arrived,files_pending\n");
+               "changes_acked,files_arrived,files_pending,map_version,punch_in_bar,"
+               "punch_out_bar,first_click_tc,note_texts\n");
     else if (!as_json)
-        printf("%-10s %5s %-12s %-12s %8s %10s %-12s %5s  %-24s %-14s %s\n", "cue", "take", "state",
-               "start tc", "from bar", "duration", "rating", "notes", "rooms online",
-               "changes acked", "files (arrived / pending)");
-    for (size_t i = 0; i < st.n_cues; i++) {
+        printf("%-10s %5s %-12s %-12s %8s %4s %-7s %10s %-12s %5s  %-24s %-14s %s\n", "cue", "take",
+               "state", "start tc", "from bar", "map", "punch", "duration", "rating", "notes",
+               "rooms online", "changes acked", "files (arrived / pending)");
+    for (size_t i = 0; i < st.n_cues && rc == 0; i++) {
         const tt_session_cue_t *c = &st.cues[i];
         if (only && strcmp(only, c->name) != 0)
             continue;
-        tt_fps_t fps = TT_FPS_24;
-        tt_tempo_map_t *map =
-            c->map_text ? tt_tempo_parse_text(c->map_text, strlen(c->map_text), NULL) : NULL;
-        if (map)
-            fps = tt_tempo_fps(map);
-        tt_tempo_destroy(&map);
         for (size_t k = 0; k < c->n_takes; k++) {
             const tt_session_take_t *t = &c->takes[k];
-            char tc[TT_TIMECODE_LEN];
-            tt_timecode_format(t->start_frame, fps, tc);
+            char tc[TT_TIMECODE_LEN], first_tc[TT_TIMECODE_LEN];
+            take_timecodes(&log, c->name, t, tc, first_tc);
             char pending[sizeof t->rooms_online], arrived[256];
             media_pending(&st, c->name, t, pending, sizeof pending);
             tt_media_rooms(&st.media, c->name, t->number, arrived, sizeof arrived);
+            char *notes = take_notes_joined(&log, c->name, t->number, " | ");
+            if (!notes) {
+                fprintf(stderr, "tutti: out of memory listing notes\n");
+                rc = 1;
+                break;
+            }
             /* A stop before the first click makes a take of no length, not a negative one. */
             double dur = t->end_session_ns > t->start_session_ns
                              ? (double)(t->end_session_ns - t->start_session_ns) / 1e9
@@ -90,6 +254,8 @@ int cli_takes(const tt_conn_opts_t *o, int argc, char **argv)
                     (json_int_t)t->roll_seq, "rating", t->rating, "notes", (int)t->notes,
                     "rooms_online", t->rooms_online, "changes_acked", !t->forced, "not_acked",
                     t->not_acked);
+                json_object_set_new(j, "first_click_tc", json_string(first_tc));
+                json_object_set_new(j, "map_version", json_integer(t->tempo_version));
                 json_object_set_new(j, "files_arrived", json_string(arrived));
                 json_object_set_new(j, "files_pending", json_string(pending));
                 json_object_set_new(j, "files",
@@ -98,15 +264,23 @@ int cli_takes(const tt_conn_opts_t *o, int argc, char **argv)
                     json_object_set_new(j, "punch_in_bar", json_integer(t->punch_in_bar));
                     json_object_set_new(j, "punch_out_bar", json_integer(t->punch_out_bar));
                 }
+                json_t *texts = json_array();
+                for (size_t n = 0; n < log.n_notes; n++)
+                    if (log.notes[n].take == t->number && !strcmp(log.notes[n].cue, c->name))
+                        json_array_append_new(texts, json_string(log.notes[n].text));
+                json_object_set_new(j, "note_texts", texts);
                 cli_print_json_line(j);
                 json_decref(j);
             } else if (as_csv) {
                 /* Every text cell through tt_csv: a cue named "-1+1" stays text. */
-                char number[16], bar[16], seconds[32], notes[16];
+                char number[16], bar[16], seconds[32], count[16], version[16], in[16], out[16];
                 snprintf(number, sizeof number, "%u", t->number);
                 snprintf(bar, sizeof bar, "%d", t->from_bar);
                 snprintf(seconds, sizeof seconds, "%.3f", dur);
-                snprintf(notes, sizeof notes, "%u", t->notes);
+                snprintf(count, sizeof count, "%u", t->notes);
+                snprintf(version, sizeof version, "%u", t->tempo_version);
+                snprintf(in, sizeof in, "%d", t->punch_in_bar);
+                snprintf(out, sizeof out, "%d", t->punch_out_bar);
                 const char *cells[] = {c->name,
                                        number,
                                        cli_take_state_name(t->state),
@@ -114,26 +288,41 @@ int cli_takes(const tt_conn_opts_t *o, int argc, char **argv)
                                        bar,
                                        seconds,
                                        t->rating,
-                                       notes,
+                                       count,
                                        t->rooms_online,
                                        t->forced ? "forced" : "yes",
                                        arrived,
-                                       pending};
-                for (size_t k = 0; k < sizeof cells / sizeof *cells; k++)
-                    cli_csv_field(cells[k], k + 1 == sizeof cells / sizeof *cells);
+                                       pending,
+                                       version,
+                                       in,
+                                       out,
+                                       first_tc,
+                                       notes};
+                for (size_t n = 0; n < sizeof cells / sizeof *cells; n++)
+                    cli_csv_field(cells[n], n + 1 == sizeof cells / sizeof *cells);
             } else {
-                char acked[300];
+                char acked[300], punch[32];
                 snprintf(acked, sizeof acked, "%s%s", t->forced ? "forced past " : "yes",
                          t->forced ? t->not_acked : "");
-                printf("%-10s %5u %-12s %-12s %8d %9.1fs %-12s %5u  %-24s %-14s %s / %s\n", c->name,
-                       t->number, cli_take_state_name(t->state), tc, t->from_bar, dur,
-                       t->rating[0] ? t->rating : "-", t->notes,
+                if (t->punch_in_bar)
+                    snprintf(punch, sizeof punch, "%d-%d", t->punch_in_bar, t->punch_out_bar);
+                else
+                    snprintf(punch, sizeof punch, "-");
+                printf("%-10s %5u %-12s %-12s %8d %4u %-7s %9.1fs %-12s %5u  %-24s %-14s %s / "
+                       "%s\n",
+                       c->name, t->number, cli_take_state_name(t->state), tc, t->from_bar,
+                       t->tempo_version, punch, dur, t->rating[0] ? t->rating : "-", t->notes,
                        t->rooms_online[0] ? t->rooms_online : "-", acked,
                        arrived[0] ? arrived : "-", pending[0] ? pending : "-");
+                for (size_t n = 0; n < log.n_notes; n++)
+                    if (log.notes[n].take == t->number && !strcmp(log.notes[n].cue, c->name))
+                        printf("%16s note: %s\n", "", log.notes[n].text);
             }
+            free(notes);
         }
     }
+    sheet_log_clear(&log);
     tt_session_clear(&st);
     cli_conn_close(&s);
-    return 0;
+    return rc;
 }

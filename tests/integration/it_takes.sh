@@ -72,8 +72,23 @@ done
 [ "$("$B/tutti" history --json --kind take-rate | wc -l)" = 2 ] || fail "history lost a rating"
 "$B/tutti" takes --json | jq -s -e 'any(.[]; .take==2 and .rating=="circled" and .notes==1)' \
     >/dev/null || fail "sheet does not show take 2 circled: $("$B/tutti" takes --json)"
-"$B/tutti" takes --csv | grep -q "^1M1,2,done,.*,circled,1,stage,yes,,stage$" ||
+"$B/tutti" takes --csv | grep -q "^1M1,2,done,.*,circled,1,stage,yes,,stage,1,0,0,[0-9:;]*,\"\\[circled\\] best strings, bar 12 horns late\"$" ||
     fail "CSV sheet: $("$B/tutti" takes --csv)"
+# What an editor needs: the start timecode is the from-bar downbeat's (bar 1
+# is 00:59:58;00 in the example map; the count-off's first click is two bars
+# earlier), with the map the take was rolled with; every note's text.
+sheet() { "$B/tutti" takes --json | jq -c "select(.take==$1)"; }
+sheet 2 | jq -e '.start_tc=="00:59:58;00" and .first_click_tc < "00:59:58;00" and .map_version==1
+    and .note_texts==["[circled] best strings, bar 12 horns late"]' >/dev/null ||
+    fail "take 2 on the sheet: $(sheet 2)"
+sheet 4 | jq -e '.note_texts==["room tone at the end"]' >/dev/null || fail "take 4: $(sheet 4)"
+# A map reloaded at another rate and start never relabels the old takes.
+printf 'fps 25\nstart 10:00:00:00\nbar 1 4/4 q=120\n' > "$IT_DIR/v2.tempo"
+"$B/tutti" tempo load 1M1 "$IT_DIR/v2.tempo" >/dev/null || fail "tempo load v2"
+sheet 2 | jq -e '.start_tc=="00:59:58;00" and .map_version==1' >/dev/null ||
+    fail "reloading the map relabelled take 2: $(sheet 2)"
+"$B/tutti" takes | grep -q "^ *note: room tone at the end$" || fail "text sheet: $("$B/tutti" takes)"
+it_log "take sheet: downbeat timecode with the take's own map, notes listed"
 # History filters and CSV.
 n=$("$B/tutti" history --json --cue 1M1 --kind roll | wc -l)
 [ "$n" = 4 ] || fail "history --cue 1M1 --kind roll gave $n records, want 4"
