@@ -186,13 +186,9 @@ int coord_outbox_send(coord_outbox_t *o, const uint8_t *rid, size_t rid_len, Tut
 int coord_outbox_send_error(coord_outbox_t *o, const uint8_t *rid, size_t rid_len,
                             uint64_t request_id, int code, const char *message)
 {
-    Tutti__Envelope env = TUTTI__ENVELOPE__INIT;
-    Tutti__Error err = TUTTI__ERROR__INIT;
-    err.code = (Tutti__ErrorCode)(code < 0 ? -code : code);
-    err.message = (char *)message;
-    env.request_id = request_id;
-    env.body_case = TUTTI__ENVELOPE__BODY_ERROR;
-    env.error = &err;
+    Tutti__Envelope env;
+    Tutti__Error err;
+    tt_wire_make_error(&env, &err, request_id, code, message);
     return coord_outbox_send(o, rid, rid_len, &env, NULL);
 }
 

@@ -257,16 +257,24 @@ int tt_wire_send(void *sock, const uint8_t *rid, size_t rid_len, Tutti__Envelope
     return 0;
 }
 
+void tt_wire_make_error(Tutti__Envelope *env, Tutti__Error *err, uint64_t request_id, int code,
+                        const char *message)
+{
+    tutti__envelope__init(env);
+    tutti__error__init(err);
+    err->code = (Tutti__ErrorCode)(code < 0 ? -code : code);
+    err->message = (char *)message;
+    env->request_id = request_id;
+    env->body_case = TUTTI__ENVELOPE__BODY_ERROR;
+    env->error = err;
+}
+
 int tt_wire_send_error(void *sock, const uint8_t *rid, size_t rid_len, uint64_t request_id,
                        int code, const char *message)
 {
-    Tutti__Envelope env = TUTTI__ENVELOPE__INIT;
-    Tutti__Error err = TUTTI__ERROR__INIT;
-    err.code = (Tutti__ErrorCode)(code < 0 ? -code : code);
-    err.message = (char *)message;
-    env.request_id = request_id;
-    env.body_case = TUTTI__ENVELOPE__BODY_ERROR;
-    env.error = &err;
+    Tutti__Envelope env;
+    Tutti__Error err;
+    tt_wire_make_error(&env, &err, request_id, code, message);
     return tt_wire_send(sock, rid, rid_len, &env, NULL);
 }
 

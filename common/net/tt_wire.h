@@ -71,6 +71,10 @@ int tt_wire_pack(Tutti__Envelope *env, zmq_msg_t *frame, char *why);
  * non-ROUTER sockets. 0, TT_ERR_AGAIN when the peer's queue is full,
  * TT_ERR_IO (e.g. EHOSTUNREACH: the ROUTER peer is gone), TT_ERR_TOO_BIG. */
 int tt_wire_send(void *sock, const uint8_t *rid, size_t rid_len, Tutti__Envelope *env, char *why);
+/* Fills env (and err, which it points to) as an Error reply: code is a
+ * tt_err_t (negative) or an ErrorCode value; message is borrowed. */
+void tt_wire_make_error(Tutti__Envelope *env, Tutti__Error *err, uint64_t request_id, int code,
+                        const char *message);
 /* An Error reply: code is a tt_err_t (negative) or an ErrorCode value;
  * Error.code is always the positive ErrorCode. */
 int tt_wire_send_error(void *sock, const uint8_t *rid, size_t rid_len, uint64_t request_id,
