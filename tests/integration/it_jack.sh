@@ -19,6 +19,12 @@ it_setup
 export JACK_DEFAULT_SERVER=tutti-it-$$ JACK_NO_AUDIO_RESERVATION=1
 it_spawn jackd jackd -n "$JACK_DEFAULT_SERVER" -d dummy -r 48000 -p 1024
 JACKD=$IT_LAST_PID
+# Killed, jackd keeps its slot in the machine's JACK server registry (8 slots,
+# reclaimed only by a server of the same name, and each run has its own):
+# after 8, no jackd starts. On SIGTERM with clients still connected that
+# are exiting too, it waits ~0.4 s on each and overran the 5 s before
+# SIGKILL; with them gone first it ends at once.
+it_end_last "$JACKD"
 it_wait_for 10 bash -c "timeout 2 jack_lsp | grep -q system:playback_1" || fail "jackd did not start"
 it_start_coordinator
 it_spawn agent-stage "$B/tutti-agent" --room stage --key "$K/stage.key" \

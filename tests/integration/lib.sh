@@ -11,16 +11,29 @@ IT_FAILED=0
 it_log() { printf '[%s] %s\n' "$(date +%H:%M:%S.%N | cut -c1-12)" "$*"; }
 fail() { it_log "FAIL: $*"; IT_FAILED=1; exit 1; }
 
-it_cleanup() {
-    local rc=$?
-    for pid in "${IT_PIDS[@]}"; do
+IT_LATE_PIDS=()
+
+# it_end PID...: SIGTERM to all, then each gets 5 s before SIGKILL.
+it_end() {
+    local pid
+    for pid in "$@"; do
         kill -TERM "$pid" 2>/dev/null
     done
-    for pid in "${IT_PIDS[@]}"; do
+    for pid in "$@"; do
         for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
         kill -KILL "$pid" 2>/dev/null
         wait "$pid" 2>/dev/null
     done
+}
+
+it_cleanup() {
+    local rc=$?
+    local first=() pid
+    for pid in "${IT_PIDS[@]}"; do
+        [[ " ${IT_LATE_PIDS[*]} " == *" $pid "* ]] || first+=("$pid")
+    done
+    it_end "${first[@]}"
+    it_end "${IT_LATE_PIDS[@]}" # servers (it_end_last) once their clients are gone
     if grep -l -E "ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:" "$IT_DIR"/*.log \
         2>/dev/null; then
         it_log "FAIL: sanitizer report in the logs above"
@@ -67,6 +80,10 @@ it_spawn() {
     IT_LAST_PID=$!
     IT_PIDS+=("$IT_LAST_PID")
 }
+
+# it_end_last PID: at cleanup, PID (a server others are clients of) gets
+# SIGTERM only after every other process has ended.
+it_end_last() { IT_LATE_PIDS+=("$1"); }
 
 # it_start_coordinator [BIND]: default binds a free port; sets EP and CPID.
 it_start_coordinator() {
