@@ -174,6 +174,25 @@ void tt_access_destroy(tt_access_t **self_p)
     *self_p = NULL;
 }
 
+tt_access_t *tt_access_from_entries(const tt_access_entry_t *entries, size_t n, char *why)
+{
+    if (n > TT_ACCESS_MAX_ENTRIES) {
+        tt_fail(why, TT_ERR_TOO_BIG, "%zu access entries, limit %d", n, TT_ACCESS_MAX_ENTRIES);
+        return NULL;
+    }
+    tt_access_t *a = calloc(1, sizeof *a);
+    if (a && n && !(a->entries = malloc(n * sizeof *entries)))
+        tt_access_destroy(&a);
+    if (!a) {
+        tt_fail(why, TT_ERR_NOMEM, "copying the access table");
+        return NULL;
+    }
+    if (n)
+        memcpy(a->entries, entries, n * sizeof *entries);
+    a->count = n;
+    return a;
+}
+
 const tt_access_entry_t *tt_access_find_key(const tt_access_t *a, const char *key_z85)
 {
     for (size_t i = 0; i < a->count; i++)

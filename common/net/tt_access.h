@@ -46,6 +46,12 @@ tt_access_t *tt_access_parse(const char *text, size_t len, char *why);
 tt_access_t *tt_access_load(const char *path, char *why);
 void tt_access_destroy(tt_access_t **self_p);
 
+/* A table holding a copy of n entries (a table handed to another thread
+ * as the raw bytes of a->entries; they are not parsed or checked again).
+ * NULL with a reason when n is over TT_ACCESS_MAX_ENTRIES or memory is
+ * short. */
+tt_access_t *tt_access_from_entries(const tt_access_entry_t *entries, size_t n, char *why);
+
 /* Borrowed pointer into a, valid until a is destroyed; NULL when absent. */
 const tt_access_entry_t *tt_access_find_key(const tt_access_t *a, const char *key_z85);
 

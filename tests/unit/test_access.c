@@ -423,6 +423,37 @@ static void test_find_room(void **state)
     tt_access_destroy(&a);
 }
 
+/* A copy for another thread: the same entries, its own memory; empty and
+ * oversized tables too. */
+static void test_from_entries(void **state)
+{
+    (void)state;
+    char k1[TT_Z85_KEY_LEN + 1], k2[TT_Z85_KEY_LEN + 1], text[256];
+    new_key(k1);
+    new_key(k2);
+    snprintf(text, sizeof text, "operator conductor %s\nroom stage %s\n", k1, k2);
+    char why[TT_WHY_LEN];
+    tt_access_t *a = tt_access_parse(text, strlen(text), why);
+    assert_non_null(a);
+    tt_access_t *c = tt_access_from_entries(a->entries, a->count, why);
+    assert_non_null(c);
+    assert_int_equal(c->count, 2);
+    assert_ptr_not_equal(c->entries, a->entries);
+    tt_access_destroy(&a);
+    const tt_access_entry_t *e = tt_access_find_key(c, k2);
+    assert_non_null(e);
+    assert_string_equal(e->name, "stage");
+    assert_int_equal(e->role, TT_ROLE_ROOM);
+    tt_access_destroy(&c);
+
+    c = tt_access_from_entries(NULL, 0, why);
+    assert_non_null(c);
+    assert_null(tt_access_find_key(c, k1));
+    tt_access_destroy(&c);
+    assert_null(tt_access_from_entries(NULL, TT_ACCESS_MAX_ENTRIES + 1, why));
+    assert_non_null(strstr(why, "limit"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -431,6 +462,7 @@ int main(void)
         cmocka_unit_test(test_nul_byte_refused),    cmocka_unit_test(test_too_big),
         cmocka_unit_test(test_many_entries),        cmocka_unit_test(test_load),
         cmocka_unit_test(test_role_names),          cmocka_unit_test(test_find_room),
+        cmocka_unit_test(test_from_entries),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
