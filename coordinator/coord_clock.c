@@ -1,6 +1,7 @@
 /* coord_clock: ping/pong on a dedicated thread. See coord_clock.h. */
 #define _GNU_SOURCE
 #include "coord_clock.h"
+#include "coord_listen.h"
 #include "tt_actor.h"
 #include "tt_diag.h"
 #include "tt_error.h"
@@ -16,10 +17,13 @@
 #define PINGS_PER_WAKE 64
 
 struct coord_clock {
-    void *router; /* created by the starter, used only by the thread while it runs */
+    void *router;           /* created by the starter, used only by the thread while it runs */
+    coord_listen_t *listen; /* the router's endpoint; the thread's while it runs */
+    tt_access_t *access;    /* the thread's copy of the access table */
     tt_actor_t *actor;
     unsigned port;
     uint64_t epoch;
+    int stop;
 };
 
 static void answer(coord_clock_t *c, const tt_wire_msg_t *m, int64_t t2)
@@ -36,32 +40,68 @@ static void answer(coord_clock_t *c, const tt_wire_msg_t *m, int64_t t2)
     tt_wire_send(c->router, m->routing_id, m->routing_id_len, &env, NULL);
 }
 
-/* 1 when the owner asked us to stop; nothing else is ever sent here. */
-static int stop_asked(void *pipe)
+/* "ACCESS": the access table after a reload, as its entries' bytes. */
+static void on_access(void *self, const void *data, size_t len)
 {
-    tt_actor_msg_t m;
-    if (tt_actor_recv(pipe, ZMQ_DONTWAIT, &m, NULL) != 0)
-        return 0;
-    int stop = tt_actor_is_stop(m.cmd);
-    tt_actor_msg_clear(&m);
-    return stop;
+    coord_clock_t *c = self;
+    char why[TT_WHY_LEN];
+    tt_access_t *fresh = len % sizeof(tt_access_entry_t) == 0
+                             ? tt_access_from_entries(data, len / sizeof(tt_access_entry_t), why)
+                             : NULL;
+    if (!fresh) {
+        tt_diag_error("clock service: keeping the old access table: %s",
+                      len % sizeof(tt_access_entry_t) ? "a torn table" : why);
+        return;
+    }
+    tt_access_destroy(&c->access);
+    c->access = fresh;
+}
+
+static const tt_actor_cmd_t commands[] = {
+    {"ACCESS", TT_ACTOR_ANY_LEN, on_access},
+    {NULL, 0, NULL},
+};
+
+static void on_command(coord_clock_t *c, void *pipe)
+{
+    for (;;) {
+        tt_actor_msg_t m;
+        char why[TT_WHY_LEN];
+        int rc = tt_actor_recv(pipe, ZMQ_DONTWAIT, &m, why);
+        if (rc == TT_ERR_PROTOCOL)
+            continue; /* malformed: dropped whole */
+        if (rc != 0)
+            return;
+        if (tt_actor_is_stop(m.cmd))
+            c->stop = 1;
+        else if (tt_actor_dispatch(commands, c, &m, why) != 0)
+            tt_diag_error("clock service: %s", why);
+        tt_actor_msg_clear(&m);
+    }
 }
 
 static void clock_actor(void *pipe, void *arg)
 {
     coord_clock_t *c = arg;
     tt_actor_ready(pipe, 0, NULL);
-    for (;;) {
-        zmq_pollitem_t items[2] = {{c->router, 0, ZMQ_POLLIN, 0}, {pipe, 0, ZMQ_POLLIN, 0}};
-        if (zmq_poll(items, 2, -1) < 0) {
+    long timeout = -1;
+    while (!c->stop) {
+        zmq_pollitem_t items[3] = {{c->router, 0, ZMQ_POLLIN, 0},
+                                   {pipe, 0, ZMQ_POLLIN, 0},
+                                   {coord_listen_events(c->listen), 0, ZMQ_POLLIN, 0}};
+        if (zmq_poll(items, 3, timeout) < 0) {
             if (errno == EINTR)
                 continue;
             tt_diag_error("clock service: polling: %s", zmq_strerror(errno));
             break;
         }
         int64_t woke = tt_time_mono_ns();
-        if ((items[1].revents & ZMQ_POLLIN) && stop_asked(pipe))
-            break;
+        if (items[1].revents & ZMQ_POLLIN) {
+            on_command(c, pipe);
+            if (c->stop)
+                break;
+        }
+        timeout = coord_listen_tick(c->listen);
         for (int i = 0; i < PINGS_PER_WAKE; i++) {
             tt_wire_msg_t m;
             char why[TT_WHY_LEN];
@@ -74,7 +114,12 @@ static void clock_actor(void *pipe, void *arg)
             }
             /* The first message was there when poll woke; later ones arrived since. */
             int64_t t2 = i == 0 ? woke : tt_time_mono_ns();
-            if (rc == 0 && m.env->body_case == TUTTI__ENVELOPE__BODY_CLOCK_PING)
+            if (rc == 0 && !tt_access_find_key(c->access, m.user_id))
+                /* Admitted at the handshake, removed since by a reload: no
+                 * more time for it (a ROUTER cannot drop one peer). */
+                tt_wire_send_error(c->router, m.routing_id, m.routing_id_len, m.request_id,
+                                   TT_ERR_AUTH, "your key is no longer in the access file");
+            else if (rc == 0 && m.env->body_case == TUTTI__ENVELOPE__BODY_CLOCK_PING)
                 answer(c, &m, t2);
             else if (m.routing_id_len)
                 tt_wire_send_error(c->router, m.routing_id, m.routing_id_len, m.request_id,
@@ -85,7 +130,7 @@ static void clock_actor(void *pipe, void *arg)
 }
 
 coord_clock_t *coord_clock_start(void *ctx, const tt_keypair_t *kp, const char *endpoint,
-                                 uint64_t epoch, char *why)
+                                 uint64_t epoch, const tt_access_t *access, char *why)
 {
     coord_clock_t *c = calloc(1, sizeof *c);
     if (!c) {
@@ -100,12 +145,11 @@ coord_clock_t *coord_clock_start(void *ctx, const tt_keypair_t *kp, const char *
     }
     if (tt_wire_setup_server(c->router, kp, why) != 0)
         goto fail;
-    if (zmq_bind(c->router, endpoint) != 0) {
-        tt_fail(why, TT_ERR_IO, "binding the clock service to %s: %s", endpoint,
-                zmq_strerror(errno));
+    if (!(c->access = tt_access_from_entries(access->entries, access->count, why)))
         goto fail;
-    }
-    c->port = tt_wire_bound_port(c->router);
+    if (!(c->listen = coord_listen_new(ctx, c->router, "clock", endpoint, why)))
+        goto fail;
+    c->port = coord_listen_port(c->listen);
     /* The socket was made here but from now on only the thread touches it;
      * the thread's start is the memory barrier ZeroMQ asks for on a hand-over. */
     if (!(c->actor = tt_actor_new(ctx, "clock", clock_actor, c, NULL, why)))
@@ -114,6 +158,12 @@ coord_clock_t *coord_clock_start(void *ctx, const tt_keypair_t *kp, const char *
 fail:
     coord_clock_stop(&c);
     return NULL;
+}
+
+int coord_clock_set_access(coord_clock_t *c, const tt_access_t *access, char *why)
+{
+    return tt_actor_send(tt_actor_sock(c->actor), 0, "ACCESS", access->entries,
+                         access->count * sizeof *access->entries, why);
 }
 
 unsigned coord_clock_port(const coord_clock_t *c)
@@ -127,8 +177,10 @@ void coord_clock_stop(coord_clock_t **self_p)
         return;
     coord_clock_t *c = *self_p;
     tt_actor_destroy(&c->actor); /* joined: the router is ours again */
+    coord_listen_destroy(&c->listen);
     if (c->router)
         zmq_close(c->router);
+    tt_access_destroy(&c->access);
     free(c);
     *self_p = NULL;
 }

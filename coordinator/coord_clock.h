@@ -6,21 +6,29 @@
  * is measured rather than guessed. No other traffic shares the socket or
  * the thread: a bulk transfer or an LMDB commit never queues in front of a
  * ping. The ROUTER is CURVE like every socket and its handshakes go
- * through the coordinator's ZAP handler.
+ * through the coordinator's ZAP handler; the thread keeps its own copy of
+ * the access table (the owner sends each reload) and answers a ping from
+ * a key no longer in it with an authentication error, not a pong.
  */
 #ifndef COORD_CLOCK_H
 #define COORD_CLOCK_H
 
 #include <stdint.h>
 
+#include "tt_access.h"
 #include "tt_keys.h"
 
 typedef struct coord_clock coord_clock_t;
 
 /* Binds endpoint in ctx (the ZAP handler must already be bound) and starts
- * the thread. kp is borrowed for the call. NULL with a reason in why. */
+ * the thread. kp and access are borrowed for the call. NULL with a reason
+ * in why. */
 coord_clock_t *coord_clock_start(void *ctx, const tt_keypair_t *kp, const char *endpoint,
-                                 uint64_t epoch, char *why);
+                                 uint64_t epoch, const tt_access_t *access, char *why);
+
+/* Hands the thread a copy of access (after a reload). 0, or an error with
+ * why when the pipe refused it. */
+int coord_clock_set_access(coord_clock_t *c, const tt_access_t *access, char *why);
 
 /* Port the clock service listens on. */
 unsigned coord_clock_port(const coord_clock_t *c);

@@ -4,11 +4,14 @@
 #include "tt_diag.h"
 #include "tt_error.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 static volatile sig_atomic_t stop_flag = 0;
 static volatile sig_atomic_t reload_flag = 0;
@@ -22,6 +25,43 @@ static void on_hup(int sig)
 {
     (void)sig;
     reload_flag = 1;
+}
+
+/* Every connection costs a descriptor: take all the hard limit allows (a
+ * default soft limit of 1024 is a few hundred clients). */
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+        tt_diag_warn("reading the file descriptor limit: %s", strerror(errno));
+        return;
+    }
+    rlim_t soft = rl.rlim_cur;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+            tt_diag_warn("raising the file descriptor limit from %llu to %llu: %s",
+                         (unsigned long long)soft, (unsigned long long)rl.rlim_max,
+                         strerror(errno));
+            return;
+        }
+    }
+    tt_diag_info("file descriptors: soft limit %llu (was %llu), hard limit %llu",
+                 (unsigned long long)rl.rlim_cur, (unsigned long long)soft,
+                 (unsigned long long)rl.rlim_max);
+}
+
+/* A whole number in [min, max] from optarg, or -1 after saying what was wanted. */
+static long long number_arg(const char *name, long long min, long long max)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(optarg, &end, 10);
+    if (errno || end == optarg || *end || v < min || v > max) {
+        fprintf(stderr, "tutti-coordinator: %s wants %lld..%lld\n", name, min, max);
+        return -1;
+    }
+    return v;
 }
 
 static void usage(FILE *out)
@@ -57,10 +97,22 @@ static void usage(FILE *out)
             "  --session NAME        session name recorded in a new store (default: session)\n"
             "  --map-size-mb N       LMDB map size (default: 4096)\n"
             "  --room-timeout-ms N   a room silent this long counts as offline (default: 2200)\n"
+            "  --upload-parts N      unfinished uploads a room may hold (default: 8)\n"
+            "  --upload-part-max-mb N\n"
+            "                        bytes a room's unfinished uploads may hold, each counted\n"
+            "                        at its offered size (default: 4096)\n"
+            "  --upload-part-expire-s S\n"
+            "                        an unfinished upload untouched this long is removed\n"
+            "                        (default: 3600)\n"
             "  --quiet               log warnings and errors only\n"
             "  -h, --help            this text\n"
             "\n"
-            "Signals: SIGINT/SIGTERM stop cleanly; SIGHUP reloads the access file.\n"
+            "Signals: SIGINT/SIGTERM stop cleanly; SIGHUP reloads the access file (a removed\n"
+            "key's requests, clock pings and uploads are refused from then on, and its\n"
+            "updates stop: the updates port drops its connections, every subscriber\n"
+            "reconnects through the access check).\n"
+            "The soft file descriptor limit is raised to the hard one at start; at the\n"
+            "limit a port refuses connections for a while rather than retry at once.\n"
             "Exit status: 0 after SIGINT/SIGTERM, 3 when the store is damaged or its log\n"
             "does not verify, 1 on other errors, 2 on bad usage.\n"
             "\n"
@@ -92,7 +144,10 @@ int main(int argc, char **argv)
         O_QUIET,
         O_CLOCK,
         O_UPLOAD,
-        O_CHANNELS
+        O_CHANNELS,
+        O_PARTS,
+        O_PART_MB,
+        O_PART_EXPIRE
     };
     static const struct option opts[] = {
         {"data", required_argument, 0, O_DATA},
@@ -107,6 +162,9 @@ int main(int argc, char **argv)
         {"session", required_argument, 0, O_SESSION},
         {"map-size-mb", required_argument, 0, O_MAP},
         {"room-timeout-ms", required_argument, 0, O_RTO},
+        {"upload-parts", required_argument, 0, O_PARTS},
+        {"upload-part-max-mb", required_argument, 0, O_PART_MB},
+        {"upload-part-expire-s", required_argument, 0, O_PART_EXPIRE},
         {"quiet", no_argument, 0, O_QUIET},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
@@ -153,6 +211,27 @@ int main(int argc, char **argv)
             cfg.room_timeout_ms = (int)v;
             break;
         }
+        case O_PARTS: {
+            long long v = number_arg("--upload-parts", 1, 64);
+            if (v < 0)
+                return 2;
+            cfg.part_limits.max_parts = (unsigned)v;
+            break;
+        }
+        case O_PART_MB: {
+            long long v = number_arg("--upload-part-max-mb", 1, 16 * 1024 * 1024);
+            if (v < 0)
+                return 2;
+            cfg.part_limits.max_bytes = (uint64_t)v * 1024 * 1024;
+            break;
+        }
+        case O_PART_EXPIRE: {
+            long long v = number_arg("--upload-part-expire-s", 1, 30LL * 24 * 3600);
+            if (v < 0)
+                return 2;
+            cfg.part_limits.expire_s = v;
+            break;
+        }
         case O_QUIET: quiet = 1; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
@@ -168,6 +247,7 @@ int main(int argc, char **argv)
     }
     tt_diag_init("tutti-coordinator", NULL);
     tt_diag_set_quiet(quiet);
+    raise_fd_limit();
 
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);

@@ -15,6 +15,7 @@
  */
 #include "coord_server.h"
 #include "coord_clock.h"
+#include "coord_listen.h"
 #include "coord_outbox.h"
 #include "coord_upload.h"
 #include "coord_zap.h"
@@ -85,9 +86,11 @@ struct coord_server {
 
     void *ctx;
     void *zap;
+    coord_zap_quiet_t zap_quiet;
     void *router;
     coord_outbox_t *outbox; /* the router's replies that wait for a full pipe */
     void *pub;
+    coord_listen_t *router_listen, *pub_listen;
     unsigned updates_port;
     coord_clock_t *clock;
     coord_upload_t *upload;
@@ -1276,7 +1279,9 @@ static int write_endpoint_file(const char *path, const char *request, const char
     return tt_file_write_atomic(path, text, (size_t)n, 0644, 0, why);
 }
 
-static void *bind_server_socket(coord_server_t *s, int type, const char *ep, char *why)
+/* A CURVE server socket of type, bound to ep through a coord_listen (*l). */
+static void *bind_server_socket(coord_server_t *s, int type, const char *name, const char *ep,
+                                coord_listen_t **l, char *why)
 {
     void *sock = zmq_socket(s->ctx, type);
     if (!sock) {
@@ -1300,8 +1305,7 @@ static void *bind_server_socket(coord_server_t *s, int type, const char *ep, cha
         zmq_close(sock);
         return NULL;
     }
-    if (zmq_bind(sock, ep) != 0) {
-        tt_fail(why, TT_ERR_IO, "binding %s: %s", ep, zmq_strerror(errno));
+    if (!(*l = coord_listen_new(s->ctx, sock, name, ep, why))) {
         zmq_close(sock);
         return NULL;
     }
@@ -1364,33 +1368,27 @@ coord_server_t *coord_server_new(const coord_config_t *cfg, char *why)
     /* ZAP first: a CURVE socket bound before it would admit every key. */
     if (!(s->zap = coord_zap_bind(s->ctx, why)))
         goto fail;
-    if (!(s->router = bind_server_socket(s, ZMQ_ROUTER, cfg->bind, why)))
+    if (!(s->router =
+              bind_server_socket(s, ZMQ_ROUTER, "requests", cfg->bind, &s->router_listen, why)))
         goto fail;
     if (!(s->outbox = coord_outbox_new(s->router, "request", why)))
         goto fail;
     char bound[256];
-    size_t bsz = sizeof bound;
-    if (zmq_getsockopt(s->router, ZMQ_LAST_ENDPOINT, bound, &bsz) != 0) {
-        tt_fail(why, TT_ERR_IO, "reading the endpoint bound for %s: %s", cfg->bind,
-                zmq_strerror(errno));
-        goto fail;
-    }
+    snprintf(bound, sizeof bound, "%s", coord_listen_endpoint(s->router_listen));
     char any_port[256] = "", pub_ep[256], clock_ep[256];
     if (tt_wire_endpoint_with_port(bound, 0, any_port, sizeof any_port) == 0)
         any_port[strlen(any_port) - 1] = '*'; /* same host, any free port */
     snprintf(pub_ep, sizeof pub_ep, "%s", cfg->pub_bind ? cfg->pub_bind : any_port);
-    if (!(s->pub = bind_server_socket(s, ZMQ_PUB, pub_ep, why)))
+    if (!(s->pub = bind_server_socket(s, ZMQ_PUB, "updates", pub_ep, &s->pub_listen, why)))
         goto fail;
-    if (!(s->updates_port = tt_wire_bound_port(s->pub))) {
-        tt_fail(why, TT_ERR_IO, "reading the port the updates socket bound (%s)", pub_ep);
-        goto fail;
-    }
+    s->updates_port = coord_listen_port(s->pub_listen);
     snprintf(clock_ep, sizeof clock_ep, "%s", cfg->clock_bind ? cfg->clock_bind : any_port);
-    if (!(s->clock = coord_clock_start(s->ctx, s->keys, clock_ep, s->epoch, why)))
+    if (!(s->clock = coord_clock_start(s->ctx, s->keys, clock_ep, s->epoch, s->access, why)))
         goto fail;
     char upload_ep[256];
     snprintf(upload_ep, sizeof upload_ep, "%s", cfg->upload_bind ? cfg->upload_bind : any_port);
-    coord_upload_config_t ucfg = {s->ctx, s->keys, upload_ep, cfg->data_dir};
+    coord_upload_config_t ucfg = {s->ctx,        s->keys,   upload_ep,
+                                  cfg->data_dir, s->access, cfg->part_limits};
     if (!(s->upload = coord_upload_start(&ucfg, why)))
         goto fail;
     tt_diag_info("media uploads on port %u, files in %s/media", coord_upload_port(s->upload),
@@ -1427,6 +1425,8 @@ void coord_server_destroy(coord_server_t **self_p)
     coord_clock_stop(&s->clock);
     tt_session_clear(&s->state);
     coord_outbox_destroy(&s->outbox);
+    coord_listen_destroy(&s->router_listen);
+    coord_listen_destroy(&s->pub_listen);
     if (s->router)
         zmq_close(s->router);
     if (s->pub)
@@ -1444,6 +1444,27 @@ void coord_server_destroy(coord_server_t **self_p)
     *self_p = NULL;
 }
 
+/* How many keys of old are not in fresh; the first few names into names. */
+static size_t count_revoked(const tt_access_t *old, const tt_access_t *fresh, char *names,
+                            size_t len)
+{
+    size_t n = 0, used = 0;
+    names[0] = '\0';
+    for (size_t i = 0; i < old->count; i++) {
+        if (tt_access_find_key(fresh, old->entries[i].key_z85))
+            continue;
+        n++;
+        int w = snprintf(names + used, len - used, "%s%s", used ? ", " : "", old->entries[i].name);
+        if (w > 0 && (size_t)w < len - used)
+            used += (size_t)w;
+    }
+    return n;
+}
+
+/* Every socket sees the new table: the ROUTER and ZAP look each request and
+ * handshake up in s->access; the clock and upload threads get a copy and
+ * check each message; the PUB, which never hears from a subscriber, drops
+ * its connections when a key went, so each subscriber passes ZAP again. */
 static void reload_access(coord_server_t *s)
 {
     char why[TT_WHY_LEN];
@@ -1460,8 +1481,17 @@ static void reload_access(coord_server_t *s)
         tt_access_destroy(&fresh);
         return;
     }
+    char names[256];
+    size_t revoked = count_revoked(old, fresh, names, sizeof names);
     tt_access_destroy(&old);
-    tt_diag_info("SIGHUP: access file reloaded, %zu keys", s->access->count);
+    tt_diag_info("SIGHUP: access file reloaded, %zu keys, %zu revoked%s%s%s", s->access->count,
+                 revoked, revoked ? " (" : "", names, revoked ? ")" : "");
+    if (coord_clock_set_access(s->clock, s->access, why) != 0)
+        tt_diag_error("SIGHUP: the clock thread did not take the new table: %s", why);
+    if (coord_upload_set_access(s->upload, s->access, why) != 0)
+        tt_diag_error("SIGHUP: the upload thread did not take the new table: %s", why);
+    if (revoked)
+        coord_listen_drop(s->pub_listen, "a key was revoked");
 }
 
 int coord_server_run(coord_server_t *s, volatile sig_atomic_t *stop, volatile sig_atomic_t *reload,
@@ -1487,16 +1517,20 @@ int coord_server_run(coord_server_t *s, volatile sig_atomic_t *stop, volatile si
         int outbox_ms = coord_outbox_wait_ms(s->outbox);
         if (outbox_ms >= 0 && outbox_ms < timeout_ms)
             timeout_ms = outbox_ms;
-        zmq_pollitem_t items[3] = {{s->zap, 0, ZMQ_POLLIN, 0},
+        timeout_ms = coord_listen_min_timeout(timeout_ms, coord_listen_tick(s->router_listen));
+        timeout_ms = coord_listen_min_timeout(timeout_ms, coord_listen_tick(s->pub_listen));
+        zmq_pollitem_t items[5] = {{s->zap, 0, ZMQ_POLLIN, 0},
                                    {s->router, 0, ZMQ_POLLIN, 0},
-                                   {coord_upload_pipe(s->upload), 0, ZMQ_POLLIN, 0}};
-        if (zmq_poll(items, 3, timeout_ms) < 0) {
+                                   {coord_upload_pipe(s->upload), 0, ZMQ_POLLIN, 0},
+                                   {coord_listen_events(s->router_listen), 0, ZMQ_POLLIN, 0},
+                                   {coord_listen_events(s->pub_listen), 0, ZMQ_POLLIN, 0}};
+        if (zmq_poll(items, 5, timeout_ms) < 0) {
             if (errno == EINTR)
                 continue;
             return tt_fail(why, TT_ERR_IO, "polling: %s", zmq_strerror(errno));
         }
         if (items[0].revents & ZMQ_POLLIN)
-            coord_zap_handle(s->zap, s->access);
+            coord_zap_handle(s->zap, s->access, &s->zap_quiet);
         if (items[1].revents & ZMQ_POLLIN)
             drain(s, s->router, 0);
         if (items[2].revents & ZMQ_POLLIN)

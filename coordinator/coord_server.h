@@ -12,6 +12,8 @@
 #include <signal.h>
 #include <stddef.h>
 
+#include "coord_upload.h"
+
 typedef struct {
     const char *data_dir;
     const char *key_path;
@@ -25,7 +27,8 @@ typedef struct {
                                   updates and clock, one per line */
     const char *session_name;  /* genesis label for a new store */
     size_t map_mb;
-    int room_timeout_ms; /* a room silent this long is offline */
+    int room_timeout_ms;               /* a room silent this long is offline */
+    coord_upload_limits_t part_limits; /* a room's unfinished uploads */
 } coord_config_t;
 
 typedef struct coord_server coord_server_t;

@@ -11,6 +11,7 @@
  */
 #define _GNU_SOURCE
 #include "coord_upload.h"
+#include "coord_listen.h"
 #include "coord_outbox.h"
 #include "coord_upload_internal.h"
 #include "tt_actor.h"
@@ -20,6 +21,7 @@
 #include "tt_time.h"
 #include "tt_wire.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -37,7 +39,10 @@
 #define ACK_MAGIC "TTACK001"
 #define ACK_LEN COORD_UPLOAD_ACK_LEN /* magic, offset, size, hash, BLAKE2b of the rest */
 #define HASH_LEN 32
-#define MAX_PENDING 64 /* chunks written but not yet synced and answered, per upload */
+#define MAX_PENDING 64        /* chunks written but not yet synced and answered, per upload */
+#define PARTIAL_DIR "partial" /* DATA/media/partial/ROOM/NAME.part */
+#define PART_PATH_MAX (sizeof PARTIAL_DIR + TT_ACCESS_MAX_NAME + TT_MEDIA_MAX_FILE + 16)
+#define SWEEP_MAX_S 60 /* expired partial files go at least this often */
 
 typedef struct {
     uint64_t request_id;
@@ -60,6 +65,10 @@ typedef struct {
 struct coord_upload {
     void *router;
     coord_outbox_t *outbox; /* the router's replies that wait for a full pipe */
+    coord_listen_t *listen; /* the router's endpoint; the thread's while it runs */
+    tt_access_t *access;    /* the thread's copy of the access table */
+    coord_upload_limits_t limits;
+    int64_t next_sweep_ns;
     tt_actor_t *actor;
     void *control;            /* the thread's end of the actor's pipe ("$TERM"), while it runs */
     void *pipe, *thread_pipe; /* requests to the main thread, as envelopes (coord_upload_pipe) */
@@ -117,6 +126,15 @@ int coord_upload_ack_decode(const uint8_t *b, size_t len, uint64_t size,
     return 0;
 }
 
+uint64_t coord_upload_ack_size(const uint8_t *b, size_t len)
+{
+    uint8_t chk[HASH_LEN];
+    if (len != ACK_LEN || memcmp(b, ACK_MAGIC, 8) != 0)
+        return 0;
+    crypto_generichash(chk, HASH_LEN, b, 56, NULL, 0);
+    return sodium_memcmp(chk, b + 56, HASH_LEN) == 0 ? get64(b + 16) : 0;
+}
+
 static int ack_write(slot_t *s)
 {
     uint8_t b[ACK_LEN];
@@ -165,16 +183,46 @@ static void reply_done(coord_upload_t *u, const tt_wire_msg_t *m, uint64_t seq)
     reply(u, m, &env);
 }
 
-/* 1 when the owner asked us to stop ("$TERM" on the actor's pipe); then
- * u->stopping is set too. Nothing else is sent there. */
+/* "ACCESS": the access table after a reload, as its entries' bytes. */
+static void on_access(void *self, const void *data, size_t len)
+{
+    coord_upload_t *u = self;
+    char why[TT_WHY_LEN];
+    tt_access_t *fresh = len % sizeof(tt_access_entry_t) == 0
+                             ? tt_access_from_entries(data, len / sizeof(tt_access_entry_t), why)
+                             : NULL;
+    if (!fresh) {
+        tt_diag_error("upload service: keeping the old access table: %s",
+                      len % sizeof(tt_access_entry_t) ? "a torn table" : why);
+        return;
+    }
+    tt_access_destroy(&u->access);
+    u->access = fresh;
+}
+
+static const tt_actor_cmd_t commands[] = {
+    {"ACCESS", TT_ACTOR_ANY_LEN, on_access},
+    {NULL, 0, NULL},
+};
+
+/* Runs the owner's commands; 1 when one asked us to stop ("$TERM"), and
+ * then u->stopping is set too. */
 static int stop_asked(coord_upload_t *u)
 {
-    tt_actor_msg_t m;
-    if (tt_actor_recv(u->control, ZMQ_DONTWAIT, &m, NULL) != 0)
-        return 0;
-    if (tt_actor_is_stop(m.cmd))
-        u->stopping = 1;
-    tt_actor_msg_clear(&m);
+    for (;;) {
+        tt_actor_msg_t m;
+        char why[TT_WHY_LEN];
+        int rc = tt_actor_recv(u->control, ZMQ_DONTWAIT, &m, why);
+        if (rc == TT_ERR_PROTOCOL)
+            continue; /* malformed: dropped whole */
+        if (rc != 0)
+            break;
+        if (tt_actor_is_stop(m.cmd))
+            u->stopping = 1;
+        else if (tt_actor_dispatch(commands, u, &m, why) != 0)
+            tt_diag_error("upload service: %s", why);
+        tt_actor_msg_clear(&m);
+    }
     return u->stopping;
 }
 
@@ -326,6 +374,14 @@ static int name_with(char *out, size_t len, const char *name, const char *suffix
     return (n < 0 || (size_t)n >= len) ? TT_ERR_INVALID : 0;
 }
 
+/* rec's partial file and its sidecar, relative to the media directory. */
+static void part_paths(const tt_media_entry_t *rec, char part[PART_PATH_MAX],
+                       char ack[PART_PATH_MAX])
+{
+    snprintf(part, PART_PATH_MAX, PARTIAL_DIR "/%s/%s.part", rec->room, rec->file);
+    snprintf(ack, PART_PATH_MAX, PARTIAL_DIR "/%s/%s.part.ack", rec->room, rec->file);
+}
+
 /* The reply address of a slot's peer for request_id. */
 static void slot_peer(const slot_t *s, uint64_t request_id, tt_wire_msg_t *m)
 {
@@ -383,9 +439,8 @@ static void flush_all(coord_upload_t *u)
 /* Every byte is in: hash, compare, rename into place, record. */
 static void finish(coord_upload_t *u, slot_t *s, const tt_wire_msg_t *m)
 {
-    char part[TT_MEDIA_MAX_FILE + 16], ack[TT_MEDIA_MAX_FILE + 16];
-    name_with(part, sizeof part, s->rec.file, ".part");
-    name_with(ack, sizeof ack, s->rec.file, ".part.ack");
+    char part[PART_PATH_MAX], ack[PART_PATH_MAX];
+    part_paths(&s->rec, part, ack);
     uint8_t got[HASH_LEN];
     int rc = hash_fd(u, s->part_fd, s->rec.size, got);
     if (rc != 0) {
@@ -441,6 +496,203 @@ static int ask_check(coord_upload_t *u, const char *user_id, const Tutti__Media 
     env.body_case = TUTTI__ENVELOPE__BODY_UPLOAD_CHECK;
     env.upload_check = &chk;
     return pipe_request(u, &env, ans, why);
+}
+
+/* ------------------------------------------------------------ partial files */
+
+static int is_part(const char *name, const char *suffix)
+{
+    size_t n = strlen(name), k = strlen(suffix);
+    return n > k && strcmp(name + n - k, suffix) == 0;
+}
+
+int coord_upload_parts_scan(int dir_fd, time_t now, int64_t expire_s, const char *skip,
+                            int (*is_open)(void *arg, const char *part), void *arg,
+                            coord_upload_parts_t *out, char *why)
+{
+    memset(out, 0, sizeof *out);
+    int fd = dup(dir_fd);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    if (!d) {
+        if (fd >= 0)
+            close(fd);
+        return tt_fail(why, TT_ERR_IO, "reading a directory of partial uploads: %s",
+                       strerror(errno));
+    }
+    rewinddir(d);
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        char other[NAME_MAX + 16];
+        struct stat ps, as;
+        if (is_part(e->d_name, ".part.ack")) { /* an .ack whose .part is gone */
+            size_t n = strlen(e->d_name) - 4;
+            snprintf(other, sizeof other, "%.*s", (int)n, e->d_name);
+            if (fstatat(dir_fd, other, &ps, AT_SYMLINK_NOFOLLOW) != 0 && errno == ENOENT)
+                unlinkat(dir_fd, e->d_name, 0);
+            continue;
+        }
+        if (!is_part(e->d_name, ".part") ||
+            fstatat(dir_fd, e->d_name, &ps, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(ps.st_mode))
+            continue;
+        snprintf(other, sizeof other, "%s.ack", e->d_name);
+        int has_ack = fstatat(dir_fd, other, &as, AT_SYMLINK_NOFOLLOW) == 0;
+        time_t touched = has_ack && as.st_mtime > ps.st_mtime ? as.st_mtime : ps.st_mtime;
+        if ((int64_t)(now - touched) >= expire_s && !(is_open && is_open(arg, e->d_name))) {
+            unlinkat(dir_fd, e->d_name, 0);
+            unlinkat(dir_fd, other, 0);
+            out->expired++;
+            continue;
+        }
+        if (skip && strcmp(skip, e->d_name) == 0)
+            continue;
+        uint64_t size = (uint64_t)ps.st_size, offered = 0;
+        if (has_ack) {
+            uint8_t b[ACK_LEN];
+            int afd = openat(dir_fd, other, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+            ssize_t n = afd >= 0 ? pread(afd, b, sizeof b, 0) : -1;
+            if (afd >= 0)
+                close(afd);
+            offered = coord_upload_ack_size(b, n > 0 ? (size_t)n : 0);
+        }
+        out->parts++;
+        out->bytes += size > offered ? size : offered;
+    }
+    closedir(d);
+    return 0;
+}
+
+int coord_upload_parts_admit(const coord_upload_parts_t *p, uint64_t size,
+                             const coord_upload_limits_t *lim, const char *room, char *why)
+{
+    unsigned max_parts = lim->max_parts ? lim->max_parts : COORD_UPLOAD_ROOM_PARTS;
+    uint64_t max_bytes = lim->max_bytes ? lim->max_bytes : COORD_UPLOAD_ROOM_PART_BYTES;
+    long long expire = lim->expire_s ? (long long)lim->expire_s : COORD_UPLOAD_PART_EXPIRE_S;
+    if (p->parts >= max_parts)
+        return tt_fail(why, TT_ERR_UNAVAILABLE,
+                       "room %s has %u unfinished uploads: finish or wait for them to expire "
+                       "(%lld s untouched)",
+                       room, p->parts, expire);
+    if (size > max_bytes || p->bytes > max_bytes - size)
+        return tt_fail(why, TT_ERR_UNAVAILABLE,
+                       "room %s has %llu bytes in unfinished uploads and offers %llu more, over "
+                       "its %llu: finish them or wait for them to expire (%lld s untouched)",
+                       room, (unsigned long long)p->bytes, (unsigned long long)size,
+                       (unsigned long long)max_bytes, expire);
+    return 0;
+}
+
+static int64_t expire_s(const coord_upload_t *u)
+{
+    return u->limits.expire_s ? u->limits.expire_s : COORD_UPLOAD_PART_EXPIRE_S;
+}
+
+typedef struct {
+    coord_upload_t *u;
+    const char *room;
+} open_arg_t;
+
+static int part_is_open(void *arg, const char *part)
+{
+    open_arg_t *a = arg;
+    char name[TT_MEDIA_MAX_FILE + 16];
+    for (int i = 0; i < COORD_UPLOAD_MAX_OPEN; i++) {
+        const slot_t *s = &a->u->slots[i];
+        if (s->used && !strcmp(s->rec.room, a->room) &&
+            name_with(name, sizeof name, s->rec.file, ".part") == 0 && !strcmp(name, part))
+            return 1;
+    }
+    return 0;
+}
+
+/* Removes partial files untouched for expire_s: every room's, and those an
+ * older version left in the media directory itself. An open upload that
+ * quiet is closed first (its peer has gone). */
+static void sweep(coord_upload_t *u)
+{
+    int64_t now_ns = tt_time_mono_ns(), quiet_ns = expire_s(u) * 1000000000LL;
+    for (int i = 0; i < COORD_UPLOAD_MAX_OPEN; i++)
+        if (u->slots[i].used && u->slots[i].n_pending == 0 &&
+            now_ns - u->slots[i].last_ns >= quiet_ns)
+            slot_close(&u->slots[i]);
+    char why[TT_WHY_LEN];
+    coord_upload_parts_t p;
+    unsigned expired = 0;
+    if (coord_upload_parts_scan(u->dir_fd, time(NULL), expire_s(u), NULL, NULL, NULL, &p, why) == 0)
+        expired += p.expired;
+    int pd = openat(u->dir_fd, PARTIAL_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    DIR *d = pd >= 0 ? fdopendir(pd) : NULL;
+    if (!d && pd >= 0)
+        close(pd);
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        int rfd = openat(pd, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (rfd < 0)
+            continue;
+        open_arg_t arg = {u, e->d_name};
+        if (coord_upload_parts_scan(rfd, time(NULL), expire_s(u), NULL, part_is_open, &arg, &p,
+                                    why) == 0 &&
+            p.expired) {
+            expired += p.expired;
+            fsync(rfd);
+        }
+        close(rfd);
+    }
+    if (d)
+        closedir(d);
+    if (expired)
+        tt_diag_info("removed %u unfinished uploads untouched for %lld s", expired,
+                     (long long)expire_s(u));
+}
+
+/* Makes rec's room directory, removes its expired partial files and
+ * checks the room's bounds. 0 with the directory open in *room_fd (the
+ * caller syncs and closes it), or a refusal with why. */
+static int room_admits(coord_upload_t *u, const tt_media_entry_t *rec, int *room_fd, char *why)
+{
+    char dir[sizeof PARTIAL_DIR + TT_ACCESS_MAX_NAME + 2], part[TT_MEDIA_MAX_FILE + 16];
+    snprintf(dir, sizeof dir, PARTIAL_DIR "/%s", rec->room);
+    name_with(part, sizeof part, rec->file, ".part");
+    if ((mkdirat(u->dir_fd, PARTIAL_DIR, 0700) != 0 && errno != EEXIST) ||
+        (mkdirat(u->dir_fd, dir, 0700) != 0 && errno != EEXIST) ||
+        (*room_fd = openat(u->dir_fd, dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+        tt_diag_error("upload of %s: making %s/%s: %s", rec->file, u->dir, dir, strerror(errno));
+        return tt_fail(why, TT_ERR_IO, "the coordinator cannot write its media directory");
+    }
+    open_arg_t arg = {u, rec->room};
+    coord_upload_parts_t p;
+    int rc = coord_upload_parts_scan(*room_fd, time(NULL), expire_s(u), part, part_is_open, &arg,
+                                     &p, why);
+    if (rc == 0)
+        rc = coord_upload_parts_admit(&p, rec->size, &u->limits, rec->room, why);
+    if (rc != 0) {
+        if (rc == TT_ERR_UNAVAILABLE)
+            tt_diag_warn("upload of %s refused: %s", rec->file, why);
+        close(*room_fd);
+        *room_fd = -1;
+    }
+    return rc;
+}
+
+/* 0 when the sender of m may go on: its key is still in the access table
+ * and, for a chunk, still the room its upload is for. Else its upload on
+ * this connection is closed and it gets the reason. */
+static int sender_allowed(coord_upload_t *u, const tt_wire_msg_t *m)
+{
+    const tt_access_entry_t *who = tt_access_find_key(u->access, m->user_id);
+    slot_t *s = slot_by_rid(u, m);
+    if (who && (!s || (who->role == TT_ROLE_ROOM && !strcmp(who->name, s->rec.room))))
+        return 0;
+    if (s) {
+        tt_diag_warn("upload of %s closed: its room's key %s", s->rec.file,
+                     who ? "is no longer that room's" : "was revoked");
+        slot_close(s);
+    }
+    reply_error(u, m, TT_ERR_AUTH,
+                who ? "your key no longer belongs to the room of this upload"
+                    : "your key is no longer in the access file");
+    return TT_ERR_AUTH;
 }
 
 static void on_offer(coord_upload_t *u, const tt_wire_msg_t *m)
@@ -526,15 +778,20 @@ static void on_offer(coord_upload_t *u, const tt_wire_msg_t *m)
         }
     }
 
+    int room_fd = -1;
+    if ((rc = room_admits(u, &rec, &room_fd, why)) != 0) {
+        reply_error(u, m, rc, why);
+        return;
+    }
     slot_t *s = slot_alloc(u);
     if (!s) {
+        close(room_fd);
         reply_error(u, m, TT_ERR_UNAVAILABLE,
                     "the coordinator has as many uploads open as it takes; try again shortly");
         return;
     }
-    char part[TT_MEDIA_MAX_FILE + 16], ack[TT_MEDIA_MAX_FILE + 16];
-    name_with(part, sizeof part, rec.file, ".part");
-    name_with(ack, sizeof ack, rec.file, ".part.ack");
+    char part[PART_PATH_MAX], ack[PART_PATH_MAX];
+    part_paths(&rec, part, ack);
     memset(s, 0, sizeof *s);
     s->used = 1;
     s->rec = rec;
@@ -546,13 +803,16 @@ static void on_offer(coord_upload_t *u, const tt_wire_msg_t *m)
     struct stat pst;
     if (s->part_fd < 0 || s->ack_fd < 0 || fstat(s->part_fd, &pst) != 0) {
         tt_diag_error("upload of %s: opening %s/%s: %s", rec.file, u->dir, part, strerror(errno));
+        close(room_fd);
         slot_close(s);
         reply_error(u, m, TT_ERR_IO, "the coordinator cannot open its media directory");
         return;
     }
     s->acked = s->written = ack_read(s, (uint64_t)pst.st_size);
+    int synced = fsync(room_fd) == 0;
+    close(room_fd);
     if (ftruncate(s->part_fd, (off_t)s->acked) != 0 || fdatasync(s->part_fd) != 0 ||
-        ack_write(s) != 0 || fsync_dir(u) != 0) {
+        ack_write(s) != 0 || !synced) {
         tt_diag_error("upload of %s: preparing %s: %s", rec.file, part, strerror(errno));
         slot_close(s);
         reply_error(u, m, TT_ERR_IO, "the coordinator cannot write its media directory");
@@ -695,9 +955,21 @@ static void upload_actor(void *control, void *arg)
     coord_upload_t *u = arg;
     u->control = control;
     tt_actor_ready(control, 0, NULL);
+    int64_t sweep_every_ns = (expire_s(u) / 4 < SWEEP_MAX_S ? expire_s(u) / 4 : SWEEP_MAX_S);
+    sweep_every_ns = (sweep_every_ns > 0 ? sweep_every_ns : 1) * 1000000000LL;
     while (!u->stopping) {
-        zmq_pollitem_t items[2] = {{u->router, 0, ZMQ_POLLIN, 0}, {control, 0, ZMQ_POLLIN, 0}};
-        if (zmq_poll(items, 2, coord_outbox_wait_ms(u->outbox)) < 0) {
+        int64_t now = tt_time_mono_ns();
+        if (now >= u->next_sweep_ns) {
+            sweep(u);
+            u->next_sweep_ns = now + sweep_every_ns;
+        }
+        long timeout = (long)((u->next_sweep_ns - now) / 1000000) + 1;
+        timeout = coord_listen_min_timeout(timeout, coord_listen_tick(u->listen));
+        timeout = coord_listen_min_timeout(timeout, coord_outbox_wait_ms(u->outbox));
+        zmq_pollitem_t items[3] = {{u->router, 0, ZMQ_POLLIN, 0},
+                                   {control, 0, ZMQ_POLLIN, 0},
+                                   {coord_listen_events(u->listen), 0, ZMQ_POLLIN, 0}};
+        if (zmq_poll(items, 3, timeout) < 0) {
             if (errno == EINTR)
                 continue;
             tt_diag_error("upload service: polling: %s", zmq_strerror(errno));
@@ -724,6 +996,10 @@ static void upload_actor(void *control, void *arg)
             /* Chunks wait for the group sync; anything else sees them durable. */
             if (m.env->body_case != TUTTI__ENVELOPE__BODY_UPLOAD_CHUNK)
                 flush_all(u);
+            if (sender_allowed(u, &m) != 0) {
+                tt_wire_msg_clear(&m);
+                continue;
+            }
             switch (m.env->body_case) {
             case TUTTI__ENVELOPE__BODY_UPLOAD_OFFER: on_offer(u, &m); break;
             case TUTTI__ENVELOPE__BODY_UPLOAD_CHUNK: on_chunk(u, &m); break;
@@ -781,12 +1057,12 @@ coord_upload_t *coord_upload_start(const coord_upload_config_t *cfg, char *why)
         goto fail;
     if (!(u->outbox = coord_outbox_new(u->router, "upload", why)))
         goto fail;
-    if (zmq_bind(u->router, cfg->endpoint) != 0) {
-        tt_fail(why, TT_ERR_IO, "binding the upload service to %s: %s", cfg->endpoint,
-                zmq_strerror(errno));
+    if (!(u->access = tt_access_from_entries(cfg->access->entries, cfg->access->count, why)))
         goto fail;
-    }
-    u->port = tt_wire_bound_port(u->router);
+    u->limits = cfg->limits;
+    if (!(u->listen = coord_listen_new(cfg->ctx, u->router, "uploads", cfg->endpoint, why)))
+        goto fail;
+    u->port = coord_listen_port(u->listen);
     /* From here only the thread touches the router and the thread ends. */
     if (!(u->actor = tt_actor_new(cfg->ctx, "upload", upload_actor, u, NULL, why)))
         goto fail;
@@ -794,6 +1070,12 @@ coord_upload_t *coord_upload_start(const coord_upload_config_t *cfg, char *why)
 fail:
     coord_upload_stop(&u);
     return NULL;
+}
+
+int coord_upload_set_access(coord_upload_t *u, const tt_access_t *access, char *why)
+{
+    return tt_actor_send(tt_actor_sock(u->actor), 0, "ACCESS", access->entries,
+                         access->count * sizeof *access->entries, why);
 }
 
 unsigned coord_upload_port(const coord_upload_t *u)
@@ -813,6 +1095,8 @@ void coord_upload_stop(coord_upload_t **self_p)
     coord_upload_t *u = *self_p;
     tt_actor_destroy(&u->actor); /* joined: the router and the thread ends are ours again */
     coord_outbox_destroy(&u->outbox);
+    coord_listen_destroy(&u->listen);
+    tt_access_destroy(&u->access);
     if (u->router)
         zmq_close(u->router);
     if (u->pipe)

@@ -22,6 +22,19 @@
  * the wire is bounded (chunk <= 256 KiB, fetch <= 1 MiB, at most 64 open
  * uploads; an offer's size is bounded by the main thread's rule).
  *
+ * Unfinished uploads wait in DATA/media/partial/ROOM/ (NAME.part and its
+ * NAME.part.ack), so a room's share is known exactly: a room may hold at
+ * most limits.max_parts of them and limits.max_bytes (each counted at its
+ * offered size), and one untouched for limits.expire_s is removed (at
+ * start and every so often), so a room key cannot fill the disk with
+ * uploads it never finishes. An offer past a bound is refused with
+ * TT_ERR_UNAVAILABLE, saying which.
+ *
+ * The thread keeps a copy of the access table (coord_upload_set_access
+ * after each reload): a message from a key no longer in it is refused and
+ * the peer's upload closed, and a chunk goes on only while its key is
+ * still the room the upload is for.
+ *
  * The main thread's half is the session's: the media index folds with
  * the rest of the state and the offer rules are tt_media_check_offer
  * (tt_media.h), so coord_server only asks them.
@@ -43,17 +56,34 @@
 #define COORD_UPLOAD_FETCH_MAX (1 << 20) /* largest MediaData answer */
 #define COORD_UPLOAD_MAX_OPEN 64         /* uploads open at once (one per connection) */
 
+#define COORD_UPLOAD_ROOM_PARTS 8                                /* default limits.max_parts */
+#define COORD_UPLOAD_ROOM_PART_BYTES (4ULL * 1024 * 1024 * 1024) /* default limits.max_bytes */
+#define COORD_UPLOAD_PART_EXPIRE_S 3600                          /* default limits.expire_s */
+
 typedef struct coord_upload coord_upload_t;
 
+/* A room's unfinished uploads; 0 in a field means its default above. */
 typedef struct {
-    void *ctx;                /* the coordinator's context: ZAP already bound in it */
-    const tt_keypair_t *keys; /* borrowed for the call */
-    const char *endpoint;     /* bind, e.g. tcp://127.0.0.1:* */
-    const char *data_dir;     /* files go to DATA/media, created 0700 */
+    unsigned max_parts;
+    uint64_t max_bytes;
+    int64_t expire_s; /* untouched (file mtime) this long: removed */
+} coord_upload_limits_t;
+
+typedef struct {
+    void *ctx;                 /* the coordinator's context: ZAP already bound in it */
+    const tt_keypair_t *keys;  /* borrowed for the call */
+    const char *endpoint;      /* bind, e.g. tcp://127.0.0.1:* */
+    const char *data_dir;      /* files go to DATA/media, created 0700 */
+    const tt_access_t *access; /* copied for the thread */
+    coord_upload_limits_t limits;
 } coord_upload_config_t;
 
 /* Creates DATA/media, binds, starts the thread. NULL with a reason in why. */
 coord_upload_t *coord_upload_start(const coord_upload_config_t *cfg, char *why);
+
+/* Hands the thread a copy of access (after a reload). 0, or an error with
+ * why when the pipe refused it. */
+int coord_upload_set_access(coord_upload_t *u, const tt_access_t *access, char *why);
 
 /* Port the upload service listens on (0 for NULL). */
 unsigned coord_upload_port(const coord_upload_t *u);

@@ -12,6 +12,9 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
+
+#include "coord_upload.h"
 
 #define COORD_UPLOAD_ACK_LEN (8 + 8 + 8 + 32 + 32) /* magic, offset, size, hash, check */
 
@@ -27,5 +30,31 @@ void coord_upload_ack_encode(uint8_t out[COORD_UPLOAD_ACK_LEN], uint64_t acked, 
  * or the part holds. */
 int coord_upload_ack_decode(const uint8_t *b, size_t len, uint64_t size, const uint8_t hash[32],
                             uint64_t part_size, uint64_t *acked);
+
+/* The size of the file a sidecar's first len bytes are for; 0 when torn. */
+uint64_t coord_upload_ack_size(const uint8_t *b, size_t len);
+
+/* What a room's directory of partial files holds. */
+typedef struct {
+    unsigned parts;   /* NAME.part files kept */
+    uint64_t bytes;   /* each the larger of its size and the size its offer names */
+    unsigned expired; /* NAME.part files this scan removed */
+} coord_upload_parts_t;
+
+/* Scans the partial files in dir_fd: a NAME.part (with NAME.part.ack)
+ * whose newer mtime is expire_s or more before now is removed unless
+ * is_open(arg, "NAME.part") says an upload has it open (is_open may be
+ * NULL); an .ack without its .part goes too. skip names a .part not to
+ * count (the one being offered again), or NULL. Other files are left
+ * alone. 0, or TT_ERR_IO with why when the directory cannot be read. */
+int coord_upload_parts_scan(int dir_fd, time_t now, int64_t expire_s, const char *skip,
+                            int (*is_open)(void *arg, const char *part), void *arg,
+                            coord_upload_parts_t *out, char *why);
+
+/* 0 when a room holding p may start one more upload of size bytes under
+ * lim (0 fields: the defaults); TT_ERR_UNAVAILABLE with the refusal,
+ * naming room, in why. */
+int coord_upload_parts_admit(const coord_upload_parts_t *p, uint64_t size,
+                             const coord_upload_limits_t *lim, const char *room, char *why);
 
 #endif

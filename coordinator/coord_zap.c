@@ -2,6 +2,7 @@
 #include "coord_zap.h"
 #include "tt_diag.h"
 #include "tt_error.h"
+#include "tt_time.h"
 #include "tt_wire.h"
 
 #include <errno.h>
@@ -47,7 +48,34 @@ static void reply(void *zap, const zmq_msg_t *request_id, const char *code, cons
         }
 }
 
-void coord_zap_handle(void *zap, const tt_access_t *access)
+/* Logs the refusal of key unless it was logged within the last minute. */
+static void log_refusal(coord_zap_quiet_t *q, const char *key, const char *address)
+{
+    int64_t now = tt_time_mono_ns();
+    int slot = 0;
+    for (int i = 0; i < COORD_ZAP_QUIET_KEYS; i++) {
+        if (!strcmp(q->k[i].key, key)) {
+            slot = i;
+            break;
+        }
+        if (q->k[i].until_ns < q->k[slot].until_ns)
+            slot = i; /* else the entry that went quiet first */
+    }
+    if (!strcmp(q->k[slot].key, key) && now < q->k[slot].until_ns) {
+        q->k[slot].quiet++;
+        return;
+    }
+    if (!strcmp(q->k[slot].key, key) && q->k[slot].quiet)
+        tt_diag_warn("refused unknown key %s from %s (and %u times more in the last minute)", key,
+                     address, q->k[slot].quiet);
+    else
+        tt_diag_warn("refused unknown key %s from %s", key, address);
+    snprintf(q->k[slot].key, sizeof q->k[slot].key, "%s", key);
+    q->k[slot].until_ns = now + COORD_ZAP_QUIET_NS;
+    q->k[slot].quiet = 0;
+}
+
+void coord_zap_handle(void *zap, const tt_access_t *access, coord_zap_quiet_t *quiet)
 {
     for (;;) {
         zmq_msg_t f[ZAP_FRAMES + 1];
@@ -85,7 +113,7 @@ void coord_zap_handle(void *zap, const tt_access_t *access)
                 if (e) {
                     reply(zap, &f[1], "200", "OK", key);
                 } else {
-                    tt_diag_warn("refused unknown key %s from %s", key, address);
+                    log_refusal(quiet, key, address);
                     reply(zap, &f[1], "400", "key not in access file", "");
                 }
             }

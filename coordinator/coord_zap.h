@@ -11,12 +11,28 @@
 #ifndef COORD_ZAP_H
 #define COORD_ZAP_H
 
+#include <stdint.h>
+
 #include "tt_access.h"
+
+/* Refusals logged lately, per key: a refused client (a revoked agent's
+ * SUB) reconnects every 100 ms or so, and one line a minute says as much. */
+#define COORD_ZAP_QUIET_KEYS 16
+#define COORD_ZAP_QUIET_NS (60LL * 1000000000LL)
+typedef struct {
+    struct {
+        char key[TT_Z85_KEY_LEN + 1];
+        int64_t until_ns; /* monotonic: no line for this key before then */
+        unsigned quiet;   /* refusals not logged since the last line */
+    } k[COORD_ZAP_QUIET_KEYS];
+} coord_zap_quiet_t;
 
 /* REP socket bound to inproc://zeromq.zap.01 in ctx; NULL + why on error. */
 void *coord_zap_bind(void *ctx, char *why);
 
-/* Answers every pending ZAP request against access. Never blocks. */
-void coord_zap_handle(void *zap, const tt_access_t *access);
+/* Answers every pending ZAP request against access. Never blocks. quiet
+ * (zeroed by the caller at first) keeps repeated refusals to a line a
+ * minute per key. */
+void coord_zap_handle(void *zap, const tt_access_t *access, coord_zap_quiet_t *quiet);
 
 #endif

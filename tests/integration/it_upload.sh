@@ -20,6 +20,7 @@ it_setup
 it_start_coordinator
 port=${EP##*:}
 MEDIA=$IT_DIR/coord/media
+PARTS=$MEDIA/partial/stage # unfinished uploads, per room
 CAP=$IT_DIR/capture
 mkdir -p "$CAP"
 
@@ -81,10 +82,10 @@ tool --timeout-s 30 > "$IT_DIR/tool1b.out" 2>>"$IT_DIR/tool.log" || fail "re-off
 b=$(mkfile stage in2 8000000)
 it_spawn tool2 "$B/tutti-upload-tool" --key "$K/stage.key" --dir "$CAP" --upload-rate 1000000
 T=$IT_LAST_PID
-part_over() { [ "$(stat -c %s "$MEDIA/$b.part" 2>/dev/null || echo 0)" -gt "$1" ]; }
+part_over() { [ "$(stat -c %s "$PARTS/$b.part" 2>/dev/null || echo 0)" -gt "$1" ]; }
 it_wait_for 20 part_over 2000000 || fail "upload of $b did not start"
 kill -9 "$T"; wait "$T" 2>/dev/null
-held=$(stat -c %s "$MEDIA/$b.part")
+held=$(stat -c %s "$PARTS/$b.part")
 [ "$held" -lt 8000000 ] || fail "upload finished before the kill ($held)"
 [ "$(state_of "$b")" = recorded ] || fail "manifest changed by a killed upload"
 tool --timeout-s 60 > "$IT_DIR/tool2b.out" 2>>"$IT_DIR/tool.log" || fail "resumed upload"
@@ -93,7 +94,7 @@ resumed=$(offsets "$b" | tail -1)
 [ "$resumed" -gt 0 ] || fail "second offer of $b started at $resumed, not the acked offset"
 grep -q "^started $b $resumed 8000000$" "$IT_DIR/tool2b.out" || fail "uploader did not resume"
 cmp "$CAP/$b" "$MEDIA/$b" || fail "resumed file differs"
-[ ! -e "$MEDIA/$b.part" ] && [ ! -e "$MEDIA/$b.part.ack" ] || fail "leftover .part"
+[ ! -e "$PARTS/$b.part" ] && [ ! -e "$PARTS/$b.part.ack" ] || fail "leftover .part"
 it_log "uploader killed at $held bytes held; resumed from $resumed"
 
 # 3. kill -9 the coordinator mid-upload; the uploader follows it back and resumes.
@@ -101,10 +102,10 @@ c=$(mkfile stage in3 8000000)
 it_spawn tool3 "$B/tutti-upload-tool" --key "$K/stage.key" --dir "$CAP" --upload-rate 1000000 \
     --timeout-s 90
 T=$IT_LAST_PID
-part_over3() { [ "$(stat -c %s "$MEDIA/$c.part" 2>/dev/null || echo 0)" -gt 2000000 ]; }
+part_over3() { [ "$(stat -c %s "$PARTS/$c.part" 2>/dev/null || echo 0)" -gt 2000000 ]; }
 it_wait_for 20 part_over3 || fail "upload of $c did not start"
 kill -9 "$CPID"; wait "$CPID" 2>/dev/null
-held=$(stat -c %s "$MEDIA/$c.part")
+held=$(stat -c %s "$PARTS/$c.part")
 sleep 1
 it_start_coordinator "tcp://127.0.0.1:$port"
 rc=0; wait "$T" || rc=$?
@@ -122,7 +123,7 @@ tool --timeout-s 30 > "$IT_DIR/tool4.out" 2>>"$IT_DIR/tool.log" || fail "tool on
 [ "$(state_of "$d")" = refused ] || fail "changed file: manifest says $(state_of "$d")"
 jq -r .reason "$CAP/$d.json" | grep -q "hash mismatch" || fail "reason: $(jq -r .reason "$CAP/$d.json")"
 media_records | jq -e 'select(.input=="in4")' >/dev/null && fail "a media record for a changed file"
-[ ! -e "$MEDIA/$d" ] && [ ! -e "$MEDIA/$d.part" ] || fail "the changed file was kept"
+[ ! -e "$MEDIA/$d" ] && [ ! -e "$PARTS/$d.part" ] || fail "the changed file was kept"
 grep -q "upload from room stage of cue 1M1 take 1 input in4: hash mismatch" \
     "$IT_DIR/coordinator.log" || fail "no warning naming the room, cue and take"
 [ -f "$CAP/$d" ] || fail "the local file is gone"
@@ -158,7 +159,7 @@ uport=$(sed -n 's/.*media uploads on port \([0-9]*\),.*/\1/p' "$IT_DIR/coordinat
 "$B/tutti-upload-tool" --key "$K/stranger.key" --dir "$CAP" --timeout-s 3 --upload-port "$uport" \
     > "$IT_DIR/tool6.out" 2>>"$IT_DIR/tool6.log" && fail "a stranger's upload settled"
 grep -q "refused this key" "$IT_DIR/tool6.log" || fail "no authentication error for a stranger"
-[ "$(state_of "$f")" = recorded ] && [ ! -e "$MEDIA/$f.part" ] || fail "a stranger's offer was taken"
+[ "$(state_of "$f")" = recorded ] && [ ! -e "$PARTS/$f.part" ] || fail "a stranger's offer was taken"
 rm -f "$CAP/$f" "$CAP/$f.json"
 
 # 7. The room agent itself (when its upload hooks are in): it captures a
@@ -180,7 +181,7 @@ if "$B/tutti-agent" --help | grep -q -- --upload-rate; then
     sleep 3
     "$B/tutti" stop >/dev/null || fail "stop 2"
     g=1M1_t2_stage_in1.wav
-    part_over7() { [ "$(stat -c %s "$MEDIA/$g.part" 2>/dev/null || echo 0)" -gt 150000 ]; }
+    part_over7() { [ "$(stat -c %s "$PARTS/$g.part" 2>/dev/null || echo 0)" -gt 150000 ]; }
     it_wait_for 20 part_over7 || fail "the agent did not start uploading $g"
     kill -9 "$AP"; wait "$AP" 2>/dev/null
     [ "$(jq -r .state "$IT_DIR/acap/$g.json")" = recorded ] || fail "agent manifest changed"

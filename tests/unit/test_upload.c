@@ -5,6 +5,10 @@
  *
  * The sidecar is round-tripped, then every truncation, every single bit
  * flip and a wrong magic must read as "start over", never as an offset.
+ *
+ * A room's partial files: the scan removes the expired ones (not an open
+ * one), orphaned sidecars, and counts the rest at their offered size; the
+ * bounds refuse an offer past the count or the bytes, naming the room.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,9 +17,13 @@
 
 #include <cmocka.h>
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "coord_upload.h"
 #include "coord_upload_internal.h"
@@ -133,12 +141,142 @@ static void test_ack_corrupt(void **state)
     assert_int_equal(off, 0);
 }
 
+/* ---------------------------------------------------------------- partial files */
+
+static void put_file(int dir, const char *name, size_t size, time_t mtime)
+{
+    int fd = openat(dir, name, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    assert_true(fd >= 0);
+    assert_int_equal(ftruncate(fd, (off_t)size), 0);
+    struct timespec t[2] = {{mtime, 0}, {mtime, 0}};
+    assert_int_equal(futimens(fd, t), 0);
+    close(fd);
+}
+
+static void put_ack(int dir, const char *name, uint64_t acked, uint64_t size, time_t mtime)
+{
+    uint8_t b[COORD_UPLOAD_ACK_LEN];
+    coord_upload_ack_encode(b, acked, size, H1);
+    int fd = openat(dir, name, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, b, sizeof b), (ssize_t)sizeof b);
+    struct timespec t[2] = {{mtime, 0}, {mtime, 0}};
+    assert_int_equal(futimens(fd, t), 0);
+    close(fd);
+}
+
+static int exists(int dir, const char *name)
+{
+    struct stat st;
+    return fstatat(dir, name, &st, 0) == 0;
+}
+
+static int open_f(void *arg, const char *part)
+{
+    (void)arg;
+    return strcmp(part, "f.wav.part") == 0;
+}
+
+static void test_parts_scan(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/test_upload.XXXXXX";
+    assert_non_null(mkdtemp(path));
+    int dir = open(path, O_RDONLY | O_DIRECTORY);
+    assert_true(dir >= 0);
+    time_t now = time(NULL), old = now - 7200;
+    put_file(dir, "a.wav.part", 100, now);
+    put_ack(dir, "a.wav.part.ack", 50, 1000, now); /* counted at its offered 1000 */
+    put_file(dir, "b.wav.part", 2000, now);        /* no sidecar: its size */
+    put_file(dir, "c.wav.part", 10, old);          /* expired: both go */
+    put_ack(dir, "c.wav.part.ack", 10, 10, old);
+    put_file(dir, "g.wav.part", 10, old); /* the .part is old, its sidecar recent: kept */
+    put_ack(dir, "g.wav.part.ack", 10, 10, now);
+    put_ack(dir, "d.wav.part.ack", 0, 10, now); /* an orphan sidecar goes */
+    put_file(dir, "e.wav", 5, old);             /* a finished file is none of the scan's */
+    put_file(dir, "f.wav.part", 30, old);       /* old but open: kept */
+
+    coord_upload_parts_t p;
+    char why[TT_WHY_LEN];
+    assert_int_equal(coord_upload_parts_scan(dir, now, 3600, NULL, open_f, NULL, &p, why), 0);
+    assert_int_equal(p.expired, 1);
+    assert_int_equal(p.parts, 4);
+    assert_int_equal(p.bytes, 1000 + 2000 + 10 + 30);
+    assert_false(exists(dir, "c.wav.part"));
+    assert_false(exists(dir, "c.wav.part.ack"));
+    assert_false(exists(dir, "d.wav.part.ack"));
+    assert_true(exists(dir, "e.wav"));
+    assert_true(exists(dir, "f.wav.part"));
+    assert_true(exists(dir, "g.wav.part"));
+
+    /* The offer being resumed is not counted against itself. */
+    assert_int_equal(coord_upload_parts_scan(dir, now, 3600, "a.wav.part", open_f, NULL, &p, why),
+                     0);
+    assert_int_equal(p.parts, 3);
+    assert_int_equal(p.bytes, 2000 + 10 + 30);
+
+    /* Nothing open, a short expiry: all of them go. */
+    assert_int_equal(coord_upload_parts_scan(dir, now + 10, 5, NULL, NULL, NULL, &p, why), 0);
+    assert_int_equal(p.expired, 4);
+    assert_int_equal(p.parts, 0);
+    assert_int_equal(p.bytes, 0);
+    assert_true(exists(dir, "e.wav"));
+
+    unlinkat(dir, "e.wav", 0);
+    close(dir);
+    assert_int_equal(rmdir(path), 0);
+}
+
+static void test_parts_admit(void **state)
+{
+    (void)state;
+    char why[TT_WHY_LEN];
+    coord_upload_limits_t lim = {3, 5000, 60};
+    coord_upload_parts_t p = {2, 3000, 0};
+    assert_int_equal(coord_upload_parts_admit(&p, 2000, &lim, "strings", why), 0);
+    assert_int_equal(coord_upload_parts_admit(&p, 2001, &lim, "strings", why), TT_ERR_UNAVAILABLE);
+    assert_non_null(strstr(why, "room strings has 3000 bytes in unfinished uploads"));
+    p.parts = 3;
+    assert_int_equal(coord_upload_parts_admit(&p, 1, &lim, "strings", why), TT_ERR_UNAVAILABLE);
+    assert_non_null(strstr(why, "room strings has 3 unfinished uploads: finish or wait for them "
+                                "to expire (60 s untouched)"));
+    /* The defaults: 8 uploads, 4 GiB, an hour. */
+    coord_upload_limits_t none = {0, 0, 0};
+    p = (coord_upload_parts_t){7, 0, 0};
+    assert_int_equal(coord_upload_parts_admit(&p, COORD_UPLOAD_ROOM_PART_BYTES, &none, "x", why),
+                     0);
+    assert_int_equal(
+        coord_upload_parts_admit(&p, COORD_UPLOAD_ROOM_PART_BYTES + 1, &none, "x", why),
+        TT_ERR_UNAVAILABLE);
+    p.parts = 8;
+    assert_int_equal(coord_upload_parts_admit(&p, 1, &none, "x", why), TT_ERR_UNAVAILABLE);
+    assert_non_null(strstr(why, "8 unfinished uploads"));
+    assert_non_null(strstr(why, "3600 s"));
+    /* No overflow near the top. */
+    p = (coord_upload_parts_t){0, UINT64_MAX - 10, 0};
+    lim.max_bytes = UINT64_MAX;
+    assert_int_equal(coord_upload_parts_admit(&p, 100, &lim, "x", why), TT_ERR_UNAVAILABLE);
+}
+
+/* The offered size a sidecar names; 0 for a torn one. */
+static void test_ack_size(void **state)
+{
+    (void)state;
+    uint8_t b[COORD_UPLOAD_ACK_LEN];
+    coord_upload_ack_encode(b, 7, 123456789, H1);
+    assert_int_equal(coord_upload_ack_size(b, sizeof b), 123456789);
+    assert_int_equal(coord_upload_ack_size(b, sizeof b - 1), 0);
+    b[20] ^= 1;
+    assert_int_equal(coord_upload_ack_size(b, sizeof b), 0);
+}
+
 int main(void)
 {
     hashes();
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_ack_round_trip),
-        cmocka_unit_test(test_ack_corrupt),
+        cmocka_unit_test(test_ack_round_trip), cmocka_unit_test(test_ack_corrupt),
+        cmocka_unit_test(test_parts_scan),     cmocka_unit_test(test_parts_admit),
+        cmocka_unit_test(test_ack_size),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
