@@ -30,6 +30,7 @@ void tt_session_clear(tt_session_t *s)
     }
     free(s->cues);
     tt_media_index_clear(&s->media);
+    tt_idem_destroy(&s->keys);
     tt_session_init(s);
 }
 
@@ -342,6 +343,29 @@ int tt_session_check_call(const tt_session_t *s, const char *action, const char 
     return 0;
 }
 
+/* A key of another length is not one this build knows: the record still
+ * folds, its key is not remembered. */
+static int remember_key(tt_session_t *s, const Tutti__Record *rec, char *why)
+{
+    if (rec->idempotency_key.len != TT_SESSION_KEY_LEN)
+        return 0;
+    if (!s->keys && !(s->keys = tt_idem_new(TT_SESSION_KEY_WINDOW, why)))
+        return TT_ERR_NOMEM;
+    tt_idem_add(s->keys, rec->idempotency_key.data, rec->seq, (int)rec->body_case);
+    return 0;
+}
+
+uint64_t tt_session_find_key(const tt_session_t *s, const ProtobufCBinaryData *key,
+                             Tutti__Record__BodyCase *kind)
+{
+    int k = 0;
+    uint64_t seq =
+        s->keys && key->len == TT_SESSION_KEY_LEN ? tt_idem_find(s->keys, key->data, &k) : 0;
+    if (kind)
+        *kind = seq ? (Tutti__Record__BodyCase)k : TUTTI__RECORD__BODY__NOT_SET;
+    return seq;
+}
+
 int tt_session_apply(tt_session_t *s, const Tutti__Record *rec, const uint8_t hash[TT_HASH_LEN],
                      char *why)
 {
@@ -466,6 +490,9 @@ int tt_session_apply(tt_session_t *s, const Tutti__Record *rec, const uint8_t ha
          * sequence still counts; its meaning is skipped. */
         break;
     }
+    int rc = remember_key(s, rec, why);
+    if (rc != 0)
+        return rc;
     s->last_seq = rec->seq;
     memcpy(s->head_hash, hash, TT_HASH_LEN);
     return 0;

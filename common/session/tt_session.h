@@ -15,6 +15,7 @@
 
 #include "tt_access.h"
 #include "tt_chain.h"
+#include "tt_idem.h"
 #include "tt_media.h"
 #include "tt_rules.h"
 #include "tt_text.h" /* tt_utf8_valid, tt_utf8_copy: callers of this header use them */
@@ -23,7 +24,9 @@
 #define TT_NOTE_MAX_TEXT 4096
 #define TT_SESSION_MAX_NAME 128
 #define TT_SESSION_MAX_ROOMS 256
-#define TT_TRIM_MAX_NS 100000000LL /* a trim beyond 100 ms is a mistake, not asymmetry */
+#define TT_TRIM_MAX_NS 100000000LL         /* a trim beyond 100 ms is a mistake, not asymmetry */
+#define TT_SESSION_KEY_LEN TT_IDEM_KEY_LEN /* Record.idempotency_key, when set */
+#define TT_SESSION_KEY_WINDOW 65536        /* keyed records remembered (IDEMPOTENCY_WINDOW) */
 
 typedef struct {
     char room[TT_ACCESS_MAX_NAME + 1];
@@ -146,6 +149,8 @@ struct tt_session {
     tt_transport_t transport;
     tt_call_t call;         /* the contractor's call: start, breaks, wrap (wall clock) */
     tt_media_index_t media; /* owned: the rooms' files that arrived (tt_media.h) */
+    tt_idem_t *keys;        /* owned: the last TT_SESSION_KEY_WINDOW idempotency keys; NULL until
+                               the first keyed record */
 };
 
 void tt_session_init(tt_session_t *s);
@@ -162,6 +167,13 @@ int tt_session_apply(tt_session_t *s, const Tutti__Record *rec, const uint8_t ha
 int tt_session_fold(void *session, const Tutti__Record *rec, const uint8_t hash[TT_HASH_LEN],
                     char *why);
 void tt_session_reset(void *session);
+
+/* The record that carried idempotency key (a Record.idempotency_key of
+ * TT_SESSION_KEY_LEN bytes) among the last TT_SESSION_KEY_WINDOW keyed
+ * records folded: its seq, and its body case in *kind (may be NULL); 0
+ * when there is none (also for a key of another length). */
+uint64_t tt_session_find_key(const tt_session_t *s, const ProtobufCBinaryData *key,
+                             Tutti__Record__BodyCase *kind);
 
 /* Requests the wire can carry, named for role checks and messages. */
 typedef enum {

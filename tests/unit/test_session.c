@@ -146,6 +146,91 @@ static void test_fold(void **state)
     assert_memory_equal(s.head_hash, h, TT_HASH_LEN);
 }
 
+/* Idempotency keys: the fold remembers which record carried each key, a
+ * fold from scratch (a restart) finds the same, and only the last
+ * TT_SESSION_KEY_WINDOW keys are kept. */
+static void key_of(uint8_t key[TT_SESSION_KEY_LEN], uint32_t n)
+{
+    memset(key, 0x42, TT_SESSION_KEY_LEN);
+    memcpy(key, &n, sizeof n);
+}
+
+static void fold_keyed(tt_session_t *s, uint64_t n_notes)
+{
+    Tutti__Record rec;
+    Tutti__Genesis g;
+    Tutti__Note n;
+    Tutti__Trim t;
+    uint8_t key[TT_SESSION_KEY_LEN];
+    genesis(&rec, &g, 1, "keys");
+    assert_int_equal(apply(s, &rec), 0);
+    for (uint64_t seq = 2; seq < n_notes + 2; seq++) { /* note i carries key i */
+        note(&rec, &n, seq, 0);
+        key_of(key, (uint32_t)seq);
+        rec.idempotency_key.data = key;
+        rec.idempotency_key.len = sizeof key;
+        assert_int_equal(apply(s, &rec), 0);
+    }
+    /* A record without a key, and one with a key of another length: they
+     * fold, neither is remembered. */
+    trim(&rec, &t, n_notes + 2, "stage", 5);
+    assert_int_equal(apply(s, &rec), 0);
+    note(&rec, &n, n_notes + 3, 0);
+    rec.idempotency_key.data = key;
+    rec.idempotency_key.len = 15;
+    assert_int_equal(apply(s, &rec), 0);
+}
+
+static void test_idempotency_keys(void **state)
+{
+    (void)state;
+    tt_session_t s;
+    tt_session_init(&s);
+    uint8_t key[TT_SESSION_KEY_LEN];
+    ProtobufCBinaryData k = {sizeof key, key};
+    Tutti__Record__BodyCase kind = TUTTI__RECORD__BODY_TRIM;
+    key_of(key, 2);
+    assert_int_equal(tt_session_find_key(&s, &k, &kind), 0); /* nothing folded */
+    assert_int_equal(kind, TUTTI__RECORD__BODY__NOT_SET);
+
+    fold_keyed(&s, 100);
+    for (uint32_t i = 2; i < 102; i++) {
+        key_of(key, i);
+        assert_int_equal(tt_session_find_key(&s, &k, &kind), i);
+        assert_int_equal(kind, TUTTI__RECORD__BODY_NOTE);
+    }
+    key_of(key, 102); /* the unkeyed trim's seq: no key */
+    assert_int_equal(tt_session_find_key(&s, &k, NULL), 0);
+    k.len = 15; /* not a key */
+    key_of(key, 2);
+    assert_int_equal(tt_session_find_key(&s, &k, NULL), 0);
+    k.len = sizeof key;
+
+    /* Folded again from scratch (the coordinator's restart): the same. */
+    tt_session_clear(&s);
+    assert_null(s.keys);
+    assert_int_equal(tt_session_find_key(&s, &k, NULL), 0);
+    fold_keyed(&s, 100);
+    key_of(key, 57);
+    assert_int_equal(tt_session_find_key(&s, &k, NULL), 57);
+    tt_session_clear(&s);
+
+    /* The window: of WINDOW + 10 keyed records the first 10 are forgotten. */
+    fold_keyed(&s, TT_SESSION_KEY_WINDOW + 10);
+    assert_int_equal(tt_idem_count(s.keys), TT_SESSION_KEY_WINDOW);
+    for (uint32_t i = 2; i < 12; i++) {
+        key_of(key, i);
+        assert_int_equal(tt_session_find_key(&s, &k, NULL), 0);
+    }
+    for (uint32_t i = 12; i < TT_SESSION_KEY_WINDOW + 12; i += 997) {
+        key_of(key, i);
+        assert_int_equal(tt_session_find_key(&s, &k, NULL), i);
+    }
+    key_of(key, TT_SESSION_KEY_WINDOW + 11);
+    assert_int_equal(tt_session_find_key(&s, &k, NULL), TT_SESSION_KEY_WINDOW + 11);
+    tt_session_clear(&s);
+}
+
 static void test_out_of_order(void **state)
 {
     (void)state;
@@ -849,6 +934,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_init),
         cmocka_unit_test(test_fold),
+        cmocka_unit_test(test_idempotency_keys),
         cmocka_unit_test(test_out_of_order),
         cmocka_unit_test(test_genesis_checks),
         cmocka_unit_test(test_may_matrix),
