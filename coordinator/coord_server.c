@@ -11,7 +11,9 @@
  * is the truth. Reads (hello, heartbeat, status, fetch, upload checks)
  * answer from committed state only: one that arrives while a group is in
  * flight waits for the commit, so no reply ever names a seq the store
- * does not hold.
+ * does not hold. A write that repeats an idempotency key (a client's
+ * retry) writes nothing: it is answered with the first record's seq, and
+ * if that record is still in the group in flight, only after the commit.
  */
 #include "coord_server.h"
 #include "coord_clock.h"
@@ -53,6 +55,8 @@
 _Static_assert(TT_CHAIN_MAX_RECORD == TUTTI__LIMITS__RECORD_MAX_BYTES, "record limit");
 _Static_assert(COORD_UPLOAD_CHUNK == TUTTI__LIMITS__UPLOAD_CHUNK_MAX_BYTES, "upload chunk");
 _Static_assert(COORD_UPLOAD_FETCH_MAX == TUTTI__LIMITS__MEDIA_DATA_MAX_BYTES, "media fetch");
+_Static_assert(TT_SESSION_KEY_LEN == TUTTI__LIMITS__IDEMPOTENCY_KEY_BYTES, "idempotency key");
+_Static_assert(TT_SESSION_KEY_WINDOW == TUTTI__LIMITS__IDEMPOTENCY_WINDOW, "idempotency window");
 
 typedef struct {
     char name[TT_ACCESS_MAX_NAME + 1];
@@ -104,7 +108,8 @@ struct coord_server {
     struct {
         tt_wire_msg_t m;
         int from_pipe;
-    } later[BATCH_MAX]; /* requests that wait for the batch to commit (CMD_COMMITTED) */
+    } later[BATCH_MAX]; /* requests that wait for the batch to commit (CMD_COMMITTED, and
+                           retries of a write still in it) */
     size_t later_len;
 };
 
@@ -560,6 +565,7 @@ typedef struct {
     int64_t now;                  /* session time (this host's monotonic clock) of the request */
     char why[TT_WHY_LEN];         /* a refusal's reason */
     uint64_t done_seq;            /* the check found this request in the log already, at this seq */
+    int duplicate;                /* ... by its idempotency key: the reply says so */
     char *canonical;              /* tempo load: the map as every agent will parse it (owned) */
     tt_rules_t rules;             /* call start: the rules the text parsed to */
     int32_t from_bar;             /* roll, defaults applied */
@@ -593,6 +599,7 @@ static void queue_write(req_t *q, Tutti__Record *rec)
     char why[TT_WHY_LEN];
     rec->actor = (char *)q->who->name;
     rec->actor_role = (char *)tt_role_name(q->who->role);
+    rec->idempotency_key = q->m->env->idempotency_key; /* checked by check_key; 0 or 16 bytes */
     pending_t *p = &s->batch[s->batch_len];
     int rc = seal_next(s, rec, &p->record, &p->record_len, why);
     if (rc != 0) {
@@ -991,11 +998,12 @@ static void publish(coord_server_t *s, uint64_t seq, const uint8_t *data, size_t
 }
 
 static int send_write_reply(coord_server_t *s, const uint8_t *rid, size_t rid_len,
-                            uint64_t request_id, uint64_t seq, char *why)
+                            uint64_t request_id, uint64_t seq, int duplicate, char *why)
 {
     Tutti__Envelope env = TUTTI__ENVELOPE__INIT;
     Tutti__WriteReply wr = TUTTI__WRITE_REPLY__INIT;
     wr.seq = seq;
+    wr.duplicate = duplicate;
     env.request_id = request_id;
     env.body_case = TUTTI__ENVELOPE__BODY_WRITE_REPLY;
     env.write_reply = &wr;
@@ -1030,7 +1038,7 @@ static void commit_batch(coord_server_t *s)
     for (size_t i = 0; i < s->batch_len; i++) {
         pending_t *p = &s->batch[i];
         char swhy[TT_WHY_LEN];
-        if (rc == 0 && send_write_reply(s, p->rid, p->rid_len, p->request_id, p->seq, swhy) != 0)
+        if (rc == 0 && send_write_reply(s, p->rid, p->rid_len, p->request_id, p->seq, 0, swhy) != 0)
             tt_diag_warn("write %llu committed but its reply was lost: %s",
                          (unsigned long long)p->seq, swhy);
         if (rc != 0 &&
@@ -1124,18 +1132,63 @@ static void defer(coord_server_t *s, tt_wire_msg_t *m, int from_pipe)
     m->env = NULL;
 }
 
-/* Runs one write through its row: rule check, then record. */
+/* The committed or in-flight record that carried m's idempotency key, or
+ * 0 when it has none or the key is new. */
+static uint64_t keyed_seq(const coord_server_t *s, const tt_wire_msg_t *m,
+                          Tutti__Record__BodyCase *kind)
+{
+    return tt_session_find_key(&s->state, &m->env->idempotency_key, kind);
+}
+
+/* A write whose key's record is still in the batch in flight: it is
+ * answered (duplicate) once that record has committed, never before. */
+static int retry_in_flight(const coord_server_t *s, const tt_wire_msg_t *m)
+{
+    uint64_t seq = keyed_seq(s, m, NULL);
+    return seq && s->batch_len > 0 && seq >= s->batch[0].seq;
+}
+
+/* A write's idempotency key, before its rules: a retry of a committed
+ * write is answered with the first one's seq (its rules would refuse it
+ * now: the cue exists, the take rolled), whatever the state since. */
+static int check_key(req_t *q, const command_t *cmd)
+{
+    const ProtobufCBinaryData *key = &q->m->env->idempotency_key;
+    if (key->len != 0 && key->len != TT_SESSION_KEY_LEN)
+        return tt_fail(q->why, TT_ERR_INVALID,
+                       "idempotency_key is %zu bytes: it must be %d random bytes (or empty)",
+                       key->len, TT_SESSION_KEY_LEN);
+    Tutti__Record__BodyCase kind;
+    uint64_t seq = keyed_seq(q->s, q->m, &kind);
+    if (!seq)
+        return 0;
+    if (kind != cmd->record)
+        return tt_fail(q->why, TT_ERR_INVALID,
+                       "this idempotency key was used for record %llu, another kind of write: a "
+                       "new write needs a new key",
+                       (unsigned long long)seq);
+    tt_diag_info("%s from %s repeats the idempotency key of record %llu: answered with it, "
+                 "nothing written",
+                 cmd->name, q->who ? q->who->name : "?", (unsigned long long)seq);
+    q->done_seq = seq;
+    q->duplicate = 1;
+    return 0;
+}
+
+/* Runs one write through its row: idempotency key, rule check, record. */
 static void write_request(coord_server_t *s, const command_t *cmd, const tt_wire_msg_t *m,
                           const tt_access_entry_t *who)
 {
     req_t q = {.s = s, .m = m, .who = who, .now = tt_time_mono_ns()};
-    int rc = cmd->check(&q);
+    int rc = check_key(&q, cmd);
+    if (rc == 0 && !q.done_seq)
+        rc = cmd->check(&q);
     if (rc != 0) {
         refuse(s, m, q.who, cmd->name, rc, q.why);
     } else if (q.done_seq) {
         char why[TT_WHY_LEN];
-        if (send_write_reply(s, m->routing_id, m->routing_id_len, m->request_id, q.done_seq, why) !=
-            0)
+        if (send_write_reply(s, m->routing_id, m->routing_id_len, m->request_id, q.done_seq,
+                             q.duplicate, why) != 0)
             tt_diag_warn("reply to a client lost: %s", why);
     } else {
         Tutti__Record rec = TUTTI__RECORD__INIT;
@@ -1191,7 +1244,12 @@ static void dispatch(coord_server_t *s, tt_wire_msg_t *m, int from_pipe)
         defer(s, m, from_pipe);
     else if (cmd->answer)
         cmd->answer(s, m, who);
-    else
+    else if (retry_in_flight(s, m)) {
+        tt_diag_info("%s from %s repeats the idempotency key of a record not yet committed: "
+                     "it waits for the commit",
+                     cmd->name, who ? who->name : "?");
+        defer(s, m, from_pipe);
+    } else
         write_request(s, cmd, m, who);
 }
 

@@ -17,6 +17,11 @@ json_t *tt_record_json(const Tutti__Record *rec, const uint8_t *hash)
     json_object_set_new(o, "role", json_string(rec->actor_role ? rec->actor_role : ""));
     json_object_set_new(o, "at", json_string(at));
     json_object_set_new(o, "at_unix_ns", json_integer((json_int_t)rec->at_unix_ns));
+    if (rec->idempotency_key.len > 0 && rec->idempotency_key.len <= 64) { /* the writer's */
+        char hex[2 * 64 + 1];
+        tt_hex_encode(rec->idempotency_key.data, rec->idempotency_key.len, hex);
+        json_object_set_new(o, "idempotency_key", json_string(hex));
+    }
     if (hash) {
         char hex[2 * TT_HASH_LEN + 1];
         tt_hex_encode(hash, TT_HASH_LEN, hex);

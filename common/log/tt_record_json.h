@@ -10,8 +10,9 @@
 #include "tutti.pb-c.h"
 
 /* New reference the caller owns (json_decref). hash may be NULL. Fields:
- * seq, kind, actor, role, at (ISO-8601 UTC), at_unix_ns, hash, and the
- * record's own fields (text for a note; session, signing_key for genesis). */
+ * seq, kind, actor, role, at (ISO-8601 UTC), at_unix_ns, idempotency_key
+ * (hex; only when the write carried one), hash, and the record's own
+ * fields (text for a note; session, signing_key for genesis). */
 json_t *tt_record_json(const Tutti__Record *rec, const uint8_t *hash);
 
 /* One line for people: "1M1 take 3 rolled from bar 7 ...", "stage: +Ann Lee"

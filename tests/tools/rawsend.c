@@ -27,11 +27,21 @@
  * heartbeat, status and fetch pipelined between them, all sent without
  * waiting. A write's reply goes out only after its commit, so every seq a
  * read reports must be covered by a write reply that arrived before it;
- * exits 1 naming the read that reported a seq not yet committed. */
+ * exits 1 naming the read that reported a seq not yet committed.
+ *
+ * MODE idem is no hostile frame either: --count N (default 1) notes with
+ * one idempotency key (--key-hex HEX, any length, to try wrong ones;
+ * default 16 random bytes), sent back to back so they meet in one commit
+ * group; prints "key HEX", then per reply in arrival order "write SEQ
+ * duplicate 0|1" or "error CODE MESSAGE"; exits 1 when a reply is
+ * missing. */
 #include "tt_error.h"
 #include "tt_keys.h"
 #include "tt_opts.h"
+#include "tt_text.h"
 #include "tt_wire.h"
+
+#include <sodium.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -167,31 +177,81 @@ static int check_committed(void *s)
     return bad;
 }
 
+/* Sends count notes with one idempotency key; see the header. */
+static int check_idem(void *s, const char *key_hex, int count)
+{
+    uint8_t key[64];
+    size_t key_len = 16;
+    if (key_hex) {
+        key_len = strlen(key_hex) / 2;
+        if (key_len > sizeof key || tt_hex_decode(key_hex, strlen(key_hex), key, key_len) != 0) {
+            fprintf(stderr, "tutti-rawsend: --key-hex wants up to 64 bytes in hex\n");
+            return 2;
+        }
+    } else {
+        randombytes_buf(key, key_len);
+    }
+    char hex[2 * sizeof key + 1];
+    tt_hex_encode(key, key_len, hex);
+    printf("key %s\n", hex);
+    Tutti__Envelope env = TUTTI__ENVELOPE__INIT;
+    Tutti__NoteRequest nr = TUTTI__NOTE_REQUEST__INIT;
+    nr.text = "once only";
+    env.body_case = TUTTI__ENVELOPE__BODY_NOTE;
+    env.note = &nr;
+    env.idempotency_key.data = key;
+    env.idempotency_key.len = key_len;
+    for (int i = 0; i < count; i++)
+        if (send_env(s, (uint64_t)i + 1, &env) != 0)
+            return 2;
+    for (int i = 0; i < count; i++) {
+        zmq_pollitem_t item = {s, 0, ZMQ_POLLIN, 0};
+        tt_wire_msg_t m;
+        char why[TT_WHY_LEN];
+        if (zmq_poll(&item, 1, 5000) <= 0 || tt_wire_recv(s, 0, 0, &m, why) != 0) {
+            printf("no reply (%d of %d missing)\n", count - i, count);
+            return 1;
+        }
+        if (m.env->body_case == TUTTI__ENVELOPE__BODY_WRITE_REPLY)
+            printf("write %llu duplicate %d\n", (unsigned long long)m.env->write_reply->seq,
+                   (int)m.env->write_reply->duplicate);
+        else if (m.env->body_case == TUTTI__ENVELOPE__BODY_ERROR)
+            printf("error %d %s\n", (int)m.env->error->code, m.env->error->message);
+        else
+            printf("reply %d\n", (int)m.env->body_case);
+        tt_wire_msg_clear(&m);
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     tt_conn_opts_t conn = {0};
-    const char *mode = NULL;
+    const char *mode = NULL, *key_hex = NULL;
     char media[256] = "";
-    int count = 200, hold_s = 3;
-    enum { O_MODE = 1, O_COUNT, O_HOLD, O_MEDIA };
+    int count = 200, count_given = 0, hold_s = 3;
+    enum { O_MODE = 1, O_COUNT, O_HOLD, O_MEDIA, O_KEY_HEX };
     static const struct option opts[] = {
         TT_CONN_OPTIONS,
         {"mode", required_argument, 0, O_MODE},
         {"count", required_argument, 0, O_COUNT},
         {"hold-s", required_argument, 0, O_HOLD},
         {"media", required_argument, 0, O_MEDIA},
+        {"key-hex", required_argument, 0, O_KEY_HEX},
         {0, 0, 0, 0},
     };
     int c, bad = 0;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         if (c == O_MODE)
             mode = optarg;
-        else if (c == O_COUNT)
+        else if (c == O_COUNT && (count_given = 1))
             bad |= (count = atoi(optarg)) <= 0 || count > 100000;
         else if (c == O_HOLD)
             bad |= (hold_s = atoi(optarg)) < 0 || hold_s > 600;
         else if (c == O_MEDIA)
             bad |= snprintf(media, sizeof media, "%s", optarg) >= (int)sizeof media;
+        else if (c == O_KEY_HEX)
+            key_hex = optarg;
         else if (c == TT_OPT_COORDINATOR || c == TT_OPT_SERVER_KEY || c == TT_OPT_KEY)
             tt_conn_opts_set(&conn, c, optarg, NULL);
         else
@@ -202,7 +262,8 @@ int main(int argc, char **argv)
             stderr,
             "usage: tutti-rawsend --coordinator EP --server-key F.pub --key F.key "
             "--mode random|truncated|badversion|noversion|oversize|multiframe|bignote|fill|flood|"
-            "empty|nobody|committed [--count N --hold-s S --media CUE:TAKE:ROOM:INPUT]\n");
+            "empty|nobody|committed|idem [--count N --hold-s S --media CUE:TAKE:ROOM:INPUT "
+            "--key-hex HEX]\n");
         return 2;
     }
     char why[TT_WHY_LEN], server_key[TT_Z85_KEY_LEN + 1];
@@ -283,8 +344,9 @@ int main(int argc, char **argv)
         tt_keypair_destroy(&kp);
         return fill && replies < sent;
     }
-    if (!strcmp(mode, "committed")) {
-        int rc = check_committed(s);
+    if (!strcmp(mode, "committed") || !strcmp(mode, "idem")) {
+        int rc = !strcmp(mode, "idem") ? check_idem(s, key_hex, count_given ? count : 1)
+                                       : check_committed(s);
         zmq_close(s);
         zmq_ctx_term(ctx);
         tt_keypair_destroy(&kp);
