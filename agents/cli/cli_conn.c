@@ -53,19 +53,43 @@ void cli_conn_close(cli_conn_t *s)
     tt_keypair_destroy(&s->keys);
 }
 
+static int print_failure(int rc, const char *why)
+{
+    fprintf(stderr, "tutti: %s%s\n",
+            rc == TT_ERR_AUTH     ? "authentication error: "
+            : rc == TT_ERR_DENIED ? "refused: "
+                                  : "",
+            why);
+    return cli_exit_for(rc);
+}
+
+int cli_write(cli_conn_t *s, Tutti__Envelope *req, Tutti__Envelope **reply)
+{
+    char why[TT_WHY_LEN], lost[TT_WHY_LEN];
+    tt_client_write_how_t how;
+    int rc = tt_client_write(s->client, req, reply, s->timeout_ms, &how, lost, why);
+    if (rc != 0)
+        return print_failure(rc, why);
+    unsigned long long seq = (unsigned long long)(*reply)->write_reply->seq;
+    if (how == TT_CLIENT_WRITE_WAS_COMMITTED)
+        fprintf(stderr,
+                "tutti: the first reply was lost (%s); the write had committed: seq %llu "
+                "(retried with the same key, recorded once)\n",
+                lost, seq);
+    else if (how == TT_CLIENT_WRITE_ON_RETRY)
+        fprintf(stderr,
+                "tutti: the first attempt was not recorded (%s); written on retry: seq %llu\n",
+                lost, seq);
+    return 0;
+}
+
 int cli_request(cli_conn_t *s, Tutti__Envelope *req, Tutti__Envelope **reply,
                 Tutti__Envelope__BodyCase want)
 {
     char why[TT_WHY_LEN];
     int rc = tt_client_request(s->client, req, reply, s->timeout_ms, why);
-    if (rc != 0) {
-        fprintf(stderr, "tutti: %s%s\n",
-                rc == TT_ERR_AUTH     ? "authentication error: "
-                : rc == TT_ERR_DENIED ? "refused: "
-                                      : "",
-                why);
-        return cli_exit_for(rc);
-    }
+    if (rc != 0)
+        return print_failure(rc, why);
     if ((*reply)->body_case != want) {
         fprintf(stderr, "tutti: unexpected reply from the coordinator\n");
         tutti__envelope__free_unpacked(*reply, NULL);

@@ -32,6 +32,14 @@ void cli_conn_close(cli_conn_t *c);
 int cli_request(cli_conn_t *c, Tutti__Envelope *req, Tutti__Envelope **reply,
                 Tutti__Envelope__BodyCase want);
 
+/* Sends a write request exactly once (tt_client_write: a random
+ * idempotency key, one retry with it after a lost reply) and waits for its
+ * WriteReply. 0 with *reply (the caller frees it), or the exit status
+ * after printing why. After a retry it says on stderr which happened:
+ * "the first reply was lost ...; the write had committed: seq N" or "the
+ * first attempt was not recorded ...; written on retry: seq N". */
+int cli_write(cli_conn_t *c, Tutti__Envelope *req, Tutti__Envelope **reply);
+
 /* The exit status for a tt_client error: EXIT_REFUSED or 1. */
 int cli_exit_for(int rc);
 

@@ -15,8 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Sends a write request; prints "WHAT recorded as SEQ" unless what is
- * NULL. *seq_out (may be NULL) gets the committed sequence number. */
+/* Sends a write request (exactly once: cli_write retries a lost reply
+ * with the same key); prints "WHAT recorded as SEQ" unless what is NULL.
+ * *seq_out (may be NULL) gets the committed sequence number. */
 static int write_request(const tt_conn_opts_t *o, Tutti__Envelope *env, const char *what,
                          uint64_t *seq_out)
 {
@@ -24,7 +25,7 @@ static int write_request(const tt_conn_opts_t *o, Tutti__Envelope *env, const ch
     int rc = cli_conn_open(o, &s);
     if (rc == 0) {
         Tutti__Envelope *reply = NULL;
-        rc = cli_request(&s, env, &reply, TUTTI__ENVELOPE__BODY_WRITE_REPLY);
+        rc = cli_write(&s, env, &reply);
         if (rc == 0) {
             if (what)
                 printf("%s recorded as %llu\n", what, (unsigned long long)reply->write_reply->seq);

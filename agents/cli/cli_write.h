@@ -1,6 +1,9 @@
 /* cli_write: the subcommands that append a record. Each sends one write
  * request over cli_conn and prints "WHAT recorded as SEQ" (trim says more)
  * when the coordinator commits it; a refusal is printed with its reason.
+ * Every write carries a random idempotency key and is retried once with
+ * it after a lost reply, so it is recorded exactly once (cli_write in
+ * cli_conn.h says what is printed then).
  * Handlers have the cli_handler_fn shape and return the exit status.
  */
 #ifndef CLI_WRITE_H

@@ -261,7 +261,10 @@ static void command_help(FILE *out, const cli_command_t *c)
     if (c->flags & CLI_WRITE)
         fprintf(out, "\nA write: the coordinator checks it against the session and your\n"
                      "role, records it in the signed log and answers with its sequence\n"
-                     "number.\n");
+                     "number. It is recorded exactly once: when the reply is lost\n"
+                     "(--timeout-ms passes, or the connection drops) tutti reconnects\n"
+                     "and sends it once more with the same idempotency key, and says\n"
+                     "on stderr whether the first attempt had been recorded.\n");
     if (c->flags & CLI_CONN) {
         fprintf(out, "\nConnection options:\n");
         tt_conn_opts_usage(out, 1);

@@ -200,7 +200,8 @@ static enum MHD_Result on_login(dash_http_t *h, struct MHD_Connection *c, reques
 
 /* ------------------------------------------------------------ actions */
 
-/* One request to the coordinator on a connection of this thread's own. */
+/* One write to the coordinator on a connection of this thread's own,
+ * exactly once (tt_client_write retries a lost reply with the same key). */
 static int coordinator_write(dash_http_t *h, Tutti__Envelope *req, uint64_t *seq, char *why)
 {
     tt_client_t *client =
@@ -208,11 +209,18 @@ static int coordinator_write(dash_http_t *h, Tutti__Envelope *req, uint64_t *seq
     if (!client)
         return TT_ERR_IO;
     Tutti__Envelope *rep = NULL;
-    int rc = tt_client_request(client, req, &rep, ACTION_TIMEOUT_MS, why);
-    if (rc == 0 && rep->body_case == TUTTI__ENVELOPE__BODY_WRITE_REPLY)
+    tt_client_write_how_t how;
+    char lost[TT_WHY_LEN];
+    int rc = tt_client_write(client, req, &rep, ACTION_TIMEOUT_MS, &how, lost, why);
+    if (rc == 0)
         *seq = rep->write_reply->seq;
-    else if (rc == 0)
-        rc = tt_fail(why, TT_ERR_PROTOCOL, "unexpected reply from the coordinator");
+    if (rc == 0 && how != TT_CLIENT_WRITE_ANSWERED)
+        tt_diag_warn("dashboard: %s (%s); %s: seq %llu",
+                     how == TT_CLIENT_WRITE_WAS_COMMITTED ? "a write's reply was lost"
+                                                          : "a write was not recorded",
+                     lost,
+                     how == TT_CLIENT_WRITE_WAS_COMMITTED ? "it had committed" : "written on retry",
+                     (unsigned long long)*seq);
     if (rep)
         tutti__envelope__free_unpacked(rep, NULL);
     tt_client_destroy(&client);

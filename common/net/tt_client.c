@@ -3,6 +3,8 @@
 #include "tt_error.h"
 #include "tt_time.h"
 
+#include <sodium.h>
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,10 +12,14 @@
 #include <zmq.h>
 
 struct tt_client {
+    void *ctx;              /* borrowed */
+    const tt_keypair_t *kp; /* borrowed */
+    int immediate;
     void *sock;
     void *monitor;
     uint64_t next_request_id;
     char endpoint[256];
+    char server_key[TT_Z85_KEY_LEN + 1];
     char monitor_ep[64];
 };
 
@@ -21,26 +27,20 @@ struct tt_client {
  * watches the monitor for a refused handshake. */
 #define MONITOR_AFTER_MS 20
 
+_Static_assert(TT_CLIENT_KEY_LEN == TUTTI__LIMITS__IDEMPOTENCY_KEY_BYTES, "idempotency key");
+
 static uint64_t client_counter = 0;
 
-tt_client_t *tt_client_new(void *ctx, const char *endpoint, const char *server_key_z85,
-                           const tt_keypair_t *kp, int immediate, char *why)
+/* A DEALER to c->endpoint and its monitor, into c->sock and c->monitor. */
+static int open_socket(tt_client_t *c, char *why)
 {
-    tt_client_t *c = calloc(1, sizeof *c);
-    if (!c) {
-        tt_fail(why, TT_ERR_NOMEM, "allocating a client");
-        return NULL;
-    }
-    snprintf(c->endpoint, sizeof c->endpoint, "%s", endpoint);
-    c->next_request_id = 1;
-    c->sock = zmq_socket(ctx, ZMQ_DEALER);
-    if (!c->sock) {
-        tt_fail(why, TT_ERR_IO, "creating a socket: %s", zmq_strerror(errno));
-        goto fail;
-    }
-    if (tt_wire_setup_client(c->sock, kp, server_key_z85, why) != 0)
-        goto fail;
-    if (immediate) {
+    c->sock = zmq_socket(c->ctx, ZMQ_DEALER);
+    if (!c->sock)
+        return tt_fail(why, TT_ERR_IO, "creating a socket: %s", zmq_strerror(errno));
+    int rc = tt_wire_setup_client(c->sock, c->kp, c->server_key, why);
+    if (rc != 0)
+        return rc;
+    if (c->immediate) {
         int one = 1;
         zmq_setsockopt(c->sock, ZMQ_IMMEDIATE, &one, sizeof one);
     }
@@ -52,25 +52,58 @@ tt_client_t *tt_client_new(void *ctx, const char *endpoint, const char *server_k
              (unsigned long long)++client_counter);
     if (zmq_socket_monitor(c->sock, c->monitor_ep,
                            ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_SUCCEEDED |
-                               ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_DISCONNECTED) != 0) {
-        tt_fail(why, TT_ERR_IO, "monitoring the socket: %s", zmq_strerror(errno));
-        goto fail;
-    }
-    c->monitor = zmq_socket(ctx, ZMQ_PAIR);
-    if (!c->monitor || zmq_connect(c->monitor, c->monitor_ep) != 0) {
-        tt_fail(why, TT_ERR_IO, "connecting the monitor: %s", zmq_strerror(errno));
-        goto fail;
-    }
+                               ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_DISCONNECTED) != 0)
+        return tt_fail(why, TT_ERR_IO, "monitoring the socket: %s", zmq_strerror(errno));
+    c->monitor = zmq_socket(c->ctx, ZMQ_PAIR);
+    if (!c->monitor || zmq_connect(c->monitor, c->monitor_ep) != 0)
+        return tt_fail(why, TT_ERR_IO, "connecting the monitor: %s", zmq_strerror(errno));
     int linger = 0;
     zmq_setsockopt(c->monitor, ZMQ_LINGER, &linger, sizeof linger);
-    if (zmq_connect(c->sock, endpoint) != 0) {
-        tt_fail(why, TT_ERR_INVALID, "connecting to %s: %s", endpoint, zmq_strerror(errno));
-        goto fail;
+    if (zmq_connect(c->sock, c->endpoint) != 0)
+        return tt_fail(why, TT_ERR_INVALID, "connecting to %s: %s", c->endpoint,
+                       zmq_strerror(errno));
+    return 0;
+}
+
+static void close_socket(tt_client_t *c)
+{
+    if (c->sock) {
+        zmq_socket_monitor(c->sock, NULL, 0);
+        zmq_close(c->sock);
+        c->sock = NULL;
     }
+    if (c->monitor) {
+        zmq_close(c->monitor);
+        c->monitor = NULL;
+    }
+}
+
+tt_client_t *tt_client_new(void *ctx, const char *endpoint, const char *server_key_z85,
+                           const tt_keypair_t *kp, int immediate, char *why)
+{
+    tt_client_t *c = calloc(1, sizeof *c);
+    if (!c) {
+        tt_fail(why, TT_ERR_NOMEM, "allocating a client");
+        return NULL;
+    }
+    c->ctx = ctx;
+    c->kp = kp;
+    c->immediate = immediate;
+    snprintf(c->endpoint, sizeof c->endpoint, "%s", endpoint);
+    snprintf(c->server_key, sizeof c->server_key, "%s", server_key_z85);
+    c->next_request_id = 1;
+    if (open_socket(c, why) != 0)
+        tt_client_destroy(&c);
     return c;
-fail:
-    tt_client_destroy(&c);
-    return NULL;
+}
+
+int tt_client_reconnect(tt_client_t *c, char *why)
+{
+    close_socket(c);
+    int rc = open_socket(c, why);
+    if (rc != 0)
+        close_socket(c);
+    return rc;
 }
 
 void tt_client_destroy(tt_client_t **self_p)
@@ -78,12 +111,7 @@ void tt_client_destroy(tt_client_t **self_p)
     if (!self_p || !*self_p)
         return;
     tt_client_t *c = *self_p;
-    if (c->sock) {
-        zmq_socket_monitor(c->sock, NULL, 0);
-        zmq_close(c->sock);
-    }
-    if (c->monitor)
-        zmq_close(c->monitor);
+    close_socket(c);
     free(c);
     *self_p = NULL;
 }
@@ -140,14 +168,26 @@ int tt_client_check_monitor(tt_client_t *c, int *connected, char *why)
 
 int tt_client_send(tt_client_t *c, Tutti__Envelope *env, char *why)
 {
+    if (!c->sock)
+        return tt_fail(why, TT_ERR_IO, "no socket to %s (a reconnect failed)", c->endpoint);
     env->request_id = c->next_request_id++;
     return tt_wire_send(c->sock, NULL, 0, env, why);
 }
 
-int tt_client_request(tt_client_t *c, Tutti__Envelope *req, Tutti__Envelope **reply, int timeout_ms,
-                      char *why)
+/* tt_client_request; with watch_drop, a connection that drops while the
+ * reply is awaited ends the wait at once (*dropped = 1, TT_ERR_UNAVAILABLE):
+ * the reply, if any, was sent on that connection and is lost with it. */
+static int request_once(tt_client_t *c, Tutti__Envelope *req, Tutti__Envelope **reply,
+                        int timeout_ms, int watch_drop, int *dropped, char *why)
 {
     *reply = NULL;
+    *dropped = 0;
+    int connected = -1;
+    if (watch_drop && c->monitor) { /* events of earlier requests are not this one's */
+        int rc = tt_client_check_monitor(c, NULL, why);
+        if (rc != 0)
+            return rc;
+    }
     int rc = tt_client_send(c, req, why);
     if (rc != 0)
         return rc;
@@ -180,9 +220,14 @@ int tt_client_request(tt_client_t *c, Tutti__Envelope *req, Tutti__Envelope **re
             return tt_fail(why, TT_ERR_IO, "polling: %s", zmq_strerror(errno));
         }
         if (with_monitor && (items[1].revents & ZMQ_POLLIN)) {
-            rc = tt_client_check_monitor(c, NULL, why);
+            rc = tt_client_check_monitor(c, &connected, why);
             if (rc != 0)
                 return rc;
+            if (watch_drop && connected == 0) {
+                *dropped = 1;
+                return tt_fail(why, TT_ERR_UNAVAILABLE,
+                               "the connection to %s dropped before the reply came", c->endpoint);
+            }
         }
         if (!(items[0].revents & ZMQ_POLLIN))
             continue;
@@ -205,4 +250,58 @@ int tt_client_request(tt_client_t *c, Tutti__Envelope *req, Tutti__Envelope **re
         *reply = msg.env;
         return 0;
     }
+}
+
+int tt_client_request(tt_client_t *c, Tutti__Envelope *req, Tutti__Envelope **reply, int timeout_ms,
+                      char *why)
+{
+    int dropped;
+    return request_once(c, req, reply, timeout_ms, 0, &dropped, why);
+}
+
+int tt_client_write(tt_client_t *c, Tutti__Envelope *req, Tutti__Envelope **reply, int timeout_ms,
+                    tt_client_write_how_t *how, char *lost, char *why)
+{
+    uint8_t key[TT_CLIENT_KEY_LEN];
+    ProtobufCBinaryData given = req->idempotency_key;
+    if (!given.len) { /* one key for this write, the same on its retry */
+        randombytes_buf(key, sizeof key);
+        req->idempotency_key.data = key;
+        req->idempotency_key.len = sizeof key;
+    }
+    *how = TT_CLIENT_WRITE_ANSWERED;
+    int dropped = 0;
+    char first[TT_WHY_LEN];
+    int rc = request_once(c, req, reply, timeout_ms, 1, &dropped, first);
+    if (rc == TT_ERR_TIMEOUT || dropped) {
+        if (lost)
+            snprintf(lost, TT_WHY_LEN, "%s", first);
+        /* A new socket: the old connection may be the trouble (a dead
+         * peer the DEALER would keep queueing to). */
+        char second[TT_WHY_LEN];
+        rc = tt_client_reconnect(c, second);
+        if (rc == 0)
+            rc = request_once(c, req, reply, timeout_ms, 1, &dropped, second);
+        if (rc == 0 && (*reply)->body_case == TUTTI__ENVELOPE__BODY_WRITE_REPLY)
+            *how = (*reply)->write_reply->duplicate ? TT_CLIENT_WRITE_WAS_COMMITTED
+                                                    : TT_CLIENT_WRITE_ON_RETRY;
+        else if (rc == TT_ERR_TIMEOUT || dropped)
+            rc = tt_fail(
+                why, rc,
+                "no reply to the write, nor to its retry with the same key (%.400s%s%.400s): "
+                "it may or may not be recorded; look at the history before writing it "
+                "again",
+                first, strcmp(first, second) ? "; then " : "", strcmp(first, second) ? second : "");
+        else if (rc != 0) /* the retry was answered: a refusal says what happened */
+            snprintf(why, TT_WHY_LEN, "%s", second);
+    } else if (rc != 0) {
+        snprintf(why, TT_WHY_LEN, "%s", first);
+    }
+    req->idempotency_key = given;
+    if (rc == 0 && (*reply)->body_case != TUTTI__ENVELOPE__BODY_WRITE_REPLY) {
+        tutti__envelope__free_unpacked(*reply, NULL);
+        *reply = NULL;
+        rc = tt_fail(why, TT_ERR_PROTOCOL, "unexpected reply to a write from %s", c->endpoint);
+    }
+    return rc;
 }

@@ -15,7 +15,9 @@
 typedef struct tt_client tt_client_t;
 
 /* immediate: queue messages only to a completed connection (agents, which
- * must not pile up stale heartbeats); 0 for one-shot CLI requests. */
+ * must not pile up stale heartbeats); 0 for one-shot CLI requests. ctx
+ * and kp are borrowed: they must outlive the client (a reconnect uses
+ * them). */
 tt_client_t *tt_client_new(void *ctx, const char *endpoint, const char *server_key_z85,
                            const tt_keypair_t *kp, int immediate, char *why);
 void tt_client_destroy(tt_client_t **self_p);
@@ -39,5 +41,33 @@ int tt_client_send(tt_client_t *c, Tutti__Envelope *env, char *why);
  * *reply is owned by the caller (tutti__envelope__free_unpacked). */
 int tt_client_request(tt_client_t *c, Tutti__Envelope *req, Tutti__Envelope **reply, int timeout_ms,
                       char *why);
+
+/* Closes the socket and opens a new one to the same coordinator (a fresh
+ * connection; replies still due on the old one are dropped). Request ids
+ * go on from where they were. On failure the client has no socket:
+ * requests fail until a reconnect succeeds. */
+int tt_client_reconnect(tt_client_t *c, char *why);
+
+#define TT_CLIENT_KEY_LEN 16 /* Envelope.idempotency_key */
+
+/* How tt_client_write's write went. */
+typedef enum {
+    TT_CLIENT_WRITE_ANSWERED,      /* the first attempt's reply arrived */
+    TT_CLIENT_WRITE_WAS_COMMITTED, /* that reply was lost; the retry found the write committed */
+    TT_CLIENT_WRITE_ON_RETRY,      /* the first attempt was not recorded; the retry wrote it */
+} tt_client_write_how_t;
+
+/* A write, exactly once: req (a write request) goes out with its
+ * idempotency_key, or with 16 fresh random bytes when it has none (req's
+ * own field is as it was on return). When no reply comes within
+ * timeout_ms, or the connection drops while it is awaited, the client
+ * reconnects and sends req once more with the same key: the coordinator
+ * answers a write it already holds with that record (duplicate) and
+ * writes nothing. *how says which happened; lost (TT_WHY_LEN, may be NULL)
+ * gets what befell the first attempt when there was a retry. A refusal is
+ * returned as by tt_client_request, without a retry. *reply (a
+ * WriteReply) is the caller's to free. */
+int tt_client_write(tt_client_t *c, Tutti__Envelope *req, Tutti__Envelope **reply, int timeout_ms,
+                    tt_client_write_how_t *how, char *lost, char *why);
 
 #endif

@@ -62,3 +62,43 @@ last=$("$B/tutti" status --json | jq -r .last_seq)
 echo "$out" | grep -qx "write $last duplicate 0" || fail "fresh key: $out (head $last)"
 [ "$(notes_with "once only")" = $((base + 1)) ] || fail "a fresh key did not write"
 it_log "keys of 15 and 17 bytes refused; a fresh key writes"
+
+# --- (b) the CLI through a link that loses one message. relay DIR NAME:
+# a tutti-netsim to the coordinator cutting its first connection at the
+# first data frame going DIR (down: the reply, up: the request); sets RELAY.
+relay() {
+    rm -f "$IT_DIR/$2.ready"
+    it_spawn "$2" "$B/tutti-netsim" --listen tcp://127.0.0.1:0 --to "$EP" "--cut-$1" 1 \
+        --ready-file "$IT_DIR/$2.ready"
+    it_wait_for 10 test -s "$IT_DIR/$2.ready" || fail "$2 did not start"
+    RELAY=$(head -1 "$IT_DIR/$2.ready")
+}
+cli_through() { # cli_through NAME TEXT: tutti note TEXT via RELAY; sets OUT, ERR, SEQ
+    local t0=$(date +%s%N)
+    "$B/tutti" --coordinator "$RELAY" --timeout-ms 5000 note "$2" >"$IT_DIR/$1.out" \
+        2>"$IT_DIR/$1.err" || fail "tutti note via the relay failed: $(cat "$IT_DIR/$1.err")"
+    OUT=$(cat "$IT_DIR/$1.out") ERR=$(cat "$IT_DIR/$1.err")
+    SEQ=$(echo "$OUT" | sed -n 's/^note recorded as \([0-9]*\)$/\1/p')
+    [ -n "$SEQ" ] || fail "tutti printed '$OUT'"
+    it_log "tutti took $(( ($(date +%s%N) - t0) / 1000000 )) ms; stderr: $ERR"
+}
+
+relay down relay-reply
+cli_through lost-reply "the reply to this was lost"
+grep -q "cutting the server's data frame 1" "$IT_DIR/relay-reply.log" || fail "the relay cut nothing"
+echo "$ERR" | grep -q "the first reply was lost (.*); the write had committed: seq $SEQ " ||
+    fail "tutti did not say the first reply was lost: $ERR"
+[ "$(notes_with "the reply to this was lost")" = 1 ] || fail "the note is not in the log once"
+it_log "reply lost: tutti retried, the coordinator answered with record $SEQ, recorded once"
+
+relay up relay-request
+cli_through lost-request "this request was lost"
+grep -q "cutting the client's data frame 1" "$IT_DIR/relay-request.log" || fail "the relay cut nothing"
+echo "$ERR" | grep -q "the first attempt was not recorded (.*); written on retry: seq $SEQ" ||
+    fail "tutti did not say the retry wrote it: $ERR"
+[ "$(notes_with "this request was lost")" = 1 ] || fail "the note is not in the log once"
+it_log "request lost: tutti's retry wrote record $SEQ, recorded once"
+
+it_stop "$CPID"
+v=$("$B/tutti" verify "$IT_DIR/coord" --json) || fail "verify: $v"
+it_log "PASS"

@@ -399,6 +399,7 @@ struct options {
     bool busy_poll;
     bool rx_stamps;
     bool stats;
+    unsigned long cut_up, cut_down; /* 0, or the data frame whose start resets the first conn */
 };
 
 /* The manual, in several literals: ISO C only promises 4095-character string literals. */
@@ -411,7 +412,8 @@ static void usage(FILE *out)
           "               [--down-delay MS] [--down-jitter MS] [--down-jitter-dist D]\n"
           "               [--down-rate MBIT] [--outage START+LEN]... [--seed N]\n"
           "               [--ready-file PATH] [--max-buffer MIB] [--spin-us US] [--busy-poll]\n"
-          "               [--no-kernel-timestamps] [--stats] [-v|--verbose]\n"
+          "               [--no-kernel-timestamps] [--stats] [--cut-up N] [--cut-down N]\n"
+          "               [-v|--verbose]\n"
           "  tutti-netsim --echo-server tcp://HOST:PORT [--echo-server ..].. [--ready-file PATH]\n"
           "  tutti-netsim --help\n"
           "\n"
@@ -452,6 +454,19 @@ static void usage(FILE *out)
           "  accepted (and connected to --to) and bytes are still read and held; afterwards\n"
           "  delivery resumes in order, with the timing it would have had if the outage had not\n"
           "  happened, shifted by the time the link was down.\n"
+          "\n",
+          out);
+    fputs("Cutting one message (ZeroMQ, ZMTP 3):\n"
+          "  --cut-up N                on the first connection accepted, reset both sides (as a\n"
+          "                            peer's reset would) where the client's Nth data frame\n"
+          "                            begins: it and everything after it are never delivered\n"
+          "  --cut-down N              the same for the server's Nth data frame (e.g.\n"
+          "                            --cut-down 1 loses a DEALER client's first reply);\n"
+          "                            later connections are relayed as usual\n"
+          "  Data frames: the frames after the 64-byte greeting that are not commands, and\n"
+          "  CURVE's MESSAGE commands (which carry them encrypted); handshake commands\n"
+          "  (HELLO, WELCOME, INITIATE, READY) and heartbeats are not counted.  Bytes before\n"
+          "  the cut are delivered in order, then the reset.\n"
           "\n",
           out);
     fputs(
@@ -612,6 +627,8 @@ enum {
     OPT_BUSY,
     OPT_NO_STAMPS,
     OPT_STATS,
+    OPT_CUT_UP,
+    OPT_CUT_DOWN,
 };
 
 static int add_endpoint(const char *opt, const char *arg, bool port0, struct endpoint *arr,
@@ -664,6 +681,8 @@ static int parse_args(int argc, char **argv, struct options *o)
         {"busy-poll", no_argument, NULL, OPT_BUSY},
         {"no-kernel-timestamps", no_argument, NULL, OPT_NO_STAMPS},
         {"stats", no_argument, NULL, OPT_STATS},
+        {"cut-up", required_argument, NULL, OPT_CUT_UP},
+        {"cut-down", required_argument, NULL, OPT_CUT_DOWN},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -739,6 +758,18 @@ static int parse_args(int argc, char **argv, struct options *o)
         case OPT_BUSY: o->busy_poll = true; break;
         case OPT_NO_STAMPS: o->rx_stamps = false; break;
         case OPT_STATS: o->stats = true; break;
+        case OPT_CUT_UP:
+        case OPT_CUT_DOWN: {
+            char *end;
+            unsigned long *n = c == OPT_CUT_UP ? &o->cut_up : &o->cut_down;
+            errno = 0;
+            *n = strtoul(optarg, &end, 10);
+            if (end == optarg || *end != '\0' || errno || *n == 0 || optarg[0] == '-') {
+                logmsg("%s '%s': expected a frame number from 1", name, optarg);
+                r = -1;
+            }
+            break;
+        }
         case ':': logmsg("option '%s' needs an argument", name); return -1;
         default: logmsg("unknown option '%s'", name); return -1;
         }
@@ -861,11 +892,23 @@ struct dir {
     int64_t link_free; /* link-clock time the serialiser becomes free */
     int64_t last_due;  /* delivery time of the previous chunk (no reordering) */
     uint64_t rng;
-    bool src_done;   /* EOF or error read from the source; nothing more to read */
-    bool dst_done;   /* FIN delivered to the destination */
-    bool blocked;    /* destination returned EAGAIN; waiting for EPOLLOUT */
-    bool backlogged; /* hit EAGAIN since the queue was last empty (for --stats) */
+    bool src_done;            /* EOF or error read from the source; nothing more to read */
+    bool dst_done;            /* FIN delivered to the destination */
+    bool blocked;             /* destination returned EAGAIN; waiting for EPOLLOUT */
+    bool backlogged;          /* hit EAGAIN since the queue was last empty (for --stats) */
+    struct zmtp {             /* --cut-up/--cut-down: where the ZMTP stream is */
+        unsigned long cut_at; /* data frame to cut at, 0 = none */
+        unsigned long frames; /* data frames begun */
+        uint64_t skip;        /* greeting or body bytes still to pass */
+        uint64_t size;        /* frame size being read */
+        int state;            /* Z_* */
+        unsigned need;        /* size bytes still to read */
+        unsigned char flags, name[8];
+        unsigned name_len;
+    } zmtp;
 };
+
+enum { Z_SKIP, Z_FLAGS, Z_SIZE, Z_NAME };
 
 struct conn;
 
@@ -1248,6 +1291,11 @@ static void conn_open(struct sim *s, struct listener *l, int cfd)
     c->srv = (struct side){.kind = K_SIDE, .fd = sfd, .is_srv = true, .conn = c};
     dir_init(&c->up, &s->up_link, s->opt->seed, c->id, 0);
     dir_init(&c->down, &s->down_link, s->opt->seed, c->id, 1);
+    if (c->id == 0) { /* --cut-up/--cut-down apply to the first connection only */
+        c->up.zmtp.cut_at = s->opt->cut_up;
+        c->down.zmtp.cut_at = s->opt->cut_down;
+        c->up.zmtp.skip = c->down.zmtp.skip = 64; /* the ZMTP 3 greeting */
+    }
     c->next = s->conns;
     if (s->conns)
         s->conns->prev = c;
@@ -1321,6 +1369,59 @@ static int dir_enqueue(struct sim *s, struct dir *d, int64_t t, const void *data
     return 0;
 }
 
+/*
+ * Follows the ZMTP frames in data[0..len): returns the offset where the data frame to cut at
+ * begins (where it is recognised: after its size, or its command name), or len when it does
+ * not begin here.  A frame is flags (bit 1: 8-byte size, bit 2: command), size, body.
+ */
+static size_t zmtp_scan(struct zmtp *z, const unsigned char *data, size_t len)
+{
+    size_t i = 0;
+
+    while (i < len) {
+        if (z->state == Z_SKIP) {
+            uint64_t n = len - i < z->skip ? len - i : z->skip;
+            i += (size_t)n;
+            z->skip -= n;
+            if (z->skip == 0)
+                z->state = Z_FLAGS;
+            continue;
+        }
+        unsigned char b = data[i++];
+        if (z->state == Z_FLAGS) {
+            z->flags = b;
+            z->need = (b & 0x02) ? 8 : 1;
+            z->size = 0;
+            z->state = Z_SIZE;
+            continue;
+        }
+        if (z->state == Z_SIZE) {
+            z->size = z->size << 8 | b;
+            if (--z->need > 0)
+                continue;
+            if (!(z->flags & 0x04)) { /* a plain data frame */
+                z->skip = z->size;
+                z->state = z->skip ? Z_SKIP : Z_FLAGS;
+                if (++z->frames == z->cut_at)
+                    return i;
+                continue;
+            }
+            z->name_len = 0;
+            z->state = z->size ? Z_NAME : Z_FLAGS;
+            continue;
+        }
+        /* Z_NAME: a command's first 8 body bytes (name length, name) */
+        z->name[z->name_len++] = b;
+        if (z->name_len < 8 && z->name_len < z->size)
+            continue;
+        z->skip = z->size - z->name_len;
+        z->state = z->skip ? Z_SKIP : Z_FLAGS;
+        if (z->name_len == 8 && memcmp(z->name, "\x07MESSAGE", 8) == 0 && ++z->frames == z->cut_at)
+            return i;
+    }
+    return len;
+}
+
 static void dir_read(struct sim *s, struct conn *c, struct dir *d, int fd, int64_t wake)
 {
     static unsigned char buf[READ_SIZE];
@@ -1343,7 +1444,18 @@ static void dir_read(struct sim *s, struct conn *c, struct dir *d, int fd, int64
             t = stamp;
         }
 
-        if (n > 0) {
+        if (n > 0 && d->zmtp.cut_at) {
+            size_t keep = zmtp_scan(&d->zmtp, buf, (size_t)n);
+            r = keep ? dir_enqueue(s, d, t, buf, keep, 0) : 0;
+            if (r == 0 && keep < (size_t)n) { /* the reset travels after the bytes before it */
+                logmsg("conn %" PRIu64 ": cutting the %s's data frame %lu (--cut-%s): reset", c->id,
+                       d == &c->up ? "client" : "server", d->zmtp.cut_at,
+                       d == &c->up ? "up" : "down");
+                d->zmtp.cut_at = 0;
+                d->src_done = true;
+                r = dir_enqueue(s, d, t, NULL, 0, CH_RESET);
+            }
+        } else if (n > 0) {
             r = dir_enqueue(s, d, t, buf, (size_t)n, 0);
         } else if (n == 0) {
             d->src_done = true;
