@@ -309,8 +309,8 @@ static void print_csv(json_t *o)
         snprintf(take, sizeof take, "%lld",
                  (long long)json_integer_value(json_object_get(o, "take")));
     json_t *rest = json_deep_copy(o);
-    const char *drop[] = {"seq", "at",   "kind", "actor",     "role",
-                          "cue", "take", "hash", "at_unix_ns"};
+    const char *drop[] = {"seq", "at",   "kind", "actor",      "role",
+                          "cue", "take", "hash", "at_unix_ns", "idempotency_key"};
     for (size_t i = 0; i < sizeof drop / sizeof *drop; i++)
         json_object_del(rest, drop[i]);
     char *details = json_dumps(rest, JSON_COMPACT | JSON_SORT_KEYS);
