@@ -36,6 +36,7 @@ typedef struct {
 struct coord_outbox {
     void *router;
     char name[32];
+    int64_t give_up_ns;
     peer_t *peers; /* peers with replies waiting */
     size_t n_peers, cap_peers;
 };
@@ -49,7 +50,7 @@ int coord_outbox_configure(void *router, char *why)
     return 0;
 }
 
-coord_outbox_t *coord_outbox_new(void *router, const char *name, char *why)
+coord_outbox_t *coord_outbox_new(void *router, const char *name, int give_up_ms, char *why)
 {
     coord_outbox_t *o = calloc(1, sizeof *o);
     if (!o) {
@@ -57,6 +58,7 @@ coord_outbox_t *coord_outbox_new(void *router, const char *name, char *why)
         return NULL;
     }
     o->router = router;
+    o->give_up_ns = (int64_t)give_up_ms * 1000000;
     snprintf(o->name, sizeof o->name, "%s", name);
     return o;
 }
@@ -222,9 +224,13 @@ size_t coord_outbox_flush(coord_outbox_t *o)
                          p->dropped);
             p->dropped = 0;
         }
+        int stuck = p->msgs > 0 && now - p->last_sent_ns > o->give_up_ns;
         if (rc == TT_ERR_IO) /* gone: its replies have nobody to go to */
             tt_diag_warn("%s socket: a peer left with %zu replies unread", o->name, p->msgs);
-        if (rc == TT_ERR_IO || p->msgs == 0)
+        else if (stuck)
+            tt_diag_warn("%s socket: a peer took no reply for %lld s: dropping its %zu waiting",
+                         o->name, (long long)(o->give_up_ns / 1000000000), p->msgs);
+        if (rc == TT_ERR_IO || stuck || p->msgs == 0)
             remove_peer(o, p); /* the last entry moved to i: look at it next */
         else
             i++;

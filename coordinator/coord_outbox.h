@@ -33,9 +33,15 @@ typedef struct coord_outbox coord_outbox_t;
  * applies to the pipes made after it. */
 int coord_outbox_configure(void *router, char *why);
 
+/* A peer that has taken nothing for this long has its waiting replies
+ * dropped: it is stuck or gone (libzmq may keep a gone peer's full pipe
+ * for a long while), and its queue must not stay forever. */
+#define COORD_OUTBOX_GIVE_UP_MS 60000
+
 /* An outbox for router (borrowed; configured as above). name says which
- * socket in the log ("request", "upload"). NULL with a reason in why. */
-coord_outbox_t *coord_outbox_new(void *router, const char *name, char *why);
+ * socket in the log ("request", "upload"); give_up_ms is
+ * COORD_OUTBOX_GIVE_UP_MS but in tests. NULL with a reason in why. */
+coord_outbox_t *coord_outbox_new(void *router, const char *name, int give_up_ms, char *why);
 void coord_outbox_destroy(coord_outbox_t **self_p);
 
 /* Sends env to the peer rid now, or after what already waits for it. 0

@@ -1429,7 +1429,7 @@ coord_server_t *coord_server_new(const coord_config_t *cfg, char *why)
     if (!(s->router =
               bind_server_socket(s, ZMQ_ROUTER, "requests", cfg->bind, &s->router_listen, why)))
         goto fail;
-    if (!(s->outbox = coord_outbox_new(s->router, "request", why)))
+    if (!(s->outbox = coord_outbox_new(s->router, "request", COORD_OUTBOX_GIVE_UP_MS, why)))
         goto fail;
     char bound[256];
     snprintf(bound, sizeof bound, "%s", coord_listen_endpoint(s->router_listen));

@@ -1055,7 +1055,7 @@ coord_upload_t *coord_upload_start(const coord_upload_config_t *cfg, char *why)
     if (tt_wire_setup_server(u->router, cfg->keys, why) != 0 ||
         coord_outbox_configure(u->router, why) != 0)
         goto fail;
-    if (!(u->outbox = coord_outbox_new(u->router, "upload", why)))
+    if (!(u->outbox = coord_outbox_new(u->router, "upload", COORD_OUTBOX_GIVE_UP_MS, why)))
         goto fail;
     if (!(u->access = tt_access_from_entries(cfg->access->entries, cfg->access->count, why)))
         goto fail;
