@@ -57,6 +57,16 @@ void tt_utf8_copy(char *dst, size_t cap, const char *src)
     dst[n] = '\0';
 }
 
+void tt_utf8_copy_any(char *dst, size_t cap, const char *src)
+{
+    tt_utf8_copy(dst, cap, src);
+    if (tt_utf8_valid(dst, strlen(dst)))
+        return;
+    for (char *p = dst; *p; p++)
+        if ((unsigned char)*p > 0x7F)
+            *p = '?';
+}
+
 static const char hexdigits[] = "0123456789abcdef";
 
 void tt_hex_encode(const uint8_t *data, size_t n, char *out)

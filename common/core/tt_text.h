@@ -37,6 +37,10 @@ int tt_utf8_valid(const char *text, size_t n);
  * boundary when it does not fit. */
 void tt_utf8_copy(char *dst, size_t cap, const char *src);
 
+/* The same for src of any bytes (a peer's text, a path in a message):
+ * when the copy is not valid UTF-8, every byte over 0x7F becomes '?'. */
+void tt_utf8_copy_any(char *dst, size_t cap, const char *src);
+
 /* Lowercase hex of data[0..n) into out (2n + 1 bytes, NUL-terminated). */
 void tt_hex_encode(const uint8_t *data, size_t n, char *out);
 

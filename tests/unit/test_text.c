@@ -85,6 +85,20 @@ static void test_utf8_copy(void **state)
     assert_string_equal(one, "");
 }
 
+static void test_utf8_copy_any(void **state)
+{
+    (void)state;
+    char out[8];
+    tt_utf8_copy_any(out, sizeof out, "a\xe2\x82\xac"); /* valid: kept */
+    assert_string_equal(out, "a\xe2\x82\xac");
+    tt_utf8_copy_any(out, sizeof out,
+                     "a\xff\xe2\x82"
+                     "b"); /* not: its high bytes go */
+    assert_string_equal(out, "a???b");
+    tt_utf8_copy_any(out, sizeof out, "abcdefghij");
+    assert_string_equal(out, "abcdefg");
+}
+
 static void test_hex(void **state)
 {
     (void)state;
@@ -120,7 +134,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_name_alphabet), cmocka_unit_test(test_leading_dot),
         cmocka_unit_test(test_utf8_valid),    cmocka_unit_test(test_utf8_copy),
-        cmocka_unit_test(test_hex),
+        cmocka_unit_test(test_utf8_copy_any), cmocka_unit_test(test_hex),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
