@@ -23,6 +23,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 struct tt_store {
@@ -34,6 +35,7 @@ struct tt_store {
     int lock_fd; /* DIR/tutti.lock, held (flock) while a writer has the store; -1 */
     char dir[1024];
     size_t map_mb;
+    tt_store_fault_t fault; /* of the last TT_ERR_STORE failure */
 };
 
 /* One writer per store: a second coordinator (or agent) on the same
@@ -168,6 +170,14 @@ static int mdb_fail(tt_store_t *s, char *why, int rc, const char *doing)
                        "store structure corrupt in %s (%s while %s): restore the store from a "
                        "replica or a backup",
                        s->dir, mdb_strerror(rc), doing);
+    /* LMDB turns a short write into EIO ("filesystem full?"): a write that
+     * left no free block behind was one. */
+    struct statvfs fs;
+    if (rc == EIO && statvfs(s->dir, &fs) == 0 && fs.f_bavail == 0)
+        rc = ENOSPC;
+    s->fault = rc == MDB_MAP_FULL               ? TT_STORE_FAULT_MAP_FULL
+               : (rc == ENOSPC || rc == EDQUOT) ? TT_STORE_FAULT_DISK_FULL
+                                                : TT_STORE_FAULT_IO;
     if (rc == MDB_MAP_FULL)
         return tt_fail(why, TT_ERR_STORE,
                        "store full: %s in %s: MDB_MAP_FULL (map %zu MiB): raise --map-size-mb",
@@ -176,6 +186,17 @@ static int mdb_fail(tt_store_t *s, char *why, int rc, const char *doing)
         return tt_fail(why, TT_ERR_STORE, "disk full: %s in %s: %s: free space on its disk", doing,
                        s->dir, strerror(rc));
     return tt_fail(why, TT_ERR_STORE, "%s in %s: %s", doing, s->dir, mdb_strerror(rc));
+}
+
+static int read_only(tt_store_t *s, char *why)
+{
+    s->fault = TT_STORE_FAULT_IO;
+    return tt_fail(why, TT_ERR_STORE, "store %s is open read-only", s->dir);
+}
+
+tt_store_fault_t tt_store_fault(const tt_store_t *s)
+{
+    return s->fault;
 }
 
 /* Opens (creates) the log and meta databases in one transaction. */
@@ -312,7 +333,7 @@ int tt_store_append(tt_store_t *s, uint64_t first_seq, const tt_bytes_t *records
                     char *why)
 {
     if (s->readonly)
-        return tt_fail(why, TT_ERR_STORE, "store %s is open read-only", s->dir);
+        return read_only(s, why);
     MDB_txn *volatile txn = NULL;
     MDB_cursor *volatile no_cursor = NULL;
     STORE_GUARD(s, txn, no_cursor, first_seq - 1, why);
@@ -481,7 +502,7 @@ int tt_store_meta_get(tt_store_t *s, const char *key, void *out, size_t *len, ch
 int tt_store_meta_put(tt_store_t *s, const char *key, const void *data, size_t len, char *why)
 {
     if (s->readonly || !s->has_meta)
-        return tt_fail(why, TT_ERR_STORE, "store %s is open read-only", s->dir);
+        return read_only(s, why);
     if (len > 4096)
         return tt_fail(why, TT_ERR_TOO_BIG, "metadata %s of %zu bytes", key, len);
     MDB_txn *volatile txn = NULL;

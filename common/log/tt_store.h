@@ -56,6 +56,17 @@ int tt_store_scan(tt_store_t *s, uint64_t from_seq, size_t max_count, size_t max
 int tt_store_meta_get(tt_store_t *s, const char *key, void *out, size_t *len, char *why);
 int tt_store_meta_put(tt_store_t *s, const char *key, const void *data, size_t len, char *why);
 
+/* What the last call on s that failed with TT_ERR_STORE ran into, for a
+ * status a person reads (the why says it in words). Like errno: valid right
+ * after that call, and not reset by calls that succeed. */
+typedef enum {
+    TT_STORE_FAULT_NONE = 0,  /* no such failure yet */
+    TT_STORE_FAULT_MAP_FULL,  /* MDB_MAP_FULL: the map is too small (--map-size-mb) */
+    TT_STORE_FAULT_DISK_FULL, /* ENOSPC or EDQUOT: the filesystem is full */
+    TT_STORE_FAULT_IO         /* any other LMDB or I/O failure */
+} tt_store_fault_t;
+tt_store_fault_t tt_store_fault(const tt_store_t *s);
+
 /* Removes every record with seq > keep_seq (replicas only: used when a
  * replica finds it diverged from the coordinator after a restore). */
 int tt_store_truncate_after(tt_store_t *s, uint64_t keep_seq, char *why);
