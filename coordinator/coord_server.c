@@ -31,6 +31,7 @@
 #include "tt_session.h"
 #include "tt_store.h"
 #include "tt_tempo.h"
+#include "tt_text.h"
 #include "tt_time.h"
 #include "tt_wire.h"
 
@@ -67,6 +68,15 @@ typedef struct {
     int has_clock;
     char clock_state[16];
     double offset_us, drift_ppm, rtt_us, error_bound_us, trim_us;
+    /* As in the room's last heartbeat (tutti.proto: ReplicaConflict,
+     * StoreFault); kind/cause NONE when it had none. The since times are
+     * ours (monotonic), from the for_ms the agent sent. */
+    Tutti__ReplicaConflictKind conflict;
+    uint64_t conflict_replica_seq, conflict_coordinator_seq, conflict_seq;
+    int64_t conflict_since_ns;
+    Tutti__StoreFaultCause store_fault;
+    char store_fault_text[256];
+    int64_t store_fault_since_ns;
 } room_t;
 
 typedef struct {
@@ -386,6 +396,52 @@ static void on_hello(coord_server_t *s, const tt_wire_msg_t *m, const tt_access_
     send_reply(s, m, &env);
 }
 
+/* A since time from an agent's for_ms: bounded, so a wild value cannot
+ * overflow the arithmetic (a year is plenty). */
+static int64_t since_ns(int64_t now, int64_t for_ms)
+{
+    const int64_t year_ms = 366LL * 24 * 3600 * 1000;
+    return now - (for_ms < 0 ? 0 : for_ms > year_ms ? year_ms : for_ms) * 1000000;
+}
+
+/* Keeps what the heartbeat says of the room's replica and store: a
+ * condition absent from it has stopped. Unknown enum values from a newer
+ * agent are kept as they are (the CLI names them by number). */
+static void room_conditions(coord_server_t *s, room_t *r, const Tutti__Heartbeat *hb)
+{
+    int64_t now = tt_time_mono_ns();
+    const Tutti__ReplicaConflict *c = hb->conflict;
+    Tutti__ReplicaConflictKind kind =
+        c ? c->kind : TUTTI__REPLICA_CONFLICT_KIND__REPLICA_CONFLICT_NONE;
+    if (kind != r->conflict)
+        tt_diag_warn("room %s: its replica (at %llu) %s this coordinator's log (at %llu)", r->name,
+                     (unsigned long long)hb->seq,
+                     kind == TUTTI__REPLICA_CONFLICT_KIND__REPLICA_CONFLICT_NONE ? "agrees with"
+                     : kind == TUTTI__REPLICA_CONFLICT_KIND__REPLICA_CONFLICT_AHEAD
+                         ? "is ahead of"
+                         : "diverged from",
+                     (unsigned long long)s->state.last_seq);
+    r->conflict = kind;
+    if (c) {
+        r->conflict_replica_seq = c->replica_seq;
+        r->conflict_coordinator_seq = c->coordinator_seq;
+        r->conflict_seq = c->conflict_seq;
+        r->conflict_since_ns = since_ns(now, c->for_ms);
+    }
+    const Tutti__StoreFault *f = hb->store_fault;
+    Tutti__StoreFaultCause cause = f ? f->cause : TUTTI__STORE_FAULT_CAUSE__STORE_FAULT_NONE;
+    char text[sizeof r->store_fault_text] = "";
+    if (f) {
+        tt_utf8_copy_any(text, sizeof text, f->text);
+        r->store_fault_since_ns = since_ns(now, f->for_ms);
+    }
+    if (cause != r->store_fault)
+        tt_diag_warn("room %s: %s%s", r->name, f ? "its store failed: " : "its store writes again",
+                     text);
+    r->store_fault = cause;
+    memcpy(r->store_fault_text, text, sizeof text);
+}
+
 static void on_heartbeat(coord_server_t *s, const tt_wire_msg_t *m, const tt_access_entry_t *who)
 {
     room_seen(s, who, m->env->heartbeat->seq, 1);
@@ -400,6 +456,8 @@ static void on_heartbeat(coord_server_t *s, const tt_wire_msg_t *m, const tt_acc
         r->error_bound_us = cr->error_bound_us;
         r->trim_us = cr->trim_us;
     }
+    if (r)
+        room_conditions(s, r, m->env->heartbeat);
     Tutti__Envelope env = TUTTI__ENVELOPE__INIT;
     Tutti__Heartbeat hb = TUTTI__HEARTBEAT__INIT;
     hb.seq = s->state.last_seq;
@@ -417,12 +475,17 @@ static void on_status(coord_server_t *s, const tt_wire_msg_t *m, const tt_access
     Tutti__RoomStatus *rs = calloc(s->room_count ? s->room_count : 1, sizeof *rs);
     Tutti__RoomStatus **rp = calloc(s->room_count ? s->room_count : 1, sizeof *rp);
     Tutti__ClockReport *cr = calloc(s->room_count ? s->room_count : 1, sizeof *cr);
+    Tutti__ReplicaConflict *rc = calloc(s->room_count ? s->room_count : 1, sizeof *rc);
+    Tutti__StoreFault *sf = calloc(s->room_count ? s->room_count : 1, sizeof *sf);
     char **players = calloc(s->state.n_players + 1, sizeof *players);
     size_t used_players = 0;
-    if (!rs || !rp || !cr) {
+    if (!rs || !rp || !cr || !rc || !sf) {
         free(rs);
         free(rp);
         free(cr);
+        free(rc);
+        free(sf);
+        free(players);
         send_error(s, m, TT_ERR_NOMEM, "coordinator out of memory");
         return;
     }
@@ -443,6 +506,23 @@ static void on_status(coord_server_t *s, const tt_wire_msg_t *m, const tt_access
             cr[i].error_bound_us = s->rooms[i].error_bound_us;
             cr[i].trim_us = s->rooms[i].trim_us;
             rs[i].clock = &cr[i];
+        }
+        const room_t *room = &s->rooms[i];
+        if (room->conflict != TUTTI__REPLICA_CONFLICT_KIND__REPLICA_CONFLICT_NONE) {
+            tutti__replica_conflict__init(&rc[i]);
+            rc[i].kind = room->conflict;
+            rc[i].replica_seq = room->conflict_replica_seq;
+            rc[i].coordinator_seq = room->conflict_coordinator_seq;
+            rc[i].conflict_seq = room->conflict_seq;
+            rc[i].for_ms = (now - room->conflict_since_ns) / 1000000;
+            rs[i].conflict = &rc[i];
+        }
+        if (room->store_fault != TUTTI__STORE_FAULT_CAUSE__STORE_FAULT_NONE) {
+            tutti__store_fault__init(&sf[i]);
+            sf[i].cause = room->store_fault;
+            sf[i].text = (char *)room->store_fault_text;
+            sf[i].for_ms = (now - room->store_fault_since_ns) / 1000000;
+            rs[i].store_fault = &sf[i];
         }
         rs[i].players = players ? players + used_players : NULL;
         for (size_t p = 0; players && p < s->state.n_players; p++)
@@ -494,6 +574,8 @@ static void on_status(coord_server_t *s, const tt_wire_msg_t *m, const tt_access
     free(rs);
     free(rp);
     free(cr);
+    free(rc);
+    free(sf);
     free(cs);
     free(csp);
     free(names);

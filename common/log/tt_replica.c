@@ -5,12 +5,22 @@
  * means a gap, which one outstanding fetch repairs from the ROUTER; older
  * ones are ignored. The PUB heartbeat carries the coordinator's head, so a
  * lost last update is noticed within a heartbeat too.
+ *
+ * Conflicts: the coordinator's log only grows within one epoch, so its
+ * head can fall behind the replica's only across a restart (a store put
+ * back from an older copy); the hello reply tells. After every hello the
+ * replica compares the coordinator's record at min(its head, ours) with
+ * its own (the first fetch starts there): equal bytes mean equal chains up
+ * to that seq (each record holds its predecessor's hash), other bytes
+ * signed with the same key mean the logs forked. The verdict, and a store
+ * that failed its last write, ride on every heartbeat while they hold.
  */
 #include "tt_replica.h"
 #include "tt_chain.h"
 #include "tt_client.h"
 #include "tt_diag.h"
 #include "tt_error.h"
+#include "tt_text.h"
 #include "tt_time.h"
 #include "tt_wire.h"
 
@@ -56,7 +66,146 @@ struct tt_replica {
     int has_clock;
     Tutti__ClockReport clock; /* state points at a static string */
     char clock_state[16];
+
+    /* Reported with every heartbeat while they hold (tutti.proto:
+     * ReplicaConflict, StoreFault). */
+    Tutti__ReplicaConflictKind conflict;
+    uint64_t conflict_seq; /* DIVERGED: a seq where the logs hold different records */
+    int64_t conflict_since_ns;
+    uint64_t checked_seq; /* the seq last compared with the coordinator since the hello; 0: none */
+    Tutti__StoreFaultCause store_fault;
+    char store_fault_text[256];
+    int64_t store_fault_since_ns;
+    /* Since a failed write, until caught up: fetch a record at a time (a
+     * page the store cannot hold, fetched again after every update, would
+     * keep the coordinator busy) and leave the updates to the fetches. */
+    int cautious;
 };
+
+/* ------------------------------------------------------------ conditions */
+
+static void set_conflict(tt_replica_t *r, Tutti__ReplicaConflictKind kind, uint64_t at_seq)
+{
+    if (kind == TUTTI__REPLICA_CONFLICT_KIND__REPLICA_CONFLICT_DIVERGED && r->conflict == kind &&
+        at_seq < r->conflict_seq)
+        r->conflict_seq = at_seq; /* the fork is there or before: keep the lowest */
+    if (kind == r->conflict)
+        return;
+    if (kind == TUTTI__REPLICA_CONFLICT_KIND__REPLICA_CONFLICT_AHEAD)
+        tt_diag_error("replica (%llu) is ahead of the coordinator (%llu): was its store "
+                      "restored from an older copy? Reported in tutti status",
+                      (unsigned long long)r->last_seq, (unsigned long long)r->coord_seq);
+    else if (kind == TUTTI__REPLICA_CONFLICT_KIND__REPLICA_CONFLICT_DIVERGED)
+        tt_diag_error("the coordinator's record %llu differs from this replica's (replica at "
+                      "%llu, coordinator at %llu): its store was restored from an older copy and "
+                      "written to since; taking nothing more from it. Reported in tutti status",
+                      (unsigned long long)at_seq, (unsigned long long)r->last_seq,
+                      (unsigned long long)r->coord_seq);
+    else
+        tt_diag_info("the coordinator's log agrees with the replica again (was %s)",
+                     tt_replica_conflict_name(r->conflict));
+    r->conflict = kind;
+    r->conflict_seq = kind == TUTTI__REPLICA_CONFLICT_KIND__REPLICA_CONFLICT_DIVERGED ? at_seq : 0;
+    r->conflict_since_ns = tt_time_mono_ns();
+}
+
+/* A write to the replica's store failed (rc, why) or, with rc 0, succeeded:
+ * the fault is kept until a write succeeds. Logs changes only, not every
+ * retry of a store that stays full. */
+static void store_wrote(tt_replica_t *r, int rc, const char *why)
+{
+    if (rc == 0) {
+        if (r->store_fault != TUTTI__STORE_FAULT_CAUSE__STORE_FAULT_NONE)
+            tt_diag_info("the replica's store writes again (at %llu)",
+                         (unsigned long long)r->last_seq);
+        r->store_fault = TUTTI__STORE_FAULT_CAUSE__STORE_FAULT_NONE;
+        r->store_fault_text[0] = '\0';
+        return;
+    }
+    Tutti__StoreFaultCause cause = TUTTI__STORE_FAULT_CAUSE__STORE_FAULT_IO;
+    if (rc == TT_ERR_STORE && tt_store_fault(r->store) == TT_STORE_FAULT_MAP_FULL)
+        cause = TUTTI__STORE_FAULT_CAUSE__STORE_FAULT_MAP_FULL;
+    else if (rc == TT_ERR_STORE && tt_store_fault(r->store) == TT_STORE_FAULT_DISK_FULL)
+        cause = TUTTI__STORE_FAULT_CAUSE__STORE_FAULT_DISK_FULL;
+    r->cautious = 1;
+    char text[sizeof r->store_fault_text];
+    tt_utf8_copy_any(text, sizeof text, why);
+    if (cause == r->store_fault && strcmp(text, r->store_fault_text) == 0)
+        return;
+    tt_diag_error("the replica cannot store the coordinator's records (at %llu, coordinator at "
+                  "%llu): %s. Reported in tutti status",
+                  (unsigned long long)r->last_seq, (unsigned long long)r->coord_seq, text);
+    if (r->store_fault == TUTTI__STORE_FAULT_CAUSE__STORE_FAULT_NONE)
+        r->store_fault_since_ns = tt_time_mono_ns();
+    r->store_fault = cause;
+    memcpy(r->store_fault_text, text, sizeof text);
+}
+
+/* 1 when data is record seq signed with the replica's key, whatever it
+ * chains onto: tells a forked log from a damaged message. */
+static int signed_record(const tt_replica_t *r, const uint8_t *data, size_t len, uint64_t seq)
+{
+    Tutti__SignedRecord *sr = tutti__signed_record__unpack(NULL, len, data);
+    Tutti__Record *rec = sr ? tutti__record__unpack(NULL, sr->record.len, sr->record.data) : NULL;
+    int ok = 0;
+    if (rec && rec->prev_hash.len == TT_HASH_LEN) {
+        uint8_t pk[TT_SIGN_PK_LEN], hash[TT_HASH_LEN];
+        char why[TT_WHY_LEN];
+        memcpy(pk, r->pinned_pk, TT_SIGN_PK_LEN);
+        ok = tt_chain_check(data, len, seq, rec->prev_hash.data, pk, hash, NULL, why) == 0;
+    }
+    if (rec)
+        tutti__record__free_unpacked(rec, NULL);
+    if (sr)
+        tutti__signed_record__free_unpacked(sr, NULL);
+    return ok;
+}
+
+/* The seq at which the coordinator's log is to be compared with ours. */
+static uint64_t check_point(const tt_replica_t *r)
+{
+    return r->coord_seq < r->last_seq ? r->coord_seq : r->last_seq;
+}
+
+/* A comparison is due after each hello, and while the replica is ahead
+ * whenever the coordinator's head moves (its next record is where a fork
+ * would show). */
+static int check_due(const tt_replica_t *r)
+{
+    uint64_t at = check_point(r);
+    return r->helloed && at > 0 && at != r->checked_seq &&
+           (r->checked_seq == 0 ||
+            r->conflict == TUTTI__REPLICA_CONFLICT_KIND__REPLICA_CONFLICT_AHEAD);
+}
+
+/* The coordinator's record seq (from a fetch) against ours. */
+static void compare_record(tt_replica_t *r, uint64_t seq, const ProtobufCBinaryData *theirs)
+{
+    uint8_t *ours = NULL;
+    size_t len = 0;
+    char why[TT_WHY_LEN];
+    if (tt_store_get(r->store, seq, &ours, &len, why) != 0) {
+        tt_diag_warn("comparing record %llu with the coordinator's: %s", (unsigned long long)seq,
+                     why);
+        return;
+    }
+    int same = len == theirs->len && memcmp(ours, theirs->data, len) == 0;
+    free(ours);
+    if (!same && !signed_record(r, theirs->data, theirs->len, seq)) {
+        tt_diag_warn("the coordinator sent a record %llu that is not signed with its key",
+                     (unsigned long long)seq);
+        return;
+    }
+    r->checked_seq = seq;
+    if (!same)
+        set_conflict(r, TUTTI__REPLICA_CONFLICT_KIND__REPLICA_CONFLICT_DIVERGED, seq);
+    else if (seq == r->last_seq)
+        set_conflict(r, TUTTI__REPLICA_CONFLICT_KIND__REPLICA_CONFLICT_NONE, 0);
+    else if (r->conflict == TUTTI__REPLICA_CONFLICT_KIND__REPLICA_CONFLICT_DIVERGED)
+        /* Only after a hello (a diverged replica applies nothing since): the
+         * coordinator now answering holds our records up to its head. */
+        set_conflict(r, TUTTI__REPLICA_CONFLICT_KIND__REPLICA_CONFLICT_AHEAD, 0);
+}
 
 /* ------------------------------------------------------------ applying */
 
@@ -105,6 +254,7 @@ static int apply_records(tt_replica_t *r, const ProtobufCBinaryData *records, si
     if (good > 0) {
         char swhy[TT_WHY_LEN];
         int arc = tt_store_append(r->store, r->last_seq + 1, bytes, good, swhy);
+        store_wrote(r, arc, swhy);
         if (arc != 0) {
             rc = tt_fail(why, arc, "%s", swhy);
             good = 0;
@@ -114,6 +264,11 @@ static int apply_records(tt_replica_t *r, const ProtobufCBinaryData *records, si
         r->last_seq = pos.seq;
         memcpy(r->head_hash, pos.hash, TT_HASH_LEN);
         memcpy(r->signing_pk, pk, TT_SIGN_PK_LEN);
+        /* The coordinator's records chain onto ours: its log is ours up to here. */
+        r->checked_seq = r->last_seq;
+        if (r->last_seq >= r->coord_seq)
+            r->cautious = 0;
+        set_conflict(r, TUTTI__REPLICA_CONFLICT_KIND__REPLICA_CONFLICT_NONE, 0);
     }
     for (size_t i = 0; i < good && !*fatal; i++) {
         char fwhy[TT_WHY_LEN];
@@ -201,21 +356,48 @@ static void send_heartbeat(tt_replica_t *r)
 {
     Tutti__Envelope env = TUTTI__ENVELOPE__INIT;
     Tutti__Heartbeat hb = TUTTI__HEARTBEAT__INIT;
+    Tutti__ReplicaConflict rc = TUTTI__REPLICA_CONFLICT__INIT;
+    Tutti__StoreFault sf = TUTTI__STORE_FAULT__INIT;
+    int64_t now = tt_time_mono_ns();
     hb.seq = r->last_seq;
     if (r->has_clock)
         hb.clock = &r->clock;
+    if (r->conflict != TUTTI__REPLICA_CONFLICT_KIND__REPLICA_CONFLICT_NONE) {
+        rc.kind = r->conflict;
+        rc.replica_seq = r->last_seq;
+        rc.coordinator_seq = r->coord_seq;
+        rc.conflict_seq = r->conflict_seq;
+        rc.for_ms = (now - r->conflict_since_ns) / 1000000;
+        hb.conflict = &rc;
+    }
+    if (r->store_fault != TUTTI__STORE_FAULT_CAUSE__STORE_FAULT_NONE) {
+        sf.cause = r->store_fault;
+        sf.text = r->store_fault_text;
+        sf.for_ms = (now - r->store_fault_since_ns) / 1000000;
+        hb.store_fault = &sf;
+    }
     env.body_case = TUTTI__ENVELOPE__BODY_HEARTBEAT;
     env.heartbeat = &hb;
     tt_client_send(r->client, &env, NULL);
 }
 
+/* Fetches what the replica lacks, from the seq due for a comparison when
+ * one is (check_due). A forked coordinator is only compared with, never
+ * fetched from. */
 static void send_fetch(tt_replica_t *r)
 {
-    if (r->fetch_outstanding)
+    int check = check_due(r);
+    if (r->fetch_outstanding ||
+        (!check && r->conflict == TUTTI__REPLICA_CONFLICT_KIND__REPLICA_CONFLICT_DIVERGED))
         return;
     Tutti__Envelope env = TUTTI__ENVELOPE__INIT;
     Tutti__FetchRequest f = TUTTI__FETCH_REQUEST__INIT;
-    f.from_seq = r->last_seq + 1;
+    f.from_seq = check ? check_point(r) : r->last_seq + 1;
+    /* A comparison that cannot be followed by records to take needs one. */
+    if ((check && (f.from_seq < r->last_seq ||
+                   r->conflict == TUTTI__REPLICA_CONFLICT_KIND__REPLICA_CONFLICT_DIVERGED)) ||
+        r->cautious)
+        f.max_records = 1;
     env.body_case = TUTTI__ENVELOPE__BODY_FETCH;
     env.fetch = &f;
     if (tt_client_send(r->client, &env, NULL) == 0) {
@@ -286,17 +468,20 @@ static int on_hello_reply(tt_replica_t *r, const Tutti__HelloReply *hr, char *wh
     int rc = open_sub(r, ep, why);
     if (rc != 0)
         return rc;
-    if (!r->helloed)
+    if (!r->helloed) {
         tt_diag_info("connected to %s as %s (%s); replica at %llu, coordinator at %llu",
                      r->cfg.endpoint, hr->name, hr->role, (unsigned long long)r->last_seq,
                      (unsigned long long)hr->last_seq);
-    if (r->last_seq > hr->last_seq)
-        tt_diag_error("replica (%llu) is ahead of the coordinator (%llu): was its store "
-                      "restored from an older copy?",
-                      (unsigned long long)r->last_seq, (unsigned long long)hr->last_seq);
+        /* A head behind ours is a log that lost records (the first reply to
+         * this hello: a late one to an earlier hello may predate updates). */
+        if (r->last_seq > hr->last_seq &&
+            r->conflict != TUTTI__REPLICA_CONFLICT_KIND__REPLICA_CONFLICT_DIVERGED)
+            set_conflict(r, TUTTI__REPLICA_CONFLICT_KIND__REPLICA_CONFLICT_AHEAD, 0);
+        r->checked_seq = 0; /* whoever answers now: compare its log with ours */
+    }
     r->helloed = 1;
     r->fetch_outstanding = 0;
-    if (hr->last_seq > r->last_seq)
+    if (hr->last_seq > r->last_seq || check_due(r))
         send_fetch(r);
     return 0;
 }
@@ -334,7 +519,7 @@ static int on_dealer(tt_replica_t *r, char *why)
             if (r->epoch && env->heartbeat->epoch != r->epoch) {
                 r->helloed = 0; /* restarted under us: hello again */
                 r->next_hello_ns = 0;
-            } else if (r->coord_seq > r->last_seq) {
+            } else if (r->coord_seq > r->last_seq || check_due(r)) {
                 send_fetch(r);
             }
             break;
@@ -343,6 +528,14 @@ static int on_dealer(tt_replica_t *r, char *why)
             r->fetch_outstanding = 0;
             if (fr->last_seq > r->coord_seq)
                 r->coord_seq = fr->last_seq;
+            /* Records we hold already: the last of them, compared, tells
+             * whether the coordinator's chain is ours up to there. */
+            if (r->fetch_from && r->fetch_from <= r->last_seq && fr->n_records > 0) {
+                uint64_t last = r->fetch_from + fr->n_records - 1;
+                if (last > r->last_seq)
+                    last = r->last_seq;
+                compare_record(r, last, &fr->records[last - r->fetch_from]);
+            }
             /* Updates may have brought some of these while the fetch was in
              * flight: skip what the replica already holds. */
             size_t skip = 0;
@@ -352,12 +545,15 @@ static int on_dealer(tt_replica_t *r, char *why)
                 skip = fr->n_records;
             char awhy[TT_WHY_LEN];
             int fatal = 0;
-            if (apply_records(r, fr->records + skip, fr->n_records - skip, &fatal, awhy) != 0) {
+            /* A forked log: nothing of it is taken. */
+            int take = r->conflict != TUTTI__REPLICA_CONFLICT_KIND__REPLICA_CONFLICT_DIVERGED;
+            if (take &&
+                apply_records(r, fr->records + skip, fr->n_records - skip, &fatal, awhy) != 0) {
                 if (fatal)
                     rc = tt_fail(why, TT_ERR_CORRUPT, "%s", awhy);
-                else
-                    tt_diag_error("catching up: %s", awhy);
-            } else if (r->coord_seq > r->last_seq && fr->n_records > 0)
+                else if (r->store_fault == TUTTI__STORE_FAULT_CAUSE__STORE_FAULT_NONE)
+                    tt_diag_error("catching up: %s", awhy); /* a full store said so once */
+            } else if (take && r->coord_seq > r->last_seq && fr->n_records > 0)
                 send_fetch(r);
             break;
         }
@@ -399,7 +595,8 @@ static int on_sub(tt_replica_t *r, char *fatal_why)
         int keep = 0;
         if (m.env->body_case == TUTTI__ENVELOPE__BODY_UPDATE) {
             uint64_t seq = m.env->update->seq;
-            if (seq == next + n && r->helloed) {
+            if (seq == next + n && r->helloed && !r->cautious &&
+                r->conflict != TUTTI__REPLICA_CONFLICT_KIND__REPLICA_CONFLICT_DIVERGED) {
                 run[n] = m.env->update->record;
                 held[n++] = m.env;
                 keep = 1;
@@ -424,12 +621,13 @@ static int on_sub(tt_replica_t *r, char *fatal_why)
     if (n > 0 && apply_records(r, run, n, &fatal, why) != 0) {
         if (fatal)
             rc = tt_fail(fatal_why, TT_ERR_CORRUPT, "%s", why);
-        else
-            tt_diag_error("applying updates: %s", why);
+        else if (r->store_fault == TUTTI__STORE_FAULT_CAUSE__STORE_FAULT_NONE)
+            tt_diag_error("applying updates: %s", why); /* a full store said so once */
     }
     for (size_t i = 0; i < n; i++)
         tutti__envelope__free_unpacked(held[i], NULL);
-    if (rc == 0 && (gap || r->coord_seq > r->last_seq) && r->helloed)
+    if (rc == 0 && !r->cautious && (gap || r->coord_seq > r->last_seq || check_due(r)) &&
+        r->helloed)
         send_fetch(r);
     return rc;
 }
@@ -546,7 +744,7 @@ int tt_replica_tick(tt_replica_t *r, int64_t now)
     } else if (now >= r->next_heartbeat_ns) {
         send_heartbeat(r);
         r->next_heartbeat_ns = now + r->cfg.heartbeat_ms * ms;
-        if (r->coord_seq > r->last_seq)
+        if (r->coord_seq > r->last_seq || check_due(r))
             send_fetch(r);
     }
     int64_t next = r->helloed ? r->next_heartbeat_ns : r->next_hello_ns;
@@ -603,4 +801,25 @@ unsigned tt_replica_upload_port(const tt_replica_t *r)
 uint64_t tt_replica_epoch(const tt_replica_t *r)
 {
     return r->epoch;
+}
+
+const char *tt_replica_conflict_name(Tutti__ReplicaConflictKind kind)
+{
+    switch (kind) {
+    case TUTTI__REPLICA_CONFLICT_KIND__REPLICA_CONFLICT_NONE: return "none";
+    case TUTTI__REPLICA_CONFLICT_KIND__REPLICA_CONFLICT_AHEAD: return "ahead";
+    case TUTTI__REPLICA_CONFLICT_KIND__REPLICA_CONFLICT_DIVERGED: return "diverged";
+    default: return "unknown";
+    }
+}
+
+const char *tt_replica_store_fault_name(Tutti__StoreFaultCause cause)
+{
+    switch (cause) {
+    case TUTTI__STORE_FAULT_CAUSE__STORE_FAULT_NONE: return "none";
+    case TUTTI__STORE_FAULT_CAUSE__STORE_FAULT_MAP_FULL: return "map_full";
+    case TUTTI__STORE_FAULT_CAUSE__STORE_FAULT_DISK_FULL: return "disk_full";
+    case TUTTI__STORE_FAULT_CAUSE__STORE_FAULT_IO: return "io";
+    default: return "unknown";
+    }
 }

@@ -90,4 +90,12 @@ unsigned tt_replica_clock_port(const tt_replica_t *r);
 unsigned tt_replica_upload_port(const tt_replica_t *r);
 uint64_t tt_replica_epoch(const tt_replica_t *r);
 
+/* A replica reports how the coordinator's log disagrees with it, and why
+ * its store failed its last write, in every heartbeat while they hold
+ * (tutti.proto: ReplicaConflict, StoreFault). Their names in JSON: "none",
+ * "ahead", "diverged"; "none", "map_full", "disk_full", "io"; "unknown"
+ * for a value from a newer peer. Static strings. */
+const char *tt_replica_conflict_name(Tutti__ReplicaConflictKind kind);
+const char *tt_replica_store_fault_name(Tutti__StoreFaultCause cause);
+
 #endif
