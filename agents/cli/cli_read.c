@@ -9,6 +9,7 @@
 #include "tt_error.h"
 #include "tt_media.h"
 #include "tt_record_json.h"
+#include "tt_replica.h"
 #include "tt_report.h"
 #include "tt_session.h"
 #include "tt_tempo.h"
@@ -156,6 +157,55 @@ int cli_read_report(const tt_conn_opts_t *o, int argc, char **argv)
     return rc;
 }
 
+/* A room's conflict and store fault as JSON (null when it has none). */
+static json_t *conflict_json(const Tutti__ReplicaConflict *c)
+{
+    if (!c)
+        return json_null();
+    return json_pack("{s:s, s:I, s:I, s:I, s:I}", "kind", tt_replica_conflict_name(c->kind),
+                     "replica_seq", (json_int_t)c->replica_seq, "coordinator_seq",
+                     (json_int_t)c->coordinator_seq, "conflict_seq", (json_int_t)c->conflict_seq,
+                     "for_ms", (json_int_t)c->for_ms);
+}
+
+static json_t *store_fault_json(const Tutti__StoreFault *f)
+{
+    if (!f)
+        return json_null();
+    json_t *text = json_string(f->text);
+    return json_pack("{s:s, s:o, s:I}", "cause", tt_replica_store_fault_name(f->cause), "text",
+                     text ? text : json_string("?"), "for_ms", (json_int_t)f->for_ms);
+}
+
+/* The same in words, at the end of the room's line: what is wrong, what
+ * it means and what to do. */
+static void print_room_conditions(const Tutti__RoomStatus *r)
+{
+    const Tutti__ReplicaConflict *c = r->conflict;
+    if (c && c->kind == TUTTI__REPLICA_CONFLICT_KIND__REPLICA_CONFLICT_AHEAD)
+        printf("  REPLICA AHEAD of the coordinator (replica %llu, coordinator %llu, for %llds: "
+               "was the coordinator's store restored from a backup?)",
+               (unsigned long long)c->replica_seq, (unsigned long long)c->coordinator_seq,
+               (long long)(c->for_ms / 1000));
+    else if (c && c->kind == TUTTI__REPLICA_CONFLICT_KIND__REPLICA_CONFLICT_DIVERGED)
+        printf("  REPLICA DIVERGED from the coordinator (replica %llu, coordinator %llu, "
+               "different records at %llu, for %llds: the coordinator's store was restored from "
+               "a backup and written to since; the room takes nothing more from it)",
+               (unsigned long long)c->replica_seq, (unsigned long long)c->coordinator_seq,
+               (unsigned long long)c->conflict_seq, (long long)(c->for_ms / 1000));
+    else if (c)
+        printf("  REPLICA CONFLICT %d (replica %llu, coordinator %llu)", (int)c->kind,
+               (unsigned long long)c->replica_seq, (unsigned long long)c->coordinator_seq);
+    const Tutti__StoreFault *f = r->store_fault;
+    if (f && f->cause == TUTTI__STORE_FAULT_CAUSE__STORE_FAULT_MAP_FULL)
+        printf("  STORE FULL: raise --map-size-mb (for %llds)", (long long)(f->for_ms / 1000));
+    else if (f && f->cause == TUTTI__STORE_FAULT_CAUSE__STORE_FAULT_DISK_FULL)
+        printf("  DISK FULL: free space on the agent's disk (for %llds)",
+               (long long)(f->for_ms / 1000));
+    else if (f)
+        printf("  STORE WRITE FAILED: %s (for %llds)", f->text, (long long)(f->for_ms / 1000));
+}
+
 int cli_read_status(const tt_conn_opts_t *o, int argc, char **argv)
 {
     int as_json = 0;
@@ -216,6 +266,8 @@ int cli_read_status(const tt_conn_opts_t *o, int argc, char **argv)
                     json_object_set_new(co, "trim_us", json_real(r->clock->trim_us));
                     json_object_set_new(ro, "clock", co);
                 }
+                json_object_set_new(ro, "conflict", conflict_json(r->conflict));
+                json_object_set_new(ro, "store_fault", store_fault_json(r->store_fault));
                 json_array_append_new(rooms, ro);
             }
             json_object_set_new(o2, "rooms", rooms);
@@ -253,6 +305,7 @@ int cli_read_status(const tt_conn_opts_t *o, int argc, char **argv)
                            r->clock->rtt_us, r->clock->error_bound_us);
                 else if (r->clock)
                     printf(" clock %s", r->clock->state);
+                print_room_conditions(r);
                 putchar('\n');
             }
         }

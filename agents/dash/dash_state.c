@@ -1,6 +1,7 @@
 /* dash_state: see dash_state.h. */
 #include "dash_state.h"
 #include "tt_record_json.h"
+#include "tt_replica.h"
 #include "tt_tempo.h"
 #include "tt_timecode.h"
 
@@ -39,9 +40,23 @@ static json_t *rooms_json(const dash_state_in_t *in)
         json_t *clock =
             json_pack("{s:o, s:f, s:f}", "state", str(c ? c->state : ""), "error_bound_us",
                       c ? c->error_bound_us : -1.0, "offset_us", c ? c->offset_us : 0.0);
-        json_array_append_new(a, json_pack("{s:o, s:b, s:o, s:o}", "name", str(r->name), "online",
-                                           r->online && in->coordinator_online, "clock", clock,
-                                           "players", room_players(in->session, r->name)));
+        /* What the room's agent reports of its replica and store (null: fine). */
+        const Tutti__ReplicaConflict *rc = r->conflict;
+        const Tutti__StoreFault *sf = r->store_fault;
+        json_t *conflict =
+            rc ? json_pack("{s:s, s:I, s:I, s:I}", "kind", tt_replica_conflict_name(rc->kind),
+                           "replica_seq", (json_int_t)rc->replica_seq, "coordinator_seq",
+                           (json_int_t)rc->coordinator_seq, "conflict_seq",
+                           (json_int_t)rc->conflict_seq)
+               : json_null();
+        json_t *fault =
+            sf ? json_pack("{s:s, s:o}", "cause", tt_replica_store_fault_name(sf->cause), "text",
+                           str(sf->text))
+               : json_null();
+        json_array_append_new(a, json_pack("{s:o, s:b, s:o, s:o, s:o, s:o}", "name", str(r->name),
+                                           "online", r->online && in->coordinator_online, "clock",
+                                           clock, "players", room_players(in->session, r->name),
+                                           "conflict", conflict, "store_fault", fault));
     }
     return a;
 }

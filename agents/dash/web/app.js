@@ -434,13 +434,31 @@
       const player = b.closest('[data-player]').dataset.player;
       post('/api/presence', { room: name, player, in: false }, b, `Checked out ${player} from ${name}`);
     });
+    const alert = h('p', { class: 'room-alert', role: 'status', hidden: true });
     const el = h('article', { class: 'room', dataset: { room: name } },
       h('header', { class: 'room-head' }, h('span', { class: 'room-name', text: name, title: name }), online),
+      alert,
       h('div', { class: 'room-clock' }, h('span', { class: 'stat-label', text: 'clock' }), clockState, bound, offset),
       h('div', { class: 'players-head' }, h('span', { class: 'stat-label', text: 'players' }), count),
       players,
       form);
-    return { el, online, clockState, bound, offset, count, players, key: '' };
+    return { el, online, clockState, bound, offset, count, players, alert, key: '' };
+  }
+
+  // What the room's agent reports of its replica and its store, in words.
+  function roomAlert(r) {
+    const c = r.conflict, f = r.store_fault, parts = [];
+    if (c && c.kind === 'ahead') {
+      parts.push(`Replica ahead of the coordinator (replica ${c.replica_seq}, coordinator ${c.coordinator_seq}): was the coordinator's store restored from a backup?`);
+    } else if (c && c.kind === 'diverged') {
+      parts.push(`Replica diverged from the coordinator at record ${c.conflict_seq}: the coordinator's store was restored from a backup and written to since; this room takes nothing more from it.`);
+    } else if (c) {
+      parts.push(`Replica disagrees with the coordinator (${c.kind}).`);
+    }
+    if (f && f.cause === 'map_full') parts.push('Store full: restart the agent with a larger --map-size-mb.');
+    else if (f && f.cause === 'disk_full') parts.push("Disk full on the agent's machine: free space there.");
+    else if (f) parts.push(`Store write failed: ${f.text}`);
+    return parts.join(' ');
   }
 
   function renderRooms(rooms) {
@@ -474,6 +492,10 @@
     card.el.classList.toggle('is-offline', !r.online);
     setText(card.online, r.online ? 'online' : 'offline');
     card.online.className = `room-online ${r.online ? 'on' : 'off'}`;
+    const alert = roomAlert(r);
+    setText(card.alert, alert);
+    card.alert.hidden = !alert;
+    card.el.classList.toggle('has-alert', !!alert);
 
     const ck = r.clock || {};
     const cs = ck.state || '';
