@@ -66,6 +66,7 @@ typedef struct {
     int64_t last_seen_ns; /* monotonic; 0 = never since start */
     uint64_t replica_seq;
     int has_clock;
+    int captures; /* its heartbeats say it records its takes */
     char clock_state[16];
     double offset_us, drift_ppm, rtt_us, error_bound_us, trim_us;
     /* As in the room's last heartbeat (tutti.proto: ReplicaConflict,
@@ -456,8 +457,10 @@ static void on_heartbeat(coord_server_t *s, const tt_wire_msg_t *m, const tt_acc
         r->error_bound_us = cr->error_bound_us;
         r->trim_us = cr->trim_us;
     }
-    if (r)
+    if (r) {
+        r->captures = m->env->heartbeat->captures;
         room_conditions(s, r, m->env->heartbeat);
+    }
     Tutti__Envelope env = TUTTI__ENVELOPE__INIT;
     Tutti__Heartbeat hb = TUTTI__HEARTBEAT__INIT;
     hb.seq = s->state.last_seq;
@@ -654,6 +657,8 @@ typedef struct {
     uint32_t lead_ms;
     const char **online; /* roll: the rooms online, then those expected back (owned) */
     size_t n_online, n_expected;
+    const char **capturing; /* roll: the online rooms that record their takes (owned) */
+    size_t n_capturing;
     tt_session_gate_t gate;           /* roll: who has not acked this cue's changes */
     char file[TT_MEDIA_MAX_FILE + 1]; /* media: the file's name under the media dir */
     union {
@@ -829,9 +834,15 @@ static int check_roll(req_t *q)
     q->online = calloc(s->room_count ? s->room_count : 1, sizeof *q->online);
     if (!q->online)
         return tt_fail(q->why, TT_ERR_NOMEM, "coordinator out of memory");
+    q->capturing = calloc(s->room_count ? s->room_count : 1, sizeof *q->capturing);
+    if (!q->capturing)
+        return tt_fail(q->why, TT_ERR_NOMEM, "coordinator out of memory");
     for (size_t r = 0; r < s->room_count; r++)
-        if (s->rooms[r].online)
+        if (s->rooms[r].online) {
             q->online[q->n_online++] = s->rooms[r].name;
+            if (s->rooms[r].captures)
+                q->capturing[q->n_capturing++] = s->rooms[r].name;
+        }
     int64_t mono = tt_time_mono_ns();
     for (size_t r = 0; r < s->room_count; r++)
         if (!s->rooms[r].online && room_counts(s, &s->rooms[r], mono))
@@ -866,6 +877,9 @@ static int build_roll(req_t *q, Tutti__Record *rec)
     roll->punch_out_bar = req->punch_out;
     roll->rooms_online = (char **)q->online;
     roll->n_rooms_online = q->n_online < 256 ? q->n_online : 256;
+    roll->rooms_capturing = (char **)q->capturing;
+    roll->n_rooms_capturing = q->n_capturing < 256 ? q->n_capturing : 256;
+    roll->capturing_listed = 1;
     roll->rooms_expected = (char **)q->online + q->n_online;
     roll->n_rooms_expected = q->n_expected < 256 ? q->n_expected : 256;
     roll->forced = q->gate.n > 0;
@@ -1283,6 +1297,7 @@ static void write_request(coord_server_t *s, const command_t *cmd, const tt_wire
     }
     free(q.canonical);
     free(q.online);
+    free(q.capturing);
 }
 
 static void dispatch(coord_server_t *s, tt_wire_msg_t *m, int from_pipe)

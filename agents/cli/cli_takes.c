@@ -23,12 +23,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Rooms online at the roll whose files have not arrived: "a+b", "" if none. */
+/* Rooms recording at the roll (online and capturing) whose files have not
+ * arrived: "a+b", "" if none. A room that does not capture owes no file. */
 static void media_pending(const tt_session_t *st, const char *cue, const tt_session_take_t *t,
                           char *out, size_t cap)
 {
-    char online[sizeof t->rooms_online];
-    snprintf(online, sizeof online, "%s", t->rooms_online);
+    char online[sizeof t->rooms_capturing];
+    snprintf(online, sizeof online, "%s", t->rooms_capturing);
     size_t used = 0;
     out[0] = '\0';
     for (char *save = NULL, *room = strtok_r(online, "+", &save); room;
@@ -258,6 +259,7 @@ int cli_takes(const tt_conn_opts_t *o, int argc, char **argv)
                 json_object_set_new(j, "map_version", json_integer(t->tempo_version));
                 json_object_set_new(j, "files_arrived", json_string(arrived));
                 json_object_set_new(j, "files_pending", json_string(pending));
+                json_object_set_new(j, "rooms_capturing", json_string(t->rooms_capturing));
                 json_object_set_new(j, "files",
                                     json_integer(tt_media_count(&st.media, c->name, t->number)));
                 if (t->punch_in_bar) {

@@ -570,6 +570,7 @@ int main(int argc, char **argv)
         .updates_endpoint = updates,
         .expect_name = room,
         .expect_role = "room",
+        .captures = capture_dir != NULL,
         .fold = tt_session_fold,
         .reset = tt_session_reset,
         .fold_arg = &agent.state,

@@ -360,6 +360,7 @@ static void send_heartbeat(tt_replica_t *r)
     Tutti__StoreFault sf = TUTTI__STORE_FAULT__INIT;
     int64_t now = tt_time_mono_ns();
     hb.seq = r->last_seq;
+    hb.captures = r->cfg.captures != 0;
     if (r->has_clock)
         hb.clock = &r->clock;
     if (r->conflict != TUTTI__REPLICA_CONFLICT_KIND__REPLICA_CONFLICT_NONE) {

@@ -30,6 +30,7 @@ typedef struct {
     const char *expect_role;      /* NULL or the role this key must have */
     int heartbeat_ms;             /* default 1000 */
     int away_after_ms;            /* default 2200: two heartbeats missed */
+    int captures;                 /* the room records its takes: heartbeats say so */
     /* The caller's fold (the log layer knows no session state). fold gets
      * every verified record once it is durably in the replica, in sequence,
      * from the first; it returns 0, or an error with why when it refuses a

@@ -122,6 +122,11 @@ static int apply_roll(tt_session_t *s, const Tutti__Record *rec, char *why)
         tk->punch_in_bar = r->punch_in_bar;
         tk->punch_out_bar = r->punch_out_bar;
         join_names(tk->rooms_online, sizeof tk->rooms_online, r->rooms_online, r->n_rooms_online);
+        if (r->capturing_listed)
+            join_names(tk->rooms_capturing, sizeof tk->rooms_capturing, r->rooms_capturing,
+                       r->n_rooms_capturing);
+        else
+            snprintf(tk->rooms_capturing, sizeof tk->rooms_capturing, "%s", tk->rooms_online);
         join_names(tk->not_acked, sizeof tk->not_acked, r->not_acked, r->n_not_acked);
     }
     tt_transport_t *t = &s->transport;

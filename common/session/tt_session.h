@@ -56,9 +56,12 @@ typedef struct {
     uint64_t last_note_seq; /* record of the latest note, 0 if none */
     char last_note[256];    /* its text, cut to fit (history has it whole) */
     char rooms_online[256]; /* "stage+london-strings" at the roll, cut to fit */
-    int forced;             /* rolled past unacked changes */
-    char not_acked[256];    /* the rooms that had not acked, when forced */
-    int32_t punch_in_bar;   /* 0: whole take */
+    /* The online rooms that record their takes, the same way; when the roll
+     * record does not list them (older coordinators), rooms_online. */
+    char rooms_capturing[256];
+    int forced;           /* rolled past unacked changes */
+    char not_acked[256];  /* the rooms that had not acked, when forced */
+    int32_t punch_in_bar; /* 0: whole take */
     int32_t punch_out_bar;
     int64_t roll_unix_ns; /* wall clock of the roll record (the report's) */
 } tt_session_take_t;

@@ -72,7 +72,7 @@ done
 [ "$("$B/tutti" history --json --kind take-rate | wc -l)" = 2 ] || fail "history lost a rating"
 "$B/tutti" takes --json | jq -s -e 'any(.[]; .take==2 and .rating=="circled" and .notes==1)' \
     >/dev/null || fail "sheet does not show take 2 circled: $("$B/tutti" takes --json)"
-"$B/tutti" takes --csv | grep -q "^1M1,2,done,.*,circled,1,stage,yes,,stage,1,0,0,[0-9:;]*,\"\\[circled\\] best strings, bar 12 horns late\"$" ||
+"$B/tutti" takes --csv | grep -q "^1M1,2,done,.*,circled,1,stage,yes,,,1,0,0,[0-9:;]*,\"\\[circled\\] best strings, bar 12 horns late\"$" ||
     fail "CSV sheet: $("$B/tutti" takes --csv)"
 # What an editor needs: the start timecode is the from-bar downbeat's (bar 1
 # is 00:59:58;00 in the example map; the count-off's first click is two bars
@@ -82,6 +82,9 @@ sheet 2 | jq -e '.start_tc=="00:59:58;00" and .first_click_tc < "00:59:58;00" an
     and .note_texts==["[circled] best strings, bar 12 horns late"]' >/dev/null ||
     fail "take 2 on the sheet: $(sheet 2)"
 sheet 4 | jq -e '.note_texts==["room tone at the end"]' >/dev/null || fail "take 4: $(sheet 4)"
+# The stage agent here does not capture: it owes no files.
+sheet 4 | jq -e '.rooms_online=="stage" and .rooms_capturing=="" and .files_pending==""' \
+    >/dev/null || fail "a room that does not capture shows files pending: $(sheet 4)"
 # A map reloaded at another rate and start never relabels the old takes.
 printf 'fps 25\nstart 10:00:00:00\nbar 1 4/4 q=120\n' > "$IT_DIR/v2.tempo"
 "$B/tutti" tempo load 1M1 "$IT_DIR/v2.tempo" >/dev/null || fail "tempo load v2"
