@@ -188,12 +188,9 @@ static void on_access(void *self, const void *data, size_t len)
 {
     coord_upload_t *u = self;
     char why[TT_WHY_LEN];
-    tt_access_t *fresh = len % sizeof(tt_access_entry_t) == 0
-                             ? tt_access_from_entries(data, len / sizeof(tt_access_entry_t), why)
-                             : NULL;
+    tt_access_t *fresh = tt_access_from_bytes(data, len, why);
     if (!fresh) {
-        tt_diag_error("upload service: keeping the old access table: %s",
-                      len % sizeof(tt_access_entry_t) ? "a torn table" : why);
+        tt_diag_error("upload service: keeping the old access table: %s", why);
         return;
     }
     tt_access_destroy(&u->access);

@@ -193,6 +193,15 @@ tt_access_t *tt_access_from_entries(const tt_access_entry_t *entries, size_t n, 
     return a;
 }
 
+tt_access_t *tt_access_from_bytes(const void *bytes, size_t len, char *why)
+{
+    if (len % sizeof(tt_access_entry_t) != 0) {
+        tt_fail(why, TT_ERR_PROTOCOL, "a torn table (%zu bytes)", len);
+        return NULL;
+    }
+    return tt_access_from_entries(bytes, len / sizeof(tt_access_entry_t), why);
+}
+
 const tt_access_entry_t *tt_access_find_key(const tt_access_t *a, const char *key_z85)
 {
     for (size_t i = 0; i < a->count; i++)

@@ -51,6 +51,9 @@ void tt_access_destroy(tt_access_t **self_p);
  * NULL with a reason when n is over TT_ACCESS_MAX_ENTRIES or memory is
  * short. */
 tt_access_t *tt_access_from_entries(const tt_access_entry_t *entries, size_t n, char *why);
+/* The same from a table's entries as bytes (a thread's command frame):
+ * NULL with "a torn table" when len is not a whole number of entries. */
+tt_access_t *tt_access_from_bytes(const void *bytes, size_t len, char *why);
 
 /* Borrowed pointer into a, valid until a is destroyed; NULL when absent. */
 const tt_access_entry_t *tt_access_find_key(const tt_access_t *a, const char *key_z85);
