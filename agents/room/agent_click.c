@@ -16,14 +16,13 @@ typedef enum { CLICK_ACCENT, CLICK_BEAT, CLICK_COUNTOFF_ACCENT, CLICK_COUNTOFF }
 struct agent_click_roll {
     tt_tempo_map_t *map;
     tt_fps_t fps;
-    int64_t start_frame;   /* timecode of bar 1 */
-    int64_t start_session; /* first count-off click */
-    int64_t origin;        /* session time of from_bar beat 1 */
-    int64_t c_from;        /* cue time of from_bar beat 1 */
-    int64_t beat_ns;       /* count-off beat */
-    int countoff_clicks, beats_per_bar;
-    int64_t stop_session; /* INT64_MAX: not scheduled */
-    int64_t last_click;   /* session time of the last click started, INT64_MIN: none */
+    int64_t start_frame;    /* timecode of bar 1 */
+    int64_t start_session;  /* first count-off click */
+    int64_t origin;         /* session time of from_bar beat 1 */
+    int64_t c_from;         /* cue time of from_bar beat 1 */
+    tt_tempo_countoff_t co; /* the lead-in: count-off and pickup */
+    int64_t stop_session;   /* INT64_MAX: not scheduled */
+    int64_t last_click;     /* session time of the last click started, INT64_MIN: none */
     tt_ltc_enc_t *ltc;
     int64_t ltc_frame; /* frame held in ltc_buf, or INT64_MIN */
     int64_t ltc_first_sample;
@@ -77,9 +76,7 @@ agent_click_roll_t *agent_click_roll_new(const char *text, int32_t from_bar, int
     tt_tempo_countoff_t co;
     int64_t countoff_ns = tt_tempo_countoff(roll->map, from_bar, &co);
     roll->c_from = co.c_from;
-    roll->beats_per_bar = co.beats_per_bar;
-    roll->beat_ns = co.beat_ns;
-    roll->countoff_clicks = co.clicks;
+    roll->co = co;
     roll->start_session = start;
     roll->origin = start + countoff_ns;
     roll->stop_session = INT64_MAX;
@@ -181,16 +178,20 @@ static void place_clicks(agent_click_t *c, const tt_clock_map_t *m, const agent_
     int64_t s0 = k->s0;
     int64_t sess_lo = tt_clock_map_session(m, sample_to_local(k, s0)) - 1000000;
     int64_t sess_hi = tt_clock_map_session(m, sample_to_local(k, s0 + n)) + 1000000;
-    /* Count-off: synthesized from the beat of the first bar played. */
-    for (int j = 0; j < roll->countoff_clicks; j++) {
-        int64_t s = roll->start_session + (int64_t)j * roll->beat_ns;
-        if (s < sess_lo || s > sess_hi || s >= roll->stop_session)
+    /* Lead-in: synthesized from the beat (and groups) of the first bar
+     * played; from bar 1 its last beats may be the pickup, clicked as music. */
+    tt_click_t cl;
+    for (int j = 0; j < roll->co.beats; j++) {
+        int64_t s = roll->start_session + (int64_t)j * roll->co.beat_ns;
+        if (s < sess_lo || s > sess_hi || s >= roll->stop_session ||
+            !tt_tempo_countoff_click(&roll->co, j, &cl))
             continue;
         double p = session_to_position(k, m, s);
         int64_t i = (int64_t)ceil(p);
         if (i >= s0 && i < s0 + n && s > roll->last_click) {
-            start_voice(c, j % roll->beats_per_bar == 0 ? CLICK_COUNTOFF_ACCENT : CLICK_COUNTOFF,
-                        i - s0, (double)i - p);
+            click_kind_t kind = cl.countoff ? (cl.downbeat ? CLICK_COUNTOFF_ACCENT : CLICK_COUNTOFF)
+                                            : (cl.downbeat ? CLICK_ACCENT : CLICK_BEAT);
+            start_voice(c, kind, i - s0, (double)i - p);
             roll->last_click = s;
         }
     }
@@ -198,7 +199,8 @@ static void place_clicks(agent_click_t *c, const tt_clock_map_t *m, const agent_
     int64_t cue_lo = roll->c_from + (sess_lo - roll->origin);
     if (cue_lo < roll->c_from)
         cue_lo = roll->c_from;
-    tt_click_t cl;
+    /* The map says which beats click: groups, click-off and free sections
+     * and the end bar are silent. */
     for (int64_t t = cue_lo; tt_tempo_next_click(roll->map, t, &cl) == 0; t = cl.ns + 1) {
         int64_t s = cue_to_session(roll, cl.ns);
         if (s > sess_hi || s >= roll->stop_session)

@@ -40,6 +40,68 @@
  * restate the tempo where the ramp begins ("bar 13 q=92" then "bar 17
  * q=100 ramp"). Ramps ignore meter changes, which may fall inside them.
  *
+ * Beat units. A tempo is written in a beat unit: q (quarter), h (half), e
+ * (eighth), w (whole), s (sixteenth), each optionally dotted (q. is a
+ * dotted quarter, 3/2 of a quarter). "q.=60" is 60 dotted quarters, i.e.
+ * 90 quarters, per minute. The map stores the tempo as written (unit and
+ * value) and computes from its value in quarters per minute, which must
+ * lie in 20..400.
+ *
+ * Frame clicks. A tempo may instead be a click-book period: "q=12-4" is a
+ * quarter every 12 4/8 frames (frames 1..999, eighths 0..7), at the map's
+ * frame rate F = num/den frames per second (tt_fps_rate):
+ *     period = (12 + 4/8) * den / num s,  bpm = 60 / period * (quarters
+ *     per unit)  -- exactly the fraction 480 num / (E8 den) per unit,
+ *     E8 = 8 frames + eighths = 100 here.
+ * The click book's tables are for 24 fps: 12-4 at 24 is 12.5/24 s =
+ * 0.5208333 s (115.2 bpm). At 23.976 the same 12-4 is 12.5 frames of
+ * 1001/24000 s = 0.5213542 s (115200/1001 = 115.0849 bpm): the click stays
+ * locked to the picture frames, which at 23.976 run 1001/1000 slower than
+ * the book's 24, exactly as the picture does. At 25: 0.5 s (120 bpm); at
+ * 29.97: 12.5 * 1001/30000 s (144000/1001 bpm); at 30: 144 bpm. Changing
+ * the map's frame rate (tt_tempo_set_start) re-times every frame click.
+ *
+ * Grouped meters. A meter may click in groups of beats: "6/8 in 2" clicks
+ * on beats 1 and 4 (two groups of 3 eighths), "3+2+2/8" on beats 1, 4 and
+ * 6. Beats (positions, "at" lines, locate) stay the denominator unit; only
+ * the click follows the groups, accenting the first. "N/D in G" needs G to
+ * divide N; a list of groups sums to N; at most TT_TEMPO_MAX_GROUPS groups.
+ * Groups of one beat are no groups.
+ *
+ * Pickup. "pickup N" (beats of bar 1's meter, 1..NUM-1) makes the last N
+ * beats of bar 0 part of the cue: they click as music (not count-off) and
+ * are where a roll from bar 1 begins its music. Before bar 1 the roll
+ * plays the count-off bars, whose last N beats are the pickup; with no
+ * count-off it plays the pickup alone (tt_tempo_countoff).
+ *
+ * Named ramps. "rit q=80 over 8" (or "accel") at a position on a beat
+ * ramps, by the ramp model above, from the tempo in force there to the
+ * target over 8 beats of the meter at that position (a meter change inside
+ * does not change its length): it is the pair "restate the tempo here" and
+ * "q=80 ramp" 8 beats later, kept as one statement. A rit must slow down,
+ * an accel speed up. No tempo may be written inside it or where it ends.
+ *
+ * Cue end. "end B": bar B is the last bar; the click stops at bar B+1 beat
+ * 1. Conversions (positions, time, timecode) go on past it.
+ *
+ * Click off. "click off" at a bar line silences the click from there,
+ * "click on" brings it back; the map (tempo, bars, timecode) runs on
+ * unchanged.
+ *
+ * Free time. "bar A free until B at TC" (A >= 2, B > A): bars A .. B-1 are
+ * played without the map's tempo and without a click; bar B beat 1 is at
+ * timecode TC (a label at the map's fps; the first such label after bar A,
+ * i.e. it may wrap past midnight), and from there the map resumes with the
+ * tempo in force before bar A (after a rit, its target; a "bar B" line
+ * may give another). Bars and
+ * timecode keep their meaning on both sides. Inside the section, positions
+ * and time convert as if it were played at the one constant tempo that
+ * takes bar A to TC: bar A + x of its ticks is at time(A) + x / ticks(A..B)
+ * * (time(B) - time(A)). So 12.2 in a free 4/4 bar 12 to bar 13 at TC is a
+ * quarter of the way from bar 12 to TC. That tempo must not exceed 400
+ * quarters per minute (TC far enough after bar A); no tempo and no meter
+ * change may be written inside the section.
+ *
  * Exactness. Each segment between marks is evaluated from its own start with
  * the closed forms above in long double; the time of each mark is stored
  * (cumulative, long double), so positions far into a cue do not drift.
@@ -57,11 +119,16 @@
  *   fps 29.97df
  *   start 00:59:58;00
  *   countoff 2
+ *   pickup 1
+ *   end 40
  *   bar 1 4/4 q=92
- *   bar 9 3/4
- *   bar 13 q=92
+ *   bar 9 6/8 in 2 q.=12-4
+ *   bar 13 3+2+2/8 e=300
  *   bar 17 4/4 q=100 ramp
- *   at 20.3.480 q=88
+ *   at 20.3.0 rit q=80 over 6
+ *   bar 24 free until 26 at 01:00:31;00
+ *   bar 30 click off
+ *   bar 32 click on
  *
  * Grammar (ASCII; lines end with LF, an optional CR before it is ignored):
  *   file      = { line }
@@ -72,10 +139,23 @@
  *                                          fps, HH:MM:SS:FF (';' at 29.97df)
  *                                          (default 00:00:00:00)
  *             | "countoff" ws 0..8         count-off bars (default 0)
- *             | "bar" ws BAR [ws METER] [ws TEMPO]
- *             | "at" ws BAR "." BEAT "." TICK ws TEMPO
- *   METER     = NUM "/" DEN                NUM 1..32, DEN 1 2 4 8 16 32
- *   TEMPO     = "q=" BPM [ws "ramp"]       quarter notes per minute, 20..400
+ *             | "pickup" ws BEATS          1..NUM-1 of bar 1's meter (default 0)
+ *             | "end" ws BAR               the last bar (default: none)
+ *             | "bar" ws BAR [ws METER] [ws CHANGE] [ws CLICK]
+ *             | "at" ws BAR "." BEAT "." TICK ws (TEMPO | NAMED)
+ *   METER     = NUM "/" DEN [ws "in" ws G] NUM 1..32, DEN 1 2 4 8 16 32,
+ *                                          G divides NUM: clicks in G groups
+ *             | N1 "+" N2 {"+" Ni} "/" DEN groups of beats, summing to <= 32
+ *   CHANGE    = TEMPO | NAMED | FREE
+ *   TEMPO     = UNIT "=" VALUE [ws "ramp"]
+ *   NAMED     = ("rit" | "accel") ws UNIT "=" VALUE ws "over" ws 1..999
+ *                                          (beats; at a beat, tick 0)
+ *   FREE      = "free" ws "until" ws BAR ws "at" ws TIMECODE
+ *   CLICK     = "click" ws ("off" | "on")
+ *   UNIT      = ("w" | "h" | "q" | "e" | "s") ["."]
+ *   VALUE     = BPM                        units per minute
+ *             | FRAMES "-" EIGHTHS         a frame click: FRAMES 1..999,
+ *                                          EIGHTHS 0..7
  *   BPM       = DIGITS ["." 1..9 DIGITS]   decimal: 92  92.5  91.25
  *             | DIGITS "/" DIGITS          exact fraction, what MIDI imports
  *                                          need: 60000000 / 652174 us per
@@ -86,18 +166,24 @@
  *   TICK      = 0..(3840/DEN - 1), ticks into the beat (960 per quarter)
  *   ws        = one or more spaces or tabs
  *   comment   = "#" and any bytes up to the end of the line (UTF-8 is fine)
- * Rules: the first bar/at line is "bar 1 METER q=BPM" (no ramp); each
+ * Every tempo, in quarters per minute, lies in 20..400.
+ * Rules: the first bar/at line is "bar 1 METER TEMPO" (no ramp); each
  * bar/at line lies strictly after the one before it (a bar line's position
- * is its beat 1); a "bar" line gives a meter, a tempo or both; "at" places
- * a tempo mark inside a bar (MIDI imports produce them). fps, start and
- * countoff appear at most once each, anywhere (start is read at the fps
- * given). Keywords are lower case; anything else on a line is an error
- * naming the line. Limits: TT_TEMPO_MAX_TEXT bytes, TT_TEMPO_MAX_LINES
- * lines, TT_TEMPO_MAX_EVENTS meter changes plus tempo marks in total.
- * Canonical form: fps, start, countoff, then one line per position in
- * order, no comments, single spaces; BPM as a decimal without trailing zeros
- * when exact to 9 decimals, else as a reduced fraction. "at" is written only
- * off beat 1 tick 0. parse(format(m)) equals m (tt_tempo_equal).
+ * is its beat 1); a "bar" line gives at least one of meter, change, click;
+ * "at" places a tempo mark inside a bar (MIDI imports produce them). fps,
+ * start, countoff, pickup and end appear at most once each, anywhere
+ * (start and free-time timecodes are read at the fps given; frame clicks
+ * time at it). Keywords are lower case; anything else on a line is an
+ * error naming the line. Limits: TT_TEMPO_MAX_TEXT bytes,
+ * TT_TEMPO_MAX_LINES lines, TT_TEMPO_MAX_EVENTS meter changes plus tempo
+ * marks plus click switches in total (a rit or free section counts two).
+ * Canonical form: fps, start, countoff, then pickup and end when set, then
+ * one line per position in order, no comments, single spaces; BPM as a
+ * decimal without trailing zeros when exact to 9 decimals, else as a
+ * reduced fraction; meters in groups as "N/D in G" when the groups are
+ * equal, else "A+B+C/D". "at" is written only off beat 1 tick 0. A map
+ * written before these additions reads and writes exactly as before.
+ * parse(format(m)) equals m (tt_tempo_equal).
  *
  * ---- Lifetimes, threads, real time ----
  *
@@ -143,14 +229,54 @@ typedef struct {
 
 typedef struct tt_tempo_map tt_tempo_map_t;
 
-/* One click: a beat of the click track. */
+/* Beat units a tempo is written in (TT_UNIT_Q is 0, the default). */
+typedef enum {
+    TT_UNIT_Q,
+    TT_UNIT_H,
+    TT_UNIT_E,
+    TT_UNIT_W,
+    TT_UNIT_S,
+    TT_UNIT_Q_DOT,
+    TT_UNIT_H_DOT,
+    TT_UNIT_E_DOT,
+    TT_UNIT_W_DOT,
+    TT_UNIT_S_DOT,
+    TT_UNIT_COUNT
+} tt_beat_unit_t;
+
+/* A tempo as written: units per minute n/d, or (frames8 > 0) a frame click,
+ * one unit every frames8/8 frames at the map's frame rate. */
+typedef struct {
+    int unit;        /* tt_beat_unit_t */
+    int32_t frames8; /* 0: a rate; else 8 * frames + eighths, 8..7999 */
+    int64_t n, d;    /* rate (frames8 == 0): units per minute n/d */
+} tt_tempo_value_t;
+
+#define TT_TEMPO_MAX_GROUPS 12 /* click groups in a bar */
+/* A meter: num beats of 1/den notes, clicked in ngroups groups of
+ * groups[i] beats (ngroups 0: a click on every beat). */
+typedef struct {
+    int32_t num, den;
+    int ngroups;
+    uint8_t groups[TT_TEMPO_MAX_GROUPS];
+} tt_meter_t;
+
+enum { TT_TEMPO_RIT = 1, TT_TEMPO_ACCEL = 2 };
+
+/* Accent levels of a click. */
+enum { TT_CLICK_BEAT = 1, TT_CLICK_DOWNBEAT = 2 };
+
+/* One click: a beat (or a group's first beat) of the click track. */
 typedef struct {
     int64_t ns;    /* time from bar 1 beat 1, rounded to the nearest ns */
     int64_t tick;  /* position in ticks from bar 1 beat 1 */
     tt_bbt_t pos;  /* bar, beat, tick 0 */
     int32_t beats; /* beats in this bar (the meter's numerator) */
     int downbeat;  /* 1 on beat 1 (accent) */
-    int countoff;  /* 1 in a count-off bar (bar <= 0) */
+    int countoff;  /* 1 in the count-off (before the pickup and bar 1) */
+    int accent;    /* TT_CLICK_DOWNBEAT on beat 1, else TT_CLICK_BEAT */
+    int group;     /* 1-based: which click of the bar (the group, or the beat) */
+    int clicks;    /* clicks in this bar (groups, or beats) */
 } tt_click_t;
 
 /* ---- building ---- */
@@ -160,28 +286,62 @@ typedef struct {
  * Returns NULL with the reason in why (TT_WHY_LEN bytes, may be NULL). The
  * caller owns the map. */
 tt_tempo_map_t *tt_tempo_new(int32_t num, int32_t den, int64_t bpm_num, int64_t bpm_den, char *why);
+/* The same with a meter in groups and a tempo as written (a frame click
+ * times at TT_TEMPO_DEFAULT_FPS until tt_tempo_set_start). */
+tt_tempo_map_t *tt_tempo_new_with(const tt_meter_t *meter, const tt_tempo_value_t *v, char *why);
 
 /* Appends a meter change at the start of bar (after every meter change so
- * far, 2..TT_TEMPO_MAX_BAR). Marks already added keep their tick. Returns 0,
- * TT_ERR_INVALID or TT_ERR_TOO_BIG (TT_TEMPO_MAX_EVENTS) or TT_ERR_NOMEM,
- * with the reason in why; the map is unchanged on failure. */
+ * far, 2..TT_TEMPO_MAX_BAR, not inside a free section). Marks already
+ * added keep their tick. Returns 0, TT_ERR_INVALID or TT_ERR_TOO_BIG
+ * (TT_TEMPO_MAX_EVENTS) or TT_ERR_NOMEM, with the reason in why; the map is
+ * unchanged on failure. */
 int tt_tempo_add_meter(tt_tempo_map_t *m, int32_t bar, int32_t num, int32_t den, char *why);
+int tt_tempo_add_meter_with(tt_tempo_map_t *m, int32_t bar, const tt_meter_t *meter, char *why);
 
 /* Appends a tempo mark at tick (after every mark so far, at or before bar
  * TT_TEMPO_MAX_BAR in the meters added so far) with tempo bpm_num/bpm_den
  * quarter notes per minute (both 1..1e15; reduced, 20..400; a fraction that
  * is not a decimal of at most 9 places needs both terms <= 1e9 once
- * reduced). ramp: 0 step, 1 ramp from the previous mark. Returns as
- * tt_tempo_add_meter. */
+ * reduced). ramp: 0 step, 1 ramp from the previous mark. At the tick where
+ * a free section resumes it replaces the tempo resumed (a step only).
+ * Returns as tt_tempo_add_meter. */
 int tt_tempo_add_tempo(tt_tempo_map_t *m, int64_t tick, int64_t bpm_num, int64_t bpm_den, int ramp,
                        char *why);
+/* The same with a tempo as written (unit, rate or frame click). */
+int tt_tempo_add_value(tt_tempo_map_t *m, int64_t tick, const tt_tempo_value_t *v, int ramp,
+                       char *why);
+
+/* A rit (TT_TEMPO_RIT) or accel (TT_TEMPO_ACCEL) from tick (on a beat,
+ * after every mark so far, not inside a ramp) to the tempo target over
+ * `over` (1..999) beats of the meter at tick. Returns as tt_tempo_add_meter. */
+int tt_tempo_add_named(tt_tempo_map_t *m, int64_t tick, int named, int32_t over,
+                       const tt_tempo_value_t *target, char *why);
+
+/* Free time from bar to until_bar (2 <= bar < until_bar), resuming at
+ * timecode frame resume_frame (0 .. frames a day - 1 at the map's fps; the
+ * first such label after bar). Returns as tt_tempo_add_meter. */
+int tt_tempo_add_free(tt_tempo_map_t *m, int32_t bar, int32_t until_bar, int64_t resume_frame,
+                      char *why);
+
+/* Click off (on 0) or on (1) from bar on (after every switch so far,
+ * 1..TT_TEMPO_MAX_BAR). Returns as tt_tempo_add_meter. */
+int tt_tempo_add_click(tt_tempo_map_t *m, int32_t bar, int on, char *why);
 
 /* Count-off bars, 0..TT_TEMPO_MAX_COUNTOFF (a CLI override). Returns 0 or
  * TT_ERR_INVALID. */
 int tt_tempo_set_countoff(tt_tempo_map_t *m, int bars);
 
+/* Pickup beats (0..bar 1's numerator - 1). Returns 0 or TT_ERR_INVALID. */
+int tt_tempo_set_pickup(tt_tempo_map_t *m, int beats);
+
+/* The last bar (1..TT_TEMPO_MAX_BAR), 0 for none. Returns 0 or
+ * TT_ERR_INVALID. */
+int tt_tempo_set_end(tt_tempo_map_t *m, int32_t bar);
+
 /* Start timecode of bar 1 beat 1: frame count 0 .. frames_per_day(fps) - 1.
- * Returns 0 or TT_ERR_INVALID. */
+ * Re-times frame clicks and free sections. Returns 0, or TT_ERR_INVALID
+ * (the map unchanged) when a value is out of range or a frame click or
+ * free section would be at the new rate. */
 int tt_tempo_set_start(tt_tempo_map_t *m, int64_t frame, tt_fps_t fps);
 
 /* Frees the map and sets *self_p to NULL; safe on NULL and on *self_p NULL. */
@@ -206,6 +366,8 @@ int tt_tempo_equal(const tt_tempo_map_t *a, const tt_tempo_map_t *b);
 /* ---- reading (never allocate; real-time safe) ---- */
 
 int tt_tempo_countoff_bars(const tt_tempo_map_t *m);
+int tt_tempo_pickup_beats(const tt_tempo_map_t *m);
+int32_t tt_tempo_end_bar(const tt_tempo_map_t *m); /* 0: none */
 int64_t tt_tempo_start_frame(const tt_tempo_map_t *m);
 tt_fps_t tt_tempo_fps(const tt_tempo_map_t *m);
 
@@ -214,6 +376,36 @@ int64_t tt_tempo_start_ns(const tt_tempo_map_t *m);
 
 /* Meter of a bar (bars < 1 have bar 1's meter). */
 void tt_tempo_meter_at(const tt_tempo_map_t *m, int32_t bar, int32_t *num, int32_t *den);
+void tt_tempo_meter_full_at(const tt_tempo_map_t *m, int32_t bar, tt_meter_t *out);
+
+/* One change of the map, in order of position, for listing it (tempo show,
+ * MIDI export): index 0, 1, ... until it returns TT_ERR_NOTFOUND. A change
+ * is a position with a meter change, a tempo mark (implied ones too: the
+ * end of a rit, a free section's start and resume) or a click switch. */
+typedef struct {
+    int64_t tick;
+    int64_t ns; /* time of the position */
+    tt_bbt_t pos;
+    int has_meter; /* a meter change here: meter */
+    tt_meter_t meter;
+    int has_tempo;        /* a tempo mark here: */
+    tt_tempo_value_t v;   /* the tempo as written (for a rit/accel: the target) */
+    double bpm;           /* quarters per minute from here (free: the fitted one) */
+    int64_t bpm_n, bpm_d; /* the tempo at the mark, exactly (quarters per minute) */
+    int ramp;             /* a ramp ends here */
+    int named;            /* TT_TEMPO_RIT / ACCEL starts here; over beats */
+    int32_t over;
+    int implied;        /* not a line of its own: end of a rit, start/end of free time */
+    int free_from;      /* free time starts here, until the next tempo mark */
+    int32_t free_until; /* its bar */
+    int64_t resume_frame;
+    int click; /* -1 no switch, 0 click off, 1 click on */
+} tt_tempo_change_t;
+int tt_tempo_change(const tt_tempo_map_t *m, size_t index, tt_tempo_change_t *out);
+
+/* 1 if the click sounds at tick (not in a click-off or free section, not
+ * past the end bar); positions before the lead-in count as sounding. */
+int tt_tempo_click_on_at(const tt_tempo_map_t *m, int64_t tick);
 
 /* Positions: bbt <-> ticks from bar 1 beat 1 (clamped to the tick limit). */
 int64_t tt_tempo_bbt_to_tick(const tt_tempo_map_t *m, tt_bbt_t pos);
@@ -239,24 +431,34 @@ double tt_tempo_bpm_at(const tt_tempo_map_t *m, int64_t ns);
 int64_t tt_tempo_ns_to_frame(const tt_tempo_map_t *m, int64_t ns);
 int64_t tt_tempo_frame_to_ns(const tt_tempo_map_t *m, int64_t frame);
 
-/* The first click at or after at_or_after_ns: one per beat from the first
- * count-off click on (an earlier time gives that click). The map has no end;
+/* The first click at or after at_or_after_ns: one per beat (or per group's
+ * first beat in a grouped meter) from the first count-off click on (an
+ * earlier time gives that click), none in click-off and free sections, none
+ * from the bar after the end bar on. Without an end the map has no end;
  * stop where the cue stops. Render a click track with
  *     for (t = INT64_MIN; tt_tempo_next_click(m, t, &c) == 0 && c.ns < end;
  *          t = c.ns + 1) ...
- * Returns 0, or TT_ERR_NOTFOUND past the tick limit. */
+ * Returns 0, or TT_ERR_NOTFOUND past the end bar or the tick limit. */
 int tt_tempo_next_click(const tt_tempo_map_t *m, int64_t at_or_after_ns, tt_click_t *out);
 
-/* The count-off of a roll from bar from_bar: the map's count-off bars in
- * the meter and beat of that bar. Fills clicks, beats per bar and the beat
- * length; returns the count-off's length in ns (clicks * beat). Real-time
- * safe. */
+/* The lead-in of a roll from bar from_bar: the map's count-off bars in the
+ * meter (and groups) and beat of that bar, ending at its beat 1. From bar 1
+ * with a pickup, the last pickup beats of the lead-in are the pickup (music,
+ * not count-off); with no count-off bars, the lead-in is the pickup alone.
+ * Fills the struct; returns the lead-in's length in ns (beats * beat_ns).
+ * Real-time safe. */
 typedef struct {
-    int clicks;
-    int beats_per_bar;
-    int64_t beat_ns;
-    int64_t c_from; /* time of from_bar beat 1 */
+    int beats;             /* beats in the lead-in */
+    int beats_per_bar;     /* the meter's numerator at from_bar */
+    int64_t beat_ns;       /* the first beat of from_bar, the lead-in's beat */
+    int64_t c_from;        /* time of from_bar beat 1 */
+    int pickup;            /* the last `pickup` beats are the pickup */
+    uint32_t group_starts; /* bit b: beat b+1 of a bar starts a click group */
 } tt_tempo_countoff_t;
 int64_t tt_tempo_countoff(const tt_tempo_map_t *m, int32_t from_bar, tt_tempo_countoff_t *out);
+
+/* Beat i (0 .. beats-1) of a lead-in: 1 and *out filled (ns relative to
+ * c_from, so negative; pos, tick and group left 0) when it clicks, else 0. */
+int tt_tempo_countoff_click(const tt_tempo_countoff_t *co, int i, tt_click_t *out);
 
 #endif

@@ -17,32 +17,72 @@
 #define DEC_SCALE INT64_C(1000000000) /* 9 decimals */
 
 typedef struct {
-    int32_t bar, num, den;
-    int64_t tick; /* tick of the bar line where this meter starts */
+    int32_t bar;
+    tt_meter_t mt; /* num, den, groups (normalized: ngroups 0 = a click a beat) */
+    int64_t tick;  /* tick of the bar line where this meter starts */
 } meter_t;
+
+/* What a mark is, as the text shows it. */
+typedef enum {
+    MARK_TEMPO,  /* a tempo as written (step, or ramp from the previous mark) */
+    MARK_NAMED,  /* rit/accel starts here (its tempo: the one before); v is the target */
+    MARK_END,    /* implied: where a rit/accel reaches its target (v) */
+    MARK_FREE,   /* implied: a free section starts here (its tempo: the one before) */
+    MARK_RESUME, /* implied: a free section ends here (v: the tempo before it) */
+} mark_kind_t;
 
 typedef struct {
     int64_t tick;
-    int64_t n, d; /* bpm = n / d, reduced */
-    int ramp;     /* the segment ending here is a ramp from the previous mark */
-    long double bpm;
-    long double ns; /* time of this mark from tick 0 */
-    long double k;  /* slope (bpm per tick) of the segment starting here */
+    tt_tempo_value_t v;   /* as written (reduced) */
+    int ramp;             /* the segment ending here is a ramp from the previous mark */
+    int kind;             /* mark_kind_t */
+    int named;            /* MARK_NAMED: TT_TEMPO_RIT or TT_TEMPO_ACCEL */
+    int32_t over;         /* MARK_NAMED: beats of the meter here */
+    int free;             /* the segment starting here is free time, to the next mark */
+    int64_t resume_frame; /* free: the timecode frame of the next mark */
+    int64_t n, d;         /* the tempo at this mark, quarters per minute, reduced */
+    long double bpm;      /* n / d */
+    long double seg;      /* the tempo the segment starting here starts at (free: fitted) */
+    long double ns;       /* time of this mark from tick 0 */
+    long double k;        /* slope (bpm per tick) of the segment starting here */
 } mark_t;
+
+typedef struct {
+    int32_t bar;
+    int64_t tick;
+    int on;
+} switch_t;
 
 struct tt_tempo_map {
     meter_t *meters;
     size_t nmeters, cap_meters;
     mark_t *marks;
     size_t nmarks, cap_marks;
+    switch_t *switches;
+    size_t nswitches, cap_switches;
     int countoff;
+    int pickup;      /* beats of bar 0 played before bar 1 (0: none) */
+    int32_t end_bar; /* last bar: no click from the next bar line on (0: none) */
     int64_t start_frame;
     tt_fps_t fps;
 };
 
 /* 1 when 1/d has a finite decimal expansion within DEC_SCALE (d divides 10^9). */
 int tt_tempo_decimal_exact(int64_t d);
-/* A meter the map accepts: num 1..32, den 1, 2, 4, 8, 16 or 32. */
+/* A meter the map accepts: num 1..32, den 1, 2, 4, 8, 16 or 32, groups
+ * (if any) 1..num each summing to num. Normalizes *mt (groups of one beat
+ * each, or one group of a 1-beat bar, become no groups). */
+int tt_tempo_check_meter_full(tt_meter_t *mt, char *why);
 int tt_tempo_check_meter(int32_t num, int32_t den, char *why);
+/* Quarters per minute of v at fps, reduced (v's rate reduced in place);
+ * TT_ERR_INVALID with the reason when it is outside 20..400. */
+int tt_tempo_value_bpm(tt_tempo_value_t *v, tt_fps_t fps, int64_t *n, int64_t *d, char *why);
+/* tt_tempo_new_with, timing frame clicks at fps and starting at frame. */
+tt_tempo_map_t *tt_tempo_new_at(const tt_meter_t *meter, const tt_tempo_value_t *v, tt_fps_t fps,
+                                int64_t start_frame, char *why);
+/* Name of a beat unit ("q", "q.", ...). */
+const char *tt_tempo_unit_name(int unit);
+/* The text of v ("q=92.5", "q.=12-4", "h=30000000/326087"), at most 48 bytes. */
+int tt_tempo_value_text(const tt_tempo_value_t *v, char *out, size_t room);
 
 #endif

@@ -628,7 +628,8 @@ static void test_text_errors(void **state)
         {"bar 1 4/4 q=92\nbar 2 q=90\x01\n", "line 2: unexpected byte 0x01"},
         {"bar 1 4/4 q=92\nbar 2 q=90\rx\n", "line 2: unexpected byte 0x0d"},
         {"bar 1 4/4 q=92\nbar\xc3\xa9 2\n", "line 2: unexpected byte 0xc3"},
-        {"bar 1 4/4 q=92\nbar 2 q=9 0 1 2 3 4\n", "line 2: unexpected \"3\": too many words"},
+        {"bar 1 4/4 q=92\nbar 2 q=9 0 1 2 3 4 5 6 7 8 9\n",
+         "line 2: unexpected \"9\": too many words"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char why[TT_WHY_LEN] = "";
@@ -716,6 +717,449 @@ static void test_builder(void **state)
     tt_tempo_destroy(&m);
 }
 
+/* ---- film notation: frame clicks, units, groups, pickup, rit, end,
+ * click off, free time ---- */
+
+/* Quarters per minute at a mark, exactly, from the listing. */
+static void assert_mark_bpm(const tt_tempo_map_t *m, size_t change, int64_t n, int64_t d)
+{
+    tt_tempo_change_t c;
+    assert_int_equal(tt_tempo_change(m, change, &c), 0);
+    assert_true(c.has_tempo);
+    if (c.bpm_n != n || c.bpm_d != d)
+        fail_msg("change %zu: %lld/%lld bpm, expected %lld/%lld", change, (long long)c.bpm_n,
+                 (long long)c.bpm_d, (long long)n, (long long)d);
+}
+
+static void test_frame_clicks(void **state)
+{
+    (void)state;
+    /* A 12-4 click (12.5 frames a beat) at each rate, against periods
+     * computed by hand: 12.5 * den / num s. */
+    static const struct {
+        const char *fps;
+        int64_t beat_ns;      /* rounded to the ns */
+        int64_t four_ns;      /* four beats */
+        int64_t bpm_n, bpm_d; /* quarters per minute */
+    } rates[] = {
+        {"24", 520833333, 2083333333, 576, 5},            /* 12.5/24 s, 115.2 */
+        {"23.976", 521354167, 2085416667, 115200, 1001},  /* 12.5*1001/24000 s */
+        {"25", 500000000, 2000000000, 120, 1},            /* 12.5/25 s */
+        {"29.97df", 417083333, 1668333333, 144000, 1001}, /* 12.5*1001/30000 s */
+        {"29.97ndf", 417083333, 1668333333, 144000, 1001},
+        {"30", 416666667, 1666666667, 144, 1},
+    };
+    char text[128];
+    for (size_t i = 0; i < sizeof rates / sizeof rates[0]; i++) {
+        snprintf(text, sizeof text, "fps %s\nbar 1 4/4 q=12-4\n", rates[i].fps);
+        tt_tempo_map_t *m = parse(text);
+        assert_ns(tt_tempo_bbt_to_ns(m, bbt(1, 2, 0)), rates[i].beat_ns);
+        assert_ns(tt_tempo_bbt_to_ns(m, bbt(2, 1, 0)), rates[i].four_ns);
+        assert_mark_bpm(m, 0, rates[i].bpm_n, rates[i].bpm_d);
+        char *out, why[TT_WHY_LEN];
+        assert_int_equal(tt_tempo_format_text(m, &out, why), 0);
+        assert_non_null(strstr(out, "bar 1 4/4 q=12-4\n"));
+        free(out);
+        check_round_trip(m, -100, 4000);
+        tt_tempo_destroy(&m);
+    }
+    /* Eighth-frame steps: 7-7 at 24 is 7.875/24 s = 0.328125 s exactly; a
+     * dotted-quarter click in 6/8 in 2: 12-4 per dotted quarter. */
+    tt_tempo_map_t *m = parse("bar 1 4/4 q=7-7\n");
+    assert_int_equal(tt_tempo_bbt_to_ns(m, bbt(1, 2, 0)), 328125000);
+    tt_tempo_destroy(&m);
+    m = parse("bar 1 6/8 in 2 q.=12-4\n");
+    assert_ns(tt_tempo_bbt_to_ns(m, bbt(1, 4, 0)), 520833333);
+    assert_ns(tt_tempo_bbt_to_ns(m, bbt(1, 2, 0)), 173611111); /* an eighth: a third */
+    /* Changing the rate re-times the click (it stays in frames). */
+    assert_int_equal(tt_tempo_set_start(m, 0, TT_FPS_25), 0);
+    assert_int_equal(tt_tempo_bbt_to_ns(m, bbt(1, 4, 0)), 500000000);
+    tt_tempo_destroy(&m);
+    /* A click too fast for the map at its rate, or outside the book. */
+    char why[TT_WHY_LEN];
+    assert_null(tt_tempo_parse_text("fps 30\nbar 1 4/4 q=4-0\n",
+                                    strlen("fps 30\nbar 1 4/4 q=4-0\n"), why)); /* 450 bpm */
+    assert_non_null(strstr(why, "line 2: tempo q=4-0 is 450 quarter notes per minute at 30"));
+    m = parse("bar 1 4/4 q=4-0\n"); /* 360 at 24 */
+    assert_int_equal(tt_tempo_set_start(m, 0, TT_FPS_30), TT_ERR_INVALID);
+    assert_int_equal(tt_tempo_fps(m), TT_FPS_24); /* unchanged */
+    assert_int_equal(tt_tempo_bbt_to_ns(m, bbt(1, 2, 0)), 166666667);
+    tt_tempo_destroy(&m);
+    static const char *bad[] = {"bar 1 4/4 q=12-8\n", "bar 1 4/4 q=0-4\n", "bar 1 4/4 q=12-\n",
+                                "bar 1 4/4 q=12-44\n", "bar 1 4/4 q=1000-0\n"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_null(tt_tempo_parse_text(bad[i], strlen(bad[i]), why));
+        assert_non_null(strstr(why, "line 1: bad frame click"));
+    }
+}
+
+static void test_beat_units(void **state)
+{
+    (void)state;
+    /* h=60, e=240 and q.=80 are all 120 quarters a minute. */
+    static const char *maps[] = {"bar 1 4/4 h=60\n",  "bar 1 4/4 e=240\n", "bar 1 4/4 q.=80\n",
+                                 "bar 1 4/4 s=480\n", "bar 1 4/4 w=30\n",  "bar 1 4/4 e.=160\n"};
+    for (size_t i = 0; i < sizeof maps / sizeof maps[0]; i++) {
+        tt_tempo_map_t *m = parse(maps[i]);
+        assert_int_equal(tt_tempo_bbt_to_ns(m, bbt(1, 2, 0)), 500000000);
+        assert_mark_bpm(m, 0, 120, 1);
+        char *out, why[TT_WHY_LEN];
+        assert_int_equal(tt_tempo_format_text(m, &out, why), 0);
+        assert_non_null(strstr(out, maps[i]));
+        free(out);
+        tt_tempo_destroy(&m);
+    }
+    char why[TT_WHY_LEN];
+    /* The range is in quarters: e=30 is 15. */
+    assert_null(tt_tempo_parse_text("bar 1 4/4 e=30\n", strlen("bar 1 4/4 e=30\n"), why));
+    assert_non_null(strstr(why, "tempo e=30 is 15 quarter notes per minute, outside 20..400"));
+    assert_null(tt_tempo_parse_text("bar 1 4/4 x=30\n", strlen("bar 1 4/4 x=30\n"), why));
+    assert_non_null(strstr(why, "unexpected \"x=30\""));
+}
+
+/* The clicks from time `from` up to `to`, as "bar.beat" (countoff marked
+ * with c, accents with !) separated by spaces. */
+static void click_list(const tt_tempo_map_t *m, int64_t from, int64_t to, char *out, size_t room)
+{
+    tt_click_t c;
+    size_t len = 0;
+    out[0] = '\0';
+    for (int64_t t = from; len + 32 < room && tt_tempo_next_click(m, t, &c) == 0 && c.ns < to;
+         t = c.ns + 1)
+        len += (size_t)snprintf(out + len, room - len, "%s%d.%d%s%s", len ? " " : "",
+                                (int)c.pos.bar, (int)c.pos.beat, c.countoff ? "c" : "",
+                                c.accent == TT_CLICK_DOWNBEAT ? "!" : "");
+}
+
+static void test_grouped_meters(void **state)
+{
+    (void)state;
+    char got[512];
+    /* 6/8 in 2 at q.=60: a dotted quarter a second, clicks on 1 and 4. */
+    tt_tempo_map_t *m = parse("bar 1 6/8 in 2 q.=60\nbar 3 3+2+2/8 e=420\nbar 5 3/4 in 1\n");
+    click_list(m, INT64_MIN, INT64_MAX / 2, got, sizeof got);
+    /* 3+2+2/8 at 420 eighths: beats 1, 4, 6 at 0, 3/7, 5/7 s of the bar;
+     * 3/4 in 1: one click a bar, until the map's end... the list stops at 8. */
+    assert_true(strncmp(got, "1.1! 1.4 2.1! 2.4 3.1! 3.4 3.6 4.1! 4.4 4.6 5.1! 6.1! 7.1!", 57) ==
+                0);
+    tt_click_t c;
+    assert_int_equal(tt_tempo_next_click(m, 1, &c), 0);
+    assert_int_equal(c.ns, 1000000000);
+    assert_int_equal(c.group, 2);
+    assert_int_equal(c.clicks, 2);
+    int64_t bar3 = 4000000000;
+    assert_int_equal(tt_tempo_bbt_to_ns(m, bbt(3, 1, 0)), bar3);
+    assert_int_equal(tt_tempo_next_click(m, bar3 + 1, &c), 0);
+    assert_ns(c.ns, bar3 + 428571429);
+    assert_int_equal(c.group, 2);
+    assert_int_equal(c.clicks, 3);
+    assert_int_equal(tt_tempo_next_click(m, c.ns + 1, &c), 0);
+    assert_ns(c.ns, bar3 + 714285714);
+    assert_int_equal(c.pos.beat, 6);
+    /* Positions stay in eighths. */
+    assert_bbt(tt_tempo_ns_to_bbt(m, bar3 + 142857143), 3, 2, 0);
+    char *out, why[TT_WHY_LEN];
+    assert_int_equal(tt_tempo_format_text(m, &out, why), 0);
+    assert_string_equal(out, "fps 24\nstart 00:00:00:00\ncountoff 0\nbar 1 6/8 in 2 q.=60\n"
+                             "bar 3 3+2+2/8 e=420\nbar 5 3/4 in 1\n");
+    free(out);
+    tt_tempo_destroy(&m);
+    /* Equal groups print as "in"; single beats are no groups. */
+    m = parse("bar 1 3+3/8 q=90\nbar 2 4/4 in 4\nbar 3 2+2/4\n");
+    assert_int_equal(tt_tempo_format_text(m, &out, why), 0);
+    assert_string_equal(out, "fps 24\nstart 00:00:00:00\ncountoff 0\nbar 1 6/8 in 2 q=90\n"
+                             "bar 2 4/4\nbar 3 4/4 in 2\n");
+    free(out);
+    tt_tempo_destroy(&m);
+    static const struct {
+        const char *text, *want;
+    } cases[] = {
+        {"bar 1 6/8 in 4 q=90\n", "line 1: bad click groups \"in 4\""},
+        {"bar 1 6/8 in q=90\n", "line 1: bad click groups"},
+        {"bar 1 3+0/8 q=90\n", "a group of 0 beats"},
+        {"bar 1 3+/8 q=90\n", "line 1: bad meter"},
+        {"bar 1 3+2+2 q=90\n", "unexpected \"3+2+2\""},
+        {"bar 1 1+1+1+1+1+1+1+1+1+1+1+1+2/8 q=90\n", "at most 12 click groups"},
+        {"bar 1 3+2+2/8 in 7 q=90\n", "line 1: bad click groups"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        m = tt_tempo_parse_text(cases[i].text, strlen(cases[i].text), why);
+        if (m || !strstr(why, cases[i].want)) {
+            tt_tempo_destroy(&m);
+            fail_msg("case %zu: %s\n  want \"%s\", got \"%s\"", i, cases[i].text, cases[i].want,
+                     why);
+        }
+    }
+}
+
+static void test_pickup(void **state)
+{
+    (void)state;
+    char got[512];
+    /* One beat of pickup in 4/4 at 120, two count-off bars: the count-off
+     * counts into the pickup (bar 0 beat 4), which clicks as music. */
+    tt_tempo_map_t *m = parse("countoff 2\npickup 1\nbar 1 4/4 q=120\n");
+    assert_int_equal(tt_tempo_pickup_beats(m), 1);
+    assert_int_equal(tt_tempo_start_ns(m), -4000000000);
+    click_list(m, INT64_MIN, 1, got, sizeof got);
+    assert_string_equal(got, "-1.1c! -1.2c -1.3c -1.4c 0.1c! 0.2c 0.3c 0.4 1.1!");
+    tt_tempo_countoff_t co;
+    assert_int_equal(tt_tempo_countoff(m, 1, &co), 4000000000);
+    assert_int_equal(co.beats, 8);
+    assert_int_equal(co.pickup, 1);
+    tt_click_t c;
+    assert_int_equal(tt_tempo_countoff_click(&co, 7, &c), 1);
+    assert_int_equal(c.ns, -500000000);
+    assert_false(c.countoff);
+    assert_int_equal(tt_tempo_countoff_click(&co, 6, &c), 1);
+    assert_true(c.countoff);
+    assert_int_equal(tt_tempo_countoff_click(&co, 4, &c), 1);
+    assert_true(c.downbeat && c.countoff);
+    /* From a later bar there is no pickup. */
+    tt_tempo_countoff(m, 5, &co);
+    assert_int_equal(co.pickup, 0);
+    assert_int_equal(tt_tempo_countoff_click(&co, 7, &c), 1);
+    assert_true(c.countoff);
+    tt_tempo_destroy(&m);
+    /* No count-off: the lead-in is the pickup alone (two beats of 3/4). */
+    m = parse("pickup 2\nbar 1 3/4 q=60\n");
+    assert_int_equal(tt_tempo_start_ns(m), -2000000000);
+    click_list(m, INT64_MIN, 1, got, sizeof got);
+    assert_string_equal(got, "0.2 0.3 1.1!");
+    assert_int_equal(tt_tempo_countoff(m, 1, &co), 2000000000);
+    assert_int_equal(co.beats, 2);
+    assert_int_equal(tt_tempo_countoff_click(&co, 0, &c), 1);
+    assert_int_equal(c.pos.beat, 2);
+    assert_false(c.countoff);
+    char *out, why[TT_WHY_LEN];
+    assert_int_equal(tt_tempo_format_text(m, &out, why), 0);
+    assert_string_equal(out, "fps 24\nstart 00:00:00:00\ncountoff 0\npickup 2\nbar 1 3/4 q=60\n");
+    free(out);
+    tt_tempo_destroy(&m);
+    assert_null(tt_tempo_parse_text("pickup 3\nbar 1 3/4 q=60\n",
+                                    strlen("pickup 3\nbar 1 3/4 q=60\n"), why));
+    assert_non_null(strstr(why, "line 1: pickup 3: must be fewer beats than bar 1's 3"));
+}
+
+static void test_rit_accel(void **state)
+{
+    (void)state;
+    /* rit from 120 to 60 over 4 beats from bar 2: a ramp of 4 quarters,
+     * 4 ln 2 s long (k = -15 bpm a quarter). */
+    tt_tempo_map_t *m = parse("bar 1 4/4 q=120\nbar 2 rit q=60 over 4\nbar 4 3/4\n");
+    assert_int_equal(tt_tempo_bbt_to_ns(m, bbt(2, 1, 0)), 2000000000);
+    assert_ns(tt_tempo_bbt_to_ns(m, bbt(3, 1, 0)), 2000000000 + 2772588722);
+    assert_ns(tt_tempo_bbt_to_ns(m, bbt(4, 1, 0)), 4772588722 + 4000000000);
+    /* Half way (2 quarters): t = 4 ln(120/90) s; tempo 90. */
+    int64_t half = INT64_C(2000000000) + 1150728289;
+    assert_ns(tt_tempo_bbt_to_ns(m, bbt(2, 3, 0)), half);
+    assert_true(fabs(tt_tempo_bpm_at(m, half) - 90.0) < 1e-6);
+    check_round_trip(m, 3840, 3 * 3840);
+    char *out, why[TT_WHY_LEN];
+    assert_int_equal(tt_tempo_format_text(m, &out, why), 0);
+    assert_string_equal(out, "fps 24\nstart 00:00:00:00\ncountoff 0\nbar 1 4/4 q=120\n"
+                             "bar 2 rit q=60 over 4\nbar 4 3/4\n");
+    tt_tempo_map_t *back = parse(out);
+    assert_true(tt_tempo_equal(m, back));
+    free(out);
+    tt_tempo_destroy(&back);
+    /* The listing shows the rit and its implied end. */
+    tt_tempo_change_t c;
+    assert_int_equal(tt_tempo_change(m, 1, &c), 0);
+    assert_int_equal(c.named, TT_TEMPO_RIT);
+    assert_int_equal(c.over, 4);
+    assert_int_equal(tt_tempo_change(m, 2, &c), 0);
+    assert_true(c.implied && c.ramp);
+    assert_int_equal(c.pos.bar, 3);
+    tt_tempo_destroy(&m);
+    /* It equals the two marks it stands for. */
+    tt_tempo_map_t *a = parse("bar 1 4/4 q=120\nat 1.3.0 accel e=300 over 2\n");
+    tt_tempo_map_t *b = parse("bar 1 4/4 q=120\nat 1.3.0 q=120\nbar 2 q=150 ramp\n");
+    assert_int_equal(tt_tempo_bbt_to_ns(a, bbt(3, 1, 0)), tt_tempo_bbt_to_ns(b, bbt(3, 1, 0)));
+    assert_false(tt_tempo_equal(a, b)); /* written differently */
+    tt_tempo_destroy(&a);
+    tt_tempo_destroy(&b);
+    static const struct {
+        const char *text, *want;
+    } cases[] = {
+        {"bar 1 4/4 q=120\nbar 2 rit q=130 over 4\n", "line 2: rit to q=130: that is faster"},
+        {"bar 1 4/4 q=120\nbar 2 accel q=100 over 4\n", "line 2: accel to q=100: that is slower"},
+        {"bar 1 4/4 q=120\nbar 2 rit q=120 over 4\n", "no different"},
+        {"bar 1 4/4 q=120\nbar 2 rit q=60 over 8\nbar 3 q=90\n",
+         "line 3: bar 3 is inside the rit/accel before it (it ends at 4.1.0)"},
+        {"bar 1 4/4 q=120\nbar 2 rit q=60 over 4\nbar 3 q=90\n", "line 3: a rit/accel ends here"},
+        {"bar 1 4/4 q=120\nbar 2 rit q=60\n", "line 2: rit needs a target and a length"},
+        {"bar 1 4/4 q=120\nbar 2 rit q=60 over 0\n", "line 2: bad length \"0\""},
+        {"bar 1 4/4 q=120\nbar 2 rit q=60 by 4\n", "line 2: bad length"},
+        {"bar 1 4/4 q=120\nat 2.1.10 rit q=60 over 4\n", "starts on a beat"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        m = tt_tempo_parse_text(cases[i].text, strlen(cases[i].text), why);
+        if (m || !strstr(why, cases[i].want)) {
+            tt_tempo_destroy(&m);
+            fail_msg("case %zu: %s\n  want \"%s\", got \"%s\"", i, cases[i].text, cases[i].want,
+                     why);
+        }
+    }
+    /* A meter change inside the rit is fine: the rit lasts 6 beats of its
+     * own meter (quarters), 6 ln 2 s, and ends at 3.5 (eighths). */
+    m = parse("bar 1 4/4 q=120\nbar 2 rit q=60 over 6\nbar 3 6/8\n");
+    assert_ns(tt_tempo_bbt_to_ns(m, bbt(3, 5, 0)), INT64_C(2000000000) + 4158883083);
+    tt_tempo_destroy(&m);
+}
+
+static void test_end_and_click_off(void **state)
+{
+    (void)state;
+    char got[512];
+    tt_tempo_map_t *m = parse("end 4\nbar 1 2/4 q=120\nbar 2 click off\nbar 3 3/4 click on\n");
+    click_list(m, INT64_MIN, INT64_MAX, got, sizeof got);
+    assert_string_equal(got, "1.1! 1.2 3.1! 3.2 3.3 4.1! 4.2 4.3");
+    /* Time and bars go on past the end and through the silence. */
+    assert_int_equal(tt_tempo_bbt_to_ns(m, bbt(6, 1, 0)), INT64_C(2000000000) + 4500000000);
+    tt_click_t c;
+    assert_int_equal(tt_tempo_next_click(m, tt_tempo_bbt_to_ns(m, bbt(4, 3, 0)) + 1, &c),
+                     TT_ERR_NOTFOUND);
+    assert_false(tt_tempo_click_on_at(m, 3840 / 2));
+    assert_true(tt_tempo_click_on_at(m, 0));
+    char *out, why[TT_WHY_LEN];
+    assert_int_equal(tt_tempo_format_text(m, &out, why), 0);
+    assert_string_equal(out, "fps 24\nstart 00:00:00:00\ncountoff 0\nend 4\nbar 1 2/4 q=120\n"
+                             "bar 2 click off\nbar 3 3/4 click on\n");
+    free(out);
+    tt_tempo_destroy(&m);
+    /* Off to the end of the map. */
+    m = parse("bar 1 4/4 q=120\nbar 3 click off\n");
+    assert_int_equal(tt_tempo_next_click(m, tt_tempo_bbt_to_ns(m, bbt(2, 4, 0)) + 1, &c),
+                     TT_ERR_NOTFOUND);
+    tt_tempo_destroy(&m);
+    assert_null(tt_tempo_parse_text("bar 1 4/4 q=120\nbar 3 click maybe\n",
+                                    strlen("bar 1 4/4 q=120\nbar 3 click maybe\n"), why));
+    assert_non_null(strstr(why, "line 2: write \"click off\""));
+    assert_null(
+        tt_tempo_parse_text("end 0\nbar 1 4/4 q=120\n", strlen("end 0\nbar 1 4/4 q=120\n"), why));
+    assert_non_null(strstr(why, "line 1: end \"0\""));
+}
+
+static void test_free_time(void **state)
+{
+    (void)state;
+    char got[512];
+    /* 4/4 at 120 (2 s a bar) from 01:00:00:00 at 25 fps; bar 3 (at 4 s) is
+     * free until bar 4 at 01:00:10:00 (10 s): bar 3 takes 6 s. */
+    const char *text = "fps 25\nstart 01:00:00:00\nbar 1 4/4 q=120\n"
+                       "bar 3 free until 4 at 01:00:10:00\n";
+    tt_tempo_map_t *m = parse(text);
+    assert_int_equal(tt_tempo_bbt_to_ns(m, bbt(3, 1, 0)), 4000000000);
+    assert_int_equal(tt_tempo_bbt_to_ns(m, bbt(4, 1, 0)), 10000000000);
+    /* Inside: as if at the one tempo that fits (4 quarters in 6 s, 40 bpm):
+     * 3.2 is a quarter of the way. */
+    assert_int_equal(tt_tempo_bbt_to_ns(m, bbt(3, 2, 0)), 5500000000);
+    assert_bbt(tt_tempo_ns_to_bbt(m, 7000000000), 3, 3, 0);
+    assert_true(fabs(tt_tempo_bpm_at(m, 5000000000) - 40.0) < 1e-9);
+    /* Resumes at the tempo before. */
+    assert_int_equal(tt_tempo_bbt_to_ns(m, bbt(4, 2, 0)), 10500000000);
+    char tc[TT_TIMECODE_LEN];
+    tt_timecode_format(tt_tempo_ns_to_frame(m, tt_tempo_bbt_to_ns(m, bbt(4, 1, 0))), TT_FPS_25, tc);
+    assert_string_equal(tc, "01:00:10:00");
+    /* No clicks in it. */
+    click_list(m, 3400000000, 11000000001, got, sizeof got);
+    assert_string_equal(got, "2.4 4.1! 4.2 4.3");
+    check_round_trip(m, 2 * 3840 - 10, 4 * 3840 + 10);
+    char *out, why[TT_WHY_LEN];
+    assert_int_equal(tt_tempo_format_text(m, &out, why), 0);
+    assert_string_equal(out, "fps 25\nstart 01:00:00:00\ncountoff 0\nbar 1 4/4 q=120\n"
+                             "bar 3 free until 4 at 01:00:10:00\n");
+    free(out);
+    /* Moving the start keeps the resume label: bar 3 is then 4 s after
+     * 01:00:01:00, and bar 4 still at 01:00:10:00. */
+    assert_int_equal(tt_tempo_set_start(m, 25 * 3601, TT_FPS_25), 0);
+    assert_int_equal(tt_tempo_bbt_to_ns(m, bbt(4, 1, 0)), 9000000000);
+    tt_tempo_destroy(&m);
+
+    /* A rit into free time, then a new tempo where it resumes, and the
+     * listing. */
+    m = parse("fps 24\nbar 1 4/4 q=120\nbar 2 rit q=60 over 4\n"
+              "bar 3 free until 5 at 00:00:20:00\nbar 5 q=100\n");
+    assert_int_equal(tt_tempo_bbt_to_ns(m, bbt(5, 1, 0)), 20000000000);
+    assert_int_equal(tt_tempo_bbt_to_ns(m, bbt(5, 2, 0)), 20600000000);
+    assert_int_equal(tt_tempo_format_text(m, &out, why), 0);
+    assert_string_equal(out, "fps 24\nstart 00:00:00:00\ncountoff 0\nbar 1 4/4 q=120\n"
+                             "bar 2 rit q=60 over 4\nbar 3 free until 5 at 00:00:20:00\n"
+                             "bar 5 q=100\n");
+    tt_tempo_map_t *back = parse(out);
+    assert_true(tt_tempo_equal(m, back));
+    tt_tempo_destroy(&back);
+    free(out);
+    tt_tempo_change_t c;
+    assert_int_equal(tt_tempo_change(m, 2, &c), 0); /* bar 3 */
+    assert_true(c.free_from && c.implied);
+    assert_int_equal(c.free_until, 5);
+    tt_tempo_destroy(&m);
+
+    static const struct {
+        const char *text, *want;
+    } cases[] = {
+        {"fps 25\nbar 1 4/4 q=120\nbar 3 free until 4 at 00:00:04:12\n",
+         "line 3: free time resuming at 00:00:04:12 is faster than 400"},
+        {"fps 25\nbar 1 4/4 q=120\nbar 3 free until 4 at 00:00:03:00\n",
+         "line 3: free time resuming at 00:00:03:00: the section starts at 00:00:04:00"},
+        {"bar 1 4/4 q=120\nbar 3 free until 5 at 00:00:20:00\nbar 4 3/4\n",
+         "line 3: meter change at bar 4: inside free time"},
+        {"bar 1 4/4 q=120\nbar 3 free until 5 at 00:00:20:00\nbar 4 q=90\n",
+         "line 3: bar 4 is inside the free time before it (it resumes at 5.1.0)"},
+        {"bar 1 4/4 q=120\nbar 3 free until 5 at 00:00:20:00\nbar 5 q=90 ramp\n",
+         "a ramp cannot start in free time"},
+        {"bar 1 4/4 q=120\nbar 3 free until 3 at 00:00:20:00\n", "needs 2 <= from < until"},
+        {"bar 1 4/4 q=120\nbar 3 free until 4\n", "line 2: free time needs"},
+        {"bar 1 4/4 q=120\nbar 3 free until 4 at 00:00:20:30\n", "line 2: "},
+        {"bar 1 4/4 q=120\nbar 3 q=90 free until 4 at 00:00:20:00\n",
+         "unexpected \"free\" after the tempo"},
+        {"bar 1 4/4 q=120\nat 3.2.0 free until 4 at 00:00:20:00\n", "starts at a bar line"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        m = tt_tempo_parse_text(cases[i].text, strlen(cases[i].text), why);
+        if (m || !strstr(why, cases[i].want)) {
+            tt_tempo_destroy(&m);
+            fail_msg("case %zu: %s\n  want \"%s\", got \"%s\"", i, cases[i].text, cases[i].want,
+                     why);
+        }
+    }
+}
+
+/* A film cue with everything, in canonical form: it reads back equal and
+ * formats to the same bytes. */
+static void test_film_round_trip(void **state)
+{
+    (void)state;
+    const char *film = "fps 23.976\n"
+                       "start 00:59:58:00\n"
+                       "countoff 2\n"
+                       "pickup 1\n"
+                       "end 40\n"
+                       "bar 1 4/4 q=12-4\n"
+                       "bar 9 6/8 in 2 q.=12-4\n"
+                       "bar 13 3+2+2/8 e=300\n"
+                       "bar 17 4/4 q=100 ramp\n"
+                       "at 20.3.0 rit q=80 over 6\n"
+                       "bar 24 free until 26 at 01:00:59:00\n"
+                       "bar 30 click off\n"
+                       "bar 32 h=44 click on\n";
+    tt_tempo_map_t *m = parse(film);
+    char *out, *again, why[TT_WHY_LEN];
+    assert_int_equal(tt_tempo_format_text(m, &out, why), 0);
+    assert_string_equal(out, film);
+    tt_tempo_map_t *back = parse(out);
+    assert_true(tt_tempo_equal(m, back));
+    assert_int_equal(tt_tempo_format_text(back, &again, why), 0);
+    assert_string_equal(again, film);
+    check_round_trip(m, -2 * 3840, 40 * 3840);
+    free(again);
+    free(out);
+    tt_tempo_destroy(&back);
+    tt_tempo_destroy(&m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -734,6 +1178,14 @@ int main(void)
         cmocka_unit_test(test_text_round_trip),
         cmocka_unit_test(test_text_errors),
         cmocka_unit_test(test_builder),
+        cmocka_unit_test(test_frame_clicks),
+        cmocka_unit_test(test_beat_units),
+        cmocka_unit_test(test_grouped_meters),
+        cmocka_unit_test(test_pickup),
+        cmocka_unit_test(test_rit_accel),
+        cmocka_unit_test(test_end_and_click_off),
+        cmocka_unit_test(test_free_time),
+        cmocka_unit_test(test_film_round_trip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
