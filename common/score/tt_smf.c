@@ -10,6 +10,7 @@
  */
 #include "tt_smf.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,7 +24,7 @@
 /* Ticks beyond this cannot be a cue position (and * 960 must not overflow). */
 #define MAX_EVENT_TICK (INT64_C(1) << 48)
 
-enum { EV_TEMPO, EV_METER, EV_SMPTE };
+enum { EV_TEMPO, EV_METER, EV_SMPTE, EV_MARKER };
 
 typedef struct {
     int64_t tick;
@@ -31,7 +32,9 @@ typedef struct {
     uint8_t type;
     uint8_t b[5];
     uint32_t uspq;
-    size_t off; /* byte offset of the event's status byte */
+    size_t off;      /* byte offset of the event's status byte */
+    size_t text_off; /* EV_MARKER: its text in the file */
+    uint32_t text_len;
 } ev_t;
 
 typedef struct {
@@ -104,7 +107,7 @@ static int meta_event(reader_t *r, uint8_t type, const uint8_t *d, uint32_t n, i
                       size_t off)
 {
     ev_t e = {.tick = tick, .off = off};
-    if (type != 0x51 && type != 0x58 && type != 0x54)
+    if (type != 0x51 && type != 0x58 && type != 0x54 && type != 0x06)
         return 0;
     if (tick > MAX_EVENT_TICK)
         return fail_at(r->why, TT_ERR_INVALID, off, "meta event at tick %lld is too far out",
@@ -132,6 +135,11 @@ static int meta_event(reader_t *r, uint8_t type, const uint8_t *d, uint32_t n, i
             return fail_at(r->why, TT_ERR_INVALID, off,
                            "time signature %u/2^%u: numerator must be 1..32, denominator 1..32",
                            d[0], d[1]);
+        break;
+    case 0x06: /* marker: a named location */
+        e.type = EV_MARKER;
+        e.text_off = (size_t)(d - r->data);
+        e.text_len = n;
         break;
     default: /* 0x54 */
         if (n != 5)
@@ -272,6 +280,50 @@ static int apply_smpte(reader_t *r, tt_tempo_map_t *m, const ev_t *e)
     return 0;
 }
 
+/* The tempo of uspq as the sequencer most likely had it: the decimal with
+ * the fewest places (0..3) whose us per quarter rounds to uspq (72 bpm is
+ * stored as 833333 us, which is 72.0000288 bpm); else exactly 60000000 /
+ * uspq. */
+static void readable_bpm(uint32_t uspq, int64_t *n, int64_t *d)
+{
+    int64_t scale = 1;
+    for (int p = 0; p <= 3; p++, scale *= 10) {
+        int64_t num = (int64_t)US_PER_MINUTE * scale;
+        for (int64_t b = num / uspq; b <= num / uspq + 1; b++)
+            if (b > 0 && (num + b / 2) / b == (int64_t)uspq) {
+                *n = b;
+                *d = scale;
+                return;
+            }
+    }
+    *n = US_PER_MINUTE;
+    *d = uspq;
+}
+
+/* A marker's text as a map marker name: printable ASCII ('?' for other
+ * bytes and '#'), single spaces, at most 10 words and 64 bytes. Empty when
+ * nothing printable is left. */
+static void marker_name(const uint8_t *t, uint32_t n, char out[TT_TEMPO_MARKER_LEN + 1])
+{
+    size_t len = 0;
+    int words = 0, space = 0;
+    for (uint32_t i = 0; i < n && len < TT_TEMPO_MARKER_LEN; i++) {
+        uint8_t c = t[i];
+        if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
+            space = len > 0;
+            continue;
+        }
+        if (space) {
+            if (len + 2 > TT_TEMPO_MARKER_LEN)
+                break;
+            out[len++] = ++words < 10 ? ' ' : '_';
+            space = 0;
+        }
+        out[len++] = (c >= 0x21 && c < 0x7f && c != '#') ? (char)c : '?';
+    }
+    out[len] = '\0';
+}
+
 /* Merges the collected events into a map. */
 static tt_tempo_map_t *build(reader_t *r, uint32_t ppq)
 {
@@ -279,14 +331,17 @@ static tt_tempo_map_t *build(reader_t *r, uint32_t ppq)
     int rc = 0;
     if (r->nev > 1)
         qsort(r->ev, r->nev, sizeof *r->ev, by_tick);
-    /* Bar 1: the last meter at tick 0 and the last tempo that lands on
-     * grid tick 0; defaults 4/4 and 120 bpm. */
+    /* Bar 1: the last meter at tick 0 (default 4/4) and the last tempo that
+     * lands on grid tick 0. A file without one is refused: the SMF default
+     * of 120 bpm is almost never the cue's tempo. */
     int32_t num = 4, den = 4;
-    uint32_t uspq = 500000;
-    const ev_t *smpte = NULL;
+    uint32_t uspq = 0;
+    const ev_t *smpte = NULL, *first_tempo = NULL;
     for (size_t i = 0; i < r->nev; i++) {
         const ev_t *e = &r->ev[i];
         int64_t g = (e->tick * TT_TEMPO_PPQ + ppq / 2) / ppq;
+        if (e->type == EV_TEMPO && !first_tempo)
+            first_tempo = e;
         if (e->type == EV_TEMPO && g == 0)
             uspq = e->uspq;
         else if (e->type == EV_METER && e->tick == 0) {
@@ -295,7 +350,21 @@ static tt_tempo_map_t *build(reader_t *r, uint32_t ppq)
         } else if (e->type == EV_SMPTE)
             smpte = e;
     }
-    tt_tempo_map_t *m = tt_tempo_new(num, den, US_PER_MINUTE, uspq, inner);
+    if (!uspq) {
+        if (first_tempo)
+            fail_at(r->why, TT_ERR_INVALID, first_tempo->off,
+                    "no set-tempo event at tick 0 (the first is at tick %lld): the file does "
+                    "not say the tempo bar 1 starts at",
+                    (long long)first_tempo->tick);
+        else
+            tt_fail(r->why, TT_ERR_INVALID,
+                    "MIDI file: no set-tempo event (FF 51) in any track: the file does not say "
+                    "its tempo (export it with the tempo track)");
+        return NULL;
+    }
+    int64_t bn, bd;
+    readable_bpm(uspq, &bn, &bd);
+    tt_tempo_map_t *m = tt_tempo_new(num, den, bn, bd, inner);
     if (!m) {
         tt_fail(r->why, TT_ERR_INVALID, "MIDI file: %s", inner);
         return NULL;
@@ -313,7 +382,8 @@ static tt_tempo_map_t *build(reader_t *r, uint32_t ppq)
         int64_t g = e ? (e->tick * TT_TEMPO_PPQ + ppq / 2) / ppq : 0;
         if (pending && (!e || (e->type == EV_TEMPO && g != pending_g))) {
             if (pending->uspq != cur_uspq) {
-                rc = tt_tempo_add_tempo(m, pending_g, US_PER_MINUTE, pending->uspq, 0, inner);
+                readable_bpm(pending->uspq, &bn, &bd);
+                rc = tt_tempo_add_tempo(m, pending_g, bn, bd, 0, inner);
                 if (rc) {
                     rc = builder_fail(r, rc, pending, inner);
                     goto fail;
@@ -368,6 +438,21 @@ static tt_tempo_map_t *build(reader_t *r, uint32_t ppq)
             }
         }
     }
+    /* Markers, in the meters just built. */
+    for (size_t i = 0; i < r->nev; i++) {
+        const ev_t *e = &r->ev[i];
+        char name[TT_TEMPO_MARKER_LEN + 1];
+        if (e->type != EV_MARKER)
+            continue;
+        marker_name(r->data + e->text_off, e->text_len, name);
+        if (!name[0])
+            continue; /* an empty marker names nothing */
+        int64_t g = (e->tick * TT_TEMPO_PPQ + ppq / 2) / ppq;
+        if ((rc = tt_tempo_add_marker(m, tt_tempo_tick_to_bbt(m, g), name, inner))) {
+            rc = fail_at(r->why, rc, e->off, "marker \"%s\": %s", name, inner);
+            goto fail;
+        }
+    }
     return m;
 fail:
     tt_tempo_destroy(&m);
@@ -383,7 +468,7 @@ tt_tempo_map_t *tt_smf_read(const uint8_t *data, size_t len, char *why)
         return NULL;
     }
     if (len < 4 || memcmp(data, "MThd", 4) != 0) {
-        fail_at(why, TT_ERR_INVALID, 0, "no MThd header (not a Standard MIDI File)");
+        tt_fail(why, TT_ERR_INVALID, "not a MIDI file: no MThd header at byte 0");
         return NULL;
     }
     if (len < 14) {
@@ -424,4 +509,241 @@ tt_tempo_map_t *tt_smf_read(const uint8_t *data, size_t len, char *why)
         m = build(&r, division);
     free(r.ev);
     return m;
+}
+
+/* ---- writing ---- */
+
+typedef struct {
+    int64_t tick;
+    uint32_t seq;
+    uint8_t prio; /* at one tick: SMPTE offset, meter, tempo, text */
+    uint8_t n;
+    uint8_t b[80];
+} wev_t;
+
+typedef struct {
+    wev_t *v;
+    size_t n, cap;
+    int rc;
+    char *why;
+} wlist_t;
+
+static void wpush(wlist_t *w, int64_t tick, uint8_t prio, const uint8_t *b, size_t n)
+{
+    if (w->rc)
+        return;
+    if (w->n == w->cap) {
+        size_t ncap = w->cap ? w->cap * 2 : 64;
+        wev_t *p = ncap * sizeof *p / 16 > TT_SMF_MAX_BYTES ? NULL : realloc(w->v, ncap * sizeof *p);
+        if (!p) {
+            w->rc = tt_fail(w->why, ncap * sizeof *p / 16 > TT_SMF_MAX_BYTES ? TT_ERR_TOO_BIG
+                                                                              : TT_ERR_NOMEM,
+                            "writing MIDI file: too many events");
+            return;
+        }
+        w->v = p;
+        w->cap = ncap;
+    }
+    wev_t *e = &w->v[w->n];
+    e->tick = tick;
+    e->seq = (uint32_t)w->n;
+    e->prio = prio;
+    e->n = (uint8_t)n;
+    memcpy(e->b, b, n);
+    w->n++;
+}
+
+static void wtext(wlist_t *w, int64_t tick, const char *text)
+{
+    uint8_t b[80];
+    size_t n = strlen(text);
+    if (n > 64)
+        n = 64;
+    b[0] = 0xFF;
+    b[1] = 0x06;
+    b[2] = (uint8_t)n;
+    memcpy(b + 3, text, n);
+    wpush(w, tick, 3, b, n + 3);
+}
+
+static void wtempo(wlist_t *w, int64_t tick, int64_t uspq, int64_t *last)
+{
+    if (uspq < 1)
+        uspq = 1;
+    if (uspq > 0xFFFFFF)
+        uspq = 0xFFFFFF; /* the format's limit, 3.58 bpm */
+    if (uspq == *last)
+        return;
+    *last = uspq;
+    uint8_t b[6] = {0xFF, 0x51, 0x03, (uint8_t)(uspq >> 16), (uint8_t)(uspq >> 8), (uint8_t)uspq};
+    wpush(w, tick, 2, b, sizeof b);
+}
+
+static int wev_cmp(const void *a, const void *b)
+{
+    const wev_t *x = a, *y = b;
+    if (x->tick != y->tick)
+        return x->tick < y->tick ? -1 : 1;
+    if (x->prio != y->prio)
+        return x->prio < y->prio ? -1 : 1;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+static void wmeter(wlist_t *w, int64_t tick, const tt_meter_t *mt)
+{
+    int dd = 0;
+    while ((1 << dd) < mt->den)
+        dd++;
+    int clocks = 96 / mt->den;
+    int equal = mt->ngroups > 0;
+    for (int i = 1; i < mt->ngroups; i++)
+        equal &= mt->groups[i] == mt->groups[0];
+    if (equal)
+        clocks *= mt->groups[0];
+    if (clocks > 255)
+        clocks = 255;
+    uint8_t b[7] = {0xFF, 0x58, 0x04, (uint8_t)mt->num, (uint8_t)dd, (uint8_t)clocks, 8};
+    wpush(w, tick, 1, b, sizeof b);
+}
+
+/* Set-tempo events for the segment [t0, t1) that starts at change c. */
+static void wsegment(wlist_t *w, const tt_tempo_map_t *m, const tt_tempo_change_t *c, int64_t t1,
+                     int ramp, int64_t *last)
+{
+    if (c->free_from) {
+        wtempo(w, c->tick, llround(60000000.0 / c->bpm), last);
+        return;
+    }
+    if (!ramp) {
+        wtempo(w, c->tick, (INT64_C(60000000) * c->bpm_d + c->bpm_n / 2) / c->bpm_n, last);
+        return;
+    }
+    int64_t len = t1 - c->tick, step = 240;
+    if (len / step > 4096)
+        step = ((len / 4096 + 239) / 240) * 240;
+    for (int64_t b = c->tick; b < t1 && !w->rc; b += step) {
+        int64_t e = b + step < t1 ? b + step : t1;
+        int64_t dur = tt_tempo_tick_to_ns(m, e) - tt_tempo_tick_to_ns(m, b);
+        /* us per quarter = dur ns / 1000 / ((e - b) / 960). */
+        wtempo(w, b, llround((double)dur * 0.96 / (double)(e - b)), last);
+    }
+}
+
+int tt_smf_write(const tt_tempo_map_t *m, uint8_t **out, size_t *len, char *why)
+{
+    wlist_t w = {.why = why};
+    *out = NULL;
+    *len = 0;
+    /* The start, as an SMPTE offset at tick 0. */
+    tt_fps_t fps = tt_tempo_fps(m);
+    int hh, mm, ss, ff;
+    tt_timecode_fields(tt_tempo_start_frame(m), fps, &hh, &mm, &ss, &ff);
+    int code = fps == TT_FPS_25 ? 1 : fps == TT_FPS_29_97_DF ? 2
+                                  : (fps == TT_FPS_29_97_NDF || fps == TT_FPS_30) ? 3
+                                                                                  : 0;
+    uint8_t smpte[8] = {0xFF, 0x54, 0x05, (uint8_t)(code << 5 | hh), (uint8_t)mm, (uint8_t)ss,
+                        (uint8_t)ff, 0};
+    wpush(&w, 0, 0, smpte, sizeof smpte);
+
+    tt_tempo_change_t c, next;
+    int64_t last_uspq = -1, last_tick = 0;
+    char text[80];
+    for (size_t i = 0; tt_tempo_change(m, i, &c) == 0 && !w.rc; i++) {
+        last_tick = c.tick;
+        if (c.has_meter)
+            wmeter(&w, c.tick, &c.meter);
+        if (c.has_tempo) {
+            /* The segment runs to the next tempo mark. */
+            int64_t t1 = INT64_MAX;
+            int ramp = 0;
+            for (size_t j = i + 1; tt_tempo_change(m, j, &next) == 0; j++)
+                if (next.has_tempo) {
+                    t1 = next.tick;
+                    ramp = next.ramp;
+                    break;
+                }
+            wsegment(&w, m, &c, t1, ramp, &last_uspq);
+            if (c.named) {
+                char v[64];
+                tt_tempo_value_text(&c.v, v, sizeof v);
+                snprintf(text, sizeof text, "%s %s over %d",
+                         c.named == TT_TEMPO_RIT ? "rit" : "accel", v, (int)c.over);
+                wtext(&w, c.tick, text);
+            }
+            if (c.free_from) {
+                char tc[TT_TIMECODE_LEN];
+                tt_timecode_format(c.resume_frame, fps, tc);
+                snprintf(text, sizeof text, "free until %d at %s", (int)c.free_until, tc);
+                wtext(&w, c.tick, text);
+            }
+        }
+        if (c.click >= 0)
+            wtext(&w, c.tick, c.click ? "click on" : "click off");
+    }
+    tt_bbt_t pos;
+    const char *name;
+    for (size_t i = 0; tt_tempo_marker(m, i, &pos, &name) == 0; i++) {
+        int64_t t = tt_tempo_bbt_to_tick(m, pos);
+        wtext(&w, t, name);
+        last_tick = t > last_tick ? t : last_tick;
+    }
+    if (tt_tempo_end_bar(m)) {
+        int64_t t = tt_tempo_bbt_to_tick(m, (tt_bbt_t){tt_tempo_end_bar(m) + 1, 1, 0});
+        wtext(&w, t, "end");
+        last_tick = t > last_tick ? t : last_tick;
+    }
+    uint8_t eot[3] = {0xFF, 0x2F, 0x00};
+    wpush(&w, last_tick, 4, eot, sizeof eot);
+    if (w.rc) {
+        free(w.v);
+        return w.rc;
+    }
+    qsort(w.v, w.n, sizeof *w.v, wev_cmp);
+
+    /* Header, track header, then delta-time + event each. */
+    size_t cap = 22 + w.n * (5 + 80) + 7 * 1024; /* + gaps over 2^28 ticks */
+    if (cap > TT_SMF_MAX_BYTES) {
+        free(w.v);
+        return tt_fail(why, TT_ERR_TOO_BIG, "writing MIDI file: %zu events is too many", w.n);
+    }
+    uint8_t *b = malloc(cap);
+    if (!b) {
+        free(w.v);
+        return tt_fail(why, TT_ERR_NOMEM, "writing MIDI file: out of memory");
+    }
+    static const uint8_t mthd[14] = {'M', 'T', 'h', 'd', 0, 0, 0, 6, 0, 0, 0, 1, 0x03, 0xC0};
+    memcpy(b, mthd, sizeof mthd);
+    memcpy(b + 14, "MTrk", 4);
+    size_t p = 22;
+    int64_t at = 0;
+    for (size_t i = 0; i < w.n; i++) {
+        uint64_t delta = (uint64_t)(w.v[i].tick - at);
+        at = w.v[i].tick;
+        /* A delta holds 28 bits: a longer gap is bridged with empty
+         * markers (the reader skips them). */
+        while (delta > 0x0FFFFFFF) {
+            static const uint8_t pad[] = {0xFF, 0xFF, 0xFF, 0x7F, 0xFF, 0x06, 0x00};
+            memcpy(b + p, pad, sizeof pad);
+            p += sizeof pad;
+            delta -= 0x0FFFFFFF;
+        }
+        uint8_t v[4];
+        int k = 0;
+        v[k++] = delta & 0x7F;
+        while (delta >>= 7)
+            v[k++] = (uint8_t)(0x80 | (delta & 0x7F));
+        while (k)
+            b[p++] = v[--k];
+        memcpy(b + p, w.v[i].b, w.v[i].n);
+        p += w.v[i].n;
+    }
+    free(w.v);
+    uint32_t tl = (uint32_t)(p - 22);
+    b[18] = (uint8_t)(tl >> 24);
+    b[19] = (uint8_t)(tl >> 16);
+    b[20] = (uint8_t)(tl >> 8);
+    b[21] = (uint8_t)tl;
+    *out = b;
+    *len = p;
+    return 0;
 }

@@ -9,14 +9,20 @@
  *     reason naming the problem and its byte offset in the file.
  *   - set-tempo (FF 51) and time-signature (FF 58) meta events from every
  *     track, merged by tick (at one tick, later tracks and later events
- *     win). Tick 0 is bar 1 beat 1. Without events at tick 0 the file is
- *     4/4 at 120 bpm, as the SMF specification says.
+ *     win). Tick 0 is bar 1 beat 1. Without a time signature at tick 0 the
+ *     file is in 4/4 (the SMF default); without a set-tempo at tick 0 it
+ *     is refused (the SMF default of 120 bpm is almost never the cue's).
  *   - set-tempo events are steps at any tick. They are placed on the map's
  *     960-per-quarter grid: exactly when the file's division divides into
  *     it (96, 120, 192, 240, 384, 480, 960 ... and multiples whose events
  *     fall on the grid), else at the nearest tick (at most half of 1/960
- *     quarter early or late). The tempo is kept exactly: 60000000 / (us per
- *     quarter) quarter notes per minute, which must lie in 20..400.
+ *     quarter early or late). The tempo is written readably: the decimal
+ *     of at most 3 places whose us per quarter rounds to the file's (q=72
+ *     for 833333 us: the sequencer had 72 and the file rounded it to a
+ *     whole us), else exactly 60000000 / (us per quarter); 20..400 bpm.
+ *   - markers (FF 06) become the map's markers (named locations) at their
+ *     position: printable ASCII ('?' for other bytes and '#'), single
+ *     spaces, at most 10 words and 64 bytes; empty ones are skipped.
  *   - time signatures must fall exactly on a bar line of the meter before
  *     them; the denominator is 2^dd with dd 0..5 (1 .. 32), the numerator
  *     1..32. Repeated tempos and meters are dropped.
@@ -51,7 +57,24 @@
 /* Reads a MIDI file's tempo map from data[0..len). Returns a new map (the
  * caller owns it; free with tt_tempo_destroy) or NULL with the reason in why
  * (TT_WHY_LEN bytes, may be NULL), e.g. "MIDI file: running status without
- * a previous status byte at byte 37". */
+ * a previous status byte at byte 37"; "not a MIDI file: ..." when data does
+ * not start with MThd. */
 tt_tempo_map_t *tt_smf_read(const uint8_t *data, size_t len, char *why);
+
+/* Writes m as a Standard MIDI File for DAWs and streamer tools: format 0,
+ * one track, 960 ticks per quarter, tick 0 = bar 1 beat 1. It holds a
+ * time signature (FF 58) per meter change (clocks per click: the group's
+ * length in a meter clicked in equal groups), a set-tempo (FF 51) per tempo
+ * mark, rounded to the us; ramps as a step each sixteenth (or coarser, at
+ * most 4096 steps a ramp) whose tempo gives that step's exact duration, so
+ * bar times stay within a few us; free time at its fitted tempo (clamped to
+ * the 24-bit limit, 3.6 bpm; tt_smf_read refuses under 20); the start as an
+ * SMPTE offset (FF 54; 23.976 is written as 24 and 29.97 non-drop as 30,
+ * their labels); markers (FF 06) for the map's markers and for what MIDI
+ * cannot say: "rit q=80 over 6", "free until 26 at TC", "click off",
+ * "click on", "end" after the last bar. Count-off and pickup (before tick
+ * 0) are not written. *out is malloc'd (the caller frees it). Returns 0 or
+ * TT_ERR_NOMEM / TT_ERR_TOO_BIG with the reason. */
+int tt_smf_write(const tt_tempo_map_t *m, uint8_t **out, size_t *len, char *why);
 
 #endif

@@ -436,7 +436,7 @@ tt_tempo_map_t *tt_tempo_new(int32_t num, int32_t den, int64_t bpm_num, int64_t 
 
 static int room_for_event(const tt_tempo_map_t *m, size_t more, char *why)
 {
-    if (m->nmeters + m->nmarks + m->nswitches + more > TT_TEMPO_MAX_EVENTS)
+    if (m->nmeters + m->nmarks + m->nswitches + m->nmarkers + more > TT_TEMPO_MAX_EVENTS)
         return tt_fail(why, TT_ERR_TOO_BIG, "more than %d meter changes and tempo marks",
                        TT_TEMPO_MAX_EVENTS);
     return 0;
@@ -678,6 +678,65 @@ int tt_tempo_add_click(tt_tempo_map_t *m, int32_t bar, int on, char *why)
     return 0;
 }
 
+static int bbt_cmp(tt_bbt_t a, tt_bbt_t b)
+{
+    if (a.bar != b.bar)
+        return a.bar < b.bar ? -1 : 1;
+    if (a.beat != b.beat)
+        return a.beat < b.beat ? -1 : 1;
+    return a.tick < b.tick ? -1 : a.tick > b.tick;
+}
+
+int tt_tempo_add_marker(tt_tempo_map_t *m, tt_bbt_t pos, const char *name, char *why)
+{
+    size_t n = strlen(name);
+    int words = 1;
+    if (n < 1 || n > TT_TEMPO_MARKER_LEN)
+        return tt_fail(why, TT_ERR_INVALID, "marker name of %zu bytes: 1..%d", n,
+                       TT_TEMPO_MARKER_LEN);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)name[i];
+        if (c < 0x20 || c >= 0x7f || c == '#' || c == '\t')
+            return tt_fail(why, TT_ERR_INVALID,
+                           "marker name: byte 0x%02x (printable ASCII, no '#')", c);
+        if (c == ' ' && (i == 0 || i + 1 == n || name[i + 1] == ' '))
+            return tt_fail(why, TT_ERR_INVALID, "marker name: words separated by single spaces");
+        words += c == ' ';
+    }
+    if (words > 10)
+        return tt_fail(why, TT_ERR_INVALID, "marker name: %d words (at most 10)", words);
+    int32_t num, den;
+    tt_tempo_meter_at(m, pos.bar, &num, &den);
+    if (pos.bar < 1 || pos.bar > TT_TEMPO_MAX_BAR || pos.beat < 1 || pos.beat > num ||
+        pos.tick < 0 || pos.tick >= WHOLE_TICKS / den)
+        return tt_fail(why, TT_ERR_INVALID, "marker at %d.%d.%d: not in the bar (%d/%d)",
+                       (int)pos.bar, (int)pos.beat, (int)pos.tick, (int)num, (int)den);
+    if (m->nmarkers && bbt_cmp(pos, m->markers[m->nmarkers - 1].pos) < 0)
+        return tt_fail(why, TT_ERR_INVALID, "marker at %d.%d.%d: before the previous marker",
+                       (int)pos.bar, (int)pos.beat, (int)pos.tick);
+    if (m->nmarkers == TT_TEMPO_MAX_MARKERS)
+        return tt_fail(why, TT_ERR_TOO_BIG, "more than %d markers", TT_TEMPO_MAX_MARKERS);
+    int rc = room_for_event(m, 1, why);
+    if (rc)
+        return rc;
+    if (m->nmarkers == m->cap_markers &&
+        grow((void **)&m->markers, &m->cap_markers, sizeof(marker_t)))
+        return tt_fail(why, TT_ERR_NOMEM, "tempo map: out of memory");
+    marker_t *mk = &m->markers[m->nmarkers++];
+    mk->pos = pos;
+    memcpy(mk->name, name, n + 1);
+    return 0;
+}
+
+int tt_tempo_marker(const tt_tempo_map_t *m, size_t i, tt_bbt_t *pos, const char **name)
+{
+    if (i >= m->nmarkers)
+        return TT_ERR_NOTFOUND;
+    *pos = m->markers[i].pos;
+    *name = m->markers[i].name;
+    return 0;
+}
+
 int tt_tempo_set_countoff(tt_tempo_map_t *m, int bars)
 {
     if (bars < 0 || bars > TT_TEMPO_MAX_COUNTOFF)
@@ -734,6 +793,7 @@ void tt_tempo_destroy(tt_tempo_map_t **self_p)
     free(m->meters);
     free(m->marks);
     free(m->switches);
+    free(m->markers);
     free(m);
     *self_p = NULL;
 }
@@ -753,8 +813,12 @@ int tt_tempo_equal(const tt_tempo_map_t *a, const tt_tempo_map_t *b)
 {
     if (a->countoff != b->countoff || a->start_frame != b->start_frame || a->fps != b->fps ||
         a->pickup != b->pickup || a->end_bar != b->end_bar || a->nmeters != b->nmeters ||
-        a->nmarks != b->nmarks || a->nswitches != b->nswitches)
+        a->nmarks != b->nmarks || a->nswitches != b->nswitches || a->nmarkers != b->nmarkers)
         return 0;
+    for (size_t i = 0; i < a->nmarkers; i++)
+        if (bbt_cmp(a->markers[i].pos, b->markers[i].pos) != 0 ||
+            strcmp(a->markers[i].name, b->markers[i].name) != 0)
+            return 0;
     for (size_t i = 0; i < a->nmeters; i++) {
         const meter_t *x = &a->meters[i], *y = &b->meters[i];
         if (x->bar != y->bar || !meter_equal(&x->mt, &y->mt))

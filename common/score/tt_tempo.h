@@ -129,6 +129,7 @@
  *   bar 24 free until 26 at 01:00:31;00
  *   bar 30 click off
  *   bar 32 click on
+ *   marker 24.1.0 Door slam
  *
  * Grammar (ASCII; lines end with LF, an optional CR before it is ignored):
  *   file      = { line }
@@ -143,6 +144,9 @@
  *             | "end" ws BAR               the last bar (default: none)
  *             | "bar" ws BAR [ws METER] [ws CHANGE] [ws CLICK]
  *             | "at" ws BAR "." BEAT "." TICK ws (TEMPO | NAMED)
+ *             | "marker" ws BAR "." BEAT "." TICK ws WORD {ws WORD}
+ *                                          a named location: up to 10 words,
+ *                                          64 bytes with single spaces
  *   METER     = NUM "/" DEN [ws "in" ws G] NUM 1..32, DEN 1 2 4 8 16 32,
  *                                          G divides NUM: clicks in G groups
  *             | N1 "+" N2 {"+" Ni} "/" DEN groups of beats, summing to <= 32
@@ -176,9 +180,12 @@
  * time at it). Keywords are lower case; anything else on a line is an
  * error naming the line. Limits: TT_TEMPO_MAX_TEXT bytes,
  * TT_TEMPO_MAX_LINES lines, TT_TEMPO_MAX_EVENTS meter changes plus tempo
- * marks plus click switches in total (a rit or free section counts two).
+ * marks plus click switches plus markers in total (a rit or free section
+ * counts two), TT_TEMPO_MAX_MARKERS markers. Markers are read after every
+ * bar line (their positions in the final meters), in order of position.
  * Canonical form: fps, start, countoff, then pickup and end when set, then
- * one line per position in order, no comments, single spaces; BPM as a
+ * one line per position in order, then the markers in order, no comments,
+ * single spaces; BPM as a
  * decimal without trailing zeros when exact to 9 decimals, else as a
  * reduced fraction; meters in groups as "N/D in G" when the groups are
  * equal, else "A+B+C/D". "at" is written only off beat 1 tick 0. A map
@@ -209,9 +216,12 @@
 #define TT_TEMPO_MAX_BAR 1000000
 #define TT_TEMPO_MAX_TEXT (64 * 1024) /* bytes of text parsed */
 #define TT_TEMPO_MAX_LINES 4096
-/* Meter changes + tempo marks. Keeps every canonical text (at most 47 bytes
- * a line) well under TT_TEMPO_MAX_TEXT, so any map formats and parses back. */
+/* Meter changes + tempo marks + click switches + markers. Keeps every
+ * canonical text (at most 52 bytes an event, a marker 87) under
+ * TT_TEMPO_MAX_TEXT, so any map formats and parses back. */
 #define TT_TEMPO_MAX_EVENTS 1024
+#define TT_TEMPO_MARKER_LEN 64
+#define TT_TEMPO_MAX_MARKERS 128 /* of the events */
 #define TT_TEMPO_TICK_LIMIT (INT64_C(1) << 37)
 #define TT_TEMPO_DEFAULT_FPS TT_FPS_24
 
@@ -327,6 +337,18 @@ int tt_tempo_add_free(tt_tempo_map_t *m, int32_t bar, int32_t until_bar, int64_t
  * 1..TT_TEMPO_MAX_BAR). Returns as tt_tempo_add_meter. */
 int tt_tempo_add_click(tt_tempo_map_t *m, int32_t bar, int on, char *why);
 
+/* A named location (a MIDI marker, a hit point): name is 1..
+ * TT_TEMPO_MARKER_LEN bytes of printable ASCII without '#', at most 10
+ * words separated by single spaces; pos a position in the meters added so
+ * far (bar 1..TT_TEMPO_MAX_BAR, beat and tick inside it), at or after the
+ * previous marker's. At most TT_TEMPO_MAX_MARKERS. Returns as
+ * tt_tempo_add_meter. */
+int tt_tempo_add_marker(tt_tempo_map_t *m, tt_bbt_t pos, const char *name, char *why);
+
+/* Marker i (0..): its position and name (borrowed from the map), or
+ * TT_ERR_NOTFOUND past the last. */
+int tt_tempo_marker(const tt_tempo_map_t *m, size_t i, tt_bbt_t *pos, const char **name);
+
 /* Count-off bars, 0..TT_TEMPO_MAX_COUNTOFF (a CLI override). Returns 0 or
  * TT_ERR_INVALID. */
 int tt_tempo_set_countoff(tt_tempo_map_t *m, int bars);
@@ -362,6 +384,12 @@ int tt_tempo_format_text(const tt_tempo_map_t *m, char **out, char *why);
 /* 1 if a and b are the same map (meters, marks with exact tempos and ramp
  * flags, count-off, start frame, fps), else 0. */
 int tt_tempo_equal(const tt_tempo_map_t *a, const tt_tempo_map_t *b);
+
+/* Name of a beat unit ("q", "q.", ...; "?" for none). */
+const char *tt_tempo_unit_name(int unit);
+/* The text of v as the format writes it ("q=92.5", "q.=12-4",
+ * "h=30000000/326087"), at most 48 bytes; returns snprintf's count. */
+int tt_tempo_value_text(const tt_tempo_value_t *v, char *out, size_t room);
 
 /* ---- reading (never allocate; real-time safe) ---- */
 

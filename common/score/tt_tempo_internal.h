@@ -53,7 +53,14 @@ typedef struct {
     int on;
 } switch_t;
 
+typedef struct {
+    tt_bbt_t pos;
+    char name[TT_TEMPO_MARKER_LEN + 1];
+} marker_t;
+
 struct tt_tempo_map {
+    marker_t *markers;
+    size_t nmarkers, cap_markers;
     meter_t *meters;
     size_t nmeters, cap_meters;
     mark_t *marks;
@@ -80,9 +87,5 @@ int tt_tempo_value_bpm(tt_tempo_value_t *v, tt_fps_t fps, int64_t *n, int64_t *d
 /* tt_tempo_new_with, timing frame clicks at fps and starting at frame. */
 tt_tempo_map_t *tt_tempo_new_at(const tt_meter_t *meter, const tt_tempo_value_t *v, tt_fps_t fps,
                                 int64_t start_frame, char *why);
-/* Name of a beat unit ("q", "q.", ...). */
-const char *tt_tempo_unit_name(int unit);
-/* The text of v ("q=92.5", "q.=12-4", "h=30000000/326087"), at most 48 bytes. */
-int tt_tempo_value_text(const tt_tempo_value_t *v, char *out, size_t room);
 
 #endif

@@ -52,7 +52,7 @@ static size_t put_mark(const tt_tempo_map_t *m, size_t j, char *p, size_t room)
 int tt_tempo_format_text(const tt_tempo_map_t *m, char **out, char *why)
 {
     /* Every line is at most 128 bytes and holds at least one event. */
-    size_t cap = 256 + 128 * (m->nmeters + m->nmarks + m->nswitches);
+    size_t cap = 256 + 128 * (m->nmeters + m->nmarks + m->nswitches + m->nmarkers);
     char *buf = malloc(cap);
     *out = NULL;
     if (!buf)
@@ -97,6 +97,11 @@ int tt_tempo_format_text(const tt_tempo_map_t *m, char **out, char *why)
             buf[len] = '\0';
         } else
             len += (size_t)snprintf(buf + len, cap - len, "\n");
+    }
+    for (size_t q = 0; q < m->nmarkers; q++) {
+        const marker_t *mk = &m->markers[q];
+        len += (size_t)snprintf(buf + len, cap - len, "marker %d.%d.%d %s\n", (int)mk->pos.bar,
+                                (int)mk->pos.beat, (int)mk->pos.tick, mk->name);
     }
     *out = buf;
     return 0;
@@ -547,14 +552,14 @@ static int parse_header(parser_t *ps, tok_t *toks, int n)
 {
     char b1[MAX_TOKEN + 1], inner[TT_WHY_LEN];
     int64_t v;
-    if (n == 0 || tok_is(toks[0], "bar") || tok_is(toks[0], "at"))
+    if (n == 0 || tok_is(toks[0], "bar") || tok_is(toks[0], "at") || tok_is(toks[0], "marker"))
         return 0;
     int is_fps = tok_is(toks[0], "fps"), is_start = tok_is(toks[0], "start");
     int is_countoff = tok_is(toks[0], "countoff"), is_pickup = tok_is(toks[0], "pickup");
     int is_end = tok_is(toks[0], "end");
     if (!is_fps && !is_start && !is_countoff && !is_pickup && !is_end)
         return perr(ps, "unknown keyword \"%s\"%s", tok_show(toks[0], b1),
-                    " (expected bar, at, fps, start, countoff, pickup or end)");
+                    " (expected bar, at, marker, fps, start, countoff, pickup or end)");
     if (n != 2)
         return perr(ps, "%s takes one value%s", tok_show(toks[0], b1), "");
     if ((is_fps && ps->have_fps) || (is_start && ps->have_start) ||
@@ -607,6 +612,30 @@ static int parse_line(parser_t *ps, tok_t *toks, int n)
     return 0; /* header lines: pass 1 */
 }
 
+/* Pass 3: markers, placed in the final meters. */
+static int parse_marker(parser_t *ps, tok_t *toks, int n)
+{
+    char b1[MAX_TOKEN + 1], name[TT_TEMPO_MARKER_LEN + 2], inner[TT_WHY_LEN];
+    tt_bbt_t pos;
+    if (n == 0 || !tok_is(toks[0], "marker"))
+        return 0;
+    if (n < 3 || parse_bbt(toks[1], &pos))
+        return perr(ps, "a marker is \"marker BAR.BEAT.TICK NAME\", got \"%s\"%s",
+                    n < 2 ? "" : tok_show(toks[1], b1), "");
+    size_t len = 0;
+    for (int i = 2; i < n; i++) {
+        if (len + (i > 2) + toks[i].n > TT_TEMPO_MARKER_LEN)
+            return perr(ps, "marker name longer than %s bytes%s", "64", "");
+        if (i > 2)
+            name[len++] = ' ';
+        memcpy(name + len, toks[i].s, toks[i].n);
+        len += toks[i].n;
+    }
+    name[len] = '\0';
+    int rc = tt_tempo_add_marker(ps->m, pos, name, inner);
+    return rc ? pwrap(ps, rc, inner) : 0;
+}
+
 /* Runs one pass over the lines. */
 static int run_pass(parser_t *ps, const char *text, size_t len, int pass)
 {
@@ -657,7 +686,9 @@ static int run_pass(parser_t *ps, const char *text, size_t len, int pass)
             toks[n++] = (tok_t){text + s, i - s};
         }
         if (rc == 0)
-            rc = pass == 1 ? parse_header(ps, toks, n) : parse_line(ps, toks, n);
+            rc = pass == 1   ? parse_header(ps, toks, n)
+                 : pass == 2 ? parse_line(ps, toks, n)
+                             : parse_marker(ps, toks, n);
         pos = eol + 1;
     }
     return rc;
@@ -683,6 +714,8 @@ tt_tempo_map_t *tt_tempo_parse_text(const char *text, size_t len, char *why)
         rc = run_pass(&ps, text, len, 2);
     if (rc == 0 && !ps.m)
         rc = tt_fail(why, TT_ERR_INVALID, "no bar lines: a map starts with \"bar 1 METER q=BPM\"");
+    if (rc == 0)
+        rc = run_pass(&ps, text, len, 3);
     if (rc == 0 && tt_tempo_set_pickup(ps.m, ps.pickup) != 0) {
         char b1[24], b2[24];
         ps.line = ps.pickup_line;

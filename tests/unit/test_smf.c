@@ -149,7 +149,7 @@ static void test_format1_merge(void **state)
 {
     (void)state;
     /* 96 PPQ over three tracks: the conductor track sets 6/8 at 666667 us a
-     * quarter (not a round bpm: kept as an exact fraction); a note track
+     * quarter (90 bpm rounded to the us: read as q=90); a note track
      * steps to 100 bpm at tick 144 (beat 4 of bar 1, in eighths) and then
      * repeats it (dropped); a third track changes to 2/4 and 120 bpm at bar
      * 2 (tick 288) and repeats 2/4 at bar 3 (dropped). */
@@ -161,14 +161,14 @@ static void test_format1_merge(void **state)
     track(&f, BYTES(0x82, 0x20, TIMESIG(2, 2), 0x00, TEMPO(500000), /* 288 */
                     0x81, 0x40, TIMESIG(2, 2), EOT));               /* 480: bar 3 */
     tt_tempo_map_t *m = read_ok(&f);
-    assert_text(m, "bar 1 6/8 q=60000000/666667\nat 1.4.0 q=100\nbar 2 2/4 q=120\n");
-    /* An eighth at 666667 us a quarter is 333333.5 us. */
-    assert_int_equal(ns_at(m, 1, 2, 0), 333333500);
-    assert_int_equal(ns_at(m, 1, 4, 0), 1000000500);
-    assert_int_equal(ns_at(m, 1, 5, 0), 1300000500);
-    assert_int_equal(ns_at(m, 2, 1, 0), 1900000500);
-    assert_int_equal(ns_at(m, 2, 2, 0), 2400000500);
-    assert_int_equal(ns_at(m, 3, 1, 0), 2900000500);
+    assert_text(m, "bar 1 6/8 q=90\nat 1.4.0 q=100\nbar 2 2/4 q=120\n");
+    /* An eighth at 90 is 1/3 s. */
+    assert_int_equal(ns_at(m, 1, 2, 0), 333333333);
+    assert_int_equal(ns_at(m, 1, 4, 0), 1000000000);
+    assert_int_equal(ns_at(m, 1, 5, 0), 1300000000);
+    assert_int_equal(ns_at(m, 2, 1, 0), 1900000000);
+    assert_int_equal(ns_at(m, 2, 2, 0), 2400000000);
+    assert_int_equal(ns_at(m, 3, 1, 0), 2900000000);
     tt_tempo_destroy(&m);
     free(f.b);
 
@@ -181,18 +181,55 @@ static void test_format1_merge(void **state)
     tt_tempo_destroy(&m);
     free(f.b);
 
-    /* No tempo or meter at all: 4/4 at 120, as the specification says. An
-     * unknown chunk is skipped, a track may end without End of Track, and
-     * bytes after the declared tracks are ignored. */
+    /* No meter: 4/4, as the specification says. An unknown chunk is
+     * skipped, a track may end without End of Track, and bytes after the
+     * declared tracks are ignored. */
     f = header(1, 2, 480);
     put(&f, BYTES('X', 'F', 'I', 'H', 0, 0, 0, 3, 1, 2, 3));
     track(&f, BYTES(0x00, 0x90, 0x3C, 0x64, 0x10, 0x80, 0x3C, 0x00));
-    track(&f, BYTES(0x00, 0xFF, 0x03, 0x02, 'h', 'i', EOT, 0x12, 0x34));
+    track(&f, BYTES(0x00, 0xFF, 0x03, 0x02, 'h', 'i', 0x00, TEMPO(833333), EOT, 0x12, 0x34));
     put(&f, BYTES(0xDE, 0xAD));
     m = read_ok(&f);
-    assert_text(m, "bar 1 4/4 q=120\n");
+    assert_text(m, "bar 1 4/4 q=72\n"); /* 833333 us: 72 rounded to the us */
     tt_tempo_destroy(&m);
     free(f.b);
+
+    /* No tempo: refused, not 120 invented. */
+    char why[TT_WHY_LEN];
+    f = header(1, 2, 480);
+    track(&f, BYTES(0x00, 0x90, 0x3C, 0x64, 0x10, 0x80, 0x3C, 0x00));
+    track(&f, BYTES(0x00, TIMESIG(3, 2), EOT));
+    assert_null(tt_smf_read(f.b, f.n, why));
+    assert_non_null(strstr(why, "no set-tempo event (FF 51) in any track"));
+    free(f.b);
+    f = header(0, 1, 480);
+    track(&f, BYTES(0x83, 0x60, TEMPO(600000), EOT));
+    assert_null(tt_smf_read(f.b, f.n, why));
+    assert_non_null(strstr(why, "no set-tempo event at tick 0 (the first is at tick 480)"));
+    assert_non_null(strstr(why, "at byte 24"));
+    free(f.b);
+
+    /* Tempos the file rounded to the us read as the decimal they were; a
+     * tempo that is no short decimal stays exact. */
+    static const struct {
+        uint32_t uspq;
+        const char *text;
+    } readable[] = {{652174, "q=92"}, {631579, "q=95"}, {555556, "q=108"},
+                    {483871, "q=124"}, {508475, "q=118"}, {504202, "q=119"},
+                    {612245, "q=98"},  {666666, "q=10000000/111111"}, {652175, "q=2400000/26087"},
+                    {500001, "q=20000000/166667"}, {545455, "q=110"}, {461538, "q=130"},
+                    {600001, "q=60000000/600001"}, {1000000, "q=60"}, {648649, "q=92.5"},
+                    {2999999, "q=60000000/2999999"}};
+    for (size_t i = 0; i < sizeof readable / sizeof readable[0]; i++) {
+        char want[64];
+        f = header(0, 1, 480);
+        track(&f, BYTES(0x00, TEMPO(readable[i].uspq), EOT));
+        m = read_ok(&f);
+        snprintf(want, sizeof want, "bar 1 4/4 %s\n", readable[i].text);
+        assert_text(m, want);
+        tt_tempo_destroy(&m);
+        free(f.b);
+    }
 }
 
 static void test_divisions(void **state)
@@ -245,7 +282,7 @@ static void test_smpte_offset(void **state)
 
     /* Rate bits 2: 29.97 drop frame, 00:10:00;00. */
     f = header(0, 1, 480);
-    track(&f, BYTES(0x00, 0xFF, 0x54, 0x05, 0x40, 0x0A, 0x00, 0x00, 0x00, EOT));
+    track(&f, BYTES(0x00, 0xFF, 0x54, 0x05, 0x40, 0x0A, 0x00, 0x00, 0x00, 0x00, TEMPO(500000), EOT));
     m = read_ok(&f);
     assert_int_equal(tt_tempo_format_text(m, &text, why), 0);
     assert_string_equal(text, "fps 29.97df\nstart 00:10:00;00\ncountoff 0\nbar 1 4/4 q=120\n");
@@ -255,7 +292,7 @@ static void test_smpte_offset(void **state)
 
     /* A label that does not exist is refused. */
     f = header(0, 1, 480);
-    track(&f, BYTES(0x00, 0xFF, 0x54, 0x05, 0x19, 0x00, 0x00, 0x00, 0x00, EOT));
+    track(&f, BYTES(0x00, 0xFF, 0x54, 0x05, 0x19, 0x00, 0x00, 0x00, 0x00, 0x00, TEMPO(500000), EOT));
     assert_null(tt_smf_read(f.b, f.n, why));
     assert_non_null(strstr(why, "SMPTE offset 25:00:00:00"));
     assert_non_null(strstr(why, "at byte 23"));
@@ -310,16 +347,16 @@ static void test_corrupt_tracks(void **state)
          "time signature (FF 58) of length 2", "at byte 23"},
         {0, 1, 480, BYTES(0x00, TIMESIG(4, 6), EOT), "time signature 4/2^6", "at byte 23"},
         {0, 1, 480, BYTES(0x00, TIMESIG(0, 2), EOT), "time signature 0/2^2", "at byte 23"},
-        {0, 1, 480, BYTES(0x00, TIMESIG(4, 2), 0x83, 0x60, TIMESIG(3, 2), EOT),
+        {0, 1, 480, BYTES(0x00, TEMPO(500000), 0x00, TIMESIG(4, 2), 0x83, 0x60, TIMESIG(3, 2), EOT),
          "time signature 3/4 at tick 480 is not on a bar line (bar 1 beat 2 tick 0 of 4/4)",
-         "at byte 32"},
+         "at byte 39"},
         {0, 1, 480, BYTES(0x00, 0xFF, 0x54, 0x04, 0x01, 0x00, 0x00, 0x00, EOT),
          "SMPTE offset (FF 54) of length 4", "at byte 23"},
         /* 4/4 at 1 PPQ: bar 1000001 starts at tick 4000000. */
-        {0, 1, 1, BYTES(0x81, 0xF4, 0x92, 0x00, TIMESIG(3, 2), EOT),
-         "meter event: meter change at bar 1000001: beyond bar 1000000", "at byte 26"},
-        {0, 1, 1, BYTES(0x81, 0xF4, 0x92, 0x00, TEMPO(600000), EOT),
-         "set-tempo event: tempo mark at tick 3840000000: beyond bar 1000000", "at byte 26"},
+        {0, 1, 1, BYTES(0x00, TEMPO(500000), 0x81, 0xF4, 0x92, 0x00, TIMESIG(3, 2), EOT),
+         "meter event: meter change at bar 1000001: beyond bar 1000000", "at byte 33"},
+        {0, 1, 1, BYTES(0x00, TEMPO(500000), 0x81, 0xF4, 0x92, 0x00, TEMPO(600000), EOT),
+         "set-tempo event: tempo mark at tick 3840000000: beyond bar 1000000", "at byte 33"},
         {2, 1, 480, BYTES(EOT), "format 2 is not supported", "at byte 8"},
         {0, 0, 480, BYTES(EOT), "0 tracks", "at byte 10"},
         {1, 65, 480, BYTES(EOT), "65 tracks (1..64 supported)", "at byte 10"},
@@ -393,12 +430,13 @@ static void test_corrupt_files(void **state)
     /* More tempo changes than a map holds. */
     f = header(0, 1, 480);
     buf_t t = {0};
+    put(&t, BYTES(0x00, TEMPO(700000)));
     for (int i = 0; i < 1100; i++)
         put(&t, BYTES(0x83, 0x60, TEMPO(i % 2 ? 500000 : 600000)));
     put(&t, BYTES(EOT));
     track(&f, t.b, t.n);
     expect_fail(f.b, f.n, "set-tempo event: more than 1024 meter changes and tempo marks",
-                "at byte 8200"); /* the 1023rd change: 22 + 1022 * 8 + 2 */
+                "at byte 8207"); /* the 1023rd change: 22 + 7 + 1022 * 8 + 2 */
     free(t.b);
     free(f.b);
 }
@@ -548,6 +586,85 @@ static void test_abc2midi(void **state)
     free(f.b);
 }
 
+static void test_markers(void **state)
+{
+    (void)state;
+    /* Markers are named locations: "Start" at tick 0, a second one 960
+     * ticks (two quarters at 480) later with a tab and a '#'. */
+    buf_t f = header(0, 1, 480);
+    track(&f, BYTES(0x00, TEMPO(500000), 0x00, 0xFF, 0x06, 0x05, 'S', 't', 'a', 'r', 't', 0x87, 0x40,
+                    0xFF, 0x06, 0x0C, 'D', 'o', 'o', 'r', '\t', ' ', 's', 'l', 'a', 'm', ' ', '#',
+                    0x00, 0xFF, 0x06, 0x00, EOT));
+    tt_tempo_map_t *m = read_ok(&f);
+    assert_text(m, "bar 1 4/4 q=120\nmarker 1.1.0 Start\nmarker 1.3.0 Door slam ?\n");
+    tt_tempo_destroy(&m);
+    free(f.b);
+}
+
+/* Writes m, reads it back: what the file can say comes back. */
+static tt_tempo_map_t *export_import(const tt_tempo_map_t *m)
+{
+    uint8_t *b = NULL;
+    size_t n = 0;
+    char why[TT_WHY_LEN];
+    if (tt_smf_write(m, &b, &n, why) != 0)
+        fail_msg("tt_smf_write: %s", why);
+    buf_t f = {.b = b, .n = n, .cap = n};
+    tt_tempo_map_t *back = read_ok(&f);
+    free(b);
+    return back;
+}
+
+static void test_export(void **state)
+{
+    (void)state;
+    char why[TT_WHY_LEN];
+    /* Steps and meters come back exactly, tempos readably. */
+    const char *plain = "fps 24\nstart 00:00:00:00\ncountoff 0\nbar 1 4/4 q=92\nbar 3 3/4 q=120\n"
+                        "at 4.2.0 q=72\nbar 6 7/8\n";
+    tt_tempo_map_t *m = tt_tempo_parse_text(plain, strlen(plain), why);
+    assert_non_null(m);
+    tt_tempo_map_t *back = export_import(m);
+    assert_true(tt_tempo_equal(m, back));
+    tt_tempo_destroy(&back);
+    tt_tempo_destroy(&m);
+
+    /* A film cue: bar times within a few us through the ramp, the rit and
+     * free time; the start, meters and what MIDI cannot say as markers. */
+    const char *film = "fps 25\nstart 01:00:00:00\nend 20\nbar 1 4/4 q=100\n"
+                       "bar 3 6/8 in 2 q.=12-4\nbar 5 4/4 q=90\nbar 7 q=120 ramp\n"
+                       "bar 8 rit q=80 over 4\nbar 10 free until 11 at 01:00:30:00\n"
+                       "bar 12 click off\nbar 14 click on\nmarker 13.3.0 Hit\n";
+    m = tt_tempo_parse_text(film, strlen(film), why);
+    assert_non_null(m);
+    back = export_import(m);
+    assert_int_equal(tt_tempo_fps(back), TT_FPS_25);
+    assert_int_equal(tt_tempo_start_frame(back), 25 * 3600);
+    for (int32_t bar = 1; bar <= 21; bar++) {
+        int32_t n1, d1, n2, d2;
+        tt_tempo_meter_at(m, bar, &n1, &d1);
+        tt_tempo_meter_at(back, bar, &n2, &d2);
+        assert_true(n1 == n2 && d1 == d2);
+        int64_t a = ns_at(m, bar, 1, 0), b = ns_at(back, bar, 1, 0);
+        if (llabs(a - b) > 20000)
+            fail_msg("bar %d: %lld ns in the map, %lld ns from the file", (int)bar, (long long)a,
+                     (long long)b);
+    }
+    static const char *names[] = {"rit q=80 over 4", "free until 11 at 01:00:30:00",
+                                  "click off", "click on", "Hit", "end"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        tt_bbt_t pos;
+        const char *name;
+        size_t k = 0;
+        while (tt_tempo_marker(back, k, &pos, &name) == 0 && strcmp(name, names[i]) != 0)
+            k++;
+        if (tt_tempo_marker(back, k, &pos, &name) != 0)
+            fail_msg("no marker \"%s\" in the exported file", names[i]);
+    }
+    tt_tempo_destroy(&back);
+    tt_tempo_destroy(&m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -555,7 +672,8 @@ int main(void)
         cmocka_unit_test(test_divisions),      cmocka_unit_test(test_smpte_offset),
         cmocka_unit_test(test_smpte_division), cmocka_unit_test(test_corrupt_tracks),
         cmocka_unit_test(test_corrupt_files),  cmocka_unit_test(test_truncations_and_mutations),
-        cmocka_unit_test(test_abc2midi),
+        cmocka_unit_test(test_abc2midi),       cmocka_unit_test(test_markers),
+        cmocka_unit_test(test_export),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

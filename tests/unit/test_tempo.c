@@ -1129,6 +1129,42 @@ static void test_free_time(void **state)
 
 /* A film cue with everything, in canonical form: it reads back equal and
  * formats to the same bytes. */
+static void test_markers(void **state)
+{
+    (void)state;
+    /* Markers are placed after every bar line: a meter written after them
+     * counts. Words are joined by single spaces. */
+    tt_tempo_map_t *m = parse("marker 2.5.0   Big   hit\nbar 1 4/4 q=120\nbar 2 6/8\n");
+    char *out, why[TT_WHY_LEN];
+    assert_int_equal(tt_tempo_format_text(m, &out, why), 0);
+    assert_string_equal(out, "fps 24\nstart 00:00:00:00\ncountoff 0\nbar 1 4/4 q=120\n"
+                             "bar 2 6/8\nmarker 2.5.0 Big hit\n");
+    free(out);
+    assert_int_equal(tt_tempo_add_marker(m, bbt(3, 1, 0), "two  spaces", why), TT_ERR_INVALID);
+    assert_int_equal(tt_tempo_add_marker(m, bbt(3, 1, 0), "a#b", why), TT_ERR_INVALID);
+    assert_int_equal(tt_tempo_add_marker(m, bbt(2, 1, 0), "early", why), TT_ERR_INVALID);
+    assert_int_equal(tt_tempo_add_marker(m, bbt(3, 1, 0), "ok", why), 0);
+    tt_tempo_destroy(&m);
+    static const struct {
+        const char *text, *want;
+    } cases[] = {
+        {"bar 1 4/4 q=120\nmarker 1.5.0 x\n", "line 2: marker at 1.5.0: not in the bar"},
+        {"bar 1 4/4 q=120\nmarker 1.1.0\n", "line 2: a marker is"},
+        {"bar 1 4/4 q=120\nmarker 2.1.0 b\nmarker 1.1.0 a\n", "line 3: marker at 1.1.0: before"},
+        {"bar 1 4/4 q=120\nmarker 1.1.0 aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa "
+         "bbbbbbbbbb\n",
+         "line 2: marker name longer than 64"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        m = tt_tempo_parse_text(cases[i].text, strlen(cases[i].text), why);
+        if (m || !strstr(why, cases[i].want)) {
+            tt_tempo_destroy(&m);
+            fail_msg("case %zu: %s\n  want \"%s\", got \"%s\"", i, cases[i].text, cases[i].want,
+                     why);
+        }
+    }
+}
+
 static void test_film_round_trip(void **state)
 {
     (void)state;
@@ -1144,7 +1180,9 @@ static void test_film_round_trip(void **state)
                        "at 20.3.0 rit q=80 over 6\n"
                        "bar 24 free until 26 at 01:00:59:00\n"
                        "bar 30 click off\n"
-                       "bar 32 h=44 click on\n";
+                       "bar 32 h=44 click on\n"
+                       "marker 24.1.0 Door slam\n"
+                       "marker 30.2.0 Hit: the car\n";
     tt_tempo_map_t *m = parse(film);
     char *out, *again, why[TT_WHY_LEN];
     assert_int_equal(tt_tempo_format_text(m, &out, why), 0);
@@ -1154,6 +1192,12 @@ static void test_film_round_trip(void **state)
     assert_int_equal(tt_tempo_format_text(back, &again, why), 0);
     assert_string_equal(again, film);
     check_round_trip(m, -2 * 3840, 40 * 3840);
+    tt_bbt_t pos;
+    const char *name;
+    assert_int_equal(tt_tempo_marker(m, 1, &pos, &name), 0);
+    assert_bbt(pos, 30, 2, 0);
+    assert_string_equal(name, "Hit: the car");
+    assert_int_equal(tt_tempo_marker(m, 2, &pos, &name), TT_ERR_NOTFOUND);
     free(again);
     free(out);
     tt_tempo_destroy(&back);
@@ -1185,6 +1229,7 @@ int main(void)
         cmocka_unit_test(test_rit_accel),
         cmocka_unit_test(test_end_and_click_off),
         cmocka_unit_test(test_free_time),
+        cmocka_unit_test(test_markers),
         cmocka_unit_test(test_film_round_trip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
