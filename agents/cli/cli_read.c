@@ -125,6 +125,35 @@ int cli_read_cue_list(const tt_conn_opts_t *o, int argc, char **argv)
     return rc;
 }
 
+int cli_read_cue_map(const tt_conn_opts_t *o, const char *cue, char **text, unsigned *version)
+{
+    cli_conn_t s;
+    tt_session_t st;
+    *text = NULL;
+    int rc = cli_conn_open(o, &s);
+    if (rc == 0)
+        rc = fetch_fold(&s, &st);
+    if (rc == 0) {
+        const tt_session_cue_t *c = tt_session_find_cue(&st, cue);
+        if (!c) {
+            fprintf(stderr, "tutti: no cue %s (see tutti cue list)\n", cue);
+            rc = 1;
+        } else if (!c->map_text || !c->map_text[0]) {
+            fprintf(stderr, "tutti: cue %s has no tempo map yet (tutti tempo load %s FILE)\n", cue,
+                    cue);
+            rc = 1;
+        } else if (!(*text = strdup(c->map_text))) {
+            fprintf(stderr, "tutti: out of memory\n");
+            rc = 1;
+        } else if (version) {
+            *version = c->tempo_version;
+        }
+        tt_session_clear(&st);
+    }
+    cli_conn_close(&s);
+    return rc;
+}
+
 int cli_read_report(const tt_conn_opts_t *o, int argc, char **argv)
 {
     if (argc > 2 || (argc == 2 && strcmp(argv[1], "--csv") != 0)) {

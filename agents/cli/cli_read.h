@@ -17,6 +17,11 @@ int cli_read_history(const tt_conn_opts_t *o, int argc, char **argv);
 /* cue list [--json]; prints the usage of both cue forms on bad usage. */
 int cli_read_cue_list(const tt_conn_opts_t *o, int argc, char **argv);
 int cli_read_report(const tt_conn_opts_t *o, int argc, char **argv);
+/* The current map text of cue (malloc'd into *text, the caller frees it)
+ * and its version, from the fetched and folded log. Returns 0, the
+ * connection's exit status, or 1 with the reason printed when the cue is
+ * unknown or has no map. */
+int cli_read_cue_map(const tt_conn_opts_t *o, const char *cue, char **text, unsigned *version);
 
 /* The session as the log folds it, fetched whole: the CLI applies the same
  * fold as every agent instead of asking for a second, hand-made view.

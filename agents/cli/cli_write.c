@@ -4,6 +4,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "cli_write.h"
 #include "cli_conn.h"
+#include "cli_tempo.h"
 #include "tt_error.h"
 #include "tt_file.h"
 #include "tt_rules.h"
@@ -101,18 +102,9 @@ int cli_write_tempo(const tt_conn_opts_t *o, int argc, char **argv)
         return EXIT_USAGE;
     }
     char why[TT_WHY_LEN];
-    char *data = NULL;
-    size_t len = 0;
-    if (tt_file_read(file, TT_SMF_MAX_BYTES, &data, &len, why) != 0) {
-        fprintf(stderr, "tutti tempo: %s\n", why);
-        return 1;
-    }
-    int is_smf = len >= 4 && memcmp(data, "MThd", 4) == 0;
-    tt_tempo_map_t *map =
-        is_smf ? tt_smf_read((const uint8_t *)data, len, why) : tt_tempo_parse_text(data, len, why);
-    free(data);
+    tt_tempo_map_t *map = cli_tempo_read_file(file, why);
     if (!map) {
-        fprintf(stderr, "tutti tempo: %s: %s\n", file, why);
+        fprintf(stderr, "tutti tempo: %s\n", why);
         return 1;
     }
     int rc = 0;

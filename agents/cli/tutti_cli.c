@@ -5,7 +5,8 @@
  *
  * The commands live in modules: cli_conn (the connection), cli_write
  * (requests that append a record), cli_read (status, history, cue list,
- * takes, report), cli_verify (offline checks), cli_ltc and cli_media.
+ * takes, report), cli_verify (offline checks), cli_tempo (the tempo map
+ * shown, checked, exported and located), cli_ltc and cli_media.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "cli.h"
@@ -13,6 +14,7 @@
 #include "cli_media.h"
 #include "cli_read.h"
 #include "cli_takes.h"
+#include "cli_tempo.h"
 #include "cli_verify.h"
 #include "cli_write.h"
 #include "tt_error.h"
@@ -143,13 +145,32 @@ static const cli_command_t commands[] = {
      "tutti report --csv > report.csv"},
     {"ack", cli_write_ack, CLI_CONN | CLI_WRITE, "ack CHANGE",
      "acknowledge a change, with a room's key (role room)", "tutti --key keys/stage.key ack 7"},
-    {"tempo", cli_write_tempo, CLI_CONN | CLI_WRITE,
-     "tempo load CUE FILE [--start-tc TC] [--fps RATE] [--countoff BARS]",
-     "load a tempo map (text format or Standard MIDI\n"
-     "File) for CUE as a new version (operator); --start-tc\n"
-     "and --fps move its start, --countoff sets its count-off\n"
-     "(0..8 bars)",
-     "tutti tempo load 1M1 deploy/tempo/example-1m1.tempo --countoff 2"},
+    {"tempo", cli_tempo_main, CLI_CONN,
+     "tempo load CUE FILE [--start-tc TC] [--fps RATE] [--countoff BARS]\n"
+     "tempo show (CUE | --file MAP) [--json]\n"
+     "tempo check FILE [--json]\n"
+     "tempo export (CUE | --file MAP) --smf OUT.mid",
+     "load: a tempo map (text format or Standard MIDI\n"
+     "File) for CUE as a new version (operator, a write);\n"
+     "--start-tc and --fps move its start, --countoff sets\n"
+     "its count-off (0..8 bars). show: the map as text,\n"
+     "every change (meter, tempo, frame click, rit/accel,\n"
+     "free time, click off/on) with its bar, timecode and\n"
+     "seconds, then markers and the end. check: the same\n"
+     "for a file, offline; exit 1 with the line at fault.\n"
+     "export: a MIDI file (format 0, 960 per quarter) of\n"
+     "the map for DAWs and streamer tools: meters, tempos\n"
+     "(ramps in sixteenth steps), SMPTE offset, markers",
+     "tutti tempo show 1M1 --json"},
+    {"locate", cli_tempo_locate, CLI_CONN,
+     "locate (CUE | --file MAP) (BAR[.BEAT[.TICK]] | TC | MARKER) [--json]",
+     "bar <-> timecode in the cue's map: a position gives\n"
+     "its timecode (the frame holding it, + ms into it),\n"
+     "a timecode (HH:MM:SS:FF at the map's rate) the\n"
+     "position at its frame's start, a marker name its\n"
+     "place; says when the click is off there (count-off,\n"
+     "pickup, free time, click off, after the end)",
+     "tutti locate 1M1 12.2"},
     {"roll", cli_write_roll, CLI_CONN | CLI_WRITE, CLI_ROLL_SYNOPSIS,
      "start the armed CUE at session time now + lead\n"
      "(default 1500 ms), opening its next take: every\n"
