@@ -123,8 +123,13 @@ int cli_write_tempo(const tt_conn_opts_t *o, int argc, char **argv)
                     *p = ':';
             rc = tt_timecode_parse(label, fps, &frame, why) ? 1 : 0;
         }
-        if (rc == 0 && tt_tempo_set_start(map, frame, fps) != 0)
+        if (rc == 0 && tt_tempo_set_start(map, frame, fps) != 0) {
             rc = 1;
+            snprintf(why, sizeof why,
+                     "the map does not fit %s: a frame click would leave %d..%d bpm or a free "
+                     "section's timecode is not a label there or comes too soon",
+                     tt_fps_name(fps), TT_TEMPO_MIN_BPM, TT_TEMPO_MAX_BPM);
+        }
     }
     if (rc == 0 && countoff >= 0 && tt_tempo_set_countoff(map, (int)countoff) != 0)
         rc = 1;

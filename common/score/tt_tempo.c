@@ -596,7 +596,8 @@ int tt_tempo_add_named(tt_tempo_map_t *m, int64_t tick, int named, int32_t over,
         return rc;
     /* The target, settled; the direction must match the name. */
     const mark_t *a = &m->marks[before], *b = &m->marks[before + 1];
-    int faster = b->n * a->d > a->n * b->d, same = b->n * a->d == a->n * b->d;
+    __int128 x = (__int128)b->n * a->d, y = (__int128)a->n * b->d;
+    int faster = x > y, same = x == y;
     if (same || (named == TT_TEMPO_RIT) == faster) {
         char txt[64];
         tt_tempo_value_text(&b->v, txt, sizeof txt);
@@ -761,22 +762,43 @@ int tt_tempo_set_end(tt_tempo_map_t *m, int32_t bar)
     return 0;
 }
 
+/* The frame count at rate `to` of the label frame has at rate `from`, or
+ * -1 when that label does not exist there. */
+static int64_t resume_at(int64_t frame, tt_fps_t from, tt_fps_t to, char *why)
+{
+    char label[TT_TIMECODE_LEN];
+    int64_t out;
+    if (from == to)
+        return frame;
+    tt_timecode_format(frame, from, label);
+    for (char *p = label; *p; p++)
+        if (*p == ';')
+            *p = ':';
+    return tt_timecode_parse(label, to, &out, why) == 0 ? out : -1;
+}
+
 int tt_tempo_set_start(tt_tempo_map_t *m, int64_t frame, tt_fps_t fps)
 {
     if ((int)fps < TT_FPS_23_976 || (int)fps > TT_FPS_30)
         return TT_ERR_INVALID;
     if (frame < 0 || frame >= tt_timecode_frames_per_day(fps))
         return TT_ERR_INVALID;
+    /* Free sections keep their resume labels: the same HH:MM:SS:FF at the
+     * new rate, which must exist there. Checked before anything changes. */
+    for (size_t i = 0; i < m->nmarks; i++)
+        if (m->marks[i].free && resume_at(m->marks[i].resume_frame, m->fps, fps, NULL) < 0)
+            return TT_ERR_INVALID;
     int64_t old_frame = m->start_frame;
     tt_fps_t old_fps = m->fps;
+    for (size_t i = 0; i < m->nmarks; i++)
+        if (m->marks[i].free)
+            m->marks[i].resume_frame = resume_at(m->marks[i].resume_frame, old_fps, fps, NULL);
     m->start_frame = frame;
     m->fps = fps;
-    /* Free sections' resume labels must exist at the new rate too. */
-    int ok = 1;
-    for (size_t i = 0; i < m->nmarks; i++)
-        if (m->marks[i].free && m->marks[i].resume_frame >= tt_timecode_frames_per_day(fps))
-            ok = 0;
-    if (!ok || settle(m, 0, NULL) != 0) {
+    if (settle(m, 0, NULL) != 0) {
+        for (size_t i = 0; i < m->nmarks; i++)
+            if (m->marks[i].free)
+                m->marks[i].resume_frame = resume_at(m->marks[i].resume_frame, fps, old_fps, NULL);
         m->start_frame = old_frame;
         m->fps = old_fps;
         settle(m, 0, NULL);

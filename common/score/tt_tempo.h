@@ -361,9 +361,11 @@ int tt_tempo_set_pickup(tt_tempo_map_t *m, int beats);
 int tt_tempo_set_end(tt_tempo_map_t *m, int32_t bar);
 
 /* Start timecode of bar 1 beat 1: frame count 0 .. frames_per_day(fps) - 1.
- * Re-times frame clicks and free sections. Returns 0, or TT_ERR_INVALID
- * (the map unchanged) when a value is out of range or a frame click or
- * free section would be at the new rate. */
+ * Re-times frame clicks (frames at the new rate) and free sections (their
+ * resume labels stay the same HH:MM:SS:FF, read at the new rate). Returns
+ * 0, or TT_ERR_INVALID (the map unchanged) when a value is out of range, a
+ * frame click leaves 20..400 or a free section's label does not exist or
+ * does not fit at the new rate. */
 int tt_tempo_set_start(tt_tempo_map_t *m, int64_t frame, tt_fps_t fps);
 
 /* Frees the map and sets *self_p to NULL; safe on NULL and on *self_p NULL. */

@@ -1075,6 +1075,19 @@ static void test_free_time(void **state)
      * 01:00:01:00, and bar 4 still at 01:00:10:00. */
     assert_int_equal(tt_tempo_set_start(m, 25 * 3601, TT_FPS_25), 0);
     assert_int_equal(tt_tempo_bbt_to_ns(m, bbt(4, 1, 0)), 9000000000);
+    /* A new rate keeps the label: 01:00:10:00 at 24 is still 10 s after
+     * 01:00:00:00 at 24. */
+    assert_int_equal(tt_tempo_set_start(m, 24 * 3600, TT_FPS_24), 0);
+    assert_int_equal(tt_tempo_bbt_to_ns(m, bbt(4, 1, 0)), 10000000000);
+    assert_int_equal(tt_tempo_format_text(m, &out, why), 0);
+    assert_non_null(strstr(out, "bar 3 free until 4 at 01:00:10:00\n"));
+    free(out);
+    tt_tempo_destroy(&m);
+    /* ... and refuses a rate where the label does not exist. */
+    m = parse("fps 25\nbar 1 4/4 q=120\nbar 3 free until 4 at 00:00:10:24\n");
+    assert_int_equal(tt_tempo_set_start(m, 0, TT_FPS_24), TT_ERR_INVALID);
+    assert_int_equal(tt_tempo_fps(m), TT_FPS_25);
+    assert_int_equal(tt_tempo_bbt_to_ns(m, bbt(4, 1, 0)), 10960000000);
     tt_tempo_destroy(&m);
 
     /* A rit into free time, then a new tempo where it resumes, and the
