@@ -33,6 +33,7 @@
 #include "tt_tempo.h"
 #include "tt_text.h"
 #include "tt_time.h"
+#include "tt_timecode.h"
 #include "tt_wire.h"
 
 #include <assert.h>
@@ -51,6 +52,7 @@
 #define PUB_HEARTBEAT_MS 1000
 #define LIVENESS_CHECK_MS 250
 #define PUB_HWM 200000
+#define COORD_PRELAYS_MAX 256 /* a heartbeat's prelay seqs kept per room */
 
 /* The limits tutti.proto states are the ones the code keeps. */
 _Static_assert(TT_CHAIN_MAX_RECORD == TUTTI__LIMITS__RECORD_MAX_BYTES, "record limit");
@@ -78,6 +80,8 @@ typedef struct {
     Tutti__StoreFaultCause store_fault;
     char store_fault_text[256];
     int64_t store_fault_since_ns;
+    uint64_t prelays[COORD_PRELAYS_MAX]; /* prelay/guide seqs held verified, last heartbeat */
+    size_t n_prelays;
 } room_t;
 
 typedef struct {
@@ -112,6 +116,11 @@ struct coord_server {
 
     room_t *rooms;
     size_t room_count;
+    struct {
+        char file[TT_MEDIA_MAX_FILE + 1];
+        char key[TT_Z85_KEY_LEN + 1];
+    } puts[COORD_UPLOAD_MAX_OPEN]; /* who offered each prelay/guide (its record's actor) */
+    size_t next_put;
     int64_t expected_until_ns; /* monotonic: until then expected rooms count for the gate */
 
     pending_t batch[BATCH_MAX];
@@ -378,6 +387,81 @@ static void send_error(coord_server_t *s, const tt_wire_msg_t *m, int code, cons
         tt_diag_warn("error reply to a client lost");
 }
 
+/* ------------------------------------------------------------ prelays */
+
+/* A room's heartbeat lists the prelay/guide seqs it holds verified; the
+ * list replaces the last one (at most COORD_PRELAYS_MAX kept). */
+static void note_prelays(room_t *r, const Tutti__Heartbeat *hb)
+{
+    r->n_prelays = hb->n_prelays < COORD_PRELAYS_MAX ? hb->n_prelays : COORD_PRELAYS_MAX;
+    memcpy(r->prelays, hb->prelays, r->n_prelays * sizeof *r->prelays);
+}
+
+static int room_holds(void *arg, const char *room, uint64_t seq)
+{
+    const room_t *r = find_room(arg, room);
+    for (size_t i = 0; r && i < r->n_prelays; i++)
+        if (r->prelays[i] == seq)
+            return 1;
+    return 0;
+}
+
+#define STATUS_MISSING_MAX 16
+
+static void status_prelays(coord_server_t *s, Tutti__RoomStatus *rs, const char *room,
+                           char *missing[STATUS_MISSING_MAX])
+{
+    size_t held = 0, n_missing = 0;
+    size_t wanted = tt_media_room_prelays(&s->state.media, room, room_holds, s, &held,
+                                          (const char **)missing, STATUS_MISSING_MAX, &n_missing);
+    rs->prelays_wanted = (uint32_t)wanted;
+    rs->prelays_held = (uint32_t)held;
+    rs->prelays_missing = missing;
+    rs->n_prelays_missing = n_missing;
+}
+
+static int access_is_room(void *arg, const char *name)
+{
+    return tt_access_find_room(((coord_server_t *)arg)->access, name) != NULL;
+}
+
+/* tt_media_check_put, and a frame rate the timecode knows. */
+static int check_put(coord_server_t *s, const Tutti__Media *m, const tt_media_entry_t **e,
+                     char *why)
+{
+    int rc = tt_media_check_put(&s->state, m, access_is_room, s, e, why);
+    tt_fps_t fps;
+    if (rc == 0 && m->at_fps && *m->at_fps && tt_fps_parse(m->at_fps, &fps, NULL) != 0)
+        rc = tt_fail(why, TT_ERR_INVALID, "'%s' is not a frame rate", m->at_fps);
+    return rc;
+}
+
+/* The operator whose offer of a prelay/guide passed the check: its record
+ * is written in that operator's name (the upload thread's record request
+ * carries only the record). A ring: one entry per upload that may be open. */
+static void remember_put(coord_server_t *s, const Tutti__Media *m, const char *key)
+{
+    char file[TT_MEDIA_MAX_FILE + 1];
+    if (tt_media_record_file_name(m, file, sizeof file) != 0)
+        return;
+    size_t i = s->next_put++ % COORD_UPLOAD_MAX_OPEN;
+    snprintf(s->puts[i].file, sizeof s->puts[i].file, "%s", file);
+    snprintf(s->puts[i].key, sizeof s->puts[i].key, "%s", key);
+}
+
+static const tt_access_entry_t *put_by(const coord_server_t *s, const Tutti__Media *m)
+{
+    char file[TT_MEDIA_MAX_FILE + 1];
+    if (tt_media_record_file_name(m, file, sizeof file) != 0)
+        return NULL;
+    for (size_t k = 0; k < COORD_UPLOAD_MAX_OPEN; k++) {
+        size_t i = (s->next_put + COORD_UPLOAD_MAX_OPEN - 1 - k) % COORD_UPLOAD_MAX_OPEN;
+        if (!strcmp(s->puts[i].file, file))
+            return tt_access_find_key(s->access, s->puts[i].key);
+    }
+    return NULL;
+}
+
 static void on_hello(coord_server_t *s, const tt_wire_msg_t *m, const tt_access_entry_t *who)
 {
     room_seen(s, who, m->env->hello->replica_seq, 1);
@@ -460,6 +544,7 @@ static void on_heartbeat(coord_server_t *s, const tt_wire_msg_t *m, const tt_acc
     if (r) {
         r->captures = m->env->heartbeat->captures;
         room_conditions(s, r, m->env->heartbeat);
+        note_prelays(r, m->env->heartbeat);
     }
     Tutti__Envelope env = TUTTI__ENVELOPE__INIT;
     Tutti__Heartbeat hb = TUTTI__HEARTBEAT__INIT;
@@ -481,14 +566,17 @@ static void on_status(coord_server_t *s, const tt_wire_msg_t *m, const tt_access
     Tutti__ReplicaConflict *rc = calloc(s->room_count ? s->room_count : 1, sizeof *rc);
     Tutti__StoreFault *sf = calloc(s->room_count ? s->room_count : 1, sizeof *sf);
     char **players = calloc(s->state.n_players + 1, sizeof *players);
+    char *(*missing)[STATUS_MISSING_MAX] =
+        calloc(s->room_count ? s->room_count : 1, sizeof *missing);
     size_t used_players = 0;
-    if (!rs || !rp || !cr || !rc || !sf) {
+    if (!rs || !rp || !cr || !rc || !sf || !missing) {
         free(rs);
         free(rp);
         free(cr);
         free(rc);
         free(sf);
         free(players);
+        free(missing);
         send_error(s, m, TT_ERR_NOMEM, "coordinator out of memory");
         return;
     }
@@ -527,6 +615,7 @@ static void on_status(coord_server_t *s, const tt_wire_msg_t *m, const tt_access
             sf[i].for_ms = (now - room->store_fault_since_ns) / 1000000;
             rs[i].store_fault = &sf[i];
         }
+        status_prelays(s, &rs[i], s->rooms[i].name, missing[i]);
         rs[i].players = players ? players + used_players : NULL;
         for (size_t p = 0; players && p < s->state.n_players; p++)
             if (!strcmp(s->state.players[p].room, s->rooms[i].name))
@@ -583,6 +672,7 @@ static void on_status(coord_server_t *s, const tt_wire_msg_t *m, const tt_access
     free(csp);
     free(names);
     free(players);
+    free(missing);
 }
 
 typedef struct {
@@ -660,6 +750,7 @@ typedef struct {
     const char **capturing; /* roll: the online rooms that record their takes (owned) */
     size_t n_capturing;
     tt_session_gate_t gate;           /* roll: who has not acked this cue's changes */
+    tt_media_gate_t prelays;          /* roll: who lacks a prelay or guide of the cue */
     char file[TT_MEDIA_MAX_FILE + 1]; /* media: the file's name under the media dir */
     union {
         Tutti__Note note;
@@ -847,8 +938,12 @@ static int check_roll(req_t *q)
     for (size_t r = 0; r < s->room_count; r++)
         if (!s->rooms[r].online && room_counts(s, &s->rooms[r], mono))
             q->online[q->n_online + q->n_expected++] = s->rooms[r].name;
-    return tt_session_roll_gate(&s->state, req->cue, q->online, q->n_online + q->n_expected,
-                                req->force, &q->gate, q->why);
+    rc = tt_session_roll_gate(&s->state, req->cue, q->online, q->n_online + q->n_expected,
+                              req->force, &q->gate, q->why);
+    if (rc == 0) /* and every one of them must hold the cue's prelays, verified */
+        rc = tt_media_prelay_gate(&s->state.media, req->cue, q->online, q->n_online + q->n_expected,
+                                  room_holds, (void *)s, req->force, &q->prelays, q->why);
+    return rc;
 }
 
 static int build_roll(req_t *q, Tutti__Record *rec)
@@ -882,12 +977,16 @@ static int build_roll(req_t *q, Tutti__Record *rec)
     roll->capturing_listed = 1;
     roll->rooms_expected = (char **)q->online + q->n_online;
     roll->n_rooms_expected = q->n_expected < 256 ? q->n_expected : 256;
-    roll->forced = q->gate.n > 0;
+    roll->forced = q->gate.n > 0 || q->prelays.n_pairs > 0;
     roll->not_acked = (char **)q->gate.rooms;
     roll->n_not_acked = q->gate.n;
-    if (roll->forced)
+    roll->prelays_missing = q->prelays.pair_ptrs;
+    roll->n_prelays_missing = q->prelays.n_pairs;
+    if (q->gate.n > 0)
         tt_diag_warn("roll of %s forced by %s past unacked changes: %s", req->cue, q->who->name,
                      q->gate.missing);
+    if (q->prelays.n_pairs > 0)
+        tt_diag_warn("roll of %s forced by %s: %s", req->cue, q->who->name, q->prelays.missing);
     tt_tempo_destroy(&map);
     rec->roll = roll;
     return 0;
@@ -990,6 +1089,25 @@ static int build_call(req_t *q, Tutti__Record *rec)
 
 /* ------------------------------------------------------------ uploads */
 
+/* A fetch by record seq: a prelay or guide, which a room may fetch when it
+ * names the room (or none). NULL with the code (tt_error_last) and why. */
+static const tt_media_entry_t *fetch_put(coord_server_t *s, uint64_t seq,
+                                         const tt_access_entry_t *who, char *why)
+{
+    const tt_media_entry_t *e = tt_media_find_seq(&s->state.media, seq);
+    if (!e || !tt_media_is_put(e)) {
+        tt_fail(why, TT_ERR_NOTFOUND, "record %llu is not a prelay or guide",
+                (unsigned long long)seq);
+        return NULL;
+    }
+    if (who->role == TT_ROLE_ROOM && !tt_media_names_room(e, who->name)) {
+        tt_fail(why, TT_ERR_DENIED, "%s %s is not for room %.64s", tt_media_kind_name(e->kind),
+                e->file, who->name);
+        return NULL;
+    }
+    return e;
+}
+
 /* The upload thread asks whether its caller may offer (or fetch) a file:
  * a room uploads its own takes' files only; operator, contractor and
  * observer fetch any file, a room its own. */
@@ -1010,7 +1128,18 @@ static void on_upload_check(coord_server_t *s, const tt_wire_msg_t *m,
     rep.name = (char *)who->name;
     rep.role = (char *)tt_role_name(who->role);
     const tt_media_entry_t *e = NULL;
-    if (c->media) {
+    if (c->media && c->media->kind != TUTTI__MEDIA_KIND__MEDIA_KIND_CAPTURE) {
+        int rc = who->role == TT_ROLE_OPERATOR ? check_put(s, c->media, &e, why)
+                                               : tt_fail(why, TT_ERR_DENIED,
+                                                         "only an operator puts prelays and guides "
+                                                         "(%s is %s)",
+                                                         who->name, tt_role_name(who->role));
+        if (rc != 0) {
+            refuse(s, m, who, "media put", rc, why);
+            return;
+        }
+        remember_put(s, c->media, c->user_id);
+    } else if (c->media) {
         int rc = who->role == TT_ROLE_ROOM
                      ? tt_media_check_offer(&s->state, c->media, who->name, s->cfg.media_channels,
                                             &e, why)
@@ -1018,6 +1147,11 @@ static void on_upload_check(coord_server_t *s, const tt_wire_msg_t *m,
                                who->name, tt_role_name(who->role));
         if (rc != 0) {
             refuse(s, m, who, "upload", rc, why);
+            return;
+        }
+    } else if (c->fetch && c->fetch->seq) {
+        if (!(e = fetch_put(s, c->fetch->seq, who, why))) {
+            refuse(s, m, who, "media fetch", tt_error_last(), why);
             return;
         }
     } else if (c->fetch) {
@@ -1040,8 +1174,9 @@ static void on_upload_check(coord_server_t *s, const tt_wire_msg_t *m,
         send_error(s, m, TT_ERR_PROTOCOL, "an upload check names an offer or a fetch");
         return;
     }
+    char *rooms[TT_MEDIA_MAX_ROOMS];
     if (e) {
-        tt_media_entry_to_record(e, &media);
+        tt_media_entry_to_record(e, &media, rooms);
         rep.media = &media;
         rep.media_seq = e->seq;
     }
@@ -1057,13 +1192,24 @@ static int check_media(req_t *q)
 {
     const coord_server_t *s = q->s;
     const Tutti__Media *req = q->m->env->media;
+    const tt_media_entry_t *have = NULL;
+    int rc;
+    if (req->kind != TUTTI__MEDIA_KIND__MEDIA_KIND_CAPTURE) { /* in the name of who offered it */
+        if (!q->who)
+            q->who = put_by(s, req);
+        if (!q->who || q->who->role != TT_ROLE_OPERATOR)
+            return tt_fail(q->why, TT_ERR_DENIED,
+                           "the operator who offered the file is not known now: offer again");
+        rc = check_put((coord_server_t *)s, req, &have, q->why);
+        if (rc == 0 && have)
+            q->done_seq = have->seq;
+        return rc;
+    }
     if (!q->who)
         q->who = tt_access_find_room(s->access, req->room);
     if (!q->who)
         return tt_fail(q->why, TT_ERR_DENIED, "the file's room is no longer in the access file");
-    const tt_media_entry_t *have = NULL;
-    int rc =
-        tt_media_check_offer(&s->state, req, q->who->name, s->cfg.media_channels, &have, q->why);
+    rc = tt_media_check_offer(&s->state, req, q->who->name, s->cfg.media_channels, &have, q->why);
     if (rc == 0 && have)
         q->done_seq = have->seq;
     return rc;
@@ -1072,7 +1218,7 @@ static int check_media(req_t *q)
 static int build_media(req_t *q, Tutti__Record *rec)
 {
     const Tutti__Media *req = q->m->env->media;
-    tt_media_file_name(req->cue, req->take, req->room, req->input, q->file, sizeof q->file);
+    tt_media_record_file_name(req, q->file, sizeof q->file);
     build_same_fields(q, rec);
     rec->media->file = q->file; /* named by us */
     return 0;

@@ -343,7 +343,8 @@ static void commit_and_done(coord_upload_t *u, const tt_wire_msg_t *m, const tt_
 {
     Tutti__Envelope env = TUTTI__ENVELOPE__INIT, *ans = NULL;
     Tutti__Media media;
-    tt_media_entry_to_record(rec, &media);
+    char *rooms[TT_MEDIA_MAX_ROOMS];
+    tt_media_entry_to_record(rec, &media, rooms);
     env.body_case = TUTTI__ENVELOPE__BODY_MEDIA;
     env.media = &media;
     char why[TT_WHY_LEN];
@@ -719,22 +720,11 @@ static void on_offer(coord_upload_t *u, const tt_wire_msg_t *m)
 
     /* The main thread checked every field: the name is made of them only. */
     tt_media_entry_t rec;
-    memset(&rec, 0, sizeof rec);
-    if (tt_media_file_name(md->cue, md->take, md->room, md->input, rec.file, sizeof rec.file) !=
-        0) {
+    tt_media_entry_from_record(&rec, md);
+    if (tt_media_record_file_name(md, rec.file, sizeof rec.file) != 0) {
         reply_error(u, m, TT_ERR_INVALID, "no file name can be made for this record");
         return;
     }
-    snprintf(rec.cue, sizeof rec.cue, "%s", md->cue);
-    rec.take = md->take;
-    snprintf(rec.room, sizeof rec.room, "%s", md->room);
-    snprintf(rec.input, sizeof rec.input, "%s", md->input);
-    rec.size = md->size;
-    memcpy(rec.hash, md->hash.data, HASH_LEN);
-    rec.rate = md->rate;
-    rec.time_reference = md->time_reference;
-    rec.punch_in_bar = md->punch_in_bar;
-    rec.punch_out_bar = md->punch_out_bar;
 
     /* One upload per connection and per file: a new offer replaces the old. */
     for (int i = 0; i < COORD_UPLOAD_MAX_OPEN; i++) {

@@ -22,17 +22,93 @@ const tt_media_entry_t *tt_media_find(const tt_media_index_t *ix, const char *cu
 {
     for (size_t i = 0; i < ix->n; i++) {
         const tt_media_entry_t *e = &ix->items[i];
-        if (e->take == take && !strcmp(e->cue, cue) && !strcmp(e->room, room) &&
-            !strcmp(e->input, input))
+        if (!tt_media_is_put(e) && e->take == take && !strcmp(e->cue, cue) &&
+            !strcmp(e->room, room) && !strcmp(e->input, input))
             return e;
     }
     return NULL;
 }
 
+/* A prelay or guide by cue, kind and name. */
+static const tt_media_entry_t *find_put(const tt_media_index_t *ix, const char *cue, int kind,
+                                        const char *name)
+{
+    for (size_t i = 0; i < ix->n; i++) {
+        const tt_media_entry_t *e = &ix->items[i];
+        if (e->kind == kind && !strcmp(e->cue, cue) && !strcmp(e->name, name))
+            return e;
+    }
+    return NULL;
+}
+
+const tt_media_entry_t *tt_media_find_seq(const tt_media_index_t *ix, uint64_t seq)
+{
+    for (size_t i = 0; i < ix->n; i++)
+        if (ix->items[i].seq == seq)
+            return &ix->items[i];
+    return NULL;
+}
+
+int tt_media_is_put(const tt_media_entry_t *e)
+{
+    return e->kind != TUTTI__MEDIA_KIND__MEDIA_KIND_CAPTURE;
+}
+
+int tt_media_names_room(const tt_media_entry_t *e, const char *room)
+{
+    if (e->n_rooms == 0)
+        return 1;
+    for (size_t i = 0; i < e->n_rooms; i++)
+        if (!strcmp(e->rooms[i], room))
+            return 1;
+    return 0;
+}
+
+const char *tt_media_kind_name(int kind)
+{
+    return kind == TUTTI__MEDIA_KIND__MEDIA_KIND_PRELAY  ? "prelay"
+           : kind == TUTTI__MEDIA_KIND__MEDIA_KIND_GUIDE ? "guide"
+                                                         : "capture";
+}
+
+static const char *str_or_empty(const char *s)
+{
+    return s ? s : "";
+}
+
+void tt_media_entry_from_record(tt_media_entry_t *e, const Tutti__Media *m)
+{
+    memset(e, 0, sizeof *e);
+    snprintf(e->cue, sizeof e->cue, "%s", str_or_empty(m->cue));
+    e->take = m->take;
+    snprintf(e->room, sizeof e->room, "%s", str_or_empty(m->room));
+    snprintf(e->input, sizeof e->input, "%s", str_or_empty(m->input));
+    snprintf(e->file, sizeof e->file, "%s", str_or_empty(m->file));
+    e->size = m->size;
+    if (m->hash.len == TT_MEDIA_HASH_LEN)
+        memcpy(e->hash, m->hash.data, TT_MEDIA_HASH_LEN);
+    e->rate = m->rate;
+    e->time_reference = m->time_reference;
+    e->punch_in_bar = m->punch_in_bar;
+    e->punch_out_bar = m->punch_out_bar;
+    e->kind = (int)m->kind;
+    snprintf(e->name, sizeof e->name, "%s", str_or_empty(m->name));
+    for (size_t i = 0; i < m->n_rooms && e->n_rooms < TT_MEDIA_MAX_ROOMS; i++)
+        snprintf(e->rooms[e->n_rooms++], sizeof e->rooms[0], "%s", str_or_empty(m->rooms[i]));
+    e->at_bar = m->at_bar;
+    e->at_frame = m->at_frame;
+    snprintf(e->at_fps, sizeof e->at_fps, "%s", str_or_empty(m->at_fps));
+    e->channels = m->channels;
+    e->frames = m->frames;
+}
+
 int tt_media_index_add(tt_media_index_t *ix, const Tutti__Record *rec)
 {
     const Tutti__Media *m = rec->media;
-    tt_media_entry_t *e = (tt_media_entry_t *)tt_media_find(ix, m->cue, m->take, m->room, m->input);
+    tt_media_entry_t *e =
+        (tt_media_entry_t *)(m->kind != TUTTI__MEDIA_KIND__MEDIA_KIND_CAPTURE
+                                 ? find_put(ix, m->cue, (int)m->kind, str_or_empty(m->name))
+                                 : tt_media_find(ix, m->cue, m->take, m->room, m->input));
     if (!e) {
         if (ix->n == ix->cap) {
             size_t cap = ix->cap ? 2 * ix->cap : 64;
@@ -44,20 +120,8 @@ int tt_media_index_add(tt_media_index_t *ix, const Tutti__Record *rec)
         }
         e = &ix->items[ix->n++];
     }
-    memset(e, 0, sizeof *e);
+    tt_media_entry_from_record(e, m);
     e->seq = rec->seq;
-    snprintf(e->cue, sizeof e->cue, "%s", m->cue);
-    e->take = m->take;
-    snprintf(e->room, sizeof e->room, "%s", m->room);
-    snprintf(e->input, sizeof e->input, "%s", m->input);
-    snprintf(e->file, sizeof e->file, "%s", m->file ? m->file : "");
-    e->size = m->size;
-    if (m->hash.len == TT_MEDIA_HASH_LEN)
-        memcpy(e->hash, m->hash.data, TT_MEDIA_HASH_LEN);
-    e->rate = m->rate;
-    e->time_reference = m->time_reference;
-    e->punch_in_bar = m->punch_in_bar;
-    e->punch_out_bar = m->punch_out_bar;
     return 0;
 }
 
@@ -65,15 +129,16 @@ size_t tt_media_count(const tt_media_index_t *ix, const char *cue, uint32_t take
 {
     size_t n = 0;
     for (size_t i = 0; i < ix->n; i++)
-        n += ix->items[i].take == take && !strcmp(ix->items[i].cue, cue);
+        n += !tt_media_is_put(&ix->items[i]) && ix->items[i].take == take &&
+             !strcmp(ix->items[i].cue, cue);
     return n;
 }
 
 int tt_media_has_room(const tt_media_index_t *ix, const char *cue, uint32_t take, const char *room)
 {
     for (size_t i = 0; i < ix->n; i++)
-        if (ix->items[i].take == take && !strcmp(ix->items[i].cue, cue) &&
-            !strcmp(ix->items[i].room, room))
+        if (!tt_media_is_put(&ix->items[i]) && ix->items[i].take == take &&
+            !strcmp(ix->items[i].cue, cue) && !strcmp(ix->items[i].room, room))
             return 1;
     return 0;
 }
@@ -85,7 +150,7 @@ void tt_media_rooms(const tt_media_index_t *ix, const char *cue, uint32_t take, 
     size_t used = 0;
     for (size_t i = 0; i < ix->n; i++) {
         const tt_media_entry_t *e = &ix->items[i];
-        if (e->take != take || strcmp(e->cue, cue) != 0)
+        if (tt_media_is_put(e) || e->take != take || strcmp(e->cue, cue) != 0)
             continue;
         int seen = 0;
         for (size_t k = 0; k < i && !seen; k++)
@@ -100,7 +165,8 @@ void tt_media_rooms(const tt_media_index_t *ix, const char *cue, uint32_t take, 
     }
 }
 
-void tt_media_entry_to_record(const tt_media_entry_t *e, Tutti__Media *m)
+void tt_media_entry_to_record(const tt_media_entry_t *e, Tutti__Media *m,
+                              char *rooms[TT_MEDIA_MAX_ROOMS])
 {
     tutti__media__init(m);
     m->cue = (char *)e->cue;
@@ -115,6 +181,17 @@ void tt_media_entry_to_record(const tt_media_entry_t *e, Tutti__Media *m)
     m->file = (char *)e->file;
     m->punch_in_bar = e->punch_in_bar;
     m->punch_out_bar = e->punch_out_bar;
+    m->kind = (Tutti__MediaKind)e->kind;
+    m->name = (char *)e->name;
+    for (size_t i = 0; i < e->n_rooms; i++)
+        rooms[i] = (char *)e->rooms[i];
+    m->rooms = e->n_rooms ? rooms : NULL;
+    m->n_rooms = e->n_rooms;
+    m->at_bar = e->at_bar;
+    m->at_frame = e->at_frame;
+    m->at_fps = (char *)e->at_fps;
+    m->channels = e->channels;
+    m->frames = e->frames;
 }
 
 /* ------------------------------------------------------------ names */
@@ -162,6 +239,33 @@ int tt_media_file_name(const char *cue, uint32_t take, const char *room, const c
     int exact = tt_name_ok(cue, TT_MEDIA_MAX_CUE, 0) && tt_name_ok(room, TT_ACCESS_MAX_NAME, 0) &&
                 tt_name_ok(input, TT_MEDIA_MAX_INPUT, 0);
     return exact ? 0 : 1;
+}
+
+int tt_media_put_file_name(const char *cue, int kind, const char *name, char *out, size_t len)
+{
+    const char *what = kind == TUTTI__MEDIA_KIND__MEDIA_KIND_PRELAY  ? "_prelay_"
+                       : kind == TUTTI__MEDIA_KIND__MEDIA_KIND_GUIDE ? "_guide_"
+                                                                     : NULL;
+    if (len)
+        out[0] = '\0';
+    if (!what || !tt_name_ok(cue, TT_MEDIA_MAX_CUE, 0) || !tt_name_ok(name, TT_MEDIA_MAX_NAME, 0))
+        return TT_ERR_INVALID;
+    int n = snprintf(out, len, "%s%s%s.wav", cue, what, name);
+    if (n < 0 || (size_t)n >= len) {
+        if (len)
+            out[0] = '\0';
+        return TT_ERR_INVALID;
+    }
+    if (out[0] == '.') /* as for captures: never a hidden file */
+        out[0] = '_';
+    return 0;
+}
+
+int tt_media_record_file_name(const Tutti__Media *m, char *out, size_t len)
+{
+    if (m->kind != TUTTI__MEDIA_KIND__MEDIA_KIND_CAPTURE)
+        return tt_media_put_file_name(m->cue, (int)m->kind, m->name, out, len);
+    return tt_media_file_name(m->cue, m->take, m->room, m->input, out, len);
 }
 
 int tt_media_stored_name_ok(const char *s)
@@ -246,4 +350,160 @@ int tt_media_check_offer(const tt_session_t *st, const Tutti__Media *m, const ch
                            "that reads the same)",
                            name, (unsigned long long)ix->items[i].seq);
     return 0;
+}
+
+/* ------------------------------------------------------------ operator media */
+
+/* The file name must not belong to another record of the index. */
+static int name_free(const tt_media_index_t *ix, const char *name, char *why)
+{
+    for (size_t i = 0; i < ix->n; i++)
+        if (!strcmp(ix->items[i].file, name))
+            return tt_fail(why, TT_ERR_INVALID,
+                           "file name %s is taken by record %llu (another record that reads the "
+                           "same)",
+                           name, (unsigned long long)ix->items[i].seq);
+    return 0;
+}
+
+int tt_media_check_put(const tt_session_t *st, const Tutti__Media *m,
+                       int (*is_room)(void *arg, const char *name), void *arg,
+                       const tt_media_entry_t **existing, char *why)
+{
+    *existing = NULL;
+    if (!m)
+        return tt_fail(why, TT_ERR_INVALID, "an offer carries the media record it will become");
+    if (m->kind != TUTTI__MEDIA_KIND__MEDIA_KIND_PRELAY &&
+        m->kind != TUTTI__MEDIA_KIND__MEDIA_KIND_GUIDE)
+        return tt_fail(why, TT_ERR_INVALID, "an operator puts prelays and guides only");
+    int rc = tt_session_check_cue_name(m->cue, why);
+    if (rc != 0)
+        return rc;
+    if (!tt_session_find_cue(st, m->cue))
+        return tt_fail(why, TT_ERR_NOTFOUND, "no cue %s in this session (tutti cue add first)",
+                       m->cue);
+    if (!tt_name_ok(m->name, TT_MEDIA_MAX_NAME, 0))
+        return tt_fail(why, TT_ERR_INVALID,
+                       "name '%.40s': 1 to %d of letters, digits, '.', '_' or '-'",
+                       str_or_empty(m->name), TT_MEDIA_MAX_NAME);
+    if (m->take != 0 || (m->room && *m->room) || (m->input && *m->input))
+        return tt_fail(why, TT_ERR_INVALID,
+                       "a %s belongs to no take, room or input (those are a capture's)",
+                       tt_media_kind_name((int)m->kind));
+    if (m->n_rooms > TT_MEDIA_MAX_ROOMS)
+        return tt_fail(why, TT_ERR_INVALID,
+                       "a %s names at most %d rooms (%zu given); name none for every room",
+                       tt_media_kind_name((int)m->kind), TT_MEDIA_MAX_ROOMS, m->n_rooms);
+    for (size_t i = 0; i < m->n_rooms; i++) {
+        if (!m->rooms[i] || !is_room(arg, m->rooms[i]))
+            return tt_fail(why, TT_ERR_INVALID, "'%.64s' is not a room of the access file",
+                           str_or_empty(m->rooms[i]));
+        for (size_t k = 0; k < i; k++)
+            if (!strcmp(m->rooms[k], m->rooms[i]))
+                return tt_fail(why, TT_ERR_INVALID, "room %.64s is named twice", m->rooms[i]);
+    }
+    if (m->rate < 8000 || m->rate > 192000)
+        return tt_fail(why, TT_ERR_INVALID, "sample rate %u is outside 8000..192000", m->rate);
+    if (m->channels < 1 || m->channels > TT_MEDIA_MAX_CHANNELS)
+        return tt_fail(why, TT_ERR_INVALID, "%u channels: a %s has 1 to %d", m->channels,
+                       tt_media_kind_name((int)m->kind), TT_MEDIA_MAX_CHANNELS);
+    if (m->frames < 1)
+        return tt_fail(why, TT_ERR_INVALID, "a file of no sample frames holds no audio");
+    if (m->size <= 44 || m->size < m->frames * m->channels)
+        return tt_fail(why, TT_ERR_INVALID, "a file of %llu bytes cannot hold %llu frames",
+                       (unsigned long long)m->size, (unsigned long long)m->frames);
+    if (m->size > TT_MEDIA_PUT_MAX_BYTES)
+        return tt_fail(why, TT_ERR_TOO_BIG, "a %s of %llu bytes is over the %llu-byte limit",
+                       tt_media_kind_name((int)m->kind), (unsigned long long)m->size,
+                       (unsigned long long)TT_MEDIA_PUT_MAX_BYTES);
+    if (m->hash.len != TT_MEDIA_HASH_LEN)
+        return tt_fail(why, TT_ERR_INVALID, "the hash has %zu bytes, not 32 (BLAKE2b-256)",
+                       m->hash.len);
+    if (m->at_bar < 0 || m->at_bar > 100000 || m->at_frame < 0)
+        return tt_fail(why, TT_ERR_INVALID, "placement: bar 0..100000, a frame >= 0");
+    if (m->at_fps && strlen(m->at_fps) > TT_MEDIA_MAX_FPS)
+        return tt_fail(why, TT_ERR_INVALID, "frame rate '%.20s' is not a rate name", m->at_fps);
+    char name[TT_MEDIA_MAX_FILE + 1];
+    if (tt_media_put_file_name(m->cue, (int)m->kind, m->name, name, sizeof name) != 0)
+        return tt_fail(why, TT_ERR_INVALID, "no file name can be made for this record");
+    const tt_media_entry_t *e = find_put(&st->media, m->cue, (int)m->kind, m->name);
+    if (e) {
+        if (e->size == m->size && !memcmp(e->hash, m->hash.data, TT_MEDIA_HASH_LEN)) {
+            *existing = e;
+            return 0;
+        }
+        return tt_fail(why, TT_ERR_INVALID,
+                       "%s %s of %s is already in (record %llu) with another hash; it is never "
+                       "replaced: put the new file under another --name",
+                       tt_media_kind_name((int)m->kind), m->name, m->cue,
+                       (unsigned long long)e->seq);
+    }
+    return name_free(&st->media, name, why);
+}
+
+int tt_media_prelay_gate(const tt_media_index_t *ix, const char *cue, const char *const *rooms,
+                         size_t n_rooms, tt_media_holds_fn holds, void *arg, int force,
+                         tt_media_gate_t *gate, char *why)
+{
+    gate->n_pairs = gate->n_rooms = 0;
+    gate->missing[0] = '\0';
+    const char *first_file = NULL;
+    size_t n_files = 0;
+    for (size_t i = 0; i < ix->n; i++) {
+        const tt_media_entry_t *e = &ix->items[i];
+        if (!tt_media_is_put(e) || strcmp(e->cue, cue) != 0)
+            continue;
+        int file_missing = 0;
+        for (size_t r = 0; r < n_rooms; r++) {
+            if (!tt_media_names_room(e, rooms[r]) || holds(arg, rooms[r], e->seq))
+                continue;
+            file_missing = 1;
+            if (gate->n_pairs < TT_MEDIA_GATE_MAX) {
+                snprintf(gate->pairs[gate->n_pairs], sizeof gate->pairs[0], "%s:%s", rooms[r],
+                         e->file);
+                gate->pair_ptrs[gate->n_pairs] = gate->pairs[gate->n_pairs];
+                gate->n_pairs++;
+            }
+            int listed = 0;
+            for (size_t k = 0; k < gate->n_rooms; k++)
+                listed |= !strcmp(gate->rooms[k], rooms[r]);
+            if (!listed && gate->n_rooms < TT_MEDIA_GATE_MAX)
+                gate->rooms[gate->n_rooms++] = rooms[r];
+        }
+        if (file_missing && n_files++ == 0)
+            first_file = e->file;
+    }
+    if (gate->n_pairs == 0)
+        return 0;
+    size_t used = 0;
+    used += (size_t)snprintf(gate->missing, sizeof gate->missing, "room%s ",
+                             gate->n_rooms == 1 ? "" : "s");
+    for (size_t k = 0; k < gate->n_rooms && used < sizeof gate->missing; k++)
+        used += (size_t)snprintf(gate->missing + used, sizeof gate->missing - used, "%s%s",
+                                 k ? ", " : "", gate->rooms[k]);
+    if (used < sizeof gate->missing)
+        snprintf(gate->missing + used, sizeof gate->missing - used, " lack%s prelay %s%s",
+                 gate->n_rooms == 1 ? "s" : "", first_file, n_files > 1 ? " and others" : "");
+    if (force)
+        return 0;
+    return tt_fail(why, TT_ERR_INVALID, "%.400s: wait, or --force", gate->missing);
+}
+
+size_t tt_media_room_prelays(const tt_media_index_t *ix, const char *room, tt_media_holds_fn holds,
+                             void *arg, size_t *held, const char **missing, size_t max_missing,
+                             size_t *n_missing)
+{
+    size_t wanted = 0;
+    *held = *n_missing = 0;
+    for (size_t i = 0; i < ix->n; i++) {
+        const tt_media_entry_t *e = &ix->items[i];
+        if (!tt_media_is_put(e) || !tt_media_names_room(e, room))
+            continue;
+        wanted++;
+        if (holds(arg, room, e->seq))
+            (*held)++;
+        else if (*n_missing < max_missing)
+            missing[(*n_missing)++] = e->file;
+    }
+    return wanted;
 }

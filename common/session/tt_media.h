@@ -12,6 +12,13 @@
  * must be before it may be written) and the file-name rule
  * CUE_tTAKE_ROOM_INPUT.wav that the capture writes, the coordinator stores
  * under and the CLI checks.
+ *
+ * Operator media (prelays and guide tracks, `tutti media put`) fold into
+ * the same index: kind PRELAY or GUIDE, take 0, no room or input, a name,
+ * the rooms that must hold the file (none: every room), and a placement.
+ * Their file is CUE_prelay_NAME.wav / CUE_guide_NAME.wav. Which room holds
+ * which is not in the log (the rooms say so in their heartbeats): the gate
+ * and the per-room count take it as a callback.
  */
 #ifndef TT_MEDIA_H
 #define TT_MEDIA_H
@@ -31,6 +38,11 @@
  * the room's capture cap. */
 #define TT_MEDIA_UNKNOWN_TAKE_S 1800
 #define TT_MEDIA_HEADER_SLACK (1 << 20)
+#define TT_MEDIA_MAX_NAME 32  /* a prelay's or guide's name: [A-Za-z0-9._-]{1,32} */
+#define TT_MEDIA_MAX_ROOMS 16 /* rooms a prelay or guide names (none: every room) */
+#define TT_MEDIA_MAX_CHANNELS 8
+#define TT_MEDIA_PUT_MAX_BYTES (2ULL << 30) /* a prelay or guide: 2 GiB (WAV stays under 4 GB) */
+#define TT_MEDIA_MAX_FPS 15                 /* "29.97ndf" and the like */
 
 typedef struct tt_session tt_session_t;
 
@@ -48,6 +60,15 @@ typedef struct {
     uint32_t rate;
     uint64_t time_reference;
     int32_t punch_in_bar, punch_out_bar;
+    int kind; /* TUTTI__MEDIA_KIND__*: CAPTURE, or PRELAY / GUIDE (operator media) */
+    char name[TT_MEDIA_MAX_NAME + 1];
+    char rooms[TT_MEDIA_MAX_ROOMS][TT_ACCESS_MAX_NAME + 1];
+    size_t n_rooms; /* 0: every room */
+    int32_t at_bar;
+    int64_t at_frame;
+    char at_fps[TT_MEDIA_MAX_FPS + 1];
+    uint32_t channels;
+    uint64_t frames;
 } tt_media_entry_t;
 
 /* In record order. Zeroed is empty. */
@@ -78,8 +99,26 @@ int tt_media_has_room(const tt_media_index_t *ix, const char *cue, uint32_t take
 void tt_media_rooms(const tt_media_index_t *ix, const char *cue, uint32_t take, char *out,
                     size_t cap);
 
-/* Fills m (whose strings then point into e) from an entry. */
-void tt_media_entry_to_record(const tt_media_entry_t *e, Tutti__Media *m);
+/* Fills m (whose strings then point into e, its rooms into the caller's
+ * rooms[TT_MEDIA_MAX_ROOMS]) from an entry. */
+void tt_media_entry_to_record(const tt_media_entry_t *e, Tutti__Media *m,
+                              char *rooms[TT_MEDIA_MAX_ROOMS]);
+
+/* Fills e from a record's fields (seq 0; strings cut to their limits,
+ * rooms past TT_MEDIA_MAX_ROOMS left out: check the record first). */
+void tt_media_entry_from_record(tt_media_entry_t *e, const Tutti__Media *m);
+
+/* 1 for a prelay or guide (operator media), 0 for a capture. */
+int tt_media_is_put(const tt_media_entry_t *e);
+
+/* 1 when prelay/guide e must be held by room (it names the room, or none). */
+int tt_media_names_room(const tt_media_entry_t *e, const char *room);
+
+/* The entry of record seq, borrowed as tt_media_find's, or NULL. */
+const tt_media_entry_t *tt_media_find_seq(const tt_media_index_t *ix, uint64_t seq);
+
+/* "prelay" or "guide" ("capture" for 0). Static. */
+const char *tt_media_kind_name(int kind);
 
 /* The file-name rule: "CUE_tTAKE_ROOM_INPUT.wav" into out. A part's
  * characters outside [A-Za-z0-9._-] become '-', an empty part "x", and a
@@ -90,6 +129,16 @@ void tt_media_entry_to_record(const tt_media_entry_t *e, Tutti__Media *m);
  * refused); TT_ERR_INVALID when it does not fit in len. */
 int tt_media_file_name(const char *cue, uint32_t take, const char *room, const char *input,
                        char *out, size_t len);
+
+/* The operator-media rule: "CUE_prelay_NAME.wav" or "CUE_guide_NAME.wav"
+ * (kind PRELAY / GUIDE). 0 when cue and name are valid names (cue 1..32,
+ * name 1..TT_MEDIA_MAX_NAME of [A-Za-z0-9._-]) and it fits in len;
+ * TT_ERR_INVALID otherwise (out is then ""). */
+int tt_media_put_file_name(const char *cue, int kind, const char *name, char *out, size_t len);
+
+/* The name a record's file is stored under, by its kind: 0, or nonzero
+ * as the two rules above (a capture's changed part: 1). */
+int tt_media_record_file_name(const Tutti__Media *m, char *out, size_t len);
 
 /* 1 when s is usable as a stored file name from a record: one path
  * component of 1..TT_MEDIA_MAX_FILE of [A-Za-z0-9._-], not starting with '.'. */
@@ -107,5 +156,56 @@ int tt_media_stored_name_ok(const char *s);
  * TT_ERR_UNAVAILABLE (take still rolling) / TT_ERR_TOO_BIG with why. */
 int tt_media_check_offer(const tt_session_t *st, const Tutti__Media *m, const char *room_name,
                          int channels, const tt_media_entry_t **existing, char *why);
+
+/* The rules for a prelay or guide an operator offers (or the record it
+ * becomes): kind PRELAY/GUIDE; the cue exists; name [A-Za-z0-9._-]{1,32};
+ * take 0, room and input empty; rooms: at most TT_MEDIA_MAX_ROOMS, each
+ * once and a room (is_room(arg, name) != 0); rate 8000..192000; channels
+ * 1..8; frames >= 1; 44 < size <= TT_MEDIA_PUT_MAX_BYTES and size >=
+ * frames * channels (at least a byte a sample); hash 32 bytes; at_bar
+ * 0..100000; at_frame >= 0; at_fps at most TT_MEDIA_MAX_FPS characters
+ * (the caller checks it names a rate). The same cue, kind and name already
+ * indexed: 0 with *existing set when size and hash are the same, else
+ * refused (a prelay is never replaced: put it under another name). The
+ * file name must not belong to another record. 0, or TT_ERR_INVALID /
+ * TT_ERR_NOTFOUND / TT_ERR_TOO_BIG with why. */
+int tt_media_check_put(const tt_session_t *st, const Tutti__Media *m,
+                       int (*is_room)(void *arg, const char *name), void *arg,
+                       const tt_media_entry_t **existing, char *why);
+
+/* Whether room holds (verified) the file of media record seq: the caller's
+ * knowledge (the rooms' heartbeats). */
+typedef int (*tt_media_holds_fn)(void *arg, const char *room, uint64_t seq);
+
+#define TT_MEDIA_GATE_MAX 64 /* room-file pairs a gate lists */
+
+/* What the prelay gate found: each (room, file) missing, as "ROOM:FILE"
+ * strings (owned by the struct, at most TT_MEDIA_GATE_MAX), the rooms
+ * once each (names borrowed from the caller's list), and as text:
+ * "rooms london-strings, overdub lack prelay 1M1_prelay_click.wav". */
+typedef struct {
+    char pairs[TT_MEDIA_GATE_MAX][TT_ACCESS_MAX_NAME + TT_MEDIA_MAX_FILE + 2];
+    char *pair_ptrs[TT_MEDIA_GATE_MAX]; /* into pairs, for a repeated field */
+    size_t n_pairs;
+    const char *rooms[TT_MEDIA_GATE_MAX];
+    size_t n_rooms;
+    char missing[512];
+} tt_media_gate_t;
+
+/* The prelay gate for a roll of cue: every room of rooms[0..n_rooms)
+ * (online or expected back) must hold every prelay and guide of the cue
+ * that names it (or names no room). Fills *gate either way; 0 when none
+ * is missing (or force), else TT_ERR_INVALID with why naming the rooms,
+ * the files and the way out. */
+int tt_media_prelay_gate(const tt_media_index_t *ix, const char *cue, const char *const *rooms,
+                         size_t n_rooms, tt_media_holds_fn holds, void *arg, int force,
+                         tt_media_gate_t *gate, char *why);
+
+/* For status: how many prelays and guides (all cues) room must hold, how
+ * many of them it holds, and the file names of up to max_missing it lacks
+ * (borrowed from the index) into missing. Returns the count wanted. */
+size_t tt_media_room_prelays(const tt_media_index_t *ix, const char *room, tt_media_holds_fn holds,
+                             void *arg, size_t *held, const char **missing, size_t max_missing,
+                             size_t *n_missing);
 
 #endif

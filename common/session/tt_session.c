@@ -291,7 +291,11 @@ static int apply_media(tt_session_t *s, const Tutti__Record *rec, char *why)
 {
     const Tutti__Media *m = rec->media;
     tt_session_cue_t *cue = (tt_session_cue_t *)tt_session_find_cue(s, m->cue);
-    if (!find_take(cue, m->take))
+    if (m->kind != TUTTI__MEDIA_KIND__MEDIA_KIND_CAPTURE) { /* a prelay or guide: no take */
+        if (!cue)
+            return tt_fail(why, TT_ERR_INVALID, "%s record %llu for unknown cue %s",
+                           tt_media_kind_name((int)m->kind), (unsigned long long)rec->seq, m->cue);
+    } else if (!find_take(cue, m->take))
         return tt_fail(why, TT_ERR_INVALID, "media record %llu for unknown take %s/%u",
                        (unsigned long long)rec->seq, m->cue, m->take);
     if (tt_media_index_add(&s->media, rec) != 0)

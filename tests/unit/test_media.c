@@ -630,7 +630,8 @@ static void test_index(void **state)
 
     /* The entry back as a record. */
     Tutti__Media back;
-    tt_media_entry_to_record(e, &back);
+    char *back_rooms[TT_MEDIA_MAX_ROOMS];
+    tt_media_entry_to_record(e, &back, back_rooms);
     assert_string_equal(back.cue, "1M1");
     assert_int_equal(back.take, 1);
     assert_string_equal(back.room, "stage");
@@ -769,6 +770,251 @@ static void test_fold_index(void **state)
     assert_null(tt_media_find(&st.media, "1M1", 1, "stage", "in1"));
 }
 
+/* ---------------------------------------------------------------- prelays and guides */
+
+/* A valid prelay of 1M1 named "click", for stage and london, 48 kHz stereo. */
+static char *PUT_ROOMS[] = {"stage", "london"};
+static void put(Tutti__Media *m, const uint8_t *hash)
+{
+    tutti__media__init(m);
+    m->kind = TUTTI__MEDIA_KIND__MEDIA_KIND_PRELAY;
+    m->cue = "1M1";
+    m->name = "click";
+    m->rooms = PUT_ROOMS;
+    m->n_rooms = 2;
+    m->size = 480044;
+    m->hash.data = (uint8_t *)hash;
+    m->hash.len = 32;
+    m->rate = 48000;
+    m->channels = 2;
+    m->frames = 80000;
+    m->at_bar = 9;
+}
+
+static int is_room(void *arg, const char *name)
+{
+    (void)arg;
+    return !strcmp(name, "stage") || !strcmp(name, "london") || !strcmp(name, "overdub");
+}
+
+/* That put folded as its record; its seq. */
+static uint64_t note_put(tt_session_t *s, const Tutti__Media *m)
+{
+    char file[TT_MEDIA_MAX_FILE + 1];
+    assert_int_equal(tt_media_record_file_name(m, file, sizeof file), 0);
+    Tutti__Media md = *m;
+    md.file = file;
+    Tutti__Record rec = TUTTI__RECORD__INIT;
+    rec.body_case = TUTTI__RECORD__BODY_MEDIA;
+    rec.media = &md;
+    assert_int_equal(apply(s, &rec), 0);
+    return rec.seq;
+}
+
+static void test_put_file_name(void **state)
+{
+    (void)state;
+    char out[TT_MEDIA_MAX_FILE + 1];
+    assert_int_equal(tt_media_put_file_name("1M1", TUTTI__MEDIA_KIND__MEDIA_KIND_PRELAY, "strings",
+                                            out, sizeof out),
+                     0);
+    assert_string_equal(out, "1M1_prelay_strings.wav");
+    assert_int_equal(tt_media_put_file_name("2M3a", TUTTI__MEDIA_KIND__MEDIA_KIND_GUIDE, "vox.v2",
+                                            out, sizeof out),
+                     0);
+    assert_string_equal(out, "2M3a_guide_vox.v2.wav");
+    assert_int_equal(
+        tt_media_put_file_name(".x", TUTTI__MEDIA_KIND__MEDIA_KIND_GUIDE, "a", out, sizeof out), 0);
+    assert_string_equal(out, "_x_guide_a.wav"); /* never a hidden file */
+    assert_true(tt_media_stored_name_ok(out));
+    /* A capture is not operator media; hostile names are refused, not mended. */
+    const char *bad[] = {
+        "", "../x", "a/b", "a b", "caf\xc3\xa9", "x\n", "0123456789012345678901234567890123"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        assert_int_equal(tt_media_put_file_name("1M1", TUTTI__MEDIA_KIND__MEDIA_KIND_PRELAY, bad[i],
+                                                out, sizeof out),
+                         TT_ERR_INVALID);
+        assert_string_equal(out, "");
+        assert_int_equal(tt_media_put_file_name(bad[i], TUTTI__MEDIA_KIND__MEDIA_KIND_PRELAY, "a",
+                                                out, sizeof out),
+                         TT_ERR_INVALID);
+    }
+    assert_int_equal(
+        tt_media_put_file_name("1M1", TUTTI__MEDIA_KIND__MEDIA_KIND_CAPTURE, "a", out, sizeof out),
+        TT_ERR_INVALID);
+    assert_int_equal(tt_media_put_file_name("1M1", TUTTI__MEDIA_KIND__MEDIA_KIND_PRELAY, "click",
+                                            out, strlen("1M1_prelay_click.wav")),
+                     TT_ERR_INVALID);
+    /* By kind: a capture keeps its name. */
+    Tutti__Media m;
+    offer(&m, H1);
+    assert_int_equal(tt_media_record_file_name(&m, out, sizeof out), 0);
+    assert_string_equal(out, "1M1_t1_stage_in1.wav");
+    put(&m, H1);
+    assert_int_equal(tt_media_record_file_name(&m, out, sizeof out), 0);
+    assert_string_equal(out, "1M1_prelay_click.wav");
+}
+
+static void test_put_rules(void **state)
+{
+    (void)state;
+    tt_session_t st;
+    fold(&st);
+    Tutti__Media m;
+    const tt_media_entry_t *e = (const tt_media_entry_t *)1;
+    char why[TT_WHY_LEN];
+    put(&m, H1);
+    assert_int_equal(tt_media_check_put(&st, &m, is_room, NULL, &e, why), 0);
+    assert_null(e);
+    m.n_rooms = 0; /* every room */
+    assert_int_equal(tt_media_check_put(&st, &m, is_room, NULL, &e, why), 0);
+#define REFUSED(code, field, value)                                                                \
+    do {                                                                                           \
+        put(&m, H1);                                                                               \
+        m.field = value;                                                                           \
+        assert_int_equal(tt_media_check_put(&st, &m, is_room, NULL, &e, why), code);               \
+    } while (0)
+    REFUSED(TT_ERR_NOTFOUND, cue, "9M9");
+    REFUSED(TT_ERR_INVALID, cue, "a/b");
+    REFUSED(TT_ERR_INVALID, kind, TUTTI__MEDIA_KIND__MEDIA_KIND_CAPTURE);
+    REFUSED(TT_ERR_INVALID, name, "");
+    REFUSED(TT_ERR_INVALID, name, "../x");
+    REFUSED(TT_ERR_INVALID, take, 1);
+    REFUSED(TT_ERR_INVALID, room, "stage");
+    REFUSED(TT_ERR_INVALID, input, "in1");
+    REFUSED(TT_ERR_INVALID, rate, 7999);
+    REFUSED(TT_ERR_INVALID, channels, 0);
+    REFUSED(TT_ERR_INVALID, channels, 9);
+    REFUSED(TT_ERR_INVALID, frames, 0);
+    REFUSED(TT_ERR_INVALID, size, 44);
+    REFUSED(TT_ERR_INVALID, size, 1000); /* fewer bytes than samples */
+    REFUSED(TT_ERR_TOO_BIG, size, TT_MEDIA_PUT_MAX_BYTES + 1);
+    REFUSED(TT_ERR_INVALID, hash.len, 31);
+    REFUSED(TT_ERR_INVALID, at_bar, -1);
+    REFUSED(TT_ERR_INVALID, at_frame, -1);
+    REFUSED(TT_ERR_INVALID, at_fps, "0123456789abcdef");
+    char *unknown[] = {"stage", "nowhere"}, *twice[] = {"stage", "stage"};
+    REFUSED(TT_ERR_INVALID, rooms, unknown);
+    REFUSED(TT_ERR_INVALID, rooms, twice);
+    REFUSED(TT_ERR_INVALID, n_rooms, TT_MEDIA_MAX_ROOMS + 1);
+#undef REFUSED
+    /* In the log: the same file again is that record; another file under
+     * the name is refused; another name is a new prelay. */
+    put(&m, H1);
+    uint64_t seq = note_put(&st, &m);
+    assert_int_equal(tt_media_check_put(&st, &m, is_room, NULL, &e, why), 0);
+    assert_non_null(e);
+    assert_int_equal(e->seq, seq);
+    put(&m, H2);
+    assert_int_equal(tt_media_check_put(&st, &m, is_room, NULL, &e, why), TT_ERR_INVALID);
+    assert_non_null(strstr(why, "another --name"));
+    m.name = "click2";
+    assert_int_equal(tt_media_check_put(&st, &m, is_room, NULL, &e, why), 0);
+    assert_null(e);
+    /* A guide of the same name is another file. */
+    put(&m, H2);
+    m.kind = TUTTI__MEDIA_KIND__MEDIA_KIND_GUIDE;
+    assert_int_equal(tt_media_check_put(&st, &m, is_room, NULL, &e, why), 0);
+    tt_session_clear(&st);
+}
+
+/* Holdings for the gate: "stage" holds every seq in HELD, the rest none. */
+static uint64_t HELD[4];
+static int holds(void *arg, const char *room, uint64_t seq)
+{
+    (void)arg;
+    for (size_t i = 0; i < sizeof HELD / sizeof *HELD; i++)
+        if (HELD[i] == seq && !strcmp(room, "stage"))
+            return 1;
+    return 0;
+}
+
+static void test_put_index_and_gate(void **state)
+{
+    (void)state;
+    tt_session_t st;
+    fold(&st);
+    Tutti__Media m;
+    put(&m, H1); /* 1M1 click: stage, london */
+    uint64_t click = note_put(&st, &m);
+    put(&m, H2);
+    m.kind = TUTTI__MEDIA_KIND__MEDIA_KIND_GUIDE;
+    m.name = "vox";
+    m.n_rooms = 0; /* 1M1 guide vox: everyone */
+    uint64_t vox = note_put(&st, &m);
+    put(&m, H2);
+    m.cue = "2M1"; /* another cue's prelay, for overdub only */
+    char *od[] = {"overdub"};
+    m.rooms = od;
+    m.n_rooms = 1;
+    uint64_t other = note_put(&st, &m);
+    /* The index: operator media are not a take's files. */
+    assert_int_equal(tt_media_count(&st.media, "1M1", 0), 0);
+    const tt_media_entry_t *e = tt_media_find_seq(&st.media, click);
+    assert_non_null(e);
+    assert_true(tt_media_is_put(e));
+    assert_string_equal(e->file, "1M1_prelay_click.wav");
+    assert_int_equal(e->channels, 2);
+    assert_int_equal(e->frames, 80000);
+    assert_int_equal(e->at_bar, 9);
+    assert_true(tt_media_names_room(e, "london"));
+    assert_false(tt_media_names_room(e, "overdub"));
+    assert_true(tt_media_names_room(tt_media_find_seq(&st.media, vox), "overdub"));
+    assert_null(tt_media_find_seq(&st.media, 999));
+    assert_null(tt_media_find(&st.media, "1M1", 0, "", ""));
+    /* Back as a record: every field, rooms included. */
+    Tutti__Media back;
+    char *rooms[TT_MEDIA_MAX_ROOMS];
+    tt_media_entry_to_record(e, &back, rooms);
+    assert_int_equal(back.kind, TUTTI__MEDIA_KIND__MEDIA_KIND_PRELAY);
+    assert_string_equal(back.name, "click");
+    assert_int_equal(back.n_rooms, 2);
+    assert_string_equal(back.rooms[1], "london");
+
+    /* The gate for 1M1 with stage, london, overdub online and nothing held. */
+    const char *online[] = {"stage", "london", "overdub"};
+    tt_media_gate_t g;
+    char why[TT_WHY_LEN];
+    memset(HELD, 0, sizeof HELD);
+    assert_int_equal(tt_media_prelay_gate(&st.media, "1M1", online, 3, holds, NULL, 0, &g, why),
+                     TT_ERR_INVALID);
+    assert_int_equal(g.n_rooms, 3);
+    assert_int_equal(g.n_pairs, 5); /* click x2, vox x3 */
+    assert_string_equal(g.pair_ptrs[0], "stage:1M1_prelay_click.wav");
+    assert_non_null(strstr(why, "rooms stage, london, overdub lack prelay 1M1_prelay_click.wav"));
+    assert_non_null(strstr(why, "--force"));
+    /* Forced: passes, and still says who lacked what. */
+    assert_int_equal(tt_media_prelay_gate(&st.media, "1M1", online, 3, holds, NULL, 1, &g, why), 0);
+    assert_int_equal(g.n_pairs, 5);
+    /* stage holds both; london and overdub are not online. */
+    HELD[0] = click;
+    HELD[1] = vox;
+    assert_int_equal(tt_media_prelay_gate(&st.media, "1M1", online, 1, holds, NULL, 0, &g, why), 0);
+    assert_int_equal(g.n_pairs, 0);
+    /* Only overdub online: 2M1's prelay is its own, 1M1's guide too. */
+    assert_int_equal(tt_media_prelay_gate(&st.media, "2M1", online + 2, 1, holds, NULL, 0, &g, why),
+                     TT_ERR_INVALID);
+    assert_non_null(strstr(why, "room overdub lacks prelay 2M1_prelay_click.wav"));
+    assert_int_equal(tt_media_prelay_gate(&st.media, "2M1", online, 2, holds, NULL, 0, &g, why), 0);
+    /* A cue without prelays rolls. */
+    assert_int_equal(tt_media_prelay_gate(&st.media, ".x", online, 3, holds, NULL, 0, &g, why), 0);
+
+    /* Per room, for status. */
+    size_t held, n_missing;
+    const char *missing[4];
+    assert_int_equal(
+        tt_media_room_prelays(&st.media, "stage", holds, NULL, &held, missing, 4, &n_missing), 2);
+    assert_int_equal(held, 2);
+    assert_int_equal(n_missing, 0);
+    assert_int_equal(
+        tt_media_room_prelays(&st.media, "overdub", holds, NULL, &held, missing, 1, &n_missing), 2);
+    assert_int_equal(held, 0);
+    assert_int_equal(n_missing, 1); /* listed up to the cap */
+    assert_string_equal(missing[0], "1M1_guide_vox.wav");
+    (void)other;
+    tt_session_clear(&st);
+}
+
 int main(void)
 {
     hashes();
@@ -782,6 +1028,9 @@ int main(void)
         cmocka_unit_test(test_check_names_fetchable),
         cmocka_unit_test(test_index),
         cmocka_unit_test(test_fold_index),
+        cmocka_unit_test(test_put_file_name),
+        cmocka_unit_test(test_put_rules),
+        cmocka_unit_test(test_put_index_and_gate),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
