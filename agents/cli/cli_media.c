@@ -10,6 +10,8 @@
 #define _POSIX_C_SOURCE 200809L
 #include "cli_media.h"
 
+#include "agent_upload.h"
+#include "tt_bwf.h"
 #include "tt_chain.h"
 #include "tt_client.h"
 #include "tt_error.h"
@@ -17,10 +19,16 @@
 #include "tt_media.h"
 #include "tt_opts.h"
 #include "tt_session.h"
+#include "tt_tempo.h"
+#include "tt_text.h"
+#include "tt_time.h"
+#include "tt_timecode.h"
 #include "tt_wire.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <sndfile.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +46,8 @@ static void usage(FILE *out)
 {
     fprintf(out, "Usage: tutti [connection options] media fetch CUE TAKE [--room R] [--input I]\n"
                  "             --out DIR\n"
+                 "       tutti [connection options] media put CUE FILE --kind prelay|guide ...\n"
+                 "             (tutti media put --help)\n"
                  "\n"
                  "Download the files the rooms recorded for take TAKE of CUE from the\n"
                  "coordinator, each checked against the BLAKE2b-256 hash in its signed media\n"
@@ -178,15 +188,7 @@ static int fetch_one(tt_client_t *c, int timeout_ms, const char *dir, const tt_m
         }
         const Tutti__MediaData *d =
             reply->body_case == TUTTI__ENVELOPE__BODY_MEDIA_DATA ? reply->media_data : NULL;
-        const char *bad = !d                            ? "unexpected reply"
-                          : d->offset != off            ? "data for another offset"
-                          : d->data.len == 0            ? "no data before the end"
-                          : d->data.len > m->size - off ? "more data than the file holds"
-                          : !d->media || d->media->size != m->size ||
-                                  d->media->hash.len != TT_HASH_LEN ||
-                                  memcmp(d->media->hash.data, m->hash, TT_HASH_LEN)
-                              ? "the coordinator serves another record for this file"
-                              : NULL;
+        const char *bad = tt_media_data_bad(d, m, off);
         if (bad) {
             fprintf(stderr, "tutti media: %s at %llu: %s\n", m->file, (unsigned long long)off, bad);
             tutti__envelope__free_unpacked(reply, NULL);
@@ -235,6 +237,101 @@ static int fetch_one(tt_client_t *c, int timeout_ms, const char *dir, const tt_m
     return 0;
 }
 
+/* A connection for media: keys, the request client, the hello's upload
+ * endpoint and the whole log folded (its media index). */
+typedef struct {
+    void *ctx;
+    tt_keypair_t *keys;
+    tt_client_t *req;
+    char server_key[TT_Z85_KEY_LEN + 1];
+    char up_ep[300];
+    char endpoint[256];
+    unsigned upload_port;
+    int timeout_ms;
+    tt_session_t st;
+} media_conn_t;
+
+static void media_close(media_conn_t *mc)
+{
+    tt_session_clear(&mc->st);
+    tt_client_destroy(&mc->req);
+    if (mc->ctx)
+        zmq_ctx_term(mc->ctx);
+    tt_keypair_destroy(&mc->keys);
+}
+
+/* Hello, then the log folded. 0, or the exit status (message printed;
+ * nothing left to close). */
+static int media_connect(const cli_media_conn_t *conn, media_conn_t *mc)
+{
+    memset(mc, 0, sizeof *mc);
+    tt_session_init(&mc->st);
+    tt_conn_opts_t co = *conn;
+    if (tt_conn_opts_resolve(&co) != 0) {
+        fprintf(stderr, "tutti media: --server-key and --key (or TUTTI_SERVER_KEY, TUTTI_KEY) are "
+                        "required\n");
+        return EXIT_USAGE;
+    }
+    mc->timeout_ms = (int)co.timeout_ms;
+    snprintf(mc->endpoint, sizeof mc->endpoint, "%s", co.endpoint);
+    char why[TT_WHY_LEN];
+    if (tt_pubkey_load(co.server_key_path, mc->server_key, why) != 0) {
+        fprintf(stderr, "tutti media: --server-key: %s\n", why);
+        return EXIT_FAIL;
+    }
+    if (!(mc->keys = tt_keypair_load(co.key_path, why))) {
+        fprintf(stderr, "tutti media: --key: %s\n", why);
+        return EXIT_FAIL;
+    }
+    mc->ctx = zmq_ctx_new();
+    int rc = EXIT_FAIL;
+    Tutti__Envelope *reply = NULL;
+    if (!(mc->req = tt_client_new(mc->ctx, co.endpoint, mc->server_key, mc->keys, 0, why))) {
+        fprintf(stderr, "tutti media: %s\n", why);
+        goto fail;
+    }
+    Tutti__Envelope env = TUTTI__ENVELOPE__INIT;
+    Tutti__Hello hello = TUTTI__HELLO__INIT;
+    hello.program = "tutti";
+    env.body_case = TUTTI__ENVELOPE__BODY_HELLO;
+    env.hello = &hello;
+    int r = tt_client_request(mc->req, &env, &reply, mc->timeout_ms, why);
+    if (r != 0) {
+        rc = print_failure("hello", r, why);
+        goto fail;
+    }
+    const Tutti__HelloReply *hr =
+        reply->body_case == TUTTI__ENVELOPE__BODY_HELLO_REPLY ? reply->hello_reply : NULL;
+    if (!hr || hr->signing_public_key.len != TT_SIGN_PK_LEN) {
+        fprintf(stderr, "tutti media: unexpected reply to hello\n");
+        goto fail;
+    }
+    if (hr->upload_port == 0) {
+        fprintf(stderr, "tutti media: the coordinator at %s runs no media service\n", co.endpoint);
+        goto fail;
+    }
+    mc->upload_port = hr->upload_port;
+    uint8_t pk[TT_SIGN_PK_LEN];
+    memcpy(pk, hr->signing_public_key.data, TT_SIGN_PK_LEN);
+    if (tt_wire_endpoint_with_port(co.endpoint, hr->upload_port, mc->up_ep, sizeof mc->up_ep) !=
+        0) {
+        fprintf(stderr, "tutti media: cannot make the media endpoint from %s\n", co.endpoint);
+        goto fail;
+    }
+    tutti__envelope__free_unpacked(reply, NULL);
+    reply = NULL;
+    if ((r = fold_log(mc->req, mc->timeout_ms, pk, &mc->st)) != 0) {
+        rc = r;
+        goto fail;
+    }
+    return 0;
+fail:
+    if (reply)
+        tutti__envelope__free_unpacked(reply, NULL);
+    media_close(mc);
+    return rc;
+}
+
 static int cmd_fetch(int argc, char **argv, const cli_media_conn_t *conn)
 {
     const char *cue = NULL, *take_s = NULL, *room = NULL, *input = NULL, *out = NULL;
@@ -271,85 +368,32 @@ static int cmd_fetch(int argc, char **argv, const cli_media_conn_t *conn)
         fprintf(stderr, "tutti media: creating %s: %s\n", out, strerror(errno));
         return EXIT_FAIL;
     }
-    tt_conn_opts_t co = *conn;
-    int resolved = tt_conn_opts_resolve(&co);
-    const char *endpoint = co.endpoint, *skey_path = co.server_key_path, *key_path = co.key_path;
-    int timeout_ms = (int)co.timeout_ms;
-    if (resolved != 0) {
-        fprintf(stderr, "tutti media: --server-key and --key (or TUTTI_SERVER_KEY, TUTTI_KEY) are "
-                        "required\n");
-        return EXIT_USAGE;
-    }
-    char why[TT_WHY_LEN], server_key[TT_Z85_KEY_LEN + 1];
-    if (tt_pubkey_load(skey_path, server_key, why) != 0) {
-        fprintf(stderr, "tutti media: --server-key: %s\n", why);
-        return EXIT_FAIL;
-    }
-    tt_keypair_t *keys = tt_keypair_load(key_path, why);
-    if (!keys) {
-        fprintf(stderr, "tutti media: --key: %s\n", why);
-        return EXIT_FAIL;
-    }
-    void *ctx = zmq_ctx_new();
-    tt_client_t *req = NULL, *up = NULL;
-    tt_session_t st;
-    tt_session_init(&st);
+    media_conn_t mc;
+    int rc = media_connect(conn, &mc);
+    if (rc != 0)
+        return rc;
+    char why[TT_WHY_LEN];
+    tt_client_t *up = NULL;
     size_t n_files = 0;
-    int rc = EXIT_FAIL;
-    Tutti__Envelope *reply = NULL;
-    if (!(req = tt_client_new(ctx, endpoint, server_key, keys, 0, why))) {
-        fprintf(stderr, "tutti media: %s\n", why);
-        goto out;
-    }
-    Tutti__Envelope env = TUTTI__ENVELOPE__INIT;
-    Tutti__Hello hello = TUTTI__HELLO__INIT;
-    hello.program = "tutti";
-    env.body_case = TUTTI__ENVELOPE__BODY_HELLO;
-    env.hello = &hello;
-    int r = tt_client_request(req, &env, &reply, timeout_ms, why);
-    if (r != 0) {
-        rc = print_failure("hello", r, why);
-        goto out;
-    }
-    const Tutti__HelloReply *hr =
-        reply->body_case == TUTTI__ENVELOPE__BODY_HELLO_REPLY ? reply->hello_reply : NULL;
-    if (!hr || hr->signing_public_key.len != TT_SIGN_PK_LEN) {
-        fprintf(stderr, "tutti media: unexpected reply to hello\n");
-        goto out;
-    }
-    if (hr->upload_port == 0) {
-        fprintf(stderr, "tutti media: the coordinator at %s runs no media service\n", endpoint);
-        goto out;
-    }
-    uint8_t pk[TT_SIGN_PK_LEN];
-    memcpy(pk, hr->signing_public_key.data, TT_SIGN_PK_LEN);
-    char up_ep[300];
-    if (tt_wire_endpoint_with_port(endpoint, hr->upload_port, up_ep, sizeof up_ep) != 0) {
-        fprintf(stderr, "tutti media: cannot make the media endpoint from %s\n", endpoint);
-        goto out;
-    }
-    r = fold_log(req, timeout_ms, pk, &st);
-    if (r != 0) {
-        rc = r;
-        goto out;
-    }
-    for (size_t i = 0; i < st.media.n; i++)
-        n_files += wanted(&st.media.items[i], cue, (uint32_t)take, room, input);
+    rc = EXIT_FAIL;
+    const tt_session_t *stp = &mc.st;
+    for (size_t i = 0; i < stp->media.n; i++)
+        n_files += wanted(&stp->media.items[i], cue, (uint32_t)take, room, input);
     if (n_files == 0) {
         fprintf(stderr, "tutti media: no files of %s take %ld%s%s%s%s have arrived\n", cue, take,
                 room ? " from room " : "", room ? room : "", input ? " input " : "",
                 input ? input : "");
         goto out;
     }
-    if (!(up = tt_client_new(ctx, up_ep, server_key, keys, 0, why))) {
+    if (!(up = tt_client_new(mc.ctx, mc.up_ep, mc.server_key, mc.keys, 0, why))) {
         fprintf(stderr, "tutti media: %s\n", why);
         goto out;
     }
     rc = 0;
-    for (size_t i = 0; i < st.media.n; i++) {
-        if (!wanted(&st.media.items[i], cue, (uint32_t)take, room, input))
+    for (size_t i = 0; i < stp->media.n; i++) {
+        if (!wanted(&stp->media.items[i], cue, (uint32_t)take, room, input))
             continue;
-        int one = fetch_one(up, timeout_ms, out, &st.media.items[i]);
+        int one = fetch_one(up, mc.timeout_ms, out, &stp->media.items[i]);
         if (one == EXIT_REFUSED) {
             rc = one;
             break;
@@ -358,13 +402,277 @@ static int cmd_fetch(int argc, char **argv, const cli_media_conn_t *conn)
             rc = EXIT_FAIL;
     }
 out:
-    if (reply)
-        tutti__envelope__free_unpacked(reply, NULL);
-    tt_session_clear(&st);
     tt_client_destroy(&up);
-    tt_client_destroy(&req);
-    zmq_ctx_term(ctx);
-    tt_keypair_destroy(&keys);
+    media_close(&mc);
+    return rc;
+}
+
+/* ------------------------------------------------------------ put */
+
+#define PUT_GIVE_UP_S 60 /* no progress this long: stop (the same command resumes) */
+
+static void put_usage(FILE *out)
+{
+    fprintf(out,
+            "Usage: tutti [connection options] media put CUE FILE --kind prelay|guide\n"
+            "             [--rooms R,...] [--at BAR | --at-tc TC [--fps RATE]] [--name N]\n"
+            "\n"
+            "Send a WAV file (8..192 kHz, 1..8 channels, at most 2 GiB) to the coordinator\n"
+            "as a prelay or guide track of CUE. It becomes a signed media record (its\n"
+            "BLAKE2b-256 hash, rate, channels, frames, placement), stored as\n"
+            "CUE_prelay_NAME.wav or CUE_guide_NAME.wav; every room named fetches and\n"
+            "verifies it, and `tutti roll CUE` is refused while an online room lacks it.\n"
+            "An interrupted put resumes from what the coordinator holds: run it again.\n"
+            "\n"
+            "Options:\n"
+            "  --kind K      prelay or guide (required)\n"
+            "  --rooms LIST  the rooms that must hold it, comma-separated (default: every room)\n"
+            "  --at BAR      place it at bar BAR beat 1 of the cue\n"
+            "  --at-tc TC    place it at timecode TC (HH:MM:SS:FF) on the cue's timeline, at\n"
+            "                the cue's tempo-map frame rate, or --fps RATE (23.976, 24, 25,\n"
+            "                29.97df, 29.97ndf, 30)\n"
+            "                (neither: the file's BWF TimeReference, else bar 1)\n"
+            "  --name N      its name in the file name (default: FILE's name without .wav;\n"
+            "                1..32 of letters, digits, '.', '_', '-')\n"
+            "  -h, --help    this text\n"
+            "\n"
+            "Roles: operator. Progress goes to stderr; on success one line to stdout:\n"
+            "\"FILE SIZE seq SEQ\".\n"
+            "\n"
+            "Exit status: 0 recorded, 1 failure (not a WAV, I/O, no progress for %d s),\n"
+            "2 bad usage, 3 refused (unknown key, role not allowed, a rule).\n"
+            "\n"
+            "Example:\n"
+            "  tutti media put 1M1 strings.wav --kind prelay --rooms london-strings,overdub \\\n"
+            "      --at 9\n",
+            PUT_GIVE_UP_S);
+}
+
+typedef struct {
+    const char *cue, *file, *kind, *rooms, *at, *at_tc, *fps, *name;
+} put_args_t;
+
+/* The WAV's format, size and hash into m. 0 or EXIT_FAIL (printed). */
+static int put_read_file(const char *path, Tutti__Media *m, uint8_t hash[TT_BWF_HASH_LEN])
+{
+    SF_INFO info;
+    memset(&info, 0, sizeof info);
+    SNDFILE *sf = sf_open(path, SFM_READ, &info);
+    if (!sf) {
+        fprintf(stderr, "tutti media: %s: %s\n", path, sf_strerror(NULL));
+        return EXIT_FAIL;
+    }
+    sf_close(sf);
+    if ((info.format & SF_FORMAT_TYPEMASK) != SF_FORMAT_WAV) {
+        fprintf(stderr, "tutti media: %s is not a WAV file\n", path);
+        return EXIT_FAIL;
+    }
+    tt_bwf_info_t bwf;
+    char why[TT_WHY_LEN];
+    int rc = tt_bwf_read_info(path, &bwf, NULL, why);
+    if (rc != 0 && rc != TT_ERR_NOTFOUND) {
+        fprintf(stderr, "tutti media: %s: %s\n", path, why);
+        return EXIT_FAIL;
+    }
+    m->time_reference = rc == 0 ? bwf.time_reference : 0;
+    m->rate = (uint32_t)info.samplerate;
+    m->channels = (uint32_t)info.channels;
+    m->frames = (uint64_t)info.frames;
+    if (tt_bwf_hash_file(path, hash, &m->size, why) != 0) {
+        fprintf(stderr, "tutti media: %s: %s\n", path, why);
+        return EXIT_FAIL;
+    }
+    m->hash.data = hash;
+    m->hash.len = TT_BWF_HASH_LEN;
+    return 0;
+}
+
+/* --at-tc at the cue's map's rate (or --fps) into m. 0 or EXIT_*. */
+static int put_place_tc(const put_args_t *a, const tt_session_t *st, Tutti__Media *m,
+                        char fps_name[16])
+{
+    tt_fps_t fps;
+    char why[TT_WHY_LEN];
+    if (a->fps) {
+        if (tt_fps_parse(a->fps, &fps, why) != 0) {
+            fprintf(stderr, "tutti media: --fps: %s\n", why);
+            return EXIT_USAGE;
+        }
+    } else {
+        const tt_session_cue_t *cue = tt_session_find_cue(st, a->cue);
+        tt_tempo_map_t *map = cue && cue->map_text
+                                  ? tt_tempo_parse_text(cue->map_text, strlen(cue->map_text), why)
+                                  : NULL;
+        if (!map) {
+            fprintf(stderr,
+                    "tutti media: cue %s has no tempo map to read --at-tc with: give "
+                    "--fps\n",
+                    a->cue);
+            return EXIT_USAGE;
+        }
+        fps = tt_tempo_fps(map);
+        tt_tempo_destroy(&map);
+    }
+    int64_t frame;
+    if (tt_timecode_parse(a->at_tc, fps, &frame, why) != 0) {
+        fprintf(stderr, "tutti media: --at-tc: %s\n", why);
+        return EXIT_USAGE;
+    }
+    snprintf(fps_name, 16, "%s", tt_fps_name(fps));
+    m->at_frame = frame;
+    m->at_fps = fps_name;
+    return 0;
+}
+
+/* Runs the upload (agent_upload's one-file mode) to its verdict. */
+static int put_send(const media_conn_t *mc, const char *path, const Tutti__Media *m,
+                    const char *file)
+{
+    char why[TT_WHY_LEN];
+    agent_upload_config_t ucfg = {
+        .ctx = mc->ctx,
+        .endpoint = mc->endpoint,
+        .upload_port = mc->upload_port,
+        .server_key_z85 = mc->server_key,
+        .keys = mc->keys,
+        .file = path,
+        .media = m,
+        .room = "operator",
+        .reply_timeout_ms = mc->timeout_ms,
+    };
+    agent_upload_t *u = agent_upload_start(&ucfg, why);
+    if (!u) {
+        fprintf(stderr, "tutti media: %s\n", why);
+        return EXIT_FAIL;
+    }
+    int rc = -1;
+    int64_t last_progress = tt_time_mono_ns();
+    while (rc < 0) {
+        zmq_pollitem_t it = {agent_upload_socket(u), 0, ZMQ_POLLIN, 0};
+        if (zmq_poll(&it, 1, 1000) < 0 && errno != EINTR) {
+            fprintf(stderr, "tutti media: polling: %s\n", zmq_strerror(errno));
+            rc = EXIT_FAIL;
+            break;
+        }
+        agent_upload_event_t ev;
+        while (rc < 0 && agent_upload_read(u, &ev)) {
+            switch (ev.kind) {
+            case AGENT_UPLOAD_STARTED:
+            case AGENT_UPLOAD_PROGRESS:
+                last_progress = tt_time_mono_ns();
+                fprintf(stderr, "tutti media: %s: %llu of %llu bytes at the coordinator\n", file,
+                        (unsigned long long)ev.offset, (unsigned long long)ev.size);
+                break;
+            case AGENT_UPLOAD_RETRY:
+                fprintf(stderr, "tutti media: %s: %s; trying again\n", file, ev.reason);
+                break;
+            case AGENT_UPLOAD_CONFIRMED:
+                printf("%s %llu seq %llu\n", file, (unsigned long long)ev.size,
+                       (unsigned long long)ev.seq);
+                rc = 0;
+                break;
+            case AGENT_UPLOAD_REFUSED:
+                fprintf(stderr, "tutti media: %s refused: %s\n", file, ev.reason);
+                rc = ev.code ? EXIT_REFUSED : EXIT_FAIL; /* the coordinator's verdict */
+                break;
+            default: break;
+            }
+        }
+        if (rc < 0 && tt_time_mono_ns() - last_progress > PUT_GIVE_UP_S * 1000000000LL) {
+            fprintf(stderr,
+                    "tutti media: %s: no progress for %d s; run the same command again to "
+                    "resume\n",
+                    file, PUT_GIVE_UP_S);
+            rc = EXIT_FAIL;
+        }
+    }
+    agent_upload_stop(&u);
+    return rc;
+}
+
+static int cmd_put(int argc, char **argv, const cli_media_conn_t *conn)
+{
+    put_args_t a = {0};
+    for (int i = 2; i < argc; i++) {
+        const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        const char **slot = !strcmp(o, "--kind")    ? &a.kind
+                            : !strcmp(o, "--rooms") ? &a.rooms
+                            : !strcmp(o, "--at")    ? &a.at
+                            : !strcmp(o, "--at-tc") ? &a.at_tc
+                            : !strcmp(o, "--fps")   ? &a.fps
+                            : !strcmp(o, "--name")  ? &a.name
+                                                    : NULL;
+        if (!strcmp(o, "-h") || !strcmp(o, "--help")) {
+            put_usage(stdout);
+            return 0;
+        } else if (slot && v) {
+            *slot = v, i++;
+        } else if (o[0] == '-' || (a.cue && a.file)) {
+            put_usage(stderr);
+            return EXIT_USAGE;
+        } else {
+            *(a.cue ? &a.file : &a.cue) = o;
+        }
+    }
+    Tutti__Media m = TUTTI__MEDIA__INIT;
+    m.kind = a.kind && !strcmp(a.kind, "prelay")  ? TUTTI__MEDIA_KIND__MEDIA_KIND_PRELAY
+             : a.kind && !strcmp(a.kind, "guide") ? TUTTI__MEDIA_KIND__MEDIA_KIND_GUIDE
+                                                  : TUTTI__MEDIA_KIND__MEDIA_KIND_CAPTURE;
+    long bar = 0;
+    if (!a.cue || !a.file || m.kind == TUTTI__MEDIA_KIND__MEDIA_KIND_CAPTURE || (a.at && a.at_tc) ||
+        (a.fps && !a.at_tc) || (a.at && tt_opts_parse_long(a.at, 1, 100000, &bar) != 0)) {
+        fprintf(stderr, "usage: tutti media put CUE FILE --kind prelay|guide [--rooms R,...] "
+                        "[--at BAR | --at-tc TC [--fps RATE]] [--name N]\n");
+        return EXIT_USAGE;
+    }
+    /* The name: --name, else the file's name without its directory and .wav. */
+    char name[TT_MEDIA_MAX_NAME + 8];
+    const char *base = strrchr(a.file, '/');
+    snprintf(name, sizeof name, "%.38s", a.name ? a.name : base ? base + 1 : a.file);
+    size_t nl = strlen(name);
+    if (!a.name && nl > 4 && !strcasecmp(name + nl - 4, ".wav"))
+        name[nl - 4] = '\0';
+    if (!tt_name_ok(name, TT_MEDIA_MAX_NAME, 0)) {
+        fprintf(stderr,
+                "tutti media: name '%s': 1 to %d of letters, digits, '.', '_' or '-' "
+                "(give --name)\n",
+                name, TT_MEDIA_MAX_NAME);
+        return EXIT_USAGE;
+    }
+    /* The rooms, split in place of a copy. */
+    char rooms_buf[TT_MEDIA_MAX_ROOMS * (TT_ACCESS_MAX_NAME + 1) + 1];
+    char *rooms[TT_MEDIA_MAX_ROOMS + 1];
+    snprintf(rooms_buf, sizeof rooms_buf, "%s", a.rooms ? a.rooms : "");
+    for (char *save = NULL, *r = strtok_r(rooms_buf, ",", &save); r;
+         r = strtok_r(NULL, ",", &save)) {
+        if (m.n_rooms == TT_MEDIA_MAX_ROOMS) {
+            fprintf(stderr, "tutti media: --rooms names at most %d rooms\n", TT_MEDIA_MAX_ROOMS);
+            return EXIT_USAGE;
+        }
+        rooms[m.n_rooms++] = r;
+    }
+    m.rooms = rooms;
+    m.cue = (char *)a.cue;
+    m.name = name;
+    m.at_bar = (int32_t)bar;
+    uint8_t hash[TT_BWF_HASH_LEN];
+    int rc = put_read_file(a.file, &m, hash);
+    if (rc != 0)
+        return rc;
+    char file[TT_MEDIA_MAX_FILE + 1], fps_name[16];
+    if (tt_media_record_file_name(&m, file, sizeof file) != 0) {
+        fprintf(stderr, "tutti media: no file name can be made of cue %s and name %s\n", a.cue,
+                name);
+        return EXIT_USAGE;
+    }
+    media_conn_t mc;
+    if ((rc = media_connect(conn, &mc)) != 0)
+        return rc;
+    if (a.at_tc)
+        rc = put_place_tc(&a, &mc.st, &m, fps_name);
+    if (rc == 0)
+        rc = put_send(&mc, a.file, &m, file);
+    media_close(&mc);
     return rc;
 }
 
@@ -376,6 +684,8 @@ int cli_media_main(int argc, char **argv, const cli_media_conn_t *conn)
     }
     if (!strcmp(argv[1], "fetch"))
         return cmd_fetch(argc, argv, conn);
+    if (!strcmp(argv[1], "put"))
+        return cmd_put(argc, argv, conn);
     fprintf(stderr, "tutti media: unknown subcommand '%s' (try: tutti media --help)\n", argv[1]);
     return EXIT_USAGE;
 }

@@ -21,6 +21,28 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A room's prelays and guides: {"wanted": 3, "held": 2, "missing": [...]} */
+static json_t *prelays_json(const Tutti__RoomStatus *r)
+{
+    json_t *missing = json_array();
+    for (size_t k = 0; k < r->n_prelays_missing; k++)
+        json_array_append_new(missing, json_string(r->prelays_missing[k]));
+    return json_pack("{s:I, s:I, s:o}", "wanted", (json_int_t)r->prelays_wanted, "held",
+                     (json_int_t)r->prelays_held, "missing", missing);
+}
+
+/* " prelays 2/3 (missing 1M1_prelay_strings.wav)", when the room wants any. */
+static void print_prelays(const Tutti__RoomStatus *r)
+{
+    if (!r->prelays_wanted)
+        return;
+    printf(" prelays %u/%u", r->prelays_held, r->prelays_wanted);
+    for (size_t k = 0; k < r->n_prelays_missing; k++)
+        printf("%s%s", k ? ", " : " (missing ", r->prelays_missing[k]);
+    if (r->n_prelays_missing)
+        printf("%s)", r->prelays_held + r->n_prelays_missing < r->prelays_wanted ? ", ..." : "");
+}
+
 static void put_stdout(void *arg, const char *bytes, size_t n)
 {
     (void)arg;
@@ -297,6 +319,7 @@ int cli_read_status(const tt_conn_opts_t *o, int argc, char **argv)
                 }
                 json_object_set_new(ro, "conflict", conflict_json(r->conflict));
                 json_object_set_new(ro, "store_fault", store_fault_json(r->store_fault));
+                json_object_set_new(ro, "prelays", prelays_json(r));
                 json_array_append_new(rooms, ro);
             }
             json_object_set_new(o2, "rooms", rooms);
@@ -335,6 +358,7 @@ int cli_read_status(const tt_conn_opts_t *o, int argc, char **argv)
                 else if (r->clock)
                     printf(" clock %s", r->clock->state);
                 print_room_conditions(r);
+                print_prelays(r);
                 putchar('\n');
             }
         }

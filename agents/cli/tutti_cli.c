@@ -191,9 +191,12 @@ static const cli_command_t commands[] = {
     {"ltc", cmd_ltc, CLI_OWN_HELP, "ltc read FILE.wav [--channel N] [--fps RATE] [--json]",
      "print each LTC frame's timecode and first sample", NULL},
     {"media", cmd_media, CLI_CONN | CLI_OWN_HELP,
-     "media fetch CUE TAKE [--room R] [--input I] --out DIR",
+     "media fetch CUE TAKE [--room R] [--input I] --out DIR\n"
+     "media put CUE FILE --kind prelay|guide [--rooms R,...]\n"
+     "      [--at BAR | --at-tc TC] [--name N]",
      "download a take's uploaded files, each checked against\n"
-     "the BLAKE2b hash in its signed media record",
+     "the BLAKE2b hash in its signed media record; send a\n"
+     "prelay or guide track every named room fetches",
      NULL},
     {"verify", cli_verify_store, 0, "verify DIR [--json]",
      "check a coordinator store or agent replica offline:\n"

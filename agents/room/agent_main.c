@@ -4,6 +4,7 @@
 #include "agent_capture.h"
 #include "agent_clock.h"
 #include "agent_jack.h"
+#include "agent_prelay.h"
 #include "agent_render.h"
 #include "agent_upload.h"
 #include "tt_diag.h"
@@ -85,6 +86,10 @@ static void usage(FILE *out)
             "                        each take, resume after any outage, and never share a\n"
             "                        socket or thread with the clock or the log\n"
             "  --no-upload           keep captured takes here only\n"
+            "  --prelay-rate RATE    cap on fetching prelays and guide tracks (tutti media put)\n"
+            "                        into DATA/media, in bytes/s, with k or M (default: no\n"
+            "                        cap). Each is fetched ahead of the take, resumes after any\n"
+            "                        outage and is BLAKE2b-verified before it counts\n"
             "  --map-size-mb N       LMDB map size (default: 4096)\n"
             "  --quiet               log warnings and errors only\n"
             "  -h, --help            this text\n"
@@ -110,12 +115,15 @@ static void usage(FILE *out)
 #define MAX_PLAYERS 256
 
 typedef struct {
-    tt_session_t state;       /* the fold of the replica */
-    tt_replica_t *replica;    /* set once the replica exists */
-    agent_render_t *render;   /* NULL without --click-wav */
-    agent_jack_t *jack;       /* NULL without --jack */
-    agent_capture_t *capture; /* NULL without --capture */
-    agent_upload_t *upload;   /* NULL without --capture, or with --no-upload */
+    tt_session_t state;                       /* the fold of the replica */
+    tt_replica_t *replica;                    /* set once the replica exists */
+    agent_render_t *render;                   /* NULL without --click-wav */
+    agent_jack_t *jack;                       /* NULL without --jack */
+    agent_capture_t *capture;                 /* NULL without --capture */
+    agent_upload_t *upload;                   /* NULL without --capture, or with --no-upload */
+    agent_prelay_t *prelay;                   /* prelays and guides into DATA/media */
+    uint64_t prelays[TT_REPLICA_MAX_PRELAYS]; /* their seqs held verified */
+    size_t n_prelays;
     const char *room;
     char *players[MAX_PLAYERS]; /* owned: from --players */
     size_t n_players;
@@ -173,10 +181,38 @@ static void capture_resume(agent_t *a, const tt_session_t *st)
         agent_capture_on_stop(a->capture, t->cue, t->take, t->stop_session_ns);
 }
 
+/* A prelay or guide in the folded state that names this room: fetch it. */
+static void want_prelay(agent_t *a, const tt_media_entry_t *e)
+{
+    if (a->prelay && tt_media_is_put(e) && tt_media_names_room(e, a->room))
+        agent_prelay_want(a->prelay, e);
+}
+
+/* The fetcher's port from each hello; what it holds goes in the heartbeats. */
+static void follow_prelays(agent_t *a)
+{
+    agent_prelay_set_port(a->prelay, tt_replica_upload_port(a->replica));
+    uint64_t seq;
+    int more = 0;
+    while (agent_prelay_read(a->prelay, &seq))
+        if (a->n_prelays < TT_REPLICA_MAX_PRELAYS) {
+            a->prelays[a->n_prelays++] = seq;
+            more = 1;
+        }
+    if (more)
+        tt_replica_set_prelays(a->replica, a->prelays, a->n_prelays);
+}
+
 static void on_record(void *arg, const Tutti__Record *rec)
 {
     agent_t *a = arg;
     switch (rec->body_case) {
+    case TUTTI__RECORD__BODY_MEDIA: {
+        const tt_media_entry_t *e = tt_media_find_seq(&a->state.media, rec->seq);
+        if (e && a->replica)
+            want_prelay(a, e);
+        break;
+    }
     case TUTTI__RECORD__BODY_NOTE:
         tt_diag_info("note %llu from %s: %s", (unsigned long long)rec->seq, rec->actor,
                      rec->note->text);
@@ -355,7 +391,7 @@ int main(int argc, char **argv)
     const char *cap_inputs[AGENT_CAPTURE_MAX_INPUTS];
     int n_cap_inputs = 0, cap_opts = 0;
     double cap_pre = 1.0, cap_post = 1.0, cap_max = 1800.0;
-    uint64_t upload_rate = 0;
+    uint64_t upload_rate = 0, prelay_rate = 0;
     int no_upload = 0;
     int use_jack = 0;
     long clock_offset_us = 0;
@@ -383,7 +419,8 @@ int main(int argc, char **argv)
         O_CAP_POST,
         O_CAP_MAX,
         O_UPLOAD_RATE,
-        O_NO_UPLOAD
+        O_NO_UPLOAD,
+        O_PRELAY_RATE
     };
     static const struct option opts[] = {
         {"room", required_argument, 0, O_ROOM},
@@ -407,6 +444,7 @@ int main(int argc, char **argv)
         {"capture-max-take", required_argument, 0, O_CAP_MAX},
         {"upload-rate", required_argument, 0, O_UPLOAD_RATE},
         {"no-upload", no_argument, 0, O_NO_UPLOAD},
+        {"prelay-rate", required_argument, 0, O_PRELAY_RATE},
         {"quiet", no_argument, 0, O_QUIET},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
@@ -435,16 +473,17 @@ int main(int argc, char **argv)
         case O_PLAYERS: players = optarg; break;
         case O_CAPTURE: capture_dir = optarg; break;
         case O_NO_UPLOAD: no_upload = 1; break;
-        case O_UPLOAD_RATE: {
+        case O_UPLOAD_RATE:
+        case O_PRELAY_RATE: {
             char *end;
             double v = strtod(optarg, &end);
             double unit = !strcmp(end, "k") ? 1e3 : !strcmp(end, "M") ? 1e6 : *end ? 0 : 1;
             if (!*optarg || unit == 0 || !(v * unit >= 1000 && v * unit <= 1e10)) {
-                fprintf(stderr, "tutti-agent: --upload-rate wants bytes/s 1000..1e10, e.g. "
-                                "12.5M\n");
+                fprintf(stderr, "tutti-agent: %s wants bytes/s 1000..1e10, e.g. 12.5M\n",
+                        c == O_UPLOAD_RATE ? "--upload-rate" : "--prelay-rate");
                 return 2;
             }
-            upload_rate = (uint64_t)(v * unit);
+            *(c == O_UPLOAD_RATE ? &upload_rate : &prelay_rate) = (uint64_t)(v * unit);
             break;
         }
         case O_CAP_INPUT:
@@ -663,8 +702,25 @@ int main(int argc, char **argv)
             goto out;
         }
     }
+    char media_dir[512];
+    snprintf(media_dir, sizeof media_dir, "%.500s/media", data);
+    agent_prelay_config_t pcfg = {
+        .ctx = ctx,
+        .endpoint = endpoint,
+        .server_key_z85 = server_key,
+        .keys = keys,
+        .dir = media_dir,
+        .rate_bytes_per_s = prelay_rate,
+    };
+    if (!(agent.prelay = agent_prelay_start(&pcfg, why))) {
+        tt_diag_error("prelays: %s", why);
+        exit_code = 1;
+        goto out;
+    }
     agent.replica = rep;
     agent.room = room;
+    for (size_t i = 0; i < agent.state.media.n; i++) /* the ones folded before this start */
+        want_prelay(&agent, &agent.state.media.items[i]);
     if (players && read_players(&agent, players, why) != 0) {
         tt_diag_error("--players: %s", why);
         exit_code = 2;
@@ -693,13 +749,14 @@ int main(int argc, char **argv)
                     wait_ms = cw;
             }
         }
-        zmq_pollitem_t items[TT_REPLICA_POLL_ITEMS + 2];
+        zmq_pollitem_t items[TT_REPLICA_POLL_ITEMS + 3];
         int n = tt_replica_poll_items(rep, items);
         items[n] = (zmq_pollitem_t){agent_clock_socket(clock), 0, ZMQ_POLLIN, 0};
         int n_items = n + 1;
         if (agent.upload)
             items[n_items++] =
                 (zmq_pollitem_t){agent_upload_socket(agent.upload), 0, ZMQ_POLLIN, 0};
+        items[n_items++] = (zmq_pollitem_t){agent_prelay_socket(agent.prelay), 0, ZMQ_POLLIN, 0};
         if (zmq_poll(items, n_items, wait_ms) < 0) {
             if (errno == EINTR)
                 continue;
@@ -719,6 +776,7 @@ int main(int argc, char **argv)
             agent_jack_log_changes(agent.jack);
         if (agent.upload)
             follow_uploads(&agent, &captured);
+        follow_prelays(&agent);
         report_players(&agent);
     }
     if (exit_code == 0)
@@ -728,6 +786,7 @@ out:
     agent_jack_destroy(&agent.jack);
     agent_capture_destroy(&agent.capture); /* after JACK, which pushes into it */
     agent_upload_stop(&agent.upload);      /* an upload in flight resumes next start */
+    agent_prelay_stop(&agent.prelay);      /* and so does a prelay's fetch */
     for (size_t i = 0; i < agent.n_players; i++)
         free(agent.players[i]);
     agent_clock_stop(&clock);

@@ -88,6 +88,11 @@ struct agent_upload {
     char ignored[MAX_IGNORED][256]; /* manifests that do not parse: warned about once */
     int n_ignored;
     int stop;
+    char *one_file;      /* one-file mode: the file (owned) ... */
+    Tutti__Media *one;   /* ... and its record (owned, unpacked copy); NULL: scan */
+    int one_done;        /* its verdict is in */
+    int64_t progress_ns; /* last PROGRESS event */
+    int refused_code;    /* the coordinator's code for the refusal being reported */
 };
 
 /* ------------------------------------------------------------ events */
@@ -106,6 +111,7 @@ static void emit(agent_upload_t *u, agent_upload_event_kind_t kind, const char *
     snprintf(ev.name, sizeof ev.name, "%s", u->job.name);
     ev.offset = u->job.acked;
     ev.size = u->job.media.size;
+    ev.code = kind == AGENT_UPLOAD_REFUSED ? u->refused_code : 0;
     if (reason)
         snprintf(ev.reason, sizeof ev.reason, "%s", reason);
     emit_ev(u, &ev);
@@ -117,7 +123,10 @@ static void emit(agent_upload_t *u, agent_upload_event_kind_t kind, const char *
 static int manifest_update(agent_upload_t *u, const char *path, const char *state, uint64_t seq,
                            const char *reason, char *why)
 {
-    (void)u; /* the manifest's own directory is synced */
+    if (u->one) { /* one-file mode: the verdict is the event */
+        u->one_done = 1;
+        return 0;
+    }
     json_error_t err;
     json_t *o = json_load_file(path, 0, &err);
     if (!o || !json_is_object(o)) {
@@ -292,6 +301,27 @@ static int job_load(agent_upload_t *u, const char *mname)
     j->fd = open(j->wav, O_RDONLY | O_CLOEXEC);
     if (j->fd < 0) {
         snprintf(why, sizeof why, "cannot open %.250s: %s", j->name, strerror(errno));
+        job_refuse(u, why);
+        return -1;
+    }
+    j->backoff_ms = BACKOFF_MIN_MS;
+    return 0;
+}
+
+/* One-file mode: the given file as the given record. 0, or -1 when refused. */
+static int job_load_one(agent_upload_t *u)
+{
+    job_t *j = &u->job;
+    job_close(u);
+    const char *base = strrchr(u->one_file, '/');
+    snprintf(j->name, sizeof j->name, "%.250s", base ? base + 1 : u->one_file);
+    snprintf(j->wav, sizeof j->wav, "%s", u->one_file);
+    j->active = 1;
+    j->media = *u->one; /* its strings and hash stay u->one's */
+    j->fd = open(j->wav, O_RDONLY | O_CLOEXEC);
+    if (j->fd < 0) {
+        char why[TT_WHY_LEN];
+        snprintf(why, sizeof why, "cannot open %.250s: %s", j->wav, strerror(errno));
         job_refuse(u, why);
         return -1;
     }
@@ -491,6 +521,10 @@ static void on_reply(agent_upload_t *u, Tutti__Envelope *env)
             j->outstanding--;
         j->deadline_ns = due(u, now);
         j->backoff_ms = BACKOFF_MIN_MS; /* progress: the link works */
+        if (now - u->progress_ns > 500000000LL) {
+            u->progress_ns = now;
+            emit(u, AGENT_UPLOAD_PROGRESS, NULL);
+        }
         break;
     }
     case TUTTI__ENVELOPE__BODY_UPLOAD_DONE: {
@@ -517,9 +551,11 @@ static void on_reply(agent_upload_t *u, Tutti__Envelope *env)
         const char *msg = env->error->message ? env->error->message : "";
         char reason[TT_WHY_LEN];
         snprintf(reason, sizeof reason, "%s: %s", tt_strerror(code), msg);
-        if (is_verdict(code))
+        if (is_verdict(code)) {
+            u->refused_code = code;
             job_refuse(u, reason);
-        else
+            u->refused_code = 0;
+        } else
             attempt_failed(u, reason);
         break;
     }
@@ -592,7 +628,10 @@ static void upload_actor(void *pipe, void *arg)
     while (!u->stop) {
         int64_t now = tt_time_mono_ns();
         job_t *j = &u->job;
-        if (!j->active && now >= u->scan_ns) {
+        if (u->one && !j->active) { /* one-file mode: offer it until there is a verdict */
+            if (!u->one_done && job_load_one(u) == 0)
+                offer(u);
+        } else if (!j->active && now >= u->scan_ns) {
             char *first = NULL;
             agent_upload_event_t ev;
             memset(&ev, 0, sizeof ev);
@@ -619,7 +658,7 @@ static void upload_actor(void *pipe, void *arg)
             attempt_failed(u, why);
             continue;
         }
-        int64_t wake = j->active ? INT64_MAX : u->scan_ns;
+        int64_t wake = j->active || u->one ? INT64_MAX : u->scan_ns;
         if (j->active && j->phase == P_BACKOFF)
             wake = min64(wake, j->retry_ns);
         if (j->active && (j->phase == P_OFFERED || (j->phase == P_SENDING && j->outstanding > 0)))
@@ -682,6 +721,22 @@ static void upload_actor(void *pipe, void *arg)
 
 /* ------------------------------------------------------------ owner side */
 
+/* One-file mode's own copies: the record is packed and unpacked, so the
+ * thread owns every string of it. */
+static int one_file_copy(agent_upload_t *u, const char *file, const Tutti__Media *m, char *why)
+{
+    size_t len = tutti__media__get_packed_size(m);
+    uint8_t *b = malloc(len ? len : 1);
+    if (!b || !(u->one_file = strdup(file))) {
+        free(b);
+        return tt_fail(why, TT_ERR_NOMEM, "copying the file's record");
+    }
+    tutti__media__pack(m, b);
+    u->one = tutti__media__unpack(NULL, len, b);
+    free(b);
+    return u->one ? 0 : tt_fail(why, TT_ERR_NOMEM, "copying the file's record");
+}
+
 agent_upload_t *agent_upload_start(const agent_upload_config_t *cfg, char *why)
 {
     agent_upload_t *u = calloc(1, sizeof *u);
@@ -691,12 +746,15 @@ agent_upload_t *agent_upload_start(const agent_upload_config_t *cfg, char *why)
     }
     u->job.fd = -1;
     u->ctx = cfg->ctx;
-    if (!cfg->endpoint || !cfg->capture_dir || !cfg->server_key_z85 || !cfg->keys) {
+    if (!cfg->endpoint || !(cfg->capture_dir || (cfg->file && cfg->media)) ||
+        !cfg->server_key_z85 || !cfg->keys) {
         tt_fail(why, TT_ERR_INVALID, "the uploader needs an endpoint, keys and a capture dir");
         goto fail;
     }
+    if (cfg->file && one_file_copy(u, cfg->file, cfg->media, why) != 0)
+        goto fail;
     if (strlen(cfg->endpoint) >= sizeof u->endpoint ||
-        strlen(cfg->capture_dir) >= sizeof u->dir - 256) {
+        (cfg->capture_dir && strlen(cfg->capture_dir) >= sizeof u->dir - 256)) {
         tt_fail(why, TT_ERR_INVALID, "endpoint or capture dir too long");
         goto fail;
     }
@@ -706,10 +764,10 @@ agent_upload_t *agent_upload_start(const agent_upload_config_t *cfg, char *why)
         goto fail;
     }
     snprintf(u->endpoint, sizeof u->endpoint, "%s", cfg->endpoint);
-    snprintf(u->dir, sizeof u->dir, "%s", cfg->capture_dir);
+    snprintf(u->dir, sizeof u->dir, "%s", cfg->capture_dir ? cfg->capture_dir : ".");
     struct stat st;
     errno = 0;
-    if (stat(u->dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+    if (!u->one && (stat(u->dir, &st) != 0 || !S_ISDIR(st.st_mode))) {
         tt_fail(why, TT_ERR_INVALID, "capture dir %.400s: %s", u->dir,
                 errno ? strerror(errno) : "not a directory");
         goto fail;
@@ -743,6 +801,9 @@ void agent_upload_stop(agent_upload_t **self_p)
     tt_actor_destroy(&u->actor); /* joined: its job and client are closed */
     tt_keypair_destroy(&u->keys);
     free(u->buf);
+    free(u->one_file);
+    if (u->one)
+        tutti__media__free_unpacked(u->one, NULL);
     free(u);
     *self_p = NULL;
 }

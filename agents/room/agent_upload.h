@@ -17,6 +17,11 @@
  * again, which resumes from what the coordinator holds durably. The local
  * file is never deleted or modified.
  *
+ * One-file mode (`tutti media put`): given a file and the media record it
+ * becomes (a prelay or guide), the thread offers just that file, with the
+ * same resume, retry and pacing, writes no manifest, and reports the
+ * verdict as an event (CONFIRMED or REFUSED), PROGRESS about twice a second.
+ *
  * Threads share nothing mutable: the thread is a tt_actor, and the owner
  * talks to it over the actor's pipe (the port, a nudge, the stop) and
  * reads its events from the same pipe.
@@ -27,6 +32,7 @@
 #include <stdint.h>
 
 #include "tt_keys.h"
+#include "tutti.pb-c.h"
 
 typedef struct {
     void *ctx;
@@ -35,7 +41,9 @@ typedef struct {
     unsigned upload_port;       /* 0: not known yet, wait for agent_upload_set_port */
     const char *server_key_z85; /* the coordinator's public key */
     const tt_keypair_t *keys;   /* borrowed for the call (the thread keeps a copy) */
-    const char *capture_dir;    /* where NAME.wav + NAME.wav.json are */
+    const char *capture_dir;    /* where NAME.wav + NAME.wav.json are (NULL with file) */
+    const char *file;           /* one-file mode: this file ... */
+    const Tutti__Media *media;  /* ... as this record (copied); NULL: scan capture_dir */
     const char *room;           /* for log lines only: the coordinator decides who we are */
     uint64_t rate_bytes_per_s;  /* 0: no cap */
     int scan_interval_ms;       /* 0: 1000 */
@@ -47,7 +55,8 @@ typedef enum {
     AGENT_UPLOAD_STARTED,   /* offered `name`; the coordinator holds `offset` of `size` */
     AGENT_UPLOAD_CONFIRMED, /* `name` arrived and verified as record `seq` */
     AGENT_UPLOAD_REFUSED,   /* `name` refused: `reason` */
-    AGENT_UPLOAD_RETRY      /* `name` interrupted (`reason`); trying again */
+    AGENT_UPLOAD_RETRY,     /* `name` interrupted (`reason`); trying again */
+    AGENT_UPLOAD_PROGRESS   /* `name`: the coordinator holds `offset` of `size` */
 } agent_upload_event_kind_t;
 
 typedef struct {
@@ -57,6 +66,7 @@ typedef struct {
     uint64_t offset, size;
     unsigned pending;
     char reason[512];
+    int code; /* REFUSED: the coordinator's error code (TT_ERR_*), 0 for our own reasons */
 } agent_upload_event_t;
 
 typedef struct agent_upload agent_upload_t;

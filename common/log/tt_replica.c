@@ -80,6 +80,8 @@ struct tt_replica {
      * page the store cannot hold, fetched again after every update, would
      * keep the coordinator busy) and leave the updates to the fetches. */
     int cautious;
+    uint64_t prelays[TT_REPLICA_MAX_PRELAYS]; /* sent with every heartbeat */
+    size_t n_prelays;
 };
 
 /* ------------------------------------------------------------ conditions */
@@ -377,6 +379,8 @@ static void send_heartbeat(tt_replica_t *r)
         sf.for_ms = (now - r->store_fault_since_ns) / 1000000;
         hb.store_fault = &sf;
     }
+    hb.prelays = r->prelays;
+    hb.n_prelays = r->n_prelays;
     env.body_case = TUTTI__ENVELOPE__BODY_HEARTBEAT;
     env.heartbeat = &hb;
     tt_client_send(r->client, &env, NULL);
@@ -769,6 +773,12 @@ void tt_replica_set_clock(tt_replica_t *r, const Tutti__ClockReport *clock)
     snprintf(r->clock_state, sizeof r->clock_state, "%s", clock->state ? clock->state : "");
     r->clock.state = r->clock_state;
     r->has_clock = 1;
+}
+
+void tt_replica_set_prelays(tt_replica_t *r, const uint64_t *seqs, size_t n)
+{
+    r->n_prelays = n < TT_REPLICA_MAX_PRELAYS ? n : TT_REPLICA_MAX_PRELAYS;
+    memcpy(r->prelays, seqs, r->n_prelays * sizeof *seqs);
 }
 
 int tt_replica_store_pins_key(tt_store_t *store)

@@ -77,6 +77,11 @@ int tt_replica_caught_up(const tt_replica_t *r);
 /* The room's clock, sent with every heartbeat from now on (copied). */
 void tt_replica_set_clock(tt_replica_t *r, const Tutti__ClockReport *clock);
 
+#define TT_REPLICA_MAX_PRELAYS 256
+/* The prelay/guide record seqs the room holds verified, sent with every
+ * heartbeat from now on (copied; at most TT_REPLICA_MAX_PRELAYS). */
+void tt_replica_set_prelays(tt_replica_t *r, const uint64_t *seqs, size_t n);
+
 /* 1 when store holds a replica: it pins a coordinator's signing key (the
  * meta entry the replica writes at its first hello). A coordinator must
  * not make a signing key of its own over such a log. */

@@ -64,6 +64,18 @@ int tt_media_names_room(const tt_media_entry_t *e, const char *room)
     return 0;
 }
 
+const char *tt_media_data_bad(const Tutti__MediaData *d, const tt_media_entry_t *e, uint64_t off)
+{
+    return !d                            ? "unexpected reply"
+           : d->offset != off            ? "data for another offset"
+           : d->data.len == 0            ? "no data before the end"
+           : d->data.len > e->size - off ? "more data than the file holds"
+           : !d->media || d->media->size != e->size || d->media->hash.len != TT_MEDIA_HASH_LEN ||
+                   memcmp(d->media->hash.data, e->hash, TT_MEDIA_HASH_LEN)
+               ? "the coordinator serves another record for this file"
+               : NULL;
+}
+
 const char *tt_media_kind_name(int kind)
 {
     return kind == TUTTI__MEDIA_KIND__MEDIA_KIND_PRELAY  ? "prelay"
@@ -453,22 +465,24 @@ int tt_media_prelay_gate(const tt_media_index_t *ix, const char *cue, const char
         const tt_media_entry_t *e = &ix->items[i];
         if (!tt_media_is_put(e) || strcmp(e->cue, cue) != 0)
             continue;
+        /* The rooms it names, online or not; naming none, the rooms online. */
         int file_missing = 0;
-        for (size_t r = 0; r < n_rooms; r++) {
-            if (!tt_media_names_room(e, rooms[r]) || holds(arg, rooms[r], e->seq))
+        size_t n = e->n_rooms ? e->n_rooms : n_rooms;
+        for (size_t r = 0; r < n; r++) {
+            const char *room = e->n_rooms ? e->rooms[r] : rooms[r];
+            if (holds(arg, room, e->seq))
                 continue;
             file_missing = 1;
             if (gate->n_pairs < TT_MEDIA_GATE_MAX) {
-                snprintf(gate->pairs[gate->n_pairs], sizeof gate->pairs[0], "%s:%s", rooms[r],
-                         e->file);
+                snprintf(gate->pairs[gate->n_pairs], sizeof gate->pairs[0], "%s:%s", room, e->file);
                 gate->pair_ptrs[gate->n_pairs] = gate->pairs[gate->n_pairs];
                 gate->n_pairs++;
             }
             int listed = 0;
             for (size_t k = 0; k < gate->n_rooms; k++)
-                listed |= !strcmp(gate->rooms[k], rooms[r]);
+                listed |= !strcmp(gate->rooms[k], room);
             if (!listed && gate->n_rooms < TT_MEDIA_GATE_MAX)
-                gate->rooms[gate->n_rooms++] = rooms[r];
+                gate->rooms[gate->n_rooms++] = room;
         }
         if (file_missing && n_files++ == 0)
             first_file = e->file;

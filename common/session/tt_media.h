@@ -117,6 +117,11 @@ int tt_media_names_room(const tt_media_entry_t *e, const char *room);
 /* The entry of record seq, borrowed as tt_media_find's, or NULL. */
 const tt_media_entry_t *tt_media_find_seq(const tt_media_index_t *ix, uint64_t seq);
 
+/* What is wrong with d as the answer to a fetch of e's file at offset off
+ * (no answer, another offset, empty before the end, more than the file
+ * holds, another record's bytes), or NULL when it is right. Static text. */
+const char *tt_media_data_bad(const Tutti__MediaData *d, const tt_media_entry_t *e, uint64_t off);
+
 /* "prelay" or "guide" ("capture" for 0). Static. */
 const char *tt_media_kind_name(int kind);
 
@@ -181,7 +186,8 @@ typedef int (*tt_media_holds_fn)(void *arg, const char *room, uint64_t seq);
 
 /* What the prelay gate found: each (room, file) missing, as "ROOM:FILE"
  * strings (owned by the struct, at most TT_MEDIA_GATE_MAX), the rooms
- * once each (names borrowed from the caller's list), and as text:
+ * once each (names borrowed from the caller's list or the index, valid
+ * until either changes), and as text:
  * "rooms london-strings, overdub lack prelay 1M1_prelay_click.wav". */
 typedef struct {
     char pairs[TT_MEDIA_GATE_MAX][TT_ACCESS_MAX_NAME + TT_MEDIA_MAX_FILE + 2];
@@ -192,9 +198,9 @@ typedef struct {
     char missing[512];
 } tt_media_gate_t;
 
-/* The prelay gate for a roll of cue: every room of rooms[0..n_rooms)
- * (online or expected back) must hold every prelay and guide of the cue
- * that names it (or names no room). Fills *gate either way; 0 when none
+/* The prelay gate for a roll of cue: every room a prelay or guide of the
+ * cue names must hold it, online or not; one that names no room, every
+ * room of rooms[0..n_rooms) (online or expected back). Fills *gate either way; 0 when none
  * is missing (or force), else TT_ERR_INVALID with why naming the rooms,
  * the files and the way out. */
 int tt_media_prelay_gate(const tt_media_index_t *ix, const char *cue, const char *const *rooms,

@@ -212,6 +212,7 @@ int main(int argc, char **argv)
                 printf("confirmed %s %llu\n", ev.name, (unsigned long long)ev.seq);
                 break;
             case AGENT_UPLOAD_REFUSED: printf("refused %s %s\n", ev.name, ev.reason); break;
+            case AGENT_UPLOAD_PROGRESS: break; /* started/confirmed say enough here */
             }
         }
         if (done) {
