@@ -394,7 +394,8 @@ static void send_error(coord_server_t *s, const tt_wire_msg_t *m, int code, cons
 static void note_prelays(room_t *r, const Tutti__Heartbeat *hb)
 {
     r->n_prelays = hb->n_prelays < COORD_PRELAYS_MAX ? hb->n_prelays : COORD_PRELAYS_MAX;
-    memcpy(r->prelays, hb->prelays, r->n_prelays * sizeof *r->prelays);
+    if (r->n_prelays) /* (an empty list may come as NULL) */
+        memcpy(r->prelays, hb->prelays, r->n_prelays * sizeof *r->prelays);
 }
 
 static int room_holds(void *arg, const char *room, uint64_t seq)

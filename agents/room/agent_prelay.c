@@ -133,7 +133,7 @@ static void index_write(agent_prelay_t *p)
         char hex[2 * TT_MEDIA_HASH_LEN + 1];
         tt_hex_encode(e->hash, TT_MEDIA_HASH_LEN, hex);
         json_array_append_new(
-            held, json_pack("{sI sssss? sssI sI sI sI sI sI ss sI}", "seq", (json_int_t)e->seq,
+            held, json_pack("{sI ss ss ss ss sI sI sI sI sI sI ss sI}", "seq", (json_int_t)e->seq,
                             "file", e->file, "cue", e->cue, "kind", tt_media_kind_name(e->kind),
                             "hash", hex, "size", (json_int_t)e->size, "rate", (json_int_t)e->rate,
                             "channels", (json_int_t)e->channels, "frames", (json_int_t)e->frames,

@@ -4,6 +4,27 @@
 
 #include <stdio.h>
 
+/* A prelay's or guide's own fields. */
+static void media_put_json(json_t *o, const Tutti__Media *m)
+{
+    json_t *rooms = json_array();
+    for (size_t i = 0; i < m->n_rooms; i++)
+        json_array_append_new(rooms, json_string(m->rooms[i]));
+    json_object_set_new(
+        o, "kind",
+        json_string(m->kind == TUTTI__MEDIA_KIND__MEDIA_KIND_GUIDE ? "guide" : "prelay"));
+    json_object_set_new(o, "name", json_string(m->name));
+    json_object_set_new(o, "rooms", rooms);
+    json_object_set_new(o, "channels", json_integer(m->channels));
+    json_object_set_new(o, "frames", json_integer((json_int_t)m->frames));
+    if (m->at_bar)
+        json_object_set_new(o, "at_bar", json_integer(m->at_bar));
+    if (m->at_fps && *m->at_fps) {
+        json_object_set_new(o, "at_frame", json_integer((json_int_t)m->at_frame));
+        json_object_set_new(o, "at_fps", json_string(m->at_fps));
+    }
+}
+
 json_t *tt_record_json(const Tutti__Record *rec, const uint8_t *hash)
 {
     char at[40];
@@ -118,6 +139,8 @@ json_t *tt_record_json(const Tutti__Record *rec, const uint8_t *hash)
             json_object_set_new(o, "punch_in_bar", json_integer(m->punch_in_bar));
             json_object_set_new(o, "punch_out_bar", json_integer(m->punch_out_bar));
         }
+        if (m->kind != TUTTI__MEDIA_KIND__MEDIA_KIND_CAPTURE)
+            media_put_json(o, m);
         break;
     }
     case TUTTI__RECORD__BODY_ROLL:
@@ -139,6 +162,10 @@ json_t *tt_record_json(const Tutti__Record *rec, const uint8_t *hash)
                 json_array_append_new(na, json_string(rec->roll->not_acked[i]));
             json_object_set_new(o, "forced", json_true());
             json_object_set_new(o, "not_acked", na);
+            json_t *pm = json_array();
+            for (size_t i = 0; i < rec->roll->n_prelays_missing; i++)
+                json_array_append_new(pm, json_string(rec->roll->prelays_missing[i]));
+            json_object_set_new(o, "prelays_missing", pm);
         }
         json_object_set_new(o, "downbeat_session_ns", json_integer(rec->roll->downbeat_session_ns));
         json_object_set_new(o, "cue", json_string(rec->roll->cue));
@@ -204,8 +231,13 @@ void tt_record_summary(const Tutti__Record *rec, char *out, size_t cap)
                  rec->call_event->rules_name[0] ? " " : "", rec->call_event->rules_name);
         break;
     case TUTTI__RECORD__BODY_MEDIA:
-        snprintf(out, cap, "%s take %u: %s/%s file arrived", rec->media->cue, rec->media->take,
-                 rec->media->room, rec->media->input);
+        if (rec->media->kind != TUTTI__MEDIA_KIND__MEDIA_KIND_CAPTURE)
+            snprintf(out, cap, "%s %s %.64s put", rec->media->cue,
+                     rec->media->kind == TUTTI__MEDIA_KIND__MEDIA_KIND_GUIDE ? "guide" : "prelay",
+                     rec->media->name);
+        else
+            snprintf(out, cap, "%s take %u: %s/%s file arrived", rec->media->cue, rec->media->take,
+                     rec->media->room, rec->media->input);
         break;
     case TUTTI__RECORD__BODY_NOTE: snprintf(out, cap, "%s", rec->note->text); break;
     case TUTTI__RECORD__BODY_TEMPO_LOAD:

@@ -778,7 +778,8 @@ void tt_replica_set_clock(tt_replica_t *r, const Tutti__ClockReport *clock)
 void tt_replica_set_prelays(tt_replica_t *r, const uint64_t *seqs, size_t n)
 {
     r->n_prelays = n < TT_REPLICA_MAX_PRELAYS ? n : TT_REPLICA_MAX_PRELAYS;
-    memcpy(r->prelays, seqs, r->n_prelays * sizeof *seqs);
+    if (r->n_prelays)
+        memcpy(r->prelays, seqs, r->n_prelays * sizeof *seqs);
 }
 
 int tt_replica_store_pins_key(tt_store_t *store)
