@@ -287,6 +287,28 @@ int tt_media_stored_name_ok(const char *s)
 
 /* ------------------------------------------------------------ the rules */
 
+/* The file name must not belong to another record of the index. */
+static int name_free(const tt_media_index_t *ix, const char *name, char *why)
+{
+    for (size_t i = 0; i < ix->n; i++)
+        if (!strcmp(ix->items[i].file, name))
+            return tt_fail(why, TT_ERR_INVALID,
+                           "file name %s is taken by record %llu (another cue, room, input or "
+                           "name that reads the same)",
+                           name, (unsigned long long)ix->items[i].seq);
+    return 0;
+}
+
+/* e holds the file m offers (same size and hash): then *existing = e. */
+static int same_file(const tt_media_entry_t *e, const Tutti__Media *m,
+                     const tt_media_entry_t **existing)
+{
+    if (e->size != m->size || memcmp(e->hash, m->hash.data, TT_MEDIA_HASH_LEN) != 0)
+        return 0;
+    *existing = e;
+    return 1;
+}
+
 int tt_media_check_offer(const tt_session_t *st, const Tutti__Media *m, const char *room_name,
                          int channels, const tt_media_entry_t **existing, char *why)
 {
@@ -346,37 +368,17 @@ int tt_media_check_offer(const tt_session_t *st, const Tutti__Media *m, const ch
     const tt_media_index_t *ix = &st->media;
     const tt_media_entry_t *e = tt_media_find(ix, m->cue, m->take, m->room, m->input);
     if (e) {
-        if (e->size == m->size && !memcmp(e->hash, m->hash.data, TT_MEDIA_HASH_LEN)) {
-            *existing = e;
+        if (same_file(e, m, existing))
             return 0;
-        }
         return tt_fail(why, TT_ERR_INVALID,
                        "%s take %u of room %s input %s already arrived (record %llu) with "
                        "another hash; a take's file is never replaced",
                        m->cue, m->take, m->room, m->input, (unsigned long long)e->seq);
     }
-    for (size_t i = 0; i < ix->n; i++)
-        if (!strcmp(ix->items[i].file, name))
-            return tt_fail(why, TT_ERR_INVALID,
-                           "file name %s is taken by record %llu (another cue, room or input "
-                           "that reads the same)",
-                           name, (unsigned long long)ix->items[i].seq);
-    return 0;
+    return name_free(ix, name, why);
 }
 
 /* ------------------------------------------------------------ operator media */
-
-/* The file name must not belong to another record of the index. */
-static int name_free(const tt_media_index_t *ix, const char *name, char *why)
-{
-    for (size_t i = 0; i < ix->n; i++)
-        if (!strcmp(ix->items[i].file, name))
-            return tt_fail(why, TT_ERR_INVALID,
-                           "file name %s is taken by record %llu (another record that reads the "
-                           "same)",
-                           name, (unsigned long long)ix->items[i].seq);
-    return 0;
-}
 
 int tt_media_check_put(const tt_session_t *st, const Tutti__Media *m,
                        int (*is_room)(void *arg, const char *name), void *arg,
@@ -440,10 +442,8 @@ int tt_media_check_put(const tt_session_t *st, const Tutti__Media *m,
         return tt_fail(why, TT_ERR_INVALID, "no file name can be made for this record");
     const tt_media_entry_t *e = find_put(&st->media, m->cue, (int)m->kind, m->name);
     if (e) {
-        if (e->size == m->size && !memcmp(e->hash, m->hash.data, TT_MEDIA_HASH_LEN)) {
-            *existing = e;
+        if (same_file(e, m, existing))
             return 0;
-        }
         return tt_fail(why, TT_ERR_INVALID,
                        "%s %s of %s is already in (record %llu) with another hash; it is never "
                        "replaced: put the new file under another --name",
