@@ -372,12 +372,21 @@ static int name_with(char *out, size_t len, const char *name, const char *suffix
     return (n < 0 || (size_t)n >= len) ? TT_ERR_INVALID : 0;
 }
 
+/* Whose bounds a partial upload counts against: its room's; the
+ * operators' prelays and guides (no room) share PUTS_BUCKET, a name no
+ * room can have ('+' is not a name character). */
+#define PUTS_BUCKET "+puts"
+static const char *bucket_of(const tt_media_entry_t *rec)
+{
+    return rec->room[0] ? rec->room : PUTS_BUCKET;
+}
+
 /* rec's partial file and its sidecar, relative to the media directory. */
 static void part_paths(const tt_media_entry_t *rec, char part[PART_PATH_MAX],
                        char ack[PART_PATH_MAX])
 {
-    snprintf(part, PART_PATH_MAX, PARTIAL_DIR "/%s/%s.part", rec->room, rec->file);
-    snprintf(ack, PART_PATH_MAX, PARTIAL_DIR "/%s/%s.part.ack", rec->room, rec->file);
+    snprintf(part, PART_PATH_MAX, PARTIAL_DIR "/%s/%s.part", bucket_of(rec), rec->file);
+    snprintf(ack, PART_PATH_MAX, PARTIAL_DIR "/%s/%s.part.ack", bucket_of(rec), rec->file);
 }
 
 /* The reply address of a slot's peer for request_id. */
@@ -595,7 +604,7 @@ static int part_is_open(void *arg, const char *part)
     char name[TT_MEDIA_MAX_FILE + 16];
     for (int i = 0; i < COORD_UPLOAD_MAX_OPEN; i++) {
         const slot_t *s = &a->u->slots[i];
-        if (s->used && !strcmp(s->rec.room, a->room) &&
+        if (s->used && !strcmp(bucket_of(&s->rec), a->room) &&
             name_with(name, sizeof name, s->rec.file, ".part") == 0 && !strcmp(name, part))
             return 1;
     }
@@ -650,7 +659,7 @@ static void sweep(coord_upload_t *u)
 static int room_admits(coord_upload_t *u, const tt_media_entry_t *rec, int *room_fd, char *why)
 {
     char dir[sizeof PARTIAL_DIR + TT_ACCESS_MAX_NAME + 2], part[TT_MEDIA_MAX_FILE + 16];
-    snprintf(dir, sizeof dir, PARTIAL_DIR "/%s", rec->room);
+    snprintf(dir, sizeof dir, PARTIAL_DIR "/%s", bucket_of(rec));
     name_with(part, sizeof part, rec->file, ".part");
     if ((mkdirat(u->dir_fd, PARTIAL_DIR, 0700) != 0 && errno != EEXIST) ||
         (mkdirat(u->dir_fd, dir, 0700) != 0 && errno != EEXIST) ||
@@ -658,12 +667,12 @@ static int room_admits(coord_upload_t *u, const tt_media_entry_t *rec, int *room
         tt_diag_error("upload of %s: making %s/%s: %s", rec->file, u->dir, dir, strerror(errno));
         return tt_fail(why, TT_ERR_IO, "the coordinator cannot write its media directory");
     }
-    open_arg_t arg = {u, rec->room};
+    open_arg_t arg = {u, bucket_of(rec)};
     coord_upload_parts_t p;
     int rc = coord_upload_parts_scan(*room_fd, time(NULL), expire_s(u), part, part_is_open, &arg,
                                      &p, why);
     if (rc == 0)
-        rc = coord_upload_parts_admit(&p, rec->size, &u->limits, rec->room, why);
+        rc = coord_upload_parts_admit(&p, rec->size, &u->limits, bucket_of(rec), why);
     if (rc != 0) {
         if (rc == TT_ERR_UNAVAILABLE)
             tt_diag_warn("upload of %s refused: %s", rec->file, why);
@@ -680,7 +689,9 @@ static int sender_allowed(coord_upload_t *u, const tt_wire_msg_t *m)
 {
     const tt_access_entry_t *who = tt_access_find_key(u->access, m->user_id);
     slot_t *s = slot_by_rid(u, m);
-    if (who && (!s || (who->role == TT_ROLE_ROOM && !strcmp(who->name, s->rec.room))))
+    if (who && (!s || (tt_media_is_put(&s->rec)
+                           ? who->role == TT_ROLE_OPERATOR
+                           : who->role == TT_ROLE_ROOM && !strcmp(who->name, s->rec.room))))
         return 0;
     if (s) {
         tt_diag_warn("upload of %s closed: its room's key %s", s->rec.file,
