@@ -53,10 +53,17 @@ static json_t *rooms_json(const dash_state_in_t *in)
             sf ? json_pack("{s:s, s:o}", "cause", tt_replica_store_fault_name(sf->cause), "text",
                            str(sf->text))
                : json_null();
-        json_array_append_new(a, json_pack("{s:o, s:b, s:o, s:o, s:o, s:o}", "name", str(r->name),
-                                           "online", r->online && in->coordinator_online, "clock",
-                                           clock, "players", room_players(in->session, r->name),
-                                           "conflict", conflict, "store_fault", fault));
+        /* Prelays and guides the room must hold, and which it lacks. */
+        json_t *missing = json_array();
+        for (size_t k = 0; k < r->n_prelays_missing; k++)
+            json_array_append_new(missing, str(r->prelays_missing[k]));
+        json_t *prelays = json_pack("{s:i, s:i, s:o}", "wanted", (int)r->prelays_wanted, "held",
+                                    (int)r->prelays_held, "missing", missing);
+        json_array_append_new(
+            a, json_pack("{s:o, s:b, s:o, s:o, s:o, s:o, s:o}", "name", str(r->name), "online",
+                         r->online && in->coordinator_online, "clock", clock, "players",
+                         room_players(in->session, r->name), "conflict", conflict, "store_fault",
+                         fault, "prelays", prelays));
     }
     return a;
 }

@@ -14,6 +14,7 @@ it_setup
 "$B/tutti" keygen overdub --dir "$K" >/dev/null || fail "keygen overdub"
 echo "room       overdub        $(it_pub overdub)" >> "$IT_DIR/access"
 it_start_coordinator
+it_start_dash dash contractor
 "$B/tutti" cue add 1M1 >/dev/null || fail "cue add"
 "$B/tutti" tempo load 1M1 "$MAP" >/dev/null || fail "tempo load"
 
@@ -83,6 +84,9 @@ echo "$st" | jq -e '.rooms[] | select(.name=="overdub") | .prelays.wanted == 0' 
     fail "overdub status: $st"
 "$B/tutti" status | grep -q "london-strings.*prelays 0/1 (missing $FILE)" ||
     fail "status text: $("$B/tutti" status)"
+dash_prelays() { curl -sf "$DURL/api/state" | jq -c '.rooms[] | select(.name=="london-strings") | .prelays'; }
+it_wait_for 5 bash -c "$(declare -f dash_prelays); DURL=$DURL; [ \"\$(dash_prelays)\" = '{\"wanted\":1,\"held\":0,\"missing\":[\"$FILE\"]}' ]" ||
+    fail "the dashboard does not show the missing prelay: $(dash_prelays)"
 "$B/tutti" arm 1M1 >/dev/null || fail "arm"
 out=$("$B/tutti" roll 1M1 2>&1) && fail "roll went while london-strings lacks the prelay"
 echo "$out" | grep -q "room london-strings lacks prelay $FILE: wait, or --force" ||

@@ -458,6 +458,10 @@
     if (f && f.cause === 'map_full') parts.push('Store full: restart the agent with a larger --map-size-mb.');
     else if (f && f.cause === 'disk_full') parts.push("Disk full on the agent's machine: free space there.");
     else if (f) parts.push(`Store write failed: ${f.text}`);
+    const p = r.prelays;
+    if (p && p.held < p.wanted) {
+      parts.push(`Prelays ${p.held}/${p.wanted}: missing ${p.missing.join(', ')} (the roll waits for them).`);
+    }
     return parts.join(' ');
   }
 
