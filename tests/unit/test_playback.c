@@ -1,0 +1,283 @@
+/* test_playback: the room agent's prelay/guide playback
+ * (agents/room/agent_playback.c) places files on the roll's timeline as the
+ * map says: by bar across a meter change and a free-time section, by
+ * timecode, by BWF TimeReference; a roll from a later bar starts the file
+ * mid-way with a silent count-off; the stop mutes on its sample; nothing
+ * sounds without a roll; a 44.1 kHz file is resampled once to the session
+ * rate with its duration and its events in place; a room whose sound card
+ * runs fast still lands the file's later samples on session time. Every
+ * expected sample is worked out by hand from the map below.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <math.h>
+#include <sndfile.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agent_playback.h"
+#include "tt_error.h"
+
+#define RATE 48000
+#define BLOCK 512
+#define SECONDS 24
+
+/* 1: 4/4 q=120 (2 s a bar), bar 3 at 4 s in 3/4 (1.5 s a bar), bar 5 at
+ * 7 s free until bar 7 at 00:00:12:00, then q=90 (a 4/4 bar 8/3 s). */
+static const char MAP[] = "start 00:00:00:00\n"
+                          "countoff 1\n"
+                          "bar 1 4/4 q=120\n"
+                          "bar 3 3/4\n"
+                          "bar 5 4/4 free until 7 at 00:00:12:00\n"
+                          "bar 7 q=90\n";
+
+static char dir[64];
+
+/* A mono float WAV: sample j = ramp ? j / frames : (j % every == 0 ? 0.9 : 0). */
+static void write_wav(const char *path, int rate, int64_t frames, int ramp, int64_t every)
+{
+    SF_INFO info = {.samplerate = rate, .channels = 1, .format = SF_FORMAT_WAV | SF_FORMAT_FLOAT};
+    SNDFILE *f = sf_open(path, SFM_WRITE, &info);
+    assert_non_null(f);
+    float *x = calloc((size_t)frames, sizeof *x);
+    assert_non_null(x);
+    for (int64_t j = 0; j < frames; j++)
+        x[j] = ramp ? (float)j / (float)frames : (j % every == 0 ? 0.9f : 0.0f);
+    assert_int_equal(sf_writef_float(f, x, frames), frames);
+    sf_close(f);
+    free(x);
+}
+
+static tt_media_entry_t entry(uint64_t seq, int32_t at_bar)
+{
+    tt_media_entry_t e;
+    memset(&e, 0, sizeof e);
+    e.seq = seq;
+    strcpy(e.cue, "1M1");
+    e.kind = TUTTI__MEDIA_KIND__MEDIA_KIND_PRELAY;
+    e.at_bar = at_bar;
+    return e;
+}
+
+static agent_playback_t *library(const tt_media_entry_t *e, const char *path)
+{
+    char why[TT_WHY_LEN];
+    agent_playback_t *pb = agent_playback_new(RATE, why);
+    assert_non_null(pb);
+    if (agent_playback_load(pb, e, path, why) != 0)
+        fail_msg("load: %s", why);
+    return pb;
+}
+
+/* Renders SECONDS of the roll block by block. The sound card's sample s
+ * is local time s / RATE; session = local * rate (rate 1: the same clock). */
+static float *render(const agent_playback_roll_t *roll, double rate)
+{
+    float *out = calloc((size_t)SECONDS * RATE, sizeof *out);
+    assert_non_null(out);
+    tt_clock_map_t m = {.local_ref = 0, .session_ref = 0, .rate = rate, .valid = 1};
+    for (int64_t s0 = 0; s0 < (int64_t)SECONDS * RATE; s0 += BLOCK) {
+        agent_click_clock_t k = {
+            .s0 = s0, .local0 = s0 * 1000000000 / RATE, .ns_per_sample = 1e9 / RATE};
+        agent_playback_render(roll, &m, &k, out + s0, BLOCK);
+    }
+    return out;
+}
+
+static int64_t first_nonzero(const float *x, int64_t from)
+{
+    for (int64_t i = from; i < (int64_t)SECONDS * RATE; i++)
+        if (x[i] != 0.0f)
+            return i;
+    return -1;
+}
+
+/* Rolls start EARLY ns before a whole second: instants that would fall on
+ * a sample boundary fall 0.01 sample before it, on no knife's edge. */
+#define EARLY 208
+
+static agent_playback_roll_t *roll_of(const agent_playback_t *pb, int32_t from_bar,
+                                      int64_t start_ns)
+{
+    char why[TT_WHY_LEN];
+    agent_playback_roll_t *r = agent_playback_roll_new(pb, "1M1", MAP, from_bar, start_ns, why);
+    if (!r)
+        fail_msg("roll: %s", why);
+    return r;
+}
+
+/* By bar: bar 4 is at 5.5 s (after the meter change), bar 7 at 12 s (after
+ * free time). From bar 1 with the roll at 1 s: origin 3 s. */
+static void test_bar_placement(void **state)
+{
+    (void)state;
+    char path[128];
+    snprintf(path, sizeof path, "%s/impulses.wav", dir);
+    write_wav(path, RATE, RATE * 2, 0, RATE / 2); /* 0.9 every 0.5 s for 2 s */
+    const double at[] = {5.5, 12.0};
+    const int32_t bars[] = {4, 7};
+    for (int t = 0; t < 2; t++) {
+        tt_media_entry_t e = entry(10, bars[t]);
+        agent_playback_t *pb = library(&e, path);
+        agent_playback_roll_t *r = roll_of(pb, 1, 1000000000 - EARLY);
+        float *out = render(r, 1.0);
+        int64_t want = (int64_t)llround((3.0 + at[t]) * RATE);
+        assert_int_equal(first_nonzero(out, 0), want);
+        assert_float_equal(out[want], 0.9f, 0.01f); /* read 0.01 sample in */
+        for (int j = 1; j < 4; j++)                 /* later events on their samples */
+            assert_float_equal(out[want + j * RATE / 2], 0.9f, 0.01f);
+        assert_int_equal(first_nonzero(out, want + 3 * RATE / 2 + 1), -1); /* then silence */
+        free(out);
+        agent_playback_roll_free(&r);
+        agent_playback_destroy(&pb);
+    }
+}
+
+/* From bar 7 (its count-off: a 4/4 bar at q=90, 8/3 s) a ramp placed at bar
+ * 3 (4 s) is 8 s in at bar 7's downbeat: it starts there, mid-file, and the
+ * count-off is silent although the file covers it. A stop mutes it. */
+static void test_mid_file_and_stop(void **state)
+{
+    (void)state;
+    char path[128];
+    snprintf(path, sizeof path, "%s/ramp.wav", dir);
+    write_wav(path, RATE, RATE * 20, 1, 0);
+    tt_media_entry_t e = entry(11, 3);
+    agent_playback_t *pb = library(&e, path);
+    agent_playback_roll_t *r = roll_of(pb, 7, 1000000000 - EARLY);
+    int64_t open, close;
+    agent_playback_roll_window(r, &open, &close);
+    assert_true(llabs(open - (1000000000 - EARLY + 2666666667LL)) <= 2); /* 4 beats of 2/3 s */
+    assert_int_equal(close, INT64_MAX);
+    float *out = render(r, 1.0);
+    int64_t origin = 176000; /* (1 + 8/3) s */
+    assert_int_equal(first_nonzero(out, 0), origin);
+    /* The sample there is the file's 8 s point (8/20 of the ramp), and
+     * a second later 9 s. */
+    assert_float_equal(out[origin], 8.0 / 20.0, 1e-5);
+    assert_float_equal(out[origin + RATE], 9.0 / 20.0, 1e-5);
+    free(out);
+    /* Stop at sample 300000.5: sample 300000 sounds, none from 300001 on. */
+    agent_playback_set_stop(r, 6250000000LL + 10417);
+    out = render(r, 1.0);
+    int64_t stop = 6 * RATE + RATE / 4 + 1;
+    assert_true(out[stop - 1] != 0.0f);
+    assert_int_equal(first_nonzero(out, stop), -1);
+    free(out);
+    /* No roll: nothing. */
+    out = render(NULL, 1.0);
+    assert_int_equal(first_nonzero(out, 0), -1);
+    free(out);
+    agent_playback_roll_free(&r);
+    agent_playback_destroy(&pb);
+}
+
+/* Timecode: 00:00:05:12 at 24 fps is 5.5 s (bar 4); BWF: TimeReference
+ * 6 s at the file's 44.1 kHz after the map's start 01:00:00:00. A 44.1 kHz
+ * file of 2 s is 96000 samples at 48 kHz, its impulses where they were. */
+static void test_timecode_bwf_resample(void **state)
+{
+    (void)state;
+    char path[128];
+    snprintf(path, sizeof path, "%s/cd.wav", dir);
+    write_wav(path, 44100, 44100 * 2, 0, 44100 / 2);
+    static const char map_tc[] = "start 01:00:00:00\nbar 1 4/4 q=120\n";
+    char why[TT_WHY_LEN];
+    for (int t = 0; t < 2; t++) {
+        tt_media_entry_t e = entry(12, 0);
+        if (t == 0) {
+            strcpy(e.at_fps, "24");
+            e.at_frame = 3600 * 24 + 5 * 24 + 12;
+        } else {
+            e.rate = 44100;
+            e.time_reference = (uint64_t)(3600 + 6) * 44100;
+        }
+        agent_playback_t *pb = library(&e, path);
+        assert_int_equal(agent_playback_frames(pb, 12), 96000);
+        agent_playback_roll_t *r = agent_playback_roll_new(pb, "1M1", map_tc, 1, -EARLY, why);
+        assert_non_null(r);
+        float *out = render(r, 1.0);
+        int64_t want = (int64_t)llround((t == 0 ? 5.5 : 6.0) * RATE);
+        assert_int_equal(agent_playback_roll_file_start(r, 0),
+                         (int64_t)llround((t == 0 ? 5.5 : 6.0) * 1e9) - EARLY);
+        /* Each impulse (a band-limited one now) peaks on its 48 kHz sample. */
+        for (int j = 0; j < 4; j++) {
+            int64_t c = want + j * RATE / 2, best = c - 20;
+            for (int64_t i = c - 20; i <= c + 20; i++)
+                if (fabsf(out[i]) > fabsf(out[best]))
+                    best = i;
+            assert_int_equal(best, c);
+            assert_true(out[best] > 0.5f);
+        }
+        free(out);
+        agent_playback_roll_free(&r);
+        agent_playback_destroy(&pb);
+    }
+}
+
+/* The room's clock runs 200 ppm slow against the session (session =
+ * local * 1.0002): its sound card plays more session time per sample, and
+ * the file follows session time, so the impulse 1.5 s into it lands where
+ * session time says, not 1.5 s of samples after the first. */
+static void test_skewed_clock(void **state)
+{
+    (void)state;
+    char path[128];
+    snprintf(path, sizeof path, "%s/impulses.wav", dir);
+    write_wav(path, RATE, RATE * 2, 0, RATE / 2);
+    tt_media_entry_t e = entry(13, 4); /* 5.5 s: session 8.5 s from a roll at 1 s */
+    agent_playback_t *pb = library(&e, path);
+    agent_playback_roll_t *r = roll_of(pb, 1, 1000000000);
+    float *out = render(r, 1.0002);
+    /* The first sample on the first output sample at or after its instant;
+     * later ones (read between file samples) peak on the nearest sample. */
+    assert_int_equal(first_nonzero(out, 0), (int64_t)ceil(8.5 / 1.0002 * RATE));
+    for (int j = 1; j < 4; j++) {
+        double exact = (8.5 + 0.5 * j) / 1.0002 * RATE; /* the impulse's session time */
+        int64_t c = (int64_t)llround(exact), best = c - 50;
+        for (int64_t i = c - 50; i <= c + 50; i++)
+            if (out[i] > out[best])
+                best = i;
+        assert_int_equal(best, c);
+    }
+    free(out);
+    agent_playback_roll_free(&r);
+    agent_playback_destroy(&pb);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(dir, sizeof dir, "/tmp/test_playback.XXXXXX");
+    return mkdtemp(dir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    const char *names[] = {"impulses.wav", "ramp.wav", "cd.wav"};
+    for (size_t i = 0; i < 3; i++) {
+        char p[128];
+        snprintf(p, sizeof p, "%s/%s", dir, names[i]);
+        unlink(p);
+    }
+    return rmdir(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_bar_placement),
+        cmocka_unit_test(test_mid_file_and_stop),
+        cmocka_unit_test(test_timecode_bwf_resample),
+        cmocka_unit_test(test_skewed_clock),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
