@@ -3,6 +3,7 @@
 #include "agent_jack.h"
 #include "agent_click.h"
 #include "agent_cycle_map.h"
+#include "agent_playback.h"
 #include "tt_diag.h"
 #include "tt_error.h"
 #include "tt_time.h"
@@ -15,21 +16,25 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { JCMD_ROLL = 1, JCMD_STOP };
+enum { JCMD_ROLL = 1, JCMD_STOP, JCMD_PLAYBACK };
 
 typedef struct {
     int kind;
-    agent_click_roll_t *roll; /* JCMD_ROLL: ownership passes to the callback */
-    int64_t at_session_ns;    /* JCMD_STOP */
+    agent_click_roll_t *roll;  /* JCMD_ROLL: ownership passes to the callback */
+    int64_t at_session_ns;     /* JCMD_STOP */
+    agent_playback_roll_t *pb; /* JCMD_PLAYBACK: ownership passes to the callback */
 } jack_cmd_t;
 
 struct agent_jack {
     agent_jack_config_t cfg;
     jack_client_t *client;
     jack_port_t *click_port, *ltc_port;
-    jack_ringbuffer_t *to_rt;   /* jack_cmd_t, main -> callback */
-    jack_ringbuffer_t *retired; /* agent_click_roll_t *, callback -> main */
-    int64_t jack_minus_mono_ns; /* jack_get_time() * 1000 - CLOCK_MONOTONIC */
+    jack_port_t *prelay_port;      /* prelays and guides (agent_playback) */
+    jack_ringbuffer_t *retired_pb; /* agent_playback_roll_t *, callback -> main */
+    agent_playback_roll_t *pb;     /* callback-owned */
+    jack_ringbuffer_t *to_rt;      /* jack_cmd_t, main -> callback */
+    jack_ringbuffer_t *retired;    /* agent_click_roll_t *, callback -> main */
+    int64_t jack_minus_mono_ns;    /* jack_get_time() * 1000 - CLOCK_MONOTONIC */
     int rate;
     int active;
     /* Capture: ports registered on the main thread before the pointer is
@@ -66,6 +71,12 @@ static void take_commands(agent_jack_t *j)
             /* else: leak rather than free in the callback; the ring holds 64 */
         } else if (cmd.kind == JCMD_STOP) {
             agent_click_set_stop(&j->click, cmd.at_session_ns);
+            agent_playback_set_stop(j->pb, cmd.at_session_ns);
+        } else if (cmd.kind == JCMD_PLAYBACK) {
+            agent_playback_roll_t *old = j->pb;
+            j->pb = cmd.pb;
+            if (old && jack_ringbuffer_write_space(j->retired_pb) >= sizeof old)
+                jack_ringbuffer_write(j->retired_pb, (const char *)&old, sizeof old);
         }
     }
 }
@@ -78,6 +89,7 @@ static int process(jack_nframes_t n, void *arg)
     take_commands(j);
     float *click = jack_port_get_buffer(j->click_port, n);
     float *ltc = jack_port_get_buffer(j->ltc_port, n);
+    float *prelay = jack_port_get_buffer(j->prelay_port, n);
     jack_nframes_t cur_frames;
     jack_time_t cur_usecs, next_usecs;
     float period_usecs;
@@ -85,6 +97,7 @@ static int process(jack_nframes_t n, void *arg)
         jack_get_cycle_times(j->client, &cur_frames, &cur_usecs, &next_usecs, &period_usecs) != 0) {
         memset(click, 0, n * sizeof *click);
         memset(ltc, 0, n * sizeof *ltc);
+        memset(prelay, 0, n * sizeof *prelay);
         return 0;
     }
     if (j->have_frames)
@@ -117,6 +130,7 @@ static int process(jack_nframes_t n, void *arg)
     tt_clock_map_t m;
     tt_clock_box_read(j->cfg.box, &m);
     agent_click_render(&j->click, &m, &k, click, ltc, (int)n);
+    agent_playback_render(j->pb, &m, &k, prelay, (int)n); /* the click's mapping and latency */
     agent_capture_t *cap = atomic_load_explicit(&j->capture, memory_order_acquire);
     if (cap && m.valid) {
         const float *in[AGENT_CAPTURE_MAX_INPUTS];
@@ -205,6 +219,11 @@ static void free_retired(agent_jack_t *j)
         jack_ringbuffer_read(j->retired, (char *)&old, sizeof old);
         agent_click_roll_free(&old);
     }
+    agent_playback_roll_t *pb;
+    while (jack_ringbuffer_read_space(j->retired_pb) >= sizeof pb) {
+        jack_ringbuffer_read(j->retired_pb, (char *)&pb, sizeof pb);
+        agent_playback_roll_free(&pb);
+    }
 }
 
 /* jack_get_time() minus CLOCK_MONOTONIC, in ns. JACK may run on
@@ -255,12 +274,16 @@ agent_jack_t *agent_jack_start(const agent_jack_config_t *cfg, char *why)
     agent_click_init(&j->click, j->rate);
     j->to_rt = jack_ringbuffer_create(64 * sizeof(jack_cmd_t));
     j->retired = jack_ringbuffer_create(64 * sizeof(agent_click_roll_t *));
+    j->retired_pb = jack_ringbuffer_create(64 * sizeof(agent_playback_roll_t *));
+    j->prelay_port =
+        jack_port_register(j->client, "prelay", JACK_DEFAULT_AUDIO_TYPE, JackPortIsOutput, 0);
     j->click_port =
         jack_port_register(j->client, "click", JACK_DEFAULT_AUDIO_TYPE, JackPortIsOutput, 0);
     j->ltc_port =
         jack_port_register(j->client, "ltc", JACK_DEFAULT_AUDIO_TYPE, JackPortIsOutput, 0);
-    if (!j->to_rt || !j->retired || !j->click_port || !j->ltc_port) {
-        tt_fail(why, TT_ERR_IO, "registering JACK ports click and ltc");
+    if (!j->to_rt || !j->retired || !j->retired_pb || !j->click_port || !j->ltc_port ||
+        !j->prelay_port) {
+        tt_fail(why, TT_ERR_IO, "registering JACK ports click, ltc and prelay");
         goto fail;
     }
     j->jack_minus_mono_ns = jack_minus_mono(); /* measured, not assumed */
@@ -278,7 +301,8 @@ agent_jack_t *agent_jack_start(const agent_jack_config_t *cfg, char *why)
         goto fail;
     }
     j->active = 1;
-    tt_diag_info("JACK: ports %s:click and %s:ltc at %d Hz", jack_get_client_name(j->client),
+    tt_diag_info("JACK: ports %s:click, %s:ltc and %s:prelay at %d Hz",
+                 jack_get_client_name(j->client), jack_get_client_name(j->client),
                  jack_get_client_name(j->client), j->rate);
     return j;
 fail:
@@ -297,18 +321,22 @@ void agent_jack_destroy(agent_jack_t **self_p)
             jack_deactivate(j->client);
         jack_client_close(j->client);
     }
-    if (j->retired)
+    if (j->retired && j->retired_pb)
         free_retired(j);
     if (j->to_rt) { /* commands the callback never took */
         jack_cmd_t cmd;
         while (jack_ringbuffer_read_space(j->to_rt) >= sizeof cmd) {
             jack_ringbuffer_read(j->to_rt, (char *)&cmd, sizeof cmd);
             agent_click_roll_free(&cmd.roll);
+            agent_playback_roll_free(&cmd.pb);
         }
         jack_ringbuffer_free(j->to_rt);
     }
     if (j->retired)
         jack_ringbuffer_free(j->retired);
+    if (j->retired_pb)
+        jack_ringbuffer_free(j->retired_pb);
+    agent_playback_roll_free(&j->pb);
     agent_click_roll_t *roll = agent_click_set_roll(&j->click, NULL);
     agent_click_roll_free(&roll);
     free(j);
@@ -319,10 +347,14 @@ static void send_cmd(agent_jack_t *j, const jack_cmd_t *cmd)
 {
     free_retired(j);
     if (jack_ringbuffer_write_space(j->to_rt) < sizeof *cmd) {
-        tt_diag_error("JACK: command queue full; dropping a %s",
-                      cmd->kind == JCMD_ROLL ? "roll" : "stop");
+        tt_diag_error("JACK: command queue full; dropping a %s", cmd->kind == JCMD_ROLL ? "roll"
+                                                                 : cmd->kind == JCMD_STOP
+                                                                     ? "stop"
+                                                                     : "prelay roll");
         agent_click_roll_t *roll = cmd->roll;
         agent_click_roll_free(&roll);
+        agent_playback_roll_t *pb = cmd->pb;
+        agent_playback_roll_free(&pb);
         return;
     }
     jack_ringbuffer_write(j->to_rt, (const char *)cmd, sizeof *cmd);
@@ -332,7 +364,7 @@ void agent_jack_roll(agent_jack_t *j, const char *map_text, int32_t from_bar,
                      int64_t start_session_ns)
 {
     char why[TT_WHY_LEN];
-    jack_cmd_t cmd = {JCMD_ROLL, NULL, 0};
+    jack_cmd_t cmd = {JCMD_ROLL, NULL, 0, NULL};
     cmd.roll = agent_click_roll_new(map_text, from_bar, start_session_ns, j->rate, why);
     if (!cmd.roll) {
         tt_diag_error("JACK: cannot play the roll: %s", why);
@@ -343,6 +375,12 @@ void agent_jack_roll(agent_jack_t *j, const char *map_text, int32_t from_bar,
 
 void agent_jack_stop(agent_jack_t *j, int64_t at_session_ns)
 {
-    jack_cmd_t cmd = {JCMD_STOP, NULL, at_session_ns};
+    jack_cmd_t cmd = {JCMD_STOP, NULL, at_session_ns, NULL};
+    send_cmd(j, &cmd);
+}
+
+void agent_jack_playback(agent_jack_t *j, agent_playback_roll_t *roll)
+{
+    jack_cmd_t cmd = {JCMD_PLAYBACK, NULL, 0, roll};
     send_cmd(j, &cmd);
 }

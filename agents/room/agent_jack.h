@@ -1,5 +1,6 @@
 /* agent_jack: the room's click and LTC on JACK output ports "click" and
- * "ltc", every event on its exact sample inside the period.
+ * "ltc", every event on its exact sample inside the period, and the roll's
+ * prelays and guides (agent_playback) on "prelay", by the same mapping.
  *
  * The process callback maps the period to local time with
  * jack_get_cycle_times (the frame time and microsecond time of this cycle
@@ -17,6 +18,7 @@
 
 #include "agent_capture.h"
 #include "agent_clock.h"
+#include "agent_playback.h"
 #include "tt_clock_map.h"
 
 typedef struct {
@@ -36,6 +38,9 @@ void agent_jack_destroy(agent_jack_t **self_p);
 void agent_jack_roll(agent_jack_t *j, const char *map_text, int32_t from_bar,
                      int64_t start_session_ns);
 void agent_jack_stop(agent_jack_t *j, int64_t at_session_ns);
+/* After agent_jack_roll: play these prelays and guides on the prelay port
+ * (ownership passes; the stop applies to them too). */
+void agent_jack_playback(agent_jack_t *j, agent_playback_roll_t *roll);
 
 /* Main thread, often: logs what changed in the callback's timing (the
  * server's cycle times set aside or trusted again, playback latency). */

@@ -4,6 +4,7 @@
 #include "agent_capture.h"
 #include "agent_clock.h"
 #include "agent_jack.h"
+#include "agent_playback.h"
 #include "agent_prelay.h"
 #include "agent_render.h"
 #include "agent_upload.h"
@@ -124,12 +125,46 @@ typedef struct {
     agent_prelay_t *prelay;                   /* prelays and guides into DATA/media */
     uint64_t prelays[TT_REPLICA_MAX_PRELAYS]; /* their seqs held verified */
     size_t n_prelays;
+    /* The held files, loaded for playback: at the WAV's rate, and at JACK's
+     * when that differs (NULL: that renderer is off, or shares the first). */
+    agent_playback_t *pb_render, *pb_jack;
+    const char *media_dir;
     const char *room;
     char *players[MAX_PLAYERS]; /* owned: from --players */
     size_t n_players;
     int has_players;
     uint64_t players_epoch; /* coordinator epoch the list was last reported to */
 } agent_t;
+
+/* Hands the renderers the prelays and guides of the roll in the folded
+ * state (every loaded one of its cue), with its stop if known. Again
+ * whenever a file loads while the cue rolls (after a restart mid-roll). */
+static void play_prelays(agent_t *a, const tt_session_t *st)
+{
+    const tt_transport_t *t = &st->transport;
+    const tt_session_cue_t *cue = tt_session_find_cue(st, t->cue);
+    if (!cue || !cue->map_text || !a->pb_render)
+        return;
+    char why[TT_WHY_LEN];
+    agent_render_t *r = a->render;
+    agent_jack_t *j = a->jack;
+    for (int i = 0; i < 2; i++) {
+        if (i == 0 ? !r : !j)
+            continue;
+        agent_playback_t *lib = i == 1 && a->pb_jack ? a->pb_jack : a->pb_render;
+        agent_playback_roll_t *pb = agent_playback_roll_new(lib, cue->name, cue->map_text,
+                                                            t->from_bar, t->start_session_ns, why);
+        if (!pb) {
+            tt_diag_error("prelays of %s: %s", cue->name, why);
+            continue;
+        }
+        agent_playback_set_stop(pb, t->stop_session_ns);
+        if (i == 0)
+            agent_render_playback(r, pb);
+        else
+            agent_jack_playback(j, pb);
+    }
+}
 
 /* Starts rendering the roll in the folded state (its map is the cue's map
  * as of the roll, since records fold in order). */
@@ -151,6 +186,7 @@ static void play_roll(agent_t *a, const tt_session_t *st)
         if (t->stop_session_ns != INT64_MAX)
             agent_jack_stop(a->jack, t->stop_session_ns);
     }
+    play_prelays(a, st);
 }
 
 /* Hands the roll in the folded state to the capture: its take as folded
@@ -188,17 +224,47 @@ static void want_prelay(agent_t *a, const tt_media_entry_t *e)
         agent_prelay_want(a->prelay, e);
 }
 
+/* A prelay or guide now held verified: loaded (and resampled) for
+ * playback here, on the main thread, never in a renderer's path. */
+static void load_prelay(agent_t *a, uint64_t seq)
+{
+    const tt_media_entry_t *e = tt_media_find_seq(&a->state.media, seq);
+    if (!e || !a->pb_render || agent_playback_frames(a->pb_render, seq) >= 0)
+        return;
+    char path[1024], why[TT_WHY_LEN];
+    snprintf(path, sizeof path, "%s/%s", a->media_dir, e->file);
+    agent_playback_t *libs[2] = {a->pb_render, a->pb_jack};
+    for (int i = 0; i < 2; i++) {
+        if (!libs[i])
+            continue;
+        int64_t t0 = tt_time_mono_ns();
+        if (agent_playback_load(libs[i], e, path, why) != 0)
+            tt_diag_error("%s %s of %s will not play: %s", tt_media_kind_name(e->kind), e->file,
+                          e->cue, why);
+        else
+            tt_diag_info("%s %s of %s loaded for playback (%lld samples, %.0f ms)",
+                         tt_media_kind_name(e->kind), e->file, e->cue,
+                         (long long)agent_playback_frames(libs[i], seq),
+                         (double)(tt_time_mono_ns() - t0) / 1e6);
+    }
+    const tt_transport_t *t = &a->state.transport;
+    if (t->rolled && !strcmp(t->cue, e->cue) && agent_playback_frames(a->pb_render, seq) >= 0)
+        play_prelays(a, &a->state); /* it joins the roll under way */
+}
+
 /* The fetcher's port from each hello; what it holds goes in the heartbeats. */
 static void follow_prelays(agent_t *a)
 {
     agent_prelay_set_port(a->prelay, tt_replica_upload_port(a->replica));
     uint64_t seq;
     int more = 0;
-    while (agent_prelay_read(a->prelay, &seq))
+    while (agent_prelay_read(a->prelay, &seq)) {
+        load_prelay(a, seq);
         if (a->n_prelays < TT_REPLICA_MAX_PRELAYS) {
             a->prelays[a->n_prelays++] = seq;
             more = 1;
         }
+    }
     if (more)
         tt_replica_set_prelays(a->replica, a->prelays, a->n_prelays);
 }
@@ -660,6 +726,18 @@ int main(int argc, char **argv)
             goto out;
         }
     }
+    if (agent.render || agent.jack) {
+        int rate = agent.render ? 48000 : agent_jack_rate(agent.jack); /* the renderers' */
+        agent.pb_render = agent_playback_new(rate, why);
+        if (agent.pb_render && agent.jack && agent_jack_rate(agent.jack) != rate)
+            agent.pb_jack = agent_playback_new(agent_jack_rate(agent.jack), why);
+        if (!agent.pb_render ||
+            (agent.jack && agent_jack_rate(agent.jack) != rate && !agent.pb_jack)) {
+            tt_diag_error("prelay playback: %s", why);
+            exit_code = 1;
+            goto out;
+        }
+    }
     if (capture_dir) {
         static const char *const one_input[] = {"in1"};
         agent_capture_config_t kc;
@@ -704,6 +782,7 @@ int main(int argc, char **argv)
     }
     char media_dir[512];
     snprintf(media_dir, sizeof media_dir, "%.500s/media", data);
+    agent.media_dir = media_dir;
     agent_prelay_config_t pcfg = {
         .ctx = ctx,
         .endpoint = endpoint,
@@ -784,9 +863,11 @@ int main(int argc, char **argv)
 out:
     agent_render_destroy(&agent.render); /* finalizes the WAV before the clock goes */
     agent_jack_destroy(&agent.jack);
-    agent_capture_destroy(&agent.capture); /* after JACK, which pushes into it */
-    agent_upload_stop(&agent.upload);      /* an upload in flight resumes next start */
-    agent_prelay_stop(&agent.prelay);      /* and so does a prelay's fetch */
+    agent_capture_destroy(&agent.capture);    /* after JACK, which pushes into it */
+    agent_upload_stop(&agent.upload);         /* an upload in flight resumes next start */
+    agent_prelay_stop(&agent.prelay);         /* and so does a prelay's fetch */
+    agent_playback_destroy(&agent.pb_render); /* after the renderers, which borrow it */
+    agent_playback_destroy(&agent.pb_jack);
     for (size_t i = 0; i < agent.n_players; i++)
         free(agent.players[i]);
     agent_clock_stop(&clock);

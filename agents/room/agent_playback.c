@@ -329,16 +329,18 @@ void agent_playback_render(const agent_playback_roll_t *roll, const tt_clock_map
         int64_t first = first_at(s0, n, sess0, ns_per_out, p->start_session);
         int64_t a = first > lo ? first : lo;
         double pos0 = (double)(sess0 - p->start_session) * per_ns; /* file position at s0 */
+        /* Each output sample takes the file sample whose instant is the
+         * latest at or before its own (drop-sample varispeed): every file
+         * sample starts on the first output sample at or after its instant,
+         * as a click does, so onsets in the file stay within a sample of
+         * their place. Interpolating instead would smear an onset across
+         * the sample before it. */
         for (int64_t i = a; i < hi; i++) {
             double pos = pos0 + (double)(i - s0) * step;
-            if (pos < 0)
-                pos = 0; /* the first sample, a hair early by rounding */
-            int64_t j = (int64_t)pos;
+            int64_t j = pos < 0 ? 0 : (int64_t)(pos + 1e-9); /* a hair under by rounding */
             if (j >= p->frames)
                 break;
-            double frac = pos - (double)j;
-            float x0 = p->pcm[j], x1 = j + 1 < p->frames ? p->pcm[j + 1] : 0.0f;
-            out[i - s0] += (float)(x0 + (x1 - x0) * frac);
+            out[i - s0] += p->pcm[j];
         }
     }
 }

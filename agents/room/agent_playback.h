@@ -17,10 +17,12 @@
  * (from bar 1: from the pickup) until the stop, exactly: a roll from a
  * later bar starts each file mid-way, silence comes before a file's first
  * sample and after its last, the count-off itself is silent, and nothing
- * sounds without a roll. A file's first sample lands on the first output
- * sample at or after its instant (as a click's does); later samples are
- * read at the session clock's rate (linear interpolation), so a room whose
- * sound card runs fast or slow stays on the click.
+ * sounds without a roll. Every file sample lands on the first output
+ * sample at or after its instant on the session clock (as a click's first
+ * sample does), so a room whose sound card runs fast or slow stays on the
+ * click: drop-sample varispeed, which repeats or skips one sample every
+ * 1e6/ppm samples (a card 50 ppm off: every 20000). Linear interpolation
+ * would sound smoother but smears an onset over the sample before it.
  *
  * Lifetimes: a roll borrows the loaded files of the agent_playback_t it
  * was made from, which must outlive it (files are never unloaded while the

@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include "agent_render.h"
 #include "agent_click.h"
+#include "agent_playback.h"
 #include "tt_actor.h"
 #include "tt_diag.h"
 #include "tt_error.h"
@@ -25,6 +26,7 @@
  * its NUL) and STOP (int64_t session ns). */
 #define CMD_ROLL "ROLL"
 #define CMD_STOP "STOP"
+#define CMD_PLAYBACK "PLAYBACK" /* an agent_playback_roll_t *: the thread owns it */
 
 typedef struct {
     int64_t session_ns;
@@ -42,6 +44,11 @@ struct agent_render {
     int64_t local_start;
     agent_click_t click;
     int64_t written; /* samples in the file */
+    /* Prelays and guides: PATH.prelay.wav beside the click's file. */
+    SNDFILE *pb_snd;
+    char pb_json_path[1200];
+    agent_playback_roll_t *pb_roll; /* the thread's */
+    float pb_buf[BLOCK];
 };
 
 static int64_t sample_to_local(const agent_render_t *r, int64_t sample)
@@ -56,6 +63,7 @@ static void render_block(agent_render_t *r, float *frames, int n)
     tt_clock_box_read(r->cfg.box, &m);
     agent_click_clock_t k = {r->written, sample_to_local(r, r->written), 1e9 / r->cfg.sample_rate};
     agent_click_render(&r->click, &m, &k, click, ltc, n);
+    agent_playback_render(r->pb_roll, &m, &k, r->pb_buf, n); /* the same mapping */
     for (int i = 0; i < n; i++) {
         frames[2 * i] = click[i];
         frames[2 * i + 1] = ltc[i];
@@ -90,11 +98,21 @@ static void on_stop(void *self, const void *data, size_t len)
     int64_t at;
     memcpy(&at, data, sizeof at);
     agent_click_set_stop(&r->click, at);
+    agent_playback_set_stop(r->pb_roll, at);
+}
+
+static void on_playback(void *self, const void *data, size_t len)
+{
+    (void)len;
+    agent_render_t *r = self;
+    agent_playback_roll_free(&r->pb_roll);
+    memcpy(&r->pb_roll, data, sizeof r->pb_roll);
 }
 
 static const tt_actor_cmd_t commands[] = {
     {CMD_ROLL, TT_ACTOR_ANY_LEN, on_roll},
     {CMD_STOP, sizeof(int64_t), on_stop},
+    {CMD_PLAYBACK, sizeof(agent_playback_roll_t *), on_playback},
     {NULL, 0, NULL},
 };
 
@@ -149,6 +167,10 @@ static void render_actor(void *pipe, void *arg)
             tt_diag_error("render: writing the WAV file: %s", sf_strerror(r->snd));
             break;
         }
+        if (sf_writef_float(r->pb_snd, r->pb_buf, BLOCK) != BLOCK) {
+            tt_diag_error("render: writing the prelay WAV file: %s", sf_strerror(r->pb_snd));
+            break;
+        }
         r->written += BLOCK;
     }
 }
@@ -178,6 +200,8 @@ static void write_json(agent_render_t *r)
                                       "offset_ns", (json_int_t)offset_ns, "skew_ppm", skew_ppm));
     if (!o || json_dump_file(o, r->json_path, JSON_INDENT(2)) != 0)
         tt_diag_error("render: writing %s failed", r->json_path);
+    if (!o || json_dump_file(o, r->pb_json_path, JSON_INDENT(2)) != 0)
+        tt_diag_error("render: writing %s failed", r->pb_json_path);
     json_decref(o);
 }
 
@@ -202,6 +226,21 @@ agent_render_t *agent_render_start(void *ctx, const agent_render_config_t *cfg, 
         tt_fail(why, TT_ERR_IO, "opening --click-wav %s: %s", cfg->wav_path, sf_strerror(NULL));
         goto fail;
     }
+    /* The prelay/guide mix, mono, on the same samples: STEM.prelay.wav. */
+    char pb_path[1100];
+    size_t stem = strlen(cfg->wav_path);
+    if (stem > 4 && strcmp(cfg->wav_path + stem - 4, ".wav") == 0)
+        stem -= 4;
+    snprintf(pb_path, sizeof pb_path, "%.*s.prelay.wav", (int)(stem < 1000 ? stem : 1000),
+             cfg->wav_path);
+    snprintf(r->pb_json_path, sizeof r->pb_json_path, "%s.json", pb_path);
+    SF_INFO pb_info = {.samplerate = r->cfg.sample_rate,
+                       .channels = 1,
+                       .format = SF_FORMAT_WAV | SF_FORMAT_PCM_24};
+    if (!(r->pb_snd = sf_open(pb_path, SFM_WRITE, &pb_info))) {
+        tt_fail(why, TT_ERR_IO, "opening %s: %s", pb_path, sf_strerror(NULL));
+        goto fail;
+    }
     r->local_start = agent_clock_local_ns(cfg->clock, tt_time_mono_ns());
     if (!(r->actor = tt_actor_new(ctx, "render", render_actor, r, NULL, why)))
         goto fail;
@@ -222,6 +261,9 @@ void agent_render_destroy(agent_render_t **self_p)
     }
     if (r->snd)
         sf_close(r->snd); /* writes the final RIFF sizes */
+    if (r->pb_snd)
+        sf_close(r->pb_snd);
+    agent_playback_roll_free(&r->pb_roll);
     agent_click_roll_t *roll = agent_click_set_roll(&r->click, NULL);
     agent_click_roll_free(&roll);
     free(r);
@@ -252,4 +294,13 @@ void agent_render_stop(agent_render_t *r, int64_t at_session_ns)
     if (tt_actor_send(tt_actor_sock(r->actor), 0, CMD_STOP, &at_session_ns, sizeof at_session_ns,
                       why) != 0)
         tt_diag_error("render: telling the render thread to stop: %s", why);
+}
+
+void agent_render_playback(agent_render_t *r, agent_playback_roll_t *roll)
+{
+    char why[TT_WHY_LEN];
+    if (tt_actor_send(tt_actor_sock(r->actor), 0, CMD_PLAYBACK, &roll, sizeof roll, why) != 0) {
+        tt_diag_error("render: handing prelays to the render thread: %s", why);
+        agent_playback_roll_free(&roll);
+    }
 }

@@ -11,6 +11,9 @@
  * downbeat, plain beat, and a distinct count-off), channel 2 LTC.
  * SIGINT/SIGTERM (agent_render_destroy) finalize the file and write
  * PATH.json: sample_rate, local_start_ns, session_start_ns, start_tc, fps.
+ * The roll's prelays and guides (agent_playback), mixed to one channel,
+ * go to STEM.prelay.wav beside it (stage.wav -> stage.prelay.wav, and its
+ * .json), rendered with the same mapping, sample for sample.
  */
 #ifndef AGENT_RENDER_H
 #define AGENT_RENDER_H
@@ -18,6 +21,7 @@
 #include <stdint.h>
 
 #include "agent_clock.h"
+#include "agent_playback.h"
 #include "tt_clock_map.h"
 
 typedef struct {
@@ -38,5 +42,8 @@ void agent_render_roll(agent_render_t *r, const char *map_text, int32_t from_bar
                        int64_t start_session_ns);
 /* Main thread: stop at session time at_session_ns. */
 void agent_render_stop(agent_render_t *r, int64_t at_session_ns);
+/* Main thread, after agent_render_roll: play these prelays and guides
+ * (ownership passes; the stop applies to them too). */
+void agent_render_playback(agent_render_t *r, agent_playback_roll_t *roll);
 
 #endif
