@@ -145,6 +145,9 @@ static void change_words(const tt_tempo_change_t *c, char *out, size_t room)
     if (c->click >= 0 && len < room)
         len += (size_t)snprintf(out + len, room - len, "%sclick %s", len ? "  " : "",
                                 c->click ? "on" : "off");
+    if (c->subdivide && len < room)
+        len += (size_t)snprintf(out + len, room - len, "%ssubdivide %d", len ? "  " : "",
+                                c->subdivide);
 }
 
 static int usage_tempo(void)
@@ -241,6 +244,8 @@ static void show_map(const tt_tempo_map_t *m, const char *name, unsigned version
             }
             if (c.click >= 0)
                 json_object_set_new(j, "click", json_string(c.click ? "on" : "off"));
+            if (c.subdivide)
+                json_object_set_new(j, "subdivide", json_integer(c.subdivide));
             json_line(j);
         } else {
             printf("%-12s %-12s %12.3f  %s\n", pos, tc, (double)c.ns / 1e9, words);

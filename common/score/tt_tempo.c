@@ -18,7 +18,8 @@
  * cached tempos and times from the written values, after an append (from
  * the new mark) and when the frame rate or start moves (from the start).
  *
- * Click switches are a third sorted array; free sections and the end bar
+ * Click switches are a third sorted array, subdivisions (a hint for the
+ * players' click feed, no effect on time) a fourth; free sections and the end bar
  * silence the click too (click_on_at), so the click iterator skips whole
  * silent stretches instead of stepping through them.
  */
@@ -436,7 +437,8 @@ tt_tempo_map_t *tt_tempo_new(int32_t num, int32_t den, int64_t bpm_num, int64_t 
 
 static int room_for_event(const tt_tempo_map_t *m, size_t more, char *why)
 {
-    if (m->nmeters + m->nmarks + m->nswitches + m->nmarkers + more > TT_TEMPO_MAX_EVENTS)
+    if (m->nmeters + m->nmarks + m->nswitches + m->nsubdivs + m->nmarkers + more >
+        TT_TEMPO_MAX_EVENTS)
         return tt_fail(why, TT_ERR_TOO_BIG, "more than %d meter changes and tempo marks",
                        TT_TEMPO_MAX_EVENTS);
     return 0;
@@ -679,6 +681,41 @@ int tt_tempo_add_click(tt_tempo_map_t *m, int32_t bar, int on, char *why)
     return 0;
 }
 
+int tt_tempo_add_subdivide(tt_tempo_map_t *m, int32_t bar, int n, char *why)
+{
+    if (bar < 1 || bar > TT_TEMPO_MAX_BAR)
+        return tt_fail(why, TT_ERR_INVALID, "subdivide at bar %d: bars are 1..%d", (int)bar,
+                       TT_TEMPO_MAX_BAR);
+    /* Every allowed N divides the shortest beat (a 32nd, 120 ticks). */
+    if (n < 1 || n > TT_TEMPO_MAX_SUBDIVIDE || n == 7)
+        return tt_fail(why, TT_ERR_INVALID, "subdivide %d at bar %d: 1 (off), 2..6 or 8", n,
+                       (int)bar);
+    if (m->nsubdivs && m->subdivs[m->nsubdivs - 1].bar >= bar)
+        return tt_fail(why, TT_ERR_INVALID, "subdivide at bar %d: must come after bar %d", (int)bar,
+                       (int)m->subdivs[m->nsubdivs - 1].bar);
+    int rc = room_for_event(m, 1, why);
+    if (rc)
+        return rc;
+    if (m->nsubdivs == m->cap_subdivs &&
+        grow((void **)&m->subdivs, &m->cap_subdivs, sizeof(subdiv_t)))
+        return tt_fail(why, TT_ERR_NOMEM, "tempo map: out of memory");
+    m->subdivs[m->nsubdivs++] = (subdiv_t){.bar = bar, .n = n};
+    return 0;
+}
+
+int tt_tempo_subdivide_at(const tt_tempo_map_t *m, int32_t bar)
+{
+    size_t lo = 0, hi = m->nsubdivs;
+    while (lo < hi) { /* first change with a bar > bar */
+        size_t mid = lo + (hi - lo) / 2;
+        if (m->subdivs[mid].bar <= bar)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo == 0 ? 1 : m->subdivs[lo - 1].n;
+}
+
 static int bbt_cmp(tt_bbt_t a, tt_bbt_t b)
 {
     if (a.bar != b.bar)
@@ -815,6 +852,7 @@ void tt_tempo_destroy(tt_tempo_map_t **self_p)
     free(m->meters);
     free(m->marks);
     free(m->switches);
+    free(m->subdivs);
     free(m->markers);
     free(m);
     *self_p = NULL;
@@ -835,8 +873,12 @@ int tt_tempo_equal(const tt_tempo_map_t *a, const tt_tempo_map_t *b)
 {
     if (a->countoff != b->countoff || a->start_frame != b->start_frame || a->fps != b->fps ||
         a->pickup != b->pickup || a->end_bar != b->end_bar || a->nmeters != b->nmeters ||
-        a->nmarks != b->nmarks || a->nswitches != b->nswitches || a->nmarkers != b->nmarkers)
+        a->nmarks != b->nmarks || a->nswitches != b->nswitches || a->nmarkers != b->nmarkers ||
+        a->nsubdivs != b->nsubdivs)
         return 0;
+    for (size_t i = 0; i < a->nsubdivs; i++)
+        if (a->subdivs[i].bar != b->subdivs[i].bar || a->subdivs[i].n != b->subdivs[i].n)
+            return 0;
     for (size_t i = 0; i < a->nmarkers; i++)
         if (bbt_cmp(a->markers[i].pos, b->markers[i].pos) != 0 ||
             strcmp(a->markers[i].name, b->markers[i].name) != 0)
@@ -1008,22 +1050,26 @@ int64_t tt_tempo_frame_to_ns(const tt_tempo_map_t *m, int64_t frame)
 
 int tt_tempo_change(const tt_tempo_map_t *m, size_t index, tt_tempo_change_t *out)
 {
-    /* Walk the three sorted lists merged by tick; index counts positions. */
-    size_t i = 0, j = 0, k = 0, n = 0;
+    /* Walk the four sorted lists merged by tick; index counts positions. */
+    size_t i = 0, j = 0, k = 0, q = 0, n = 0;
     for (;;) {
         int64_t ti = i < m->nmeters ? m->meters[i].tick : INT64_MAX;
         int64_t tj = j < m->nmarks ? m->marks[j].tick : INT64_MAX;
         int64_t tk = k < m->nswitches
                          ? tt_tempo_bbt_to_tick(m, (tt_bbt_t){m->switches[k].bar, 1, 0})
                          : INT64_MAX;
+        int64_t tq = q < m->nsubdivs ? tt_tempo_bbt_to_tick(m, (tt_bbt_t){m->subdivs[q].bar, 1, 0})
+                                     : INT64_MAX;
         int64_t t = ti < tj ? ti : tj;
         t = tk < t ? tk : t;
+        t = tq < t ? tq : t;
         if (t == INT64_MAX)
             return TT_ERR_NOTFOUND;
         if (n++ < index) {
             i += ti == t;
             j += tj == t;
             k += tk == t;
+            q += tq == t;
             continue;
         }
         memset(out, 0, sizeof *out);
@@ -1054,6 +1100,8 @@ int tt_tempo_change(const tt_tempo_map_t *m, size_t index, tt_tempo_change_t *ou
         }
         if (tk == t)
             out->click = m->switches[k].on;
+        if (tq == t)
+            out->subdivide = m->subdivs[q].n;
         return 0;
     }
 }
@@ -1112,6 +1160,33 @@ static int sounding(const tt_tempo_map_t *m, int64_t tick, int64_t *resume)
     if (!switch_on_at(m, tick, resume))
         return 0;
     return 1;
+}
+
+/* Mark i (>= 1) changes the tempo: a step to another tempo, or the start
+ * of a ramp, a rit/accel or free time, or the resume after it. */
+static int mark_changes(const tt_tempo_map_t *m, size_t i)
+{
+    const mark_t *mk = &m->marks[i], *prev = &m->marks[i - 1];
+    if (mk->kind == MARK_NAMED || mk->kind == MARK_FREE || mk->kind == MARK_RESUME)
+        return 1;
+    if (i + 1 < m->nmarks && m->marks[i + 1].ramp)
+        return 1; /* a ramp starts here */
+    return !mk->ramp && (mk->n != prev->n || mk->d != prev->d);
+}
+
+int tt_tempo_bar_changes_tempo(const tt_tempo_map_t *m, int32_t bar)
+{
+    if (bar < 1 || bar > TT_TEMPO_MAX_BAR || m->nmarks < 2)
+        return 0;
+    int64_t a = tt_tempo_bbt_to_tick(m, (tt_bbt_t){bar, 1, 0});
+    int64_t b = tt_tempo_bbt_to_tick(m, (tt_bbt_t){bar + 1, 1, 0});
+    size_t i = mark_by_tick(m, a);
+    if (m->marks[i].tick < a)
+        i++;
+    for (; i < m->nmarks && m->marks[i].tick < b; i++)
+        if (i >= 1 && mark_changes(m, i))
+            return 1;
+    return 0;
 }
 
 int tt_tempo_click_on_at(const tt_tempo_map_t *m, int64_t tick)

@@ -88,6 +88,11 @@
  * "click on" brings it back; the map (tempo, bars, timecode) runs on
  * unchanged.
  *
+ * Subdivision. "subdivide N" at a bar line asks the players' click feed
+ * (a room's "--click NAME:players") to click N times a beat from there
+ * (N 2..6 or 8; each divides every beat's ticks), "subdivide 1" stops it.
+ * It changes no time and no other feed.
+ *
  * Free time. "bar A free until B at TC" (A >= 2, B > A): bars A .. B-1 are
  * played without the map's tempo and without a click; bar B beat 1 is at
  * timecode TC (a label at the map's fps; the first such label after bar A,
@@ -128,7 +133,7 @@
  *   at 20.3.0 rit q=80 over 6
  *   bar 24 free until 26 at 01:00:31;00
  *   bar 30 click off
- *   bar 32 click on
+ *   bar 32 click on subdivide 2
  *   marker 24.1.0 Door slam
  *
  * Grammar (ASCII; lines end with LF, an optional CR before it is ignored):
@@ -142,7 +147,7 @@
  *             | "countoff" ws 0..8         count-off bars (default 0)
  *             | "pickup" ws BEATS          1..NUM-1 of bar 1's meter (default 0)
  *             | "end" ws BAR               the last bar (default: none)
- *             | "bar" ws BAR [ws METER] [ws CHANGE] [ws CLICK]
+ *             | "bar" ws BAR [ws METER] [ws CHANGE] [ws CLICK] [ws SUBDIV]
  *             | "at" ws BAR "." BEAT "." TICK ws (TEMPO | NAMED)
  *             | "marker" ws BAR "." BEAT "." TICK ws WORD {ws WORD}
  *                                          a named location: up to 10 words,
@@ -156,6 +161,8 @@
  *                                          (beats; at a beat, tick 0)
  *   FREE      = "free" ws "until" ws BAR ws "at" ws TIMECODE
  *   CLICK     = "click" ws ("off" | "on")
+ *   SUBDIV    = "subdivide" ws N           N 2..6 or 8 clicks a beat for the
+ *                                          players' feed, 1: off again
  *   UNIT      = ("w" | "h" | "q" | "e" | "s") ["."]
  *   VALUE     = BPM                        units per minute
  *             | FRAMES "-" EIGHTHS         a frame click: FRAMES 1..999,
@@ -173,15 +180,16 @@
  * Every tempo, in quarters per minute, lies in 20..400.
  * Rules: the first bar/at line is "bar 1 METER TEMPO" (no ramp); each
  * bar/at line lies strictly after the one before it (a bar line's position
- * is its beat 1); a "bar" line gives at least one of meter, change, click;
+ * is its beat 1); a "bar" line gives at least one of meter, change, click,
+ * subdivision;
  * "at" places a tempo mark inside a bar (MIDI imports produce them). fps,
  * start, countoff, pickup and end appear at most once each, anywhere
  * (start and free-time timecodes are read at the fps given; frame clicks
  * time at it). Keywords are lower case; anything else on a line is an
  * error naming the line. Limits: TT_TEMPO_MAX_TEXT bytes,
  * TT_TEMPO_MAX_LINES lines, TT_TEMPO_MAX_EVENTS meter changes plus tempo
- * marks plus click switches plus markers in total (a rit or free section
- * counts two), TT_TEMPO_MAX_MARKERS markers. Markers are read after every
+ * marks plus click switches plus subdivisions plus markers in total (a rit
+ * or free section counts two), TT_TEMPO_MAX_MARKERS markers. Markers are read after every
  * bar line (their positions in the final meters), in order of position.
  * Canonical form: fps, start, countoff, then pickup and end when set, then
  * one line per position in order, then the markers in order, no comments,
@@ -262,7 +270,8 @@ typedef struct {
     int64_t n, d;    /* rate (frames8 == 0): units per minute n/d */
 } tt_tempo_value_t;
 
-#define TT_TEMPO_MAX_GROUPS 12 /* click groups in a bar */
+#define TT_TEMPO_MAX_GROUPS 12   /* click groups in a bar */
+#define TT_TEMPO_MAX_SUBDIVIDE 8 /* clicks a beat ("subdivide N"; not 7) */
 /* A meter: num beats of 1/den notes, clicked in ngroups groups of
  * groups[i] beats (ngroups 0: a click on every beat). */
 typedef struct {
@@ -337,6 +346,10 @@ int tt_tempo_add_free(tt_tempo_map_t *m, int32_t bar, int32_t until_bar, int64_t
  * 1..TT_TEMPO_MAX_BAR). Returns as tt_tempo_add_meter. */
 int tt_tempo_add_click(tt_tempo_map_t *m, int32_t bar, int on, char *why);
 
+/* "subdivide n" from bar on (after every subdivision so far, 1..
+ * TT_TEMPO_MAX_BAR; n 1 (off), 2..6 or 8). Returns as tt_tempo_add_meter. */
+int tt_tempo_add_subdivide(tt_tempo_map_t *m, int32_t bar, int n, char *why);
+
 /* A named location (a MIDI marker, a hit point): name is 1..
  * TT_TEMPO_MARKER_LEN bytes of printable ASCII without '#', at most 10
  * words separated by single spaces; pos a position in the meters added so
@@ -384,7 +397,7 @@ tt_tempo_map_t *tt_tempo_parse_text(const char *text, size_t len, char *why);
 int tt_tempo_format_text(const tt_tempo_map_t *m, char **out, char *why);
 
 /* 1 if a and b are the same map (meters, marks with exact tempos and ramp
- * flags, count-off, start frame, fps), else 0. */
+ * flags, click switches, subdivisions, count-off, start frame, fps), else 0. */
 int tt_tempo_equal(const tt_tempo_map_t *a, const tt_tempo_map_t *b);
 
 /* Name of a beat unit ("q", "q.", ...; "?" for none). */
@@ -403,6 +416,9 @@ tt_fps_t tt_tempo_fps(const tt_tempo_map_t *m);
 
 /* Time of the first count-off click (bar 1 - countoff, beat 1): <= 0. */
 int64_t tt_tempo_start_ns(const tt_tempo_map_t *m);
+
+/* Clicks a beat the map asks of the players' feed in bar (1: none). */
+int tt_tempo_subdivide_at(const tt_tempo_map_t *m, int32_t bar);
 
 /* Meter of a bar (bars < 1 have bar 1's meter). */
 void tt_tempo_meter_at(const tt_tempo_map_t *m, int32_t bar, int32_t *num, int32_t *den);
@@ -429,13 +445,19 @@ typedef struct {
     int free_from;      /* free time starts here, until the next tempo mark */
     int32_t free_until; /* its bar */
     int64_t resume_frame;
-    int click; /* -1 no switch, 0 click off, 1 click on */
+    int click;     /* -1 no switch, 0 click off, 1 click on */
+    int subdivide; /* 0 no change, else "subdivide N" from here */
 } tt_tempo_change_t;
 int tt_tempo_change(const tt_tempo_map_t *m, size_t index, tt_tempo_change_t *out);
 
 /* 1 if the click sounds at tick (not in a click-off or free section, not
  * past the end bar); positions before the lead-in count as sounding. */
 int tt_tempo_click_on_at(const tt_tempo_map_t *m, int64_t tick);
+
+/* 1 if the tempo changes inside bar (1..): a mark there that steps to
+ * another tempo, or where a ramp, rit/accel or free time starts, or free
+ * time resumes. What the warning click feed warns of, a bar ahead. */
+int tt_tempo_bar_changes_tempo(const tt_tempo_map_t *m, int32_t bar);
 
 /* Positions: bbt <-> ticks from bar 1 beat 1 (clamped to the tick limit). */
 int64_t tt_tempo_bbt_to_tick(const tt_tempo_map_t *m, tt_bbt_t pos);

@@ -53,6 +53,13 @@ typedef struct {
     int on;
 } switch_t;
 
+/* "subdivide N" from a bar on (N 1: off): the players' feed clicks N
+ * per beat there. */
+typedef struct {
+    int32_t bar;
+    int n;
+} subdiv_t;
+
 typedef struct {
     tt_bbt_t pos;
     char name[TT_TEMPO_MARKER_LEN + 1];
@@ -67,6 +74,8 @@ struct tt_tempo_map {
     size_t nmarks, cap_marks;
     switch_t *switches;
     size_t nswitches, cap_switches;
+    subdiv_t *subdivs;
+    size_t nsubdivs, cap_subdivs;
     int countoff;
     int pickup;      /* beats of bar 0 played before bar 1 (0: none) */
     int32_t end_bar; /* last bar: no click from the next bar line on (0: none) */

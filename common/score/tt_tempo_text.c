@@ -52,7 +52,7 @@ static size_t put_mark(const tt_tempo_map_t *m, size_t j, char *p, size_t room)
 int tt_tempo_format_text(const tt_tempo_map_t *m, char **out, char *why)
 {
     /* Every line is at most 128 bytes and holds at least one event. */
-    size_t cap = 256 + 128 * (m->nmeters + m->nmarks + m->nswitches + m->nmarkers);
+    size_t cap = 256 + 128 * (m->nmeters + m->nmarks + m->nswitches + m->nsubdivs + m->nmarkers);
     char *buf = malloc(cap);
     *out = NULL;
     if (!buf)
@@ -66,15 +66,18 @@ int tt_tempo_format_text(const tt_tempo_map_t *m, char **out, char *why)
         len += (size_t)snprintf(buf + len, cap - len, "pickup %d\n", m->pickup);
     if (m->end_bar)
         len += (size_t)snprintf(buf + len, cap - len, "end %d\n", (int)m->end_bar);
-    size_t i = 0, j = 0, k = 0;
+    size_t i = 0, j = 0, k = 0, q = 0;
     for (;;) {
         int64_t ti = i < m->nmeters ? m->meters[i].tick : INT64_MAX;
         int64_t tj = j < m->nmarks ? m->marks[j].tick : INT64_MAX;
         int64_t tk = k < m->nswitches
                          ? tt_tempo_bbt_to_tick(m, (tt_bbt_t){m->switches[k].bar, 1, 0})
                          : INT64_MAX;
+        int64_t tq = q < m->nsubdivs ? tt_tempo_bbt_to_tick(m, (tt_bbt_t){m->subdivs[q].bar, 1, 0})
+                                     : INT64_MAX;
         int64_t t = ti < tj ? ti : tj;
         t = tk < t ? tk : t;
+        t = tq < t ? tq : t;
         if (t == INT64_MAX)
             break;
         tt_bbt_t p = tt_tempo_tick_to_bbt(m, t);
@@ -92,6 +95,8 @@ int tt_tempo_format_text(const tt_tempo_map_t *m, char **out, char *why)
         if (tk == t)
             len += (size_t)snprintf(buf + len, cap - len, " click %s",
                                     m->switches[k++].on ? "on" : "off");
+        if (tq == t)
+            len += (size_t)snprintf(buf + len, cap - len, " subdivide %d", m->subdivs[q++].n);
         if (len == head) { /* only an implied mark here: no line */
             len = line;
             buf[len] = '\0';
@@ -331,7 +336,8 @@ typedef struct {
     int have_free;
     int64_t until;
     int64_t resume_frame;
-    int click; /* -1: none */
+    int click;     /* -1: none */
+    int subdivide; /* 0: none */
 } clauses_t;
 
 /* toks[i..n): [TEMPO | NAMED | FREE (allow_free)] [CLICK (allow_click)]. */
@@ -391,11 +397,22 @@ static int parse_change(parser_t *ps, tok_t *toks, int i, int n, clauses_t *c, i
         i += 2;
         after = "";
     }
+    if (i < n && tok_is(toks[i], "subdivide") && allow_more) {
+        int64_t sub;
+        if (i + 1 >= n || parse_uint(toks[i + 1].s, toks[i + 1].n, TT_TEMPO_MAX_SUBDIVIDE, &sub) ||
+            sub < 1 || sub == 7)
+            return perr(ps, "bad subdivision \"%s\"%s", i + 1 < n ? tok_show(toks[i + 1], b1) : "",
+                        ": write \"subdivide N\", N 2..6 or 8 clicks a beat, 1 for off");
+        c->subdivide = (int)sub;
+        i += 2;
+        after = "";
+    }
     if (i < n) {
-        if (!c->have_meter && !c->have_tempo && !c->named && !c->have_free && c->click < 0)
+        if (!c->have_meter && !c->have_tempo && !c->named && !c->have_free && c->click < 0 &&
+            !c->subdivide)
             return perr(ps, "unexpected \"%s\"%s", tok_show(toks[i], b1),
-                        ": expected a meter like 3/4, a tempo like q=92, rit, accel, free or "
-                        "click");
+                        ": expected a meter like 3/4, a tempo like q=92, rit, accel, free, "
+                        "click or subdivide");
         return perr(ps, "unexpected \"%s\"%s", tok_show(toks[i], b1), after);
     }
     return 0;
@@ -414,6 +431,8 @@ static int add_change(parser_t *ps, int64_t tick, int32_t bar, clauses_t *c)
         rc = tt_tempo_add_free(ps->m, bar, (int32_t)c->until, c->resume_frame, inner);
     if (rc == 0 && c->click >= 0)
         rc = tt_tempo_add_click(ps->m, bar, c->click, inner);
+    if (rc == 0 && c->subdivide)
+        rc = tt_tempo_add_subdivide(ps->m, bar, c->subdivide, inner);
     return rc ? pwrap(ps, rc, inner) : 0;
 }
 
@@ -478,7 +497,7 @@ static int parse_bar_line(parser_t *ps, tok_t *toks, int n)
     if (rc)
         return rc;
     snprintf(num, sizeof num, "%lld", (long long)bar);
-    if (!c.have_meter && !c.have_tempo && !c.named && !c.have_free && c.click < 0)
+    if (!c.have_meter && !c.have_tempo && !c.named && !c.have_free && c.click < 0 && !c.subdivide)
         return perr(ps, "bar %s gives neither a meter nor a tempo%s", num, "");
     if (!ps->m) {
         if (bar != 1 || !c.have_meter || !c.have_tempo || c.ramp)
@@ -490,6 +509,8 @@ static int parse_bar_line(parser_t *ps, tok_t *toks, int n)
         ps->last_tick = 0;
         ps->last_bar = 1;
         if (c.click >= 0 && (rc = tt_tempo_add_click(ps->m, 1, c.click, inner)))
+            return pwrap(ps, rc, inner);
+        if (c.subdivide && (rc = tt_tempo_add_subdivide(ps->m, 1, c.subdivide, inner)))
             return pwrap(ps, rc, inner);
         return 0;
     }
