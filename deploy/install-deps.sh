@@ -9,7 +9,8 @@ libzmq3-dev libprotobuf-c-dev protobuf-c-compiler
 liblmdb-dev lmdb-utils libsodium-dev libjansson-dev libcmocka-dev
 clang jq curl
 libltc-dev libsndfile1-dev libjack-jackd2-dev jackd2 abcmidi
-libinih-dev libmicrohttpd-dev libsoxr-dev"
+libinih-dev libmicrohttpd-dev libsoxr-dev
+espeak-ng"
 
 missing=""
 for p in $PKGS; do

@@ -5,13 +5,12 @@
 #include "tt_onsets.h"
 #include "tt_timecode.h"
 
+#include <assert.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define CLICK_MS TT_ONSETS_CLICK_MS /* the onset reader knows the shape */
-
-typedef enum { CLICK_ACCENT, CLICK_BEAT, CLICK_COUNTOFF_ACCENT, CLICK_COUNTOFF } click_kind_t;
 
 struct agent_click_roll {
     tt_tempo_map_t *map;
@@ -22,7 +21,6 @@ struct agent_click_roll {
     int64_t c_from;         /* cue time of from_bar beat 1 */
     tt_tempo_countoff_t co; /* the lead-in: count-off and pickup */
     int64_t stop_session;   /* INT64_MAX: not scheduled */
-    int64_t last_click;     /* session time of the last click started, INT64_MIN: none */
     tt_ltc_enc_t *ltc;
     int64_t ltc_frame; /* frame held in ltc_buf, or INT64_MIN */
     int64_t ltc_first_sample;
@@ -86,7 +84,6 @@ agent_click_roll_t *agent_click_roll_new(const char *text, int32_t from_bar, int
         return NULL;
     }
     roll->ltc_frame = INT64_MIN;
-    roll->last_click = INT64_MIN;
     return roll;
 }
 
@@ -120,8 +117,22 @@ void agent_click_init(agent_click_t *c, int sample_rate)
 {
     memset(c, 0, sizeof *c);
     c->sample_rate = sample_rate;
-    for (int i = 0; i < AGENT_CLICK_MAX_VOICES; i++)
-        c->voices[i].pos = INT64_MAX; /* silent */
+    agent_pattern_t p = AGENT_PATTERN_CLICK;
+    agent_click_set_feeds(c, &p, 1, NULL);
+}
+
+void agent_click_set_feeds(agent_click_t *c, const agent_pattern_t *patterns, int n,
+                           const agent_click_samples_t *words)
+{
+    c->nfeeds = n < 1 ? 1 : n > AGENT_CLICK_MAX_FEEDS ? AGENT_CLICK_MAX_FEEDS : n;
+    c->words = words;
+    for (int f = 0; f < c->nfeeds; f++) {
+        agent_click_feed_t *fd = &c->feeds[f];
+        fd->pattern = n < 1 ? AGENT_PATTERN_CLICK : patterns[f];
+        fd->last_click = INT64_MIN;
+        for (int i = 0; i < AGENT_CLICK_MAX_VOICES; i++)
+            fd->voices[i] = (agent_click_voice_t){.pos = INT64_MAX, .len = 0}; /* silent */
+    }
 }
 
 agent_click_roll_t *agent_click_set_roll(agent_click_t *c, agent_click_roll_t *roll)
@@ -129,6 +140,8 @@ agent_click_roll_t *agent_click_set_roll(agent_click_t *c, agent_click_roll_t *r
     agent_click_roll_t *old = c->roll;
     c->roll = roll;
     c->finished = 0;
+    for (int f = 0; f < c->nfeeds; f++)
+        c->feeds[f].last_click = INT64_MIN; /* a new roll's clicks are all new */
     return old;
 }
 
@@ -140,28 +153,45 @@ void agent_click_set_stop(agent_click_t *c, int64_t at_session_ns)
 
 /* ------------------------------------------------------------ rendering */
 
-/* A click whose exact start lies `frac` samples before sample s0 + offset:
- * rendered from that instant, so its phase carries the sub-sample timing. */
-static void start_voice(agent_click_t *c, click_kind_t kind, int64_t offset, double frac)
+/* A sound whose exact start lies `frac` samples before sample s0 + offset:
+ * rendered from that instant, so its phase carries the sub-sample timing.
+ * Today's four click sounds keep their pitch and level (tests and the
+ * onset reader tell them apart); the subdivision is a soft click, the
+ * warning a high one, a word its sample or a mid tone. */
+static void start_voice(agent_click_t *c, agent_click_feed_t *fd, const agent_click_event_t *ev,
+                        int64_t offset, double frac)
 {
-    static const float freq[] = {1760.0f, 880.0f, 2637.0f, 1319.0f};
-    static const float amp[] = {0.9f, 0.6f, 0.8f, 0.55f};
-    const int64_t len = (int64_t)CLICK_MS * c->sample_rate / 1000;
+    static const float freq[AGENT_SOUND_N] = {1760.0f, 880.0f,  2637.0f, 1319.0f,
+                                              1175.0f, 3520.0f, 660.0f};
+    static const float amp[AGENT_SOUND_N] = {0.9f, 0.6f, 0.8f, 0.55f, 0.35f, 0.75f, 0.5f};
+    int sound = ev->sound >= 0 && ev->sound < AGENT_SOUND_N ? ev->sound : AGENT_SOUND_BEAT;
+    agent_click_voice_t v = {-offset,    frac, freq[sound],
+                             amp[sound], NULL, (int64_t)CLICK_MS * c->sample_rate / 1000};
+    if (sound == AGENT_SOUND_WORD && c->words && ev->word >= 1 && ev->word <= AGENT_CLICK_WORDS &&
+        c->words->pcm[ev->word] && c->words->rate == c->sample_rate) {
+        v.pcm = c->words->pcm[ev->word];
+        v.len = c->words->len[ev->word];
+        v.frac = 0.0; /* a sample starts on the sample */
+    }
     for (int i = 0; i < AGENT_CLICK_MAX_VOICES; i++)
-        if (c->voices[i].pos >= len) {
-            c->voices[i] = (agent_click_voice_t){-offset, frac, freq[kind], amp[kind]};
+        if (fd->voices[i].pos >= fd->voices[i].len) {
+            fd->voices[i] = v;
             return;
         }
 }
 
-static void mix_voices(agent_click_t *c, float *click, int n)
+static void mix_voices(agent_click_t *c, agent_click_feed_t *fd, float *click, int n)
 {
-    const int64_t len = (int64_t)CLICK_MS * c->sample_rate / 1000;
     for (int v = 0; v < AGENT_CLICK_MAX_VOICES; v++) {
-        agent_click_voice_t *vo = &c->voices[v];
+        agent_click_voice_t *vo = &fd->voices[v];
+        const int64_t len = vo->len;
         for (int i = 0; i < n && vo->pos < len; i++, vo->pos++) {
             if (vo->pos < 0)
                 continue;
+            if (vo->pcm) {
+                click[i] += vo->pcm[vo->pos];
+                continue;
+            }
             /* A cosine from its exact start: full amplitude at once, so the first
              * sample marks the onset and its phase the fraction of a sample. */
             double t = ((double)vo->pos + vo->frac) / c->sample_rate;
@@ -171,8 +201,23 @@ static void mix_voices(agent_click_t *c, float *click, int n)
     }
 }
 
-static void place_clicks(agent_click_t *c, const tt_clock_map_t *m, const agent_click_clock_t *k,
-                         int n)
+/* Starts ev at session time s if its sample falls in this block. */
+static void place_event(agent_click_t *c, agent_click_feed_t *fd, const tt_clock_map_t *m,
+                        const agent_click_clock_t *k, int n, int64_t s,
+                        const agent_click_event_t *ev)
+{
+    double p = session_to_position(k, m, s);
+    int64_t i = (int64_t)ceil(p);
+    /* Each click once: when the clock's mapping steps back (a JACK
+     * stall re-anchored), a click already played would fall in again. */
+    if (i >= k->s0 && i < k->s0 + n && s > fd->last_click) {
+        start_voice(c, fd, ev, i - k->s0, (double)i - p);
+        fd->last_click = s;
+    }
+}
+
+static void place_clicks(agent_click_t *c, agent_click_feed_t *fd, const tt_clock_map_t *m,
+                         const agent_click_clock_t *k, int n)
 {
     agent_click_roll_t *roll = c->roll;
     int64_t s0 = k->s0;
@@ -180,39 +225,26 @@ static void place_clicks(agent_click_t *c, const tt_clock_map_t *m, const agent_
     int64_t sess_hi = tt_clock_map_session(m, sample_to_local(k, s0 + n)) + 1000000;
     /* Lead-in: synthesized from the beat (and groups) of the first bar
      * played; from bar 1 its last beats may be the pickup, clicked as music. */
-    tt_click_t cl;
+    agent_click_event_t ev;
     for (int j = 0; j < roll->co.beats; j++) {
         int64_t s = roll->start_session + (int64_t)j * roll->co.beat_ns;
         if (s < sess_lo || s > sess_hi || s >= roll->stop_session ||
-            !tt_tempo_countoff_click(&roll->co, j, &cl))
+            !agent_click_pattern_lead_in(fd->pattern, &roll->co, j, &ev))
             continue;
-        double p = session_to_position(k, m, s);
-        int64_t i = (int64_t)ceil(p);
-        if (i >= s0 && i < s0 + n && s > roll->last_click) {
-            click_kind_t kind = cl.countoff ? (cl.downbeat ? CLICK_COUNTOFF_ACCENT : CLICK_COUNTOFF)
-                                            : (cl.downbeat ? CLICK_ACCENT : CLICK_BEAT);
-            start_voice(c, kind, i - s0, (double)i - p);
-            roll->last_click = s;
-        }
+        place_event(c, fd, m, k, n, s, &ev);
     }
-    /* The cue itself. */
+    /* The cue itself. The map says which beats click: groups, click-off
+     * and free sections and the end bar are silent. */
     int64_t cue_lo = roll->c_from + (sess_lo - roll->origin);
     if (cue_lo < roll->c_from)
         cue_lo = roll->c_from;
-    /* The map says which beats click: groups, click-off and free sections
-     * and the end bar are silent. */
-    for (int64_t t = cue_lo; tt_tempo_next_click(roll->map, t, &cl) == 0; t = cl.ns + 1) {
-        int64_t s = cue_to_session(roll, cl.ns);
+    int64_t cue_hi = roll->c_from + (sess_hi - roll->origin) + 1;
+    for (int64_t t = cue_lo; agent_click_pattern_next(roll->map, fd->pattern, t, cue_hi, &ev) == 0;
+         t = ev.ns + 1) {
+        int64_t s = cue_to_session(roll, ev.ns);
         if (s > sess_hi || s >= roll->stop_session)
             break;
-        double p = session_to_position(k, m, s);
-        int64_t i = (int64_t)ceil(p);
-        /* Each click once: when the clock's mapping steps back (a JACK
-         * stall re-anchored), a click already played would fall in again. */
-        if (i >= s0 && i < s0 + n && s > roll->last_click) {
-            start_voice(c, cl.downbeat ? CLICK_ACCENT : CLICK_BEAT, i - s0, (double)i - p);
-            roll->last_click = s;
-        }
+        place_event(c, fd, m, k, n, s, &ev);
     }
 }
 
@@ -260,17 +292,28 @@ static void place_ltc(agent_click_t *c, const tt_clock_map_t *m, const agent_cli
     }
 }
 
-void agent_click_render(agent_click_t *c, const tt_clock_map_t *m, const agent_click_clock_t *k,
-                        float *click, float *ltc, int n)
+void agent_click_render_feeds(agent_click_t *c, const tt_clock_map_t *m,
+                              const agent_click_clock_t *k, float *const *outs, float *ltc, int n)
 {
-    memset(click, 0, (size_t)n * sizeof *click);
+    for (int f = 0; f < c->nfeeds; f++)
+        memset(outs[f], 0, (size_t)n * sizeof *outs[f]);
     memset(ltc, 0, (size_t)n * sizeof *ltc);
     if (c->roll && !c->finished && m->valid) {
-        place_clicks(c, m, k, n);
+        for (int f = 0; f < c->nfeeds; f++)
+            place_clicks(c, &c->feeds[f], m, k, n);
         place_ltc(c, m, k, n, ltc);
         int64_t end = tt_clock_map_session(m, sample_to_local(k, k->s0 + n));
         if (c->roll->stop_session != INT64_MAX && end > c->roll->stop_session + 200000000LL)
             c->finished = 1; /* stopped, and the last click has rung out */
     }
-    mix_voices(c, click, n);
+    for (int f = 0; f < c->nfeeds; f++)
+        mix_voices(c, &c->feeds[f], outs[f], n);
+}
+
+void agent_click_render(agent_click_t *c, const tt_clock_map_t *m, const agent_click_clock_t *k,
+                        float *click, float *ltc, int n)
+{
+    assert(c->nfeeds == 1);
+    float *outs[1] = {click};
+    agent_click_render_feeds(c, m, k, outs, ltc, n);
 }

@@ -10,6 +10,11 @@
  * arrives late simply has its past clicks skipped, so it joins mid-bar on
  * the map's times.
  *
+ * A roll feeds up to AGENT_CLICK_MAX_FEEDS click outputs at once, each
+ * through its pattern (agent_click_pattern.h) with its own voices: the same
+ * map, the same clock mapping, so every feed's clicks fall on the same
+ * samples as the default output's. One LTC output serves them all.
+ *
  * Real-time rules: agent_click_roll_new and agent_click_roll_free
  * allocate and run outside the audio callback; everything taking an
  * agent_click_t (render, set_roll, set_stop) never allocates, locks,
@@ -21,6 +26,8 @@
 
 #include <stdint.h>
 
+#include "agent_click_pattern.h"
+#include "agent_click_samples.h"
 #include "tt_clock_map.h"
 #include "tt_ltc.h"
 #include "tt_tempo.h"
@@ -49,16 +56,32 @@ typedef struct {
     int64_t pos; /* samples already played; < 0: starts later */
     double frac; /* the click began this many samples before pos 0 */
     float freq, amp;
+    const float *pcm; /* a word sample (borrowed), or NULL: the synthesized click */
+    int64_t len;      /* samples the voice lasts */
 } agent_click_voice_t;
+
+typedef struct {
+    agent_pattern_t pattern;
+    int64_t last_click; /* session time of the last event started, INT64_MIN: none */
+    agent_click_voice_t voices[AGENT_CLICK_MAX_VOICES];
+} agent_click_feed_t;
 
 typedef struct {
     int sample_rate;
     agent_click_roll_t *roll; /* current roll or NULL; owned by whoever set it */
     int finished;             /* the roll's stop has passed and the last click rang out */
-    agent_click_voice_t voices[AGENT_CLICK_MAX_VOICES];
+    int nfeeds;               /* 1..AGENT_CLICK_MAX_FEEDS */
+    agent_click_feed_t feeds[AGENT_CLICK_MAX_FEEDS];
+    const agent_click_samples_t *words; /* borrowed, or NULL: the count in tones */
 } agent_click_t;
 
+/* One feed of today's click pattern. */
 void agent_click_init(agent_click_t *c, int sample_rate);
+/* Not real-time, before rendering: n (1..AGENT_CLICK_MAX_FEEDS) feeds in
+ * these patterns, spoken numbers from words (borrowed; must outlive c; NULL:
+ * tones at the rate given to init). */
+void agent_click_set_feeds(agent_click_t *c, const agent_pattern_t *patterns, int n,
+                           const agent_click_samples_t *words);
 
 /* Sets the roll to play (NULL: none); returns the previous one for the
  * caller to free outside the real-time thread. */
@@ -66,8 +89,13 @@ agent_click_roll_t *agent_click_set_roll(agent_click_t *c, agent_click_roll_t *r
 /* Stops the current roll at session time at_session_ns. */
 void agent_click_set_stop(agent_click_t *c, int64_t at_session_ns);
 
-/* Renders n samples from clk.s0: click into click[], LTC into ltc[]
- * (both overwritten). m: the clock thread's latest mapping. */
+/* Renders n samples from clk.s0: feed i into outs[i] (c->nfeeds of
+ * them), LTC into ltc[] (all overwritten). m: the clock thread's latest
+ * mapping. */
+void agent_click_render_feeds(agent_click_t *c, const tt_clock_map_t *m,
+                              const agent_click_clock_t *clk, float *const *outs, float *ltc,
+                              int n);
+/* The same for a single feed (c->nfeeds 1): click into click[]. */
 void agent_click_render(agent_click_t *c, const tt_clock_map_t *m, const agent_click_clock_t *clk,
                         float *click, float *ltc, int n);
 

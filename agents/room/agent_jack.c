@@ -28,7 +28,10 @@ typedef struct {
 struct agent_jack {
     agent_jack_config_t cfg;
     jack_client_t *client;
-    jack_port_t *click_port, *ltc_port;
+    agent_click_outputs_t outputs;
+    int nclick;
+    jack_port_t *click_ports[AGENT_CLICK_MAX_FEEDS], *ltc_port;
+    agent_click_samples_t *words;
     jack_port_t *prelay_port;      /* prelays and guides (agent_playback) */
     jack_ringbuffer_t *retired_pb; /* agent_playback_roll_t *, callback -> main */
     agent_playback_roll_t *pb;     /* callback-owned */
@@ -87,7 +90,9 @@ static int process(jack_nframes_t n, void *arg)
     agent_jack_t *j = arg;
     int64_t wake = tt_time_mono_ns();
     take_commands(j);
-    float *click = jack_port_get_buffer(j->click_port, n);
+    float *outs[AGENT_CLICK_MAX_FEEDS];
+    for (int f = 0; f < j->nclick; f++)
+        outs[f] = jack_port_get_buffer(j->click_ports[f], n);
     float *ltc = jack_port_get_buffer(j->ltc_port, n);
     float *prelay = jack_port_get_buffer(j->prelay_port, n);
     jack_nframes_t cur_frames;
@@ -95,7 +100,8 @@ static int process(jack_nframes_t n, void *arg)
     float period_usecs;
     if (n == 0 ||
         jack_get_cycle_times(j->client, &cur_frames, &cur_usecs, &next_usecs, &period_usecs) != 0) {
-        memset(click, 0, n * sizeof *click);
+        for (int f = 0; f < j->nclick; f++)
+            memset(outs[f], 0, n * sizeof *outs[f]);
         memset(ltc, 0, n * sizeof *ltc);
         memset(prelay, 0, n * sizeof *prelay);
         return 0;
@@ -129,7 +135,7 @@ static int process(jack_nframes_t n, void *arg)
     agent_click_clock_t k = {j->frames64, local0, (double)(local1 - local0) / (double)n};
     tt_clock_map_t m;
     tt_clock_box_read(j->cfg.box, &m);
-    agent_click_render(&j->click, &m, &k, click, ltc, (int)n);
+    agent_click_render_feeds(&j->click, &m, &k, outs, ltc, (int)n);
     agent_playback_render(j->pb, &m, &k, prelay, (int)n); /* the click's mapping and latency */
     agent_capture_t *cap = atomic_load_explicit(&j->capture, memory_order_acquire);
     if (cap && m.valid) {
@@ -152,7 +158,7 @@ static void on_latency(jack_latency_callback_mode_t mode, void *arg)
     agent_jack_t *j = arg;
     jack_latency_range_t r;
     if (mode == JackPlaybackLatency) {
-        jack_port_get_latency_range(j->click_port, JackPlaybackLatency, &r);
+        jack_port_get_latency_range(j->click_ports[0], JackPlaybackLatency, &r);
         atomic_store_explicit(&j->playback_latency, (int)r.max, memory_order_relaxed);
     } else if (atomic_load_explicit(&j->capture, memory_order_acquire)) {
         jack_port_get_latency_range(j->in_ports[0], JackCaptureLatency, &r);
@@ -271,19 +277,33 @@ agent_jack_t *agent_jack_start(const agent_jack_config_t *cfg, char *why)
         goto fail;
     }
     j->rate = (int)jack_get_sample_rate(j->client);
+    if (cfg->outputs)
+        j->outputs = *cfg->outputs;
+    j->cfg.outputs = &j->outputs;
     agent_click_init(&j->click, j->rate);
+    j->words = agent_click_samples_for(agent_click_outputs_use(&j->outputs, AGENT_PATTERN_COUNT),
+                                       j->outputs.samples_dir, j->rate);
+    if (j->outputs.n)
+        agent_click_set_feeds(&j->click, j->outputs.pattern, j->outputs.n, j->words);
+    j->nclick = j->outputs.n ? j->outputs.n : 1;
     j->to_rt = jack_ringbuffer_create(64 * sizeof(jack_cmd_t));
     j->retired = jack_ringbuffer_create(64 * sizeof(agent_click_roll_t *));
     j->retired_pb = jack_ringbuffer_create(64 * sizeof(agent_playback_roll_t *));
-    j->prelay_port =
-        jack_port_register(j->client, "prelay", JACK_DEFAULT_AUDIO_TYPE, JackPortIsOutput, 0);
-    j->click_port =
-        jack_port_register(j->client, "click", JACK_DEFAULT_AUDIO_TYPE, JackPortIsOutput, 0);
+    for (int f = 0; f < j->nclick; f++) {
+        const char *name = j->outputs.n ? j->outputs.name[f] : "click";
+        j->click_ports[f] =
+            jack_port_register(j->client, name, JACK_DEFAULT_AUDIO_TYPE, JackPortIsOutput, 0);
+        if (!j->click_ports[f]) {
+            tt_fail(why, TT_ERR_IO, "registering JACK output port %s", name);
+            goto fail;
+        }
+    }
     j->ltc_port =
         jack_port_register(j->client, "ltc", JACK_DEFAULT_AUDIO_TYPE, JackPortIsOutput, 0);
-    if (!j->to_rt || !j->retired || !j->retired_pb || !j->click_port || !j->ltc_port ||
-        !j->prelay_port) {
-        tt_fail(why, TT_ERR_IO, "registering JACK ports click, ltc and prelay");
+    j->prelay_port =
+        jack_port_register(j->client, "prelay", JACK_DEFAULT_AUDIO_TYPE, JackPortIsOutput, 0);
+    if (!j->to_rt || !j->retired || !j->retired_pb || !j->ltc_port || !j->prelay_port) {
+        tt_fail(why, TT_ERR_IO, "registering JACK ports ltc and prelay");
         goto fail;
     }
     j->jack_minus_mono_ns = jack_minus_mono(); /* measured, not assumed */
@@ -301,9 +321,12 @@ agent_jack_t *agent_jack_start(const agent_jack_config_t *cfg, char *why)
         goto fail;
     }
     j->active = 1;
-    tt_diag_info("JACK: ports %s:click, %s:ltc and %s:prelay at %d Hz",
-                 jack_get_client_name(j->client), jack_get_client_name(j->client),
-                 jack_get_client_name(j->client), j->rate);
+    for (int f = 0; f < j->outputs.n; f++)
+        tt_diag_info("JACK: click port %s:%s (%s)", jack_get_client_name(j->client),
+                     j->outputs.name[f], agent_click_pattern_name(j->outputs.pattern[f]));
+    tt_diag_info("JACK: ports %s:%s, %s:ltc and %s:prelay at %d Hz",
+                 jack_get_client_name(j->client), j->outputs.n ? "(click outputs above)" : "click",
+                 jack_get_client_name(j->client), jack_get_client_name(j->client), j->rate);
     return j;
 fail:
     agent_jack_destroy(&j);
@@ -339,6 +362,7 @@ void agent_jack_destroy(agent_jack_t **self_p)
     agent_playback_roll_free(&j->pb);
     agent_click_roll_t *roll = agent_click_set_roll(&j->click, NULL);
     agent_click_roll_free(&roll);
+    agent_click_samples_destroy(&j->words);
     free(j);
     *self_p = NULL;
 }

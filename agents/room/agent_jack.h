@@ -1,6 +1,9 @@
 /* agent_jack: the room's click and LTC on JACK output ports "click" and
  * "ltc", every event on its exact sample inside the period, and the roll's
  * prelays and guides (agent_playback) on "prelay", by the same mapping.
+ * With click outputs (--click NAME:PATTERN) there is one port per output,
+ * CLIENT:NAME, instead of "click"; all are rendered in the same callback
+ * from the same timing, so they agree to the sample.
  *
  * The process callback maps the period to local time with
  * jack_get_cycle_times (the frame time and microsecond time of this cycle
@@ -17,14 +20,16 @@
 #include <stdint.h>
 
 #include "agent_capture.h"
+#include "agent_click_pattern.h"
 #include "agent_clock.h"
 #include "agent_playback.h"
 #include "tt_clock_map.h"
 
 typedef struct {
-    const char *client_name; /* JACK client name, e.g. "tutti-stage" */
-    agent_clock_t *clock;    /* borrowed */
-    tt_clock_box_t *box;     /* borrowed */
+    const char *client_name;              /* JACK client name, e.g. "tutti-stage" */
+    agent_clock_t *clock;                 /* borrowed */
+    tt_clock_box_t *box;                  /* borrowed */
+    const agent_click_outputs_t *outputs; /* borrowed, copied; NULL or n 0: one "click" */
 } agent_jack_config_t;
 
 typedef struct agent_jack agent_jack_t;

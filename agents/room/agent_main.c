@@ -2,6 +2,7 @@
  * and (in later releases) the clock, click and capture for its room. */
 #define _POSIX_C_SOURCE 200809L
 #include "agent_capture.h"
+#include "agent_click_samples.h"
 #include "agent_clock.h"
 #include "agent_jack.h"
 #include "agent_playback.h"
@@ -60,6 +61,22 @@ static void usage(FILE *out)
             "                        roll into a 48 kHz WAV, as if a sound card ran on this\n"
             "                        agent's clock, for the agent's whole run; PATH.json holds\n"
             "                        sample_rate, local_start_ns, session_start_ns, start_tc, fps\n"
+            "  --click NAME:PATTERN  a click output of its own (repeat, up to 8): JACK port\n"
+            "                        CLIENT:NAME instead of CLIENT:click, and with --click-wav\n"
+            "                        stage.wav a file stage-NAME.wav (+ .json) per output.\n"
+            "                        PATTERN: click (today's click: beats or groups, downbeat\n"
+            "                        accented, a distinct count-off), conductor (downbeat\n"
+            "                        accented, group beats only, never subdivided), players\n"
+            "                        (every beat, split where the map says \"subdivide N\"),\n"
+            "                        warning (a distinct high click through the bar before the\n"
+            "                        first downbeat and before each tempo change), count (the\n"
+            "                        count-off spoken, \"one, two, ...\", then silent). E.g.\n"
+            "                        --click cond:conductor --click band:players --click\n"
+            "                        warn:warning --click count:count (default: one output\n"
+            "                        \"click\", pattern click)\n"
+            "  --click-samples DIR   spoken count-off words DIR/1.wav .. DIR/12.wav (default:\n"
+            "                        " AGENT_CLICK_SAMPLES_DIR ",\n"
+            "                        built with espeak-ng); missing words are counted in tones\n"
             "  --capture DIR         record every take into DIR: one 24-bit Broadcast WAV per\n"
             "                        input, CUE_tTAKE_ROOM_INPUT.wav, its bext TimeReference on\n"
             "                        the cue's timecode, and NAME.wav.json (BLAKE2b hash, size,\n"
@@ -460,6 +477,7 @@ int main(int argc, char **argv)
     uint64_t upload_rate = 0, prelay_rate = 0;
     int no_upload = 0;
     int use_jack = 0;
+    agent_click_outputs_t click_outs = {0};
     long clock_offset_us = 0;
     double clock_skew_ppm = 0.0;
     long map_mb = 0;
@@ -486,7 +504,9 @@ int main(int argc, char **argv)
         O_CAP_MAX,
         O_UPLOAD_RATE,
         O_NO_UPLOAD,
-        O_PRELAY_RATE
+        O_PRELAY_RATE,
+        O_CLICK,
+        O_CLICK_SAMPLES
     };
     static const struct option opts[] = {
         {"room", required_argument, 0, O_ROOM},
@@ -500,6 +520,8 @@ int main(int argc, char **argv)
         {"clock-trace", required_argument, 0, O_CTRACE},
         {"click-wav", required_argument, 0, O_WAV},
         {"jack", no_argument, 0, O_JACK},
+        {"click", required_argument, 0, O_CLICK},
+        {"click-samples", required_argument, 0, O_CLICK_SAMPLES},
         {"jack-name", required_argument, 0, O_JACKNAME},
         {"players", required_argument, 0, O_PLAYERS},
         {"capture", required_argument, 0, O_CAPTURE},
@@ -535,6 +557,15 @@ int main(int argc, char **argv)
         case O_CTRACE: clock_trace = optarg; break;
         case O_WAV: click_wav = optarg; break;
         case O_JACK: use_jack = 1; break;
+        case O_CLICK: {
+            char bad[TT_WHY_LEN];
+            if (agent_click_outputs_add(&click_outs, optarg, bad) != 0) {
+                fprintf(stderr, "tutti-agent: %s\n", bad);
+                return 2;
+            }
+            break;
+        }
+        case O_CLICK_SAMPLES: click_outs.samples_dir = optarg; break;
         case O_JACKNAME: jack_name = optarg; break;
         case O_PLAYERS: players = optarg; break;
         case O_CAPTURE: capture_dir = optarg; break;
@@ -705,7 +736,8 @@ int main(int argc, char **argv)
         goto out;
     }
     if (click_wav) {
-        agent_render_config_t rcfg = {.wav_path = click_wav, .clock = clock, .box = &box};
+        agent_render_config_t rcfg = {
+            .wav_path = click_wav, .clock = clock, .box = &box, .outputs = &click_outs};
         agent.render = agent_render_start(ctx, &rcfg, why);
         if (!agent.render) {
             tt_diag_error("%s", why);
@@ -718,7 +750,8 @@ int main(int argc, char **argv)
         snprintf(name, sizeof name, "%s", jack_name ? jack_name : "");
         if (!jack_name)
             snprintf(name, sizeof name, "tutti-%.100s", room);
-        agent_jack_config_t jcfg = {.client_name = name, .clock = clock, .box = &box};
+        agent_jack_config_t jcfg = {
+            .client_name = name, .clock = clock, .box = &box, .outputs = &click_outs};
         agent.jack = agent_jack_start(&jcfg, why);
         if (!agent.jack) {
             tt_diag_error("--jack: %s", why);

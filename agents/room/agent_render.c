@@ -39,10 +39,13 @@ struct agent_render {
     void *ctx;
     tt_actor_t *actor;
     void *pipe; /* the thread's end of the actor's pipe, while it runs */
-    SNDFILE *snd;
-    char json_path[1100];
+    agent_click_outputs_t outputs;
+    int nfiles;
+    SNDFILE *snd[AGENT_CLICK_MAX_FEEDS];
+    char json_path[AGENT_CLICK_MAX_FEEDS][1200];
     int64_t local_start;
     agent_click_t click;
+    agent_click_samples_t *words;
     int64_t written; /* samples in the file */
     /* Prelays and guides: PATH.prelay.wav beside the click's file. */
     SNDFILE *pb_snd;
@@ -56,18 +59,25 @@ static int64_t sample_to_local(const agent_render_t *r, int64_t sample)
     return r->local_start + (int64_t)((__int128)sample * 1000000000 / r->cfg.sample_rate);
 }
 
-static void render_block(agent_render_t *r, float *frames, int n)
+/* Renders one block of every output; frames[f] interleaves output f's
+ * click with the LTC. */
+static void render_block(agent_render_t *r, float (*frames)[2 * BLOCK], int n)
 {
-    float click[BLOCK], ltc[BLOCK];
+    static _Thread_local float click[AGENT_CLICK_MAX_FEEDS][BLOCK];
+    float ltc[BLOCK];
+    float *outs[AGENT_CLICK_MAX_FEEDS];
+    for (int f = 0; f < r->nfiles; f++)
+        outs[f] = click[f];
     tt_clock_map_t m;
     tt_clock_box_read(r->cfg.box, &m);
     agent_click_clock_t k = {r->written, sample_to_local(r, r->written), 1e9 / r->cfg.sample_rate};
-    agent_click_render(&r->click, &m, &k, click, ltc, n);
+    agent_click_render_feeds(&r->click, &m, &k, outs, ltc, n);
     agent_playback_render(r->pb_roll, &m, &k, r->pb_buf, n); /* the same mapping */
-    for (int i = 0; i < n; i++) {
-        frames[2 * i] = click[i];
-        frames[2 * i + 1] = ltc[i];
-    }
+    for (int f = 0; f < r->nfiles; f++)
+        for (int i = 0; i < n; i++) {
+            frames[f][2 * i] = click[f][i];
+            frames[f][2 * i + 1] = ltc[i];
+        }
 }
 
 /* ------------------------------------------------------------ thread */
@@ -146,7 +156,7 @@ static void sleep_until_mono(int64_t mono)
 static void render_actor(void *pipe, void *arg)
 {
     agent_render_t *r = arg;
-    float frames[2 * BLOCK];
+    static _Thread_local float frames[AGENT_CLICK_MAX_FEEDS][2 * BLOCK];
     r->pipe = pipe;
     tt_actor_ready(pipe, 0, NULL);
     for (;;) {
@@ -163,10 +173,14 @@ static void render_actor(void *pipe, void *arg)
         if (handle_commands(r))
             break;
         render_block(r, frames, BLOCK);
-        if (sf_writef_float(r->snd, frames, BLOCK) != BLOCK) {
-            tt_diag_error("render: writing the WAV file: %s", sf_strerror(r->snd));
+        int failed = 0;
+        for (int f = 0; f < r->nfiles && !failed; f++)
+            if (sf_writef_float(r->snd[f], frames[f], BLOCK) != BLOCK) {
+                tt_diag_error("render: writing the WAV file: %s", sf_strerror(r->snd[f]));
+                failed = 1;
+            }
+        if (failed)
             break;
-        }
         if (sf_writef_float(r->pb_snd, r->pb_buf, BLOCK) != BLOCK) {
             tt_diag_error("render: writing the prelay WAV file: %s", sf_strerror(r->pb_snd));
             break;
@@ -198,8 +212,15 @@ static void write_json(agent_render_t *r)
         json_object_set_new(o, "test_clock",
                             json_pack("{s:I, s:I, s:f}", "start_mono_ns", (json_int_t)start_mono,
                                       "offset_ns", (json_int_t)offset_ns, "skew_ppm", skew_ppm));
-    if (!o || json_dump_file(o, r->json_path, JSON_INDENT(2)) != 0)
-        tt_diag_error("render: writing %s failed", r->json_path);
+    for (int f = 0; f < r->nfiles; f++) {
+        if (o && r->outputs.n)
+            json_object_set_new(o, "pattern",
+                                json_string(agent_click_pattern_name(r->outputs.pattern[f])));
+        if (!o || json_dump_file(o, r->json_path[f], JSON_INDENT(2)) != 0)
+            tt_diag_error("render: writing %s failed", r->json_path[f]);
+    }
+    if (o)
+        json_object_del(o, "pattern"); /* the prelay file plays no click pattern */
     if (!o || json_dump_file(o, r->pb_json_path, JSON_INDENT(2)) != 0)
         tt_diag_error("render: writing %s failed", r->pb_json_path);
     json_decref(o);
@@ -216,15 +237,34 @@ agent_render_t *agent_render_start(void *ctx, const agent_render_config_t *cfg, 
     if (r->cfg.sample_rate <= 0)
         r->cfg.sample_rate = 48000;
     r->ctx = ctx;
+    if (cfg->outputs)
+        r->outputs = *cfg->outputs;
+    r->cfg.outputs = &r->outputs;
     agent_click_init(&r->click, r->cfg.sample_rate);
-    snprintf(r->json_path, sizeof r->json_path, "%s.json", cfg->wav_path);
-    SF_INFO info = {.samplerate = r->cfg.sample_rate,
-                    .channels = 2,
-                    .format = SF_FORMAT_WAV | SF_FORMAT_PCM_24};
-    r->snd = sf_open(cfg->wav_path, SFM_WRITE, &info);
-    if (!r->snd) {
-        tt_fail(why, TT_ERR_IO, "opening --click-wav %s: %s", cfg->wav_path, sf_strerror(NULL));
-        goto fail;
+    r->words = agent_click_samples_for(agent_click_outputs_use(&r->outputs, AGENT_PATTERN_COUNT),
+                                       r->outputs.samples_dir, r->cfg.sample_rate);
+    if (r->outputs.n)
+        agent_click_set_feeds(&r->click, r->outputs.pattern, r->outputs.n, r->words);
+    r->nfiles = r->outputs.n ? r->outputs.n : 1;
+    size_t base = strlen(cfg->wav_path);
+    if (base > 4 && strcmp(cfg->wav_path + base - 4, ".wav") == 0)
+        base -= 4;
+    for (int f = 0; f < r->nfiles; f++) {
+        char path[1100];
+        if (r->outputs.n)
+            snprintf(path, sizeof path, "%.*s-%s.wav", (int)(base < 1000 ? base : 1000),
+                     cfg->wav_path, r->outputs.name[f]);
+        else
+            snprintf(path, sizeof path, "%s", cfg->wav_path);
+        snprintf(r->json_path[f], sizeof r->json_path[f], "%s.json", path);
+        SF_INFO info = {.samplerate = r->cfg.sample_rate,
+                        .channels = 2,
+                        .format = SF_FORMAT_WAV | SF_FORMAT_PCM_24};
+        r->snd[f] = sf_open(path, SFM_WRITE, &info);
+        if (!r->snd[f]) {
+            tt_fail(why, TT_ERR_IO, "opening --click-wav %s: %s", path, sf_strerror(NULL));
+            goto fail;
+        }
     }
     /* The prelay/guide mix, mono, on the same samples: STEM.prelay.wav. */
     char pb_path[1100];
@@ -259,13 +299,15 @@ void agent_render_destroy(agent_render_t **self_p)
         tt_actor_destroy(&r->actor); /* joined: the file and the click are ours again */
         write_json(r);
     }
-    if (r->snd)
-        sf_close(r->snd); /* writes the final RIFF sizes */
+    for (int f = 0; f < r->nfiles; f++)
+        if (r->snd[f])
+            sf_close(r->snd[f]); /* writes the final RIFF sizes */
     if (r->pb_snd)
         sf_close(r->pb_snd);
     agent_playback_roll_free(&r->pb_roll);
     agent_click_roll_t *roll = agent_click_set_roll(&r->click, NULL);
     agent_click_roll_free(&roll);
+    agent_click_samples_destroy(&r->words);
     free(r);
     *self_p = NULL;
 }

@@ -14,21 +14,28 @@
  * The roll's prelays and guides (agent_playback), mixed to one channel,
  * go to STEM.prelay.wav beside it (stage.wav -> stage.prelay.wav, and its
  * .json), rendered with the same mapping, sample for sample.
+ *
+ * With click outputs (--click NAME:PATTERN), each output gets a file of
+ * its own beside PATH: stage.wav -> stage-NAME.wav (+ .json), channel 1
+ * that output's click, channel 2 the same LTC. Every file is one reading
+ * of the same rendering, so their samples line up.
  */
 #ifndef AGENT_RENDER_H
 #define AGENT_RENDER_H
 
 #include <stdint.h>
 
+#include "agent_click_pattern.h"
 #include "agent_clock.h"
 #include "agent_playback.h"
 #include "tt_clock_map.h"
 
 typedef struct {
     const char *wav_path;
-    int sample_rate;      /* default 48000 */
-    agent_clock_t *clock; /* borrowed: local clock of this agent */
-    tt_clock_box_t *box;  /* borrowed: session mapping */
+    int sample_rate;                      /* default 48000 */
+    agent_clock_t *clock;                 /* borrowed: local clock of this agent */
+    tt_clock_box_t *box;                  /* borrowed: session mapping */
+    const agent_click_outputs_t *outputs; /* borrowed, copied; NULL or n 0: one click */
 } agent_render_config_t;
 
 typedef struct agent_render agent_render_t;
