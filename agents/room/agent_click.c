@@ -173,6 +173,13 @@ static void start_voice(agent_click_t *c, agent_click_feed_t *fd, const agent_cl
         v.len = c->words->len[ev->word];
         v.frac = 0.0; /* a sample starts on the sample */
     }
+    if (v.pcm) /* one number at a time: the word before ends 10 ms before this one */
+        for (int i = 0; i < AGENT_CLICK_MAX_VOICES; i++) {
+            agent_click_voice_t *o = &fd->voices[i];
+            int64_t end = o->pos + offset - c->sample_rate / 100;
+            if (o->pcm && o->pos < o->len && end < o->len)
+                o->len = end > o->pos ? end : o->pos;
+        }
     for (int i = 0; i < AGENT_CLICK_MAX_VOICES; i++)
         if (fd->voices[i].pos >= fd->voices[i].len) {
             fd->voices[i] = v;
@@ -188,8 +195,9 @@ static void mix_voices(agent_click_t *c, agent_click_feed_t *fd, float *click, i
         for (int i = 0; i < n && vo->pos < len; i++, vo->pos++) {
             if (vo->pos < 0)
                 continue;
-            if (vo->pcm) {
-                click[i] += vo->pcm[vo->pos];
+            if (vo->pcm) { /* a word: faded over its last 5 ms (it may have been cut) */
+                int64_t left = len - vo->pos, fade = c->sample_rate / 200;
+                click[i] += vo->pcm[vo->pos] * (left < fade ? (float)left / (float)fade : 1.0f);
                 continue;
             }
             /* A cosine from its exact start: full amplitude at once, so the first
