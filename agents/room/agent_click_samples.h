@@ -1,7 +1,7 @@
 /* agent_click_samples: the spoken numbers of the count-off feed.
  *
- * The build speaks "one" .. "twelve" with espeak-ng (deploy/click/, see
- * its README) and prepares each with agent_click_word_prepare into
+ * The build speaks "one" .. "twelve" with espeak-ng (agents/room/
+ * CMakeLists.txt; deploy/install-deps.sh installs it) and prepares each with agent_click_word_prepare into
  * AGENT_CLICK_SAMPLES_DIR/N.wav (N = 1..12): mono, 48 kHz, at most
  * 0.6 s. Recorded words may replace them (any rate, any channel count:
  * the first channel is used). The agent loads them at start (--click-samples
