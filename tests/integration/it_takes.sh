@@ -82,9 +82,10 @@ sheet 2 | jq -e '.start_tc=="00:59:58;00" and .first_click_tc < "00:59:58;00" an
     and .note_texts==["[circled] best strings, bar 12 horns late"]' >/dev/null ||
     fail "take 2 on the sheet: $(sheet 2)"
 sheet 4 | jq -e '.note_texts==["room tone at the end"]' >/dev/null || fail "take 4: $(sheet 4)"
-# The stage agent here does not capture: it owes no files.
-sheet 4 | jq -e '.rooms_online=="stage" and .rooms_capturing=="" and .files_pending==""' \
-    >/dev/null || fail "a room that does not capture shows files pending: $(sheet 4)"
+# The stage agent here does not capture: it owes no files (take 2: rolled
+# with stage online; take 4 follows a restart, when it may not be back yet).
+sheet 2 | jq -e '.rooms_online=="stage" and .rooms_capturing=="" and .files_pending==""' \
+    >/dev/null || fail "a room that does not capture shows files pending: $(sheet 2)"
 # A map reloaded at another rate and start never relabels the old takes.
 printf 'fps 25\nstart 10:00:00:00\nbar 1 4/4 q=120\n' > "$IT_DIR/v2.tempo"
 "$B/tutti" tempo load 1M1 "$IT_DIR/v2.tempo" >/dev/null || fail "tempo load v2"
