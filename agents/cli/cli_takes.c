@@ -3,7 +3,10 @@
  * --csv, with what an editor needs of each: the start timecode of the
  * from-bar downbeat, computed with the tempo map version the take was
  * rolled with (a map reloaded later, at another rate, never relabels an
- * old take), the map version, the punch range and every note's text.
+ * old take), the map version, the punch range, every note's text and the
+ * prelays and guides heard (those of the cue put before the roll; the
+ * roll gate made every room that must hold one hold it, or the Roll
+ * names who lacked what).
  *
  * The fold keeps only each cue's latest map and a take's latest note, so
  * the sheet collects every map version and note from the records as the
@@ -51,10 +54,18 @@ typedef struct {
 } take_note_t;
 
 typedef struct {
+    char cue[TT_CUE_MAX_NAME + 1];
+    uint32_t take;
+    char *missing; /* owned: the Roll's prelays_missing, "ROOM:FILE, ..." ("" none) */
+} roll_missing_t;
+
+typedef struct {
     map_version_t *maps;
     size_t n_maps, cap_maps;
     take_note_t *notes;
     size_t n_notes, cap_notes;
+    roll_missing_t *rolls;
+    size_t n_rolls, cap_rolls;
     int out_of_memory;
 } sheet_log_t;
 
@@ -109,9 +120,68 @@ static void add_note(sheet_log_t *l, const char *cue, uint32_t take, const char 
     l->n_notes++;
 }
 
+static void add_roll(sheet_log_t *l, const Tutti__Roll *r)
+{
+    if (!r->take || r->n_prelays_missing == 0)
+        return;
+    if (grow((void **)&l->rolls, &l->cap_rolls, l->n_rolls, sizeof *l->rolls) != 0) {
+        l->out_of_memory = 1;
+        return;
+    }
+    roll_missing_t *m = &l->rolls[l->n_rolls];
+    snprintf(m->cue, sizeof m->cue, "%s", r->cue);
+    m->take = r->take;
+    size_t len = 1;
+    for (size_t i = 0; i < r->n_prelays_missing; i++)
+        len += strlen(r->prelays_missing[i]) + 2;
+    if (!(m->missing = malloc(len))) {
+        l->out_of_memory = 1;
+        return;
+    }
+    m->missing[0] = '\0';
+    for (size_t i = 0; i < r->n_prelays_missing; i++) {
+        if (i)
+            strcat(m->missing, ", ");
+        strcat(m->missing, r->prelays_missing[i]);
+    }
+    l->n_rolls++;
+}
+
+static const char *roll_missing(const sheet_log_t *l, const char *cue, uint32_t take)
+{
+    for (size_t i = 0; i < l->n_rolls; i++)
+        if (l->rolls[i].take == take && !strcmp(l->rolls[i].cue, cue))
+            return l->rolls[i].missing;
+    return "";
+}
+
+/* The prelays and guides of the cue whose records came before the take's
+ * roll, their file names joined with sep into out (cap > 0; a name that
+ * does not fit is left out). */
+static void take_prelays(const tt_session_t *st, const char *cue, const tt_session_take_t *t,
+                         const char *sep, char *out, size_t cap)
+{
+    size_t used = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < st->media.n; i++) {
+        const tt_media_entry_t *e = &st->media.items[i];
+        if (e->kind == TUTTI__MEDIA_KIND__MEDIA_KIND_CAPTURE || e->seq > t->roll_seq ||
+            strcmp(e->cue, cue) != 0)
+            continue;
+        int n = snprintf(out + used, cap - used, "%s%s", used ? sep : "", e->file);
+        if (n < 0 || (size_t)n >= cap - used) {
+            out[used] = '\0';
+            break;
+        }
+        used += (size_t)n;
+    }
+}
+
 static void collect(void *arg, const Tutti__Record *rec)
 {
     sheet_log_t *l = arg;
+    if (rec->body_case == TUTTI__RECORD__BODY_ROLL)
+        add_roll(l, rec->roll);
     if (rec->body_case == TUTTI__RECORD__BODY_TEMPO_LOAD)
         add_map(l, rec->tempo_load);
     else if (rec->body_case == TUTTI__RECORD__BODY_TAKE_NOTE)
@@ -128,6 +198,9 @@ static void sheet_log_clear(sheet_log_t *l)
         free(l->maps[i].text);
     for (size_t i = 0; i < l->n_notes; i++)
         free(l->notes[i].text);
+    for (size_t i = 0; i < l->n_rolls; i++)
+        free(l->rolls[i].missing);
+    free(l->rolls);
     free(l->maps);
     free(l->notes);
     memset(l, 0, sizeof *l);
@@ -221,7 +294,7 @@ int cli_takes(const tt_conn_opts_t *o, int argc, char **argv)
     if (as_csv)
         printf("cue,take,state,start_tc,from_bar,duration_s,rating,notes,rooms_online,"
                "changes_acked,files_arrived,files_pending,map_version,punch_in_bar,"
-               "punch_out_bar,first_click_tc,note_texts\n");
+               "punch_out_bar,first_click_tc,note_texts,prelays,prelays_missing\n");
     else if (!as_json)
         printf("%-10s %5s %-12s %-12s %8s %4s %-7s %10s %-12s %5s  %-24s %-14s %s\n", "cue", "take",
                "state", "start tc", "from bar", "map", "punch", "duration", "rating", "notes",
@@ -238,6 +311,9 @@ int cli_takes(const tt_conn_opts_t *o, int argc, char **argv)
             media_pending(&st, c->name, t, pending, sizeof pending);
             tt_media_rooms(&st.media, c->name, t->number, arrived, sizeof arrived);
             char *notes = take_notes_joined(&log, c->name, t->number, " | ");
+            char prelays[1024];
+            take_prelays(&st, c->name, t, as_json ? "\n" : ", ", prelays, sizeof prelays);
+            const char *lacked = roll_missing(&log, c->name, t->number);
             if (!notes) {
                 fprintf(stderr, "tutti: out of memory listing notes\n");
                 rc = 1;
@@ -271,6 +347,12 @@ int cli_takes(const tt_conn_opts_t *o, int argc, char **argv)
                     if (log.notes[n].take == t->number && !strcmp(log.notes[n].cue, c->name))
                         json_array_append_new(texts, json_string(log.notes[n].text));
                 json_object_set_new(j, "note_texts", texts);
+                json_t *heard = json_array();
+                for (char *save = NULL, *f = prelays[0] ? strtok_r(prelays, "\n", &save) : NULL; f;
+                     f = strtok_r(NULL, "\n", &save))
+                    json_array_append_new(heard, json_string(f));
+                json_object_set_new(j, "prelays", heard);
+                json_object_set_new(j, "prelays_missing", json_string(lacked));
                 cli_print_json_line(j);
                 json_decref(j);
             } else if (as_csv) {
@@ -299,7 +381,9 @@ int cli_takes(const tt_conn_opts_t *o, int argc, char **argv)
                                        in,
                                        out,
                                        first_tc,
-                                       notes};
+                                       notes,
+                                       prelays,
+                                       lacked};
                 for (size_t n = 0; n < sizeof cells / sizeof *cells; n++)
                     cli_csv_field(cells[n], n + 1 == sizeof cells / sizeof *cells);
             } else {
@@ -319,6 +403,9 @@ int cli_takes(const tt_conn_opts_t *o, int argc, char **argv)
                 for (size_t n = 0; n < log.n_notes; n++)
                     if (log.notes[n].take == t->number && !strcmp(log.notes[n].cue, c->name))
                         printf("%16s note: %s\n", "", log.notes[n].text);
+                if (prelays[0])
+                    printf("%16s prelays: %s%s%s%s\n", "", prelays,
+                           lacked[0] ? " (forced past: " : "", lacked, lacked[0] ? ")" : "");
             }
             free(notes);
         }

@@ -130,6 +130,14 @@ wait "$OPID" 2>/dev/null
     jq -e '.forced and .prelays_missing == ["overdub:1M1_guide_click.wav"]' >/dev/null ||
     fail "forced roll record: $("$B/tutti" history --json --kind roll | tail -1)"
 "$B/tutti" stop >/dev/null || fail "stop 2"
+# The take sheet says what each take heard, and who was rolled past.
+sheet() { "$B/tutti" takes --json | jq -c "select(.take==$1) | {prelays, prelays_missing}"; }
+[ "$(sheet 1)" = '{"prelays":["1M1_prelay_strings.wav"],"prelays_missing":""}' ] ||
+    fail "take 1 on the sheet: $(sheet 1)"
+[ "$(sheet 2)" = '{"prelays":["1M1_prelay_strings.wav","1M1_guide_click.wav"],"prelays_missing":"overdub:1M1_guide_click.wav"}' ] ||
+    fail "take 2 on the sheet: $(sheet 2)"
+"$B/tutti" takes | grep -q "prelays: 1M1_prelay_strings.wav, 1M1_guide_click.wav (forced past: overdub:1M1_guide_click.wav)" ||
+    fail "text sheet: $("$B/tutti" takes)"
 it_stop "$SPID"
 it_stop "$LPID"
 it_log "PASS"

@@ -72,7 +72,7 @@ done
 [ "$("$B/tutti" history --json --kind take-rate | wc -l)" = 2 ] || fail "history lost a rating"
 "$B/tutti" takes --json | jq -s -e 'any(.[]; .take==2 and .rating=="circled" and .notes==1)' \
     >/dev/null || fail "sheet does not show take 2 circled: $("$B/tutti" takes --json)"
-"$B/tutti" takes --csv | grep -q "^1M1,2,done,.*,circled,1,stage,yes,,,1,0,0,[0-9:;]*,\"\\[circled\\] best strings, bar 12 horns late\"$" ||
+"$B/tutti" takes --csv | grep -q "^1M1,2,done,.*,circled,1,stage,yes,,,1,0,0,[0-9:;]*,\"\\[circled\\] best strings, bar 12 horns late\",,$" ||
     fail "CSV sheet: $("$B/tutti" takes --csv)"
 # What an editor needs: the start timecode is the from-bar downbeat's (bar 1
 # is 00:59:58;00 in the example map; the count-off's first click is two bars
