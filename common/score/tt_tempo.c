@@ -1048,41 +1048,49 @@ int64_t tt_tempo_frame_to_ns(const tt_tempo_map_t *m, int64_t frame)
 
 /* ---- listing ---- */
 
+int64_t tt_tempo_walk_peek(const tt_tempo_map_t *m, tt_tempo_walk_t *w)
+{
+    w->ti = w->i < m->nmeters ? m->meters[w->i].tick : INT64_MAX;
+    w->tj = w->j < m->nmarks ? m->marks[w->j].tick : INT64_MAX;
+    w->tk = w->k < m->nswitches ? tt_tempo_bbt_to_tick(m, (tt_bbt_t){m->switches[w->k].bar, 1, 0})
+                                : INT64_MAX;
+    w->tq = w->q < m->nsubdivs ? tt_tempo_bbt_to_tick(m, (tt_bbt_t){m->subdivs[w->q].bar, 1, 0})
+                               : INT64_MAX;
+    int64_t t = w->ti < w->tj ? w->ti : w->tj;
+    t = w->tk < t ? w->tk : t;
+    w->t = w->tq < t ? w->tq : t;
+    return w->t;
+}
+
+void tt_tempo_walk_step(tt_tempo_walk_t *w)
+{
+    w->i += w->ti == w->t;
+    w->j += w->tj == w->t;
+    w->k += w->tk == w->t;
+    w->q += w->tq == w->t;
+}
+
 int tt_tempo_change(const tt_tempo_map_t *m, size_t index, tt_tempo_change_t *out)
 {
-    /* Walk the four sorted lists merged by tick; index counts positions. */
-    size_t i = 0, j = 0, k = 0, q = 0, n = 0;
-    for (;;) {
-        int64_t ti = i < m->nmeters ? m->meters[i].tick : INT64_MAX;
-        int64_t tj = j < m->nmarks ? m->marks[j].tick : INT64_MAX;
-        int64_t tk = k < m->nswitches
-                         ? tt_tempo_bbt_to_tick(m, (tt_bbt_t){m->switches[k].bar, 1, 0})
-                         : INT64_MAX;
-        int64_t tq = q < m->nsubdivs ? tt_tempo_bbt_to_tick(m, (tt_bbt_t){m->subdivs[q].bar, 1, 0})
-                                     : INT64_MAX;
-        int64_t t = ti < tj ? ti : tj;
-        t = tk < t ? tk : t;
-        t = tq < t ? tq : t;
+    /* index counts the walk's positions. */
+    tt_tempo_walk_t w = {0};
+    for (size_t n = 0;; n++, tt_tempo_walk_step(&w)) {
+        int64_t t = tt_tempo_walk_peek(m, &w);
         if (t == INT64_MAX)
             return TT_ERR_NOTFOUND;
-        if (n++ < index) {
-            i += ti == t;
-            j += tj == t;
-            k += tk == t;
-            q += tq == t;
+        if (n < index)
             continue;
-        }
         memset(out, 0, sizeof *out);
         out->tick = t;
         out->ns = tt_tempo_tick_to_ns(m, t);
         out->pos = tt_tempo_tick_to_bbt(m, t);
         out->click = -1;
-        if (ti == t) {
+        if (w.ti == t) {
             out->has_meter = 1;
-            out->meter = m->meters[i].mt;
+            out->meter = m->meters[w.i].mt;
         }
-        if (tj == t) {
-            const mark_t *mk = &m->marks[j];
+        if (w.tj == t) {
+            const mark_t *mk = &m->marks[w.j];
             out->has_tempo = 1;
             out->v = mk->v;
             out->bpm = (double)mk->seg;
@@ -1093,15 +1101,15 @@ int tt_tempo_change(const tt_tempo_map_t *m, size_t index, tt_tempo_change_t *ou
             out->over = mk->over;
             out->implied = mk->kind == MARK_END || mk->kind == MARK_FREE || mk->kind == MARK_RESUME;
             out->free_from = mk->free;
-            if (mk->free && j + 1 < m->nmarks) {
-                out->free_until = tt_tempo_tick_to_bbt(m, m->marks[j + 1].tick).bar;
+            if (mk->free && w.j + 1 < m->nmarks) {
+                out->free_until = tt_tempo_tick_to_bbt(m, m->marks[w.j + 1].tick).bar;
                 out->resume_frame = mk->resume_frame;
             }
         }
-        if (tk == t)
-            out->click = m->switches[k].on;
-        if (tq == t)
-            out->subdivide = m->subdivs[q].n;
+        if (w.tk == t)
+            out->click = m->switches[w.k].on;
+        if (w.tq == t)
+            out->subdivide = m->subdivs[w.q].n;
         return 0;
     }
 }

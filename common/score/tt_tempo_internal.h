@@ -97,4 +97,17 @@ int tt_tempo_value_bpm(tt_tempo_value_t *v, tt_fps_t fps, int64_t *n, int64_t *d
 tt_tempo_map_t *tt_tempo_new_at(const tt_meter_t *meter, const tt_tempo_value_t *v, tt_fps_t fps,
                                 int64_t start_frame, char *why);
 
+/* A walk over the positions where the map states something, in tick
+ * order: its meters, tempo marks, click switches and subdivisions merged.
+ * Start zeroed. tt_tempo_walk_peek sets the tick of each list's next entry
+ * (INT64_MAX once that list is done) and returns the earliest, t
+ * (INT64_MAX at the end); the lists whose tick is t stand there, at
+ * indices i, j, k, q. tt_tempo_walk_step moves past them. */
+typedef struct {
+    size_t i, j, k, q; /* meters, marks, switches, subdivs */
+    int64_t ti, tj, tk, tq, t;
+} tt_tempo_walk_t;
+int64_t tt_tempo_walk_peek(const tt_tempo_map_t *m, tt_tempo_walk_t *w);
+void tt_tempo_walk_step(tt_tempo_walk_t *w);
+
 #endif

@@ -66,20 +66,8 @@ int tt_tempo_format_text(const tt_tempo_map_t *m, char **out, char *why)
         len += (size_t)snprintf(buf + len, cap - len, "pickup %d\n", m->pickup);
     if (m->end_bar)
         len += (size_t)snprintf(buf + len, cap - len, "end %d\n", (int)m->end_bar);
-    size_t i = 0, j = 0, k = 0, q = 0;
-    for (;;) {
-        int64_t ti = i < m->nmeters ? m->meters[i].tick : INT64_MAX;
-        int64_t tj = j < m->nmarks ? m->marks[j].tick : INT64_MAX;
-        int64_t tk = k < m->nswitches
-                         ? tt_tempo_bbt_to_tick(m, (tt_bbt_t){m->switches[k].bar, 1, 0})
-                         : INT64_MAX;
-        int64_t tq = q < m->nsubdivs ? tt_tempo_bbt_to_tick(m, (tt_bbt_t){m->subdivs[q].bar, 1, 0})
-                                     : INT64_MAX;
-        int64_t t = ti < tj ? ti : tj;
-        t = tk < t ? tk : t;
-        t = tq < t ? tq : t;
-        if (t == INT64_MAX)
-            break;
+    tt_tempo_walk_t w = {0};
+    for (int64_t t; (t = tt_tempo_walk_peek(m, &w)) != INT64_MAX; tt_tempo_walk_step(&w)) {
         tt_bbt_t p = tt_tempo_tick_to_bbt(m, t);
         size_t line = len;
         if (p.beat == 1 && p.tick == 0)
@@ -88,15 +76,15 @@ int tt_tempo_format_text(const tt_tempo_map_t *m, char **out, char *why)
             len += (size_t)snprintf(buf + len, cap - len, "at %d.%d.%d", (int)p.bar, (int)p.beat,
                                     (int)p.tick);
         size_t head = len;
-        if (ti == t)
-            len += put_meter(buf + len, cap - len, &m->meters[i++].mt);
-        if (tj == t)
-            len += put_mark(m, j++, buf + len, cap - len);
-        if (tk == t)
+        if (w.ti == t)
+            len += put_meter(buf + len, cap - len, &m->meters[w.i].mt);
+        if (w.tj == t)
+            len += put_mark(m, w.j, buf + len, cap - len);
+        if (w.tk == t)
             len += (size_t)snprintf(buf + len, cap - len, " click %s",
-                                    m->switches[k++].on ? "on" : "off");
-        if (tq == t)
-            len += (size_t)snprintf(buf + len, cap - len, " subdivide %d", m->subdivs[q++].n);
+                                    m->switches[w.k].on ? "on" : "off");
+        if (w.tq == t)
+            len += (size_t)snprintf(buf + len, cap - len, " subdivide %d", m->subdivs[w.q].n);
         if (len == head) { /* only an implied mark here: no line */
             len = line;
             buf[len] = '\0';
