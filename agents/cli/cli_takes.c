@@ -44,7 +44,7 @@ static void media_pending(const tt_session_t *st, const char *cue, const tt_sess
 typedef struct {
     char cue[TT_CUE_MAX_NAME + 1];
     uint32_t version;
-    char *text; /* owned */
+    tt_tempo_map_t *map; /* owned; NULL when the stored text does not parse */
 } map_version_t;
 
 typedef struct {
@@ -91,10 +91,9 @@ static void add_map(sheet_log_t *l, const Tutti__TempoLoad *tl)
     map_version_t *m = &l->maps[l->n_maps];
     snprintf(m->cue, sizeof m->cue, "%s", tl->cue);
     m->version = tl->version;
-    if (!(m->text = strdup(tl->map_text ? tl->map_text : ""))) {
-        l->out_of_memory = 1;
-        return;
-    }
+    /* Parsed once here, however many takes rolled with this version. */
+    const char *text = tl->map_text ? tl->map_text : "";
+    m->map = tt_tempo_parse_text(text, strlen(text), NULL);
     l->n_maps++;
 }
 
@@ -195,7 +194,7 @@ static void collect(void *arg, const Tutti__Record *rec)
 static void sheet_log_clear(sheet_log_t *l)
 {
     for (size_t i = 0; i < l->n_maps; i++)
-        free(l->maps[i].text);
+        tt_tempo_destroy(&l->maps[i].map);
     for (size_t i = 0; i < l->n_notes; i++)
         free(l->notes[i].text);
     for (size_t i = 0; i < l->n_rolls; i++)
@@ -206,11 +205,11 @@ static void sheet_log_clear(sheet_log_t *l)
     memset(l, 0, sizeof *l);
 }
 
-static const char *map_text_of(const sheet_log_t *l, const char *cue, uint32_t version)
+static const tt_tempo_map_t *map_of(const sheet_log_t *l, const char *cue, uint32_t version)
 {
     for (size_t i = 0; i < l->n_maps; i++)
         if (l->maps[i].version == version && !strcmp(l->maps[i].cue, cue))
-            return l->maps[i].text;
+            return l->maps[i].map;
     return NULL;
 }
 
@@ -221,8 +220,7 @@ static const char *map_text_of(const sheet_log_t *l, const char *cue, uint32_t v
 static void take_timecodes(const sheet_log_t *l, const char *cue, const tt_session_take_t *t,
                            char downbeat[TT_TIMECODE_LEN], char first_click[TT_TIMECODE_LEN])
 {
-    const char *text = map_text_of(l, cue, t->tempo_version);
-    tt_tempo_map_t *map = text ? tt_tempo_parse_text(text, strlen(text), NULL) : NULL;
+    const tt_tempo_map_t *map = map_of(l, cue, t->tempo_version);
     tt_fps_t fps = map ? tt_tempo_fps(map) : TT_FPS_24;
     tt_timecode_format(t->start_frame, fps, first_click);
     downbeat[0] = '\0';
@@ -230,7 +228,6 @@ static void take_timecodes(const sheet_log_t *l, const char *cue, const tt_sessi
         int64_t ns = tt_tempo_bbt_to_ns(map, (tt_bbt_t){t->from_bar, 1, 0});
         tt_timecode_format(tt_tempo_ns_to_frame(map, ns), fps, downbeat);
     }
-    tt_tempo_destroy(&map);
 }
 
 /* Every note text of the take, joined with sep. Owned by the caller. */
@@ -310,15 +307,9 @@ int cli_takes(const tt_conn_opts_t *o, int argc, char **argv)
             char pending[sizeof t->rooms_online], arrived[256];
             media_pending(&st, c->name, t, pending, sizeof pending);
             tt_media_rooms(&st.media, c->name, t->number, arrived, sizeof arrived);
-            char *notes = take_notes_joined(&log, c->name, t->number, " | ");
             char prelays[1024];
             take_prelays(&st, c->name, t, as_json ? "\n" : ", ", prelays, sizeof prelays);
             const char *lacked = roll_missing(&log, c->name, t->number);
-            if (!notes) {
-                fprintf(stderr, "tutti: out of memory listing notes\n");
-                rc = 1;
-                break;
-            }
             /* A stop before the first click makes a take of no length, not a negative one. */
             double dur = t->end_session_ns > t->start_session_ns
                              ? (double)(t->end_session_ns - t->start_session_ns) / 1e9
@@ -356,6 +347,12 @@ int cli_takes(const tt_conn_opts_t *o, int argc, char **argv)
                 cli_print_json_line(j);
                 json_decref(j);
             } else if (as_csv) {
+                char *notes = take_notes_joined(&log, c->name, t->number, " | ");
+                if (!notes) {
+                    fprintf(stderr, "tutti: out of memory listing notes\n");
+                    rc = 1;
+                    break;
+                }
                 /* Every text cell through tt_csv: a cue named "-1+1" stays text. */
                 char number[16], bar[16], seconds[32], count[16], version[16], in[16], out[16];
                 snprintf(number, sizeof number, "%u", t->number);
@@ -386,6 +383,7 @@ int cli_takes(const tt_conn_opts_t *o, int argc, char **argv)
                                        lacked};
                 for (size_t n = 0; n < sizeof cells / sizeof *cells; n++)
                     cli_csv_field(cells[n], n + 1 == sizeof cells / sizeof *cells);
+                free(notes);
             } else {
                 char acked[300], punch[32];
                 snprintf(acked, sizeof acked, "%s%s", t->forced ? "forced past " : "yes",
@@ -407,7 +405,6 @@ int cli_takes(const tt_conn_opts_t *o, int argc, char **argv)
                     printf("%16s prelays: %s%s%s%s\n", "", prelays,
                            lacked[0] ? " (forced past: " : "", lacked, lacked[0] ? ")" : "");
             }
-            free(notes);
         }
     }
     sheet_log_clear(&log);
