@@ -16,6 +16,7 @@
 #include "tt_text.h"
 #include "tt_time.h"
 #include "tt_timecode.h"
+#include "tt_tz.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -178,8 +179,21 @@ int cli_read_cue_map(const tt_conn_opts_t *o, const char *cue, char **text, unsi
 
 int cli_read_report(const tt_conn_opts_t *o, int argc, char **argv)
 {
-    if (argc > 2 || (argc == 2 && strcmp(argv[1], "--csv") != 0)) {
-        fprintf(stderr, "usage: tutti report [--csv]\n");
+    int as_csv = 0;
+    const char *zone = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--csv")) {
+            as_csv = 1;
+        } else if (!strcmp(argv[i], "--tz") && i + 1 < argc) {
+            zone = argv[++i];
+        } else {
+            fprintf(stderr, "usage: tutti report [--csv] [--tz ZONE]\n");
+            return EXIT_USAGE;
+        }
+    }
+    char why[TT_WHY_LEN];
+    if (tt_tz_set(zone, why) != 0) {
+        fprintf(stderr, "tutti report: --tz: %s\n", why);
         return EXIT_USAGE;
     }
     cli_conn_t s;
@@ -188,19 +202,20 @@ int cli_read_report(const tt_conn_opts_t *o, int argc, char **argv)
     if (rc == 0)
         rc = fetch_fold(&s, &st);
     if (rc == 0) {
-        char *csv = NULL;
+        char *out = NULL;
         size_t len = 0;
-        char why[TT_WHY_LEN];
-        if (tt_report_csv(&st, tt_time_wall_ns(), &csv, &len, why) != 0) {
+        int64_t now = tt_time_wall_ns();
+        if ((as_csv ? tt_report_csv(&st, now, &out, &len, why)
+                    : tt_report_text(&st, now, &out, &len, why)) != 0) {
             fprintf(stderr, "tutti report: %s\n", why);
             rc = 1;
         } else {
             if (why[0]) /* records left out of the report: say so, draw the rest */
                 fprintf(stderr, "tutti report: %s\n", why);
-            if (fwrite(csv, 1, len, stdout) != len)
+            if (fwrite(out, 1, len, stdout) != len)
                 rc = 1;
         }
-        free(csv);
+        free(out);
     }
     if (rc == 0 || s.client)
         tt_session_clear(&st);

@@ -139,10 +139,12 @@ static const cli_command_t commands[] = {
      "(afm-film-la afm-sound mu-london video-game) or file;\n"
      "mark its breaks and its wrap",
      "tutti call start --rules afm-film-la"},
-    {"report", cli_read_report, CLI_CONN, "report [--csv]",
-     "per player: rooms, time in/out, cues, breaks, overtime\n"
-     "units (the union report draft, CSV)",
-     "tutti report --csv > report.csv"},
+    {"report", cli_read_report, CLI_CONN, "report [--csv] [--tz ZONE]",
+     "the union report draft, one section per call: per\n"
+     "player rooms, time in/out, minutes, cues, breaks,\n"
+     "overtime units; as text, or CSV with a call column.\n"
+     "Times in ZONE (an IANA name; default this machine's)",
+     "tutti report --csv --tz Europe/London > report.csv"},
     {"ack", cli_write_ack, CLI_CONN | CLI_WRITE, "ack CHANGE",
      "acknowledge a change, with a room's key (role room)", "tutti --key keys/stage.key ack 7"},
     {"tempo", cli_tempo_main, CLI_CONN,

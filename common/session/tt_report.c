@@ -11,7 +11,11 @@
  * (the call's wrap), so each player carries the time from which their
  * presence has not yet been counted against the call's overtime window,
  * and that is settled when they leave, when the call wraps, and (on a
- * copy) when the CSV is drawn at "now".
+ * copy) when the report is drawn at "now".
+ *
+ * A wrap closes the section it ends (one per call): players still in
+ * leave it at the wrap and are copied, present from the wrap, into a new
+ * section that the next start makes the next call's.
  */
 #include "tt_report.h"
 
@@ -26,16 +30,16 @@
 #include "tt_error.h"
 #include "tt_rules.h"
 #include "tt_session.h"
+#include "tt_tz.h"
 
 #define NS_PER_MIN INT64_C(60000000000)
 #define NS_PER_SEC INT64_C(1000000000)
 
-/* Presence not yet counted against the overtime of call number `call`. */
+/* Presence not yet counted against the overtime of the section's call. */
 typedef struct {
-    int64_t from;   /* counted up to here */
-    uint64_t call;  /* call generation `last` belongs to */
-    int64_t last;   /* last overtime unit counted in that call, -1 none */
-    uint64_t units; /* all calls */
+    int64_t from; /* counted up to here */
+    int64_t last; /* last overtime unit counted, -1 none */
+    uint64_t units;
 } ot_t;
 
 typedef struct {
@@ -44,6 +48,7 @@ typedef struct {
     size_t n_takes, cap_takes;
 } pcue_t;
 
+/* One player in one section. */
 typedef struct {
     char *name;
     uint32_t *rooms; /* visited, in order of first check-in */
@@ -66,13 +71,20 @@ typedef struct {
     size_t n, cap;
 } names_t;
 
-typedef struct tt_report {
+/* The records from one wrap to the next: one call's, or none's. */
+typedef struct {
     player_t **players; /* sorted by name */
     size_t n_players, cap_players;
+    uint32_t call_no; /* 1-based number of its call in the log; 0: no call */
+    tt_call_t call;   /* that call (started when call_no > 0) */
+} section_t;
+
+typedef struct tt_report {
+    section_t *sections; /* the last one takes the records */
+    size_t n_sections, cap_sections;
     names_t rooms, cues;
-    tt_call_t call;
-    uint64_t call_gen; /* bumped at each call start */
-} tt_report_t;         /* one drawing of the report */
+    uint32_t calls;
+} tt_report_t; /* one drawing of the report */
 
 /* ---- small helpers ---- */
 
@@ -138,11 +150,6 @@ static int has_index(const uint32_t *a, size_t n, uint32_t x)
 
 /* ---- lifecycle ---- */
 
-static tt_report_t *report_new(void)
-{
-    return calloc(1, sizeof(tt_report_t));
-}
-
 static void player_free(player_t *p)
 {
     if (!p)
@@ -156,24 +163,55 @@ static void player_free(player_t *p)
     free(p);
 }
 
+static void section_free(section_t *sec)
+{
+    for (size_t i = 0; i < sec->n_players; i++)
+        player_free(sec->players[i]);
+    free(sec->players);
+}
+
 static void report_destroy(tt_report_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
     tt_report_t *r = *self_p;
-    for (size_t i = 0; i < r->n_players; i++)
-        player_free(r->players[i]);
-    free(r->players);
+    for (size_t i = 0; i < r->n_sections; i++)
+        section_free(&r->sections[i]);
+    free(r->sections);
     names_free(&r->rooms);
     names_free(&r->cues);
     free(r);
     *self_p = NULL;
 }
 
+/* A new, empty last section; -1 when out of memory. */
+static int section_open(tt_report_t *r)
+{
+    if (grow((void **)&r->sections, &r->cap_sections, r->n_sections + 1, sizeof *r->sections) != 0)
+        return -1;
+    memset(&r->sections[r->n_sections++], 0, sizeof *r->sections);
+    return 0;
+}
+
+static tt_report_t *report_new(void)
+{
+    tt_report_t *r = calloc(1, sizeof *r);
+    if (r && section_open(r) != 0) {
+        free(r);
+        return NULL;
+    }
+    return r;
+}
+
+static section_t *cur(tt_report_t *r)
+{
+    return &r->sections[r->n_sections - 1];
+}
+
 /* ---- players ---- */
 
 /* Binary search: the player's index, or where it would go (*found 0). */
-static size_t player_slot(const tt_report_t *r, const char *name, int *found)
+static size_t player_slot(const section_t *r, const char *name, int *found)
 {
     size_t lo = 0, hi = r->n_players;
     while (lo < hi) {
@@ -192,14 +230,14 @@ static size_t player_slot(const tt_report_t *r, const char *name, int *found)
     return lo;
 }
 
-static player_t *player_find(const tt_report_t *r, const char *name)
+static player_t *player_find(const section_t *r, const char *name)
 {
     int found;
     size_t i = player_slot(r, name, &found);
     return found ? r->players[i] : NULL;
 }
 
-static player_t *player_add(tt_report_t *r, const char *name)
+static player_t *player_add(section_t *r, const char *name)
 {
     int found;
     size_t i = player_slot(r, name, &found);
@@ -212,21 +250,22 @@ static player_t *player_add(tt_report_t *r, const char *name)
         free(p);
         return NULL;
     }
+    p->ot.last = -1;
     memmove(&r->players[i + 1], &r->players[i], (r->n_players - i) * sizeof *r->players);
     r->players[i] = p;
     r->n_players++;
     return p;
 }
 
-/* Counts ot->from .. to against the current call's overtime window, each
- * unit of it once per call. */
-static void settle(const tt_report_t *r, ot_t *ot, int64_t to)
+/* Counts ot->from .. to against the overtime window of the section's
+ * call, each unit of it once. */
+static void settle(const section_t *sec, ot_t *ot, int64_t to)
 {
     int64_t from = ot->from;
     if (to > ot->from)
         ot->from = to;
-    const tt_call_t *c = &r->call;
-    if (!c->started || c->rules.overtime_unit_minutes <= 0)
+    const tt_call_t *c = &sec->call;
+    if (!sec->call_no || !c->started || c->rules.overtime_unit_minutes <= 0)
         return;
     int64_t call_ns = (int64_t)c->rules.call_minutes * NS_PER_MIN;
     if (c->start_ns > INT64_MAX - call_ns)
@@ -237,10 +276,6 @@ static void settle(const tt_report_t *r, ot_t *ot, int64_t to)
     int64_t b = to < oe ? to : oe;
     if (a >= b)
         return;
-    if (ot->call != r->call_gen) {
-        ot->call = r->call_gen;
-        ot->last = -1;
-    }
     int64_t unit = (int64_t)c->rules.overtime_unit_minutes * NS_PER_MIN;
     int64_t first = (a - os) / unit, last = (b - os - 1) / unit;
     if (first <= ot->last)
@@ -253,8 +288,9 @@ static void settle(const tt_report_t *r, ot_t *ot, int64_t to)
 
 /* ---- records ---- */
 
-static int add_presence(tt_report_t *r, const Tutti__Record *rec, char *why)
+static int add_presence(tt_report_t *rep, const Tutti__Record *rec, char *why)
 {
+    section_t *r = cur(rep);
     const Tutti__Presence *pr = rec->presence;
     int64_t t = rec->at_unix_ns;
     const char *room = str_or_empty(pr->room);
@@ -275,8 +311,8 @@ static int add_presence(tt_report_t *r, const Tutti__Record *rec, char *why)
     if (r->n_players + fresh > TT_REPORT_MAX_PLAYERS)
         return tt_fail(why, TT_ERR_TOO_BIG, "record %" PRIu64 ": more than %d players", rec->seq,
                        TT_REPORT_MAX_PLAYERS);
-    long ri = names_find(&r->rooms, room);
-    if (ri < 0 && pr->n_in > 0 && r->rooms.n >= TT_REPORT_MAX_ROOMS)
+    long ri = names_find(&rep->rooms, room);
+    if (ri < 0 && pr->n_in > 0 && rep->rooms.n >= TT_REPORT_MAX_ROOMS)
         return tt_fail(why, TT_ERR_TOO_BIG, "record %" PRIu64 ": more than %d rooms", rec->seq,
                        TT_REPORT_MAX_ROOMS);
 
@@ -300,7 +336,7 @@ static int add_presence(tt_report_t *r, const Tutti__Record *rec, char *why)
     }
     if (pr->n_in == 0)
         return 0;
-    if (ri < 0 && (ri = names_intern(&r->rooms, room)) < 0)
+    if (ri < 0 && (ri = names_intern(&rep->rooms, room)) < 0)
         return tt_fail(why, TT_ERR_NOMEM, "record %" PRIu64 ": adding room %s", rec->seq, room);
     for (size_t k = 0; k < pr->n_in; k++) {
         const char *name = str_or_empty(pr->in[k]);
@@ -333,11 +369,12 @@ static pcue_t *player_cue(player_t *p, uint32_t cue)
     return NULL;
 }
 
-static int add_roll(tt_report_t *r, const Tutti__Record *rec, char *why)
+static int add_roll(tt_report_t *rep, const Tutti__Record *rec, char *why)
 {
+    section_t *r = cur(rep);
     const Tutti__Roll *roll = rec->roll;
     const char *cue = str_or_empty(roll->cue);
-    long ci = names_find(&r->cues, cue);
+    long ci = names_find(&rep->cues, cue);
     size_t present = 0;
     for (size_t i = 0; i < r->n_players; i++) {
         player_t *p = r->players[i];
@@ -356,7 +393,7 @@ static int add_roll(tt_report_t *r, const Tutti__Record *rec, char *why)
     }
     if (present == 0)
         return 0;
-    if (ci < 0 && (ci = names_intern(&r->cues, cue)) < 0)
+    if (ci < 0 && (ci = names_intern(&rep->cues, cue)) < 0)
         return tt_fail(why, TT_ERR_NOMEM, "record %" PRIu64 ": adding cue", rec->seq);
     for (size_t i = 0; i < r->n_players; i++) {
         player_t *p = r->players[i];
@@ -379,17 +416,50 @@ static int add_roll(tt_report_t *r, const Tutti__Record *rec, char *why)
     return 0;
 }
 
-/* A call event the session folded (so the call took it). */
-static int add_call(tt_report_t *r, const tt_session_call_event_t *e, char *why)
+/* The wrap closed section sec: whoever is still in leaves it at the wrap
+ * and stays on, from the wrap, in the next section (no call's, until a
+ * start). -1 when out of memory. */
+static int carry_over(tt_report_t *r, int64_t wrap_ns)
 {
+    if (section_open(r) != 0)
+        return -1;
+    section_t *prev = &r->sections[r->n_sections - 2], *next = cur(r);
+    for (size_t i = 0; i < prev->n_players; i++) {
+        player_t *p = prev->players[i];
+        if (p->n_here == 0)
+            continue;
+        if (wrap_ns > p->stay_start)
+            p->total_ns += wrap_ns - p->stay_start;
+        p->last_out = wrap_ns;
+        p->has_out = 1;
+        player_t *q = player_add(next, p->name);
+        if (!q || grow((void **)&q->here, &q->cap_here, p->n_here, sizeof *q->here) != 0 ||
+            grow((void **)&q->rooms, &q->cap_rooms, p->n_here, sizeof *q->rooms) != 0)
+            return -1;
+        memcpy(q->here, p->here, p->n_here * sizeof *q->here);
+        memcpy(q->rooms, p->here, p->n_here * sizeof *q->rooms);
+        q->n_here = q->n_rooms = p->n_here;
+        q->first_in = q->stay_start = q->ot.from = wrap_ns;
+        p->n_here = 0;
+    }
+    return 0;
+}
+
+/* A call event the session folded (so the call took it). */
+static int add_call(tt_report_t *rep, const tt_session_call_event_t *e, char *why)
+{
+    section_t *r = cur(rep);
     const char *action = e->action;
+    int start = !strcmp(action, "start");
+    if (start && rep->calls >= TT_REPORT_MAX_CALLS)
+        return tt_fail(why, TT_ERR_TOO_BIG, "record %" PRIu64 ": more than %d calls", e->seq,
+                       TT_REPORT_MAX_CALLS);
     char cwhy[TT_WHY_LEN];
-    int rc = tt_call_apply(&r->call, action, !strcmp(action, "start") ? &e->rules : NULL,
-                           e->at_unix_ns, cwhy);
+    int rc = tt_call_apply(&r->call, action, start ? &e->rules : NULL, e->at_unix_ns, cwhy);
     if (rc != 0)
         return tt_fail(why, rc, "record %" PRIu64 ": call %s: %s", e->seq, action, cwhy);
-    if (!strcmp(action, "start")) {
-        r->call_gen++;
+    if (start) {
+        r->call_no = ++rep->calls;
     } else if (!strcmp(action, "break-start")) {
         for (size_t i = 0; i < r->n_players; i++)
             if (r->players[i]->n_here > 0)
@@ -398,6 +468,10 @@ static int add_call(tt_report_t *r, const tt_session_call_event_t *e, char *why)
         for (size_t i = 0; i < r->n_players; i++)
             if (r->players[i]->n_here > 0)
                 settle(r, &r->players[i]->ot, r->call.wrap_ns);
+        uint32_t no = r->call_no;
+        if (carry_over(rep, r->call.wrap_ns) != 0) /* r moves with the sections */
+            return tt_fail(why, TT_ERR_NOMEM, "record %" PRIu64 ": closing call %" PRIu32, e->seq,
+                           no);
     }
     return 0;
 }
@@ -604,15 +678,64 @@ static void csv_sb(sb_t *out, sb_t *field, int last)
         field->p[0] = '\0';
 }
 
-static void iso_utc(int64_t ns, char out[40])
+/* A player of sec as drawn at now: stays still open (only in the last
+ * section) run to now, their overtime counted on a copy. */
+typedef struct {
+    int in;
+    int64_t total_ns;
+    uint64_t ot_units;
+} pview_t;
+
+static void player_view(const section_t *sec, const player_t *p, int64_t now, pview_t *v)
 {
-    int64_t s = ns / NS_PER_SEC;
-    if (ns % NS_PER_SEC < 0)
-        s--;
-    time_t tt = (time_t)s;
-    struct tm tm;
-    if (!gmtime_r(&tt, &tm) || strftime(out, 40, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-        snprintf(out, 40, "@%" PRId64, s);
+    v->in = p->n_here > 0;
+    v->total_ns = p->total_ns;
+    ot_t ot = p->ot;
+    if (v->in) {
+        if (now > p->stay_start)
+            v->total_ns += now - p->stay_start;
+        settle(sec, &ot, now);
+    }
+    v->ot_units = ot.units;
+}
+
+/* rooms (sep between) and cues ("1M1 t1 t2;1M2 t1") of p into f. */
+static void put_rooms(sb_t *f, const tt_report_t *r, const player_t *p, const char *sep)
+{
+    for (size_t k = 0; k < p->n_rooms; k++) {
+        if (k)
+            sb_str(f, sep);
+        sb_str(f, r->rooms.names[p->rooms[k]]);
+    }
+}
+
+static void put_cues(sb_t *f, const tt_report_t *r, const player_t *p, const char *sep)
+{
+    for (size_t k = 0; k < p->n_cues; k++) {
+        const pcue_t *pc = &p->cues[k];
+        if (k)
+            sb_str(f, sep);
+        sb_str(f, r->cues.names[pc->cue]);
+        for (size_t j = 0; j < pc->n_takes; j++)
+            sb_printf(f, " t%" PRIu32, pc->takes[j]);
+    }
+}
+
+/* The report drawn at now into *out; text or CSV. */
+static int finish(sb_t *b, sb_t *f, tt_report_t **r, const char *note, char **out, size_t *out_len,
+                  char *why)
+{
+    free(f->p);
+    report_destroy(r);
+    if (b->oom || f->oom) {
+        free(b->p);
+        return tt_fail(why, TT_ERR_NOMEM, "drawing the report");
+    }
+    *out = b->p;
+    if (out_len)
+        *out_len = b->n;
+    snprintf(why, TT_WHY_LEN, "%s", note);
+    return 0;
 }
 
 int tt_report_csv(const tt_session_t *s, int64_t now_unix_ns, char **out, size_t *out_len,
@@ -626,59 +749,203 @@ int tt_report_csv(const tt_session_t *s, int64_t now_unix_ns, char **out, size_t
     if (!r)
         return TT_ERR_NOMEM;
     sb_t b = {0}, f = {0};
-    sb_str(&b, "player,rooms,time_in,time_out,minutes,cues,breaks,overtime_units\r\n");
-    for (size_t i = 0; r && i < r->n_players; i++) {
-        const player_t *p = r->players[i];
-        int in = p->n_here > 0;
-        int64_t total = p->total_ns;
-        ot_t ot = p->ot;
-        if (in) {
-            if (now_unix_ns > p->stay_start)
-                total += now_unix_ns - p->stay_start;
-            settle(r, &ot, now_unix_ns);
-        }
-        char when[40];
-
-        csv_field(&b, p->name, strlen(p->name), 0);
-        for (size_t k = 0; k < p->n_rooms; k++) {
-            if (k)
-                sb_str(&f, ";");
-            sb_str(&f, r->rooms.names[p->rooms[k]]);
-        }
-        csv_sb(&b, &f, 0);
-        iso_utc(p->first_in, when);
-        csv_field(&b, when, strlen(when), 0);
-        if (!in && p->has_out) {
-            iso_utc(p->last_out, when);
+    const char *zone = tt_tz_name();
+    sb_str(&b, "call,player,rooms,time_in,time_out,minutes,cues,breaks,overtime_units,"
+               "time_zone\r\n");
+    for (size_t si = 0; si < r->n_sections; si++) {
+        const section_t *sec = &r->sections[si];
+        for (size_t i = 0; i < sec->n_players; i++) {
+            const player_t *p = sec->players[i];
+            pview_t v;
+            player_view(sec, p, now_unix_ns, &v);
+            char when[TT_TZ_ISO_LEN];
+            if (sec->call_no)
+                sb_printf(&f, "%" PRIu32, sec->call_no);
+            csv_sb(&b, &f, 0);
+            csv_field(&b, p->name, strlen(p->name), 0);
+            put_rooms(&f, r, p, ";");
+            csv_sb(&b, &f, 0);
+            tt_tz_iso(p->first_in, when);
             csv_field(&b, when, strlen(when), 0);
-        } else {
-            csv_field(&b, "", 0, 0);
+            if (!v.in && p->has_out) {
+                tt_tz_iso(p->last_out, when);
+                csv_field(&b, when, strlen(when), 0);
+            } else {
+                csv_field(&b, "", 0, 0);
+            }
+            sb_printf(&f, "%" PRId64, v.total_ns / NS_PER_MIN);
+            csv_sb(&b, &f, 0);
+            put_cues(&f, r, p, ";");
+            csv_sb(&b, &f, 0);
+            sb_printf(&f, "%" PRIu64, p->breaks);
+            csv_sb(&b, &f, 0);
+            sb_printf(&f, "%" PRIu64, v.ot_units);
+            csv_sb(&b, &f, 0);
+            csv_field(&b, zone, strlen(zone), 1);
         }
-        sb_printf(&f, "%" PRId64, total / NS_PER_MIN);
-        csv_sb(&b, &f, 0);
-        for (size_t k = 0; k < p->n_cues; k++) {
-            const pcue_t *pc = &p->cues[k];
-            if (k)
-                sb_str(&f, ";");
-            sb_str(&f, r->cues.names[pc->cue]);
-            for (size_t j = 0; j < pc->n_takes; j++)
-                sb_printf(&f, " t%" PRIu32, pc->takes[j]);
-        }
-        csv_sb(&b, &f, 0);
-        sb_printf(&f, "%" PRIu64, p->breaks);
-        csv_sb(&b, &f, 0);
-        sb_printf(&f, "%" PRIu64, ot.units);
-        csv_sb(&b, &f, 1);
     }
-    free(f.p);
-    report_destroy(&r);
-    if (b.oom || f.oom) {
-        free(b.p);
-        return tt_fail(why, TT_ERR_NOMEM, "drawing the report");
+    return finish(&b, &f, &r, note, out, out_len, why);
+}
+
+/* ---- text ---- */
+
+/* Characters on screen of UTF-8 s (code points; names have no controls). */
+static size_t width(const char *s, size_t n)
+{
+    size_t w = 0;
+    for (size_t i = 0; i < n; i++)
+        w += ((unsigned char)s[i] & 0xC0) != 0x80;
+    return w;
+}
+
+/* s, then spaces to w characters (at least one). */
+static void put_padded(sb_t *b, const char *s, size_t n, size_t w)
+{
+    sb_put(b, s, n);
+    size_t k = width(s, n);
+    do
+        sb_str(b, " ");
+    while (++k < w);
+}
+
+/* "HH:MM:SS" in the zone, with the date when it is not day's. */
+static void clock_text(int64_t ns, const struct tm *day, char out[40])
+{
+    struct tm tm;
+    tt_tz_local(ns, &tm);
+    const char *fmt = day && tm.tm_year == day->tm_year && tm.tm_yday == day->tm_yday
+                          ? "%H:%M:%S"
+                          : "%Y-%m-%d %H:%M:%S";
+    if (strftime(out, 40, fmt, &tm) == 0)
+        snprintf(out, 40, "?");
+}
+
+static void hms(sb_t *b, int64_t ns)
+{
+    int64_t sec = ns > 0 ? ns / NS_PER_SEC : 0;
+    sb_printf(b, "%" PRId64 ":%02d:%02d", sec / 3600, (int)(sec / 60 % 60), (int)(sec % 60));
+}
+
+static void section_heading(sb_t *b, const tt_report_t *r, const section_t *sec, int64_t now,
+                            struct tm *day)
+{
+    char t[40];
+    if (!sec->call_no) {
+        if (sec->n_players)
+            tt_tz_local(sec->players[0]->first_in, day);
+        if (r->calls)
+            sb_printf(b, "After the wrap of call %" PRIu32 " (no call)\n", r->calls);
+        else
+            sb_str(b, "No call started\n");
+        return;
     }
-    *out = b.p;
+    const tt_call_t *c = &sec->call;
+    tt_call_clock_t k;
+    tt_call_clock(c, c->wrap_ns ? c->wrap_ns : now, &k);
+    tt_tz_local(c->start_ns, day);
+    sb_printf(b, "Call %" PRIu32 ": ", sec->call_no);
+    sb_str(b, c->rules.id);
+    sb_str(b, " (");
+    sb_str(b, c->rules.title);
+    sb_str(b, "), ");
+    clock_text(c->start_ns, NULL, t);
+    sb_str(b, t);
+    if (c->wrap_ns) {
+        clock_text(c->wrap_ns, day, t);
+        sb_str(b, " to ");
+        sb_str(b, t);
+        sb_str(b, ", ");
+        hms(b, k.elapsed_ns);
+    } else {
+        sb_str(b, ", running: ");
+        hms(b, k.elapsed_ns);
+        sb_str(b, " so far");
+    }
+    sb_printf(b, "; %zu break%s; overtime ", k.breaks_taken, k.breaks_taken == 1 ? "" : "s");
+    hms(b, k.overtime_ns);
+    if (c->rules.overtime_unit_minutes > 0)
+        sb_printf(b, " (%d unit%s of %d min)", k.overtime_units, k.overtime_units == 1 ? "" : "s",
+                  c->rules.overtime_unit_minutes);
+    sb_str(b, "\n");
+}
+
+int tt_report_text(const tt_session_t *s, int64_t now_unix_ns, char **out, size_t *out_len,
+                   char *why)
+{
+    *out = NULL;
     if (out_len)
-        *out_len = b.n;
-    snprintf(why, TT_WHY_LEN, "%s", note);
-    return 0;
+        *out_len = 0;
+    char note[TT_WHY_LEN];
+    tt_report_t *r = report_of(s, note, why);
+    if (!r)
+        return TT_ERR_NOMEM;
+    sb_t b = {0}, f = {0};
+    char t[40];
+    clock_text(now_unix_ns, NULL, t);
+    int off = tt_tz_offset_s(now_unix_ns), aoff = off < 0 ? -off : off;
+    sb_str(&b, "Report of session ");
+    sb_str(&b, s->session_name[0] ? s->session_name : "(unnamed)");
+    sb_str(&b, ", drawn ");
+    sb_str(&b, t);
+    sb_str(&b, "; times in ");
+    sb_str(&b, tt_tz_name());
+    sb_printf(&b, " (UTC%c%02d:%02d)\n", off < 0 ? '-' : '+', aoff / 3600 % 24, aoff / 60 % 60);
+    size_t shown = 0;
+    for (size_t si = 0; si < r->n_sections; si++) {
+        const section_t *sec = &r->sections[si];
+        if (!sec->call_no && !sec->n_players)
+            continue; /* nothing happened between a wrap and the next start */
+        struct tm day;
+        memset(&day, 0, sizeof day);
+        sb_str(&b, "\n");
+        section_heading(&b, r, sec, now_unix_ns, &day);
+        shown++;
+        if (!sec->n_players) {
+            sb_str(&b, "  nobody checked in\n");
+            continue;
+        }
+        /* Column widths: the longest name and room list. */
+        size_t wn = strlen("player"), wr = strlen("rooms");
+        for (size_t i = 0; i < sec->n_players; i++) {
+            const player_t *p = sec->players[i];
+            size_t w = width(p->name, strlen(p->name));
+            wn = w > wn ? w : wn;
+            put_rooms(&f, r, p, ", ");
+            w = width(f.p ? f.p : "", f.n);
+            wr = w > wr ? w : wr;
+            f.n = 0;
+        }
+        sb_str(&b, "  ");
+        put_padded(&b, "player", 6, wn + 2);
+        put_padded(&b, "rooms", 5, wr + 2);
+        sb_str(&b, "in        out       minutes  breaks  overtime units  cues\n");
+        for (size_t i = 0; i < sec->n_players; i++) {
+            const player_t *p = sec->players[i];
+            pview_t v;
+            player_view(sec, p, now_unix_ns, &v);
+            sb_str(&b, "  ");
+            put_padded(&b, p->name, strlen(p->name), wn + 2);
+            put_rooms(&f, r, p, ", ");
+            put_padded(&b, f.p ? f.p : "", f.n, wr + 2);
+            f.n = 0;
+            clock_text(p->first_in, &day, t);
+            put_padded(&b, t, strlen(t), 10);
+            if (!v.in && p->has_out)
+                clock_text(p->last_out, &day, t);
+            else
+                snprintf(t, sizeof t, "(in)");
+            put_padded(&b, t, strlen(t), 10);
+            sb_printf(&b, "%7" PRId64 "  %6" PRIu64 "  %14" PRIu64, v.total_ns / NS_PER_MIN,
+                      p->breaks, v.ot_units);
+            put_cues(&f, r, p, "; ");
+            if (f.n)
+                sb_str(&b, "  ");
+            sb_put(&b, f.p ? f.p : "", f.n);
+            f.n = 0;
+            sb_str(&b, "\n");
+        }
+    }
+    if (!shown)
+        sb_str(&b, "\nNo call started and nobody checked in.\n");
+    return finish(&b, &f, &r, note, out, out_len, why);
 }

@@ -62,9 +62,9 @@ grep -q "^event: state" "$IT_DIR/events.txt" || fail "no state event"
 it_wait_for 6 bash -c "curl -sf $DASH/report.csv | grep -q 'Nan'" || fail "player not in report.csv"
 curl -sf "$DASH/report.csv" > "$IT_DIR/report-dash.csv"
 "$B/tutti" report --csv > "$IT_DIR/report-cli.csv" || fail "tutti report"
-head -1 "$IT_DIR/report-cli.csv" | grep -q "^player,rooms,time_in,time_out" ||
+head -1 "$IT_DIR/report-cli.csv" | grep -q "^call,player,rooms,time_in,time_out" ||
     fail "report header: $(head -1 "$IT_DIR/report-cli.csv")"
-grep -q '^"Anne ""Nan"" Lee",stage,' "$IT_DIR/report-cli.csv" || fail "report row: $(cat "$IT_DIR/report-cli.csv")"
+grep -q '^1,"Anne ""Nan"" Lee",stage,' "$IT_DIR/report-cli.csv" || fail "report row: $(cat "$IT_DIR/report-cli.csv")"
 [ "$(cut -d, -f1-4 "$IT_DIR/report-dash.csv")" = "$(cut -d, -f1-4 "$IT_DIR/report-cli.csv")" ] ||
     fail "dashboard and CLI reports differ"
 

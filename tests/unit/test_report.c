@@ -19,6 +19,7 @@
 #include "tt_report.h"
 #include "tt_rules.h"
 #include "tt_session.h"
+#include "tt_tz.h"
 
 #define MIN INT64_C(60000000000)
 /* 2026-11-25T09:00:00Z */
@@ -153,7 +154,7 @@ static void csv_is(const tt_session_t *r, int64_t now, const char *want)
     free(csv);
 }
 
-#define HEADER "player,rooms,time_in,time_out,minutes,cues,breaks,overtime_units\r\n"
+#define HEADER "call,player,rooms,time_in,time_out,minutes,cues,breaks,overtime_units,time_zone\r\n"
 
 static void test_empty(void **state)
 {
@@ -197,21 +198,24 @@ static void test_session(void **state)
 
     /* Drawn while the call runs: overtime so far, Bob still in. */
     csv_is(r, T0 + 196 * MIN,
-           HEADER "\"Anne \"\"Nan\"\" Lee\",stage;london-strings,2026-11-25T09:05:00Z,,191,"
-                  "1M1 t1 t2 t3;1M2 t1 t2,2,2\r\n"
-                  "Bob,stage,2026-11-25T09:05:00Z,,121,1M1 t1 t2;1M2 t2,1,2\r\n"
-                  "Carla,london-strings,2026-11-25T09:05:00Z,2026-11-25T12:10:00Z,185,"
-                  "1M1 t1 t2 t3;1M2 t1 t2,2,1\r\n");
+           HEADER "1,\"Anne \"\"Nan\"\" Lee\",stage;london-strings,2026-11-25T09:05:00+00:00,,191,"
+                  "1M1 t1 t2 t3;1M2 t1 t2,2,2,UTC\r\n"
+                  "1,Bob,stage,2026-11-25T09:05:00+00:00,,121,1M1 t1 t2;1M2 t2,1,2,UTC\r\n"
+                  "1,Carla,london-strings,2026-11-25T09:05:00+00:00,2026-11-25T12:10:00+00:00,185,"
+                  "1M1 t1 t2 t3;1M2 t1 t2,2,1,UTC\r\n");
 
     out(r, T0 + 200 * MIN, "stage", "Bob");
     call(r, T0 + 215 * MIN, "wrap", NULL);
     note(r, T0 + 216 * MIN);
-    const char *want =
-        HEADER "\"Anne \"\"Nan\"\" Lee\",stage;london-strings,2026-11-25T09:05:00Z,,235,"
-               "1M1 t1 t2 t3;1M2 t1 t2,2,3\r\n"
-               "Bob,stage,2026-11-25T09:05:00Z,2026-11-25T12:20:00Z,125,1M1 t1 t2;1M2 t2,1,2\r\n"
-               "Carla,london-strings,2026-11-25T09:05:00Z,2026-11-25T12:10:00Z,185,"
-               "1M1 t1 t2 t3;1M2 t1 t2,2,1\r\n";
+    /* Anne, still in at the wrap, leaves call 1 there and stays on after it. */
+    const char *want = HEADER
+        "1,\"Anne \"\"Nan\"\" Lee\",stage;london-strings,2026-11-25T09:05:00+00:00,"
+        "2026-11-25T12:35:00+00:00,210,1M1 t1 t2 t3;1M2 t1 t2,2,3,UTC\r\n"
+        "1,Bob,stage,2026-11-25T09:05:00+00:00,2026-11-25T12:20:00+00:00,125,"
+        "1M1 t1 t2;1M2 t2,1,2,UTC\r\n"
+        "1,Carla,london-strings,2026-11-25T09:05:00+00:00,2026-11-25T12:10:00+00:00,185,"
+        "1M1 t1 t2 t3;1M2 t1 t2,2,1,UTC\r\n"
+        ",\"Anne \"\"Nan\"\" Lee\",london-strings,2026-11-25T12:35:00+00:00,,25,,0,0,UTC\r\n";
     csv_is(r, T0 + 240 * MIN, want);
     csv_is(r, T0 + 240 * MIN, want); /* drawing changes nothing */
     session_free(&r);
@@ -240,12 +244,25 @@ static void test_overtime_units(void **state)
     call(r, T0 + 300 * MIN, "start", "mu-london");
     in(r, T0 + 300 * MIN, "stage", "a-twice-in-one-unit");
     call(r, T0 + 300 * MIN + 181 * MIN, "wrap", NULL);
+    /* Each call its own section: a's and b's returns within call 1's
+     * overtime; e checked in between the calls is call 2's; whoever is in
+     * at a wrap is carried past it. */
     csv_is(r, T0 + 1000 * MIN,
-           HEADER "a-twice-in-one-unit,stage,2026-11-25T09:10:00Z,,873,,0,2\r\n"
-                  "b-two-units,stage,2026-11-25T09:10:00Z,2026-11-25T12:36:00Z,172,,0,2\r\n"
-                  "c-before,stage,2026-11-25T09:10:00Z,2026-11-25T12:00:00Z,170,,0,0\r\n"
-                  "d-straddles,stage,2026-11-25T09:10:00Z,2026-11-25T12:31:00Z,201,,0,2\r\n"
-                  "e-after-wrap,stage,2026-11-25T13:00:00Z,,760,,0,1\r\n");
+           HEADER
+           "1,a-twice-in-one-unit,stage,2026-11-25T09:10:00+00:00,2026-11-25T12:21:00+00:00,"
+           "173,,0,1,UTC\r\n"
+           "1,b-two-units,stage,2026-11-25T09:10:00+00:00,2026-11-25T12:36:00+00:00,172,,0,2,"
+           "UTC\r\n"
+           "1,c-before,stage,2026-11-25T09:10:00+00:00,2026-11-25T12:00:00+00:00,170,,0,0,"
+           "UTC\r\n"
+           "1,d-straddles,stage,2026-11-25T09:10:00+00:00,2026-11-25T12:31:00+00:00,201,,0,2,"
+           "UTC\r\n"
+           "2,a-twice-in-one-unit,stage,2026-11-25T14:00:00+00:00,2026-11-25T17:01:00+00:00,"
+           "181,,0,1,UTC\r\n"
+           "2,e-after-wrap,stage,2026-11-25T13:00:00+00:00,2026-11-25T17:01:00+00:00,241,,0,1,"
+           "UTC\r\n"
+           ",a-twice-in-one-unit,stage,2026-11-25T17:01:00+00:00,,519,,0,0,UTC\r\n"
+           ",e-after-wrap,stage,2026-11-25T17:01:00+00:00,,519,,0,0,UTC\r\n");
     session_free(&r);
 }
 
@@ -275,7 +292,7 @@ static void test_refusals(void **state)
     assert_int_equal(call_event(r, T0, "start", NULL, why), TT_ERR_INVALID); /* already running */
     assert_int_equal(r->n_call_events, 1); /* only the start that took */
     call(r, T0 + 10 * MIN, "break-start", NULL);
-    csv_is(r, T0 + 20 * MIN, HEADER "Bob,stage,2026-11-25T09:00:00Z,,20,,1,0\r\n");
+    csv_is(r, T0 + 20 * MIN, HEADER "1,Bob,stage,2026-11-25T09:00:00+00:00,,20,,1,0,UTC\r\n");
     session_free(&r);
 }
 
@@ -313,10 +330,11 @@ static void test_limits(void **state)
     size_t len;
     char why[TT_WHY_LEN];
     assert_int_equal(tt_report_csv(r, T0 + 2 * MIN, &csv, &len, why), 0);
-    assert_non_null(strstr(csv, "\r\np00007,stage,2026-11-25T09:00:00Z,,2,0M1 t1 t2;1M1 t1;"));
+    assert_non_null(
+        strstr(csv, "\r\n,p00007,stage,2026-11-25T09:00:00+00:00,,2,0M1 t1 t2;1M1 t1;"));
     assert_null(strstr(csv, "extra"));
     assert_null(strstr(csv, "p04096"));
-    assert_non_null(strstr(csv, "\r\np00000,stage;booth,"));
+    assert_non_null(strstr(csv, "\r\n,p00000,stage;booth,"));
     assert_non_null(strstr(why, "1 record left out of the report"));
     assert_non_null(strstr(why, "more than 4096 players"));
     free(csv);
@@ -331,17 +349,132 @@ static void test_formula_names(void **state)
     in(r, T0, "stage", "=HYPERLINK(\"http://x\")");
     in(r, T0, "stage", "@SUM(A1)");
     csv_is(r, T0 + MIN,
-           HEADER "\"'=HYPERLINK(\"\"http://x\"\")\",stage,2026-11-25T09:00:00Z,,1,,0,0\r\n"
-                  "\"'@SUM(A1)\",stage,2026-11-25T09:00:00Z,,1,,0,0\r\n");
+           HEADER
+           ",\"'=HYPERLINK(\"\"http://x\"\")\",stage,2026-11-25T09:00:00+00:00,,1,,0,0,UTC\r\n"
+           ",\"'@SUM(A1)\",stage,2026-11-25T09:00:00+00:00,,1,,0,0,UTC\r\n");
     session_free(&r);
+}
+
+static void text_is(const tt_session_t *r, int64_t now, const char *want)
+{
+    char *text = NULL;
+    size_t len = 0;
+    char why[TT_WHY_LEN] = "x";
+    assert_int_equal(tt_report_text(r, now, &text, &len, why), 0);
+    assert_string_equal(why, "");
+    assert_non_null(text);
+    assert_int_equal(len, strlen(text));
+    size_t i = 0;
+    while (text[i] && text[i] == want[i])
+        i++;
+    if (text[i] || want[i]) /* cmocka cuts long messages: show where they part */
+        fail_msg("differs at byte %zu:\ngot:  ...%.60s\nwant: ...%.60s", i, text + i, want + i);
+    free(text);
+}
+
+/* Two calls in the session's zone (Los Angeles, 8 hours behind UTC in
+ * November): one section per call with its number in the call column,
+ * arrivals before a start in that call, a player still in at the first
+ * wrap carried into the second call from the wrap, times with the zone's
+ * offset and the zone named; the same as text. */
+static void test_calls_in_zone(void **state)
+{
+    (void)state;
+    char why[TT_WHY_LEN];
+    assert_int_equal(tt_tz_set("America/Los_Angeles", why), 0);
+    tt_session_t *r = session_new();
+    in(r, T0 - 10 * MIN, "stage", "Ann"); /* before the call: the call's */
+    call(r, T0, "start", "afm-film-la");  /* 01:00 in LA */
+    in(r, T0 + 5 * MIN, "stage", "Cy");
+    assert_int_equal(roll(r, T0 + 10 * MIN, "1M1", 1), 0);
+    call(r, T0 + 60 * MIN, "break-start", NULL);
+    call(r, T0 + 70 * MIN, "break-end", NULL);
+    out(r, T0 + 100 * MIN, "stage", "Ann");
+    call(r, T0 + 200 * MIN, "wrap", NULL);         /* Cy still in: carried over */
+    in(r, T0 + 230 * MIN, "booth", "Bo");          /* between the calls: the next one's */
+    call(r, T0 + 240 * MIN, "start", "mu-london"); /* 05:00 */
+    assert_int_equal(roll(r, T0 + 250 * MIN, "2M1", 1), 0);
+    out(r, T0 + 260 * MIN, "stage", "Cy");
+
+    csv_is(r, T0 + 270 * MIN,
+           HEADER "1,Ann,stage,2026-11-25T00:50:00-08:00,2026-11-25T02:40:00-08:00,110,1M1 t1,1,0,"
+                  "America/Los_Angeles\r\n"
+                  "1,Cy,stage,2026-11-25T01:05:00-08:00,2026-11-25T04:20:00-08:00,195,1M1 t1,1,2,"
+                  "America/Los_Angeles\r\n"
+                  "2,Bo,booth,2026-11-25T04:50:00-08:00,,40,2M1 t1,0,0,America/Los_Angeles\r\n"
+                  "2,Cy,stage,2026-11-25T04:20:00-08:00,2026-11-25T05:20:00-08:00,60,2M1 t1,0,0,"
+                  "America/Los_Angeles\r\n");
+    text_is(r, T0 + 270 * MIN,
+            "Report of session (unnamed), drawn 2026-11-25 05:30:00; times in "
+            "America/Los_Angeles (UTC-08:00)\n"
+            "\n"
+            "Call 1: afm-film-la (AFM film/TV Los Angeles), 2026-11-25 01:00:00 to 04:20:00, "
+            "3:20:00; 1 break; overtime 0:20:00 (2 units of 15 min)\n"
+            "  player  rooms  in        out       minutes  breaks  overtime units  cues\n"
+            "  Ann     stage  00:50:00  02:40:00      110       1               0  1M1 t1\n"
+            "  Cy      stage  01:05:00  04:20:00      195       1               2  1M1 t1\n"
+            "\n"
+            "Call 2: mu-london (Musicians' Union London), 2026-11-25 05:00:00, running: 0:30:00 so "
+            "far; 0 "
+            "breaks; overtime 0:00:00 (0 units of 15 min)\n"
+            "  player  rooms  in        out       minutes  breaks  overtime units  cues\n"
+            "  Bo      booth  04:50:00  (in)           40       0               0  2M1 t1\n"
+            "  Cy      stage  04:20:00  05:20:00       60       0               0  2M1 t1\n");
+    session_free(&r);
+}
+
+/* The text when nothing happened, and after the last wrap. */
+static void test_text_edges(void **state)
+{
+    (void)state;
+    tt_session_t *r = session_new();
+    text_is(r, T0,
+            "Report of session (unnamed), drawn 2026-11-25 09:00:00; times in UTC (UTC+00:00)\n"
+            "\n"
+            "No call started and nobody checked in.\n");
+    in(r, T0, "stage", "Ann");
+    text_is(r, T0 + MIN,
+            "Report of session (unnamed), drawn 2026-11-25 09:01:00; times in UTC (UTC+00:00)\n"
+            "\n"
+            "No call started\n"
+            "  player  rooms  in        out       minutes  breaks  overtime units  cues\n"
+            "  Ann     stage  09:00:00  (in)            1       0               0\n");
+    call(r, T0 + 2 * MIN, "start", "video-game");
+    call(r, T0 + 3 * MIN, "wrap", NULL);
+    /* next day */
+    text_is(r, T0 + 24 * 60 * MIN,
+            "Report of session (unnamed), drawn 2026-11-26 09:00:00; times in UTC (UTC+00:00)\n"
+            "\n"
+            "Call 1: video-game (Video game), 2026-11-25 09:02:00 to 09:03:00, 0:01:00; 0 breaks; "
+            "overtime 0:00:00 (0 units of 15 min)\n"
+            "  player  rooms  in        out       minutes  breaks  overtime units  cues\n"
+            "  Ann     stage  09:00:00  09:03:00        3       0               0\n"
+            "\n"
+            "After the wrap of call 1 (no call)\n"
+            "  player  rooms  in        out       minutes  breaks  overtime units  cues\n"
+            "  Ann     stage  09:03:00  (in)         1437       0               0\n");
+    session_free(&r);
+}
+
+static int utc(void **state)
+{
+    (void)state;
+    char why[TT_WHY_LEN];
+    return tt_tz_set("UTC", why);
 }
 
 int main(void)
 {
+    /* every test starts in UTC (one sets another zone) */
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_formula_names), cmocka_unit_test(test_empty),
-        cmocka_unit_test(test_session),       cmocka_unit_test(test_overtime_units),
-        cmocka_unit_test(test_refusals),      cmocka_unit_test(test_limits),
+        cmocka_unit_test_setup(test_formula_names, utc),
+        cmocka_unit_test_setup(test_empty, utc),
+        cmocka_unit_test_setup(test_session, utc),
+        cmocka_unit_test_setup(test_overtime_units, utc),
+        cmocka_unit_test_setup(test_refusals, utc),
+        cmocka_unit_test_setup(test_limits, utc),
+        cmocka_unit_test_setup(test_calls_in_zone, utc),
+        cmocka_unit_test_setup(test_text_edges, utc),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
