@@ -28,6 +28,7 @@
 #define ACTION_TIMEOUT_MS 5000 /* coordinator round trip for one action */
 #define FEED_BACKLOG 30        /* records a new stream starts with */
 #define COOKIE "tutti_session"
+#define WRAP_NAMES_PER_RECORD 256 /* a presence record's limit (tt_session_check_presence) */
 
 struct dash_http {
     dash_http_config_t cfg;
@@ -48,8 +49,9 @@ typedef struct {
 
 /* ------------------------------------------------------------ replies */
 
-static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, const char *type,
-                             const void *data, size_t len, const char *cookie)
+static enum MHD_Result reply_with(struct MHD_Connection *c, unsigned status, const char *type,
+                                  const void *data, size_t len, const char *cookie,
+                                  const char *disposition)
 {
     struct MHD_Response *r =
         MHD_create_response_from_buffer(len, (void *)data, MHD_RESPMEM_MUST_COPY);
@@ -63,9 +65,17 @@ static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, const ch
                             "default-src 'self'; style-src 'self' 'unsafe-inline'");
     if (cookie)
         MHD_add_response_header(r, MHD_HTTP_HEADER_SET_COOKIE, cookie);
+    if (disposition)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_DISPOSITION, disposition);
     enum MHD_Result rc = MHD_queue_response(c, status, r);
     MHD_destroy_response(r);
     return rc;
+}
+
+static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, const char *type,
+                             const void *data, size_t len, const char *cookie)
+{
+    return reply_with(c, status, type, data, len, cookie, NULL);
 }
 
 static enum MHD_Result reply_json(struct MHD_Connection *c, unsigned status, json_t *o)
@@ -200,14 +210,10 @@ static enum MHD_Result on_login(dash_http_t *h, struct MHD_Connection *c, reques
 
 /* ------------------------------------------------------------ actions */
 
-/* One write to the coordinator on a connection of this thread's own,
- * exactly once (tt_client_write retries a lost reply with the same key). */
-static int coordinator_write(dash_http_t *h, Tutti__Envelope *req, uint64_t *seq, char *why)
+/* One write to the coordinator on client, exactly once (tt_client_write
+ * retries a lost reply with the same key). */
+static int write_on(tt_client_t *client, Tutti__Envelope *req, uint64_t *seq, char *why)
 {
-    tt_client_t *client =
-        tt_client_new(h->cfg.zmq_ctx, h->cfg.endpoint, h->cfg.server_key_z85, h->cfg.keys, 0, why);
-    if (!client)
-        return TT_ERR_IO;
     Tutti__Envelope *rep = NULL;
     tt_client_write_how_t how;
     char lost[TT_WHY_LEN];
@@ -223,8 +229,113 @@ static int coordinator_write(dash_http_t *h, Tutti__Envelope *req, uint64_t *seq
                      (unsigned long long)*seq);
     if (rep)
         tutti__envelope__free_unpacked(rep, NULL);
+    return rc;
+}
+
+/* A connection of this thread's own to the coordinator (NULL, why). */
+static tt_client_t *coordinator_open(dash_http_t *h, char *why)
+{
+    return tt_client_new(h->cfg.zmq_ctx, h->cfg.endpoint, h->cfg.server_key_z85, h->cfg.keys, 0,
+                         why);
+}
+
+static int coordinator_write(dash_http_t *h, Tutti__Envelope *req, uint64_t *seq, char *why)
+{
+    tt_client_t *client = coordinator_open(h, why);
+    if (!client)
+        return TT_ERR_IO;
+    int rc = write_on(client, req, seq, why);
     tt_client_destroy(&client);
     return rc;
+}
+
+static unsigned status_of(int rc)
+{
+    return rc == TT_ERR_DENIED || rc == TT_ERR_AUTH ? 403 : rc == TT_ERR_INVALID ? 409 : 502;
+}
+
+/* Checks out, from room, players[from .. from+n) (JSON strings). */
+static int check_out(tt_client_t *client, const char *room, json_t *players, size_t from, size_t n,
+                     char *why)
+{
+    char *names[WRAP_NAMES_PER_RECORD];
+    for (size_t i = 0; i < n; i++)
+        names[i] = (char *)json_string_value(json_array_get(players, from + i));
+    Tutti__Envelope env = TUTTI__ENVELOPE__INIT;
+    Tutti__Presence pr = TUTTI__PRESENCE__INIT;
+    pr.room = (char *)room;
+    pr.out = names;
+    pr.n_out = n;
+    env.body_case = TUTTI__ENVELOPE__BODY_PRESENCE;
+    env.presence = &pr;
+    uint64_t seq;
+    return write_on(client, &env, &seq, why);
+}
+
+/* Wrap: everyone the log has checked in (the state's "checked_in") is
+ * checked out, a presence record per room (WRAP_NAMES_PER_RECORD names
+ * each), then the call wraps. The outs go first so that the report ends
+ * their stays in this call (a stay still open at a wrap is carried past
+ * it). Nothing is written unless a call runs; a check-out that fails
+ * stops there, before the wrap, and says how far it got. */
+static enum MHD_Result on_wrap(dash_http_t *h, struct MHD_Connection *c)
+{
+    char *text = dash_hub_state(h->hub, NULL, NULL);
+    json_t *st = text ? json_loads(text, 0, NULL) : NULL;
+    free(text);
+    if (!st)
+        return reply_error(c, 503, "the dashboard has no state yet");
+    if (!json_is_true(json_object_get(json_object_get(st, "call"), "running"))) {
+        json_decref(st);
+        return reply_error(c, 409, "no call is running: there is nothing to wrap");
+    }
+    char why[TT_WHY_LEN] = "";
+    tt_client_t *client = coordinator_open(h, why);
+    if (!client) {
+        json_decref(st);
+        return reply_error(c, 502, why);
+    }
+    size_t done = 0;
+    int rc = 0;
+    json_t *rooms = json_object_get(st, "checked_in");
+    for (size_t i = 0; rc == 0 && i < json_array_size(rooms); i++) {
+        json_t *r = json_array_get(rooms, i);
+        const char *room = json_string_value(json_object_get(r, "room"));
+        json_t *players = json_object_get(r, "players");
+        size_t n = json_array_size(players);
+        for (size_t k = 0; room && rc == 0 && k < n; k += WRAP_NAMES_PER_RECORD) {
+            size_t chunk = n - k < WRAP_NAMES_PER_RECORD ? n - k : WRAP_NAMES_PER_RECORD;
+            char cwhy[TT_WHY_LEN];
+            rc = check_out(client, room, players, k, chunk, cwhy);
+            if (rc == 0)
+                done += chunk;
+            else
+                snprintf(why, TT_WHY_LEN,
+                         "checked out %zu player%s, then checking out of %.64s failed: %.300s; "
+                         "the call is not wrapped",
+                         done, done == 1 ? "" : "s", room, cwhy);
+        }
+    }
+    json_decref(st);
+    uint64_t seq = 0;
+    if (rc == 0) {
+        Tutti__Envelope env = TUTTI__ENVELOPE__INIT;
+        Tutti__CallEvent ev = TUTTI__CALL_EVENT__INIT;
+        ev.action = "wrap";
+        env.body_case = TUTTI__ENVELOPE__BODY_CALL_EVENT;
+        env.call_event = &ev;
+        char cwhy[TT_WHY_LEN];
+        rc = write_on(client, &env, &seq, cwhy);
+        if (rc != 0)
+            snprintf(why, TT_WHY_LEN, "checked out %zu player%s, then the wrap failed: %.400s",
+                     done, done == 1 ? "" : "s", cwhy);
+    }
+    tt_client_destroy(&client);
+    if (rc != 0)
+        return reply_error(c, status_of(rc), why);
+    return reply_json(c, 200,
+                      json_pack("{s:b, s:I, s:I}", "ok", 1, "seq", (json_int_t)seq, "checked_out",
+                                (json_int_t)done));
 }
 
 static const tt_rules_t *find_rules(const dash_http_t *h, const char *id)
@@ -301,6 +412,11 @@ static enum MHD_Result on_action(dash_http_t *h, struct MHD_Connection *c, const
         json_decref(body);
         return reply_error(c, 400, "the body must be a JSON object");
     }
+    const char *action = json_string_value(json_object_get(body, "action"));
+    if (!strcmp(path, "/api/call") && action && !strcmp(action, "wrap")) {
+        json_decref(body);
+        return on_wrap(h, c);
+    }
     char why[TT_WHY_LEN] = "";
     Tutti__Envelope env = TUTTI__ENVELOPE__INIT;
     Tutti__CallEvent ev = TUTTI__CALL_EVENT__INIT;
@@ -318,11 +434,7 @@ static enum MHD_Result on_action(dash_http_t *h, struct MHD_Connection *c, const
         if (rc == 0)
             result = reply_json(c, 200, json_pack("{s:b, s:I}", "ok", 1, "seq", (json_int_t)seq));
         else
-            result = reply_error(c,
-                                 rc == TT_ERR_DENIED || rc == TT_ERR_AUTH ? 403
-                                 : rc == TT_ERR_INVALID                   ? 409
-                                                                          : 502,
-                                 why);
+            result = reply_error(c, status_of(rc), why);
     }
     json_decref(body);
     return result;
@@ -438,10 +550,15 @@ static enum MHD_Result on_get(dash_http_t *h, struct MHD_Connection *c, const ch
     if (!strcmp(url, "/events"))
         return on_events(h, c);
     if (!strcmp(url, "/report.csv")) {
-        char *csv = dash_hub_report(h->hub);
+        char name[DASH_REPORT_NAME];
+        char *csv = dash_hub_report(h->hub, name);
         if (!csv)
             return reply_error(c, 503, "the report is not ready yet");
-        enum MHD_Result rc = reply(c, 200, "text/csv; charset=utf-8", csv, strlen(csv), NULL);
+        /* A download with the session's name, not a page called report.csv. */
+        char disposition[DASH_REPORT_NAME + 40];
+        snprintf(disposition, sizeof disposition, "attachment; filename=\"%s\"", name);
+        enum MHD_Result rc =
+            reply_with(c, 200, "text/csv; charset=utf-8", csv, strlen(csv), NULL, disposition);
         free(csv);
         return rc;
     }

@@ -2,9 +2,13 @@
  * browser connection).
  *
  * Serves the compiled-in page, the state as JSON and as server-sent events
- * (from dash_hub), the report CSV, and the contractor's actions: each POST
- * becomes one request to the coordinator on a connection of its own, so a
- * slow coordinator never blocks the main loop or another browser.
+ * (from dash_hub), the report CSV (a download, "SESSION-report.csv"), and
+ * the contractor's actions: each POST becomes requests to the coordinator
+ * on a connection of its own, so a slow coordinator never blocks the main
+ * loop or another browser. One request each, but the wrap: it checks out
+ * everyone the state lists as checked in (a presence record per room),
+ * then wraps the call, and is refused before any of it unless a call
+ * runs.
  *
  * Access: with a password (required when bound beyond loopback) every
  * route but the login page wants a session cookie from POST /login; every

@@ -30,6 +30,7 @@ struct dash_hub {
     ring_entry_t ring[DASH_RING];
     size_t ring_head, ring_len; /* oldest at ring_head */
     char *report;               /* owned */
+    char report_name[DASH_REPORT_NAME];
     session_t sessions[DASH_MAX_SESSIONS];
     uint64_t logins;
 };
@@ -102,10 +103,11 @@ void dash_hub_add_record(dash_hub_t *h, uint64_t seq, const char *json)
     pthread_mutex_unlock(&h->lock);
 }
 
-void dash_hub_set_report(dash_hub_t *h, const char *csv)
+void dash_hub_set_report(dash_hub_t *h, const char *csv, const char *name)
 {
     pthread_mutex_lock(&h->lock);
     replace(&h->report, csv);
+    snprintf(h->report_name, sizeof h->report_name, "%s", name);
     pthread_mutex_unlock(&h->lock);
 }
 
@@ -121,10 +123,11 @@ char *dash_hub_state(dash_hub_t *h, uint64_t *seq, uint64_t *version)
     return copy;
 }
 
-char *dash_hub_report(dash_hub_t *h)
+char *dash_hub_report(dash_hub_t *h, char name[DASH_REPORT_NAME])
 {
     pthread_mutex_lock(&h->lock);
     char *copy = h->report ? strdup(h->report) : NULL;
+    memcpy(name, h->report_name, DASH_REPORT_NAME);
     pthread_mutex_unlock(&h->lock);
     return copy;
 }

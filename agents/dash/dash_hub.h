@@ -16,6 +16,7 @@
 #define DASH_RING 1024       /* record summaries kept for resuming streams */
 #define DASH_MAX_SESSIONS 64 /* logged-in browsers */
 #define DASH_TOKEN_HEX 64    /* 32 random bytes as hex */
+#define DASH_REPORT_NAME 160 /* the report's file name, NUL included */
 
 typedef struct dash_hub dash_hub_t;
 
@@ -26,12 +27,14 @@ void dash_hub_destroy(dash_hub_t **self_p);
 void dash_hub_set_state(dash_hub_t *h, uint64_t seq, const char *json);
 /* Main thread: one record's summary JSON (copied), in sequence order. */
 void dash_hub_add_record(dash_hub_t *h, uint64_t seq, const char *json);
-/* Main thread: the report CSV (copied). */
-void dash_hub_set_report(dash_hub_t *h, const char *csv);
+/* Main thread: the report CSV and its download file name (both copied;
+ * the name is cut to DASH_REPORT_NAME - 1 bytes). */
+void dash_hub_set_report(dash_hub_t *h, const char *csv, const char *name);
 
 /* HTTP threads: a malloc'd copy the caller frees (NULL before the first). */
 char *dash_hub_state(dash_hub_t *h, uint64_t *seq, uint64_t *version);
-char *dash_hub_report(dash_hub_t *h);
+/* The report, and its file name into name ("" before the first). */
+char *dash_hub_report(dash_hub_t *h, char name[DASH_REPORT_NAME]);
 
 /* HTTP threads: the next piece of an event stream for a browser that has
  * seen records up to *last_seq and state *version. Waits up to wait_ms for

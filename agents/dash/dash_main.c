@@ -23,6 +23,7 @@
 #include "tt_session.h"
 #include "tt_store.h"
 #include "tt_time.h"
+#include "tt_tz.h"
 #include "tt_wire.h"
 
 #include <errno.h>
@@ -37,7 +38,9 @@
 #define STATUS_EVERY_MS 500
 #define STATE_EVERY_MS 1000 /* clocks and countdowns move even when the log does not */
 #define REPORT_EVERY_MS 5000
-#define STATUS_STALE_MS 2500
+/* No status answer for this long (three asks) and the coordinator is
+ * unreachable: the page says so within 3 s of it going away. */
+#define STATUS_STALE_MS 1600
 #define MAX_PRESETS 16
 
 static volatile sig_atomic_t stop_flag;
@@ -65,6 +68,9 @@ static void usage(FILE *out)
             "  --read-only           show everything, change nothing (observer key)\n"
             "  --rules FILE          an extra session-rules file offered beside the presets\n"
             "                        (afm-film-la, afm-sound, mu-london, video-game)\n"
+            "  --tz ZONE             the session's time zone for the page and the report, an\n"
+            "                        IANA name such as Europe/London (default: this\n"
+            "                        machine's zone)\n"
             "  --data DIR            replica store (default tutti-dash-data)\n"
             "  --port-file FILE      write the HTTP port there once serving\n"
             "  --idle-timeout S      close a browser connection silent for S seconds\n"
@@ -73,7 +79,8 @@ static void usage(FILE *out)
             "  --help                this text\n"
             "\n"
             "Example:\n"
-            "  tutti-dash --key keys/contractor.key --server-key keys/coordinator.pub\n"
+            "  tutti-dash --key keys/contractor.key --server-key keys/coordinator.pub \\\n"
+            "      --tz America/Los_Angeles\n"
             "  # then open http://127.0.0.1:8080/\n");
 }
 
@@ -115,6 +122,20 @@ static int replay_one(void *arg, uint64_t seq, const uint8_t *data, size_t len)
     return 0;
 }
 
+/* "SESSION-report.csv", the session's name kept to file-name-safe bytes. */
+static void report_name(const tt_session_t *s, char out[DASH_REPORT_NAME])
+{
+    char base[TT_SESSION_MAX_NAME + 1];
+    size_t n = 0;
+    for (const char *p = s->session_name; *p && n < sizeof base - 1; p++)
+        base[n++] = (strchr("._-", *p) || (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+                     (*p >= '0' && *p <= '9'))
+                        ? *p
+                        : '_';
+    base[n] = '\0';
+    snprintf(out, DASH_REPORT_NAME, "%s-report.csv", n && base[0] != '.' ? base : "tutti");
+}
+
 static void publish_report(dash_t *d)
 {
     char *csv = NULL;
@@ -123,7 +144,9 @@ static void publish_report(dash_t *d)
     if (tt_report_csv(&d->state, tt_time_wall_ns(), &csv, &len, why) == 0) {
         if (why[0])
             tt_diag_warn("report: %s", why);
-        dash_hub_set_report(d->hub, csv);
+        char name[DASH_REPORT_NAME];
+        report_name(&d->state, name);
+        dash_hub_set_report(d->hub, csv, name);
         free(csv);
     } else {
         tt_diag_warn("report: %s", why);
@@ -135,6 +158,7 @@ typedef struct {
     tt_client_t *client;
     Tutti__Envelope *last; /* owned: the latest status reply */
     int64_t last_at;       /* monotonic ns it arrived */
+    int64_t last_wall;     /* the same, wall clock (the dashboard's start before any) */
     int64_t asked_at;
     uint64_t asked_id;
 } status_poll_t;
@@ -169,6 +193,7 @@ static void status_read(status_poll_t *p)
             p->last = m.env;
             m.env = NULL; /* kept */
             p->last_at = tt_time_mono_ns();
+            p->last_wall = tt_time_wall_ns();
         } else if (rc == 0 && m.env->body_case == TUTTI__ENVELOPE__BODY_ERROR) {
             tt_diag_warn("status refused: %s", m.env->error->message);
         } else if (rc != 0) {
@@ -178,18 +203,26 @@ static void status_read(status_poll_t *p)
     }
 }
 
+/* 1 while the coordinator answers: a fresh status and a live replica. */
+static int coordinator_online(const dash_t *d, const status_poll_t *p, int64_t now)
+{
+    const Tutti__StatusReply *st = p->last ? p->last->status_reply : NULL;
+    return st && now - p->last_at < (int64_t)STATUS_STALE_MS * 1000000 &&
+           tt_replica_coordinator_online(d->replica);
+}
+
 static void publish_state(dash_t *d, status_poll_t *p, int read_only,
                           const tt_rules_t *const *presets, size_t n_presets)
 {
     int64_t now = tt_time_mono_ns();
     const Tutti__StatusReply *st = p->last ? p->last->status_reply : NULL;
-    int fresh = st && now - p->last_at < (int64_t)STATUS_STALE_MS * 1000000;
     dash_state_in_t in = {
         .session = &d->state,
         .status = st,
         /* The coordinator's session time now: its answer plus the time since. */
         .session_now_ns = st ? st->session_ns + (now - p->last_at) : 0,
-        .coordinator_online = fresh && tt_replica_coordinator_online(d->replica),
+        .coordinator_online = coordinator_online(d, p, now),
+        .coordinator_last_unix_ns = p->last_wall,
         .read_only = read_only,
         .now_unix_ns = tt_time_wall_ns(),
         .presets = presets,
@@ -224,10 +257,10 @@ int main(int argc, char **argv)
 {
     tt_conn_opts_t conn = {0};
     const char *http = "127.0.0.1:8080", *password_file = NULL, *rules_file = NULL;
-    const char *data = "tutti-dash-data", *port_file = NULL;
+    const char *data = "tutti-dash-data", *port_file = NULL, *zone = NULL;
     int read_only = 0, quiet = 0;
     long idle_s = DASH_IDLE_TIMEOUT_S;
-    enum { O_HTTP = 1, O_PWFILE, O_RO, O_RULES, O_DATA, O_PORTFILE, O_IDLE, O_QUIET };
+    enum { O_HTTP = 1, O_PWFILE, O_RO, O_RULES, O_DATA, O_PORTFILE, O_IDLE, O_QUIET, O_TZ };
     static const struct option opts[] = {
         TT_CONN_OPTIONS,
         {"http", required_argument, 0, O_HTTP},
@@ -238,6 +271,7 @@ int main(int argc, char **argv)
         {"port-file", required_argument, 0, O_PORTFILE},
         {"idle-timeout", required_argument, 0, O_IDLE},
         {"quiet", no_argument, 0, O_QUIET},
+        {"tz", required_argument, 0, O_TZ},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
@@ -260,6 +294,7 @@ int main(int argc, char **argv)
             }
             break;
         case O_QUIET: quiet = 1; break;
+        case O_TZ: zone = optarg; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -285,10 +320,15 @@ int main(int argc, char **argv)
                 host);
         return 2;
     }
+    char why[TT_WHY_LEN];
+    /* Before any thread: the C library reads the zone process-wide. */
+    if (tt_tz_set(zone, why) != 0) {
+        fprintf(stderr, "tutti-dash: --tz: %s\n", why);
+        return 2;
+    }
     tt_diag_init("tutti-dash", NULL);
     tt_diag_set_quiet(quiet);
 
-    char why[TT_WHY_LEN];
     char *password = NULL;
     if (password_file) {
         size_t len = 0;
@@ -342,7 +382,7 @@ int main(int argc, char **argv)
     void *ctx = zmq_ctx_new();
     dash_t d = {.hub = dash_hub_new()};
     tt_session_init(&d.state);
-    status_poll_t poll_st = {0};
+    status_poll_t poll_st = {.last_wall = tt_time_wall_ns()};
     dash_http_t *web = NULL;
     int exit_code = 0;
     tt_replica_config_t cfg = {
@@ -394,9 +434,9 @@ int main(int argc, char **argv)
         exit_code = 1;
         goto out;
     }
-    tt_diag_info("serving http://%s:%u/ (%s%s), key %s", host, dash_http_port(web),
+    tt_diag_info("serving http://%s:%u/ (%s%s), key %s, times in %s", host, dash_http_port(web),
                  password ? "password" : "no password: loopback only",
-                 read_only ? ", read-only" : "", keys->public_z85);
+                 read_only ? ", read-only" : "", keys->public_z85, tt_tz_name());
     if (port_file) {
         char text[16];
         int n = snprintf(text, sizeof text, "%u\n", dash_http_port(web));
@@ -408,6 +448,7 @@ int main(int argc, char **argv)
     }
     int64_t next_status = 0, next_state = 0, next_report = 0;
     uint64_t published_seq = 0;
+    int published_online = -1;
     while (!stop_flag) {
         int64_t now = tt_time_mono_ns();
         if (now >= next_status) {
@@ -438,9 +479,12 @@ int main(int argc, char **argv)
             status_read(&poll_st);
         now = tt_time_mono_ns();
         uint64_t seq = d.state.last_seq;
-        if (seq != published_seq || status_came || now >= next_state) {
+        int online = coordinator_online(&d, &poll_st, now); /* a change shows at once */
+        if (seq != published_seq || status_came || online != published_online ||
+            now >= next_state) {
             publish_state(&d, &poll_st, read_only, presets, n_presets);
             published_seq = seq;
+            published_online = online;
             next_state = now + (int64_t)STATE_EVERY_MS * 1000000;
         }
         if (d.report_dirty || now >= next_report) {
