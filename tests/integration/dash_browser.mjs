@@ -30,7 +30,9 @@ try {
   const tRoll = await browser.waitFor(`['count-in','rolling'].includes(
       document.getElementById('transport-state').textContent.trim().toLowerCase())`, 1000);
   log(`roll shown after ${tRoll} ms`);
-  await browser.waitFor(`document.getElementById('transport-barbeat').textContent.includes('|')`, 3000);
+  // The count-in (2 bars at 92: 5.2 s) shows its count, then bar|beat.
+  await browser.waitFor(`/^count-in \\d of 8$/.test(document.getElementById('transport-barbeat').textContent)`, 3000);
+  await browser.waitFor(`document.getElementById('transport-barbeat').textContent.includes('|')`, 8000);
   const reloaded = await browser.evaluate(`performance.getEntriesByType('navigation').length !== 1 ||
       Number(document.body.dataset.seq) < ${seqBefore}`);
   if (reloaded) throw new Error('the page reloaded');

@@ -67,12 +67,52 @@
     return `${overPrefix} +${mss(Math.floor(-ms / 1000))}`;
   }
 
-  /** Wall-clock time of day (the browser's time zone), HH:MM:SS. */
+  // The session's time zone (tutti-dash --tz): the server names it and says
+  // its offset now; the browser's own zone plays no part.
+  let tzName = '';
+  let tzOffsetS = 0;
+  let tzFormat = null; // Intl formatter for tzName, null when the browser does not know it
+
+  function setZone(tz) {
+    if (!tz || typeof tz.name !== 'string') return;
+    tzOffsetS = Number(tz.offset_s) || 0;
+    if (tz.name === tzName) return;
+    tzName = tz.name;
+    try {
+      tzFormat = new Intl.DateTimeFormat('en-GB', { timeZone: tzName, hourCycle: 'h23', hour: '2-digit', minute: '2-digit', second: '2-digit' });
+    } catch {
+      tzFormat = null; // not an IANA name the browser has: use the offset
+    }
+    setText('tz-name', tzName);
+    renderRecords(); // records that came before the zone: their times again
+  }
+
+  /** Time of day in the session's time zone, HH:MM:SS (or HH:MM). */
   function tod(unixMs, withSeconds = true) {
     if (!unixMs || unixMs <= 0) return '—';
-    const d = new Date(unixMs);
-    const t = `${pad2(d.getHours())}:${pad2(d.getMinutes())}`;
-    return withSeconds ? `${t}:${pad2(d.getSeconds())}` : t;
+    let hh, mm, ss;
+    if (tzFormat) {
+      const parts = {};
+      for (const p of tzFormat.formatToParts(new Date(unixMs))) parts[p.type] = p.value;
+      [hh, mm, ss] = [parts.hour, parts.minute, parts.second];
+    } else {
+      const d = new Date(unixMs + tzOffsetS * 1000);
+      [hh, mm, ss] = [pad2(d.getUTCHours()), pad2(d.getUTCMinutes()), pad2(d.getUTCSeconds())];
+    }
+    return withSeconds ? `${hh}:${mm}:${ss}` : `${hh}:${mm}`;
+  }
+
+  /** SMPTE label of a frame count since 00:00:00:00 (tt_timecode_fields). */
+  function tcLabel(frame, nominal, drop) {
+    const day = drop ? 2589408 : nominal * 86400;
+    let n = ((frame % day) + day) % day;
+    if (drop) {
+      const blocks = Math.floor(n / 17982), rest = n % 17982;
+      n += 18 * blocks + (rest >= 2 ? 2 * Math.floor((rest - 2) / 1798) : 0);
+    }
+    const f = n % nominal, s = Math.floor(n / nominal) % 60;
+    const m = Math.floor(n / (nominal * 60)) % 60, h = Math.floor(n / (nominal * 3600));
+    return `${pad2(h)}:${pad2(m)}:${pad2(s)}${drop ? ';' : ':'}${pad2(f)}`;
   }
 
   function fmtMicros(us) {
@@ -164,10 +204,8 @@
       showMessage(`Network error: ${e.message}`, 'error');
       return null;
     } finally {
-      if (btn) {
-        btn.classList.remove('busy');
-        btn.disabled = readOnly() || !session;
-      }
+      if (btn) btn.classList.remove('busy');
+      applyControls(); // what the call's state allows now
     }
   }
 
@@ -273,9 +311,11 @@
     setText('session-name', s.session_name || '—');
     document.title = s.session_name ? `${s.session_name} · tutti-dash` : 'tutti-dash';
 
+    setZone(s.tz);
     const co = $('coordinator');
-    setText(co, s.coordinator_online ? 'coordinator online' : 'coordinator offline');
+    setText(co, s.coordinator_online ? 'coordinator online' : 'coordinator unreachable');
     co.className = `pill ${s.coordinator_online ? 'pill-on' : 'pill-off'}`;
+    renderOutage(s);
 
     renderCall(s.call || {}, s.presets || []);
     renderTransport(s.transport || {}, s.cues || []);
@@ -285,6 +325,18 @@
     applyControls();
     tick();
     document.body.dataset.seq = String(s.seq);
+  }
+
+  // -- coordinator outage: the whole page says so; nothing on it is current
+
+  function renderOutage(s) {
+    const down = !s.coordinator_online;
+    document.body.classList.toggle('coordinator-down', down);
+    $('outage').hidden = !down;
+    if (down) {
+      const since = s.coordinator && s.coordinator.unreachable_since_unix_ms;
+      setText('outage-text', since > 0 ? `Coordinator unreachable since ${tod(since)}` : 'Coordinator unreachable');
+    }
   }
 
   // -- session clock
@@ -331,12 +383,26 @@
         : ['—']));
     }
 
-    // Suggest the action that fits the call's state (all stay clickable:
-    // the server decides and says why not).
+    // Highlight the action that fits the call's state (applyControls
+    // disables the ones that do not).
     const running = c.started && c.running && !wrapped;
-    $('call-start').classList.toggle('btn-primary', !c.started || wrapped);
+    $('call-start').classList.toggle('btn-primary', !running);
     $('break-start').classList.toggle('btn-primary', running && !c.on_break && !!c.break_due && !!alert);
     $('break-end').classList.toggle('btn-primary', running && !!c.on_break);
+    if (!running) hideWrapConfirm();
+  }
+
+  /** Which call controls the call's state allows (id -> enabled). */
+  function callAllows(c) {
+    const running = !!(c.started && c.running && !(c.wrap_unix_ms > 0));
+    return {
+      'rules-select': !running,
+      'call-start': !running,
+      'break-start': running && !c.on_break,
+      'break-end': running && !!c.on_break,
+      'call-wrap': running,
+      'wrap-yes': running,
+    };
   }
 
   /** Live numbers, re-computed every 200 ms from the last state. */
@@ -390,16 +456,50 @@
   // -- transport
 
   function renderTransport(t, cues) {
-    const st = t.state || 'idle';
-    const active = st === 'count-in' || st === 'rolling';
-    setText('transport-state', st);
-    $('transport-panel').dataset.state = st;
     setValue('transport-cue', t.cue || '—');
     const cue = cues.find((c) => c.name === t.cue);
     setText('transport-cue-title', cue && cue.title ? cue.title : '\u00a0');
     setValue('transport-take', t.take > 0 ? String(t.take) : '—');
-    setValue('transport-barbeat', active ? `${t.bar}|${t.beat}` : '—');
-    setValue('transport-timecode', active && t.timecode ? t.timecode : '—');
+    tickTransport();
+  }
+
+  /** State, bar|beat (or the count-in) and timecode now: the last state
+   * moved on by the time since it came, every 10 ms, so the timecode runs
+   * at the frame rate and the count at the beat. */
+  function tickTransport() {
+    if (!state) return;
+    const t = state.transport || {};
+    const d = sinceState();
+    let st = t.state || 'idle';
+    let active = st === 'count-in' || st === 'rolling';
+    if (active && typeof t.stop_in_ms === 'number' && d >= t.stop_in_ms) {
+      st = 'stopped';
+      active = false;
+    }
+    if (st === 'count-in' && typeof t.downbeat_in_ms === 'number' && d >= t.downbeat_in_ms) st = 'rolling';
+    setText('transport-state', st);
+    $('transport-panel').dataset.state = st;
+    let pos = { bar: t.bar, beat: t.beat, count: t.count_in ? t.count_in.beat : 0 };
+    for (const b of t.beats || []) {
+      if (b.in_ms > d) break;
+      pos = b;
+    }
+    let where = '—';
+    if (active && st === 'count-in' && t.count_in) {
+      where = pos.count > 0 ? `count-in ${pos.count} of ${t.count_in.of}` : 'count-in';
+    } else if (active) {
+      where = `${pos.bar}|${pos.beat}`;
+    }
+    setValue('transport-barbeat', where);
+    $('transport-barbeat').classList.toggle('is-count', where.startsWith('count-in'));
+    let tc = '—';
+    if (active && t.tc && t.tc.den > 0) {
+      const frame = t.tc.frame + Math.floor(t.tc.phase + (d / 1000) * (t.tc.num / t.tc.den));
+      tc = tcLabel(frame, t.tc.nominal, !!t.tc.drop);
+    } else if (active && t.timecode) {
+      tc = t.timecode;
+    }
+    setValue('transport-timecode', tc);
   }
 
   // -- rooms
@@ -488,21 +588,26 @@
     if (!rooms.length && !box.querySelector(':scope > .empty')) box.replaceChildren(h('p', { class: 'empty', text: 'No rooms yet.' }));
     const on = rooms.filter((r) => r.online).length;
     const people = rooms.reduce((n, r) => n + (r.players || []).length, 0);
-    setText('rooms-summary', rooms.length ? `${on}/${rooms.length} online · ${plural(people, 'player', 'players')} in` : '');
+    const reach = rooms.some((r) => r.reach === 'unknown') ? 'reach unknown' : `${on}/${rooms.length} online`;
+    setText('rooms-summary', rooms.length ? `${reach} · ${plural(people, 'player', 'players')} in` : '');
   }
 
   function updateRoomCard(card, r) {
-    card.el.classList.toggle('is-online', !!r.online);
-    card.el.classList.toggle('is-offline', !r.online);
-    setText(card.online, r.online ? 'online' : 'offline');
-    card.online.className = `room-online ${r.online ? 'on' : 'off'}`;
+    // "unknown" while the coordinator is unreachable: no last-known clock.
+    const reach = r.reach || (r.online ? 'online' : 'offline');
+    const unknown = reach === 'unknown';
+    card.el.classList.toggle('is-online', reach === 'online');
+    card.el.classList.toggle('is-offline', reach === 'offline');
+    card.el.classList.toggle('is-unknown', unknown);
+    setText(card.online, reach);
+    card.online.className = `room-online ${reach === 'online' ? 'on' : unknown ? 'unknown' : 'off'}`;
     const alert = roomAlert(r);
     setText(card.alert, alert);
     card.alert.hidden = !alert;
     card.el.classList.toggle('has-alert', !!alert);
 
     const ck = r.clock || {};
-    const cs = ck.state || '';
+    const cs = unknown ? 'unknown' : ck.state || '';
     setText(card.clockState, cs || 'no clock');
     card.clockState.className = `clock-state ${cs === 'locked' ? 'ok' : cs ? 'warn' : 'none'}`;
     const hasBound = typeof ck.error_bound_us === 'number' && ck.error_bound_us >= 0;
@@ -607,6 +712,11 @@
     records.push(r);
     records.sort((a, b) => b.seq - a.seq);
     while (records.length > MAX_RECORDS) recordSeqs.delete(records.pop().seq);
+    renderRecords();
+  }
+
+  function renderRecords() {
+    if (!records.length) return;
     $('records').replaceChildren(...records.map((x) =>
       h('li', { class: 'record', dataset: { seq: String(x.seq) } },
         h('span', { class: 'rec-time mono', text: tod(x.at_unix_ms) }),
@@ -618,16 +728,37 @@
 
   // -------------------------------------------------------------- controls
 
+  // Every control is off when read-only, before the session is known and
+  // while the coordinator is unreachable; the call's buttons follow the
+  // call's state (no Start break outside a call, no End break off a break).
   function applyControls() {
     const ro = readOnly();
-    const off = ro || !session;
+    const down = !!state && !state.coordinator_online;
+    const off = ro || !session || down;
+    const allows = callAllows((state && state.call) || {});
     $('read-only-badge').hidden = !ro;
     document.body.classList.toggle('read-only', ro);
     for (const el of document.querySelectorAll('main button, main input, main select')) {
       if (el.classList.contains('keep-enabled')) continue;
       if (el.classList.contains('busy')) continue; // re-enabled when its request ends
-      el.disabled = off;
+      el.disabled = off || (el.id in allows && !allows[el.id]);
     }
+  }
+
+  // Wrap asks first: it ends the call and checks everyone out.
+  function showWrapConfirm() {
+    const rooms = (state && state.checked_in) || [];
+    const names = rooms.flatMap((r) => r.players || []);
+    const who = names.length
+      ? `check out ${plural(names.length, 'player', 'players')} (${names.slice(0, 6).join(', ')}${names.length > 6 ? ', …' : ''})`
+      : 'nobody is checked in';
+    setText('wrap-confirm-text', `Wrap the call now${names.length ? ' and ' : '; '}${who}?`);
+    $('wrap-confirm').hidden = false;
+    $('wrap-no').focus();
+  }
+
+  function hideWrapConfirm() {
+    $('wrap-confirm').hidden = true;
   }
 
   function bindControls() {
@@ -650,7 +781,18 @@
     });
     $('break-start').addEventListener('click', (ev) => post('/api/call', { action: 'break-start' }, ev.currentTarget, 'Break started'));
     $('break-end').addEventListener('click', (ev) => post('/api/call', { action: 'break-end' }, ev.currentTarget, 'Break ended'));
-    $('call-wrap').addEventListener('click', (ev) => post('/api/call', { action: 'wrap' }, ev.currentTarget, 'Call wrapped'));
+    $('call-wrap').addEventListener('click', showWrapConfirm);
+    $('wrap-no').addEventListener('click', hideWrapConfirm);
+    $('wrap-confirm').addEventListener('keydown', (ev) => {
+      if (ev.key === 'Escape') hideWrapConfirm();
+    });
+    $('wrap-yes').addEventListener('click', async (ev) => {
+      const res = await post('/api/call', { action: 'wrap' }, ev.currentTarget, 'Call wrapped');
+      if (res) {
+        hideWrapConfirm();
+        showMessage(`Call wrapped (#${res.seq}); ${plural(res.checked_out || 0, 'player', 'players')} checked out`, 'ok');
+      }
+    });
   }
 
   // ------------------------------------------------------------------ boot
@@ -682,6 +824,7 @@
         if (e instanceof AuthError) toLogin();
       });
     setInterval(tick, 200);
+    setInterval(tickTransport, 10);
   }
 
   boot();
