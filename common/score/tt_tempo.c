@@ -435,9 +435,10 @@ tt_tempo_map_t *tt_tempo_new(int32_t num, int32_t den, int64_t bpm_num, int64_t 
     return tt_tempo_new_with(&mt, &v, why);
 }
 
-static int room_for_event(const tt_tempo_map_t *m, size_t more, char *why)
+/* A visual marker counts two: its line is up to twice an event's. */
+int tt_tempo_room_for_event(const tt_tempo_map_t *m, size_t more, char *why)
 {
-    if (m->nmeters + m->nmarks + m->nswitches + m->nsubdivs + m->nmarkers + more >
+    if (m->nmeters + m->nmarks + m->nswitches + m->nsubdivs + m->nmarkers + 2 * m->nvisuals + more >
         TT_TEMPO_MAX_EVENTS)
         return tt_fail(why, TT_ERR_TOO_BIG, "more than %d meter changes and tempo marks",
                        TT_TEMPO_MAX_EVENTS);
@@ -474,7 +475,7 @@ int tt_tempo_add_meter_with(tt_tempo_map_t *m, int32_t bar, const tt_meter_t *me
                        "meter change at bar %d: inside free time (it would move the bar free "
                        "time resumes at)",
                        (int)bar);
-    if ((rc = room_for_event(m, 1, why)))
+    if ((rc = tt_tempo_room_for_event(m, 1, why)))
         return rc;
     if (m->nmeters == m->cap_meters && grow((void **)&m->meters, &m->cap_meters, sizeof(meter_t)))
         return tt_fail(why, TT_ERR_NOMEM, "tempo map: out of memory");
@@ -491,7 +492,7 @@ int tt_tempo_add_meter(tt_tempo_map_t *m, int32_t bar, int32_t num, int32_t den,
 /* Appends marks (1 or 2) and settles them; on failure removes them. */
 static int append_marks(tt_tempo_map_t *m, const mark_t *mk, size_t count, char *why)
 {
-    int rc = room_for_event(m, count, why);
+    int rc = tt_tempo_room_for_event(m, count, why);
     if (rc)
         return rc;
     while (m->nmarks + count > m->cap_marks)
@@ -670,7 +671,7 @@ int tt_tempo_add_click(tt_tempo_map_t *m, int32_t bar, int on, char *why)
     if (m->nswitches && m->switches[m->nswitches - 1].bar >= bar)
         return tt_fail(why, TT_ERR_INVALID, "click %s at bar %d: must come after bar %d",
                        on ? "on" : "off", (int)bar, (int)m->switches[m->nswitches - 1].bar);
-    int rc = room_for_event(m, 1, why);
+    int rc = tt_tempo_room_for_event(m, 1, why);
     if (rc)
         return rc;
     if (m->nswitches == m->cap_switches &&
@@ -693,7 +694,7 @@ int tt_tempo_add_subdivide(tt_tempo_map_t *m, int32_t bar, int n, char *why)
     if (m->nsubdivs && m->subdivs[m->nsubdivs - 1].bar >= bar)
         return tt_fail(why, TT_ERR_INVALID, "subdivide at bar %d: must come after bar %d", (int)bar,
                        (int)m->subdivs[m->nsubdivs - 1].bar);
-    int rc = room_for_event(m, 1, why);
+    int rc = tt_tempo_room_for_event(m, 1, why);
     if (rc)
         return rc;
     if (m->nsubdivs == m->cap_subdivs &&
@@ -725,24 +726,32 @@ static int bbt_cmp(tt_bbt_t a, tt_bbt_t b)
     return a.tick < b.tick ? -1 : a.tick > b.tick;
 }
 
-int tt_tempo_add_marker(tt_tempo_map_t *m, tt_bbt_t pos, const char *name, char *why)
+int tt_tempo_check_name(const char *name, const char *what, int no_quote, char *why)
 {
     size_t n = strlen(name);
     int words = 1;
     if (n < 1 || n > TT_TEMPO_MARKER_LEN)
-        return tt_fail(why, TT_ERR_INVALID, "marker name of %zu bytes: 1..%d", n,
-                       TT_TEMPO_MARKER_LEN);
+        return tt_fail(why, TT_ERR_INVALID, "%s of %zu bytes: 1..%d", what, n, TT_TEMPO_MARKER_LEN);
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)name[i];
-        if (c < 0x20 || c >= 0x7f || c == '#' || c == '\t')
-            return tt_fail(why, TT_ERR_INVALID,
-                           "marker name: byte 0x%02x (printable ASCII, no '#')", c);
+        if (c < 0x20 || c >= 0x7f || c == '#' || c == '\t' || (no_quote && c == '"'))
+            return tt_fail(why, TT_ERR_INVALID, "%s: byte 0x%02x (printable ASCII, no '#'%s)", what,
+                           c, no_quote ? " or '\"'" : "");
         if (c == ' ' && (i == 0 || i + 1 == n || name[i + 1] == ' '))
-            return tt_fail(why, TT_ERR_INVALID, "marker name: words separated by single spaces");
+            return tt_fail(why, TT_ERR_INVALID, "%s: words separated by single spaces", what);
         words += c == ' ';
     }
     if (words > 10)
-        return tt_fail(why, TT_ERR_INVALID, "marker name: %d words (at most 10)", words);
+        return tt_fail(why, TT_ERR_INVALID, "%s: %d words (at most 10)", what, words);
+    return 0;
+}
+
+int tt_tempo_add_marker(tt_tempo_map_t *m, tt_bbt_t pos, const char *name, char *why)
+{
+    int rc = tt_tempo_check_name(name, "marker name", 0, why);
+    if (rc)
+        return rc;
+    size_t n = strlen(name);
     int32_t num, den;
     tt_tempo_meter_at(m, pos.bar, &num, &den);
     if (pos.bar < 1 || pos.bar > TT_TEMPO_MAX_BAR || pos.beat < 1 || pos.beat > num ||
@@ -754,7 +763,7 @@ int tt_tempo_add_marker(tt_tempo_map_t *m, tt_bbt_t pos, const char *name, char 
                        (int)pos.bar, (int)pos.beat, (int)pos.tick);
     if (m->nmarkers == TT_TEMPO_MAX_MARKERS)
         return tt_fail(why, TT_ERR_TOO_BIG, "more than %d markers", TT_TEMPO_MAX_MARKERS);
-    int rc = room_for_event(m, 1, why);
+    rc = tt_tempo_room_for_event(m, 1, why);
     if (rc)
         return rc;
     if (m->nmarkers == m->cap_markers &&
@@ -795,7 +804,12 @@ int tt_tempo_set_end(tt_tempo_map_t *m, int32_t bar)
 {
     if (bar < 0 || bar > TT_TEMPO_MAX_BAR)
         return TT_ERR_INVALID;
+    int32_t old = m->end_bar;
     m->end_bar = bar;
+    if (tt_tempo_check_visuals(m, NULL) != 0) { /* a visual would lie after the end */
+        m->end_bar = old;
+        return TT_ERR_INVALID;
+    }
     return 0;
 }
 
@@ -832,7 +846,8 @@ int tt_tempo_set_start(tt_tempo_map_t *m, int64_t frame, tt_fps_t fps)
             m->marks[i].resume_frame = resume_at(m->marks[i].resume_frame, old_fps, fps, NULL);
     m->start_frame = frame;
     m->fps = fps;
-    if (settle(m, 0, NULL) != 0) {
+    /* Re-timed frame clicks may stretch a streamer in beats past 10 s. */
+    if (settle(m, 0, NULL) != 0 || tt_tempo_check_visuals(m, NULL) != 0) {
         for (size_t i = 0; i < m->nmarks; i++)
             if (m->marks[i].free)
                 m->marks[i].resume_frame = resume_at(m->marks[i].resume_frame, fps, old_fps, NULL);
@@ -854,6 +869,7 @@ void tt_tempo_destroy(tt_tempo_map_t **self_p)
     free(m->switches);
     free(m->subdivs);
     free(m->markers);
+    free(m->visuals);
     free(m);
     *self_p = NULL;
 }
@@ -874,8 +890,15 @@ int tt_tempo_equal(const tt_tempo_map_t *a, const tt_tempo_map_t *b)
     if (a->countoff != b->countoff || a->start_frame != b->start_frame || a->fps != b->fps ||
         a->pickup != b->pickup || a->end_bar != b->end_bar || a->nmeters != b->nmeters ||
         a->nmarks != b->nmarks || a->nswitches != b->nswitches || a->nmarkers != b->nmarkers ||
-        a->nsubdivs != b->nsubdivs)
+        a->nsubdivs != b->nsubdivs || a->nvisuals != b->nvisuals)
         return 0;
+    for (size_t i = 0; i < a->nvisuals; i++) {
+        const tt_visual_spec_t *x = &a->visuals[i], *y = &b->visuals[i];
+        if (x->kind != y->kind || bbt_cmp(x->pos, y->pos) != 0 || x->len_unit != y->len_unit ||
+            x->len_milli != y->len_milli || x->flashes != y->flashes || x->color != y->color ||
+            x->rgb != y->rgb || strcmp(x->name, y->name) != 0)
+            return 0;
+    }
     for (size_t i = 0; i < a->nsubdivs; i++)
         if (a->subdivs[i].bar != b->subdivs[i].bar || a->subdivs[i].n != b->subdivs[i].n)
             return 0;
@@ -1144,7 +1167,7 @@ static int switch_on_at(const tt_tempo_map_t *m, int64_t tick, int64_t *next_on)
     return 0;
 }
 
-static int64_t end_tick(const tt_tempo_map_t *m)
+int64_t tt_tempo_end_tick(const tt_tempo_map_t *m)
 {
     if (!m->end_bar)
         return INT64_MAX;
@@ -1156,7 +1179,7 @@ static int64_t end_tick(const tt_tempo_map_t *m)
 static int sounding(const tt_tempo_map_t *m, int64_t tick, int64_t *resume)
 {
     *resume = INT64_MAX;
-    if (tick >= end_tick(m))
+    if (tick >= tt_tempo_end_tick(m))
         return 0;
     if (tick >= 0) {
         size_t i = mark_by_tick(m, tick);

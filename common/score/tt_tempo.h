@@ -135,6 +135,8 @@
  *   bar 30 click off
  *   bar 32 click on subdivide 2
  *   marker 24.1.0 Door slam
+ *   streamer at 17.1 len 3s color green
+ *   hit at 33.2.480 "door slam"
  *
  * Grammar (ASCII; lines end with LF, an optional CR before it is ignored):
  *   file      = { line }
@@ -152,6 +154,9 @@
  *             | "marker" ws BAR "." BEAT "." TICK ws WORD {ws WORD}
  *                                          a named location: up to 10 words,
  *                                          64 bytes with single spaces
+ *             | ("streamer" | "punch" | "flutter" | "warning" | "hit") ws
+ *               "at" ws BAR "." BEAT ["." TICK] ...
+ *                                          a visual marker: tt_tempo_visual.h
  *   METER     = NUM "/" DEN [ws "in" ws G] NUM 1..32, DEN 1 2 4 8 16 32,
  *                                          G divides NUM: clicks in G groups
  *             | N1 "+" N2 {"+" Ni} "/" DEN groups of beats, summing to <= 32
@@ -175,8 +180,10 @@
  *                                          unless it is a short decimal
  *   BAR       = 1..1000000;  BEAT = 1..NUM of the bar's meter;
  *   TICK      = 0..(3840/DEN - 1), ticks into the beat (960 per quarter)
- *   ws        = one or more spaces or tabs
- *   comment   = "#" and any bytes up to the end of the line (UTF-8 is fine)
+ *   ws        = one or more spaces or tabs (a word that starts with '"' runs
+ *               to the next '"' before a blank or the end of the line)
+ *   comment   = "#" and any bytes up to the end of the line (UTF-8 is fine),
+ *               except "#RRGGBB" after "color" on a visual marker's line
  * Every tempo, in quarters per minute, lies in 20..400.
  * Rules: the first bar/at line is "bar 1 METER TEMPO" (no ramp); each
  * bar/at line lies strictly after the one before it (a bar line's position
@@ -188,12 +195,14 @@
  * time at it). Keywords are lower case; anything else on a line is an
  * error naming the line. Limits: TT_TEMPO_MAX_TEXT bytes,
  * TT_TEMPO_MAX_LINES lines, TT_TEMPO_MAX_EVENTS meter changes plus tempo
- * marks plus click switches plus subdivisions plus markers in total (a rit
- * or free section counts two), TT_TEMPO_MAX_MARKERS markers. Markers are read after every
- * bar line (their positions in the final meters), in order of position.
+ * marks plus click switches plus subdivisions plus markers in total (a rit,
+ * a free section or a visual marker counts two), TT_TEMPO_MAX_MARKERS
+ * markers, TT_TEMPO_MAX_VISUALS visual markers. Markers and visual markers
+ * are read after every bar line (their positions in the final meters);
+ * markers in order of position, visual markers in any order.
  * Canonical form: fps, start, countoff, then pickup and end when set, then
- * one line per position in order, then the markers in order, no comments,
- * single spaces; BPM as a
+ * one line per position in order, then the markers in order, then the
+ * visual markers in order, no comments, single spaces; BPM as a
  * decimal without trailing zeros when exact to 9 decimals, else as a
  * reduced fraction; meters in groups as "N/D in G" when the groups are
  * equal, else "A+B+C/D". "at" is written only off beat 1 tick 0. A map
@@ -224,9 +233,10 @@
 #define TT_TEMPO_MAX_BAR 1000000
 #define TT_TEMPO_MAX_TEXT (64 * 1024) /* bytes of text parsed */
 #define TT_TEMPO_MAX_LINES 4096
-/* Meter changes + tempo marks + click switches + markers. Keeps every
- * canonical text (at most 52 bytes an event, a marker 87) under
- * TT_TEMPO_MAX_TEXT, so any map formats and parses back. */
+/* Meter changes + tempo marks + click switches + markers + twice the visual
+ * markers. Keeps every canonical text (at most 52 bytes an event, a marker
+ * 87, a visual marker 121 for two) under TT_TEMPO_MAX_TEXT, so any map
+ * formats and parses back. */
 #define TT_TEMPO_MAX_EVENTS 1024
 #define TT_TEMPO_MARKER_LEN 64
 #define TT_TEMPO_MAX_MARKERS 128 /* of the events */
@@ -370,15 +380,16 @@ int tt_tempo_set_countoff(tt_tempo_map_t *m, int bars);
 int tt_tempo_set_pickup(tt_tempo_map_t *m, int beats);
 
 /* The last bar (1..TT_TEMPO_MAX_BAR), 0 for none. Returns 0 or
- * TT_ERR_INVALID. */
+ * TT_ERR_INVALID (also when a visual marker would lie after the end). */
 int tt_tempo_set_end(tt_tempo_map_t *m, int32_t bar);
 
 /* Start timecode of bar 1 beat 1: frame count 0 .. frames_per_day(fps) - 1.
  * Re-times frame clicks (frames at the new rate) and free sections (their
  * resume labels stay the same HH:MM:SS:FF, read at the new rate). Returns
  * 0, or TT_ERR_INVALID (the map unchanged) when a value is out of range, a
- * frame click leaves 20..400 or a free section's label does not exist or
- * does not fit at the new rate. */
+ * frame click leaves 20..400, a free section's label does not exist or
+ * does not fit at the new rate, or a streamer in beats would last over
+ * 10 s. */
 int tt_tempo_set_start(tt_tempo_map_t *m, int64_t frame, tt_fps_t fps);
 
 /* Frees the map and sets *self_p to NULL; safe on NULL and on *self_p NULL. */
@@ -397,7 +408,8 @@ tt_tempo_map_t *tt_tempo_parse_text(const char *text, size_t len, char *why);
 int tt_tempo_format_text(const tt_tempo_map_t *m, char **out, char *why);
 
 /* 1 if a and b are the same map (meters, marks with exact tempos and ramp
- * flags, click switches, subdivisions, count-off, start frame, fps), else 0. */
+ * flags, click switches, subdivisions, markers, visual markers as written,
+ * count-off, pickup, end, start frame, fps), else 0. */
 int tt_tempo_equal(const tt_tempo_map_t *a, const tt_tempo_map_t *b);
 
 /* Name of a beat unit ("q", "q.", ...; "?" for none). */

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "tt_tempo.h"
+#include "tt_tempo_visual.h"
 
 #define WHOLE_TICKS (4 * TT_TEMPO_PPQ) /* ticks in a whole note */
 /* ns per tick at 1 quarter per minute: 60e9 / 960. */
@@ -68,6 +69,8 @@ typedef struct {
 struct tt_tempo_map {
     marker_t *markers;
     size_t nmarkers, cap_markers;
+    tt_visual_spec_t *visuals; /* in order of position; names zero-padded */
+    size_t nvisuals, cap_visuals;
     meter_t *meters;
     size_t nmeters, cap_meters;
     mark_t *marks;
@@ -96,6 +99,21 @@ int tt_tempo_value_bpm(tt_tempo_value_t *v, tt_fps_t fps, int64_t *n, int64_t *d
 /* tt_tempo_new_with, timing frame clicks at fps and starting at frame. */
 tt_tempo_map_t *tt_tempo_new_at(const tt_meter_t *meter, const tt_tempo_value_t *v, tt_fps_t fps,
                                 int64_t start_frame, char *why);
+
+/* Checks a marker's or visual's name: 1..TT_TEMPO_MARKER_LEN bytes of
+ * printable ASCII without '#' (nor '"' when no_quote), single spaces, at
+ * most 10 words. what names it in the reason ("marker name"). */
+int tt_tempo_check_name(const char *name, const char *what, int no_quote, char *why);
+/* Room for `more` events under TT_TEMPO_MAX_EVENTS (a visual counts two). */
+int tt_tempo_room_for_event(const tt_tempo_map_t *m, size_t more, char *why);
+/* The tick where the click stops after the end bar (INT64_MAX: no end). */
+int64_t tt_tempo_end_tick(const tt_tempo_map_t *m);
+/* 0 if every visual still fits m (after a change of end bar or frame
+ * rate), else TT_ERR_INVALID with the reason. */
+int tt_tempo_check_visuals(const tt_tempo_map_t *m, char *why);
+/* Checks what of a visual does not depend on a map (kind, length, flashes,
+ * color, name). Returns 0 or TT_ERR_INVALID with the reason. */
+int tt_tempo_check_visual_spec(const tt_visual_spec_t *v, char *why);
 
 /* A walk over the positions where the map states something, in tick
  * order: its meters, tempo marks, click switches and subdivisions merged.

@@ -10,6 +10,7 @@
 
 #include "tt_error.h"
 #include "tt_tempo_internal.h"
+#include "tt_tempo_visual.h"
 
 /* ---- text: formatting ---- */
 
@@ -51,8 +52,10 @@ static size_t put_mark(const tt_tempo_map_t *m, size_t j, char *p, size_t room)
 
 int tt_tempo_format_text(const tt_tempo_map_t *m, char **out, char *why)
 {
-    /* Every line is at most 128 bytes and holds at least one event. */
-    size_t cap = 256 + 128 * (m->nmeters + m->nmarks + m->nswitches + m->nsubdivs + m->nmarkers);
+    /* Every line is at most 128 bytes and holds at least one event (a
+     * visual marker's line at most 121). */
+    size_t cap = 256 + 128 * (m->nmeters + m->nmarks + m->nswitches + m->nsubdivs + m->nmarkers +
+                              m->nvisuals);
     char *buf = malloc(cap);
     *out = NULL;
     if (!buf)
@@ -95,6 +98,10 @@ int tt_tempo_format_text(const tt_tempo_map_t *m, char **out, char *why)
         const marker_t *mk = &m->markers[q];
         len += (size_t)snprintf(buf + len, cap - len, "marker %d.%d.%d %s\n", (int)mk->pos.bar,
                                 (int)mk->pos.beat, (int)mk->pos.tick, mk->name);
+    }
+    for (size_t q = 0; q < m->nvisuals; q++) {
+        len += (size_t)tt_tempo_visual_words(&m->visuals[q], 1, buf + len, cap - len);
+        len += (size_t)snprintf(buf + len, cap - len, "\n");
     }
     *out = buf;
     return 0;
@@ -226,6 +233,204 @@ static int parse_bbt(tok_t t, tt_bbt_t *pos)
         return -1;
     *pos = (tt_bbt_t){.bar = (int32_t)v[0], .beat = (int32_t)v[1], .tick = (int32_t)v[2]};
     return 0;
+}
+
+/* "BAR.BEAT" or "BAR.BEAT.TICK" (tick 0 when left out). */
+static int parse_pos(tok_t t, tt_bbt_t *pos)
+{
+    const char *p = t.s, *end = t.s + t.n;
+    int64_t v[3] = {0, 0, 0};
+    int k = 0;
+    for (; k < 3 && p <= end; k++) {
+        const char *q = p;
+        while (q < end && *q != '.')
+            q++;
+        if (parse_uint(p, (size_t)(q - p), INT32_MAX, &v[k]))
+            return -1;
+        p = q + 1;
+    }
+    if (k < 2 || p != end + 1)
+        return -1;
+    *pos = (tt_bbt_t){.bar = (int32_t)v[0], .beat = (int32_t)v[1], .tick = (int32_t)v[2]};
+    return 0;
+}
+
+/* Appends t's words to out[*len..cap) with single spaces between them
+ * (a quoted token may hold several). Returns 0, or -1 when it does not fit. */
+static int append_words(char *out, size_t *len, size_t cap, tok_t t)
+{
+    for (size_t i = 0; i < t.n;) {
+        while (i < t.n && (t.s[i] == ' ' || t.s[i] == '\t'))
+            i++;
+        size_t w = i;
+        while (i < t.n && t.s[i] != ' ' && t.s[i] != '\t')
+            i++;
+        if (i == w)
+            break;
+        if (*len + (*len > 0) + (i - w) + 1 > cap)
+            return -1;
+        if (*len > 0)
+            out[(*len)++] = ' ';
+        memcpy(out + *len, t.s + w, i - w);
+        *len += i - w;
+        out[*len] = '\0';
+    }
+    return 0;
+}
+
+/* ---- visual markers' words (the text's lines and SMF markers) ---- */
+
+static int visual_kind(tok_t t)
+{
+    for (int k = TT_VISUAL_STREAMER; k <= TT_VISUAL_HIT; k++)
+        if (tok_is(t, tt_visual_kind_name(k)))
+            return k;
+    return 0;
+}
+
+static int is_hex(char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+/* "3s", "2.5s", "1b": thousandths and unit. */
+static int parse_len(tok_t t, tt_visual_spec_t *v)
+{
+    if (t.n < 2 || (t.s[t.n - 1] != 's' && t.s[t.n - 1] != 'b'))
+        return -1;
+    const char *s = t.s, *dot = memchr(s, '.', t.n - 1);
+    size_t a = dot ? (size_t)(dot - s) : t.n - 1;
+    int64_t whole, frac = 0;
+    if (parse_uint(s, a, 999, &whole))
+        return -1;
+    if (dot) {
+        size_t f = t.n - 1 - a - 1;
+        if (f < 1 || f > 3 || parse_uint(dot + 1, f, 999, &frac))
+            return -1;
+        for (size_t i = f; i < 3; i++)
+            frac *= 10;
+    }
+    v->len_unit = t.s[t.n - 1] == 's' ? TT_VISUAL_LEN_S : TT_VISUAL_LEN_BEATS;
+    v->len_milli = (int32_t)(whole * 1000 + frac);
+    return 0;
+}
+
+static int parse_color(tok_t t, tt_visual_spec_t *v)
+{
+    if (t.n == 7 && t.s[0] == '#') {
+        uint32_t rgb = 0;
+        for (size_t i = 1; i < 7; i++) {
+            char c = t.s[i];
+            if (!is_hex(c))
+                return -1;
+            rgb = rgb << 4 | (uint32_t)(c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
+        }
+        v->color = TT_COLOR_RGB;
+        v->rgb = rgb;
+        return 0;
+    }
+    char buf[8];
+    for (int c = TT_COLOR_WHITE; c < TT_COLOR_RGB; c++)
+        if (tok_is(t, tt_visual_color_text(c, 0, buf))) {
+            v->color = c;
+            v->rgb = 0;
+            return 0;
+        }
+    return -1;
+}
+
+/* A quoted name, '"' ... '"', its words joined by single spaces. */
+static int parse_name(tok_t t, tt_visual_spec_t *v, char *why)
+{
+    int shown = t.n > 40 ? 40 : (int)t.n; /* printable or blanks: the tokenizer checked */
+    const char *more = t.n > 40 ? "..." : "";
+    if (t.n < 2 || t.s[0] != '"' || t.s[t.n - 1] != '"')
+        return tt_fail(why, TT_ERR_INVALID,
+                       "name %.*s%s: a name is quoted and ends with '\"', e.g. \"door slam\"",
+                       shown, t.s, more);
+    size_t len = 0;
+    v->name[0] = '\0';
+    if (append_words(v->name, &len, sizeof v->name, (tok_t){t.s + 1, t.n - 2}))
+        return tt_fail(why, TT_ERR_INVALID, "name %.*s%s: longer than %d bytes", shown, t.s, more,
+                       TT_TEMPO_MARKER_LEN);
+    if (!len)
+        return tt_fail(why, TT_ERR_INVALID, "an empty name \"\"");
+    return 0;
+}
+
+/* The words after a visual marker's position (or after its kind, in an
+ * SMF marker: smf allows "flutter 3"). Fills *v but its pos. */
+static int visual_words(int kind, const tok_t *t, int n, int smf, tt_visual_spec_t *v, char *why)
+{
+    char b1[MAX_TOKEN + 1];
+    const char *k = tt_visual_kind_name(kind);
+    int have_len = 0, have_color = 0, have_flashes = 0, i = 0;
+    int takes_len = kind == TT_VISUAL_STREAMER || kind == TT_VISUAL_WARNING;
+    int64_t x;
+    memset(v, 0, sizeof *v);
+    v->kind = kind;
+    v->color = TT_COLOR_DEFAULT;
+    if (smf && kind == TT_VISUAL_FLUTTER && n > 0 && parse_uint(t[0].s, t[0].n, 9, &x) == 0) {
+        v->flashes = (int)x;
+        have_flashes = 1;
+        i = 1;
+    }
+    for (; i < n; i++) {
+        tok_t a = t[i];
+        int has_value = i + 1 < n;
+        if (tok_is(a, "len")) {
+            if (!takes_len)
+                return tt_fail(why, TT_ERR_INVALID, "%s: only a streamer or a warning has a length",
+                               k);
+            if (have_len++)
+                return tt_fail(why, TT_ERR_INVALID, "%s: len given twice", k);
+            if (!has_value || parse_len(t[i + 1], v))
+                return tt_fail(why, TT_ERR_INVALID,
+                               "%s: bad length \"%s\": write len 3s (seconds) or len 2b (beats), "
+                               "at most 3 decimals",
+                               k, has_value ? tok_show(t[i + 1], b1) : "");
+            i++;
+        } else if (tok_is(a, "color")) {
+            if (have_color++)
+                return tt_fail(why, TT_ERR_INVALID, "%s: color given twice", k);
+            if (!has_value || parse_color(t[i + 1], v))
+                return tt_fail(why, TT_ERR_INVALID,
+                               "%s: unknown color \"%s\": white, red, green, yellow, blue, "
+                               "orange, cyan, magenta or #rrggbb",
+                               k, has_value ? tok_show(t[i + 1], b1) : "");
+            i++;
+        } else if (tok_is(a, "flashes")) {
+            if (kind != TT_VISUAL_FLUTTER)
+                return tt_fail(why, TT_ERR_INVALID, "%s: only a flutter has flashes", k);
+            if (have_flashes++)
+                return tt_fail(why, TT_ERR_INVALID, "%s: flashes given twice", k);
+            if (!has_value || parse_uint(t[i + 1].s, t[i + 1].n, 99, &x))
+                return tt_fail(why, TT_ERR_INVALID, "flutter: flashes \"%s\": 1, 3, 5 or 7",
+                               has_value ? tok_show(t[i + 1], b1) : "");
+            v->flashes = (int)x;
+            i++;
+        } else if (a.n && a.s[0] == '"') {
+            if (v->name[0])
+                return tt_fail(why, TT_ERR_INVALID, "%s: two names", k);
+            int rc = parse_name(a, v, why);
+            if (rc)
+                return rc;
+        } else {
+            return tt_fail(why, TT_ERR_INVALID,
+                           "%s: unexpected \"%s\" (expected %scolor or a \"name\")", k,
+                           tok_show(a, b1),
+                           takes_len                   ? "len, "
+                           : kind == TT_VISUAL_FLUTTER ? "flashes, "
+                                                       : "");
+        }
+    }
+    if (takes_len && !have_len) {
+        v->len_unit = TT_VISUAL_LEN_S;
+        v->len_milli = TT_VISUAL_DEFAULT_LEN_MS;
+    }
+    if (kind == TT_VISUAL_FLUTTER && !have_flashes)
+        v->flashes = TT_VISUAL_DEFAULT_FLASHES;
+    return tt_tempo_check_visual_spec(v, why);
 }
 
 typedef struct {
@@ -561,14 +766,16 @@ static int parse_header(parser_t *ps, tok_t *toks, int n)
 {
     char b1[MAX_TOKEN + 1], inner[TT_WHY_LEN];
     int64_t v;
-    if (n == 0 || tok_is(toks[0], "bar") || tok_is(toks[0], "at") || tok_is(toks[0], "marker"))
+    if (n == 0 || tok_is(toks[0], "bar") || tok_is(toks[0], "at") || tok_is(toks[0], "marker") ||
+        visual_kind(toks[0]))
         return 0;
     int is_fps = tok_is(toks[0], "fps"), is_start = tok_is(toks[0], "start");
     int is_countoff = tok_is(toks[0], "countoff"), is_pickup = tok_is(toks[0], "pickup");
     int is_end = tok_is(toks[0], "end");
     if (!is_fps && !is_start && !is_countoff && !is_pickup && !is_end)
         return perr(ps, "unknown keyword \"%s\"%s", tok_show(toks[0], b1),
-                    " (expected bar, at, marker, fps, start, countoff, pickup or end)");
+                    " (expected bar, at, marker, fps, start, countoff, pickup, end, "
+                    "streamer, punch, flutter, warning or hit)");
     if (n != 2)
         return perr(ps, "%s takes one value%s", tok_show(toks[0], b1), "");
     if ((is_fps && ps->have_fps) || (is_start && ps->have_start) ||
@@ -632,17 +839,99 @@ static int parse_marker(parser_t *ps, tok_t *toks, int n)
         return perr(ps, "a marker is \"marker BAR.BEAT.TICK NAME\", got \"%s\"%s",
                     n < 2 ? "" : tok_show(toks[1], b1), "");
     size_t len = 0;
-    for (int i = 2; i < n; i++) {
-        if (len + (i > 2) + toks[i].n > TT_TEMPO_MARKER_LEN)
+    name[0] = '\0';
+    for (int i = 2; i < n; i++)
+        if (append_words(name, &len, TT_TEMPO_MARKER_LEN + 1, toks[i]))
             return perr(ps, "marker name longer than %s bytes%s", "64", "");
-        if (i > 2)
-            name[len++] = ' ';
-        memcpy(name + len, toks[i].s, toks[i].n);
-        len += toks[i].n;
-    }
-    name[len] = '\0';
     int rc = tt_tempo_add_marker(ps->m, pos, name, inner);
     return rc ? pwrap(ps, rc, inner) : 0;
+}
+
+/* Pass 3: a visual marker, "KIND at POS {OPTION} [NAME]". */
+static int parse_visual_line(parser_t *ps, tok_t *toks, int n)
+{
+    char inner[TT_WHY_LEN];
+    int kind = n ? visual_kind(toks[0]) : 0;
+    if (!kind)
+        return 0;
+    tt_visual_spec_t v;
+    tt_bbt_t pos;
+    if (n < 3 || !tok_is(toks[1], "at") || parse_pos(toks[2], &pos))
+        return perr(ps, "write \"%s at BAR.BEAT[.TICK] ...\"%s", tt_visual_kind_name(kind),
+                    n >= 3 && tok_is(toks[1], "at") ? ", e.g. 17.1 or 33.2.480" : "");
+    if (visual_words(kind, toks + 3, n - 3, 0, &v, inner))
+        return pwrap(ps, TT_ERR_INVALID, inner);
+    v.pos = pos;
+    int rc = tt_tempo_add_visual(ps->m, &v, inner);
+    return rc ? pwrap(ps, rc, inner) : 0;
+}
+
+/* Splits s[0..n) into words at spaces and tabs; a word that starts with
+ * '"' runs to the next '"' followed by a blank or the end (or to the end),
+ * blanks included. Returns 0 with *count words; TOK_BYTE with *at the
+ * offset of a byte outside printable ASCII; TOK_MANY with toks[max] the
+ * word that did not fit. toks holds max + 1. */
+enum { TOK_BYTE = -1, TOK_MANY = -2 };
+static int tokenize(const char *s, size_t n, tok_t *toks, int max, int *count, size_t *at)
+{
+    int k = 0;
+    *count = 0;
+    for (size_t i = 0; i < n;) {
+        if (s[i] == ' ' || s[i] == '\t') {
+            i++;
+            continue;
+        }
+        size_t b = i, e = n;
+        if (s[i] == '"') {
+            for (size_t j = i + 1; j < n; j++)
+                if (s[j] == '"' && (j + 1 == n || s[j + 1] == ' ' || s[j + 1] == '\t')) {
+                    e = j + 1;
+                    break;
+                }
+            while (e > b + 1 && (s[e - 1] == ' ' || s[e - 1] == '\t'))
+                e--;
+        } else {
+            for (e = i; e < n && s[e] != ' ' && s[e] != '\t';)
+                e++;
+        }
+        for (size_t j = b; j < e; j++) {
+            unsigned char c = (unsigned char)s[j];
+            if ((c < 0x20 || c >= 0x7f) && c != '\t') {
+                *at = j;
+                return TOK_BYTE;
+            }
+        }
+        toks[k] = (tok_t){s + b, e - b};
+        if (k == max)
+            return TOK_MANY;
+        *count = ++k;
+        i = e;
+    }
+    return 0;
+}
+
+/* 1 if the '#' at h in line[0..n) is a color ("color #ff8800") on a line
+ * of a visual marker, not a comment. */
+static int color_hash(const char *line, size_t n, size_t h)
+{
+    size_t w = 0;
+    while (w < n && (line[w] == ' ' || line[w] == '\t'))
+        w++;
+    size_t we = w;
+    while (we < n && line[we] != ' ' && line[we] != '\t')
+        we++;
+    if (!visual_kind((tok_t){line + w, we - w}))
+        return 0;
+    if (h + 7 > n || (h + 7 < n && line[h + 7] != ' ' && line[h + 7] != '\t'))
+        return 0;
+    for (size_t i = h + 1; i < h + 7; i++)
+        if (!is_hex(line[i]))
+            return 0;
+    size_t q = h;
+    while (q > 0 && (line[q - 1] == ' ' || line[q - 1] == '\t'))
+        q--;
+    return q < h && q >= 5 && memcmp(line + q - 5, "color", 5) == 0 &&
+           (q == 5 || line[q - 6] == ' ' || line[q - 6] == '\t');
 }
 
 /* Runs one pass over the lines. */
@@ -660,47 +949,66 @@ static int run_pass(parser_t *ps, const char *text, size_t len, int pass)
             return tt_fail(ps->why, TT_ERR_TOO_BIG, "line %d: more than %d lines", ps->line,
                            TT_TEMPO_MAX_LINES);
         size_t end = eol;
-        const char *hash = memchr(text + pos, '#', end - pos);
-        if (hash)
-            end = (size_t)(hash - text);
-        else if (end > pos && text[end - 1] == '\r')
+        if (end > pos && text[end - 1] == '\r')
             end--;
-        tok_t toks[MAX_TOKENS];
+        for (size_t h = pos; h < end; h++)
+            if (text[h] == '#' && !color_hash(text + pos, end - pos, h - pos)) {
+                end = h;
+                break;
+            }
+        tok_t toks[MAX_TOKENS + 1];
         int n = 0;
-        for (size_t i = pos; i < end && rc == 0;) {
-            unsigned char c = (unsigned char)text[i];
-            if (c == ' ' || c == '\t') {
-                i++;
-                continue;
-            }
-            size_t s = i;
-            while (i < end && text[i] != ' ' && text[i] != '\t') {
-                c = (unsigned char)text[i];
-                if (c < 0x20 || c >= 0x7f) {
-                    char hex[8];
-                    snprintf(hex, sizeof hex, "0x%02x", c);
-                    rc = perr(ps, "unexpected byte %s%s", hex, " (text is ASCII)");
-                    break;
-                }
-                i++;
-            }
-            if (rc)
-                break;
-            if (n == MAX_TOKENS) {
-                char b1[MAX_TOKEN + 1];
-                rc = perr(ps, "unexpected \"%s\": too many words%s",
-                          tok_show((tok_t){text + s, i - s}, b1), "");
-                break;
-            }
-            toks[n++] = (tok_t){text + s, i - s};
+        size_t at = 0;
+        int t = tokenize(text + pos, end - pos, toks, MAX_TOKENS, &n, &at);
+        if (t == TOK_BYTE) {
+            char hex[8];
+            snprintf(hex, sizeof hex, "0x%02x", (unsigned char)text[pos + at]);
+            rc = perr(ps, "unexpected byte %s%s", hex, " (text is ASCII)");
+        } else if (t == TOK_MANY) {
+            char b1[MAX_TOKEN + 1];
+            rc =
+                perr(ps, "unexpected \"%s\": too many words%s", tok_show(toks[MAX_TOKENS], b1), "");
         }
         if (rc == 0)
-            rc = pass == 1   ? parse_header(ps, toks, n)
-                 : pass == 2 ? parse_line(ps, toks, n)
-                             : parse_marker(ps, toks, n);
+            rc = pass == 1                        ? parse_header(ps, toks, n)
+                 : pass == 2                      ? parse_line(ps, toks, n)
+                 : n && tok_is(toks[0], "marker") ? parse_marker(ps, toks, n)
+                                                  : parse_visual_line(ps, toks, n);
         pos = eol + 1;
     }
     return rc;
+}
+
+int tt_tempo_visual_parse(const char *text, size_t len, tt_visual_spec_t *out, char *why)
+{
+    tok_t toks[MAX_TOKENS + 1];
+    int n = 0;
+    size_t at = 0;
+    memset(out, 0, sizeof *out);
+    int t = tokenize(text, len, toks, MAX_TOKENS, &n, &at);
+    if (t == TOK_BYTE)
+        return tt_fail(why, TT_ERR_INVALID, "not a visual marker: byte 0x%02x at %zu",
+                       (unsigned char)text[at], at);
+    if (t == TOK_MANY)
+        return tt_fail(why, TT_ERR_INVALID, "not a visual marker: more than %d words", MAX_TOKENS);
+    int kind = n ? visual_kind(toks[0]) : 0;
+    if (!kind)
+        return tt_fail(why, TT_ERR_INVALID,
+                       "not a visual marker: the first word is none of streamer, punch, "
+                       "flutter, warning, hit");
+    int rc = visual_words(kind, toks + 1, n - 1, 1, out, why);
+    if (rc == 0 || kind != TT_VISUAL_HIT || n < 2)
+        return rc;
+    /* "hit door slam": the rest of the text is the name. */
+    tt_visual_spec_t v = {.kind = TT_VISUAL_HIT, .color = TT_COLOR_DEFAULT};
+    size_t nl = 0;
+    for (int i = 1; i < n; i++)
+        if (append_words(v.name, &nl, sizeof v.name, toks[i]))
+            return rc;
+    if (tt_tempo_check_visual_spec(&v, NULL))
+        return rc;
+    *out = v;
+    return 0;
 }
 
 tt_tempo_map_t *tt_tempo_parse_text(const char *text, size_t len, char *why)
@@ -723,8 +1031,12 @@ tt_tempo_map_t *tt_tempo_parse_text(const char *text, size_t len, char *why)
         rc = run_pass(&ps, text, len, 2);
     if (rc == 0 && !ps.m)
         rc = tt_fail(why, TT_ERR_INVALID, "no bar lines: a map starts with \"bar 1 METER q=BPM\"");
-    if (rc == 0)
+    if (rc == 0) {
+        /* Visual markers are checked against the end bar. */
+        ps.m->countoff = ps.countoff;
+        ps.m->end_bar = ps.end_bar;
         rc = run_pass(&ps, text, len, 3);
+    }
     if (rc == 0 && tt_tempo_set_pickup(ps.m, ps.pickup) != 0) {
         char b1[24], b2[24];
         ps.line = ps.pickup_line;
