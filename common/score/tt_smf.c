@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "tt_error.h"
+#include "tt_tempo_visual.h"
 
 #define US_PER_MINUTE 60000000
 #define MIN_USPQ (US_PER_MINUTE / TT_TEMPO_MAX_BPM) /* 150000 */
@@ -24,7 +25,7 @@
 /* Ticks beyond this cannot be a cue position (and * 960 must not overflow). */
 #define MAX_EVENT_TICK (INT64_C(1) << 48)
 
-enum { EV_TEMPO, EV_METER, EV_SMPTE, EV_MARKER };
+enum { EV_TEMPO, EV_METER, EV_SMPTE, EV_MARKER, EV_CUE };
 
 typedef struct {
     int64_t tick;
@@ -33,7 +34,7 @@ typedef struct {
     uint8_t b[5];
     uint32_t uspq;
     size_t off;      /* byte offset of the event's status byte */
-    size_t text_off; /* EV_MARKER: its text in the file */
+    size_t text_off; /* EV_MARKER, EV_CUE: its text in the file */
     uint32_t text_len;
 } ev_t;
 
@@ -107,7 +108,7 @@ static int meta_event(reader_t *r, uint8_t type, const uint8_t *d, uint32_t n, i
                       size_t off)
 {
     ev_t e = {.tick = tick, .off = off};
-    if (type != 0x51 && type != 0x58 && type != 0x54 && type != 0x06)
+    if (type != 0x51 && type != 0x58 && type != 0x54 && type != 0x06 && type != 0x07)
         return 0;
     if (tick > MAX_EVENT_TICK)
         return fail_at(r->why, TT_ERR_INVALID, off, "meta event at tick %lld is too far out",
@@ -136,8 +137,9 @@ static int meta_event(reader_t *r, uint8_t type, const uint8_t *d, uint32_t n, i
                            "time signature %u/2^%u: numerator must be 1..32, denominator 1..32",
                            d[0], d[1]);
         break;
-    case 0x06: /* marker: a named location */
-        e.type = EV_MARKER;
+    case 0x06: /* marker: a named location or a visual marker */
+    case 0x07: /* cue point: a visual marker, else nothing */
+        e.type = type == 0x06 ? EV_MARKER : EV_CUE;
         e.text_off = (size_t)(d - r->data);
         e.text_len = n;
         break;
@@ -438,18 +440,34 @@ static tt_tempo_map_t *build(reader_t *r, uint32_t ppq)
             }
         }
     }
-    /* Markers, in the meters just built. */
+    /* Markers and cue points, in the meters just built. */
     for (size_t i = 0; i < r->nev; i++) {
         const ev_t *e = &r->ev[i];
         char name[TT_TEMPO_MARKER_LEN + 1];
-        if (e->type != EV_MARKER)
+        tt_visual_spec_t v;
+        if (e->type != EV_MARKER && e->type != EV_CUE)
             continue;
+        const char *text = (const char *)r->data + e->text_off;
         marker_name(r->data + e->text_off, e->text_len, name);
-        if (!name[0])
-            continue; /* an empty marker names nothing */
+        /* A visual marker if the text reads as one, as it is or as the
+         * name it would be kept as (so a name kept never reads as one
+         * when the file is written and read again). */
+        int visual = (e->text_len <= TT_VISUAL_WORDS_LEN &&
+                      tt_tempo_visual_parse(text, e->text_len, &v, NULL) == 0) ||
+                     (name[0] && tt_tempo_visual_parse(name, strlen(name), &v, NULL) == 0);
+        if (!visual && (e->type == EV_CUE || !name[0]))
+            continue; /* an empty marker names nothing; other cue points are skipped */
         int64_t g = (e->tick * TT_TEMPO_PPQ + ppq / 2) / ppq;
-        if ((rc = tt_tempo_add_marker(m, tt_tempo_tick_to_bbt(m, g), name, inner))) {
-            rc = fail_at(r->why, rc, e->off, "marker \"%s\": %s", name, inner);
+        tt_bbt_t pos = tt_tempo_tick_to_bbt(m, g);
+        if (visual) {
+            v.pos = pos;
+            rc = tt_tempo_add_visual(m, &v, inner);
+        } else {
+            rc = tt_tempo_add_marker(m, pos, name, inner);
+        }
+        if (rc) {
+            rc = fail_at(r->why, rc, e->off, "%s \"%s\": %s",
+                         e->type == EV_CUE ? "cue point" : "marker", name, inner);
             goto fail;
         }
     }
@@ -518,7 +536,7 @@ typedef struct {
     uint32_t seq;
     uint8_t prio; /* at one tick: SMPTE offset, meter, tempo, text */
     uint8_t n;
-    uint8_t b[80];
+    uint8_t b[TT_VISUAL_WORDS_LEN + 8]; /* the longest: a visual marker's text */
 } wev_t;
 
 typedef struct {
@@ -534,11 +552,12 @@ static void wpush(wlist_t *w, int64_t tick, uint8_t prio, const uint8_t *b, size
         return;
     if (w->n == w->cap) {
         size_t ncap = w->cap ? w->cap * 2 : 64;
-        wev_t *p = ncap * sizeof *p / 16 > TT_SMF_MAX_BYTES ? NULL : realloc(w->v, ncap * sizeof *p);
+        wev_t *p =
+            ncap * sizeof *p / 16 > TT_SMF_MAX_BYTES ? NULL : realloc(w->v, ncap * sizeof *p);
         if (!p) {
-            w->rc = tt_fail(w->why, ncap * sizeof *p / 16 > TT_SMF_MAX_BYTES ? TT_ERR_TOO_BIG
-                                                                              : TT_ERR_NOMEM,
-                            "writing MIDI file: too many events");
+            w->rc = tt_fail(
+                w->why, ncap * sizeof *p / 16 > TT_SMF_MAX_BYTES ? TT_ERR_TOO_BIG : TT_ERR_NOMEM,
+                "writing MIDI file: too many events");
             return;
         }
         w->v = p;
@@ -555,10 +574,10 @@ static void wpush(wlist_t *w, int64_t tick, uint8_t prio, const uint8_t *b, size
 
 static void wtext(wlist_t *w, int64_t tick, const char *text)
 {
-    uint8_t b[80];
+    uint8_t b[TT_VISUAL_WORDS_LEN + 8];
     size_t n = strlen(text);
-    if (n > 64)
-        n = 64;
+    if (n > TT_VISUAL_WORDS_LEN - 1)
+        n = TT_VISUAL_WORDS_LEN - 1; /* one byte of length */
     b[0] = 0xFF;
     b[1] = 0x06;
     b[2] = (uint8_t)n;
@@ -638,11 +657,12 @@ int tt_smf_write(const tt_tempo_map_t *m, uint8_t **out, size_t *len, char *why)
     tt_fps_t fps = tt_tempo_fps(m);
     int hh, mm, ss, ff;
     tt_timecode_fields(tt_tempo_start_frame(m), fps, &hh, &mm, &ss, &ff);
-    int code = fps == TT_FPS_25 ? 1 : fps == TT_FPS_29_97_DF ? 2
-                                  : (fps == TT_FPS_29_97_NDF || fps == TT_FPS_30) ? 3
-                                                                                  : 0;
-    uint8_t smpte[8] = {0xFF, 0x54, 0x05, (uint8_t)(code << 5 | hh), (uint8_t)mm, (uint8_t)ss,
-                        (uint8_t)ff, 0};
+    int code = fps == TT_FPS_25                                ? 1
+               : fps == TT_FPS_29_97_DF                        ? 2
+               : (fps == TT_FPS_29_97_NDF || fps == TT_FPS_30) ? 3
+                                                               : 0;
+    uint8_t smpte[8] = {0xFF,        0x54,        0x05,        (uint8_t)(code << 5 | hh),
+                        (uint8_t)mm, (uint8_t)ss, (uint8_t)ff, 0};
     wpush(&w, 0, 0, smpte, sizeof smpte);
 
     tt_tempo_change_t c, next;
@@ -687,6 +707,15 @@ int tt_smf_write(const tt_tempo_map_t *m, uint8_t **out, size_t *len, char *why)
         wtext(&w, t, name);
         last_tick = t > last_tick ? t : last_tick;
     }
+    tt_visual_t vis;
+    for (size_t i = 0; tt_tempo_visual(m, i, &vis) == 0; i++) {
+        char words[TT_VISUAL_WORDS_LEN];
+        if (vis.tick < 0)
+            continue; /* in bar 0, before tick 0, like the count-off */
+        tt_tempo_visual_words(&vis.spec, 0, words, sizeof words);
+        wtext(&w, vis.tick, words);
+        last_tick = vis.tick > last_tick ? vis.tick : last_tick;
+    }
     if (tt_tempo_end_bar(m)) {
         int64_t t = tt_tempo_bbt_to_tick(m, (tt_bbt_t){tt_tempo_end_bar(m) + 1, 1, 0});
         wtext(&w, t, "end");
@@ -701,7 +730,7 @@ int tt_smf_write(const tt_tempo_map_t *m, uint8_t **out, size_t *len, char *why)
     qsort(w.v, w.n, sizeof *w.v, wev_cmp);
 
     /* Header, track header, then delta-time + event each. */
-    size_t cap = 22 + w.n * (5 + 80) + 7 * 1024; /* + gaps over 2^28 ticks */
+    size_t cap = 22 + w.n * (5 + sizeof w.v->b) + 7 * 1024; /* + gaps over 2^28 ticks */
     if (cap > TT_SMF_MAX_BYTES) {
         free(w.v);
         return tt_fail(why, TT_ERR_TOO_BIG, "writing MIDI file: %zu events is too many", w.n);

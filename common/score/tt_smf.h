@@ -20,9 +20,14 @@
  *     of at most 3 places whose us per quarter rounds to the file's (q=72
  *     for 833333 us: the sequencer had 72 and the file rounded it to a
  *     whole us), else exactly 60000000 / (us per quarter); 20..400 bpm.
- *   - markers (FF 06) become the map's markers (named locations) at their
- *     position: printable ASCII ('?' for other bytes and '#'), single
- *     spaces, at most 10 words and 64 bytes; empty ones are skipped.
+ *   - markers (FF 06) whose text reads as a visual marker's words
+ *     (tt_tempo_visual.h: "streamer len 3s color green", "punch",
+ *     "flutter 3", "warning", "hit door slam"), as it is or as the name it
+ *     would be kept as, become visual markers at their position; cue points
+ *     (FF 07) too, and other cue points are skipped. Other markers become
+ *     the map's markers (named locations): printable ASCII ('?' for other
+ *     bytes and '#'), single spaces, at most 10 words and 64 bytes; empty
+ *     ones are skipped.
  *   - time signatures must fall exactly on a bar line of the meter before
  *     them; the denominator is 2^dd with dd 0..5 (1 .. 32), the numerator
  *     1..32. Repeated tempos and meters are dropped.
@@ -72,8 +77,10 @@ tt_tempo_map_t *tt_smf_read(const uint8_t *data, size_t len, char *why);
  * SMPTE offset (FF 54; 23.976 is written as 24 and 29.97 non-drop as 30,
  * their labels); markers (FF 06) for the map's markers and for what MIDI
  * cannot say: "rit q=80 over 6", "free until 26 at TC", "click off",
- * "click on", "end" after the last bar. Count-off and pickup (before tick
- * 0) are not written. *out is malloc'd (the caller frees it). Returns 0 or
+ * "click on", "end" after the last bar; a marker per visual marker with its
+ * words ("streamer len 2s", "hit \"door slam\""), which read back as the
+ * same. Count-off, pickup and visual markers in bar 0 (before tick 0) are
+ * not written. *out is malloc'd (the caller frees it). Returns 0 or
  * TT_ERR_NOMEM / TT_ERR_TOO_BIG with the reason. */
 int tt_smf_write(const tt_tempo_map_t *m, uint8_t **out, size_t *len, char *why);
 

@@ -22,6 +22,7 @@
 #include "tt_error.h"
 #include "tt_smf.h"
 #include "tt_tempo.h"
+#include "tt_tempo_visual.h"
 
 typedef struct {
     uint8_t *b;
@@ -214,11 +215,21 @@ static void test_format1_merge(void **state)
     static const struct {
         uint32_t uspq;
         const char *text;
-    } readable[] = {{652174, "q=92"}, {631579, "q=95"}, {555556, "q=108"},
-                    {483871, "q=124"}, {508475, "q=118"}, {504202, "q=119"},
-                    {612245, "q=98"},  {666666, "q=10000000/111111"}, {652175, "q=2400000/26087"},
-                    {500001, "q=20000000/166667"}, {545455, "q=110"}, {461538, "q=130"},
-                    {600001, "q=60000000/600001"}, {1000000, "q=60"}, {648649, "q=92.5"},
+    } readable[] = {{652174, "q=92"},
+                    {631579, "q=95"},
+                    {555556, "q=108"},
+                    {483871, "q=124"},
+                    {508475, "q=118"},
+                    {504202, "q=119"},
+                    {612245, "q=98"},
+                    {666666, "q=10000000/111111"},
+                    {652175, "q=2400000/26087"},
+                    {500001, "q=20000000/166667"},
+                    {545455, "q=110"},
+                    {461538, "q=130"},
+                    {600001, "q=60000000/600001"},
+                    {1000000, "q=60"},
+                    {648649, "q=92.5"},
                     {2999999, "q=60000000/2999999"}};
     for (size_t i = 0; i < sizeof readable / sizeof readable[0]; i++) {
         char want[64];
@@ -282,7 +293,8 @@ static void test_smpte_offset(void **state)
 
     /* Rate bits 2: 29.97 drop frame, 00:10:00;00. */
     f = header(0, 1, 480);
-    track(&f, BYTES(0x00, 0xFF, 0x54, 0x05, 0x40, 0x0A, 0x00, 0x00, 0x00, 0x00, TEMPO(500000), EOT));
+    track(&f,
+          BYTES(0x00, 0xFF, 0x54, 0x05, 0x40, 0x0A, 0x00, 0x00, 0x00, 0x00, TEMPO(500000), EOT));
     m = read_ok(&f);
     assert_int_equal(tt_tempo_format_text(m, &text, why), 0);
     assert_string_equal(text, "fps 29.97df\nstart 00:10:00;00\ncountoff 0\nbar 1 4/4 q=120\n");
@@ -292,7 +304,8 @@ static void test_smpte_offset(void **state)
 
     /* A label that does not exist is refused. */
     f = header(0, 1, 480);
-    track(&f, BYTES(0x00, 0xFF, 0x54, 0x05, 0x19, 0x00, 0x00, 0x00, 0x00, 0x00, TEMPO(500000), EOT));
+    track(&f,
+          BYTES(0x00, 0xFF, 0x54, 0x05, 0x19, 0x00, 0x00, 0x00, 0x00, 0x00, TEMPO(500000), EOT));
     assert_null(tt_smf_read(f.b, f.n, why));
     assert_non_null(strstr(why, "SMPTE offset 25:00:00:00"));
     assert_non_null(strstr(why, "at byte 23"));
@@ -592,9 +605,9 @@ static void test_markers(void **state)
     /* Markers are named locations: "Start" at tick 0, a second one 960
      * ticks (two quarters at 480) later with a tab and a '#'. */
     buf_t f = header(0, 1, 480);
-    track(&f, BYTES(0x00, TEMPO(500000), 0x00, 0xFF, 0x06, 0x05, 'S', 't', 'a', 'r', 't', 0x87, 0x40,
-                    0xFF, 0x06, 0x0C, 'D', 'o', 'o', 'r', '\t', ' ', 's', 'l', 'a', 'm', ' ', '#',
-                    0x00, 0xFF, 0x06, 0x00, EOT));
+    track(&f, BYTES(0x00, TEMPO(500000), 0x00, 0xFF, 0x06, 0x05, 'S', 't', 'a', 'r', 't', 0x87,
+                    0x40, 0xFF, 0x06, 0x0C, 'D', 'o', 'o', 'r', '\t', ' ', 's', 'l', 'a', 'm', ' ',
+                    '#', 0x00, 0xFF, 0x06, 0x00, EOT));
     tt_tempo_map_t *m = read_ok(&f);
     assert_text(m, "bar 1 4/4 q=120\nmarker 1.1.0 Start\nmarker 1.3.0 Door slam ?\n");
     tt_tempo_destroy(&m);
@@ -613,6 +626,78 @@ static tt_tempo_map_t *export_import(const tt_tempo_map_t *m)
     tt_tempo_map_t *back = read_ok(&f);
     free(b);
     return back;
+}
+
+/* A meta event of type `type` with text t after delta ticks (< 128). */
+static void put_text(buf_t *f, uint8_t delta, uint8_t type, const char *t)
+{
+    size_t n = strlen(t);
+    uint8_t head[4] = {delta, 0xFF, type, (uint8_t)n};
+    assert_true(n < 128);
+    put(f, head, 4);
+    put(f, (const uint8_t *)t, n);
+}
+
+static void put_track(buf_t *f, const buf_t *t)
+{
+    track(f, t->b, t->n);
+}
+
+/* Markers and cue points whose text reads as a visual marker's words
+ * become visual markers; other markers stay named locations, other cue
+ * points are skipped. */
+static void test_visual_markers(void **state)
+{
+    (void)state;
+    buf_t t = {0};
+    put(&t, BYTES(0x00, TEMPO(500000)));
+    put_text(&t, 0, 0x06, "streamer");
+    put_text(&t, 0, 0x06, "Start");
+    put_text(&t, 120, 0x06, "punch"); /* tick 120 at 480: 1.1.240 */
+    put_text(&t, 0, 0x07, "flutter 3");
+    put_text(&t, 0, 0x07, "Scene 5");
+    put_text(&t, 0, 0x06, "hit door  slam");
+    put_text(&t, 0, 0x06, "Hit the lights");
+    put_text(&t, 0, 0x06, "flutter 4");
+    put_text(&t, 0, 0x06, "streamer len 1b color #00FF00");
+    put_text(&t, 0, 0x06, "hit #1"); /* kept as "hit ?1", which reads as a hit */
+    put_text(&t, 0, 0x07, "warning\tlen 1.5s");
+    put(&t, BYTES(EOT));
+    buf_t f = header(0, 1, 480);
+    put_track(&f, &t);
+    tt_tempo_map_t *m = read_ok(&f);
+    assert_text(m, "bar 1 4/4 q=120\n"
+                   "marker 1.1.0 Start\nmarker 1.1.240 Hit the lights\n"
+                   "marker 1.1.240 flutter 4\n"
+                   "streamer at 1.1 len 2s\n"
+                   "punch at 1.1.240\n"
+                   "flutter at 1.1.240 flashes 3\n"
+                   "hit at 1.1.240 \"door slam\"\n"
+                   "streamer at 1.1.240 len 1b color #00ff00\n"
+                   "hit at 1.1.240 \"?1\"\n"
+                   "warning at 1.1.240 len 1.5s\n");
+    /* Written and read again: the same map. */
+    tt_tempo_map_t *back = export_import(m);
+    assert_true(tt_tempo_equal(m, back));
+    tt_tempo_destroy(&back);
+    tt_tempo_destroy(&m);
+    free(f.b);
+    free(t.b);
+
+    /* A visual marker that does not fit the map refuses the file, naming
+     * the event: 30 beats at 120 last 15 s. */
+    t = (buf_t){0};
+    put(&t, BYTES(0x00, TEMPO(500000)));
+    put_text(&t, 0, 0x06, "streamer len 30b");
+    put(&t, BYTES(EOT));
+    f = header(0, 1, 480);
+    put_track(&f, &t);
+    char why[TT_WHY_LEN];
+    assert_null(tt_smf_read(f.b, f.n, why));
+    assert_non_null(strstr(why, "MIDI file: marker \"streamer len 30b\": streamer at 1.1.0: its "
+                                "30 beats last 15.000 s (at most 10) at byte 30"));
+    free(f.b);
+    free(t.b);
 }
 
 static void test_export(void **state)
@@ -650,8 +735,8 @@ static void test_export(void **state)
             fail_msg("bar %d: %lld ns in the map, %lld ns from the file", (int)bar, (long long)a,
                      (long long)b);
     }
-    static const char *names[] = {"rit q=80 over 4", "free until 11 at 01:00:30:00",
-                                  "click off", "click on", "Hit", "end"};
+    static const char *names[] = {
+        "rit q=80 over 4", "free until 11 at 01:00:30:00", "click off", "click on", "Hit", "end"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         tt_bbt_t pos;
         const char *name;
@@ -665,6 +750,32 @@ static void test_export(void **state)
     tt_tempo_destroy(&m);
 }
 
+/* A text map's visual markers survive the MIDI file: each is a marker with
+ * its words; those in bar 0 (before tick 0) are not written. */
+static void test_export_visuals(void **state)
+{
+    (void)state;
+    char why[TT_WHY_LEN];
+    const char *text = "fps 25\nstart 01:00:00:00\nbar 1 4/4 q=100\nbar 3 6/8\n"
+                       "marker 2.1.0 Titles\n"
+                       "streamer at 2.1 len 3s\npunch at 2.1\nwarning at 3.1 len 2b\n"
+                       "flutter at 3.4 flashes 5 color #102030\nhit at 4.2.100 \"door slam\"\n"
+                       "streamer at 5.1 len 9.5s color yellow \"a b c d e f g h i j\"\n";
+    tt_tempo_map_t *m = tt_tempo_parse_text(text, strlen(text), why);
+    assert_non_null(m);
+    tt_tempo_map_t *back = export_import(m);
+    assert_true(tt_tempo_equal(m, back));
+    tt_tempo_destroy(&back);
+    /* Bar 0 is before the file's tick 0. */
+    tt_visual_spec_t v = {.kind = TT_VISUAL_PUNCH, .pos = {0, 2, 0}, .color = TT_COLOR_DEFAULT};
+    assert_int_equal(tt_tempo_add_visual(m, &v, why), 0);
+    back = export_import(m);
+    assert_false(tt_tempo_equal(m, back));
+    assert_int_equal(tt_tempo_visual_count(back), tt_tempo_visual_count(m) - 1);
+    tt_tempo_destroy(&back);
+    tt_tempo_destroy(&m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -673,7 +784,8 @@ int main(void)
         cmocka_unit_test(test_smpte_division), cmocka_unit_test(test_corrupt_tracks),
         cmocka_unit_test(test_corrupt_files),  cmocka_unit_test(test_truncations_and_mutations),
         cmocka_unit_test(test_abc2midi),       cmocka_unit_test(test_markers),
-        cmocka_unit_test(test_export),
+        cmocka_unit_test(test_visual_markers), cmocka_unit_test(test_export),
+        cmocka_unit_test(test_export_visuals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
