@@ -9,6 +9,7 @@
 #include "tt_error.h"
 #include "tt_file.h"
 #include "tt_smf.h"
+#include "tt_tempo_visual.h"
 #include "tt_timecode.h"
 
 #include <ctype.h>
@@ -166,7 +167,66 @@ static void json_line(json_t *j)
     json_decref(j);
 }
 
-/* The listing: a header, every change, the markers, the end. */
+/* "2s", "1.5b" */
+static void len_text(const tt_visual_spec_t *v, char *out, size_t room)
+{
+    snprintf(out, room, "%.3f", v->len_milli / 1000.0);
+    char *e = out + strlen(out);
+    while (e[-1] == '0')
+        *--e = '\0';
+    if (e[-1] == '.')
+        *--e = '\0';
+    snprintf(e, room - (size_t)(e - out), "%s", v->len_unit == TT_VISUAL_LEN_BEATS ? "b" : "s");
+}
+
+/* The visual markers: position, timecode, seconds, their words, the color
+ * shown and, for a streamer or warning, where it starts. */
+static void show_visuals(const tt_tempo_map_t *m, int as_json)
+{
+    tt_visual_t v;
+    char pos[48], tc[TT_TIMECODE_LEN], start_tc[TT_TIMECODE_LEN], words[TT_VISUAL_WORDS_LEN];
+    for (size_t i = 0; tt_tempo_visual(m, i, &v) == 0; i++) {
+        const tt_visual_spec_t *s = &v.spec;
+        pos_text(s->pos, pos, sizeof pos);
+        tc_at(m, v.ns, tc);
+        tc_at(m, v.start_ns, start_tc);
+        tt_tempo_visual_words(s, 0, words, sizeof words);
+        int has_len = s->len_unit != TT_VISUAL_LEN_NONE;
+        if (as_json) {
+            char rgb[8];
+            json_t *j =
+                json_pack("{s:s, s:s, s:i, s:i, s:i, s:s, s:f, s:I, s:s, s:s, s:s, s:b}", "visual",
+                          tt_visual_kind_name(s->kind), "pos", pos, "bar", (int)s->pos.bar, "beat",
+                          (int)s->pos.beat, "tick", (int)s->pos.tick, "timecode", tc, "seconds",
+                          (double)v.ns / 1e9, "ns", (json_int_t)v.ns, "words", words, "color",
+                          v.color_text, "rgb", tt_visual_color_text(TT_COLOR_RGB, v.rgb, rgb),
+                          "color_default", v.color_default);
+            if (has_len) {
+                char len[24];
+                len_text(s, len, sizeof len);
+                json_object_set_new(j, "len", json_string(len));
+                json_object_set_new(j, "start_seconds", json_real((double)v.start_ns / 1e9));
+                json_object_set_new(j, "start_timecode", json_string(start_tc));
+            }
+            if (s->flashes)
+                json_object_set_new(j, "flashes", json_integer(s->flashes));
+            if (s->name[0])
+                json_object_set_new(j, "name", json_string(s->name));
+            json_line(j);
+        } else {
+            /* An explicit color is in the words already. */
+            printf("%-12s %-12s %12.3f  %s", pos, tc, (double)v.ns / 1e9, words);
+            if (v.color_default)
+                printf("  %s (default)", v.color_text);
+            if (has_len)
+                printf("  from %.3f (%s)", (double)v.start_ns / 1e9, start_tc);
+            putchar('\n');
+        }
+    }
+}
+
+/* The listing: a header, every change, the markers, the visual markers, the
+ * end. */
 static void show_map(const tt_tempo_map_t *m, const char *name, unsigned version, int as_json)
 {
     tt_fps_t fps = tt_tempo_fps(m);
@@ -263,6 +323,7 @@ static void show_map(const tt_tempo_map_t *m, const char *name, unsigned version
         else
             printf("%-12s %-12s %12.3f  marker \"%s\"\n", pos, tc, (double)ns / 1e9, mname);
     }
+    show_visuals(m, as_json);
     if (tt_tempo_end_bar(m)) {
         tt_bbt_t e = {tt_tempo_end_bar(m) + 1, 1, 0};
         int64_t ns = tt_tempo_bbt_to_ns(m, e);
@@ -473,10 +534,17 @@ int cli_tempo_locate(const tt_conn_opts_t *o, int argc, char **argv)
             size_t i = 0;
             while (tt_tempo_marker(m, i, &p, &name) == 0 && strcmp(name, what) != 0)
                 i++;
-            if (tt_tempo_marker(m, i, &p, &name) != 0) {
+            int found = tt_tempo_marker(m, i, &p, &name) == 0;
+            tt_visual_t v;
+            for (i = 0; !found && tt_tempo_visual(m, i, &v) == 0; i++)
+                if (v.spec.name[0] && strcmp(v.spec.name, what) == 0) {
+                    p = v.spec.pos;
+                    found = 1;
+                }
+            if (!found) {
                 fprintf(stderr,
                         "tutti locate: '%s' is neither BAR[.BEAT[.TICK]], a timecode nor a "
-                        "marker of this map\n",
+                        "marker or named visual marker of this map\n",
                         what);
                 tt_tempo_destroy(&m);
                 return EXIT_USAGE;

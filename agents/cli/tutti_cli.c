@@ -158,19 +158,22 @@ static const cli_command_t commands[] = {
      "its count-off (0..8 bars). show: the map as text,\n"
      "every change (meter, tempo, frame click, rit/accel,\n"
      "free time, click off/on) with its bar, timecode and\n"
-     "seconds, then markers and the end. check: the same\n"
+     "seconds, then markers, visual markers (streamers,\n"
+     "punches, flutters, warnings, hits: their color and\n"
+     "where a streamer starts) and the end. check: the same\n"
      "for a file, offline; exit 1 with the line at fault.\n"
      "export: a MIDI file (format 0, 960 per quarter) of\n"
      "the map for DAWs and streamer tools: meters, tempos\n"
-     "(ramps in sixteenth steps), SMPTE offset, markers",
+     "(ramps in sixteenth steps), SMPTE offset, markers\n"
+     "(visual markers as their words, which load back)",
      "tutti tempo show 1M1 --json"},
     {"locate", cli_tempo_locate, CLI_CONN,
      "locate (CUE | --file MAP) (BAR[.BEAT[.TICK]] | TC | MARKER) [--json]",
      "bar <-> timecode in the cue's map: a position gives\n"
      "its timecode (the frame holding it, + ms into it),\n"
      "a timecode (HH:MM:SS:FF at the map's rate) the\n"
-     "position at its frame's start, a marker name its\n"
-     "place; says when the click is off there (count-off,\n"
+     "position at its frame's start, a marker's or named\n"
+     "visual marker's name its place; says when the click is off there (count-off,\n"
      "pickup, free time, click off, after the end)",
      "tutti locate 1M1 12.2"},
     {"roll", cli_write_roll, CLI_CONN | CLI_WRITE, CLI_ROLL_SYNOPSIS,
