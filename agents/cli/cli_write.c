@@ -126,8 +126,9 @@ int cli_write_tempo(const tt_conn_opts_t *o, int argc, char **argv)
         if (rc == 0 && tt_tempo_set_start(map, frame, fps) != 0) {
             rc = 1;
             snprintf(why, sizeof why,
-                     "the map does not fit %s: a frame click would leave %d..%d bpm or a free "
-                     "section's timecode is not a label there or comes too soon",
+                     "the map does not fit %s: a frame click would leave %d..%d bpm, a free "
+                     "section's timecode is not a label there or comes too soon, or a "
+                     "streamer in beats would last over 10 s",
                      tt_fps_name(fps), TT_TEMPO_MIN_BPM, TT_TEMPO_MAX_BPM);
         }
     }

@@ -32,7 +32,10 @@ static const char example_text[] = "fps 29.97df\n"
                                    "bar 11 q=92\n"
                                    "bar 13 4/4\n"
                                    "bar 15 q=104 ramp\n"
-                                   "bar 21 q=88\n";
+                                   "bar 21 q=88\n"
+                                   "streamer at 9.1 len 3s\n"
+                                   "warning at 21.1 len 2s\n"
+                                   "flutter at 25.1 flashes 3\n";
 
 static tt_tempo_map_t *parse(const char *text)
 {
