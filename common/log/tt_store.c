@@ -31,6 +31,8 @@ struct tt_store {
     MDB_dbi log;
     MDB_dbi meta;
     int has_meta;
+    MDB_dbi snap;
+    int has_snap; /* the "snapshot" database exists (a read-only older store may lack it) */
     int readonly;
     int lock_fd; /* DIR/tutti.lock, held (flock) while a writer has the store; -1 */
     char dir[1024];
@@ -228,6 +230,13 @@ static int open_databases(tt_store_t *s, char *why)
         STORE_UNGUARD();
         return mdb_fail(s, why, rc, "opening the meta database");
     }
+    rc = mdb_dbi_open(t, "snapshot", flags, &s->snap);
+    s->has_snap = (rc == 0);
+    if (rc != 0 && rc != MDB_NOTFOUND) {
+        mdb_txn_abort(t);
+        STORE_UNGUARD();
+        return mdb_fail(s, why, rc, "opening the snapshot database");
+    }
     txn = NULL; /* commit ends it either way */
     rc = mdb_txn_commit(t);
     STORE_UNGUARD();
@@ -329,11 +338,40 @@ int tt_store_last_seq(tt_store_t *s, uint64_t *last_seq, char *why)
     return rc ? mdb_fail(s, why, rc, "reading the log head") : 0;
 }
 
+/* Keeps the newest TT_STORE_SNAPSHOTS_KEPT snapshots, deleting the rest. */
+static int prune_snapshots(tt_store_t *s, MDB_txn *t)
+{
+    MDB_cursor *c;
+    int rc = mdb_cursor_open(t, s->snap, &c);
+    if (rc != 0)
+        return rc;
+    MDB_val k, v;
+    size_t seen = 0;
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_LAST); rc == 0;
+         rc = mdb_cursor_get(c, &k, &v, MDB_PREV))
+        if (++seen > TT_STORE_SNAPSHOTS_KEPT && (rc = mdb_cursor_del(c, 0)) != 0)
+            break;
+    mdb_cursor_close(c);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
 int tt_store_append(tt_store_t *s, uint64_t first_seq, const tt_bytes_t *records, size_t n,
                     char *why)
 {
+    return tt_store_append_snapshot(s, first_seq, records, n, NULL, why);
+}
+
+int tt_store_append_snapshot(tt_store_t *s, uint64_t first_seq, const tt_bytes_t *records, size_t n,
+                             const tt_store_snapshot_t *snap, char *why)
+{
     if (s->readonly)
         return read_only(s, why);
+    if (snap && (snap->seq == 0 || snap->seq >= first_seq + n))
+        return tt_fail(why, TT_ERR_INVALID, "a snapshot at %llu with records up to %llu",
+                       (unsigned long long)snap->seq, (unsigned long long)(first_seq + n - 1));
+    if (snap && snap->len > TT_STORE_SNAPSHOT_MAX_BYTES)
+        return tt_fail(why, TT_ERR_TOO_BIG, "a snapshot of %zu bytes (at most %u)", snap->len,
+                       TT_STORE_SNAPSHOT_MAX_BYTES);
     MDB_txn *volatile txn = NULL;
     MDB_cursor *volatile no_cursor = NULL;
     STORE_GUARD(s, txn, no_cursor, first_seq - 1, why);
@@ -362,6 +400,16 @@ int tt_store_append(tt_store_t *s, uint64_t first_seq, const tt_bytes_t *records
         rc = mdb_put(t, s->log, &k, &v, MDB_NOOVERWRITE | MDB_APPEND);
         doing = "appending to the log";
     }
+    if (rc == 0 && snap) {
+        uint8_t key[8];
+        seq_key(snap->seq, key);
+        MDB_val k = {sizeof key, key};
+        MDB_val v = {snap->len, (void *)snap->data};
+        rc = mdb_put(t, s->snap, &k, &v, 0);
+        if (rc == 0)
+            rc = prune_snapshots(s, t);
+        doing = "storing a snapshot";
+    }
     txn = NULL;
     if (rc != 0) {
         mdb_txn_abort(t);
@@ -371,6 +419,124 @@ int tt_store_append(tt_store_t *s, uint64_t first_seq, const tt_bytes_t *records
     rc = mdb_txn_commit(t); /* durable: LMDB fsyncs before returning */
     STORE_UNGUARD();
     return rc ? mdb_fail(s, why, rc, "committing to the log") : 0;
+}
+
+int tt_store_snapshot_seqs(tt_store_t *s, uint64_t *seqs, size_t cap, size_t *n, char *why)
+{
+    *n = 0;
+    if (!s->has_snap || cap == 0)
+        return 0;
+    MDB_txn *volatile txn = NULL;
+    MDB_cursor *volatile cur = NULL;
+    STORE_GUARD(s, txn, cur, 0, why);
+    MDB_txn *t;
+    int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &t);
+    if (rc != 0) {
+        STORE_UNGUARD();
+        return mdb_fail(s, why, rc, "listing snapshots");
+    }
+    txn = t;
+    MDB_cursor *c;
+    rc = mdb_cursor_open(t, s->snap, &c);
+    if (rc == 0) {
+        cur = c;
+        MDB_val k, v;
+        /* Newest first into the end of seqs, then moved down: ascending. */
+        size_t got = 0;
+        for (rc = mdb_cursor_get(c, &k, &v, MDB_LAST); rc == 0 && got < cap;
+             rc = mdb_cursor_get(c, &k, &v, MDB_PREV))
+            seqs[cap - 1 - got++] = seq_from_key(&k);
+        if (got < cap)
+            memmove(seqs, seqs + (cap - got), got * sizeof *seqs);
+        *n = got;
+        cur = NULL;
+        mdb_cursor_close(c);
+    }
+    txn = NULL;
+    mdb_txn_abort(t);
+    STORE_UNGUARD();
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        return mdb_fail(s, why, rc, "listing snapshots");
+    return 0;
+}
+
+int tt_store_snapshot_get(tt_store_t *s, uint64_t seq, uint8_t **data, size_t *len, char *why)
+{
+    if (!s->has_snap)
+        return tt_fail(why, TT_ERR_NOTFOUND, "no snapshot %llu in %s", (unsigned long long)seq,
+                       s->dir);
+    MDB_txn *volatile txn = NULL;
+    MDB_cursor *volatile no_cursor = NULL;
+    STORE_GUARD(s, txn, no_cursor, 0, why);
+    MDB_txn *t;
+    int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &t);
+    if (rc != 0) {
+        STORE_UNGUARD();
+        return mdb_fail(s, why, rc, "reading a snapshot");
+    }
+    txn = t;
+    uint8_t key[8];
+    seq_key(seq, key);
+    MDB_val k = {sizeof key, key}, v;
+    rc = mdb_get(t, s->snap, &k, &v);
+    uint8_t *copy = NULL;
+    int too_big = rc == 0 && v.mv_size > TT_STORE_SNAPSHOT_MAX_BYTES;
+    if (rc == 0 && !too_big) {
+        touch_value(&v);
+        copy = malloc(v.mv_size ? v.mv_size : 1);
+        if (copy)
+            memcpy(copy, v.mv_data, v.mv_size);
+    }
+    txn = NULL;
+    mdb_txn_abort(t);
+    STORE_UNGUARD();
+    if (rc == MDB_NOTFOUND)
+        return tt_fail(why, TT_ERR_NOTFOUND, "no snapshot %llu in %s", (unsigned long long)seq,
+                       s->dir);
+    if (rc != 0)
+        return mdb_fail(s, why, rc, "reading a snapshot");
+    if (too_big)
+        return tt_fail(why, TT_ERR_TOO_BIG, "snapshot %llu is %zu bytes (at most %u)",
+                       (unsigned long long)seq, v.mv_size, TT_STORE_SNAPSHOT_MAX_BYTES);
+    if (!copy)
+        return tt_fail(why, TT_ERR_NOMEM, "copying snapshot %llu", (unsigned long long)seq);
+    *data = copy;
+    *len = v.mv_size;
+    return 0;
+}
+
+int tt_store_snapshot_replace(tt_store_t *s, uint64_t seq, const uint8_t *data, size_t len,
+                              char *why)
+{
+    if (s->readonly || !s->has_snap)
+        return read_only(s, why);
+    MDB_txn *volatile txn = NULL;
+    MDB_cursor *volatile no_cursor = NULL;
+    STORE_GUARD(s, txn, no_cursor, 0, why);
+    MDB_txn *t;
+    int rc = mdb_txn_begin(s->env, NULL, 0, &t);
+    if (rc != 0) {
+        STORE_UNGUARD();
+        return mdb_fail(s, why, rc, "replacing a snapshot");
+    }
+    txn = t;
+    uint8_t key[8];
+    seq_key(seq, key);
+    MDB_val k = {sizeof key, key}, v = {len, (void *)data};
+    MDB_val old;
+    rc = mdb_get(t, s->snap, &k, &old);
+    if (rc == 0)
+        rc = mdb_put(t, s->snap, &k, &v, 0);
+    txn = NULL;
+    if (rc != 0)
+        mdb_txn_abort(t);
+    else
+        rc = mdb_txn_commit(t);
+    STORE_UNGUARD();
+    if (rc == MDB_NOTFOUND)
+        return tt_fail(why, TT_ERR_NOTFOUND, "no snapshot %llu in %s", (unsigned long long)seq,
+                       s->dir);
+    return rc ? mdb_fail(s, why, rc, "replacing a snapshot") : 0;
 }
 
 int tt_store_get(tt_store_t *s, uint64_t seq, uint8_t **data, size_t *len, char *why)
@@ -541,6 +707,17 @@ int tt_store_truncate_after(tt_store_t *s, uint64_t keep_seq, char *why)
     MDB_cursor *c;
     rc = mdb_cursor_open(t, s->log, &c);
     if (rc == 0) {
+        cur = c;
+        MDB_val k, v;
+        while ((rc = mdb_cursor_get(c, &k, &v, MDB_LAST)) == 0 && seq_from_key(&k) > keep_seq)
+            if ((rc = mdb_cursor_del(c, 0)) != 0)
+                break;
+        cur = NULL;
+        mdb_cursor_close(c);
+    }
+    /* A snapshot of a removed record would describe a log that is gone. */
+    if ((rc == 0 || rc == MDB_NOTFOUND) && s->has_snap &&
+        (rc = mdb_cursor_open(t, s->snap, &c)) == 0) {
         cur = c;
         MDB_val k, v;
         while ((rc = mdb_cursor_get(c, &k, &v, MDB_LAST)) == 0 && seq_from_key(&k) > keep_seq)

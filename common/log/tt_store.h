@@ -2,9 +2,13 @@
  *
  * Named database "log": key = sequence number as 8-byte big-endian, value =
  * SignedRecord bytes, gap-free from 1. Named database "meta": small
- * string-keyed values. tt_store_append commits durably (fsync) before it
- * returns 0; only then may a caller acknowledge the write. Coordinator
- * store and agent replica use the same layout, so `tutti verify` reads both.
+ * string-keyed values. Named database "snapshot": key = sequence as 8-byte
+ * big-endian, value = a packed Snapshot (tutti.proto) of the folded state
+ * at that record; only ever written in the same transaction as records,
+ * the newest TT_STORE_SNAPSHOTS_KEPT kept. tt_store_append commits durably
+ * (fsync) before it returns 0; only then may a caller acknowledge the
+ * write. Coordinator store and agent replica use the same layout, so
+ * `tutti verify` reads both.
  *
  * One tt_store_t per directory and process, used from one thread.
  */
@@ -15,6 +19,9 @@
 #include <stdint.h>
 
 #define TT_STORE_DEFAULT_MAP_MB 4096
+#define TT_STORE_SNAPSHOTS_KEPT 2
+/* A snapshot value: larger ones are neither written nor read. */
+#define TT_STORE_SNAPSHOT_MAX_BYTES (256u * 1024 * 1024)
 
 typedef struct tt_store tt_store_t;
 
@@ -38,6 +45,37 @@ int tt_store_last_seq(tt_store_t *s, uint64_t *last_seq, char *why);
  * transaction. Refuses (TT_ERR_INVALID) unless first_seq == last + 1. */
 int tt_store_append(tt_store_t *s, uint64_t first_seq, const tt_bytes_t *records, size_t n,
                     char *why);
+
+/* A snapshot to store with records: the value for key seq (borrowed). */
+typedef struct {
+    uint64_t seq;
+    const uint8_t *data;
+    size_t len;
+} tt_store_snapshot_t;
+
+/* tt_store_append, and in the same transaction snap (NULL: none) stored
+ * under snap->seq, which must be a record the log holds once the
+ * transaction commits (1..first_seq + n - 1); snapshots beyond the newest
+ * TT_STORE_SNAPSHOTS_KEPT are deleted in it too. TT_ERR_INVALID for a seq
+ * out of range, TT_ERR_TOO_BIG over TT_STORE_SNAPSHOT_MAX_BYTES (nothing
+ * is written then). */
+int tt_store_append_snapshot(tt_store_t *s, uint64_t first_seq, const tt_bytes_t *records, size_t n,
+                             const tt_store_snapshot_t *snap, char *why);
+
+/* The seqs of the stored snapshots, ascending: the newest cap of them into
+ * seqs, how many into *n. None (0) in a store that has no snapshot
+ * database yet. */
+int tt_store_snapshot_seqs(tt_store_t *s, uint64_t *seqs, size_t cap, size_t *n, char *why);
+
+/* Copies snapshot seq into a malloc'd buffer the caller frees.
+ * TT_ERR_NOTFOUND when absent, TT_ERR_TOO_BIG over
+ * TT_STORE_SNAPSHOT_MAX_BYTES. */
+int tt_store_snapshot_get(tt_store_t *s, uint64_t seq, uint8_t **data, size_t *len, char *why);
+
+/* Replaces the value of snapshot seq, which must exist (tests and tools
+ * only: damaging a snapshot on purpose). */
+int tt_store_snapshot_replace(tt_store_t *s, uint64_t seq, const uint8_t *data, size_t len,
+                              char *why);
 
 /* Copies record seq into a malloc'd buffer the caller frees.
  * TT_ERR_NOTFOUND when absent. */
@@ -67,8 +105,9 @@ typedef enum {
 } tt_store_fault_t;
 tt_store_fault_t tt_store_fault(const tt_store_t *s);
 
-/* Removes every record with seq > keep_seq (replicas only: used when a
- * replica finds it diverged from the coordinator after a restore). */
+/* Removes every record with seq > keep_seq, and every snapshot of one
+ * (replicas only: used when a replica finds it diverged from the
+ * coordinator after a restore). */
 int tt_store_truncate_after(tt_store_t *s, uint64_t keep_seq, char *why);
 
 #endif

@@ -118,3 +118,19 @@ size_t tt_idem_count(const tt_idem_t *x)
 {
     return x ? x->count : 0;
 }
+
+size_t tt_idem_window(const tt_idem_t *x)
+{
+    return x ? x->window : 0;
+}
+
+void tt_idem_get(const tt_idem_t *x, size_t i, uint8_t key[TT_IDEM_KEY_LEN], uint64_t *seq,
+                 int *kind)
+{
+    /* Until the ring is full, oldest is 0 and slots fill in order; after,
+     * the oldest slot is where the next add writes. */
+    const slot_t *sl = &x->ring[(x->oldest + i) % x->window];
+    memcpy(key, sl->key, TT_IDEM_KEY_LEN);
+    *seq = sl->seq;
+    *kind = sl->kind;
+}

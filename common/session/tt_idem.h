@@ -42,4 +42,13 @@ uint64_t tt_idem_find(const tt_idem_t *x, const uint8_t key[TT_IDEM_KEY_LEN], in
 /* How many keys are held (at most the window). */
 size_t tt_idem_count(const tt_idem_t *x);
 
+/* The window given to tt_idem_new. */
+size_t tt_idem_window(const tt_idem_t *x);
+
+/* The i-th key held, oldest first (i < tt_idem_count): adding them in this
+ * order to an empty index of the same window gives an index that answers
+ * and forgets exactly as x does (a snapshot of the fold saves them so). */
+void tt_idem_get(const tt_idem_t *x, size_t i, uint8_t key[TT_IDEM_KEY_LEN], uint64_t *seq,
+                 int *kind);
+
 #endif

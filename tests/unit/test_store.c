@@ -1,7 +1,9 @@
 /* test_store: the LMDB log and metadata. A new store is empty; appends are
  * gap-free and all-or-nothing; get, scan (with its count and byte limits),
  * metadata, truncate_after; data survives close and reopen; read-only
- * stores refuse writes and a missing directory is an error.
+ * stores refuse writes and a missing directory is an error. Snapshots go
+ * in with records or not at all, the newest two are kept, truncate_after
+ * drops those of removed records.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -407,6 +409,100 @@ static void test_truncate_after(void **state)
     tt_store_destroy(&s);
 }
 
+static uint64_t snap_seqs(tt_store_t *s, uint64_t out[8])
+{
+    size_t n = 99;
+    char why[TT_WHY_LEN] = "";
+    assert_int_equal(tt_store_snapshot_seqs(s, out, 8, &n, why), 0);
+    return n;
+}
+
+static void expect_snapshot(tt_store_t *s, uint64_t seq, const char *text)
+{
+    uint8_t *data = NULL;
+    size_t len = 0;
+    char why[TT_WHY_LEN] = "";
+    if (tt_store_snapshot_get(s, seq, &data, &len, why) != 0)
+        fail_msg("snapshot %llu: %s", (unsigned long long)seq, why);
+    assert_int_equal(len, strlen(text));
+    assert_memory_equal(data, text, len);
+    free(data);
+}
+
+static void test_snapshots(void **state)
+{
+    fixture_t *f = *state;
+    char why[TT_WHY_LEN] = "";
+    tt_store_t *s = tt_store_open(f->db, 0, MAP_MB, why);
+    assert_non_null(s);
+    uint64_t seqs[8];
+    assert_int_equal(snap_seqs(s, seqs), 0);
+    uint8_t *data = NULL;
+    size_t len = 0;
+    assert_int_equal(tt_store_snapshot_get(s, 1, &data, &len, why), TT_ERR_NOTFOUND);
+
+    uint8_t b[4][16];
+    tt_bytes_t recs[4];
+    for (uint64_t i = 0; i < 4; i++) {
+        recs[i].data = b[i];
+        recs[i].len = payload(i + 1, b[i], sizeof b[i]);
+    }
+    /* A snapshot names a record of the log as it stands after the write. */
+    tt_store_snapshot_t snap = {5, (const uint8_t *)"five", 4};
+    assert_int_equal(tt_store_append_snapshot(s, 1, recs, 4, &snap, why), TT_ERR_INVALID);
+    snap.seq = 0;
+    assert_int_equal(tt_store_append_snapshot(s, 1, recs, 4, &snap, why), TT_ERR_INVALID);
+    assert_int_equal(last_seq(s), 0); /* refused: nothing written */
+    snap = (tt_store_snapshot_t){3, (const uint8_t *)"three", 5};
+    assert_int_equal(tt_store_append_snapshot(s, 1, recs, 4, &snap, why), 0);
+    assert_int_equal(snap_seqs(s, seqs), 1);
+    assert_int_equal(seqs[0], 3);
+    expect_snapshot(s, 3, "three");
+    /* A failed append stores neither the records nor the snapshot. */
+    snap = (tt_store_snapshot_t){4, (const uint8_t *)"four", 4};
+    assert_int_equal(tt_store_append_snapshot(s, 9, recs, 1, &snap, why), TT_ERR_INVALID);
+    assert_int_equal(snap_seqs(s, seqs), 1);
+
+    /* The newest two are kept. */
+    for (uint64_t seq = 5; seq <= 9; seq++) {
+        uint8_t buf[64];
+        tt_bytes_t r = {buf, payload(seq, buf, sizeof buf)};
+        char text[16];
+        snprintf(text, sizeof text, "snap-%llu", (unsigned long long)seq);
+        snap = (tt_store_snapshot_t){seq, (const uint8_t *)text, strlen(text)};
+        assert_int_equal(tt_store_append_snapshot(s, seq, &r, 1, seq % 2 ? &snap : NULL, why), 0);
+    }
+    assert_int_equal(snap_seqs(s, seqs), TT_STORE_SNAPSHOTS_KEPT);
+    assert_int_equal(seqs[0], 7);
+    assert_int_equal(seqs[1], 9);
+    expect_snapshot(s, 7, "snap-7");
+    expect_snapshot(s, 9, "snap-9");
+    assert_int_equal(tt_store_snapshot_get(s, 5, &data, &len, why), TT_ERR_NOTFOUND);
+    /* Fewer slots than snapshots: the newest. */
+    size_t n = 0;
+    assert_int_equal(tt_store_snapshot_seqs(s, seqs, 1, &n, why), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(seqs[0], 9);
+
+    assert_int_equal(tt_store_snapshot_replace(s, 9, (const uint8_t *)"nine", 4, why), 0);
+    expect_snapshot(s, 9, "nine");
+    assert_int_equal(tt_store_snapshot_replace(s, 8, (const uint8_t *)"x", 1, why),
+                     TT_ERR_NOTFOUND);
+
+    /* Truncating the log takes the snapshots of the records it removes. */
+    assert_int_equal(tt_store_truncate_after(s, 8, why), 0);
+    assert_int_equal(snap_seqs(s, seqs), 1);
+    assert_int_equal(seqs[0], 7);
+    tt_store_destroy(&s);
+
+    /* They survive a reopen, and a reader sees them. */
+    s = tt_store_open(f->db, 1, MAP_MB, why);
+    assert_non_null(s);
+    assert_int_equal(snap_seqs(s, seqs), 1);
+    expect_snapshot(s, 7, "snap-7");
+    tt_store_destroy(&s);
+}
+
 static void test_reopen_keeps_data(void **state)
 {
     fixture_t *f = *state;
@@ -489,6 +585,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_scan_limits, setup, teardown),
         cmocka_unit_test_setup_teardown(test_meta, setup, teardown),
         cmocka_unit_test_setup_teardown(test_truncate_after, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_snapshots, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reopen_keeps_data, setup, teardown),
         cmocka_unit_test_setup_teardown(test_readonly, setup, teardown),
     };
