@@ -3,6 +3,7 @@
 #include "coord_server.h"
 #include "tt_diag.h"
 #include "tt_error.h"
+#include "tt_snapshot.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -96,6 +97,10 @@ static void usage(FILE *out)
             "                        endpoints here, one per line\n"
             "  --session NAME        session name recorded in a new store (default: session)\n"
             "  --map-size-mb N       LMDB map size (default: 4096)\n"
+            "  --snapshot-every N    store a snapshot of the folded state with the commit\n"
+            "                        that passes every Nth record (default: 1000), so a start\n"
+            "                        checks and folds only the records after the newest one;\n"
+            "                        0: write none and fold the whole log at start\n"
             "  --room-timeout-ms N   a room silent this long counts as offline (default: 2200)\n"
             "  --upload-parts N      unfinished uploads a room may hold (default: 8)\n"
             "  --upload-part-max-mb N\n"
@@ -129,6 +134,7 @@ int main(int argc, char **argv)
         .bind = "tcp://127.0.0.1:7700",
         .session_name = "session",
         .room_timeout_ms = 2200,
+        .snapshot_every = TT_SNAPSHOT_DEFAULT_EVERY,
     };
     int quiet = 0;
     enum {
@@ -147,7 +153,8 @@ int main(int argc, char **argv)
         O_CHANNELS,
         O_PARTS,
         O_PART_MB,
-        O_PART_EXPIRE
+        O_PART_EXPIRE,
+        O_SNAPSHOT
     };
     static const struct option opts[] = {
         {"data", required_argument, 0, O_DATA},
@@ -165,6 +172,7 @@ int main(int argc, char **argv)
         {"upload-parts", required_argument, 0, O_PARTS},
         {"upload-part-max-mb", required_argument, 0, O_PART_MB},
         {"upload-part-expire-s", required_argument, 0, O_PART_EXPIRE},
+        {"snapshot-every", required_argument, 0, O_SNAPSHOT},
         {"quiet", no_argument, 0, O_QUIET},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
@@ -230,6 +238,13 @@ int main(int argc, char **argv)
             if (v < 0)
                 return 2;
             cfg.part_limits.expire_s = v;
+            break;
+        }
+        case O_SNAPSHOT: {
+            long long v = number_arg("--snapshot-every", 0, 1000000000LL);
+            if (v < 0)
+                return 2;
+            cfg.snapshot_every = (uint64_t)v;
             break;
         }
         case O_QUIET: quiet = 1; break;

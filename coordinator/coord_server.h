@@ -29,6 +29,11 @@ typedef struct {
     size_t map_mb;
     int room_timeout_ms;               /* a room silent this long is offline */
     coord_upload_limits_t part_limits; /* a room's unfinished uploads */
+    /* A snapshot of the folded state goes into the store with every commit
+     * that passes a multiple of this seq, and a start folds only the
+     * records after the newest one (tt_snapshot.h). 0: none written, and a
+     * start folds the whole log. */
+    uint64_t snapshot_every;
 } coord_config_t;
 
 typedef struct coord_server coord_server_t;

@@ -16,6 +16,8 @@
 #include "tt_opts.h"
 #include "tt_replica.h"
 #include "tt_session.h"
+#include "tt_session_snap.h"
+#include "tt_snapshot.h"
 #include "tt_store.h"
 #include "tt_time.h"
 #include "tt_wire.h"
@@ -109,6 +111,10 @@ static void usage(FILE *out)
             "                        cap). Each is fetched ahead of the take, resumes after any\n"
             "                        outage and is BLAKE2b-verified before it counts\n"
             "  --map-size-mb N       LMDB map size (default: 4096)\n"
+            "  --snapshot-every N    store a snapshot of the folded replica with the records\n"
+            "                        that pass every Nth (default: 1000), so a start checks\n"
+            "                        and folds only the records after the newest one; 0:\n"
+            "                        write none and fold the whole replica at start\n"
             "  --quiet               log warnings and errors only\n"
             "  -h, --help            this text\n"
             "\n"
@@ -481,6 +487,7 @@ int main(int argc, char **argv)
     long clock_offset_us = 0;
     double clock_skew_ppm = 0.0;
     long map_mb = 0;
+    long snapshot_every = TT_SNAPSHOT_DEFAULT_EVERY;
     int quiet = 0;
     enum {
         O_ROOM = 1,
@@ -506,7 +513,8 @@ int main(int argc, char **argv)
         O_NO_UPLOAD,
         O_PRELAY_RATE,
         O_CLICK,
-        O_CLICK_SAMPLES
+        O_CLICK_SAMPLES,
+        O_SNAPSHOT
     };
     static const struct option opts[] = {
         {"room", required_argument, 0, O_ROOM},
@@ -514,6 +522,7 @@ int main(int argc, char **argv)
         {"data", required_argument, 0, O_DATA},
         {"updates", required_argument, 0, O_UPDATES},
         {"map-size-mb", required_argument, 0, O_MAP},
+        {"snapshot-every", required_argument, 0, O_SNAPSHOT},
         {"clock", required_argument, 0, O_CLOCK},
         {"clock-offset-us", required_argument, 0, O_COFF},
         {"clock-skew-ppm", required_argument, 0, O_CSKEW},
@@ -549,6 +558,12 @@ int main(int argc, char **argv)
         case O_MAP:
             if (tt_opts_parse_long(optarg, 1, 1024 * 1024, &map_mb) != 0) {
                 fprintf(stderr, "tutti-agent: --map-size-mb wants 1..1048576\n");
+                return 2;
+            }
+            break;
+        case O_SNAPSHOT:
+            if (tt_opts_parse_long(optarg, 0, 1000000000L, &snapshot_every) != 0) {
+                fprintf(stderr, "tutti-agent: --snapshot-every wants 0..1000000000\n");
                 return 2;
             }
             break;
@@ -710,6 +725,9 @@ int main(int argc, char **argv)
         .fold = tt_session_fold,
         .reset = tt_session_reset,
         .fold_arg = &agent.state,
+        .snapshot_every = (uint64_t)snapshot_every,
+        .save = tt_session_snap_save,
+        .restore = tt_session_snap_restore,
         .on_record = on_record,
         .on_record_arg = &agent,
     };

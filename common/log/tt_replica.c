@@ -20,6 +20,7 @@
 #include "tt_client.h"
 #include "tt_diag.h"
 #include "tt_error.h"
+#include "tt_snapshot.h"
 #include "tt_text.h"
 #include "tt_time.h"
 #include "tt_wire.h"
@@ -211,7 +212,31 @@ static void compare_record(tt_replica_t *r, uint64_t seq, const ProtobufCBinaryD
 
 /* ------------------------------------------------------------ applying */
 
-static int fold_replica(tt_replica_t *r, char *why);
+static int fold_replica(tt_replica_t *r, int use_snapshots, char *why);
+
+static int snapshots_on(const tt_replica_t *r)
+{
+    return r->cfg.snapshot_every > 0 && r->cfg.save && r->cfg.restore;
+}
+
+/* The Snapshot value of the state as folded now (at last_seq) into *out,
+ * when an append of records first..last is due one; else *out NULL. */
+static void snapshot_for(tt_replica_t *r, uint64_t first, uint64_t last, uint8_t **out, size_t *len)
+{
+    *out = NULL;
+    uint64_t n = r->cfg.snapshot_every;
+    if (!snapshots_on(r) || r->last_seq == 0 || last / n <= (first - 1) / n)
+        return;
+    uint8_t *state = NULL;
+    size_t state_len = 0;
+    char why[TT_WHY_LEN];
+    int rc = r->cfg.save(r->cfg.fold_arg, &state, &state_len, why);
+    if (rc == 0)
+        rc = tt_snapshot_wrap(r->last_seq, r->head_hash, state, state_len, out, len, why);
+    free(state);
+    if (rc != 0)
+        tt_diag_warn("no snapshot at seq %llu: %s", (unsigned long long)r->last_seq, why);
+}
 
 typedef struct {
     uint64_t seq;
@@ -255,7 +280,15 @@ static int apply_records(tt_replica_t *r, const ProtobufCBinaryData *records, si
         tt_diag_error("record from the coordinator refused: %s", why);
     if (good > 0) {
         char swhy[TT_WHY_LEN];
-        int arc = tt_store_append(r->store, r->last_seq + 1, bytes, good, swhy);
+        uint8_t *snap_bytes = NULL;
+        tt_store_snapshot_t snap = {r->last_seq, NULL, 0};
+        snapshot_for(r, r->last_seq + 1, r->last_seq + good, &snap_bytes, &snap.len);
+        snap.data = snap_bytes;
+        int arc = tt_store_append_snapshot(r->store, r->last_seq + 1, bytes, good,
+                                           snap_bytes ? &snap : NULL, swhy);
+        if (arc != 0 && snap_bytes) /* the records may fit where the snapshot did not */
+            arc = tt_store_append(r->store, r->last_seq + 1, bytes, good, swhy);
+        free(snap_bytes);
         store_wrote(r, arc, swhy);
         if (arc != 0) {
             rc = tt_fail(why, arc, "%s", swhy);
@@ -277,7 +310,7 @@ static int apply_records(tt_replica_t *r, const ProtobufCBinaryData *records, si
         if (r->cfg.fold(r->cfg.fold_arg, decoded[i], hashes[i], fwhy) != 0) {
             tt_diag_error("folding record %llu: %s; folding the replica again",
                           (unsigned long long)decoded[i]->seq, fwhy);
-            if (fold_replica(r, fwhy) != 0) {
+            if (fold_replica(r, 0, fwhy) != 0) {
                 rc = tt_fail(why, TT_ERR_CORRUPT,
                              "the replica's state cannot be built from its store: %s", fwhy);
                 *fatal = 1;
@@ -297,48 +330,26 @@ static int apply_records(tt_replica_t *r, const ProtobufCBinaryData *records, si
     return rc;
 }
 
-typedef struct {
-    tt_replica_t *r;
-    char *why;
-} fold_ctx_t;
-
-static int fold_stored(void *arg, uint64_t seq, const uint8_t *data, size_t len)
+/* Verifies and folds the store: from the newest snapshot that checks
+ * (use_snapshots, when they are on), else from record 1. */
+static int fold_replica(tt_replica_t *r, int use_snapshots, char *why)
 {
-    fold_ctx_t *c = arg;
-    tt_replica_t *r = c->r;
-    uint8_t hash[TT_HASH_LEN];
-    Tutti__Record *rec = NULL;
-    int rc = tt_chain_check(data, len, seq, r->head_hash, r->signing_pk, hash, &rec, c->why);
-    if (rc != 0)
-        return rc;
-    rc = r->cfg.fold(r->cfg.fold_arg, rec, hash, c->why);
-    if (rc != 0)
-        rc = tt_fail(c->why, TT_ERR_CORRUPT, "folding record %llu: %s", (unsigned long long)seq,
-                     c->why);
-    tutti__record__free_unpacked(rec, NULL);
-    if (rc == 0) {
-        r->last_seq = seq;
-        memcpy(r->head_hash, hash, TT_HASH_LEN);
-    }
+    tt_snapshot_fold_t fold = {r->cfg.fold, r->cfg.reset, r->cfg.restore, r->cfg.fold_arg};
+    tt_snapshot_replay_t rep;
+    int64_t t0 = tt_time_mono_ns();
+    int rc = tt_snapshot_replay(r->store, &fold, NULL, use_snapshots && snapshots_on(r), &rep, why);
+    r->last_seq = rep.last_seq;
+    memcpy(r->head_hash, rep.head_hash, TT_HASH_LEN);
+    memcpy(r->signing_pk, rep.signing_pk, TT_SIGN_PK_LEN);
+    if (rc == 0 && rep.snapshot_seq)
+        tt_diag_info("replica state from the snapshot at seq %llu, then %llu records checked "
+                     "and folded, in %.1f ms",
+                     (unsigned long long)rep.snapshot_seq, (unsigned long long)rep.folded,
+                     (double)(tt_time_mono_ns() - t0) / 1e6);
+    else if (rc == 0 && rep.folded)
+        tt_diag_info("replica state folded from all %llu records in %.1f ms",
+                     (unsigned long long)rep.folded, (double)(tt_time_mono_ns() - t0) / 1e6);
     return rc;
-}
-
-/* Verifies and folds the whole store from record 1. */
-static int fold_replica(tt_replica_t *r, char *why)
-{
-    r->cfg.reset(r->cfg.fold_arg);
-    r->last_seq = 0;
-    memset(r->head_hash, 0, TT_HASH_LEN);
-    memset(r->signing_pk, 0, TT_SIGN_PK_LEN);
-    fold_ctx_t c = {r, why};
-    for (;;) {
-        uint64_t before = r->last_seq;
-        int rc = tt_store_scan(r->store, before + 1, 4096, SIZE_MAX, fold_stored, &c, why);
-        if (rc != 0)
-            return rc;
-        if (r->last_seq == before)
-            return 0;
-    }
 }
 
 /* ------------------------------------------------------------ sending */
@@ -665,7 +676,7 @@ tt_replica_t *tt_replica_new(void *ctx, const tt_replica_config_t *cfg, tt_store
         len == TT_SIGN_PK_LEN)
         r->have_pin = 1;
     char fwhy[TT_WHY_LEN];
-    if (fold_replica(r, fwhy) != 0) {
+    if (fold_replica(r, 1, fwhy) != 0) {
         tt_fail(why, TT_ERR_CORRUPT, "the replica does not verify: %s", fwhy);
         goto fail;
     }

@@ -41,6 +41,20 @@ typedef struct {
     int (*fold)(void *arg, const Tutti__Record *rec, const uint8_t hash[TT_HASH_LEN], char *why);
     void (*reset)(void *arg);
     void *fold_arg;
+    /* Snapshots of the fold (tt_snapshot.h), on when snapshot_every > 0
+     * and both save and restore are set: the replica starts from the
+     * newest stored snapshot that checks, and an append of records that
+     * passes a multiple of snapshot_every stores with them, in the same
+     * transaction, a snapshot of the state as it stood before them (the
+     * replica folds a record only once it is stored). save: the state as
+     * bytes into *out (malloc'd; the replica frees it); restore as in
+     * tt_snapshot_fold_t. A refold after a refusal always starts from
+     * record 1. */
+    uint64_t snapshot_every;
+    int (*save)(void *arg, uint8_t **out, size_t *len, char *why);
+    int (*restore)(void *arg, uint64_t seq, const uint8_t head_hash[TT_HASH_LEN],
+                   const uint8_t signing_pk[TT_SIGN_PK_LEN], const uint8_t *state, size_t len,
+                   char *why);
     /* Called after each record that arrives live is stored and folded (not
      * for the records folded from the store at start or on a refold). */
     void (*on_record)(void *arg, const Tutti__Record *rec);
@@ -49,8 +63,9 @@ typedef struct {
 
 typedef struct tt_replica tt_replica_t;
 
-/* Verifies the whole store and folds it through cfg->fold before it
- * returns; NULL with why when the store does not verify or fold. */
+/* Verifies the store and folds it through cfg->fold before it returns
+ * (from a snapshot when they are on: only the records after it are
+ * checked); NULL with why when the store does not verify or fold. */
 tt_replica_t *tt_replica_new(void *ctx, const tt_replica_config_t *cfg, tt_store_t *store,
                              char *why);
 void tt_replica_destroy(tt_replica_t **self_p);

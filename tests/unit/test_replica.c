@@ -6,7 +6,10 @@
  * ROUTER in this process) answers hello and fetch with more records, so the
  * live path runs too: a fold that refuses a record once makes the replica
  * refold its store and go on; a fold that always refuses it makes
- * tt_replica_handle fail with TT_ERR_CORRUPT.
+ * tt_replica_handle fail with TT_ERR_CORRUPT. With snapshots on, records
+ * appended past a multiple of snapshot_every store a snapshot of the state
+ * before them, and the next start restores it and folds only what follows
+ * (a damaged one, or snapshots off, fold everything).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -54,6 +57,9 @@ typedef struct {
     int live;            /* on_record calls */
     uint64_t refuse_seq; /* refuse this record ... */
     int refusals_left;   /* ... this many times (-1: always) */
+    int folds;           /* fold calls */
+    int saves;
+    uint64_t restored; /* the seq of the last snapshot restored */
 } fold_t;
 
 static int fold(void *arg, const Tutti__Record *rec, const uint8_t hash[TT_HASH_LEN], char *why)
@@ -70,6 +76,37 @@ static int fold(void *arg, const Tutti__Record *rec, const uint8_t hash[TT_HASH_
         return tt_fail(why, TT_ERR_INVALID, "out of order: %llu after %llu",
                        (unsigned long long)rec->seq, (unsigned long long)f->folded_seq);
     f->folded_seq = rec->seq;
+    f->folds++;
+    return 0;
+}
+
+/* The state as a snapshot holds it: the seq folded up to, 8 bytes. */
+static int save(void *arg, uint8_t **out, size_t *len, char *why)
+{
+    fold_t *f = arg;
+    if (!(*out = malloc(sizeof f->folded_seq)))
+        return tt_fail(why, TT_ERR_NOMEM, "saving");
+    memcpy(*out, &f->folded_seq, sizeof f->folded_seq);
+    *len = sizeof f->folded_seq;
+    f->saves++;
+    return 0;
+}
+
+static int restore(void *arg, uint64_t seq, const uint8_t head_hash[TT_HASH_LEN],
+                   const uint8_t signing_pk[TT_SIGN_PK_LEN], const uint8_t *state, size_t len,
+                   char *why)
+{
+    (void)head_hash;
+    (void)signing_pk;
+    fold_t *f = arg;
+    uint64_t v = 0;
+    if (len != sizeof v)
+        return tt_fail(why, TT_ERR_CORRUPT, "a state of %zu bytes", len);
+    memcpy(&v, state, sizeof v);
+    if (v != seq)
+        return tt_fail(why, TT_ERR_CORRUPT, "a state of %llu", (unsigned long long)v);
+    f->folded_seq = v;
+    f->restored = seq;
     return 0;
 }
 
@@ -316,6 +353,62 @@ static void test_live_refusal_twice_is_fatal(void **state)
     tt_replica_destroy(&r);
 }
 
+static void test_snapshot_restart(void **state)
+{
+    fixture_t *fx = *state;
+    fold_t f = {0};
+    tt_replica_config_t cfg = config(fx, &f);
+    cfg.snapshot_every = 2;
+    cfg.save = save;
+    cfg.restore = restore;
+    char why[TT_WHY_LEN] = "";
+    tt_replica_t *r = tt_replica_new(fx->ctx, &cfg, fx->store, why);
+    assert_non_null(r);
+    assert_int_equal(f.restored, 0); /* none stored yet */
+    assert_int_equal(f.folds, IN_STORE);
+    assert_int_equal(run(fx, r, N_RECORDS, why), 0);
+    assert_int_equal(f.folded_seq, N_RECORDS);
+    /* Records 5..8 came in one fetch: one snapshot, of the state before them. */
+    assert_int_equal(f.saves, 1);
+    uint64_t seqs[4];
+    size_t n = 0;
+    assert_int_equal(tt_store_snapshot_seqs(fx->store, seqs, 4, &n, why), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(seqs[0], IN_STORE);
+    tt_replica_destroy(&r);
+
+    /* A restart restores it and folds only the records after it. */
+    f = (fold_t){0};
+    r = tt_replica_new(fx->ctx, &cfg, fx->store, why);
+    assert_non_null(r);
+    assert_int_equal(f.restored, IN_STORE);
+    assert_int_equal(f.folds, N_RECORDS - IN_STORE);
+    assert_int_equal(f.folded_seq, N_RECORDS);
+    assert_int_equal(tt_replica_seq(r), N_RECORDS);
+    tt_replica_destroy(&r);
+
+    /* Snapshots off: the whole store, the stored snapshot unused. */
+    f = (fold_t){0};
+    tt_replica_config_t off = cfg;
+    off.snapshot_every = 0;
+    r = tt_replica_new(fx->ctx, &off, fx->store, why);
+    assert_non_null(r);
+    assert_int_equal(f.restored, 0);
+    assert_int_equal(f.folds, N_RECORDS);
+    tt_replica_destroy(&r);
+
+    /* A damaged snapshot is passed over: the whole store again. */
+    assert_int_equal(tt_store_snapshot_replace(fx->store, IN_STORE, (const uint8_t *)"x", 1, why),
+                     0);
+    f = (fold_t){0};
+    r = tt_replica_new(fx->ctx, &cfg, fx->store, why);
+    assert_non_null(r);
+    assert_int_equal(f.restored, 0);
+    assert_int_equal(f.folds, N_RECORDS);
+    assert_int_equal(tt_replica_seq(r), N_RECORDS);
+    tt_replica_destroy(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -323,6 +416,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_refused_at_start_is_reported, setup, teardown),
         cmocka_unit_test_setup_teardown(test_live_refusal_refolds_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_live_refusal_twice_is_fatal, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_snapshot_restart, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
