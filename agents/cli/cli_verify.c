@@ -1,11 +1,14 @@
 /* cli_verify: see cli_verify.h. Offline checks that need no coordinator:
- * a store's chain and signatures, and where recorded clicks landed. */
+ * a store's chain and signatures, its snapshots against the fold, and
+ * where recorded clicks landed. */
 #define _POSIX_C_SOURCE 200809L
 #include "cli_verify.h"
 #include "tt_chain.h"
 #include "tt_error.h"
 #include "tt_keys.h"
 #include "tt_onsets.h"
+#include "tt_session_snap.h"
+#include "tt_snapshot.h"
 #include "tt_store.h"
 #include "tt_text.h"
 
@@ -88,6 +91,138 @@ int cli_verify_clicks(const tt_conn_opts_t *o, int argc, char **argv)
     return rc;
 }
 
+#define VERIFY_MAX_SNAPSHOTS 64
+
+/* What tutti verify found of one stored snapshot. */
+typedef struct {
+    uint64_t seq;
+    int verdict; /* 0 equals the fold; 1 ignored (another format); -1 bad */
+    char text[TT_WHY_LEN];
+} snap_check_t;
+
+typedef struct {
+    tt_session_t fold;
+    char why[TT_WHY_LEN]; /* why the fold refused a record */
+} snap_fold_t;
+
+/* Compares snapshot c with fold, which stands at its seq. */
+static void check_snapshot(tt_store_t *store, const uint8_t *pk, const tt_session_t *fold,
+                           snap_check_t *c)
+{
+    uint8_t *data = NULL;
+    size_t len = 0;
+    Tutti__Snapshot *snap = NULL;
+    char why[TT_WHY_LEN];
+    int rc = tt_store_snapshot_get(store, c->seq, &data, &len, why);
+    if (rc == 0) {
+        Tutti__Snapshot *raw = tutti__snapshot__unpack(NULL, len, data);
+        if (raw && raw->format != TT_SNAPSHOT_FORMAT) {
+            snprintf(c->text, sizeof c->text,
+                     "is of format %d (this build writes %d): ignored at start, not compared",
+                     (int)raw->format, (int)TT_SNAPSHOT_FORMAT);
+            c->verdict = 1;
+        }
+        if (raw)
+            tutti__snapshot__free_unpacked(raw, NULL);
+        if (c->verdict == 1) {
+            free(data);
+            return;
+        }
+        rc = tt_snapshot_open(data, len, c->seq, &snap, why);
+    }
+    free(data);
+    if (rc == 0)
+        rc = tt_snapshot_check_head(store, snap, pk, why);
+    tt_session_t st;
+    tt_session_init(&st);
+    if (rc == 0)
+        rc = tt_session_snap_decode(&st, snap->state.data, snap->state.len, why);
+    char where[256];
+    int differs = rc == 0 && tt_session_snap_diff(fold, &st, where, sizeof where) != 0;
+    tt_session_clear(&st);
+    if (snap)
+        tutti__snapshot__free_unpacked(snap, NULL);
+    c->verdict = rc == 0 && !differs ? 0 : -1;
+    if (differs)
+        snprintf(c->text, sizeof c->text, "differs from the fold: %.200s (fold vs snapshot)",
+                 where);
+    else
+        snprintf(c->text, sizeof c->text, "%s%.200s",
+                 rc == 0 ? "equals the fold" : "is bad: ", rc == 0 ? "" : why);
+}
+
+/* Folds one record (its chain was checked already). */
+static int fold_record(void *arg, uint64_t seq, const uint8_t *data, size_t len)
+{
+    snap_fold_t *f = arg;
+    (void)seq;
+    Tutti__SignedRecord *sr = tutti__signed_record__unpack(NULL, len, data);
+    Tutti__Record *rec = sr ? tutti__record__unpack(NULL, sr->record.len, sr->record.data) : NULL;
+    uint8_t hash[TT_HASH_LEN];
+    tt_chain_hash(data, len, hash);
+    int rc = 1;
+    if (!rec)
+        snprintf(f->why, sizeof f->why, "it does not decode");
+    else if (tt_session_apply(&f->fold, rec, hash, f->why) == 0)
+        rc = 0;
+    if (rec)
+        tutti__record__free_unpacked(rec, NULL);
+    if (sr)
+        tutti__signed_record__free_unpacked(sr, NULL);
+    return rc;
+}
+
+/* Every stored snapshot against the fold of the (verified) log, folded
+ * up to each snapshot's seq in turn (between scans: LMDB allows one read
+ * transaction per thread, and the checks read the store). Fills
+ * checks[0..*n); returns the seq of the first bad one, 0 when none. */
+static uint64_t verify_snapshots(tt_store_t *store, const tt_chain_report_t *rep,
+                                 snap_check_t *checks, size_t *n, char *why)
+{
+    uint64_t seqs[VERIFY_MAX_SNAPSHOTS];
+    *n = 0;
+    if (tt_store_snapshot_seqs(store, seqs, VERIFY_MAX_SNAPSHOTS, n, why) != 0)
+        return rep->last_seq + 1;
+    snap_fold_t f;
+    tt_session_init(&f.fold);
+    const char *stuck = NULL; /* why the fold cannot go on */
+    char swhy[TT_WHY_LEN];
+    for (size_t i = 0; i < *n; i++) {
+        snap_check_t *c = &checks[i];
+        memset(c, 0, sizeof *c);
+        c->seq = seqs[i];
+        while (!stuck && f.fold.last_seq < c->seq && f.fold.last_seq < rep->last_seq) {
+            uint64_t before = f.fold.last_seq, todo = c->seq - before;
+            int rc = tt_store_scan(store, before + 1, todo < 4096 ? todo : 4096, SIZE_MAX,
+                                   fold_record, &f, swhy);
+            if (rc > 0) {
+                snprintf(swhy, sizeof swhy, "the fold refuses record %llu: %.200s",
+                         (unsigned long long)before + 1, f.why);
+                stuck = swhy;
+            } else if (rc < 0 || f.fold.last_seq == before)
+                stuck = rc < 0 ? swhy : "the log ends";
+        }
+        if (f.fold.last_seq == c->seq) {
+            check_snapshot(store, rep->signing_pk, &f.fold, c);
+            continue;
+        }
+        c->verdict = -1;
+        if (c->seq > rep->last_seq)
+            snprintf(c->text, sizeof c->text, "of a record the log does not hold (it ends at %llu)",
+                     (unsigned long long)rep->last_seq);
+        else
+            snprintf(c->text, sizeof c->text, "not compared: %.200s", stuck ? stuck : "");
+    }
+    tt_session_clear(&f.fold);
+    for (size_t i = 0; i < *n; i++)
+        if (checks[i].verdict < 0) {
+            tt_fail(why, TT_ERR_CORRUPT, "the snapshot at seq %llu %s",
+                    (unsigned long long)checks[i].seq, checks[i].text);
+            return checks[i].seq;
+        }
+    return 0;
+}
+
 int cli_verify_store(const tt_conn_opts_t *o, int argc, char **argv)
 {
     (void)o;
@@ -115,6 +250,14 @@ int cli_verify_store(const tt_conn_opts_t *o, int argc, char **argv)
     }
     tt_chain_report_t rep;
     int rc = tt_chain_verify_store(store, NULL, &rep, why);
+    static snap_check_t checks[VERIFY_MAX_SNAPSHOTS];
+    size_t n_checks = 0;
+    uint64_t bad_snapshot = 0;
+    if (rc == 0 && rep.records > 0) {
+        bad_snapshot = verify_snapshots(store, &rep, checks, &n_checks, why);
+        if (bad_snapshot)
+            rc = TT_ERR_CORRUPT;
+    }
     tt_store_destroy(&store);
     char hash[2 * TT_HASH_LEN + 1], pk[2 * TT_SIGN_PK_LEN + 1];
     tt_hex_encode(rep.head_hash, TT_HASH_LEN, hash);
@@ -131,15 +274,34 @@ int cli_verify_store(const tt_conn_opts_t *o, int argc, char **argv)
         json_object_set_new(o, "last_seq", json_integer((json_int_t)rep.last_seq));
         json_object_set_new(o, "head_hash", json_string(hash));
         json_object_set_new(o, "signing_key", json_string(pk));
-        if (rc != 0) {
+        json_t *snaps = json_array();
+        for (size_t i = 0; i < n_checks; i++)
+            json_array_append_new(snaps, json_pack("{s:I, s:s, s:s}", "seq",
+                                                   (json_int_t)checks[i].seq, "verdict",
+                                                   checks[i].verdict == 0   ? "equal"
+                                                   : checks[i].verdict == 1 ? "ignored"
+                                                                            : "bad",
+                                                   "text", checks[i].text));
+        json_object_set_new(o, "snapshots", snaps);
+        if (rc != 0 && bad_snapshot)
+            json_object_set_new(o, "bad_snapshot_seq", json_integer((json_int_t)bad_snapshot));
+        else if (rc != 0)
             json_object_set_new(o, "bad_seq", json_integer((json_int_t)rep.bad_seq));
+        if (rc != 0)
             json_object_set_new(o, "error", json_string(why));
-        }
         cli_print_json_line(o);
         json_decref(o);
     } else if (rc == 0) {
         printf("%s: %llu records, 1..%llu, chain and signatures good, head %s\n", dir,
                (unsigned long long)rep.records, (unsigned long long)rep.last_seq, hash);
+        for (size_t i = 0; i < n_checks; i++)
+            printf("%s: snapshot at seq %llu %s\n", dir, (unsigned long long)checks[i].seq,
+                   checks[i].text);
+    }
+    if (rc != 0 && bad_snapshot) {
+        fprintf(stderr, "tutti verify: %s: chain and signatures good up to %llu, but %s\n", dir,
+                (unsigned long long)rep.last_seq, why);
+        return EXIT_REFUSED;
     }
     if (rc != 0) {
         fprintf(stderr, "tutti verify: %s: FAILED at record %llu: %s\n", dir,

@@ -205,7 +205,8 @@ static const cli_command_t commands[] = {
      NULL},
     {"verify", cli_verify_store, 0, "verify DIR [--json]",
      "check a coordinator store or agent replica offline:\n"
-     "gap-free sequence, hash chain, signatures",
+     "gap-free sequence, hash chain, signatures, and that\n"
+     "each stored snapshot equals the fold at its seq",
      "tutti verify /var/lib/tutti --json"},
 };
 
