@@ -112,6 +112,7 @@ void tt_media_entry_from_record(tt_media_entry_t *e, const Tutti__Media *m)
     snprintf(e->at_fps, sizeof e->at_fps, "%s", str_or_empty(m->at_fps));
     e->channels = m->channels;
     e->frames = m->frames;
+    e->source_seq = m->source_seq;
 }
 
 int tt_media_index_add(tt_media_index_t *ix, const Tutti__Record *rec)
@@ -204,6 +205,7 @@ void tt_media_entry_to_record(const tt_media_entry_t *e, Tutti__Media *m,
     m->at_fps = (char *)e->at_fps;
     m->channels = e->channels;
     m->frames = e->frames;
+    m->source_seq = e->source_seq;
 }
 
 /* ------------------------------------------------------------ names */
@@ -380,6 +382,31 @@ int tt_media_check_offer(const tt_session_t *st, const Tutti__Media *m, const ch
 
 /* ------------------------------------------------------------ operator media */
 
+/* A guide made from a take's capture: record source_seq is a capture of
+ * the same cue, and m carries its bytes' identity. */
+static int check_source(const tt_session_t *st, const Tutti__Media *m, char *why)
+{
+    if (m->kind != TUTTI__MEDIA_KIND__MEDIA_KIND_GUIDE)
+        return tt_fail(why, TT_ERR_INVALID, "only a guide is made from a take's capture");
+    const tt_media_entry_t *src = tt_media_find_seq(&st->media, m->source_seq);
+    if (!src || tt_media_is_put(src))
+        return tt_fail(why, TT_ERR_NOTFOUND, "record %llu is not a take's capture",
+                       (unsigned long long)m->source_seq);
+    if (strcmp(src->cue, m->cue) != 0)
+        return tt_fail(why, TT_ERR_INVALID,
+                       "record %llu is a capture of cue %s: a guide for %s is made from one of "
+                       "its own takes",
+                       (unsigned long long)src->seq, src->cue, m->cue);
+    if (m->size != src->size || m->hash.len != TT_MEDIA_HASH_LEN ||
+        memcmp(m->hash.data, src->hash, TT_MEDIA_HASH_LEN) != 0 || m->rate != src->rate ||
+        m->time_reference != src->time_reference)
+        return tt_fail(why, TT_ERR_INVALID,
+                       "a guide made from record %llu carries that capture's size, hash, rate "
+                       "and time reference",
+                       (unsigned long long)src->seq);
+    return 0;
+}
+
 int tt_media_check_put(const tt_session_t *st, const Tutti__Media *m,
                        int (*is_room)(void *arg, const char *name), void *arg,
                        const tt_media_entry_t **existing, char *why)
@@ -416,12 +443,17 @@ int tt_media_check_put(const tt_session_t *st, const Tutti__Media *m,
             if (!strcmp(m->rooms[k], m->rooms[i]))
                 return tt_fail(why, TT_ERR_INVALID, "room %.64s is named twice", m->rooms[i]);
     }
+    if (m->source_seq && (rc = check_source(st, m, why)) != 0)
+        return rc;
     if (m->rate < 8000 || m->rate > 192000)
         return tt_fail(why, TT_ERR_INVALID, "sample rate %u is outside 8000..192000", m->rate);
-    if (m->channels < 1 || m->channels > TT_MEDIA_MAX_CHANNELS)
+    /* An offer from a capture leaves the format to the coordinator, which
+     * reads it from the capture's header before the record is written. */
+    int format_later = m->source_seq && m->channels == 0 && m->frames == 0;
+    if (!format_later && (m->channels < 1 || m->channels > TT_MEDIA_MAX_CHANNELS))
         return tt_fail(why, TT_ERR_INVALID, "%u channels: a %s has 1 to %d", m->channels,
                        tt_media_kind_name((int)m->kind), TT_MEDIA_MAX_CHANNELS);
-    if (m->frames < 1)
+    if (!format_later && m->frames < 1)
         return tt_fail(why, TT_ERR_INVALID, "a file of no sample frames holds no audio");
     if (m->size <= 44 || m->size < m->frames * m->channels)
         return tt_fail(why, TT_ERR_INVALID, "a file of %llu bytes cannot hold %llu frames",
@@ -451,6 +483,74 @@ int tt_media_check_put(const tt_session_t *st, const Tutti__Media *m,
                        (unsigned long long)e->seq);
     }
     return name_free(&st->media, name, why);
+}
+
+/* 1 when name is one of the '+'-joined names in list ("stage+london"). */
+static int in_plus_list(const char *list, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = list; p && *p;) {
+        const char *end = strchr(p, '+');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (len == n && !strncmp(p, name, n))
+            return 1;
+        p = end ? end + 1 : NULL;
+    }
+    return 0;
+}
+
+int tt_media_take_capture(const tt_session_t *st, const char *cue, uint32_t take, const char *room,
+                          const char *input, const tt_media_entry_t **out, char *why)
+{
+    *out = NULL;
+    const tt_session_cue_t *c = tt_session_find_cue(st, cue);
+    if (!c)
+        return tt_fail(why, TT_ERR_NOTFOUND, "no cue %.32s in this session", cue);
+    const tt_session_take_t *t = NULL;
+    for (size_t i = 0; i < c->n_takes; i++)
+        if (c->takes[i].number == take)
+            t = &c->takes[i];
+    if (!t)
+        return tt_fail(why, TT_ERR_NOTFOUND, "no take %u of cue %s (it has %zu)", take, cue,
+                       c->n_takes);
+    if (t->state == TT_TAKE_OPEN)
+        return tt_fail(why, TT_ERR_UNAVAILABLE,
+                       "take %u of %s is still rolling: its files are uploaded after the stop",
+                       take, cue);
+    const tt_media_index_t *ix = &st->media;
+    const tt_media_entry_t *found = NULL;
+    size_t n = 0;
+    char inputs[256] = "";
+    for (size_t i = 0; i < ix->n; i++) {
+        const tt_media_entry_t *e = &ix->items[i];
+        if (tt_media_is_put(e) || e->take != take || strcmp(e->cue, cue) || strcmp(e->room, room))
+            continue;
+        size_t used = strlen(inputs);
+        snprintf(inputs + used, sizeof inputs - used, "%s%s", n ? ", " : "", e->input);
+        n++;
+        if (!input || !strcmp(e->input, input))
+            found = e;
+    }
+    if (n == 0 && !in_plus_list(t->rooms_capturing, room))
+        return tt_fail(why, TT_ERR_NOTFOUND, "room %.64s did not record take %u of %s%s%.200s%s",
+                       room, take, cue, t->rooms_capturing[0] ? " (recording: " : "",
+                       t->rooms_capturing, t->rooms_capturing[0] ? ")" : " (no room recorded it)");
+    if (n == 0)
+        return tt_fail(why, TT_ERR_UNAVAILABLE,
+                       "room %.64s recorded take %u of %s but its file has not arrived yet: wait "
+                       "for the upload (tutti takes shows files pending)",
+                       room, take, cue);
+    if (!input && n > 1)
+        return tt_fail(why, TT_ERR_INVALID,
+                       "room %.64s recorded %zu inputs of take %u of %s (%s): name one with "
+                       "--input",
+                       room, n, take, cue, inputs);
+    if (!found)
+        return tt_fail(why, TT_ERR_NOTFOUND,
+                       "room %.64s recorded no input %.32s of take %u of %s (it has %s)", room,
+                       input, take, cue, inputs);
+    *out = found;
+    return 0;
 }
 
 int tt_media_prelay_gate(const tt_media_index_t *ix, const char *cue, const char *const *rooms,

@@ -69,6 +69,7 @@ typedef struct {
     char at_fps[TT_MEDIA_MAX_FPS + 1];
     uint32_t channels;
     uint64_t frames;
+    uint64_t source_seq; /* GUIDE made from a take's capture: that capture's record; else 0 */
 } tt_media_entry_t;
 
 /* In record order. Zeroed is empty. */
@@ -177,6 +178,25 @@ int tt_media_check_offer(const tt_session_t *st, const Tutti__Media *m, const ch
 int tt_media_check_put(const tt_session_t *st, const Tutti__Media *m,
                        int (*is_room)(void *arg, const char *name), void *arg,
                        const tt_media_entry_t **existing, char *why);
+
+/* A guide made from a take's capture (m->source_seq != 0) passes
+ * tt_media_check_put's rules with these on top: kind GUIDE; record
+ * source_seq is a capture of the same cue; size, hash, rate and
+ * time_reference are that capture's; channels and frames may both be 0
+ * (an offer: the coordinator reads them from the capture's file before
+ * the record is written). */
+
+/* The capture a guide is made from (`tutti media guide CUE --take N --room
+ * R [--input I]`), found in the folded state st: room's file of take
+ * `take` of cue, input `input` (NULL: its only one). 0 with *out (borrowed
+ * as tt_media_find's); else *out NULL and why says what is missing:
+ * TT_ERR_NOTFOUND no such cue or take, the room did not record the take
+ * (not among the roll's capturing rooms, and no file of it arrived), or
+ * recorded no such input; TT_ERR_UNAVAILABLE the take is still rolling,
+ * or the room recorded it and its file has not arrived yet; TT_ERR_INVALID
+ * the room recorded several inputs and input is NULL (why names them). */
+int tt_media_take_capture(const tt_session_t *st, const char *cue, uint32_t take, const char *room,
+                          const char *input, const tt_media_entry_t **out, char *why);
 
 /* Whether room holds (verified) the file of media record seq: the caller's
  * knowledge (the rooms' heartbeats). */

@@ -918,6 +918,164 @@ static void test_put_rules(void **state)
     tt_session_clear(&st);
 }
 
+/* A roll whose record lists the rooms that record their takes. */
+static void roll_capturing(tt_session_t *s, const char *cue, uint32_t take, int64_t start_ns,
+                           char **rooms, size_t n)
+{
+    Tutti__Record rec = TUTTI__RECORD__INIT;
+    Tutti__Roll r = TUTTI__ROLL__INIT;
+    r.cue = (char *)cue;
+    r.take = take;
+    r.from_bar = 1;
+    r.start_session_ns = start_ns;
+    r.downbeat_session_ns = start_ns + 2 * S_NS;
+    r.rooms_online = rooms;
+    r.n_rooms_online = n;
+    r.rooms_capturing = rooms;
+    r.n_rooms_capturing = n;
+    r.capturing_listed = 1;
+    rec.body_case = TUTTI__RECORD__BODY_ROLL;
+    rec.roll = &r;
+    assert_int_equal(apply(s, &rec), 0);
+}
+
+/* `tutti media guide`: which capture a take's guide is made from, and what
+ * is said when there is none to make it from. */
+static void test_take_capture(void **state)
+{
+    (void)state;
+    tt_session_t st;
+    tt_session_init(&st);
+    genesis(&st);
+    char *rec_rooms[] = {"stage", "london", "strings"};
+    roll_capturing(&st, "1M1", 1, 1 * S_NS, rec_rooms, 3);
+    stop(&st, "1M1", 1, 11 * S_NS);
+    Tutti__Media m;
+    offer(&m, H1);
+    uint64_t stage = note_media(&st, &m);
+    m.room = "london";
+    note_media(&st, &m);
+    m.input = "in2";
+    m.hash.data = H2;
+    uint64_t london2 = note_media(&st, &m);
+    roll_capturing(&st, "1M1", 2, 20 * S_NS, rec_rooms, 3); /* still rolling */
+    const tt_media_entry_t *e = (const tt_media_entry_t *)1;
+    char why[TT_WHY_LEN];
+#define MISSING(code, text, cue, take, room, input)                                                \
+    do {                                                                                           \
+        assert_int_equal(tt_media_take_capture(&st, cue, take, room, input, &e, why), code);       \
+        assert_null(e);                                                                            \
+        if (!strstr(why, text))                                                                    \
+            fail_msg("said: %s", why);                                                             \
+    } while (0)
+    MISSING(TT_ERR_NOTFOUND, "no cue 9M9", "9M9", 1, "stage", NULL);
+    MISSING(TT_ERR_NOTFOUND, "no take 5 of cue 1M1", "1M1", 5, "stage", NULL);
+    MISSING(TT_ERR_UNAVAILABLE, "still rolling", "1M1", 2, "stage", NULL);
+    MISSING(TT_ERR_NOTFOUND,
+            "room overdub did not record take 1 of 1M1 (recording: "
+            "stage+london+strings)",
+            "1M1", 1, "overdub", NULL);
+    MISSING(TT_ERR_UNAVAILABLE, "room strings recorded take 1 of 1M1 but its file has not arrived",
+            "1M1", 1, "strings", NULL);
+    MISSING(TT_ERR_INVALID, "recorded 2 inputs of take 1 of 1M1 (in1, in2): name one with --input",
+            "1M1", 1, "london", NULL);
+    MISSING(TT_ERR_NOTFOUND, "no input in3 of take 1 of 1M1 (it has in1, in2)", "1M1", 1, "london",
+            "in3");
+    MISSING(TT_ERR_NOTFOUND, "no input in2", "1M1", 1, "stage", "in2");
+    /* "stag" is not "stage": the list holds whole names. */
+    MISSING(TT_ERR_NOTFOUND, "did not record", "1M1", 1, "stag", NULL);
+#undef MISSING
+    assert_int_equal(tt_media_take_capture(&st, "1M1", 1, "stage", NULL, &e, why), 0);
+    assert_int_equal(e->seq, stage);
+    assert_int_equal(tt_media_take_capture(&st, "1M1", 1, "london", "in2", &e, why), 0);
+    assert_int_equal(e->seq, london2);
+    assert_string_equal(e->file, "1M1_t1_london_in2.wav");
+    tt_session_clear(&st);
+}
+
+/* A guide from a capture: its record names the capture and carries its
+ * bytes' identity; the format may wait for the coordinator in an offer. */
+static void test_guide_from_capture_rules(void **state)
+{
+    (void)state;
+    tt_session_t st;
+    fold(&st);
+    roll(&st, "2M2", 1, 40 * S_NS);
+    stop(&st, "2M2", 1, 41 * S_NS);
+    Tutti__Media cap;
+    offer(&cap, H1);
+    uint64_t src = note_media(&st, &cap);
+    Tutti__Media p;
+    put(&p, H2);
+    uint64_t prelay = note_put(&st, &p);
+    char *od[] = {"overdub"};
+    Tutti__Media m;
+#define GUIDE()                                                                                    \
+    do {                                                                                           \
+        tutti__media__init(&m);                                                                    \
+        m.kind = TUTTI__MEDIA_KIND__MEDIA_KIND_GUIDE;                                              \
+        m.cue = "1M1";                                                                             \
+        m.name = "t1-stage";                                                                       \
+        m.rooms = od;                                                                              \
+        m.n_rooms = 1;                                                                             \
+        m.size = cap.size;                                                                         \
+        m.hash = cap.hash;                                                                         \
+        m.rate = cap.rate;                                                                         \
+        m.time_reference = cap.time_reference;                                                     \
+        m.source_seq = src;                                                                        \
+    } while (0)
+    const tt_media_entry_t *e = (const tt_media_entry_t *)1;
+    char why[TT_WHY_LEN];
+    GUIDE(); /* an offer: channels and frames to come from the file */
+    assert_int_equal(tt_media_check_put(&st, &m, is_room, NULL, &e, why), 0);
+    assert_null(e);
+    m.channels = 1;
+    m.frames = 200000;
+    assert_int_equal(tt_media_check_put(&st, &m, is_room, NULL, &e, why), 0);
+#define REFUSED(code, text, field, value)                                                          \
+    do {                                                                                           \
+        GUIDE();                                                                                   \
+        m.field = value;                                                                           \
+        assert_int_equal(tt_media_check_put(&st, &m, is_room, NULL, &e, why), code);               \
+        if (!strstr(why, text))                                                                    \
+            fail_msg("said: %s", why);                                                             \
+    } while (0)
+    REFUSED(TT_ERR_INVALID, "only a guide", kind, TUTTI__MEDIA_KIND__MEDIA_KIND_PRELAY);
+    REFUSED(TT_ERR_NOTFOUND, "record 999 is not a take's capture", source_seq, 999);
+    REFUSED(TT_ERR_NOTFOUND, "is not a take's capture", source_seq, prelay);
+    REFUSED(TT_ERR_INVALID, "is a capture of cue 1M1", cue, "2M2");
+    REFUSED(TT_ERR_INVALID, "carries that capture's size", size, cap.size + 1);
+    REFUSED(TT_ERR_INVALID, "carries that capture's size", hash.data, H2);
+    REFUSED(TT_ERR_INVALID, "carries that capture's size", rate, 44100);
+    REFUSED(TT_ERR_INVALID, "carries that capture's size", time_reference, 1);
+    REFUSED(TT_ERR_INVALID, "no sample frames", channels, 1); /* one without the other */
+    REFUSED(TT_ERR_INVALID, "0 channels", frames, 1000);
+    char *nowhere[] = {"nowhere"};
+    REFUSED(TT_ERR_INVALID, "not a room", rooms, nowhere); /* the put rules hold too */
+#undef REFUSED
+    /* Folded: the index names the capture, and the same guide again is it. */
+    GUIDE();
+    m.channels = 1;
+    m.frames = 200000;
+    uint64_t guide = note_put(&st, &m);
+    const tt_media_entry_t *g = tt_media_find_seq(&st.media, guide);
+    assert_non_null(g);
+    assert_int_equal(g->source_seq, src);
+    assert_string_equal(g->file, "1M1_guide_t1-stage.wav");
+    Tutti__Media back;
+    char *rooms[TT_MEDIA_MAX_ROOMS];
+    tt_media_entry_to_record(g, &back, rooms);
+    assert_int_equal(back.source_seq, src);
+    GUIDE();
+    assert_int_equal(tt_media_check_put(&st, &m, is_room, NULL, &e, why), 0);
+    assert_non_null(e);
+    assert_int_equal(e->seq, guide);
+    /* A capture's record is never made from another. */
+    assert_int_equal(tt_media_find_seq(&st.media, src)->source_seq, 0);
+#undef GUIDE
+    tt_session_clear(&st);
+}
+
 /* Holdings for the gate: "stage" holds every seq in HELD, the rest none. */
 static uint64_t HELD[4];
 static int holds(void *arg, const char *room, uint64_t seq)
@@ -1035,6 +1193,8 @@ int main(void)
         cmocka_unit_test(test_put_file_name),
         cmocka_unit_test(test_put_rules),
         cmocka_unit_test(test_put_index_and_gate),
+        cmocka_unit_test(test_take_capture),
+        cmocka_unit_test(test_guide_from_capture_rules),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
