@@ -1127,10 +1127,10 @@ static void on_upload_check(coord_server_t *s, const tt_wire_msg_t *m,
     }
     Tutti__Envelope env = TUTTI__ENVELOPE__INIT;
     Tutti__UploadCheckReply rep = TUTTI__UPLOAD_CHECK_REPLY__INIT;
-    Tutti__Media media;
+    Tutti__Media media, source;
     rep.name = (char *)who->name;
     rep.role = (char *)tt_role_name(who->role);
-    const tt_media_entry_t *e = NULL;
+    const tt_media_entry_t *e = NULL, *src = NULL;
     if (c->media && c->media->kind != TUTTI__MEDIA_KIND__MEDIA_KIND_CAPTURE) {
         int rc = who->role == TT_ROLE_OPERATOR ? check_put(s, c->media, &e, why)
                                                : tt_fail(why, TT_ERR_DENIED,
@@ -1142,6 +1142,9 @@ static void on_upload_check(coord_server_t *s, const tt_wire_msg_t *m,
             return;
         }
         remember_put(s, c->media, c->user_id);
+        /* A guide from a capture: the upload thread makes its file of that one's. */
+        if (c->media->source_seq)
+            src = tt_media_find_seq(&s->state.media, c->media->source_seq);
     } else if (c->media) {
         int rc = who->role == TT_ROLE_ROOM
                      ? tt_media_check_offer(&s->state, c->media, who->name, s->cfg.media_channels,
@@ -1177,11 +1180,15 @@ static void on_upload_check(coord_server_t *s, const tt_wire_msg_t *m,
         send_error(s, m, TT_ERR_PROTOCOL, "an upload check names an offer or a fetch");
         return;
     }
-    char *rooms[TT_MEDIA_MAX_ROOMS];
+    char *rooms[TT_MEDIA_MAX_ROOMS], *src_rooms[TT_MEDIA_MAX_ROOMS];
     if (e) {
         tt_media_entry_to_record(e, &media, rooms);
         rep.media = &media;
         rep.media_seq = e->seq;
+    }
+    if (src) {
+        tt_media_entry_to_record(src, &source, src_rooms);
+        rep.source = &source;
     }
     env.body_case = TUTTI__ENVELOPE__BODY_UPLOAD_CHECK_REPLY;
     env.upload_check_reply = &rep;
@@ -1204,6 +1211,10 @@ static int check_media(req_t *q)
             return tt_fail(q->why, TT_ERR_DENIED,
                            "the operator who offered the file is not known now: offer again");
         rc = check_put((coord_server_t *)s, req, &have, q->why);
+        if (rc == 0 && req->source_seq && (req->channels == 0 || req->frames == 0))
+            rc = tt_fail(q->why, TT_ERR_INVALID,
+                         "a guide's record names its channels and frames (read from the "
+                         "capture's file)");
         if (rc == 0 && have)
             q->done_seq = have->seq;
         return rc;

@@ -15,6 +15,7 @@
 #include "coord_outbox.h"
 #include "coord_upload_internal.h"
 #include "tt_actor.h"
+#include "tt_bwf.h"
 #include "tt_diag.h"
 #include "tt_error.h"
 #include "tt_text.h"
@@ -704,6 +705,118 @@ static int sender_allowed(coord_upload_t *u, const tt_wire_msg_t *m)
     return TT_ERR_AUTH;
 }
 
+int coord_upload_place_copy(int dir_fd, int fd, const char *src, const char *dst, uint64_t size,
+                            int link_ok, uint8_t *buf, char *why)
+{
+    struct stat a, b;
+    if (fstat(fd, &a) != 0)
+        return tt_fail(why, TT_ERR_IO, "reading %s: %s", src, strerror(errno));
+    if (fstatat(dir_fd, dst, &b, AT_SYMLINK_NOFOLLOW) == 0 &&
+        (b.st_ino != a.st_ino || b.st_dev != a.st_dev) && unlinkat(dir_fd, dst, 0) != 0)
+        return tt_fail(why, TT_ERR_IO, "removing an unrecorded %s: %s", dst, strerror(errno));
+    int out = -1, link_errno = ENOTSUP;
+    if (link_ok && (linkat(dir_fd, src, dir_fd, dst, 0) == 0 || errno == EEXIST)) {
+        out = openat(dir_fd, dst, O_RDONLY | O_CLOEXEC);
+    } else { /* no hard links here (EPERM, EMLINK, ENOTSUP, ...): copy */
+        link_errno = link_ok ? errno : link_errno;
+        char part[TT_MEDIA_MAX_FILE + 16];
+        if (name_with(part, sizeof part, dst, ".part") != 0)
+            return tt_fail(why, TT_ERR_INVALID, "%s: name too long", dst);
+        out = openat(dir_fd, part, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        for (uint64_t off = 0; out >= 0 && off < size;) {
+            size_t want =
+                size - off > COORD_UPLOAD_FETCH_MAX ? COORD_UPLOAD_FETCH_MAX : (size_t)(size - off);
+            ssize_t got = pread(fd, buf, want, (off_t)off);
+            if (got <= 0 || pwrite(out, buf, (size_t)got, (off_t)off) != got) {
+                close(out);
+                out = -1;
+                break;
+            }
+            off += (uint64_t)got;
+        }
+        if (out >= 0 && (fsync(out) != 0 || renameat(dir_fd, part, dir_fd, dst) != 0)) {
+            close(out);
+            out = -1;
+        }
+        if (out < 0) {
+            int copy_errno = errno;
+            unlinkat(dir_fd, part, 0);
+            return tt_fail(why, TT_ERR_IO, "linking %s to %s: %s; copying it: %s", src, dst,
+                           strerror(link_errno), strerror(copy_errno));
+        }
+        tt_diag_info("%s copied to %s (no hard link: %s)", src, dst, strerror(link_errno));
+    }
+    int synced = out >= 0 && fsync(out) == 0 && fsync(dir_fd) == 0;
+    int sync_errno = errno;
+    if (out >= 0)
+        close(out);
+    if (!synced)
+        return tt_fail(why, TT_ERR_IO, "syncing %s: %s", dst, strerror(sync_errno));
+    return 0;
+}
+
+/* A guide made from a take's capture (Media.source_seq): no bytes come.
+ * The coordinator's own copy of the capture is hashed again against its
+ * record, its channels and frames read from its header, and it is linked
+ * (or copied) under the guide's name, durably, before the record is asked
+ * for. The same guide again is answered with its record. */
+static void guide_from_capture(coord_upload_t *u, const tt_wire_msg_t *m, tt_media_entry_t *rec,
+                               uint64_t existing_seq, const tt_media_entry_t *src)
+{
+    struct stat st;
+    if (existing_seq && fstatat(u->dir_fd, rec->file, &st, 0) == 0 &&
+        (uint64_t)st.st_size == rec->size) {
+        tt_diag_info("guide %s: already made, record %llu", rec->file,
+                     (unsigned long long)existing_seq);
+        reply_done(u, m, existing_seq);
+        return;
+    }
+    char why[TT_WHY_LEN], path[PATH_MAX];
+    int fd = tt_media_stored_name_ok(src->file)
+                 ? openat(u->dir_fd, src->file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+                 : -1;
+    int rc = 0;
+    uint8_t got[HASH_LEN];
+    if (fd < 0 || fstat(fd, &st) != 0 || (uint64_t)st.st_size != src->size)
+        rc = tt_fail(why, TT_ERR_NOTFOUND,
+                     "the coordinator does not hold %s (record %llu) in full: not made", src->file,
+                     (unsigned long long)src->seq);
+    else if (hash_fd(u, fd, src->size, got) != 0 || memcmp(got, src->hash, HASH_LEN) != 0)
+        rc = tt_fail(why, TT_ERR_CORRUPT,
+                     "the coordinator's %s does not hash to record %llu (damaged on disk?): not "
+                     "made",
+                     src->file, (unsigned long long)src->seq);
+    tt_bwf_info_t info;
+    uint64_t frames = 0;
+    int n = snprintf(path, sizeof path, "%s/%s", u->dir, src->file);
+    if (rc == 0 && (n < 0 || (size_t)n >= sizeof path))
+        rc = tt_fail(why, TT_ERR_INVALID, "the media directory's path is too long");
+    if (rc == 0) {
+        char sub[TT_WHY_LEN];
+        int r = tt_bwf_read_info(path, &info, &frames, sub);
+        if ((r != 0 && r != TT_ERR_NOTFOUND) || info.channels < 1 ||
+            (uint32_t)info.rate != src->rate || frames == 0)
+            rc = tt_fail(why, TT_ERR_CORRUPT, "%s is not the WAV its record says (%s)", src->file,
+                         r != 0 && r != TT_ERR_NOTFOUND ? sub : "rate or length");
+    }
+    if (rc == 0)
+        rc =
+            coord_upload_place_copy(u->dir_fd, fd, src->file, rec->file, src->size, 1, u->buf, why);
+    if (fd >= 0)
+        close(fd);
+    if (rc != 0) {
+        tt_diag_warn("guide %s from record %llu not made: %s", rec->file,
+                     (unsigned long long)src->seq, why);
+        reply_error(u, m, rc, why);
+        return;
+    }
+    rec->channels = (uint32_t)info.channels;
+    rec->frames = frames;
+    tt_diag_info("guide %s made from %s (record %llu, %llu bytes)", rec->file, src->file,
+                 (unsigned long long)src->seq, (unsigned long long)src->size);
+    commit_and_done(u, m, rec);
+}
+
 static void on_offer(coord_upload_t *u, const tt_wire_msg_t *m)
 {
     const Tutti__UploadOffer *o = m->env->upload_offer;
@@ -727,6 +840,16 @@ static void on_offer(coord_upload_t *u, const tt_wire_msg_t *m)
         return;
     }
     uint64_t existing_seq = ans->upload_check_reply->media_seq;
+    tt_media_entry_t src; /* a guide from a capture: that capture's record */
+    int from_capture = md->source_seq != 0;
+    if (from_capture && ans->upload_check_reply->source) {
+        tt_media_entry_from_record(&src, ans->upload_check_reply->source);
+        src.seq = md->source_seq;
+    } else if (from_capture) {
+        tutti__envelope__free_unpacked(ans, NULL);
+        reply_error(u, m, TT_ERR_PROTOCOL, "the main loop did not name the capture");
+        return;
+    }
     tutti__envelope__free_unpacked(ans, NULL);
 
     /* The main thread checked every field: the name is made of them only. */
@@ -746,6 +869,10 @@ static void on_offer(coord_upload_t *u, const tt_wire_msg_t *m)
             s->rid_len == m->routing_id_len && !memcmp(s->rid, m->routing_id, m->routing_id_len);
         if (same_peer || !strcmp(s->rec.file, rec.file))
             slot_close(s);
+    }
+    if (from_capture) {
+        guide_from_capture(u, m, &rec, existing_seq, &src);
+        return;
     }
 
     struct stat st;

@@ -57,4 +57,15 @@ int coord_upload_parts_scan(int dir_fd, time_t now, int64_t expire_s, const char
 int coord_upload_parts_admit(const coord_upload_parts_t *p, uint64_t size,
                              const coord_upload_limits_t *lim, const char *room, char *why);
 
+/* A guide made from a capture: the file open as fd (named src in the
+ * directory dir_fd, size bytes) gets the name dst too, durably: a hard
+ * link (when link_ok), or where that fails (no hard links on this
+ * filesystem) a copy written to dst.part, synced and renamed; then dst and
+ * the directory are synced, so the name survives a power cut before its
+ * record is written. A dst already there that is another file is no
+ * record's (the caller has checked) and is replaced. buf holds
+ * COORD_UPLOAD_FETCH_MAX bytes (the copy's). 0, or TT_ERR_IO with why. */
+int coord_upload_place_copy(int dir_fd, int fd, const char *src, const char *dst, uint64_t size,
+                            int link_ok, uint8_t *buf, char *why);
+
 #endif

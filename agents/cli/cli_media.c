@@ -1,4 +1,5 @@
-/* cli_media: `tutti media fetch CUE TAKE [--room R] [--input I] --out DIR`.
+/* cli_media: `tutti media fetch CUE TAKE [--room R] [--input I] --out DIR`,
+ * `tutti media put` and `tutti media guide` (below).
  *
  * Hello (for the upload port and the signing key), the whole log by fetch
  * (each record checked against the chain and the key, so the hashes we
@@ -48,6 +49,8 @@ static void usage(FILE *out)
                  "             --out DIR\n"
                  "       tutti [connection options] media put CUE FILE --kind prelay|guide ...\n"
                  "             (tutti media put --help)\n"
+                 "       tutti [connection options] media guide CUE --take N --room R ...\n"
+                 "             (tutti media guide --help)\n"
                  "\n"
                  "Download the files the rooms recorded for take TAKE of CUE from the\n"
                  "coordinator, each checked against the BLAKE2b-256 hash in its signed media\n"
@@ -676,6 +679,194 @@ static int cmd_put(int argc, char **argv, const cli_media_conn_t *conn)
     return rc;
 }
 
+/* ------------------------------------------------------------ guide */
+
+#define GUIDE_MIN_TIMEOUT_MS 60000 /* the coordinator hashes the capture before it answers */
+
+static void guide_usage(FILE *out)
+{
+    fprintf(out,
+            "Usage: tutti [connection options] media guide CUE --take N --room R [--input I]\n"
+            "             [--rooms R,...] [--at BAR | --at-tc TC [--fps RATE]] [--name N]\n"
+            "\n"
+            "Make room R's recording of take N of CUE the guide track of CUE, in one\n"
+            "command and without sending a byte: the coordinator checks its own copy of\n"
+            "the capture against its signed media record (BLAKE2b-256), links (or copies)\n"
+            "it to CUE_guide_NAME.wav, syncs it, and writes a media record of kind guide\n"
+            "with the capture's hash, size and rate. Every room named then fetches and\n"
+            "verifies it, and `tutti roll CUE` is refused while an online room lacks it,\n"
+            "as for `tutti media put`.\n"
+            "\n"
+            "Options:\n"
+            "  --take N      the take (required)\n"
+            "  --room R      the room whose recording it is (required)\n"
+            "  --input I     its input, when the room recorded several (default: its only one)\n"
+            "  --rooms LIST  the rooms that must hold it, comma-separated (default: every room)\n"
+            "  --at BAR      place the file's first sample at bar BAR beat 1\n"
+            "  --at-tc TC    place it at timecode TC (HH:MM:SS:FF), at the cue's tempo-map\n"
+            "                frame rate or --fps RATE\n"
+            "                (neither, the default: where the take was recorded, by the\n"
+            "                capture's BWF TimeReference: the take's bars on the same bars;\n"
+            "                a file starts with its handles and count-off, so --at BAR puts\n"
+            "                those on BAR)\n"
+            "  --name N      its name in the file name (default: tN-R, cut to 32 characters;\n"
+            "                1..32 of letters, digits, '.', '_', '-')\n"
+            "  -h, --help    this text\n"
+            "\n"
+            "Roles: operator. On success one line to stdout: \"FILE SIZE seq SEQ\"; the same\n"
+            "command again answers with the same record.\n"
+            "\n"
+            "Exit status: 0 recorded, 1 failure (no such take, the room did not record it,\n"
+            "its file has not arrived yet, I/O), 2 bad usage (also: the room recorded\n"
+            "several inputs and none was named), 3 refused (unknown key, role not\n"
+            "allowed, a rule).\n"
+            "\n"
+            "Example:\n"
+            "  tutti media guide 1M1 --take 3 --room stage --rooms overdub\n");
+}
+
+/* The offer to the upload service and its verdict. 0 or EXIT_*. */
+static int guide_send(media_conn_t *mc, Tutti__Media *m, const char *file)
+{
+    char why[TT_WHY_LEN];
+    tt_client_t *up = tt_client_new(mc->ctx, mc->up_ep, mc->server_key, mc->keys, 0, why);
+    if (!up) {
+        fprintf(stderr, "tutti media: %s\n", why);
+        return EXIT_FAIL;
+    }
+    int timeout = mc->timeout_ms > GUIDE_MIN_TIMEOUT_MS ? mc->timeout_ms : GUIDE_MIN_TIMEOUT_MS;
+    Tutti__Envelope env = TUTTI__ENVELOPE__INIT, *reply = NULL;
+    Tutti__UploadOffer offer = TUTTI__UPLOAD_OFFER__INIT;
+    offer.media = m;
+    env.body_case = TUTTI__ENVELOPE__BODY_UPLOAD_OFFER;
+    env.upload_offer = &offer;
+    int r = tt_client_request(up, &env, &reply, timeout, why);
+    if (r == TT_ERR_TIMEOUT || r == TT_ERR_IO) { /* the same offer again is answered alike */
+        fprintf(stderr, "tutti media: %s: %s; asking once more\n", file, why);
+        r = tt_client_reconnect(up, why);
+        if (r == 0)
+            r = tt_client_request(up, &env, &reply, timeout, why);
+    }
+    int rc = 0;
+    if (r != 0) {
+        fprintf(stderr, "tutti media: %s refused: %s\n", file, why);
+        rc = r == TT_ERR_AUTH || r == TT_ERR_DENIED || r == TT_ERR_INVALID ||
+                     r == TT_ERR_NOTFOUND || r == TT_ERR_TOO_BIG
+                 ? EXIT_REFUSED
+                 : EXIT_FAIL;
+    } else if (reply->body_case != TUTTI__ENVELOPE__BODY_UPLOAD_DONE) {
+        fprintf(stderr, "tutti media: %s: unexpected reply to the offer\n", file);
+        rc = EXIT_FAIL;
+    } else {
+        printf("%s %llu seq %llu\n", file, (unsigned long long)m->size,
+               (unsigned long long)reply->upload_done->seq);
+    }
+    if (reply)
+        tutti__envelope__free_unpacked(reply, NULL);
+    tt_client_destroy(&up);
+    return rc;
+}
+
+static int cmd_guide(int argc, char **argv, const cli_media_conn_t *conn)
+{
+    put_args_t a = {0};
+    const char *take_s = NULL, *room = NULL, *input = NULL;
+    for (int i = 2; i < argc; i++) {
+        const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        const char **slot = !strcmp(o, "--take")    ? &take_s
+                            : !strcmp(o, "--room")  ? &room
+                            : !strcmp(o, "--input") ? &input
+                            : !strcmp(o, "--rooms") ? &a.rooms
+                            : !strcmp(o, "--at")    ? &a.at
+                            : !strcmp(o, "--at-tc") ? &a.at_tc
+                            : !strcmp(o, "--fps")   ? &a.fps
+                            : !strcmp(o, "--name")  ? &a.name
+                                                    : NULL;
+        if (!strcmp(o, "-h") || !strcmp(o, "--help")) {
+            guide_usage(stdout);
+            return 0;
+        } else if (slot && v) {
+            *slot = v, i++;
+        } else if (o[0] == '-' || a.cue) {
+            guide_usage(stderr);
+            return EXIT_USAGE;
+        } else {
+            a.cue = o;
+        }
+    }
+    long take = 0, bar = 0;
+    if (!a.cue || !take_s || !room || (a.at && a.at_tc) || (a.fps && !a.at_tc) ||
+        tt_opts_parse_long(take_s, 1, 0xffffffffL, &take) != 0 ||
+        (a.at && tt_opts_parse_long(a.at, 1, 100000, &bar) != 0)) {
+        fprintf(stderr, "usage: tutti media guide CUE --take N --room R [--input I] "
+                        "[--rooms R,...] [--at BAR | --at-tc TC [--fps RATE]] [--name N]\n");
+        return EXIT_USAGE;
+    }
+    Tutti__Media m = TUTTI__MEDIA__INIT;
+    m.kind = TUTTI__MEDIA_KIND__MEDIA_KIND_GUIDE;
+    char name[TT_MEDIA_MAX_NAME + 1]; /* the default is cut to fit */
+    if (a.name)
+        snprintf(name, sizeof name, "%s", a.name);
+    else
+        snprintf(name, sizeof name, "t%ld-%s", take, room);
+    if (!tt_name_ok(a.name ? a.name : name, TT_MEDIA_MAX_NAME, 0)) {
+        fprintf(stderr,
+                "tutti media: name '%s': 1 to %d of letters, digits, '.', '_' or '-' "
+                "(give --name)\n",
+                a.name ? a.name : name, TT_MEDIA_MAX_NAME);
+        return EXIT_USAGE;
+    }
+    char rooms_buf[TT_MEDIA_MAX_ROOMS * (TT_ACCESS_MAX_NAME + 1) + 1];
+    char *rooms[TT_MEDIA_MAX_ROOMS + 1];
+    snprintf(rooms_buf, sizeof rooms_buf, "%s", a.rooms ? a.rooms : "");
+    for (char *save = NULL, *r = strtok_r(rooms_buf, ",", &save); r;
+         r = strtok_r(NULL, ",", &save)) {
+        if (m.n_rooms == TT_MEDIA_MAX_ROOMS) {
+            fprintf(stderr, "tutti media: --rooms names at most %d rooms\n", TT_MEDIA_MAX_ROOMS);
+            return EXIT_USAGE;
+        }
+        rooms[m.n_rooms++] = r;
+    }
+    m.rooms = rooms;
+    m.cue = (char *)a.cue;
+    m.name = name;
+    m.at_bar = (int32_t)bar;
+    char file[TT_MEDIA_MAX_FILE + 1], fps_name[16];
+    if (tt_media_record_file_name(&m, file, sizeof file) != 0) {
+        fprintf(stderr, "tutti media: no file name can be made of cue %s and name %s\n", a.cue,
+                name);
+        return EXIT_USAGE;
+    }
+    media_conn_t mc;
+    int rc = media_connect(conn, &mc);
+    if (rc != 0)
+        return rc;
+    /* The capture, as the signed log has it: the offer carries its identity. */
+    const tt_media_entry_t *cap = NULL;
+    char why[TT_WHY_LEN];
+    int r = tt_media_take_capture(&mc.st, a.cue, (uint32_t)take, room, input, &cap, why);
+    if (r != 0) {
+        fprintf(stderr, "tutti media: %s\n", why);
+        media_close(&mc);
+        return r == TT_ERR_INVALID ? EXIT_USAGE : EXIT_FAIL;
+    }
+    m.source_seq = cap->seq;
+    m.size = cap->size;
+    m.hash.data = (uint8_t *)cap->hash;
+    m.hash.len = TT_MEDIA_HASH_LEN;
+    m.rate = cap->rate;
+    m.time_reference = cap->time_reference;
+    if (a.at_tc)
+        rc = put_place_tc(&a, &mc.st, &m, fps_name);
+    if (rc == 0) {
+        fprintf(stderr, "tutti media: %s from %s (record %llu, %llu bytes)\n", file, cap->file,
+                (unsigned long long)cap->seq, (unsigned long long)cap->size);
+        rc = guide_send(&mc, &m, file);
+    }
+    media_close(&mc);
+    return rc;
+}
+
 int cli_media_main(int argc, char **argv, const cli_media_conn_t *conn)
 {
     if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
@@ -686,6 +877,8 @@ int cli_media_main(int argc, char **argv, const cli_media_conn_t *conn)
         return cmd_fetch(argc, argv, conn);
     if (!strcmp(argv[1], "put"))
         return cmd_put(argc, argv, conn);
+    if (!strcmp(argv[1], "guide"))
+        return cmd_guide(argc, argv, conn);
     fprintf(stderr, "tutti media: unknown subcommand '%s' (try: tutti media --help)\n", argv[1]);
     return EXIT_USAGE;
 }

@@ -1,4 +1,7 @@
-/* cli_media: `tutti media fetch`, a take's verified files from the coordinator.
+/* cli_media: `tutti media fetch`, a take's verified files from the coordinator;
+ * `tutti media put`, a prelay or guide track to it; `tutti media guide`, a
+ * take's capture made the cue's guide track there (nothing is sent but
+ * the offer: the coordinator links its own verified copy).
  *
  * Kept apart from tutti_cli.c because it speaks to a second socket (the
  * coordinator's upload service, whose port the hello reply names) and

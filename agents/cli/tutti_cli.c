@@ -198,10 +198,13 @@ static const cli_command_t commands[] = {
     {"media", cmd_media, CLI_CONN | CLI_OWN_HELP,
      "media fetch CUE TAKE [--room R] [--input I] --out DIR\n"
      "media put CUE FILE --kind prelay|guide [--rooms R,...]\n"
+     "      [--at BAR | --at-tc TC] [--name N]\n"
+     "media guide CUE --take N --room R [--input I] [--rooms R,...]\n"
      "      [--at BAR | --at-tc TC] [--name N]",
      "download a take's uploaded files, each checked against\n"
      "the BLAKE2b hash in its signed media record; send a\n"
-     "prelay or guide track every named room fetches",
+     "prelay or guide track every named room fetches; make\n"
+     "a take's recording the cue's guide track",
      NULL},
     {"verify", cli_verify_store, 0, "verify DIR [--json]",
      "check a coordinator store or agent replica offline:\n"

@@ -9,6 +9,9 @@
  * A room's partial files: the scan removes the expired ones (not an open
  * one), orphaned sidecars, and counts the rest at their offered size; the
  * bounds refuse an offer past the count or the bytes, naming the room.
+ *
+ * A guide made from a capture: the capture's file gets the guide's name,
+ * linked or copied, durably (coord_upload_place_copy).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -227,6 +230,87 @@ static void test_parts_scan(void **state)
     assert_int_equal(rmdir(path), 0);
 }
 
+/* ---------------------------------------------------------------- a guide's file */
+
+/* 1 when name in dir holds exactly the size bytes of data. */
+static int holds_bytes(int dir, const char *name, const uint8_t *data, size_t size)
+{
+    int fd = openat(dir, name, O_RDONLY);
+    uint8_t *got = malloc(size + 1);
+    ssize_t n = fd >= 0 && got ? read(fd, got, size + 1) : -1;
+    int same = n == (ssize_t)size && memcmp(got, data, size) == 0;
+    free(got);
+    if (fd >= 0)
+        close(fd);
+    return same;
+}
+
+/* The capture gets the guide's name too: a hard link where it can, else a
+ * copy (no .part left); a stale unrecorded file of that name is replaced. */
+static void test_place_copy(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/test_upload.XXXXXX";
+    assert_non_null(mkdtemp(path));
+    int dir = open(path, O_RDONLY | O_DIRECTORY);
+    assert_true(dir >= 0);
+    const size_t size = 3 * COORD_UPLOAD_FETCH_MAX + 123; /* several pieces to copy */
+    uint8_t *data = malloc(size), *buf = malloc(COORD_UPLOAD_FETCH_MAX);
+    assert_non_null(data);
+    assert_non_null(buf);
+    for (size_t i = 0; i < size; i++)
+        data[i] = (uint8_t)(i * 7 + (i >> 12));
+    int fd = openat(dir, "cap.wav", O_RDWR | O_CREAT | O_TRUNC, 0600);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, data, size), (ssize_t)size);
+    char why[TT_WHY_LEN];
+    struct stat a, b;
+    assert_int_equal(fstat(fd, &a), 0);
+
+    /* Linked: the same file. Again: nothing changes. */
+    assert_int_equal(coord_upload_place_copy(dir, fd, "cap.wav", "g1.wav", size, 1, buf, why), 0);
+    assert_int_equal(fstatat(dir, "g1.wav", &b, 0), 0);
+    assert_int_equal(b.st_ino, a.st_ino);
+    assert_int_equal(coord_upload_place_copy(dir, fd, "cap.wav", "g1.wav", size, 1, buf, why), 0);
+    assert_int_equal(fstatat(dir, "g1.wav", &b, 0), 0);
+    assert_int_equal(b.st_ino, a.st_ino);
+
+    /* Copied: another file with the same bytes, its .part gone; a stale
+     * file under the name first (a crash before its record) is replaced. */
+    put_file(dir, "g2.wav", 10, time(NULL));
+    assert_int_equal(coord_upload_place_copy(dir, fd, "cap.wav", "g2.wav", size, 0, buf, why), 0);
+    assert_int_equal(fstatat(dir, "g2.wav", &b, 0), 0);
+    assert_true(b.st_ino != a.st_ino);
+    assert_int_equal(b.st_size, (off_t)size);
+    assert_true(holds_bytes(dir, "g2.wav", data, size));
+    assert_false(exists(dir, "g2.wav.part"));
+
+    /* A linked name over a stale file. */
+    put_file(dir, "g3.wav", 10, time(NULL));
+    assert_int_equal(coord_upload_place_copy(dir, fd, "cap.wav", "g3.wav", size, 1, buf, why), 0);
+    assert_int_equal(fstatat(dir, "g3.wav", &b, 0), 0);
+    assert_int_equal(b.st_ino, a.st_ino);
+
+    /* A copy that cannot read its source fails, leaving nothing behind. */
+    int wronly = openat(dir, "cap.wav", O_WRONLY);
+    assert_true(wronly >= 0);
+    assert_int_equal(coord_upload_place_copy(dir, wronly, "cap.wav", "g4.wav", size, 0, buf, why),
+                     TT_ERR_IO);
+    assert_non_null(strstr(why, "copying it"));
+    assert_false(exists(dir, "g4.wav"));
+    assert_false(exists(dir, "g4.wav.part"));
+    close(wronly);
+
+    close(fd);
+    const char *names[] = {"cap.wav", "g1.wav", "g2.wav", "g3.wav"};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+        assert_int_equal(unlinkat(dir, names[i], 0), 0);
+    close(dir);
+    assert_int_equal(rmdir(path), 0);
+    free(data);
+    free(buf);
+}
+
 static void test_parts_admit(void **state)
 {
     (void)state;
@@ -276,7 +360,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ack_round_trip), cmocka_unit_test(test_ack_corrupt),
         cmocka_unit_test(test_parts_scan),     cmocka_unit_test(test_parts_admit),
-        cmocka_unit_test(test_ack_size),
+        cmocka_unit_test(test_ack_size),       cmocka_unit_test(test_place_copy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
