@@ -110,6 +110,8 @@ static void usage(FILE *out)
             "                        into DATA/media, in bytes/s, with k or M (default: no\n"
             "                        cap). Each is fetched ahead of the take, resumes after any\n"
             "                        outage and is BLAKE2b-verified before it counts\n"
+            "  --prelay-pieces N     1 MiB fetch requests kept in flight, 1..%d (default: %d):\n"
+            "                        more hide the round trip between pieces on a long link\n"
             "  --map-size-mb N       LMDB map size (default: 4096)\n"
             "  --snapshot-every N    store a snapshot of the folded replica with the records\n"
             "                        that pass every Nth (default: 1000), so a start checks\n"
@@ -133,7 +135,8 @@ static void usage(FILE *out)
             "Example:\n"
             "  tutti-agent --room stage --coordinator tcp://10.0.0.5:7700 \\\n"
             "      --server-key keys/coordinator.pub --key keys/stage.key --data "
-            "/var/lib/tutti-stage\n");
+            "/var/lib/tutti-stage\n",
+            AGENT_PRELAY_MAX_PIECES, AGENT_PRELAY_PIECES);
 }
 
 #define MAX_PLAYERS 256
@@ -481,6 +484,7 @@ int main(int argc, char **argv)
     int n_cap_inputs = 0, cap_opts = 0;
     double cap_pre = 1.0, cap_post = 1.0, cap_max = 1800.0;
     uint64_t upload_rate = 0, prelay_rate = 0;
+    long prelay_pieces = AGENT_PRELAY_PIECES;
     int no_upload = 0;
     int use_jack = 0;
     agent_click_outputs_t click_outs = {0};
@@ -512,6 +516,7 @@ int main(int argc, char **argv)
         O_UPLOAD_RATE,
         O_NO_UPLOAD,
         O_PRELAY_RATE,
+        O_PRELAY_PIECES,
         O_CLICK,
         O_CLICK_SAMPLES,
         O_SNAPSHOT
@@ -542,6 +547,7 @@ int main(int argc, char **argv)
         {"upload-rate", required_argument, 0, O_UPLOAD_RATE},
         {"no-upload", no_argument, 0, O_NO_UPLOAD},
         {"prelay-rate", required_argument, 0, O_PRELAY_RATE},
+        {"prelay-pieces", required_argument, 0, O_PRELAY_PIECES},
         {"quiet", no_argument, 0, O_QUIET},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
@@ -598,6 +604,13 @@ int main(int argc, char **argv)
             *(c == O_UPLOAD_RATE ? &upload_rate : &prelay_rate) = (uint64_t)(v * unit);
             break;
         }
+        case O_PRELAY_PIECES:
+            if (tt_opts_parse_long(optarg, 1, AGENT_PRELAY_MAX_PIECES, &prelay_pieces) != 0) {
+                fprintf(stderr, "tutti-agent: --prelay-pieces wants 1..%d\n",
+                        AGENT_PRELAY_MAX_PIECES);
+                return 2;
+            }
+            break;
         case O_CAP_INPUT:
             if (n_cap_inputs == AGENT_CAPTURE_MAX_INPUTS) {
                 fprintf(stderr, "tutti-agent: at most %d --capture-input\n",
@@ -841,6 +854,7 @@ int main(int argc, char **argv)
         .keys = keys,
         .dir = media_dir,
         .rate_bytes_per_s = prelay_rate,
+        .pieces = (int)prelay_pieces,
     };
     if (!(agent.prelay = agent_prelay_start(&pcfg, why))) {
         tt_diag_error("prelays: %s", why);

@@ -2,9 +2,15 @@
  *
  * One loop on the thread: poll the owner's pipe and the DEALER (and its
  * monitor) with a timeout that is the nearest of the retry time, the pacing
- * time and the reply deadline. One file at a time, one 1 MiB piece in
- * flight: a prelay is small next to the link, and a single outstanding
- * request makes "resume from the .part's length" exact.
+ * time and the oldest reply's deadline. One file at a time, up to `pieces`
+ * 1 MiB requests in flight on the one DEALER, so the link never idles for
+ * a round trip between pieces. Replies come in request order; a piece is
+ * written only where the .part ends (its bytes on disk are always one
+ * contiguous run from byte 0, so "resume from the .part's length" stays
+ * exact); a reply that comes short makes the pieces asked after it stale
+ * (their bytes are dropped, the rest asked again); an error, a reply out
+ * of order or a deadline passed drops the connection and every piece in
+ * flight, and the next attempt asks again from the .part's length.
  */
 #define _GNU_SOURCE
 #include "agent_prelay.h"
@@ -47,6 +53,13 @@ typedef struct {
     int held;
 } want_t;
 
+typedef struct {
+    uint64_t req_id;
+    uint64_t off; /* where its bytes go */
+    uint32_t len; /* asked for */
+    int64_t deadline_ns;
+} piece_t;
+
 struct agent_prelay {
     tt_actor_t *actor;
     unsigned owner_port;
@@ -63,12 +76,14 @@ struct agent_prelay {
     tt_client_t *client;
     want_t wants[MAX_WANTS];
     size_t n_wants;
-    int cur;      /* the want being fetched, -1: none */
-    int part_fd;  /* its DIR/NAME.wav.part */
-    uint64_t off; /* bytes of it on disk */
-    uint64_t req_id;
+    int cur;                             /* the want being fetched, -1: none */
+    int part_fd;                         /* its DIR/NAME.wav.part */
+    uint64_t off;                        /* bytes of it on disk: one run from byte 0 */
+    uint64_t next_off;                   /* where the next request starts */
+    piece_t fl[AGENT_PRELAY_MAX_PIECES]; /* requests in flight, oldest first */
     int in_flight;
-    int64_t deadline_ns, retry_ns;
+    int pieces; /* how many may be in flight */
+    int64_t retry_ns;
     int backoff_ms;
     double tokens;
     int64_t tokens_ns;
@@ -196,11 +211,13 @@ static void job_close(agent_prelay_t *p)
     p->in_flight = 0;
 }
 
-/* This attempt failed: new socket, the same file again after the backoff. */
+/* This attempt failed: new socket (no late reply of the old one can
+ * arrive), the same file again from the .part's end after the backoff. */
 static void attempt_failed(agent_prelay_t *p, const char *reason)
 {
     tt_client_destroy(&p->client);
     p->in_flight = 0;
+    p->next_off = p->off;
     p->retry_ns = tt_time_mono_ns() + (int64_t)p->backoff_ms * 1000000;
     tt_diag_warn("prelays: fetch of %s interrupted at %llu: %s; again in %d ms",
                  p->cur >= 0 ? p->wants[p->cur].e.file : "?", (unsigned long long)p->off, reason,
@@ -229,6 +246,7 @@ static void job_next(agent_prelay_t *p)
         p->off = (uint64_t)st.st_size;
         if (p->off > w->e.size && ftruncate(p->part_fd, 0) == 0)
             p->off = 0; /* longer than the file: not ours */
+        p->next_off = p->off;
         tt_diag_info("prelays: fetching %s (record %llu) from %llu of %llu bytes", w->e.file,
                      (unsigned long long)w->e.seq, (unsigned long long)p->off,
                      (unsigned long long)w->e.size);
@@ -267,12 +285,13 @@ static void job_finish(agent_prelay_t *p)
     mark_held(p, w, 1);
 }
 
-/* Asks for the next piece, when the port is known and pacing allows.
+/* Asks for the next piece, when the port is known and pacing allows (the
+ * caller checks there is room in flight and bytes left to ask for).
  * Returns ms until pacing allows it, or -1. */
 static int request_piece(agent_prelay_t *p)
 {
     const tt_media_entry_t *e = &p->wants[p->cur].e;
-    uint64_t left = e->size - p->off;
+    uint64_t left = e->size - p->next_off;
     uint32_t n = left > PIECE ? PIECE : (uint32_t)left;
     int64_t now = tt_time_mono_ns();
     if (p->rate) { /* token bucket; smaller pieces under a low cap */
@@ -298,7 +317,7 @@ static int request_piece(agent_prelay_t *p)
     Tutti__Envelope env = TUTTI__ENVELOPE__INIT;
     Tutti__MediaFetch f = TUTTI__MEDIA_FETCH__INIT;
     f.seq = e->seq;
-    f.offset = p->off;
+    f.offset = p->next_off;
     f.max_bytes = n;
     env.body_case = TUTTI__ENVELOPE__BODY_MEDIA_FETCH;
     env.media_fetch = &f;
@@ -306,23 +325,48 @@ static int request_piece(agent_prelay_t *p)
         attempt_failed(p, why);
         return -1;
     }
-    p->req_id = env.request_id;
-    p->in_flight = 1;
-    p->deadline_ns = now + (int64_t)p->timeout_ms * 1000000;
+    piece_t *pc = &p->fl[p->in_flight++];
+    pc->req_id = env.request_id;
+    pc->off = p->next_off;
+    pc->len = n;
+    pc->deadline_ns = now + (int64_t)p->timeout_ms * 1000000;
+    p->next_off += n;
+    return -1;
+}
+
+/* Asks for pieces until `pieces` are in flight, the file is all asked
+ * for, or pacing says wait (then ms until it allows; else -1). */
+static int request_pieces(agent_prelay_t *p)
+{
+    while (p->cur >= 0 && p->in_flight < p->pieces && p->next_off < p->wants[p->cur].e.size) {
+        int before = p->in_flight;
+        int pace_ms = request_piece(p);
+        if (pace_ms >= 0 || p->in_flight == before)
+            return pace_ms;
+    }
     return -1;
 }
 
 static void on_reply(agent_prelay_t *p, const Tutti__Envelope *env)
 {
-    if (p->cur < 0 || !p->in_flight || env->request_id != p->req_id)
-        return; /* an answer to an earlier attempt */
-    p->in_flight = 0;
+    int k = 0;
+    while (k < p->in_flight && p->fl[k].req_id != env->request_id)
+        k++;
+    if (p->cur < 0 || k == p->in_flight)
+        return;  /* an answer to an earlier attempt */
+    if (k > 0) { /* replies come in order: the ones before it will not */
+        attempt_failed(p, "a reply came before an earlier one");
+        return;
+    }
+    piece_t pc = p->fl[0];
+    memmove(&p->fl[0], &p->fl[1], (size_t)(--p->in_flight) * sizeof *p->fl);
     want_t *w = &p->wants[p->cur];
     if (env->body_case == TUTTI__ENVELOPE__BODY_ERROR) {
         int code = env->error->code ? -(int)env->error->code : TT_ERR_PROTOCOL;
         if (code == TT_ERR_DENIED || code == TT_ERR_NOTFOUND) {
             tt_diag_warn("prelays: %s refused: %s; not fetched", w->e.file, env->error->message);
-            w->held = -1; /* never: the coordinator says it is not ours */
+            w->held = -1;                  /* never: the coordinator says it is not ours */
+            tt_client_destroy(&p->client); /* the other pieces' answers are moot */
             job_close(p);
             return;
         }
@@ -331,16 +375,19 @@ static void on_reply(agent_prelay_t *p, const Tutti__Envelope *env)
     }
     const Tutti__MediaData *d =
         env->body_case == TUTTI__ENVELOPE__BODY_MEDIA_DATA ? env->media_data : NULL;
-    const char *bad = tt_media_data_bad(d, &w->e, p->off);
+    const char *bad = tt_media_data_bad(d, &w->e, pc.off);
     if (bad) {
         attempt_failed(p, bad);
         return;
     }
+    if (pc.off != p->off)
+        return; /* asked past a reply that came short: asked again since */
     for (size_t done = 0; done < d->data.len;) {
         ssize_t n =
             pwrite(p->part_fd, d->data.data + done, d->data.len - done, (off_t)(p->off + done));
         if (n <= 0 && errno != EINTR) {
             tt_diag_error("prelays: writing %s.part: %s", w->e.file, strerror(errno));
+            tt_client_destroy(&p->client);
             job_close(p);
             p->retry_ns = tt_time_mono_ns() + (int64_t)BACKOFF_MAX_MS * 1000000;
             return;
@@ -348,9 +395,15 @@ static void on_reply(agent_prelay_t *p, const Tutti__Envelope *env)
         done += n > 0 ? (size_t)n : 0;
     }
     p->off += d->data.len;
+    if (d->data.len < pc.len) /* the pieces asked after it start past the end: ask again */
+        p->next_off = p->off;
     p->backoff_ms = BACKOFF_MIN_MS; /* progress: the link works */
-    if (p->off == w->e.size)
+    if (p->off == w->e.size) {
+        if (p->in_flight) /* only stale pieces are left: their answers are moot */
+            tt_client_destroy(&p->client);
+        p->in_flight = 0;
         job_finish(p);
+    }
 }
 
 /* ------------------------------------------------------------ the thread */
@@ -366,6 +419,7 @@ static void on_port(void *self, const void *data, size_t len)
     p->port = port;
     tt_client_destroy(&p->client);
     p->in_flight = 0;
+    p->next_off = p->off;
     p->retry_ns = 0;
 }
 
@@ -448,16 +502,18 @@ static void prelay_actor(void *pipe, void *arg)
         int pace_ms = -1;
         if (p->cur < 0 && now >= p->retry_ns)
             job_next(p);
-        if (p->cur >= 0 && !p->in_flight && p->port && now >= p->retry_ns)
-            pace_ms = request_piece(p);
+        if (p->cur >= 0 && !p->in_flight && p->off == p->wants[p->cur].e.size)
+            job_finish(p); /* a whole .part from before a restart: nothing to ask for */
+        if (p->cur >= 0 && p->port && now >= p->retry_ns)
+            pace_ms = request_pieces(p);
         now = tt_time_mono_ns();
-        if (p->in_flight && now >= p->deadline_ns) {
+        if (p->in_flight && now >= p->fl[0].deadline_ns) {
             attempt_failed(p, "no answer in time");
             continue;
         }
         int64_t wake = now + 1000000000LL;
-        if (p->in_flight && p->deadline_ns < wake)
-            wake = p->deadline_ns;
+        if (p->in_flight && p->fl[0].deadline_ns < wake)
+            wake = p->fl[0].deadline_ns;
         if (!p->in_flight && p->retry_ns > now && p->retry_ns < wake)
             wake = p->retry_ns;
         if (pace_ms >= 0 && now + (int64_t)pace_ms * 1000000 < wake)
@@ -498,6 +554,12 @@ agent_prelay_t *agent_prelay_start(const agent_prelay_config_t *cfg, char *why)
     p->ctx = cfg->ctx;
     p->rate = cfg->rate_bytes_per_s;
     p->timeout_ms = cfg->reply_timeout_ms > 0 ? cfg->reply_timeout_ms : 10000;
+    p->pieces = cfg->pieces > 0 ? cfg->pieces : AGENT_PRELAY_PIECES;
+    if (p->pieces > AGENT_PRELAY_MAX_PIECES) {
+        tt_fail(why, TT_ERR_INVALID, "%d pieces in flight: at most %d", p->pieces,
+                AGENT_PRELAY_MAX_PIECES);
+        goto fail;
+    }
     p->backoff_ms = BACKOFF_MIN_MS;
     char probe[300];
     if (!cfg->endpoint || !cfg->dir || !cfg->server_key_z85 || !cfg->keys ||

@@ -4,7 +4,8 @@
  * kind PRELAY or GUIDE naming the rooms that must hold it (none: every
  * room). For each one naming this room the owner calls agent_prelay_want;
  * the thread fetches the file from the coordinator's upload service
- * (MediaFetch by record seq, 1 MiB pieces, one in flight) into
+ * (MediaFetch by record seq, 1 MiB pieces, `pieces` in flight: 2 by
+ * default, so the link does not idle a round trip between pieces) into
  * DIR/NAME.wav.part, resuming from the .part's length after any restart,
  * and when the last byte is in hashes the whole .part (BLAKE2b-256): only a
  * match with the signed record is fsynced and renamed to DIR/NAME.wav; a
@@ -42,7 +43,14 @@ typedef struct {
     const char *dir;            /* DATA/media: created 0700 */
     uint64_t rate_bytes_per_s;  /* 0: no cap */
     int reply_timeout_ms;       /* 0: 10000 */
+    int pieces; /* MediaFetch requests in flight, 1..AGENT_PRELAY_MAX_PIECES; 0: 2 */
 } agent_prelay_config_t;
+
+#define AGENT_PRELAY_PIECES 2 /* the default */
+/* At most: the coordinator's pipe to a peer holds 4 replies and it refuses
+ * a reader more once its outbox holds more than 64 KiB (tutti.proto,
+ * "Pipelining fetches"); 3 in flight never get there. */
+#define AGENT_PRELAY_MAX_PIECES 3
 
 typedef struct agent_prelay agent_prelay_t;
 

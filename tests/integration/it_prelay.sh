@@ -2,8 +2,9 @@
 # Prelays: an operator puts a WAV for two of three rooms (`tutti media put`);
 # each named room's agent fetches it into DATA/media and verifies it (the
 # bytes are the operator's), the third room fetches nothing. An agent
-# killed (-9) mid-fetch resumes from its .part's length; a byte changed in
-# that .part is caught by the hash and the file fetched again. While a
+# killed (-9) mid-fetch resumes from its .part's length (its fetches
+# pipelined, never refused); a byte changed in that .part is caught by
+# the hash and the file fetched again. While a
 # named room lacks the prelay (its agent stopped) `tutti roll` is refused
 # naming the room and the file; once it has caught up the roll goes. A
 # room cannot put; a prelay is never replaced under the same name; a
@@ -93,9 +94,10 @@ echo "$out" | grep -q "room london-strings lacks prelay $FILE: wait, or --force"
     fail "refusal said: $out"
 it_log "roll refused: $out"
 
-# 5. london-strings back: resumes from its .part, the hash catches the
-# changed byte, the file comes again and verifies; then the roll goes.
-agent london-strings strings
+# 5. london-strings back (3 pieces in flight): resumes from its .part, the
+# hash catches the changed byte, the file comes again and verifies; then
+# the roll goes.
+agent london-strings strings --prelay-pieces 3
 LPID=$APID
 it_wait_for 60 test -f "$IT_DIR/agent-london-strings/media/$FILE" ||
     fail "london-strings did not finish"
@@ -138,6 +140,8 @@ sheet() { "$B/tutti" takes --json | jq -c "select(.take==$1) | {prelays, prelays
     fail "take 2 on the sheet: $(sheet 2)"
 "$B/tutti" takes | grep -q "prelays: 1M1_prelay_strings.wav, 1M1_guide_click.wav (forced past: overdub:1M1_guide_click.wav)" ||
     fail "text sheet: $("$B/tutti" takes)"
+# Pipelined fetches are never refused as unread replies.
+! grep -H "unread" "$IT_DIR"/agent-*.log || fail "an agent's fetch was refused"
 it_stop "$SPID"
 it_stop "$LPID"
 it_log "PASS"
