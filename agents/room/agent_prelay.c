@@ -10,7 +10,10 @@
  * exact); a reply that comes short makes the pieces asked after it stale
  * (their bytes are dropped, the rest asked again); an error, a reply out
  * of order or a deadline passed drops the connection and every piece in
- * flight, and the next attempt asks again from the .part's length.
+ * flight, and the next attempt asks again from the .part's length. The
+ * BLAKE2b runs along with the writes (what a restart left is hashed once
+ * when the fetch resumes), so the last byte is followed by the verdict,
+ * not by a second pass over the whole file.
  */
 #define _GNU_SOURCE
 #include "agent_prelay.h"
@@ -76,10 +79,11 @@ struct agent_prelay {
     tt_client_t *client;
     want_t wants[MAX_WANTS];
     size_t n_wants;
-    int cur;                             /* the want being fetched, -1: none */
-    int part_fd;                         /* its DIR/NAME.wav.part */
-    uint64_t off;                        /* bytes of it on disk: one run from byte 0 */
-    uint64_t next_off;                   /* where the next request starts */
+    int cur;                       /* the want being fetched, -1: none */
+    int part_fd;                   /* its DIR/NAME.wav.part */
+    uint64_t off;                  /* bytes of it on disk: one run from byte 0 */
+    uint64_t next_off;             /* where the next request starts */
+    crypto_generichash_state hash; /* BLAKE2b-256 of the .part's off bytes, as they are written */
     piece_t fl[AGENT_PRELAY_MAX_PIECES]; /* requests in flight, oldest first */
     int in_flight;
     int pieces; /* how many may be in flight */
@@ -99,22 +103,35 @@ static void path_of(const agent_prelay_t *p, const char *file, const char *suffi
     snprintf(out, len, "%s/%s%s", p->dir, file, suffix);
 }
 
-/* BLAKE2b-256 of fd's first size bytes equals hash: 1, else 0. */
-static int fd_matches(agent_prelay_t *p, int fd, uint64_t size, const uint8_t *hash)
+/* st = BLAKE2b-256 state over fd's first size bytes. 0, or -1 when they
+ * cannot all be read. */
+static int hash_prefix(agent_prelay_t *p, int fd, uint64_t size, crypto_generichash_state *st)
 {
-    crypto_generichash_state st;
-    crypto_generichash_init(&st, NULL, 0, TT_MEDIA_HASH_LEN);
+    crypto_generichash_init(st, NULL, 0, TT_MEDIA_HASH_LEN);
     for (uint64_t o = 0; o < size;) {
         size_t want = size - o > PIECE ? PIECE : (size_t)(size - o);
         ssize_t got = pread(fd, p->buf, want, (off_t)o);
         if (got <= 0)
-            return 0;
-        crypto_generichash_update(&st, p->buf, (size_t)got);
+            return -1;
+        crypto_generichash_update(st, p->buf, (size_t)got);
         o += (uint64_t)got;
     }
+    return 0;
+}
+
+/* The state's hash equals hash: 1, else 0. */
+static int state_matches(crypto_generichash_state *st, const uint8_t *hash)
+{
     uint8_t h[TT_MEDIA_HASH_LEN];
-    crypto_generichash_final(&st, h, sizeof h);
+    crypto_generichash_final(st, h, sizeof h);
     return sodium_memcmp(h, hash, sizeof h) == 0;
+}
+
+/* BLAKE2b-256 of fd's first size bytes equals hash: 1, else 0. */
+static int fd_matches(agent_prelay_t *p, int fd, uint64_t size, const uint8_t *hash)
+{
+    crypto_generichash_state st;
+    return hash_prefix(p, fd, size, &st) == 0 && state_matches(&st, hash);
 }
 
 /* 1 when index.json lists e's seq with e's hash (the file was verified). */
@@ -246,6 +263,18 @@ static void job_next(agent_prelay_t *p)
         p->off = (uint64_t)st.st_size;
         if (p->off > w->e.size && ftruncate(p->part_fd, 0) == 0)
             p->off = 0; /* longer than the file: not ours */
+        /* The hash runs along as pieces are written: what a restart left
+         * is hashed once here, not the whole file again at the end. */
+        if (hash_prefix(p, p->part_fd, p->off, &p->hash) != 0) {
+            tt_diag_warn("prelays: %s.part cannot be read back (%s); starting it over", w->e.file,
+                         strerror(errno));
+            p->off = 0;
+            if (ftruncate(p->part_fd, 0) != 0 || hash_prefix(p, p->part_fd, 0, &p->hash) != 0) {
+                job_close(p);
+                p->retry_ns = tt_time_mono_ns() + (int64_t)BACKOFF_MAX_MS * 1000000;
+                return;
+            }
+        }
         p->next_off = p->off;
         tt_diag_info("prelays: fetching %s (record %llu) from %llu of %llu bytes", w->e.file,
                      (unsigned long long)w->e.seq, (unsigned long long)p->off,
@@ -261,7 +290,7 @@ static void job_finish(agent_prelay_t *p)
     path_of(p, w->e.file, ".part", part, sizeof part);
     path_of(p, w->e.file, "", final, sizeof final);
     char why[TT_WHY_LEN];
-    if (!fd_matches(p, p->part_fd, w->e.size, w->e.hash)) {
+    if (!state_matches(&p->hash, w->e.hash)) {
         tt_diag_warn("prelays: %s does not hash to record %llu's BLAKE2b (a damaged or altered "
                      ".part); discarded, fetching it again from the start",
                      w->e.file, (unsigned long long)w->e.seq);
@@ -394,6 +423,7 @@ static void on_reply(agent_prelay_t *p, const Tutti__Envelope *env)
         }
         done += n > 0 ? (size_t)n : 0;
     }
+    crypto_generichash_update(&p->hash, d->data.data, d->data.len);
     p->off += d->data.len;
     if (d->data.len < pc.len) /* the pieces asked after it start past the end: ask again */
         p->next_off = p->off;

@@ -7,8 +7,9 @@
  * (MediaFetch by record seq, 1 MiB pieces, `pieces` in flight: 2 by
  * default, so the link does not idle a round trip between pieces) into
  * DIR/NAME.wav.part, resuming from the .part's length after any restart,
- * and when the last byte is in hashes the whole .part (BLAKE2b-256): only a
- * match with the signed record is fsynced and renamed to DIR/NAME.wav; a
+ * and hashes the whole .part (BLAKE2b-256, as the bytes are written; what a
+ * restart left is read back once when it resumes): only a match with the
+ * signed record is fsynced and renamed to DIR/NAME.wav; a
  * mismatch (a damaged or tampered .part) is removed and fetched again from
  * byte 0. A lost connection or an unreachable coordinator is retried with
  * backoff (0.5 s doubling to 5 s); a refusal (the record is not for this

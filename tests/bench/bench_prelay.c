@@ -37,29 +37,31 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "Usage: tutti-bench-prelay [--mib N] [--rate-mbit R] [--prelay-rate RATE] [--idle S]\n"
-            "\n"
-            "Puts an N MiB WAV stem (48 kHz, 24-bit stereo, random samples) as a prelay\n"
-            "for three rooms (`tutti media put 1M1 FILE --kind prelay --rooms r1,r2,r3`,\n"
-            "straight to a real tutti-coordinator on loopback). Each room's tutti-agent\n"
-            "reaches the coordinator only through its own tutti-netsim capped at R Mbit/s\n"
-            "both ways, and traces its session-time error every 10 ms (r1 on an injected\n"
-            "clock: offset 2.5 s, +150 ppm). Prints JSON:\n"
-            "  bytes, rooms, fetch_s (per room, from the put's record until the room's\n"
-            "  index.json lists the file verified), goodput_ratio (min over rooms of\n"
-            "  bytes / fetch_s / cap), hash_match (every room's copy hashes as the\n"
-            "  original), put_s, clock_p99_us_idle (S_idle seconds before the put),\n"
-            "  clock_p99_us_during and clock_max_us_during (from the record until the\n"
-            "  last room holds the file), per-room p99s, samples.\n"
-            "\n"
-            "  --mib N            stem size in MiB (default 200)\n"
-            "  --rate-mbit R      each room's link cap (default 100)\n"
-            "  --prelay-rate RATE passed to each agent (bytes/s, e.g. 12.5M; default none)\n"
-            "  --idle S           idle clock window before the put (default 10)\n"
-            "\n"
-            "Set BENCH_KEEP=1 to keep the temp dir (logs, traces, netsim --stats).\n"
-            "Example: tutti-bench-prelay --mib 16 --idle 3\n");
+    fprintf(out, "Usage: tutti-bench-prelay [--mib N] [--rate-mbit R] [--prelay-rate RATE]\n"
+                 "                          [--prelay-pieces N] [--idle S]\n"
+                 "\n"
+                 "Puts an N MiB WAV stem (48 kHz, 24-bit stereo, random samples) as a prelay\n"
+                 "for three rooms (`tutti media put 1M1 FILE --kind prelay --rooms r1,r2,r3`,\n"
+                 "straight to a real tutti-coordinator on loopback). Each room's tutti-agent\n"
+                 "reaches the coordinator only through its own tutti-netsim capped at R Mbit/s\n"
+                 "both ways, and traces its session-time error every 10 ms (r1 on an injected\n"
+                 "clock: offset 2.5 s, +150 ppm). Prints JSON:\n"
+                 "  bytes, rooms, fetch_s (per room, from the put's record until the room's\n"
+                 "  index.json lists the file verified), goodput_ratio (min over rooms of\n"
+                 "  bytes / fetch_s / cap), hash_match (every room's copy hashes as the\n"
+                 "  original), put_s, clock_p99_us_idle (S_idle seconds before the put),\n"
+                 "  clock_p99_us_during and clock_max_us_during (from the record until the\n"
+                 "  last room holds the file), per-room p99s, samples.\n"
+                 "\n"
+                 "  --mib N            stem size in MiB (default 200)\n"
+                 "  --rate-mbit R      each room's link cap (default 100)\n"
+                 "  --prelay-rate RATE passed to each agent (bytes/s, e.g. 12.5M; default none)\n"
+                 "  --prelay-pieces N  passed to each agent (fetch requests in flight; default:\n"
+                 "                     the agent's, 2)\n"
+                 "  --idle S           idle clock window before the put (default 10)\n"
+                 "\n"
+                 "Set BENCH_KEEP=1 to keep the temp dir (logs, traces, netsim --stats).\n"
+                 "Example: tutti-bench-prelay --mib 16 --idle 3\n");
 }
 
 /* Runs a sibling program to its end; its exit status, or -1. */
@@ -254,7 +256,7 @@ static void netsim_stats(const char *log, char *out, size_t len)
 int main(int argc, char **argv)
 {
     double mib = 200, rate_mbit = 100, idle = 10;
-    const char *prelay_rate = NULL;
+    const char *prelay_rate = NULL, *prelay_pieces = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -266,6 +268,8 @@ int main(int argc, char **argv)
             rate_mbit = atof(v), i++;
         else if (!strcmp(a, "--prelay-rate") && v)
             prelay_rate = v, i++;
+        else if (!strcmp(a, "--prelay-pieces") && v)
+            prelay_pieces = v, i++;
         else if (!strcmp(a, "--idle") && v)
             idle = atof(v), i++;
         else {
@@ -408,6 +412,10 @@ int main(int argc, char **argv)
             aargv[k++] = "--clock-skew-ppm";
             aargv[k++] = "150";
         }
+        if (prelay_pieces) {
+            aargv[k++] = "--prelay-pieces";
+            aargv[k++] = (char *)prelay_pieces;
+        }
         if (prelay_rate) {
             aargv[k++] = "--prelay-rate";
             aargv[k++] = (char *)prelay_rate;
@@ -523,6 +531,8 @@ int main(int argc, char **argv)
     json_object_set_new(o, "rooms", json_integer(ROOMS));
     json_object_set_new(o, "rate_mbit", json_real(rate_mbit));
     json_object_set_new(o, "prelay_rate", prelay_rate ? json_string(prelay_rate) : json_null());
+    json_object_set_new(o, "prelay_pieces",
+                        prelay_pieces ? json_integer(atoi(prelay_pieces)) : json_null());
     json_object_set_new(o, "put_s", json_real((double)(put_to - put_from) / 1e9));
     json_object_set_new(o, "fetch_s", fetch);
     json_object_set_new(o, "goodput_ratio", json_real(min_ratio));

@@ -8,8 +8,9 @@
  * than asked): the pieces asked past it are dropped and asked again, the
  * file still verifies. A lost reply (the next one comes first): the agent
  * drops the connection and asks again from what it holds, on a new one. A
- * whole .part from before a restart verifies without a request. More
- * than 3 in flight is refused at start.
+ * whole .part from before a restart verifies without a request; one with
+ * a changed byte is caught and fetched again. More than 3 in flight is
+ * refused at start.
  */
 #define _GNU_SOURCE
 #include <setjmp.h>
@@ -330,12 +331,40 @@ static void test_whole_part(void **state)
     fx_teardown(&f);
 }
 
+/* A .part left by a restart with a byte changed since: the fetch resumes
+ * from its length, the hash (the kept bytes hashed once, the rest as they
+ * come) catches it at the end, and the file comes again from byte 0. */
+static void test_changed_part(void **state)
+{
+    (void)state;
+    fx_t f;
+    fx_setup(&f);
+    char path[128];
+    snprintf(path, sizeof path, "%s/1M1_prelay_x.wav.part", f.dir);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    assert_true(fd >= 0);
+    const size_t kept = (2 << 20) + 5;
+    assert_int_equal(write(fd, f.data, kept), (ssize_t)kept);
+    assert_int_equal(pwrite(fd, "X", 1, 1000), 1);
+    close(fd);
+    agent_prelay_t *p = fx_start(&f, 0);
+    assert_int_equal(serve(&f, p, SERVE_ALL, 15000), 1);
+    agent_prelay_stop(&p);
+    check_held(&f);
+    assert_int_equal(f.offsets[0], kept);
+    size_t restart = 0;
+    while (restart < f.n_reqs && f.offsets[restart] != 0)
+        restart++;
+    assert_true(restart < f.n_reqs); /* asked again from byte 0 */
+    fx_teardown(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_two_in_flight), cmocka_unit_test(test_three_in_flight),
         cmocka_unit_test(test_short_replies), cmocka_unit_test(test_lost_reply),
-        cmocka_unit_test(test_whole_part),
+        cmocka_unit_test(test_whole_part),    cmocka_unit_test(test_changed_part),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
