@@ -709,8 +709,9 @@ static void guide_usage(FILE *out)
             "                capture's BWF TimeReference: the take's bars on the same bars;\n"
             "                a file starts with its handles and count-off, so --at BAR puts\n"
             "                those on BAR)\n"
-            "  --name N      its name in the file name (default: tN-R, cut to 32 characters;\n"
-            "                1..32 of letters, digits, '.', '_', '-')\n"
+            "  --name N      its name in the file name (default: tN-R, or tN-R-I when the\n"
+            "                room recorded several inputs, cut to 32 characters; 1..32 of\n"
+            "                letters, digits, '.', '_', '-')\n"
             "  -h, --help    this text\n"
             "\n"
             "Roles: operator. On success one line to stdout: \"FILE SIZE seq SEQ\"; the same\n"
@@ -804,16 +805,9 @@ static int cmd_guide(int argc, char **argv, const cli_media_conn_t *conn)
     }
     Tutti__Media m = TUTTI__MEDIA__INIT;
     m.kind = TUTTI__MEDIA_KIND__MEDIA_KIND_GUIDE;
-    char name[TT_MEDIA_MAX_NAME + 1]; /* the default is cut to fit */
-    if (a.name)
-        snprintf(name, sizeof name, "%s", a.name);
-    else
-        snprintf(name, sizeof name, "t%ld-%s", take, room);
-    if (!tt_name_ok(a.name ? a.name : name, TT_MEDIA_MAX_NAME, 0)) {
-        fprintf(stderr,
-                "tutti media: name '%s': 1 to %d of letters, digits, '.', '_' or '-' "
-                "(give --name)\n",
-                a.name ? a.name : name, TT_MEDIA_MAX_NAME);
+    if (a.name && !tt_name_ok(a.name, TT_MEDIA_MAX_NAME, 0)) {
+        fprintf(stderr, "tutti media: name '%s': 1 to %d of letters, digits, '.', '_' or '-'\n",
+                a.name, TT_MEDIA_MAX_NAME);
         return EXIT_USAGE;
     }
     char rooms_buf[TT_MEDIA_MAX_ROOMS * (TT_ACCESS_MAX_NAME + 1) + 1];
@@ -829,14 +823,7 @@ static int cmd_guide(int argc, char **argv, const cli_media_conn_t *conn)
     }
     m.rooms = rooms;
     m.cue = (char *)a.cue;
-    m.name = name;
     m.at_bar = (int32_t)bar;
-    char file[TT_MEDIA_MAX_FILE + 1], fps_name[16];
-    if (tt_media_record_file_name(&m, file, sizeof file) != 0) {
-        fprintf(stderr, "tutti media: no file name can be made of cue %s and name %s\n", a.cue,
-                name);
-        return EXIT_USAGE;
-    }
     media_conn_t mc;
     int rc = media_connect(conn, &mc);
     if (rc != 0)
@@ -849,6 +836,31 @@ static int cmd_guide(int argc, char **argv, const cli_media_conn_t *conn)
         fprintf(stderr, "tutti media: %s\n", why);
         media_close(&mc);
         return r == TT_ERR_INVALID ? EXIT_USAGE : EXIT_FAIL;
+    }
+    /* The default name: tN-ROOM, and its input when the room recorded
+     * several (the same every time it is asked for, cut to fit). */
+    char name[TT_MEDIA_MAX_NAME + 1], file[TT_MEDIA_MAX_FILE + 1], fps_name[16];
+    size_t inputs = 0;
+    for (size_t i = 0; i < mc.st.media.n; i++) {
+        const tt_media_entry_t *e = &mc.st.media.items[i];
+        inputs += !tt_media_is_put(e) && e->take == cap->take && !strcmp(e->cue, cap->cue) &&
+                  !strcmp(e->room, cap->room);
+    }
+    char full[TT_MEDIA_MAX_NAME + TT_ACCESS_MAX_NAME + TT_MEDIA_MAX_INPUT + 32];
+    if (a.name)
+        snprintf(full, sizeof full, "%s", a.name);
+    else if (inputs > 1)
+        snprintf(full, sizeof full, "t%ld-%s-%s", take, room, cap->input);
+    else
+        snprintf(full, sizeof full, "t%ld-%s", take, room);
+    snprintf(name, sizeof name, "%.*s", TT_MEDIA_MAX_NAME, full);
+    m.name = name;
+    if (tt_media_record_file_name(&m, file, sizeof file) != 0) {
+        fprintf(stderr,
+                "tutti media: no file name can be made of cue %s and name %s: give --name\n", a.cue,
+                name);
+        media_close(&mc);
+        return EXIT_USAGE;
     }
     m.source_seq = cap->seq;
     m.size = cap->size;
