@@ -30,7 +30,7 @@ _Static_assert(sizeof(tt_session_call_event_t) == 184, "tt_session_call_event_t 
 _Static_assert(sizeof(tt_transport_t) == 96, "tt_transport_t changed");
 _Static_assert(sizeof(tt_call_t) == 1208, "tt_call_t changed");
 _Static_assert(sizeof(tt_rules_t) == 152, "tt_rules_t changed");
-_Static_assert(sizeof(tt_media_entry_t) == 1544, "tt_media_entry_t changed");
+_Static_assert(sizeof(tt_media_entry_t) == 1552, "tt_media_entry_t changed");
 #endif
 
 /* ------------------------------------------------------------ encode */
@@ -752,6 +752,7 @@ static int diff_media(const tt_media_entry_t *a, const tt_media_entry_t *b, size
     SAME_STR(a->at_fps, b->at_fps, "media[%zu].at_fps", i);
     SAME_INT(a->channels, b->channels, "media[%zu].channels", i);
     SAME_INT(a->frames, b->frames, "media[%zu].frames", i);
+    SAME_INT(a->source_seq, b->source_seq, "media[%zu].source_seq", i);
     return 0;
 }
 
