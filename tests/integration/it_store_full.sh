@@ -9,14 +9,28 @@ it_setup
 big=$(head -c 3900 /dev/zero | tr '\0' x)
 
 fill() { # fill LABEL: notes until one is refused; sets ACKED, ERR
+    # Eight writers at a time (each note is a process of its own, and the
+    # coordinator commits concurrent writes in one group), until a batch
+    # has a refusal. Every note is counted: acknowledged or refused.
     ACKED=0
     ERR=""
-    for i in $(seq 1 2000); do
-        if ! out=$("$B/tutti" note "$big $i" 2>&1); then
-            ERR=$out
+    local batch
+    for batch in $(seq 0 249); do
+        rm -f "$IT_DIR"/fill.*
+        for i in $(seq 1 8); do
+            (if out=$("$B/tutti" note "$big $batch.$i" 2>&1); then
+                : >"$IT_DIR/fill.ok.$i"
+            else
+                echo "$out" >"$IT_DIR/fill.err.$i"
+            fi) &
+            FILL_PIDS[$i]=$!
+        done
+        for i in $(seq 1 8); do wait "${FILL_PIDS[$i]}"; done
+        ACKED=$((ACKED + $(ls "$IT_DIR"/fill.ok.* 2>/dev/null | wc -l)))
+        if ls "$IT_DIR"/fill.err.* >/dev/null 2>&1; then
+            ERR=$(cat "$IT_DIR"/fill.err.*)
             return 0
         fi
-        ACKED=$((ACKED + 1))
     done
     fail "$1: 2000 notes of 3.9 kB fitted: nothing filled up"
 }
