@@ -15,16 +15,22 @@
  * and tied to session time as agent_click ties the click: session =
  * origin + (cue - c_from). The files sound from the from-bar's downbeat
  * (from bar 1: from the pickup) until the stop, exactly: a roll from a
- * later bar starts each file mid-way, silence comes before a file's first
- * sample and after its last, the count-off itself is silent, and nothing
- * sounds without a roll. Every file sample lands on the first output
- * sample at or after its instant on the session clock (as a click's first
- * sample does), so a room whose sound card runs fast or slow stays on the
- * click: drop-sample varispeed, which repeats or skips one sample every
- * 1e6/ppm samples (a card 50 ppm off: every 20000). Linear interpolation
- * would sound smoother but smears an onset over the sample before it.
+ * later bar starts each file mid-way, silence comes before a file and
+ * after it (but for the filter's reach, 16 samples, where a file starts or
+ * ends abruptly), the count-off itself is silent, and nothing sounds
+ * without a roll. Output sample i takes the file's value at its own
+ * session instant t: file position (t - start) * rate, read between the
+ * file's samples by a windowed-sinc fractional-delay filter (32 taps,
+ * tabulated; its passband and error are stated in agent_playback.c). So a
+ * file's events land where the map puts them to a fraction of a sample, as
+ * the clicks do, and a room whose sound card runs fast or slow stays on the
+ * click by reading the file a little faster or slower (band-limited
+ * varispeed, no repeated or skipped samples). A file's samples that fall
+ * on output samples play unchanged. Gates (the window's open, the stop)
+ * stay on whole samples: the first output sample at or after the instant.
  *
- * Lifetimes: a roll borrows the loaded files of the agent_playback_t it
+ * Lifetimes: a roll borrows the loaded files (and the filter) of the
+ * agent_playback_t it
  * was made from, which must outlive it (files are never unloaded while the
  * agent runs). Real-time rules: load, roll_new and roll_free allocate and
  * run outside the audio path; agent_playback_set_stop and
