@@ -46,6 +46,35 @@ typedef struct {
 int tt_onsets_read(const char *wav_path, int whole_samples, tt_onsets_t *out, char *why);
 void tt_onsets_free(tt_onsets_t *o);
 
+/* A known sound to find copies of (a prelay's burst): channel 1 samples. */
+typedef struct {
+    float *x; /* owned */
+    size_t n;
+    int rate;
+} tt_onsets_ref_t;
+
+/* The reference: channel 1 of path from its first sample above 0.05 (the
+ * sound's onset, taken to be on that sample: the file as made) for up to
+ * ms (1..1000), without the silence after it. Give it the whole sound (to
+ * its end, before the next): the fit below models a copy as exactly this.
+ * Free with tt_onsets_ref_free. */
+int tt_onsets_ref_load(const char *path, double ms, tt_onsets_ref_t *ref, char *why);
+void tt_onsets_ref_free(tt_onsets_ref_t *ref);
+
+/* Onsets of copies of ref in a WAV at ref's rate, placed to a fraction of a
+ * sample however they were rendered: a fractional-delay reader (the room
+ * agent's prelay playback) rings before a hard onset, which a threshold
+ * takes for the onset and the click model cannot fit. Each copy is found
+ * where a sample exceeds 0.05 after 5 ms below 0.05 (the ringing stays
+ * under it but for a sample or two), then placed by least squares: the
+ * position (and gain) at which ref read band-limited (the sinc sum over
+ * its samples) best matches the WAV from 16 samples before the onset to
+ * 5 ms after it, within 8 samples of the coarse onset. A copy on a
+ * simulated clock (the JSON's test_clock) is modelled stretched as that
+ * clock stretched it. The same clock mapping as tt_onsets_read. */
+int tt_onsets_read_ref(const char *wav_path, const tt_onsets_ref_t *ref, tt_onsets_t *out,
+                       char *why);
+
 /* Pairs each onset of b with the nearest onset of a (within 5 ms) and
  * reports how many paired and the largest |b - a| in samples at a->rate. */
 void tt_onsets_compare(const tt_onsets_t *a, const tt_onsets_t *b, size_t *paired,
