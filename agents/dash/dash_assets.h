@@ -1,18 +1,13 @@
 /* dash_assets: the dashboard's HTML, CSS and JavaScript, compiled in from
- * agents/dash/ by agents/dash_embed.cmake. */
+ * agents/dash/web/ by common/web/tt_web_embed.cmake. */
 #ifndef DASH_ASSETS_H
 #define DASH_ASSETS_H
 
 #include <stddef.h>
 
-typedef struct {
-    const char *path; /* "/index.html" */
-    const char *content_type;
-    const unsigned char *data;
-    size_t len;
-} dash_asset_t;
+#include "tt_web.h"
 
-extern const dash_asset_t dash_assets[];
+extern const tt_web_asset_t dash_assets[];
 extern const size_t dash_asset_count;
 
 #endif

@@ -1,5 +1,5 @@
-/* dash_http: the dashboard's web server (libmicrohttpd, a thread per
- * browser connection).
+/* dash_http: the dashboard's routes on the shared web server (tt_web:
+ * libmicrohttpd, a thread per browser connection).
  *
  * Serves the compiled-in page, the state as JSON and as server-sent events
  * (from dash_hub), the report CSV (a download, "SESSION-report.csv"), and
@@ -10,14 +10,14 @@
  * then wraps the call, and is refused before any of it unless a call
  * runs.
  *
- * Access: with a password (required when bound beyond loopback) every
- * route but the login page wants a session cookie from POST /login; every
- * POST carries the session's CSRF token in X-CSRF-Token, password or not.
- * A read-only dashboard refuses every POST with 403. Limits (dash_guard,
- * dash_http.c): the Host header must name loopback when there is no
- * password; wrong passwords are throttled per client address (429); idle
- * connections close after idle_timeout_s; at most 32 live event streams
- * (more get 503), 256 connections, 64 from one address.
+ * Access (tt_web): with a password (required when bound beyond loopback)
+ * every route but the login page wants a session cookie from POST /login;
+ * every POST carries the session's CSRF token in X-CSRF-Token, password or
+ * not. A read-only dashboard refuses every POST with 403. Limits
+ * (tt_web_guard, tt_web.c): the Host header must name loopback when there
+ * is no password; wrong passwords are throttled per client address (429);
+ * idle connections close after idle_timeout_s; at most 32 live event
+ * streams (more get 503), 256 connections, 64 from one address.
  */
 #ifndef DASH_HTTP_H
 #define DASH_HTTP_H
@@ -25,6 +25,7 @@
 #include "dash_hub.h"
 #include "tt_keys.h"
 #include "tt_rules.h"
+#include "tt_web.h"
 
 typedef struct {
     const char *host;     /* IPv4 address to bind, e.g. "127.0.0.1" */
@@ -44,7 +45,7 @@ typedef struct {
     unsigned idle_timeout_s;
 } dash_http_config_t;
 
-#define DASH_IDLE_TIMEOUT_S 15
+#define DASH_IDLE_TIMEOUT_S TT_WEB_IDLE_TIMEOUT_S
 
 typedef struct dash_http dash_http_t;
 

@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <pthread.h>
-#include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,12 +14,6 @@ typedef struct {
     char *json; /* owned */
 } ring_entry_t;
 
-typedef struct {
-    char id[DASH_TOKEN_HEX + 1];
-    char csrf[DASH_TOKEN_HEX + 1];
-    uint64_t born; /* login order, for dropping the oldest */
-} session_t;
-
 struct dash_hub {
     pthread_mutex_t lock;
     pthread_cond_t changed;
@@ -31,8 +24,6 @@ struct dash_hub {
     size_t ring_head, ring_len; /* oldest at ring_head */
     char *report;               /* owned */
     char report_name[DASH_REPORT_NAME];
-    session_t sessions[DASH_MAX_SESSIONS];
-    uint64_t logins;
 };
 
 dash_hub_t *dash_hub_new(void)
@@ -58,7 +49,6 @@ void dash_hub_destroy(dash_hub_t **self_p)
         free(h->ring[i].json);
     free(h->state);
     free(h->report);
-    sodium_memzero(h->sessions, sizeof h->sessions);
     pthread_cond_destroy(&h->changed);
     pthread_mutex_destroy(&h->lock);
     free(h);
@@ -233,56 +223,4 @@ void dash_hub_shutdown(dash_hub_t *h)
     h->closing = 1;
     pthread_cond_broadcast(&h->changed);
     pthread_mutex_unlock(&h->lock);
-}
-
-static void random_hex(char out[DASH_TOKEN_HEX + 1])
-{
-    uint8_t raw[DASH_TOKEN_HEX / 2];
-    randombytes_buf(raw, sizeof raw);
-    sodium_bin2hex(out, DASH_TOKEN_HEX + 1, raw, sizeof raw);
-    sodium_memzero(raw, sizeof raw);
-}
-
-int dash_hub_login(dash_hub_t *h, char id[DASH_TOKEN_HEX + 1], char csrf[DASH_TOKEN_HEX + 1])
-{
-    random_hex(id);
-    random_hex(csrf);
-    pthread_mutex_lock(&h->lock);
-    size_t slot = 0;
-    for (size_t i = 0; i < DASH_MAX_SESSIONS; i++) {
-        if (!h->sessions[i].id[0]) {
-            slot = i;
-            break;
-        }
-        if (h->sessions[i].born < h->sessions[slot].born)
-            slot = i;
-    }
-    session_t *s = &h->sessions[slot];
-    memcpy(s->id, id, DASH_TOKEN_HEX + 1);
-    memcpy(s->csrf, csrf, DASH_TOKEN_HEX + 1);
-    s->born = ++h->logins;
-    pthread_mutex_unlock(&h->lock);
-    return 0;
-}
-
-int dash_token_equal(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    if (la != lb || la == 0)
-        return 0;
-    return sodium_memcmp(a, b, la) == 0;
-}
-
-int dash_hub_session(dash_hub_t *h, const char *id, char csrf[DASH_TOKEN_HEX + 1])
-{
-    int found = 0;
-    pthread_mutex_lock(&h->lock);
-    for (size_t i = 0; i < DASH_MAX_SESSIONS && !found; i++) {
-        if (h->sessions[i].id[0] && dash_token_equal(h->sessions[i].id, id)) {
-            memcpy(csrf, h->sessions[i].csrf, DASH_TOKEN_HEX + 1);
-            found = 1;
-        }
-    }
-    pthread_mutex_unlock(&h->lock);
-    return found;
 }

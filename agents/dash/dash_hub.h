@@ -3,8 +3,8 @@
  * The main thread owns the replica and every ZeroMQ socket; libmicrohttpd
  * serves each browser on a thread of its own. They share exactly this: the
  * latest state JSON, a ring of recent record summaries (so a browser that
- * reconnects resumes from the last sequence it saw), the report CSV, and
- * the login sessions. Everything is copied in and out under one mutex; a
+ * reconnects resumes from the last sequence it saw) and the report CSV
+ * (login sessions are tt_web's). Everything is copied in and out under one mutex; a
  * condition variable wakes the event streams when something new arrives.
  */
 #ifndef DASH_HUB_H
@@ -14,8 +14,6 @@
 #include <stdint.h>
 
 #define DASH_RING 1024       /* record summaries kept for resuming streams */
-#define DASH_MAX_SESSIONS 64 /* logged-in browsers */
-#define DASH_TOKEN_HEX 64    /* 32 random bytes as hex */
 #define DASH_REPORT_NAME 160 /* the report's file name, NUL included */
 
 typedef struct dash_hub dash_hub_t;
@@ -46,15 +44,5 @@ char *dash_hub_next_events(dash_hub_t *h, uint64_t *last_seq, uint64_t *version,
 
 /* Wakes every waiting stream and makes them end. */
 void dash_hub_shutdown(dash_hub_t *h);
-
-/* Login sessions: a new session id and its CSRF token (hex, NUL-terminated).
- * The oldest session is dropped when the table is full. 0 or -1. */
-int dash_hub_login(dash_hub_t *h, char id[DASH_TOKEN_HEX + 1], char csrf[DASH_TOKEN_HEX + 1]);
-/* The CSRF token of session id, copied into csrf; 1 if the session exists. */
-int dash_hub_session(dash_hub_t *h, const char *id, char csrf[DASH_TOKEN_HEX + 1]);
-
-/* 1 when the two NUL-terminated tokens are equal, in constant time for
- * equal lengths. */
-int dash_token_equal(const char *a, const char *b);
 
 #endif

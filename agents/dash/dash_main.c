@@ -24,12 +24,12 @@
 #include "tt_store.h"
 #include "tt_time.h"
 #include "tt_tz.h"
+#include "tt_web.h"
 #include "tt_wire.h"
 
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
-#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -235,24 +235,6 @@ static void publish_state(dash_t *d, status_poll_t *p, int read_only,
     }
 }
 
-static int split_http(const char *spec, char *host, size_t cap, unsigned *port)
-{
-    const char *colon = strrchr(spec, ':');
-    long p;
-    if (!colon || (size_t)(colon - spec) >= cap || colon == spec ||
-        tt_opts_parse_long(colon + 1, 0, 65535, &p) != 0)
-        return -1;
-    memcpy(host, spec, (size_t)(colon - spec));
-    host[colon - spec] = '\0';
-    *port = (unsigned)p;
-    return 0;
-}
-
-static int is_loopback(const char *host)
-{
-    return strncmp(host, "127.", 4) == 0;
-}
-
 int main(int argc, char **argv)
 {
     tt_conn_opts_t conn = {0};
@@ -309,11 +291,11 @@ int main(int argc, char **argv)
     }
     char host[64];
     unsigned port;
-    if (split_http(http, host, sizeof host, &port) != 0) {
+    if (tt_web_parse_listen(http, host, sizeof host, &port) != 0) {
         fprintf(stderr, "tutti-dash: --http wants HOST:PORT, e.g. 127.0.0.1:8080\n");
         return 2;
     }
-    if (!is_loopback(host) && !password_file) {
+    if (!tt_web_is_loopback(host) && !password_file) {
         fprintf(stderr,
                 "tutti-dash: serving on %s (beyond this machine) needs "
                 "--password-file\n",
@@ -330,18 +312,9 @@ int main(int argc, char **argv)
     tt_diag_set_quiet(quiet);
 
     char *password = NULL;
-    if (password_file) {
-        size_t len = 0;
-        if (tt_file_read(password_file, 4096, &password, &len, why) != 0) {
-            tt_diag_error("--password-file: %s", why);
-            return 1;
-        }
-        password[strcspn(password, "\r\n")] = '\0';
-        if (strlen(password) < 8) {
-            tt_diag_error("--password-file: the password must be at least 8 characters");
-            free(password);
-            return 1;
-        }
+    if (password_file && tt_web_password_read(password_file, &password, why) != 0) {
+        tt_diag_error("--password-file: %s", why);
+        return 1;
     }
     const tt_rules_t *presets[MAX_PRESETS];
     size_t n_presets = 0;
@@ -349,7 +322,7 @@ int main(int argc, char **argv)
     if (rules_file) {
         if (tt_rules_load(rules_file, &custom, why) != 0) {
             tt_diag_error("--rules: %s", why);
-            free(password);
+            tt_web_password_free(&password);
             return 1;
         }
         presets[n_presets++] = &custom;
@@ -361,7 +334,7 @@ int main(int argc, char **argv)
     char server_key[TT_Z85_KEY_LEN + 1];
     if (tt_pubkey_load(conn.server_key_path, server_key, why) != 0) {
         tt_diag_error("--server-key: %s", why);
-        free(password);
+        tt_web_password_free(&password);
         return 1;
     }
     tt_keypair_t *keys = tt_keypair_load(conn.key_path, why);
@@ -369,7 +342,7 @@ int main(int argc, char **argv)
     if (!keys || !store) {
         tt_diag_error("%s%s", keys ? "" : "--key: ", why);
         tt_keypair_destroy(&keys);
-        free(password);
+        tt_web_password_free(&password);
         return 1;
     }
     struct sigaction sa;
@@ -503,9 +476,6 @@ out:
     dash_hub_destroy(&d.hub);
     tt_store_destroy(&store);
     tt_keypair_destroy(&keys);
-    if (password) {
-        sodium_memzero(password, strlen(password));
-        free(password);
-    }
+    tt_web_password_free(&password);
     return exit_code;
 }

@@ -1,5 +1,6 @@
 /* tt_client: DEALER + monitor. See tt_client.h. */
 #include "tt_client.h"
+#include "tt_diag.h"
 #include "tt_error.h"
 #include "tt_time.h"
 
@@ -303,5 +304,38 @@ int tt_client_write(tt_client_t *c, Tutti__Envelope *req, Tutti__Envelope **repl
         *reply = NULL;
         rc = tt_fail(why, TT_ERR_PROTOCOL, "unexpected reply to a write from %s", c->endpoint);
     }
+    return rc;
+}
+
+int tt_client_write_logged(tt_client_t *c, Tutti__Envelope *req, int timeout_ms, const char *who,
+                           uint64_t *seq, char *why)
+{
+    Tutti__Envelope *rep = NULL;
+    tt_client_write_how_t how;
+    char lost[TT_WHY_LEN];
+    int rc = tt_client_write(c, req, &rep, timeout_ms, &how, lost, why);
+    if (rc == 0)
+        *seq = rep->write_reply->seq;
+    if (rc == 0 && how != TT_CLIENT_WRITE_ANSWERED)
+        tt_diag_warn("%s: %s (%s); %s: seq %llu", who,
+                     how == TT_CLIENT_WRITE_WAS_COMMITTED ? "a write's reply was lost"
+                                                          : "a write was not recorded",
+                     lost,
+                     how == TT_CLIENT_WRITE_WAS_COMMITTED ? "it had committed" : "written on retry",
+                     (unsigned long long)*seq);
+    if (rep)
+        tutti__envelope__free_unpacked(rep, NULL);
+    return rc;
+}
+
+int tt_client_write_once(void *ctx, const char *endpoint, const char *server_key_z85,
+                         const tt_keypair_t *kp, Tutti__Envelope *req, int timeout_ms,
+                         const char *who, uint64_t *seq, char *why)
+{
+    tt_client_t *client = tt_client_new(ctx, endpoint, server_key_z85, kp, 0, why);
+    if (!client)
+        return TT_ERR_IO;
+    int rc = tt_client_write_logged(client, req, timeout_ms, who, seq, why);
+    tt_client_destroy(&client);
     return rc;
 }

@@ -70,4 +70,17 @@ typedef enum {
 int tt_client_write(tt_client_t *c, Tutti__Envelope *req, Tutti__Envelope **reply, int timeout_ms,
                     tt_client_write_how_t *how, char *lost, char *why);
 
+/* tt_client_write for a program that only needs the record's seq: a lost
+ * first reply is logged as a warning naming who (what happened on the
+ * retry), *seq gets the seq. */
+int tt_client_write_logged(tt_client_t *c, Tutti__Envelope *req, int timeout_ms, const char *who,
+                           uint64_t *seq, char *why);
+
+/* One write from a thread that holds no connection (a web server's
+ * request thread): a connection of its own for this write, exactly once
+ * as tt_client_write_logged. Blocks up to about twice timeout_ms. */
+int tt_client_write_once(void *ctx, const char *endpoint, const char *server_key_z85,
+                         const tt_keypair_t *kp, Tutti__Envelope *req, int timeout_ms,
+                         const char *who, uint64_t *seq, char *why);
+
 #endif

@@ -1,5 +1,5 @@
-/* dash_guard: see dash_guard.h. */
-#include "dash_guard.h"
+/* tt_web_guard: see tt_web_guard.h. */
+#include "tt_web_guard.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -8,7 +8,7 @@
 
 #define ADDRESS_MAX 64 /* an IPv6 address as text is at most 45 bytes */
 
-int dash_guard_host_ok(const char *host, const char *bound_host)
+int tt_web_guard_host_ok(const char *host, const char *bound_host)
 {
     if (!host)
         return 0;
@@ -45,14 +45,14 @@ typedef struct {
     int64_t until_ns; /* no password is checked before this */
 } entry_t;
 
-struct dash_guard {
+struct tt_web_guard {
     pthread_mutex_t lock;
-    entry_t entries[DASH_GUARD_ADDRESSES];
+    entry_t entries[TT_WEB_GUARD_ADDRESSES];
 };
 
-dash_guard_t *dash_guard_new(void)
+tt_web_guard_t *tt_web_guard_new(void)
 {
-    dash_guard_t *g = calloc(1, sizeof *g);
+    tt_web_guard_t *g = calloc(1, sizeof *g);
     if (g && pthread_mutex_init(&g->lock, NULL) != 0) {
         free(g);
         return NULL;
@@ -60,7 +60,7 @@ dash_guard_t *dash_guard_new(void)
     return g;
 }
 
-void dash_guard_destroy(dash_guard_t **self_p)
+void tt_web_guard_destroy(tt_web_guard_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
@@ -69,15 +69,15 @@ void dash_guard_destroy(dash_guard_t **self_p)
     *self_p = NULL;
 }
 
-static entry_t *find(dash_guard_t *g, const char *address)
+static entry_t *find(tt_web_guard_t *g, const char *address)
 {
-    for (size_t i = 0; i < DASH_GUARD_ADDRESSES; i++)
+    for (size_t i = 0; i < TT_WEB_GUARD_ADDRESSES; i++)
         if (g->entries[i].fails && !strcmp(g->entries[i].address, address))
             return &g->entries[i];
     return NULL;
 }
 
-int64_t dash_guard_login_wait_ms(dash_guard_t *g, const char *address, int64_t now_ns)
+int64_t tt_web_guard_login_wait_ms(tt_web_guard_t *g, const char *address, int64_t now_ns)
 {
     pthread_mutex_lock(&g->lock);
     const entry_t *e = find(g, address);
@@ -86,13 +86,13 @@ int64_t dash_guard_login_wait_ms(dash_guard_t *g, const char *address, int64_t n
     return wait;
 }
 
-void dash_guard_login_failed(dash_guard_t *g, const char *address, int64_t now_ns)
+void tt_web_guard_login_failed(tt_web_guard_t *g, const char *address, int64_t now_ns)
 {
     pthread_mutex_lock(&g->lock);
     entry_t *e = find(g, address);
     if (!e) { /* a free slot, else the one whose wait ended first */
         e = &g->entries[0];
-        for (size_t i = 0; i < DASH_GUARD_ADDRESSES; i++) {
+        for (size_t i = 0; i < TT_WEB_GUARD_ADDRESSES; i++) {
             if (!g->entries[i].fails) {
                 e = &g->entries[i];
                 break;
@@ -104,16 +104,16 @@ void dash_guard_login_failed(dash_guard_t *g, const char *address, int64_t now_n
         snprintf(e->address, sizeof e->address, "%s", address);
     }
     e->fails++;
-    int64_t wait_ms = DASH_GUARD_FIRST_WAIT_MS;
-    for (int i = 1; i < e->fails && wait_ms < DASH_GUARD_MAX_WAIT_MS; i++)
+    int64_t wait_ms = TT_WEB_GUARD_FIRST_WAIT_MS;
+    for (int i = 1; i < e->fails && wait_ms < TT_WEB_GUARD_MAX_WAIT_MS; i++)
         wait_ms *= 2;
-    if (wait_ms > DASH_GUARD_MAX_WAIT_MS)
-        wait_ms = DASH_GUARD_MAX_WAIT_MS;
+    if (wait_ms > TT_WEB_GUARD_MAX_WAIT_MS)
+        wait_ms = TT_WEB_GUARD_MAX_WAIT_MS;
     e->until_ns = now_ns + wait_ms * 1000000;
     pthread_mutex_unlock(&g->lock);
 }
 
-void dash_guard_login_ok(dash_guard_t *g, const char *address)
+void tt_web_guard_login_ok(tt_web_guard_t *g, const char *address)
 {
     pthread_mutex_lock(&g->lock);
     entry_t *e = find(g, address);

@@ -1,4 +1,4 @@
-/* test_dash_guard: the dashboard's Host rule and its per-address login
+/* test_web_guard: the web servers' Host rule and their per-address login
  * throttle, on fake time. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "dash_guard.h"
+#include "tt_web_guard.h"
 
 #define MS 1000000LL
 
@@ -18,7 +18,7 @@ static void test_host_rule(void **state)
     static const char *const ok[] = {"127.0.0.1",    "127.0.0.1:8080", "localhost",
                                      "localhost:80", "[::1]",          "[::1]:8080"};
     for (size_t i = 0; i < sizeof ok / sizeof *ok; i++)
-        assert_true(dash_guard_host_ok(ok[i], NULL));
+        assert_true(tt_web_guard_host_ok(ok[i], NULL));
     static const char *const refused[] = {"127.attacker.example",
                                           "127.0.0.1.attacker.example",
                                           "127.0.0.1:",
@@ -35,58 +35,58 @@ static void test_host_rule(void **state)
                                           "",
                                           ":8080"};
     for (size_t i = 0; i < sizeof refused / sizeof *refused; i++)
-        assert_false(dash_guard_host_ok(refused[i], NULL));
-    assert_false(dash_guard_host_ok(NULL, NULL));
+        assert_false(tt_web_guard_host_ok(refused[i], NULL));
+    assert_false(tt_web_guard_host_ok(NULL, NULL));
     /* The bound address counts too, exactly. */
-    assert_true(dash_guard_host_ok("127.0.0.5:9000", "127.0.0.5"));
-    assert_false(dash_guard_host_ok("127.0.0.55:9000", "127.0.0.5"));
-    assert_false(dash_guard_host_ok("127.0.0.5.evil:9000", "127.0.0.5"));
-    assert_false(dash_guard_host_ok("x", ""));
+    assert_true(tt_web_guard_host_ok("127.0.0.5:9000", "127.0.0.5"));
+    assert_false(tt_web_guard_host_ok("127.0.0.55:9000", "127.0.0.5"));
+    assert_false(tt_web_guard_host_ok("127.0.0.5.evil:9000", "127.0.0.5"));
+    assert_false(tt_web_guard_host_ok("x", ""));
 }
 
 static void test_throttle_per_address(void **state)
 {
     (void)state;
-    dash_guard_t *g = dash_guard_new();
+    tt_web_guard_t *g = tt_web_guard_new();
     assert_non_null(g);
     int64_t t = 1000 * MS;
-    assert_int_equal(dash_guard_login_wait_ms(g, "10.0.0.1", t), 0);
-    dash_guard_login_failed(g, "10.0.0.1", t);
-    assert_int_equal(dash_guard_login_wait_ms(g, "10.0.0.1", t), DASH_GUARD_FIRST_WAIT_MS);
-    assert_int_equal(dash_guard_login_wait_ms(g, "10.0.0.2", t), 0); /* others unaffected */
-    t += DASH_GUARD_FIRST_WAIT_MS * MS;
-    assert_int_equal(dash_guard_login_wait_ms(g, "10.0.0.1", t), 0);
+    assert_int_equal(tt_web_guard_login_wait_ms(g, "10.0.0.1", t), 0);
+    tt_web_guard_login_failed(g, "10.0.0.1", t);
+    assert_int_equal(tt_web_guard_login_wait_ms(g, "10.0.0.1", t), TT_WEB_GUARD_FIRST_WAIT_MS);
+    assert_int_equal(tt_web_guard_login_wait_ms(g, "10.0.0.2", t), 0); /* others unaffected */
+    t += TT_WEB_GUARD_FIRST_WAIT_MS * MS;
+    assert_int_equal(tt_web_guard_login_wait_ms(g, "10.0.0.1", t), 0);
     /* Doubling, capped. */
-    int64_t want = DASH_GUARD_FIRST_WAIT_MS;
+    int64_t want = TT_WEB_GUARD_FIRST_WAIT_MS;
     for (int i = 2; i <= 10; i++) {
-        dash_guard_login_failed(g, "10.0.0.1", t);
-        want = want * 2 > DASH_GUARD_MAX_WAIT_MS ? DASH_GUARD_MAX_WAIT_MS : want * 2;
-        assert_int_equal(dash_guard_login_wait_ms(g, "10.0.0.1", t), want);
+        tt_web_guard_login_failed(g, "10.0.0.1", t);
+        want = want * 2 > TT_WEB_GUARD_MAX_WAIT_MS ? TT_WEB_GUARD_MAX_WAIT_MS : want * 2;
+        assert_int_equal(tt_web_guard_login_wait_ms(g, "10.0.0.1", t), want);
     }
-    assert_int_equal(want, DASH_GUARD_MAX_WAIT_MS);
+    assert_int_equal(want, TT_WEB_GUARD_MAX_WAIT_MS);
     /* A right password clears the address. */
-    dash_guard_login_ok(g, "10.0.0.1");
-    assert_int_equal(dash_guard_login_wait_ms(g, "10.0.0.1", t), 0);
-    dash_guard_login_failed(g, "10.0.0.1", t);
-    assert_int_equal(dash_guard_login_wait_ms(g, "10.0.0.1", t), DASH_GUARD_FIRST_WAIT_MS);
-    dash_guard_destroy(&g);
+    tt_web_guard_login_ok(g, "10.0.0.1");
+    assert_int_equal(tt_web_guard_login_wait_ms(g, "10.0.0.1", t), 0);
+    tt_web_guard_login_failed(g, "10.0.0.1", t);
+    assert_int_equal(tt_web_guard_login_wait_ms(g, "10.0.0.1", t), TT_WEB_GUARD_FIRST_WAIT_MS);
+    tt_web_guard_destroy(&g);
     assert_null(g);
-    dash_guard_destroy(&g);
+    tt_web_guard_destroy(&g);
 }
 
 static void test_throttle_table_is_bounded(void **state)
 {
     (void)state;
-    dash_guard_t *g = dash_guard_new();
+    tt_web_guard_t *g = tt_web_guard_new();
     int64_t t = 1000 * MS;
     char addr[32];
     /* More addresses than the table holds: the newest are always tracked. */
-    for (int i = 0; i < DASH_GUARD_ADDRESSES * 2; i++) {
+    for (int i = 0; i < TT_WEB_GUARD_ADDRESSES * 2; i++) {
         snprintf(addr, sizeof addr, "10.1.%d.%d", i / 256, i % 256);
-        dash_guard_login_failed(g, addr, t + i * MS);
-        assert_true(dash_guard_login_wait_ms(g, addr, t + i * MS) > 0);
+        tt_web_guard_login_failed(g, addr, t + i * MS);
+        assert_true(tt_web_guard_login_wait_ms(g, addr, t + i * MS) > 0);
     }
-    dash_guard_destroy(&g);
+    tt_web_guard_destroy(&g);
 }
 
 int main(void)
