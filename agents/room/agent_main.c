@@ -4,6 +4,7 @@
 #include "agent_capture.h"
 #include "agent_click_samples.h"
 #include "agent_clock.h"
+#include "agent_display.h"
 #include "agent_jack.h"
 #include "agent_playback.h"
 #include "agent_prelay.h"
@@ -20,6 +21,7 @@
 #include "tt_snapshot.h"
 #include "tt_store.h"
 #include "tt_time.h"
+#include "tt_web.h"
 #include "tt_wire.h"
 
 #include <errno.h>
@@ -112,6 +114,15 @@ static void usage(FILE *out)
             "                        outage and is BLAKE2b-verified before it counts\n"
             "  --prelay-pieces N     1 MiB fetch requests kept in flight, 1..%d (default: %d):\n"
             "                        more hide the round trip between pieces on a long link\n"
+            "  --http HOST:PORT      serve the room's display (a page for a screen or tablet\n"
+            "                        in the room: cue, take, count-in, bar|beat, timecode,\n"
+            "                        next change, streamers and punches, the room's open\n"
+            "                        changes with an Acknowledge button) at http://HOST:PORT/\n"
+            "                        (default: off; PORT 0: any free port). HOST must be a\n"
+            "                        loopback address unless --http-password is given\n"
+            "  --http-password FILE  the display's login password (first line, 8 characters\n"
+            "                        or more); needed to serve beyond this machine\n"
+            "  --http-port-file FILE write the display's port there once serving\n"
             "  --map-size-mb N       LMDB map size (default: 4096)\n"
             "  --snapshot-every N    store a snapshot of the folded replica with the records\n"
             "                        that pass every Nth (default: 1000), so a start checks\n"
@@ -149,6 +160,7 @@ typedef struct {
     agent_capture_t *capture;                 /* NULL without --capture */
     agent_upload_t *upload;                   /* NULL without --capture, or with --no-upload */
     agent_prelay_t *prelay;                   /* prelays and guides into DATA/media */
+    agent_display_t *display;                 /* NULL without --http */
     uint64_t prelays[TT_REPLICA_MAX_PRELAYS]; /* their seqs held verified */
     size_t n_prelays;
     /* The held files, loaded for playback: at the WAV's rate, and at JACK's
@@ -317,6 +329,8 @@ static void on_record(void *arg, const Tutti__Record *rec)
             play_roll(a, &a->state);
         if (a->capture && a->replica)
             capture_roll(a, &a->state);
+        if (a->display)
+            agent_display_roll(a->display, &a->state);
         break;
     case TUTTI__RECORD__BODY_CHANGE:
         tt_diag_warn("change %llu to %s%s%s%s%s: %s  (acknowledge: tutti ack %llu)",
@@ -431,7 +445,8 @@ static void report_players(agent_t *a)
  * Passes the clock's latest report on to the replica's heartbeats. */
 static void follow_coordinator(tt_replica_t *rep, const tt_session_t *st, agent_clock_t *clock,
                                const char *endpoint, const char *clock_override, const char *room,
-                               uint64_t *clock_epoch, int64_t *trim_sent)
+                               uint64_t *clock_epoch, int64_t *trim_sent,
+                               agent_clock_report_t *latest)
 {
     uint64_t epoch = tt_replica_epoch(rep);
     if (!clock_override && epoch != *clock_epoch && tt_replica_clock_port(rep) != 0) {
@@ -447,6 +462,7 @@ static void follow_coordinator(tt_replica_t *rep, const tt_session_t *st, agent_
     }
     agent_clock_report_t cr;
     if (agent_clock_read(clock, &cr)) {
+        *latest = cr;
         Tutti__ClockReport rep_msg = TUTTI__CLOCK_REPORT__INIT;
         rep_msg.state = (char *)tt_clock_state_name(cr.state);
         rep_msg.offset_us = cr.offset_us;
@@ -479,6 +495,7 @@ int main(int argc, char **argv)
     tt_conn_opts_t conn = {0};
     const char *data = NULL, *updates = NULL, *clock_ep = NULL, *clock_trace = NULL;
     const char *click_wav = NULL, *jack_name = NULL, *players = NULL;
+    const char *http = NULL, *http_password = NULL, *http_port_file = NULL;
     const char *capture_dir = NULL, *capture_from = NULL;
     const char *cap_inputs[AGENT_CAPTURE_MAX_INPUTS];
     int n_cap_inputs = 0, cap_opts = 0;
@@ -519,7 +536,10 @@ int main(int argc, char **argv)
         O_PRELAY_PIECES,
         O_CLICK,
         O_CLICK_SAMPLES,
-        O_SNAPSHOT
+        O_SNAPSHOT,
+        O_HTTP,
+        O_HTTP_PASSWORD,
+        O_HTTP_PORT_FILE
     };
     static const struct option opts[] = {
         {"room", required_argument, 0, O_ROOM},
@@ -548,6 +568,9 @@ int main(int argc, char **argv)
         {"no-upload", no_argument, 0, O_NO_UPLOAD},
         {"prelay-rate", required_argument, 0, O_PRELAY_RATE},
         {"prelay-pieces", required_argument, 0, O_PRELAY_PIECES},
+        {"http", required_argument, 0, O_HTTP},
+        {"http-password", required_argument, 0, O_HTTP_PASSWORD},
+        {"http-port-file", required_argument, 0, O_HTTP_PORT_FILE},
         {"quiet", no_argument, 0, O_QUIET},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
@@ -589,6 +612,9 @@ int main(int argc, char **argv)
         case O_CLICK_SAMPLES: click_outs.samples_dir = optarg; break;
         case O_JACKNAME: jack_name = optarg; break;
         case O_PLAYERS: players = optarg; break;
+        case O_HTTP: http = optarg; break;
+        case O_HTTP_PASSWORD: http_password = optarg; break;
+        case O_HTTP_PORT_FILE: http_port_file = optarg; break;
         case O_CAPTURE: capture_dir = optarg; break;
         case O_NO_UPLOAD: no_upload = 1; break;
         case O_UPLOAD_RATE:
@@ -685,6 +711,23 @@ int main(int argc, char **argv)
                         "FILE\n");
         return 2;
     }
+    char http_host[64];
+    unsigned http_port = 0;
+    if ((http_password || http_port_file) && !http) {
+        fprintf(stderr, "tutti-agent: --http-password and --http-port-file need --http\n");
+        return 2;
+    }
+    if (http && tt_web_parse_listen(http, http_host, sizeof http_host, &http_port) != 0) {
+        fprintf(stderr, "tutti-agent: --http wants HOST:PORT, e.g. 127.0.0.1:8090\n");
+        return 2;
+    }
+    if (http && !tt_web_is_loopback(http_host) && !http_password) {
+        fprintf(stderr,
+                "tutti-agent: serving the display on %s (beyond this machine) needs "
+                "--http-password\n",
+                http_host);
+        return 2;
+    }
     if (tt_conn_opts_resolve(&conn) != 0 || !room) {
         fprintf(stderr, "tutti-agent: --room, --key and --server-key are required (see --help)\n");
         return 2;
@@ -704,9 +747,15 @@ int main(int argc, char **argv)
         tt_diag_error("--server-key: %s", why);
         return 1;
     }
+    char *password = NULL;
+    if (http_password && tt_web_password_read(http_password, &password, why) != 0) {
+        tt_diag_error("--http-password: %s", why);
+        return 1;
+    }
     tt_keypair_t *keys = tt_keypair_load(conn.key_path, why);
     if (!keys) {
         tt_diag_error("--key: %s", why);
+        tt_web_password_free(&password);
         return 1;
     }
     tt_store_t *store = tt_store_open(data, 0, (size_t)map_mb, why);
@@ -714,6 +763,7 @@ int main(int argc, char **argv)
         int rc = tt_error_last();
         tt_diag_error("%s", why);
         tt_keypair_destroy(&keys);
+        tt_web_password_free(&password);
         return rc == TT_ERR_CORRUPT ? 3 : 1;
     }
     struct sigaction sa;
@@ -870,6 +920,39 @@ int main(int argc, char **argv)
         exit_code = 2;
         goto out;
     }
+    if (http) {
+        agent_display_config_t dcfg = {
+            .host = http_host,
+            .port = http_port,
+            .password = password,
+            .room = room,
+            .clock = clock,
+            .zmq_ctx = ctx,
+            .endpoint = endpoint,
+            .server_key_z85 = server_key,
+            .keys = keys,
+        };
+        agent.display = agent_display_start(&dcfg, why);
+        if (!agent.display) {
+            tt_diag_error("--http: %s", why);
+            exit_code = 1;
+            goto out;
+        }
+        tt_diag_info("room display at http://%s:%u/ (%s)", http_host,
+                     agent_display_port(agent.display),
+                     password ? "password" : "no password: loopback only");
+        if (http_port_file) {
+            char text[16];
+            int n = snprintf(text, sizeof text, "%u\n", agent_display_port(agent.display));
+            if (tt_file_write_atomic(http_port_file, text, (size_t)n, 0644, 0, why) != 0) {
+                tt_diag_error("--http-port-file: %s", why);
+                exit_code = 1;
+                goto out;
+            }
+        }
+        if (agent.state.transport.rolled)
+            agent_display_roll(agent.display, &agent.state); /* a roll under way */
+    }
     if ((agent.render || agent.jack) && agent.state.transport.rolled)
         play_roll(&agent, &agent.state); /* resume a roll after a restart */
     if (agent.capture && agent.state.transport.rolled)
@@ -880,8 +963,12 @@ int main(int argc, char **argv)
                  (unsigned long long)agent.state.last_seq);
     uint64_t clock_epoch = 0, captured = 0;
     int64_t trim_sent = 0;
+    agent_clock_report_t clock_report = {.error_bound_us = -1};
+    int display_ms = 100;
     while (!stop_flag) {
         int wait_ms = tt_replica_tick(rep, tt_time_mono_ns());
+        if (agent.display && wait_ms > display_ms)
+            wait_ms = display_ms; /* the page hears of an outage within ~2.3 s */
         if (agent.capture) {
             tt_clock_map_t m;
             tt_clock_box_read(&box, &m);
@@ -915,7 +1002,18 @@ int main(int argc, char **argv)
             break;
         }
         follow_coordinator(rep, &agent.state, clock, endpoint, clock_ep, room, &clock_epoch,
-                           &trim_sent);
+                           &trim_sent, &clock_report);
+        if (agent.display) {
+            agent_display_in_t din = {
+                .session = &agent.state,
+                .coordinator_online = tt_replica_coordinator_online(rep),
+                .bound_us = clock_report.has_sample ? clock_report.error_bound_us : -1,
+                .local_now = agent_clock_local_ns(clock, tt_time_mono_ns()),
+                .unix_now_ns = tt_time_wall_ns(),
+            };
+            tt_clock_box_read(&box, &din.clock);
+            display_ms = agent_display_update(agent.display, &din);
+        }
         if (agent.jack)
             agent_jack_log_changes(agent.jack);
         if (agent.upload)
@@ -926,6 +1024,7 @@ int main(int argc, char **argv)
     if (exit_code == 0)
         tt_diag_info("stopping; replica at %llu", (unsigned long long)agent.state.last_seq);
 out:
+    agent_display_stop(&agent.display);  /* its HTTP threads read the clock and keys */
     agent_render_destroy(&agent.render); /* finalizes the WAV before the clock goes */
     agent_jack_destroy(&agent.jack);
     agent_capture_destroy(&agent.capture);    /* after JACK, which pushes into it */
@@ -941,5 +1040,6 @@ out:
     zmq_ctx_term(ctx);
     tt_store_destroy(&store);
     tt_keypair_destroy(&keys);
+    tt_web_password_free(&password);
     return exit_code;
 }
