@@ -3,6 +3,7 @@
 #include "tt_clock_est.h"
 #include "tt_error.h"
 #include "tt_tempo.h"
+#include "tt_tempo_visual.h"
 #include "tt_timecode.h"
 
 #include <jansson.h>
@@ -186,6 +187,38 @@ static int add_changes(json_t *changes, const roll_time_t *rt, int64_t stop)
     return 0;
 }
 
+/* The map's visual markers the roll reaches (their instant at or after its
+ * first lead-in beat, before its stop), in order of position: a streamer
+ * or warning with where it starts, a flutter with each flash. */
+static int add_visuals(json_t *markers, const roll_time_t *rt, int64_t start, int64_t stop)
+{
+    tt_visual_t v;
+    for (size_t i = 0; tt_tempo_visual(rt->map, i, &v) == 0; i++) {
+        int64_t s = to_session(rt, v.ns);
+        if (s < start || s >= stop)
+            continue;
+        char rgb[8];
+        snprintf(rgb, sizeof rgb, "#%06x", (unsigned)(v.rgb & 0xffffffu));
+        json_t *o = json_pack("{s:s, s:I, s:I, s:i, s:i, s:i, s:s, s:s, s:s}", "kind",
+                              tt_visual_kind_name(v.spec.kind), "ns", (json_int_t)s, "start_ns",
+                              (json_int_t)to_session(rt, v.start_ns), "bar", (int)v.spec.pos.bar,
+                              "beat", (int)v.spec.pos.beat, "tick", (int)v.spec.pos.tick, "color",
+                              v.color_text, "rgb", rgb, "name", v.spec.name);
+        if (o && v.spec.kind == TT_VISUAL_FLUTTER) {
+            json_t *flashes = json_array();
+            int n = v.spec.flashes > 0 ? v.spec.flashes : TT_VISUAL_DEFAULT_FLASHES;
+            for (int k = 0; flashes && k < n; k++)
+                json_array_append_new(
+                    flashes,
+                    json_integer((json_int_t)(s + (k - (n - 1) / 2) * AGENT_VIEW_FLUTTER_GAP_NS)));
+            json_object_set_new(o, "flashes", flashes);
+        }
+        if (!o || json_array_append_new(markers, o) != 0)
+            return TT_ERR_NOMEM;
+    }
+    return 0;
+}
+
 /* The map's named locations (markers) from from_bar on. */
 static int add_markers(json_t *markers, const roll_time_t *rt, int64_t stop)
 {
@@ -226,6 +259,8 @@ char *agent_view_roll_json(const agent_view_roll_t *in, int64_t *window_to, char
         rc = add_music(beats, &rt, in->from_bar, from, to, stop, &last);
     if (rc == 0)
         rc = add_changes(changes, &rt, stop);
+    if (rc == 0)
+        rc = add_visuals(markers, &rt, in->start_session_ns, stop);
     if (rc == 0)
         rc = add_markers(markers, &rt, stop);
     /* A window cut short by the beat cap ends at its last beat. */

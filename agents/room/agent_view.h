@@ -10,8 +10,10 @@
  *          implementation (tt_tempo) so the page only compares times: every
  *          beat of a window with its bar|beat and whether it clicks, the
  *          lead-in (count-in and pickup), the map's changes with their
- *          bars and what they change to, the markers, and the timecode's
- *          anchor and rate. The window reaches AGENT_VIEW_AHEAD_NS ahead;
+ *          bars and what they change to, its visual markers (streamers and
+ *          warnings with where they start, punches, hits, each flutter's
+ *          flashes, their colors; tt_tempo_visual.h) and named locations,
+ *          and the timecode's anchor and rate. The window reaches AGENT_VIEW_AHEAD_NS ahead;
  *          the caller asks for a new one before the page runs out.
  *   room   the room, the transport phase, the coordinator's reachability
  *          and this room's open (not yet acknowledged) score changes.
@@ -32,6 +34,10 @@
 #define AGENT_VIEW_BEHIND_NS (2LL * 1000000000LL)  /* and starts 2 s back */
 #define AGENT_VIEW_MAX_BEATS 8192                  /* beats in one window, at most */
 #define AGENT_VIEW_MAX_CHANGES 64                  /* open changes listed */
+/* A flutter's flashes are this far apart (the middle one on its instant):
+ * two film frames at 24 fps, five display frames at 60 Hz, so each flash
+ * stands alone on the screen. */
+#define AGENT_VIEW_FLUTTER_GAP_NS (1000000000LL / 12)
 
 /* Beat flags in the roll document's "beats": [session_ns, bar, beat, flags]. */
 enum {

@@ -1,7 +1,7 @@
 /* test_view: the room display's documents (agent_view): a roll's beats in
  * session time with bar|beat, click and count-in, from bar 1 and from a
  * later bar, a pickup, a grouped meter, a stop, a window far into the
- * roll; the map's changes as a musician reads them; the room's open
+ * roll; visual markers; the map's changes as a musician reads them; the room's open
  * changes and the coordinator's absence; when the clock line is worth
  * sending again.
  */
@@ -208,6 +208,56 @@ static void test_stop_and_window(void **state)
     json_decref(o);
 }
 
+/* Visual markers in session time: a streamer with where it starts, a
+ * flutter's flashes around its instant, a hit's name, colors; one before
+ * a later from-bar's lead-in is left out. */
+static void test_visuals(void **state)
+{
+    (void)state;
+    const char *map = "countoff 1\nbar 1 4/4 q=120\nbar 5 3/4 q=96\n"
+                      "streamer at 5.1 len 2s\nwarning at 7.1 len 1b\nhit at 8.1 \"door slam\"\n"
+                      "flutter at 9.2 flashes 3\npunch at 2.1 color #ff8800\nmarker 3.1.0 Door\n";
+    json_t *o = roll_doc(map, 1, INT64_MAX, START - 2 * S_NS, NULL);
+    int64_t origin = START + 2 * S_NS;
+    json_t *mk = json_object_get(o, "markers");
+    assert_int_equal(json_array_size(mk), 6);
+    const char *kinds[] = {"punch", "streamer", "warning", "hit", "flutter", "marker"};
+    const int64_t at[] = {2 * S_NS,
+                          8 * S_NS,
+                          8 * S_NS + 3750000000LL,
+                          8 * S_NS + 5625000000LL,
+                          8 * S_NS + 8125000000LL,
+                          4 * S_NS};
+    for (size_t i = 0; i < 6; i++) {
+        json_t *m = json_array_get(mk, i);
+        assert_string_equal(json_string_value(json_object_get(m, "kind")), kinds[i]);
+        assert_int_equal(json_integer_value(json_object_get(m, "ns")), origin + at[i]);
+    }
+    json_t *punch = json_array_get(mk, 0), *streamer = json_array_get(mk, 1);
+    assert_string_equal(json_string_value(json_object_get(punch, "rgb")), "#ff8800");
+    assert_int_equal(json_integer_value(json_object_get(streamer, "start_ns")), origin + 6 * S_NS);
+    assert_string_equal(json_string_value(json_object_get(streamer, "color")), "green");
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(mk, 2), "start_ns")),
+                     origin + 8 * S_NS + 3750000000LL - 625000000LL);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(mk, 3), "name")),
+                        "door slam");
+    json_t *flashes = json_object_get(json_array_get(mk, 4), "flashes");
+    assert_int_equal(json_array_size(flashes), 3);
+    for (int k = 0; k < 3; k++)
+        assert_int_equal(json_integer_value(json_array_get(flashes, (size_t)k)),
+                         origin + 8 * S_NS + 8125000000LL + (k - 1) * AGENT_VIEW_FLUTTER_GAP_NS);
+    json_decref(o);
+    /* From bar 6 (its lead-in is bar 5) the punch and the named marker are
+     * behind; the streamer into bar 5 ends on the first lead-in beat. */
+    o = roll_doc(map, 6, INT64_MAX, START - 2 * S_NS, NULL);
+    mk = json_object_get(o, "markers");
+    assert_int_equal(json_array_size(mk), 4);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(mk, 0), "kind")),
+                        "streamer");
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(mk, 0), "ns")), START);
+    json_decref(o);
+}
+
 /* The room: this room's open changes only, the coordinator's absence. */
 static void test_room(void **state)
 {
@@ -294,6 +344,7 @@ int main(void)
         cmocka_unit_test(test_roll_from_later_bar),
         cmocka_unit_test(test_pickup),
         cmocka_unit_test(test_stop_and_window),
+        cmocka_unit_test(test_visuals),
         cmocka_unit_test(test_room),
         cmocka_unit_test(test_clock_moved),
     };

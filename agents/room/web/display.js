@@ -20,7 +20,8 @@
 // punch, flutter flash, hit and visual click drawn is recorded in
 // window.ttDrawLog:
 // {kind, id, perf (expected display time, performance.now() ms), raf,
-// session_ns (the session time the frame stood for), target_ns, late}.
+// gap (ms since the frame before), session_ns (the session time the frame
+// stood for), target_ns, late (its own frame never came: drawn on the next)}.
 //
 // The page keeps drawing from its last mapping when the coordinator, or
 // even the agent, goes away, and says so.
@@ -38,7 +39,7 @@
   };
 
   window.ttDrawLog = [];
-  window.ttSync = () => ({ off: sync.off, slope: sync.slope, pref: sync.pref, rtt: sync.rtt, bursts: sync.bursts.length, period: frames.period });
+  window.ttSync = () => ({ off: sync.off, slope: sync.slope, pref: sync.pref, rtt: sync.rtt, bursts: sync.bursts.length, period: frames.period, frames: frames.count, dropped: frames.dropped });
   const MAX_LOG = 20000;
 
   // --------------------------------------------------------------- documents
@@ -293,17 +294,34 @@
 
   // ---------------------------------------------------------------- drawing
 
-  const canvas = $('sweep');
-  const ctx = canvas.getContext('2d');
-  let canvasDirty = true;
-  function fitCanvas() {
-    const r = window.devicePixelRatio || 1;
-    canvas.width = Math.round(window.innerWidth * r);
-    canvas.height = Math.round(window.innerHeight * r);
-    canvasDirty = true;
+  // The picture's marks are a few composited layers (a band per streamer,
+  // the punch disc, the punch line) moved with transform and opacity only:
+  // a frame then costs the compositor the band's strip, not a repaint of
+  // the whole screen (a canvas redrawn every frame made a loaded machine
+  // skip frames).
+  const sweep = $('sweep');
+  const bands = []; // pooled streamer bands
+  function band(i) {
+    while (bands.length <= i) {
+      const d = document.createElement('div');
+      d.className = 'band';
+      sweep.append(d);
+      bands.push({ el: d, x: null, color: null });
+    }
+    return bands[i];
   }
-  window.addEventListener('resize', fitCanvas);
-  fitCanvas();
+  const disc = { el: $('punch-disc'), on: false, color: null };
+  const edge = { el: $('punch-line'), on: false, color: null };
+  function show(mark, on, color) {
+    if (on && mark.color !== color) {
+      mark.el.style.background = color;
+      mark.color = color;
+    }
+    if (mark.on !== on) {
+      mark.el.style.opacity = on ? '1' : '0';
+      mark.on = on;
+    }
+  }
 
   const logged = new Set();
   function logDraw(kind, id, frame, target, late) {
@@ -312,7 +330,7 @@
     logged.add(key);
     if (window.ttDrawLog.length >= MAX_LOG) window.ttDrawLog.shift();
     window.ttDrawLog.push({
-      kind, id, perf: frame.D, raf: frame.ts, period: frame.P, session_ns: frame.S, target_ns: target, late,
+      kind, id, perf: frame.D, raf: frame.ts, period: frame.P, gap: frame.gap, session_ns: frame.S, target_ns: target, late,
       cue: roll.cue, take: roll.take,
     });
   }
@@ -326,39 +344,24 @@
     return 1;
   }
 
-  function flash(x, y, r, color) {
-    ctx.fillStyle = color;
-    ctx.beginPath();
-    ctx.arc(x, y, r, 0, 2 * Math.PI);
-    ctx.fill();
-  }
-
-  // A punch: a disc in the middle of the picture and the punch line at the
-  // right edge, on the nearest frame and the one after (two frames are what
-  // the eye takes in).
+  // A punch: the disc in the middle of the picture and the punch line at
+  // the right edge, on the nearest frame and the one after (two frames are
+  // what the eye takes in). Returns its color when lit.
   function punch(frame, t, kind, id, color) {
     const p = place(frame, t);
     const d = frame.S - t;
-    const W = canvas.width, H = canvas.height;
-    let drawn = false;
-    if (p === 0 || (p === 1 && d <= 1.5 * frame.Pn)) {
-      flash(W / 2, H / 2, Math.min(W, H) / 6, color);
-      ctx.fillStyle = color;
-      ctx.fillRect(W - W / 80, 0, W / 80, H);
-      drawn = true;
-    }
     if (p === 0) logDraw(kind, id, frame, t, false);
-    else if (p === 1 && d <= 3 * frame.Pn) logDraw(kind, id, frame, t, true); // its frame was missed
-    return drawn;
+    else if (p === 1 && d <= 3 * frame.Pn) logDraw(kind, id, frame, t, true); // its frame never came
+    return p === 0 || (p === 1 && d <= 1.5 * frame.Pn) ? color : null;
   }
 
   function drawMarkers(frame) {
-    const W = canvas.width, H = canvas.height;
-    const markers = roll.markers || [];
-    let drew = false;
+    const W = window.innerWidth;
+    const markers = roll && roll.active && frame.S !== null ? roll.markers || [] : [];
+    let nb = 0, lit = null, line = null;
     for (let i = 0; i < markers.length; i++) {
       const m = markers[i];
-      const color = (m.rgb && m.rgb.startsWith('#') ? m.rgb : COLORS[m.color]) || '#ffffff';
+      const color = m.rgb || COLORS[m.color] || '#ffffff';
       if (m.kind === 'streamer' || m.kind === 'warning') {
         const len = m.ns - m.start_ns;
         if (frame.S < m.start_ns || frame.S > m.ns + 3 * frame.Pn || len <= 0) continue;
@@ -366,33 +369,44 @@
         if (p <= 0) {
           // The leading edge: at the punch line on the nearest frame.
           const x = p === 0 ? W : W * (1 - (m.ns - frame.S) / len);
-          const band = W / 60;
-          ctx.fillStyle = color;
-          ctx.globalAlpha = 0.85;
-          ctx.fillRect(x - band, 0, band, H);
-          ctx.globalAlpha = 1;
-          drew = true;
+          const b = band(nb++);
+          if (b.color !== color) {
+            b.el.style.background = color;
+            b.color = color;
+          }
+          if (b.x !== x) {
+            b.el.style.transform = `translate3d(${(x - W / 60).toFixed(1)}px,0,0)`;
+            b.el.style.opacity = '0.85';
+            b.x = x;
+          }
         }
-        drew = punch(frame, m.ns, m.kind, `${i}`, color) || drew;
+        const c = punch(frame, m.ns, m.kind, `${i}`, color);
+        if (c) lit = line = c;
       } else if (m.kind === 'punch' || m.kind === 'hit') {
         if (Math.abs(frame.S - m.ns) > 3 * frame.Pn) continue;
-        drew = punch(frame, m.ns, m.kind, `${i}`, color) || drew;
+        const c = punch(frame, m.ns, m.kind, `${i}`, color);
+        if (c) lit = line = c;
       } else if (m.kind === 'flutter') {
         const flashes = m.flashes || [m.ns];
         for (let k = 0; k < flashes.length; k++) {
           const t = flashes[k];
           const p = place(frame, t);
           if (p === 0) {
-            flash(W / 2, H / 2, Math.min(W, H) / 7, color);
+            lit = color;
             logDraw('flutter', `${i}.${k}`, frame, t, false);
-            drew = true;
           } else if (p === 1 && frame.S - t <= 1.5 * frame.Pn) {
-            logDraw('flutter', `${i}.${k}`, frame, t, true); // its frame was missed
+            logDraw('flutter', `${i}.${k}`, frame, t, true); // its frame never came
           }
         }
       }
     }
-    return drew;
+    for (let i = nb; i < bands.length; i++)
+      if (bands[i].x !== null) {
+        bands[i].el.style.opacity = '0';
+        bands[i].x = null;
+      }
+    show(disc, !!lit, lit);
+    show(edge, !!line, line);
   }
 
   // The last beat at or before s (beats are in time order).
@@ -500,10 +514,15 @@
     return n;
   }
 
-  const frames = { last: 0, deltas: [], period: 1000 / 60, count: 0 };
+  const frames = { last: 0, deltas: [], period: 1000 / 60, count: 0, dropped: 0, gap: 0 };
+  // The last 20 s of frames, [requestAnimationFrame time, session time drawn for], for diagnosis.
+  const frameRing = new Array(1200);
+  window.ttFrames = () => frameRing.filter(Boolean).sort((a, b) => a[0] - b[0]);
 
   function onFrame(ts) {
     requestAnimationFrame(onFrame);
+    frames.gap = frames.last ? ts - frames.last : 0;
+    if (frames.last && frames.gap > 1.5 * frames.period) frames.dropped++; // the browser skipped a frame
     if (frames.last) {
       const d = ts - frames.last;
       if (d > 4 && d < 100) {
@@ -516,12 +535,10 @@
     const P = frames.period;
     // The frame begun now is on screen one period later.
     const D = ts + P;
-    const frame = { ts, D, P, Pn: P * NS_PER_MS, S: sessionAt(D) };
+    const frame = { ts, D, P, Pn: P * NS_PER_MS, S: sessionAt(D), gap: frames.gap };
+    frameRing[frames.count % frameRing.length] = [ts, frame.S];
+    drawMarkers(frame);
     renderText(frame);
-    let drew = false;
-    if (canvasDirty) ctx.clearRect(0, 0, canvas.width, canvas.height);
-    if (roll && roll.active && frame.S !== null) drew = drawMarkers(frame);
-    canvasDirty = drew;
     if (frames.count % 30 === 0) renderFoot();
   }
 
