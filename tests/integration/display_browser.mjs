@@ -8,15 +8,18 @@
 //    and the change leaves that page only;
 //  - take 1 for the pictures (count-in, a streamer mid-sweep), then take
 //    2, measured: the count-in, a streamer into bar 5, a warning into bar
-//    7, a hit on bar 8 and a flutter on bar 9 beat 2. Each page records in window.ttDrawLog the performance.now()
-//    of the frame that drew a streamer's end (and its punch) or a flash.
-//    Ground truth is not the page's own mapping: the test maps each
-//    browser's performance.now() to CLOCK_MONOTONIC (the coordinator's
-//    session clock on this host) by its own exchanges over the DevTools
-//    connection (the minimum round trip of many), and cross-checks with
-//    performance.timeOrigin (wall clock). Every drawn instant must lie
-//    within one frame (16.7 ms) of the map's instant, in each room and
-//    across the rooms;
+//    7, a hit on bar 8 and a flutter on bar 9 beat 2. Each page records in
+//    window.ttDrawLog the performance.now() of the frame that drew a
+//    streamer's end (and its punch), a flash or a visual click. Ground
+//    truth is not the page's own mapping: the test maps each browser's
+//    performance.now() to CLOCK_MONOTONIC (the coordinator's session clock
+//    on this host) by its own exchanges over the DevTools connection (the
+//    minimum round trip of many), and cross-checks with
+//    performance.timeOrigin (wall clock). Every mark must lie within one
+//    frame (16.7 ms) of the map's instant, in each room and across the
+//    rooms; one drawn on its own frame (not `late`: the browser made that
+//    frame) within half a frame plus 3 ms for the page's mapping, i.e. on
+//    the frame nearest the instant;
 //  - kill -9 of the coordinator after the streamer: both pages say
 //    "coordinator unreachable" within 3 s, and the flutter that follows is
 //    still drawn on time (the page runs on the room's clock);
@@ -37,6 +40,9 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const monoNs = () => Number(process.hrtime.bigint()); // CLOCK_MONOTONIC: session time here
 
 const FRAME_NS = 16.7e6; // one frame at 60 Hz: the bound every drawn instant must meet
+// The frame nearest an instant is at most half a frame off; the page's own
+// clock mapping (pings to its agent) adds a little: 3 ms allowed for it.
+const NEAREST_NS = FRAME_NS / 2 + 3e6;
 const FLUTTER_GAP_NS = 1e9 / 12; // agent_view.h AGENT_VIEW_FLUTTER_GAP_NS: two film frames at 24
 
 // The map (it_display_browser.sh): countoff 1, 4/4 q=120 (bars of 2 s) to
@@ -76,25 +82,34 @@ print(best[1])`], { encoding: 'utf8' });
 const browserArgs = ['--disable-background-timer-throttling', '--disable-renderer-backgrounding',
   '--disable-backgrounding-occluded-windows'];
 const pages = {};
+let camera = null; // a third browser on the stage's display, for the pictures
 let failed = null;
-try {
-  for (const [name, url] of [['stage', STAGE_URL], ['london-strings', STRINGS_URL]]) {
-    const b = await launch({ userDataDir: path.join(IT_DIR, `chromium-${name}`), width: 1280, height: 720, extraArgs: browserArgs });
-    pages[name] = b;
-    // A display is the foreground program of its machine; on a shared test
-    // host, builds would otherwise take the frames it needs (as root only).
-    if (process.getuid && process.getuid() === 0) {
-      try {
-        execFileSync('renice', ['-n', '-10', '-g', String(b.pid)], { stdio: 'ignore' });
-      } catch {
-        /* not important enough to fail for */
-      }
+
+async function open(name, url) {
+  const b = await launch({ userDataDir: path.join(IT_DIR, `chromium-${name}`), width: 1280, height: 720, extraArgs: browserArgs });
+  // A display is the foreground program of its machine; on a shared test
+  // host, builds would otherwise take the frames it needs (as root only).
+  if (process.getuid && process.getuid() === 0) {
+    try {
+      execFileSync('renice', ['-n', '-10', '-g', String(b.pid)], { stdio: 'ignore' });
+    } catch {
+      /* not important enough to fail for */
     }
-    await b.goto(url + '/');
   }
+  await b.goto(url + '/');
+  return b;
+}
+const up = (b, room) => b.waitFor(`document.getElementById('room').textContent === ${JSON.stringify(room)} &&
+    window.ttSync().bursts >= 3 && document.body.dataset.coordinator === 'online'`, 15000);
+
+try {
+  for (const [name, url] of [['stage', STAGE_URL], ['london-strings', STRINGS_URL]]) pages[name] = await open(name, url);
+  // Screenshots hold a page's frames up (a second and more on a loaded
+  // machine): they come from a browser of their own, never a measured one.
+  camera = await open('camera', STAGE_URL);
   const both = (fn) => Promise.all(Object.entries(pages).map(([name, b]) => fn(b, name)));
-  await both((b, name) => b.waitFor(`document.getElementById('room').textContent === ${JSON.stringify(name)} &&
-      window.ttSync().bursts >= 3 && document.body.dataset.coordinator === 'online'`, 15000));
+  await both(up);
+  await up(camera, 'stage');
   log('both displays up, their clocks mapped');
   const stage = pages.stage;
 
@@ -102,7 +117,8 @@ try {
   const changeSeq = Number(/recorded as (\d+)/.exec(tutti('change', '1M2', '--text', 'bars 12-16: horns tacet, strings con sordino'))[1]);
   const sel = `[data-change="${changeSeq}"]`;
   await both((b) => b.waitFor(`!!document.querySelector('${sel}')`, 3000));
-  await stage.screenshot(path.join(OUT_DIR, 'display-change.png'));
+  await camera.waitFor(`!!document.querySelector('${sel}')`, 3000);
+  await camera.screenshot(path.join(OUT_DIR, 'display-change.png'));
   await stage.click(`${sel} button.ack`);
   await stage.waitFor(`document.getElementById('message').textContent.includes('acknowledged')`, 8000);
   const acks = tutti('history', '--json', '--kind', 'ack').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
@@ -125,24 +141,25 @@ try {
     if (Math.abs(viaWall - truth[name].off) > 5e6) throw new Error(`${name}: timeOrigin and the exchange disagree by more than 5 ms`);
   }
 
-  // --- Take 1, for the pictures only: a screenshot holds the page's frames
-  // up (a second and more on a loaded machine), so nothing is measured here.
+  // --- Take 1, for the pictures only.
   const lastRoll = () => {
     const rs = tutti('history', '--json', '--kind', 'roll').trim().split('\n').map((l) => JSON.parse(l));
     return rs[rs.length - 1];
   };
   tutti('roll', '1M1', '--from-bar', '3', '--lead-ms', '1000');
   const pictures = lastRoll(); // bar 3 at its start + 2 s of count-in, bar 5 4 s later
-  await stage.waitFor(`document.body.dataset.state === 'count-in'`, 5000);
-  await stage.waitFor(`/count-in [23] of 4/.test(document.getElementById('barbeat').textContent)`, 3000);
-  await stage.screenshot(path.join(OUT_DIR, 'display-countin.png'));
-  log(`count-in shown: "${await stage.evaluate(`document.getElementById('barbeat').textContent`)}"`);
+  await camera.waitFor(`document.body.dataset.state === 'count-in'`, 5000);
+  await camera.waitFor(`/count-in [23] of 4/.test(document.getElementById('barbeat').textContent)`, 3000);
+  await camera.screenshot(path.join(OUT_DIR, 'display-countin.png'));
+  log(`count-in shown: "${await camera.evaluate(`document.getElementById('barbeat').textContent`)}"`);
   await sleep(Math.max(0, (pictures.start_session_ns + 5e9 - monoNs()) / 1e6));
-  await stage.screenshot(path.join(OUT_DIR, 'display-streamer.png'));
+  await camera.screenshot(path.join(OUT_DIR, 'display-streamer.png'));
   await sleep(Math.max(0, (pictures.start_session_ns + 6.5e9 - monoNs()) / 1e6));
   tutti('stop', '--lead-ms', '0');
   await both((b) => b.waitFor(`document.body.dataset.state === 'stopped'`, 3000));
   tutti('arm', '1M1');
+  await camera.close();
+  camera = null;
 
   // --- Take 2, measured.
   tutti('roll', '1M1', '--lead-ms', '1500');
@@ -176,7 +193,8 @@ try {
   const want = new Map([['streamer:0', tStreamer], ['warning:1', origin + WARNING_NS], ['hit:2', origin + HIT_NS]]);
   for (let k = 0; k < 3; k++) want.set(`flutter:3.${k}`, tFlutter + (k - 1) * FLUTTER_GAP_NS);
   const drawn = {};
-  let worst = 0, worstMap = 0, clicks = 0, worstClick = 0;
+  const problems = []; // every room's findings are reported before the test fails
+  let worst = 0, worstMap = 0, clicks = 0, worstClick = 0, clicksOff = 0;
   for (const [name, b] of Object.entries(pages)) {
     const t2 = await perfToMono(b); // again: both clocks are CLOCK_MONOTONIC, so it must not move
     if (Math.abs(t2.off - truth[name].off) > 1e6) throw new Error(`${name}: performance.now() moved ${((t2.off - truth[name].off) / 1e6).toFixed(2)} ms against CLOCK_MONOTONIC`);
@@ -190,7 +208,8 @@ try {
         const err = at - e.target_ns;
         worstClick = Math.max(worstClick, Math.abs(err));
         clicks++;
-        if (Math.abs(err) > FRAME_NS) throw new Error(`${name}: click ${e.id} drawn ${(err / 1e6).toFixed(1)} ms off`);
+        if (Math.abs(err) > NEAREST_NS && clicksOff++ < 3)
+          problems.push(`${name}: click ${e.id} drawn ${(err / 1e6).toFixed(1)} ms off (not on its nearest frame)`);
         continue;
       }
       drawn[name].set(key, { at, e });
@@ -200,26 +219,32 @@ try {
       if (!d) {
         const near = (await b.evaluate('window.ttFrames()')).filter(([, S]) => Math.abs(S - t) < 200e6)
           .map(([ts, S]) => `${ts.toFixed(1)}:${((S - t) / 1e6).toFixed(1)}`);
-        throw new Error(`${name}: ${key} was never drawn; frames near it (raf ms: session - instant ms): ${near.join(' ')}`);
+        problems.push(`${name}: ${key} was never drawn; frames near it (raf ms: session - instant ms): ${near.join(' ')}`);
+        continue;
       }
-      if (Math.abs(d.e.target_ns - t) > 1000) throw new Error(`${name}: ${key} aimed at ${d.e.target_ns}, the map says ${t}`);
+      if (Math.abs(d.e.target_ns - t) > 1000) problems.push(`${name}: ${key} aimed at ${d.e.target_ns}, the map says ${t}`);
       const err = d.at - t;
       worst = Math.max(worst, Math.abs(err));
       worstMap = Math.max(worstMap, Math.abs(d.e.session_ns - d.at));
       log(`${name}: ${key} drawn ${(err / 1e6).toFixed(2)} ms from the map's instant` +
         ` (frame ${d.e.period.toFixed(2)} ms${d.e.late ? `, LATE: the browser made no frame for it (${d.e.gap.toFixed(1)} ms since the one before)` : ''};` +
         ` the page thought ${((d.e.session_ns - d.at) / 1e6).toFixed(2)} ms off the truth)`);
-      if (Math.abs(err) > FRAME_NS) throw new Error(`${name}: ${key} drawn ${(err / 1e6).toFixed(1)} ms from its instant (more than a frame)`);
+      if (Math.abs(err) > FRAME_NS) problems.push(`${name}: ${key} drawn ${(err / 1e6).toFixed(1)} ms from its instant (more than a frame)`);
+      else if (!d.e.late && Math.abs(err) > NEAREST_NS)
+        problems.push(`${name}: ${key} drawn ${(err / 1e6).toFixed(1)} ms from its instant: not on the frame nearest it`);
     }
   }
   for (const key of want.keys()) {
-    const a = drawn.stage.get(key).at, b = drawn['london-strings'].get(key).at;
-    log(`${key}: the rooms drew it ${((a - b) / 1e6).toFixed(2)} ms apart`);
-    if (Math.abs(a - b) > FRAME_NS) throw new Error(`${key}: the rooms drew it ${((a - b) / 1e6).toFixed(1)} ms apart`);
+    const da = drawn.stage.get(key), db = drawn['london-strings'].get(key);
+    if (!da || !db) continue; // reported above
+    const apart = da.at - db.at;
+    log(`${key}: the rooms drew it ${(apart / 1e6).toFixed(2)} ms apart`);
+    if (Math.abs(apart) > FRAME_NS) problems.push(`${key}: the rooms drew it ${(apart / 1e6).toFixed(1)} ms apart`);
   }
-  if (clicks < 20) throw new Error(`only ${clicks} visual clicks logged`);
-  log(`worst: ${(worst / 1e6).toFixed(2)} ms from the map (markers), ${(worstClick / 1e6).toFixed(2)} ms over ${clicks} visual clicks; ` +
-    `the pages' own mapping within ${(worstMap / 1e6).toFixed(2)} ms of the truth`);
+  if (clicks < 20) problems.push(`only ${clicks} visual clicks logged`);
+  log(`worst: ${(worst / 1e6).toFixed(2)} ms from the map (markers), ${(worstClick / 1e6).toFixed(2)} ms over ${clicks} visual clicks` +
+    ` (${clicksOff} not on their nearest frame); the pages' own mapping within ${(worstMap / 1e6).toFixed(2)} ms of the truth`);
+  if (problems.length) throw new Error(problems.join('\n  '));
 } catch (e) {
   failed = e;
   for (const [name, b] of Object.entries(pages)) {
@@ -227,6 +252,7 @@ try {
   }
 } finally {
   for (const b of Object.values(pages)) await b.close();
+  if (camera) await camera.close();
 }
 if (failed) {
   console.error(`[display] FAIL: ${failed.message}`);
