@@ -72,26 +72,6 @@ static tt_tempo_map_t *get_map(const tt_conn_opts_t *o, const char *cue, const c
     return m;
 }
 
-static void meter_text(const tt_meter_t *mt, char *out, size_t room)
-{
-    if (!mt->ngroups) {
-        snprintf(out, room, "%d/%d", (int)mt->num, (int)mt->den);
-        return;
-    }
-    int equal = 1;
-    for (int i = 1; i < mt->ngroups; i++)
-        equal &= mt->groups[i] == mt->groups[0];
-    if (equal) {
-        snprintf(out, room, "%d/%d in %d", (int)mt->num, (int)mt->den, mt->ngroups);
-        return;
-    }
-    size_t len = 0;
-    for (int i = 0; i < mt->ngroups && len < room; i++)
-        len += (size_t)snprintf(out + len, room - len, "%s%d", i ? "+" : "", (int)mt->groups[i]);
-    if (len < room)
-        snprintf(out + len, room - len, "/%d", (int)mt->den);
-}
-
 /* "q.=12-4 (115.085 q/min)": the tempo as written, and in quarters per
  * minute when the unit or a frame click hides it. */
 static void tempo_text(const tt_tempo_value_t *v, double bpm, char *out, size_t room)
@@ -121,7 +101,7 @@ static void change_words(const tt_tempo_change_t *c, char *out, size_t room)
     size_t len = 0;
     out[0] = '\0';
     if (c->has_meter) {
-        meter_text(&c->meter, a, sizeof a);
+        tt_tempo_meter_text(&c->meter, a, sizeof a);
         len += (size_t)snprintf(out + len, room - len, "%s", a);
     }
     if (c->has_tempo) {
@@ -282,7 +262,7 @@ static void show_map(const tt_tempo_map_t *m, const char *name, unsigned version
                                   "timecode", tc, "seconds", (double)c.ns / 1e9);
             if (c.has_meter) {
                 char mt[96];
-                meter_text(&c.meter, mt, sizeof mt);
+                tt_tempo_meter_text(&c.meter, mt, sizeof mt);
                 json_object_set_new(j, "meter", json_string(mt));
             }
             if (c.has_tempo) {

@@ -111,26 +111,6 @@ static int add_music(json_t *beats, const roll_time_t *rt, int32_t from_bar, int
     return 0;
 }
 
-static void meter_text(const tt_meter_t *mt, char *out, size_t cap)
-{
-    if (mt->ngroups < 2) {
-        snprintf(out, cap, "%d/%d", (int)mt->num, (int)mt->den);
-        return;
-    }
-    int equal = 1;
-    for (int g = 1; g < mt->ngroups; g++)
-        equal &= mt->groups[g] == mt->groups[0];
-    if (equal) {
-        snprintf(out, cap, "%d/%d in %d", (int)mt->num, (int)mt->den, mt->ngroups);
-        return;
-    }
-    size_t n = 0;
-    for (int g = 0; g < mt->ngroups && n < cap; g++)
-        n += (size_t)snprintf(out + n, cap - n, "%s%d", g ? "+" : "", mt->groups[g]);
-    if (n < cap)
-        snprintf(out + n, cap - n, "/%d", (int)mt->den);
-}
-
 /* What a change of the map changes to, as a musician reads it: "3/4 q=96",
  * "rit q=80 over 6", "q=100 (ramp)", "free until bar 26", "click off". */
 static void change_text(const tt_tempo_change_t *ch, char *out, size_t cap)
@@ -146,7 +126,7 @@ static void change_text(const tt_tempo_change_t *ch, char *out, size_t cap)
             n += (size_t)snprintf(out + n, cap - n, __VA_ARGS__);                                  \
     } while (0)
     if (ch->has_meter) {
-        meter_text(&ch->meter, part, sizeof part);
+        tt_tempo_meter_text(&ch->meter, part, sizeof part);
         ADD("%s", part);
     }
     if (ch->free_from) {

@@ -417,6 +417,9 @@ const char *tt_tempo_unit_name(int unit);
 /* The text of v as the format writes it ("q=92.5", "q.=12-4",
  * "h=30000000/326087"), at most 48 bytes; returns snprintf's count. */
 int tt_tempo_value_text(const tt_tempo_value_t *v, char *out, size_t room);
+/* A meter as the format writes it ("3/4", "6/8 in 2", "3+2+2/8"), at most
+ * 64 bytes; returns the length it needed (snprintf's count). */
+int tt_tempo_meter_text(const tt_meter_t *mt, char *out, size_t room);
 
 /* ---- reading (never allocate; real-time safe) ---- */
 

@@ -14,19 +14,27 @@
 
 /* ---- text: formatting ---- */
 
-static size_t put_meter(char *p, size_t room, const tt_meter_t *mt)
+int tt_tempo_meter_text(const tt_meter_t *mt, char *out, size_t room)
 {
     if (!mt->ngroups)
-        return (size_t)snprintf(p, room, " %d/%d", (int)mt->num, (int)mt->den);
+        return snprintf(out, room, "%d/%d", (int)mt->num, (int)mt->den);
     int equal = 1;
     for (int i = 1; i < mt->ngroups; i++)
         equal &= mt->groups[i] == mt->groups[0];
     if (equal)
-        return (size_t)snprintf(p, room, " %d/%d in %d", (int)mt->num, (int)mt->den, mt->ngroups);
+        return snprintf(out, room, "%d/%d in %d", (int)mt->num, (int)mt->den, mt->ngroups);
     size_t len = 0;
     for (int i = 0; i < mt->ngroups; i++)
-        len += (size_t)snprintf(p + len, room - len, "%s%d", i ? "+" : " ", (int)mt->groups[i]);
-    return len + (size_t)snprintf(p + len, room - len, "/%d", (int)mt->den);
+        len += (size_t)snprintf(out + len, len < room ? room - len : 0, "%s%d", i ? "+" : "",
+                                (int)mt->groups[i]);
+    return (int)len + snprintf(out + len, len < room ? room - len : 0, "/%d", (int)mt->den);
+}
+
+static size_t put_meter(char *p, size_t room, const tt_meter_t *mt)
+{
+    char text[80];
+    tt_tempo_meter_text(mt, text, sizeof text);
+    return (size_t)snprintf(p, room, " %s", text);
 }
 
 /* The tempo part of a mark's line (implied marks have none), and free time. */
