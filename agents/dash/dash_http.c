@@ -44,11 +44,6 @@ static int coordinator_write(dash_http_t *h, Tutti__Envelope *req, uint64_t *seq
                                 req, ACTION_TIMEOUT_MS, "dashboard", seq, why);
 }
 
-static unsigned status_of(int rc)
-{
-    return rc == TT_ERR_DENIED || rc == TT_ERR_AUTH ? 403 : rc == TT_ERR_INVALID ? 409 : 502;
-}
-
 /* Checks out, from room, players[from .. from+n) (JSON strings). */
 static int check_out(tt_client_t *client, const char *room, json_t *players, size_t from, size_t n,
                      char *why)
@@ -127,7 +122,7 @@ static enum MHD_Result on_wrap(dash_http_t *h, struct MHD_Connection *c)
     }
     tt_client_destroy(&client);
     if (rc != 0)
-        return tt_web_reply_error(c, status_of(rc), why);
+        return tt_web_reply_error(c, tt_web_status_for(rc), why);
     return tt_web_reply_json(c, 200,
                              json_pack("{s:b, s:I, s:I}", "ok", 1, "seq", (json_int_t)seq,
                                        "checked_out", (json_int_t)done));
@@ -221,7 +216,7 @@ static enum MHD_Result on_action(void *arg, struct MHD_Connection *c, const char
             result =
                 tt_web_reply_json(c, 200, json_pack("{s:b, s:I}", "ok", 1, "seq", (json_int_t)seq));
         else
-            result = tt_web_reply_error(c, status_of(rc), why);
+            result = tt_web_reply_error(c, tt_web_status_for(rc), why);
     }
     json_decref(body);
     return result;

@@ -1,9 +1,9 @@
 /* dash_hub: see dash_hub.h. */
 #include "dash_hub.h"
+#include "tt_web.h"
 
 #include <errno.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,12 +31,8 @@ dash_hub_t *dash_hub_new(void)
     dash_hub_t *h = calloc(1, sizeof *h);
     if (!h)
         return NULL;
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_mutex_init(&h->lock, NULL);
-    pthread_cond_init(&h->changed, &ca);
-    pthread_condattr_destroy(&ca);
+    tt_web_cond_init(&h->changed);
     return h;
 }
 
@@ -122,45 +118,6 @@ char *dash_hub_report(dash_hub_t *h, char name[DASH_REPORT_NAME])
     return copy;
 }
 
-/* A growing text buffer; on allocation failure it stays NULL. */
-typedef struct {
-    char *data;
-    size_t len, cap;
-    int failed;
-} buf_t;
-
-static void buf_add(buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void buf_add(buf_t *b, const char *fmt, ...)
-{
-    if (b->failed)
-        return;
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int n =
-            vsnprintf(b->data ? b->data + b->len : NULL, b->data ? b->cap - b->len : 0, fmt, ap);
-        va_end(ap);
-        if (n < 0) {
-            b->failed = 1;
-            return;
-        }
-        if (b->data && b->len + (size_t)n < b->cap) {
-            b->len += (size_t)n;
-            return;
-        }
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap <= b->len + (size_t)n)
-            cap *= 2;
-        char *grown = realloc(b->data, cap);
-        if (!grown) {
-            b->failed = 1;
-            return;
-        }
-        b->data = grown;
-        b->cap = cap;
-    }
-}
-
 /* Up to this much event text per chunk; the stream asks again at once. */
 #define CHUNK_SOFT_MAX (256 * 1024)
 
@@ -178,13 +135,7 @@ char *dash_hub_next_events(dash_hub_t *h, uint64_t *last_seq, uint64_t *version,
 {
     pthread_mutex_lock(&h->lock);
     struct timespec until;
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_sec += wait_ms / 1000;
-    until.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
+    tt_web_deadline(wait_ms, &until);
     while (!h->closing && !something_new(h, *last_seq, *version)) {
         if (pthread_cond_timedwait(&h->changed, &h->lock, &until) == ETIMEDOUT)
             break;
@@ -193,28 +144,25 @@ char *dash_hub_next_events(dash_hub_t *h, uint64_t *last_seq, uint64_t *version,
         pthread_mutex_unlock(&h->lock);
         return NULL;
     }
-    buf_t b = {0};
-    buf_add(&b, "%s", "");
+    tt_web_text_t b = {0};
     for (size_t i = 0; i < h->ring_len && b.len < CHUNK_SOFT_MAX; i++) {
         const ring_entry_t *e = &h->ring[(h->ring_head + i) % DASH_RING];
         if (e->seq <= *last_seq)
             continue;
-        buf_add(&b, "event: record\nid: %llu\ndata: %s\n\n", (unsigned long long)e->seq, e->json);
+        tt_web_text_add(&b, "event: record\nid: %llu\ndata: %s\n\n", (unsigned long long)e->seq,
+                        e->json);
         *last_seq = e->seq;
     }
     if (h->state && h->state_version != *version && b.len < CHUNK_SOFT_MAX) {
         /* The state's id is its seq, so a reconnect resumes after it. */
         uint64_t id = h->state_seq > *last_seq ? h->state_seq : *last_seq;
-        buf_add(&b, "event: state\nid: %llu\ndata: %s\n\n", (unsigned long long)id, h->state);
+        tt_web_text_add(&b, "event: state\nid: %llu\ndata: %s\n\n", (unsigned long long)id,
+                        h->state);
         *version = h->state_version;
         *last_seq = id;
     }
     pthread_mutex_unlock(&h->lock);
-    if (b.failed) {
-        free(b.data);
-        return NULL;
-    }
-    return b.data;
+    return tt_web_text_take(&b);
 }
 
 void dash_hub_shutdown(dash_hub_t *h)

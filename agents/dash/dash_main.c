@@ -14,7 +14,6 @@
 #include "tt_client.h"
 #include "tt_diag.h"
 #include "tt_error.h"
-#include "tt_file.h"
 #include "tt_keys.h"
 #include "tt_opts.h"
 #include "tt_replica.h"
@@ -411,9 +410,7 @@ int main(int argc, char **argv)
                  password ? "password" : "no password: loopback only",
                  read_only ? ", read-only" : "", keys->public_z85, tt_tz_name());
     if (port_file) {
-        char text[16];
-        int n = snprintf(text, sizeof text, "%u\n", dash_http_port(web));
-        if (tt_file_write_atomic(port_file, text, (size_t)n, 0644, 0, why) != 0) {
+        if (tt_web_port_file(port_file, dash_http_port(web), why) != 0) {
             tt_diag_error("--port-file: %s", why);
             exit_code = 1;
             goto out;

@@ -113,11 +113,7 @@ static enum MHD_Result on_post(void *arg, struct MHD_Connection *c, const char *
                                   d->cfg.keys, &env, ACK_TIMEOUT_MS, "display", &seq, why);
     if (rc != 0) {
         tt_diag_warn("display: ack of change %lld: %s", (long long)id, why);
-        return tt_web_reply_error(c,
-                                  rc == TT_ERR_DENIED || rc == TT_ERR_AUTH ? 403
-                                  : rc == TT_ERR_INVALID                   ? 409
-                                                                           : 502,
-                                  why);
+        return tt_web_reply_error(c, tt_web_status_for(rc), why);
     }
     tt_diag_info("display: change %lld acknowledged (record %llu)", (long long)id,
                  (unsigned long long)seq);

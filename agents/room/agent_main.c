@@ -942,9 +942,7 @@ int main(int argc, char **argv)
                      agent_display_port(agent.display),
                      password ? "password" : "no password: loopback only");
         if (http_port_file) {
-            char text[16];
-            int n = snprintf(text, sizeof text, "%u\n", agent_display_port(agent.display));
-            if (tt_file_write_atomic(http_port_file, text, (size_t)n, 0644, 0, why) != 0) {
+            if (tt_web_port_file(http_port_file, agent_display_port(agent.display), why) != 0) {
                 tt_diag_error("--http-port-file: %s", why);
                 exit_code = 1;
                 goto out;

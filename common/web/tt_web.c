@@ -11,6 +11,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <sodium.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -503,7 +504,85 @@ void tt_web_stop(tt_web_t **self_p)
     *self_p = NULL;
 }
 
+unsigned tt_web_status_for(int rc)
+{
+    return rc == TT_ERR_DENIED || rc == TT_ERR_AUTH ? 403 : rc == TT_ERR_INVALID ? 409 : 502;
+}
+
+/* ------------------------------------------------------------ stream feeders */
+
+void tt_web_text_add(tt_web_text_t *t, const char *fmt, ...)
+{
+    if (t->failed)
+        return;
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n =
+            vsnprintf(t->data ? t->data + t->len : NULL, t->data ? t->cap - t->len : 0, fmt, ap);
+        va_end(ap);
+        if (n < 0) {
+            t->failed = 1;
+            return;
+        }
+        if (t->data && t->len + (size_t)n < t->cap) {
+            t->len += (size_t)n;
+            return;
+        }
+        size_t cap = t->cap ? t->cap : 4096;
+        while (cap <= t->len + (size_t)n)
+            cap *= 2;
+        char *grown = realloc(t->data, cap);
+        if (!grown) {
+            t->failed = 1;
+            return;
+        }
+        t->data = grown;
+        t->cap = cap;
+    }
+}
+
+char *tt_web_text_take(tt_web_text_t *t)
+{
+    char *out = t->failed ? NULL : t->data ? t->data : strdup("");
+    if (t->failed)
+        free(t->data);
+    *t = (tt_web_text_t){0};
+    return out;
+}
+
+int tt_web_cond_init(pthread_cond_t *c)
+{
+    pthread_condattr_t ca;
+    int rc = pthread_condattr_init(&ca);
+    if (rc != 0)
+        return rc;
+    rc = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    if (rc == 0)
+        rc = pthread_cond_init(c, &ca);
+    pthread_condattr_destroy(&ca);
+    return rc;
+}
+
+void tt_web_deadline(int wait_ms, struct timespec *until)
+{
+    clock_gettime(CLOCK_MONOTONIC, until);
+    until->tv_sec += wait_ms / 1000;
+    until->tv_nsec += (long)(wait_ms % 1000) * 1000000L;
+    if (until->tv_nsec >= 1000000000L) {
+        until->tv_sec++;
+        until->tv_nsec -= 1000000000L;
+    }
+}
+
 /* ------------------------------------------------------------ command line */
+
+int tt_web_port_file(const char *path, unsigned port, char *why)
+{
+    char text[16];
+    int n = snprintf(text, sizeof text, "%u\n", port);
+    return tt_file_write_atomic(path, text, (size_t)n, 0644, 0, why);
+}
 
 int tt_web_parse_listen(const char *spec, char *host, size_t cap, unsigned *port)
 {

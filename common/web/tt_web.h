@@ -23,7 +23,9 @@
 
 #include <jansson.h>
 #include <microhttpd.h>
+#include <pthread.h>
 #include <stddef.h>
+#include <time.h>
 
 #define TT_WEB_TOKEN_HEX 64 /* 32 random bytes as hex: session ids, CSRF tokens */
 #define TT_WEB_MAX_SESSIONS 64
@@ -103,8 +105,36 @@ enum MHD_Result tt_web_stream(tt_web_t *w, struct MHD_Connection *c, tt_web_next
  * equal lengths (empty tokens are never equal). */
 int tt_web_token_equal(const char *a, const char *b);
 
+/* The HTTP status that answers a coordinator's refusal (tt_client_write's
+ * code): 403 for a key or role refused, 409 for a request the rules
+ * refuse, 502 for anything else (no answer, a broken reply). */
+unsigned tt_web_status_for(int rc);
+
+/* ---- for what feeds event streams (tt_web_board, the dashboard's hub) ---- */
+
+/* A growing text, e.g. an event-stream chunk. A failed allocation marks it
+ * failed and later adds do nothing. Start zeroed. */
+typedef struct {
+    char *data;
+    size_t len, cap;
+    int failed;
+} tt_web_text_t;
+void tt_web_text_add(tt_web_text_t *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The text, malloc'd (the caller frees; "" when nothing was added), or
+ * NULL after a failed allocation; t is left empty either way. */
+char *tt_web_text_take(tt_web_text_t *t);
+
+/* A condition variable that times its waits on CLOCK_MONOTONIC (a wall
+ * clock step cannot stretch or cut them); 0 or an errno value. */
+int tt_web_cond_init(pthread_cond_t *c);
+/* The CLOCK_MONOTONIC instant wait_ms from now, for pthread_cond_timedwait. */
+void tt_web_deadline(int wait_ms, struct timespec *until);
+
 /* ---- the command line, the same for every program ---- */
 
+/* Writes "PORT\n" to path (atomically), for a test or a script to read
+ * the port the server got. 0 or TT_ERR_* with why. */
+int tt_web_port_file(const char *path, unsigned port, char *why);
 /* "HOST:PORT" (IPv4, port 0..65535) into host (cap bytes) and *port. 0 or -1. */
 int tt_web_parse_listen(const char *spec, char *host, size_t cap, unsigned *port);
 /* 1 for a 127.x.y.z address. */

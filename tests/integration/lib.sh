@@ -129,6 +129,23 @@ it_stop() {
 # it_head_of DIR: the head hash `tutti verify` computes for a store.
 it_head_of() { "$B/tutti" verify "$1" --json 2>/dev/null | jq -r .head_hash; }
 
+# it_need_browser: node and Debian's chromium for the browser tests, installed
+# when missing (as root); exits 77 (skip) where they cannot be had.
+it_need_browser() {
+    if ! command -v node >/dev/null; then
+        [ "$(id -u)" = 0 ] || { echo "SKIP: node missing and not root"; exit 77; }
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs >/dev/null || exit 77
+    fi
+    if [ ! -x /usr/bin/chromium ]; then
+        [ "$(id -u)" = 0 ] || { echo "SKIP: chromium missing and not root"; exit 77; }
+        echo "installing chromium (Debian package) for the browser test"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get install -y -qq --no-install-recommends chromium >/dev/null 2>&1 ||
+            { apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium >/dev/null; } ||
+            { echo "SKIP: could not install chromium"; exit 77; }
+    fi
+}
+
 # it_start_dash NAME KEYNAME [options...]: starts tutti-dash on a free
 # loopback port; sets DPID and DURL.
 it_start_dash() {
