@@ -25,7 +25,9 @@
 //    still drawn on time (the page runs on the room's clock);
 //  - screenshots: a change open, the count-in, a streamer mid-sweep.
 //
-// env: STAGE_URL, STRINGS_URL, TUTTI_BIN, IT_DIR, OUT_DIR, CPID and the
+// The stage's display has a password: its browsers log in through the page.
+//
+// env: STAGE_URL, STAGE_PASSWORD, STRINGS_URL, TUTTI_BIN, IT_DIR, OUT_DIR, CPID and the
 // CLI's TUTTI_COORDINATOR / TUTTI_SERVER_KEY / TUTTI_KEY (operator).
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
@@ -33,7 +35,7 @@ import { fileURLToPath } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const { launch } = await import(path.join(here, '..', 'tools', 'cdp.mjs'));
-const { STAGE_URL, STRINGS_URL, TUTTI_BIN, IT_DIR, OUT_DIR, CPID } = process.env;
+const { STAGE_URL, STAGE_PASSWORD, STRINGS_URL, TUTTI_BIN, IT_DIR, OUT_DIR, CPID } = process.env;
 const tutti = (...args) => execFileSync(path.join(TUTTI_BIN, 'tutti'), args, { encoding: 'utf8' });
 const log = (m) => console.log(`[display] ${m}`);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -85,8 +87,10 @@ const pages = {};
 let camera = null; // a third browser on the stage's display, for the pictures
 let failed = null;
 
-async function open(name, url) {
-  const b = await launch({ userDataDir: path.join(IT_DIR, `chromium-${name}`), width: 1280, height: 720, extraArgs: browserArgs });
+// The measured pages are small (less to raster and composite a frame on a
+// loaded machine); the pictures are 1280x720.
+async function open(name, url, width = 800, height = 450) {
+  const b = await launch({ userDataDir: path.join(IT_DIR, `chromium-${name}`), width, height, extraArgs: browserArgs });
   // A display is the foreground program of its machine; on a shared test
   // host, builds would otherwise take the frames it needs (as root only).
   if (process.getuid && process.getuid() === 0) {
@@ -97,6 +101,11 @@ async function open(name, url) {
     }
   }
   await b.goto(url + '/');
+  if (await b.evaluate(`location.pathname === '/login.html'`)) { // the stage's display wants its password
+    await b.type('#password', STAGE_PASSWORD);
+    await b.click('.login-card button');
+    await b.waitFor(`location.pathname === '/' && !!document.getElementById('room')`, 10000);
+  }
   return b;
 }
 const up = (b, room) => b.waitFor(`document.getElementById('room').textContent === ${JSON.stringify(room)} &&
@@ -106,7 +115,7 @@ try {
   for (const [name, url] of [['stage', STAGE_URL], ['london-strings', STRINGS_URL]]) pages[name] = await open(name, url);
   // Screenshots hold a page's frames up (a second and more on a loaded
   // machine): they come from a browser of their own, never a measured one.
-  camera = await open('camera', STAGE_URL);
+  camera = await open('camera', STAGE_URL, 1280, 720);
   const both = (fn) => Promise.all(Object.entries(pages).map(([name, b]) => fn(b, name)));
   await both(up);
   await up(camera, 'stage');
@@ -247,8 +256,15 @@ try {
   if (problems.length) throw new Error(problems.join('\n  '));
 } catch (e) {
   failed = e;
-  for (const [name, b] of Object.entries(pages)) {
-    try { await b.screenshot(path.join(OUT_DIR, `display-${name}-failed.png`)); } catch {}
+  for (const [name, b] of Object.entries({ ...pages, ...(camera ? { camera } : {}) })) {
+    try {
+      await b.screenshot(path.join(OUT_DIR, `display-${name}-failed.png`));
+      log(`${name} at the failure: ${await b.evaluate(`JSON.stringify({ state: document.body.dataset.state,
+          path: location.pathname, barbeat: document.getElementById('barbeat')?.textContent,
+          outage: document.getElementById('outage')?.textContent, sync: window.ttSync && window.ttSync() })`)}`);
+    } catch {
+      /* the browser may be gone */
+    }
   }
 } finally {
   for (const b of Object.values(pages)) await b.close();
