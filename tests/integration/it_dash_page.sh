@@ -5,17 +5,7 @@
 # check-out, and the page after a kill -9 of the coordinator. Installs
 # Debian's chromium when missing (as root; skips otherwise).
 . "$(dirname "$0")/lib.sh"
-if ! command -v node >/dev/null; then
-    [ "$(id -u)" = 0 ] || { echo "SKIP: node missing and not root"; exit 77; }
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs >/dev/null || exit 77
-fi
-if [ ! -x /usr/bin/chromium ]; then
-    [ "$(id -u)" = 0 ] || { echo "SKIP: chromium missing and not root"; exit 77; }
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get install -y -qq --no-install-recommends chromium >/dev/null 2>&1 ||
-        { apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium >/dev/null; } ||
-        fail "could not install chromium"
-fi
+it_need_browser
 it_setup
 it_start_coordinator
 it_start_agent stage stage
