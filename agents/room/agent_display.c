@@ -41,20 +41,24 @@ struct agent_display {
 
 /* ------------------------------------------------------------ HTTP threads */
 
+typedef struct {
+    tt_web_board_t *board;
+    uint64_t seen; /* the last document number this view has */
+} view_t;
+
 static char *stream_next(void *src, int wait_ms)
 {
-    void **s = src; /* {board, &seen} packed in one allocation */
-    return tt_web_board_next(s[0], (uint64_t *)&s[1], wait_ms);
+    view_t *v = src;
+    return tt_web_board_next(v->board, &v->seen, wait_ms);
 }
 
 static enum MHD_Result on_events(agent_display_t *d, struct MHD_Connection *c)
 {
-    /* A new view starts from every document as it is now. */
-    void **s = calloc(2, sizeof *s);
-    if (!s)
+    view_t *v = calloc(1, sizeof *v); /* seen 0: a new view starts from every document */
+    if (!v)
         return tt_web_reply(c, 500, "text/plain", "out of memory\n", 14, NULL);
-    s[0] = d->board;
-    return tt_web_stream(d->web, c, stream_next, s, free);
+    v->board = d->board;
+    return tt_web_stream(d->web, c, stream_next, v, free);
 }
 
 static enum MHD_Result on_ping(struct MHD_Connection *c, const agent_display_t *d)
@@ -242,7 +246,12 @@ static void update_roll(agent_display_t *d, const agent_display_in_t *in)
         .stop_session_ns = t->stop_session_ns,
         .window_from = from - AGENT_VIEW_BEHIND_NS,
     };
-    publish(d, "roll", agent_view_roll_json(&r, &d->roll_to, why), why);
+    char *json = agent_view_roll_json(&r, &d->roll_to, why);
+    if (!json) { /* a map that does not parse here: show no roll rather than the last one */
+        tt_diag_warn("display: the roll of %s: %s", t->cue, why);
+        json = agent_view_no_roll_json(why);
+    }
+    publish(d, "roll", json, why);
 }
 
 static int bound_moved(double sent, double now)

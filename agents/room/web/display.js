@@ -151,7 +151,13 @@
   function connect() {
     const es = new EventSource('/events');
     es.onopen = () => {
+      if (agentLostAt) {
+        // The agent may have restarted (a new local clock): map it afresh.
+        sync.bursts.length = 0;
+        pingBurst().catch(() => {});
+      }
       agentUp = true;
+      agentLostAt = 0;
       renderRoom();
     };
     es.onerror = () => {
