@@ -14,8 +14,8 @@
 //    truth is not the page's own mapping: the test maps each browser's
 //    performance.now() to CLOCK_MONOTONIC (the coordinator's session clock
 //    on this host) by its own exchanges over the DevTools connection (the
-//    minimum round trip of many), and cross-checks with
-//    performance.timeOrigin (wall clock). Every mark must lie within one
+//    minimum round trip of many), and compares with performance.timeOrigin
+//    (wall clock; reported, not relied on). Every mark must lie within one
 //    frame (16.7 ms) of the map's instant, in each room and across the
 //    rooms; one drawn on its own frame (not `late`: the browser made that
 //    frame) within half a frame plus 3 ms for the page's mapping, i.e. on
@@ -147,7 +147,10 @@ try {
     const viaWall = origin * 1e6 - wmm; // mono at performance.now() = 0, by the wall clock
     log(`${name}: performance.now() -> CLOCK_MONOTONIC by DevTools exchange (rtt ${(truth[name].rtt / 1e6).toFixed(2)} ms); ` +
       `timeOrigin says ${((viaWall - truth[name].off) / 1e6).toFixed(2)} ms otherwise`);
-    if (Math.abs(viaWall - truth[name].off) > 5e6) throw new Error(`${name}: timeOrigin and the exchange disagree by more than 5 ms`);
+    // Only a cross-check: Chromium turns its monotonic origin into wall
+    // time with a pair of clock readings of its own, which a loaded machine
+    // can pull apart (118 ms once, with a load of 23).
+    if (Math.abs(viaWall - truth[name].off) > 5e6) log(`${name}: WARNING: timeOrigin is off; the exchange is the truth`);
   }
 
   // --- Take 1, for the pictures only.
