@@ -9,7 +9,9 @@
 #include "tt_time.h"
 
 #include <jack/jack.h>
+#include <jack/midiport.h>
 #include <jack/ringbuffer.h>
+#include <jack/transport.h>
 #include <math.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -21,6 +23,7 @@ enum { JCMD_ROLL = 1, JCMD_STOP, JCMD_PLAYBACK };
 typedef struct {
     int kind;
     agent_click_roll_t *roll;  /* JCMD_ROLL: ownership passes to the callback */
+    agent_midi_roll_t *midi;   /* JCMD_ROLL: the same roll's MIDI and transport, or NULL */
     int64_t at_session_ns;     /* JCMD_STOP */
     agent_playback_roll_t *pb; /* JCMD_PLAYBACK: ownership passes to the callback */
 } jack_cmd_t;
@@ -32,12 +35,18 @@ struct agent_jack {
     int nclick;
     jack_port_t *click_ports[AGENT_CLICK_MAX_FEEDS], *ltc_port;
     agent_click_samples_t *words;
-    jack_port_t *prelay_port;      /* prelays and guides (agent_playback) */
-    jack_ringbuffer_t *retired_pb; /* agent_playback_roll_t *, callback -> main */
-    agent_playback_roll_t *pb;     /* callback-owned */
-    jack_ringbuffer_t *to_rt;      /* jack_cmd_t, main -> callback */
-    jack_ringbuffer_t *retired;    /* agent_click_roll_t *, callback -> main */
-    int64_t jack_minus_mono_ns;    /* jack_get_time() * 1000 - CLOCK_MONOTONIC */
+    jack_port_t *prelay_port;        /* prelays and guides (agent_playback) */
+    jack_ringbuffer_t *retired_pb;   /* agent_playback_roll_t *, callback -> main */
+    agent_playback_roll_t *pb;       /* callback-owned */
+    jack_ringbuffer_t *to_rt;        /* jack_cmd_t, main -> callback */
+    jack_ringbuffer_t *retired;      /* agent_click_roll_t *, callback -> main */
+    jack_ringbuffer_t *retired_midi; /* agent_midi_roll_t *, callback -> main */
+    agent_midi_outputs_t midi;
+    jack_port_t *midi_ports[AGENT_MIDI_MAX_PORTS];
+    int timebase;                      /* 1: this client is the timebase master */
+    atomic_uint_fast64_t midi_dropped; /* events the port buffers had no room for */
+    uint64_t logged_midi_dropped;
+    int64_t jack_minus_mono_ns; /* jack_get_time() * 1000 - CLOCK_MONOTONIC */
     int rate;
     int active;
     /* Capture: ports registered on the main thread before the pointer is
@@ -54,7 +63,12 @@ struct agent_jack {
     /* Main thread: what was last logged. */
     uint64_t logged_distrusts, logged_reanchors;
     int logged_trusted, logged_playback_latency;
-    /* Callback-owned. */
+    /* Callback-owned (the timebase callback runs on the same thread). */
+    agent_midi_roll_t *mroll;
+    int64_t midi_s[AGENT_MIDI_MAX_PORTS]; /* each port's last event sent: (s, order) */
+    int midi_order[AGENT_MIDI_MAX_PORTS];
+    agent_midi_transport_t tp; /* the roll's transport start */
+    int tp_located, tp_started, tp_stopped;
     agent_click_t click;
     agent_cycle_map_t cycle_map;
     int64_t frames64; /* 64-bit frame counter */
@@ -72,8 +86,22 @@ static void take_commands(agent_jack_t *j)
             if (old && jack_ringbuffer_write_space(j->retired) >= sizeof old)
                 jack_ringbuffer_write(j->retired, (const char *)&old, sizeof old);
             /* else: leak rather than free in the callback; the ring holds 64 */
+            if (cmd.midi) {
+                agent_midi_roll_t *mold = j->mroll;
+                j->mroll = cmd.midi;
+                if (mold && jack_ringbuffer_write_space(j->retired_midi) >= sizeof mold)
+                    jack_ringbuffer_write(j->retired_midi, (const char *)&mold, sizeof mold);
+                for (int p = 0; p < j->midi.n; p++) {
+                    j->midi_s[p] = INT64_MIN;
+                    j->midi_order[p] = -1;
+                }
+                agent_midi_transport(j->mroll, j->rate, &j->tp);
+                j->tp_located = j->tp_started = j->tp_stopped = 0;
+            }
         } else if (cmd.kind == JCMD_STOP) {
             agent_click_set_stop(&j->click, cmd.at_session_ns);
+            if (j->mroll)
+                agent_midi_roll_set_stop(j->mroll, cmd.at_session_ns);
             agent_playback_set_stop(j->pb, cmd.at_session_ns);
         } else if (cmd.kind == JCMD_PLAYBACK) {
             agent_playback_roll_t *old = j->pb;
@@ -82,6 +110,109 @@ static void take_commands(agent_jack_t *j)
                 jack_ringbuffer_write(j->retired_pb, (const char *)&old, sizeof old);
         }
     }
+}
+
+/* Exact (fractional) sample position of session time s, as the click places it. */
+static double session_position(const agent_click_clock_t *k, const tt_clock_map_t *m, int64_t s)
+{
+    return (double)k->s0 + (double)(tt_clock_map_local(m, s) - k->local0) / k->ns_per_sample;
+}
+
+static int64_t sample_session(const agent_click_clock_t *k, const tt_clock_map_t *m, int64_t i)
+{
+    return tt_clock_map_session(m, k->local0 +
+                                       (int64_t)llround((double)(i - k->s0) * k->ns_per_sample));
+}
+
+/* Real-time. Each port's messages of this period, on the sample a click
+ * at the same instant would start (ceil of its position). One that falls
+ * before the period (the roll came late, or the mapping stepped) goes on
+ * its first sample if it sets a receiver's position or is less than a
+ * period late; others are dropped, so a late roll joins mid-stream. */
+static void write_midi(agent_jack_t *j, const tt_clock_map_t *m, const agent_click_clock_t *k,
+                       jack_nframes_t n)
+{
+    for (int p = 0; p < j->midi.n; p++) {
+        void *buf = jack_port_get_buffer(j->midi_ports[p], n);
+        jack_midi_clear_buffer(buf);
+        if (!j->mroll || !m->valid)
+            continue;
+        jack_nframes_t last = 0;
+        agent_midi_event_t ev;
+        /* Bounded: a roll seconds late skips its past over a few periods. */
+        for (int guard = 0; guard < 512; guard++) {
+            if (agent_midi_next(j->mroll, j->midi.kinds[p], j->midi_s[p], j->midi_order[p], &ev) !=
+                0)
+                break;
+            int64_t i = (int64_t)ceil(session_position(k, m, ev.s));
+            if (i >= k->s0 + (int64_t)n)
+                break;
+            j->midi_s[p] = ev.s;
+            j->midi_order[p] = ev.order;
+            if (i < k->s0) {
+                if (ev.order > AGENT_MIDI_ORDER_STATE && i < k->s0 - (int64_t)n)
+                    continue;
+                i = k->s0;
+            }
+            jack_nframes_t at = (jack_nframes_t)(i - k->s0);
+            if (at < last)
+                at = last;
+            if (jack_midi_event_write(buf, at, ev.bytes, (size_t)ev.len) == 0)
+                last = at;
+            else
+                atomic_fetch_add_explicit(&j->midi_dropped, 1, memory_order_relaxed);
+        }
+    }
+}
+
+/* Real-time (jack_transport_* are). A request takes effect at the next
+ * cycle: ask one cycle ahead, so the transport rolls from the cycle that
+ * holds the instant (its frame then leads by less than a period). */
+static void drive_transport(agent_jack_t *j, const tt_clock_map_t *m, const agent_click_clock_t *k,
+                            jack_nframes_t n)
+{
+    if (!j->timebase || !j->mroll || !m->valid)
+        return;
+    if (!j->tp_located) {
+        jack_transport_stop(j->client);
+        jack_transport_locate(j->client, (jack_nframes_t)j->tp.frame);
+        j->tp_located = 1;
+    }
+    int64_t ahead = sample_session(k, m, k->s0 + 2 * (int64_t)n);
+    int64_t stop = agent_midi_roll_stop(j->mroll);
+    if (!j->tp_started && j->tp.start_s < stop && ahead > j->tp.start_s) {
+        jack_transport_start(j->client);
+        j->tp_started = 1;
+    }
+    if (j->tp_started && !j->tp_stopped && stop != INT64_MAX && ahead > stop) {
+        jack_transport_stop(j->client);
+        j->tp_stopped = 1;
+    }
+}
+
+/* The timebase master's part of every cycle (called by JACK on the
+ * process thread): bar|beat|tick of the transport frame from the roll's
+ * map; frame F is cue time F / rate. */
+static void on_timebase(jack_transport_state_t state, jack_nframes_t nframes, jack_position_t *pos,
+                        int new_pos, void *arg)
+{
+    (void)state;
+    (void)nframes;
+    (void)new_pos;
+    agent_jack_t *j = arg;
+    if (!j->mroll || pos->frame_rate == 0)
+        return;
+    agent_midi_bbt_t b;
+    agent_midi_bbt(j->mroll, (int64_t)llround((double)pos->frame * 1e9 / pos->frame_rate), &b);
+    pos->valid = JackPositionBBT;
+    pos->bar = b.bar;
+    pos->beat = b.beat;
+    pos->tick = b.tick;
+    pos->bar_start_tick = b.bar_start_tick;
+    pos->beats_per_bar = (float)b.beats_per_bar;
+    pos->beat_type = (float)b.beat_type;
+    pos->ticks_per_beat = b.ticks_per_beat;
+    pos->beats_per_minute = b.beats_per_minute;
 }
 
 /* Real-time: see the file comment. */
@@ -104,6 +235,8 @@ static int process(jack_nframes_t n, void *arg)
             memset(outs[f], 0, n * sizeof *outs[f]);
         memset(ltc, 0, n * sizeof *ltc);
         memset(prelay, 0, n * sizeof *prelay);
+        for (int p = 0; p < j->midi.n; p++)
+            jack_midi_clear_buffer(jack_port_get_buffer(j->midi_ports[p], n));
         return 0;
     }
     if (j->have_frames)
@@ -137,6 +270,8 @@ static int process(jack_nframes_t n, void *arg)
     tt_clock_box_read(j->cfg.box, &m);
     agent_click_render_feeds(&j->click, &m, &k, outs, ltc, (int)n);
     agent_playback_render(j->pb, &m, &k, prelay, (int)n); /* the click's mapping and latency */
+    write_midi(j, &m, &k, n);
+    drive_transport(j, &m, &k, n);
     agent_capture_t *cap = atomic_load_explicit(&j->capture, memory_order_acquire);
     if (cap && m.valid) {
         const float *in[AGENT_CAPTURE_MAX_INPUTS];
@@ -189,6 +324,11 @@ void agent_jack_log_changes(agent_jack_t *j)
     j->logged_reanchors = reanchors;
     j->logged_trusted = trusted;
     j->logged_playback_latency = lat;
+    uint64_t dropped = atomic_load_explicit(&j->midi_dropped, memory_order_relaxed);
+    if (dropped != j->logged_midi_dropped)
+        tt_diag_warn("JACK: %llu MIDI messages found no room in their port's buffer (so far)",
+                     (unsigned long long)dropped);
+    j->logged_midi_dropped = dropped;
 }
 
 int agent_jack_rate(const agent_jack_t *j)
@@ -224,6 +364,11 @@ static void free_retired(agent_jack_t *j)
     while (jack_ringbuffer_read_space(j->retired) >= sizeof old) {
         jack_ringbuffer_read(j->retired, (char *)&old, sizeof old);
         agent_click_roll_free(&old);
+    }
+    agent_midi_roll_t *mr;
+    while (jack_ringbuffer_read_space(j->retired_midi) >= sizeof mr) {
+        jack_ringbuffer_read(j->retired_midi, (char *)&mr, sizeof mr);
+        agent_midi_roll_free(&mr);
     }
     agent_playback_roll_t *pb;
     while (jack_ringbuffer_read_space(j->retired_pb) >= sizeof pb) {
@@ -289,6 +434,18 @@ agent_jack_t *agent_jack_start(const agent_jack_config_t *cfg, char *why)
     j->to_rt = jack_ringbuffer_create(64 * sizeof(jack_cmd_t));
     j->retired = jack_ringbuffer_create(64 * sizeof(agent_click_roll_t *));
     j->retired_pb = jack_ringbuffer_create(64 * sizeof(agent_playback_roll_t *));
+    j->retired_midi = jack_ringbuffer_create(64 * sizeof(agent_midi_roll_t *));
+    if (cfg->midi)
+        j->midi = *cfg->midi;
+    j->cfg.midi = &j->midi;
+    for (int p = 0; p < j->midi.n; p++) {
+        j->midi_ports[p] = jack_port_register(j->client, j->midi.name[p], JACK_DEFAULT_MIDI_TYPE,
+                                              JackPortIsOutput, 0);
+        if (!j->midi_ports[p]) {
+            tt_fail(why, TT_ERR_IO, "registering JACK MIDI output port %s", j->midi.name[p]);
+            goto fail;
+        }
+    }
     for (int f = 0; f < j->nclick; f++) {
         const char *name = j->outputs.n ? j->outputs.name[f] : "click";
         j->click_ports[f] =
@@ -302,7 +459,8 @@ agent_jack_t *agent_jack_start(const agent_jack_config_t *cfg, char *why)
         jack_port_register(j->client, "ltc", JACK_DEFAULT_AUDIO_TYPE, JackPortIsOutput, 0);
     j->prelay_port =
         jack_port_register(j->client, "prelay", JACK_DEFAULT_AUDIO_TYPE, JackPortIsOutput, 0);
-    if (!j->to_rt || !j->retired || !j->retired_pb || !j->ltc_port || !j->prelay_port) {
+    if (!j->to_rt || !j->retired || !j->retired_pb || !j->retired_midi || !j->ltc_port ||
+        !j->prelay_port) {
         tt_fail(why, TT_ERR_IO, "registering JACK ports ltc and prelay");
         goto fail;
     }
@@ -321,6 +479,24 @@ agent_jack_t *agent_jack_start(const agent_jack_config_t *cfg, char *why)
         goto fail;
     }
     j->active = 1;
+    if (cfg->transport) {
+        int rc = jack_set_timebase_callback(j->client, 0, on_timebase, j);
+        if (rc != 0) {
+            tt_fail(why, TT_ERR_IO, "becoming JACK's timebase master (--jack-transport): error %d",
+                    rc);
+            goto fail;
+        }
+        j->timebase = 1;
+        tt_diag_info("JACK: timebase master; transport follows the session's rolls");
+    }
+    for (int p = 0; p < j->midi.n; p++)
+        tt_diag_info(
+            "JACK: MIDI port %s:%s (%s%s%s%s%s)", jack_get_client_name(j->client), j->midi.name[p],
+            j->midi.kinds[p] & AGENT_MIDI_MTC ? "mtc" : "",
+            (j->midi.kinds[p] & AGENT_MIDI_MTC) && (j->midi.kinds[p] & ~AGENT_MIDI_MTC) ? "+" : "",
+            j->midi.kinds[p] & AGENT_MIDI_CLOCK ? "clock" : "",
+            (j->midi.kinds[p] & AGENT_MIDI_CLOCK) && (j->midi.kinds[p] & AGENT_MIDI_MMC) ? "+" : "",
+            j->midi.kinds[p] & AGENT_MIDI_MMC ? "mmc" : "");
     for (int f = 0; f < j->outputs.n; f++)
         tt_diag_info("JACK: click port %s:%s (%s)", jack_get_client_name(j->client),
                      j->outputs.name[f], agent_click_pattern_name(j->outputs.pattern[f]));
@@ -340,17 +516,22 @@ void agent_jack_destroy(agent_jack_t **self_p)
     agent_jack_t *j = *self_p;
     if (j->client) {
         atomic_store_explicit(&j->capture, NULL, memory_order_release);
+        if (j->timebase) {
+            jack_transport_stop(j->client);
+            jack_release_timebase(j->client);
+        }
         if (j->active)
             jack_deactivate(j->client);
         jack_client_close(j->client);
     }
-    if (j->retired && j->retired_pb)
+    if (j->retired && j->retired_pb && j->retired_midi)
         free_retired(j);
     if (j->to_rt) { /* commands the callback never took */
         jack_cmd_t cmd;
         while (jack_ringbuffer_read_space(j->to_rt) >= sizeof cmd) {
             jack_ringbuffer_read(j->to_rt, (char *)&cmd, sizeof cmd);
             agent_click_roll_free(&cmd.roll);
+            agent_midi_roll_free(&cmd.midi);
             agent_playback_roll_free(&cmd.pb);
         }
         jack_ringbuffer_free(j->to_rt);
@@ -359,6 +540,9 @@ void agent_jack_destroy(agent_jack_t **self_p)
         jack_ringbuffer_free(j->retired);
     if (j->retired_pb)
         jack_ringbuffer_free(j->retired_pb);
+    if (j->retired_midi)
+        jack_ringbuffer_free(j->retired_midi);
+    agent_midi_roll_free(&j->mroll);
     agent_playback_roll_free(&j->pb);
     agent_click_roll_t *roll = agent_click_set_roll(&j->click, NULL);
     agent_click_roll_free(&roll);
@@ -377,6 +561,8 @@ static void send_cmd(agent_jack_t *j, const jack_cmd_t *cmd)
                                                                      : "prelay roll");
         agent_click_roll_t *roll = cmd->roll;
         agent_click_roll_free(&roll);
+        agent_midi_roll_t *midi = cmd->midi;
+        agent_midi_roll_free(&midi);
         agent_playback_roll_t *pb = cmd->pb;
         agent_playback_roll_free(&pb);
         return;
@@ -388,23 +574,29 @@ void agent_jack_roll(agent_jack_t *j, const char *map_text, int32_t from_bar,
                      int64_t start_session_ns)
 {
     char why[TT_WHY_LEN];
-    jack_cmd_t cmd = {JCMD_ROLL, NULL, 0, NULL};
+    jack_cmd_t cmd = {JCMD_ROLL, NULL, NULL, 0, NULL};
     cmd.roll = agent_click_roll_new(map_text, from_bar, start_session_ns, j->rate, why);
     if (!cmd.roll) {
         tt_diag_error("JACK: cannot play the roll: %s", why);
         return;
+    }
+    if (j->midi.n || j->timebase) {
+        cmd.midi = agent_midi_roll_new(map_text, from_bar, start_session_ns,
+                                       j->midi.mtc_rate_set ? &j->midi.mtc_rate : NULL, why);
+        if (!cmd.midi)
+            tt_diag_error("JACK: no MIDI or transport for the roll: %s", why);
     }
     send_cmd(j, &cmd);
 }
 
 void agent_jack_stop(agent_jack_t *j, int64_t at_session_ns)
 {
-    jack_cmd_t cmd = {JCMD_STOP, NULL, at_session_ns, NULL};
+    jack_cmd_t cmd = {JCMD_STOP, NULL, NULL, at_session_ns, NULL};
     send_cmd(j, &cmd);
 }
 
 void agent_jack_playback(agent_jack_t *j, agent_playback_roll_t *roll)
 {
-    jack_cmd_t cmd = {JCMD_PLAYBACK, NULL, 0, roll};
+    jack_cmd_t cmd = {JCMD_PLAYBACK, NULL, NULL, 0, roll};
     send_cmd(j, &cmd);
 }

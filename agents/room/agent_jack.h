@@ -5,6 +5,15 @@
  * CLIENT:NAME, instead of "click"; all are rendered in the same callback
  * from the same timing, so they agree to the sample.
  *
+ * MIDI outputs (--midi NAME:KIND) are JACK MIDI ports CLIENT:NAME: the
+ * roll's MTC, MIDI clock and MMC (agent_midi) are written with
+ * jack_midi_event_write on the sample the click's mapping gives each
+ * message (the sample a click at that instant starts on). With
+ * transport set the agent is JACK's timebase master (unconditionally: the
+ * session is the authority, another master is replaced) and starts, stops
+ * and locates JACK transport with the roll (agent_midi.h says where and
+ * when), filling bar|beat|tick from the roll's map.
+ *
  * The process callback maps the period to local time with
  * jack_get_cycle_times (the frame time and microsecond time of this cycle
  * and the next), checked by agent_cycle_map, plus the click port's playback
@@ -22,6 +31,7 @@
 #include "agent_capture.h"
 #include "agent_click_pattern.h"
 #include "agent_clock.h"
+#include "agent_midi.h"
 #include "agent_playback.h"
 #include "tt_clock_map.h"
 
@@ -30,6 +40,8 @@ typedef struct {
     agent_clock_t *clock;                 /* borrowed */
     tt_clock_box_t *box;                  /* borrowed */
     const agent_click_outputs_t *outputs; /* borrowed, copied; NULL or n 0: one "click" */
+    const agent_midi_outputs_t *midi;     /* borrowed, copied; NULL or n 0: no MIDI ports */
+    int transport;                        /* 1: timebase master, transport follows rolls */
 } agent_jack_config_t;
 
 typedef struct agent_jack agent_jack_t;

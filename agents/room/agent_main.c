@@ -78,6 +78,37 @@ static void usage(FILE *out)
             "                        --click cond:conductor --click band:players --click\n"
             "                        warn:warning --click count:count (default: one output\n"
             "                        \"click\", pattern click)\n"
+            "  --midi NAME:KIND      a JACK MIDI output port CLIENT:NAME (repeat, up to 8; needs\n"
+            "                        --jack); KIND mtc, clock or mmc, or several joined by '+'\n"
+            "                        (mtc+mmc). Each message on its sample in the period, by\n"
+            "                        the click's timing. mtc: a full frame at the first\n"
+            "                        count-off click, then 4 quarter-frames a frame to the\n"
+            "                        stop, at the map's rate (code 24 0, 25 1, 29.97df 2, 30\n"
+            "                        3). MTC has no 23.976 nor 29.97 non-drop: they go out as\n"
+            "                        24 and 30 labels paced at the real 23.976 / 29.97 (set a\n"
+            "                        receiver to 24 or 30; see --mtc-rate). clock: 24 F8 a\n"
+            "                        quarter note following the map (rit/accel, meters; a 6/8\n"
+            "                        eighth is 12), from the first count-off click; SPP of\n"
+            "                        the from-bar then Start (from bar 1; with a pickup on\n"
+            "                        its first beat, which is song position 0) or Continue\n"
+            "                        on the downbeat; Stop at the stop; in free time the\n"
+            "                        clock stops, SPP + Continue at the resume bar. mmc:\n"
+            "                        locate (to the first count-off click's timecode) 0.5 s\n"
+            "                        before it, play at it, stop at the stop. E.g. --midi\n"
+            "                        mtc:mtc --midi clk:clock --midi mmc:mmc. ALSA sequencer\n"
+            "                        apps reach these ports through a2jmidid -e\n"
+            "  --mtc-rate RATE       MTC and MMC timecode at RATE (24, 25, 29.97df, 30,\n"
+            "                        23.976, 29.97ndf) instead of the map's, labels and pacing:\n"
+            "                        bar 1 keeps the map's start label read at RATE. E.g. a\n"
+            "                        23.976 map with --mtc-rate 24 runs MTC at true 24 fps\n"
+            "                        (default: the map's rate)\n"
+            "  --jack-transport      be JACK's timebase master (taking over from any other):\n"
+            "                        every roll locates the transport to the first count-off\n"
+            "                        click's frame (frame F = F/rate s after bar 1 beat 1;\n"
+            "                        from bar 1 with a count-off, frame 0 at the downbeat)\n"
+            "                        and starts it there, so clients pre-roll through the\n"
+            "                        count-off (within one period); stops it at the stop;\n"
+            "                        bar|beat|tick (1920 a beat), meter and tempo from the map\n"
             "  --click-samples DIR   spoken count-off words DIR/1.wav .. DIR/12.wav (default:\n"
             "                        " AGENT_CLICK_SAMPLES_DIR ",\n"
             "                        built with espeak-ng); missing words are counted in tones\n"
@@ -505,6 +536,8 @@ int main(int argc, char **argv)
     int no_upload = 0;
     int use_jack = 0;
     agent_click_outputs_t click_outs = {0};
+    agent_midi_outputs_t midi_outs = {0};
+    int jack_transport = 0;
     long clock_offset_us = 0;
     double clock_skew_ppm = 0.0;
     long map_mb = 0;
@@ -539,7 +572,10 @@ int main(int argc, char **argv)
         O_SNAPSHOT,
         O_HTTP,
         O_HTTP_PASSWORD,
-        O_HTTP_PORT_FILE
+        O_HTTP_PORT_FILE,
+        O_MIDI,
+        O_MTC_RATE,
+        O_JACK_TRANSPORT
     };
     static const struct option opts[] = {
         {"room", required_argument, 0, O_ROOM},
@@ -556,6 +592,9 @@ int main(int argc, char **argv)
         {"jack", no_argument, 0, O_JACK},
         {"click", required_argument, 0, O_CLICK},
         {"click-samples", required_argument, 0, O_CLICK_SAMPLES},
+        {"midi", required_argument, 0, O_MIDI},
+        {"mtc-rate", required_argument, 0, O_MTC_RATE},
+        {"jack-transport", no_argument, 0, O_JACK_TRANSPORT},
         {"jack-name", required_argument, 0, O_JACKNAME},
         {"players", required_argument, 0, O_PLAYERS},
         {"capture", required_argument, 0, O_CAPTURE},
@@ -610,6 +649,18 @@ int main(int argc, char **argv)
             break;
         }
         case O_CLICK_SAMPLES: click_outs.samples_dir = optarg; break;
+        case O_MIDI:
+        case O_MTC_RATE: {
+            char bad[TT_WHY_LEN];
+            if (c == O_MIDI ? agent_midi_outputs_add(&midi_outs, optarg, bad) != 0
+                            : tt_fps_parse(optarg, &midi_outs.mtc_rate, bad) != 0) {
+                fprintf(stderr, "tutti-agent: %s%s\n", c == O_MIDI ? "" : "--mtc-rate: ", bad);
+                return 2;
+            }
+            midi_outs.mtc_rate_set |= c == O_MTC_RATE;
+            break;
+        }
+        case O_JACK_TRANSPORT: jack_transport = 1; break;
         case O_JACKNAME: jack_name = optarg; break;
         case O_PLAYERS: players = optarg; break;
         case O_HTTP: http = optarg; break;
@@ -704,6 +755,10 @@ int main(int argc, char **argv)
     }
     if (cap_opts && !capture_dir) {
         fprintf(stderr, "tutti-agent: --capture-* options need --capture DIR\n");
+        return 2;
+    }
+    if ((midi_outs.n || midi_outs.mtc_rate_set || jack_transport) && !use_jack) {
+        fprintf(stderr, "tutti-agent: --midi, --mtc-rate and --jack-transport need --jack\n");
         return 2;
     }
     if (capture_dir && !use_jack && !capture_from) {
@@ -831,8 +886,12 @@ int main(int argc, char **argv)
         snprintf(name, sizeof name, "%s", jack_name ? jack_name : "");
         if (!jack_name)
             snprintf(name, sizeof name, "tutti-%.100s", room);
-        agent_jack_config_t jcfg = {
-            .client_name = name, .clock = clock, .box = &box, .outputs = &click_outs};
+        agent_jack_config_t jcfg = {.client_name = name,
+                                    .clock = clock,
+                                    .box = &box,
+                                    .outputs = &click_outs,
+                                    .midi = &midi_outs,
+                                    .transport = jack_transport};
         agent.jack = agent_jack_start(&jcfg, why);
         if (!agent.jack) {
             tt_diag_error("--jack: %s", why);
