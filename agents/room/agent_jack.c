@@ -69,6 +69,7 @@ struct agent_jack {
     int midi_order[AGENT_MIDI_MAX_PORTS];
     agent_midi_transport_t tp; /* the roll's transport start */
     int tp_located, tp_started, tp_stopped;
+    int64_t midi_prev_local1; /* where the last cycle's local time ended; 0: none */
     agent_click_t click;
     agent_cycle_map_t cycle_map;
     int64_t frames64; /* 64-bit frame counter */
@@ -132,10 +133,19 @@ static int64_t sample_session(const agent_click_clock_t *k, const tt_clock_map_t
 static void write_midi(agent_jack_t *j, const tt_clock_map_t *m, const agent_click_clock_t *k,
                        jack_nframes_t n)
 {
+    /* A cycle whose local time does not follow on from the last one's (an
+     * xrun: the server repeats or skips frames, and one cycle was seen to
+     * map seconds away) is held: judged against it, every message to come
+     * would look late and be dropped. A real step (a stall) costs a cycle. */
+    int64_t local1 = k->local0 + (int64_t)llround((double)n * k->ns_per_sample);
+    double nominal = 1e9 / j->rate;
+    int hold = (j->midi_prev_local1 && llabs(k->local0 - j->midi_prev_local1) > 20000000) ||
+               !(k->ns_per_sample > 0.5 * nominal && k->ns_per_sample < 2 * nominal);
+    j->midi_prev_local1 = local1;
     for (int p = 0; p < j->midi.n; p++) {
         void *buf = jack_port_get_buffer(j->midi_ports[p], n);
         jack_midi_clear_buffer(buf);
-        if (!j->mroll || !m->valid)
+        if (!j->mroll || !m->valid || hold)
             continue;
         jack_nframes_t last = 0;
         agent_midi_event_t ev;
