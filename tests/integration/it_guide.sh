@@ -115,16 +115,19 @@ sheet() { "$B/tutti" takes --json | jq -c "select(.take==$1) | {prelays, prelays
 # Capture sample k was at take 1's first click - 1 s + k; placed by its
 # TimeReference, it plays at take 2's first click - 1 s + k: the bursts
 # (every 24000 samples of the file) from take 2's downbeat to its stop.
-# Within 4 samples: the capture starts on a whole sample and playback puts
-# each file sample on a whole one, dropping or repeating one as the rates
-# part (a sawtooth of a sample), plus two rooms' clock errors (stage's when
-# it recorded, overdub's simulated one now): 1.1-2.4 samples in 7 runs.
+# Within 4 samples: the capture starts on a whole sample (up to one off),
+# plus two rooms' clock errors (stage's when it recorded, overdub's
+# simulated one now); playback itself places the file to a fraction of a
+# sample.
 # Placed by bar instead, they would be 0.217 s off.
 hist=$("$B/tutti" history --json)
 start=$(echo "$hist" | jq -s '[.[] | select(.kind=="roll")][1].start_session_ns')
 down=$(echo "$hist" | jq -s '[.[] | select(.kind=="roll")][1].downbeat_session_ns')
 stop=$(echo "$hist" | jq -s '[.[] | select(.kind=="stop")][1].at_session_ns')
-"$B/tutti-onsets" "$IT_DIR/overdub.prelay.wav" > "$IT_DIR/guide.json" || fail "onsets"
+# Read with the burst as reference (--ref): the guide is played at a
+# fraction of a sample, and a threshold reader misses interpolated onsets.
+"$B/tutti-onsets" "$IT_DIR/overdub.prelay.wav" --ref "$IT_DIR/in.wav" > "$IT_DIR/guide.json" ||
+    fail "onsets"
 python3 - "$IT_DIR/guide.json" "$start" "$down" "$stop" <<'PY' > "$IT_DIR/check.log" 2>&1 || fail "$(cat "$IT_DIR/check.log")"
 import json, sys
 ons = json.load(open(sys.argv[1]))["ns"]
