@@ -10,7 +10,7 @@ liblmdb-dev lmdb-utils libsodium-dev libjansson-dev libcmocka-dev
 clang jq curl
 libltc-dev libsndfile1-dev libjack-jackd2-dev jackd2 abcmidi
 libinih-dev libmicrohttpd-dev libsoxr-dev
-espeak-ng"
+espeak-ng ableton-link-dev libasio-dev"
 
 missing=""
 for p in $PKGS; do

@@ -6,6 +6,8 @@
 #include "agent_clock.h"
 #include "agent_display.h"
 #include "agent_jack.h"
+#include "agent_link.h"
+#include "agent_link_target.h"
 #include "agent_playback.h"
 #include "agent_prelay.h"
 #include "agent_render.h"
@@ -154,6 +156,11 @@ static void usage(FILE *out)
             "  --http-password FILE  the display's login password (first line, 8 characters\n"
             "                        or more); needed to serve beyond this machine\n"
             "  --http-port-file FILE write the display's port there once serving\n"
+            "  --link                join this room's Ableton Link session (the LAN's Link apps)\n"
+            "                        and keep its tempo, beat (quarter notes from bar 1 beat 1,\n"
+            "                        quantum: the bar in quarters) and start/stop on each roll,\n"
+            "                        so every room's Link apps share one beat grid; Link's\n"
+            "                        beat is forced when it is over 0.5 ms off tutti's\n"
             "  --map-size-mb N       LMDB map size (default: 4096)\n"
             "  --snapshot-every N    store a snapshot of the folded replica with the records\n"
             "                        that pass every Nth (default: 1000), so a start checks\n"
@@ -192,6 +199,9 @@ typedef struct {
     agent_upload_t *upload;                   /* NULL without --capture, or with --no-upload */
     agent_prelay_t *prelay;                   /* prelays and guides into DATA/media */
     agent_display_t *display;                 /* NULL without --http */
+    agent_link_t *link;                       /* NULL without --link */
+    agent_link_plan_t *link_plan;             /* with --link: the roll Link follows */
+    agent_clock_t *clock;                     /* borrowed: Link's host clock */
     uint64_t prelays[TT_REPLICA_MAX_PRELAYS]; /* their seqs held verified */
     size_t n_prelays;
     /* The held files, loaded for playback: at the WAV's rate, and at JACK's
@@ -377,6 +387,8 @@ static void on_record(void *arg, const Tutti__Record *rec)
             agent_render_stop(a->render, rec->take_interrupted->at_session_ns);
         if (a->jack)
             agent_jack_stop(a->jack, rec->take_interrupted->at_session_ns);
+        if (a->link_plan)
+            agent_link_plan_stop(a->link_plan, rec->take_interrupted->at_session_ns);
         if (a->capture)
             agent_capture_on_stop(a->capture, rec->take_interrupted->cue,
                                   rec->take_interrupted->take,
@@ -385,6 +397,8 @@ static void on_record(void *arg, const Tutti__Record *rec)
     case TUTTI__RECORD__BODY_STOP:
         tt_diag_info("stop %s take %u at session %.6f s", rec->stop->cue, rec->stop->take,
                      (double)rec->stop->at_session_ns / 1e9);
+        if (a->link_plan) /* before an arm in the same catch-up clears the roll */
+            agent_link_plan_stop(a->link_plan, rec->stop->at_session_ns);
         if (a->render)
             agent_render_stop(a->render, rec->stop->at_session_ns);
         if (a->jack)
@@ -395,6 +409,33 @@ static void on_record(void *arg, const Tutti__Record *rec)
         break;
     default: break;
     }
+}
+
+/* Link's host clock: this agent's local clock (real or simulated). */
+static int64_t link_host_ns(void *arg)
+{
+    return agent_clock_local_ns(arg, tt_time_mono_ns());
+}
+
+/* Every AGENT_LINK_TICK_MS: the roll in the folded state onto Link. */
+static void follow_link(agent_t *a, tt_clock_box_t *box)
+{
+    const tt_transport_t *t = &a->state.transport;
+    const tt_session_cue_t *cue = t->rolled ? tt_session_find_cue(&a->state, t->cue) : NULL;
+    char why[TT_WHY_LEN];
+    if (cue && cue->map_text &&
+        agent_link_plan_roll(a->link_plan, cue->map_text, t->from_bar, t->start_session_ns,
+                             t->stop_session_ns, why) != 0) {
+        static uint64_t warned_seq;
+        if (warned_seq != t->roll_seq)
+            tt_diag_error("Link: %s", why);
+        warned_seq = t->roll_seq;
+    }
+    tt_clock_map_t m;
+    tt_clock_box_read(box, &m);
+    agent_link_target_t target;
+    agent_link_plan_at(a->link_plan, &m, link_host_ns(a->clock), &target);
+    agent_link_follow(a->link, &target);
 }
 
 /* Reads --players: one name per line, '#' comments, blank lines skipped. */
@@ -534,7 +575,7 @@ int main(int argc, char **argv)
     uint64_t upload_rate = 0, prelay_rate = 0;
     long prelay_pieces = AGENT_PRELAY_PIECES;
     int no_upload = 0;
-    int use_jack = 0;
+    int use_jack = 0, use_link = 0;
     agent_click_outputs_t click_outs = {0};
     agent_midi_outputs_t midi_outs = {0};
     int jack_transport = 0;
@@ -575,7 +616,8 @@ int main(int argc, char **argv)
         O_HTTP_PORT_FILE,
         O_MIDI,
         O_MTC_RATE,
-        O_JACK_TRANSPORT
+        O_JACK_TRANSPORT,
+        O_LINK
     };
     static const struct option opts[] = {
         {"room", required_argument, 0, O_ROOM},
@@ -590,6 +632,7 @@ int main(int argc, char **argv)
         {"clock-trace", required_argument, 0, O_CTRACE},
         {"click-wav", required_argument, 0, O_WAV},
         {"jack", no_argument, 0, O_JACK},
+        {"link", no_argument, 0, O_LINK},
         {"click", required_argument, 0, O_CLICK},
         {"click-samples", required_argument, 0, O_CLICK_SAMPLES},
         {"midi", required_argument, 0, O_MIDI},
@@ -640,6 +683,7 @@ int main(int argc, char **argv)
         case O_CTRACE: clock_trace = optarg; break;
         case O_WAV: click_wav = optarg; break;
         case O_JACK: use_jack = 1; break;
+        case O_LINK: use_link = 1; break;
         case O_CLICK: {
             char bad[TT_WHY_LEN];
             if (agent_click_outputs_add(&click_outs, optarg, bad) != 0) {
@@ -871,6 +915,16 @@ int main(int argc, char **argv)
         exit_code = 1;
         goto out;
     }
+    if (use_link) {
+        agent.clock = clock;
+        agent.link_plan = agent_link_plan_new(why);
+        if (!agent.link_plan || !(agent.link = agent_link_new(link_host_ns, clock, why))) {
+            tt_diag_error("--link: %s", why);
+            exit_code = 1;
+            goto out;
+        }
+        tt_diag_info("Link: joined the room's Link session (a peer on this LAN)");
+    }
     if (click_wav) {
         agent_render_config_t rcfg = {
             .wav_path = click_wav, .clock = clock, .box = &box, .outputs = &click_outs};
@@ -1019,13 +1073,29 @@ int main(int argc, char **argv)
     tt_diag_info("room %s, key %s, replica %s at %llu", room, keys->public_z85, data,
                  (unsigned long long)agent.state.last_seq);
     uint64_t clock_epoch = 0, captured = 0;
-    int64_t trim_sent = 0;
+    int64_t trim_sent = 0, link_next = 0;
+    int link_peers = -1;
     agent_clock_report_t clock_report = {.error_bound_us = -1};
     int display_ms = 100;
     while (!stop_flag) {
         int wait_ms = tt_replica_tick(rep, tt_time_mono_ns());
         if (agent.display && wait_ms > display_ms)
             wait_ms = display_ms; /* the page hears of an outage within ~2.3 s */
+        if (agent.link) {
+            int64_t now = tt_time_mono_ns();
+            if (now >= link_next) {
+                follow_link(&agent, &box);
+                link_next = now + AGENT_LINK_TICK_MS * 1000000LL;
+                agent_link_status_t ls;
+                agent_link_status(agent.link, &ls);
+                if (ls.peers != link_peers)
+                    tt_diag_info("Link: %d other peer(s)", ls.peers);
+                link_peers = ls.peers;
+            }
+            int lw = (int)((link_next - now) / 1000000) + 1;
+            if (wait_ms < 0 || lw < wait_ms)
+                wait_ms = lw;
+        }
         if (agent.capture) {
             tt_clock_map_t m;
             tt_clock_box_read(&box, &m);
@@ -1091,6 +1161,8 @@ out:
     agent_playback_destroy(&agent.pb_jack);
     for (size_t i = 0; i < agent.n_players; i++)
         free(agent.players[i]);
+    agent_link_destroy(&agent.link); /* before the clock it reads */
+    agent_link_plan_destroy(&agent.link_plan);
     agent_clock_stop(&clock);
     tt_replica_destroy(&rep);
     tt_session_clear(&agent.state);
