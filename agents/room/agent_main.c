@@ -8,6 +8,7 @@
 #include "agent_jack.h"
 #include "agent_link.h"
 #include "agent_link_target.h"
+#include "agent_osc.h"
 #include "agent_playback.h"
 #include "agent_prelay.h"
 #include "agent_render.h"
@@ -161,6 +162,12 @@ static void usage(FILE *out)
             "                        quantum: the bar in quarters) and start/stop on each roll,\n"
             "                        so every room's Link apps share one beat grid; Link's\n"
             "                        beat is forced when it is over 0.5 ms off tutti's\n"
+            "  --osc HOST:PORT       send OSC (UDP) to HOST:PORT (repeat, up to 8): transport,\n"
+            "                        cue, take, every beat's bar|beat, visual markers (a\n"
+            "                        streamer at its start), score changes and this room's\n"
+            "                        acks, each at its session instant in a bundle whose\n"
+            "                        timetag is that session time (README: \"OSC\"), e.g.\n"
+            "                        --osc 127.0.0.1:9000 --osc 10.0.0.7:8000\n"
             "  --map-size-mb N       LMDB map size (default: 4096)\n"
             "  --snapshot-every N    store a snapshot of the folded replica with the records\n"
             "                        that pass every Nth (default: 1000), so a start checks\n"
@@ -202,6 +209,7 @@ typedef struct {
     agent_link_t *link;                       /* NULL without --link */
     agent_link_plan_t *link_plan;             /* with --link: the roll Link follows */
     agent_clock_t *clock;                     /* borrowed: Link's host clock */
+    agent_osc_t *osc;                         /* NULL without --osc */
     uint64_t prelays[TT_REPLICA_MAX_PRELAYS]; /* their seqs held verified */
     size_t n_prelays;
     /* The held files, loaded for playback: at the WAV's rate, and at JACK's
@@ -255,6 +263,9 @@ static void play_roll(agent_t *a, const tt_session_t *st)
         tt_diag_error("roll of %s without a tempo map in the replica", t->cue);
         return;
     }
+    if (a->osc)
+        agent_osc_roll(a->osc, t->cue, t->take, t->from_bar, t->start_session_ns,
+                       t->downbeat_session_ns, t->stop_session_ns, cue->map_text);
     if (a->render) {
         agent_render_roll(a->render, cue->map_text, t->from_bar, t->start_session_ns);
         if (t->stop_session_ns != INT64_MAX)
@@ -366,14 +377,25 @@ static void on_record(void *arg, const Tutti__Record *rec)
         tt_diag_info("roll %s take %u from bar %d at session %.6f s", rec->roll->cue,
                      rec->roll->take, rec->roll->from_bar,
                      (double)rec->roll->start_session_ns / 1e9);
-        if ((a->render || a->jack) && a->replica)
+        if ((a->render || a->jack || a->osc) && a->replica)
             play_roll(a, &a->state);
         if (a->capture && a->replica)
             capture_roll(a, &a->state);
         if (a->display)
             agent_display_roll(a->display, &a->state);
         break;
+    case TUTTI__RECORD__BODY_ARM:
+        if (a->osc && a->replica)
+            agent_osc_arm(a->osc, rec->arm->cue, tt_session_next_take(&a->state, rec->arm->cue),
+                          rec->arm->at_session_ns);
+        break;
+    case TUTTI__RECORD__BODY_ACK:
+        if (a->osc && a->replica && a->room && !strcmp(rec->actor, a->room))
+            agent_osc_ack(a->osc, rec->ack->change);
+        break;
     case TUTTI__RECORD__BODY_CHANGE:
+        if (a->osc && a->replica)
+            agent_osc_change(a->osc, rec->seq, rec->change->text);
         tt_diag_warn("change %llu to %s%s%s%s%s: %s  (acknowledge: tutti ack %llu)",
                      (unsigned long long)rec->seq, rec->change->cue,
                      rec->change->bars[0] ? " bars " : "", rec->change->bars,
@@ -389,6 +411,8 @@ static void on_record(void *arg, const Tutti__Record *rec)
             agent_jack_stop(a->jack, rec->take_interrupted->at_session_ns);
         if (a->link_plan)
             agent_link_plan_stop(a->link_plan, rec->take_interrupted->at_session_ns);
+        if (a->osc)
+            agent_osc_stop(a->osc, rec->take_interrupted->at_session_ns);
         if (a->capture)
             agent_capture_on_stop(a->capture, rec->take_interrupted->cue,
                                   rec->take_interrupted->take,
@@ -403,6 +427,8 @@ static void on_record(void *arg, const Tutti__Record *rec)
             agent_render_stop(a->render, rec->stop->at_session_ns);
         if (a->jack)
             agent_jack_stop(a->jack, rec->stop->at_session_ns);
+        if (a->osc)
+            agent_osc_stop(a->osc, rec->stop->at_session_ns);
         if (a->capture)
             agent_capture_on_stop(a->capture, rec->stop->cue, rec->stop->take,
                                   rec->stop->at_session_ns);
@@ -579,6 +605,8 @@ int main(int argc, char **argv)
     agent_click_outputs_t click_outs = {0};
     agent_midi_outputs_t midi_outs = {0};
     int jack_transport = 0;
+    agent_osc_target_t osc_targets[AGENT_OSC_MAX_TARGETS];
+    int n_osc = 0;
     long clock_offset_us = 0;
     double clock_skew_ppm = 0.0;
     long map_mb = 0;
@@ -617,7 +645,8 @@ int main(int argc, char **argv)
         O_MIDI,
         O_MTC_RATE,
         O_JACK_TRANSPORT,
-        O_LINK
+        O_LINK,
+        O_OSC
     };
     static const struct option opts[] = {
         {"room", required_argument, 0, O_ROOM},
@@ -638,6 +667,7 @@ int main(int argc, char **argv)
         {"midi", required_argument, 0, O_MIDI},
         {"mtc-rate", required_argument, 0, O_MTC_RATE},
         {"jack-transport", no_argument, 0, O_JACK_TRANSPORT},
+        {"osc", required_argument, 0, O_OSC},
         {"jack-name", required_argument, 0, O_JACKNAME},
         {"players", required_argument, 0, O_PLAYERS},
         {"capture", required_argument, 0, O_CAPTURE},
@@ -705,6 +735,19 @@ int main(int argc, char **argv)
             break;
         }
         case O_JACK_TRANSPORT: jack_transport = 1; break;
+        case O_OSC: {
+            char bad[TT_WHY_LEN];
+            if (n_osc == AGENT_OSC_MAX_TARGETS) {
+                fprintf(stderr, "tutti-agent: at most %d --osc\n", AGENT_OSC_MAX_TARGETS);
+                return 2;
+            }
+            if (agent_osc_parse_target(optarg, &osc_targets[n_osc], bad) != 0) {
+                fprintf(stderr, "tutti-agent: %s\n", bad);
+                return 2;
+            }
+            n_osc++;
+            break;
+        }
         case O_JACKNAME: jack_name = optarg; break;
         case O_PLAYERS: players = optarg; break;
         case O_HTTP: http = optarg; break;
@@ -953,6 +996,15 @@ int main(int argc, char **argv)
             goto out;
         }
     }
+    if (n_osc) {
+        agent_osc_config_t ocfg = {
+            .targets = osc_targets, .n_targets = n_osc, .clock = clock, .box = &box};
+        if (!(agent.osc = agent_osc_start(ctx, &ocfg, why))) {
+            tt_diag_error("%s", why);
+            exit_code = 1;
+            goto out;
+        }
+    }
     if (agent.render || agent.jack) {
         int rate = agent.render ? 48000 : agent_jack_rate(agent.jack); /* the renderers' */
         agent.pb_render = agent_playback_new(rate, why);
@@ -1064,7 +1116,7 @@ int main(int argc, char **argv)
         if (agent.state.transport.rolled)
             agent_display_roll(agent.display, &agent.state); /* a roll under way */
     }
-    if ((agent.render || agent.jack) && agent.state.transport.rolled)
+    if ((agent.render || agent.jack || agent.osc) && agent.state.transport.rolled)
         play_roll(&agent, &agent.state); /* resume a roll after a restart */
     if (agent.capture && agent.state.transport.rolled)
         capture_resume(&agent, &agent.state);
@@ -1154,6 +1206,7 @@ out:
     agent_display_stop(&agent.display);  /* its HTTP threads read the clock and keys */
     agent_render_destroy(&agent.render); /* finalizes the WAV before the clock goes */
     agent_jack_destroy(&agent.jack);
+    agent_osc_destroy(&agent.osc);
     agent_capture_destroy(&agent.capture);    /* after JACK, which pushes into it */
     agent_upload_stop(&agent.upload);         /* an upload in flight resumes next start */
     agent_prelay_stop(&agent.prelay);         /* and so does a prelay's fetch */
