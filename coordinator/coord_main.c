@@ -1,5 +1,6 @@
 /* tutti-coordinator: the session's single authority. */
 #define _POSIX_C_SOURCE 200809L
+#include "coord_osc.h"
 #include "coord_server.h"
 #include "tt_diag.h"
 #include "tt_error.h"
@@ -109,6 +110,16 @@ static void usage(FILE *out)
             "  --upload-part-expire-s S\n"
             "                        an unfinished upload untouched this long is removed\n"
             "                        (default: 3600)\n"
+            "  --osc-surface PORT    an OSC control surface on UDP 127.0.0.1:PORT (also\n"
+            "                        127.0.0.1:PORT; other hosts are refused: it has no\n"
+            "                        authentication of its own). /tutti/arm s, /tutti/roll s\n"
+            "                        [i from-bar], /tutti/stop, /tutti/rate s i s [s] (a\n"
+            "                        take's rating) run as --osc-as NAME, through the same\n"
+            "                        role and rule checks as that identity's CLI; replies\n"
+            "                        /tutti/reply to the sender (README: \"OSC\")\n"
+            "  --osc-as NAME         the access file's name whose role the surface has\n"
+            "                        (required with --osc-surface), e.g. --osc-surface 9100\n"
+            "                        --osc-as desk\n"
             "  --quiet               log warnings and errors only\n"
             "  -h, --help            this text\n"
             "\n"
@@ -135,6 +146,7 @@ int main(int argc, char **argv)
         .session_name = "session",
         .room_timeout_ms = 2200,
         .snapshot_every = TT_SNAPSHOT_DEFAULT_EVERY,
+        .osc_port = -1,
     };
     int quiet = 0;
     enum {
@@ -154,7 +166,9 @@ int main(int argc, char **argv)
         O_PARTS,
         O_PART_MB,
         O_PART_EXPIRE,
-        O_SNAPSHOT
+        O_SNAPSHOT,
+        O_OSC_SURFACE,
+        O_OSC_AS
     };
     static const struct option opts[] = {
         {"data", required_argument, 0, O_DATA},
@@ -173,6 +187,8 @@ int main(int argc, char **argv)
         {"upload-part-max-mb", required_argument, 0, O_PART_MB},
         {"upload-part-expire-s", required_argument, 0, O_PART_EXPIRE},
         {"snapshot-every", required_argument, 0, O_SNAPSHOT},
+        {"osc-surface", required_argument, 0, O_OSC_SURFACE},
+        {"osc-as", required_argument, 0, O_OSC_AS},
         {"quiet", no_argument, 0, O_QUIET},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
@@ -247,6 +263,17 @@ int main(int argc, char **argv)
             cfg.snapshot_every = (uint64_t)v;
             break;
         }
+        case O_OSC_SURFACE: {
+            char bad[TT_WHY_LEN];
+            unsigned port;
+            if (coord_osc_parse_bind(optarg, &port, bad) != 0) {
+                fprintf(stderr, "tutti-coordinator: %s\n", bad);
+                return 2;
+            }
+            cfg.osc_port = (int)port;
+            break;
+        }
+        case O_OSC_AS: cfg.osc_as = optarg; break;
         case O_QUIET: quiet = 1; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
@@ -254,6 +281,10 @@ int main(int argc, char **argv)
     }
     if (optind < argc) {
         fprintf(stderr, "tutti-coordinator: unexpected argument '%s'\n", argv[optind]);
+        return 2;
+    }
+    if ((cfg.osc_port >= 0) != (cfg.osc_as != NULL)) {
+        fprintf(stderr, "tutti-coordinator: --osc-surface and --osc-as go together\n");
         return 2;
     }
     if (!cfg.key_path || !cfg.access_path) {

@@ -14,10 +14,17 @@
  * does not hold. A write that repeats an idempotency key (a client's
  * retry) writes nothing: it is answered with the first record's seq, and
  * if that record is still in the group in flight, only after the commit.
+ *
+ * The OSC control surface (coord_osc.h) is one more source of requests,
+ * not a second path: each command becomes the request envelope the CLI
+ * sends, carrying the --osc-as identity's key, and goes through dispatch
+ * like any other. Its replies find their way back through a routing id no
+ * ZeroMQ peer can have (see OSC_RID).
  */
 #include "coord_server.h"
 #include "coord_clock.h"
 #include "coord_listen.h"
+#include "coord_osc.h"
 #include "coord_outbox.h"
 #include "coord_upload.h"
 #include "coord_zap.h"
@@ -38,13 +45,16 @@
 #include "tt_timecode.h"
 #include "tt_wire.h"
 
+#include <arpa/inet.h>
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #include <zmq.h>
 
@@ -55,6 +65,12 @@
 #define LIVENESS_CHECK_MS 250
 #define PUB_HWM 200000
 #define COORD_PRELAYS_MAX 256 /* a heartbeat's prelay seqs kept per room */
+/* An OSC sender's routing id: a zero byte, "OSC:", a 2-byte slot. ZeroMQ
+ * makes its own routing ids 5 bytes long with a zero first byte and a
+ * peer may not choose one starting with zero, so no peer can have it. */
+#define OSC_RID "\0OSC:"
+#define OSC_RID_LEN 7
+#define OSC_PEERS 1024 /* senders remembered until their reply (more than a drain reads) */
 
 /* The limits tutti.proto states are the ones the code keeps. */
 _Static_assert(TT_CHAIN_MAX_RECORD == TUTTI__LIMITS__RECORD_MAX_BYTES, "record limit");
@@ -133,6 +149,13 @@ struct coord_server {
     } later[BATCH_MAX]; /* requests that wait for the batch to commit (CMD_COMMITTED, and
                            retries of a write still in it) */
     size_t later_len;
+
+    int osc_fd; /* the OSC control surface, or -1 */
+    struct {
+        struct sockaddr_in addr;
+        const char *command; /* "roll", ... (static) */
+    } osc_peers[OSC_PEERS];
+    unsigned osc_next;
 };
 
 /* ------------------------------------------------------------ the store */
@@ -357,12 +380,39 @@ static void check_liveness(coord_server_t *s)
 
 /* ------------------------------------------------------------ replies */
 
+/* The OSC sender slot a routing id names, or -1 when it is a ZeroMQ peer's. */
+static int osc_slot(const uint8_t *rid, size_t rid_len)
+{
+    if (rid_len != OSC_RID_LEN || memcmp(rid, OSC_RID, 5) != 0)
+        return -1;
+    return (rid[5] << 8 | rid[6]) % OSC_PEERS;
+}
+
+/* A reply to an OSC sender: /tutti/reply to the address it sent from. */
+static int osc_send(coord_server_t *s, int slot, int ok, uint64_t seq, const char *text, char *why)
+{
+    uint8_t buf[COORD_OSC_MAX_MESSAGE];
+    size_t len;
+    int rc = coord_osc_reply(s->osc_peers[slot].command, ok, seq, text, buf, sizeof buf, &len, why);
+    if (rc == 0 &&
+        sendto(s->osc_fd, buf, len, MSG_DONTWAIT, (const struct sockaddr *)&s->osc_peers[slot].addr,
+               sizeof s->osc_peers[slot].addr) < 0)
+        rc = tt_fail(why, TT_ERR_IO, "OSC reply: %s", strerror(errno));
+    return rc;
+}
+
 /* Replies to a client go through the request socket's outbox (bounded per
  * peer); a message without a routing id came from the upload thread's
- * pipe and is answered there. */
+ * pipe and is answered there; an OSC sender's goes back as a datagram. */
 static int send_to(coord_server_t *s, const uint8_t *rid, size_t rid_len, Tutti__Envelope *env,
                    char *why)
 {
+    int slot = osc_slot(rid, rid_len);
+    if (slot >= 0) {
+        int wr = env->body_case == TUTTI__ENVELOPE__BODY_WRITE_REPLY;
+        return osc_send(s, slot, 1, wr ? env->write_reply->seq : 0,
+                        wr && env->write_reply->duplicate ? "duplicate" : "", why);
+    }
     return rid_len ? coord_outbox_send(s->outbox, rid, rid_len, env, why)
                    : tt_wire_send(coord_upload_pipe(s->upload), NULL, 0, env, why);
 }
@@ -370,6 +420,12 @@ static int send_to(coord_server_t *s, const uint8_t *rid, size_t rid_len, Tutti_
 static int send_error_to(coord_server_t *s, const uint8_t *rid, size_t rid_len, uint64_t request_id,
                          int code, const char *text)
 {
+    int slot = osc_slot(rid, rid_len);
+    if (slot >= 0) {
+        char why[TT_WHY_LEN];
+        (void)code; /* the text names the refusal; OSC has no codes of ours */
+        return osc_send(s, slot, 0, 0, text, why);
+    }
     return rid_len
                ? coord_outbox_send_error(s->outbox, rid, rid_len, request_id, code, text)
                : tt_wire_send_error(coord_upload_pipe(s->upload), NULL, 0, request_id, code, text);
@@ -1587,6 +1643,92 @@ static void drain(coord_server_t *s, void *sock, int from_pipe)
     answer_later(s);
 }
 
+/* One turn on the OSC surface: each datagram parsed (coord_osc_parse),
+ * made into the CLI's request envelope from the --osc-as identity and
+ * dispatched like a request off the ROUTER; then the group commits and
+ * every sender gets its reply. */
+static void osc_drain(coord_server_t *s)
+{
+    for (int n = 0; n < BATCH_MAX && s->batch_len < BATCH_MAX; n++) {
+        uint8_t buf[COORD_OSC_MAX_MESSAGE];
+        struct sockaddr_in from;
+        socklen_t fl = sizeof from;
+        /* MSG_TRUNC: the datagram's real length, so an oversized one is refused, not cut */
+        ssize_t r = recvfrom(s->osc_fd, buf, sizeof buf, MSG_TRUNC, (struct sockaddr *)&from, &fl);
+        if (r < 0) {
+            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+                tt_diag_warn("OSC surface: %s", strerror(errno));
+            break;
+        }
+        unsigned slot = s->osc_next++ % OSC_PEERS;
+        uint8_t rid[OSC_RID_LEN];
+        memcpy(rid, OSC_RID, 5);
+        rid[5] = (uint8_t)(slot >> 8);
+        rid[6] = (uint8_t)slot;
+        s->osc_peers[slot].addr = from;
+        coord_osc_cmd_t cmd;
+        char why[TT_WHY_LEN];
+        int rc = coord_osc_parse(buf, (size_t)r, &cmd, why);
+        s->osc_peers[slot].command = cmd.name;
+        const tt_access_entry_t *who = tt_access_find_name(s->access, s->cfg.osc_as);
+        if (rc == 0 && !who)
+            rc = tt_fail(why, TT_ERR_AUTH, "--osc-as %s is no longer in the access file",
+                         s->cfg.osc_as);
+        if (rc != 0) {
+            char swhy[TT_WHY_LEN];
+            tt_diag_warn("OSC surface: refused %s from 127.0.0.1:%u: %s", cmd.name,
+                         ntohs(from.sin_port), why);
+            if (osc_send(s, (int)slot, 0, 0, why, swhy) != 0)
+                tt_diag_warn("%s", swhy);
+            continue;
+        }
+        Tutti__Envelope env = TUTTI__ENVELOPE__INIT;
+        Tutti__ArmRequest arm = TUTTI__ARM_REQUEST__INIT;
+        Tutti__RollRequest roll = TUTTI__ROLL_REQUEST__INIT;
+        Tutti__StopRequest stop = TUTTI__STOP_REQUEST__INIT;
+        Tutti__TakeRate rate = TUTTI__TAKE_RATE__INIT;
+        switch (cmd.kind) {
+        case COORD_OSC_ARM:
+            arm.cue = cmd.cue;
+            env.body_case = TUTTI__ENVELOPE__BODY_ARM;
+            env.arm = &arm;
+            break;
+        case COORD_OSC_ROLL:
+            roll.cue = cmd.cue;
+            roll.from_bar = cmd.from_bar;
+            env.body_case = TUTTI__ENVELOPE__BODY_ROLL;
+            env.roll = &roll;
+            break;
+        case COORD_OSC_STOP:
+            env.body_case = TUTTI__ENVELOPE__BODY_STOP;
+            env.stop = &stop;
+            break;
+        case COORD_OSC_RATE:
+            rate.cue = cmd.cue;
+            rate.take = cmd.take;
+            rate.rating = cmd.rating;
+            rate.note = cmd.note;
+            env.body_case = TUTTI__ENVELOPE__BODY_TAKE_RATE;
+            env.take_rate = &rate;
+            break;
+        }
+        tt_wire_msg_t m;
+        memset(&m, 0, sizeof m);
+        memcpy(m.routing_id, rid, sizeof rid);
+        m.routing_id_len = sizeof rid;
+        snprintf(m.user_id, sizeof m.user_id, "%s", who->key_z85);
+        m.env = &env;
+        tt_diag_info("OSC surface: %s from 127.0.0.1:%u as %s", cmd.name, ntohs(from.sin_port),
+                     who->name);
+        dispatch(s, &m, 0);
+        /* A write without an idempotency key is never deferred, so the
+         * envelope on this stack is not kept past the call. */
+        assert(m.env == &env);
+    }
+    commit_batch(s);
+    answer_later(s);
+}
+
 static void publish_heartbeat(coord_server_t *s)
 {
     Tutti__Envelope env = TUTTI__ENVELOPE__INIT;
@@ -1654,6 +1796,7 @@ coord_server_t *coord_server_new(const coord_config_t *cfg, char *why)
         return NULL;
     }
     s->cfg = *cfg;
+    s->osc_fd = -1;
     char sub[TT_WHY_LEN];
     if (!(s->keys = tt_keypair_load(cfg->key_path, sub))) {
         tt_fail(why, TT_ERR_CRYPTO, "loading --key: %s", sub);
@@ -1727,6 +1870,21 @@ coord_server_t *coord_server_new(const coord_config_t *cfg, char *why)
         goto fail;
     tt_diag_info("media uploads on port %u, files in %s/media", coord_upload_port(s->upload),
                  cfg->data_dir);
+    if (cfg->osc_port >= 0) {
+        const tt_access_entry_t *as = tt_access_find_name(s->access, cfg->osc_as);
+        if (!as) {
+            tt_fail(why, TT_ERR_INVALID, "--osc-as %s: no such name in the access file",
+                    cfg->osc_as ? cfg->osc_as : "(none)");
+            goto fail;
+        }
+        unsigned port;
+        int fd = coord_osc_open((unsigned)cfg->osc_port, &port, why);
+        if (fd < 0)
+            goto fail;
+        s->osc_fd = fd;
+        tt_diag_info("OSC control surface on 127.0.0.1:%u (UDP) as %s, role %s", port, as->name,
+                     tt_role_name(as->role));
+    }
     if (cfg->endpoint_file) {
         char up[256], ck[256];
         tt_wire_endpoint_with_port(bound, s->updates_port, up, sizeof up);
@@ -1757,6 +1915,8 @@ void coord_server_destroy(coord_server_t **self_p)
         tt_wire_msg_clear(&s->later[i].m);
     coord_upload_stop(&s->upload);
     coord_clock_stop(&s->clock);
+    if (s->osc_fd >= 0)
+        close(s->osc_fd);
     tt_session_clear(&s->state);
     coord_outbox_destroy(&s->outbox);
     coord_listen_destroy(&s->router_listen);
@@ -1853,12 +2013,13 @@ int coord_server_run(coord_server_t *s, volatile sig_atomic_t *stop, volatile si
             timeout_ms = outbox_ms;
         timeout_ms = coord_listen_min_timeout(timeout_ms, coord_listen_tick(s->router_listen));
         timeout_ms = coord_listen_min_timeout(timeout_ms, coord_listen_tick(s->pub_listen));
-        zmq_pollitem_t items[5] = {{s->zap, 0, ZMQ_POLLIN, 0},
+        zmq_pollitem_t items[6] = {{s->zap, 0, ZMQ_POLLIN, 0},
                                    {s->router, 0, ZMQ_POLLIN, 0},
                                    {coord_upload_pipe(s->upload), 0, ZMQ_POLLIN, 0},
                                    {coord_listen_events(s->router_listen), 0, ZMQ_POLLIN, 0},
-                                   {coord_listen_events(s->pub_listen), 0, ZMQ_POLLIN, 0}};
-        if (zmq_poll(items, 5, timeout_ms) < 0) {
+                                   {coord_listen_events(s->pub_listen), 0, ZMQ_POLLIN, 0},
+                                   {NULL, s->osc_fd, ZMQ_POLLIN, 0}};
+        if (zmq_poll(items, s->osc_fd >= 0 ? 6 : 5, timeout_ms) < 0) {
             if (errno == EINTR)
                 continue;
             return tt_fail(why, TT_ERR_IO, "polling: %s", zmq_strerror(errno));
@@ -1869,6 +2030,8 @@ int coord_server_run(coord_server_t *s, volatile sig_atomic_t *stop, volatile si
             drain(s, s->router, 0);
         if (items[2].revents & ZMQ_POLLIN)
             drain(s, coord_upload_pipe(s->upload), 1);
+        if (s->osc_fd >= 0 && (items[5].revents & ZMQ_POLLIN))
+            osc_drain(s);
         coord_outbox_flush(s->outbox);
     }
     return 0;

@@ -34,6 +34,8 @@ typedef struct {
      * records after the newest one (tt_snapshot.h). 0: none written, and a
      * start folds the whole log. */
     uint64_t snapshot_every;
+    int osc_port;       /* the OSC control surface on 127.0.0.1 (0: any free port); -1: none */
+    const char *osc_as; /* with it: the access file's name whose role the surface has */
 } coord_config_t;
 
 typedef struct coord_server coord_server_t;
