@@ -23,6 +23,7 @@ const char *tt_strerror(int err)
     case TT_ERR_CORRUPT: return "verification failed";
     case TT_ERR_UNAVAILABLE: return "unavailable";
     case TT_ERR_AGAIN: return "would block";
+    case TT_ERR_STANDBY: return "standby";
     default: return "unknown error";
     }
 }

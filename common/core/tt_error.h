@@ -28,7 +28,8 @@ typedef enum {
     TT_ERR_TOO_BIG = -12,
     TT_ERR_CORRUPT = -13,     /* stored data fails verification */
     TT_ERR_UNAVAILABLE = -14, /* coordinator busy, shutting down or unreachable */
-    TT_ERR_AGAIN = -15        /* would block: nothing to read, or no room to send now */
+    TT_ERR_AGAIN = -15,       /* would block: nothing to read, or no room to send now */
+    TT_ERR_STANDBY = -16      /* a standby coordinator: ask the other endpoint */
 } tt_err_t;
 
 /* Static, never NULL. Unknown codes give "unknown error". */

@@ -565,14 +565,15 @@ static void test_strerror(void **state)
     const int codes[] = {TT_OK,           TT_ERR_IO,      TT_ERR_NOMEM,       TT_ERR_INVALID,
                          TT_ERR_PROTOCOL, TT_ERR_VERSION, TT_ERR_DENIED,      TT_ERR_AUTH,
                          TT_ERR_STORE,    TT_ERR_CRYPTO,  TT_ERR_NOTFOUND,    TT_ERR_TIMEOUT,
-                         TT_ERR_TOO_BIG,  TT_ERR_CORRUPT, TT_ERR_UNAVAILABLE, TT_ERR_AGAIN};
+                         TT_ERR_TOO_BIG,  TT_ERR_CORRUPT, TT_ERR_UNAVAILABLE, TT_ERR_AGAIN,
+                         TT_ERR_STANDBY};
     const size_t n = sizeof codes / sizeof *codes;
-    assert_int_equal(n, 16);
+    assert_int_equal(n, 17);
     const char *unknown = tt_strerror(-9999);
     assert_non_null(unknown);
     assert_true(strlen(unknown) > 0);
     assert_string_equal(tt_strerror(1), unknown);
-    assert_string_equal(tt_strerror(TT_ERR_AGAIN - 1), unknown);
+    assert_string_equal(tt_strerror(TT_ERR_STANDBY - 1), unknown);
     for (size_t i = 0; i < n; i++) {
         const char *s = tt_strerror(codes[i]);
         assert_non_null(s);
