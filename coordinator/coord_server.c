@@ -22,18 +22,18 @@
  * ZeroMQ peer can have (see OSC_RID).
  */
 #include "coord_server.h"
-#include "coord_clock.h"
-#include "coord_listen.h"
 #include "coord_osc.h"
 #include "coord_outbox.h"
 #include "coord_upload.h"
-#include "coord_zap.h"
+#include "tt_zap.h"
 #include "tt_access.h"
 #include "tt_chain.h"
+#include "tt_clock_service.h"
 #include "tt_diag.h"
 #include "tt_error.h"
 #include "tt_file.h"
 #include "tt_keys.h"
+#include "tt_listen.h"
 #include "tt_replica.h"
 #include "tt_session.h"
 #include "tt_session_snap.h"
@@ -123,13 +123,13 @@ struct coord_server {
 
     void *ctx;
     void *zap;
-    coord_zap_quiet_t zap_quiet;
+    tt_zap_quiet_t zap_quiet;
     void *router;
     coord_outbox_t *outbox; /* the router's replies that wait for a full pipe */
     void *pub;
-    coord_listen_t *router_listen, *pub_listen;
+    tt_listen_t *router_listen, *pub_listen;
     unsigned updates_port;
-    coord_clock_t *clock;
+    tt_clock_service_t *clock;
     coord_upload_t *upload;
 
     room_t *rooms;
@@ -531,7 +531,7 @@ static void on_hello(coord_server_t *s, const tt_wire_msg_t *m, const tt_access_
     hr.epoch = s->epoch;
     hr.last_seq = s->state.last_seq;
     hr.updates_port = s->updates_port;
-    hr.clock_port = coord_clock_port(s->clock);
+    hr.clock_port = tt_clock_service_port(s->clock);
     hr.upload_port = coord_upload_port(s->upload);
     hr.signing_public_key.data = s->signer->public_key;
     hr.signing_public_key.len = TT_SIGN_PK_LEN;
@@ -1755,9 +1755,9 @@ static int write_endpoint_file(const char *path, const char *request, const char
     return tt_file_write_atomic(path, text, (size_t)n, 0644, 0, why);
 }
 
-/* A CURVE server socket of type, bound to ep through a coord_listen (*l). */
+/* A CURVE server socket of type, bound to ep through a tt_listen (*l). */
 static void *bind_server_socket(coord_server_t *s, int type, const char *name, const char *ep,
-                                coord_listen_t **l, char *why)
+                                tt_listen_t **l, char *why)
 {
     void *sock = zmq_socket(s->ctx, type);
     if (!sock) {
@@ -1781,7 +1781,7 @@ static void *bind_server_socket(coord_server_t *s, int type, const char *name, c
         zmq_close(sock);
         return NULL;
     }
-    if (!(*l = coord_listen_new(s->ctx, sock, name, ep, why))) {
+    if (!(*l = tt_listen_new(s->ctx, sock, name, ep, why))) {
         zmq_close(sock);
         return NULL;
     }
@@ -1843,7 +1843,7 @@ coord_server_t *coord_server_new(const coord_config_t *cfg, char *why)
         goto fail;
     }
     /* ZAP first: a CURVE socket bound before it would admit every key. */
-    if (!(s->zap = coord_zap_bind(s->ctx, why)))
+    if (!(s->zap = tt_zap_bind(s->ctx, why)))
         goto fail;
     if (!(s->router =
               bind_server_socket(s, ZMQ_ROUTER, "requests", cfg->bind, &s->router_listen, why)))
@@ -1851,16 +1851,17 @@ coord_server_t *coord_server_new(const coord_config_t *cfg, char *why)
     if (!(s->outbox = coord_outbox_new(s->router, "request", COORD_OUTBOX_GIVE_UP_MS, why)))
         goto fail;
     char bound[256];
-    snprintf(bound, sizeof bound, "%s", coord_listen_endpoint(s->router_listen));
+    snprintf(bound, sizeof bound, "%s", tt_listen_endpoint(s->router_listen));
     char any_port[256] = "", pub_ep[256], clock_ep[256];
     if (tt_wire_endpoint_with_port(bound, 0, any_port, sizeof any_port) == 0)
         any_port[strlen(any_port) - 1] = '*'; /* same host, any free port */
     snprintf(pub_ep, sizeof pub_ep, "%s", cfg->pub_bind ? cfg->pub_bind : any_port);
     if (!(s->pub = bind_server_socket(s, ZMQ_PUB, "updates", pub_ep, &s->pub_listen, why)))
         goto fail;
-    s->updates_port = coord_listen_port(s->pub_listen);
+    s->updates_port = tt_listen_port(s->pub_listen);
     snprintf(clock_ep, sizeof clock_ep, "%s", cfg->clock_bind ? cfg->clock_bind : any_port);
-    if (!(s->clock = coord_clock_start(s->ctx, s->keys, clock_ep, s->epoch, s->access, why)))
+    if (!(s->clock =
+              tt_clock_service_start(s->ctx, s->keys, clock_ep, s->epoch, s->access, NULL, why)))
         goto fail;
     char upload_ep[256];
     snprintf(upload_ep, sizeof upload_ep, "%s", cfg->upload_bind ? cfg->upload_bind : any_port);
@@ -1888,7 +1889,7 @@ coord_server_t *coord_server_new(const coord_config_t *cfg, char *why)
     if (cfg->endpoint_file) {
         char up[256], ck[256];
         tt_wire_endpoint_with_port(bound, s->updates_port, up, sizeof up);
-        tt_wire_endpoint_with_port(bound, coord_clock_port(s->clock), ck, sizeof ck);
+        tt_wire_endpoint_with_port(bound, tt_clock_service_port(s->clock), ck, sizeof ck);
         if (write_endpoint_file(cfg->endpoint_file, bound, up, ck, why) != 0)
             goto fail;
     }
@@ -1896,7 +1897,7 @@ coord_server_t *coord_server_new(const coord_config_t *cfg, char *why)
     sodium_bin2hex(hash_hex, sizeof hash_hex, s->state.head_hash, TT_HASH_LEN);
     tt_diag_info("serving %s (updates on port %u, clock on port %u), key %s, log at %llu, "
                  "head %.16s…",
-                 bound, s->updates_port, coord_clock_port(s->clock), s->keys->public_z85,
+                 bound, s->updates_port, tt_clock_service_port(s->clock), s->keys->public_z85,
                  (unsigned long long)s->state.last_seq, hash_hex);
     return s;
 fail:
@@ -1914,13 +1915,13 @@ void coord_server_destroy(coord_server_t **self_p)
     for (size_t i = 0; i < s->later_len; i++)
         tt_wire_msg_clear(&s->later[i].m);
     coord_upload_stop(&s->upload);
-    coord_clock_stop(&s->clock);
+    tt_clock_service_stop(&s->clock);
     if (s->osc_fd >= 0)
         close(s->osc_fd);
     tt_session_clear(&s->state);
     coord_outbox_destroy(&s->outbox);
-    coord_listen_destroy(&s->router_listen);
-    coord_listen_destroy(&s->pub_listen);
+    tt_listen_destroy(&s->router_listen);
+    tt_listen_destroy(&s->pub_listen);
     if (s->router)
         zmq_close(s->router);
     if (s->pub)
@@ -1980,12 +1981,12 @@ static void reload_access(coord_server_t *s)
     tt_access_destroy(&old);
     tt_diag_info("SIGHUP: access file reloaded, %zu keys, %zu revoked%s%s%s", s->access->count,
                  revoked, revoked ? " (" : "", names, revoked ? ")" : "");
-    if (coord_clock_set_access(s->clock, s->access, why) != 0)
+    if (tt_clock_service_set_access(s->clock, s->access, why) != 0)
         tt_diag_error("SIGHUP: the clock thread did not take the new table: %s", why);
     if (coord_upload_set_access(s->upload, s->access, why) != 0)
         tt_diag_error("SIGHUP: the upload thread did not take the new table: %s", why);
     if (revoked)
-        coord_listen_drop(s->pub_listen, "a key was revoked");
+        tt_listen_drop(s->pub_listen, "a key was revoked");
 }
 
 int coord_server_run(coord_server_t *s, volatile sig_atomic_t *stop, volatile sig_atomic_t *reload,
@@ -2011,13 +2012,13 @@ int coord_server_run(coord_server_t *s, volatile sig_atomic_t *stop, volatile si
         int outbox_ms = coord_outbox_wait_ms(s->outbox);
         if (outbox_ms >= 0 && outbox_ms < timeout_ms)
             timeout_ms = outbox_ms;
-        timeout_ms = coord_listen_min_timeout(timeout_ms, coord_listen_tick(s->router_listen));
-        timeout_ms = coord_listen_min_timeout(timeout_ms, coord_listen_tick(s->pub_listen));
+        timeout_ms = tt_listen_min_timeout(timeout_ms, tt_listen_tick(s->router_listen));
+        timeout_ms = tt_listen_min_timeout(timeout_ms, tt_listen_tick(s->pub_listen));
         zmq_pollitem_t items[6] = {{s->zap, 0, ZMQ_POLLIN, 0},
                                    {s->router, 0, ZMQ_POLLIN, 0},
                                    {coord_upload_pipe(s->upload), 0, ZMQ_POLLIN, 0},
-                                   {coord_listen_events(s->router_listen), 0, ZMQ_POLLIN, 0},
-                                   {coord_listen_events(s->pub_listen), 0, ZMQ_POLLIN, 0},
+                                   {tt_listen_events(s->router_listen), 0, ZMQ_POLLIN, 0},
+                                   {tt_listen_events(s->pub_listen), 0, ZMQ_POLLIN, 0},
                                    {NULL, s->osc_fd, ZMQ_POLLIN, 0}};
         if (zmq_poll(items, s->osc_fd >= 0 ? 6 : 5, timeout_ms) < 0) {
             if (errno == EINTR)
@@ -2025,7 +2026,7 @@ int coord_server_run(coord_server_t *s, volatile sig_atomic_t *stop, volatile si
             return tt_fail(why, TT_ERR_IO, "polling: %s", zmq_strerror(errno));
         }
         if (items[0].revents & ZMQ_POLLIN)
-            coord_zap_handle(s->zap, s->access, &s->zap_quiet);
+            tt_zap_handle(s->zap, s->access, &s->zap_quiet);
         if (items[1].revents & ZMQ_POLLIN)
             drain(s, s->router, 0);
         if (items[2].revents & ZMQ_POLLIN)

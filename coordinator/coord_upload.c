@@ -11,13 +11,13 @@
  */
 #define _GNU_SOURCE
 #include "coord_upload.h"
-#include "coord_listen.h"
 #include "coord_outbox.h"
 #include "coord_upload_internal.h"
 #include "tt_actor.h"
 #include "tt_bwf.h"
 #include "tt_diag.h"
 #include "tt_error.h"
+#include "tt_listen.h"
 #include "tt_text.h"
 #include "tt_time.h"
 #include "tt_wire.h"
@@ -66,7 +66,7 @@ typedef struct {
 struct coord_upload {
     void *router;
     coord_outbox_t *outbox; /* the router's replies that wait for a full pipe */
-    coord_listen_t *listen; /* the router's endpoint; the thread's while it runs */
+    tt_listen_t *listen;    /* the router's endpoint; the thread's while it runs */
     tt_access_t *access;    /* the thread's copy of the access table */
     coord_upload_limits_t limits;
     int64_t next_sweep_ns;
@@ -1089,11 +1089,11 @@ static void upload_actor(void *control, void *arg)
             u->next_sweep_ns = now + sweep_every_ns;
         }
         long timeout = (long)((u->next_sweep_ns - now) / 1000000) + 1;
-        timeout = coord_listen_min_timeout(timeout, coord_listen_tick(u->listen));
-        timeout = coord_listen_min_timeout(timeout, coord_outbox_wait_ms(u->outbox));
+        timeout = tt_listen_min_timeout(timeout, tt_listen_tick(u->listen));
+        timeout = tt_listen_min_timeout(timeout, coord_outbox_wait_ms(u->outbox));
         zmq_pollitem_t items[3] = {{u->router, 0, ZMQ_POLLIN, 0},
                                    {control, 0, ZMQ_POLLIN, 0},
-                                   {coord_listen_events(u->listen), 0, ZMQ_POLLIN, 0}};
+                                   {tt_listen_events(u->listen), 0, ZMQ_POLLIN, 0}};
         if (zmq_poll(items, 3, timeout) < 0) {
             if (errno == EINTR)
                 continue;
@@ -1185,9 +1185,9 @@ coord_upload_t *coord_upload_start(const coord_upload_config_t *cfg, char *why)
     if (!(u->access = tt_access_from_entries(cfg->access->entries, cfg->access->count, why)))
         goto fail;
     u->limits = cfg->limits;
-    if (!(u->listen = coord_listen_new(cfg->ctx, u->router, "uploads", cfg->endpoint, why)))
+    if (!(u->listen = tt_listen_new(cfg->ctx, u->router, "uploads", cfg->endpoint, why)))
         goto fail;
-    u->port = coord_listen_port(u->listen);
+    u->port = tt_listen_port(u->listen);
     /* From here only the thread touches the router and the thread ends. */
     if (!(u->actor = tt_actor_new(cfg->ctx, "upload", upload_actor, u, NULL, why)))
         goto fail;
@@ -1220,7 +1220,7 @@ void coord_upload_stop(coord_upload_t **self_p)
     coord_upload_t *u = *self_p;
     tt_actor_destroy(&u->actor); /* joined: the router and the thread ends are ours again */
     coord_outbox_destroy(&u->outbox);
-    coord_listen_destroy(&u->listen);
+    tt_listen_destroy(&u->listen);
     tt_access_destroy(&u->access);
     if (u->router)
         zmq_close(u->router);

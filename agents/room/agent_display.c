@@ -65,7 +65,7 @@ static enum MHD_Result on_ping(struct MHD_Connection *c, const agent_display_t *
 {
     char text[64];
     /* Read last, just before the reply goes: the page takes the midpoint. */
-    int64_t local = agent_clock_local_ns(d->cfg.clock, tt_time_mono_ns());
+    int64_t local = tt_clock_client_local_ns(d->cfg.clock, tt_time_mono_ns());
     int n = snprintf(text, sizeof text, "{\"local_ns\":%lld}", (long long)local);
     return tt_web_reply(c, 200, "application/json", text, (size_t)n, NULL);
 }

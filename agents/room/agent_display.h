@@ -25,7 +25,7 @@
 
 #include <stdint.h>
 
-#include "agent_clock.h"
+#include "tt_clock_client.h"
 #include "tt_clock_map.h"
 #include "tt_keys.h"
 #include "tt_session.h"
@@ -35,7 +35,7 @@ typedef struct {
     unsigned port;        /* 0: any free port */
     const char *password; /* NULL: no login, loopback only */
     const char *room;
-    const agent_clock_t *clock; /* the local clock pings read */
+    const tt_clock_client_t *clock; /* the local clock pings read */
     /* The coordinator, for acks: all borrowed for the display's life. */
     void *zmq_ctx;
     const char *endpoint;

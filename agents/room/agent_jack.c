@@ -272,8 +272,8 @@ static int process(jack_nframes_t n, void *arg)
     int64_t lat = atomic_load_explicit(&j->playback_latency, memory_order_relaxed);
     int64_t out0 = ct.mono0 + (int64_t)llround((double)lat * ct.ns_per_frame);
     int64_t out1 = out0 + (int64_t)llround((double)n * ct.ns_per_frame);
-    int64_t local0 = agent_clock_local_ns(j->cfg.clock, out0);
-    int64_t local1 = agent_clock_local_ns(j->cfg.clock, out1);
+    int64_t local0 = tt_clock_client_local_ns(j->cfg.clock, out0);
+    int64_t local1 = tt_clock_client_local_ns(j->cfg.clock, out1);
     /* The samples written this cycle sound in [local0, local1). */
     agent_click_clock_t k = {j->frames64, local0, (double)(local1 - local0) / (double)n};
     tt_clock_map_t m;
@@ -289,7 +289,7 @@ static int process(jack_nframes_t n, void *arg)
             in[i] = jack_port_get_buffer(j->in_ports[i], n);
         /* This period's input entered the converter capture-latency frames
          * before the cycle start. */
-        int64_t cycle_local = agent_clock_local_ns(j->cfg.clock, ct.mono0);
+        int64_t cycle_local = tt_clock_client_local_ns(j->cfg.clock, ct.mono0);
         int64_t s0 = agent_capture_sample(tt_clock_map_session(&m, cycle_local), j->rate) -
                      atomic_load_explicit(&j->capture_latency, memory_order_relaxed);
         agent_capture_rt_push(cap, n, in, s0, j->frames64);

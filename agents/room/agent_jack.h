@@ -30,14 +30,14 @@
 
 #include "agent_capture.h"
 #include "agent_click_pattern.h"
-#include "agent_clock.h"
 #include "agent_midi.h"
 #include "agent_playback.h"
+#include "tt_clock_client.h"
 #include "tt_clock_map.h"
 
 typedef struct {
     const char *client_name;              /* JACK client name, e.g. "tutti-stage" */
-    agent_clock_t *clock;                 /* borrowed */
+    tt_clock_client_t *clock;             /* borrowed */
     tt_clock_box_t *box;                  /* borrowed */
     const agent_click_outputs_t *outputs; /* borrowed, copied; NULL or n 0: one "click" */
     const agent_midi_outputs_t *midi;     /* borrowed, copied; NULL or n 0: no MIDI ports */

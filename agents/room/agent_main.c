@@ -3,7 +3,6 @@
 #define _POSIX_C_SOURCE 200809L
 #include "agent_capture.h"
 #include "agent_click_samples.h"
-#include "agent_clock.h"
 #include "agent_display.h"
 #include "agent_jack.h"
 #include "agent_link.h"
@@ -13,6 +12,7 @@
 #include "agent_prelay.h"
 #include "agent_render.h"
 #include "agent_upload.h"
+#include "tt_clock_client.h"
 #include "tt_diag.h"
 #include "tt_error.h"
 #include "tt_file.h"
@@ -208,7 +208,7 @@ typedef struct {
     agent_display_t *display;                 /* NULL without --http */
     agent_link_t *link;                       /* NULL without --link */
     agent_link_plan_t *link_plan;             /* with --link: the roll Link follows */
-    agent_clock_t *clock;                     /* borrowed: Link's host clock */
+    tt_clock_client_t *clock;                 /* borrowed: Link's host clock */
     agent_osc_t *osc;                         /* NULL without --osc */
     uint64_t prelays[TT_REPLICA_MAX_PRELAYS]; /* their seqs held verified */
     size_t n_prelays;
@@ -440,7 +440,7 @@ static void on_record(void *arg, const Tutti__Record *rec)
 /* Link's host clock: this agent's local clock (real or simulated). */
 static int64_t link_host_ns(void *arg)
 {
-    return agent_clock_local_ns(arg, tt_time_mono_ns());
+    return tt_clock_client_local_ns(arg, tt_time_mono_ns());
 }
 
 /* Every AGENT_LINK_TICK_MS: the roll in the folded state onto Link. */
@@ -541,25 +541,25 @@ static void report_players(agent_t *a)
 /* Hands the clock thread what the log and the hello reply say: where the
  * clock service is (new after a coordinator restart), and this room's trim.
  * Passes the clock's latest report on to the replica's heartbeats. */
-static void follow_coordinator(tt_replica_t *rep, const tt_session_t *st, agent_clock_t *clock,
+static void follow_coordinator(tt_replica_t *rep, const tt_session_t *st, tt_clock_client_t *clock,
                                const char *endpoint, const char *clock_override, const char *room,
                                uint64_t *clock_epoch, int64_t *trim_sent,
-                               agent_clock_report_t *latest)
+                               tt_clock_client_report_t *latest)
 {
     uint64_t epoch = tt_replica_epoch(rep);
     if (!clock_override && epoch != *clock_epoch && tt_replica_clock_port(rep) != 0) {
         char ep[256];
         if (tt_wire_endpoint_with_port(endpoint, tt_replica_clock_port(rep), ep, sizeof ep) == 0)
-            agent_clock_connect(clock, ep);
+            tt_clock_client_connect(clock, ep);
         *clock_epoch = epoch;
     }
     int64_t trim = tt_session_trim_ns(st, room);
     if (trim != *trim_sent) {
-        agent_clock_set_trim(clock, trim);
+        tt_clock_client_set_trim(clock, trim);
         *trim_sent = trim;
     }
-    agent_clock_report_t cr;
-    if (agent_clock_read(clock, &cr)) {
+    tt_clock_client_report_t cr;
+    if (tt_clock_client_read(clock, &cr)) {
         *latest = cr;
         Tutti__ClockReport rep_msg = TUTTI__CLOCK_REPORT__INIT;
         rep_msg.state = (char *)tt_clock_state_name(cr.state);
@@ -937,14 +937,14 @@ int main(int argc, char **argv)
         .on_record_arg = &agent,
     };
     int exit_code = 0;
-    agent_clock_t *clock = NULL;
+    tt_clock_client_t *clock = NULL;
     tt_replica_t *rep = tt_replica_new(ctx, &cfg, store, why);
     if (!rep) {
         tt_diag_error("%s", why);
         exit_code = tt_error_last() == TT_ERR_CORRUPT ? 3 : 1; /* a damaged replica */
         goto out;
     }
-    agent_clock_config_t ccfg = {
+    tt_clock_client_config_t ccfg = {
         .keys = keys,
         .server_key_z85 = server_key,
         .inject_offset_ns = (int64_t)clock_offset_us * 1000,
@@ -952,7 +952,7 @@ int main(int argc, char **argv)
         .trace_path = clock_trace,
         .box = &box,
     };
-    clock = agent_clock_start(ctx, &ccfg, why);
+    clock = tt_clock_client_start(ctx, &ccfg, why);
     if (!clock) {
         tt_diag_error("%s", why);
         exit_code = 1;
@@ -1121,13 +1121,13 @@ int main(int argc, char **argv)
     if (agent.capture && agent.state.transport.rolled)
         capture_resume(&agent, &agent.state);
     if (clock_ep)
-        agent_clock_connect(clock, clock_ep);
+        tt_clock_client_connect(clock, clock_ep);
     tt_diag_info("room %s, key %s, replica %s at %llu", room, keys->public_z85, data,
                  (unsigned long long)agent.state.last_seq);
     uint64_t clock_epoch = 0, captured = 0;
     int64_t trim_sent = 0, link_next = 0;
     int link_peers = -1;
-    agent_clock_report_t clock_report = {.error_bound_us = -1};
+    tt_clock_client_report_t clock_report = {.error_bound_us = -1};
     int display_ms = 100;
     while (!stop_flag) {
         int wait_ms = tt_replica_tick(rep, tt_time_mono_ns());
@@ -1154,14 +1154,14 @@ int main(int argc, char **argv)
             if (m.valid) {
                 int cw = agent_capture_tick(
                     agent.capture,
-                    tt_clock_map_session(&m, agent_clock_local_ns(clock, tt_time_mono_ns())));
+                    tt_clock_map_session(&m, tt_clock_client_local_ns(clock, tt_time_mono_ns())));
                 if (wait_ms < 0 || cw < wait_ms)
                     wait_ms = cw;
             }
         }
         zmq_pollitem_t items[TT_REPLICA_POLL_ITEMS + 3];
         int n = tt_replica_poll_items(rep, items);
-        items[n] = (zmq_pollitem_t){agent_clock_socket(clock), 0, ZMQ_POLLIN, 0};
+        items[n] = (zmq_pollitem_t){tt_clock_client_socket(clock), 0, ZMQ_POLLIN, 0};
         int n_items = n + 1;
         if (agent.upload)
             items[n_items++] =
@@ -1187,7 +1187,7 @@ int main(int argc, char **argv)
                 .session = &agent.state,
                 .coordinator_online = tt_replica_coordinator_online(rep),
                 .bound_us = clock_report.has_sample ? clock_report.error_bound_us : -1,
-                .local_now = agent_clock_local_ns(clock, tt_time_mono_ns()),
+                .local_now = tt_clock_client_local_ns(clock, tt_time_mono_ns()),
                 .unix_now_ns = tt_time_wall_ns(),
             };
             tt_clock_box_read(&box, &din.clock);
@@ -1216,7 +1216,7 @@ out:
         free(agent.players[i]);
     agent_link_destroy(&agent.link); /* before the clock it reads */
     agent_link_plan_destroy(&agent.link_plan);
-    agent_clock_stop(&clock);
+    tt_clock_client_stop(&clock);
     tt_replica_destroy(&rep);
     tt_session_clear(&agent.state);
     zmq_ctx_term(ctx);

@@ -215,7 +215,7 @@ static int session_now(const agent_osc_t *o, tt_clock_map_t *m, int64_t *now)
     tt_clock_box_read(o->cfg.box, m);
     if (!m->valid)
         return 0;
-    *now = tt_clock_map_session(m, agent_clock_local_ns(o->cfg.clock, tt_time_mono_ns()));
+    *now = tt_clock_map_session(m, tt_clock_client_local_ns(o->cfg.clock, tt_time_mono_ns()));
     return 1;
 }
 
@@ -468,7 +468,7 @@ static void osc_actor(void *pipe, void *arg)
             have = 0;
         }
         if (have) {
-            int64_t due = agent_clock_mono_ns(o->cfg.clock, tt_clock_map_local(&m, at));
+            int64_t due = tt_clock_client_mono_ns(o->cfg.clock, tt_clock_map_local(&m, at));
             int64_t left = due - tt_time_mono_ns();
             if (left > SPIN_NS) { /* poll the pipe until 2 ms before */
                 wait_ms = (long)((left - SPIN_NS) / 1000000) + 1;

@@ -47,7 +47,7 @@
 #include <lo/lo.h>
 #include <stdint.h>
 
-#include "agent_clock.h"
+#include "tt_clock_client.h"
 #include "tt_clock_map.h"
 
 #define AGENT_OSC_MAX_TARGETS 8
@@ -105,7 +105,7 @@ int agent_osc_encode(const agent_osc_event_t *ev, void *buf, size_t cap, size_t 
 typedef struct {
     const agent_osc_target_t *targets; /* copied */
     int n_targets;                     /* 1..AGENT_OSC_MAX_TARGETS */
-    agent_clock_t *clock;              /* borrowed: local clock of this agent */
+    tt_clock_client_t *clock;          /* borrowed: local clock of this agent */
     tt_clock_box_t *box;               /* borrowed: session mapping */
 } agent_osc_config_t;
 

@@ -162,7 +162,7 @@ static void render_actor(void *pipe, void *arg)
     for (;;) {
         /* Like a sound card: the block is due once the local clock has passed its end. */
         int64_t due_local = sample_to_local(r, r->written + BLOCK);
-        int64_t due_mono = agent_clock_mono_ns(r->cfg.clock, due_local);
+        int64_t due_mono = tt_clock_client_mono_ns(r->cfg.clock, due_local);
         if (tt_time_mono_ns() < due_mono) {
             zmq_pollitem_t item = {pipe, 0, ZMQ_POLLIN, 0};
             long wait_ms = (long)((due_mono - tt_time_mono_ns()) / 1000000);
@@ -207,7 +207,7 @@ static void write_json(agent_render_t *r)
                   tc, "fps", fps, "samples", (json_int_t)r->written, "clock_valid", m.valid);
     int64_t start_mono, offset_ns;
     double skew_ppm;
-    agent_clock_injection(r->cfg.clock, &start_mono, &offset_ns, &skew_ppm);
+    tt_clock_client_injection(r->cfg.clock, &start_mono, &offset_ns, &skew_ppm);
     if (o && (offset_ns || skew_ppm != 0.0)) /* test clock: say how to undo it */
         json_object_set_new(o, "test_clock",
                             json_pack("{s:I, s:I, s:f}", "start_mono_ns", (json_int_t)start_mono,
@@ -288,7 +288,7 @@ agent_render_t *agent_render_start(void *ctx, const agent_render_config_t *cfg, 
         tt_fail(why, TT_ERR_IO, "%s: cannot set clipping", pb_path);
         goto fail;
     }
-    r->local_start = agent_clock_local_ns(cfg->clock, tt_time_mono_ns());
+    r->local_start = tt_clock_client_local_ns(cfg->clock, tt_time_mono_ns());
     if (!(r->actor = tt_actor_new(ctx, "render", render_actor, r, NULL, why)))
         goto fail;
     return r;

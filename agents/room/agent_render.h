@@ -26,14 +26,14 @@
 #include <stdint.h>
 
 #include "agent_click_pattern.h"
-#include "agent_clock.h"
 #include "agent_playback.h"
+#include "tt_clock_client.h"
 #include "tt_clock_map.h"
 
 typedef struct {
     const char *wav_path;
     int sample_rate;                      /* default 48000 */
-    agent_clock_t *clock;                 /* borrowed: local clock of this agent */
+    tt_clock_client_t *clock;             /* borrowed: local clock of this agent */
     tt_clock_box_t *box;                  /* borrowed: session mapping */
     const agent_click_outputs_t *outputs; /* borrowed, copied; NULL or n 0: one click */
 } agent_render_config_t;

@@ -1,5 +1,5 @@
-/* coord_listen: drop and bind again. See coord_listen.h. */
-#include "coord_listen.h"
+/* tt_listen: drop and bind again. See tt_listen.h. */
+#include "tt_listen.h"
 #include "tt_diag.h"
 #include "tt_error.h"
 #include "tt_time.h"
@@ -22,7 +22,7 @@
 
 #define MS(x) ((int64_t)(x)*1000000)
 
-struct coord_listen {
+struct tt_listen {
     void *sock;
     void *monitor;
     char name[32];
@@ -41,10 +41,9 @@ static int64_t now_ns(void)
     return tt_time_mono_ns();
 }
 
-coord_listen_t *coord_listen_new(void *ctx, void *sock, const char *name, const char *endpoint,
-                                 char *why)
+tt_listen_t *tt_listen_new(void *ctx, void *sock, const char *name, const char *endpoint, char *why)
 {
-    coord_listen_t *l = calloc(1, sizeof *l);
+    tt_listen_t *l = calloc(1, sizeof *l);
     if (!l) {
         tt_fail(why, TT_ERR_NOMEM, "allocating the %s listener", name);
         return NULL;
@@ -79,15 +78,15 @@ coord_listen_t *coord_listen_new(void *ctx, void *sock, const char *name, const 
     l->bound_since = now_ns();
     return l;
 fail:
-    coord_listen_destroy(&l);
+    tt_listen_destroy(&l);
     return NULL;
 }
 
-void coord_listen_destroy(coord_listen_t **self_p)
+void tt_listen_destroy(tt_listen_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
-    coord_listen_t *l = *self_p;
+    tt_listen_t *l = *self_p;
     /* Stopped before our end closes: an event with nobody to read it
      * would block libzmq's I/O thread. */
     zmq_socket_monitor(l->sock, NULL, 0);
@@ -97,28 +96,28 @@ void coord_listen_destroy(coord_listen_t **self_p)
     *self_p = NULL;
 }
 
-unsigned coord_listen_port(const coord_listen_t *l)
+unsigned tt_listen_port(const tt_listen_t *l)
 {
     return l->port;
 }
 
-const char *coord_listen_endpoint(const coord_listen_t *l)
+const char *tt_listen_endpoint(const tt_listen_t *l)
 {
     return l->endpoint;
 }
 
-void *coord_listen_events(coord_listen_t *l)
+void *tt_listen_events(tt_listen_t *l)
 {
     return l->monitor;
 }
 
-int coord_listen_bound(const coord_listen_t *l)
+int tt_listen_bound(const tt_listen_t *l)
 {
     return l->bound;
 }
 
 /* Unbinds (dropping the listener's connections) and sets the next bind. */
-static void unbind(coord_listen_t *l, int64_t now, long after_ms)
+static void unbind(tt_listen_t *l, int64_t now, long after_ms)
 {
     if (l->bound && zmq_unbind(l->sock, l->endpoint) != 0)
         tt_diag_error("%s: unbinding %s: %s", l->name, l->endpoint, zmq_strerror(errno));
@@ -128,16 +127,16 @@ static void unbind(coord_listen_t *l, int64_t now, long after_ms)
     l->next_bind_log = now + MS(after_ms + BIND_QUIET_MS);
 }
 
-void coord_listen_drop(coord_listen_t *l, const char *why_text)
+void tt_listen_drop(tt_listen_t *l, const char *why_text)
 {
     tt_diag_info("%s: %s; dropping the connections on port %u and binding it again", l->name,
                  why_text, l->port);
     int64_t now = now_ns();
     unbind(l, now, 0);
-    coord_listen_tick(l);
+    tt_listen_tick(l);
 }
 
-static void try_bind(coord_listen_t *l, int64_t now)
+static void try_bind(tt_listen_t *l, int64_t now)
 {
     if (zmq_bind(l->sock, l->endpoint) == 0) {
         l->bound = 1;
@@ -155,7 +154,7 @@ static void try_bind(coord_listen_t *l, int64_t now)
 }
 
 /* One monitor event: EMFILE/ENFILE on accept starts a back-off. */
-static void on_event(coord_listen_t *l, uint16_t event, uint32_t value, int64_t now)
+static void on_event(tt_listen_t *l, uint16_t event, uint32_t value, int64_t now)
 {
     if (event != ZMQ_EVENT_ACCEPT_FAILED || !l->bound)
         return; /* queued before we unbound */
@@ -170,7 +169,7 @@ static void on_event(coord_listen_t *l, uint16_t event, uint32_t value, int64_t 
     l->backoff_ms = l->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : l->backoff_ms * 2;
 }
 
-long coord_listen_tick(coord_listen_t *l)
+long tt_listen_tick(tt_listen_t *l)
 {
     int64_t now = now_ns();
     for (int i = 0; i < EVENTS_PER_TICK; i++) {
@@ -208,7 +207,7 @@ long coord_listen_tick(coord_listen_t *l)
     return ms > 0 ? ms : 1;
 }
 
-long coord_listen_min_timeout(long a, long b)
+long tt_listen_min_timeout(long a, long b)
 {
     if (a < 0)
         return b;

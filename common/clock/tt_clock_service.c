@@ -1,10 +1,10 @@
-/* coord_clock: ping/pong on a dedicated thread. See coord_clock.h. */
+/* tt_clock_service: ping/pong on a dedicated thread. See tt_clock_service.h. */
 #define _GNU_SOURCE
-#include "coord_clock.h"
-#include "coord_listen.h"
+#include "tt_clock_service.h"
 #include "tt_actor.h"
 #include "tt_diag.h"
 #include "tt_error.h"
+#include "tt_listen.h"
 #include "tt_time.h"
 #include "tt_wire.h"
 
@@ -16,34 +16,48 @@
 
 #define PINGS_PER_WAKE 64
 
-struct coord_clock {
-    void *router;           /* created by the starter, used only by the thread while it runs */
-    coord_listen_t *listen; /* the router's endpoint; the thread's while it runs */
-    tt_access_t *access;    /* the thread's copy of the access table */
+struct tt_clock_service {
+    void *router;        /* created by the starter, used only by the thread while it runs */
+    tt_listen_t *listen; /* the router's endpoint; the thread's while it runs */
+    tt_access_t *access; /* the thread's copy of the access table */
     tt_actor_t *actor;
     unsigned port;
     uint64_t epoch;
+    tt_clock_client_t *via; /* NULL: session time is CLOCK_MONOTONIC */
     int stop;
 };
 
-static void answer(coord_clock_t *c, const tt_wire_msg_t *m, int64_t t2)
+static void answer(tt_clock_service_t *c, const tt_wire_msg_t *m, int64_t t2_mono)
 {
     Tutti__Envelope env = TUTTI__ENVELOPE__INIT;
     Tutti__ClockPong pong = TUTTI__CLOCK_PONG__INIT;
     pong.t1 = m->env->clock_ping->t1;
-    pong.t2 = t2;
+    pong.t2 = t2_mono;
     pong.epoch = c->epoch;
     env.request_id = m->request_id;
     env.body_case = TUTTI__ENVELOPE__BODY_CLOCK_PONG;
     env.clock_pong = &pong;
-    pong.t3 = tt_time_mono_ns(); /* last thing before pack + send (under a microsecond) */
+    if (c->via) {
+        uint64_t bound;
+        int64_t t3_mono = tt_time_mono_ns();
+        if (tt_clock_client_session_ns(c->via, t2_mono, &pong.t2, &bound) != 0 ||
+            tt_clock_client_session_ns(c->via, t3_mono, &pong.t3, &bound) != 0 ||
+            bound == UINT64_MAX) {
+            tt_wire_send_error(c->router, m->routing_id, m->routing_id_len, m->request_id,
+                               TT_ERR_UNAVAILABLE, "no estimate of session time here yet");
+            return;
+        }
+        pong.server_error_ns = bound;
+    } else {
+        pong.t3 = tt_time_mono_ns(); /* last thing before pack + send (under a microsecond) */
+    }
     tt_wire_send(c->router, m->routing_id, m->routing_id_len, &env, NULL);
 }
 
 /* "ACCESS": the access table after a reload, as its entries' bytes. */
 static void on_access(void *self, const void *data, size_t len)
 {
-    coord_clock_t *c = self;
+    tt_clock_service_t *c = self;
     char why[TT_WHY_LEN];
     tt_access_t *fresh = tt_access_from_bytes(data, len, why);
     if (!fresh) {
@@ -59,7 +73,7 @@ static const tt_actor_cmd_t commands[] = {
     {NULL, 0, NULL},
 };
 
-static void on_command(coord_clock_t *c, void *pipe)
+static void on_command(tt_clock_service_t *c, void *pipe)
 {
     for (;;) {
         tt_actor_msg_t m;
@@ -79,13 +93,13 @@ static void on_command(coord_clock_t *c, void *pipe)
 
 static void clock_actor(void *pipe, void *arg)
 {
-    coord_clock_t *c = arg;
+    tt_clock_service_t *c = arg;
     tt_actor_ready(pipe, 0, NULL);
     long timeout = -1;
     while (!c->stop) {
         zmq_pollitem_t items[3] = {{c->router, 0, ZMQ_POLLIN, 0},
                                    {pipe, 0, ZMQ_POLLIN, 0},
-                                   {coord_listen_events(c->listen), 0, ZMQ_POLLIN, 0}};
+                                   {tt_listen_events(c->listen), 0, ZMQ_POLLIN, 0}};
         if (zmq_poll(items, 3, timeout) < 0) {
             if (errno == EINTR)
                 continue;
@@ -98,7 +112,7 @@ static void clock_actor(void *pipe, void *arg)
             if (c->stop)
                 break;
         }
-        timeout = coord_listen_tick(c->listen);
+        timeout = tt_listen_tick(c->listen);
         for (int i = 0; i < PINGS_PER_WAKE; i++) {
             tt_wire_msg_t m;
             char why[TT_WHY_LEN];
@@ -126,15 +140,17 @@ static void clock_actor(void *pipe, void *arg)
     }
 }
 
-coord_clock_t *coord_clock_start(void *ctx, const tt_keypair_t *kp, const char *endpoint,
-                                 uint64_t epoch, const tt_access_t *access, char *why)
+tt_clock_service_t *tt_clock_service_start(void *ctx, const tt_keypair_t *kp, const char *endpoint,
+                                           uint64_t epoch, const tt_access_t *access,
+                                           tt_clock_client_t *via, char *why)
 {
-    coord_clock_t *c = calloc(1, sizeof *c);
+    tt_clock_service_t *c = calloc(1, sizeof *c);
     if (!c) {
         tt_fail(why, TT_ERR_NOMEM, "allocating the clock service");
         return NULL;
     }
     c->epoch = epoch;
+    c->via = via;
     c->router = zmq_socket(ctx, ZMQ_ROUTER);
     if (!c->router) {
         tt_fail(why, TT_ERR_IO, "creating the clock socket: %s", zmq_strerror(errno));
@@ -144,37 +160,37 @@ coord_clock_t *coord_clock_start(void *ctx, const tt_keypair_t *kp, const char *
         goto fail;
     if (!(c->access = tt_access_from_entries(access->entries, access->count, why)))
         goto fail;
-    if (!(c->listen = coord_listen_new(ctx, c->router, "clock", endpoint, why)))
+    if (!(c->listen = tt_listen_new(ctx, c->router, "clock", endpoint, why)))
         goto fail;
-    c->port = coord_listen_port(c->listen);
+    c->port = tt_listen_port(c->listen);
     /* The socket was made here but from now on only the thread touches it;
      * the thread's start is the memory barrier ZeroMQ asks for on a hand-over. */
     if (!(c->actor = tt_actor_new(ctx, "clock", clock_actor, c, NULL, why)))
         goto fail;
     return c;
 fail:
-    coord_clock_stop(&c);
+    tt_clock_service_stop(&c);
     return NULL;
 }
 
-int coord_clock_set_access(coord_clock_t *c, const tt_access_t *access, char *why)
+int tt_clock_service_set_access(tt_clock_service_t *c, const tt_access_t *access, char *why)
 {
     return tt_actor_send(tt_actor_sock(c->actor), 0, "ACCESS", access->entries,
                          access->count * sizeof *access->entries, why);
 }
 
-unsigned coord_clock_port(const coord_clock_t *c)
+unsigned tt_clock_service_port(const tt_clock_service_t *c)
 {
     return c->port;
 }
 
-void coord_clock_stop(coord_clock_t **self_p)
+void tt_clock_service_stop(tt_clock_service_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
-    coord_clock_t *c = *self_p;
+    tt_clock_service_t *c = *self_p;
     tt_actor_destroy(&c->actor); /* joined: the router is ours again */
-    coord_listen_destroy(&c->listen);
+    tt_listen_destroy(&c->listen);
     if (c->router)
         zmq_close(c->router);
     tt_access_destroy(&c->access);

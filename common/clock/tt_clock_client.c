@@ -1,6 +1,6 @@
-/* agent_clock: ping/pong and the estimator on a thread. See agent_clock.h. */
+/* tt_clock_client: ping/pong and the estimator on a thread. See tt_clock_client.h. */
 #define _GNU_SOURCE
-#include "agent_clock.h"
+#include "tt_clock_client.h"
 #include "tt_actor.h"
 #include "tt_diag.h"
 #include "tt_error.h"
@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,13 +28,13 @@
 #define BURST 4
 
 /* The pipe, main -> thread: CONNECT (the endpoint, its bytes) and TRIM
- * (int64_t ns); thread -> main: REPORT (an agent_clock_report_t). */
+ * (int64_t ns); thread -> main: REPORT (an tt_clock_client_report_t). */
 #define CMD_CONNECT "CONNECT"
 #define CMD_TRIM "TRIM"
 #define CMD_REPORT "REPORT"
 #define MAX_ENDPOINT 255
 
-struct agent_clock {
+struct tt_clock_client {
     void *ctx;
     tt_actor_t *actor;
 
@@ -46,9 +47,12 @@ struct agent_clock {
     FILE *trace;
     int trace_interval_ms;
     tt_clock_box_t *box;
+    /* The bound published with the box: the estimate's plus the serving
+     * clock's own (ClockPong.server_error_ns); UINT64_MAX while unbounded. */
+    atomic_ullong error_ns;
 };
 
-static int64_t local_now(const agent_clock_t *c, int64_t mono)
+static int64_t local_now(const tt_clock_client_t *c, int64_t mono)
 {
     if (c->inject_offset_ns == 0 && c->inject_skew_ppm == 0.0)
         return mono;
@@ -56,20 +60,20 @@ static int64_t local_now(const agent_clock_t *c, int64_t mono)
     return mono + (int64_t)llround(skew) + c->inject_offset_ns;
 }
 
-int64_t agent_clock_local_ns(const agent_clock_t *c, int64_t mono)
+int64_t tt_clock_client_local_ns(const tt_clock_client_t *c, int64_t mono)
 {
     return local_now(c, mono);
 }
 
-void agent_clock_injection(const agent_clock_t *c, int64_t *start_mono, int64_t *offset_ns,
-                           double *skew_ppm)
+void tt_clock_client_injection(const tt_clock_client_t *c, int64_t *start_mono, int64_t *offset_ns,
+                               double *skew_ppm)
 {
     *start_mono = c->start_mono;
     *offset_ns = c->inject_offset_ns;
     *skew_ppm = c->inject_skew_ppm;
 }
 
-int64_t agent_clock_mono_ns(const agent_clock_t *c, int64_t local)
+int64_t tt_clock_client_mono_ns(const tt_clock_client_t *c, int64_t local)
 {
     if (c->inject_offset_ns == 0 && c->inject_skew_ppm == 0.0)
         return local;
@@ -79,12 +83,13 @@ int64_t agent_clock_mono_ns(const agent_clock_t *c, int64_t local)
 }
 
 typedef struct {
-    agent_clock_t *c;
+    tt_clock_client_t *c;
     void *pipe;
     void *dealer;
     tt_clock_est_t *est;
     int64_t trim_ns;
     uint64_t epoch;
+    uint64_t server_error_ns;     /* the newest pong's */
     int64_t recent[RECENT_PINGS]; /* t1 of pings in flight */
     int recent_next;
     uint64_t request_id;
@@ -168,6 +173,7 @@ static void on_pongs(clock_loop_t *l, int64_t woke_local)
             }
             l->epoch = p->epoch;
             if (claim_ping(l, p->t1)) {
+                l->server_error_ns = p->server_error_ns;
                 if (p->t1 != l->warmup_t1)
                     tt_clock_est_add(l->est, p->t1, p->t2, p->t3, t4);
                 if (l->burst_left > 0) {
@@ -186,7 +192,10 @@ static void send_report(clock_loop_t *l, int64_t now_local)
 {
     tt_clock_est_report_t r;
     tt_clock_est_report(l->est, now_local, &r);
-    agent_clock_report_t out = {
+    /* A relay or a promoted standby serves time through an estimate of its
+     * own: its bound adds to ours. */
+    r.error_bound_us += (double)l->server_error_ns / 1000.0;
+    tt_clock_client_report_t out = {
         .state = r.state,
         .offset_us = r.offset_us + (double)l->trim_ns / 1000.0,
         .drift_ppm = r.drift_ppm,
@@ -239,6 +248,9 @@ static void publish_map(clock_loop_t *l, int64_t mono)
             }
         }
     }
+    double bound_ns = (r.error_bound_us + (double)l->server_error_ns / 1000.0) * 1000.0;
+    atomic_store(&l->c->error_ns,
+                 m.valid && isfinite(bound_ns) && bound_ns >= 0 ? (uint64_t)bound_ns : UINT64_MAX);
     tt_clock_box_publish(l->c->box, &m);
 }
 
@@ -250,7 +262,8 @@ static void write_trace(clock_loop_t *l, int64_t mono)
     tt_clock_est_report(l->est, local, &r);
     fprintf(l->c->trace, "%lld %lld %lld %s %.0f\n", (long long)mono, (long long)local,
             (long long)session, tt_clock_state_name(r.state),
-            isfinite(r.error_bound_us) ? r.error_bound_us * 1000.0 : -1.0);
+            isfinite(r.error_bound_us) ? r.error_bound_us * 1000.0 + (double)l->server_error_ns
+                                       : -1.0);
 }
 
 static void on_connect(void *self, const void *data, size_t len)
@@ -296,7 +309,7 @@ static int on_command(clock_loop_t *l)
 
 static void clock_actor(void *pipe, void *arg)
 {
-    agent_clock_t *c = arg;
+    tt_clock_client_t *c = arg;
     clock_loop_t l = {.c = c, .last_state = TT_CLOCK_ACQUIRING};
     tt_clock_est_config_t cfg;
     tt_clock_est_config_default(&cfg);
@@ -359,9 +372,9 @@ static void clock_actor(void *pipe, void *arg)
     tt_clock_est_destroy(&l.est);
 }
 
-agent_clock_t *agent_clock_start(void *ctx, const agent_clock_config_t *cfg, char *why)
+tt_clock_client_t *tt_clock_client_start(void *ctx, const tt_clock_client_config_t *cfg, char *why)
 {
-    agent_clock_t *c = calloc(1, sizeof *c);
+    tt_clock_client_t *c = calloc(1, sizeof *c);
     if (!c) {
         tt_fail(why, TT_ERR_NOMEM, "allocating the clock");
         return NULL;
@@ -372,6 +385,7 @@ agent_clock_t *agent_clock_start(void *ctx, const agent_clock_config_t *cfg, cha
     c->start_mono = tt_time_mono_ns();
     c->trace_interval_ms = cfg->trace_interval_ms > 0 ? cfg->trace_interval_ms : 10;
     c->box = cfg->box;
+    atomic_init(&c->error_ns, UINT64_MAX);
     snprintf(c->server_key, sizeof c->server_key, "%s", cfg->server_key_z85);
     c->keys = tt_keypair_copy(cfg->keys, why);
     if (!c->keys)
@@ -389,15 +403,15 @@ agent_clock_t *agent_clock_start(void *ctx, const agent_clock_config_t *cfg, cha
         goto fail;
     return c;
 fail:
-    agent_clock_stop(&c);
+    tt_clock_client_stop(&c);
     return NULL;
 }
 
-void agent_clock_stop(agent_clock_t **self_p)
+void tt_clock_client_stop(tt_clock_client_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
-    agent_clock_t *c = *self_p;
+    tt_clock_client_t *c = *self_p;
     tt_actor_destroy(&c->actor); /* joined: the trace file is ours again */
     if (c->trace)
         fclose(c->trace);
@@ -406,7 +420,7 @@ void agent_clock_stop(agent_clock_t **self_p)
     *self_p = NULL;
 }
 
-void agent_clock_connect(agent_clock_t *c, const char *endpoint)
+void tt_clock_client_connect(tt_clock_client_t *c, const char *endpoint)
 {
     char why[TT_WHY_LEN];
     size_t len = strnlen(endpoint, MAX_ENDPOINT + 1);
@@ -418,7 +432,7 @@ void agent_clock_connect(agent_clock_t *c, const char *endpoint)
         tt_diag_error("clock: telling the clock thread to connect: %s", why);
 }
 
-void agent_clock_set_trim(agent_clock_t *c, int64_t trim_ns)
+void tt_clock_client_set_trim(tt_clock_client_t *c, int64_t trim_ns)
 {
     char why[TT_WHY_LEN];
     if (tt_actor_send(tt_actor_sock(c->actor), ZMQ_DONTWAIT, CMD_TRIM, &trim_ns, sizeof trim_ns,
@@ -426,12 +440,12 @@ void agent_clock_set_trim(agent_clock_t *c, int64_t trim_ns)
         tt_diag_error("clock: telling the clock thread the trim: %s", why);
 }
 
-void *agent_clock_socket(agent_clock_t *c)
+void *tt_clock_client_socket(tt_clock_client_t *c)
 {
     return tt_actor_sock(c->actor);
 }
 
-int agent_clock_read(agent_clock_t *c, agent_clock_report_t *out)
+int tt_clock_client_read(tt_clock_client_t *c, tt_clock_client_report_t *out)
 {
     int any = 0;
     tt_actor_msg_t m;
@@ -443,4 +457,18 @@ int agent_clock_read(agent_clock_t *c, agent_clock_report_t *out)
         tt_actor_msg_clear(&m);
     }
     return any;
+}
+
+int tt_clock_client_session_ns(tt_clock_client_t *c, int64_t mono, int64_t *session,
+                               uint64_t *error_ns)
+{
+    if (!c->box)
+        return -1;
+    tt_clock_map_t m;
+    tt_clock_box_read(c->box, &m);
+    if (!m.valid)
+        return -1;
+    *session = tt_clock_map_session(&m, local_now(c, mono));
+    *error_ns = atomic_load(&c->error_ns);
+    return 0;
 }

@@ -1,6 +1,7 @@
-/* agent_clock: the room's view of the session clock, on its own thread.
+/* tt_clock_client: a view of the session clock (a room's, a site relay's,
+ * a standby coordinator's), on its own thread.
  *
- * The thread owns a CURVE DEALER to the coordinator's clock service and a
+ * The thread owns a CURVE DEALER to a clock service (tt_clock_service) and a
  * tt_clock_est estimator: it pings at the rate the estimator asks for,
  * stamps t1 just before the send and t4 as soon as poll wakes, and feeds
  * the exchanges in. It talks to the main thread only through an inproc
@@ -10,8 +11,8 @@
  *   local = monotonic + (monotonic - start) * skew_ppm / 1e6 + offset
  * i.e. a clock running skew_ppm fast from the agent's start, offset ahead.
  */
-#ifndef AGENT_CLOCK_H
-#define AGENT_CLOCK_H
+#ifndef TT_CLOCK_CLIENT_H
+#define TT_CLOCK_CLIENT_H
 
 #include <stdint.h>
 
@@ -29,7 +30,7 @@ typedef struct {
     int trace_interval_ms;  /* default 10 */
     tt_clock_box_t *box;    /* borrowed, outlives the clock: where the mapping for
                                renderers is published every 5 ms (may be NULL) */
-} agent_clock_config_t;
+} tt_clock_client_config_t;
 
 typedef struct {
     tt_clock_state_t state;
@@ -39,31 +40,39 @@ typedef struct {
     double error_bound_us; /* < 0: unbounded (no sample yet) */
     double trim_us;
     int has_sample;
-} agent_clock_report_t;
+} tt_clock_client_report_t;
 
-typedef struct agent_clock agent_clock_t;
+typedef struct tt_clock_client tt_clock_client_t;
 
-agent_clock_t *agent_clock_start(void *ctx, const agent_clock_config_t *cfg, char *why);
-void agent_clock_stop(agent_clock_t **self_p);
+tt_clock_client_t *tt_clock_client_start(void *ctx, const tt_clock_client_config_t *cfg, char *why);
+void tt_clock_client_stop(tt_clock_client_t **self_p);
 
 /* Any thread: this agent's local clock (real or simulated) at a
  * CLOCK_MONOTONIC reading, and the inverse. Pure functions of settings
  * fixed at start. */
-int64_t agent_clock_local_ns(const agent_clock_t *c, int64_t mono);
-int64_t agent_clock_mono_ns(const agent_clock_t *c, int64_t local);
+int64_t tt_clock_client_local_ns(const tt_clock_client_t *c, int64_t mono);
+int64_t tt_clock_client_mono_ns(const tt_clock_client_t *c, int64_t local);
 
 /* The simulated clock's settings (all zero for the real clock), so a test
  * can map this agent's local times back to the truth. */
-void agent_clock_injection(const agent_clock_t *c, int64_t *start_mono, int64_t *offset_ns,
-                           double *skew_ppm);
+void tt_clock_client_injection(const tt_clock_client_t *c, int64_t *start_mono, int64_t *offset_ns,
+                               double *skew_ppm);
+
+/* Any thread: session time at a CLOCK_MONOTONIC reading through the
+ * published mapping, and the error bound that goes with it (the
+ * estimate's plus the serving clock's own; UINT64_MAX while unbounded).
+ * -1 while there is no mapping yet or the client has no box. A site relay
+ * or a standby serves session time to others this way. */
+int tt_clock_client_session_ns(tt_clock_client_t *c, int64_t mono, int64_t *session,
+                               uint64_t *error_ns);
 
 /* Main thread: (re)connect to the clock service at endpoint. */
-void agent_clock_connect(agent_clock_t *c, const char *endpoint);
+void tt_clock_client_connect(tt_clock_client_t *c, const char *endpoint);
 /* Main thread: the room's trim from the log. */
-void agent_clock_set_trim(agent_clock_t *c, int64_t trim_ns);
-/* Main thread: socket to poll for reports; then agent_clock_read. */
-void *agent_clock_socket(agent_clock_t *c);
+void tt_clock_client_set_trim(tt_clock_client_t *c, int64_t trim_ns);
+/* Main thread: socket to poll for reports; then tt_clock_client_read. */
+void *tt_clock_client_socket(tt_clock_client_t *c);
 /* Main thread: drains reports into *out (the newest wins); 1 if any came. */
-int agent_clock_read(agent_clock_t *c, agent_clock_report_t *out);
+int tt_clock_client_read(tt_clock_client_t *c, tt_clock_client_report_t *out);
 
 #endif

@@ -1,4 +1,4 @@
-/* coord_listen: a bound endpoint that can be dropped and bound again.
+/* tt_listen: a bound endpoint that can be dropped and bound again.
  *
  * Two things need it.
  *
@@ -22,45 +22,45 @@
  * I/O thread): it is retried every few ms, and logged as an error after
  * a second, never left silently unbound.
  *
- * A coord_listen belongs to the thread that owns its socket: that thread
- * polls coord_listen_events and calls coord_listen_tick each turn.
+ * A tt_listen belongs to the thread that owns its socket: that thread
+ * polls tt_listen_events and calls tt_listen_tick each turn.
  */
-#ifndef COORD_LISTEN_H
-#define COORD_LISTEN_H
+#ifndef TT_LISTEN_H
+#define TT_LISTEN_H
 
 #include <stdint.h>
 
-typedef struct coord_listen coord_listen_t;
+typedef struct tt_listen tt_listen_t;
 
 /* Binds sock (borrowed; it must outlive this) to endpoint ("tcp://host:*"
  * picks a free port, kept for every later bind) and starts watching it.
  * name is for log lines ("updates"). NULL with a reason in why. */
-coord_listen_t *coord_listen_new(void *ctx, void *sock, const char *name, const char *endpoint,
-                                 char *why);
+tt_listen_t *tt_listen_new(void *ctx, void *sock, const char *name, const char *endpoint,
+                           char *why);
 
 /* Stops the monitor. Call before the socket is closed, on its thread.
  * Safe on NULL. */
-void coord_listen_destroy(coord_listen_t **self_p);
+void tt_listen_destroy(tt_listen_t **self_p);
 
 /* The port, and the endpoint with it ("tcp://127.0.0.1:41234"). */
-unsigned coord_listen_port(const coord_listen_t *l);
-const char *coord_listen_endpoint(const coord_listen_t *l);
+unsigned tt_listen_port(const tt_listen_t *l);
+const char *tt_listen_endpoint(const tt_listen_t *l);
 
-/* The monitor socket: poll it for ZMQ_POLLIN, then call coord_listen_tick. */
-void *coord_listen_events(coord_listen_t *l);
+/* The monitor socket: poll it for ZMQ_POLLIN, then call tt_listen_tick. */
+void *tt_listen_events(tt_listen_t *l);
 
 /* 1 while the endpoint is bound. */
-int coord_listen_bound(const coord_listen_t *l);
+int tt_listen_bound(const tt_listen_t *l);
 
 /* Drops every connection of the endpoint and binds it again now (or as
  * soon as the port is free). why_text is logged. */
-void coord_listen_drop(coord_listen_t *l, const char *why_text);
+void tt_listen_drop(tt_listen_t *l, const char *why_text);
 
 /* Reads the monitor and binds again when due. Returns the ms until it
  * wants to be called again, or -1 when only the monitor matters. */
-long coord_listen_tick(coord_listen_t *l);
+long tt_listen_tick(tt_listen_t *l);
 
 /* The smaller of two poll timeouts where -1 means "none". */
-long coord_listen_min_timeout(long a, long b);
+long tt_listen_min_timeout(long a, long b);
 
 #endif

@@ -1,5 +1,5 @@
-/* coord_zap: ZAP (rfc.zeromq.org spec 27) for CURVE. See coord_zap.h. */
-#include "coord_zap.h"
+/* tt_zap: ZAP (rfc.zeromq.org spec 27) for CURVE. See tt_zap.h. */
+#include "tt_zap.h"
 #include "tt_diag.h"
 #include "tt_error.h"
 #include "tt_time.h"
@@ -9,7 +9,7 @@
 #include <string.h>
 #include <zmq.h>
 
-void *coord_zap_bind(void *ctx, char *why)
+void *tt_zap_bind(void *ctx, char *why)
 {
     void *zap = zmq_socket(ctx, ZMQ_REP);
     if (!zap) {
@@ -49,11 +49,11 @@ static void reply(void *zap, const zmq_msg_t *request_id, const char *code, cons
 }
 
 /* Logs the refusal of key unless it was logged within the last minute. */
-static void log_refusal(coord_zap_quiet_t *q, const char *key, const char *address)
+static void log_refusal(tt_zap_quiet_t *q, const char *key, const char *address)
 {
     int64_t now = tt_time_mono_ns();
     int slot = 0;
-    for (int i = 0; i < COORD_ZAP_QUIET_KEYS; i++) {
+    for (int i = 0; i < TT_ZAP_QUIET_KEYS; i++) {
         if (!strcmp(q->k[i].key, key)) {
             slot = i;
             break;
@@ -71,11 +71,11 @@ static void log_refusal(coord_zap_quiet_t *q, const char *key, const char *addre
     else
         tt_diag_warn("refused unknown key %s from %s", key, address);
     snprintf(q->k[slot].key, sizeof q->k[slot].key, "%s", key);
-    q->k[slot].until_ns = now + COORD_ZAP_QUIET_NS;
+    q->k[slot].until_ns = now + TT_ZAP_QUIET_NS;
     q->k[slot].quiet = 0;
 }
 
-void coord_zap_handle(void *zap, const tt_access_t *access, coord_zap_quiet_t *quiet)
+void tt_zap_handle(void *zap, const tt_access_t *access, tt_zap_quiet_t *quiet)
 {
     for (;;) {
         zmq_msg_t f[ZAP_FRAMES + 1];
