@@ -120,8 +120,11 @@ static int fold_log(tt_client_t *c, int timeout_ms, uint8_t pk[TT_SIGN_PK_LEN], 
             Tutti__Record *rec = NULL;
             uint8_t hash[TT_HASH_LEN];
             uint64_t next = st->last_seq + 1;
-            rc = tt_chain_check(rep->records[i].data, rep->records[i].len, next, st->head_hash, pk,
-                                hash, &rec, why);
+            tt_chain_keys_t keys = st->signers; /* the genesis key and the named ones */
+            if (keys.n == 0)
+                tt_chain_keys_init(&keys, pk);
+            rc = tt_chain_check_keys(rep->records[i].data, rep->records[i].len, next, st->head_hash,
+                                     &keys, hash, &rec, why);
             if (rc != 0) {
                 fprintf(stderr, "tutti media: record %llu does not verify: %s\n",
                         (unsigned long long)next, why);

@@ -76,8 +76,13 @@ int cli_read_fold_each(cli_conn_t *s, tt_session_t *st, cli_record_fn each, void
             uint8_t hash[TT_HASH_LEN];
             Tutti__Record *rec = NULL;
             char why[TT_WHY_LEN];
-            rc = tt_chain_check(rep->records[i].data, rep->records[i].len, st->last_seq + 1,
-                                st->head_hash, st->signing_pk, hash, &rec, why);
+            /* Signed with the genesis key or one a Signer record named:
+             * the fold keeps that set. */
+            tt_chain_keys_t keys = st->signers;
+            if (keys.n == 0)
+                tt_chain_keys_init(&keys, st->signing_pk);
+            rc = tt_chain_check_keys(rep->records[i].data, rep->records[i].len, st->last_seq + 1,
+                                     st->head_hash, &keys, hash, &rec, why);
             if (rc == 0)
                 rc = tt_session_apply(st, rec, hash, why);
             if (rc == 0 && each)

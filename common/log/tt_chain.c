@@ -58,10 +58,80 @@ static int all_zero(const uint8_t *p, size_t n)
     return acc == 0;
 }
 
+void tt_chain_keys_init(tt_chain_keys_t *k, const uint8_t *genesis_pk)
+{
+    memset(k, 0, sizeof *k);
+    if (genesis_pk && !all_zero(genesis_pk, TT_SIGN_PK_LEN)) {
+        memcpy(k->pk[0], genesis_pk, TT_SIGN_PK_LEN);
+        k->n = 1;
+    }
+}
+
+int tt_chain_keys_has(const tt_chain_keys_t *k, const uint8_t pk[TT_SIGN_PK_LEN])
+{
+    for (size_t i = 0; i < k->n; i++)
+        if (sodium_memcmp(k->pk[i], pk, TT_SIGN_PK_LEN) == 0)
+            return 1;
+    return 0;
+}
+
+int tt_chain_keys_add(tt_chain_keys_t *k, const uint8_t pk[TT_SIGN_PK_LEN])
+{
+    if (tt_chain_keys_has(k, pk))
+        return 0;
+    if (k->n >= TT_CHAIN_MAX_SIGNERS)
+        return -1;
+    memcpy(k->pk[k->n++], pk, TT_SIGN_PK_LEN);
+    return 0;
+}
+
+/* The index of the key in keys that signed msg, or -1. The newest key
+ * first: after a takeover nearly every record is signed with it. */
+static int which_key(const tt_chain_keys_t *keys, const uint8_t *msg, size_t len,
+                     const uint8_t *sig)
+{
+    for (size_t i = keys->n; i-- > 0;)
+        if (tt_sign_verify(keys->pk[i], msg, len, sig) == 0)
+            return (int)i;
+    return -1;
+}
+
+int tt_chain_signed_by(const uint8_t *data, size_t len, const tt_chain_keys_t *keys)
+{
+    if (len > TT_CHAIN_MAX_RECORD + 256)
+        return -1;
+    Tutti__SignedRecord *sr = tutti__signed_record__unpack(NULL, len, data);
+    if (!sr)
+        return -1;
+    int i = sr->signature.len == TT_SIGN_SIG_LEN
+                ? which_key(keys, sr->record.data, sr->record.len, sr->signature.data)
+                : -1;
+    tutti__signed_record__free_unpacked(sr, NULL);
+    return i;
+}
+
 int tt_chain_check(const uint8_t *data, size_t len, uint64_t expected_seq,
                    const uint8_t prev_hash[TT_HASH_LEN], uint8_t signing_pk[TT_SIGN_PK_LEN],
                    uint8_t out_hash[TT_HASH_LEN], Tutti__Record **out_rec, char *why)
 {
+    tt_chain_keys_t keys;
+    tt_chain_keys_init(&keys, signing_pk);
+    int rc = tt_chain_check_keys(data, len, expected_seq, prev_hash, &keys, out_hash, out_rec, why);
+    if (rc == 0 && keys.n > 0)
+        memcpy(signing_pk, keys.pk[0], TT_SIGN_PK_LEN);
+    return rc;
+}
+
+int tt_chain_check_keys(const uint8_t *data, size_t len, uint64_t expected_seq,
+                        const uint8_t prev_hash[TT_HASH_LEN], tt_chain_keys_t *keys,
+                        uint8_t out_hash[TT_HASH_LEN], Tutti__Record **out_rec, char *why)
+{
+    uint8_t genesis[TT_SIGN_PK_LEN];
+    if (keys->n > 0)
+        memcpy(genesis, keys->pk[0], TT_SIGN_PK_LEN);
+    else
+        memset(genesis, 0, TT_SIGN_PK_LEN);
+    uint8_t *signing_pk = genesis;
     unsigned long long seq = (unsigned long long)expected_seq;
     if (len > TT_CHAIN_MAX_RECORD + 256)
         return tt_fail(why, TT_ERR_CORRUPT, "record %llu: %zu bytes, over the limit", seq, len);
@@ -123,10 +193,30 @@ int tt_chain_check(const uint8_t *data, size_t len, uint64_t expected_seq,
                      seq, seq - 1);
         goto out;
     }
-    if (tt_sign_verify(signing_pk, sr->record.data, sr->record.len, sr->signature.data) != 0) {
-        rc = tt_fail(why, TT_ERR_CORRUPT, "record %llu: bad signature", seq);
+    tt_chain_keys_t next;
+    if (expected_seq == 1)
+        tt_chain_keys_init(&next, signing_pk);
+    else
+        next = *keys;
+    if (next.n == 0 || which_key(&next, sr->record.data, sr->record.len, sr->signature.data) < 0) {
+        rc = tt_fail(why, TT_ERR_CORRUPT, "record %llu: bad signature%s", seq,
+                     next.n > 1 ? " (no key the log names verifies it)" : "");
         goto out;
     }
+    if (rec->body_case == TUTTI__RECORD__BODY_SIGNER) {
+        const ProtobufCBinaryData *pk = &rec->signer->public_key;
+        if (pk->len != TT_SIGN_PK_LEN) {
+            rc = tt_fail(why, TT_ERR_CORRUPT, "record %llu: a signer without a 32-byte key", seq);
+            goto out;
+        }
+        if (tt_chain_keys_add(&next, pk->data) != 0) {
+            rc = tt_fail(why, TT_ERR_CORRUPT,
+                         "record %llu: names a signer beyond the %d a log may have", seq,
+                         TT_CHAIN_MAX_SIGNERS);
+            goto out;
+        }
+    }
+    *keys = next;
     tt_chain_hash(data, len, out_hash);
 out:
     tutti__signed_record__free_unpacked(sr, NULL);
@@ -153,11 +243,12 @@ static int verify_one(void *arg, uint64_t seq, const uint8_t *data, size_t len)
                        (unsigned long long)expected, (unsigned long long)seq);
     }
     uint8_t hash[TT_HASH_LEN];
-    int rc = tt_chain_check(data, len, seq, c->prev, c->rep->signing_pk, hash, NULL, c->why);
+    int rc = tt_chain_check_keys(data, len, seq, c->prev, &c->rep->keys, hash, NULL, c->why);
     if (rc != 0) {
         c->rep->bad_seq = seq;
         return rc;
     }
+    memcpy(c->rep->signing_pk, c->rep->keys.pk[0], TT_SIGN_PK_LEN);
     memcpy(c->prev, hash, TT_HASH_LEN);
     memcpy(c->rep->head_hash, hash, TT_HASH_LEN);
     c->rep->records++;
@@ -171,6 +262,7 @@ int tt_chain_verify_store(tt_store_t *store, const uint8_t *pinned_pk, tt_chain_
     memset(rep, 0, sizeof *rep);
     if (pinned_pk)
         memcpy(rep->signing_pk, pinned_pk, TT_SIGN_PK_LEN);
+    tt_chain_keys_init(&rep->keys, pinned_pk);
     verify_ctx_t c = {.rep = rep, .why = why};
     /* Scan in pages so one read transaction never pins a huge snapshot. */
     for (;;) {
@@ -206,6 +298,8 @@ const char *tt_chain_kind(const Tutti__Record *rec)
     case TUTTI__RECORD__BODY_PRESENCE: return "presence";
     case TUTTI__RECORD__BODY_CALL_EVENT: return "call";
     case TUTTI__RECORD__BODY_MEDIA: return "media";
+    case TUTTI__RECORD__BODY_SIGNER: return "signer";
+    case TUTTI__RECORD__BODY_STANDBY_EVENT: return "standby";
     default: return "unknown";
     }
 }

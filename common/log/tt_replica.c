@@ -48,6 +48,7 @@ struct tt_replica {
     uint64_t last_seq;
     uint8_t head_hash[TT_HASH_LEN];
     uint8_t signing_pk[TT_SIGN_PK_LEN];
+    tt_chain_keys_t keys; /* the genesis key and every key named up to last_seq */
     uint8_t pinned_pk[TT_SIGN_PK_LEN];
     int have_pin;
 
@@ -152,10 +153,12 @@ static int signed_record(const tt_replica_t *r, const uint8_t *data, size_t len,
     Tutti__Record *rec = sr ? tutti__record__unpack(NULL, sr->record.len, sr->record.data) : NULL;
     int ok = 0;
     if (rec && rec->prev_hash.len == TT_HASH_LEN) {
-        uint8_t pk[TT_SIGN_PK_LEN], hash[TT_HASH_LEN];
+        uint8_t hash[TT_HASH_LEN];
         char why[TT_WHY_LEN];
-        memcpy(pk, r->pinned_pk, TT_SIGN_PK_LEN);
-        ok = tt_chain_check(data, len, seq, rec->prev_hash.data, pk, hash, NULL, why) == 0;
+        tt_chain_keys_t keys = r->keys;
+        if (keys.n == 0)
+            tt_chain_keys_init(&keys, r->pinned_pk);
+        ok = tt_chain_check_keys(data, len, seq, rec->prev_hash.data, &keys, hash, NULL, why) == 0;
     }
     if (rec)
         tutti__record__free_unpacked(rec, NULL);
@@ -232,7 +235,7 @@ static void snapshot_for(tt_replica_t *r, uint64_t first, uint64_t last, uint8_t
     char why[TT_WHY_LEN];
     int rc = r->cfg.save(r->cfg.fold_arg, &state, &state_len, why);
     if (rc == 0)
-        rc = tt_snapshot_wrap(r->last_seq, r->head_hash, state, state_len, out, len, why);
+        rc = tt_snapshot_wrap(r->last_seq, r->head_hash, &r->keys, state, state_len, out, len, why);
     free(state);
     if (rc != 0)
         tt_diag_warn("no snapshot at seq %llu: %s", (unsigned long long)r->last_seq, why);
@@ -260,15 +263,16 @@ static int apply_records(tt_replica_t *r, const ProtobufCBinaryData *records, si
         free(hashes);
         return tt_fail(why, TT_ERR_NOMEM, "applying %zu records", n);
     }
-    uint8_t pk[TT_SIGN_PK_LEN];
-    memcpy(pk, r->last_seq ? r->signing_pk : r->pinned_pk, TT_SIGN_PK_LEN);
+    tt_chain_keys_t keys = r->keys;
+    if (r->last_seq == 0)
+        tt_chain_keys_init(&keys, r->have_pin ? r->pinned_pk : NULL);
     chain_pos_t pos = {r->last_seq, {0}};
     memcpy(pos.hash, r->head_hash, TT_HASH_LEN);
     size_t good = 0;
     int rc = 0;
     for (; good < n; good++) {
-        rc = tt_chain_check(records[good].data, records[good].len, pos.seq + 1, pos.hash, pk,
-                            hashes[good], &decoded[good], why);
+        rc = tt_chain_check_keys(records[good].data, records[good].len, pos.seq + 1, pos.hash,
+                                 &keys, hashes[good], &decoded[good], why);
         if (rc != 0)
             break;
         bytes[good].data = records[good].data;
@@ -298,7 +302,8 @@ static int apply_records(tt_replica_t *r, const ProtobufCBinaryData *records, si
     if (good > 0) {
         r->last_seq = pos.seq;
         memcpy(r->head_hash, pos.hash, TT_HASH_LEN);
-        memcpy(r->signing_pk, pk, TT_SIGN_PK_LEN);
+        r->keys = keys;
+        memcpy(r->signing_pk, keys.pk[0], TT_SIGN_PK_LEN);
         /* The coordinator's records chain onto ours: its log is ours up to here. */
         r->checked_seq = r->last_seq;
         if (r->last_seq >= r->coord_seq)
@@ -341,6 +346,7 @@ static int fold_replica(tt_replica_t *r, int use_snapshots, char *why)
     r->last_seq = rep.last_seq;
     memcpy(r->head_hash, rep.head_hash, TT_HASH_LEN);
     memcpy(r->signing_pk, rep.signing_pk, TT_SIGN_PK_LEN);
+    r->keys = rep.keys;
     if (rc == 0 && rep.snapshot_seq)
         tt_diag_info("replica state from the snapshot at seq %llu, then %llu records checked "
                      "and folded, in %.1f ms",

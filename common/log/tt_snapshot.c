@@ -9,9 +9,30 @@
 
 #define SNAPSHOTS_TRIED 8 /* newest first; the store keeps fewer */
 
-int tt_snapshot_wrap(uint64_t seq, const uint8_t head_hash[TT_HASH_LEN], const uint8_t *state,
-                     size_t len, uint8_t **out, size_t *out_len, char *why)
+int tt_snapshot_keys(const Tutti__Snapshot *snap, const uint8_t genesis_pk[TT_SIGN_PK_LEN],
+                     tt_chain_keys_t *keys, char *why)
 {
+    tt_chain_keys_init(keys, genesis_pk);
+    if (snap->n_signers + keys->n > TT_CHAIN_MAX_SIGNERS)
+        return tt_fail(why, TT_ERR_CORRUPT, "snapshot %llu names %zu signers",
+                       (unsigned long long)snap->seq, snap->n_signers);
+    for (size_t i = 0; i < snap->n_signers; i++) {
+        if (snap->signers[i].len != TT_SIGN_PK_LEN)
+            return tt_fail(why, TT_ERR_CORRUPT, "snapshot %llu: a signer key is malformed",
+                           (unsigned long long)snap->seq);
+        memcpy(keys->pk[keys->n++], snap->signers[i].data, TT_SIGN_PK_LEN);
+    }
+    return 0;
+}
+
+int tt_snapshot_wrap(uint64_t seq, const uint8_t head_hash[TT_HASH_LEN],
+                     const tt_chain_keys_t *keys, const uint8_t *state, size_t len, uint8_t **out,
+                     size_t *out_len, char *why)
+{
+    ProtobufCBinaryData signers[TT_CHAIN_MAX_SIGNERS];
+    size_t n_signers = 0;
+    for (size_t i = 1; keys && i < keys->n; i++)
+        signers[n_signers++] = (ProtobufCBinaryData){TT_SIGN_PK_LEN, (uint8_t *)keys->pk[i]};
     uint8_t sum[TT_HASH_LEN];
     tt_chain_hash(state, len, sum);
     Tutti__Snapshot snap = TUTTI__SNAPSHOT__INIT;
@@ -23,6 +44,8 @@ int tt_snapshot_wrap(uint64_t seq, const uint8_t head_hash[TT_HASH_LEN], const u
     snap.state_hash.len = TT_HASH_LEN;
     snap.state.data = (uint8_t *)state;
     snap.state.len = len;
+    snap.signers = signers;
+    snap.n_signers = n_signers;
     size_t size = tutti__snapshot__get_packed_size(&snap);
     if (size > TT_STORE_SNAPSHOT_MAX_BYTES)
         return tt_fail(why, TT_ERR_TOO_BIG, "a snapshot at %llu of %zu bytes (at most %u)",
@@ -100,9 +123,10 @@ int tt_snapshot_check_head(tt_store_t *store, const Tutti__Snapshot *snap,
         tutti__record__free_unpacked(rec, NULL);
     if (sr)
         tutti__signed_record__free_unpacked(sr, NULL);
-    uint8_t key[TT_SIGN_PK_LEN];
-    memcpy(key, pk, TT_SIGN_PK_LEN);
-    rc = tt_chain_check(data, len, snap->seq, prev, key, hash, NULL, swhy);
+    tt_chain_keys_t keys;
+    rc = tt_snapshot_keys(snap, pk, &keys, swhy);
+    if (rc == 0)
+        rc = tt_chain_check_keys(data, len, snap->seq, prev, &keys, hash, NULL, swhy);
     free(data);
     if (rc != 0)
         return tt_fail(why, TT_ERR_CORRUPT, "snapshot %llu: %s", seq, swhy);
@@ -131,8 +155,10 @@ static int genesis_key(tt_store_t *store, tt_snapshot_replay_t *out)
     memcpy(key, out->signing_pk, TT_SIGN_PK_LEN);
     int rc = tt_chain_check(data, len, 1, zero, key, hash, NULL, why);
     free(data);
-    if (rc == 0)
+    if (rc == 0) {
         memcpy(out->signing_pk, key, TT_SIGN_PK_LEN);
+        tt_chain_keys_init(&out->keys, key);
+    }
     return rc;
 }
 
@@ -160,6 +186,9 @@ static void from_snapshot(tt_store_t *store, const tt_snapshot_fold_t *fold,
         free(data);
         if (rc == 0)
             rc = tt_snapshot_check_head(store, snap, out->signing_pk, why);
+        tt_chain_keys_t keys;
+        if (rc == 0)
+            rc = tt_snapshot_keys(snap, out->signing_pk, &keys, why);
         if (rc == 0) {
             char rwhy[TT_WHY_LEN];
             rc = fold->restore(fold->arg, snap->seq, snap->head_hash.data, out->signing_pk,
@@ -170,6 +199,7 @@ static void from_snapshot(tt_store_t *store, const tt_snapshot_fold_t *fold,
             }
         }
         if (rc == 0) {
+            out->keys = keys;
             out->last_seq = snap->seq;
             memcpy(out->head_hash, snap->head_hash.data, TT_HASH_LEN);
             out->snapshot_seq = snap->seq;
@@ -199,7 +229,9 @@ static int fold_stored(void *arg, uint64_t seq, const uint8_t *data, size_t len)
                        (unsigned long long)(out->last_seq + 1), (unsigned long long)seq);
     uint8_t hash[TT_HASH_LEN];
     Tutti__Record *rec = NULL;
-    int rc = tt_chain_check(data, len, seq, out->head_hash, out->signing_pk, hash, &rec, c->why);
+    int rc = tt_chain_check_keys(data, len, seq, out->head_hash, &out->keys, hash, &rec, c->why);
+    if (rc == 0)
+        memcpy(out->signing_pk, out->keys.pk[0], TT_SIGN_PK_LEN);
     if (rc != 0)
         return rc;
     rc = c->fold->fold(c->fold->arg, rec, hash, c->why);
@@ -221,6 +253,7 @@ int tt_snapshot_replay(tt_store_t *store, const tt_snapshot_fold_t *fold, const 
     memset(out, 0, sizeof *out);
     if (pk && !all_zero(pk, TT_SIGN_PK_LEN))
         memcpy(out->signing_pk, pk, TT_SIGN_PK_LEN);
+    tt_chain_keys_init(&out->keys, pk);
     fold->reset(fold->arg);
     if (use_snapshots && fold->restore)
         from_snapshot(store, fold, out);

@@ -54,10 +54,11 @@ typedef struct {
 typedef struct {
     uint64_t last_seq;
     uint8_t head_hash[TT_HASH_LEN];
-    uint8_t signing_pk[TT_SIGN_PK_LEN];
-    uint64_t snapshot_seq; /* the snapshot it started from; 0: from record 1 */
-    uint64_t folded;       /* records checked and folded (after the snapshot) */
-    size_t ignored;        /* snapshots passed over (each logged with its reason) */
+    uint8_t signing_pk[TT_SIGN_PK_LEN]; /* the genesis key */
+    tt_chain_keys_t keys;               /* it and every key named up to last_seq */
+    uint64_t snapshot_seq;              /* the snapshot it started from; 0: from record 1 */
+    uint64_t folded;                    /* records checked and folded (after the snapshot) */
+    size_t ignored;                     /* snapshots passed over (each logged with its reason) */
 } tt_snapshot_replay_t;
 
 /* Resets the state and builds it from store: from the newest snapshot
@@ -70,10 +71,17 @@ int tt_snapshot_replay(tt_store_t *store, const tt_snapshot_fold_t *fold, const 
                        int use_snapshots, tt_snapshot_replay_t *out, char *why);
 
 /* The Snapshot value for state[0..len) (borrowed) after record seq of
- * hash head_hash: *out malloc'd, the caller frees. TT_ERR_TOO_BIG over
- * TT_STORE_SNAPSHOT_MAX_BYTES. */
-int tt_snapshot_wrap(uint64_t seq, const uint8_t head_hash[TT_HASH_LEN], const uint8_t *state,
-                     size_t len, uint8_t **out, size_t *out_len, char *why);
+ * hash head_hash, with the keys the chain accepts after it (keys->pk[1..],
+ * the named ones; NULL: none): *out malloc'd, the caller frees.
+ * TT_ERR_TOO_BIG over TT_STORE_SNAPSHOT_MAX_BYTES. */
+int tt_snapshot_wrap(uint64_t seq, const uint8_t head_hash[TT_HASH_LEN],
+                     const tt_chain_keys_t *keys, const uint8_t *state, size_t len, uint8_t **out,
+                     size_t *out_len, char *why);
+
+/* keys = {genesis_pk} plus the snapshot's named signers. TT_ERR_CORRUPT
+ * when one is not 32 bytes or there are too many. */
+int tt_snapshot_keys(const Tutti__Snapshot *snap, const uint8_t genesis_pk[TT_SIGN_PK_LEN],
+                     tt_chain_keys_t *keys, char *why);
 
 /* Decodes the value stored under key_seq and checks it by itself: the
  * current format, seq equal to key_seq, a 32-byte head, the checksum of
@@ -83,8 +91,9 @@ int tt_snapshot_open(const uint8_t *data, size_t len, uint64_t key_seq, Tutti__S
                      char *why);
 
 /* Checks an opened snapshot against the log in store: record snap->seq is
- * there, hashes to its head and is signed with pk. 0 or TT_ERR_CORRUPT
- * (or a store error) with why. */
+ * there, hashes to its head and is signed with pk (the genesis key) or a
+ * key the snapshot names. 0 or TT_ERR_CORRUPT (or a store error) with
+ * why. */
 int tt_snapshot_check_head(tt_store_t *store, const Tutti__Snapshot *snap,
                            const uint8_t pk[TT_SIGN_PK_LEN], char *why);
 

@@ -27,7 +27,11 @@ typedef enum {
     TT_ROLE_OPERATOR,
     TT_ROLE_ROOM,
     TT_ROLE_CONTRACTOR,
-    TT_ROLE_OBSERVER
+    TT_ROLE_OBSERVER,
+    /* The peer coordinator of a standby pair (README "Standby coordinator"):
+     * its key may only hello, heartbeat, fetch and read status, and ship
+     * records to a standby. */
+    TT_ROLE_COORDINATOR
 } tt_role_t;
 
 typedef struct {

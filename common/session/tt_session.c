@@ -387,6 +387,7 @@ int tt_session_apply(tt_session_t *s, const Tutti__Record *rec, const uint8_t ha
             return tt_fail(why, TT_ERR_INVALID, "genesis record at %llu",
                            (unsigned long long)rec->seq);
         memcpy(s->signing_pk, rec->genesis->signing_public_key.data, TT_SIGN_PK_LEN);
+        tt_chain_keys_init(&s->signers, s->signing_pk);
         snprintf(s->session_name, sizeof s->session_name, "%s",
                  rec->genesis->session_name ? rec->genesis->session_name : "");
         s->created_unix_ns = rec->at_unix_ns;
@@ -420,6 +421,13 @@ int tt_session_apply(tt_session_t *s, const Tutti__Record *rec, const uint8_t ha
             return rc;
         break;
     }
+    case TUTTI__RECORD__BODY_SIGNER:
+        /* The chain checked it (32 bytes, room for it): keep the set it keeps. */
+        if (rec->signer->public_key.len != TT_SIGN_PK_LEN ||
+            tt_chain_keys_add(&s->signers, rec->signer->public_key.data) != 0)
+            return tt_fail(why, TT_ERR_INVALID, "signer record %llu: malformed or one too many",
+                           (unsigned long long)rec->seq);
+        break;
     case TUTTI__RECORD__BODY_MEDIA: {
         int rc = apply_media(s, rec, why);
         if (rc != 0)
@@ -552,7 +560,9 @@ int tt_session_may(tt_role_t role, tt_request_t request, char *why)
     case TT_REQ_TAKE_NOTE:
     case TT_REQ_CHANGE: ok = role == TT_ROLE_OPERATOR; break;
     case TT_REQ_ACK: ok = role == TT_ROLE_ROOM; break; /* a room acks for itself */
-    case TT_REQ_PRESENCE: ok = role != TT_ROLE_NONE && role != TT_ROLE_OBSERVER; break;
+    case TT_REQ_PRESENCE:
+        ok = role != TT_ROLE_NONE && role != TT_ROLE_OBSERVER && role != TT_ROLE_COORDINATOR;
+        break;
     case TT_REQ_CALL: ok = role == TT_ROLE_OPERATOR || role == TT_ROLE_CONTRACTOR; break;
     default: ok = 0;
     }

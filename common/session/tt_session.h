@@ -133,6 +133,9 @@ struct tt_session {
     uint64_t last_seq;
     uint8_t head_hash[TT_HASH_LEN];
     uint8_t signing_pk[TT_SIGN_PK_LEN];
+    /* The keys the log's records may be signed with: the genesis key and
+     * every one a Signer record named (a standby coordinator's). */
+    tt_chain_keys_t signers;
     char session_name[TT_SESSION_MAX_NAME + 1];
     int64_t created_unix_ns;
     uint64_t notes;

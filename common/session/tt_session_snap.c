@@ -20,7 +20,7 @@
  * fold keeps. Then add it to encode, decode and diff below and raise
  * SNAPSHOT_FORMAT_CURRENT in tutti.proto, and only then the size here. */
 #if defined(__LP64__)
-_Static_assert(sizeof(tt_session_t) == 22176, "tt_session_t changed: see the comment above");
+_Static_assert(sizeof(tt_session_t) == 22440, "tt_session_t changed: see the comment above");
 _Static_assert(sizeof(tt_session_take_t) == 1136, "tt_session_take_t changed");
 _Static_assert(sizeof(tt_session_cue_t) == 200, "tt_session_cue_t changed");
 _Static_assert(sizeof(tt_session_change_t) == 72, "tt_session_change_t changed");
@@ -171,6 +171,11 @@ int tt_session_snap_encode(const tt_session_t *s, uint8_t **out, size_t *len, ch
     st.head_hash.len = TT_HASH_LEN;
     st.signing_public_key.data = (uint8_t *)s->signing_pk;
     st.signing_public_key.len = TT_SIGN_PK_LEN;
+    ProtobufCBinaryData signers[TT_CHAIN_MAX_SIGNERS];
+    for (size_t i = 1; i < s->signers.n; i++)
+        signers[st.n_signers++] =
+            (ProtobufCBinaryData){TT_SIGN_PK_LEN, (uint8_t *)s->signers.pk[i]};
+    st.signers = signers;
     st.session_name = (char *)s->session_name;
     st.created_unix_ns = s->created_unix_ns;
     st.notes = s->notes;
@@ -590,6 +595,17 @@ int tt_session_snap_decode(tt_session_t *s, const uint8_t *data, size_t len, cha
         s->last_seq = st->last_seq;
         memcpy(s->head_hash, st->head_hash.data, TT_HASH_LEN);
         memcpy(s->signing_pk, st->signing_public_key.data, TT_SIGN_PK_LEN);
+        tt_chain_keys_init(&s->signers, s->signing_pk);
+        if (s->signers.n + st->n_signers > TT_CHAIN_MAX_SIGNERS)
+            rc = tt_fail(why, TT_ERR_CORRUPT, "the state names %zu signers", st->n_signers);
+        for (size_t i = 0; rc == 0 && i < st->n_signers; i++) {
+            if (st->signers[i].len != TT_SIGN_PK_LEN)
+                rc = tt_fail(why, TT_ERR_CORRUPT, "the state's signer %zu is malformed", i);
+            else
+                memcpy(s->signers.pk[s->signers.n++], st->signers[i].data, TT_SIGN_PK_LEN);
+        }
+    }
+    if (rc == 0) {
         s->created_unix_ns = st->created_unix_ns;
         s->notes = st->notes;
         s->last_note_unix_ns = st->last_note_unix_ns;
@@ -617,7 +633,7 @@ int tt_session_snap_take(const tt_session_t *s, uint8_t **out, size_t *len, char
     int rc = tt_session_snap_encode(s, &state, &state_len, why);
     if (rc != 0)
         return rc;
-    rc = tt_snapshot_wrap(s->last_seq, s->head_hash, state, state_len, out, len, why);
+    rc = tt_snapshot_wrap(s->last_seq, s->head_hash, &s->signers, state, state_len, out, len, why);
     free(state);
     return rc;
 }
@@ -761,6 +777,9 @@ static int diff_head(const tt_session_t *a, const tt_session_t *b, char *where, 
     SAME_INT(a->last_seq, b->last_seq, "last_seq");
     SAME_MEM(a->head_hash, b->head_hash, TT_HASH_LEN, "head_hash");
     SAME_MEM(a->signing_pk, b->signing_pk, TT_SIGN_PK_LEN, "signing_pk");
+    SAME_INT(a->signers.n, b->signers.n, "signers.n");
+    for (size_t i = 0; i < a->signers.n; i++)
+        SAME_MEM(a->signers.pk[i], b->signers.pk[i], TT_SIGN_PK_LEN, "signers.pk[%zu]", i);
     SAME_STR(a->session_name, b->session_name, "session_name");
     SAME_INT(a->created_unix_ns, b->created_unix_ns, "created_unix_ns");
     SAME_INT(a->notes, b->notes, "notes");

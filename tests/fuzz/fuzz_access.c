@@ -19,14 +19,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     tt_access_t *a = tt_access_parse((const char *)data, size, why);
     if (!a) {
         if (memchr(why, '\0', sizeof why) == NULL || why[0] == '\0')
-            abort();    /* a failure always says why */
+            abort(); /* a failure always says why */
         return 0;
     }
     if (a->count > TT_ACCESS_MAX_ENTRIES)
         abort();
     for (size_t i = 0; i < a->count; i++) {
         const tt_access_entry_t *e = &a->entries[i];
-        if (e->role == TT_ROLE_NONE || e->role > TT_ROLE_OBSERVER)
+        if (e->role == TT_ROLE_NONE || e->role > TT_ROLE_COORDINATOR)
             abort();
         if (strlen(e->key_z85) != TT_Z85_KEY_LEN || !tt_z85_key_valid(e->key_z85))
             abort();
@@ -36,7 +36,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (strlen(e->name) > TT_ACCESS_MAX_NAME)
             abort();
         const tt_access_entry_t *f = tt_access_find_key(a, e->key_z85);
-        if (f != e)     /* found, and keys are unique so it is this entry */
+        if (f != e) /* found, and keys are unique so it is this entry */
             abort();
     }
     tt_access_destroy(&a);

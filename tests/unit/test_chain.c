@@ -821,6 +821,114 @@ static void test_long_chain_pages(void **state)
     free(bytes);
 }
 
+static void signer_record(Tutti__Record *rec, Tutti__Signer *sg, const uint8_t *pk)
+{
+    tutti__record__init(rec);
+    tutti__signer__init(sg);
+    sg->public_key.data = (uint8_t *)pk;
+    sg->public_key.len = TT_SIGN_PK_LEN;
+    sg->name = "standby";
+    rec->at_unix_ns = 1700000000000000000;
+    rec->actor = "coordinator";
+    rec->actor_role = "coordinator";
+    rec->body_case = TUTTI__RECORD__BODY_SIGNER;
+    rec->signer = sg;
+}
+
+/* A record signed with a key no Signer record named is refused; once an
+ * earlier record names it, it checks record by record (tt_chain_check_keys)
+ * and in verify_store, and a pinned genesis key still verifies the whole
+ * log. A ninth signer is refused. */
+static void test_named_signers(void **state)
+{
+    fixture_t *f = *state;
+    Tutti__Record rec;
+    Tutti__Genesis g;
+    Tutti__Note n;
+    Tutti__Signer sg;
+    sealed_t r[5];
+    genesis_record(&rec, &g, f->signer->public_key, TT_SIGN_PK_LEN);
+    seal(f->signer, &rec, 1, NULL, &r[1]);
+    /* 2: a note signed with the other key, unnamed: refused. */
+    note_record(&rec, &n, "too early");
+    seal(f->other, &rec, 2, r[1].hash, &r[2]);
+    tt_store_t *s = new_store(f, NULL, 0);
+    const sealed_t *bad[] = {&r[1], &r[2]};
+    store_records(s, bad, 2);
+    expect_verify(s, NULL, 2);
+    tt_store_destroy(&s);
+    free(r[2].data);
+
+    /* 2: the genesis key names the other key; 3: the other key signs; 4:
+     * the genesis key signs again. */
+    signer_record(&rec, &sg, f->other->public_key);
+    seal(f->signer, &rec, 2, r[1].hash, &r[2]);
+    note_record(&rec, &n, "from the standby");
+    seal(f->other, &rec, 3, r[2].hash, &r[3]);
+    note_record(&rec, &n, "from the primary");
+    seal(f->signer, &rec, 4, r[3].hash, &r[4]);
+
+    tt_chain_keys_t keys;
+    tt_chain_keys_init(&keys, NULL);
+    char why[TT_WHY_LEN] = "";
+    uint8_t hash[TT_HASH_LEN];
+    static const uint8_t zero[TT_HASH_LEN];
+    assert_int_equal(tt_chain_check_keys(r[1].data, r[1].len, 1, zero, &keys, hash, NULL, why), 0);
+    assert_int_equal(keys.n, 1);
+    /* Record 3 against the genesis key alone: refused. */
+    tt_chain_keys_t before = keys;
+    assert_int_equal(
+        tt_chain_check_keys(r[3].data, r[3].len, 3, r[2].hash, &before, hash, NULL, why),
+        TT_ERR_CORRUPT);
+    assert_non_null(strstr(why, "bad signature"));
+    assert_int_equal(before.n, 1); /* unchanged on failure */
+    assert_int_equal(tt_chain_check_keys(r[2].data, r[2].len, 2, r[1].hash, &keys, hash, NULL, why),
+                     0);
+    assert_int_equal(keys.n, 2);
+    assert_memory_equal(keys.pk[1], f->other->public_key, TT_SIGN_PK_LEN);
+    assert_int_equal(tt_chain_signed_by(r[3].data, r[3].len, &keys), 1);
+    assert_int_equal(tt_chain_signed_by(r[4].data, r[4].len, &keys), 0);
+    assert_int_equal(tt_chain_check_keys(r[3].data, r[3].len, 3, r[2].hash, &keys, hash, NULL, why),
+                     0);
+    assert_int_equal(tt_chain_check_keys(r[4].data, r[4].len, 4, r[3].hash, &keys, hash, NULL, why),
+                     0);
+
+    s = new_store(f, NULL, 0);
+    const sealed_t *good[] = {&r[1], &r[2], &r[3], &r[4]};
+    store_records(s, good, 4);
+    expect_verify(s, NULL, 0);
+    expect_verify(s, f->signer->public_key, 0); /* a replica that pinned the genesis key */
+    tt_chain_report_t rep;
+    assert_int_equal(tt_chain_verify_store(s, NULL, &rep, why), 0);
+    assert_int_equal(rep.keys.n, 2);
+    assert_memory_equal(rep.signing_pk, f->signer->public_key, TT_SIGN_PK_LEN);
+    tt_store_destroy(&s);
+
+    /* The set is bounded: with it full, a signer naming one more is refused. */
+    tt_chain_keys_t full = keys;
+    while (full.n < TT_CHAIN_MAX_SIGNERS) {
+        memset(full.pk[full.n], (int)full.n + 1, TT_SIGN_PK_LEN);
+        full.n++;
+    }
+    uint8_t ninth[TT_SIGN_PK_LEN];
+    memset(ninth, 0x77, sizeof ninth);
+    sealed_t x;
+    signer_record(&rec, &sg, ninth);
+    seal(f->signer, &rec, 5, r[4].hash, &x);
+    assert_int_equal(tt_chain_check_keys(x.data, x.len, 5, r[4].hash, &full, hash, NULL, why),
+                     TT_ERR_CORRUPT);
+    assert_non_null(strstr(why, "beyond"));
+    /* Naming a key already named adds nothing and is accepted. */
+    free(x.data);
+    signer_record(&rec, &sg, f->other->public_key);
+    seal(f->signer, &rec, 5, r[4].hash, &x);
+    assert_int_equal(tt_chain_check_keys(x.data, x.len, 5, r[4].hash, &full, hash, NULL, why), 0);
+    assert_int_equal(full.n, TT_CHAIN_MAX_SIGNERS);
+    free(x.data);
+    for (int i = 1; i <= 4; i++)
+        free(r[i].data);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -839,6 +947,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_malformed_bytes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_extra_fields_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_long_chain_pages, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_named_signers, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -559,8 +559,8 @@ static void test_replay_ignores_bad_snapshots(void **state)
             /* A consistent envelope whose head is not record 1500's. */
             memcpy(other, snap->head_hash.data, TT_HASH_LEN);
             other[0] ^= 1;
-            assert_int_equal(tt_snapshot_wrap(N_RECORDS, other, snap->state.data, snap->state.len,
-                                              &wrapped, &wrapped_len, why),
+            assert_int_equal(tt_snapshot_wrap(N_RECORDS, other, NULL, snap->state.data,
+                                              snap->state.len, &wrapped, &wrapped_len, why),
                              0);
             assert_int_equal(tt_store_snapshot_replace(st, N_RECORDS, wrapped, wrapped_len, why),
                              0);
@@ -568,8 +568,9 @@ static void test_replay_ignores_bad_snapshots(void **state)
             put_snapshot(st, N_RECORDS, older); /* says 1280, stored as 1500 */
         } else if (!strcmp(cases[c], "state-seq")) {
             /* Envelope of record 1500, state of 1280: restore refuses it. */
-            assert_int_equal(tt_snapshot_wrap(N_RECORDS, snap->head_hash.data, older->state.data,
-                                              older->state.len, &wrapped, &wrapped_len, why),
+            assert_int_equal(tt_snapshot_wrap(N_RECORDS, snap->head_hash.data, NULL,
+                                              older->state.data, older->state.len, &wrapped,
+                                              &wrapped_len, why),
                              0);
             assert_int_equal(tt_store_snapshot_replace(st, N_RECORDS, wrapped, wrapped_len, why),
                              0);
