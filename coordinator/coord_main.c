@@ -120,6 +120,21 @@ static void usage(FILE *out)
             "  --osc-as NAME         the access file's name whose role the surface has\n"
             "                        (required with --osc-surface), e.g. --osc-surface 9100\n"
             "                        --osc-as desk\n"
+            "  --standby-of ENDPOINT start as the standby of the primary whose request\n"
+            "                        endpoint this is: a verified replica of its log in --data,\n"
+            "                        its own DATA/signing.key (named in the log by the\n"
+            "                        primary), every write acknowledged only once it holds it;\n"
+            "                        clients are answered ERROR_STANDBY until the primary is\n"
+            "                        lost AND a client asks, then it takes over (README:\n"
+            "                        \"Standby coordinator\"). The access file's one entry of\n"
+            "                        role coordinator is the peer\n"
+            "  --peer ENDPOINT       a primary's standby endpoint: at start, if the peer there\n"
+            "                        serves (it took over), rejoin as its standby after\n"
+            "                        checking this log is a prefix of its log (exit 4 if not)\n"
+            "  --advertise ENDPOINT  a standby's request endpoint as the primary dials it\n"
+            "                        (default: the --bind endpoint as bound)\n"
+            "  --standby-ack-ms N    how long a primary waits for its standby's ack before it\n"
+            "                        runs alone (default: 1000)\n"
             "  --quiet               log warnings and errors only\n"
             "  -h, --help            this text\n"
             "\n"
@@ -130,7 +145,8 @@ static void usage(FILE *out)
             "The soft file descriptor limit is raised to the hard one at start; at the\n"
             "limit a port refuses connections for a while rather than retry at once.\n"
             "Exit status: 0 after SIGINT/SIGTERM, 3 when the store is damaged or its log\n"
-            "does not verify, 1 on other errors, 2 on bad usage.\n"
+            "does not verify, 4 when a standby's log is not a prefix of its primary's (a\n"
+            "rejoin refused), 1 on other errors, 2 on bad usage.\n"
             "\n"
             "Example:\n"
             "  tutti keygen coordinator --dir keys\n"
@@ -168,7 +184,11 @@ int main(int argc, char **argv)
         O_PART_EXPIRE,
         O_SNAPSHOT,
         O_OSC_SURFACE,
-        O_OSC_AS
+        O_OSC_AS,
+        O_STANDBY_OF,
+        O_PEER,
+        O_ADVERTISE,
+        O_ACK_MS
     };
     static const struct option opts[] = {
         {"data", required_argument, 0, O_DATA},
@@ -189,6 +209,10 @@ int main(int argc, char **argv)
         {"snapshot-every", required_argument, 0, O_SNAPSHOT},
         {"osc-surface", required_argument, 0, O_OSC_SURFACE},
         {"osc-as", required_argument, 0, O_OSC_AS},
+        {"standby-of", required_argument, 0, O_STANDBY_OF},
+        {"peer", required_argument, 0, O_PEER},
+        {"advertise", required_argument, 0, O_ADVERTISE},
+        {"standby-ack-ms", required_argument, 0, O_ACK_MS},
         {"quiet", no_argument, 0, O_QUIET},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
@@ -274,6 +298,16 @@ int main(int argc, char **argv)
             break;
         }
         case O_OSC_AS: cfg.osc_as = optarg; break;
+        case O_STANDBY_OF: cfg.standby_of = optarg; break;
+        case O_PEER: cfg.peer = optarg; break;
+        case O_ADVERTISE: cfg.advertise = optarg; break;
+        case O_ACK_MS: {
+            long long v = number_arg("--standby-ack-ms", 50, 60000);
+            if (v < 0)
+                return 2;
+            cfg.standby_ack_ms = (int)v;
+            break;
+        }
         case O_QUIET: quiet = 1; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
@@ -285,6 +319,11 @@ int main(int argc, char **argv)
     }
     if ((cfg.osc_port >= 0) != (cfg.osc_as != NULL)) {
         fprintf(stderr, "tutti-coordinator: --osc-surface and --osc-as go together\n");
+        return 2;
+    }
+    if (cfg.standby_of && cfg.peer) {
+        fprintf(stderr, "tutti-coordinator: --standby-of and --peer: give one (the other "
+                        "coordinator's request endpoint)\n");
         return 2;
     }
     if (!cfg.key_path || !cfg.access_path) {
@@ -308,6 +347,8 @@ int main(int argc, char **argv)
     if (!s) {
         int rc = tt_error_last();
         tt_diag_error("%s", why);
+        if (coord_server_exit_hint())
+            return coord_server_exit_hint();
         return rc == TT_ERR_CORRUPT ? 3 : 1; /* 3: a damaged or foreign log */
     }
     int rc = coord_server_run(s, &stop_flag, &reload_flag, why);
@@ -315,5 +356,7 @@ int main(int argc, char **argv)
         tt_diag_error("%s", why);
     coord_server_destroy(&s);
     tt_diag_info("stopped");
+    if (rc && coord_server_exit_hint())
+        return coord_server_exit_hint();
     return rc ? 1 : 0;
 }

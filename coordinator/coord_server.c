@@ -29,6 +29,7 @@
 #include "tt_access.h"
 #include "tt_chain.h"
 #include "tt_clock_service.h"
+#include "tt_client.h"
 #include "tt_diag.h"
 #include "tt_error.h"
 #include "tt_file.h"
@@ -109,7 +110,16 @@ typedef struct {
     uint64_t seq;
     uint8_t *record; /* owned SignedRecord bytes */
     size_t record_len;
+    int own; /* the coordinator's own record: nobody waits for a reply */
 } pending_t;
+
+/* The primary's view of its standby (README "Standby coordinator"). */
+typedef enum {
+    PEER_NONE = 0,    /* no standby has said hello */
+    PEER_CATCHING_UP, /* it is behind: writes do not wait for it */
+    PEER_SYNCED,      /* every commit waits for its ack */
+    PEER_ALONE        /* it stopped answering: writes do not wait for it */
+} peer_state_t;
 
 struct coord_server {
     coord_config_t cfg;
@@ -141,7 +151,7 @@ struct coord_server {
     size_t next_put;
     int64_t expected_until_ns; /* monotonic: until then expected rooms count for the gate */
 
-    pending_t batch[BATCH_MAX];
+    pending_t batch[BATCH_MAX + 1]; /* + a StandbyEvent ALONE when shipping fails */
     size_t batch_len;
     struct {
         tt_wire_msg_t m;
@@ -150,6 +160,22 @@ struct coord_server {
                            retries of a write still in it) */
     size_t later_len;
 
+    /* The standby pair (README "Standby coordinator"). */
+    int standby;           /* 1 while this coordinator is a standby */
+    tt_replica_t *replica; /* standby: its verified copy of the primary's log */
+    Tutti__StandbyHello standby_hello;
+    char advertise[256];
+    int primary_heard; /* standby: the primary answered since start */
+    char peer_name[TT_ACCESS_MAX_NAME + 1];
+    char peer_key[TT_Z85_KEY_LEN + 1];
+    char peer_endpoint[256];
+    peer_state_t peer_state; /* primary: its standby's */
+    tt_client_t *ship;       /* primary: a DEALER to the standby's request endpoint */
+    uint64_t peer_acked;     /* primary: the standby's durable head as last heard */
+    int64_t peer_seen_ns;    /* monotonic; 0: never */
+    int64_t sync_retry_ns;   /* primary: no attempt to sync before this */
+    int64_t sync_backoff_ms; /* primary: the wait after the next failed attempt */
+
     int osc_fd; /* the OSC control surface, or -1 */
     struct {
         struct sockaddr_in addr;
@@ -157,6 +183,10 @@ struct coord_server {
     } osc_peers[OSC_PEERS];
     unsigned osc_next;
 };
+
+static void peer_hello(coord_server_t *s, const Tutti__Hello *h, const tt_access_entry_t *who);
+static void status_standby(coord_server_t *s, Tutti__StatusReply *sr, Tutti__StandbyStatus *st);
+static void ship_before_commit(coord_server_t *s);
 
 /* ------------------------------------------------------------ the store */
 
@@ -169,8 +199,9 @@ static int refold(coord_server_t *s, int at_start, char *why)
                                &s->state};
     tt_snapshot_replay_t rep;
     int64_t t0 = tt_time_mono_ns();
-    int rc = tt_snapshot_replay(s->store, &fold, s->signer->public_key, s->cfg.snapshot_every > 0,
-                                &rep, why);
+    /* The genesis record's key, and the keys Signer records name: after a
+     * takeover this coordinator signs with a named key (checked at start). */
+    int rc = tt_snapshot_replay(s->store, &fold, NULL, s->cfg.snapshot_every > 0, &rep, why);
     if (rc != 0 || !at_start)
         return rc;
     double ms = (double)(tt_time_mono_ns() - t0) / 1e6;
@@ -524,6 +555,8 @@ static const tt_access_entry_t *put_by(const coord_server_t *s, const Tutti__Med
 static void on_hello(coord_server_t *s, const tt_wire_msg_t *m, const tt_access_entry_t *who)
 {
     room_seen(s, who, m->env->hello->replica_seq, 1);
+    if (who->role == TT_ROLE_COORDINATOR)
+        peer_hello(s, m->env->hello, who);
     Tutti__Envelope env = TUTTI__ENVELOPE__INIT;
     Tutti__HelloReply hr = TUTTI__HELLO_REPLY__INIT;
     hr.name = (char *)who->name;
@@ -533,7 +566,9 @@ static void on_hello(coord_server_t *s, const tt_wire_msg_t *m, const tt_access_
     hr.updates_port = s->updates_port;
     hr.clock_port = tt_clock_service_port(s->clock);
     hr.upload_port = coord_upload_port(s->upload);
-    hr.signing_public_key.data = s->signer->public_key;
+    /* The log's key (its genesis record's), which replicas pin; after a
+     * takeover not the key this coordinator signs with. */
+    hr.signing_public_key.data = s->state.signing_pk;
     hr.signing_public_key.len = TT_SIGN_PK_LEN;
     env.body_case = TUTTI__ENVELOPE__BODY_HELLO_REPLY;
     env.hello_reply = &hr;
@@ -589,6 +624,11 @@ static void room_conditions(coord_server_t *s, room_t *r, const Tutti__Heartbeat
 static void on_heartbeat(coord_server_t *s, const tt_wire_msg_t *m, const tt_access_entry_t *who)
 {
     room_seen(s, who, m->env->heartbeat->seq, 1);
+    if (who->role == TT_ROLE_COORDINATOR && !s->standby && s->peer_state != PEER_NONE &&
+        strcmp(who->name, s->peer_name) == 0) {
+        s->peer_acked = m->env->heartbeat->seq;
+        s->peer_seen_ns = tt_time_mono_ns();
+    }
     const Tutti__ClockReport *cr = m->env->heartbeat->clock;
     room_t *r = who->role == TT_ROLE_ROOM ? find_room(s, who->name) : NULL;
     if (r && cr && cr->state && *cr->state) {
@@ -719,6 +759,8 @@ static void on_status(coord_server_t *s, const tt_wire_msg_t *m, const tt_access
     sr.take = s->state.transport.take;
     sr.n_rooms = s->room_count;
     sr.rooms = rp;
+    Tutti__StandbyStatus sst;
+    status_standby(s, &sr, &sst);
     env.body_case = TUTTI__ENVELOPE__BODY_STATUS_REPLY;
     env.status_reply = &sr;
     send_reply(s, m, &env);
@@ -848,6 +890,7 @@ static void queue_write(req_t *q, Tutti__Record *rec)
     p->rid_len = q->m->routing_id_len;
     p->request_id = q->m->request_id;
     p->seq = s->state.last_seq;
+    p->own = 0;
     s->batch_len++;
 }
 
@@ -1326,7 +1369,8 @@ static void commit_batch(coord_server_t *s)
 {
     if (s->batch_len == 0)
         return;
-    tt_bytes_t b[BATCH_MAX];
+    ship_before_commit(s);
+    tt_bytes_t b[BATCH_MAX + 1];
     for (size_t i = 0; i < s->batch_len; i++) {
         b[i].data = s->batch[i].record;
         b[i].len = s->batch[i].record_len;
@@ -1369,6 +1413,12 @@ static void commit_batch(coord_server_t *s)
     for (size_t i = 0; i < s->batch_len; i++) {
         pending_t *p = &s->batch[i];
         char swhy[TT_WHY_LEN];
+        if (p->own) {
+            if (rc != 0)
+                tt_diag_error("the coordinator's own record %llu did not commit",
+                              (unsigned long long)p->seq);
+            continue;
+        }
         if (rc == 0 && send_write_reply(s, p->rid, p->rid_len, p->request_id, p->seq, 0, swhy) != 0)
             tt_diag_warn("write %llu committed but its reply was lost: %s",
                          (unsigned long long)p->seq, swhy);
@@ -1729,6 +1779,520 @@ static void osc_drain(coord_server_t *s)
     answer_later(s);
 }
 
+/* ------------------------------------------------------------ standby pair */
+
+/* Binary Star (the ZeroMQ guide, chapter 4), with synchronous shipping. A
+ * primary with a synced standby ships every group of records to it (on a
+ * DEALER of its own to the standby's request endpoint) and commits the
+ * group locally, answers and publishes only once the standby has acked it
+ * durably: ship before the local commit, so the primary's log is always a
+ * prefix of the standby's. A standby silent for PEER_AWAY_MS, or one that
+ * does not ack within standby_ack_ms, leaves the primary alone (a
+ * StandbyEvent ALONE record) and writes go on; once it has caught up again
+ * a SYNCED record, shipped like any other, makes writes wait again. The
+ * standby keeps a verified replica of the primary and answers clients
+ * ERROR_STANDBY; it takes over only when it has lost the primary AND a
+ * client asks, so a cut between the two coordinators alone never makes two
+ * writers (the primary goes on serving, alone). */
+
+#define PEER_AWAY_MS 2200      /* two heartbeats missed */
+#define SYNC_RETRY_MIN_MS 1000 /* a failed attempt to sync waits this long, doubling */
+#define SYNC_RETRY_MAX_MS 60000
+#define PEER_PROBE_MS 1500 /* --peer at start: how long to wait for the peer's hello */
+
+static int exit_hint; /* coord_server_exit_hint */
+
+int coord_server_exit_hint(void)
+{
+    return exit_hint;
+}
+
+static void commit_batch(coord_server_t *s);
+
+static const char *peer_state_name(peer_state_t st)
+{
+    switch (st) {
+    case PEER_CATCHING_UP: return "catching_up";
+    case PEER_SYNCED: return "synced";
+    case PEER_ALONE: return "alone";
+    default: return "none";
+    }
+}
+
+/* The peer coordinator: the access file's one entry of role coordinator. */
+static const tt_access_entry_t *peer_entry(const coord_server_t *s, char *why)
+{
+    const tt_access_entry_t *found = NULL;
+    for (size_t i = 0; i < s->access->count; i++) {
+        if (s->access->entries[i].role != TT_ROLE_COORDINATOR)
+            continue;
+        if (found) {
+            tt_fail(why, TT_ERR_INVALID,
+                    "the access file has more than one entry of role coordinator (%s, %s): a "
+                    "standby pair has one peer",
+                    found->name, s->access->entries[i].name);
+            return NULL;
+        }
+        found = &s->access->entries[i];
+    }
+    if (!found)
+        tt_fail(why, TT_ERR_INVALID,
+                "the access file has no entry of role coordinator: add the peer coordinator's "
+                "public key as 'coordinator NAME KEY'");
+    return found;
+}
+
+/* Seals rec, the coordinator's own, as the next record of the batch. */
+static int queue_own(coord_server_t *s, Tutti__Record *rec, char *why)
+{
+    if (s->batch_len >= BATCH_MAX + 1)
+        return tt_fail(why, TT_ERR_UNAVAILABLE, "the batch is full");
+    rec->actor = "coordinator";
+    rec->actor_role = "coordinator";
+    pending_t *p = &s->batch[s->batch_len];
+    memset(p, 0, sizeof *p);
+    int rc = seal_next(s, rec, &p->record, &p->record_len, why);
+    if (rc != 0)
+        return rc;
+    p->own = 1;
+    p->seq = s->state.last_seq;
+    s->batch_len++;
+    return 0;
+}
+
+static void queue_standby_event(coord_server_t *s, Tutti__StandbyEvent__Kind kind)
+{
+    Tutti__Record rec = TUTTI__RECORD__INIT;
+    Tutti__StandbyEvent ev = TUTTI__STANDBY_EVENT__INIT;
+    ev.kind = kind;
+    ev.peer = s->peer_name;
+    ev.peer_endpoint = s->peer_endpoint;
+    ev.acked_seq = s->peer_acked;
+    rec.body_case = TUTTI__RECORD__BODY_STANDBY_EVENT;
+    rec.standby_event = &ev;
+    char why[TT_WHY_LEN];
+    if (queue_own(s, &rec, why) != 0)
+        tt_diag_error("recording the standby's state: %s", why);
+}
+
+/* Ships the batch to the standby and waits for its ack: 0 once it holds
+ * every record of the batch durably. */
+static int ship_batch(coord_server_t *s, char *why)
+{
+    if (!s->ship)
+        return tt_fail(why, TT_ERR_UNAVAILABLE, "no connection to the standby");
+    ProtobufCBinaryData recs[BATCH_MAX + 1];
+    for (size_t i = 0; i < s->batch_len; i++)
+        recs[i] = (ProtobufCBinaryData){s->batch[i].record_len, s->batch[i].record};
+    Tutti__Envelope env = TUTTI__ENVELOPE__INIT;
+    Tutti__FetchReply fr = TUTTI__FETCH_REPLY__INIT;
+    fr.records = recs;
+    fr.n_records = s->batch_len;
+    fr.last_seq = s->batch[s->batch_len - 1].seq;
+    env.body_case = TUTTI__ENVELOPE__BODY_FETCH_REPLY;
+    env.fetch_reply = &fr;
+    int rc = tt_client_send(s->ship, &env, why);
+    if (rc != 0)
+        return rc;
+    uint64_t want = fr.last_seq, request_id = env.request_id;
+    int ack_ms = s->cfg.standby_ack_ms > 0 ? s->cfg.standby_ack_ms : 1000;
+    int64_t deadline = tt_time_mono_ns() + (int64_t)ack_ms * 1000000;
+    void *sock = tt_client_socket(s->ship);
+    while (s->peer_acked < want) {
+        int64_t left = (deadline - tt_time_mono_ns()) / 1000000;
+        if (left <= 0)
+            return tt_fail(why, TT_ERR_TIMEOUT, "no ack of record %llu within %d ms",
+                           (unsigned long long)want, ack_ms);
+        zmq_pollitem_t it = {sock, 0, ZMQ_POLLIN, 0};
+        if (zmq_poll(&it, 1, (long)left) < 0) {
+            if (errno == EINTR)
+                continue;
+            return tt_fail(why, TT_ERR_IO, "waiting for the standby: %s", zmq_strerror(errno));
+        }
+        for (;;) {
+            tt_wire_msg_t m;
+            char mwhy[TT_WHY_LEN];
+            if (tt_wire_recv(sock, 0, ZMQ_DONTWAIT, &m, mwhy) != 0)
+                break;
+            int mine = m.env->request_id == request_id;
+            if (m.env->body_case == TUTTI__ENVELOPE__BODY_HEARTBEAT) {
+                if (m.env->heartbeat->seq > s->peer_acked || mine)
+                    s->peer_acked = m.env->heartbeat->seq;
+                s->peer_seen_ns = tt_time_mono_ns();
+            } else if (m.env->body_case == TUTTI__ENVELOPE__BODY_ERROR && mine) {
+                rc = tt_fail(why, TT_ERR_UNAVAILABLE, "the standby refused: %s",
+                             m.env->error->message);
+            }
+            tt_wire_msg_clear(&m);
+            if (rc == 0 && mine && s->peer_acked < want)
+                rc = tt_fail(why, TT_ERR_UNAVAILABLE,
+                             "the standby holds up to %llu, not the records before these",
+                             (unsigned long long)s->peer_acked);
+            if (rc != 0)
+                return rc;
+        }
+    }
+    return 0;
+}
+
+/* Before a group commits: with a synced standby, ship it first. A standby
+ * that does not ack leaves this coordinator alone, with a record saying so
+ * at the end of the group (its records may or may not be at the standby:
+ * either way its log is a prefix of ours). */
+static void ship_before_commit(coord_server_t *s)
+{
+    if (s->peer_state != PEER_SYNCED || s->batch_len == 0)
+        return;
+    char why[TT_WHY_LEN];
+    if (ship_batch(s, why) == 0)
+        return;
+    tt_diag_error("the standby %s did not acknowledge records %llu..%llu: %s; running alone "
+                  "(writes are acknowledged with this coordinator's copy only)",
+                  s->peer_name, (unsigned long long)s->batch[0].seq,
+                  (unsigned long long)s->batch[s->batch_len - 1].seq, why);
+    s->peer_state = PEER_ALONE;
+    queue_standby_event(s, TUTTI__STANDBY_EVENT__KIND__STANDBY_ALONE);
+}
+
+/* A standby's hello: name its key in the log (once), dial its request
+ * endpoint for shipping, and let it catch up. */
+static void peer_hello(coord_server_t *s, const Tutti__Hello *h, const tt_access_entry_t *who)
+{
+    const Tutti__StandbyHello *sh = h->standby;
+    if (s->standby)
+        return; /* a standby takes no standby */
+    if (!sh || sh->signing_public_key.len != TT_SIGN_PK_LEN || !sh->endpoint || !*sh->endpoint ||
+        strlen(sh->endpoint) >= sizeof s->peer_endpoint) {
+        tt_diag_warn("coordinator %s said hello without a standby's key and endpoint", who->name);
+        return;
+    }
+    char why[TT_WHY_LEN];
+    snprintf(s->peer_name, sizeof s->peer_name, "%s", who->name);
+    snprintf(s->peer_key, sizeof s->peer_key, "%s", who->key_z85);
+    snprintf(s->peer_endpoint, sizeof s->peer_endpoint, "%s", sh->endpoint);
+    s->peer_acked = h->replica_seq;
+    s->peer_seen_ns = tt_time_mono_ns();
+    if (s->ship && strcmp(tt_client_endpoint(s->ship), sh->endpoint) != 0)
+        tt_client_destroy(&s->ship);
+    if (!s->ship &&
+        !(s->ship = tt_client_new(s->ctx, sh->endpoint, who->key_z85, s->keys, 1, why))) {
+        tt_diag_error("cannot dial the standby %s at %s: %s", who->name, sh->endpoint, why);
+        return;
+    }
+    if (s->peer_state == PEER_SYNCED)
+        tt_diag_warn("the standby %s said hello again (restarted?): catching up", who->name);
+    s->peer_state = PEER_CATCHING_UP;
+    s->sync_retry_ns = 0;
+    if (!tt_chain_keys_has(&s->state.signers, sh->signing_public_key.data)) {
+        if (s->state.signers.n >= TT_CHAIN_MAX_SIGNERS) {
+            tt_diag_error("cannot name the standby %s's key: the log names %d signers already",
+                          who->name, TT_CHAIN_MAX_SIGNERS);
+            s->peer_state = PEER_NONE;
+            return;
+        }
+        Tutti__Record rec = TUTTI__RECORD__INIT;
+        Tutti__Signer sg = TUTTI__SIGNER__INIT;
+        sg.public_key = sh->signing_public_key;
+        sg.name = (char *)who->name;
+        rec.body_case = TUTTI__RECORD__BODY_SIGNER;
+        rec.signer = &sg;
+        if (queue_own(s, &rec, why) != 0) {
+            tt_diag_error("naming the standby %s's key: %s", who->name, why);
+            return;
+        }
+        commit_batch(s);
+        tt_diag_info("the standby %s's signing key is named in the log at %llu", who->name,
+                     (unsigned long long)s->state.last_seq);
+    }
+    tt_diag_info("standby %s at %s said hello (at %llu, this log at %llu)", who->name, sh->endpoint,
+                 (unsigned long long)h->replica_seq, (unsigned long long)s->state.last_seq);
+}
+
+/* The primary's timers for its standby: gone after PEER_AWAY_MS silent;
+ * synced once it has everything (the SYNCED record is shipped too). */
+static void peer_tick(coord_server_t *s)
+{
+    if (s->standby || s->peer_state == PEER_NONE || s->batch_len > 0)
+        return;
+    int64_t now = tt_time_mono_ns();
+    int away = now - s->peer_seen_ns > (int64_t)PEER_AWAY_MS * 1000000;
+    if (away && s->peer_state != PEER_ALONE) {
+        int was_synced = s->peer_state == PEER_SYNCED;
+        tt_diag_error("the standby %s is silent for %d ms: running alone", s->peer_name,
+                      PEER_AWAY_MS);
+        s->peer_state = PEER_ALONE;
+        if (was_synced) {
+            queue_standby_event(s, TUTTI__STANDBY_EVENT__KIND__STANDBY_ALONE);
+            commit_batch(s);
+        }
+        return;
+    }
+    if (away || s->peer_state == PEER_SYNCED || s->peer_acked != s->state.last_seq ||
+        now < s->sync_retry_ns || !s->ship)
+        return;
+    s->peer_state = PEER_SYNCED;
+    queue_standby_event(s, TUTTI__STANDBY_EVENT__KIND__STANDBY_SYNCED);
+    commit_batch(s);
+    if (s->peer_state == PEER_SYNCED) {
+        tt_diag_info("the standby %s is synced at %llu: writes wait for its ack", s->peer_name,
+                     (unsigned long long)s->state.last_seq);
+        s->sync_retry_ns = 0;
+        s->sync_backoff_ms = SYNC_RETRY_MIN_MS;
+    } else { /* it did not ack: try again later, less often each time */
+        if (s->sync_backoff_ms < SYNC_RETRY_MIN_MS)
+            s->sync_backoff_ms = SYNC_RETRY_MIN_MS;
+        s->sync_retry_ns = now + s->sync_backoff_ms * 1000000;
+        s->sync_backoff_ms =
+            s->sync_backoff_ms * 2 > SYNC_RETRY_MAX_MS ? SYNC_RETRY_MAX_MS : s->sync_backoff_ms * 2;
+    }
+}
+
+/* Asks the peer at ep for a hello: 1 when it answers as a serving
+ * coordinator, 0 when it is a standby or does not answer in time. */
+static int peer_serving(coord_server_t *s, const char *ep)
+{
+    char why[TT_WHY_LEN];
+    const tt_access_entry_t *peer = peer_entry(s, why);
+    if (!peer) {
+        tt_diag_warn("--peer %s: %s", ep, why);
+        return 0;
+    }
+    tt_client_t *c = tt_client_new(s->ctx, ep, peer->key_z85, s->keys, 0, why);
+    if (!c) {
+        tt_diag_warn("--peer %s: %s", ep, why);
+        return 0;
+    }
+    Tutti__Envelope env = TUTTI__ENVELOPE__INIT, *reply = NULL;
+    Tutti__Hello h = TUTTI__HELLO__INIT;
+    h.program = "tutti-coordinator";
+    env.body_case = TUTTI__ENVELOPE__BODY_HELLO;
+    env.hello = &h;
+    int rc = tt_client_request(c, &env, &reply, PEER_PROBE_MS, why);
+    int serving = rc == 0 && reply->body_case == TUTTI__ENVELOPE__BODY_HELLO_REPLY;
+    if (serving)
+        tt_diag_warn("the peer %s at %s is serving (its log at %llu): rejoining as its standby",
+                     peer->name, ep, (unsigned long long)reply->hello_reply->last_seq);
+    else
+        tt_diag_info("the peer %s at %s %s: serving", peer->name, ep,
+                     rc == TT_ERR_STANDBY ? "is a standby" : "does not answer");
+    if (reply)
+        tutti__envelope__free_unpacked(reply, NULL);
+    tt_client_destroy(&c);
+    return serving;
+}
+
+/* Becomes the standby of the primary at ep: a replica of its log in our
+ * store, folded into s->state, with our key and endpoint in its hello. */
+static int standby_start(coord_server_t *s, const char *ep, const char *bound, char *why)
+{
+    const tt_access_entry_t *peer = peer_entry(s, why);
+    if (!peer)
+        return TT_ERR_INVALID;
+    snprintf(s->peer_name, sizeof s->peer_name, "%s", peer->name);
+    snprintf(s->peer_key, sizeof s->peer_key, "%s", peer->key_z85);
+    snprintf(s->peer_endpoint, sizeof s->peer_endpoint, "%s", ep);
+    snprintf(s->advertise, sizeof s->advertise, "%s", s->cfg.advertise ? s->cfg.advertise : bound);
+    tutti__standby_hello__init(&s->standby_hello);
+    s->standby_hello.signing_public_key.data = s->signer->public_key;
+    s->standby_hello.signing_public_key.len = TT_SIGN_PK_LEN;
+    s->standby_hello.endpoint = s->advertise;
+    tt_replica_config_t rc = {
+        .endpoint = ep,
+        .server_key_z85 = s->peer_key,
+        .keys = s->keys,
+        .expect_role = "coordinator",
+        .fold = tt_session_fold,
+        .reset = tt_session_reset,
+        .fold_arg = &s->state,
+        .snapshot_every = s->cfg.snapshot_every,
+        .save = tt_session_snap_save,
+        .restore = tt_session_snap_restore,
+        .standby = &s->standby_hello,
+    };
+    if (!(s->replica = tt_replica_new(s->ctx, &rc, s->store, why)))
+        return tt_error_last() ? tt_error_last() : TT_ERR_CORRUPT;
+    s->standby = 1;
+    tt_diag_info("standby of %s at %s: log at %llu, this standby's requests at %s", peer->name, ep,
+                 (unsigned long long)s->state.last_seq, s->advertise);
+    return 0;
+}
+
+/* The standby's verdict on its log against the primary's: a log that is
+ * not a prefix of the primary's is refused loudly (exit status 4). */
+static int standby_check_prefix(coord_server_t *s, char *why)
+{
+    uint64_t at = 0;
+    Tutti__ReplicaConflictKind k = tt_replica_conflict(s->replica, &at);
+    if (k == TUTTI__REPLICA_CONFLICT_KIND__REPLICA_CONFLICT_NONE)
+        return 0;
+    exit_hint = 4;
+    uint64_t ours = tt_replica_seq(s->replica), theirs = tt_replica_coordinator_seq(s->replica);
+    if (k == TUTTI__REPLICA_CONFLICT_KIND__REPLICA_CONFLICT_AHEAD)
+        return tt_fail(
+            why, TT_ERR_CORRUPT,
+            "this coordinator's log (at %llu) holds records %llu..%llu the serving peer "
+            "%s (at %llu) never had: they were written while this one ran alone, or "
+            "shipped and never acknowledged, and the peer has taken over since. Refusing "
+            "to rejoin: move %s aside (keep it: it holds those records) and start again",
+            (unsigned long long)ours, (unsigned long long)theirs + 1, (unsigned long long)ours,
+            s->peer_name, (unsigned long long)theirs, s->cfg.data_dir);
+    return tt_fail(
+        why, TT_ERR_CORRUPT,
+        "this coordinator's log differs from the serving peer %s's at record %llu or before (ours "
+        "at %llu, theirs at %llu): the logs diverged. Refusing to rejoin: move %s aside "
+        "(keep it) and start again",
+        s->peer_name, (unsigned long long)at, (unsigned long long)ours, (unsigned long long)theirs,
+        s->cfg.data_dir);
+}
+
+/* Takes over from a lost primary, asked by a client: a TOOK_OVER record
+ * signed with our key, the take open at that moment closed interrupted,
+ * numbering continued; from here this coordinator serves. */
+static int take_over(coord_server_t *s, char *why)
+{
+    uint64_t primary_seq = tt_replica_coordinator_seq(s->replica);
+    tt_diag_warn("the primary %s at %s is lost and a client asked: taking over at seq %llu "
+                 "(the primary was last heard at %llu)",
+                 s->peer_name, s->peer_endpoint, (unsigned long long)s->state.last_seq,
+                 (unsigned long long)primary_seq);
+    tt_replica_destroy(&s->replica);
+    s->standby = 0;
+    s->peer_state = PEER_ALONE; /* its peer is lost: it serves alone until that one rejoins */
+    s->peer_acked = s->state.last_seq;
+    s->peer_seen_ns = 0;
+    queue_standby_event(s, TUTTI__STANDBY_EVENT__KIND__STANDBY_TOOK_OVER);
+    const char *cue = NULL;
+    const tt_session_take_t *take = tt_session_open_take(&s->state, &cue);
+    if (take) {
+        Tutti__Record rec = TUTTI__RECORD__INIT;
+        Tutti__TakeInterrupted ti = TUTTI__TAKE_INTERRUPTED__INIT;
+        ti.cue = (char *)cue;
+        ti.take = take->number;
+        ti.at_session_ns = tt_time_mono_ns();
+        rec.body_case = TUTTI__RECORD__BODY_TAKE_INTERRUPTED;
+        rec.take_interrupted = &ti;
+        tt_diag_warn("take %u of %s was open when the primary was lost: closing it as interrupted",
+                     take->number, cue);
+        int rc = queue_own(s, &rec, why);
+        if (rc != 0)
+            return rc;
+    }
+    uint64_t want = s->state.last_seq;
+    commit_batch(s);
+    uint64_t stored = 0;
+    if (tt_store_last_seq(s->store, &stored, why) != 0 || stored != want)
+        return tt_fail(why, TT_ERR_STORE, "the takeover records did not commit");
+    return 0;
+}
+
+/* 0 when a client's request may make this standby take over (Binary
+ * Star: the primary lost AND a client asking), else the answer's code. */
+static int may_take_over(coord_server_t *s, char *why)
+{
+    if (tt_replica_coordinator_online(s->replica))
+        return tt_fail(why, TT_ERR_STANDBY, "this coordinator is the standby of %s: ask %s",
+                       s->peer_name, s->peer_endpoint);
+    if (!s->primary_heard)
+        return tt_fail(why, TT_ERR_STANDBY,
+                       "this coordinator is a standby that has not reached its primary %s at %s "
+                       "since it started: it does not take over",
+                       s->peer_name, s->peer_endpoint);
+    if (!tt_chain_keys_has(&s->state.signers, s->signer->public_key))
+        return tt_fail(why, TT_ERR_UNAVAILABLE,
+                       "the primary %s is lost but the log does not name this standby's key yet: "
+                       "it cannot take over",
+                       s->peer_name);
+    return 0;
+}
+
+/* A standby's turn on its request socket: records shipped by the primary
+ * are stored and acked; status is answered; a client's request is
+ * answered ERROR_STANDBY while the primary is there, and makes the
+ * standby take over when it is lost. */
+static int standby_drain(coord_server_t *s, char *fatal)
+{
+    for (int n = 0; n < BATCH_MAX && s->standby; n++) {
+        tt_wire_msg_t m;
+        char why[TT_WHY_LEN];
+        int rc = tt_wire_recv_capped(s->router, 1, ZMQ_DONTWAIT, request_cap, s, &m, why);
+        if (rc == TT_ERR_AGAIN)
+            break;
+        if (rc == TT_ERR_IO) {
+            tt_diag_error("request socket: %s", why);
+            break;
+        }
+        if (rc != 0) {
+            if (m.routing_id_len)
+                send_error(s, &m, rc, why);
+            tt_wire_msg_clear(&m);
+            continue;
+        }
+        const tt_access_entry_t *who = tt_access_find_key(s->access, m.user_id);
+        Tutti__Envelope__BodyCase body = m.env->body_case;
+        if (!who) {
+            send_error(s, &m, TT_ERR_AUTH, "your key is no longer in the access file");
+        } else if (who->role == TT_ROLE_COORDINATOR && body == TUTTI__ENVELOPE__BODY_FETCH_REPLY) {
+            const Tutti__FetchReply *fr = m.env->fetch_reply;
+            uint64_t first = fr->n_records && fr->last_seq >= fr->n_records
+                                 ? fr->last_seq - fr->n_records + 1
+                                 : 0;
+            rc = tt_replica_accept(s->replica, fr->records, fr->n_records, first, fatal);
+            Tutti__Envelope env = TUTTI__ENVELOPE__INIT;
+            Tutti__Heartbeat hb = TUTTI__HEARTBEAT__INIT;
+            hb.seq = tt_replica_seq(s->replica);
+            hb.epoch = s->epoch;
+            env.body_case = TUTTI__ENVELOPE__BODY_HEARTBEAT;
+            env.heartbeat = &hb;
+            send_reply(s, &m, &env);
+            if (rc != 0) {
+                tt_wire_msg_clear(&m);
+                return rc;
+            }
+        } else if (body == TUTTI__ENVELOPE__BODY_STATUS) {
+            on_status(s, &m, who);
+        } else if (who->role == TT_ROLE_COORDINATOR) {
+            send_error(s, &m, TT_ERR_STANDBY, "this coordinator is a standby");
+        } else if ((rc = may_take_over(s, why)) != 0) {
+            send_error(s, &m, rc, why);
+        } else if ((rc = take_over(s, why)) != 0) {
+            tt_diag_error("taking over: %s", why);
+            send_error(s, &m, TT_ERR_UNAVAILABLE, why);
+        } else {
+            dispatch(s, &m, 0);
+        }
+        tt_wire_msg_clear(&m);
+    }
+    if (!s->standby) {
+        commit_batch(s);
+        answer_later(s);
+    }
+    return 0;
+}
+
+/* The standby block of a status reply. */
+static void status_standby(coord_server_t *s, Tutti__StatusReply *sr, Tutti__StandbyStatus *st)
+{
+    if (!s->standby && s->peer_state == PEER_NONE)
+        return;
+    int64_t now = tt_time_mono_ns();
+    tutti__standby_status__init(st);
+    st->peer = s->peer_name;
+    st->peer_endpoint = s->peer_endpoint;
+    if (s->standby) {
+        st->role = "standby";
+        int online = tt_replica_coordinator_online(s->replica);
+        st->state = !online ? "alone" : tt_replica_caught_up(s->replica) ? "synced" : "catching_up";
+        st->peer_seq = tt_replica_coordinator_seq(s->replica);
+        st->peer_seen_ms_ago = online ? 0 : -1;
+    } else {
+        st->role = "primary";
+        st->state = (char *)peer_state_name(s->peer_state);
+        st->peer_seq = s->peer_acked;
+        st->peer_seen_ms_ago = s->peer_seen_ns ? (now - s->peer_seen_ns) / 1000000 : -1;
+    }
+    sr->standby = st;
+}
+
 static void publish_heartbeat(coord_server_t *s)
 {
     Tutti__Envelope env = TUTTI__ENVELOPE__INIT;
@@ -1810,12 +2374,22 @@ coord_server_t *coord_server_new(const coord_config_t *cfg, char *why)
         goto fail;
     if (!(s->store = tt_store_open(cfg->data_dir, 0, cfg->map_mb, why)))
         goto fail;
+    s->ctx = zmq_ctx_new();
+    if (!s->ctx) {
+        tt_fail(why, TT_ERR_IO, "creating the ZeroMQ context: %s", zmq_strerror(errno));
+        goto fail;
+    }
+    /* A primary given its peer rejoins as the standby of a peer that serves
+     * (Binary Star: the one that serves stays serving). */
+    const char *standby_of = cfg->standby_of;
+    if (!standby_of && cfg->peer && peer_serving(s, cfg->peer))
+        standby_of = cfg->peer;
     /* A room agent's replica (a pinned key, no signing.key) is not ours:
      * a signing key made over it would be a second authority for a copy of
      * someone else's log. */
     char key_path[1100];
     snprintf(key_path, sizeof key_path, "%s/signing.key", cfg->data_dir);
-    if (access(key_path, F_OK) != 0 && tt_replica_store_pins_key(s->store)) {
+    if (!standby_of && access(key_path, F_OK) != 0 && tt_replica_store_pins_key(s->store)) {
         tt_fail(why, TT_ERR_INVALID,
                 "%s holds a room agent's replica, not a coordinator's log: give the "
                 "coordinator a --data directory of its own",
@@ -1824,24 +2398,27 @@ coord_server_t *coord_server_new(const coord_config_t *cfg, char *why)
     }
     if (!(s->signer = tt_signer_load_or_create(cfg->data_dir, why)))
         goto fail;
-    if (refold(s, 1, sub) != 0) {
-        tt_fail(why, TT_ERR_CORRUPT,
-                "the log in %s does not verify with %s/signing.key: %s (run tutti verify)",
-                cfg->data_dir, cfg->data_dir, sub);
+    /* A standby's store is folded by its replica (standby_start). */
+    if (!standby_of && refold(s, 1, sub) != 0) {
+        tt_fail(why, TT_ERR_CORRUPT, "the log in %s does not verify: %s (run tutti verify)",
+                cfg->data_dir, sub);
         goto fail;
     }
-    if (s->state.last_seq == 0 && write_genesis(s, why) != 0)
+    if (!standby_of && s->state.last_seq > 0 &&
+        !tt_chain_keys_has(&s->state.signers, s->signer->public_key)) {
+        tt_fail(why, TT_ERR_CORRUPT,
+                "the log in %s is signed with neither %s/signing.key nor a key it names for it "
+                "(a standby that was never named cannot serve this log)",
+                cfg->data_dir, cfg->data_dir);
         goto fail;
-    if (close_interrupted_take(s, why) != 0)
+    }
+    if (!standby_of && s->state.last_seq == 0 && write_genesis(s, why) != 0)
+        goto fail;
+    if (!standby_of && close_interrupted_take(s, why) != 0)
         goto fail;
     load_rooms_expected(s);
     randombytes_buf(&s->epoch, sizeof s->epoch);
 
-    s->ctx = zmq_ctx_new();
-    if (!s->ctx) {
-        tt_fail(why, TT_ERR_IO, "creating the ZeroMQ context: %s", zmq_strerror(errno));
-        goto fail;
-    }
     /* ZAP first: a CURVE socket bound before it would admit every key. */
     if (!(s->zap = tt_zap_bind(s->ctx, why)))
         goto fail;
@@ -1893,6 +2470,8 @@ coord_server_t *coord_server_new(const coord_config_t *cfg, char *why)
         if (write_endpoint_file(cfg->endpoint_file, bound, up, ck, why) != 0)
             goto fail;
     }
+    if (standby_of && standby_start(s, standby_of, bound, why) != 0)
+        goto fail;
     char hash_hex[2 * TT_HASH_LEN + 1];
     sodium_bin2hex(hash_hex, sizeof hash_hex, s->state.head_hash, TT_HASH_LEN);
     tt_diag_info("serving %s (updates on port %u, clock on port %u), key %s, log at %llu, "
@@ -1914,6 +2493,8 @@ void coord_server_destroy(coord_server_t **self_p)
         free(s->batch[i].record);
     for (size_t i = 0; i < s->later_len; i++)
         tt_wire_msg_clear(&s->later[i].m);
+    tt_replica_destroy(&s->replica);
+    tt_client_destroy(&s->ship);
     coord_upload_stop(&s->upload);
     tt_clock_service_stop(&s->clock);
     if (s->osc_fd >= 0)
@@ -2014,25 +2595,58 @@ int coord_server_run(coord_server_t *s, volatile sig_atomic_t *stop, volatile si
             timeout_ms = outbox_ms;
         timeout_ms = tt_listen_min_timeout(timeout_ms, tt_listen_tick(s->router_listen));
         timeout_ms = tt_listen_min_timeout(timeout_ms, tt_listen_tick(s->pub_listen));
-        zmq_pollitem_t items[6] = {{s->zap, 0, ZMQ_POLLIN, 0},
-                                   {s->router, 0, ZMQ_POLLIN, 0},
-                                   {coord_upload_pipe(s->upload), 0, ZMQ_POLLIN, 0},
-                                   {tt_listen_events(s->router_listen), 0, ZMQ_POLLIN, 0},
-                                   {tt_listen_events(s->pub_listen), 0, ZMQ_POLLIN, 0},
-                                   {NULL, s->osc_fd, ZMQ_POLLIN, 0}};
-        if (zmq_poll(items, s->osc_fd >= 0 ? 6 : 5, timeout_ms) < 0) {
+        if (s->standby) {
+            int rms = tt_replica_tick(s->replica, now);
+            if (rms < timeout_ms)
+                timeout_ms = rms;
+        }
+        /* A standby leaves uploads and the OSC surface waiting: they are
+         * served once it has taken over. */
+        int standby = s->standby;
+        zmq_pollitem_t items[6 + TT_REPLICA_POLL_ITEMS] = {
+            {s->zap, 0, ZMQ_POLLIN, 0},
+            {s->router, 0, ZMQ_POLLIN, 0},
+            {coord_upload_pipe(s->upload), 0, standby ? 0 : ZMQ_POLLIN, 0},
+            {tt_listen_events(s->router_listen), 0, ZMQ_POLLIN, 0},
+            {tt_listen_events(s->pub_listen), 0, ZMQ_POLLIN, 0},
+            {NULL, s->osc_fd, s->osc_fd >= 0 && !standby ? ZMQ_POLLIN : 0, 0}};
+        int n_items = 6, n_replica = 0;
+        if (s->osc_fd < 0)
+            items[5].fd = -1;
+        if (standby)
+            n_replica = tt_replica_poll_items(s->replica, items + n_items);
+        if (zmq_poll(items, n_items + n_replica, timeout_ms) < 0) {
             if (errno == EINTR)
                 continue;
             return tt_fail(why, TT_ERR_IO, "polling: %s", zmq_strerror(errno));
         }
         if (items[0].revents & ZMQ_POLLIN)
             tt_zap_handle(s->zap, s->access, &s->zap_quiet);
-        if (items[1].revents & ZMQ_POLLIN)
-            drain(s, s->router, 0);
-        if (items[2].revents & ZMQ_POLLIN)
+        if (standby && n_replica) {
+            int rc = tt_replica_handle(s->replica, items + n_items, n_replica, why);
+            if (rc != 0)
+                return rc;
+            if (tt_replica_coordinator_online(s->replica) && !s->primary_heard) {
+                s->primary_heard = 1;
+                tt_diag_info("the primary %s answers: standing by", s->peer_name);
+            }
+            if (tt_replica_checked(s->replica) && standby_check_prefix(s, why) != 0)
+                return TT_ERR_CORRUPT;
+        }
+        if (items[1].revents & ZMQ_POLLIN) {
+            if (standby) {
+                int rc = standby_drain(s, why);
+                if (rc != 0)
+                    return rc;
+            } else
+                drain(s, s->router, 0);
+        }
+        if (!standby && (items[2].revents & ZMQ_POLLIN))
             drain(s, coord_upload_pipe(s->upload), 1);
-        if (s->osc_fd >= 0 && (items[5].revents & ZMQ_POLLIN))
+        if (!standby && s->osc_fd >= 0 && (items[5].revents & ZMQ_POLLIN))
             osc_drain(s);
+        if (!s->standby)
+            peer_tick(s);
         coord_outbox_flush(s->outbox);
     }
     return 0;

@@ -36,6 +36,15 @@ typedef struct {
     uint64_t snapshot_every;
     int osc_port;       /* the OSC control surface on 127.0.0.1 (0: any free port); -1: none */
     const char *osc_as; /* with it: the access file's name whose role the surface has */
+    /* The standby pair (README "Standby coordinator"). The peer is the
+     * access file's one entry of role coordinator: its key is the peer's
+     * CURVE key, as a server and as a client. */
+    const char *standby_of; /* start as the standby of the primary at this request endpoint */
+    const char *peer;       /* a primary's standby endpoint: at start, a peer found serving
+                               there makes this coordinator its standby (a rejoin) */
+    const char *advertise;  /* a standby's request endpoint as the primary dials it
+                               (NULL: the bound one) */
+    int standby_ack_ms;     /* a primary waits this long for its standby's ack (0: 1000) */
 } coord_config_t;
 
 typedef struct coord_server coord_server_t;
@@ -44,6 +53,11 @@ typedef struct coord_server coord_server_t;
  * NULL with a reason in why. */
 coord_server_t *coord_server_new(const coord_config_t *cfg, char *why);
 void coord_server_destroy(coord_server_t **self_p);
+
+/* The exit status a failure of coord_server_new or _run asks for: 4 when
+ * this coordinator's log is not a prefix of its peer's (a rejoin refused),
+ * 0 when there is nothing special to say. */
+int coord_server_exit_hint(void);
 
 /* Runs until *stop is set. *reload set means: reread the access file
  * (cleared here). Returns 0, or an error with why on a fatal failure. */

@@ -308,6 +308,14 @@ int cli_read_status(const tt_conn_opts_t *o, int argc, char **argv)
             json_object_set_new(o2, "session", json_string(st->session_name));
             json_object_set_new(o2, "last_seq", json_integer((json_int_t)st->last_seq));
             json_object_set_new(o2, "head_hash", json_string(hash));
+            if (st->standby) /* README "Standby coordinator" */
+                json_object_set_new(o2, "standby",
+                                    json_pack("{s:s, s:s, s:s, s:s, s:I, s:I}", "role",
+                                              st->standby->role, "state", st->standby->state,
+                                              "peer", st->standby->peer, "peer_endpoint",
+                                              st->standby->peer_endpoint, "peer_seq",
+                                              (json_int_t)st->standby->peer_seq, "peer_seen_ms_ago",
+                                              (json_int_t)st->standby->peer_seen_ms_ago));
             json_object_set_new(o2, "transport",
                                 json_pack("{s:s, s:s, s:i}", "state", st->transport, "cue", st->cue,
                                           "take", (int)st->take));

@@ -121,6 +121,26 @@ json_t *tt_record_json(const Tutti__Record *rec, const uint8_t *hash)
         if (rec->call_event->rules_name && rec->call_event->rules_name[0])
             json_object_set_new(o, "rules", json_string(rec->call_event->rules_name));
         break;
+    case TUTTI__RECORD__BODY_SIGNER: {
+        char hex[2 * TT_SIGN_PK_LEN + 1] = "";
+        if (rec->signer->public_key.len == TT_SIGN_PK_LEN)
+            tt_hex_encode(rec->signer->public_key.data, TT_SIGN_PK_LEN, hex);
+        json_object_set_new(o, "name", json_string(rec->signer->name));
+        json_object_set_new(o, "signing_key", json_string(hex));
+        break;
+    }
+    case TUTTI__RECORD__BODY_STANDBY_EVENT: {
+        const Tutti__StandbyEvent *e = rec->standby_event;
+        const char *k = e->kind == TUTTI__STANDBY_EVENT__KIND__STANDBY_SYNCED      ? "synced"
+                        : e->kind == TUTTI__STANDBY_EVENT__KIND__STANDBY_ALONE     ? "alone"
+                        : e->kind == TUTTI__STANDBY_EVENT__KIND__STANDBY_TOOK_OVER ? "took_over"
+                                                                                   : "unknown";
+        json_object_set_new(o, "state", json_string(k));
+        json_object_set_new(o, "peer", json_string(e->peer));
+        json_object_set_new(o, "peer_endpoint", json_string(e->peer_endpoint));
+        json_object_set_new(o, "acked_seq", json_integer((json_int_t)e->acked_seq));
+        break;
+    }
     case TUTTI__RECORD__BODY_MEDIA: {
         const Tutti__Media *m = rec->media;
         char hex[2 * TT_HASH_LEN + 1] = "";
@@ -226,6 +246,17 @@ void tt_record_summary(const Tutti__Record *rec, char *out, size_t cap)
             used += (size_t)snprintf(out + used, cap - used, " -%s", rec->presence->out[i]);
         break;
     }
+    case TUTTI__RECORD__BODY_SIGNER:
+        snprintf(out, cap, "signer %s named", rec->signer->name);
+        break;
+    case TUTTI__RECORD__BODY_STANDBY_EVENT:
+        snprintf(out, cap, "standby %s: %s (acked %llu)", rec->standby_event->peer,
+                 rec->standby_event->kind == TUTTI__STANDBY_EVENT__KIND__STANDBY_SYNCED ? "synced"
+                 : rec->standby_event->kind == TUTTI__STANDBY_EVENT__KIND__STANDBY_ALONE
+                     ? "running alone"
+                     : "took over",
+                 (unsigned long long)rec->standby_event->acked_seq);
+        break;
     case TUTTI__RECORD__BODY_CALL_EVENT:
         snprintf(out, cap, "call %s%s%s", rec->call_event->action,
                  rec->call_event->rules_name[0] ? " " : "", rec->call_event->rules_name);

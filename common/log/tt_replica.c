@@ -364,8 +364,9 @@ static void send_hello(tt_replica_t *r)
 {
     Tutti__Envelope env = TUTTI__ENVELOPE__INIT;
     Tutti__Hello h = TUTTI__HELLO__INIT;
-    h.program = "tutti-agent";
+    h.program = r->cfg.standby ? "tutti-coordinator" : "tutti-agent";
     h.replica_seq = r->last_seq;
+    h.standby = (Tutti__StandbyHello *)r->cfg.standby;
     env.body_case = TUTTI__ENVELOPE__BODY_HELLO;
     env.hello = &h;
     tt_client_send(r->client, &env, NULL); /* dropped while disconnected: retried */
@@ -777,6 +778,39 @@ int tt_replica_tick(tt_replica_t *r, int64_t now)
 int tt_replica_send(tt_replica_t *r, Tutti__Envelope *env, char *why)
 {
     return tt_client_send(r->client, env, why);
+}
+
+int tt_replica_accept(tt_replica_t *r, const ProtobufCBinaryData *records, size_t n,
+                      uint64_t first_seq, char *why)
+{
+    if (r->conflict == TUTTI__REPLICA_CONFLICT_KIND__REPLICA_CONFLICT_DIVERGED || first_seq == 0 ||
+        first_seq > r->last_seq + 1)
+        return 0; /* a forked log takes nothing; a gap is the fetches' to fill */
+    size_t skip = (size_t)(r->last_seq + 1 - first_seq);
+    if (skip >= n)
+        return 0;
+    if (first_seq + n - 1 > r->coord_seq)
+        r->coord_seq = first_seq + n - 1;
+    char awhy[TT_WHY_LEN];
+    int fatal = 0;
+    if (apply_records(r, records + skip, n - skip, &fatal, awhy) != 0) {
+        if (fatal)
+            return tt_fail(why, TT_ERR_CORRUPT, "%s", awhy);
+        tt_diag_error("records shipped by the primary: %s", awhy);
+    }
+    return 0;
+}
+
+Tutti__ReplicaConflictKind tt_replica_conflict(const tt_replica_t *r, uint64_t *at_seq)
+{
+    if (at_seq)
+        *at_seq = r->conflict_seq;
+    return r->conflict;
+}
+
+int tt_replica_checked(const tt_replica_t *r)
+{
+    return r->helloed && (r->checked_seq != 0 || check_point(r) == 0);
 }
 
 int tt_replica_caught_up(const tt_replica_t *r)

@@ -59,6 +59,9 @@ typedef struct {
      * for the records folded from the store at start or on a refold). */
     void (*on_record)(void *arg, const Tutti__Record *rec);
     void *on_record_arg;
+    /* A standby coordinator's replica: sent in every hello (borrowed; NULL
+     * for agents), which makes the primary name its key and ship to it. */
+    const Tutti__StandbyHello *standby;
 } tt_replica_config_t;
 
 typedef struct tt_replica tt_replica_t;
@@ -85,6 +88,21 @@ int tt_replica_tick(tt_replica_t *r, int64_t now_ns);
 /* Sends a request to the coordinator on the replica's connection (its reply,
  * a WriteReply or an Error, is logged by the replica). 0 or TT_ERR_*. */
 int tt_replica_send(tt_replica_t *r, Tutti__Envelope *env, char *why);
+
+/* Records a primary shipped to its standby, consecutive from first_seq:
+ * what continues the replica is checked, appended durably and folded
+ * (records it holds already are skipped; a batch past its head is left
+ * for the fetches). 0, or a fatal error as tt_replica_handle's. */
+int tt_replica_accept(tt_replica_t *r, const ProtobufCBinaryData *records, size_t n,
+                      uint64_t first_seq, char *why);
+
+/* How the coordinator's log disagrees with the replica (NONE, AHEAD,
+ * DIVERGED), and for DIVERGED the seq where they differ. */
+Tutti__ReplicaConflictKind tt_replica_conflict(const tt_replica_t *r, uint64_t *at_seq);
+
+/* 1 once the replica has compared its log with the coordinator's since
+ * the last hello (the verdict is then tt_replica_conflict's). */
+int tt_replica_checked(const tt_replica_t *r);
 
 /* 1 when hello'd and the replica holds everything the coordinator has. */
 int tt_replica_caught_up(const tt_replica_t *r);
