@@ -25,11 +25,10 @@
 #include "coord_osc.h"
 #include "coord_outbox.h"
 #include "coord_upload.h"
-#include "tt_zap.h"
 #include "tt_access.h"
 #include "tt_chain.h"
-#include "tt_clock_service.h"
 #include "tt_client.h"
+#include "tt_clock_service.h"
 #include "tt_diag.h"
 #include "tt_error.h"
 #include "tt_file.h"
@@ -45,6 +44,7 @@
 #include "tt_time.h"
 #include "tt_timecode.h"
 #include "tt_wire.h"
+#include "tt_zap.h"
 
 #include <arpa/inet.h>
 #include <assert.h>
@@ -175,6 +175,12 @@ struct coord_server {
     int64_t peer_seen_ns;    /* monotonic; 0: never */
     int64_t sync_retry_ns;   /* primary: no attempt to sync before this */
     int64_t sync_backoff_ms; /* primary: the wait after the next failed attempt */
+    /* A standby's view of the primary's session clock: its clock service
+     * serves session time through it, and after a takeover this
+     * coordinator's own session time is that estimate (session_now). */
+    tt_clock_box_t clock_box;
+    tt_clock_client_t *clock_client;
+    int clock_connected;
 
     int osc_fd; /* the OSC control surface, or -1 */
     struct {
@@ -187,6 +193,18 @@ struct coord_server {
 static void peer_hello(coord_server_t *s, const Tutti__Hello *h, const tt_access_entry_t *who);
 static void status_standby(coord_server_t *s, Tutti__StatusReply *sr, Tutti__StandbyStatus *st);
 static void ship_before_commit(coord_server_t *s);
+
+/* Session time now: this host's monotonic clock, or for a standby (and a
+ * coordinator that took over) the primary's clock as its clock client
+ * estimates it, once it has one. */
+static int64_t session_now(coord_server_t *s)
+{
+    int64_t mono = tt_time_mono_ns(), session;
+    uint64_t bound;
+    if (s->clock_client && tt_clock_client_session_ns(s->clock_client, mono, &session, &bound) == 0)
+        return session;
+    return mono;
+}
 
 /* ------------------------------------------------------------ the store */
 
@@ -727,7 +745,7 @@ static void on_status(coord_server_t *s, const tt_wire_msg_t *m, const tt_access
     sr.head_hash.len = TT_HASH_LEN;
     sr.epoch = s->epoch;
     sr.session_name = s->state.session_name;
-    sr.session_ns = now;
+    sr.session_ns = session_now(s);
     /* Open changes: some room of the access file has not acked. */
     size_t n_open = 0;
     Tutti__ChangeStatus *cs = calloc(s->state.n_changes + 1, sizeof *cs);
@@ -754,7 +772,7 @@ static void on_status(coord_server_t *s, const tt_wire_msg_t *m, const tt_access
     }
     sr.changes = csp;
     sr.n_changes = n_open;
-    sr.transport = (char *)tt_session_transport_name(&s->state, tt_time_mono_ns());
+    sr.transport = (char *)tt_session_transport_name(&s->state, session_now(s));
     sr.cue = s->state.transport.cue;
     sr.take = s->state.transport.take;
     sr.n_rooms = s->room_count;
@@ -1560,7 +1578,7 @@ static int check_key(req_t *q, const command_t *cmd)
 static void write_request(coord_server_t *s, const command_t *cmd, const tt_wire_msg_t *m,
                           const tt_access_entry_t *who)
 {
-    req_t q = {.s = s, .m = m, .who = who, .now = tt_time_mono_ns()};
+    req_t q = {.s = s, .m = m, .who = who, .now = session_now(s)};
     int rc = check_key(&q, cmd);
     if (rc == 0 && !q.done_seq)
         rc = cmd->check(&q);
@@ -2168,7 +2186,7 @@ static int take_over(coord_server_t *s, char *why)
         Tutti__TakeInterrupted ti = TUTTI__TAKE_INTERRUPTED__INIT;
         ti.cue = (char *)cue;
         ti.take = take->number;
-        ti.at_session_ns = tt_time_mono_ns();
+        ti.at_session_ns = session_now(s);
         rec.body_case = TUTTI__RECORD__BODY_TAKE_INTERRUPTED;
         rec.take_interrupted = &ti;
         tt_diag_warn("take %u of %s was open when the primary was lost: closing it as interrupted",
@@ -2437,8 +2455,18 @@ coord_server_t *coord_server_new(const coord_config_t *cfg, char *why)
         goto fail;
     s->updates_port = tt_listen_port(s->pub_listen);
     snprintf(clock_ep, sizeof clock_ep, "%s", cfg->clock_bind ? cfg->clock_bind : any_port);
-    if (!(s->clock =
-              tt_clock_service_start(s->ctx, s->keys, clock_ep, s->epoch, s->access, NULL, why)))
+    if (standby_of) { /* the primary's clock, estimated, served once taken over */
+        const tt_access_entry_t *peer = peer_entry(s, why);
+        if (!peer)
+            goto fail;
+        tt_clock_box_init(&s->clock_box);
+        tt_clock_client_config_t ccfg = {
+            .keys = s->keys, .server_key_z85 = peer->key_z85, .box = &s->clock_box};
+        if (!(s->clock_client = tt_clock_client_start(s->ctx, &ccfg, why)))
+            goto fail;
+    }
+    if (!(s->clock = tt_clock_service_start(s->ctx, s->keys, clock_ep, s->epoch, s->access,
+                                            s->clock_client, why)))
         goto fail;
     char upload_ep[256];
     snprintf(upload_ep, sizeof upload_ep, "%s", cfg->upload_bind ? cfg->upload_bind : any_port);
@@ -2497,6 +2525,7 @@ void coord_server_destroy(coord_server_t **self_p)
     tt_client_destroy(&s->ship);
     coord_upload_stop(&s->upload);
     tt_clock_service_stop(&s->clock);
+    tt_clock_client_stop(&s->clock_client); /* after the service that reads it */
     if (s->osc_fd >= 0)
         close(s->osc_fd);
     tt_session_clear(&s->state);
@@ -2599,11 +2628,19 @@ int coord_server_run(coord_server_t *s, volatile sig_atomic_t *stop, volatile si
             int rms = tt_replica_tick(s->replica, now);
             if (rms < timeout_ms)
                 timeout_ms = rms;
+            unsigned cport = tt_replica_clock_port(s->replica);
+            char cep[256];
+            if (s->clock_client && !s->clock_connected && cport &&
+                tt_wire_endpoint_with_port(s->peer_endpoint, cport, cep, sizeof cep) == 0) {
+                tt_clock_client_connect(s->clock_client, cep);
+                s->clock_connected = 1;
+                tt_diag_info("following the primary's clock at %s", cep);
+            }
         }
         /* A standby leaves uploads and the OSC surface waiting: they are
          * served once it has taken over. */
         int standby = s->standby;
-        zmq_pollitem_t items[6 + TT_REPLICA_POLL_ITEMS] = {
+        zmq_pollitem_t items[7 + TT_REPLICA_POLL_ITEMS] = {
             {s->zap, 0, ZMQ_POLLIN, 0},
             {s->router, 0, ZMQ_POLLIN, 0},
             {coord_upload_pipe(s->upload), 0, standby ? 0 : ZMQ_POLLIN, 0},
@@ -2611,6 +2648,9 @@ int coord_server_run(coord_server_t *s, volatile sig_atomic_t *stop, volatile si
             {tt_listen_events(s->pub_listen), 0, ZMQ_POLLIN, 0},
             {NULL, s->osc_fd, s->osc_fd >= 0 && !standby ? ZMQ_POLLIN : 0, 0}};
         int n_items = 6, n_replica = 0;
+        if (s->clock_client) /* its reports, drained: the estimate itself is in the box */
+            items[n_items++] =
+                (zmq_pollitem_t){tt_clock_client_socket(s->clock_client), 0, ZMQ_POLLIN, 0};
         if (s->osc_fd < 0)
             items[5].fd = -1;
         if (standby)
@@ -2622,6 +2662,10 @@ int coord_server_run(coord_server_t *s, volatile sig_atomic_t *stop, volatile si
         }
         if (items[0].revents & ZMQ_POLLIN)
             tt_zap_handle(s->zap, s->access, &s->zap_quiet);
+        if (s->clock_client && (items[6].revents & ZMQ_POLLIN)) {
+            tt_clock_client_report_t rep;
+            tt_clock_client_read(s->clock_client, &rep);
+        }
         if (standby && n_replica) {
             int rc = tt_replica_handle(s->replica, items + n_items, n_replica, why);
             if (rc != 0)

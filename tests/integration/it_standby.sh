@@ -79,6 +79,15 @@ jq -e -s 'any(.[]; .kind=="take-interrupted" and .take==1)' "$IT_DIR/after.json"
     fail "the open take was not closed interrupted"
 [ "$seq" = $((head + 3)) ] || fail "numbering: note at $seq, want $((head + 3))"
 [ "$(sb_state tb)" = "primary alone" ] || fail "the new primary says: $(sb_state tb)"
+# Clock continuity: the new primary serves session time through its
+# estimate of the old primary's clock, and says so (a non-zero own bound).
+grep -q "following the primary's clock" "$IT_DIR/standby.log" || fail "the standby never followed the clock"
+TUTTI_COORDINATOR=$BEP TUTTI_SERVER_KEY=$K/standby.pub "$B/tutti-peer" --seconds 2 \
+    > "$IT_DIR/peer.out" 2>&1 || fail "tutti-peer at the new primary: $(cat "$IT_DIR/peer.out")"
+bound=$(grep -m1 '^pong ' "$IT_DIR/peer.out" | cut -d' ' -f2)
+[ -n "$bound" ] && [ "$bound" -gt 0 ] ||
+    fail "the new primary's clock states no bound of its own: $(head -5 "$IT_DIR/peer.out")"
+it_log "the new primary serves the old one's session time, its own bound ${bound} ns"
 "$B/tutti" verify "$IT_DIR/b" >/dev/null || fail "the new primary's store does not verify"
 "$B/tutti" verify "$IT_DIR/a" >/dev/null || fail "the old primary's store does not verify"
 cp -r "$IT_DIR/a" "$IT_DIR/fork"   # for the diverged rejoin below

@@ -10,7 +10,7 @@
  * update and, every interval (default 200 ms), sends a clock ping and a
  * status request. One line per event, flushed at once:
  *   update SEQ               a record published on the updates socket
- *   pong                     a clock answer
+ *   pong ERR_NS              a clock answer, with the serving clock's own bound
  *   clock-error CODE TEXT    an Error on the clock socket
  *   status SEQ               a status reply (the coordinator's head)
  *   error CODE TEXT          an Error on the request socket
@@ -149,7 +149,7 @@ int main(int argc, char **argv)
             else if (e->body_case == TUTTI__ENVELOPE__BODY_UPDATE)
                 printf("update %llu\n", (unsigned long long)e->update->seq);
             else if (e->body_case == TUTTI__ENVELOPE__BODY_CLOCK_PONG)
-                printf("pong\n");
+                printf("pong %llu\n", (unsigned long long)e->clock_pong->server_error_ns);
             else if (e->body_case == TUTTI__ENVELOPE__BODY_STATUS_REPLY)
                 printf("status %llu\n", (unsigned long long)e->status_reply->last_seq);
             tt_wire_msg_clear(&m); /* heartbeats on the updates socket: not printed */
