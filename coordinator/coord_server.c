@@ -2066,7 +2066,7 @@ static void peer_tick(coord_server_t *s)
 }
 
 /* Asks the peer at ep for a hello: 1 when it answers as a serving
- * coordinator, 0 when it is a standby or does not answer in time. */
+ * coordinator, 2 when it is a standby, 0 when it does not answer in time. */
 static int peer_serving(coord_server_t *s, const char *ep)
 {
     char why[TT_WHY_LEN];
@@ -2087,7 +2087,9 @@ static int peer_serving(coord_server_t *s, const char *ep)
     env.hello = &h;
     int rc = tt_client_request(c, &env, &reply, PEER_PROBE_MS, why);
     int serving = rc == 0 && reply->body_case == TUTTI__ENVELOPE__BODY_HELLO_REPLY;
-    if (serving)
+    if (rc == TT_ERR_STANDBY)
+        serving = 2;
+    if (serving == 1)
         tt_diag_warn("the peer %s at %s is serving (its log at %llu): rejoining as its standby",
                      peer->name, ep, (unsigned long long)reply->hello_reply->last_seq);
     else
@@ -2097,6 +2099,63 @@ static int peer_serving(coord_server_t *s, const char *ep)
         tutti__envelope__free_unpacked(reply, NULL);
     tt_client_destroy(&c);
     return serving;
+}
+
+/* A primary restarting beside its standby first takes the records the
+ * standby holds beyond its own head: shipped before a local commit that
+ * the crash cut off (signed by this coordinator, checked like any record).
+ * Then the primary's log is the standby's again, and the pair goes on. */
+static int take_from_standby(coord_server_t *s, const char *ep, char *why)
+{
+    const tt_access_entry_t *peer = peer_entry(s, why);
+    if (!peer)
+        return TT_ERR_INVALID;
+    tt_client_t *c = tt_client_new(s->ctx, ep, peer->key_z85, s->keys, 0, why);
+    if (!c)
+        return TT_ERR_IO;
+    uint64_t took = 0, from = s->state.last_seq + 1;
+    int rc = 0;
+    for (;;) {
+        Tutti__Envelope env = TUTTI__ENVELOPE__INIT, *reply = NULL;
+        Tutti__FetchRequest fr = TUTTI__FETCH_REQUEST__INIT;
+        fr.from_seq = s->state.last_seq + 1;
+        env.body_case = TUTTI__ENVELOPE__BODY_FETCH;
+        env.fetch = &fr;
+        rc = tt_client_request(c, &env, &reply, PEER_PROBE_MS, why);
+        if (rc == 0 && reply->body_case != TUTTI__ENVELOPE__BODY_FETCH_REPLY)
+            rc = tt_fail(why, TT_ERR_PROTOCOL, "the standby answered a fetch with something else");
+        size_t n = rc == 0 ? reply->fetch_reply->n_records : 0;
+        for (size_t i = 0; i < n && rc == 0; i++) {
+            const ProtobufCBinaryData *b = &reply->fetch_reply->records[i];
+            tt_chain_keys_t keys = s->state.signers;
+            uint8_t hash[TT_HASH_LEN];
+            Tutti__Record *rec = NULL;
+            uint64_t seq = s->state.last_seq + 1;
+            rc = tt_chain_check_keys(b->data, b->len, seq, s->state.head_hash, &keys, hash, &rec,
+                                     why);
+            tt_bytes_t bytes = {b->data, b->len};
+            if (rc == 0)
+                rc = tt_store_append(s->store, seq, &bytes, 1, why);
+            if (rc == 0)
+                rc = tt_session_apply(&s->state, rec, hash, why);
+            if (rec)
+                tutti__record__free_unpacked(rec, NULL);
+            if (rc == 0)
+                took++;
+        }
+        if (reply)
+            tutti__envelope__free_unpacked(reply, NULL);
+        if (rc != 0 || n == 0)
+            break;
+    }
+    tt_client_destroy(&c);
+    if (rc == TT_ERR_TIMEOUT) /* gone since it answered: what it held stays with it */
+        rc = 0;
+    if (took)
+        tt_diag_warn("took records %llu..%llu from the standby %s: shipped to it before a local "
+                     "commit the stop cut off",
+                     (unsigned long long)from, (unsigned long long)s->state.last_seq, peer->name);
+    return rc;
 }
 
 /* Becomes the standby of the primary at ep: a replica of its log in our
@@ -2266,8 +2325,10 @@ static int standby_drain(coord_server_t *s, char *fatal)
                 tt_wire_msg_clear(&m);
                 return rc;
             }
-        } else if (body == TUTTI__ENVELOPE__BODY_STATUS) {
-            on_status(s, &m, who);
+        } else if (body == TUTTI__ENVELOPE__BODY_STATUS ||
+                   (who->role == TT_ROLE_COORDINATOR && body == TUTTI__ENVELOPE__BODY_FETCH)) {
+            /* status for anyone; its log for a restarting primary (take_from_standby) */
+            (body == TUTTI__ENVELOPE__BODY_STATUS ? on_status : on_fetch)(s, &m, who);
         } else if (who->role == TT_ROLE_COORDINATOR) {
             send_error(s, &m, TT_ERR_STANDBY, "this coordinator is a standby");
         } else if ((rc = may_take_over(s, why)) != 0) {
@@ -2400,7 +2461,8 @@ coord_server_t *coord_server_new(const coord_config_t *cfg, char *why)
     /* A primary given its peer rejoins as the standby of a peer that serves
      * (Binary Star: the one that serves stays serving). */
     const char *standby_of = cfg->standby_of;
-    if (!standby_of && cfg->peer && peer_serving(s, cfg->peer))
+    int peer_is = !standby_of && cfg->peer ? peer_serving(s, cfg->peer) : 0;
+    if (peer_is == 1)
         standby_of = cfg->peer;
     /* A room agent's replica (a pinned key, no signing.key) is not ours:
      * a signing key made over it would be a second authority for a copy of
@@ -2432,6 +2494,11 @@ coord_server_t *coord_server_new(const coord_config_t *cfg, char *why)
     }
     if (!standby_of && s->state.last_seq == 0 && write_genesis(s, why) != 0)
         goto fail;
+    if (peer_is == 2 && s->state.last_seq > 0 && take_from_standby(s, cfg->peer, sub) != 0) {
+        tt_fail(why, TT_ERR_CORRUPT, "taking the records the standby holds beyond this log: %s",
+                sub);
+        goto fail;
+    }
     if (!standby_of && close_interrupted_take(s, why) != 0)
         goto fail;
     load_rooms_expected(s);

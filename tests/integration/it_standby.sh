@@ -58,6 +58,18 @@ it_log "3 notes acknowledged, each already in the standby's store"
 out=$(tb note "to the standby" 2>&1) && fail "the standby took a write while its primary serves"
 echo "$out" | grep -qi "standby" || fail "unclear refusal from the standby: $out"
 
+# The primary restarted beside its standby (no takeover: nobody asked the
+# standby) takes back what the standby holds beyond its head and serves;
+# the pair syncs again.
+kill -9 "$APID"; wait "$APID" 2>/dev/null
+start_a 1b
+wait_state 20 ta "primary synced" || fail "the restarted primary did not sync again: $(sb_state ta)"
+[ "$(sb_state tb)" = "standby synced" ] || fail "the standby after the primary's restart: $(sb_state tb)"
+seq=$(ta note "after the restart" | sed -n 's/note recorded as \([0-9]*\)/\1/p')
+[ "$("$B/tutti" verify "$IT_DIR/b" --json | jq -r .last_seq)" -ge "$seq" ] ||
+    fail "note $seq after the primary's restart is not at the standby"
+it_log "the primary restarted beside its standby and synced again (note at $seq)"
+
 # A take open when the primary dies.
 ta cue add 1M1 >/dev/null || fail "cue add"
 ta tempo load 1M1 "$MAP" >/dev/null || fail "tempo load"
