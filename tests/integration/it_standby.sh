@@ -58,6 +58,21 @@ it_log "3 notes acknowledged, each already in the standby's store"
 out=$(tb note "to the standby" 2>&1) && fail "the standby took a write while its primary serves"
 echo "$out" | grep -qi "standby" || fail "unclear refusal from the standby: $out"
 
+# The standby frozen: the next write waits at most the ack timeout, then
+# the primary records that it runs alone and acknowledges; thawed and
+# caught up, a synced record makes writes wait again.
+kill -STOP "$BPID"
+t0=$(date +%s%N)
+seq=$(ta note "while the standby is frozen" | sed -n 's/note recorded as \([0-9]*\)/\1/p')
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+[ -n "$seq" ] || fail "no write acknowledged with the standby frozen"
+ta history --json --kind standby | jq -e -s 'any(.[]; .state=="alone")' >/dev/null ||
+    fail "no alone record"
+[ "$(sb_state ta)" = "primary alone" ] || fail "the primary says $(sb_state ta)"
+kill -CONT "$BPID"
+wait_state 20 ta "primary synced" || fail "not synced again after the thaw: $(sb_state ta)"
+it_log "standby frozen: the write took $ms ms, the primary ran alone; synced again after the thaw"
+
 # The primary restarted beside its standby (no takeover: nobody asked the
 # standby) takes back what the standby holds beyond its head and serves;
 # the pair syncs again.
