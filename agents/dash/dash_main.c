@@ -61,10 +61,10 @@ static void usage(FILE *out)
                  "\n");
     fprintf(out, "Options:\n");
     tt_conn_opts_usage(out, 0);
+    fprintf(out, "                        (--key: a contractor or operator key; an observer's\n"
+                 "                        with --read-only; an observer's bundle is read-only)\n");
     fputs(TT_CONFIG_HELP, out);
     fprintf(out,
-            "                        (--key: a contractor or operator key; an observer's\n"
-            "                        with --read-only; an observer's bundle is read-only)\n"
             "  --http HOST:PORT      where to serve (default 127.0.0.1:8080; PORT 0: any free\n"
             "                        port, printed at start)\n"
             "  --http-password FILE  the login password (first line); required unless HOST\n"

@@ -35,6 +35,13 @@ for p in tutti-coordinator tutti-agent tutti-dash; do
 done
 grep -q -- "--bundle FILE" "$IT_DIR/tutti-agent.help" || fail "tutti-agent --help lacks --bundle"
 
+# The man pages made from the help at build time (when help2man is there).
+if command -v help2man > /dev/null; then
+    for p in tutti tutti-coordinator tutti-agent tutti-dash; do
+        grep -q -- "config" "$B/../man/$p.1" 2>/dev/null || fail "no build/man/$p.1 from $p --help"
+    done
+fi
+
 # Connection flags after the command are the connection's.
 rc=0
 "$B/tutti" status --timeout-ms 0 > /dev/null 2> "$IT_DIR/late.err" || rc=$?
