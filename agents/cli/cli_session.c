@@ -232,8 +232,16 @@ static int access_append(const char *path, tt_role_t role, const char *name, con
     char *text = NULL;
     size_t len = 0;
     tt_access_t *a = NULL;
-    if (access_read(path, &text, &len, &a) != 0)
+    if (access(path, F_OK) != 0 && errno == ENOENT) { /* the first line of a new file */
+        char why[TT_WHY_LEN];
+        if (!(text = strdup("")) || !(a = tt_access_parse(text, 0, why))) {
+            free(text);
+            fprintf(stderr, "tutti: out of memory\n");
+            return 1;
+        }
+    } else if (access_read(path, &text, &len, &a) != 0) {
         return 1;
+    }
     const tt_access_entry_t *e = tt_access_find_name(a, name);
     const tt_access_entry_t *k = tt_access_find_key(a, key);
     int rc = 0;
