@@ -346,7 +346,9 @@ int main(int argc, char **argv)
         return 2;
     }
     if (!cfg.key_path || !cfg.access_path) {
-        fprintf(stderr, "tutti-coordinator: --key and --access are required (see --help)\n");
+        fprintf(
+            stderr,
+            "tutti-coordinator: --key and --access (or --config FILE) are required (see --help)\n");
         return 2;
     }
     tt_diag_init("tutti-coordinator", NULL);

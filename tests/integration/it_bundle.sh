@@ -68,6 +68,11 @@ it_wait_for 10 grep -q "note $seq from conductor: hello by bundle" "$IT_DIR/agen
 "$B/tutti" note "flags after the command" --bundle "$OP" > /dev/null || fail "--bundle after the command"
 it_log "room stage online from its bundle; note $seq written with the operator's bundle"
 
+# A config file for tutti: its relative bundle path is taken from the file's directory.
+printf '[tutti]\nbundle = sess/bundles/conductor.tutti\ntimeout-ms = 3000\n' > "$IT_DIR/op.ini"
+(cd / && "$B/tutti" --config "$IT_DIR/op.ini" status --json) | jq -e '.rooms[] | select(.name == "stage")' > /dev/null ||
+    fail "tutti --config with a bundle"
+
 "$B/tutti" access list --session "$S" --json > "$IT_DIR/list.json" || fail "access list"
 [ "$(jq -r 'select(.name == "stage") | .role' "$IT_DIR/list.json")" = room ] || fail "list: stage"
 [ "$(jq -r 'select(.name == "conductor") | .role' "$IT_DIR/list.json")" = operator ] || fail "list: conductor"
