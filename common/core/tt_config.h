@@ -81,6 +81,6 @@ void tt_config_argv_free(tt_config_argv_t *a);
 /* The help line every program prints for --config. */
 #define TT_CONFIG_HELP                                                                             \
     "  --config FILE         read flags from FILE, an INI file with one key per long\n"            \
-    "                        flag (data = DIR, jack = true); flags given here win\n"
+    "                        flag (data = DIR, quiet = true); flags given here win\n"
 
 #endif
