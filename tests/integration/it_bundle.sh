@@ -5,7 +5,8 @@
 # alone (a bundle readable by others is refused first), the operator's CLI
 # writes a note with --bundle (before and after the command), the room
 # appears online and hears the note, `access list` shows both, and `access
-# remove` + SIGHUP refuses the removed key. Config files: an unknown key is
+# remove` + SIGHUP refuses the removed key. tutti-dash from an observer's bundle
+# alone is read-only. Config files: an unknown key is
 # refused naming file and line, and a flag overrides the file.
 . "$(dirname "$0")/lib.sh"
 it_setup
@@ -25,6 +26,7 @@ done
 grep -q "tutti-agent --bundle stage.tutti" "$IT_DIR/invite.out" || fail "invite does not say how to start"
 grep -q "SIGHUP" "$IT_DIR/invite.out" || fail "invite does not say how to make a coordinator reread"
 "$B/tutti" invite conductor --role operator --session "$S" > /dev/null || fail "invite conductor"
+"$B/tutti" invite eve --role observer --session "$S" > /dev/null || fail "invite eve"
 before=$(cat "$S/access")
 "$B/tutti" invite stage --role observer --session "$S" > /dev/null 2> "$IT_DIR/dup.err" &&
     fail "a second stage was invited"
@@ -68,6 +70,14 @@ it_wait_for 10 grep -q "note $seq from conductor: hello by bundle" "$IT_DIR/agen
 "$B/tutti" note "flags after the command" --bundle "$OP" > /dev/null || fail "--bundle after the command"
 it_log "room stage online from its bundle; note $seq written with the operator's bundle"
 
+# The dashboard from an observer's bundle alone: connected as eve, read-only.
+it_spawn dash bash -c "cd '$IT_DIR/room' && exec '$B/tutti-dash' --bundle '$S/bundles/eve.tutti' \
+    --http 127.0.0.1:0 --http-port-file '$IT_DIR/dash.port'"
+it_wait_for 15 grep -q "connected to .* as eve (observer)" "$IT_DIR/dash.log" || fail "the dashboard did not connect"
+grep -q "read-only" "$IT_DIR/dash.log" || fail "an observer's bundle did not make the dashboard read-only"
+[ -d "$IT_DIR/room/tutti-dash" ] || fail "the dashboard's data is not ./tutti-dash"
+it_end "$IT_LAST_PID"
+
 # A config file for tutti: its relative bundle path is taken from the file's directory.
 printf '[tutti]\nbundle = sess/bundles/conductor.tutti\ntimeout-ms = 3000\n' > "$IT_DIR/op.ini"
 (cd / && "$B/tutti" --config "$IT_DIR/op.ini" status --json) | jq -e '.rooms[] | select(.name == "stage")' > /dev/null ||
@@ -76,7 +86,7 @@ printf '[tutti]\nbundle = sess/bundles/conductor.tutti\ntimeout-ms = 3000\n' > "
 "$B/tutti" access list --session "$S" --json > "$IT_DIR/list.json" || fail "access list"
 [ "$(jq -r 'select(.name == "stage") | .role' "$IT_DIR/list.json")" = room ] || fail "list: stage"
 [ "$(jq -r 'select(.name == "conductor") | .role' "$IT_DIR/list.json")" = operator ] || fail "list: conductor"
-[ "$(wc -l < "$IT_DIR/list.json")" -eq 2 ] || fail "list: $(cat "$IT_DIR/list.json")"
+[ "$(wc -l < "$IT_DIR/list.json")" -eq 3 ] || fail "list: $(cat "$IT_DIR/list.json")"
 
 "$B/tutti" access remove stage --session "$S" > /dev/null || fail "access remove"
 grep -q stage "$S/access" && fail "stage still in the access file"
