@@ -904,7 +904,7 @@ int main(int argc, char **argv)
     if (tt_conn_load(&conn, &tc, warn, why) != 0) {
         fprintf(stderr, "tutti-agent: %s\n", why);
         tt_conn_clear(&tc);
-        return tt_error_last() == TT_ERR_CRYPTO ? 3 : 1;
+        return 1; /* as an unreadable --key always was */
     }
     if (warn[0])
         fprintf(stderr, "tutti-agent: warning: %s\n", warn);
