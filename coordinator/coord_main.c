@@ -2,6 +2,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "coord_osc.h"
 #include "coord_server.h"
+#include "tt_config.h"
 #include "tt_diag.h"
 #include "tt_error.h"
 #include "tt_snapshot.h"
@@ -69,15 +70,18 @@ static long long number_arg(const char *name, long long min, long long max)
 static void usage(FILE *out)
 {
     fprintf(out,
-            "Usage: tutti-coordinator --key FILE.key --access FILE [options]\n"
+            "Usage: tutti-coordinator --config FILE [options]\n"
+            "       tutti-coordinator --key FILE.key --access FILE [options]\n"
             "\n"
             "The session's single authority: keeps the signed, hash-chained log in LMDB,\n"
             "answers requests from agents and the operator CLI over CURVE-encrypted\n"
             "ZeroMQ, and publishes every committed record to the room agents.\n"
             "\n"
-            "Options:\n"
+            "Options:\n" TT_CONFIG_HELP
+            "                        (tutti init writes one: coordinator.ini)\n"
             "  --data DIR            store directory (LMDB + signing.key), created if absent\n"
-            "                        (default: ./tutti-data)\n"
+            "                        (default: ./tutti-coordinator; a service:\n"
+            "                        /var/lib/tutti/coordinator)\n"
             "  --key FILE.key        the coordinator's CURVE certificate (tutti keygen)\n"
             "  --access FILE         access file: lines of 'ROLE NAME PUBLIC-KEY'; roles are\n"
             "                        operator, room, contractor, observer. SIGHUP rereads it.\n"
@@ -149,6 +153,9 @@ static void usage(FILE *out)
             "rejoin refused), 1 on other errors, 2 on bad usage.\n"
             "\n"
             "Example:\n"
+            "  tutti init scoring --coordinator tcp://studio.example.org:7700\n"
+            "  tutti-coordinator --config scoring/coordinator.ini\n"
+            "or by hand:\n"
             "  tutti keygen coordinator --dir keys\n"
             "  tutti-coordinator --data /var/lib/tutti --key keys/coordinator.key \\\n"
             "      --access /etc/tutti/access --bind tcp://0.0.0.0:7700\n");
@@ -157,7 +164,7 @@ static void usage(FILE *out)
 int main(int argc, char **argv)
 {
     coord_config_t cfg = {
-        .data_dir = "tutti-data",
+        .data_dir = "tutti-coordinator",
         .bind = "tcp://127.0.0.1:7700",
         .session_name = "session",
         .room_timeout_ms = 2200,
@@ -217,6 +224,18 @@ int main(int argc, char **argv)
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
+    /* --config FILE: its keys become flags before these (static: they stay
+     * reachable for the whole run, as argv's strings do). */
+    static const char *const paths[] = {"data", "key", "access", "endpoint-file", NULL};
+    static const tt_config_spec_t spec = {"tutti-coordinator", opts, NULL, paths, 0};
+    static tt_config_argv_t args;
+    char cwhy[TT_WHY_LEN];
+    if (tt_config_apply(&spec, argc, argv, &args, cwhy) != 0) {
+        fprintf(stderr, "tutti-coordinator: %s\n", cwhy);
+        return 2;
+    }
+    argc = args.argc;
+    argv = args.argv;
     int c;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
@@ -327,7 +346,9 @@ int main(int argc, char **argv)
         return 2;
     }
     if (!cfg.key_path || !cfg.access_path) {
-        fprintf(stderr, "tutti-coordinator: --key and --access are required (see --help)\n");
+        fprintf(
+            stderr,
+            "tutti-coordinator: --key and --access (or --config FILE) are required (see --help)\n");
         return 2;
     }
     tt_diag_init("tutti-coordinator", NULL);

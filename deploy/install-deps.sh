@@ -10,7 +10,7 @@ liblmdb-dev lmdb-utils libsodium-dev libjansson-dev libcmocka-dev
 clang jq curl
 libltc-dev libsndfile1-dev libjack-jackd2-dev jackd2 abcmidi
 libinih-dev libmicrohttpd-dev libsoxr-dev
-espeak-ng ableton-link-dev libasio-dev liblo-dev liblo-tools"
+espeak-ng ableton-link-dev libasio-dev liblo-dev liblo-tools help2man"
 
 missing=""
 for p in $PKGS; do

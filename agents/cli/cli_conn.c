@@ -17,26 +17,26 @@ int cli_conn_open(const tt_conn_opts_t *o, cli_conn_t *s)
 {
     memset(s, 0, sizeof *s);
     tt_conn_opts_t co = *o;
-    int resolved = tt_conn_opts_resolve(&co);
-    const char *endpoint = co.endpoint, *skey_path = co.server_key_path, *key_path = co.key_path;
-    if (resolved != 0) {
-        fprintf(stderr, "tutti: --server-key and --key (or TUTTI_SERVER_KEY, TUTTI_KEY) are "
-                        "required\n");
+    if (tt_conn_opts_resolve(&co) != 0) {
+        fprintf(stderr, "tutti: --bundle, or --server-key and --key (or TUTTI_BUNDLE, or "
+                        "TUTTI_SERVER_KEY and TUTTI_KEY) are required\n");
         return EXIT_USAGE;
     }
-    char why[TT_WHY_LEN];
-    char server_key[TT_Z85_KEY_LEN + 1];
-    if (tt_pubkey_load(skey_path, server_key, why) != 0) {
-        fprintf(stderr, "tutti: --server-key: %s\n", why);
+    char why[TT_WHY_LEN], warn[TT_WHY_LEN];
+    tt_conn_t conn;
+    int rc = tt_conn_load(&co, &conn, warn, why);
+    if (warn[0])
+        fprintf(stderr, "tutti: warning: %s\n", warn);
+    if (rc != 0) {
+        fprintf(stderr, "tutti: %s\n", why);
+        tt_conn_clear(&conn);
         return 1;
     }
-    s->keys = tt_keypair_load(key_path, why);
-    if (!s->keys) {
-        fprintf(stderr, "tutti: --key: %s\n", why);
-        return 1;
-    }
+    s->keys = conn.keys;
+    conn.keys = NULL; /* s owns them now */
     s->ctx = zmq_ctx_new();
-    s->client = tt_client_new(s->ctx, endpoint, server_key, s->keys, 0, why);
+    s->client = tt_client_new(s->ctx, conn.endpoint, conn.server_key, s->keys, 0, why);
+    tt_conn_clear(&conn);
     if (!s->client) {
         fprintf(stderr, "tutti: %s\n", why);
         return 1;

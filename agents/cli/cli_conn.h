@@ -7,6 +7,7 @@
 #define CLI_CONN_H
 
 #include "cli.h"
+#include "tt_bundle.h"
 #include "tt_client.h"
 #include "tt_keys.h"
 

@@ -10,6 +10,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include "cli_media.h"
+#include "tt_config.h"
 
 #include "agent_upload.h"
 #include "tt_bwf.h"
@@ -43,6 +44,14 @@
 #define EXIT_REFUSED 3
 #define PIECE (1 << 20)
 
+/* The connection flags, as every connecting command's help lists them. */
+static void conn_help(FILE *out)
+{
+    fprintf(out, "\nConnection options (before or after the command):\n");
+    tt_conn_opts_usage(out, 1);
+    fputs(TT_CONFIG_HELP, out);
+}
+
 static void usage(FILE *out)
 {
     fprintf(out, "Usage: tutti [connection options] media fetch CUE TAKE [--room R] [--input I]\n"
@@ -71,6 +80,7 @@ static void usage(FILE *out)
                  "\n"
                  "Example:\n"
                  "  tutti media fetch 1M1 3 --room london-strings --out takes/1M1-t3\n");
+    conn_help(out);
 }
 
 static int exit_for(int rc)
@@ -452,6 +462,7 @@ static void put_usage(FILE *out)
             "  tutti media put 1M1 strings.wav --kind prelay --rooms london-strings,overdub \\\n"
             "      --at 9\n",
             PUT_GIVE_UP_S);
+    conn_help(out);
 }
 
 typedef struct {
@@ -727,6 +738,7 @@ static void guide_usage(FILE *out)
             "\n"
             "Example:\n"
             "  tutti media guide 1M1 --take 3 --room stage --rooms overdub\n");
+    conn_help(out);
 }
 
 /* The offer to the upload service and its verdict. 0 or EXIT_*. */

@@ -6,17 +6,21 @@
  * The commands live in modules: cli_conn (the connection), cli_write
  * (requests that append a record), cli_read (status, history, cue list,
  * takes, report), cli_verify (offline checks), cli_tempo (the tempo map
- * shown, checked, exported and located), cli_ltc and cli_media.
+ * shown, checked, exported and located), cli_ltc, cli_media and
+ * cli_session (init, invite, access: the session directory, offline).
  */
 #define _POSIX_C_SOURCE 200809L
 #include "cli.h"
 #include "cli_ltc.h"
 #include "cli_media.h"
 #include "cli_read.h"
+#include "cli_session.h"
 #include "cli_takes.h"
 #include "cli_tempo.h"
 #include "cli_verify.h"
 #include "cli_write.h"
+#include "tt_access.h"
+#include "tt_config.h"
 #include "tt_error.h"
 #include "tt_keys.h"
 #include "tt_opts.h"
@@ -42,10 +46,12 @@ typedef struct {
 static int cmd_keygen(const tt_conn_opts_t *o, int argc, char **argv)
 {
     (void)o;
-    const char *dir = NULL, *name = NULL;
+    const char *dir = NULL, *name = NULL, *role = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--dir") == 0 && i + 1 < argc)
             dir = argv[++i];
+        else if (strcmp(argv[i], "--role") == 0 && i + 1 < argc)
+            role = argv[++i];
         else if (argv[i][0] != '-' && !name)
             name = argv[i];
         else {
@@ -54,7 +60,11 @@ static int cmd_keygen(const tt_conn_opts_t *o, int argc, char **argv)
         }
     }
     if (!name || !dir) {
-        fprintf(stderr, "usage: tutti keygen NAME --dir DIR\n");
+        fprintf(stderr, "usage: tutti keygen NAME --dir DIR [--role ROLE]\n");
+        return EXIT_USAGE;
+    }
+    if (role && tt_role_from_name(role) == TT_ROLE_NONE) {
+        fprintf(stderr, "tutti keygen: role '%s': operator, room, contractor or observer\n", role);
         return EXIT_USAGE;
     }
     char why[TT_WHY_LEN];
@@ -66,6 +76,9 @@ static int cmd_keygen(const tt_conn_opts_t *o, int argc, char **argv)
     }
     printf("%s/%s.key  (secret, mode 0600)\n%s/%s.pub  public key %s\n", dir, name, dir, name,
            kp->public_z85);
+    /* The line for the coordinator's access file (tutti access add does it). */
+    printf("access line: %-10s %-16s %s%s\n", role ? role : "ROLE", name, kp->public_z85,
+           role ? "" : "  (ROLE: operator, room, contractor or observer)");
     tt_keypair_destroy(&kp);
     return 0;
 }
@@ -90,10 +103,47 @@ static int cmd_media(const tt_conn_opts_t *o, int argc, char **argv)
 }
 
 static const cli_command_t commands[] = {
-    {"keygen", cmd_keygen, 0, "keygen NAME --dir DIR",
+    {"init", cli_session_init, 0,
+     "init SESSION [--dir DIR] [--coordinator EP[,EP]] [--data DIR] [--force]",
+     "make a session directory (default ./SESSION): the\n"
+     "coordinator's key (0600), coordinator.ini (for\n"
+     "tutti-coordinator --config; binds the first EP's\n"
+     "port, on every interface unless EP is loopback),\n"
+     "session.ini (the endpoints participants dial;\n"
+     "default " TT_OPTS_COORDINATOR_DEFAULT "), an empty access\n"
+     "file and bundles/. --data: the store (default\n"
+     "DIR/data). --force starts an existing one over: a\n"
+     "new key, an empty access file; old bundles stop\n"
+     "working",
+     "tutti init scoring --coordinator tcp://studio.example.org:7700"},
+    {"invite", cli_session_invite, 0,
+     "invite NAME --role ROLE [--session DIR] [--out FILE] [--coordinator EP[,EP]]",
+     "write NAME's bundle (default DIR/bundles/NAME.tutti,\n"
+     "mode 0600): a new key pair, the coordinator's public\n"
+     "key and endpoints, NAME and ROLE (operator, room,\n"
+     "contractor, observer), and add NAME's access line.\n"
+     "Refuses a NAME already there. DIR: --session, else\n"
+     "$TUTTI_SESSION, else the current directory.\n"
+     "--coordinator: what this one dials, if not the\n"
+     "session's. A running coordinator rereads the access\n"
+     "file on SIGHUP",
+     "tutti invite stage --role room --session scoring"},
+    {"access", cli_session_access, 0,
+     "access add ROLE NAME (KEY | --pub FILE.pub)\n"
+     "access remove NAME\n"
+     "access list [--json]\n"
+     "  (each with [--session DIR | --access FILE])",
+     "edit or print the access file (DIR/access, or\n"
+     "--access FILE), each edit checked as the coordinator\n"
+     "checks the file and replaced atomically; SIGHUP\n"
+     "makes a running coordinator read it again. --json:\n"
+     "one object per line (role, name, public_key)",
+     "tutti access remove stage --session scoring"},
+    {"keygen", cmd_keygen, 0, "keygen NAME --dir DIR [--role ROLE]",
      "write DIR/NAME.key (mode 0600) and DIR/NAME.pub,\n"
-     "czmq-compatible CURVE certificates",
-     "tutti keygen conductor --dir keys"},
+     "czmq-compatible CURVE certificates, and print the\n"
+     "access file's line for the key (ROLE in it)",
+     "tutti keygen conductor --dir keys --role operator"},
     {"note", cli_write_note, CLI_CONN | CLI_WRITE, "note TEXT",
      "append a session note (operator role)", "tutti note 'Bar 12-16 horns tacet'"},
     {"status", cli_read_status, CLI_CONN, "status [--json]",
@@ -265,7 +315,12 @@ static void usage(FILE *out)
     fprintf(out, "\n"
                  "Connection options (for commands that talk to the coordinator):\n");
     tt_conn_opts_usage(out, 1);
+    fputs(TT_CONFIG_HELP, out);
     fprintf(out, "  -h, --help            this text\n"
+                 "\n"
+                 "Connection options may also follow the command (tutti note TEXT --bundle\n"
+                 "me.tutti). A config file (--config) holds any of them as key = value,\n"
+                 "e.g. bundle = conductor.tutti; a flag given here wins over it.\n"
                  "\n"
                  "Exit status: 0 success, 1 failure, 2 bad usage, 3 refused (unknown key,\n"
                  "role not allowed) or verification failed.\n"
@@ -299,8 +354,9 @@ static void command_help(FILE *out, const cli_command_t *c)
                      "and sends it once more with the same idempotency key, and says\n"
                      "on stderr whether the first attempt had been recorded.\n");
     if (c->flags & CLI_CONN) {
-        fprintf(out, "\nConnection options:\n");
+        fprintf(out, "\nConnection options (before or after the command):\n");
         tt_conn_opts_usage(out, 1);
+        fputs(TT_CONFIG_HELP, out);
     }
     fprintf(out, "\nExit status: 0 success, 1 failure, 2 bad usage%s.\n",
             c->flags & CLI_CONN         ? ", 3 refused (unknown key, role not allowed)"
@@ -308,6 +364,45 @@ static void command_help(FILE *out, const cli_command_t *c)
                                         : "");
     if (c->example)
         fprintf(out, "\nExample:\n  %s\n", c->example);
+}
+
+/* Connection flags (and --config) after a connecting command's name are
+ * moved before it, so `tutti note TEXT --bundle me.tutti` reads as
+ * `tutti --bundle me.tutti note TEXT`. Only exact names, up to a "--":
+ * no subcommand has a flag of these names. argv is reordered in place. */
+static void hoist_conn_flags(int argc, char **argv, const struct option *opts)
+{
+    int i = 1;
+    while (i < argc && argv[i][0] == '-' && strcmp(argv[i], "--") != 0) { /* the global flags */
+        const char *name = argv[i] + 2, *eq = strchr(name, '=');
+        int takes = argv[i][1] == '-' && !eq && strcmp(name, "help") != 0;
+        i += 1 + (takes && i + 1 < argc);
+    }
+    if (i >= argc)
+        return;
+    const cli_command_t *cmd = find_command(argv[i]);
+    if (!cmd || !(cmd->flags & CLI_CONN))
+        return;
+    int at = i; /* where the command's name is */
+    for (int k = at + 1; k < argc && strcmp(argv[k], "--") != 0; k++) {
+        if (strncmp(argv[k], "--", 2) != 0)
+            continue;
+        const char *name = argv[k] + 2;
+        size_t n = strcspn(name, "=");
+        int known = n == 6 && !strncmp(name, "config", 6);
+        for (const struct option *o = opts; !known && o->name; o++)
+            known = o->has_arg == required_argument && strlen(o->name) == n &&
+                    !strncmp(o->name, name, n);
+        if (!known)
+            continue;
+        int width = (name[n] == '=' || k + 1 >= argc) ? 1 : 2;
+        char *moved[2] = {argv[k], width == 2 ? argv[k + 1] : NULL};
+        memmove(&argv[at + width], &argv[at], (size_t)(k - at) * sizeof *argv);
+        for (int w = 0; w < width; w++)
+            argv[at + w] = moved[w];
+        at += width;
+        k += width - 1;
+    }
 }
 
 int main(int argc, char **argv)
@@ -320,6 +415,18 @@ int main(int argc, char **argv)
         {0, 0, 0, 0},
     };
     char why[TT_WHY_LEN];
+    hoist_conn_flags(argc, argv, opts);
+    static const char *const paths[] = {"key", "server-key", "bundle", NULL};
+    const tt_config_spec_t spec = {"tutti", opts, NULL, paths, 1};
+    tt_config_argv_t cfg;
+    if (tt_config_apply(&spec, argc, argv, &cfg, why) != 0) {
+        fprintf(stderr, "tutti: %s\n", why);
+        tt_config_argv_free(&cfg);
+        return EXIT_USAGE;
+    }
+    argc = cfg.argc;
+    argv = cfg.argv;
+    int rc = 0;
     int c;
     /* '+': stop at the command; its own flags are parsed by the command. */
     while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
@@ -327,19 +434,25 @@ int main(int argc, char **argv)
         case TT_OPT_COORDINATOR:
         case TT_OPT_SERVER_KEY:
         case TT_OPT_KEY:
+        case TT_OPT_BUNDLE:
         case TT_OPT_TIMEOUT_MS:
             if (tt_conn_opts_set(&o, c, optarg, why) != 0) {
                 fprintf(stderr, "tutti: %s\n", why);
-                return EXIT_USAGE;
+                rc = EXIT_USAGE;
+                goto out;
             }
             break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return EXIT_USAGE;
+        case 'h': usage(stdout); goto out;
+        default:
+            usage(stderr);
+            rc = EXIT_USAGE;
+            goto out;
         }
     }
     if (optind >= argc) {
         usage(stderr);
-        return EXIT_USAGE;
+        rc = EXIT_USAGE;
+        goto out;
     }
     int sub_argc = argc - optind;
     char **sub_argv = argv + optind;
@@ -351,11 +464,15 @@ int main(int argc, char **argv)
                     command_help(stdout, cmd);
                 else
                     usage(stdout);
-                return 0;
+                goto out;
             }
     if (!cmd) {
         fprintf(stderr, "tutti: unknown command '%s' (see tutti --help)\n", sub_argv[0]);
-        return EXIT_USAGE;
+        rc = EXIT_USAGE;
+        goto out;
     }
-    return cmd->fn(&o, sub_argc, sub_argv);
+    rc = cmd->fn(&o, sub_argc, sub_argv);
+out:
+    tt_config_argv_free(&cfg);
+    return rc;
 }

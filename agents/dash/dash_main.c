@@ -10,8 +10,10 @@
 #include "dash_http.h"
 #include "dash_hub.h"
 #include "dash_state.h"
+#include "tt_bundle.h"
 #include "tt_chain.h"
 #include "tt_client.h"
+#include "tt_config.h"
 #include "tt_diag.h"
 #include "tt_error.h"
 #include "tt_keys.h"
@@ -51,33 +53,39 @@ static void on_stop(int sig)
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: tutti-dash --key FILE --server-key FILE [options]\n"
+    fprintf(out, "Usage: tutti-dash --bundle FILE.tutti [options]\n"
+                 "       tutti-dash --key FILE --server-key FILE [options]\n"
                  "\n"
                  "The music contractor's dashboard: rooms, players, takes, changes and the\n"
                  "session clock with breaks and overtime, live in a browser.\n"
                  "\n");
+    fprintf(out, "Options:\n");
     tt_conn_opts_usage(out, 0);
+    fprintf(out, "                        (--key: a contractor or operator key; an observer's\n"
+                 "                        with --read-only; an observer's bundle is read-only)\n");
+    fputs(TT_CONFIG_HELP, out);
     fprintf(out,
-            "                        (--key: a contractor or operator key; an observer's\n"
-            "                        with --read-only)\n"
             "  --http HOST:PORT      where to serve (default 127.0.0.1:8080; PORT 0: any free\n"
             "                        port, printed at start)\n"
-            "  --password-file FILE  the login password (first line); required unless HOST\n"
-            "                        is a loopback address\n"
+            "  --http-password FILE  the login password (first line); required unless HOST\n"
+            "                        is a loopback address (also --password-file)\n"
             "  --read-only           show everything, change nothing (observer key)\n"
             "  --rules FILE          an extra session-rules file offered beside the presets\n"
             "                        (afm-film-la, afm-sound, mu-london, video-game)\n"
             "  --tz ZONE             the session's time zone for the page and the report, an\n"
             "                        IANA name such as Europe/London (default: this\n"
             "                        machine's zone)\n"
-            "  --data DIR            replica store (default tutti-dash-data)\n"
-            "  --port-file FILE      write the HTTP port there once serving\n"
+            "  --data DIR            replica store (default ./tutti-dash; a service:\n"
+            "                        /var/lib/tutti/dash)\n"
+            "  --http-port-file FILE write the HTTP port there once serving (also\n"
+            "                        --port-file)\n"
             "  --idle-timeout S      close a browser connection silent for S seconds\n"
             "                        (default 15; live views send every 5 s)\n"
-            "  --quiet               warnings and errors only\n"
-            "  --help                this text\n"
+            "  --quiet               log warnings and errors only\n"
+            "  -h, --help            this text\n"
             "\n"
             "Example:\n"
+            "  tutti-dash --bundle contractor.tutti --tz America/Los_Angeles\n"
             "  tutti-dash --key keys/contractor.key --server-key keys/coordinator.pub \\\n"
             "      --tz America/Los_Angeles\n"
             "  # then open http://127.0.0.1:8080/\n");
@@ -238,30 +246,47 @@ int main(int argc, char **argv)
 {
     tt_conn_opts_t conn = {0};
     const char *http = "127.0.0.1:8080", *password_file = NULL, *rules_file = NULL;
-    const char *data = "tutti-dash-data", *port_file = NULL, *zone = NULL;
+    const char *data = "tutti-dash", *port_file = NULL, *zone = NULL;
     int read_only = 0, quiet = 0;
     long idle_s = DASH_IDLE_TIMEOUT_S;
     enum { O_HTTP = 1, O_PWFILE, O_RO, O_RULES, O_DATA, O_PORTFILE, O_IDLE, O_QUIET, O_TZ };
     static const struct option opts[] = {
         TT_CONN_OPTIONS,
         {"http", required_argument, 0, O_HTTP},
-        {"password-file", required_argument, 0, O_PWFILE},
+        {"http-password", required_argument, 0, O_PWFILE},
+        {"password-file", required_argument, 0, O_PWFILE}, /* the older name */
         {"read-only", no_argument, 0, O_RO},
         {"rules", required_argument, 0, O_RULES},
         {"data", required_argument, 0, O_DATA},
-        {"port-file", required_argument, 0, O_PORTFILE},
+        {"http-port-file", required_argument, 0, O_PORTFILE},
+        {"port-file", required_argument, 0, O_PORTFILE}, /* the older name */
         {"idle-timeout", required_argument, 0, O_IDLE},
         {"quiet", no_argument, 0, O_QUIET},
         {"tz", required_argument, 0, O_TZ},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
+    /* --config FILE: its keys become flags before these (static: they stay
+     * reachable for the whole run, as argv's strings do). */
+    static const char *const paths[] = {"key",           "server-key", "bundle", "http-password",
+                                        "password-file", "rules",      "data",   "http-port-file",
+                                        "port-file",     NULL};
+    static const tt_config_spec_t spec = {"tutti-dash", opts, NULL, paths, 0};
+    static tt_config_argv_t args;
+    char cwhy[TT_WHY_LEN];
+    if (tt_config_apply(&spec, argc, argv, &args, cwhy) != 0) {
+        fprintf(stderr, "tutti-dash: %s\n", cwhy);
+        return 2;
+    }
+    argc = args.argc;
+    argv = args.argv;
     int c;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case TT_OPT_COORDINATOR:
         case TT_OPT_SERVER_KEY:
-        case TT_OPT_KEY: tt_conn_opts_set(&conn, c, optarg, NULL); break;
+        case TT_OPT_KEY:
+        case TT_OPT_BUNDLE: tt_conn_opts_set(&conn, c, optarg, NULL); break;
         case O_HTTP: http = optarg; break;
         case O_PWFILE: password_file = optarg; break;
         case O_RO: read_only = 1; break;
@@ -285,7 +310,8 @@ int main(int argc, char **argv)
         return 2;
     }
     if (tt_conn_opts_resolve(&conn) != 0) {
-        fprintf(stderr, "tutti-dash: --key and --server-key are required (see --help)\n");
+        fprintf(stderr,
+                "tutti-dash: --bundle, or --key and --server-key are required (see --help)\n");
         return 2;
     }
     char host[64];
@@ -297,7 +323,7 @@ int main(int argc, char **argv)
     if (!tt_web_is_loopback(host) && !password_file) {
         fprintf(stderr,
                 "tutti-dash: serving on %s (beyond this machine) needs "
-                "--password-file\n",
+                "--http-password\n",
                 host);
         return 2;
     }
@@ -312,7 +338,7 @@ int main(int argc, char **argv)
 
     char *password = NULL;
     if (password_file && tt_web_password_read(password_file, &password, why) != 0) {
-        tt_diag_error("--password-file: %s", why);
+        tt_diag_error("--http-password: %s", why);
         return 1;
     }
     const tt_rules_t *presets[MAX_PRESETS];
@@ -330,17 +356,29 @@ int main(int argc, char **argv)
         if (!rules_file || strcmp(tt_rules_preset_at(i)->id, custom.id) != 0)
             presets[n_presets++] = tt_rules_preset_at(i);
 
-    char server_key[TT_Z85_KEY_LEN + 1];
-    if (tt_pubkey_load(conn.server_key_path, server_key, why) != 0) {
-        tt_diag_error("--server-key: %s", why);
+    char warn[TT_WHY_LEN];
+    tt_conn_t tc; /* lives to the end: the endpoint may point into its bundle */
+    if (tt_conn_load(&conn, &tc, warn, why) != 0) {
+        tt_diag_error("%s", why);
+        tt_conn_clear(&tc);
         tt_web_password_free(&password);
         return 1;
     }
-    tt_keypair_t *keys = tt_keypair_load(conn.key_path, why);
-    tt_store_t *store = keys ? tt_store_open(data, 0, 0, why) : NULL;
-    if (!keys || !store) {
-        tt_diag_error("%s%s", keys ? "" : "--key: ", why);
+    if (warn[0])
+        tt_diag_warn("%s", warn);
+    if (tc.bundle && tc.bundle->role == TT_ROLE_OBSERVER && !read_only) {
+        tt_diag_info("--bundle %s is an observer's: read-only", conn.bundle_path);
+        read_only = 1;
+    }
+    const char *server_key = tc.server_key;
+    conn.endpoint = tc.endpoint;
+    tt_keypair_t *keys = tc.keys; /* owned here from now on */
+    tc.keys = NULL;
+    tt_store_t *store = tt_store_open(data, 0, 0, why);
+    if (!store) {
+        tt_diag_error("%s", why);
         tt_keypair_destroy(&keys);
+        tt_conn_clear(&tc);
         tt_web_password_free(&password);
         return 1;
     }
@@ -474,5 +512,6 @@ out:
     tt_store_destroy(&store);
     tt_keypair_destroy(&keys);
     tt_web_password_free(&password);
+    tt_conn_clear(&tc);
     return exit_code;
 }

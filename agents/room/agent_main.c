@@ -12,7 +12,9 @@
 #include "agent_prelay.h"
 #include "agent_render.h"
 #include "agent_upload.h"
+#include "tt_bundle.h"
 #include "tt_clock_client.h"
+#include "tt_config.h"
 #include "tt_diag.h"
 #include "tt_error.h"
 #include "tt_file.h"
@@ -44,17 +46,21 @@ static void on_stop(int sig)
 
 static void usage(FILE *out)
 {
-    fprintf(out, "Usage: tutti-agent --room NAME --key FILE.key --server-key FILE.pub [options]\n"
+    fprintf(out, "Usage: tutti-agent --bundle FILE.tutti [options]\n"
+                 "       tutti-agent --room NAME --key FILE.key --server-key FILE.pub [options]\n"
                  "\n"
                  "The room agent: keeps a verified replica of the coordinator's session log in\n"
                  "its own LMDB store, resumes from its last sequence after any restart, and\n"
                  "reports its presence with heartbeats.\n"
                  "\n"
                  "Options:\n"
-                 "  --room NAME           this room's name in the access file (required)\n");
+                 "  --room NAME           this room's name in the access file (required without\n"
+                 "                        --bundle; with one, the bundle's name)\n");
     tt_conn_opts_usage(out, 0);
+    fputs(TT_CONFIG_HELP, out);
     fprintf(out,
-            "  --data DIR            replica store (default: ./tutti-agent-ROOM)\n"
+            "  --data DIR            replica store (default: ./tutti-ROOM; a service:\n"
+            "                        /var/lib/tutti/ROOM)\n"
             "  --updates EP          updates endpoint override (default: learned from the\n"
             "                        coordinator; use when a relay or NAT sits in between)\n"
             "  --clock EP            clock service endpoint override (default: learned)\n"
@@ -189,6 +195,7 @@ static void usage(FILE *out)
             "bad usage.\n"
             "\n"
             "Example:\n"
+            "  tutti-agent --bundle stage.tutti     (from tutti invite stage --role room)\n"
             "  tutti-agent --room stage --coordinator tcp://10.0.0.5:7700 \\\n"
             "      --server-key keys/coordinator.pub --key keys/stage.key --data "
             "/var/lib/tutti-stage\n",
@@ -687,13 +694,30 @@ int main(int argc, char **argv)
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
+    /* --config FILE: its keys become flags before these (static: they stay
+     * reachable for the whole run, as argv's strings do). */
+    static const char *const repeatable[] = {"click", "midi", "osc", "capture-input", NULL};
+    static const char *const paths[] = {
+        "data",           "key",           "server-key", "bundle",       "players",
+        "click-wav",      "click-samples", "capture",    "capture-from", "http-password",
+        "http-port-file", "clock-trace",   NULL};
+    static const tt_config_spec_t spec = {"tutti-agent", opts, repeatable, paths, 0};
+    static tt_config_argv_t args;
+    char cwhy[TT_WHY_LEN];
+    if (tt_config_apply(&spec, argc, argv, &args, cwhy) != 0) {
+        fprintf(stderr, "tutti-agent: %s\n", cwhy);
+        return 2;
+    }
+    argc = args.argc;
+    argv = args.argv;
     int c;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case O_ROOM: room = optarg; break;
         case TT_OPT_COORDINATOR:
         case TT_OPT_SERVER_KEY:
-        case TT_OPT_KEY: tt_conn_opts_set(&conn, c, optarg, NULL); break;
+        case TT_OPT_KEY:
+        case TT_OPT_BUNDLE: tt_conn_opts_set(&conn, c, optarg, NULL); break;
         case O_DATA: data = optarg; break;
         case O_UPDATES: updates = optarg; break;
         case O_MAP:
@@ -870,34 +894,48 @@ int main(int argc, char **argv)
                 http_host);
         return 2;
     }
-    if (tt_conn_opts_resolve(&conn) != 0 || !room) {
-        fprintf(stderr, "tutti-agent: --room, --key and --server-key are required (see --help)\n");
+    if (tt_conn_opts_resolve(&conn) != 0 || (!room && !conn.bundle_path)) {
+        fprintf(stderr, "tutti-agent: --bundle, or --room, --key and --server-key are required "
+                        "(see --help)\n");
         return 2;
     }
-    const char *endpoint = conn.endpoint;
+    char why[TT_WHY_LEN], warn[TT_WHY_LEN];
+    tt_conn_t tc; /* lives to the end: endpoint may point into its bundle */
+    if (tt_conn_load(&conn, &tc, warn, why) != 0) {
+        fprintf(stderr, "tutti-agent: %s\n", why);
+        tt_conn_clear(&tc);
+        return 1; /* as an unreadable --key always was */
+    }
+    if (warn[0])
+        fprintf(stderr, "tutti-agent: warning: %s\n", warn);
+    if (tc.bundle && tc.bundle->role != TT_ROLE_ROOM) {
+        fprintf(stderr, "tutti-agent: --bundle %s is %s's, a%s %s, not a room's\n",
+                conn.bundle_path, tc.bundle->name,
+                tc.bundle->role == TT_ROLE_OPERATOR || tc.bundle->role == TT_ROLE_OBSERVER ? "n"
+                                                                                           : "",
+                tt_role_name(tc.bundle->role));
+        tt_conn_clear(&tc);
+        return 2;
+    }
+    if (!room)
+        room = tc.bundle->name;
+    const char *endpoint = tc.endpoint;
     char default_data[256];
     if (!data) {
-        snprintf(default_data, sizeof default_data, "tutti-agent-%s", room);
+        snprintf(default_data, sizeof default_data, "tutti-%s", room);
         data = default_data;
     }
     tt_diag_init("tutti-agent", room);
     tt_diag_set_quiet(quiet);
 
-    char why[TT_WHY_LEN];
-    char server_key[TT_Z85_KEY_LEN + 1];
-    if (tt_pubkey_load(conn.server_key_path, server_key, why) != 0) {
-        tt_diag_error("--server-key: %s", why);
-        return 1;
-    }
+    const char *server_key = tc.server_key;
+    tt_keypair_t *keys = tc.keys; /* owned here from now on */
+    tc.keys = NULL;
     char *password = NULL;
     if (http_password && tt_web_password_read(http_password, &password, why) != 0) {
         tt_diag_error("--http-password: %s", why);
-        return 1;
-    }
-    tt_keypair_t *keys = tt_keypair_load(conn.key_path, why);
-    if (!keys) {
-        tt_diag_error("--key: %s", why);
-        tt_web_password_free(&password);
+        tt_keypair_destroy(&keys);
+        tt_conn_clear(&tc);
         return 1;
     }
     tt_store_t *store = tt_store_open(data, 0, (size_t)map_mb, why);
@@ -906,6 +944,7 @@ int main(int argc, char **argv)
         tt_diag_error("%s", why);
         tt_keypair_destroy(&keys);
         tt_web_password_free(&password);
+        tt_conn_clear(&tc);
         return rc == TT_ERR_CORRUPT ? 3 : 1;
     }
     struct sigaction sa;
@@ -1223,5 +1262,6 @@ out:
     tt_store_destroy(&store);
     tt_keypair_destroy(&keys);
     tt_web_password_free(&password);
+    tt_conn_clear(&tc);
     return exit_code;
 }

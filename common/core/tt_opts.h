@@ -10,6 +10,9 @@
  *   --server-key FILE   $TUTTI_SERVER_KEY    (required)
  *   --key FILE.key      $TUTTI_KEY           (required)
  *   --timeout-ms N                           5000 (programs that wait on replies)
+ *   --bundle FILE       $TUTTI_BUNDLE        a session bundle (tt_bundle.h): the
+ *                                            endpoint and both keys in one file; the
+ *                                            three flags above, when given, win over it
  */
 #ifndef TT_OPTS_H
 #define TT_OPTS_H
@@ -38,6 +41,7 @@ typedef struct {
     const char *server_key_path; /* --server-key */
     const char *key_path;        /* --key */
     long timeout_ms;             /* --timeout-ms */
+    const char *bundle_path;     /* --bundle */
 } tt_conn_opts_t;
 
 /* getopt_long values of the connection flags, clear of any short option. */
@@ -46,6 +50,7 @@ enum {
     TT_OPT_SERVER_KEY,
     TT_OPT_KEY,
     TT_OPT_TIMEOUT_MS,
+    TT_OPT_BUNDLE,
 };
 
 /* Entries for a program's struct option table. */
@@ -53,7 +58,8 @@ enum {
 #define TT_CONN_OPTIONS                                           \
     {"coordinator", required_argument, 0, TT_OPT_COORDINATOR},    \
     {"server-key", required_argument, 0, TT_OPT_SERVER_KEY},      \
-    {"key", required_argument, 0, TT_OPT_KEY}
+    {"key", required_argument, 0, TT_OPT_KEY},                    \
+    {"bundle", required_argument, 0, TT_OPT_BUNDLE}
 #define TT_CONN_OPTION_TIMEOUT {"timeout-ms", required_argument, 0, TT_OPT_TIMEOUT_MS}
 /* clang-format on */
 
@@ -64,7 +70,10 @@ int tt_conn_opts_set(tt_conn_opts_t *o, int code, const char *arg, char *why);
 
 /* Fills what was not given from the environment and the defaults. 0, or
  * TT_ERR_INVALID when --server-key or --key is still unknown (the caller
- * says which flags it requires). */
+ * says which flags it requires). With a bundle (--bundle or $TUTTI_BUNDLE)
+ * it is 0 and the endpoint and key paths stay as the flags gave them (NULL
+ * when not given): tt_conn_load takes the rest from the bundle, not from
+ * $TUTTI_COORDINATOR, $TUTTI_SERVER_KEY or $TUTTI_KEY. */
 int tt_conn_opts_resolve(tt_conn_opts_t *o);
 
 /* Prints the help block (with --timeout-ms when with_timeout) to out:
@@ -77,7 +86,10 @@ void tt_conn_opts_usage(FILE *out, int with_timeout);
     "                        default " TT_OPTS_COORDINATOR_DEFAULT ")\n"                           \
     "  --server-key FILE     coordinator's public certificate ($TUTTI_SERVER_KEY)\n"               \
     "  --key FILE.key        your certificate, listed in the coordinator's access\n"               \
-    "                        file ($TUTTI_KEY)\n"
+    "                        file ($TUTTI_KEY)\n"                                                  \
+    "  --bundle FILE         a session bundle from tutti invite: endpoint, your key\n"             \
+    "                        and the coordinator's in one file (mode 0600;\n"                      \
+    "                        $TUTTI_BUNDLE); the three flags above override it\n"
 #define TT_CONN_OPTS_HELP_TIMEOUT                                                                  \
     "  --timeout-ms N        how long to wait for each reply (default 5000)\n"
 
