@@ -10,7 +10,8 @@ liblmdb-dev lmdb-utils libsodium-dev libjansson-dev libcmocka-dev
 clang jq curl
 libltc-dev libsndfile1-dev libjack-jackd2-dev jackd2 abcmidi
 libinih-dev libmicrohttpd-dev libsoxr-dev
-espeak-ng ableton-link-dev libasio-dev liblo-dev liblo-tools help2man"
+espeak-ng ableton-link-dev libasio-dev liblo-dev liblo-tools help2man
+dpkg-dev lintian mmdebstrap debootstrap iproute2"
 
 missing=""
 for p in $PKGS; do
