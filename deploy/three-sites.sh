@@ -32,7 +32,8 @@
 # Needs root (namespaces), ip (iproute2), jq, b2sum, and tutti-netsim (a
 # test tool, not in the package: --netsim PATH, default `tutti-netsim` on
 # PATH or build/bin/tutti-netsim). Everything it makes (namespaces, veths,
-# processes by PID, its work folder, a /proc it mounted) is removed at exit.
+# processes by PID, its work folder, a /proc it mounted, and with --units
+# what it wrote in /etc/tutti and /var/lib/tutti) is removed at exit.
 # Bounded: every wait has a limit; about 40 s in all.
 #
 # Usage: deploy/three-sites.sh [--root DIR] [--units] [--netsim PATH] [--keep]
@@ -76,7 +77,7 @@ W=$(mktemp -d "$ROOT/tmp/tutti-3sites.XXXXXX") || die "mktemp"
 P=${W#"$ROOT"}
 tag=$$
 NS_A=tt3a$tag NS_B=tt3b$tag NS_C=tt3c$tag
-PIDS=() NSS=() MOUNTED=""
+PIDS=() NSS=() MOUNTED="" MADE=()
 cleanup() {
     local rc=$? p
     for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
@@ -87,6 +88,7 @@ cleanup() {
     done
     for n in "${NSS[@]}"; do ip netns del "$n" 2>/dev/null; done
     [ -n "$MOUNTED" ] && umount "$MOUNTED"
+    [ $KEEP = 1 ] || for p in "${MADE[@]}"; do rm -rf "$p"; done
     if [ $rc -ne 0 ]; then
         for f in "$W"/*.log; do [ -f "$f" ] && { echo "----- $f"; tail -20 "$f"; }; done
     fi
@@ -163,11 +165,22 @@ if [ $UNITS = 1 ]; then
     step "configuration in $ROOT/etc/tutti, as an administrator writes it"
     E=$ROOT/etc/tutti
     [ -d "$E" ] || die "$E missing: the package's postinst makes it"
+    for d in coordinator agent-stage agent-overdub; do
+        [ ! -e "$ROOT/var/lib/tutti/$d" ] || die "$ROOT/var/lib/tutti/$d exists: not overwriting a session"
+        MADE+=("$ROOT/var/lib/tutti/$d")
+    done
+    for f in coordinator.key coordinator.pub stage.key overdub.key access coordinator.env \
+        agent-stage.env agent-overdub.env overdub-in.wav; do
+        [ ! -e "$E/$f" ] || die "$E/$f exists: not overwriting a configuration"
+        MADE+=("$E/$f")
+    done
     cp "$W/keys/coordinator.key" "$W/keys/coordinator.pub" "$W/keys/stage.key" \
         "$W/keys/overdub.key" "$W/access" "$E/" || die "copy keys"
-    chroot "$ROOT" chgrp tutti /etc/tutti/coordinator.key /etc/tutti/stage.key \
-        /etc/tutti/overdub.key /etc/tutti/access || die "chgrp tutti"
-    chmod 0640 "$E"/*.key "$E/access"
+    # The programs refuse a secret key others can read: each is tutti's, 0600.
+    chroot "$ROOT" chown tutti:tutti /etc/tutti/coordinator.key /etc/tutti/stage.key \
+        /etc/tutti/overdub.key || die "chown tutti"
+    chmod 0600 "$E"/*.key
+    chroot "$ROOT" chgrp tutti /etc/tutti/access && chmod 0640 "$E/access" || die "access file"
     cat > "$E/coordinator.env" <<EOF
 TUTTI_COORDINATOR_ARGS=--key /etc/tutti/coordinator.key --access /etc/tutti/access --bind tcp://0.0.0.0:7700 --pub-bind tcp://0.0.0.0:7701 --clock-bind tcp://0.0.0.0:7702 --upload-bind tcp://0.0.0.0:7703 --session three-sites
 EOF
