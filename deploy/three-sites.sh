@@ -13,7 +13,7 @@
 # ones: from PATH, or with --root DIR the ones installed in the Debian root
 # DIR (each run as `chroot DIR ...` inside its site's namespace).
 #
-# What it shows: both rooms lock to the coordinator's clock across the WAN,
+# What it shows: the contractor's dashboard at site A; both rooms lock to the coordinator's clock across the WAN,
 # a cue is rolled, the overdub room records the take from its input (here
 # a click-track WAV played in as its microphone, --capture-from) and keeps
 # recording through its link outage, the file uploads by itself once the
@@ -29,7 +29,8 @@
 # StateDirectory made, and run as its User= (chroot --userspec). The
 # configuration goes to DIR/etc/tutti as an administrator would write it.
 #
-# Needs root (namespaces), ip (iproute2), jq, b2sum, and tutti-netsim (a
+# Needs root (namespaces), ip (iproute2), jq, b2sum (curl to read the
+# dashboard, where it is installed), and tutti-netsim (a
 # test tool, not in the package: --netsim PATH, default `tutti-netsim` on
 # PATH or build/bin/tutti-netsim). Everything it makes (namespaces, veths,
 # processes by PID, its work folder, a /proc it mounted, and with --units
@@ -136,13 +137,14 @@ say "site A 10.201.1.1 <-> site B 10.201.1.2, site A 10.201.2.1 <-> site C 10.20
 
 step "keys and the access file (site A); each site gets its key and the coordinator's public key"
 K=$P/keys
-for k in coordinator conductor stage overdub; do
+for k in coordinator conductor contractor stage overdub; do
     "${INROOT[@]}" tutti keygen "$k" --dir "$K" >/dev/null || die "keygen $k"
 done
 pub() { sed -n 's/^ *public-key = "\(.*\)"/\1/p' "$W/keys/$1.pub"; }
 cat > "$W/access" <<ACCESS
 # role   name       public key
 operator conductor  $(pub conductor)
+contractor contractor $(pub contractor)
 room     stage      $(pub stage)
 room     overdub    $(pub overdub)
 ACCESS
@@ -165,20 +167,20 @@ if [ $UNITS = 1 ]; then
     step "configuration in $ROOT/etc/tutti, as an administrator writes it"
     E=$ROOT/etc/tutti
     [ -d "$E" ] || die "$E missing: the package's postinst makes it"
-    for d in coordinator agent-stage agent-overdub; do
+    for d in coordinator agent-stage agent-overdub dash; do
         [ ! -e "$ROOT/var/lib/tutti/$d" ] || die "$ROOT/var/lib/tutti/$d exists: not overwriting a session"
         MADE+=("$ROOT/var/lib/tutti/$d")
     done
-    for f in coordinator.key coordinator.pub stage.key overdub.key access coordinator.env \
-        agent-stage.env agent-overdub.env overdub-in.wav; do
+    for f in coordinator.key coordinator.pub contractor.key stage.key overdub.key access \
+        coordinator.env agent-stage.env agent-overdub.env dash.env overdub-in.wav; do
         [ ! -e "$E/$f" ] || die "$E/$f exists: not overwriting a configuration"
         MADE+=("$E/$f")
     done
-    cp "$W/keys/coordinator.key" "$W/keys/coordinator.pub" "$W/keys/stage.key" \
-        "$W/keys/overdub.key" "$W/access" "$E/" || die "copy keys"
+    cp "$W/keys/coordinator.key" "$W/keys/coordinator.pub" "$W/keys/contractor.key" \
+        "$W/keys/stage.key" "$W/keys/overdub.key" "$W/access" "$E/" || die "copy keys"
     # The programs refuse a secret key others can read: each is tutti's, 0600.
-    chroot "$ROOT" chown tutti:tutti /etc/tutti/coordinator.key /etc/tutti/stage.key \
-        /etc/tutti/overdub.key || die "chown tutti"
+    chroot "$ROOT" chown tutti:tutti /etc/tutti/coordinator.key /etc/tutti/contractor.key \
+        /etc/tutti/stage.key /etc/tutti/overdub.key || die "chown tutti"
     chmod 0600 "$E"/*.key
     chroot "$ROOT" chgrp tutti /etc/tutti/access && chmod 0640 "$E/access" || die "access file"
     cat > "$E/coordinator.env" <<EOF
@@ -194,6 +196,11 @@ TUTTI_KEY=/etc/tutti/$r.key
 TUTTI_AGENT_ARGS=--updates tcp://127.0.0.1:7701 --clock tcp://127.0.0.1:7702 $extra
 EOF
     done
+    cat > "$E/dash.env" <<EOF
+TUTTI_COORDINATOR=tcp://127.0.0.1:7700
+TUTTI_SERVER_KEY=/etc/tutti/coordinator.pub
+TUTTI_DASH_ARGS=--key /etc/tutti/contractor.key --http 127.0.0.1:8080
+EOF
     # Not in /tmp: the unit's PrivateTmp hides the host's /tmp from it.
     install -m 0644 "$W/overdub-in.wav" "$E/overdub-in.wav"
     head -50 "$E"/*.env
@@ -255,6 +262,17 @@ op() { ip netns exec "$NS_A" "${INROOT[@]}" env TUTTI_COORDINATOR="$TUTTI_COORDI
 wait_for 15 op status || die "the coordinator did not answer"
 say "coordinator answers at $TUTTI_COORDINATOR in site A"
 
+say "the contractor's dashboard at site A: http://127.0.0.1:8080/ (in site A)"
+if [ $UNITS = 1 ]; then
+    start_unit "$NS_A" tutti-dash.service
+else
+    spawn dash "$NS_A" "${INROOT[@]}" env TUTTI_COORDINATOR="$TUTTI_COORDINATOR" \
+        TUTTI_SERVER_KEY="$TUTTI_SERVER_KEY" tutti-dash --key "$K/contractor.key" \
+        --data "$P/dash" --http 127.0.0.1:8080
+fi
+DASH=()
+command -v curl >/dev/null && DASH=(ip netns exec "$NS_A" curl -sf http://127.0.0.1:8080/api/state)
+
 step "the WAN: a tutti-netsim on each remote site's loopback, to site A"
 # wan SITE SUBNET DELAY JITTER: ports 7700-7703 on the site's 127.0.0.1 reach A.
 wan() {
@@ -311,6 +329,15 @@ rec=$(media)
 echo "$rec" | jq .
 file=$(echo "$rec" | jq -r .file) hash=$(echo "$rec" | jq -r .hash)
 grep -h "clock: " "$W"/*overdub*.log | grep -v "using\|trim" | sed 's/^/  overdub: /' | tail -4
+
+if [ ${#DASH[@]} -gt 0 ]; then
+    dash_take() { "${DASH[@]}" | jq -e '.cues[] | select(.name == "1M1") | .takes[]
+        | select(.take == 1 and (.media | contains("overdub")))'; }
+    wait_for 10 dash_take || die "the dashboard does not show take 1's file from overdub"
+    say "the dashboard's view (GET /api/state):"
+    "${DASH[@]}" | jq -c '{rooms: [.rooms[] | {name, online, clock: .clock.state}],
+        takes: [.cues[] | {cue: .name, takes: [.takes[] | {take, state, media}]}]}'
+fi
 
 step "verified at the coordinator"
 h_coord=$(b2sum -l 256 "$ROOT$COORD_DATA/media/$file" | cut -c1-64)

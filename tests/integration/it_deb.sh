@@ -37,6 +37,7 @@ MIRROR=$(sed -n 's/^URIs: *\([^ ]*\).*/\1/p' /etc/apt/sources.list.d/*.sources 2
 [ -n "$MIRROR" ] || MIRROR=http://deb.debian.org/debian
 
 IT_DIR=$(mktemp -d /var/tmp/tutti-it-deb.XXXXXX) # not /tmp: the root holds ~200 MB
+chmod 0755 "$IT_DIR" # apt's _apt user downloads into the root
 R=$IT_DIR/root
 BPID="" SPID=""
 cleanup() {
@@ -108,8 +109,11 @@ T_APT=$(( $(now) - t ))
 it_log "apt-get install in the chroot: ${T_APT} s ($(grep -c '^Get:' "$IT_DIR/apt.log") downloads)"
 chroot "$R" dpkg -s tutti | grep -q "^Status: install ok installed" || fail "not installed"
 chroot "$R" getent passwd tutti > /dev/null || fail "no tutti user"
-[ "$(stat -c '%U:%G %a' "$R/etc/tutti")" = "root:tutti 750" ] || fail "/etc/tutti: $(stat -c '%U:%G %a' "$R/etc/tutti")"
-[ "$(stat -c '%U:%G' "$R/var/lib/tutti")" = "tutti:tutti" ] || fail "/var/lib/tutti owner"
+# Names as the root knows them (its ids are not this machine's).
+m=$(chroot "$R" stat -c '%U:%G %a' /etc/tutti)
+[ "$m" = "root:tutti 750" ] || fail "/etc/tutti: $m"
+m=$(chroot "$R" stat -c '%U:%G %a' /var/lib/tutti)
+[ "$m" = "tutti:tutti 750" ] || fail "/var/lib/tutti: $m"
 for p in $(sed 's#usr/bin/##' "$IT_DIR/bins"); do
     chroot "$R" "$p" --help > "$IT_DIR/help-$p.out" 2>&1 || fail "$p --help in the chroot"
     grep -qi "usage" "$IT_DIR/help-$p.out" || fail "$p --help: $(head -3 "$IT_DIR/help-$p.out")"
