@@ -135,20 +135,47 @@ link "$NS_B" 1
 link "$NS_C" 2
 say "site A 10.201.1.1 <-> site B 10.201.1.2, site A 10.201.2.1 <-> site C 10.201.2.2 (veth)"
 
-step "keys and the access file (site A); each site gets its key and the coordinator's public key"
-K=$P/keys
-for k in coordinator conductor contractor stage overdub; do
-    "${INROOT[@]}" tutti keygen "$k" --dir "$K" >/dev/null || die "keygen $k"
-done
-pub() { sed -n 's/^ *public-key = "\(.*\)"/\1/p' "$W/keys/$1.pub"; }
-cat > "$W/access" <<ACCESS
-# role   name       public key
-operator conductor  $(pub conductor)
-contractor contractor $(pub contractor)
-room     stage      $(pub stage)
-room     overdub    $(pub overdub)
-ACCESS
-cat "$W/access"
+# Session bundles (tutti init/invite) where this tutti has them, else keys
+# and an access file made by hand, and flags.
+BUNDLES=0
+"${INROOT[@]}" tutti init --help 2>&1 | grep -q "tutti init SESSION" && BUNDLES=1
+PARTS=(conductor:operator contractor:contractor stage:room overdub:room)
+if [ $BUNDLES = 1 ]; then
+    step "the session (site A): tutti init, and a bundle per participant (tutti invite)"
+    S=$P/session
+    # Every site dials its own loopback: the coordinator there at site A,
+    # the site's tutti-netsim (its WAN link) at B and C.
+    "${INROOT[@]}" tutti init three-sites --dir "$S" --coordinator tcp://127.0.0.1:7700 \
+        >/dev/null || die "tutti init"
+    for x in "${PARTS[@]}"; do
+        "${INROOT[@]}" tutti invite "${x%%:*}" --role "${x#*:}" --session "$S" >/dev/null ||
+            die "tutti invite ${x%%:*}"
+    done
+    ls "$W/session/bundles"
+    ACCESS_FILE=$W/session/access
+    COORD_ID=(--config "$S/coordinator.ini")
+    id_of() { echo --bundle "$S/bundles/$1.tutti"; }   # NAME: its flags
+    OP_ENV=(TUTTI_BUNDLE="$S/bundles/conductor.tutti")
+    # What site A hands each site: its bundle, nothing else.
+    ETC_FILES=(coordinator.ini coordinator.key access)
+    SECRETS=(coordinator.key contractor.tutti stage.tutti overdub.tutti)
+else
+    step "keys and the access file (site A); each site gets its key and the coordinator's public key"
+    K=$P/keys
+    for x in coordinator:- "${PARTS[@]}"; do
+        "${INROOT[@]}" tutti keygen "${x%%:*}" --dir "$K" >/dev/null || die "keygen ${x%%:*}"
+    done
+    pub() { sed -n 's/^ *public-key = "\(.*\)"/\1/p' "$W/keys/$1.pub"; }
+    { echo "# role name public-key"
+      for x in "${PARTS[@]}"; do echo "${x#*:} ${x%%:*} $(pub "${x%%:*}")"; done; } > "$W/access"
+    ACCESS_FILE=$W/access
+    COORD_ID=(--key "$K/coordinator.key" --access "$P/access" --session three-sites)
+    id_of() { echo --key "$K/$1.key" --server-key "$K/coordinator.pub"; }
+    OP_ENV=(TUTTI_SERVER_KEY="$K/coordinator.pub" TUTTI_KEY="$K/conductor.key")
+    ETC_FILES=(coordinator.key coordinator.pub access)
+    SECRETS=(coordinator.key contractor.key stage.key overdub.key)
+fi
+cat "$ACCESS_FILE"
 
 # The overdub room's "microphone": a click every half second, 30 s, 48 kHz
 # 16-bit mono, played in as its input.
@@ -171,35 +198,49 @@ if [ $UNITS = 1 ]; then
         [ ! -e "$ROOT/var/lib/tutti/$d" ] || die "$ROOT/var/lib/tutti/$d exists: not overwriting a session"
         MADE+=("$ROOT/var/lib/tutti/$d")
     done
-    for f in coordinator.key coordinator.pub contractor.key stage.key overdub.key access \
-        coordinator.env agent-stage.env agent-overdub.env dash.env overdub-in.wav; do
+    for f in "${ETC_FILES[@]}" "${SECRETS[@]}" coordinator.env agent-stage.env \
+        agent-overdub.env dash.env overdub-in.wav; do
         [ ! -e "$E/$f" ] || die "$E/$f exists: not overwriting a configuration"
         MADE+=("$E/$f")
     done
-    cp "$W/keys/coordinator.key" "$W/keys/coordinator.pub" "$W/keys/contractor.key" \
-        "$W/keys/stage.key" "$W/keys/overdub.key" "$W/access" "$E/" || die "copy keys"
-    # The programs refuse a secret key others can read: each is tutti's, 0600.
-    chroot "$ROOT" chown tutti:tutti /etc/tutti/coordinator.key /etc/tutti/contractor.key \
-        /etc/tutti/stage.key /etc/tutti/overdub.key || die "chown tutti"
-    chmod 0600 "$E"/*.key
+    if [ $BUNDLES = 1 ]; then
+        cp "$W/session/coordinator.ini" "$W/session/coordinator.key" "$W/session/access" "$E/" &&
+            cp "$W/session/bundles/contractor.tutti" "$W/session/bundles/stage.tutti" \
+                "$W/session/bundles/overdub.tutti" "$E/" || die "copy the session"
+        ID_ARGS() { echo "--bundle /etc/tutti/$1.tutti"; }
+        CONN_ENV() { :; }
+        COORD_ARGS="--config /etc/tutti/coordinator.ini"
+    else
+        cp "$W/keys/coordinator.key" "$W/keys/coordinator.pub" "$W/keys/contractor.key" \
+            "$W/keys/stage.key" "$W/keys/overdub.key" "$W/access" "$E/" || die "copy keys"
+        ID_ARGS() { [ "$1" = contractor ] && echo "--key /etc/tutti/$1.key"; }
+        CONN_ENV() {
+            printf 'TUTTI_SERVER_KEY=/etc/tutti/coordinator.pub\n'
+            [ "$1" = contractor ] || printf 'TUTTI_KEY=/etc/tutti/%s.key\n' "$1"
+        }
+        COORD_ARGS="--key /etc/tutti/coordinator.key --access /etc/tutti/access --session three-sites"
+    fi
+    # The programs refuse a secret key (or bundle) others can read: each is tutti's, 0600.
+    for f in "${SECRETS[@]}"; do
+        chroot "$ROOT" chown tutti:tutti "/etc/tutti/$f" && chmod 0600 "$E/$f" || die "chown $f"
+    done
     chroot "$ROOT" chgrp tutti /etc/tutti/access && chmod 0640 "$E/access" || die "access file"
     cat > "$E/coordinator.env" <<EOF
-TUTTI_COORDINATOR_ARGS=--key /etc/tutti/coordinator.key --access /etc/tutti/access --bind tcp://0.0.0.0:7700 --pub-bind tcp://0.0.0.0:7701 --clock-bind tcp://0.0.0.0:7702 --upload-bind tcp://0.0.0.0:7703 --session three-sites
+TUTTI_COORDINATOR_ARGS=$COORD_ARGS --bind tcp://0.0.0.0:7700 --pub-bind tcp://0.0.0.0:7701 --clock-bind tcp://0.0.0.0:7702 --upload-bind tcp://0.0.0.0:7703
 EOF
     for r in stage overdub; do
         extra="--click-wav /var/lib/tutti/agent-$r/click.wav"
         [ $r = overdub ] && extra="--capture /var/lib/tutti/agent-$r/takes --capture-from /etc/tutti/overdub-in.wav"
         cat > "$E/agent-$r.env" <<EOF
 TUTTI_COORDINATOR=tcp://127.0.0.1:7700
-TUTTI_SERVER_KEY=/etc/tutti/coordinator.pub
-TUTTI_KEY=/etc/tutti/$r.key
-TUTTI_AGENT_ARGS=--updates tcp://127.0.0.1:7701 --clock tcp://127.0.0.1:7702 $extra
+$(CONN_ENV $r)
+TUTTI_AGENT_ARGS=$(ID_ARGS $r) --updates tcp://127.0.0.1:7701 --clock tcp://127.0.0.1:7702 $extra
 EOF
     done
     cat > "$E/dash.env" <<EOF
 TUTTI_COORDINATOR=tcp://127.0.0.1:7700
-TUTTI_SERVER_KEY=/etc/tutti/coordinator.pub
-TUTTI_DASH_ARGS=--key /etc/tutti/contractor.key --http 127.0.0.1:8080
+$(CONN_ENV contractor)
+TUTTI_DASH_ARGS=$(ID_ARGS contractor) --http 127.0.0.1:8080
 EOF
     # Not in /tmp: the unit's PrivateTmp hides the host's /tmp from it.
     install -m 0644 "$W/overdub-in.wav" "$E/overdub-in.wav"
@@ -250,15 +291,15 @@ step "site A: the coordinator (requests, updates, clock, uploads on ports ${PORT
 if [ $UNITS = 1 ]; then
     start_unit "$NS_A" tutti-coordinator.service
 else
-    spawn coordinator "$NS_A" "${INROOT[@]}" tutti-coordinator --data "$COORD_DATA" \
-        --key "$K/coordinator.key" --access "$P/access" --bind tcp://0.0.0.0:7700 \
+    spawn coordinator "$NS_A" "${INROOT[@]}" tutti-coordinator "${COORD_ID[@]}" \
+        --data "$COORD_DATA" --bind tcp://0.0.0.0:7700 \
         --pub-bind tcp://0.0.0.0:7701 --clock-bind tcp://0.0.0.0:7702 \
-        --upload-bind tcp://0.0.0.0:7703 --session three-sites
+        --upload-bind tcp://0.0.0.0:7703
 fi
 COORD_PID=$LAST
-export TUTTI_COORDINATOR=tcp://127.0.0.1:7700 TUTTI_SERVER_KEY=$K/coordinator.pub TUTTI_KEY=$K/conductor.key
+TUTTI_COORDINATOR=tcp://127.0.0.1:7700
 op() { ip netns exec "$NS_A" "${INROOT[@]}" env TUTTI_COORDINATOR="$TUTTI_COORDINATOR" \
-    TUTTI_SERVER_KEY="$TUTTI_SERVER_KEY" TUTTI_KEY="$TUTTI_KEY" tutti "$@"; }
+    "${OP_ENV[@]}" tutti "$@"; }
 wait_for 15 op status || die "the coordinator did not answer"
 say "coordinator answers at $TUTTI_COORDINATOR in site A"
 
@@ -266,9 +307,9 @@ say "the contractor's dashboard at site A: http://127.0.0.1:8080/ (in site A)"
 if [ $UNITS = 1 ]; then
     start_unit "$NS_A" tutti-dash.service
 else
-    spawn dash "$NS_A" "${INROOT[@]}" env TUTTI_COORDINATOR="$TUTTI_COORDINATOR" \
-        TUTTI_SERVER_KEY="$TUTTI_SERVER_KEY" tutti-dash --key "$K/contractor.key" \
-        --data "$P/dash" --http 127.0.0.1:8080
+    # shellcheck disable=SC2046
+    spawn dash "$NS_A" "${INROOT[@]}" tutti-dash $(id_of contractor) \
+        --coordinator "$TUTTI_COORDINATOR" --data "$P/dash" --http 127.0.0.1:8080
 fi
 DASH=()
 command -v curl >/dev/null && DASH=(ip netns exec "$NS_A" curl -sf http://127.0.0.1:8080/api/state)
@@ -295,11 +336,12 @@ if [ $UNITS = 1 ]; then
     start_unit "$NS_B" tutti-agent@.service stage
     start_unit "$NS_C" tutti-agent@.service overdub
 else
-    via=(--coordinator tcp://127.0.0.1:7700 --updates tcp://127.0.0.1:7701 --clock tcp://127.0.0.1:7702
-        --server-key "$K/coordinator.pub")
-    spawn agent-stage "$NS_B" "${INROOT[@]}" tutti-agent --room stage --key "$K/stage.key" \
+    via=(--coordinator tcp://127.0.0.1:7700 --updates tcp://127.0.0.1:7701 --clock tcp://127.0.0.1:7702)
+    # shellcheck disable=SC2046
+    spawn agent-stage "$NS_B" "${INROOT[@]}" tutti-agent --room stage $(id_of stage) \
         --data "$P/agent-stage" "${via[@]}" --click-wav "$P/stage-click.wav"
-    spawn agent-overdub "$NS_C" "${INROOT[@]}" tutti-agent --room overdub --key "$K/overdub.key" \
+    # shellcheck disable=SC2046
+    spawn agent-overdub "$NS_C" "${INROOT[@]}" tutti-agent --room overdub $(id_of overdub) \
         --data "$P/agent-overdub" "${via[@]}" --capture "$CAP_C" --capture-from "$P/overdub-in.wav"
 fi
 locked() { [ "$(op status --json | jq '[.rooms[] | select(.clock.state == "locked")] | length')" = 2 ]; }
