@@ -23,10 +23,15 @@ for u in "${units[@]}"; do
     out=$(cd "$IT_DIR" && systemd-analyze verify --man=no "./$name" 2>&1) || fail "$u: $out"
     [ -z "$out" ] || fail "$u: systemd-analyze verify says: $out"
     for d in User=tutti Restart=on-failure ProtectSystem=strict ProtectHome=yes PrivateTmp=yes \
-        NoNewPrivileges=yes CapabilityBoundingSet= RestrictAddressFamilies= StateDirectory=tutti/ \
+        NoNewPrivileges=yes CapabilityBoundingSet= RestrictAddressFamilies= \
         EnvironmentFile=/etc/tutti/ SystemCallFilter=@system-service; do
         grep -q "^$d" "$f" || fail "$u lacks $d"
     done
+    # Every program with a data folder keeps it in its own state directory.
+    if grep -q "^ExecStart=.* --data " "$f"; then
+        grep -q "^ExecStart=.* --data \${STATE_DIRECTORY} " "$f" &&
+            grep -q "^StateDirectory=tutti/" "$f" || fail "$u: data outside its StateDirectory"
+    fi
     ! grep -q "^AmbientCapabilities\|^StandardOutput\|^StandardError" "$f" ||
         fail "$u: capabilities or a log other than the journal"
     if [ "$u" = tutti-agent@.service ]; then
