@@ -35,7 +35,7 @@
 # PATH or build/bin/tutti-netsim). Everything it makes (namespaces, veths,
 # processes by PID, its work folder, a /proc it mounted, and with --units
 # what it wrote in /etc/tutti and /var/lib/tutti) is removed at exit.
-# Bounded: every wait has a limit; about 40 s in all.
+# Bounded: every wait has a limit, the whole run 240 s; 20-40 s in all.
 #
 # Usage: deploy/three-sites.sh [--root DIR] [--units] [--netsim PATH] [--keep]
 set -u
@@ -81,6 +81,7 @@ NS_A=tt3a$tag NS_B=tt3b$tag NS_C=tt3c$tag
 PIDS=() NSS=() MOUNTED="" MADE=()
 cleanup() {
     local rc=$? p
+    kill "$WATCHDOG" 2>/dev/null
     for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
     for p in "${PIDS[@]}"; do
         for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
@@ -98,13 +99,18 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
+# Bounded: whatever hangs, the whole walkthrough ends (and cleans up) by 240 s.
+(
+    sleep 240 &
+    trap 'kill $! 2>/dev/null; exit 0' TERM
+    wait $! && echo "three-sites: over 240 s, giving up" >&2 && kill -TERM $$
+) &
+WATCHDOG=$!
 if [ -n "$ROOT" ] && ! mountpoint -q "$ROOT/proc"; then
     mount -t proc proc "$ROOT/proc" || die "mount proc in $ROOT"
     MOUNTED=$ROOT/proc
 fi
 
-# at SITE cmd...: cmd in SITE's namespace (and the root, when one is given).
-at() { local n=$1; shift; ip netns exec "$n" "${INROOT[@]}" "$@"; }
 # spawn NAME SITE cmd...: in the background, output to $W/NAME.log.
 spawn() {
     local name=$1 n=$2; shift 2
