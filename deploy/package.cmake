@@ -43,6 +43,20 @@ add_custom_command(OUTPUT ${tutti_changelog}.gz
 add_custom_target(tutti_changelog ALL DEPENDS ${tutti_changelog}.gz)
 install(FILES ${tutti_changelog}.gz DESTINATION ${tutti_doc})
 
+# Debian installs manual pages gzip -9n (lintian: uncompressed-manual-page
+# is an error). The programs' own rules install their pages (help2man, when
+# it is found) before this runs: this file is included last, and install
+# rules run in the order they were declared (CMP0082).
+install(CODE [[
+  file(GLOB tutti_pages "$ENV{DESTDIR}${CMAKE_INSTALL_PREFIX}/share/man/man1/*.1")
+  foreach(page IN LISTS tutti_pages)
+    execute_process(COMMAND gzip -9nf "${page}" RESULT_VARIABLE rc)
+    if(NOT rc EQUAL 0)
+      message(FATAL_ERROR "gzip ${page} failed")
+    endif()
+  endforeach()
+]])
+
 set(CPACK_GENERATOR DEB)
 set(CPACK_PACKAGE_NAME tutti)
 set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
