@@ -20,8 +20,10 @@ int cli_conn_open(const tt_conn_opts_t *o, cli_conn_t *s)
     int resolved = tt_conn_opts_resolve(&co);
     const char *endpoint = co.endpoint, *skey_path = co.server_key_path, *key_path = co.key_path;
     if (resolved != 0) {
-        fprintf(stderr, "tutti: --server-key and --key (or TUTTI_SERVER_KEY, TUTTI_KEY) are "
-                        "required\n");
+        fprintf(stderr, "tutti: %s\n",
+                co.relay && !co.relay_key_path
+                    ? "--relay needs --relay-key, the relay's public certificate"
+                    : "--server-key and --key (or TUTTI_SERVER_KEY, TUTTI_KEY) are required");
         return EXIT_USAGE;
     }
     char why[TT_WHY_LEN];
@@ -40,6 +42,17 @@ int cli_conn_open(const tt_conn_opts_t *o, cli_conn_t *s)
     if (!s->client) {
         fprintf(stderr, "tutti: %s\n", why);
         return 1;
+    }
+    if (co.relay) {
+        char relay_key[TT_Z85_KEY_LEN + 1];
+        if (tt_pubkey_load(co.relay_key_path, relay_key, why) != 0) {
+            fprintf(stderr, "tutti: --relay-key: %s\n", why);
+            return 1;
+        }
+        if (tt_client_via_relay(s->client, co.relay, relay_key, why) != 0) {
+            fprintf(stderr, "tutti: --relay %s: %s\n", co.relay, why);
+            return 1;
+        }
     }
     s->timeout_ms = (int)co.timeout_ms;
     return 0;

@@ -30,6 +30,8 @@ int tt_conn_opts_set(tt_conn_opts_t *o, int code, const char *arg, char *why)
     case TT_OPT_COORDINATOR: o->endpoint = arg; return 0;
     case TT_OPT_SERVER_KEY: o->server_key_path = arg; return 0;
     case TT_OPT_KEY: o->key_path = arg; return 0;
+    case TT_OPT_RELAY: o->relay = arg; return 0;
+    case TT_OPT_RELAY_KEY: o->relay_key_path = arg; return 0;
     case TT_OPT_TIMEOUT_MS:
         if (tt_opts_parse_long(arg, 1, TT_OPTS_TIMEOUT_MS_MAX, &o->timeout_ms) != 0)
             return tt_fail(why, TT_ERR_INVALID, "--timeout-ms wants 1..%d", TT_OPTS_TIMEOUT_MS_MAX);
@@ -43,8 +45,12 @@ int tt_conn_opts_resolve(tt_conn_opts_t *o)
     o->endpoint = tt_opts_or_env(o->endpoint, "TUTTI_COORDINATOR", TT_OPTS_COORDINATOR_DEFAULT);
     o->server_key_path = tt_opts_or_env(o->server_key_path, "TUTTI_SERVER_KEY", NULL);
     o->key_path = tt_opts_or_env(o->key_path, "TUTTI_KEY", NULL);
+    o->relay = tt_opts_or_env(o->relay, "TUTTI_RELAY", NULL);
+    o->relay_key_path = tt_opts_or_env(o->relay_key_path, "TUTTI_RELAY_KEY", NULL);
     if (o->timeout_ms <= 0)
         o->timeout_ms = TT_OPTS_TIMEOUT_MS_DEFAULT;
+    if (o->relay && !o->relay_key_path)
+        return TT_ERR_INVALID;
     return o->server_key_path && o->key_path ? 0 : TT_ERR_INVALID;
 }
 

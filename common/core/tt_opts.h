@@ -10,6 +10,8 @@
  *   --server-key FILE   $TUTTI_SERVER_KEY    (required)
  *   --key FILE.key      $TUTTI_KEY           (required)
  *   --timeout-ms N                           5000 (programs that wait on replies)
+ *   --relay EP          $TUTTI_RELAY         none (programs that can pass a site relay)
+ *   --relay-key FILE    $TUTTI_RELAY_KEY     (required with --relay)
  */
 #ifndef TT_OPTS_H
 #define TT_OPTS_H
@@ -38,6 +40,8 @@ typedef struct {
     const char *server_key_path; /* --server-key */
     const char *key_path;        /* --key */
     long timeout_ms;             /* --timeout-ms */
+    const char *relay;           /* --relay: NULL, or a site relay's endpoint */
+    const char *relay_key_path;  /* --relay-key */
 } tt_conn_opts_t;
 
 /* getopt_long values of the connection flags, clear of any short option. */
@@ -46,6 +50,8 @@ enum {
     TT_OPT_SERVER_KEY,
     TT_OPT_KEY,
     TT_OPT_TIMEOUT_MS,
+    TT_OPT_RELAY,
+    TT_OPT_RELAY_KEY,
 };
 
 /* Entries for a program's struct option table. */
@@ -55,6 +61,9 @@ enum {
     {"server-key", required_argument, 0, TT_OPT_SERVER_KEY},      \
     {"key", required_argument, 0, TT_OPT_KEY}
 #define TT_CONN_OPTION_TIMEOUT {"timeout-ms", required_argument, 0, TT_OPT_TIMEOUT_MS}
+#define TT_CONN_OPTIONS_RELAY                                     \
+    {"relay", required_argument, 0, TT_OPT_RELAY},                \
+    {"relay-key", required_argument, 0, TT_OPT_RELAY_KEY}
 /* clang-format on */
 
 /* Takes getopt_long's code and optarg for one connection flag. 0, or
@@ -63,8 +72,8 @@ enum {
 int tt_conn_opts_set(tt_conn_opts_t *o, int code, const char *arg, char *why);
 
 /* Fills what was not given from the environment and the defaults. 0, or
- * TT_ERR_INVALID when --server-key or --key is still unknown (the caller
- * says which flags it requires). */
+ * TT_ERR_INVALID when --server-key or --key is still unknown, or --relay
+ * is given without --relay-key (the caller says which flags it requires). */
 int tt_conn_opts_resolve(tt_conn_opts_t *o);
 
 /* Prints the help block (with --timeout-ms when with_timeout) to out:
@@ -78,6 +87,11 @@ void tt_conn_opts_usage(FILE *out, int with_timeout);
     "  --server-key FILE     coordinator's public certificate ($TUTTI_SERVER_KEY)\n"               \
     "  --key FILE.key        your certificate, listed in the coordinator's access\n"               \
     "                        file ($TUTTI_KEY)\n"
+#define TT_CONN_OPTS_HELP_RELAY                                                                    \
+    "  --relay EP            pass every request through this site relay (tutti-relay;\n"           \
+    "                        $TUTTI_RELAY; default none: straight to --coordinator);\n"            \
+    "                        requests are sealed to --server-key, the coordinator's\n"             \
+    "  --relay-key FILE      the relay's public certificate ($TUTTI_RELAY_KEY)\n"
 #define TT_CONN_OPTS_HELP_TIMEOUT                                                                  \
     "  --timeout-ms N        how long to wait for each reply (default 5000)\n"
 
