@@ -83,7 +83,8 @@ typedef struct {
 typedef struct {
     const char *coordinator, *bind, *access_path;
     char server_key[TT_Z85_KEY_LEN + 1];
-    int alter_sealed; /* tests only: flip a byte of every sealed box */
+    int alter_sealed;  /* tests only: flip a byte of every sealed box */
+    int replay_sealed; /* tests only: send every sealed request twice */
     tt_keypair_t *keys;
     tt_access_t *access;
 
@@ -128,6 +129,8 @@ static void usage(FILE *out)
                  "  --quiet               warnings and errors only\n"
                  "  --test-alter-sealed   tests only: flip one byte of every sealed request (the\n"
                  "                        coordinator must refuse them)\n"
+                 "  --test-replay-sealed  tests only: send every sealed request twice (the\n"
+                 "                        coordinator must refuse the second)\n"
                  "  -h, --help            this text\n"
                  "\n"
                  "Status: logged when the upstream connection changes and every minute; an\n"
@@ -320,6 +323,8 @@ static void pass_on(relay_t *r, tt_wire_msg_t *m)
         return;
     }
     uint64_t up_id = m->env->request_id;
+    if (r->replay_sealed && tt_client_send(r->up, m->env, why) != 0) /* its reply awaited by none */
+        tt_diag_warn("--test-replay-sealed: %s", why);
     flight_t *f = &r->flights[up_id % RELAY_FLIGHTS];
     int64_t now = tt_time_mono_ns();
     if (f->up_id && now - f->since_ns < RELAY_FLIGHT_NS)
@@ -590,13 +595,14 @@ static int relay_run(relay_t *r, char *why)
 
 int main(int argc, char **argv)
 {
-    enum { O_ACCESS = 1, O_BIND, O_QUIET, O_ALTER, O_HELP };
+    enum { O_ACCESS = 1, O_BIND, O_QUIET, O_ALTER, O_REPLAY };
     static const struct option opts[] = {
         TT_CONN_OPTIONS,
         {"access", required_argument, 0, O_ACCESS},
         {"bind", required_argument, 0, O_BIND},
         {"quiet", no_argument, 0, O_QUIET},
         {"test-alter-sealed", no_argument, 0, O_ALTER},
+        {"test-replay-sealed", no_argument, 0, O_REPLAY},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
@@ -613,6 +619,7 @@ int main(int argc, char **argv)
         case O_BIND: r.bind = optarg; break;
         case O_QUIET: quiet = 1; break;
         case O_ALTER: r.alter_sealed = 1; break;
+        case O_REPLAY: r.replay_sealed = 1; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -640,6 +647,8 @@ int main(int argc, char **argv)
     sigaction(SIGHUP, &sa, NULL);
     if (r.alter_sealed)
         tt_diag_warn("--test-alter-sealed: every sealed request is altered on the way (tests)");
+    if (r.replay_sealed)
+        tt_diag_warn("--test-replay-sealed: every sealed request is sent twice (tests)");
     int rc = relay_open(&r, conn.key_path, conn.server_key_path, why);
     if (rc == 0)
         rc = relay_run(&r, why);

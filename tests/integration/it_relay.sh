@@ -3,7 +3,8 @@
 # behind it. An operator's write through the relay is recorded under the
 # operator's name and role; a room's roll through it is refused (role);
 # the relay's own key can write nothing, directly or as a sealed caller; a
-# relay that alters one byte of a sealed request gets it refused; the
+# relay that alters one byte of a sealed request gets it refused, one that
+# replays it gets the replay refused; the
 # agents' heartbeats, acks and presence pass through; the relay answers an
 # unsealed status request about itself; kill -9 of the relay and a
 # restart: the agents catch up on what was written meanwhile; every
@@ -92,6 +93,17 @@ grep -q "refused a sealed request from relay bad-relay for conductor" "$IT_DIR/c
     fail "coordinator log does not name the relay and the caller"
 it_end "$BAD_PID"
 it_log "altered sealed request refused"
+
+# A relay that sends each sealed request twice: the first is written, the
+# replay refused.
+it_start_relay replay-relay bad-relay --test-replay-sealed; BAD_PID=$RPID
+out=$("$B/tutti" --relay "$RELAY" --relay-key "$K/bad-relay.pub" note "once only" 2>&1) ||
+    fail "note through the replaying relay: $out"
+it_wait_for 5 grep -q "seen before: a replay" "$IT_DIR/coordinator.log" || fail "replay not refused"
+n=$("$B/tutti" history --json --kind note | jq -r .text | grep -c "^once only$")
+[ "$n" = 1 ] || fail "the replayed note is recorded $n times"
+it_end "$BAD_PID"
+it_log "replayed sealed request refused"
 
 # Two agents behind the relay: online through their heartbeats.
 for room in stage:stage london-strings:strings; do
