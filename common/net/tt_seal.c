@@ -12,10 +12,20 @@
 _Static_assert(TT_SEAL_KEY_LEN == crypto_box_PUBLICKEYBYTES, "CURVE public key");
 _Static_assert(TT_SEAL_NONCE_LEN == crypto_box_NONCEBYTES, "box nonce");
 
+/* X25519 ignores a public key's top bit, so two keys that differ in it
+ * alone are one key to the box but two names in an access file: keys
+ * with it set (never made by a key generator) are refused. */
+static int canonical(const uint8_t *pk)
+{
+    return (pk[TT_SEAL_KEY_LEN - 1] & 0x80) == 0;
+}
+
 static int key_from_z85(const char *z85, uint8_t *out, const char *what, char *why)
 {
     if (!z85 || !tt_z85_key_valid(z85) || !zmq_z85_decode(out, z85))
         return tt_fail(why, TT_ERR_INVALID, "%s is not a Z85 CURVE key", what);
+    if (!canonical(out))
+        return tt_fail(why, TT_ERR_AUTH, "%s has its top bit set: not a CURVE public key", what);
     return 0;
 }
 
@@ -77,6 +87,9 @@ void tt_sealed_clear(tt_sealed_t *s)
 
 int tt_seal_caller_z85(const Tutti__Sealed *s, char *out, char *why)
 {
+    if (s->caller_public_key.len == TT_SEAL_KEY_LEN && !canonical(s->caller_public_key.data))
+        return tt_fail(why, TT_ERR_AUTH,
+                       "a sealed message's caller key has its top bit set: not a CURVE key");
     if (s->caller_public_key.len != TT_SEAL_KEY_LEN ||
         !zmq_z85_encode(out, s->caller_public_key.data, TT_SEAL_KEY_LEN))
         return tt_fail(why, TT_ERR_PROTOCOL, "a sealed message's caller key is %zu bytes, not %d",

@@ -50,7 +50,9 @@ int tt_seal(Tutti__Envelope *inner, const tt_keypair_t *kp, const char *peer_z85
 void tt_sealed_clear(tt_sealed_t *s);
 
 /* Sealed.caller_public_key in Z85 into out (TT_Z85_KEY_LEN + 1 bytes);
- * TT_ERR_PROTOCOL when it is not 32 bytes. */
+ * TT_ERR_PROTOCOL when it is not 32 bytes, TT_ERR_AUTH when its top bit
+ * is set (X25519 ignores that bit: such a key would open boxes as the
+ * key without it while naming another access-file entry). */
 int tt_seal_caller_z85(const Tutti__Sealed *s, char *out, char *why);
 
 /* The nonce's time (ns since 1970); 0 when it is not TT_SEAL_NONCE_LEN bytes. */
