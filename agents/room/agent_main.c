@@ -1126,6 +1126,8 @@ int main(int argc, char **argv)
             .endpoint = endpoint,
             .server_key_z85 = server_key,
             .keys = keys,
+            .relay_endpoint = conn.relay,
+            .relay_key_z85 = conn.relay ? relay_key : NULL,
         };
         agent.display = agent_display_start(&dcfg, why);
         if (!agent.display) {

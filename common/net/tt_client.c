@@ -412,10 +412,21 @@ int tt_client_write_once(void *ctx, const char *endpoint, const char *server_key
                          const tt_keypair_t *kp, Tutti__Envelope *req, int timeout_ms,
                          const char *who, uint64_t *seq, char *why)
 {
+    return tt_client_write_once_via(ctx, endpoint, server_key_z85, NULL, NULL, kp, req, timeout_ms,
+                                    who, seq, why);
+}
+
+int tt_client_write_once_via(void *ctx, const char *endpoint, const char *server_key_z85,
+                             const char *relay_ep, const char *relay_key_z85,
+                             const tt_keypair_t *kp, Tutti__Envelope *req, int timeout_ms,
+                             const char *who, uint64_t *seq, char *why)
+{
     tt_client_t *client = tt_client_new(ctx, endpoint, server_key_z85, kp, 0, why);
     if (!client)
         return TT_ERR_IO;
-    int rc = tt_client_write_logged(client, req, timeout_ms, who, seq, why);
+    int rc = relay_ep ? tt_client_via_relay(client, relay_ep, relay_key_z85, why) : 0;
+    if (rc == 0)
+        rc = tt_client_write_logged(client, req, timeout_ms, who, seq, why);
     tt_client_destroy(&client);
     return rc;
 }

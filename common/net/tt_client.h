@@ -105,5 +105,11 @@ int tt_client_write_logged(tt_client_t *c, Tutti__Envelope *req, int timeout_ms,
 int tt_client_write_once(void *ctx, const char *endpoint, const char *server_key_z85,
                          const tt_keypair_t *kp, Tutti__Envelope *req, int timeout_ms,
                          const char *who, uint64_t *seq, char *why);
+/* The same through a site relay (tt_client_via_relay) when relay_ep is
+ * not NULL. */
+int tt_client_write_once_via(void *ctx, const char *endpoint, const char *server_key_z85,
+                             const char *relay_ep, const char *relay_key_z85,
+                             const tt_keypair_t *kp, Tutti__Envelope *req, int timeout_ms,
+                             const char *who, uint64_t *seq, char *why);
 
 #endif

@@ -105,10 +105,13 @@ n=$("$B/tutti" history --json --kind note | jq -r .text | grep -c "^once only$")
 it_end "$BAD_PID"
 it_log "replayed sealed request refused"
 
-# Two agents behind the relay: online through their heartbeats.
+# Two agents behind the relay: online through their heartbeats. Their
+# --coordinator is a port nobody listens on, so whatever reaches the
+# coordinator went through the relay (the display's acks too).
 for room in stage:stage london-strings:strings; do
     it_spawn "agent-${room%%:*}" "$B/tutti-agent" --room "${room%%:*}" --key "$K/${room##*:}.key" \
-        --data "$IT_DIR/agent-${room%%:*}" "${via[@]}"
+        --data "$IT_DIR/agent-${room%%:*}" "${via[@]}" --coordinator tcp://127.0.0.1:1 \
+        --http 127.0.0.1:0 --http-port-file "$IT_DIR/${room%%:*}.port"
 done
 online() { "$B/tutti" status --json | jq -e ".rooms[] | select(.name==\"$1\") | .online == $2" >/dev/null; }
 it_wait_for 15 online stage true || fail "stage never online through the relay"
@@ -119,11 +122,22 @@ it_wait_for 15 online london-strings true || fail "london-strings never online t
 out=$("$B/tutti" "${via[@]}" change 1M1 --text "horns tacet" 2>&1) || fail "change: $out"
 C1=$(echo "$out" | sed -n 's/change recorded as \([0-9]*\)/\1/p')
 TUTTI_KEY=$K/stage.key "$B/tutti" "${via[@]}" ack "$C1" >/dev/null || fail "stage ack via relay"
+# london-strings acks from its display page: the agent passes it through the relay too
+it_wait_for 10 test -s "$IT_DIR/london-strings.port" || fail "no display port"
+URL=http://127.0.0.1:$(cat "$IT_DIR/london-strings.port")
+csrf=$(curl -s "$URL/api/session" | jq -r .csrf)
+code=$(curl -s -o "$IT_DIR/ack.out" -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
+    -H "X-CSRF-Token: $csrf" -d "{\"change\":$C1}" "$URL/api/ack")
+[ "$code" = 200 ] || fail "display ack: $code $(cat "$IT_DIR/ack.out")"
+grep -q "display: change $C1 acknowledged" "$IT_DIR/agent-london-strings.log" ||
+    fail "the display's ack not logged"
 TUTTI_KEY=$K/strings.key "$B/tutti" "${via[@]}" presence london-strings --in "Ann Lee" >/dev/null ||
     fail "presence via relay"
-"$B/tutti" history --json --kind ack | jq -e 'select(.actor=="stage" and .role=="room")' >/dev/null ||
+"$B/tutti" history --json --kind ack | jq -s -e 'any(.[]; .actor=="stage" and .role=="room")' >/dev/null ||
     fail "ack not recorded as stage"
-"$B/tutti" history --json --kind presence | jq -e 'select(.actor=="london-strings")' >/dev/null ||
+"$B/tutti" history --json --kind ack | jq -s -e 'any(.[]; .actor=="london-strings" and .role=="room")' >/dev/null ||
+    fail "the display's ack not recorded as london-strings"
+"$B/tutti" history --json --kind presence | jq -s -e 'any(.[]; .actor=="london-strings")' >/dev/null ||
     fail "presence not recorded as london-strings"
 
 # The relay's own status, asked unsealed.
