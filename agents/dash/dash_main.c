@@ -57,6 +57,7 @@ static void usage(FILE *out)
                  "session clock with breaks and overtime, live in a browser.\n"
                  "\n");
     tt_conn_opts_usage(out, 0);
+    fputs(TT_CONN_OPTS_HELP_RELAY, out);
     fprintf(out,
             "                        (--key: a contractor or operator key; an observer's\n"
             "                        with --read-only)\n"
@@ -179,7 +180,7 @@ static void status_read(status_poll_t *p)
     for (;;) {
         tt_wire_msg_t m;
         char why[TT_WHY_LEN];
-        int rc = tt_wire_recv(tt_client_socket(p->client), 0, ZMQ_DONTWAIT, &m, why);
+        int rc = tt_client_recv(p->client, &m, why);
         if (rc == TT_ERR_AGAIN)
             return;
         if (rc == TT_ERR_IO) {
@@ -244,6 +245,7 @@ int main(int argc, char **argv)
     enum { O_HTTP = 1, O_PWFILE, O_RO, O_RULES, O_DATA, O_PORTFILE, O_IDLE, O_QUIET, O_TZ };
     static const struct option opts[] = {
         TT_CONN_OPTIONS,
+        TT_CONN_OPTIONS_RELAY,
         {"http", required_argument, 0, O_HTTP},
         {"password-file", required_argument, 0, O_PWFILE},
         {"read-only", no_argument, 0, O_RO},
@@ -261,7 +263,9 @@ int main(int argc, char **argv)
         switch (c) {
         case TT_OPT_COORDINATOR:
         case TT_OPT_SERVER_KEY:
-        case TT_OPT_KEY: tt_conn_opts_set(&conn, c, optarg, NULL); break;
+        case TT_OPT_KEY:
+        case TT_OPT_RELAY:
+        case TT_OPT_RELAY_KEY: tt_conn_opts_set(&conn, c, optarg, NULL); break;
         case O_HTTP: http = optarg; break;
         case O_PWFILE: password_file = optarg; break;
         case O_RO: read_only = 1; break;
@@ -285,7 +289,10 @@ int main(int argc, char **argv)
         return 2;
     }
     if (tt_conn_opts_resolve(&conn) != 0) {
-        fprintf(stderr, "tutti-dash: --key and --server-key are required (see --help)\n");
+        fprintf(stderr, "tutti-dash: %s (see --help)\n",
+                conn.relay && !conn.relay_key_path
+                    ? "--relay needs --relay-key, the relay's public certificate"
+                    : "--key and --server-key are required");
         return 2;
     }
     char host[64];
@@ -336,6 +343,12 @@ int main(int argc, char **argv)
         tt_web_password_free(&password);
         return 1;
     }
+    char relay_key[TT_Z85_KEY_LEN + 1] = "";
+    if (conn.relay && tt_pubkey_load(conn.relay_key_path, relay_key, why) != 0) {
+        tt_diag_error("--relay-key: %s", why);
+        tt_web_password_free(&password);
+        return 1;
+    }
     tt_keypair_t *keys = tt_keypair_load(conn.key_path, why);
     tt_store_t *store = keys ? tt_store_open(data, 0, 0, why) : NULL;
     if (!keys || !store) {
@@ -361,6 +374,8 @@ int main(int argc, char **argv)
         .endpoint = conn.endpoint,
         .server_key_z85 = server_key,
         .keys = keys,
+        .relay_endpoint = conn.relay,
+        .relay_key_z85 = conn.relay ? relay_key : NULL,
         .fold = tt_session_fold,
         .reset = tt_session_reset,
         .fold_arg = &d.state,
@@ -379,6 +394,9 @@ int main(int argc, char **argv)
     }
     d.replica = tt_replica_new(ctx, &cfg, store, why);
     poll_st.client = d.replica ? tt_client_new(ctx, conn.endpoint, server_key, keys, 0, why) : NULL;
+    if (poll_st.client && conn.relay &&
+        tt_client_via_relay(poll_st.client, conn.relay, relay_key, why) != 0)
+        tt_client_destroy(&poll_st.client);
     if (!d.replica || !poll_st.client) {
         tt_diag_error("%s", why);
         exit_code = 1;
@@ -395,6 +413,8 @@ int main(int argc, char **argv)
         .endpoint = conn.endpoint,
         .server_key_z85 = server_key,
         .keys = keys,
+        .relay_endpoint = conn.relay,
+        .relay_key_z85 = conn.relay ? relay_key : NULL,
         .presets = presets,
         .n_presets = n_presets,
         .name = read_only ? "observer" : "contractor",

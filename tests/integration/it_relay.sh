@@ -113,6 +113,10 @@ for room in stage:stage london-strings:strings; do
         --data "$IT_DIR/agent-${room%%:*}" "${via[@]}" --coordinator tcp://127.0.0.1:1 \
         --http 127.0.0.1:0 --http-port-file "$IT_DIR/${room%%:*}.port"
 done
+# The contractor's dashboard behind the relay too (its replica, status and actions).
+it_start_dash dash contractor "${via[@]}" --coordinator tcp://127.0.0.1:1
+it_wait_for 10 grep -q "connected to tcp://127.0.0.1:1 as contractor" "$IT_DIR/dash.log" ||
+    fail "the dashboard's hello did not pass the relay"
 online() { "$B/tutti" status --json | jq -e ".rooms[] | select(.name==\"$1\") | .online == $2" >/dev/null; }
 it_wait_for 15 online stage true || fail "stage never online through the relay"
 it_wait_for 15 online london-strings true || fail "london-strings never online through the relay"
@@ -179,7 +183,7 @@ it_log "agents caught up after the relay's restart in $(( ($(date +%s%N) - t0) /
 coord_head=$("$B/tutti" status --json | jq -r .head_hash)
 it_wait_for 10 caught_up stage || fail "live update through the restarted relay"
 
-for d in coord agent-stage agent-london-strings; do
+for d in coord agent-stage agent-london-strings dash-data; do
     it_wait_for 10 bash -c "[ \"\$($B/tutti verify $IT_DIR/$d --json | jq -r .head_hash)\" = $coord_head ]" ||
         fail "verify $d"
 done
