@@ -20,6 +20,14 @@
  * sends, carrying the --osc-as identity's key, and goes through dispatch
  * like any other. Its replies find their way back through a routing id no
  * ZeroMQ peer can have (see OSC_RID).
+ *
+ * A site relay's Sealed envelope (tutti.proto: Sealed) is opened in the
+ * drain, before dispatch: the inner request then carries the caller's own
+ * key (looked up in the access file as on a direct connection) and a
+ * routing id of the same made-up kind (SEAL_RID) whose slot remembers the
+ * relay's real routing id, its request id and the caller; send_to seals
+ * every reply to that slot back to the caller. So a relayed request takes
+ * exactly the path of a direct one: role check, rules, group commit.
  */
 #include "coord_server.h"
 #include "coord_osc.h"
@@ -35,6 +43,7 @@
 #include "tt_keys.h"
 #include "tt_listen.h"
 #include "tt_replica.h"
+#include "tt_seal.h"
 #include "tt_session.h"
 #include "tt_session_snap.h"
 #include "tt_snapshot.h"
@@ -72,6 +81,13 @@
 #define OSC_RID "\0OSC:"
 #define OSC_RID_LEN 7
 #define OSC_PEERS 1024 /* senders remembered until their reply (more than a drain reads) */
+/* A relayed caller's routing id, made up as OSC_RID is: "\0SEAL" and a
+ * 2-byte slot. The slots outlast a drain, a batch in flight and the
+ * requests that wait for it (each at most BATCH_MAX). */
+#define SEAL_RID "\0SEAL"
+#define SEAL_RID_LEN 7
+#define SEAL_PEERS 4096
+_Static_assert(SEAL_PEERS > 4 * BATCH_MAX && SEAL_PEERS <= 65536, "seal slots");
 
 /* The limits tutti.proto states are the ones the code keeps. */
 _Static_assert(TT_CHAIN_MAX_RECORD == TUTTI__LIMITS__RECORD_MAX_BYTES, "record limit");
@@ -188,6 +204,15 @@ struct coord_server {
         const char *command; /* "roll", ... (static) */
     } osc_peers[OSC_PEERS];
     unsigned osc_next;
+
+    tt_seal_guard_t *seal_guard; /* relayed requests' nonces (replays) */
+    struct {
+        uint8_t rid[TT_WIRE_MAX_ROUTING_ID]; /* the relay's */
+        size_t rid_len;
+        uint64_t request_id; /* the relay's (the outer envelope's) */
+        char caller[TT_Z85_KEY_LEN + 1];
+    } seal_peers[SEAL_PEERS];
+    unsigned seal_next;
 };
 
 static void peer_hello(coord_server_t *s, const Tutti__Hello *h, const tt_access_entry_t *who);
@@ -450,12 +475,40 @@ static int osc_send(coord_server_t *s, int slot, int ok, uint64_t seq, const cha
     return rc;
 }
 
+/* The relayed caller's slot a routing id names, or -1. */
+static int seal_slot(const uint8_t *rid, size_t rid_len)
+{
+    if (rid_len != SEAL_RID_LEN || memcmp(rid, SEAL_RID, 5) != 0)
+        return -1;
+    return (rid[5] << 8 | rid[6]) % SEAL_PEERS;
+}
+
+/* A reply to a relayed caller: sealed to the caller, sent to its relay
+ * under the relay's request id. */
+static int seal_send(coord_server_t *s, int slot, Tutti__Envelope *env, char *why)
+{
+    tt_sealed_t sealed;
+    int rc = tt_seal(env, s->keys, s->seal_peers[slot].caller, s->seal_peers[slot].caller,
+                     tt_time_wall_ns(), &sealed, why);
+    if (rc != 0)
+        return rc;
+    sealed.env.request_id = s->seal_peers[slot].request_id;
+    rc = coord_outbox_send(s->outbox, s->seal_peers[slot].rid, s->seal_peers[slot].rid_len,
+                           &sealed.env, why);
+    tt_sealed_clear(&sealed);
+    return rc;
+}
+
 /* Replies to a client go through the request socket's outbox (bounded per
  * peer); a message without a routing id came from the upload thread's
- * pipe and is answered there; an OSC sender's goes back as a datagram. */
+ * pipe and is answered there; an OSC sender's goes back as a datagram, a
+ * relayed caller's sealed through its relay. */
 static int send_to(coord_server_t *s, const uint8_t *rid, size_t rid_len, Tutti__Envelope *env,
                    char *why)
 {
+    int sslot = seal_slot(rid, rid_len);
+    if (sslot >= 0)
+        return seal_send(s, sslot, env, why);
     int slot = osc_slot(rid, rid_len);
     if (slot >= 0) {
         int wr = env->body_case == TUTTI__ENVELOPE__BODY_WRITE_REPLY;
@@ -474,6 +527,16 @@ static int send_error_to(coord_server_t *s, const uint8_t *rid, size_t rid_len, 
         char why[TT_WHY_LEN];
         (void)code; /* the text names the refusal; OSC has no codes of ours */
         return osc_send(s, slot, 0, 0, text, why);
+    }
+    if (seal_slot(rid, rid_len) >= 0) {
+        Tutti__Envelope env;
+        Tutti__Error err;
+        char why[TT_WHY_LEN];
+        tt_wire_make_error(&env, &err, request_id, code, text);
+        int rc = send_to(s, rid, rid_len, &env, why);
+        if (rc != 0)
+            tt_diag_warn("sealed error reply: %s", why);
+        return rc;
     }
     return rid_len
                ? coord_outbox_send_error(s->outbox, rid, rid_len, request_id, code, text)
@@ -1679,6 +1742,56 @@ static size_t request_cap(void *arg, const char *user_id)
                : (size_t)TUTTI__LIMITS__NON_OPERATOR_MAX_MESSAGE_BYTES;
 }
 
+/* A Sealed request off the ROUTER (m's envelope) becomes the caller's
+ * own: its box opened, the caller's key checked against the access file,
+ * the nonce against replays, and m given the inner envelope, the caller's
+ * key as user_id and a seal slot as routing id. 0, or the refusal sent
+ * to the relay (a plain Error: nothing could be sealed to a caller we do
+ * not trust) and an error returned. */
+static int unseal(coord_server_t *s, tt_wire_msg_t *m)
+{
+    char why[TT_WHY_LEN], caller[TT_Z85_KEY_LEN + 1] = "";
+    const tt_access_entry_t *relay = tt_access_find_key(s->access, m->user_id);
+    const tt_access_entry_t *who = NULL;
+    Tutti__Envelope *inner = NULL;
+    int rc = 0;
+    if (!relay || relay->role != TT_ROLE_RELAY)
+        rc = tt_fail(why, TT_ERR_DENIED, "only a key with the relay role may pass sealed requests");
+    else if ((rc = tt_seal_caller_z85(m->env->sealed, caller, why)) == 0 &&
+             !(who = tt_access_find_key(s->access, caller)))
+        rc = tt_fail(why, TT_ERR_AUTH, "the caller's key %s is not in the access file", caller);
+    else if (rc == 0 && who->role == TT_ROLE_RELAY)
+        rc = tt_fail(why, TT_ERR_DENIED, "a relay's key may not be the caller of a sealed request");
+    else if (rc == 0 && who->role != TT_ROLE_OPERATOR &&
+             m->env->sealed->box.len > TUTTI__LIMITS__NON_OPERATOR_MAX_MESSAGE_BYTES)
+        rc = tt_fail(why, TT_ERR_TOO_BIG, "a sealed request of %zu bytes from %s (role %s)",
+                     m->env->sealed->box.len, who->name, tt_role_name(who->role));
+    else if (rc == 0 && (rc = tt_seal_open(m->env->sealed, s->keys, caller, &inner, why)) == 0)
+        rc = tt_seal_guard_check(s->seal_guard, m->env->sealed, tt_time_wall_ns(), why);
+    if (rc != 0) {
+        tt_diag_warn("refused a sealed request from relay %s%s%s: %s", relay ? relay->name : "?",
+                     who ? " for " : "", who ? who->name : "", why);
+        send_error(s, m, rc, why);
+        if (inner)
+            tutti__envelope__free_unpacked(inner, NULL);
+        return rc;
+    }
+    unsigned slot = s->seal_next++ % SEAL_PEERS;
+    memcpy(s->seal_peers[slot].rid, m->routing_id, m->routing_id_len);
+    s->seal_peers[slot].rid_len = m->routing_id_len;
+    s->seal_peers[slot].request_id = m->request_id;
+    memcpy(s->seal_peers[slot].caller, caller, sizeof caller);
+    memcpy(m->routing_id, SEAL_RID, 5);
+    m->routing_id[5] = (uint8_t)(slot >> 8);
+    m->routing_id[6] = (uint8_t)slot;
+    m->routing_id_len = SEAL_RID_LEN;
+    memcpy(m->user_id, caller, sizeof caller);
+    m->request_id = inner->request_id;
+    tutti__envelope__free_unpacked(m->env, NULL);
+    m->env = inner;
+    return 0;
+}
+
 /* One turn on sock (the ROUTER, or the upload thread's pipe): the writes
  * read together commit as one group, then the waiting reads are answered. */
 static void drain(coord_server_t *s, void *sock, int from_pipe)
@@ -1702,7 +1815,8 @@ static void drain(coord_server_t *s, void *sock, int from_pipe)
                          why);
             if (m.routing_id_len)
                 send_error(s, &m, rc, why);
-        } else {
+        } else if (from_pipe || m.env->body_case != TUTTI__ENVELOPE__BODY_SEALED ||
+                   unseal(s, &m) == 0) {
             dispatch(s, &m, from_pipe);
         }
         tt_wire_msg_clear(&m);
@@ -2441,6 +2555,8 @@ coord_server_t *coord_server_new(const coord_config_t *cfg, char *why)
     s->cfg = *cfg;
     s->osc_fd = -1;
     char sub[TT_WHY_LEN];
+    if (!(s->seal_guard = tt_seal_guard_new(TT_SEAL_WINDOW, TT_SEAL_MAX_AGE_NS, why)))
+        goto fail;
     if (!(s->keys = tt_keypair_load(cfg->key_path, sub))) {
         tt_fail(why, TT_ERR_CRYPTO, "loading --key: %s", sub);
         goto fail;
@@ -2611,6 +2727,7 @@ void coord_server_destroy(coord_server_t **self_p)
     tt_signer_destroy(&s->signer);
     tt_access_destroy(&s->access);
     tt_keypair_destroy(&s->keys);
+    tt_seal_guard_destroy(&s->seal_guard);
     free(s->rooms);
     free(s);
     *self_p = NULL;

@@ -18,8 +18,11 @@ int cli_conn_open(const tt_conn_opts_t *o, cli_conn_t *s)
     memset(s, 0, sizeof *s);
     tt_conn_opts_t co = *o;
     if (tt_conn_opts_resolve(&co) != 0) {
-        fprintf(stderr, "tutti: --bundle, or --server-key and --key (or TUTTI_BUNDLE, or "
-                        "TUTTI_SERVER_KEY and TUTTI_KEY) are required\n");
+        fprintf(stderr, "tutti: %s\n",
+                co.relay && !co.relay_key_path
+                    ? "--relay needs --relay-key, the relay's public certificate"
+                    : "--bundle, or --server-key and --key (or TUTTI_BUNDLE, or "
+                      "TUTTI_SERVER_KEY and TUTTI_KEY) are required");
         return EXIT_USAGE;
     }
     char why[TT_WHY_LEN], warn[TT_WHY_LEN];
@@ -40,6 +43,17 @@ int cli_conn_open(const tt_conn_opts_t *o, cli_conn_t *s)
     if (!s->client) {
         fprintf(stderr, "tutti: %s\n", why);
         return 1;
+    }
+    if (co.relay) {
+        char relay_key[TT_Z85_KEY_LEN + 1];
+        if (tt_pubkey_load(co.relay_key_path, relay_key, why) != 0) {
+            fprintf(stderr, "tutti: --relay-key: %s\n", why);
+            return 1;
+        }
+        if (tt_client_via_relay(s->client, co.relay, relay_key, why) != 0) {
+            fprintf(stderr, "tutti: --relay %s: %s\n", co.relay, why);
+            return 1;
+        }
     }
     s->timeout_ms = (int)co.timeout_ms;
     return 0;

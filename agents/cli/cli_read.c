@@ -18,9 +18,11 @@
 #include "tt_timecode.h"
 #include "tt_tz.h"
 
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zmq.h>
 
 /* A room's prelays and guides: {"wanted": 3, "held": 2, "missing": [...]} */
 static json_t *prelays_json(const Tutti__RoomStatus *r)
@@ -275,6 +277,82 @@ static void print_room_conditions(const Tutti__RoomStatus *r)
                (long long)(f->for_ms / 1000));
     else if (f)
         printf("  STORE WRITE FAILED: %s (for %llds)", f->text, (long long)(f->for_ms / 1000));
+}
+
+/* Asked unsealed, straight of the relay (its key is the CURVE server's):
+ * the relay answers it itself. */
+int cli_read_relay_status(const tt_conn_opts_t *o, int argc, char **argv)
+{
+    int as_json = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--json") == 0)
+            as_json = 1;
+        else {
+            fprintf(stderr, "usage: tutti relay-status --relay EP --relay-key FILE [--json]\n");
+            return EXIT_USAGE;
+        }
+    }
+    tt_conn_opts_t co = *o;
+    if (tt_conn_opts_resolve(&co) != 0 || !co.relay) {
+        fprintf(stderr, "tutti: relay-status needs --relay, --relay-key and --key\n");
+        return EXIT_USAGE;
+    }
+    char why[TT_WHY_LEN], relay_key[TT_Z85_KEY_LEN + 1];
+    if (tt_pubkey_load(co.relay_key_path, relay_key, why) != 0) {
+        fprintf(stderr, "tutti: --relay-key: %s\n", why);
+        return 1;
+    }
+    tt_keypair_t *keys = tt_keypair_load(co.key_path, why);
+    if (!keys) {
+        fprintf(stderr, "tutti: --key: %s\n", why);
+        return 1;
+    }
+    void *ctx = zmq_ctx_new();
+    tt_client_t *c = tt_client_new(ctx, co.relay, relay_key, keys, 0, why);
+    Tutti__Envelope *reply = NULL;
+    int rc = c ? 0 : TT_ERR_IO;
+    if (rc == 0) {
+        Tutti__Envelope env = TUTTI__ENVELOPE__INIT;
+        Tutti__StatusRequest sr = TUTTI__STATUS_REQUEST__INIT;
+        env.body_case = TUTTI__ENVELOPE__BODY_STATUS;
+        env.status = &sr;
+        rc = tt_client_request(c, &env, &reply, (int)co.timeout_ms, why);
+        if (rc == 0 && reply->body_case != TUTTI__ENVELOPE__BODY_RELAY_STATUS)
+            rc = tt_fail(why, TT_ERR_PROTOCOL, "%s answered, but not as a relay", co.relay);
+    }
+    if (rc == 0) {
+        const Tutti__RelayStatus *st = reply->relay_status;
+        if (as_json) {
+            json_t *j = json_pack("{s:s, s:b, s:s, s:I, s:I, s:I, s:I, s:I, s:s}", "name", st->name,
+                                  "upstream_connected", (int)st->upstream_connected, "coordinator",
+                                  st->coordinator, "subscribers", (json_int_t)st->subscribers,
+                                  "requests_passed", (json_int_t)st->requests_passed,
+                                  "requests_refused", (json_int_t)st->requests_refused, "last_seq",
+                                  (json_int_t)st->last_seq, "clock_error_ns",
+                                  (json_int_t)st->clock_error_ns, "clock_state", st->clock_state);
+            char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+            if (text)
+                printf("%s\n", text);
+            free(text);
+            json_decref(j);
+        } else {
+            printf("relay %s: upstream %s (%s), %u subscribers, %llu requests passed, %llu "
+                   "refused, head %llu, clock %s (bound %.1f us)\n",
+                   st->name, st->upstream_connected ? "connected" : "down", st->coordinator,
+                   st->subscribers, (unsigned long long)st->requests_passed,
+                   (unsigned long long)st->requests_refused, (unsigned long long)st->last_seq,
+                   st->clock_state[0] ? st->clock_state : "none",
+                   (double)st->clock_error_ns / 1000.0);
+        }
+    } else {
+        fprintf(stderr, "tutti: relay-status: %s\n", why);
+    }
+    if (reply)
+        tutti__envelope__free_unpacked(reply, NULL);
+    tt_client_destroy(&c);
+    zmq_ctx_term(ctx);
+    tt_keypair_destroy(&keys);
+    return rc == 0 ? 0 : cli_exit_for(rc);
 }
 
 int cli_read_status(const tt_conn_opts_t *o, int argc, char **argv)

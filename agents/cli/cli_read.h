@@ -13,6 +13,8 @@
 #include "tt_session.h"
 
 int cli_read_status(const tt_conn_opts_t *o, int argc, char **argv);
+/* tutti relay-status: a site relay's own state (--relay, --relay-key). */
+int cli_read_relay_status(const tt_conn_opts_t *o, int argc, char **argv);
 int cli_read_history(const tt_conn_opts_t *o, int argc, char **argv);
 /* cue list [--json]; prints the usage of both cue forms on bad usage. */
 int cli_read_cue_list(const tt_conn_opts_t *o, int argc, char **argv);

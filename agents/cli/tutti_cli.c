@@ -148,6 +148,11 @@ static const cli_command_t commands[] = {
      "append a session note (operator role)", "tutti note 'Bar 12-16 horns tacet'"},
     {"status", cli_read_status, CLI_CONN, "status [--json]",
      "log head and every room: online, replica position", "tutti status --json"},
+    {"relay-status", cli_read_relay_status, CLI_CONN, "relay-status [--json]",
+     "a site relay's own state (needs --relay and --relay-key):\n"
+     "upstream connection, subscribers, requests passed and\n"
+     "refused, the head it has seen, its clock",
+     "tutti --relay tcp://berlin:7710 --relay-key relay.pub relay-status"},
     {"history", cli_read_history, CLI_CONN,
      "history [--json|--csv] [--since SEQ] [--cue CUE] [--room ROOM] [--kind KIND]",
      "print records with seq > SEQ (default 0: all);\n"
@@ -315,6 +320,7 @@ static void usage(FILE *out)
     fprintf(out, "\n"
                  "Connection options (for commands that talk to the coordinator):\n");
     tt_conn_opts_usage(out, 1);
+    fputs(TT_CONN_OPTS_HELP_RELAY, out);
     fputs(TT_CONFIG_HELP, out);
     fprintf(out, "  -h, --help            this text\n"
                  "\n"
@@ -356,6 +362,7 @@ static void command_help(FILE *out, const cli_command_t *c)
     if (c->flags & CLI_CONN) {
         fprintf(out, "\nConnection options (before or after the command):\n");
         tt_conn_opts_usage(out, 1);
+        fputs(TT_CONN_OPTS_HELP_RELAY, out);
         fputs(TT_CONFIG_HELP, out);
     }
     fprintf(out, "\nExit status: 0 success, 1 failure, 2 bad usage%s.\n",
@@ -409,9 +416,8 @@ int main(int argc, char **argv)
 {
     tt_conn_opts_t o = {0};
     static const struct option opts[] = {
-        TT_CONN_OPTIONS,
-        TT_CONN_OPTION_TIMEOUT,
-        {"help", no_argument, 0, 'h'},
+        TT_CONN_OPTIONS,       TT_CONN_OPTION_TIMEOUT,
+        TT_CONN_OPTIONS_RELAY, {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
     char why[TT_WHY_LEN];
@@ -436,6 +442,8 @@ int main(int argc, char **argv)
         case TT_OPT_KEY:
         case TT_OPT_BUNDLE:
         case TT_OPT_TIMEOUT_MS:
+        case TT_OPT_RELAY:
+        case TT_OPT_RELAY_KEY:
             if (tt_conn_opts_set(&o, c, optarg, why) != 0) {
                 fprintf(stderr, "tutti: %s\n", why);
                 rc = EXIT_USAGE;

@@ -34,14 +34,19 @@ static int write_on(tt_client_t *client, Tutti__Envelope *req, uint64_t *seq, ch
 /* A connection of this thread's own to the coordinator (NULL, why). */
 static tt_client_t *coordinator_open(dash_http_t *h, char *why)
 {
-    return tt_client_new(h->cfg.zmq_ctx, h->cfg.endpoint, h->cfg.server_key_z85, h->cfg.keys, 0,
-                         why);
+    tt_client_t *c =
+        tt_client_new(h->cfg.zmq_ctx, h->cfg.endpoint, h->cfg.server_key_z85, h->cfg.keys, 0, why);
+    if (c && h->cfg.relay_endpoint &&
+        tt_client_via_relay(c, h->cfg.relay_endpoint, h->cfg.relay_key_z85, why) != 0)
+        tt_client_destroy(&c);
+    return c;
 }
 
 static int coordinator_write(dash_http_t *h, Tutti__Envelope *req, uint64_t *seq, char *why)
 {
-    return tt_client_write_once(h->cfg.zmq_ctx, h->cfg.endpoint, h->cfg.server_key_z85, h->cfg.keys,
-                                req, ACTION_TIMEOUT_MS, "dashboard", seq, why);
+    return tt_client_write_once_via(h->cfg.zmq_ctx, h->cfg.endpoint, h->cfg.server_key_z85,
+                                    h->cfg.relay_endpoint, h->cfg.relay_key_z85, h->cfg.keys, req,
+                                    ACTION_TIMEOUT_MS, "dashboard", seq, why);
 }
 
 /* Checks out, from room, players[from .. from+n) (JSON strings). */

@@ -37,6 +37,8 @@ typedef struct {
     const char *endpoint;
     const char *server_key_z85;
     const tt_keypair_t *keys;
+    const char *relay_endpoint; /* NULL, or the site relay every action passes */
+    const char *relay_key_z85;
     const tt_rules_t *const *presets;
     size_t n_presets;
     const char *name; /* the dashboard key's access-file name */

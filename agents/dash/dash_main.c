@@ -63,6 +63,7 @@ static void usage(FILE *out)
     tt_conn_opts_usage(out, 0);
     fprintf(out, "                        (--key: a contractor or operator key; an observer's\n"
                  "                        with --read-only; an observer's bundle is read-only)\n");
+    fputs(TT_CONN_OPTS_HELP_RELAY, out);
     fputs(TT_CONFIG_HELP, out);
     fprintf(out,
             "  --http HOST:PORT      where to serve (default 127.0.0.1:8080; PORT 0: any free\n"
@@ -187,7 +188,7 @@ static void status_read(status_poll_t *p)
     for (;;) {
         tt_wire_msg_t m;
         char why[TT_WHY_LEN];
-        int rc = tt_wire_recv(tt_client_socket(p->client), 0, ZMQ_DONTWAIT, &m, why);
+        int rc = tt_client_recv(p->client, &m, why);
         if (rc == TT_ERR_AGAIN)
             return;
         if (rc == TT_ERR_IO) {
@@ -252,6 +253,7 @@ int main(int argc, char **argv)
     enum { O_HTTP = 1, O_PWFILE, O_RO, O_RULES, O_DATA, O_PORTFILE, O_IDLE, O_QUIET, O_TZ };
     static const struct option opts[] = {
         TT_CONN_OPTIONS,
+        TT_CONN_OPTIONS_RELAY,
         {"http", required_argument, 0, O_HTTP},
         {"http-password", required_argument, 0, O_PWFILE},
         {"password-file", required_argument, 0, O_PWFILE}, /* the older name */
@@ -286,7 +288,9 @@ int main(int argc, char **argv)
         case TT_OPT_COORDINATOR:
         case TT_OPT_SERVER_KEY:
         case TT_OPT_KEY:
-        case TT_OPT_BUNDLE: tt_conn_opts_set(&conn, c, optarg, NULL); break;
+        case TT_OPT_BUNDLE:
+        case TT_OPT_RELAY:
+        case TT_OPT_RELAY_KEY: tt_conn_opts_set(&conn, c, optarg, NULL); break;
         case O_HTTP: http = optarg; break;
         case O_PWFILE: password_file = optarg; break;
         case O_RO: read_only = 1; break;
@@ -310,8 +314,10 @@ int main(int argc, char **argv)
         return 2;
     }
     if (tt_conn_opts_resolve(&conn) != 0) {
-        fprintf(stderr,
-                "tutti-dash: --bundle, or --key and --server-key are required (see --help)\n");
+        fprintf(stderr, "tutti-dash: %s (see --help)\n",
+                conn.relay && !conn.relay_key_path
+                    ? "--relay needs --relay-key, the relay's public certificate"
+                    : "--bundle, or --key and --server-key are required");
         return 2;
     }
     char host[64];
@@ -370,6 +376,13 @@ int main(int argc, char **argv)
         tt_diag_info("--bundle %s is an observer's: read-only", conn.bundle_path);
         read_only = 1;
     }
+    char relay_key[TT_Z85_KEY_LEN + 1] = "";
+    if (conn.relay && tt_pubkey_load(conn.relay_key_path, relay_key, why) != 0) {
+        tt_diag_error("--relay-key: %s", why);
+        tt_conn_clear(&tc);
+        tt_web_password_free(&password);
+        return 1;
+    }
     const char *server_key = tc.server_key;
     conn.endpoint = tc.endpoint;
     tt_keypair_t *keys = tc.keys; /* owned here from now on */
@@ -399,6 +412,8 @@ int main(int argc, char **argv)
         .endpoint = conn.endpoint,
         .server_key_z85 = server_key,
         .keys = keys,
+        .relay_endpoint = conn.relay,
+        .relay_key_z85 = conn.relay ? relay_key : NULL,
         .fold = tt_session_fold,
         .reset = tt_session_reset,
         .fold_arg = &d.state,
@@ -417,6 +432,9 @@ int main(int argc, char **argv)
     }
     d.replica = tt_replica_new(ctx, &cfg, store, why);
     poll_st.client = d.replica ? tt_client_new(ctx, conn.endpoint, server_key, keys, 0, why) : NULL;
+    if (poll_st.client && conn.relay &&
+        tt_client_via_relay(poll_st.client, conn.relay, relay_key, why) != 0)
+        tt_client_destroy(&poll_st.client);
     if (!d.replica || !poll_st.client) {
         tt_diag_error("%s", why);
         exit_code = 1;
@@ -433,6 +451,8 @@ int main(int argc, char **argv)
         .endpoint = conn.endpoint,
         .server_key_z85 = server_key,
         .keys = keys,
+        .relay_endpoint = conn.relay,
+        .relay_key_z85 = conn.relay ? relay_key : NULL,
         .presets = presets,
         .n_presets = n_presets,
         .name = read_only ? "observer" : "contractor",

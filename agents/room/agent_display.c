@@ -113,8 +113,9 @@ static enum MHD_Result on_post(void *arg, struct MHD_Connection *c, const char *
     env.ack = &ack;
     char why[TT_WHY_LEN] = "";
     uint64_t seq = 0;
-    int rc = tt_client_write_once(d->cfg.zmq_ctx, d->cfg.endpoint, d->cfg.server_key_z85,
-                                  d->cfg.keys, &env, ACK_TIMEOUT_MS, "display", &seq, why);
+    int rc = tt_client_write_once_via(d->cfg.zmq_ctx, d->cfg.endpoint, d->cfg.server_key_z85,
+                                      d->cfg.relay_endpoint, d->cfg.relay_key_z85, d->cfg.keys,
+                                      &env, ACK_TIMEOUT_MS, "display", &seq, why);
     if (rc != 0) {
         tt_diag_warn("display: ack of change %lld: %s", (long long)id, why);
         return tt_web_reply_error(c, tt_web_status_for(rc), why);

@@ -41,6 +41,8 @@ typedef struct {
     const char *endpoint;
     const char *server_key_z85;
     const tt_keypair_t *keys;
+    const char *relay_endpoint; /* NULL, or the site relay acks pass (tt_client_via_relay) */
+    const char *relay_key_z85;
 } agent_display_config_t;
 
 typedef struct agent_display agent_display_t;

@@ -13,6 +13,7 @@
 #include "agent_render.h"
 #include "agent_upload.h"
 #include "tt_bundle.h"
+#include "tt_client.h"
 #include "tt_clock_client.h"
 #include "tt_config.h"
 #include "tt_diag.h"
@@ -57,6 +58,10 @@ static void usage(FILE *out)
                  "  --room NAME           this room's name in the access file (required without\n"
                  "                        --bundle; with one, the bundle's name)\n");
     tt_conn_opts_usage(out, 0);
+    fputs(TT_CONN_OPTS_HELP_RELAY, out);
+    fprintf(out, "                        (through a relay, the updates and the clock are the\n"
+                 "                        relay's too: its port + 1 and + 2; uploads and\n"
+                 "                        prelay fetches still go to --coordinator)\n");
     fputs(TT_CONFIG_HELP, out);
     fprintf(out,
             "  --data DIR            replica store (default: ./tutti-ROOM; a service:\n"
@@ -658,6 +663,7 @@ int main(int argc, char **argv)
     static const struct option opts[] = {
         {"room", required_argument, 0, O_ROOM},
         TT_CONN_OPTIONS,
+        TT_CONN_OPTIONS_RELAY,
         {"data", required_argument, 0, O_DATA},
         {"updates", required_argument, 0, O_UPDATES},
         {"map-size-mb", required_argument, 0, O_MAP},
@@ -717,7 +723,9 @@ int main(int argc, char **argv)
         case TT_OPT_COORDINATOR:
         case TT_OPT_SERVER_KEY:
         case TT_OPT_KEY:
-        case TT_OPT_BUNDLE: tt_conn_opts_set(&conn, c, optarg, NULL); break;
+        case TT_OPT_BUNDLE:
+        case TT_OPT_RELAY:
+        case TT_OPT_RELAY_KEY: tt_conn_opts_set(&conn, c, optarg, NULL); break;
         case O_DATA: data = optarg; break;
         case O_UPDATES: updates = optarg; break;
         case O_MAP:
@@ -895,8 +903,10 @@ int main(int argc, char **argv)
         return 2;
     }
     if (tt_conn_opts_resolve(&conn) != 0 || (!room && !conn.bundle_path)) {
-        fprintf(stderr, "tutti-agent: --bundle, or --room, --key and --server-key are required "
-                        "(see --help)\n");
+        fprintf(stderr, "tutti-agent: %s (see --help)\n",
+                conn.relay && !conn.relay_key_path
+                    ? "--relay needs --relay-key, the relay's public certificate"
+                    : "--bundle, or --room, --key and --server-key are required");
         return 2;
     }
     char why[TT_WHY_LEN], warn[TT_WHY_LEN];
@@ -931,6 +941,27 @@ int main(int argc, char **argv)
     const char *server_key = tc.server_key;
     tt_keypair_t *keys = tc.keys; /* owned here from now on */
     tc.keys = NULL;
+    /* Through a site relay: requests sealed to server_key, and the clock
+     * served by the relay under its own key. */
+    char relay_key[TT_Z85_KEY_LEN + 1] = "", relay_clock[256];
+    if (conn.relay) {
+        if (tt_pubkey_load(conn.relay_key_path, relay_key, why) != 0) {
+            tt_diag_error("--relay-key: %s", why);
+            tt_keypair_destroy(&keys);
+            tt_conn_clear(&tc);
+            return 1;
+        }
+        if (!clock_ep) {
+            if (tt_client_relay_port(conn.relay, TT_RELAY_CLOCK_PORT_OFFSET, relay_clock,
+                                     sizeof relay_clock) != 0) {
+                tt_diag_error("--relay %s: not tcp://HOST:PORT", conn.relay);
+                tt_keypair_destroy(&keys);
+                tt_conn_clear(&tc);
+                return 2;
+            }
+            clock_ep = relay_clock;
+        }
+    }
     char *password = NULL;
     if (http_password && tt_web_password_read(http_password, &password, why) != 0) {
         tt_diag_error("--http-password: %s", why);
@@ -963,6 +994,8 @@ int main(int argc, char **argv)
         .server_key_z85 = server_key,
         .keys = keys,
         .updates_endpoint = updates,
+        .relay_endpoint = conn.relay,
+        .relay_key_z85 = conn.relay ? relay_key : NULL,
         .expect_name = room,
         .expect_role = "room",
         .captures = capture_dir != NULL,
@@ -985,7 +1018,7 @@ int main(int argc, char **argv)
     }
     tt_clock_client_config_t ccfg = {
         .keys = keys,
-        .server_key_z85 = server_key,
+        .server_key_z85 = conn.relay ? relay_key : server_key,
         .inject_offset_ns = (int64_t)clock_offset_us * 1000,
         .inject_skew_ppm = clock_skew_ppm,
         .trace_path = clock_trace,
@@ -1135,6 +1168,8 @@ int main(int argc, char **argv)
             .endpoint = endpoint,
             .server_key_z85 = server_key,
             .keys = keys,
+            .relay_endpoint = conn.relay,
+            .relay_key_z85 = conn.relay ? relay_key : NULL,
         };
         agent.display = agent_display_start(&dcfg, why);
         if (!agent.display) {

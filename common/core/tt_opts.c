@@ -31,6 +31,8 @@ int tt_conn_opts_set(tt_conn_opts_t *o, int code, const char *arg, char *why)
     case TT_OPT_SERVER_KEY: o->server_key_path = arg; return 0;
     case TT_OPT_KEY: o->key_path = arg; return 0;
     case TT_OPT_BUNDLE: o->bundle_path = arg; return 0;
+    case TT_OPT_RELAY: o->relay = arg; return 0;
+    case TT_OPT_RELAY_KEY: o->relay_key_path = arg; return 0;
     case TT_OPT_TIMEOUT_MS:
         if (tt_opts_parse_long(arg, 1, TT_OPTS_TIMEOUT_MS_MAX, &o->timeout_ms) != 0)
             return tt_fail(why, TT_ERR_INVALID, "--timeout-ms wants 1..%d", TT_OPTS_TIMEOUT_MS_MAX);
@@ -43,6 +45,10 @@ int tt_conn_opts_resolve(tt_conn_opts_t *o)
 {
     if (o->timeout_ms <= 0)
         o->timeout_ms = TT_OPTS_TIMEOUT_MS_DEFAULT;
+    o->relay = tt_opts_or_env(o->relay, "TUTTI_RELAY", NULL);
+    o->relay_key_path = tt_opts_or_env(o->relay_key_path, "TUTTI_RELAY_KEY", NULL);
+    if (o->relay && !o->relay_key_path)
+        return TT_ERR_INVALID;
     o->bundle_path = tt_opts_or_env(o->bundle_path, "TUTTI_BUNDLE", NULL);
     if (o->bundle_path)
         return 0; /* the bundle fills what the flags did not give */

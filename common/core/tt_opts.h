@@ -13,6 +13,8 @@
  *   --bundle FILE       $TUTTI_BUNDLE        a session bundle (tt_bundle.h): the
  *                                            endpoint and both keys in one file; the
  *                                            three flags above, when given, win over it
+ *   --relay EP          $TUTTI_RELAY         none (programs that can pass a site relay)
+ *   --relay-key FILE    $TUTTI_RELAY_KEY     (required with --relay)
  */
 #ifndef TT_OPTS_H
 #define TT_OPTS_H
@@ -42,6 +44,8 @@ typedef struct {
     const char *key_path;        /* --key */
     long timeout_ms;             /* --timeout-ms */
     const char *bundle_path;     /* --bundle */
+    const char *relay;           /* --relay: NULL, or a site relay's endpoint */
+    const char *relay_key_path;  /* --relay-key */
 } tt_conn_opts_t;
 
 /* getopt_long values of the connection flags, clear of any short option. */
@@ -51,6 +55,8 @@ enum {
     TT_OPT_KEY,
     TT_OPT_TIMEOUT_MS,
     TT_OPT_BUNDLE,
+    TT_OPT_RELAY,
+    TT_OPT_RELAY_KEY,
 };
 
 /* Entries for a program's struct option table. */
@@ -61,6 +67,9 @@ enum {
     {"key", required_argument, 0, TT_OPT_KEY},                    \
     {"bundle", required_argument, 0, TT_OPT_BUNDLE}
 #define TT_CONN_OPTION_TIMEOUT {"timeout-ms", required_argument, 0, TT_OPT_TIMEOUT_MS}
+#define TT_CONN_OPTIONS_RELAY                                     \
+    {"relay", required_argument, 0, TT_OPT_RELAY},                \
+    {"relay-key", required_argument, 0, TT_OPT_RELAY_KEY}
 /* clang-format on */
 
 /* Takes getopt_long's code and optarg for one connection flag. 0, or
@@ -69,10 +78,11 @@ enum {
 int tt_conn_opts_set(tt_conn_opts_t *o, int code, const char *arg, char *why);
 
 /* Fills what was not given from the environment and the defaults. 0, or
- * TT_ERR_INVALID when --server-key or --key is still unknown (the caller
- * says which flags it requires). With a bundle (--bundle or $TUTTI_BUNDLE)
- * it is 0 and the endpoint and key paths stay as the flags gave them (NULL
- * when not given): tt_conn_load takes the rest from the bundle, not from
+ * TT_ERR_INVALID when --server-key or --key is still unknown, or --relay
+ * is given without --relay-key (the caller says which flags it requires).
+ * With a bundle (--bundle or $TUTTI_BUNDLE) it is 0 and the endpoint and
+ * key paths stay as the flags gave them (NULL when not given):
+ * tt_conn_load takes the rest from the bundle, not from
  * $TUTTI_COORDINATOR, $TUTTI_SERVER_KEY or $TUTTI_KEY. */
 int tt_conn_opts_resolve(tt_conn_opts_t *o);
 
@@ -90,6 +100,11 @@ void tt_conn_opts_usage(FILE *out, int with_timeout);
     "  --bundle FILE         a session bundle from tutti invite: endpoint, your key\n"             \
     "                        and the coordinator's in one file (mode 0600;\n"                      \
     "                        $TUTTI_BUNDLE); the three flags above override it\n"
+#define TT_CONN_OPTS_HELP_RELAY                                                                    \
+    "  --relay EP            pass every request through this site relay (tutti-relay;\n"           \
+    "                        $TUTTI_RELAY; default none: straight to --coordinator);\n"            \
+    "                        requests are sealed to --server-key, the coordinator's\n"             \
+    "  --relay-key FILE      the relay's public certificate ($TUTTI_RELAY_KEY)\n"
 #define TT_CONN_OPTS_HELP_TIMEOUT                                                                  \
     "  --timeout-ms N        how long to wait for each reply (default 5000)\n"
 

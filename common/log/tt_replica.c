@@ -443,7 +443,10 @@ static int open_sub(tt_replica_t *r, const char *endpoint, char *why)
         return tt_fail(why, TT_ERR_IO, "creating the updates socket: %s", zmq_strerror(errno));
     int hwm = 200000;
     zmq_setsockopt(r->sub, ZMQ_RCVHWM, &hwm, sizeof hwm);
-    int rc = tt_wire_setup_client(r->sub, r->cfg.keys, r->cfg.server_key_z85, why);
+    /* through a relay, the updates come from its XPUB, under its key */
+    int rc = tt_wire_setup_client(
+        r->sub, r->cfg.keys, r->cfg.relay_endpoint ? r->cfg.relay_key_z85 : r->cfg.server_key_z85,
+        why);
     if (rc != 0)
         return rc;
     zmq_setsockopt(r->sub, ZMQ_SUBSCRIBE, "", 0);
@@ -485,7 +488,13 @@ static int on_hello_reply(tt_replica_t *r, const Tutti__HelloReply *hr, char *wh
     char ep[256];
     if (r->cfg.updates_endpoint)
         snprintf(ep, sizeof ep, "%s", r->cfg.updates_endpoint);
-    else if (tt_wire_endpoint_with_port(r->cfg.endpoint, hr->updates_port, ep, sizeof ep) != 0)
+    else if (r->cfg.relay_endpoint) {
+        if (tt_client_relay_port(r->cfg.relay_endpoint, TT_RELAY_UPDATES_PORT_OFFSET, ep,
+                                 sizeof ep) != 0)
+            return tt_fail(why, TT_ERR_INVALID,
+                           "cannot derive the relay's updates endpoint from %s",
+                           r->cfg.relay_endpoint);
+    } else if (tt_wire_endpoint_with_port(r->cfg.endpoint, hr->updates_port, ep, sizeof ep) != 0)
         return tt_fail(why, TT_ERR_INVALID, "cannot derive the updates endpoint from %s",
                        r->cfg.endpoint);
     int rc = open_sub(r, ep, why);
@@ -514,7 +523,7 @@ static int on_dealer(tt_replica_t *r, char *why)
     for (;;) {
         tt_wire_msg_t m;
         char mwhy[TT_WHY_LEN];
-        int rc = tt_wire_recv(tt_client_socket(r->client), 0, ZMQ_DONTWAIT, &m, mwhy);
+        int rc = tt_client_recv(r->client, &m, mwhy);
         if (rc == TT_ERR_AGAIN)
             return 0; /* nothing more to read */
         if (rc == TT_ERR_IO) {
@@ -697,6 +706,9 @@ tt_replica_t *tt_replica_new(void *ctx, const tt_replica_config_t *cfg, tt_store
     }
     r->client = tt_client_new(ctx, cfg->endpoint, cfg->server_key_z85, cfg->keys, 1, why);
     if (!r->client)
+        goto fail;
+    if (cfg->relay_endpoint &&
+        tt_client_via_relay(r->client, cfg->relay_endpoint, cfg->relay_key_z85, why) != 0)
         goto fail;
     return r;
 fail:

@@ -31,6 +31,12 @@ typedef struct {
     int heartbeat_ms;             /* default 1000 */
     int away_after_ms;            /* default 2200: two heartbeats missed */
     int captures;                 /* the room records its takes: heartbeats say so */
+    /* NULL, or a site relay (tutti-relay) every request passes, sealed to
+     * server_key_z85 (tt_client_via_relay); the updates then come from the
+     * relay's port + TT_RELAY_UPDATES_PORT_OFFSET under relay_key_z85
+     * unless updates_endpoint is given. */
+    const char *relay_endpoint;
+    const char *relay_key_z85;
     /* The caller's fold (the log layer knows no session state). fold gets
      * every verified record once it is durably in the replica, in sequence,
      * from the first; it returns 0, or an error with why when it refuses a

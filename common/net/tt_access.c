@@ -15,13 +15,14 @@ const char *tt_role_name(tt_role_t r)
     case TT_ROLE_CONTRACTOR: return "contractor";
     case TT_ROLE_OBSERVER: return "observer";
     case TT_ROLE_COORDINATOR: return "coordinator";
+    case TT_ROLE_RELAY: return "relay";
     default: return "none";
     }
 }
 
 tt_role_t tt_role_from_name(const char *s)
 {
-    for (tt_role_t r = TT_ROLE_OPERATOR; r <= TT_ROLE_COORDINATOR; r++)
+    for (tt_role_t r = TT_ROLE_OPERATOR; r <= TT_ROLE_RELAY; r++)
         if (strcmp(s, tt_role_name(r)) == 0)
             return r;
     return TT_ROLE_NONE;

@@ -3,6 +3,7 @@
  *   # role       name             public key (Z85, 40 chars)
  *   operator     conductor        <z85>
  *   room         stage            <z85>
+ *   relay        berlin-relay     <z85>
  *
  * '#' starts a comment at the beginning of a line or of a field (Z85 keys
  * themselves may contain '#').
@@ -31,7 +32,10 @@ typedef enum {
     /* The peer coordinator of a standby pair (README "Standby coordinator"):
      * its key may only hello, heartbeat, fetch and read status, and ship
      * records to a standby. */
-    TT_ROLE_COORDINATOR
+    TT_ROLE_COORDINATOR,
+    /* A site relay (tutti-relay): reads (hello, status, fetch) and passes
+     * other keys' sealed requests on; it can write nothing itself. */
+    TT_ROLE_RELAY
 } tt_role_t;
 
 typedef struct {

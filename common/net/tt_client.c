@@ -2,6 +2,7 @@
 #include "tt_client.h"
 #include "tt_diag.h"
 #include "tt_error.h"
+#include "tt_seal.h"
 #include "tt_time.h"
 
 #include <sodium.h>
@@ -22,6 +23,12 @@ struct tt_client {
     char endpoint[256];
     char server_key[TT_Z85_KEY_LEN + 1];
     char monitor_ep[64];
+    /* Through a site relay (tt_client_via_relay): the socket goes to
+     * relay_ep under relay_key, and every request is sealed to
+     * server_key, the coordinator's. */
+    int relayed;
+    char relay_ep[256];
+    char relay_key[TT_Z85_KEY_LEN + 1];
 };
 
 /* How long tt_client_request waits on the socket alone before it also
@@ -38,7 +45,7 @@ static int open_socket(tt_client_t *c, char *why)
     c->sock = zmq_socket(c->ctx, ZMQ_DEALER);
     if (!c->sock)
         return tt_fail(why, TT_ERR_IO, "creating a socket: %s", zmq_strerror(errno));
-    int rc = tt_wire_setup_client(c->sock, c->kp, c->server_key, why);
+    int rc = tt_wire_setup_client(c->sock, c->kp, c->relayed ? c->relay_key : c->server_key, why);
     if (rc != 0)
         return rc;
     if (c->immediate) {
@@ -60,9 +67,9 @@ static int open_socket(tt_client_t *c, char *why)
         return tt_fail(why, TT_ERR_IO, "connecting the monitor: %s", zmq_strerror(errno));
     int linger = 0;
     zmq_setsockopt(c->monitor, ZMQ_LINGER, &linger, sizeof linger);
-    if (zmq_connect(c->sock, c->endpoint) != 0)
-        return tt_fail(why, TT_ERR_INVALID, "connecting to %s: %s", c->endpoint,
-                       zmq_strerror(errno));
+    const char *ep = c->relayed ? c->relay_ep : c->endpoint;
+    if (zmq_connect(c->sock, ep) != 0)
+        return tt_fail(why, TT_ERR_INVALID, "connecting to %s: %s", ep, zmq_strerror(errno));
     return 0;
 }
 
@@ -105,6 +112,35 @@ int tt_client_reconnect(tt_client_t *c, char *why)
     if (rc != 0)
         close_socket(c);
     return rc;
+}
+
+int tt_client_via_relay(tt_client_t *c, const char *relay_ep, const char *relay_key_z85, char *why)
+{
+    if (!tt_z85_key_valid(relay_key_z85))
+        return tt_fail(why, TT_ERR_INVALID, "the relay's key is not a Z85 CURVE key");
+    if (strlen(relay_ep) >= sizeof c->relay_ep)
+        return tt_fail(why, TT_ERR_INVALID, "relay endpoint too long");
+    c->relayed = 1;
+    snprintf(c->relay_ep, sizeof c->relay_ep, "%s", relay_ep);
+    snprintf(c->relay_key, sizeof c->relay_key, "%s", relay_key_z85);
+    return tt_client_reconnect(c, why);
+}
+
+int tt_client_relayed(const tt_client_t *c)
+{
+    return c->relayed;
+}
+
+int tt_client_relay_port(const char *relay_ep, unsigned offset, char *out, size_t len)
+{
+    const char *colon = strrchr(relay_ep, ':');
+    char *end = NULL;
+    unsigned long port = colon ? strtoul(colon + 1, &end, 10) : 0;
+    if (!colon || !end || *end || port == 0 || port + offset > 65535)
+        return TT_ERR_INVALID;
+    return tt_wire_endpoint_with_port(relay_ep, (unsigned)(port + offset), out, len) == 0
+               ? 0
+               : TT_ERR_INVALID;
 }
 
 void tt_client_destroy(tt_client_t **self_p)
@@ -155,9 +191,10 @@ int tt_client_check_monitor(tt_client_t *c, int *connected, char *why)
         }
         if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) {
             result = tt_fail(why, TT_ERR_AUTH,
-                             "the coordinator at %s refused this key (status %u): it is not in "
+                             "the %s at %s refused this key (status %u): it is not in "
                              "the access file",
-                             c->endpoint, value);
+                             c->relayed ? "relay" : "coordinator",
+                             c->relayed ? c->relay_ep : c->endpoint, value);
         } else if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED && connected) {
             *connected = 1;
         } else if (event == ZMQ_EVENT_DISCONNECTED && connected) {
@@ -172,7 +209,45 @@ int tt_client_send(tt_client_t *c, Tutti__Envelope *env, char *why)
     if (!c->sock)
         return tt_fail(why, TT_ERR_IO, "no socket to %s (a reconnect failed)", c->endpoint);
     env->request_id = c->next_request_id++;
-    return tt_wire_send(c->sock, NULL, 0, env, why);
+    if (!c->relayed)
+        return tt_wire_send(c->sock, NULL, 0, env, why);
+    tt_sealed_t sealed;
+    int rc = tt_seal(env, c->kp, c->server_key, c->kp->public_z85, tt_time_wall_ns(), &sealed, why);
+    if (rc != 0)
+        return rc;
+    sealed.env.request_id = env->request_id; /* the relay maps its own ids to ours */
+    rc = tt_wire_send(c->sock, NULL, 0, &sealed.env, why);
+    tt_sealed_clear(&sealed);
+    return rc;
+}
+
+int tt_client_recv(tt_client_t *c, tt_wire_msg_t *msg, char *why)
+{
+    int rc = tt_wire_recv(c->sock, 0, ZMQ_DONTWAIT, msg, why);
+    if (rc != 0 || !c->relayed)
+        return rc;
+    Tutti__Envelope *env = msg->env;
+    if (env->body_case == TUTTI__ENVELOPE__BODY_ERROR)
+        return 0; /* the relay's own refusal, or the coordinator's of the box itself */
+    Tutti__Envelope *inner = NULL;
+    if (env->body_case != TUTTI__ENVELOPE__BODY_SEALED)
+        rc = tt_fail(why, TT_ERR_PROTOCOL,
+                     "an unsealed reply through the relay at %s (only errors may be): dropped",
+                     c->relay_ep);
+    else if ((rc = tt_seal_open(env->sealed, c->kp, c->server_key, &inner, why)) == 0 &&
+             inner->request_id != env->request_id) {
+        rc = tt_fail(why, TT_ERR_PROTOCOL,
+                     "a sealed reply for request %llu under request %llu: dropped",
+                     (unsigned long long)inner->request_id, (unsigned long long)env->request_id);
+        tutti__envelope__free_unpacked(inner, NULL);
+    }
+    if (rc != 0) {
+        tt_wire_msg_clear(msg);
+        return rc;
+    }
+    tutti__envelope__free_unpacked(env, NULL);
+    msg->env = inner;
+    return 0;
 }
 
 /* tt_client_request; with watch_drop, a connection that drops while the
@@ -233,11 +308,16 @@ static int request_once(tt_client_t *c, Tutti__Envelope *req, Tutti__Envelope **
         if (!(items[0].revents & ZMQ_POLLIN))
             continue;
         tt_wire_msg_t msg;
-        rc = tt_wire_recv(c->sock, 0, ZMQ_DONTWAIT, &msg, why);
+        char rwhy[TT_WHY_LEN];
+        rc = tt_client_recv(c, &msg, rwhy);
         if (rc == TT_ERR_AGAIN)
             continue;
+        if (c->relayed && (rc == TT_ERR_PROTOCOL || rc == TT_ERR_AUTH || rc == TT_ERR_VERSION)) {
+            tt_diag_warn("%s", rwhy); /* a reply the relay forged or broke: wait for ours */
+            continue;
+        }
         if (rc != 0)
-            return rc;
+            return tt_fail(why, rc, "%s", rwhy);
         if (msg.env->request_id != req->request_id) {
             tt_wire_msg_clear(&msg); /* a late reply to an earlier request */
             continue;
@@ -332,10 +412,21 @@ int tt_client_write_once(void *ctx, const char *endpoint, const char *server_key
                          const tt_keypair_t *kp, Tutti__Envelope *req, int timeout_ms,
                          const char *who, uint64_t *seq, char *why)
 {
+    return tt_client_write_once_via(ctx, endpoint, server_key_z85, NULL, NULL, kp, req, timeout_ms,
+                                    who, seq, why);
+}
+
+int tt_client_write_once_via(void *ctx, const char *endpoint, const char *server_key_z85,
+                             const char *relay_ep, const char *relay_key_z85,
+                             const tt_keypair_t *kp, Tutti__Envelope *req, int timeout_ms,
+                             const char *who, uint64_t *seq, char *why)
+{
     tt_client_t *client = tt_client_new(ctx, endpoint, server_key_z85, kp, 0, why);
     if (!client)
         return TT_ERR_IO;
-    int rc = tt_client_write_logged(client, req, timeout_ms, who, seq, why);
+    int rc = relay_ep ? tt_client_via_relay(client, relay_ep, relay_key_z85, why) : 0;
+    if (rc == 0)
+        rc = tt_client_write_logged(client, req, timeout_ms, who, seq, why);
     tt_client_destroy(&client);
     return rc;
 }

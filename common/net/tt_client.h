@@ -26,6 +26,29 @@ void *tt_client_socket(tt_client_t *c);  /* borrowed: poll it, recv with tt_wire
 void *tt_client_monitor(tt_client_t *c); /* borrowed: poll it, then tt_client_check_monitor */
 const char *tt_client_endpoint(const tt_client_t *c);
 
+/* From now on through a site relay (tutti-relay) at relay_ep, whose
+ * CURVE public key is relay_key_z85: the socket is reopened there, and
+ * every request is sealed (tt_seal.h) from our key pair to the
+ * coordinator's key given at tt_client_new, so the coordinator checks our
+ * own key and role and the relay can neither read nor alter it. Replies
+ * come back sealed the same way; an unsealed one other than an Error is
+ * dropped. 0, or TT_ERR_INVALID for a bad key. */
+int tt_client_via_relay(tt_client_t *c, const char *relay_ep, const char *relay_key_z85, char *why);
+int tt_client_relayed(const tt_client_t *c);
+
+/* A relay listens for requests on its endpoint's port P, serves the
+ * updates on P + 1 and the clock on P + 2 (tutti-relay --help). */
+#define TT_RELAY_UPDATES_PORT_OFFSET 1
+#define TT_RELAY_CLOCK_PORT_OFFSET 2
+/* relay_ep's host with its port + offset into out. 0, or TT_ERR_INVALID. */
+int tt_client_relay_port(const char *relay_ep, unsigned offset, char *out, size_t len);
+
+/* Receives one reply without blocking (TT_ERR_AGAIN: none): tt_wire_recv
+ * on the socket, and through a relay the reply opened. TT_ERR_PROTOCOL /
+ * TT_ERR_AUTH for a relayed reply that is not sealed or does not open
+ * (msg is then empty); anything else as tt_wire_recv. */
+int tt_client_recv(tt_client_t *c, tt_wire_msg_t *msg, char *why);
+
 /* Drains monitor events. TT_ERR_AUTH when the coordinator refused our key,
  * 0 otherwise. *connected (may be NULL) is set to 1 on a completed
  * handshake and 0 on a disconnect, left alone otherwise. */
@@ -82,5 +105,11 @@ int tt_client_write_logged(tt_client_t *c, Tutti__Envelope *req, int timeout_ms,
 int tt_client_write_once(void *ctx, const char *endpoint, const char *server_key_z85,
                          const tt_keypair_t *kp, Tutti__Envelope *req, int timeout_ms,
                          const char *who, uint64_t *seq, char *why);
+/* The same through a site relay (tt_client_via_relay) when relay_ep is
+ * not NULL. */
+int tt_client_write_once_via(void *ctx, const char *endpoint, const char *server_key_z85,
+                             const char *relay_ep, const char *relay_key_z85,
+                             const tt_keypair_t *kp, Tutti__Envelope *req, int timeout_ms,
+                             const char *who, uint64_t *seq, char *why);
 
 #endif

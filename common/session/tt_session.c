@@ -561,7 +561,8 @@ int tt_session_may(tt_role_t role, tt_request_t request, char *why)
     case TT_REQ_CHANGE: ok = role == TT_ROLE_OPERATOR; break;
     case TT_REQ_ACK: ok = role == TT_ROLE_ROOM; break; /* a room acks for itself */
     case TT_REQ_PRESENCE:
-        ok = role != TT_ROLE_NONE && role != TT_ROLE_OBSERVER && role != TT_ROLE_COORDINATOR;
+        ok = role != TT_ROLE_NONE && role != TT_ROLE_OBSERVER && role != TT_ROLE_COORDINATOR &&
+             role != TT_ROLE_RELAY;
         break;
     case TT_REQ_CALL: ok = role == TT_ROLE_OPERATOR || role == TT_ROLE_CONTRACTOR; break;
     default: ok = 0;

@@ -26,7 +26,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     for (size_t i = 0; i < a->count; i++) {
         const tt_access_entry_t *e = &a->entries[i];
-        if (e->role == TT_ROLE_NONE || e->role > TT_ROLE_COORDINATOR)
+        if (e->role == TT_ROLE_NONE || e->role > TT_ROLE_RELAY)
             abort();
         if (strlen(e->key_z85) != TT_Z85_KEY_LEN || !tt_z85_key_valid(e->key_z85))
             abort();

@@ -349,10 +349,10 @@ static void test_load(void **state)
 static void test_role_names(void **state)
 {
     (void)state;
-    const tt_role_t roles[] = {TT_ROLE_OPERATOR, TT_ROLE_ROOM, TT_ROLE_CONTRACTOR,
-                               TT_ROLE_OBSERVER};
-    const char *names[] = {"operator", "room", "contractor", "observer"};
-    for (size_t i = 0; i < 4; i++) {
+    const tt_role_t roles[] = {TT_ROLE_OPERATOR, TT_ROLE_ROOM, TT_ROLE_CONTRACTOR, TT_ROLE_OBSERVER,
+                               TT_ROLE_RELAY};
+    const char *names[] = {"operator", "room", "contractor", "observer", "relay"};
+    for (size_t i = 0; i < 5; i++) {
         assert_string_equal(tt_role_name(roles[i]), names[i]);
         assert_int_equal(tt_role_from_name(names[i]), roles[i]);
         assert_int_equal(tt_role_from_name(tt_role_name(roles[i])), roles[i]);

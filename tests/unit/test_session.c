@@ -301,8 +301,8 @@ static void test_genesis_checks(void **state)
 static void test_may_matrix(void **state)
 {
     (void)state;
-    const tt_role_t roles[] = {TT_ROLE_NONE, TT_ROLE_OPERATOR, TT_ROLE_ROOM, TT_ROLE_CONTRACTOR,
-                               TT_ROLE_OBSERVER};
+    const tt_role_t roles[] = {TT_ROLE_NONE,       TT_ROLE_OPERATOR, TT_ROLE_ROOM,
+                               TT_ROLE_CONTRACTOR, TT_ROLE_OBSERVER, TT_ROLE_RELAY};
     const tt_request_t reqs[] = {TT_REQ_HELLO, TT_REQ_HEARTBEAT, TT_REQ_STATUS,     TT_REQ_FETCH,
                                  TT_REQ_NOTE,  TT_REQ_TRIM,      TT_REQ_TEMPO_LOAD, TT_REQ_ROLL,
                                  TT_REQ_STOP,  TT_REQ_CUE_ADD,   TT_REQ_ARM};
