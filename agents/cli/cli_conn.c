@@ -25,6 +25,10 @@ int cli_conn_open(const tt_conn_opts_t *o, cli_conn_t *s)
         return EXIT_USAGE;
     }
     char why[TT_WHY_LEN];
+    if (tt_conn_opts_check_endpoint(&co, why) != 0) { /* $TUTTI_COORDINATOR's list */
+        fprintf(stderr, "tutti: %s\n", why);
+        return EXIT_USAGE;
+    }
     char server_key[TT_Z85_KEY_LEN + 1];
     if (tt_pubkey_load(skey_path, server_key, why) != 0) {
         fprintf(stderr, "tutti: --server-key: %s\n", why);

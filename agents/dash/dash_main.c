@@ -261,7 +261,14 @@ int main(int argc, char **argv)
         switch (c) {
         case TT_OPT_COORDINATOR:
         case TT_OPT_SERVER_KEY:
-        case TT_OPT_KEY: tt_conn_opts_set(&conn, c, optarg, NULL); break;
+        case TT_OPT_KEY: {
+            char cwhy[TT_WHY_LEN];
+            if (tt_conn_opts_set(&conn, c, optarg, cwhy) != 0) {
+                fprintf(stderr, "tutti-dash: %s\n", cwhy);
+                return 2;
+            }
+            break;
+        }
         case O_HTTP: http = optarg; break;
         case O_PWFILE: password_file = optarg; break;
         case O_RO: read_only = 1; break;
@@ -286,6 +293,11 @@ int main(int argc, char **argv)
     }
     if (tt_conn_opts_resolve(&conn) != 0) {
         fprintf(stderr, "tutti-dash: --key and --server-key are required (see --help)\n");
+        return 2;
+    }
+    char ewhy[TT_WHY_LEN];
+    if (tt_conn_opts_check_endpoint(&conn, ewhy) != 0) { /* $TUTTI_COORDINATOR's list */
+        fprintf(stderr, "tutti-dash: %s\n", ewhy);
         return 2;
     }
     char host[64];

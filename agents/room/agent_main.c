@@ -693,7 +693,14 @@ int main(int argc, char **argv)
         case O_ROOM: room = optarg; break;
         case TT_OPT_COORDINATOR:
         case TT_OPT_SERVER_KEY:
-        case TT_OPT_KEY: tt_conn_opts_set(&conn, c, optarg, NULL); break;
+        case TT_OPT_KEY: {
+            char cwhy[TT_WHY_LEN];
+            if (tt_conn_opts_set(&conn, c, optarg, cwhy) != 0) {
+                fprintf(stderr, "tutti-agent: %s\n", cwhy);
+                return 2;
+            }
+            break;
+        }
         case O_DATA: data = optarg; break;
         case O_UPDATES: updates = optarg; break;
         case O_MAP:
@@ -872,6 +879,11 @@ int main(int argc, char **argv)
     }
     if (tt_conn_opts_resolve(&conn) != 0 || !room) {
         fprintf(stderr, "tutti-agent: --room, --key and --server-key are required (see --help)\n");
+        return 2;
+    }
+    char ewhy[TT_WHY_LEN];
+    if (tt_conn_opts_check_endpoint(&conn, ewhy) != 0) { /* $TUTTI_COORDINATOR's list */
+        fprintf(stderr, "tutti-agent: %s\n", ewhy);
         return 2;
     }
     const char *endpoint = conn.endpoint;
