@@ -279,7 +279,6 @@ static int media_connect(const cli_media_conn_t *conn, media_conn_t *mc)
         return EXIT_USAGE;
     }
     mc->timeout_ms = (int)co.timeout_ms;
-    snprintf(mc->endpoint, sizeof mc->endpoint, "%s", co.endpoint);
     char why[TT_WHY_LEN];
     if (tt_pubkey_load(co.server_key_path, mc->server_key, why) != 0) {
         fprintf(stderr, "tutti media: --server-key: %s\n", why);
@@ -306,6 +305,9 @@ static int media_connect(const cli_media_conn_t *conn, media_conn_t *mc)
         rc = print_failure("hello", r, why);
         goto fail;
     }
+    /* The coordinator that answered (of a --coordinator list): its host
+     * serves the media. */
+    snprintf(mc->endpoint, sizeof mc->endpoint, "%s", tt_client_endpoint(mc->req));
     const Tutti__HelloReply *hr =
         reply->body_case == TUTTI__ENVELOPE__BODY_HELLO_REPLY ? reply->hello_reply : NULL;
     if (!hr || hr->signing_public_key.len != TT_SIGN_PK_LEN) {
@@ -313,15 +315,15 @@ static int media_connect(const cli_media_conn_t *conn, media_conn_t *mc)
         goto fail;
     }
     if (hr->upload_port == 0) {
-        fprintf(stderr, "tutti media: the coordinator at %s runs no media service\n", co.endpoint);
+        fprintf(stderr, "tutti media: the coordinator at %s runs no media service\n", mc->endpoint);
         goto fail;
     }
     mc->upload_port = hr->upload_port;
     uint8_t pk[TT_SIGN_PK_LEN];
     memcpy(pk, hr->signing_public_key.data, TT_SIGN_PK_LEN);
-    if (tt_wire_endpoint_with_port(co.endpoint, hr->upload_port, mc->up_ep, sizeof mc->up_ep) !=
+    if (tt_wire_endpoint_with_port(mc->endpoint, hr->upload_port, mc->up_ep, sizeof mc->up_ep) !=
         0) {
-        fprintf(stderr, "tutti media: cannot make the media endpoint from %s\n", co.endpoint);
+        fprintf(stderr, "tutti media: cannot make the media endpoint from %s\n", mc->endpoint);
         goto fail;
     }
     tutti__envelope__free_unpacked(reply, NULL);
