@@ -542,14 +542,16 @@ static void report_players(agent_t *a)
  * clock service is (new after a coordinator restart), and this room's trim.
  * Passes the clock's latest report on to the replica's heartbeats. */
 static void follow_coordinator(tt_replica_t *rep, const tt_session_t *st, tt_clock_client_t *clock,
-                               const char *endpoint, const char *clock_override, const char *room,
-                               uint64_t *clock_epoch, int64_t *trim_sent,
-                               tt_clock_client_report_t *latest)
+                               const char *clock_override, const char *room, uint64_t *clock_epoch,
+                               int64_t *trim_sent, tt_clock_client_report_t *latest)
 {
     uint64_t epoch = tt_replica_epoch(rep);
     if (!clock_override && epoch != *clock_epoch && tt_replica_clock_port(rep) != 0) {
         char ep[256];
-        if (tt_wire_endpoint_with_port(endpoint, tt_replica_clock_port(rep), ep, sizeof ep) == 0)
+        /* the coordinator that answered the hello: after a failover, the
+         * standby that took over (a new epoch) */
+        if (tt_wire_endpoint_with_port(tt_replica_endpoint(rep), tt_replica_clock_port(rep), ep,
+                                       sizeof ep) == 0)
             tt_clock_client_connect(clock, ep);
         *clock_epoch = epoch;
     }
@@ -886,7 +888,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "tutti-agent: %s\n", ewhy);
         return 2;
     }
-    const char *endpoint = conn.endpoint;
+    const char *endpoint = conn.endpoint; /* the list: the replica and display move along it */
+    /* Uploads and prelay fetches go to the first coordinator's host (README
+     * "Known limits": they do not follow a failover yet). */
+    tt_opts_endpoints_t eps;
+    tt_opts_split_endpoints(endpoint, &eps, NULL); /* checked above */
+    const char *first_endpoint = eps.ep[0];
     char default_data[256];
     if (!data) {
         snprintf(default_data, sizeof default_data, "tutti-agent-%s", room);
@@ -1056,7 +1063,7 @@ int main(int argc, char **argv)
     if (capture_dir && !no_upload) {
         agent_upload_config_t ucfg = {
             .ctx = ctx,
-            .endpoint = endpoint,
+            .endpoint = first_endpoint,
             .upload_port = 0, /* from the hello reply */
             .server_key_z85 = server_key,
             .keys = keys,
@@ -1076,7 +1083,7 @@ int main(int argc, char **argv)
     agent.media_dir = media_dir;
     agent_prelay_config_t pcfg = {
         .ctx = ctx,
-        .endpoint = endpoint,
+        .endpoint = first_endpoint,
         .server_key_z85 = server_key,
         .keys = keys,
         .dir = media_dir,
@@ -1192,8 +1199,8 @@ int main(int argc, char **argv)
             exit_code = (rc == TT_ERR_AUTH || rc == TT_ERR_DENIED || rc == TT_ERR_CRYPTO) ? 3 : 1;
             break;
         }
-        follow_coordinator(rep, &agent.state, clock, endpoint, clock_ep, room, &clock_epoch,
-                           &trim_sent, &clock_report);
+        follow_coordinator(rep, &agent.state, clock, clock_ep, room, &clock_epoch, &trim_sent,
+                           &clock_report);
         if (agent.display) {
             agent_display_in_t din = {
                 .session = &agent.state,

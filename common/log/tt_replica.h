@@ -22,7 +22,12 @@
 #define TT_REPLICA_POLL_ITEMS 3
 
 typedef struct {
-    const char *endpoint; /* coordinator request endpoint */
+    /* The coordinator's request endpoint, or a --coordinator list "A,B": a
+     * primary and its standby. The replica says hello to one at a time and
+     * moves to the next when it answers ERROR_STANDBY, does not answer a
+     * hello within away_after_ms or goes away (silent away_after_ms); after
+     * a whole round without an answer it waits a hello retry (1 s). */
+    const char *endpoint;
     const char *server_key_z85;
     const tt_keypair_t *keys;     /* borrowed */
     const char *updates_endpoint; /* NULL: coordinator host + port from hello */
@@ -128,6 +133,10 @@ unsigned tt_replica_clock_port(const tt_replica_t *r);
 /* The coordinator's media upload port from the last hello, 0 when none. */
 unsigned tt_replica_upload_port(const tt_replica_t *r);
 uint64_t tt_replica_epoch(const tt_replica_t *r);
+/* The coordinator endpoint talked to now (one of cfg.endpoint's list):
+ * the host whose clock, updates and upload ports the hello gave. Borrowed,
+ * valid until the next tt_replica_handle or tt_replica_tick. */
+const char *tt_replica_endpoint(const tt_replica_t *r);
 
 /* A replica reports how the coordinator's log disagrees with it, and why
  * its store failed its last write, in every heartbeat while they hold
