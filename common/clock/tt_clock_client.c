@@ -152,6 +152,31 @@ static int claim_ping(clock_loop_t *l, int64_t t1)
     return 0;
 }
 
+/* A pong of a new epoch comes from a restarted coordinator or another one
+ * (a standby that took over, a relay) that may serve the same session time
+ * through an estimate of its own. Same timeline when its time agrees with
+ * ours within our bound, its stated bound (server_error_ns), half the round
+ * trip and 1 ms: the estimate is kept, so a failover costs the room no
+ * re-acquisition (no clock while acquiring); otherwise it starts over. */
+static int same_timeline(clock_loop_t *l, const Tutti__ClockPong *p, int64_t t4)
+{
+    tt_clock_est_report_t r;
+    tt_clock_est_report(l->est, t4, &r);
+    if (r.state == TT_CLOCK_ACQUIRING || r.state == TT_CLOCK_LOST || !isfinite(r.error_bound_us) ||
+        t4 < p->t1 || p->t3 < p->t2)
+        return 0;
+    int64_t ours = tt_clock_est_preview_ns(l->est, p->t1 + (t4 - p->t1) / 2);
+    int64_t theirs = p->t2 + (p->t3 - p->t2) / 2;
+    double allowed_ns =
+        r.error_bound_us * 1000.0 + (double)p->server_error_ns + (double)(t4 - p->t1) / 2.0 + 1e6;
+    double off_ns = fabs((double)(ours - theirs));
+    if (off_ns <= allowed_ns)
+        tt_diag_info("clock: coordinator restarted (new epoch), serving the same session time "
+                     "(%.0f us apart, its bound %.0f us): estimate kept",
+                     off_ns / 1000.0, (double)p->server_error_ns / 1000.0);
+    return off_ns <= allowed_ns;
+}
+
 static void on_pongs(clock_loop_t *l, int64_t woke_local)
 {
     for (int i = 0;; i++) {
@@ -167,7 +192,7 @@ static void on_pongs(clock_loop_t *l, int64_t woke_local)
         int64_t t4 = i == 0 ? woke_local : local_now(l->c, tt_time_mono_ns());
         if (rc == 0 && m.env->body_case == TUTTI__ENVELOPE__BODY_CLOCK_PONG) {
             const Tutti__ClockPong *p = m.env->clock_pong;
-            if (l->epoch && p->epoch != l->epoch) {
+            if (l->epoch && p->epoch != l->epoch && !same_timeline(l, p, t4)) {
                 tt_diag_warn("clock: coordinator restarted (new epoch): re-acquiring");
                 tt_clock_est_reset(l->est);
             }
