@@ -345,7 +345,8 @@ static void load_prelay(agent_t *a, uint64_t seq)
 /* The fetcher's port from each hello; what it holds goes in the heartbeats. */
 static void follow_prelays(agent_t *a)
 {
-    agent_prelay_set_port(a->prelay, tt_replica_upload_port(a->replica));
+    agent_prelay_set_coordinator(a->prelay, tt_replica_endpoint(a->replica),
+                                 tt_replica_upload_port(a->replica));
     uint64_t seq;
     int more = 0;
     while (agent_prelay_read(a->prelay, &seq)) {
@@ -579,7 +580,8 @@ static void follow_coordinator(tt_replica_t *rep, const tt_session_t *st, tt_clo
  * are written. */
 static void follow_uploads(agent_t *a, uint64_t *captured)
 {
-    agent_upload_set_port(a->upload, tt_replica_upload_port(a->replica));
+    agent_upload_set_coordinator(a->upload, tt_replica_endpoint(a->replica),
+                                 tt_replica_upload_port(a->replica));
     if (a->capture && agent_capture_finished(a->capture) != *captured) {
         *captured = agent_capture_finished(a->capture);
         agent_upload_nudge(a->upload);
@@ -889,8 +891,8 @@ int main(int argc, char **argv)
         return 2;
     }
     const char *endpoint = conn.endpoint; /* the list: the replica and display move along it */
-    /* Uploads and prelay fetches go to the first coordinator's host (README
-     * "Known limits": they do not follow a failover yet). */
+    /* Uploads and prelay fetches start at the first coordinator's host and
+     * follow the one the replica says hello to (follow_uploads). */
     tt_opts_endpoints_t eps;
     tt_opts_split_endpoints(endpoint, &eps, NULL); /* checked above */
     const char *first_endpoint = eps.ep[0];

@@ -65,6 +65,7 @@ struct tt_replica {
      * last answered (a whole round of them waits before the next). */
     int64_t endpoint_since_ns;
     int moves;
+    char hello_endpoint[256]; /* whose hello was last answered ("": none yet) */
     int64_t next_heartbeat_ns;
     int fetch_outstanding;
     uint64_t fetch_from; /* from_seq of the last fetch sent */
@@ -536,6 +537,7 @@ static int on_hello_reply(tt_replica_t *r, const Tutti__HelloReply *hr, char *wh
     }
     r->helloed = 1;
     r->moves = 0;
+    snprintf(r->hello_endpoint, sizeof r->hello_endpoint, "%s", tt_client_endpoint(r->client));
     r->fetch_outstanding = 0;
     if (hr->last_seq > r->last_seq || check_due(r))
         send_fetch(r);
@@ -913,7 +915,7 @@ uint64_t tt_replica_epoch(const tt_replica_t *r)
 }
 const char *tt_replica_endpoint(const tt_replica_t *r)
 {
-    return tt_client_endpoint(r->client);
+    return r->hello_endpoint[0] ? r->hello_endpoint : tt_client_endpoint(r->client);
 }
 
 const char *tt_replica_conflict_name(Tutti__ReplicaConflictKind kind)

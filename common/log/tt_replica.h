@@ -133,9 +133,10 @@ unsigned tt_replica_clock_port(const tt_replica_t *r);
 /* The coordinator's media upload port from the last hello, 0 when none. */
 unsigned tt_replica_upload_port(const tt_replica_t *r);
 uint64_t tt_replica_epoch(const tt_replica_t *r);
-/* The coordinator endpoint talked to now (one of cfg.endpoint's list):
- * the host whose clock, updates and upload ports the hello gave. Borrowed,
- * valid until the next tt_replica_handle or tt_replica_tick. */
+/* The coordinator endpoint (one of cfg.endpoint's list) whose hello was
+ * last answered, the first of the list before any: the host whose clock,
+ * updates and upload ports that hello gave. Borrowed, valid until the next
+ * tt_replica_handle or tt_replica_tick. */
 const char *tt_replica_endpoint(const tt_replica_t *r);
 
 /* A replica reports how the coordinator's log disagrees with it, and why
