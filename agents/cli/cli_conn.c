@@ -29,8 +29,8 @@ int cli_conn_open(const tt_conn_opts_t *o, cli_conn_t *s)
         fprintf(stderr, "tutti: %s\n", why);
         return EXIT_USAGE;
     }
-    char server_key[TT_Z85_KEY_LEN + 1];
-    if (tt_pubkey_load(skey_path, server_key, why) != 0) {
+    char server_key[TT_Z85_KEYS_LEN]; /* one, or one per --coordinator endpoint */
+    if (tt_pubkey_load_list(skey_path, server_key, why) != 0) {
         fprintf(stderr, "tutti: --server-key: %s\n", why);
         return 1;
     }

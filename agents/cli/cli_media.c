@@ -280,7 +280,8 @@ static int media_connect(const cli_media_conn_t *conn, media_conn_t *mc)
     }
     mc->timeout_ms = (int)co.timeout_ms;
     char why[TT_WHY_LEN];
-    if (tt_pubkey_load(co.server_key_path, mc->server_key, why) != 0) {
+    char server_keys[TT_Z85_KEYS_LEN]; /* one, or one per --coordinator endpoint */
+    if (tt_pubkey_load_list(co.server_key_path, server_keys, why) != 0) {
         fprintf(stderr, "tutti media: --server-key: %s\n", why);
         return EXIT_FAIL;
     }
@@ -291,7 +292,7 @@ static int media_connect(const cli_media_conn_t *conn, media_conn_t *mc)
     mc->ctx = zmq_ctx_new();
     int rc = EXIT_FAIL;
     Tutti__Envelope *reply = NULL;
-    if (!(mc->req = tt_client_new(mc->ctx, co.endpoint, mc->server_key, mc->keys, 0, why))) {
+    if (!(mc->req = tt_client_new(mc->ctx, co.endpoint, server_keys, mc->keys, 0, why))) {
         fprintf(stderr, "tutti media: %s\n", why);
         goto fail;
     }
@@ -308,6 +309,7 @@ static int media_connect(const cli_media_conn_t *conn, media_conn_t *mc)
     /* The coordinator that answered (of a --coordinator list): its host
      * serves the media. */
     snprintf(mc->endpoint, sizeof mc->endpoint, "%s", tt_client_endpoint(mc->req));
+    snprintf(mc->server_key, sizeof mc->server_key, "%s", tt_client_server_key(mc->req));
     const Tutti__HelloReply *hr =
         reply->body_case == TUTTI__ENVELOPE__BODY_HELLO_REPLY ? reply->hello_reply : NULL;
     if (!hr || hr->signing_public_key.len != TT_SIGN_PK_LEN) {

@@ -342,8 +342,8 @@ int main(int argc, char **argv)
         if (!rules_file || strcmp(tt_rules_preset_at(i)->id, custom.id) != 0)
             presets[n_presets++] = tt_rules_preset_at(i);
 
-    char server_key[TT_Z85_KEY_LEN + 1];
-    if (tt_pubkey_load(conn.server_key_path, server_key, why) != 0) {
+    char server_key[TT_Z85_KEYS_LEN]; /* one, or one per --coordinator endpoint */
+    if (tt_pubkey_load_list(conn.server_key_path, server_key, why) != 0) {
         tt_diag_error("--server-key: %s", why);
         tt_web_password_free(&password);
         return 1;

@@ -346,6 +346,7 @@ static void load_prelay(agent_t *a, uint64_t seq)
 static void follow_prelays(agent_t *a)
 {
     agent_prelay_set_coordinator(a->prelay, tt_replica_endpoint(a->replica),
+                                 tt_replica_server_key(a->replica),
                                  tt_replica_upload_port(a->replica));
     uint64_t seq;
     int more = 0;
@@ -553,7 +554,7 @@ static void follow_coordinator(tt_replica_t *rep, const tt_session_t *st, tt_clo
          * standby that took over (a new epoch) */
         if (tt_wire_endpoint_with_port(tt_replica_endpoint(rep), tt_replica_clock_port(rep), ep,
                                        sizeof ep) == 0)
-            tt_clock_client_connect(clock, ep);
+            tt_clock_client_connect_key(clock, ep, tt_replica_server_key(rep));
         *clock_epoch = epoch;
     }
     int64_t trim = tt_session_trim_ns(st, room);
@@ -581,6 +582,7 @@ static void follow_coordinator(tt_replica_t *rep, const tt_session_t *st, tt_clo
 static void follow_uploads(agent_t *a, uint64_t *captured)
 {
     agent_upload_set_coordinator(a->upload, tt_replica_endpoint(a->replica),
+                                 tt_replica_server_key(a->replica),
                                  tt_replica_upload_port(a->replica));
     if (a->capture && agent_capture_finished(a->capture) != *captured) {
         *captured = agent_capture_finished(a->capture);
@@ -905,11 +907,15 @@ int main(int argc, char **argv)
     tt_diag_set_quiet(quiet);
 
     char why[TT_WHY_LEN];
-    char server_key[TT_Z85_KEY_LEN + 1];
-    if (tt_pubkey_load(conn.server_key_path, server_key, why) != 0) {
+    char server_key[TT_Z85_KEYS_LEN]; /* one, or one per --coordinator endpoint */
+    if (tt_pubkey_load_list(conn.server_key_path, server_key, why) != 0) {
         tt_diag_error("--server-key: %s", why);
         return 1;
     }
+    /* The first coordinator's key, for the clock, uploads and prelays until
+     * a hello names the coordinator that answered (follow_coordinator). */
+    char first_key[TT_Z85_KEY_LEN + 1];
+    snprintf(first_key, sizeof first_key, "%.*s", TT_Z85_KEY_LEN, server_key);
     char *password = NULL;
     if (http_password && tt_web_password_read(http_password, &password, why) != 0) {
         tt_diag_error("--http-password: %s", why);
@@ -967,7 +973,7 @@ int main(int argc, char **argv)
     }
     tt_clock_client_config_t ccfg = {
         .keys = keys,
-        .server_key_z85 = server_key,
+        .server_key_z85 = first_key,
         .inject_offset_ns = (int64_t)clock_offset_us * 1000,
         .inject_skew_ppm = clock_skew_ppm,
         .trace_path = clock_trace,
@@ -1067,7 +1073,7 @@ int main(int argc, char **argv)
             .ctx = ctx,
             .endpoint = first_endpoint,
             .upload_port = 0, /* from the hello reply */
-            .server_key_z85 = server_key,
+            .server_key_z85 = first_key,
             .keys = keys,
             .capture_dir = capture_dir,
             .room = room,
@@ -1086,7 +1092,7 @@ int main(int argc, char **argv)
     agent_prelay_config_t pcfg = {
         .ctx = ctx,
         .endpoint = first_endpoint,
-        .server_key_z85 = server_key,
+        .server_key_z85 = first_key,
         .keys = keys,
         .dir = media_dir,
         .rate_bytes_per_s = prelay_rate,

@@ -68,6 +68,7 @@ typedef struct {
 typedef struct {
     unsigned port;
     char endpoint[256];
+    char server_key[TT_Z85_KEY_LEN + 1]; /* "": keep */
 } coord_msg_t;
 
 struct agent_prelay {
@@ -459,6 +460,9 @@ static void on_port(void *self, const void *data, size_t len)
         return;
     if (moved) /* a failover: another coordinator's host */
         snprintf(p->endpoint, sizeof p->endpoint, "%s", msg.endpoint);
+    msg.server_key[TT_Z85_KEY_LEN] = '\0';
+    if (moved && tt_z85_key_valid(msg.server_key)) /* a standby serves with its own key */
+        snprintf(p->server_key, sizeof p->server_key, "%s", msg.server_key);
     p->port = port;
     tt_client_destroy(&p->client);
     p->in_flight = 0;
@@ -644,7 +648,8 @@ void agent_prelay_stop(agent_prelay_t **self_p)
     *self_p = NULL;
 }
 
-void agent_prelay_set_coordinator(agent_prelay_t *p, const char *endpoint, unsigned port)
+void agent_prelay_set_coordinator(agent_prelay_t *p, const char *endpoint, const char *server_key,
+                                  unsigned port)
 {
     if (!endpoint || strlen(endpoint) >= sizeof p->owner_endpoint)
         endpoint = "";
@@ -652,6 +657,7 @@ void agent_prelay_set_coordinator(agent_prelay_t *p, const char *endpoint, unsig
         return;
     coord_msg_t msg = {.port = port};
     snprintf(msg.endpoint, sizeof msg.endpoint, "%s", endpoint);
+    snprintf(msg.server_key, sizeof msg.server_key, "%s", server_key ? server_key : "");
     if (tt_actor_send(tt_actor_sock(p->actor), ZMQ_DONTWAIT, CMD_PORT, &msg, sizeof msg, NULL) ==
         0) {
         p->owner_port = port;
@@ -661,7 +667,7 @@ void agent_prelay_set_coordinator(agent_prelay_t *p, const char *endpoint, unsig
 
 void agent_prelay_set_port(agent_prelay_t *p, unsigned port)
 {
-    agent_prelay_set_coordinator(p, NULL, port);
+    agent_prelay_set_coordinator(p, NULL, NULL, port);
 }
 
 void agent_prelay_want(agent_prelay_t *p, const tt_media_entry_t *e)

@@ -69,6 +69,7 @@ typedef struct {
 typedef struct {
     unsigned port;
     char endpoint[256];
+    char server_key[TT_Z85_KEY_LEN + 1]; /* "": keep */
 } coord_msg_t;
 
 struct agent_upload {
@@ -586,6 +587,9 @@ static void on_port(void *self, const void *data, size_t len)
         return;
     if (moved) /* a failover: another coordinator's host */
         snprintf(u->endpoint, sizeof u->endpoint, "%s", msg.endpoint);
+    msg.server_key[TT_Z85_KEY_LEN] = '\0';
+    if (moved && tt_z85_key_valid(msg.server_key)) /* a standby serves with its own key */
+        snprintf(u->server_key, sizeof u->server_key, "%s", msg.server_key);
     tt_diag_info("upload: the coordinator's upload service is on port %u (%s)", port, u->endpoint);
     u->port = port;
     drop_client(u);
@@ -821,7 +825,8 @@ void agent_upload_stop(agent_upload_t **self_p)
     *self_p = NULL;
 }
 
-void agent_upload_set_coordinator(agent_upload_t *u, const char *endpoint, unsigned port)
+void agent_upload_set_coordinator(agent_upload_t *u, const char *endpoint, const char *server_key,
+                                  unsigned port)
 {
     if (!endpoint || strlen(endpoint) >= sizeof u->owner_endpoint)
         endpoint = "";
@@ -829,6 +834,7 @@ void agent_upload_set_coordinator(agent_upload_t *u, const char *endpoint, unsig
         return; /* cheap to call every loop turn */
     coord_msg_t msg = {.port = port};
     snprintf(msg.endpoint, sizeof msg.endpoint, "%s", endpoint);
+    snprintf(msg.server_key, sizeof msg.server_key, "%s", server_key ? server_key : "");
     /* Remembered only once sent: a full pipe is tried again next turn. */
     if (tt_actor_send(tt_actor_sock(u->actor), ZMQ_DONTWAIT, CMD_PORT, &msg, sizeof msg, NULL) ==
         0) {
@@ -839,7 +845,7 @@ void agent_upload_set_coordinator(agent_upload_t *u, const char *endpoint, unsig
 
 void agent_upload_set_port(agent_upload_t *u, unsigned port)
 {
-    agent_upload_set_coordinator(u, NULL, port);
+    agent_upload_set_coordinator(u, NULL, NULL, port);
 }
 
 void agent_upload_nudge(agent_upload_t *u)

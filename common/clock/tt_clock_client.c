@@ -27,7 +27,9 @@
  * only wakes both paths up and is not used. */
 #define BURST 4
 
-/* The pipe, main -> thread: CONNECT (the endpoint, its bytes) and TRIM
+/* The pipe, main -> thread: CONNECT (the endpoint, its bytes, then
+ * optionally a space and the service's Z85 key: another coordinator's
+ * after a failover) and TRIM
  * (int64_t ns); thread -> main: REPORT (an tt_clock_client_report_t). */
 #define CMD_CONNECT "CONNECT"
 #define CMD_TRIM "TRIM"
@@ -294,9 +296,15 @@ static void write_trace(clock_loop_t *l, int64_t mono)
 static void on_connect(void *self, const void *data, size_t len)
 {
     clock_loop_t *l = self;
-    char endpoint[MAX_ENDPOINT + 1];
-    snprintf(endpoint, sizeof endpoint, "%.*s", (int)(len < MAX_ENDPOINT ? len : MAX_ENDPOINT),
+    char endpoint[MAX_ENDPOINT + TT_Z85_KEY_LEN + 2];
+    size_t max = sizeof endpoint - 1;
+    snprintf(endpoint, sizeof endpoint, "%.*s", (int)(len < max ? len : max),
              data ? (const char *)data : "");
+    char *space = strrchr(endpoint, ' ');
+    if (space && tt_z85_key_valid(space + 1)) {
+        snprintf(l->c->server_key, sizeof l->c->server_key, "%s", space + 1);
+        *space = '\0';
+    }
     open_dealer(l, endpoint);
     l->next_ping = tt_time_mono_ns();
 }
@@ -445,16 +453,26 @@ void tt_clock_client_stop(tt_clock_client_t **self_p)
     *self_p = NULL;
 }
 
-void tt_clock_client_connect(tt_clock_client_t *c, const char *endpoint)
+void tt_clock_client_connect_key(tt_clock_client_t *c, const char *endpoint,
+                                 const char *server_key_z85)
 {
     char why[TT_WHY_LEN];
     size_t len = strnlen(endpoint, MAX_ENDPOINT + 1);
-    if (len > MAX_ENDPOINT) {
-        tt_diag_error("clock: cannot connect to %.64s...: the endpoint is too long", endpoint);
+    if (len > MAX_ENDPOINT || strchr(endpoint, ' ')) {
+        tt_diag_error("clock: cannot connect to %.64s...: not an endpoint", endpoint);
         return;
     }
-    if (tt_actor_send(tt_actor_sock(c->actor), ZMQ_DONTWAIT, CMD_CONNECT, endpoint, len, why) != 0)
+    char msg[MAX_ENDPOINT + TT_Z85_KEY_LEN + 2];
+    int n = snprintf(msg, sizeof msg, "%s", endpoint);
+    if (server_key_z85 && tt_z85_key_valid(server_key_z85))
+        n = snprintf(msg, sizeof msg, "%s %s", endpoint, server_key_z85);
+    if (tt_actor_send(tt_actor_sock(c->actor), ZMQ_DONTWAIT, CMD_CONNECT, msg, (size_t)n, why) != 0)
         tt_diag_error("clock: telling the clock thread to connect: %s", why);
+}
+
+void tt_clock_client_connect(tt_clock_client_t *c, const char *endpoint)
+{
+    tt_clock_client_connect_key(c, endpoint, NULL);
 }
 
 void tt_clock_client_set_trim(tt_clock_client_t *c, int64_t trim_ns)

@@ -106,7 +106,9 @@ void tt_conn_opts_usage(FILE *out, int with_timeout);
     "                        tcp://stage:7700,tcp://backup:7700 (requests go to\n"                 \
     "                        one and move to the next on a standby's refusal, a\n"                 \
     "                        timeout or a dropped connection)\n"                                   \
-    "  --server-key FILE     coordinator's public certificate ($TUTTI_SERVER_KEY)\n"               \
+    "  --server-key FILE     coordinator's public certificate ($TUTTI_SERVER_KEY); with\n"         \
+    "                        several coordinators one for all, or one each in the\n"               \
+    "                        same order: --server-key stage.pub,backup.pub\n"                      \
     "  --key FILE.key        your certificate, listed in the coordinator's access\n"               \
     "                        file ($TUTTI_KEY)\n"
 #define TT_CONN_OPTS_HELP_TIMEOUT                                                                  \

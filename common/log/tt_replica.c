@@ -65,7 +65,8 @@ struct tt_replica {
      * last answered (a whole round of them waits before the next). */
     int64_t endpoint_since_ns;
     int moves;
-    char hello_endpoint[256]; /* whose hello was last answered ("": none yet) */
+    char hello_endpoint[256];           /* whose hello was last answered ("": none yet) */
+    char hello_key[TT_Z85_KEY_LEN + 1]; /* and its CURVE key */
     int64_t next_heartbeat_ns;
     int fetch_outstanding;
     uint64_t fetch_from; /* from_seq of the last fetch sent */
@@ -466,7 +467,8 @@ static void move_on(tt_replica_t *r, const char *reason)
 
 static int open_sub(tt_replica_t *r, const char *endpoint, char *why)
 {
-    if (r->sub && strcmp(endpoint, r->sub_endpoint) == 0)
+    if (r->sub && strcmp(endpoint, r->sub_endpoint) == 0 &&
+        strcmp(tt_client_server_key(r->client), r->hello_key) == 0)
         return 0;
     if (r->sub)
         zmq_close(r->sub);
@@ -475,7 +477,7 @@ static int open_sub(tt_replica_t *r, const char *endpoint, char *why)
         return tt_fail(why, TT_ERR_IO, "creating the updates socket: %s", zmq_strerror(errno));
     int hwm = 200000;
     zmq_setsockopt(r->sub, ZMQ_RCVHWM, &hwm, sizeof hwm);
-    int rc = tt_wire_setup_client(r->sub, r->cfg.keys, r->cfg.server_key_z85, why);
+    int rc = tt_wire_setup_client(r->sub, r->cfg.keys, tt_client_server_key(r->client), why);
     if (rc != 0)
         return rc;
     zmq_setsockopt(r->sub, ZMQ_SUBSCRIBE, "", 0);
@@ -538,6 +540,7 @@ static int on_hello_reply(tt_replica_t *r, const Tutti__HelloReply *hr, char *wh
     r->helloed = 1;
     r->moves = 0;
     snprintf(r->hello_endpoint, sizeof r->hello_endpoint, "%s", tt_client_endpoint(r->client));
+    snprintf(r->hello_key, sizeof r->hello_key, "%s", tt_client_server_key(r->client));
     r->fetch_outstanding = 0;
     if (hr->last_seq > r->last_seq || check_due(r))
         send_fetch(r);
@@ -916,6 +919,10 @@ uint64_t tt_replica_epoch(const tt_replica_t *r)
 const char *tt_replica_endpoint(const tt_replica_t *r)
 {
     return r->hello_endpoint[0] ? r->hello_endpoint : tt_client_endpoint(r->client);
+}
+const char *tt_replica_server_key(const tt_replica_t *r)
+{
+    return r->hello_key[0] ? r->hello_key : tt_client_server_key(r->client);
 }
 
 const char *tt_replica_conflict_name(Tutti__ReplicaConflictKind kind)

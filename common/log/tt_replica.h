@@ -28,7 +28,7 @@ typedef struct {
      * hello within away_after_ms or goes away (silent away_after_ms); after
      * a whole round without an answer it waits a hello retry (1 s). */
     const char *endpoint;
-    const char *server_key_z85;
+    const char *server_key_z85;   /* one Z85 key, or one per endpoint "KEY,KEY" */
     const tt_keypair_t *keys;     /* borrowed */
     const char *updates_endpoint; /* NULL: coordinator host + port from hello */
     const char *expect_name;      /* NULL or the access-file name this key must have */
@@ -138,6 +138,8 @@ uint64_t tt_replica_epoch(const tt_replica_t *r);
  * updates and upload ports that hello gave. Borrowed, valid until the next
  * tt_replica_handle or tt_replica_tick. */
 const char *tt_replica_endpoint(const tt_replica_t *r);
+/* That coordinator's CURVE key (one of cfg.server_key_z85's list). */
+const char *tt_replica_server_key(const tt_replica_t *r);
 
 /* A replica reports how the coordinator's log disagrees with it, and why
  * its store failed its last write, in every heartbeat while they hold

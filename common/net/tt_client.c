@@ -24,7 +24,9 @@ struct tt_client {
     int cur;                 /* the endpoint talked to: eps.ep[cur] */
     const char *endpoint;    /* eps.ep[cur] */
     int refused;             /* a connect failed since the socket opened or last shook hands */
-    char server_key[TT_Z85_KEY_LEN + 1];
+    /* --server-key: one per endpoint, or one for all (n_keys 1) */
+    char keys[TT_OPTS_COORDINATORS_MAX][TT_Z85_KEY_LEN + 1];
+    int n_keys;
     char monitor_ep[64];
 };
 
@@ -43,7 +45,7 @@ static int open_socket(tt_client_t *c, char *why)
     c->sock = zmq_socket(c->ctx, ZMQ_DEALER);
     if (!c->sock)
         return tt_fail(why, TT_ERR_IO, "creating a socket: %s", zmq_strerror(errno));
-    int rc = tt_wire_setup_client(c->sock, c->kp, c->server_key, why);
+    int rc = tt_wire_setup_client(c->sock, c->kp, tt_client_server_key(c), why);
     if (rc != 0)
         return rc;
     if (c->immediate) {
@@ -101,7 +103,27 @@ tt_client_t *tt_client_new(void *ctx, const char *endpoint, const char *server_k
         return NULL;
     }
     c->endpoint = c->eps.ep[0];
-    snprintf(c->server_key, sizeof c->server_key, "%s", server_key_z85);
+    /* "KEY" or "KEY,KEY,...": one for every endpoint or one each */
+    for (const char *k = server_key_z85;; k += TT_Z85_KEY_LEN + 1) {
+        if (c->n_keys == TT_OPTS_COORDINATORS_MAX || strlen(k) < TT_Z85_KEY_LEN ||
+            (k[TT_Z85_KEY_LEN] != '\0' && k[TT_Z85_KEY_LEN] != ',')) {
+            tt_fail(why, TT_ERR_INVALID, "--server-key: not a list of Z85 keys");
+            free(c);
+            return NULL;
+        }
+        memcpy(c->keys[c->n_keys], k, TT_Z85_KEY_LEN);
+        c->keys[c->n_keys++][TT_Z85_KEY_LEN] = '\0';
+        if (k[TT_Z85_KEY_LEN] == '\0')
+            break;
+    }
+    if (c->n_keys != 1 && c->n_keys != c->eps.n) {
+        tt_fail(why, TT_ERR_INVALID,
+                "--server-key names %d certificates for %d coordinators: give one for all or "
+                "one each, in the same order",
+                c->n_keys, c->eps.n);
+        free(c);
+        return NULL;
+    }
     c->next_request_id = 1;
     if (open_socket(c, why) != 0)
         tt_client_destroy(&c);
@@ -150,6 +172,10 @@ void *tt_client_monitor(tt_client_t *c)
 const char *tt_client_endpoint(const tt_client_t *c)
 {
     return c->endpoint;
+}
+const char *tt_client_server_key(const tt_client_t *c)
+{
+    return c->keys[c->n_keys == 1 ? 0 : c->cur];
 }
 
 int tt_client_check_monitor(tt_client_t *c, int *connected, char *why)

@@ -27,10 +27,10 @@
 typedef struct tt_client tt_client_t;
 
 /* endpoint: one endpoint or a comma list (NULL with why when the list is
- * bad). immediate: queue messages only to a completed connection (agents,
- * which must not pile up stale heartbeats); 0 for one-shot CLI requests.
- * ctx and kp are borrowed: they must outlive the client (a reconnect uses
- * them). */
+ * bad); server_key_z85: one Z85 key for all, or "KEY,KEY" one each in the
+ * list's order (tt_pubkey_load_list: a standby serves with its own key). immediate: queue messages
+ * only to a completed connection (agents, which must not pile up stale heartbeats); 0 for one-shot
+ * CLI requests. ctx and kp are borrowed: they must outlive the client (a reconnect uses them). */
 tt_client_t *tt_client_new(void *ctx, const char *endpoint, const char *server_key_z85,
                            const tt_keypair_t *kp, int immediate, char *why);
 void tt_client_destroy(tt_client_t **self_p);
@@ -41,6 +41,8 @@ void *tt_client_monitor(tt_client_t *c); /* borrowed: poll it, then tt_client_ch
  * next call that moves the client. */
 const char *tt_client_endpoint(const tt_client_t *c);
 int tt_client_endpoint_count(const tt_client_t *c);
+/* The CURVE key of the endpoint talked to now; borrowed, as the endpoint. */
+const char *tt_client_server_key(const tt_client_t *c);
 
 /* Moves to the next endpoint of the list (round: after the last, the
  * first) on a fresh socket, as tt_client_reconnect. For clients that keep

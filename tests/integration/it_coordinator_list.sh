@@ -4,7 +4,9 @@
 # and a port where nothing listens sit before the real coordinator in the
 # list: the CLI's writes and reads, a room agent (replica and clock) and
 # the dashboard move along the list to the one that serves, a write once
-# (its key kept), and say where they went. Bad lists are refused clearly.
+# (its key kept), and say where they went. The stand-in serves with a CURVE
+# key of its own: --server-key lists one certificate per endpoint. Bad
+# lists are refused clearly.
 . "$(dirname "$0")/lib.sh"
 it_setup
 
@@ -25,7 +27,8 @@ echo "$out" | grep -q "is empty" || fail "tutti-dash: '$out'"
 "$B/tutti" --help | grep -q -- "--coordinator EP\[,EP\]" || fail "help does not show the list"
 
 it_start_coordinator
-it_spawn standin "$B/tutti-standby-standin" --key "$K/coordinator.key" \
+"$B/tutti" keygen standby --dir "$K" >/dev/null || fail "keygen standby"
+it_spawn standin "$B/tutti-standby-standin" --key "$K/standby.key" \
     --endpoint-file "$IT_DIR/standin.ep" --seconds 170
 it_wait_for 10 test -s "$IT_DIR/standin.ep" || fail "stand-in did not start"
 SEP=$(cat "$IT_DIR/standin.ep")
@@ -33,8 +36,13 @@ DEP=tcp://127.0.0.1:$(python3 -c 'import socket; s=socket.socket(); s.bind(("127
 answers() { grep -c standby-answer "$IT_DIR/standin.log"; }
 
 # CLI: a write past a down endpoint and a standby, recorded once, no retry story.
+SK=$K/coordinator.pub SBK=$K/standby.pub
+out=$("$B/tutti" --coordinator "$SEP,$EP" --server-key "$SK,$SK,$SK" status 2>&1) &&
+    fail "three certificates for two coordinators were taken"
+echo "$out" | grep -q "3 certificates for 2 coordinators" || fail "key count: '$out'"
 start=$(date +%s%N)
-out=$("$B/tutti" --coordinator "$DEP,$SEP,$EP" note "past the standby" 2>"$IT_DIR/note.err") ||
+out=$("$B/tutti" --coordinator "$DEP,$SEP,$EP" --server-key "$SK,$SBK,$SK" note "past the standby" \
+    2>"$IT_DIR/note.err") ||
     fail "note through the list: $(cat "$IT_DIR/note.err")"
 ms=$(( ($(date +%s%N) - start) / 1000000 ))
 seq=$(echo "$out" | sed -n 's/note recorded as \([0-9]*\)/\1/p')
@@ -46,16 +54,17 @@ it_log "note $seq written past a down endpoint and a standby in $ms ms"
 n=$("$B/tutti" history --json | jq -s '[.[] | select(.text=="past the standby")] | length')
 [ "$n" = 1 ] || fail "the note is in the log $n times"
 # A read: the same. Every endpoint a standby: a clear error.
-"$B/tutti" --coordinator "$SEP,$EP" status --json | jq -e ".last_seq == $seq" >/dev/null ||
-    fail "status through the list"
-out=$("$B/tutti" --coordinator "$SEP,$SEP" status 2>&1) && fail "two standbys answered: $out"
+"$B/tutti" --coordinator "$SEP,$EP" --server-key "$SBK,$SK" status --json |
+    jq -e ".last_seq == $seq" >/dev/null || fail "status through the list"
+out=$("$B/tutti" --coordinator "$SEP,$SEP" --server-key "$SBK" status 2>&1) &&
+    fail "two standbys answered: $out"
 echo "$out" | grep -q "every coordinator in the list answered as a standby" ||
     fail "all standbys: '$out'"
 
 # A room agent: its replica says hello to the stand-in, moves on, locks its
 # clock at the coordinator that answered; another starts at a down endpoint.
 it_spawn agent-stage "$B/tutti-agent" --room stage --key "$K/stage.key" \
-    --data "$IT_DIR/agent-stage" --coordinator "$SEP,$EP"
+    --data "$IT_DIR/agent-stage" --coordinator "$SEP,$EP" --server-key "$SBK,$SK"
 it_spawn agent-strings "$B/tutti-agent" --room london-strings --key "$K/strings.key" \
     --data "$IT_DIR/agent-strings" --coordinator "$DEP,$EP"
 it_wait_for 20 grep -q "connected to $EP" "$IT_DIR/agent-stage.log" ||
@@ -71,6 +80,6 @@ it_wait_for 30 locked || fail "the rooms' clocks never locked through the list"
 it_log "both rooms locked through their lists"
 
 # The dashboard's replica moves the same way.
-it_start_dash dash lobby --coordinator "$SEP,$EP"
+it_start_dash dash lobby --coordinator "$SEP,$EP" --server-key "$SBK,$SK"
 it_wait_for 20 grep -q "connected to $EP" "$IT_DIR/dash.log" || fail "the dashboard never connected"
 it_log "PASS"

@@ -36,7 +36,8 @@ enum { PRIMARY, STANDBY, SILENT, DROPPER };
 
 typedef struct {
     int mode;
-    void *sock; /* owned by the server thread once started */
+    tt_keypair_t *kp; /* its own key (fx_start_keys), else NULL: the fixture's */
+    void *sock;       /* owned by the server thread once started */
     char ep[64];
     atomic_int requests;
     uint8_t last_key[TT_CLIENT_KEY_LEN];
@@ -143,8 +144,9 @@ static void down_endpoint(void *ctx, char *ep, size_t len)
     zmq_close(s);
 }
 
-/* Stand-ins of the given modes (-1 for a down endpoint), their list in eps. */
-static void fx_start(fx_t *f, const int *modes, int n, char *eps, size_t eps_len)
+/* Stand-ins of the given modes (-1 for a down endpoint), their list in eps;
+ * with keys (TT_Z85_KEYS_LEN), each its own CURVE key, listed there. */
+static void fx_start_keys(fx_t *f, const int *modes, int n, char *eps, size_t eps_len, char *keys)
 {
     memset(f, 0, sizeof *f);
     char why[TT_WHY_LEN];
@@ -159,8 +161,13 @@ static void fx_start(fx_t *f, const int *modes, int n, char *eps, size_t eps_len
         if (modes[i] < 0) {
             down_endpoint(f->ctx, s->ep, sizeof s->ep);
         } else {
+            if (keys) {
+                assert_non_null(s->kp = tt_keypair_generate(why));
+                snprintf(keys + strlen(keys), TT_Z85_KEYS_LEN - strlen(keys), "%s%s", i ? "," : "",
+                         s->kp->public_z85);
+            }
             s->sock = zmq_socket(f->ctx, ZMQ_ROUTER);
-            assert_int_equal(tt_wire_setup_server(s->sock, f->server_kp, why), 0);
+            assert_int_equal(tt_wire_setup_server(s->sock, s->kp ? s->kp : f->server_kp, why), 0);
             assert_int_equal(zmq_bind(s->sock, "tcp://127.0.0.1:*"), 0);
             size_t len = sizeof s->ep;
             assert_int_equal(zmq_getsockopt(s->sock, ZMQ_LAST_ENDPOINT, s->ep, &len), 0);
@@ -171,13 +178,20 @@ static void fx_start(fx_t *f, const int *modes, int n, char *eps, size_t eps_len
     assert_int_equal(pthread_create(&f->thread, NULL, serve, f), 0);
 }
 
+static void fx_start(fx_t *f, const int *modes, int n, char *eps, size_t eps_len)
+{
+    fx_start_keys(f, modes, n, eps, eps_len, NULL);
+}
+
 static void fx_stop(fx_t *f)
 {
     atomic_store(&f->stop, 1);
     pthread_join(f->thread, NULL);
-    for (int i = 0; i < f->n; i++)
+    for (int i = 0; i < f->n; i++) {
         if (f->s[i].sock)
             zmq_close(f->s[i].sock);
+        tt_keypair_destroy(&f->s[i].kp);
+    }
     zmq_ctx_term(f->ctx);
     tt_keypair_destroy(&f->server_kp);
     tt_keypair_destroy(&f->client_kp);
@@ -364,6 +378,35 @@ static void test_all_standby(void **state)
     fx_stop(&f);
 }
 
+/* A standby with a CURVE key of its own: --server-key lists one per
+ * endpoint; a count that matches neither 1 nor the endpoints is refused. */
+static void test_key_per_endpoint(void **state)
+{
+    (void)state;
+    fx_t f;
+    char eps[512], why[TT_WHY_LEN], keys[TT_Z85_KEYS_LEN] = "";
+    int modes[] = {STANDBY, PRIMARY};
+    fx_start_keys(&f, modes, 2, eps, sizeof eps, keys);
+    tt_client_t *c = tt_client_new(f.ctx, eps, keys, f.client_kp, 0, why);
+    assert_non_null(c);
+    assert_string_equal(tt_client_server_key(c), f.s[0].kp->public_z85);
+    Tutti__Envelope env, *reply = NULL;
+    Tutti__NoteRequest nr;
+    make_note(&env, &nr);
+    tt_client_write_how_t how;
+    assert_int_equal(tt_client_write(c, &env, &reply, 3000, &how, NULL, why), 0);
+    assert_int_equal(reply->write_reply->seq, 1);
+    tutti__envelope__free_unpacked(reply, NULL);
+    assert_string_equal(tt_client_server_key(c), f.s[1].kp->public_z85);
+    tt_client_destroy(&c);
+    char three[TT_Z85_KEYS_LEN];
+    snprintf(three, sizeof three, "%s,%s", keys, f.s[0].kp->public_z85);
+    assert_null(tt_client_new(f.ctx, eps, three, f.client_kp, 0, why));
+    assert_non_null(strstr(why, "3 certificates for 2 coordinators"));
+    assert_null(tt_client_new(f.ctx, eps, "not-a-key", f.client_kp, 0, why));
+    fx_stop(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -373,6 +416,7 @@ int main(void)
         cmocka_unit_test(test_silent_then_primary),
         cmocka_unit_test(test_drop_committed_once),
         cmocka_unit_test(test_all_standby),
+        cmocka_unit_test(test_key_per_endpoint),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
