@@ -283,7 +283,10 @@ it_end "${IT_PIDS[@]}"
 IT_PIDS=()
 cmp=$("$B/tutti" clicks "$IT_DIR/stage.wav" "$IT_DIR/london-strings.wav" --json) || fail "clicks: $cmp"
 it_log "clicks of the take rolled through the kill: $cmp"
-echo "$cmp" | jq -e '.paired >= 8 and .paired == .clicks and .max_abs_samples <= 3' >/dev/null ||
+# Each room stops where it learns the take was closed interrupted, so one
+# may play a few clicks more: every click both played is paired.
+echo "$cmp" | jq -e '.paired >= 8 and .paired == ([.clicks, .reference_clicks] | min)
+                     and .max_abs_samples <= 3' >/dev/null ||
     fail "the rooms' clicks did not stay together: $cmp"
 for d in A B B.aside agent-stage agent-london-strings; do
     [ -d "$IT_DIR/$d" ] || continue
