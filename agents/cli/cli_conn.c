@@ -26,6 +26,10 @@ int cli_conn_open(const tt_conn_opts_t *o, cli_conn_t *s)
         return EXIT_USAGE;
     }
     char why[TT_WHY_LEN], warn[TT_WHY_LEN];
+    if (tt_conn_opts_check_endpoint(&co, why) != 0) { /* $TUTTI_COORDINATOR's list */
+        fprintf(stderr, "tutti: %s\n", why);
+        return EXIT_USAGE;
+    }
     tt_conn_t conn;
     int rc = tt_conn_load(&co, &conn, warn, why);
     if (warn[0])

@@ -13,6 +13,7 @@
 #include "tt_config.h"
 
 #include "agent_upload.h"
+#include "tt_bundle.h"
 #include "tt_bwf.h"
 #include "tt_chain.h"
 #include "tt_client.h"
@@ -284,25 +285,34 @@ static int media_connect(const cli_media_conn_t *conn, media_conn_t *mc)
     tt_session_init(&mc->st);
     tt_conn_opts_t co = *conn;
     if (tt_conn_opts_resolve(&co) != 0) {
-        fprintf(stderr, "tutti media: --server-key and --key (or TUTTI_SERVER_KEY, TUTTI_KEY) are "
-                        "required\n");
+        fprintf(stderr, "tutti media: --bundle, or --server-key and --key (or TUTTI_BUNDLE, or "
+                        "TUTTI_SERVER_KEY and TUTTI_KEY) are required\n");
         return EXIT_USAGE;
     }
     mc->timeout_ms = (int)co.timeout_ms;
-    snprintf(mc->endpoint, sizeof mc->endpoint, "%s", co.endpoint);
-    char why[TT_WHY_LEN];
-    if (tt_pubkey_load(co.server_key_path, mc->server_key, why) != 0) {
-        fprintf(stderr, "tutti media: --server-key: %s\n", why);
+    char why[TT_WHY_LEN], warn[TT_WHY_LEN];
+    if (tt_conn_opts_check_endpoint(&co, why) != 0) { /* $TUTTI_COORDINATOR's list */
+        fprintf(stderr, "tutti media: %s\n", why);
+        return EXIT_USAGE;
+    }
+    /* Flags, or the bundle (the same as every other command: cli_conn). */
+    tt_conn_t tc;
+    int lrc = tt_conn_load(&co, &tc, warn, why);
+    if (warn[0])
+        fprintf(stderr, "tutti media: warning: %s\n", warn);
+    if (lrc != 0) {
+        fprintf(stderr, "tutti media: %s\n", why);
+        tt_conn_clear(&tc);
         return EXIT_FAIL;
     }
-    if (!(mc->keys = tt_keypair_load(co.key_path, why))) {
-        fprintf(stderr, "tutti media: --key: %s\n", why);
-        return EXIT_FAIL;
-    }
+    mc->keys = tc.keys;
+    tc.keys = NULL; /* mc owns them now */
     mc->ctx = zmq_ctx_new();
     int rc = EXIT_FAIL;
     Tutti__Envelope *reply = NULL;
-    if (!(mc->req = tt_client_new(mc->ctx, co.endpoint, mc->server_key, mc->keys, 0, why))) {
+    mc->req = tt_client_new(mc->ctx, tc.endpoint, tc.server_key, mc->keys, 0, why);
+    tt_conn_clear(&tc);
+    if (!mc->req) {
         fprintf(stderr, "tutti media: %s\n", why);
         goto fail;
     }
@@ -316,6 +326,10 @@ static int media_connect(const cli_media_conn_t *conn, media_conn_t *mc)
         rc = print_failure("hello", r, why);
         goto fail;
     }
+    /* The coordinator that answered (of a --coordinator list): its host
+     * serves the media. */
+    snprintf(mc->endpoint, sizeof mc->endpoint, "%s", tt_client_endpoint(mc->req));
+    snprintf(mc->server_key, sizeof mc->server_key, "%s", tt_client_server_key(mc->req));
     const Tutti__HelloReply *hr =
         reply->body_case == TUTTI__ENVELOPE__BODY_HELLO_REPLY ? reply->hello_reply : NULL;
     if (!hr || hr->signing_public_key.len != TT_SIGN_PK_LEN) {
@@ -323,15 +337,15 @@ static int media_connect(const cli_media_conn_t *conn, media_conn_t *mc)
         goto fail;
     }
     if (hr->upload_port == 0) {
-        fprintf(stderr, "tutti media: the coordinator at %s runs no media service\n", co.endpoint);
+        fprintf(stderr, "tutti media: the coordinator at %s runs no media service\n", mc->endpoint);
         goto fail;
     }
     mc->upload_port = hr->upload_port;
     uint8_t pk[TT_SIGN_PK_LEN];
     memcpy(pk, hr->signing_public_key.data, TT_SIGN_PK_LEN);
-    if (tt_wire_endpoint_with_port(co.endpoint, hr->upload_port, mc->up_ep, sizeof mc->up_ep) !=
+    if (tt_wire_endpoint_with_port(mc->endpoint, hr->upload_port, mc->up_ep, sizeof mc->up_ep) !=
         0) {
-        fprintf(stderr, "tutti media: cannot make the media endpoint from %s\n", co.endpoint);
+        fprintf(stderr, "tutti media: cannot make the media endpoint from %s\n", mc->endpoint);
         goto fail;
     }
     tutti__envelope__free_unpacked(reply, NULL);

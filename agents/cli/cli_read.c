@@ -4,6 +4,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "cli_read.h"
 #include "cli_conn.h"
+#include "tt_bundle.h"
 #include "tt_chain.h"
 #include "tt_csv.h"
 #include "tt_error.h"
@@ -302,11 +303,15 @@ int cli_read_relay_status(const tt_conn_opts_t *o, int argc, char **argv)
         fprintf(stderr, "tutti: --relay-key: %s\n", why);
         return 1;
     }
-    tt_keypair_t *keys = tt_keypair_load(co.key_path, why);
-    if (!keys) {
-        fprintf(stderr, "tutti: --key: %s\n", why);
+    tt_conn_t tc; /* --key, or the bundle's */
+    if (tt_conn_load(&co, &tc, NULL, why) != 0) {
+        fprintf(stderr, "tutti: %s\n", why);
+        tt_conn_clear(&tc);
         return 1;
     }
+    tt_keypair_t *keys = tc.keys;
+    tc.keys = NULL;
+    tt_conn_clear(&tc);
     void *ctx = zmq_ctx_new();
     tt_client_t *c = tt_client_new(ctx, co.relay, relay_key, keys, 0, why);
     Tutti__Envelope *reply = NULL;

@@ -290,7 +290,14 @@ int main(int argc, char **argv)
         case TT_OPT_KEY:
         case TT_OPT_BUNDLE:
         case TT_OPT_RELAY:
-        case TT_OPT_RELAY_KEY: tt_conn_opts_set(&conn, c, optarg, NULL); break;
+        case TT_OPT_RELAY_KEY: {
+            char cwhy[TT_WHY_LEN];
+            if (tt_conn_opts_set(&conn, c, optarg, cwhy) != 0) {
+                fprintf(stderr, "tutti-dash: %s\n", cwhy);
+                return 2;
+            }
+            break;
+        }
         case O_HTTP: http = optarg; break;
         case O_PWFILE: password_file = optarg; break;
         case O_RO: read_only = 1; break;
@@ -318,6 +325,11 @@ int main(int argc, char **argv)
                 conn.relay && !conn.relay_key_path
                     ? "--relay needs --relay-key, the relay's public certificate"
                     : "--bundle, or --key and --server-key are required");
+        return 2;
+    }
+    char ewhy[TT_WHY_LEN];
+    if (tt_conn_opts_check_endpoint(&conn, ewhy) != 0) { /* $TUTTI_COORDINATOR's list */
+        fprintf(stderr, "tutti-dash: %s\n", ewhy);
         return 2;
     }
     char host[64];

@@ -357,7 +357,9 @@ static void load_prelay(agent_t *a, uint64_t seq)
 /* The fetcher's port from each hello; what it holds goes in the heartbeats. */
 static void follow_prelays(agent_t *a)
 {
-    agent_prelay_set_port(a->prelay, tt_replica_upload_port(a->replica));
+    agent_prelay_set_coordinator(a->prelay, tt_replica_endpoint(a->replica),
+                                 tt_replica_server_key(a->replica),
+                                 tt_replica_upload_port(a->replica));
     uint64_t seq;
     int more = 0;
     while (agent_prelay_read(a->prelay, &seq)) {
@@ -554,15 +556,17 @@ static void report_players(agent_t *a)
  * clock service is (new after a coordinator restart), and this room's trim.
  * Passes the clock's latest report on to the replica's heartbeats. */
 static void follow_coordinator(tt_replica_t *rep, const tt_session_t *st, tt_clock_client_t *clock,
-                               const char *endpoint, const char *clock_override, const char *room,
-                               uint64_t *clock_epoch, int64_t *trim_sent,
-                               tt_clock_client_report_t *latest)
+                               const char *clock_override, const char *room, uint64_t *clock_epoch,
+                               int64_t *trim_sent, tt_clock_client_report_t *latest)
 {
     uint64_t epoch = tt_replica_epoch(rep);
     if (!clock_override && epoch != *clock_epoch && tt_replica_clock_port(rep) != 0) {
         char ep[256];
-        if (tt_wire_endpoint_with_port(endpoint, tt_replica_clock_port(rep), ep, sizeof ep) == 0)
-            tt_clock_client_connect(clock, ep);
+        /* the coordinator that answered the hello: after a failover, the
+         * standby that took over (a new epoch) */
+        if (tt_wire_endpoint_with_port(tt_replica_endpoint(rep), tt_replica_clock_port(rep), ep,
+                                       sizeof ep) == 0)
+            tt_clock_client_connect_key(clock, ep, tt_replica_server_key(rep));
         *clock_epoch = epoch;
     }
     int64_t trim = tt_session_trim_ns(st, room);
@@ -589,7 +593,9 @@ static void follow_coordinator(tt_replica_t *rep, const tt_session_t *st, tt_clo
  * are written. */
 static void follow_uploads(agent_t *a, uint64_t *captured)
 {
-    agent_upload_set_port(a->upload, tt_replica_upload_port(a->replica));
+    agent_upload_set_coordinator(a->upload, tt_replica_endpoint(a->replica),
+                                 tt_replica_server_key(a->replica),
+                                 tt_replica_upload_port(a->replica));
     if (a->capture && agent_capture_finished(a->capture) != *captured) {
         *captured = agent_capture_finished(a->capture);
         agent_upload_nudge(a->upload);
@@ -725,7 +731,14 @@ int main(int argc, char **argv)
         case TT_OPT_KEY:
         case TT_OPT_BUNDLE:
         case TT_OPT_RELAY:
-        case TT_OPT_RELAY_KEY: tt_conn_opts_set(&conn, c, optarg, NULL); break;
+        case TT_OPT_RELAY_KEY: {
+            char cwhy[TT_WHY_LEN];
+            if (tt_conn_opts_set(&conn, c, optarg, cwhy) != 0) {
+                fprintf(stderr, "tutti-agent: %s\n", cwhy);
+                return 2;
+            }
+            break;
+        }
         case O_DATA: data = optarg; break;
         case O_UPDATES: updates = optarg; break;
         case O_MAP:
@@ -909,6 +922,11 @@ int main(int argc, char **argv)
                     : "--bundle, or --room, --key and --server-key are required");
         return 2;
     }
+    char ewhy[TT_WHY_LEN];
+    if (tt_conn_opts_check_endpoint(&conn, ewhy) != 0) { /* $TUTTI_COORDINATOR's list */
+        fprintf(stderr, "tutti-agent: %s\n", ewhy);
+        return 2;
+    }
     char why[TT_WHY_LEN], warn[TT_WHY_LEN];
     tt_conn_t tc; /* lives to the end: endpoint may point into its bundle */
     if (tt_conn_load(&conn, &tc, warn, why) != 0) {
@@ -929,7 +947,16 @@ int main(int argc, char **argv)
     }
     if (!room)
         room = tc.bundle->name;
-    const char *endpoint = tc.endpoint;
+    const char *endpoint = tc.endpoint; /* the list: the replica and display move along it */
+    /* Uploads and prelay fetches start at the first coordinator's host and
+     * follow the one the replica says hello to (follow_uploads). */
+    tt_opts_endpoints_t eps;
+    if (tt_opts_split_endpoints(endpoint, &eps, why) != 0) {
+        fprintf(stderr, "tutti-agent: %s\n", why);
+        tt_conn_clear(&tc);
+        return 2;
+    }
+    const char *first_endpoint = eps.ep[0];
     char default_data[256];
     if (!data) {
         snprintf(default_data, sizeof default_data, "tutti-%s", room);
@@ -962,6 +989,10 @@ int main(int argc, char **argv)
             clock_ep = relay_clock;
         }
     }
+    /* The first coordinator's key, for the clock, uploads and prelays until
+     * a hello names the coordinator that answered (follow_coordinator). */
+    char first_key[TT_Z85_KEY_LEN + 1];
+    snprintf(first_key, sizeof first_key, "%.*s", TT_Z85_KEY_LEN, server_key);
     char *password = NULL;
     if (http_password && tt_web_password_read(http_password, &password, why) != 0) {
         tt_diag_error("--http-password: %s", why);
@@ -1018,7 +1049,7 @@ int main(int argc, char **argv)
     }
     tt_clock_client_config_t ccfg = {
         .keys = keys,
-        .server_key_z85 = conn.relay ? relay_key : server_key,
+        .server_key_z85 = conn.relay ? relay_key : first_key,
         .inject_offset_ns = (int64_t)clock_offset_us * 1000,
         .inject_skew_ppm = clock_skew_ppm,
         .trace_path = clock_trace,
@@ -1116,9 +1147,9 @@ int main(int argc, char **argv)
     if (capture_dir && !no_upload) {
         agent_upload_config_t ucfg = {
             .ctx = ctx,
-            .endpoint = endpoint,
+            .endpoint = first_endpoint,
             .upload_port = 0, /* from the hello reply */
-            .server_key_z85 = server_key,
+            .server_key_z85 = first_key,
             .keys = keys,
             .capture_dir = capture_dir,
             .room = room,
@@ -1136,8 +1167,8 @@ int main(int argc, char **argv)
     agent.media_dir = media_dir;
     agent_prelay_config_t pcfg = {
         .ctx = ctx,
-        .endpoint = endpoint,
-        .server_key_z85 = server_key,
+        .endpoint = first_endpoint,
+        .server_key_z85 = first_key,
         .keys = keys,
         .dir = media_dir,
         .rate_bytes_per_s = prelay_rate,
@@ -1254,8 +1285,8 @@ int main(int argc, char **argv)
             exit_code = (rc == TT_ERR_AUTH || rc == TT_ERR_DENIED || rc == TT_ERR_CRYPTO) ? 3 : 1;
             break;
         }
-        follow_coordinator(rep, &agent.state, clock, endpoint, clock_ep, room, &clock_epoch,
-                           &trim_sent, &clock_report);
+        follow_coordinator(rep, &agent.state, clock, clock_ep, room, &clock_epoch, &trim_sent,
+                           &clock_report);
         if (agent.display) {
             agent_display_in_t din = {
                 .session = &agent.state,

@@ -63,9 +63,18 @@ typedef struct {
     int64_t deadline_ns;
 } piece_t;
 
+/* CMD_PORT's payload: the coordinator's upload port and the endpoint
+ * whose host serves it ("" keeps the host). */
+typedef struct {
+    unsigned port;
+    char endpoint[256];
+    char server_key[TT_Z85_KEY_LEN + 1]; /* "": keep */
+} coord_msg_t;
+
 struct agent_prelay {
     tt_actor_t *actor;
     unsigned owner_port;
+    char owner_endpoint[256];
     /* thread-owned from here */
     void *pipe;
     void *ctx;
@@ -442,10 +451,18 @@ static void on_port(void *self, const void *data, size_t len)
 {
     (void)len;
     agent_prelay_t *p = self;
-    unsigned port;
-    memcpy(&port, data, sizeof port);
-    if (port == p->port)
+    coord_msg_t msg;
+    memcpy(&msg, data, sizeof msg);
+    msg.endpoint[sizeof msg.endpoint - 1] = '\0';
+    unsigned port = msg.port;
+    int moved = msg.endpoint[0] && strcmp(msg.endpoint, p->endpoint) != 0;
+    if (port == p->port && !moved)
         return;
+    if (moved) /* a failover: another coordinator's host */
+        snprintf(p->endpoint, sizeof p->endpoint, "%s", msg.endpoint);
+    msg.server_key[TT_Z85_KEY_LEN] = '\0';
+    if (moved && tt_z85_key_valid(msg.server_key)) /* a standby serves with its own key */
+        snprintf(p->server_key, sizeof p->server_key, "%s", msg.server_key);
     p->port = port;
     tt_client_destroy(&p->client);
     p->in_flight = 0;
@@ -473,7 +490,7 @@ static void on_want(void *self, const void *data, size_t len)
 }
 
 static const tt_actor_cmd_t commands[] = {
-    {CMD_PORT, sizeof(unsigned), on_port},
+    {CMD_PORT, sizeof(coord_msg_t), on_port},
     {CMD_WANT, sizeof(tt_media_entry_t), on_want},
     {NULL, 0, NULL},
 };
@@ -631,13 +648,26 @@ void agent_prelay_stop(agent_prelay_t **self_p)
     *self_p = NULL;
 }
 
+void agent_prelay_set_coordinator(agent_prelay_t *p, const char *endpoint, const char *server_key,
+                                  unsigned port)
+{
+    if (!endpoint || strlen(endpoint) >= sizeof p->owner_endpoint)
+        endpoint = "";
+    if (port == p->owner_port && !strcmp(endpoint, p->owner_endpoint))
+        return;
+    coord_msg_t msg = {.port = port};
+    snprintf(msg.endpoint, sizeof msg.endpoint, "%s", endpoint);
+    snprintf(msg.server_key, sizeof msg.server_key, "%s", server_key ? server_key : "");
+    if (tt_actor_send(tt_actor_sock(p->actor), ZMQ_DONTWAIT, CMD_PORT, &msg, sizeof msg, NULL) ==
+        0) {
+        p->owner_port = port;
+        snprintf(p->owner_endpoint, sizeof p->owner_endpoint, "%s", endpoint);
+    }
+}
+
 void agent_prelay_set_port(agent_prelay_t *p, unsigned port)
 {
-    if (port == p->owner_port)
-        return;
-    if (tt_actor_send(tt_actor_sock(p->actor), ZMQ_DONTWAIT, CMD_PORT, &port, sizeof port, NULL) ==
-        0)
-        p->owner_port = port;
+    agent_prelay_set_coordinator(p, NULL, NULL, port);
 }
 
 void agent_prelay_want(agent_prelay_t *p, const tt_media_entry_t *e)

@@ -63,6 +63,11 @@ void agent_prelay_stop(agent_prelay_t **self_p);
 
 /* Owner: the coordinator's upload port (from each hello; 0 pauses). */
 void agent_prelay_set_port(agent_prelay_t *p, unsigned port);
+/* agent_prelay_set_port with the endpoint and CURVE key of the coordinator
+ * that gave it (after a failover, fetches go to its host); NULL or "" keeps
+ * the host (and the key). */
+void agent_prelay_set_coordinator(agent_prelay_t *p, const char *endpoint, const char *server_key,
+                                  unsigned port);
 
 /* Owner: hold the file of this prelay/guide entry (copied). A want already
  * given is ignored. */

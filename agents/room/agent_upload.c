@@ -64,9 +64,18 @@ typedef struct {
     int backoff_ms;
 } job_t;
 
+/* CMD_PORT's payload: the coordinator's upload port and the endpoint
+ * whose host serves it ("" keeps the host). */
+typedef struct {
+    unsigned port;
+    char endpoint[256];
+    char server_key[TT_Z85_KEY_LEN + 1]; /* "": keep */
+} coord_msg_t;
+
 struct agent_upload {
     tt_actor_t *actor;
-    unsigned owner_port; /* owner thread: the port last handed over */
+    unsigned owner_port;      /* owner thread: the port last handed over */
+    char owner_endpoint[256]; /* and the endpoint ("": the configured one) */
     /* thread-owned from here */
     void *pipe; /* the thread's end of the actor's pipe */
     void *ctx;
@@ -569,11 +578,19 @@ static void on_port(void *self, const void *data, size_t len)
 {
     (void)len;
     agent_upload_t *u = self;
-    unsigned port;
-    memcpy(&port, data, sizeof port);
-    if (port == u->port)
+    coord_msg_t msg;
+    memcpy(&msg, data, sizeof msg);
+    msg.endpoint[sizeof msg.endpoint - 1] = '\0';
+    unsigned port = msg.port;
+    int moved = msg.endpoint[0] && strcmp(msg.endpoint, u->endpoint) != 0;
+    if (port == u->port && !moved)
         return;
-    tt_diag_info("upload: the coordinator's upload service is on port %u", port);
+    if (moved) /* a failover: another coordinator's host */
+        snprintf(u->endpoint, sizeof u->endpoint, "%s", msg.endpoint);
+    msg.server_key[TT_Z85_KEY_LEN] = '\0';
+    if (moved && tt_z85_key_valid(msg.server_key)) /* a standby serves with its own key */
+        snprintf(u->server_key, sizeof u->server_key, "%s", msg.server_key);
+    tt_diag_info("upload: the coordinator's upload service is on port %u (%s)", port, u->endpoint);
     u->port = port;
     drop_client(u);
     if (u->job.active) { /* offer again on the new port now */
@@ -592,7 +609,7 @@ static void on_nudge(void *self, const void *data, size_t len)
 }
 
 static const tt_actor_cmd_t commands[] = {
-    {CMD_PORT, sizeof(unsigned), on_port},
+    {CMD_PORT, sizeof(coord_msg_t), on_port},
     {CMD_NUDGE, 0, on_nudge},
     {NULL, 0, NULL},
 };
@@ -808,14 +825,27 @@ void agent_upload_stop(agent_upload_t **self_p)
     *self_p = NULL;
 }
 
+void agent_upload_set_coordinator(agent_upload_t *u, const char *endpoint, const char *server_key,
+                                  unsigned port)
+{
+    if (!endpoint || strlen(endpoint) >= sizeof u->owner_endpoint)
+        endpoint = "";
+    if (port == u->owner_port && !strcmp(endpoint, u->owner_endpoint))
+        return; /* cheap to call every loop turn */
+    coord_msg_t msg = {.port = port};
+    snprintf(msg.endpoint, sizeof msg.endpoint, "%s", endpoint);
+    snprintf(msg.server_key, sizeof msg.server_key, "%s", server_key ? server_key : "");
+    /* Remembered only once sent: a full pipe is tried again next turn. */
+    if (tt_actor_send(tt_actor_sock(u->actor), ZMQ_DONTWAIT, CMD_PORT, &msg, sizeof msg, NULL) ==
+        0) {
+        u->owner_port = port;
+        snprintf(u->owner_endpoint, sizeof u->owner_endpoint, "%s", endpoint);
+    }
+}
+
 void agent_upload_set_port(agent_upload_t *u, unsigned port)
 {
-    if (port == u->owner_port)
-        return; /* cheap to call every loop turn */
-    /* Remembered only once sent: a full pipe is tried again next turn. */
-    if (tt_actor_send(tt_actor_sock(u->actor), ZMQ_DONTWAIT, CMD_PORT, &port, sizeof port, NULL) ==
-        0)
-        u->owner_port = port;
+    agent_upload_set_coordinator(u, NULL, NULL, port);
 }
 
 void agent_upload_nudge(agent_upload_t *u)

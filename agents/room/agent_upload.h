@@ -82,6 +82,11 @@ void agent_upload_stop(agent_upload_t **self_p);
  * it from each hello reply). Reconnects when it changed; 0 pauses. Cheap
  * when unchanged: call it every loop turn. */
 void agent_upload_set_port(agent_upload_t *u, unsigned port);
+/* agent_upload_set_port with the endpoint (any tcp://HOST:PORT) and CURVE
+ * key of the coordinator that gave it: after a failover to another host,
+ * uploads go there. NULL or "" keeps the host (and the key). */
+void agent_upload_set_coordinator(agent_upload_t *u, const char *endpoint, const char *server_key,
+                                  unsigned port);
 
 /* Owner thread: scan now (a take was just written). */
 void agent_upload_nudge(agent_upload_t *u);

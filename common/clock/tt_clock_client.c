@@ -27,7 +27,9 @@
  * only wakes both paths up and is not used. */
 #define BURST 4
 
-/* The pipe, main -> thread: CONNECT (the endpoint, its bytes) and TRIM
+/* The pipe, main -> thread: CONNECT (the endpoint, its bytes, then
+ * optionally a space and the service's Z85 key: another coordinator's
+ * after a failover) and TRIM
  * (int64_t ns); thread -> main: REPORT (an tt_clock_client_report_t). */
 #define CMD_CONNECT "CONNECT"
 #define CMD_TRIM "TRIM"
@@ -152,6 +154,31 @@ static int claim_ping(clock_loop_t *l, int64_t t1)
     return 0;
 }
 
+/* A pong of a new epoch comes from a restarted coordinator or another one
+ * (a standby that took over, a relay) that may serve the same session time
+ * through an estimate of its own. Same timeline when its time agrees with
+ * ours within our bound, its stated bound (server_error_ns), half the round
+ * trip and 1 ms: the estimate is kept, so a failover costs the room no
+ * re-acquisition (no clock while acquiring); otherwise it starts over. */
+static int same_timeline(clock_loop_t *l, const Tutti__ClockPong *p, int64_t t4)
+{
+    tt_clock_est_report_t r;
+    tt_clock_est_report(l->est, t4, &r);
+    if (r.state == TT_CLOCK_ACQUIRING || r.state == TT_CLOCK_LOST || !isfinite(r.error_bound_us) ||
+        t4 < p->t1 || p->t3 < p->t2)
+        return 0;
+    int64_t ours = tt_clock_est_preview_ns(l->est, p->t1 + (t4 - p->t1) / 2);
+    int64_t theirs = p->t2 + (p->t3 - p->t2) / 2;
+    double allowed_ns =
+        r.error_bound_us * 1000.0 + (double)p->server_error_ns + (double)(t4 - p->t1) / 2.0 + 1e6;
+    double off_ns = fabs((double)(ours - theirs));
+    if (off_ns <= allowed_ns)
+        tt_diag_info("clock: coordinator restarted (new epoch), serving the same session time "
+                     "(%.0f us apart, its bound %.0f us): estimate kept",
+                     off_ns / 1000.0, (double)p->server_error_ns / 1000.0);
+    return off_ns <= allowed_ns;
+}
+
 static void on_pongs(clock_loop_t *l, int64_t woke_local)
 {
     for (int i = 0;; i++) {
@@ -167,7 +194,7 @@ static void on_pongs(clock_loop_t *l, int64_t woke_local)
         int64_t t4 = i == 0 ? woke_local : local_now(l->c, tt_time_mono_ns());
         if (rc == 0 && m.env->body_case == TUTTI__ENVELOPE__BODY_CLOCK_PONG) {
             const Tutti__ClockPong *p = m.env->clock_pong;
-            if (l->epoch && p->epoch != l->epoch) {
+            if (l->epoch && p->epoch != l->epoch && !same_timeline(l, p, t4)) {
                 tt_diag_warn("clock: coordinator restarted (new epoch): re-acquiring");
                 tt_clock_est_reset(l->est);
             }
@@ -269,9 +296,15 @@ static void write_trace(clock_loop_t *l, int64_t mono)
 static void on_connect(void *self, const void *data, size_t len)
 {
     clock_loop_t *l = self;
-    char endpoint[MAX_ENDPOINT + 1];
-    snprintf(endpoint, sizeof endpoint, "%.*s", (int)(len < MAX_ENDPOINT ? len : MAX_ENDPOINT),
+    char endpoint[MAX_ENDPOINT + TT_Z85_KEY_LEN + 2];
+    size_t max = sizeof endpoint - 1;
+    snprintf(endpoint, sizeof endpoint, "%.*s", (int)(len < max ? len : max),
              data ? (const char *)data : "");
+    char *space = strrchr(endpoint, ' ');
+    if (space && tt_z85_key_valid(space + 1)) {
+        snprintf(l->c->server_key, sizeof l->c->server_key, "%s", space + 1);
+        *space = '\0';
+    }
     open_dealer(l, endpoint);
     l->next_ping = tt_time_mono_ns();
 }
@@ -420,16 +453,26 @@ void tt_clock_client_stop(tt_clock_client_t **self_p)
     *self_p = NULL;
 }
 
-void tt_clock_client_connect(tt_clock_client_t *c, const char *endpoint)
+void tt_clock_client_connect_key(tt_clock_client_t *c, const char *endpoint,
+                                 const char *server_key_z85)
 {
     char why[TT_WHY_LEN];
     size_t len = strnlen(endpoint, MAX_ENDPOINT + 1);
-    if (len > MAX_ENDPOINT) {
-        tt_diag_error("clock: cannot connect to %.64s...: the endpoint is too long", endpoint);
+    if (len > MAX_ENDPOINT || strchr(endpoint, ' ')) {
+        tt_diag_error("clock: cannot connect to %.64s...: not an endpoint", endpoint);
         return;
     }
-    if (tt_actor_send(tt_actor_sock(c->actor), ZMQ_DONTWAIT, CMD_CONNECT, endpoint, len, why) != 0)
+    char msg[MAX_ENDPOINT + TT_Z85_KEY_LEN + 2];
+    int n = snprintf(msg, sizeof msg, "%s", endpoint);
+    if (server_key_z85 && tt_z85_key_valid(server_key_z85))
+        n = snprintf(msg, sizeof msg, "%s %s", endpoint, server_key_z85);
+    if (tt_actor_send(tt_actor_sock(c->actor), ZMQ_DONTWAIT, CMD_CONNECT, msg, (size_t)n, why) != 0)
         tt_diag_error("clock: telling the clock thread to connect: %s", why);
+}
+
+void tt_clock_client_connect(tt_clock_client_t *c, const char *endpoint)
+{
+    tt_clock_client_connect_key(c, endpoint, NULL);
 }
 
 void tt_clock_client_set_trim(tt_clock_client_t *c, int64_t trim_ns)

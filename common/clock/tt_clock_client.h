@@ -68,6 +68,10 @@ int tt_clock_client_session_ns(tt_clock_client_t *c, int64_t mono, int64_t *sess
 
 /* Main thread: (re)connect to the clock service at endpoint. */
 void tt_clock_client_connect(tt_clock_client_t *c, const char *endpoint);
+/* tt_clock_client_connect to a service with another CURVE key (a standby
+ * coordinator that took over and serves with its own); NULL keeps it. */
+void tt_clock_client_connect_key(tt_clock_client_t *c, const char *endpoint,
+                                 const char *server_key_z85);
 /* Main thread: the room's trim from the log. */
 void tt_clock_client_set_trim(tt_clock_client_t *c, int64_t trim_ns);
 /* Main thread: socket to poll for reports; then tt_clock_client_read. */

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 const char *tt_opts_or_env(const char *given, const char *env, const char *dflt)
 {
@@ -24,10 +25,57 @@ int tt_opts_parse_long(const char *s, long lo, long hi, long *out)
     return 0;
 }
 
+int tt_opts_split_endpoints(const char *list, tt_opts_endpoints_t *out, char *why)
+{
+    out->n = 0;
+    if (!list || !*list)
+        return tt_fail(why, TT_ERR_INVALID, "--coordinator: no endpoint given");
+    const char *p = list;
+    for (int item = 1;; item++) {
+        const char *comma = strchr(p, ',');
+        const char *end = comma ? comma : p + strlen(p);
+        const char *a = p, *b = end;
+        while (a < b && (*a == ' ' || *a == '\t'))
+            a++;
+        while (b > a && (b[-1] == ' ' || b[-1] == '\t'))
+            b--;
+        if (a == b)
+            return tt_fail(why, TT_ERR_INVALID, "--coordinator: item %d of \"%.200s\" is empty",
+                           item, list);
+        if (out->n == TT_OPTS_COORDINATORS_MAX)
+            return tt_fail(why, TT_ERR_INVALID,
+                           "--coordinator: more than %d endpoints in \"%.200s\"",
+                           TT_OPTS_COORDINATORS_MAX, list);
+        if (b - a >= TT_OPTS_ENDPOINT_LEN)
+            return tt_fail(why, TT_ERR_INVALID, "--coordinator: item %d is %d characters or more",
+                           item, TT_OPTS_ENDPOINT_LEN);
+        memcpy(out->ep[out->n], a, (size_t)(b - a));
+        out->ep[out->n][b - a] = '\0';
+        out->n++;
+        if (!comma)
+            return 0;
+        p = comma + 1;
+    }
+}
+
+int tt_conn_opts_check_endpoint(const tt_conn_opts_t *o, char *why)
+{
+    tt_opts_endpoints_t eps;
+    if (!o->endpoint)
+        return 0; /* a bundle's list, checked when it was read */
+    return tt_opts_split_endpoints(o->endpoint, &eps, why);
+}
+
 int tt_conn_opts_set(tt_conn_opts_t *o, int code, const char *arg, char *why)
 {
     switch (code) {
-    case TT_OPT_COORDINATOR: o->endpoint = arg; return 0;
+    case TT_OPT_COORDINATOR: {
+        tt_opts_endpoints_t eps;
+        int rc = tt_opts_split_endpoints(arg, &eps, why);
+        if (rc == 0)
+            o->endpoint = arg;
+        return rc;
+    }
     case TT_OPT_SERVER_KEY: o->server_key_path = arg; return 0;
     case TT_OPT_KEY: o->key_path = arg; return 0;
     case TT_OPT_BUNDLE: o->bundle_path = arg; return 0;

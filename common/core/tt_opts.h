@@ -6,7 +6,7 @@
  * parse step and one help block, so tutti, tutti-agent, tutti-dash and the
  * test tools accept the same names, environment variables and defaults:
  *
- *   --coordinator EP    $TUTTI_COORDINATOR   tcp://127.0.0.1:7700
+ *   --coordinator EP[,EP...]  $TUTTI_COORDINATOR   tcp://127.0.0.1:7700
  *   --server-key FILE   $TUTTI_SERVER_KEY    (required)
  *   --key FILE.key      $TUTTI_KEY           (required)
  *   --timeout-ms N                           5000 (programs that wait on replies)
@@ -15,6 +15,12 @@
  *                                            three flags above, when given, win over it
  *   --relay EP          $TUTTI_RELAY         none (programs that can pass a site relay)
  *   --relay-key FILE    $TUTTI_RELAY_KEY     (required with --relay)
+ *
+ * --coordinator takes a comma list of up to TT_OPTS_COORDINATORS_MAX
+ * endpoints: a primary and its standby (issue 16). Clients talk to one at a
+ * time and move to the next on a standby's answer, a timeout or a drop
+ * (tt_client.h); the list stays a string here and is split where a
+ * connection is made (tt_opts_split_endpoints).
  */
 #ifndef TT_OPTS_H
 #define TT_OPTS_H
@@ -36,10 +42,24 @@ int tt_opts_parse_long(const char *s, long lo, long hi, long *out);
 #define TT_OPTS_COORDINATOR_DEFAULT "tcp://127.0.0.1:7700"
 #define TT_OPTS_TIMEOUT_MS_DEFAULT 5000
 #define TT_OPTS_TIMEOUT_MS_MAX 3600000
+#define TT_OPTS_COORDINATORS_MAX 4
+#define TT_OPTS_ENDPOINT_LEN 256
+
+/* A --coordinator list split into its endpoints, in the order given. */
+typedef struct {
+    int n;
+    char ep[TT_OPTS_COORDINATORS_MAX][TT_OPTS_ENDPOINT_LEN];
+} tt_opts_endpoints_t;
+
+/* Splits "A,B" (spaces around an item are dropped) into out. 0, or
+ * TT_ERR_INVALID with why for an empty list or item ("--coordinator: item
+ * 2 of \"A,,B\" is empty"), more than TT_OPTS_COORDINATORS_MAX items or
+ * an item of TT_OPTS_ENDPOINT_LEN characters or more. */
+int tt_opts_split_endpoints(const char *list, tt_opts_endpoints_t *out, char *why);
 
 /* Borrowed strings (argv or the environment). NULL / 0: not given. */
 typedef struct {
-    const char *endpoint;        /* --coordinator */
+    const char *endpoint;        /* --coordinator: one endpoint or a comma list */
     const char *server_key_path; /* --server-key */
     const char *key_path;        /* --key */
     long timeout_ms;             /* --timeout-ms */
@@ -73,8 +93,9 @@ enum {
 /* clang-format on */
 
 /* Takes getopt_long's code and optarg for one connection flag. 0, or
- * TT_ERR_INVALID with why ("--timeout-ms wants 1..3600000") for a bad
- * value or a code that is not a connection flag. */
+ * TT_ERR_INVALID with why ("--timeout-ms wants 1..3600000", a
+ * --coordinator list tt_opts_split_endpoints refuses) for a bad value or a
+ * code that is not a connection flag. */
 int tt_conn_opts_set(tt_conn_opts_t *o, int code, const char *arg, char *why);
 
 /* Fills what was not given from the environment and the defaults. 0, or
@@ -83,8 +104,14 @@ int tt_conn_opts_set(tt_conn_opts_t *o, int code, const char *arg, char *why);
  * With a bundle (--bundle or $TUTTI_BUNDLE) it is 0 and the endpoint and
  * key paths stay as the flags gave them (NULL when not given):
  * tt_conn_load takes the rest from the bundle, not from
- * $TUTTI_COORDINATOR, $TUTTI_SERVER_KEY or $TUTTI_KEY. */
+ * $TUTTI_COORDINATOR, $TUTTI_SERVER_KEY or $TUTTI_KEY. A bad
+ * $TUTTI_COORDINATOR list is not checked here: tt_conn_opts_check_endpoint,
+ * or the connection that splits it, says what is wrong. */
 int tt_conn_opts_resolve(tt_conn_opts_t *o);
+
+/* Checks o->endpoint (after resolve) as a --coordinator list: 0, or
+ * TT_ERR_INVALID with why as tt_opts_split_endpoints. */
+int tt_conn_opts_check_endpoint(const tt_conn_opts_t *o, char *why);
 
 /* Prints the help block (with --timeout-ms when with_timeout) to out:
  * flags at column 2, their descriptions at column 24. The text is also
@@ -92,9 +119,15 @@ int tt_conn_opts_resolve(tt_conn_opts_t *o);
 void tt_conn_opts_usage(FILE *out, int with_timeout);
 
 #define TT_CONN_OPTS_HELP                                                                          \
-    "  --coordinator EP      coordinator request endpoint ($TUTTI_COORDINATOR,\n"                  \
-    "                        default " TT_OPTS_COORDINATOR_DEFAULT ")\n"                           \
-    "  --server-key FILE     coordinator's public certificate ($TUTTI_SERVER_KEY)\n"               \
+    "  --coordinator EP[,EP] coordinator request endpoint ($TUTTI_COORDINATOR,\n"                  \
+    "                        default " TT_OPTS_COORDINATOR_DEFAULT "); up to 4,\n"                 \
+    "                        comma-separated: a primary and its standby, e.g.\n"                   \
+    "                        tcp://stage:7700,tcp://backup:7700 (requests go to\n"                 \
+    "                        one and move to the next on a standby's refusal, a\n"                 \
+    "                        timeout or a dropped connection)\n"                                   \
+    "  --server-key FILE     coordinator's public certificate ($TUTTI_SERVER_KEY); with\n"         \
+    "                        several coordinators one for all, or one each in the\n"               \
+    "                        same order: --server-key stage.pub,backup.pub\n"                      \
     "  --key FILE.key        your certificate, listed in the coordinator's access\n"               \
     "                        file ($TUTTI_KEY)\n"                                                  \
     "  --bundle FILE         a session bundle from tutti invite: endpoint, your key\n"             \

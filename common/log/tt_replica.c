@@ -60,6 +60,13 @@ struct tt_replica {
     unsigned upload_port;
     int64_t last_rx_ns;
     int64_t next_hello_ns;
+    /* Several coordinators (--coordinator A,B): when the one talked to
+     * became it (a move or the start), and the moves since a hello was
+     * last answered (a whole round of them waits before the next). */
+    int64_t endpoint_since_ns;
+    int moves;
+    char hello_endpoint[256];           /* whose hello was last answered ("": none yet) */
+    char hello_key[TT_Z85_KEY_LEN + 1]; /* and its CURVE key */
     int64_t next_heartbeat_ns;
     int fetch_outstanding;
     uint64_t fetch_from; /* from_seq of the last fetch sent */
@@ -430,11 +437,38 @@ static void send_fetch(tt_replica_t *r)
     }
 }
 
+/* Says hello to the next coordinator of the list (why: what was wrong
+ * with this one). A no-op with one endpoint: it is hello'd again. */
+static void move_on(tt_replica_t *r, const char *reason)
+{
+    if (tt_client_endpoint_count(r->client) < 2)
+        return;
+    char from[256], mwhy[TT_WHY_LEN];
+    snprintf(from, sizeof from, "%s", tt_client_endpoint(r->client));
+    int64_t now = tt_time_mono_ns();
+    if (tt_client_next(r->client, mwhy) != 0)
+        tt_diag_warn("moving to %s: %s", tt_client_endpoint(r->client), mwhy);
+    else
+        tt_diag_info("%s %s: saying hello to %s", from, reason, tt_client_endpoint(r->client));
+    r->helloed = 0;
+    r->fetch_outstanding = 0;
+    r->endpoint_since_ns = now;
+    /* Straight on, unless every endpoint has been tried since the last
+     * answer (all standbys, or all away): then at the hello pace. */
+    r->moves++;
+    r->next_hello_ns = r->moves < tt_client_endpoint_count(r->client)
+                           ? 0
+                           : now + (int64_t)HELLO_RETRY_MS * 1000000;
+    if (r->moves >= tt_client_endpoint_count(r->client))
+        r->moves = 0;
+}
+
 /* ------------------------------------------------------------ receiving */
 
 static int open_sub(tt_replica_t *r, const char *endpoint, char *why)
 {
-    if (r->sub && strcmp(endpoint, r->sub_endpoint) == 0)
+    if (r->sub && strcmp(endpoint, r->sub_endpoint) == 0 &&
+        strcmp(tt_client_server_key(r->client), r->hello_key) == 0)
         return 0;
     if (r->sub)
         zmq_close(r->sub);
@@ -445,8 +479,8 @@ static int open_sub(tt_replica_t *r, const char *endpoint, char *why)
     zmq_setsockopt(r->sub, ZMQ_RCVHWM, &hwm, sizeof hwm);
     /* through a relay, the updates come from its XPUB, under its key */
     int rc = tt_wire_setup_client(
-        r->sub, r->cfg.keys, r->cfg.relay_endpoint ? r->cfg.relay_key_z85 : r->cfg.server_key_z85,
-        why);
+        r->sub, r->cfg.keys,
+        r->cfg.relay_endpoint ? r->cfg.relay_key_z85 : tt_client_server_key(r->client), why);
     if (rc != 0)
         return rc;
     zmq_setsockopt(r->sub, ZMQ_SUBSCRIBE, "", 0);
@@ -494,16 +528,17 @@ static int on_hello_reply(tt_replica_t *r, const Tutti__HelloReply *hr, char *wh
             return tt_fail(why, TT_ERR_INVALID,
                            "cannot derive the relay's updates endpoint from %s",
                            r->cfg.relay_endpoint);
-    } else if (tt_wire_endpoint_with_port(r->cfg.endpoint, hr->updates_port, ep, sizeof ep) != 0)
+    } else if (tt_wire_endpoint_with_port(tt_client_endpoint(r->client), hr->updates_port, ep,
+                                          sizeof ep) != 0)
         return tt_fail(why, TT_ERR_INVALID, "cannot derive the updates endpoint from %s",
-                       r->cfg.endpoint);
+                       tt_client_endpoint(r->client));
     int rc = open_sub(r, ep, why);
     if (rc != 0)
         return rc;
     if (!r->helloed) {
         tt_diag_info("connected to %s as %s (%s); replica at %llu, coordinator at %llu",
-                     r->cfg.endpoint, hr->name, hr->role, (unsigned long long)r->last_seq,
-                     (unsigned long long)hr->last_seq);
+                     tt_client_endpoint(r->client), hr->name, hr->role,
+                     (unsigned long long)r->last_seq, (unsigned long long)hr->last_seq);
         /* A head behind ours is a log that lost records (the first reply to
          * this hello: a late one to an earlier hello may predate updates). */
         if (r->last_seq > hr->last_seq &&
@@ -512,6 +547,9 @@ static int on_hello_reply(tt_replica_t *r, const Tutti__HelloReply *hr, char *wh
         r->checked_seq = 0; /* whoever answers now: compare its log with ours */
     }
     r->helloed = 1;
+    r->moves = 0;
+    snprintf(r->hello_endpoint, sizeof r->hello_endpoint, "%s", tt_client_endpoint(r->client));
+    snprintf(r->hello_key, sizeof r->hello_key, "%s", tt_client_server_key(r->client));
     r->fetch_outstanding = 0;
     if (hr->last_seq > r->last_seq || check_due(r))
         send_fetch(r);
@@ -590,6 +628,13 @@ static int on_dealer(tt_replica_t *r, char *why)
             break;
         }
         case TUTTI__ENVELOPE__BODY_ERROR:
+            if (-(int)env->error->code == TT_ERR_STANDBY &&
+                tt_client_endpoint_count(r->client) > 1) {
+                /* A standby while its primary serves: hello the next. */
+                tt_wire_msg_clear(&m);
+                move_on(r, "is a standby");
+                return 0; /* the rest was for the old connection */
+            }
             tt_diag_warn("coordinator: %s", env->error->message);
             if (-(int)env->error->code == TT_ERR_AUTH)
                 rc = tt_fail(why, TT_ERR_AUTH, "%s", env->error->message);
@@ -710,6 +755,7 @@ tt_replica_t *tt_replica_new(void *ctx, const tt_replica_config_t *cfg, tt_store
     if (cfg->relay_endpoint &&
         tt_client_via_relay(r->client, cfg->relay_endpoint, cfg->relay_key_z85, why) != 0)
         goto fail;
+    r->endpoint_since_ns = tt_time_mono_ns();
     return r;
 fail:
     tt_replica_destroy(&r);
@@ -768,6 +814,11 @@ int tt_replica_tick(tt_replica_t *r, int64_t now)
         r->next_hello_ns = 0;
         tt_diag_warn("coordinator silent for %d ms: working from the replica (at %llu)",
                      r->cfg.away_after_ms, (unsigned long long)r->last_seq);
+        move_on(r, "is away");
+    } else if (!r->helloed && tt_client_endpoint_count(r->client) > 1 &&
+               now - r->endpoint_since_ns > r->cfg.away_after_ms * ms &&
+               now - r->last_rx_ns > r->cfg.away_after_ms * ms) {
+        move_on(r, "did not answer hello"); /* down, or never reached */
     }
     if (r->fetch_outstanding && now - r->fetch_sent_ns > FETCH_TIMEOUT_MS * ms)
         r->fetch_outstanding = 0;
@@ -876,6 +927,14 @@ unsigned tt_replica_upload_port(const tt_replica_t *r)
 uint64_t tt_replica_epoch(const tt_replica_t *r)
 {
     return r->epoch;
+}
+const char *tt_replica_endpoint(const tt_replica_t *r)
+{
+    return r->hello_endpoint[0] ? r->hello_endpoint : tt_client_endpoint(r->client);
+}
+const char *tt_replica_server_key(const tt_replica_t *r)
+{
+    return r->hello_key[0] ? r->hello_key : tt_client_server_key(r->client);
 }
 
 const char *tt_replica_conflict_name(Tutti__ReplicaConflictKind kind)

@@ -22,8 +22,13 @@
 #define TT_REPLICA_POLL_ITEMS 3
 
 typedef struct {
-    const char *endpoint; /* coordinator request endpoint */
-    const char *server_key_z85;
+    /* The coordinator's request endpoint, or a --coordinator list "A,B": a
+     * primary and its standby. The replica says hello to one at a time and
+     * moves to the next when it answers ERROR_STANDBY, does not answer a
+     * hello within away_after_ms or goes away (silent away_after_ms); after
+     * a whole round without an answer it waits a hello retry (1 s). */
+    const char *endpoint;
+    const char *server_key_z85;   /* one Z85 key, or one per endpoint "KEY,KEY" */
     const tt_keypair_t *keys;     /* borrowed */
     const char *updates_endpoint; /* NULL: coordinator host + port from hello */
     const char *expect_name;      /* NULL or the access-file name this key must have */
@@ -134,6 +139,13 @@ unsigned tt_replica_clock_port(const tt_replica_t *r);
 /* The coordinator's media upload port from the last hello, 0 when none. */
 unsigned tt_replica_upload_port(const tt_replica_t *r);
 uint64_t tt_replica_epoch(const tt_replica_t *r);
+/* The coordinator endpoint (one of cfg.endpoint's list) whose hello was
+ * last answered, the first of the list before any: the host whose clock,
+ * updates and upload ports that hello gave. Borrowed, valid until the next
+ * tt_replica_handle or tt_replica_tick. */
+const char *tt_replica_endpoint(const tt_replica_t *r);
+/* That coordinator's CURVE key (one of cfg.server_key_z85's list). */
+const char *tt_replica_server_key(const tt_replica_t *r);
 
 /* A replica reports how the coordinator's log disagrees with it, and why
  * its store failed its last write, in every heartbeat while they hold

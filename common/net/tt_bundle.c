@@ -237,11 +237,11 @@ int tt_conn_load(const tt_conn_opts_t *o, tt_conn_t *c, char *warn, char *why)
                   : c->bundle ? c->bundle->coordinator
                               : TT_OPTS_COORDINATOR_DEFAULT;
     if (o->server_key_path) {
-        int rc = tt_pubkey_load(o->server_key_path, c->server_key, w);
+        int rc = tt_pubkey_load_list(o->server_key_path, c->server_key, w);
         if (rc != 0)
             return tt_fail(why, rc, "--server-key: %s", w);
     } else if (c->bundle) {
-        memcpy(c->server_key, c->bundle->server_key, sizeof c->server_key);
+        snprintf(c->server_key, sizeof c->server_key, "%s", c->bundle->server_key);
     } else {
         return tt_fail(why, TT_ERR_INVALID, "--server-key (or --bundle) is required");
     }

@@ -70,10 +70,10 @@ int tt_bundle_endpoints_ok(const char *list);
 /* ---- a client's connection from its flags ---- */
 
 typedef struct {
-    const char *endpoint; /* borrowed: the flag's, or c->bundle's */
-    char server_key[TT_Z85_KEY_LEN + 1];
-    tt_keypair_t *keys;  /* owned */
-    tt_bundle_t *bundle; /* owned; NULL without --bundle */
+    const char *endpoint;             /* borrowed: the flag's, or c->bundle's */
+    char server_key[TT_Z85_KEYS_LEN]; /* one, or one per endpoint: "KEY,KEY" */
+    tt_keypair_t *keys;               /* owned */
+    tt_bundle_t *bundle;              /* owned; NULL without --bundle */
 } tt_conn_t;
 
 /* Fills c from resolved flags (tt_conn_opts_resolve): with a bundle, its

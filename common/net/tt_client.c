@@ -2,6 +2,7 @@
 #include "tt_client.h"
 #include "tt_diag.h"
 #include "tt_error.h"
+#include "tt_opts.h"
 #include "tt_seal.h"
 #include "tt_time.h"
 
@@ -20,8 +21,13 @@ struct tt_client {
     void *sock;
     void *monitor;
     uint64_t next_request_id;
-    char endpoint[256];
-    char server_key[TT_Z85_KEY_LEN + 1];
+    tt_opts_endpoints_t eps; /* the --coordinator list */
+    int cur;                 /* the endpoint talked to: eps.ep[cur] */
+    const char *endpoint;    /* eps.ep[cur] */
+    int refused;             /* a connect failed since the socket opened or last shook hands */
+    /* --server-key: one per endpoint, or one for all (n_keys 1) */
+    char keys[TT_OPTS_COORDINATORS_MAX][TT_Z85_KEY_LEN + 1];
+    int n_keys;
     char monitor_ep[64];
     /* Through a site relay (tt_client_via_relay): the socket goes to
      * relay_ep under relay_key, and every request is sealed to
@@ -42,10 +48,12 @@ static uint64_t client_counter = 0;
 /* A DEALER to c->endpoint and its monitor, into c->sock and c->monitor. */
 static int open_socket(tt_client_t *c, char *why)
 {
+    c->refused = 0;
     c->sock = zmq_socket(c->ctx, ZMQ_DEALER);
     if (!c->sock)
         return tt_fail(why, TT_ERR_IO, "creating a socket: %s", zmq_strerror(errno));
-    int rc = tt_wire_setup_client(c->sock, c->kp, c->relayed ? c->relay_key : c->server_key, why);
+    int rc = tt_wire_setup_client(c->sock, c->kp,
+                                  c->relayed ? c->relay_key : tt_client_server_key(c), why);
     if (rc != 0)
         return rc;
     if (c->immediate) {
@@ -60,7 +68,8 @@ static int open_socket(tt_client_t *c, char *why)
              (unsigned long long)++client_counter);
     if (zmq_socket_monitor(c->sock, c->monitor_ep,
                            ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_SUCCEEDED |
-                               ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_DISCONNECTED) != 0)
+                               ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_DISCONNECTED |
+                               ZMQ_EVENT_CONNECT_RETRIED) != 0)
         return tt_fail(why, TT_ERR_IO, "monitoring the socket: %s", zmq_strerror(errno));
     c->monitor = zmq_socket(c->ctx, ZMQ_PAIR);
     if (!c->monitor || zmq_connect(c->monitor, c->monitor_ep) != 0)
@@ -97,8 +106,32 @@ tt_client_t *tt_client_new(void *ctx, const char *endpoint, const char *server_k
     c->ctx = ctx;
     c->kp = kp;
     c->immediate = immediate;
-    snprintf(c->endpoint, sizeof c->endpoint, "%s", endpoint);
-    snprintf(c->server_key, sizeof c->server_key, "%s", server_key_z85);
+    if (tt_opts_split_endpoints(endpoint, &c->eps, why) != 0) {
+        free(c);
+        return NULL;
+    }
+    c->endpoint = c->eps.ep[0];
+    /* "KEY" or "KEY,KEY,...": one for every endpoint or one each */
+    for (const char *k = server_key_z85;; k += TT_Z85_KEY_LEN + 1) {
+        if (c->n_keys == TT_OPTS_COORDINATORS_MAX || strlen(k) < TT_Z85_KEY_LEN ||
+            (k[TT_Z85_KEY_LEN] != '\0' && k[TT_Z85_KEY_LEN] != ',')) {
+            tt_fail(why, TT_ERR_INVALID, "--server-key: not a list of Z85 keys");
+            free(c);
+            return NULL;
+        }
+        memcpy(c->keys[c->n_keys], k, TT_Z85_KEY_LEN);
+        c->keys[c->n_keys++][TT_Z85_KEY_LEN] = '\0';
+        if (k[TT_Z85_KEY_LEN] == '\0')
+            break;
+    }
+    if (c->n_keys != 1 && c->n_keys != c->eps.n) {
+        tt_fail(why, TT_ERR_INVALID,
+                "--server-key names %d certificates for %d coordinators: give one for all or "
+                "one each, in the same order",
+                c->n_keys, c->eps.n);
+        free(c);
+        return NULL;
+    }
     c->next_request_id = 1;
     if (open_socket(c, why) != 0)
         tt_client_destroy(&c);
@@ -143,6 +176,18 @@ int tt_client_relay_port(const char *relay_ep, unsigned offset, char *out, size_
                : TT_ERR_INVALID;
 }
 
+int tt_client_next(tt_client_t *c, char *why)
+{
+    c->cur = (c->cur + 1) % c->eps.n;
+    c->endpoint = c->eps.ep[c->cur];
+    return tt_client_reconnect(c, why);
+}
+
+int tt_client_endpoint_count(const tt_client_t *c)
+{
+    return c->eps.n;
+}
+
 void tt_client_destroy(tt_client_t **self_p)
 {
     if (!self_p || !*self_p)
@@ -164,6 +209,10 @@ void *tt_client_monitor(tt_client_t *c)
 const char *tt_client_endpoint(const tt_client_t *c)
 {
     return c->endpoint;
+}
+const char *tt_client_server_key(const tt_client_t *c)
+{
+    return c->keys[c->n_keys == 1 ? 0 : c->cur];
 }
 
 int tt_client_check_monitor(tt_client_t *c, int *connected, char *why)
@@ -195,10 +244,14 @@ int tt_client_check_monitor(tt_client_t *c, int *connected, char *why)
                              "the access file",
                              c->relayed ? "relay" : "coordinator",
                              c->relayed ? c->relay_ep : c->endpoint, value);
-        } else if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED && connected) {
-            *connected = 1;
+        } else if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
+            c->refused = 0;
+            if (connected)
+                *connected = 1;
         } else if (event == ZMQ_EVENT_DISCONNECTED && connected) {
             *connected = 0;
+        } else if (event == ZMQ_EVENT_CONNECT_RETRIED) {
+            c->refused = 1;
         }
     }
     return result;
@@ -212,7 +265,8 @@ int tt_client_send(tt_client_t *c, Tutti__Envelope *env, char *why)
     if (!c->relayed)
         return tt_wire_send(c->sock, NULL, 0, env, why);
     tt_sealed_t sealed;
-    int rc = tt_seal(env, c->kp, c->server_key, c->kp->public_z85, tt_time_wall_ns(), &sealed, why);
+    int rc = tt_seal(env, c->kp, tt_client_server_key(c), c->kp->public_z85, tt_time_wall_ns(),
+                     &sealed, why);
     if (rc != 0)
         return rc;
     sealed.env.request_id = env->request_id; /* the relay maps its own ids to ours */
@@ -234,7 +288,7 @@ int tt_client_recv(tt_client_t *c, tt_wire_msg_t *msg, char *why)
         rc = tt_fail(why, TT_ERR_PROTOCOL,
                      "an unsealed reply through the relay at %s (only errors may be): dropped",
                      c->relay_ep);
-    else if ((rc = tt_seal_open(env->sealed, c->kp, c->server_key, &inner, why)) == 0 &&
+    else if ((rc = tt_seal_open(env->sealed, c->kp, tt_client_server_key(c), &inner, why)) == 0 &&
              inner->request_id != env->request_id) {
         rc = tt_fail(why, TT_ERR_PROTOCOL,
                      "a sealed reply for request %llu under request %llu: dropped",
@@ -252,17 +306,24 @@ int tt_client_recv(tt_client_t *c, tt_wire_msg_t *msg, char *why)
 
 /* tt_client_request; with watch_drop, a connection that drops while the
  * reply is awaited ends the wait at once (*dropped = 1, TT_ERR_UNAVAILABLE):
- * the reply, if any, was sent on that connection and is lost with it. */
+ * the reply, if any, was sent on that connection and is lost with it. With
+ * a list to move along, an endpoint that refuses connections (nothing
+ * listens there) ends it too (*dropped = 2): the request never left. */
 static int request_once(tt_client_t *c, Tutti__Envelope *req, Tutti__Envelope **reply,
                         int timeout_ms, int watch_drop, int *dropped, char *why)
 {
     *reply = NULL;
     *dropped = 0;
     int connected = -1;
+    int watch_refused = watch_drop && c->eps.n > 1;
     if (watch_drop && c->monitor) { /* events of earlier requests are not this one's */
         int rc = tt_client_check_monitor(c, NULL, why);
         if (rc != 0)
             return rc;
+        if (watch_refused && c->refused) {
+            *dropped = 2;
+            return tt_fail(why, TT_ERR_UNAVAILABLE, "%s refuses connections", c->endpoint);
+        }
     }
     int rc = tt_client_send(c, req, why);
     if (rc != 0)
@@ -304,6 +365,10 @@ static int request_once(tt_client_t *c, Tutti__Envelope *req, Tutti__Envelope **
                 return tt_fail(why, TT_ERR_UNAVAILABLE,
                                "the connection to %s dropped before the reply came", c->endpoint);
             }
+            if (watch_refused && c->refused && connected != 1) {
+                *dropped = 2;
+                return tt_fail(why, TT_ERR_UNAVAILABLE, "%s refuses connections", c->endpoint);
+            }
         }
         if (!(items[0].revents & ZMQ_POLLIN))
             continue;
@@ -333,11 +398,72 @@ static int request_once(tt_client_t *c, Tutti__Envelope *req, Tutti__Envelope **
     }
 }
 
+/* One request over the list: the current endpoint first, then, when it is a
+ * standby (ERROR_STANDBY), silent (no reply within timeout_ms), dropped
+ * while the reply was awaited or has no socket, each other endpoint once.
+ * A single endpoint gets one attempt, or two for a write (a fresh socket
+ * and the same request: the old connection may be the trouble).
+ * *uncertain is set when an attempt went out and its fate is unknown (a
+ * timeout or a drop: a write may have committed); first gets that
+ * attempt's story. A standby's refusal is not uncertain: it writes nothing. */
+static int request_failover(tt_client_t *c, Tutti__Envelope *req, Tutti__Envelope **reply,
+                            int timeout_ms, int is_write, int *uncertain, char *first, char *why)
+{
+    int n = c->eps.n;
+    int attempts = n > 1 ? n : (is_write ? 2 : 1);
+    *uncertain = 0;
+    first[0] = '\0';
+    char story[TT_WHY_LEN] = ""; /* every attempt's failure, for the last error */
+    int rc = 0, standbys = 0;
+    for (int i = 0; i < attempts; i++) {
+        char w[TT_WHY_LEN];
+        if (i > 0) {
+            rc = n > 1 ? tt_client_next(c, w) : tt_client_reconnect(c, w);
+            if (rc != 0)
+                goto failed;
+        }
+        int dropped = 0;
+        rc = request_once(c, req, reply, timeout_ms, is_write || n > 1, &dropped, w);
+        if (rc == 0)
+            return 0;
+        if (dropped == 2) {
+            /* nothing listens there: the request never left */
+        } else if (rc == TT_ERR_TIMEOUT || dropped) {
+            if (!*uncertain)
+                snprintf(first, TT_WHY_LEN, "%s", w);
+            *uncertain = 1;
+        } else if (rc == TT_ERR_STANDBY && n > 1) {
+            snprintf(w, sizeof w, "%s is a standby", c->endpoint);
+            standbys++;
+        } else if (rc == TT_ERR_UNAVAILABLE && n > 1) {
+            /* busy or shutting down: another may serve */
+        } else if (!(rc == TT_ERR_IO && !c->sock)) {
+            /* An answer (a refusal, a bad request): the next endpoint would
+             * say the same, and a key refused here is refused there. */
+            snprintf(why, TT_WHY_LEN, "%s", w);
+            return rc;
+        }
+    failed:;
+        size_t used = strlen(story);
+        if (used + 8 < sizeof story)
+            snprintf(story + used, sizeof story - used, "%s%.*s", used ? "; then " : "",
+                     (int)(sizeof story - used - 8), w);
+    }
+    if (n > 1 && standbys == n)
+        return tt_fail(why, TT_ERR_STANDBY,
+                       "every coordinator in the list answered as a standby (%.400s): none "
+                       "serves yet",
+                       story);
+    snprintf(why, TT_WHY_LEN, "%s", story);
+    return rc;
+}
+
 int tt_client_request(tt_client_t *c, Tutti__Envelope *req, Tutti__Envelope **reply, int timeout_ms,
                       char *why)
 {
-    int dropped;
-    return request_once(c, req, reply, timeout_ms, 0, &dropped, why);
+    int uncertain;
+    char first[TT_WHY_LEN];
+    return request_failover(c, req, reply, timeout_ms, 0, &uncertain, first, why);
 }
 
 int tt_client_write(tt_client_t *c, Tutti__Envelope *req, Tutti__Envelope **reply, int timeout_ms,
@@ -345,38 +471,27 @@ int tt_client_write(tt_client_t *c, Tutti__Envelope *req, Tutti__Envelope **repl
 {
     uint8_t key[TT_CLIENT_KEY_LEN];
     ProtobufCBinaryData given = req->idempotency_key;
-    if (!given.len) { /* one key for this write, the same on its retry */
+    if (!given.len) { /* one key for this write, the same on every retry */
         randombytes_buf(key, sizeof key);
         req->idempotency_key.data = key;
         req->idempotency_key.len = sizeof key;
     }
     *how = TT_CLIENT_WRITE_ANSWERED;
-    int dropped = 0;
-    char first[TT_WHY_LEN];
-    int rc = request_once(c, req, reply, timeout_ms, 1, &dropped, first);
-    if (rc == TT_ERR_TIMEOUT || dropped) {
+    int uncertain = 0;
+    char first[TT_WHY_LEN], all[TT_WHY_LEN];
+    int rc = request_failover(c, req, reply, timeout_ms, 1, &uncertain, first, all);
+    if (rc == 0 && uncertain && (*reply)->body_case == TUTTI__ENVELOPE__BODY_WRITE_REPLY) {
+        *how = (*reply)->write_reply->duplicate ? TT_CLIENT_WRITE_WAS_COMMITTED
+                                                : TT_CLIENT_WRITE_ON_RETRY;
         if (lost)
             snprintf(lost, TT_WHY_LEN, "%s", first);
-        /* A new socket: the old connection may be the trouble (a dead
-         * peer the DEALER would keep queueing to). */
-        char second[TT_WHY_LEN];
-        rc = tt_client_reconnect(c, second);
-        if (rc == 0)
-            rc = request_once(c, req, reply, timeout_ms, 1, &dropped, second);
-        if (rc == 0 && (*reply)->body_case == TUTTI__ENVELOPE__BODY_WRITE_REPLY)
-            *how = (*reply)->write_reply->duplicate ? TT_CLIENT_WRITE_WAS_COMMITTED
-                                                    : TT_CLIENT_WRITE_ON_RETRY;
-        else if (rc == TT_ERR_TIMEOUT || dropped)
-            rc = tt_fail(
-                why, rc,
-                "no reply to the write, nor to its retry with the same key (%.400s%s%.400s): "
-                "it may or may not be recorded; look at the history before writing it "
-                "again",
-                first, strcmp(first, second) ? "; then " : "", strcmp(first, second) ? second : "");
-        else if (rc != 0) /* the retry was answered: a refusal says what happened */
-            snprintf(why, TT_WHY_LEN, "%s", second);
+    } else if (rc != 0 && uncertain) {
+        tt_fail(why, rc,
+                "no reply to the write, nor to its retry with the same key (%.360s): it may or "
+                "may not be recorded; look at the history before writing it again",
+                all);
     } else if (rc != 0) {
-        snprintf(why, TT_WHY_LEN, "%s", first);
+        snprintf(why, TT_WHY_LEN, "%s", all);
     }
     req->idempotency_key = given;
     if (rc == 0 && (*reply)->body_case != TUTTI__ENVELOPE__BODY_WRITE_REPLY) {

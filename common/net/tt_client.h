@@ -5,6 +5,18 @@
  * shows the refusal (ZMQ_EVENT_HANDSHAKE_FAILED_AUTH), so programs fail
  * fast with a clear authentication error instead of timing out.
  * Used from one thread. The socket and monitor are owned by the client.
+ *
+ * Several coordinators (issue 16: a primary and its standby): endpoint may
+ * be a --coordinator list "A,B" (tt_opts_split_endpoints; every endpoint
+ * answers to the same --server-key). The client talks to one at a time,
+ * starting with the first, and stays with the one that answered. A
+ * request moves to the next endpoint when the current one answers
+ * ERROR_STANDBY (a standby while its primary serves), sends no reply
+ * within the timeout, drops the connection while the reply is awaited or
+ * refuses connections (nothing listens), and tries each endpoint once: it
+ * can take up to one timeout per endpoint. A write keeps its idempotency
+ * key on every endpoint, so it is recorded once across a failover (the
+ * standby that takes over holds the primary's keys through replication).
  */
 #ifndef TT_CLIENT_H
 #define TT_CLIENT_H
@@ -14,17 +26,28 @@
 
 typedef struct tt_client tt_client_t;
 
-/* immediate: queue messages only to a completed connection (agents, which
- * must not pile up stale heartbeats); 0 for one-shot CLI requests. ctx
- * and kp are borrowed: they must outlive the client (a reconnect uses
- * them). */
+/* endpoint: one endpoint or a comma list (NULL with why when the list is
+ * bad); server_key_z85: one Z85 key for all, or "KEY,KEY" one each in the
+ * list's order (tt_pubkey_load_list: a standby serves with its own key). immediate: queue messages
+ * only to a completed connection (agents, which must not pile up stale heartbeats); 0 for one-shot
+ * CLI requests. ctx and kp are borrowed: they must outlive the client (a reconnect uses them). */
 tt_client_t *tt_client_new(void *ctx, const char *endpoint, const char *server_key_z85,
                            const tt_keypair_t *kp, int immediate, char *why);
 void tt_client_destroy(tt_client_t **self_p);
 
 void *tt_client_socket(tt_client_t *c);  /* borrowed: poll it, recv with tt_wire_recv */
 void *tt_client_monitor(tt_client_t *c); /* borrowed: poll it, then tt_client_check_monitor */
+/* The endpoint talked to now (one of the list); borrowed, valid until the
+ * next call that moves the client. */
 const char *tt_client_endpoint(const tt_client_t *c);
+int tt_client_endpoint_count(const tt_client_t *c);
+/* The CURVE key of the endpoint talked to now; borrowed, as the endpoint. */
+const char *tt_client_server_key(const tt_client_t *c);
+
+/* Moves to the next endpoint of the list (round: after the last, the
+ * first) on a fresh socket, as tt_client_reconnect. For clients that keep
+ * their own loop (tt_replica); requests move by themselves. */
+int tt_client_next(tt_client_t *c, char *why);
 
 /* From now on through a site relay (tutti-relay) at relay_ep, whose
  * CURVE public key is relay_key_z85: the socket is reopened there, and
@@ -57,8 +80,10 @@ int tt_client_check_monitor(tt_client_t *c, int *connected, char *why);
 /* Sends with a fresh request id (returned in env->request_id). */
 int tt_client_send(tt_client_t *c, Tutti__Envelope *env, char *why);
 
-/* Sends req and waits up to timeout_ms for its reply. An Error reply
- * becomes its (negative) code with the coordinator's message in why.
+/* Sends req and waits up to timeout_ms for its reply, moving along the
+ * list as above (each endpoint once; with one endpoint, one attempt). An
+ * Error reply becomes its (negative) code with the coordinator's message
+ * in why; TT_ERR_STANDBY when every endpoint of a list answered so.
  * TT_ERR_AUTH when the monitor shows our key refused; it is watched only
  * once the reply is 20 ms late, so a refusal is reported that much later.
  * *reply is owned by the caller (tutti__envelope__free_unpacked). */
@@ -84,10 +109,14 @@ typedef enum {
  * idempotency_key, or with 16 fresh random bytes when it has none (req's
  * own field is as it was on return). When no reply comes within
  * timeout_ms, or the connection drops while it is awaited, the client
- * reconnects and sends req once more with the same key: the coordinator
+ * reconnects (to the next endpoint of a list, each once; with one
+ * endpoint, once to the same) and sends req again with the same key: the
+ * coordinator
  * answers a write it already holds with that record (duplicate) and
  * writes nothing. *how says which happened; lost (TT_WHY_LEN, may be NULL)
- * gets what befell the first attempt when there was a retry. A refusal is
+ * gets what befell the first attempt when there was a retry. A standby's
+ * refusal or an endpoint that refuses connections sends the write on
+ * without doubt (it was not recorded there): alone it is not a retry. A refusal is
  * returned as by tt_client_request, without a retry. *reply (a
  * WriteReply) is the caller's to free. */
 int tt_client_write(tt_client_t *c, Tutti__Envelope *req, Tutti__Envelope **reply, int timeout_ms,

@@ -158,6 +158,35 @@ int tt_pubkey_load(const char *path, char *out, char *why)
     return 0;
 }
 
+int tt_pubkey_load_list(const char *paths, char *out, char *why)
+{
+    out[0] = '\0';
+    const char *p = paths;
+    for (int n = 0;; n++) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        if (n == TT_Z85_KEYS_MAX)
+            return tt_fail(why, TT_ERR_INVALID, "more than %d certificates in \"%.200s\"",
+                           TT_Z85_KEYS_MAX, paths);
+        char path[4096];
+        if (len == 0 || len >= sizeof path)
+            return tt_fail(why, TT_ERR_INVALID, "item %d of \"%.200s\" is %s", n + 1, paths,
+                           len ? "too long" : "empty");
+        memcpy(path, p, len);
+        path[len] = '\0';
+        char key[TT_Z85_KEY_LEN + 1];
+        int rc = tt_pubkey_load(path, key, why);
+        if (rc != 0)
+            return rc;
+        if (n)
+            strcat(out, ",");
+        strcat(out, key);
+        if (!comma)
+            return 0;
+        p = comma + 1;
+    }
+}
+
 int tt_keypair_save(const tt_keypair_t *kp, const char *dir, const char *name, char *why)
 {
     if (!tt_name_ok(name, 64, TT_NAME_FILE)) /* NAME.key is a file */

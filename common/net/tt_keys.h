@@ -39,6 +39,13 @@ void tt_keypair_destroy(tt_keypair_t **self_p);
 /* Reads the public key of a .pub or .key certificate into out (41 bytes). */
 int tt_pubkey_load(const char *path, char *out, char *why);
 
+/* --server-key A.pub,B.pub: one certificate per --coordinator endpoint (a
+ * standby serves with its own key), or one for all. Reads each into out as
+ * "KEY,KEY" (TT_Z85_KEYS_LEN bytes hold 4); tt_client takes that string. */
+#define TT_Z85_KEYS_MAX 4
+#define TT_Z85_KEYS_LEN (TT_Z85_KEYS_MAX * (TT_Z85_KEY_LEN + 1))
+int tt_pubkey_load_list(const char *paths, char *out, char *why);
+
 /* True when s is 40 Z85 characters that decode to a 32-byte key. */
 int tt_z85_key_valid(const char *s);
 

@@ -2,7 +2,8 @@
 # Shared clock on loopback: an agent on an injected clock (offset 2.5 s)
 # reaches `locked`, and the offset_us that `tutti status --json` shows is
 # within 100 us of the injected truth. A trim shows up in the offset, and a
-# coordinator restart is a new epoch the agent notices and re-locks to.
+# coordinator restart is a new epoch the agent notices; serving the same
+# session time, it keeps the agent's estimate.
 . "$(dirname "$0")/lib.sh"
 it_setup
 it_start_coordinator
@@ -30,10 +31,16 @@ jq -e -n "(($off) + 2500000 - 40 | fabs) <= 100" >/dev/null || fail "trimmed off
 out=$("$B/tutti" trim nowhere 10 2>&1) && fail "trim for an unknown room accepted"
 echo "$out" | grep -q "not a room" || fail "unclear error: $out"
 
-# Restart: new epoch, re-lock on the new clock port.
+# Restart: new epoch on the new clock port. Session time is the machine's
+# monotonic clock, so the new coordinator serves the same time: the agent
+# keeps its estimate (as after a failover to a standby that serves the
+# session time through its own) instead of re-acquiring.
 kill -9 "$CPID"; wait "$CPID" 2>/dev/null
 it_start_coordinator "tcp://127.0.0.1:$port"
-it_wait_for 15 grep -q "coordinator restarted (new epoch)" "$IT_DIR/agent-stage.log" ||
-    fail "agent did not notice the new epoch"
+it_wait_for 15 grep -q "clock: coordinator restarted (new epoch)" "$IT_DIR/agent-stage.log" ||
+    fail "agent's clock did not notice the new epoch"
+grep -q "serving the same session time .*estimate kept" "$IT_DIR/agent-stage.log" ||
+    fail "the agent did not keep its estimate across the restart: $(grep 'new epoch' "$IT_DIR/agent-stage.log")"
+! grep -q "re-acquiring" "$IT_DIR/agent-stage.log" || fail "the agent re-acquired after the restart"
 it_wait_for 15 locked || fail "no re-lock after restart"
 it_log "PASS"

@@ -66,7 +66,7 @@ int main(int argc, char **argv)
         else if (c == O_INTERVAL)
             interval_ms = atol(optarg);
         else if (c == TT_OPT_COORDINATOR || c == TT_OPT_SERVER_KEY || c == TT_OPT_KEY)
-            tt_conn_opts_set(&conn, c, optarg, NULL);
+            bad |= tt_conn_opts_set(&conn, c, optarg, NULL) != 0;
         else
             bad = 1;
     }

@@ -106,7 +106,14 @@ int main(int argc, char **argv)
         switch (c) {
         case TT_OPT_COORDINATOR:
         case TT_OPT_SERVER_KEY:
-        case TT_OPT_KEY: tt_conn_opts_set(&conn, c, optarg, NULL); break;
+        case TT_OPT_KEY: {
+            char cwhy[TT_WHY_LEN];
+            if (tt_conn_opts_set(&conn, c, optarg, cwhy) != 0) {
+                fprintf(stderr, "tutti-upload-tool: %s\n", cwhy);
+                return 2;
+            }
+            break;
+        }
         case O_DIR: dir = optarg; break;
         case O_RATE:
             if (tt_opts_parse_long(optarg, 0, 10L * 1000 * 1000 * 1000, &rate) != 0) {

@@ -2,7 +2,8 @@
  * tt_opts_or_env's order (flag, then a non-empty variable, then the
  * default); and the shared connection flags: getopt_long over
  * TT_CONN_OPTIONS fills tt_conn_opts_t, --timeout-ms is checked, resolve
- * fills TUTTI_* and the defaults and says when a key is missing.
+ * fills TUTTI_* and the defaults and says when a key is missing;
+ * --coordinator's comma list (at most 4, no empty item).
  */
 #define _POSIX_C_SOURCE 200809L
 #include <setjmp.h>
@@ -148,6 +149,53 @@ static void test_resolve_env_and_defaults(void **state)
     assert_string_equal(e.key_path, "mine.key");
 }
 
+static void test_coordinator_list(void **state)
+{
+    (void)state;
+    char why[TT_WHY_LEN] = "";
+    tt_opts_endpoints_t eps;
+    assert_int_equal(tt_opts_split_endpoints("tcp://a:7700", &eps, why), 0);
+    assert_int_equal(eps.n, 1);
+    assert_string_equal(eps.ep[0], "tcp://a:7700");
+    assert_int_equal(
+        tt_opts_split_endpoints("tcp://a:1, tcp://b:2 ,tcp://c:3,tcp://d:4", &eps, why), 0);
+    assert_int_equal(eps.n, 4);
+    assert_string_equal(eps.ep[1], "tcp://b:2"); /* spaces around an item dropped */
+    assert_string_equal(eps.ep[3], "tcp://d:4");
+
+    const char *empty[] = {"tcp://a:1,,tcp://b:2", "tcp://a:1,", ",tcp://a:1", " , "};
+    for (size_t i = 0; i < sizeof empty / sizeof *empty; i++) {
+        assert_int_equal(tt_opts_split_endpoints(empty[i], &eps, why), TT_ERR_INVALID);
+        assert_non_null(strstr(why, "is empty"));
+    }
+    assert_int_equal(tt_opts_split_endpoints("", &eps, why), TT_ERR_INVALID);
+    assert_string_equal(why, "--coordinator: no endpoint given");
+    assert_int_equal(tt_opts_split_endpoints("a,b,c,d,e", &eps, why), TT_ERR_INVALID);
+    assert_string_equal(why, "--coordinator: more than 4 endpoints in \"a,b,c,d,e\"");
+    char longer[300];
+    memset(longer, 'x', sizeof longer - 1);
+    longer[sizeof longer - 1] = '\0';
+    assert_int_equal(tt_opts_split_endpoints(longer, &eps, why), TT_ERR_INVALID);
+
+    /* The flag is checked as it is taken; the environment once resolved. */
+    tt_conn_opts_t o = {0};
+    assert_int_equal(tt_conn_opts_set(&o, TT_OPT_COORDINATOR, "tcp://a:1,,tcp://b:2", why),
+                     TT_ERR_INVALID);
+    assert_string_equal(why, "--coordinator: item 2 of \"tcp://a:1,,tcp://b:2\" is empty");
+    assert_null(o.endpoint);
+    assert_int_equal(tt_conn_opts_set(&o, TT_OPT_COORDINATOR, "tcp://a:1,tcp://b:2", why), 0);
+    assert_string_equal(o.endpoint, "tcp://a:1,tcp://b:2");
+    tt_conn_opts_t e = {0};
+    setenv("TUTTI_COORDINATOR", "tcp://a:1,tcp://b:2,", 1);
+    tt_conn_opts_resolve(&e);
+    assert_int_equal(tt_conn_opts_check_endpoint(&e, why), TT_ERR_INVALID);
+    setenv("TUTTI_COORDINATOR", "tcp://a:1,tcp://b:2", 1);
+    tt_conn_opts_t e2 = {0};
+    tt_conn_opts_resolve(&e2);
+    assert_string_equal(e2.endpoint, "tcp://a:1,tcp://b:2");
+    assert_int_equal(tt_conn_opts_check_endpoint(&e2, why), 0);
+}
+
 static void test_help_block(void **state)
 {
     (void)state;
@@ -158,9 +206,9 @@ static void test_help_block(void **state)
     tt_conn_opts_usage(f, 0);
     fflush(f);
     /* Every flag, its variable and the default are in the manual. */
-    const char *want[] = {"--coordinator EP",  "$TUTTI_COORDINATOR", "tcp://127.0.0.1:7700",
-                          "--server-key FILE", "$TUTTI_SERVER_KEY",  "--key FILE.key",
-                          "$TUTTI_KEY"};
+    const char *want[] = {
+        "--coordinator EP[,EP]", "$TUTTI_COORDINATOR", "tcp://127.0.0.1:7700", "up to 4",
+        "--server-key FILE",     "$TUTTI_SERVER_KEY",  "--key FILE.key",       "$TUTTI_KEY"};
     for (size_t i = 0; i < sizeof want / sizeof *want; i++)
         assert_non_null(strstr(buf, want[i]));
     assert_null(strstr(buf, "--timeout-ms"));
@@ -181,6 +229,7 @@ int main(void)
         cmocka_unit_test_setup(test_conn_flags, clear_env),
         cmocka_unit_test_setup(test_timeout_checked, clear_env),
         cmocka_unit_test_setup(test_resolve_env_and_defaults, clear_env),
+        cmocka_unit_test_setup(test_coordinator_list, clear_env),
         cmocka_unit_test_setup(test_help_block, clear_env),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
