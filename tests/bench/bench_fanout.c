@@ -93,15 +93,15 @@ static void usage(FILE *out)
             "\n"
             "  --subscribers N  subscribers per side (default 1000)\n"
             "  --rooms K        rooms heartbeating every second (default 50)\n"
-            "  --messages M     updates per side (default 200)\n"
-            "  --rate HZ        writes per second (default 20)\n"
+            "  --messages M     updates per side (default 100)\n"
+            "  --rate HZ        writes per second (default 5)\n"
             "  --rounds R       alternations of the two sides (default 4)\n"
             "  --relay-bin PATH also through one tutti-relay at PATH (skipped, and said\n"
             "                   so, when PATH is not an executable)\n"
             "  --standby        also write latency with a synchronous standby\n"
             "                   (tutti-coordinator --standby-of) against alone\n"
             "\n"
-            "Example: tutti-bench-fanout --subscribers 1000 --messages 400 --rate 20\n");
+            "Example: tutti-bench-fanout --subscribers 1000 --messages 200 --rate 10\n");
 }
 
 /* ------------------------------------------------------------ keys */
@@ -544,6 +544,26 @@ static int coord_note(writer_t *w, int k, uint64_t *seq, int64_t *t_reply)
     return *seq ? 0 : -1;
 }
 
+/* How many rooms the coordinator counts online (heard within its room
+ * timeout), -1 when status fails. */
+static int rooms_online(writer_t *w)
+{
+    char why[TT_WHY_LEN];
+    Tutti__Envelope env = TUTTI__ENVELOPE__INIT, *reply = NULL;
+    Tutti__StatusRequest st = TUTTI__STATUS_REQUEST__INIT;
+    env.body_case = TUTTI__ENVELOPE__BODY_STATUS;
+    env.status = &st;
+    if (tt_client_request(w->client, &env, &reply, 10000, why) != 0) {
+        fprintf(stderr, "tutti-bench-fanout: status: %s\n", why);
+        return -1;
+    }
+    int n = 0;
+    for (size_t i = 0; reply->status_reply && i < reply->status_reply->n_rooms; i++)
+        n += reply->status_reply->rooms[i]->online != 0;
+    tutti__envelope__free_unpacked(reply, NULL);
+    return n;
+}
+
 /* What one side sent: per message its id, request and reply instants. */
 typedef struct {
     uint64_t *id;
@@ -799,7 +819,7 @@ static void sent_free(sent_t *s)
 
 static int parse(int argc, char **argv, opts_t *o)
 {
-    *o = (opts_t){1000, 50, 200, 4, 20.0, NULL, 0};
+    *o = (opts_t){1000, 50, 100, 4, 5.0, NULL, 0};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--subscribers") && v)
@@ -1023,6 +1043,7 @@ int main(int argc, char **argv)
     if (failed)
         goto done;
     bench_sleep_s(1.0); /* stragglers */
+    int online = rooms_online(&w);
     long rss_end = proc_status_kib(coord_pid, "VmRSS"),
          anon_end = proc_status_kib(coord_pid, "RssAnon");
     atomic_store(&rooms.stop, 1);
@@ -1063,8 +1084,9 @@ int main(int argc, char **argv)
                                   "anon_kib_end", (json_int_t)anon_end, "kib_per_subscriber",
                                   (double)(anon_n - anon0) / o.subs));
     json_object_set_new(coord_j, "room_heartbeats",
-                        json_pack("{s:I, s:I}", "sent", (json_int_t)atomic_load(&rooms.sent),
-                                  "answered", (json_int_t)atomic_load(&rooms.answered)));
+                        json_pack("{s:I, s:I, s:i}", "sent", (json_int_t)atomic_load(&rooms.sent),
+                                  "answered", (json_int_t)atomic_load(&rooms.answered),
+                                  "rooms_online_at_end", online));
     out = json_pack(
         "{s:s, s:i, s:i, s:i, s:f, s:i, s:I, s:s, s:o, s:o, s:f, s:f, s:f}", "bench", "fanout",
         "subscribers", o.subs, "rooms", o.rooms, "messages", o.messages, "rate_hz", o.rate,
@@ -1078,6 +1100,8 @@ int main(int argc, char **argv)
     json_object_set_new(out, "load_avg_start", load_start);
     load_start = NULL;
     json_object_set_new(out, "load_avg_end", load_avg());
+    /* this process: 2N subscribers' decryption and receipts, the writer, the rooms */
+    json_object_set_new(out, "bench_process_cpu_s", json_real(proc_cpu_s(getpid())));
     json_object_set_new(out, "lost_total", json_integer(raw_lat.lost + coord_lat.lost));
     char *text = json_dumps(out, JSON_INDENT(2) | JSON_REAL_PRECISION(6));
     if (text)
