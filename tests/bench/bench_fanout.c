@@ -41,9 +41,11 @@
 #include "tt_time.h"
 #include "tt_wire.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <jansson.h>
 #include <math.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -53,6 +55,7 @@
 #include <sys/epoll.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -71,6 +74,7 @@ typedef struct {
     int subs, rooms, messages, rounds;
     double rate;
     const char *relay_bin;
+    const char *coordinator_dir; /* NULL: beside this program (or beside --relay-bin) */
     int standby;
 } opts_t;
 
@@ -96,8 +100,13 @@ static void usage(FILE *out)
             "  --messages M     updates per side (default 100)\n"
             "  --rate HZ        writes per second (default 5)\n"
             "  --rounds R       alternations of the two sides (default 4)\n"
-            "  --relay-bin PATH also through one tutti-relay at PATH (skipped, and said\n"
-            "                   so, when PATH is not an executable)\n"
+            "  --relay-bin PATH then the same notes to N subscribers of one tutti-relay at\n"
+            "                   PATH (the coordinator beside it is used, which knows the\n"
+            "                   relay role; skipped, and said so, when PATH is not an\n"
+            "                   executable)\n"
+            "  --coordinator-dir DIR\n"
+            "                   run DIR/tutti-coordinator (default: beside this program,\n"
+            "                   or beside --relay-bin)\n"
             "  --standby        also write latency with a synchronous standby\n"
             "                   (tutti-coordinator --standby-of) against alone\n"
             "\n"
@@ -144,6 +153,14 @@ static int keys_make(bench_env_t *env, keys_t *k, const opts_t *o)
     if (!f)
         return -1;
     fprintf(f, "operator writer %s\n", k->writer->public_z85);
+    if (o->relay_bin) {
+        char relay_pub[TT_Z85_KEY_LEN + 1];
+        if (bench_keygen(env, "relay") || bench_pubkey(env, "relay", relay_pub)) {
+            fclose(f);
+            return -1;
+        }
+        fprintf(f, "relay site-relay %s\n", relay_pub);
+    }
     for (int i = 0; i < o->rooms; i++) {
         if (!(k->rooms[i] = tt_keypair_generate(why)))
             break;
@@ -815,11 +832,125 @@ static void sent_free(sent_t *s)
     free(s->t_reply);
 }
 
+/* ------------------------------------------------------------ through a relay */
+
+/* Sleeps until t (monotonic ns). */
+static void sleep_until(int64_t t)
+{
+    int64_t now = tt_time_mono_ns();
+    if (t > now)
+        bench_sleep_s((double)(t - now) / 1e9);
+}
+
+/* A port p with p, p+1 and p+2 free on loopback (a relay binds all three). */
+static int free_port_triple(void)
+{
+    for (int tries = 0; tries < 50; tries++) {
+        int fds[3] = {-1, -1, -1}, port = 0, ok = 1;
+        for (int i = 0; i < 3 && ok; i++) {
+            struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port ? port + i : 0)};
+            a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+            socklen_t al = sizeof a;
+            fds[i] = socket(AF_INET, SOCK_STREAM, 0);
+            ok = fds[i] >= 0 && bind(fds[i], (struct sockaddr *)&a, sizeof a) == 0 &&
+                 getsockname(fds[i], (struct sockaddr *)&a, &al) == 0;
+            if (ok && i == 0)
+                port = ntohs(a.sin_port);
+            ok = ok && port > 0 && port < 65533;
+        }
+        for (int i = 0; i < 3; i++)
+            if (fds[i] >= 0)
+                close(fds[i]);
+        if (ok)
+            return port;
+    }
+    return -1;
+}
+
+/* Starts the relay at o->relay_bin upstream of coord_ep, puts N subscribers
+ * on its updates port, writes o->messages notes at o->rate through the
+ * coordinator and measures as for the coordinator's own subscribers. */
+static json_t *relay_phase(bench_env_t *env, const opts_t *o, keys_t *k, const char *coord_ep,
+                           writer_t *w, pid_t coord_pid, long *lost)
+{
+    subset_t rs = {0};
+    sent_t sent = {0};
+    lat_t L = {0};
+    json_t *out = NULL;
+    char relay_pub[TT_Z85_KEY_LEN + 1], bind[64], upd[64], key[1200], skey[1200], access[1200];
+    int port = free_port_triple();
+    if (port < 0 || bench_pubkey(env, "relay", relay_pub) != 0)
+        return json_pack("{s:s}", "failed", "no free ports or no relay key");
+    snprintf(bind, sizeof bind, "tcp://127.0.0.1:%d", port);
+    snprintf(upd, sizeof upd, "tcp://127.0.0.1:%d", port + 1);
+    snprintf(key, sizeof key, "%s/keys/relay.key", env->tmp);
+    snprintf(skey, sizeof skey, "%s/keys/coordinator.pub", env->tmp);
+    snprintf(access, sizeof access, "%s/access", env->tmp);
+    char *argv[] = {"",  "--coordinator", (char *)coord_ep, "--server-key", skey, "--key",
+                    key, "--access",      access,           "--bind",       bind, NULL};
+    char saved[1024], path[1024];
+    snprintf(saved, sizeof saved, "%s", env->bin_dir);
+    snprintf(path, sizeof path, "%s", o->relay_bin);
+    char *slash = strrchr(path, '/');
+    const char *prog = slash ? slash + 1 : path;
+    snprintf(env->bin_dir, sizeof env->bin_dir, "%.*s", slash ? (int)(slash - path) : 1,
+             slash ? path : ".");
+    pid_t relay_pid = bench_spawn(env, "relay", prog, argv);
+    snprintf(env->bin_dir, sizeof env->bin_dir, "%s", saved);
+    if (relay_pid < 0)
+        return json_pack("{s:s}", "failed", "could not start the relay");
+    int cap = o->messages + 64;
+    if (subset_open(&rs, "relay", o->subs, cap, k->subs, relay_pub, upd) != 0) {
+        out = json_pack("{s:s}", "failed", "opening the relay's subscribers");
+        goto done;
+    }
+    double connect_s = subset_wait_all(&rs, 90, NULL, NULL);
+    if (connect_s < 0) {
+        out = json_pack("{s:s, s:s}", "failed", "not every subscriber heard the relay", "log",
+                        "relay.log in the temp dir (BENCH_KEEP=1 keeps it)");
+        goto done;
+    }
+    if (sent_alloc(&sent, o->messages) != 0)
+        goto done;
+    int64_t period = (int64_t)(1e9 / o->rate), t0 = tt_time_mono_ns();
+    double c0 = proc_cpu_s(coord_pid), r0 = proc_cpu_s(relay_pid);
+    for (int i = 0; i < o->messages; i++) {
+        sleep_until(t0 + i * period);
+        sent.t_req[i] = tt_time_mono_ns();
+        if (coord_note(w, 100000 + i, &sent.id[i], &sent.t_reply[i]) != 0) {
+            out = json_pack("{s:s}", "failed", "a note through the coordinator failed");
+            goto done;
+        }
+        sent.n++;
+    }
+    bench_sleep_s(1.0);
+    double coord_cpu = proc_cpu_s(coord_pid) - c0, relay_cpu = proc_cpu_s(relay_pid) - r0;
+    long relay_rss = proc_status_kib(relay_pid, "VmRSS");
+    atomic_store(&rs.stop, 1);
+    pthread_join(rs.th, NULL);
+    rs.started = 0;
+    if (collect(&rs, &sent, &L) != 0)
+        goto done;
+    *lost = L.lost;
+    out =
+        json_pack("{s:o, s:o, s:I, s:I, s:f, s:f, s:f, s:I, s:s}", "reply_to_receive_us",
+                  dist_us(L.reply_to_rx, L.n_reply), "all_received_us", dist_us(L.all_rx, L.n_all),
+                  "lost", (json_int_t)L.lost, "duplicates", (json_int_t)L.dup, "connect_s",
+                  connect_s, "relay_cpu_s", relay_cpu, "coordinator_cpu_s", coord_cpu,
+                  "relay_rss_kib", (json_int_t)relay_rss, "relay_bin", o->relay_bin);
+done:
+    subset_close(&rs);
+    lat_free(&L);
+    sent_free(&sent);
+    bench_stop(env, relay_pid);
+    return out ? out : json_pack("{s:s}", "failed", "out of memory");
+}
+
 /* ------------------------------------------------------------ main */
 
 static int parse(int argc, char **argv, opts_t *o)
 {
-    *o = (opts_t){1000, 50, 100, 4, 5.0, NULL, 0};
+    *o = (opts_t){1000, 50, 100, 4, 5.0, NULL, NULL, 0};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--subscribers") && v)
@@ -834,6 +965,8 @@ static int parse(int argc, char **argv, opts_t *o)
             o->rounds = atoi(argv[++i]);
         else if (!strcmp(a, "--relay-bin") && v)
             o->relay_bin = argv[++i];
+        else if (!strcmp(a, "--coordinator-dir") && v)
+            o->coordinator_dir = argv[++i];
         else if (!strcmp(a, "--standby"))
             o->standby = 1;
         else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -867,13 +1000,6 @@ static void raise_nofile(void)
     }
 }
 
-/* Sleeps until t (monotonic ns). */
-static void sleep_until(int64_t t)
-{
-    int64_t now = tt_time_mono_ns();
-    if (t > now)
-        bench_sleep_s((double)(t - now) / 1e9);
-}
 
 /* The share of total that round r of rounds gets. */
 static int share(int total, int r, int rounds)
@@ -903,6 +1029,13 @@ int main(int argc, char **argv)
     json_t *out = NULL;
     char why[TT_WHY_LEN];
     json_t *load_start = load_avg();
+    json_t *relay_j = NULL;
+    long relay_lost = 0;
+    if (o.relay_bin && access(o.relay_bin, X_OK) != 0) {
+        relay_j = json_pack("{s:s, s:s}", "skipped", "no executable at --relay-bin", "relay_bin",
+                            o.relay_bin);
+        o.relay_bin = NULL;
+    }
     if (keys_make(&env, &keys, &o) != 0) {
         fprintf(stderr, "tutti-bench-fanout: making keys failed\n");
         goto done;
@@ -926,7 +1059,19 @@ int main(int argc, char **argv)
         bench_read_line(raw_epfile, i + 1, raw_eps[i], sizeof raw_eps[i]);
 
     char eps[3][256];
-    if (bench_start_coordinator(&env, eps) != 0)
+    /* The coordinator beside the relay knows the relay role. */
+    char own_dir[1024], coord_dir[1024] = "";
+    snprintf(own_dir, sizeof own_dir, "%s", env.bin_dir);
+    if (o.coordinator_dir)
+        snprintf(coord_dir, sizeof coord_dir, "%s", o.coordinator_dir);
+    else if (o.relay_bin && strrchr(o.relay_bin, '/'))
+        snprintf(coord_dir, sizeof coord_dir, "%.*s",
+                 (int)(strrchr(o.relay_bin, '/') - o.relay_bin), o.relay_bin);
+    if (coord_dir[0])
+        snprintf(env.bin_dir, sizeof env.bin_dir, "%s", coord_dir);
+    int started = bench_start_coordinator(&env, eps);
+    snprintf(env.bin_dir, sizeof env.bin_dir, "%s", own_dir);
+    if (started != 0)
         goto done;
     pid_t coord_pid = env.pids[env.n - 1];
 
@@ -1056,6 +1201,12 @@ int main(int argc, char **argv)
     raw_subs.started = coord_subs.started = 0;
     if (collect(&raw_subs, &raw_sent, &raw_lat) || collect(&coord_subs, &coord_sent, &coord_lat))
         goto done;
+    if (o.relay_bin) {
+        /* (c): the coordinator's and the raw side's subscribers gone, N on the relay */
+        subset_close(&raw_subs);
+        subset_close(&coord_subs);
+        relay_j = relay_phase(&env, &o, &keys, eps[0], &w, coord_pid, &relay_lost);
+    }
 
     json_t *raw_j = json_pack(
         "{s:o, s:o, s:o, s:I, s:I, s:f, s:I, s:f, s:I}", "reply_to_receive_us",
@@ -1102,12 +1253,24 @@ int main(int argc, char **argv)
     json_object_set_new(out, "load_avg_end", load_avg());
     /* this process: 2N subscribers' decryption and receipts, the writer, the rooms */
     json_object_set_new(out, "bench_process_cpu_s", json_real(proc_cpu_s(getpid())));
-    json_object_set_new(out, "lost_total", json_integer(raw_lat.lost + coord_lat.lost));
+    if (relay_j) {
+        double relay_p99 = json_real_value(
+            json_object_get(json_object_get(relay_j, "reply_to_receive_us"), "p99"));
+        if (relay_p99 > 0)
+            json_object_set_new(relay_j, "ratio_p99", json_real(relay_p99 / raw_p99));
+        json_object_set_new(out, "relay", relay_j);
+        relay_j = NULL;
+    } else {
+        json_object_set_new(out, "relay", json_null());
+    }
+    json_object_set_new(out, "coordinator_dir", json_string(coord_dir[0] ? coord_dir : own_dir));
+    json_object_set_new(out, "lost_total",
+                        json_integer(raw_lat.lost + coord_lat.lost + relay_lost));
     char *text = json_dumps(out, JSON_INDENT(2) | JSON_REAL_PRECISION(6));
     if (text)
         puts(text);
     free(text);
-    rc = raw_lat.lost + coord_lat.lost == 0 ? 0 : 3;
+    rc = raw_lat.lost + coord_lat.lost + relay_lost == 0 ? 0 : 3;
 done:
     if (rooms.started) {
         atomic_store(&rooms.stop, 1);
@@ -1131,6 +1294,7 @@ done:
     sent_free(&coord_sent);
     json_decref(out);
     json_decref(load_start);
+    json_decref(relay_j);
     keys_free(&keys, &o);
     bench_env_cleanup(&env);
     return rc;
