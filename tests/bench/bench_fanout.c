@@ -107,8 +107,11 @@ static void usage(FILE *out)
             "  --coordinator-dir DIR\n"
             "                   run DIR/tutti-coordinator (default: beside this program,\n"
             "                   or beside --relay-bin)\n"
-            "  --standby        also write latency with a synchronous standby\n"
-            "                   (tutti-coordinator --standby-of) against alone\n"
+            "  --standby        then write latency of a primary with a synchronous\n"
+            "                   standby (tutti-coordinator --peer / --standby-of, from\n"
+            "                   --coordinator-dir) against the run's coordinator alone,\n"
+            "                   notes interleaved (skipped, and said so, when that\n"
+            "                   tutti-coordinator has no --standby-of)\n"
             "\n"
             "Example: tutti-bench-fanout --subscribers 1000 --messages 200 --rate 10\n");
 }
@@ -148,8 +151,10 @@ static int keys_make(bench_env_t *env, keys_t *k, const opts_t *o)
     if (!k->rooms || !k->subs || !(k->server_raw = tt_keypair_generate(why)) ||
         !(k->writer = tt_keypair_generate(why)))
         return -1;
-    snprintf(path, sizeof path, "%s/access", env->tmp);
-    FILE *f = fopen(path, "w");
+    snprintf(path, sizeof path, "%s/keys", env->tmp);
+    char access_path[1200];
+    snprintf(access_path, sizeof access_path, "%s/access", env->tmp);
+    FILE *f = fopen(access_path, "w");
     if (!f)
         return -1;
     fprintf(f, "operator writer %s\n", k->writer->public_z85);
@@ -160,6 +165,25 @@ static int keys_make(bench_env_t *env, keys_t *k, const opts_t *o)
             return -1;
         }
         fprintf(f, "relay site-relay %s\n", relay_pub);
+    }
+    if (o->standby) {
+        /* (d): the primary's access file names its standby; the standby's
+         * (access-standby) names the primary, as tutti-coordinator wants */
+        char sb_pub[TT_Z85_KEY_LEN + 1], sb_access[1200];
+        if (bench_keygen(env, "standby") || bench_pubkey(env, "standby", sb_pub) ||
+            tt_keypair_save(k->writer, path, "writer", why) != 0) {
+            fclose(f);
+            return -1;
+        }
+        fprintf(f, "coordinator standby %s\n", sb_pub);
+        snprintf(sb_access, sizeof sb_access, "%s/access-standby", env->tmp);
+        FILE *g = fopen(sb_access, "w");
+        if (!g)
+            return -1;
+        fprintf(g, "operator writer %s\ncoordinator primary %s\n", k->writer->public_z85,
+                k->coord_pub);
+        if (fclose(g) != 0)
+            return -1;
     }
     for (int i = 0; i < o->rooms; i++) {
         if (!(k->rooms[i] = tt_keypair_generate(why)))
@@ -946,6 +970,141 @@ done:
     return out ? out : json_pack("{s:s}", "failed", "out of memory");
 }
 
+/* ------------------------------------------------------------ with a standby */
+
+/* Whether dir/tutti-coordinator knows --standby-of (its --help says so). */
+static int has_standby(const char *dir)
+{
+    char cmd[1200], line[512];
+    snprintf(cmd, sizeof cmd, "'%s/tutti-coordinator' --help 2>&1", dir);
+    FILE *p = popen(cmd, "r");
+    int yes = 0;
+    while (p && fgets(line, sizeof line, p))
+        yes |= strstr(line, "--standby-of") != NULL;
+    if (p)
+        pclose(p);
+    return yes;
+}
+
+/* Whether `tutti status --json` at ep says the pair is synced. */
+static int pair_synced(bench_env_t *env, const char *dir, const char *ep)
+{
+    char cmd[4096], line[4096];
+    snprintf(cmd, sizeof cmd,
+             "'%s/tutti' --coordinator '%s' --server-key '%s/keys/coordinator.pub' --key "
+             "'%s/keys/writer.key' status --json 2>/dev/null",
+             dir, ep, env->tmp, env->tmp);
+    FILE *p = popen(cmd, "r");
+    int yes = 0;
+    while (p && fgets(line, sizeof line, p))
+        yes |= strstr(line, "synced") != NULL;
+    if (p)
+        pclose(p);
+    return yes;
+}
+
+/* (d): a primary with a synchronous standby, beside the coordinator of the
+ * run (alone, idle by now): o->messages notes to each, interleaved, each
+ * timed from request to reply. */
+static json_t *standby_phase(bench_env_t *env, const opts_t *o, const char *dir, keys_t *k,
+                             writer_t *w)
+{
+    char data_p[1200], data_s[1200], key_p[1200], key_s[1200], acc_p[1200], acc_s[1200],
+        epfile[1200], sb_ep[64], pep[256] = "", why[TT_WHY_LEN];
+    int port = free_port_triple();
+    if (port < 0)
+        return json_pack("{s:s}", "failed", "no free port");
+    snprintf(sb_ep, sizeof sb_ep, "tcp://127.0.0.1:%d", port);
+    snprintf(data_p, sizeof data_p, "%s/primary", env->tmp);
+    snprintf(data_s, sizeof data_s, "%s/standby", env->tmp);
+    snprintf(key_p, sizeof key_p, "%s/keys/coordinator.key", env->tmp);
+    snprintf(key_s, sizeof key_s, "%s/keys/standby.key", env->tmp);
+    snprintf(acc_p, sizeof acc_p, "%s/access", env->tmp);
+    snprintf(acc_s, sizeof acc_s, "%s/access-standby", env->tmp);
+    snprintf(epfile, sizeof epfile, "%s/primary-endpoints", env->tmp);
+    char saved[1024];
+    snprintf(saved, sizeof saved, "%s", env->bin_dir);
+    snprintf(env->bin_dir, sizeof env->bin_dir, "%s", dir);
+    char *pa[] = {"",
+                  "--data",
+                  data_p,
+                  "--key",
+                  key_p,
+                  "--access",
+                  acc_p,
+                  "--bind",
+                  "tcp://127.0.0.1:*",
+                  "--endpoint-file",
+                  epfile,
+                  "--peer",
+                  sb_ep,
+                  NULL};
+    pid_t ppid = bench_spawn(env, "primary", "tutti-coordinator", pa);
+    pid_t spid = -1;
+    if (ppid > 0 && bench_wait_lines(epfile, 1, 10000) == 0 &&
+        bench_read_line(epfile, 1, pep, sizeof pep) == 0) {
+        char *sa[] = {"",    "--data", data_s, "--key",        key_s, "--access",
+                      acc_s, "--bind", sb_ep,  "--standby-of", pep,   NULL};
+        spid = bench_spawn(env, "standby", "tutti-coordinator", sa);
+    }
+    snprintf(env->bin_dir, sizeof env->bin_dir, "%s", saved);
+    json_t *out = NULL;
+    tt_client_t *pc = NULL;
+    double *alone = calloc((size_t)o->messages, sizeof *alone),
+           *paired = calloc((size_t)o->messages, sizeof *paired);
+    if (spid < 0 || !alone || !paired) {
+        out = json_pack("{s:s}", "failed", "could not start the primary and its standby");
+        goto done;
+    }
+    int synced = 0;
+    for (int i = 0; i < 150 && !(synced = pair_synced(env, dir, pep)); i++)
+        bench_sleep_s(0.2);
+    if (!synced) {
+        out = json_pack("{s:s}", "failed", "the pair did not report synced in 30 s");
+        goto done;
+    }
+    writer_t pw = *w;
+    if (!(pc = tt_client_new(w->ctx, pep, k->coord_pub, k->writer, 0, why))) {
+        out = json_pack("{s:s}", "failed", why);
+        goto done;
+    }
+    pw.client = pc;
+    int64_t period = (int64_t)(1e9 / o->rate), t0 = tt_time_mono_ns();
+    for (int i = 0; i < o->messages; i++) {
+        sleep_until(t0 + i * period);
+        uint64_t seq;
+        int64_t a0 = tt_time_mono_ns(), a1, b0, b1;
+        if (coord_note(w, 200000 + i, &seq, &a1) != 0)
+            goto fail;
+        b0 = tt_time_mono_ns();
+        if (coord_note(&pw, 200000 + i, &seq, &b1) != 0)
+            goto fail;
+        alone[i] = (double)(a1 - a0) / 1e3;
+        paired[i] = (double)(b1 - b0) / 1e3;
+    }
+    int still_synced = pair_synced(env, dir, pep);
+    json_t *ja = dist_us(alone, (size_t)o->messages), *jp = dist_us(paired, (size_t)o->messages);
+    double r50 =
+        json_real_value(json_object_get(jp, "p50")) / json_real_value(json_object_get(ja, "p50"));
+    double r99 =
+        json_real_value(json_object_get(jp, "p99")) / json_real_value(json_object_get(ja, "p99"));
+    out = json_pack("{s:o, s:o, s:f, s:f, s:b, s:s}", "alone_write_us", ja, "with_standby_write_us",
+                    jp, "ratio_p50", r50, "ratio_p99", r99, "synced_at_end", still_synced,
+                    "coordinator_dir", dir);
+    goto done;
+fail:
+    out = json_pack("{s:s}", "failed", "a note failed");
+done:
+    tt_client_destroy(&pc);
+    free(alone);
+    free(paired);
+    if (spid > 0)
+        bench_stop(env, spid);
+    if (ppid > 0)
+        bench_stop(env, ppid);
+    return out;
+}
+
 /* ------------------------------------------------------------ main */
 
 static int parse(int argc, char **argv, opts_t *o)
@@ -1000,7 +1159,6 @@ static void raise_nofile(void)
     }
 }
 
-
 /* The share of total that round r of rounds gets. */
 static int share(int total, int r, int rounds)
 {
@@ -1036,6 +1194,20 @@ int main(int argc, char **argv)
                             o.relay_bin);
         o.relay_bin = NULL;
     }
+    /* The coordinator beside the relay knows the relay role. */
+    char own_dir[1024], coord_dir[1024] = "";
+    snprintf(own_dir, sizeof own_dir, "%s", env.bin_dir);
+    if (o.coordinator_dir)
+        snprintf(coord_dir, sizeof coord_dir, "%s", o.coordinator_dir);
+    else if (o.relay_bin && strrchr(o.relay_bin, '/'))
+        snprintf(coord_dir, sizeof coord_dir, "%.*s",
+                 (int)(strrchr(o.relay_bin, '/') - o.relay_bin), o.relay_bin);
+    json_t *standby_j = NULL;
+    if (o.standby && !has_standby(coord_dir[0] ? coord_dir : own_dir)) {
+        standby_j = json_pack("{s:s, s:s}", "skipped", "this tutti-coordinator has no --standby-of",
+                              "coordinator_dir", coord_dir[0] ? coord_dir : own_dir);
+        o.standby = 0;
+    }
     if (keys_make(&env, &keys, &o) != 0) {
         fprintf(stderr, "tutti-bench-fanout: making keys failed\n");
         goto done;
@@ -1059,14 +1231,6 @@ int main(int argc, char **argv)
         bench_read_line(raw_epfile, i + 1, raw_eps[i], sizeof raw_eps[i]);
 
     char eps[3][256];
-    /* The coordinator beside the relay knows the relay role. */
-    char own_dir[1024], coord_dir[1024] = "";
-    snprintf(own_dir, sizeof own_dir, "%s", env.bin_dir);
-    if (o.coordinator_dir)
-        snprintf(coord_dir, sizeof coord_dir, "%s", o.coordinator_dir);
-    else if (o.relay_bin && strrchr(o.relay_bin, '/'))
-        snprintf(coord_dir, sizeof coord_dir, "%.*s",
-                 (int)(strrchr(o.relay_bin, '/') - o.relay_bin), o.relay_bin);
     if (coord_dir[0])
         snprintf(env.bin_dir, sizeof env.bin_dir, "%s", coord_dir);
     int started = bench_start_coordinator(&env, eps);
@@ -1207,6 +1371,11 @@ int main(int argc, char **argv)
         subset_close(&coord_subs);
         relay_j = relay_phase(&env, &o, &keys, eps[0], &w, coord_pid, &relay_lost);
     }
+    if (o.standby) {
+        subset_close(&raw_subs);
+        subset_close(&coord_subs);
+        standby_j = standby_phase(&env, &o, coord_dir[0] ? coord_dir : own_dir, &keys, &w);
+    }
 
     json_t *raw_j = json_pack(
         "{s:o, s:o, s:o, s:I, s:I, s:f, s:I, s:f, s:I}", "reply_to_receive_us",
@@ -1263,6 +1432,8 @@ int main(int argc, char **argv)
     } else {
         json_object_set_new(out, "relay", json_null());
     }
+    json_object_set_new(out, "standby", standby_j ? standby_j : json_null());
+    standby_j = NULL;
     json_object_set_new(out, "coordinator_dir", json_string(coord_dir[0] ? coord_dir : own_dir));
     json_object_set_new(out, "lost_total",
                         json_integer(raw_lat.lost + coord_lat.lost + relay_lost));
@@ -1295,6 +1466,7 @@ done:
     json_decref(out);
     json_decref(load_start);
     json_decref(relay_j);
+    json_decref(standby_j);
     keys_free(&keys, &o);
     bench_env_cleanup(&env);
     return rc;
