@@ -74,6 +74,10 @@
 #define PUB_HEARTBEAT_MS 1000
 #define LIVENESS_CHECK_MS 250
 #define PUB_HWM 200000
+/* Connections the kernel queues for accept() (capped by somaxconn): a
+ * thousand dashboards reconnecting at once overflowed libzmq's default of
+ * 100, and each dropped SYN came back only after a retry, seconds later. */
+#define LISTEN_BACKLOG 1024
 #define COORD_PRELAYS_MAX 256 /* a heartbeat's prelay seqs kept per room */
 /* An OSC sender's routing id: a zero byte, "OSC:", a 2-byte slot. ZeroMQ
  * makes its own routing ids 5 bytes long with a zero first byte and a
@@ -2522,6 +2526,12 @@ static void *bind_server_socket(coord_server_t *s, int type, const char *name, c
         return NULL;
     }
     if (tt_wire_setup_server(sock, s->keys, why) != 0) {
+        zmq_close(sock);
+        return NULL;
+    }
+    int backlog = LISTEN_BACKLOG;
+    if (zmq_setsockopt(sock, ZMQ_BACKLOG, &backlog, sizeof backlog) != 0) {
+        tt_fail(why, TT_ERR_IO, "setting the listen backlog for %s: %s", ep, zmq_strerror(errno));
         zmq_close(sock);
         return NULL;
     }

@@ -19,9 +19,11 @@
 
 #include "tt_keys.h"
 
-#define TT_ACCESS_MAX_ENTRIES 1024
+/* A session of 1,000 observers (dashboards) and 50 rooms fits with room to
+ * spare; lookups are linear, a few microseconds at this size. */
+#define TT_ACCESS_MAX_ENTRIES 4096
 #define TT_ACCESS_MAX_NAME 64
-#define TT_ACCESS_MAX_TEXT (256 * 1024)
+#define TT_ACCESS_MAX_TEXT (1024 * 1024)
 
 typedef enum {
     TT_ROLE_NONE = 0,

@@ -309,6 +309,46 @@ static void test_many_entries(void **state)
     tt_access_destroy(&a);
 }
 
+/* A session as the fan-out bench runs it: an operator, 50 rooms and
+ * 2,000 observers, one comment line each, all found by key. (The table
+ * once stopped at 1,024 entries, fewer than 1,000 dashboards and 50 rooms.) */
+static void test_thousands_of_observers(void **state)
+{
+    (void)state;
+    enum { ROOMS = 50, OBS = 2000, N = 1 + ROOMS + OBS };
+    static char keys[N][TT_Z85_KEY_LEN + 1];
+    size_t cap = (size_t)N * 160;
+    char *text = malloc(cap), *p = text;
+    assert_non_null(text);
+    for (int i = 0; i < N; i++) {
+        new_key(keys[i]);
+        const char *role = i == 0 ? "operator" : i <= ROOMS ? "room" : "observer";
+        p += snprintf(p, cap - (size_t)(p - text), "# seat %d\n%s seat-%04d %s\n", i, role, i,
+                      keys[i]);
+    }
+    assert_true((size_t)(p - text) <= TT_ACCESS_MAX_TEXT);
+    char why[TT_WHY_LEN];
+    tt_access_t *a = tt_access_parse(text, (size_t)(p - text), why);
+    free(text);
+    if (!a)
+        fail_msg("%s", why);
+    assert_int_equal(a->count, N);
+    assert_int_equal(tt_access_count_role(a, TT_ROLE_ROOM), ROOMS);
+    assert_int_equal(tt_access_count_role(a, TT_ROLE_OBSERVER), OBS);
+    for (int i = 0; i < N; i++) {
+        const tt_access_entry_t *e = tt_access_find_key(a, keys[i]);
+        assert_non_null(e);
+        char name[16];
+        snprintf(name, sizeof name, "seat-%04d", i);
+        assert_string_equal(e->name, name);
+    }
+    tt_access_t *c = tt_access_from_entries(a->entries, a->count, why);
+    assert_non_null(c);
+    assert_non_null(tt_access_find_key(c, keys[N - 1]));
+    tt_access_destroy(&c);
+    tt_access_destroy(&a);
+}
+
 static void test_load(void **state)
 {
     (void)state;
@@ -462,7 +502,7 @@ int main(void)
         cmocka_unit_test(test_nul_byte_refused),    cmocka_unit_test(test_too_big),
         cmocka_unit_test(test_many_entries),        cmocka_unit_test(test_load),
         cmocka_unit_test(test_role_names),          cmocka_unit_test(test_find_room),
-        cmocka_unit_test(test_from_entries),
+        cmocka_unit_test(test_from_entries),        cmocka_unit_test(test_thousands_of_observers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
