@@ -277,6 +277,20 @@ static void media_close(media_conn_t *mc)
     tt_keypair_destroy(&mc->keys);
 }
 
+/* --rooms A,B,C split in place (buf is the caller's copy, rooms holds
+ * TT_MEDIA_MAX_ROOMS + 1); 0, or -1 with the message printed. */
+static int split_rooms(char *buf, char **rooms, size_t *n)
+{
+    for (char *save = NULL, *r = strtok_r(buf, ",", &save); r; r = strtok_r(NULL, ",", &save)) {
+        if (*n == TT_MEDIA_MAX_ROOMS) {
+            fprintf(stderr, "tutti media: --rooms names at most %d rooms\n", TT_MEDIA_MAX_ROOMS);
+            return -1;
+        }
+        rooms[(*n)++] = r;
+    }
+    return 0;
+}
+
 /* Hello, then the log folded. 0, or the exit status (message printed;
  * nothing left to close). */
 static int media_connect(const cli_media_conn_t *conn, media_conn_t *mc)
@@ -674,14 +688,8 @@ static int cmd_put(int argc, char **argv, const cli_media_conn_t *conn)
     char rooms_buf[TT_MEDIA_MAX_ROOMS * (TT_ACCESS_MAX_NAME + 1) + 1];
     char *rooms[TT_MEDIA_MAX_ROOMS + 1];
     snprintf(rooms_buf, sizeof rooms_buf, "%s", a.rooms ? a.rooms : "");
-    for (char *save = NULL, *r = strtok_r(rooms_buf, ",", &save); r;
-         r = strtok_r(NULL, ",", &save)) {
-        if (m.n_rooms == TT_MEDIA_MAX_ROOMS) {
-            fprintf(stderr, "tutti media: --rooms names at most %d rooms\n", TT_MEDIA_MAX_ROOMS);
-            return EXIT_USAGE;
-        }
-        rooms[m.n_rooms++] = r;
-    }
+    if (split_rooms(rooms_buf, rooms, &m.n_rooms) != 0)
+        return EXIT_USAGE;
     m.rooms = rooms;
     m.cue = (char *)a.cue;
     m.name = name;
@@ -842,14 +850,8 @@ static int cmd_guide(int argc, char **argv, const cli_media_conn_t *conn)
     char rooms_buf[TT_MEDIA_MAX_ROOMS * (TT_ACCESS_MAX_NAME + 1) + 1];
     char *rooms[TT_MEDIA_MAX_ROOMS + 1];
     snprintf(rooms_buf, sizeof rooms_buf, "%s", a.rooms ? a.rooms : "");
-    for (char *save = NULL, *r = strtok_r(rooms_buf, ",", &save); r;
-         r = strtok_r(NULL, ",", &save)) {
-        if (m.n_rooms == TT_MEDIA_MAX_ROOMS) {
-            fprintf(stderr, "tutti media: --rooms names at most %d rooms\n", TT_MEDIA_MAX_ROOMS);
-            return EXIT_USAGE;
-        }
-        rooms[m.n_rooms++] = r;
-    }
+    if (split_rooms(rooms_buf, rooms, &m.n_rooms) != 0)
+        return EXIT_USAGE;
     m.rooms = rooms;
     m.cue = (char *)a.cue;
     m.at_bar = (int32_t)bar;
