@@ -131,7 +131,7 @@ static void usage(FILE *out)
             "                        clients are answered ERROR_STANDBY until the primary is\n"
             "                        lost AND a client asks, then it takes over (README:\n"
             "                        \"Standby coordinator\"). The access file's one entry of\n"
-            "                        role coordinator is the peer\n"
+            "                        role coordinator that is not this one's key is the peer\n"
             "  --peer ENDPOINT       a primary's standby endpoint: at start, if the peer there\n"
             "                        serves (it took over), rejoin as its standby after\n"
             "                        checking this log is a prefix of its log (exit 4 if not)\n"

@@ -1955,12 +1955,15 @@ static const char *peer_state_name(peer_state_t st)
     }
 }
 
-/* The peer coordinator: the access file's one entry of role coordinator. */
+/* The peer coordinator: the access file's one entry of role coordinator
+ * other than this coordinator's own key (tutti init --standby writes one
+ * access file naming both, for both to read). */
 static const tt_access_entry_t *peer_entry(const coord_server_t *s, char *why)
 {
     const tt_access_entry_t *found = NULL;
     for (size_t i = 0; i < s->access->count; i++) {
-        if (s->access->entries[i].role != TT_ROLE_COORDINATOR)
+        if (s->access->entries[i].role != TT_ROLE_COORDINATOR ||
+            !strcmp(s->access->entries[i].key_z85, s->keys->public_z85))
             continue;
         if (found) {
             tt_fail(why, TT_ERR_INVALID,

@@ -55,12 +55,15 @@ int cli_session_init(const tt_conn_opts_t *o, int argc, char **argv)
 {
     (void)o;
     const char *name = NULL, *dir = NULL, *eps = TT_OPTS_COORDINATOR_DEFAULT, *data = "data";
+    const char *standby = NULL;
     int force = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--dir") && i + 1 < argc)
             dir = argv[++i];
         else if (!strcmp(argv[i], "--coordinator") && i + 1 < argc)
             eps = argv[++i];
+        else if (!strcmp(argv[i], "--standby") && i + 1 < argc)
+            standby = argv[++i];
         else if (!strcmp(argv[i], "--data") && i + 1 < argc)
             data = argv[++i];
         else if (!strcmp(argv[i], "--force"))
@@ -74,7 +77,7 @@ int cli_session_init(const tt_conn_opts_t *o, int argc, char **argv)
     }
     if (!name) {
         fprintf(stderr, "usage: tutti init SESSION [--dir DIR] [--coordinator EP[,EP]] "
-                        "[--data DIR] [--force]\n");
+                        "[--standby EP] [--data DIR] [--force]\n");
         return EXIT_USAGE;
     }
     if (!tt_name_ok(name, TT_ACCESS_MAX_NAME, TT_NAME_FILE)) {
@@ -91,6 +94,14 @@ int cli_session_init(const tt_conn_opts_t *o, int argc, char **argv)
                 eps, TT_BUNDLE_MAX_ENDPOINTS);
         return EXIT_USAGE;
     }
+    if (standby && (!tt_bundle_endpoints_ok(standby) || strchr(standby, ',') || strchr(eps, ',') ||
+                    strlen(eps) + strlen(standby) + 1 >= TT_BUNDLE_ENDPOINTS_LEN)) {
+        fprintf(stderr,
+                "tutti init: --standby '%s': one endpoint like tcp://HOST:PORT, the address the "
+                "primary and participants dial, beside one --coordinator endpoint\n",
+                standby);
+        return EXIT_USAGE;
+    }
     if (!dir)
         dir = name;
     if (strchr(data, '\n') || !*data) {
@@ -98,10 +109,12 @@ int cli_session_init(const tt_conn_opts_t *o, int argc, char **argv)
         return EXIT_USAGE;
     }
     char key[PATH_LEN], pub[PATH_LEN], ini[PATH_LEN], sess[PATH_LEN], acc[PATH_LEN],
-        bundles[PATH_LEN];
+        bundles[PATH_LEN], skey[PATH_LEN], spub[PATH_LEN], sini[PATH_LEN];
     if (path_join(key, dir, "coordinator.key") || path_join(pub, dir, "coordinator.pub") ||
         path_join(ini, dir, "coordinator.ini") || path_join(sess, dir, "session.ini") ||
-        path_join(acc, dir, "access") || path_join(bundles, dir, "bundles")) {
+        path_join(acc, dir, "access") || path_join(bundles, dir, "bundles") ||
+        path_join(skey, dir, "standby.key") || path_join(spub, dir, "standby.pub") ||
+        path_join(sini, dir, "standby.ini")) {
         fprintf(stderr, "tutti init: --dir too long\n");
         return EXIT_USAGE;
     }
@@ -116,23 +129,36 @@ int cli_session_init(const tt_conn_opts_t *o, int argc, char **argv)
         fprintf(stderr, "tutti init: creating %s: %s\n", dir, strerror(errno));
         return 1;
     }
-    if (force && ((unlink(key) != 0 && errno != ENOENT) || (unlink(pub) != 0 && errno != ENOENT))) {
-        fprintf(stderr, "tutti init: removing the old key %s: %s\n", key, strerror(errno));
-        return 1;
+    if (force) {
+        const char *old_files[] = {key, pub, skey, spub, sini};
+        for (size_t i = 0; i < sizeof old_files / sizeof *old_files; i++)
+            if (unlink(old_files[i]) != 0 && errno != ENOENT) {
+                fprintf(stderr, "tutti init: removing the old %s: %s\n", old_files[i],
+                        strerror(errno));
+                return 1;
+            }
     }
     char why[TT_WHY_LEN];
-    tt_keypair_t *kp = tt_keypair_generate(why);
-    if (!kp || tt_keypair_save(kp, dir, "coordinator", why) != 0) {
+    tt_keypair_t *kp = tt_keypair_generate(why), *skp = NULL;
+    if (!kp || tt_keypair_save(kp, dir, "coordinator", why) != 0 ||
+        (standby &&
+         (!(skp = tt_keypair_generate(why)) || tt_keypair_save(skp, dir, "standby", why) != 0))) {
         fprintf(stderr, "tutti init: %s\n", why);
         tt_keypair_destroy(&kp);
+        tt_keypair_destroy(&skp);
         return 1;
     }
-    char bind[TT_BUNDLE_ENDPOINTS_LEN];
-    if (bind_for(eps, bind, sizeof bind) != 0) {
+    char bind[TT_BUNDLE_ENDPOINTS_LEN], sbind[TT_BUNDLE_ENDPOINTS_LEN] = "";
+    if (bind_for(eps, bind, sizeof bind) != 0 ||
+        (standby && bind_for(standby, sbind, sizeof sbind) != 0)) {
         tt_keypair_destroy(&kp);
-        fprintf(stderr, "tutti init: --coordinator too long\n");
+        tt_keypair_destroy(&skp);
+        fprintf(stderr, "tutti init: --coordinator or --standby too long\n");
         return EXIT_USAGE;
     }
+    /* With a standby, participants dial the primary first, then it. */
+    char dial[TT_BUNDLE_ENDPOINTS_LEN];
+    snprintf(dial, sizeof dial, "%s%s%s", eps, standby ? "," : "", standby ? standby : "");
     char text[8192];
     int n = snprintf(text, sizeof text,
                      "# tutti-coordinator configuration for session %s (tutti init).\n"
@@ -150,7 +176,27 @@ int cli_session_init(const tt_conn_opts_t *o, int argc, char **argv)
                      "# upload-bind = tcp://0.0.0.0:7703  (default: a free port)\n"
                      "# quiet = true\n",
                      name, ini, name, data, bind);
+    if (standby) /* the primary's standby: where it rejoins from if that took over */
+        n += snprintf(text + n, sizeof text - (size_t)n, "peer = %s\n", standby);
     int rc = tt_file_write_atomic(ini, text, (size_t)n, 0644, 0, why);
+    if (rc == 0 && standby) {
+        n = snprintf(text, sizeof text,
+                     "# tutti-coordinator configuration of session %s's standby (tutti init\n"
+                     "# --standby): a verified replica of the primary at %s that takes\n"
+                     "# over when the primary is lost and a client asks. Copy this\n"
+                     "# directory's standby.key, standby.ini and access to the standby's\n"
+                     "# machine. Start: tutti-coordinator --config %s\n"
+                     "session = %s\n"
+                     "key = standby.key\n"
+                     "access = access\n"
+                     "data = %s-standby\n"
+                     "bind = %s\n"
+                     "standby-of = %s\n"
+                     "advertise = %s\n"
+                     "# pub-bind, clock-bind, upload-bind, quiet: as in coordinator.ini\n",
+                     name, eps, sini, name, data, sbind, eps, standby);
+        rc = tt_file_write_atomic(sini, text, (size_t)n, 0644, 0, why);
+    }
     if (rc == 0) {
         n = snprintf(text, sizeof text,
                      "# tutti session %s (tutti init): what tutti invite puts in each\n"
@@ -158,7 +204,7 @@ int cli_session_init(const tt_conn_opts_t *o, int argc, char **argv)
                      "[session]\n"
                      "name = %s\n"
                      "coordinator = %s\n",
-                     name, name, eps);
+                     name, name, dial);
         rc = tt_file_write_atomic(sess, text, (size_t)n, 0644, 0, why);
     }
     if (rc == 0) {
@@ -167,6 +213,10 @@ int cli_session_init(const tt_conn_opts_t *o, int argc, char **argv)
                      "# Roles: operator, room, contractor, observer. Edit with tutti invite\n"
                      "# and tutti access; a running coordinator rereads it on SIGHUP.\n",
                      name);
+        if (standby) /* the pair: each finds its peer as the coordinator entry not its own */
+            n += snprintf(text + n, sizeof text - (size_t)n, "%-10s %-16s %s\n%-10s %-16s %s\n",
+                          "coordinator", "primary", kp->public_z85, "coordinator", "standby",
+                          skp->public_z85);
         rc = tt_file_write_atomic(acc, text, (size_t)n, 0644, 0, why);
     }
     if (rc == 0 && mkdir(bundles, 0700) != 0 && errno != EEXIST)
@@ -174,20 +224,29 @@ int cli_session_init(const tt_conn_opts_t *o, int argc, char **argv)
     if (rc != 0) {
         fprintf(stderr, "tutti init: %s\n", why);
         tt_keypair_destroy(&kp);
+        tt_keypair_destroy(&skp);
         return 1;
     }
     printf("session %s in %s:\n"
            "  %s  coordinator key (secret, mode 0600), public key %s\n"
-           "  %s  its config (binds %s)\n"
-           "  %s  participants dial %s\n"
-           "  %s  access file (empty)\n"
+           "  %s  its config (binds %s)\n",
+           name, dir, key, kp->public_z85, ini, bind);
+    if (standby)
+        printf("  %s  the standby's key (secret, mode 0600), public key %s\n"
+               "  %s  its config (binds %s, standby of %s)\n",
+               skey, skp->public_z85, sini, sbind, eps);
+    printf("  %s  participants dial %s\n"
+           "  %s  access file (%s)\n"
            "  %s/  bundles\n"
            "Next:\n"
            "  tutti invite stage --role room --session %s\n"
            "  tutti invite conductor --role operator --session %s\n"
            "  tutti-coordinator --config %s\n",
-           name, dir, key, kp->public_z85, ini, bind, sess, eps, acc, bundles, dir, dir, ini);
+           sess, dial, acc, standby ? "the two coordinators" : "empty", bundles, dir, dir, ini);
+    if (standby)
+        printf("  tutti-coordinator --config %s   (on the standby's machine)\n", sini);
     tt_keypair_destroy(&kp);
+    tt_keypair_destroy(&skp);
     return 0;
 }
 
@@ -528,8 +587,9 @@ int cli_session_invite(const tt_conn_opts_t *o, int argc, char **argv)
         fprintf(stderr, "tutti invite: %s\n", why);
         return 1;
     }
-    char pub[PATH_LEN], access[PATH_LEN], bundle_path[PATH_LEN];
+    char pub[PATH_LEN], spub[PATH_LEN], access[PATH_LEN], bundle_path[PATH_LEN];
     path_join(pub, dir, "coordinator.pub");
+    path_join(spub, dir, "standby.pub");
     path_join(access, dir, "access");
     if (out)
         snprintf(bundle_path, sizeof bundle_path, "%s", out);
@@ -545,7 +605,20 @@ int cli_session_invite(const tt_conn_opts_t *o, int argc, char **argv)
     snprintf(b.name, sizeof b.name, "%s", name);
     b.role = role;
     snprintf(b.coordinator, sizeof b.coordinator, "%s", eps ? eps : s.coordinator);
-    if (tt_pubkey_load(pub, b.server_key, why) != 0) {
+    /* A session with a standby (tutti init --standby): its key after the
+     * primary's, one per endpoint, as the session dials them. */
+    struct stat st;
+    int has_standby = stat(spub, &st) == 0;
+    if (has_standby && tt_bundle_list_count(b.coordinator) != 2) {
+        fprintf(stderr,
+                "tutti invite: the session has a standby (%s): --coordinator wants "
+                "PRIMARY,STANDBY, got '%s'\n",
+                spub, b.coordinator);
+        return EXIT_USAGE;
+    }
+    char keys[2 * PATH_LEN + 2];
+    snprintf(keys, sizeof keys, "%s%s%s", pub, has_standby ? "," : "", has_standby ? spub : "");
+    if (tt_pubkey_load_list(keys, b.server_key, why) != 0) {
         fprintf(stderr, "tutti invite: %s\n", why);
         return 1;
     }

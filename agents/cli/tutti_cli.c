@@ -104,7 +104,7 @@ static int cmd_media(const tt_conn_opts_t *o, int argc, char **argv)
 
 static const cli_command_t commands[] = {
     {"init", cli_session_init, 0,
-     "init SESSION [--dir DIR] [--coordinator EP[,EP]] [--data DIR] [--force]",
+     "init SESSION [--dir DIR] [--coordinator EP[,EP]] [--standby EP] [--data DIR] [--force]",
      "make a session directory (default ./SESSION): the\n"
      "coordinator's key (0600), coordinator.ini (for\n"
      "tutti-coordinator --config; binds the first EP's\n"
@@ -114,7 +114,10 @@ static const cli_command_t commands[] = {
      "file and bundles/. --data: the store (default\n"
      "DIR/data). --force starts an existing one over: a\n"
      "new key, an empty access file; old bundles stop\n"
-     "working",
+     "working. --standby EP: also a standby coordinator\n"
+     "that dials the primary at the (one) --coordinator\n"
+     "EP: standby.key, standby.ini, both in the access\n"
+     "file, and participants dial EP,STANDBY-EP",
      "tutti init scoring --coordinator tcp://studio.example.org:7700"},
     {"invite", cli_session_invite, 0,
      "invite NAME --role ROLE [--session DIR] [--out FILE] [--coordinator EP[,EP]]",

@@ -32,6 +32,34 @@ int tt_bundle_endpoints_ok(const char *list)
     }
 }
 
+int tt_bundle_list_count(const char *list)
+{
+    int n = 1;
+    for (const char *p = list; (p = strchr(p, ',')); p++)
+        n++;
+    return n;
+}
+
+/* 1 when value is 1..TT_Z85_KEYS_MAX comma-separated Z85 keys. */
+static int server_keys_ok(const char *value)
+{
+    if (strlen(value) >= TT_Z85_KEYS_LEN)
+        return 0;
+    for (const char *p = value;;) {
+        char key[TT_Z85_KEY_LEN + 1];
+        size_t len = strcspn(p, ",");
+        if (len != TT_Z85_KEY_LEN)
+            return 0;
+        memcpy(key, p, len);
+        key[len] = '\0';
+        if (!tt_z85_key_valid(key))
+            return 0;
+        if (!p[len])
+            return 1;
+        p += len + 1;
+    }
+}
+
 enum { K_VERSION, K_SESSION, K_NAME, K_ROLE, K_COORD, K_SKEY, K_PUB, K_SEC, K_RELAY, K_RKEY, N_K };
 static const char *const KEYS[N_K] = {
     "version",           "session",    "name",       "role",  "coordinator",
@@ -92,14 +120,17 @@ static int on_key(void *arg, const char *section, const char *key, const char *v
         strcpy(k == K_COORD ? b->coordinator : b->relay, value);
         return 0;
     case K_SKEY:
+        if (!server_keys_ok(value))
+            return tt_fail(why, TT_ERR_INVALID,
+                           "server-public-key: not 1..%d comma-separated 40-character Z85 keys",
+                           TT_Z85_KEYS_MAX);
+        strcpy(b->server_key, value);
+        return 0;
     case K_PUB:
     case K_RKEY:
         if (!tt_z85_key_valid(value))
             return tt_fail(why, TT_ERR_INVALID, "%s: not a 40-character Z85 key", key);
-        strcpy(k == K_SKEY  ? b->server_key
-               : k == K_PUB ? b->keys->public_z85
-                            : b->relay_key,
-               value);
+        strcpy(k == K_PUB ? b->keys->public_z85 : b->relay_key, value);
         return 0;
     default: /* K_SEC: never quoted back */
         if (!tt_z85_key_valid(value))
@@ -138,6 +169,14 @@ tt_bundle_t *tt_bundle_parse(const char *text, size_t len, char *warn, char *why
             rc = tt_fail(why, TT_ERR_INVALID, "missing key '%s'", KEYS[k]);
             goto fail;
         }
+    int keys = tt_bundle_list_count(b->server_key), eps = tt_bundle_list_count(b->coordinator);
+    if (keys != 1 && keys != eps) {
+        rc = tt_fail(why, TT_ERR_INVALID,
+                     "server-public-key holds %d keys for %d coordinator endpoints: one, or one "
+                     "per endpoint in the same order",
+                     keys, eps);
+        goto fail;
+    }
     char derived[TT_Z85_KEY_LEN + 1];
     if (zmq_curve_public(derived, b->keys->secret_z85) != 0 ||
         strcmp(derived, b->keys->public_z85) != 0) {

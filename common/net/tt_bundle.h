@@ -10,13 +10,16 @@
  *   name = stage
  *   role = room                  operator, room, contractor or observer
  *   coordinator = tcp://studio.example.org:7700[,tcp://standby:7700]
- *   server-public-key = <Z85>    the coordinator's CURVE public key
+ *   server-public-key = <Z85>[,<Z85>]  the coordinator's CURVE public key,
+ *                                or one per coordinator endpoint (a standby
+ *                                serves with its own key)
  *   public-key = <Z85>           this participant's key pair
  *   secret-key = <Z85>
  *   relay = tcp://...            optional, for tutti-relay (kept, not used here)
  *   relay-public-key = <Z85>     optional, checked when present
  *
- * Every key above is required except relay and relay-public-key. A key
+ * Every key above is required except relay and relay-public-key; a list
+ * of server keys has one per endpoint of coordinator. A key
  * given twice, a bad value, a section other than [bundle] or a version
  * other than 1 is an error naming the line; an unknown key is a warning
  * (a newer tutti may add keys a bundle's older reader can skip), and so the
@@ -44,10 +47,10 @@ typedef struct tt_bundle {
     char name[TT_ACCESS_MAX_NAME + 1];
     tt_role_t role;
     char coordinator[TT_BUNDLE_ENDPOINTS_LEN]; /* EP[,EP...] */
-    char server_key[TT_Z85_KEY_LEN + 1];
-    tt_keypair_t *keys;                  /* owned */
-    char relay[TT_BUNDLE_ENDPOINTS_LEN]; /* "" when absent */
-    char relay_key[TT_Z85_KEY_LEN + 1];  /* "" when absent */
+    char server_key[TT_Z85_KEYS_LEN];          /* KEY[,KEY...]: one, or one per endpoint */
+    tt_keypair_t *keys;                        /* owned */
+    char relay[TT_BUNDLE_ENDPOINTS_LEN];       /* "" when absent */
+    char relay_key[TT_Z85_KEY_LEN + 1];        /* "" when absent */
 } tt_bundle_t;
 
 /* Parses text[0..len). NULL with "line N: ..." in why. warn (TT_WHY_LEN,
@@ -66,6 +69,9 @@ void tt_bundle_destroy(tt_bundle_t **self_p);
 /* 1 when list is 1..TT_BUNDLE_MAX_ENDPOINTS comma-separated endpoints,
  * each SCHEME://ADDRESS, the whole under TT_BUNDLE_ENDPOINTS_LEN. */
 int tt_bundle_endpoints_ok(const char *list);
+
+/* How many comma-separated items list holds (1 for a list without a comma). */
+int tt_bundle_list_count(const char *list);
 
 /* ---- a client's connection from its flags ---- */
 

@@ -134,6 +134,38 @@ static void test_parse_refusals(void **state)
     snprintf(line, sizeof line, "public-key = %s\n", server->public_z85);
     expect_refused(8, line, "public-key does not match secret-key");
     expect_refused(0, "  indented = 1\n", "indented");
+    /* Server keys: one per endpoint or one for all, each a key. */
+    char keys[256];
+    snprintf(keys, sizeof keys, "server-public-key = %s,short\n", server->public_z85);
+    expect_refused(7, keys, "server-public-key: not 1..4 comma-separated");
+    snprintf(keys, sizeof keys, "server-public-key = %s,%s,%s\n", server->public_z85,
+             me->public_z85, server->public_z85);
+    expect_refused(7, keys, "3 keys for 2 coordinator endpoints");
+}
+
+/* A standby's bundle (tutti init --standby): the primary's key, then the
+ * standby's, one per endpoint, kept as the list tt_client takes. */
+static void test_key_per_endpoint(void **state)
+{
+    (void)state;
+    char text[2048], extra[256], why[TT_WHY_LEN];
+    snprintf(extra, sizeof extra, "server-public-key = %s,%s\n", server->public_z85,
+             me->public_z85);
+    bundle_text(text, sizeof text, 7, extra);
+    tt_bundle_t *b = tt_bundle_parse(text, strlen(text), NULL, why);
+    assert_non_null(b);
+    char want[128];
+    snprintf(want, sizeof want, "%s,%s", server->public_z85, me->public_z85);
+    assert_string_equal(b->server_key, want);
+    /* Saved and read back the same. */
+    char path[128];
+    snprintf(path, sizeof path, "%s/pair.tutti", dir);
+    assert_int_equal(tt_bundle_save(b, path, why), 0);
+    tt_bundle_t *back = tt_bundle_load(path, NULL, why);
+    assert_non_null(back);
+    assert_string_equal(back->server_key, want);
+    tt_bundle_destroy(&back);
+    tt_bundle_destroy(&b);
 }
 
 static void test_save_load_mode(void **state)
@@ -195,6 +227,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_good),
         cmocka_unit_test(test_parse_refusals),
+        cmocka_unit_test(test_key_per_endpoint),
         cmocka_unit_test(test_save_load_mode),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
