@@ -23,6 +23,8 @@ static void media_put_json(json_t *o, const Tutti__Media *m)
         json_object_set_new(o, "at_frame", json_integer((json_int_t)m->at_frame));
         json_object_set_new(o, "at_fps", json_string(m->at_fps));
     }
+    if (m->source_seq) /* a guide made from a take's capture: that capture's record */
+        json_object_set_new(o, "source_seq", json_integer((json_int_t)m->source_seq));
 }
 
 json_t *tt_record_json(const Tutti__Record *rec, const uint8_t *hash)

@@ -73,6 +73,7 @@ frames=$(jq .frames "$CAP.json")
     --argjson z "$size" --argjson f "$frames" --arg h "$(jq -r .hash "$CAP.json")" '
     (.[] | select(.seq == $c)) as $cap | .[] | select(.seq == $s) |
     .kind == "guide" and .actor == "conductor" and .file == "1M1_guide_t1-stage.wav" and
+    .source_seq == $c and
     .rooms == ["overdub"] and .size == $z and .hash == $h and .hash == $cap.hash and
     .rate == 48000 and .channels == 1 and .frames == $f and
     .time_reference == $cap.time_reference and (.at_bar // 0) == 0 and (.at_fps // "") == ""' \
