@@ -22,6 +22,8 @@
 #include "tt_report.h"
 #include "tt_rules.h"
 #include "tt_session.h"
+#include "tt_session_snap.h"
+#include "tt_snapshot.h"
 #include "tt_store.h"
 #include "tt_time.h"
 #include "tt_tz.h"
@@ -82,6 +84,11 @@ static void usage(FILE *out)
             "                        --port-file)\n"
             "  --idle-timeout S      close a browser connection silent for S seconds\n"
             "                        (default 15; live views send every 5 s)\n"
+            "  --snapshot-every N    store a snapshot of the folded replica with the records\n"
+            "                        that pass every Nth (default: 1000), so a start checks\n"
+            "                        and folds only the records after the newest one (the\n"
+            "                        feed resumes with the last 1,024 records); 0: write\n"
+            "                        none and fold the whole replica at start\n"
             "  --quiet               log warnings and errors only\n"
             "  -h, --help            this text\n"
             "\n"
@@ -249,8 +256,8 @@ int main(int argc, char **argv)
     const char *http = "127.0.0.1:8080", *password_file = NULL, *rules_file = NULL;
     const char *data = "tutti-dash", *port_file = NULL, *zone = NULL;
     int read_only = 0, quiet = 0;
-    long idle_s = DASH_IDLE_TIMEOUT_S;
-    enum { O_HTTP = 1, O_PWFILE, O_RO, O_RULES, O_DATA, O_PORTFILE, O_IDLE, O_QUIET, O_TZ };
+    long idle_s = DASH_IDLE_TIMEOUT_S, snapshot_every = TT_SNAPSHOT_DEFAULT_EVERY;
+    enum { O_HTTP = 1, O_PWFILE, O_RO, O_RULES, O_DATA, O_PORTFILE, O_IDLE, O_QUIET, O_TZ, O_SNAP };
     static const struct option opts[] = {
         TT_CONN_OPTIONS,
         TT_CONN_OPTIONS_RELAY,
@@ -263,6 +270,7 @@ int main(int argc, char **argv)
         {"http-port-file", required_argument, 0, O_PORTFILE},
         {"port-file", required_argument, 0, O_PORTFILE}, /* the older name */
         {"idle-timeout", required_argument, 0, O_IDLE},
+        {"snapshot-every", required_argument, 0, O_SNAP},
         {"quiet", no_argument, 0, O_QUIET},
         {"tz", required_argument, 0, O_TZ},
         {"help", no_argument, 0, 'h'},
@@ -307,6 +315,12 @@ int main(int argc, char **argv)
         case O_IDLE:
             if (tt_opts_parse_long(optarg, 1, 3600, &idle_s) != 0) {
                 fprintf(stderr, "tutti-dash: --idle-timeout wants seconds, 1..3600\n");
+                return 2;
+            }
+            break;
+        case O_SNAP:
+            if (tt_opts_parse_long(optarg, 0, 1000000000L, &snapshot_every) != 0) {
+                fprintf(stderr, "tutti-dash: --snapshot-every wants 0..1000000000\n");
                 return 2;
             }
             break;
@@ -429,6 +443,9 @@ int main(int argc, char **argv)
         .fold = tt_session_fold,
         .reset = tt_session_reset,
         .fold_arg = &d.state,
+        .snapshot_every = (uint64_t)snapshot_every,
+        .save = tt_session_snap_save,
+        .restore = tt_session_snap_restore,
         .on_record = on_record,
         .on_record_arg = &d,
     };
@@ -437,7 +454,13 @@ int main(int argc, char **argv)
         exit_code = 1;
         goto out;
     }
-    if (tt_store_scan(store, 1, SIZE_MAX, SIZE_MAX, replay_one, &d, why) != 0) {
+    /* The feed resumes with what its ring holds, the last DASH_RING
+     * records (the state comes from the replica's fold, from a snapshot):
+     * a start reads those, not the whole log. */
+    uint64_t stored = 0;
+    if (tt_store_last_seq(store, &stored, why) != 0 ||
+        tt_store_scan(store, stored > DASH_RING ? stored - DASH_RING + 1 : 1, SIZE_MAX, SIZE_MAX,
+                      replay_one, &d, why) != 0) {
         tt_diag_error("reading the replica: %s", why);
         exit_code = 1;
         goto out;

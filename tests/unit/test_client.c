@@ -25,6 +25,11 @@
 #include <string.h>
 #include <zmq.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include "tt_client.h"
 #include "tt_error.h"
 #include "tt_time.h"
@@ -38,6 +43,7 @@ typedef struct {
     int mode;
     tt_keypair_t *kp; /* its own key (fx_start_keys), else NULL: the fixture's */
     void *sock;       /* owned by the server thread once started */
+    int down_fd;      /* a down endpoint's port, bound and not listening; else -1 */
     char ep[64];
     atomic_int requests;
     uint8_t last_key[TT_CLIENT_KEY_LEN];
@@ -135,13 +141,23 @@ static void *serve(void *arg)
     return NULL;
 }
 
-/* A free loopback port where nothing listens. */
-static void down_endpoint(void *ctx, char *ep, size_t len)
+/* A loopback port where nothing listens, held bound (not listening, so a
+ * connect is refused) for the fixture's life. A ZeroMQ socket bound and
+ * closed here went on listening in its reaper thread under load, and
+ * another test could take a port given back: the client then shook hands
+ * with something (a failed handshake, not a refusal) and waited out its
+ * timeout (1 run in 12 beside a build). Returns the fd. */
+static int down_endpoint(char *ep, size_t len)
 {
-    void *s = zmq_socket(ctx, ZMQ_ROUTER);
-    assert_int_equal(zmq_bind(s, "tcp://127.0.0.1:*"), 0);
-    assert_int_equal(zmq_getsockopt(s, ZMQ_LAST_ENDPOINT, ep, &len), 0);
-    zmq_close(s);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    socklen_t alen = sizeof a;
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &alen), 0);
+    snprintf(ep, len, "tcp://127.0.0.1:%u", (unsigned)ntohs(a.sin_port));
+    return fd;
 }
 
 /* Stand-ins of the given modes (-1 for a down endpoint), their list in eps;
@@ -158,8 +174,9 @@ static void fx_start_keys(fx_t *f, const int *modes, int n, char *eps, size_t ep
     for (int i = 0; i < n; i++) {
         server_t *s = &f->s[f->n++];
         s->mode = modes[i];
+        s->down_fd = -1;
         if (modes[i] < 0) {
-            down_endpoint(f->ctx, s->ep, sizeof s->ep);
+            s->down_fd = down_endpoint(s->ep, sizeof s->ep);
         } else {
             if (keys) {
                 assert_non_null(s->kp = tt_keypair_generate(why));
@@ -190,6 +207,8 @@ static void fx_stop(fx_t *f)
     for (int i = 0; i < f->n; i++) {
         if (f->s[i].sock)
             zmq_close(f->s[i].sock);
+        if (f->s[i].down_fd >= 0)
+            close(f->s[i].down_fd);
         tt_keypair_destroy(&f->s[i].kp);
     }
     zmq_ctx_term(f->ctx);
