@@ -117,6 +117,16 @@ done
 it_start_dash dash contractor "${via[@]}" --coordinator tcp://127.0.0.1:1
 it_wait_for 10 grep -q "connected to tcp://127.0.0.1:1 as contractor" "$IT_DIR/dash.log" ||
     fail "the dashboard's hello did not pass the relay"
+# A button pressed on it: the action passes the relay, sealed, and is
+# recorded as the contractor's (its --coordinator is unreachable).
+DCSRF=$(curl -sf "$DURL/api/session" | jq -r .csrf)
+code=$(curl -s -o "$IT_DIR/call.out" -w '%{http_code}' -X POST -H "X-CSRF-Token: $DCSRF" \
+    -d '{"action":"start","rules":"mu-london"}' "$DURL/api/call")
+[ "$code" = 200 ] || fail "the dashboard's call start through the relay: $code $(cat "$IT_DIR/call.out")"
+"$B/tutti" history --json --kind call |
+    jq -s -e 'any(.[]; .action == "start" and .rules == "mu-london" and .actor == "contractor" and .role == "contractor")' \
+    > /dev/null || fail "the dashboard's call start is not in the log as the contractor's"
+it_log "a dashboard button through the relay: call start recorded as the contractor's"
 online() { "$B/tutti" status --json | jq -e ".rooms[] | select(.name==\"$1\") | .online == $2" >/dev/null; }
 it_wait_for 15 online stage true || fail "stage never online through the relay"
 it_wait_for 15 online london-strings true || fail "london-strings never online through the relay"
