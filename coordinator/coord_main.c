@@ -5,6 +5,7 @@
 #include "tt_config.h"
 #include "tt_diag.h"
 #include "tt_error.h"
+#include "tt_opts.h"
 #include "tt_snapshot.h"
 
 #include <errno.h>
@@ -229,13 +230,8 @@ int main(int argc, char **argv)
     static const char *const paths[] = {"data", "key", "access", "endpoint-file", NULL};
     static const tt_config_spec_t spec = {"tutti-coordinator", opts, NULL, paths, 0};
     static tt_config_argv_t args;
-    char cwhy[TT_WHY_LEN];
-    if (tt_config_apply(&spec, argc, argv, &args, cwhy) != 0) {
-        fprintf(stderr, "tutti-coordinator: %s\n", cwhy);
-        return 2;
-    }
-    argc = args.argc;
-    argv = args.argv;
+    if (tt_opts_config(&spec, &argc, &argv, &args) != 0)
+        return TT_OPTS_EXIT_USAGE;
     int c;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {

@@ -423,36 +423,22 @@ int main(int argc, char **argv)
         TT_CONN_OPTIONS_RELAY, {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
-    char why[TT_WHY_LEN];
     hoist_conn_flags(argc, argv, opts);
     static const char *const paths[] = {"key", "server-key", "bundle", NULL};
     const tt_config_spec_t spec = {"tutti", opts, NULL, paths, 1};
     tt_config_argv_t cfg;
-    if (tt_config_apply(&spec, argc, argv, &cfg, why) != 0) {
-        fprintf(stderr, "tutti: %s\n", why);
-        tt_config_argv_free(&cfg);
-        return EXIT_USAGE;
-    }
-    argc = cfg.argc;
-    argv = cfg.argv;
-    int rc = 0;
+    int rc = tt_opts_config(&spec, &argc, &argv, &cfg);
+    if (rc != 0)
+        return rc;
     int c;
     /* '+': stop at the command; its own flags are parsed by the command. */
     while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
-        switch (c) {
-        case TT_OPT_COORDINATOR:
-        case TT_OPT_SERVER_KEY:
-        case TT_OPT_KEY:
-        case TT_OPT_BUNDLE:
-        case TT_OPT_TIMEOUT_MS:
-        case TT_OPT_RELAY:
-        case TT_OPT_RELAY_KEY:
-            if (tt_conn_opts_set(&o, c, optarg, why) != 0) {
-                fprintf(stderr, "tutti: %s\n", why);
-                rc = EXIT_USAGE;
+        if (tt_conn_opts_is_flag(c)) {
+            if ((rc = tt_conn_opts_take(&o, c, optarg, "tutti")) != 0)
                 goto out;
-            }
-            break;
+            continue;
+        }
+        switch (c) {
         case 'h': usage(stdout); goto out;
         default:
             usage(stderr);

@@ -283,29 +283,16 @@ int main(int argc, char **argv)
                                         "port-file",     NULL};
     static const tt_config_spec_t spec = {"tutti-dash", opts, NULL, paths, 0};
     static tt_config_argv_t args;
-    char cwhy[TT_WHY_LEN];
-    if (tt_config_apply(&spec, argc, argv, &args, cwhy) != 0) {
-        fprintf(stderr, "tutti-dash: %s\n", cwhy);
-        return 2;
-    }
-    argc = args.argc;
-    argv = args.argv;
+    if (tt_opts_config(&spec, &argc, &argv, &args) != 0)
+        return TT_OPTS_EXIT_USAGE;
     int c;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case TT_OPT_COORDINATOR:
-        case TT_OPT_SERVER_KEY:
-        case TT_OPT_KEY:
-        case TT_OPT_BUNDLE:
-        case TT_OPT_RELAY:
-        case TT_OPT_RELAY_KEY: {
-            char cwhy[TT_WHY_LEN];
-            if (tt_conn_opts_set(&conn, c, optarg, cwhy) != 0) {
-                fprintf(stderr, "tutti-dash: %s\n", cwhy);
-                return 2;
-            }
-            break;
+        if (tt_conn_opts_is_flag(c)) {
+            if (tt_conn_opts_take(&conn, c, optarg, "tutti-dash") != 0)
+                return TT_OPTS_EXIT_USAGE;
+            continue;
         }
+        switch (c) {
         case O_HTTP: http = optarg; break;
         case O_PWFILE: password_file = optarg; break;
         case O_RO: read_only = 1; break;

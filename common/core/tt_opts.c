@@ -25,6 +25,19 @@ int tt_opts_parse_long(const char *s, long lo, long hi, long *out)
     return 0;
 }
 
+int tt_opts_config(const tt_config_spec_t *spec, int *argc, char ***argv, tt_config_argv_t *out)
+{
+    char why[TT_WHY_LEN];
+    if (tt_config_apply(spec, *argc, *argv, out, why) != 0) {
+        fprintf(stderr, "%s: %s\n", spec->program, why);
+        tt_config_argv_free(out);
+        return TT_OPTS_EXIT_USAGE;
+    }
+    *argc = out->argc;
+    *argv = out->argv;
+    return 0;
+}
+
 int tt_opts_split_endpoints(const char *list, tt_opts_endpoints_t *out, char *why)
 {
     out->n = 0;
@@ -87,6 +100,30 @@ int tt_conn_opts_set(tt_conn_opts_t *o, int code, const char *arg, char *why)
         return 0;
     default: return tt_fail(why, TT_ERR_INVALID, "not a connection option");
     }
+}
+
+int tt_conn_opts_is_flag(int code)
+{
+    switch (code) {
+    case TT_OPT_COORDINATOR:
+    case TT_OPT_SERVER_KEY:
+    case TT_OPT_KEY:
+    case TT_OPT_TIMEOUT_MS:
+    case TT_OPT_BUNDLE:
+    case TT_OPT_RELAY:
+    case TT_OPT_RELAY_KEY: return 1;
+    default: return 0;
+    }
+}
+
+int tt_conn_opts_take(tt_conn_opts_t *o, int code, const char *arg, const char *prog)
+{
+    char why[TT_WHY_LEN];
+    if (tt_conn_opts_set(o, code, arg, why) != 0) {
+        fprintf(stderr, "%s: %s\n", prog, why);
+        return TT_OPTS_EXIT_USAGE;
+    }
+    return 0;
 }
 
 int tt_conn_opts_resolve(tt_conn_opts_t *o)

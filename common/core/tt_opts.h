@@ -25,6 +25,8 @@
 #ifndef TT_OPTS_H
 #define TT_OPTS_H
 
+#include "tt_config.h"
+
 #include <getopt.h>
 #include <stdio.h>
 
@@ -36,6 +38,16 @@ const char *tt_opts_or_env(const char *given, const char *env, const char *dflt)
 /* Parses a whole decimal integer in [lo, hi] into *out; 0, or -1 when s
  * is empty, has trailing characters or is out of range. */
 int tt_opts_parse_long(const char *s, long lo, long hi, long *out);
+
+/* The exit code of every program for a bad command line. */
+#define TT_OPTS_EXIT_USAGE 2
+
+/* For main(): tt_config_apply, then *argc and *argv are out's. 0, or
+ * TT_OPTS_EXIT_USAGE (for main to return) after printing "PROGRAM: why"
+ * to stderr (PROGRAM: spec->program) and freeing out. On success out
+ * lives as long as the program reads *argv: keep it static, or free it
+ * with tt_config_argv_free after the last use. */
+int tt_opts_config(const tt_config_spec_t *spec, int *argc, char ***argv, tt_config_argv_t *out);
 
 /* ---- the connection flags ---- */
 
@@ -97,6 +109,14 @@ enum {
  * --coordinator list tt_opts_split_endpoints refuses) for a bad value or a
  * code that is not a connection flag. */
 int tt_conn_opts_set(tt_conn_opts_t *o, int code, const char *arg, char *why);
+
+/* 1 when getopt_long's code is one of the connection flags, else 0. */
+int tt_conn_opts_is_flag(int code);
+
+/* For a program's getopt_long loop: tt_conn_opts_set, and for a bad value
+ * prints "PROG: why" to stderr. 0, or TT_OPTS_EXIT_USAGE for the program
+ * to return. */
+int tt_conn_opts_take(tt_conn_opts_t *o, int code, const char *arg, const char *prog);
 
 /* Fills what was not given from the environment and the defaults. 0, or
  * TT_ERR_INVALID when --server-key or --key is still unknown, or --relay

@@ -3,7 +3,9 @@
  * default); and the shared connection flags: getopt_long over
  * TT_CONN_OPTIONS fills tt_conn_opts_t, --timeout-ms is checked, resolve
  * fills TUTTI_* and the defaults and says when a key is missing;
- * --coordinator's comma list (at most 4, no empty item).
+ * --coordinator's comma list (at most 4, no empty item); the steps every
+ * main() shares: a connection flag taken or its error printed as
+ * "PROG: why" with the usage exit code, and --config applied the same way.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <setjmp.h>
@@ -16,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "tt_error.h"
 #include "tt_opts.h"
@@ -221,6 +224,89 @@ static void test_help_block(void **state)
     free(buf);
 }
 
+/* Runs fn with stderr going to a temporary file; what it wrote is in out. */
+static int with_stderr(int (*fn)(void *), void *arg, char *out, size_t cap)
+{
+    fflush(stderr);
+    FILE *tmp = tmpfile();
+    assert_non_null(tmp);
+    int saved = dup(STDERR_FILENO);
+    assert_true(saved >= 0);
+    assert_true(dup2(fileno(tmp), STDERR_FILENO) >= 0);
+    int rc = fn(arg);
+    fflush(stderr);
+    assert_true(dup2(saved, STDERR_FILENO) >= 0);
+    close(saved);
+    rewind(tmp);
+    size_t n = fread(out, 1, cap - 1, tmp);
+    out[n] = '\0';
+    fclose(tmp);
+    return rc;
+}
+
+static int take_bad_list(void *arg)
+{
+    return tt_conn_opts_take(arg, TT_OPT_COORDINATOR, "tcp://a:1,,tcp://b:2", "tutti-x");
+}
+
+static void test_take_for_main(void **state)
+{
+    (void)state;
+    const int ours[] = {TT_OPT_COORDINATOR, TT_OPT_SERVER_KEY, TT_OPT_KEY,      TT_OPT_TIMEOUT_MS,
+                        TT_OPT_BUNDLE,      TT_OPT_RELAY,      TT_OPT_RELAY_KEY};
+    for (size_t i = 0; i < sizeof ours / sizeof *ours; i++)
+        assert_int_equal(tt_conn_opts_is_flag(ours[i]), 1);
+    assert_int_equal(tt_conn_opts_is_flag('h'), 0);
+    assert_int_equal(tt_conn_opts_is_flag('?'), 0);
+    assert_int_equal(tt_conn_opts_is_flag(1), 0);
+
+    tt_conn_opts_t o = {0};
+    assert_int_equal(tt_conn_opts_take(&o, TT_OPT_KEY, "me.key", "tutti-x"), 0);
+    assert_string_equal(o.key_path, "me.key");
+    char err[TT_WHY_LEN];
+    assert_int_equal(with_stderr(take_bad_list, &o, err, sizeof err), TT_OPTS_EXIT_USAGE);
+    assert_string_equal(err,
+                        "tutti-x: --coordinator: item 2 of \"tcp://a:1,,tcp://b:2\" is empty\n");
+    assert_null(o.endpoint);
+}
+
+static const struct option config_opts[] = {{"quiet", no_argument, 0, 'q'}, {0, 0, 0, 0}};
+static const tt_config_spec_t config_spec = {"tutti-x", config_opts, NULL, NULL, 0};
+
+typedef struct {
+    int argc;
+    char **argv;
+    tt_config_argv_t out;
+} config_run_t;
+
+static int config_run(void *arg)
+{
+    config_run_t *r = arg;
+    return tt_opts_config(&config_spec, &r->argc, &r->argv, &r->out);
+}
+
+static void test_config_for_main(void **state)
+{
+    (void)state;
+    char *plain[] = {"tutti-x", "--quiet", NULL};
+    config_run_t r = {2, plain, {0}};
+    char err[TT_WHY_LEN];
+    assert_int_equal(with_stderr(config_run, &r, err, sizeof err), 0);
+    assert_string_equal(err, "");
+    assert_int_equal(r.argc, 2);
+    assert_ptr_equal(r.argv, r.out.argv);
+    assert_string_equal(r.argv[1], "--quiet");
+    tt_config_argv_free(&r.out);
+
+    char *missing[] = {"tutti-x", "--config", "/nonexistent/tutti-x.ini", NULL};
+    r = (config_run_t){3, missing, {0}};
+    assert_int_equal(with_stderr(config_run, &r, err, sizeof err), TT_OPTS_EXIT_USAGE);
+    assert_ptr_equal(r.argv, missing); /* left as it was */
+    assert_int_equal(strncmp(err, "tutti-x: ", 9), 0);
+    assert_non_null(strstr(err, "/nonexistent/tutti-x.ini"));
+    assert_null(r.out.argv); /* freed */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -231,6 +317,8 @@ int main(void)
         cmocka_unit_test_setup(test_resolve_env_and_defaults, clear_env),
         cmocka_unit_test_setup(test_coordinator_list, clear_env),
         cmocka_unit_test_setup(test_help_block, clear_env),
+        cmocka_unit_test_setup(test_take_for_main, clear_env),
+        cmocka_unit_test_setup(test_config_for_main, clear_env),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
