@@ -6,6 +6,7 @@
 #include "tt_diag.h"
 #include "tt_error.h"
 #include "tt_opts.h"
+#include "tt_signals.h"
 #include "tt_snapshot.h"
 
 #include <errno.h>
@@ -19,17 +20,6 @@
 
 static volatile sig_atomic_t stop_flag = 0;
 static volatile sig_atomic_t reload_flag = 0;
-
-static void on_stop(int sig)
-{
-    (void)sig;
-    stop_flag = 1;
-}
-static void on_hup(int sig)
-{
-    (void)sig;
-    reload_flag = 1;
-}
 
 /* Every connection costs a descriptor: take all the hard limit allows (a
  * default soft limit of 1024 is a few hundred clients). */
@@ -351,13 +341,7 @@ int main(int argc, char **argv)
     tt_diag_set_quiet(quiet);
     raise_fd_limit();
 
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_stop;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    sa.sa_handler = on_hup;
-    sigaction(SIGHUP, &sa, NULL);
+    tt_signals_catch(&stop_flag, &reload_flag);
 
     char why[TT_WHY_LEN];
     coord_server_t *s = coord_server_new(&cfg, why);

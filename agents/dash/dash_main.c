@@ -23,6 +23,7 @@
 #include "tt_rules.h"
 #include "tt_session.h"
 #include "tt_session_snap.h"
+#include "tt_signals.h"
 #include "tt_snapshot.h"
 #include "tt_store.h"
 #include "tt_time.h"
@@ -47,11 +48,6 @@
 #define MAX_PRESETS 16
 
 static volatile sig_atomic_t stop_flag;
-static void on_stop(int sig)
-{
-    (void)sig;
-    stop_flag = 1;
-}
 
 static void usage(FILE *out)
 {
@@ -408,11 +404,7 @@ int main(int argc, char **argv)
         tt_web_password_free(&password);
         return 1;
     }
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_stop;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    tt_signals_catch(&stop_flag, NULL);
     signal(SIGPIPE, SIG_IGN); /* a browser that goes away mid-write is not fatal */
 
     void *ctx = zmq_ctx_new();

@@ -36,6 +36,7 @@
 #include "tt_error.h"
 #include "tt_keys.h"
 #include "tt_opts.h"
+#include "tt_signals.h"
 #include "tt_time.h"
 #include "tt_wire.h"
 #include "tt_zap.h"
@@ -59,17 +60,6 @@
 
 static volatile sig_atomic_t stop_flag = 0;
 static volatile sig_atomic_t reload_flag = 0;
-
-static void on_stop(int sig)
-{
-    (void)sig;
-    stop_flag = 1;
-}
-static void on_hup(int sig)
-{
-    (void)sig;
-    reload_flag = 1;
-}
 
 /* A request passed upstream, awaiting its reply. */
 typedef struct {
@@ -638,13 +628,7 @@ int main(int argc, char **argv)
         r.bind = RELAY_BIND_DEFAULT;
     tt_diag_init("tutti-relay", NULL);
     tt_diag_set_quiet(quiet);
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_stop;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    sa.sa_handler = on_hup;
-    sigaction(SIGHUP, &sa, NULL);
+    tt_signals_catch(&stop_flag, &reload_flag);
     if (r.alter_sealed)
         tt_diag_warn("--test-alter-sealed: every sealed request is altered on the way (tests)");
     if (r.replay_sealed)

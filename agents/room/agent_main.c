@@ -24,6 +24,7 @@
 #include "tt_replica.h"
 #include "tt_session.h"
 #include "tt_session_snap.h"
+#include "tt_signals.h"
 #include "tt_snapshot.h"
 #include "tt_store.h"
 #include "tt_time.h"
@@ -39,11 +40,6 @@
 #include <zmq.h>
 
 static volatile sig_atomic_t stop_flag = 0;
-static void on_stop(int sig)
-{
-    (void)sig;
-    stop_flag = 1;
-}
 
 static void usage(FILE *out)
 {
@@ -996,11 +992,7 @@ int main(int argc, char **argv)
         tt_conn_clear(&tc);
         return rc == TT_ERR_CORRUPT ? 3 : 1;
     }
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_stop;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    tt_signals_catch(&stop_flag, NULL);
 
     void *ctx = zmq_ctx_new();
     agent_t agent = {0};
