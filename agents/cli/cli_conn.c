@@ -13,13 +13,15 @@ int cli_exit_for(int rc)
     return (rc == TT_ERR_AUTH || rc == TT_ERR_DENIED) ? EXIT_REFUSED : 1;
 }
 
-int cli_conn_open(const tt_conn_opts_t *o, cli_conn_t *s)
+/* The one way to open: prog starts the messages; via_relay 0 leaves --relay
+ * unused (and its missing key unnamed: the generic message). */
+static int conn_open(const tt_conn_opts_t *o, cli_conn_t *s, const char *prog, int via_relay)
 {
     memset(s, 0, sizeof *s);
     tt_conn_opts_t co = *o;
     if (tt_conn_opts_resolve(&co) != 0) {
-        fprintf(stderr, "tutti: %s\n",
-                co.relay && !co.relay_key_path
+        fprintf(stderr, "%s: %s\n", prog,
+                via_relay && co.relay && !co.relay_key_path
                     ? "--relay needs --relay-key, the relay's public certificate"
                     : "--bundle, or --server-key and --key (or TUTTI_BUNDLE, or "
                       "TUTTI_SERVER_KEY and TUTTI_KEY) are required");
@@ -27,15 +29,15 @@ int cli_conn_open(const tt_conn_opts_t *o, cli_conn_t *s)
     }
     char why[TT_WHY_LEN], warn[TT_WHY_LEN];
     if (tt_conn_opts_check_endpoint(&co, why) != 0) { /* $TUTTI_COORDINATOR's list */
-        fprintf(stderr, "tutti: %s\n", why);
+        fprintf(stderr, "%s: %s\n", prog, why);
         return EXIT_USAGE;
     }
     tt_conn_t conn;
     int rc = tt_conn_load(&co, &conn, warn, why);
     if (warn[0])
-        fprintf(stderr, "tutti: warning: %s\n", warn);
+        fprintf(stderr, "%s: warning: %s\n", prog, warn);
     if (rc != 0) {
-        fprintf(stderr, "tutti: %s\n", why);
+        fprintf(stderr, "%s: %s\n", prog, why);
         tt_conn_clear(&conn);
         return 1;
     }
@@ -45,22 +47,32 @@ int cli_conn_open(const tt_conn_opts_t *o, cli_conn_t *s)
     s->client = tt_client_new(s->ctx, conn.endpoint, conn.server_key, s->keys, 0, why);
     tt_conn_clear(&conn);
     if (!s->client) {
-        fprintf(stderr, "tutti: %s\n", why);
+        fprintf(stderr, "%s: %s\n", prog, why);
         return 1;
     }
-    if (co.relay) {
+    if (via_relay && co.relay) {
         char relay_key[TT_Z85_KEY_LEN + 1];
         if (tt_pubkey_load(co.relay_key_path, relay_key, why) != 0) {
-            fprintf(stderr, "tutti: --relay-key: %s\n", why);
+            fprintf(stderr, "%s: --relay-key: %s\n", prog, why);
             return 1;
         }
         if (tt_client_via_relay(s->client, co.relay, relay_key, why) != 0) {
-            fprintf(stderr, "tutti: --relay %s: %s\n", co.relay, why);
+            fprintf(stderr, "%s: --relay %s: %s\n", prog, co.relay, why);
             return 1;
         }
     }
     s->timeout_ms = (int)co.timeout_ms;
     return 0;
+}
+
+int cli_conn_open(const tt_conn_opts_t *o, cli_conn_t *s)
+{
+    return conn_open(o, s, "tutti", 1);
+}
+
+int cli_conn_open_direct(const tt_conn_opts_t *o, cli_conn_t *s, const char *prog)
+{
+    return conn_open(o, s, prog, 0);
 }
 
 void cli_conn_close(cli_conn_t *s)

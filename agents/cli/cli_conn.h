@@ -24,6 +24,12 @@ typedef struct {
  * either way. */
 int cli_conn_open(const tt_conn_opts_t *o, cli_conn_t *c);
 
+/* As cli_conn_open for a command that speaks to the coordinator straight
+ * (tutti media: its files go to the upload port, which no relay passes):
+ * --relay is not used, and every message starts "PROG: " (e.g. "tutti
+ * media: "). */
+int cli_conn_open_direct(const tt_conn_opts_t *o, cli_conn_t *c, const char *prog);
+
 /* Frees what cli_conn_open made; safe on a failed open. */
 void cli_conn_close(cli_conn_t *c);
 

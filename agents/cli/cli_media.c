@@ -10,6 +10,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include "cli_media.h"
+#include "cli_conn.h"
 #include "tt_config.h"
 
 #include "agent_upload.h"
@@ -41,8 +42,6 @@
 #include <zmq.h>
 
 #define EXIT_FAIL 1
-#define EXIT_USAGE 2
-#define EXIT_REFUSED 3
 #define PIECE (1 << 20)
 
 /* The connection flags, as every connecting command's help lists them. */
@@ -257,24 +256,18 @@ static int fetch_one(tt_client_t *c, int timeout_ms, const char *dir, const tt_m
 /* A connection for media: keys, the request client, the hello's upload
  * endpoint and the whole log folded (its media index). */
 typedef struct {
-    void *ctx;
-    tt_keypair_t *keys;
-    tt_client_t *req;
+    cli_conn_t c; /* ctx, keys, the request client (c.client), the timeout */
     char server_key[TT_Z85_KEY_LEN + 1];
     char up_ep[300];
     char endpoint[256];
     unsigned upload_port;
-    int timeout_ms;
     tt_session_t st;
 } media_conn_t;
 
 static void media_close(media_conn_t *mc)
 {
     tt_session_clear(&mc->st);
-    tt_client_destroy(&mc->req);
-    if (mc->ctx)
-        zmq_ctx_term(mc->ctx);
-    tt_keypair_destroy(&mc->keys);
+    cli_conn_close(&mc->c);
 }
 
 /* --rooms A,B,C split in place (buf is the caller's copy, rooms holds
@@ -297,53 +290,28 @@ static int media_connect(const cli_media_conn_t *conn, media_conn_t *mc)
 {
     memset(mc, 0, sizeof *mc);
     tt_session_init(&mc->st);
-    tt_conn_opts_t co = *conn;
-    if (tt_conn_opts_resolve(&co) != 0) {
-        fprintf(stderr, "tutti media: --bundle, or --server-key and --key (or TUTTI_BUNDLE, or "
-                        "TUTTI_SERVER_KEY and TUTTI_KEY) are required\n");
-        return EXIT_USAGE;
-    }
-    mc->timeout_ms = (int)co.timeout_ms;
-    char why[TT_WHY_LEN], warn[TT_WHY_LEN];
-    if (tt_conn_opts_check_endpoint(&co, why) != 0) { /* $TUTTI_COORDINATOR's list */
-        fprintf(stderr, "tutti media: %s\n", why);
-        return EXIT_USAGE;
-    }
-    /* Flags, or the bundle (the same as every other command: cli_conn). */
-    tt_conn_t tc;
-    int lrc = tt_conn_load(&co, &tc, warn, why);
-    if (warn[0])
-        fprintf(stderr, "tutti media: warning: %s\n", warn);
-    if (lrc != 0) {
-        fprintf(stderr, "tutti media: %s\n", why);
-        tt_conn_clear(&tc);
-        return EXIT_FAIL;
-    }
-    mc->keys = tc.keys;
-    tc.keys = NULL; /* mc owns them now */
-    mc->ctx = zmq_ctx_new();
-    int rc = EXIT_FAIL;
+    /* Flags, or the bundle, as every other command; straight to the
+     * coordinator (no relay passes the upload port's files). */
+    int rc = cli_conn_open_direct(conn, &mc->c, "tutti media");
     Tutti__Envelope *reply = NULL;
-    mc->req = tt_client_new(mc->ctx, tc.endpoint, tc.server_key, mc->keys, 0, why);
-    tt_conn_clear(&tc);
-    if (!mc->req) {
-        fprintf(stderr, "tutti media: %s\n", why);
+    if (rc != 0)
         goto fail;
-    }
+    rc = EXIT_FAIL;
+    char why[TT_WHY_LEN];
     Tutti__Envelope env = TUTTI__ENVELOPE__INIT;
     Tutti__Hello hello = TUTTI__HELLO__INIT;
     hello.program = "tutti";
     env.body_case = TUTTI__ENVELOPE__BODY_HELLO;
     env.hello = &hello;
-    int r = tt_client_request(mc->req, &env, &reply, mc->timeout_ms, why);
+    int r = tt_client_request(mc->c.client, &env, &reply, mc->c.timeout_ms, why);
     if (r != 0) {
         rc = print_failure("hello", r, why);
         goto fail;
     }
     /* The coordinator that answered (of a --coordinator list): its host
      * serves the media. */
-    snprintf(mc->endpoint, sizeof mc->endpoint, "%s", tt_client_endpoint(mc->req));
-    snprintf(mc->server_key, sizeof mc->server_key, "%s", tt_client_server_key(mc->req));
+    snprintf(mc->endpoint, sizeof mc->endpoint, "%s", tt_client_endpoint(mc->c.client));
+    snprintf(mc->server_key, sizeof mc->server_key, "%s", tt_client_server_key(mc->c.client));
     const Tutti__HelloReply *hr =
         reply->body_case == TUTTI__ENVELOPE__BODY_HELLO_REPLY ? reply->hello_reply : NULL;
     if (!hr || hr->signing_public_key.len != TT_SIGN_PK_LEN) {
@@ -364,7 +332,7 @@ static int media_connect(const cli_media_conn_t *conn, media_conn_t *mc)
     }
     tutti__envelope__free_unpacked(reply, NULL);
     reply = NULL;
-    if ((r = fold_log(mc->req, mc->timeout_ms, pk, &mc->st)) != 0) {
+    if ((r = fold_log(mc->c.client, mc->c.timeout_ms, pk, &mc->st)) != 0) {
         rc = r;
         goto fail;
     }
@@ -429,7 +397,7 @@ static int cmd_fetch(int argc, char **argv, const cli_media_conn_t *conn)
                 input ? input : "");
         goto out;
     }
-    if (!(up = tt_client_new(mc.ctx, mc.up_ep, mc.server_key, mc.keys, 0, why))) {
+    if (!(up = tt_client_new(mc.c.ctx, mc.up_ep, mc.server_key, mc.c.keys, 0, why))) {
         fprintf(stderr, "tutti media: %s\n", why);
         goto out;
     }
@@ -437,7 +405,7 @@ static int cmd_fetch(int argc, char **argv, const cli_media_conn_t *conn)
     for (size_t i = 0; i < stp->media.n; i++) {
         if (!wanted(&stp->media.items[i], cue, (uint32_t)take, room, input))
             continue;
-        int one = fetch_one(up, mc.timeout_ms, out, &stp->media.items[i]);
+        int one = fetch_one(up, mc.c.timeout_ms, out, &stp->media.items[i]);
         if (one == EXIT_REFUSED) {
             rc = one;
             break;
@@ -575,15 +543,15 @@ static int put_send(const media_conn_t *mc, const char *path, const Tutti__Media
 {
     char why[TT_WHY_LEN];
     agent_upload_config_t ucfg = {
-        .ctx = mc->ctx,
+        .ctx = mc->c.ctx,
         .endpoint = mc->endpoint,
         .upload_port = mc->upload_port,
         .server_key_z85 = mc->server_key,
-        .keys = mc->keys,
+        .keys = mc->c.keys,
         .file = path,
         .media = m,
         .room = "operator",
-        .reply_timeout_ms = mc->timeout_ms,
+        .reply_timeout_ms = mc->c.timeout_ms,
     };
     agent_upload_t *u = agent_upload_start(&ucfg, why);
     if (!u) {
@@ -767,12 +735,12 @@ static void guide_usage(FILE *out)
 static int guide_send(media_conn_t *mc, Tutti__Media *m, const char *file)
 {
     char why[TT_WHY_LEN];
-    tt_client_t *up = tt_client_new(mc->ctx, mc->up_ep, mc->server_key, mc->keys, 0, why);
+    tt_client_t *up = tt_client_new(mc->c.ctx, mc->up_ep, mc->server_key, mc->c.keys, 0, why);
     if (!up) {
         fprintf(stderr, "tutti media: %s\n", why);
         return EXIT_FAIL;
     }
-    int timeout = mc->timeout_ms > GUIDE_MIN_TIMEOUT_MS ? mc->timeout_ms : GUIDE_MIN_TIMEOUT_MS;
+    int timeout = mc->c.timeout_ms > GUIDE_MIN_TIMEOUT_MS ? mc->c.timeout_ms : GUIDE_MIN_TIMEOUT_MS;
     Tutti__Envelope env = TUTTI__ENVELOPE__INIT, *reply = NULL;
     Tutti__UploadOffer offer = TUTTI__UPLOAD_OFFER__INIT;
     offer.media = m;
