@@ -270,17 +270,26 @@ static void media_close(media_conn_t *mc)
     cli_conn_close(&mc->c);
 }
 
-/* --rooms A,B,C split in place (buf is the caller's copy, rooms holds
- * TT_MEDIA_MAX_ROOMS + 1); 0, or -1 with the message printed. */
-static int split_rooms(char *buf, char **rooms, size_t *n)
+/* A --rooms list split: names point into buf. */
+typedef struct {
+    char buf[TT_MEDIA_MAX_ROOMS * (TT_ACCESS_MAX_NAME + 1) + 1];
+    char *names[TT_MEDIA_MAX_ROOMS + 1];
+} media_rooms_t;
+
+/* --rooms A,B,C (NULL: none) copied into r and split there; m's rooms
+ * point at r's names, so r lives as long as m is used. 0, or -1 with the
+ * message printed. */
+static int split_rooms(const char *list, media_rooms_t *r, Tutti__Media *m)
 {
-    for (char *save = NULL, *r = strtok_r(buf, ",", &save); r; r = strtok_r(NULL, ",", &save)) {
-        if (*n == TT_MEDIA_MAX_ROOMS) {
+    snprintf(r->buf, sizeof r->buf, "%s", list ? list : "");
+    for (char *save = NULL, *n = strtok_r(r->buf, ",", &save); n; n = strtok_r(NULL, ",", &save)) {
+        if (m->n_rooms == TT_MEDIA_MAX_ROOMS) {
             fprintf(stderr, "tutti media: --rooms names at most %d rooms\n", TT_MEDIA_MAX_ROOMS);
             return -1;
         }
-        rooms[(*n)++] = r;
+        r->names[m->n_rooms++] = n;
     }
+    m->rooms = r->names;
     return 0;
 }
 
@@ -652,13 +661,9 @@ static int cmd_put(int argc, char **argv, const cli_media_conn_t *conn)
                 name, TT_MEDIA_MAX_NAME);
         return EXIT_USAGE;
     }
-    /* The rooms, split in place of a copy. */
-    char rooms_buf[TT_MEDIA_MAX_ROOMS * (TT_ACCESS_MAX_NAME + 1) + 1];
-    char *rooms[TT_MEDIA_MAX_ROOMS + 1];
-    snprintf(rooms_buf, sizeof rooms_buf, "%s", a.rooms ? a.rooms : "");
-    if (split_rooms(rooms_buf, rooms, &m.n_rooms) != 0)
+    media_rooms_t rooms;
+    if (split_rooms(a.rooms, &rooms, &m) != 0)
         return EXIT_USAGE;
-    m.rooms = rooms;
     m.cue = (char *)a.cue;
     m.name = name;
     m.at_bar = (int32_t)bar;
@@ -815,12 +820,9 @@ static int cmd_guide(int argc, char **argv, const cli_media_conn_t *conn)
                 a.name, TT_MEDIA_MAX_NAME);
         return EXIT_USAGE;
     }
-    char rooms_buf[TT_MEDIA_MAX_ROOMS * (TT_ACCESS_MAX_NAME + 1) + 1];
-    char *rooms[TT_MEDIA_MAX_ROOMS + 1];
-    snprintf(rooms_buf, sizeof rooms_buf, "%s", a.rooms ? a.rooms : "");
-    if (split_rooms(rooms_buf, rooms, &m.n_rooms) != 0)
+    media_rooms_t rooms;
+    if (split_rooms(a.rooms, &rooms, &m) != 0)
         return EXIT_USAGE;
-    m.rooms = rooms;
     m.cue = (char *)a.cue;
     m.at_bar = (int32_t)bar;
     media_conn_t mc;
