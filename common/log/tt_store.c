@@ -18,6 +18,7 @@
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -460,27 +461,30 @@ int tt_store_snapshot_seqs(tt_store_t *s, uint64_t *seqs, size_t cap, size_t *n,
     return 0;
 }
 
-int tt_store_snapshot_get(tt_store_t *s, uint64_t seq, uint8_t **data, size_t *len, char *why)
+/* One value of dbi (the log's or the snapshots') copied out whole, under
+ * the SIGBUS guard (good_seq: the last record known good, for the
+ * corruption report). what names the value in messages ("record",
+ * "snapshot"), doing says what failed ("reading the log"); a value over max
+ * bytes is TT_ERR_TOO_BIG. *data is the caller's to free. */
+static int get_copy(tt_store_t *s, MDB_dbi dbi, uint64_t seq, uint64_t good_seq, size_t max,
+                    const char *what, const char *doing, uint8_t **data, size_t *len, char *why)
 {
-    if (!s->has_snap)
-        return tt_fail(why, TT_ERR_NOTFOUND, "no snapshot %llu in %s", (unsigned long long)seq,
-                       s->dir);
     MDB_txn *volatile txn = NULL;
     MDB_cursor *volatile no_cursor = NULL;
-    STORE_GUARD(s, txn, no_cursor, 0, why);
+    STORE_GUARD(s, txn, no_cursor, good_seq, why);
     MDB_txn *t;
     int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &t);
     if (rc != 0) {
         STORE_UNGUARD();
-        return mdb_fail(s, why, rc, "reading a snapshot");
+        return mdb_fail(s, why, rc, doing);
     }
     txn = t;
     uint8_t key[8];
     seq_key(seq, key);
     MDB_val k = {sizeof key, key}, v;
-    rc = mdb_get(t, s->snap, &k, &v);
+    rc = mdb_get(t, dbi, &k, &v);
     uint8_t *copy = NULL;
-    int too_big = rc == 0 && v.mv_size > TT_STORE_SNAPSHOT_MAX_BYTES;
+    int too_big = rc == 0 && v.mv_size > max;
     if (rc == 0 && !too_big) {
         touch_value(&v);
         copy = malloc(v.mv_size ? v.mv_size : 1);
@@ -491,18 +495,27 @@ int tt_store_snapshot_get(tt_store_t *s, uint64_t seq, uint8_t **data, size_t *l
     mdb_txn_abort(t);
     STORE_UNGUARD();
     if (rc == MDB_NOTFOUND)
-        return tt_fail(why, TT_ERR_NOTFOUND, "no snapshot %llu in %s", (unsigned long long)seq,
+        return tt_fail(why, TT_ERR_NOTFOUND, "no %s %llu in %s", what, (unsigned long long)seq,
                        s->dir);
     if (rc != 0)
-        return mdb_fail(s, why, rc, "reading a snapshot");
+        return mdb_fail(s, why, rc, doing);
     if (too_big)
-        return tt_fail(why, TT_ERR_TOO_BIG, "snapshot %llu is %zu bytes (at most %u)",
-                       (unsigned long long)seq, v.mv_size, TT_STORE_SNAPSHOT_MAX_BYTES);
+        return tt_fail(why, TT_ERR_TOO_BIG, "%s %llu is %zu bytes (at most %zu)", what,
+                       (unsigned long long)seq, v.mv_size, max);
     if (!copy)
-        return tt_fail(why, TT_ERR_NOMEM, "copying snapshot %llu", (unsigned long long)seq);
+        return tt_fail(why, TT_ERR_NOMEM, "copying %s %llu", what, (unsigned long long)seq);
     *data = copy;
     *len = v.mv_size;
     return 0;
+}
+
+int tt_store_snapshot_get(tt_store_t *s, uint64_t seq, uint8_t **data, size_t *len, char *why)
+{
+    if (!s->has_snap)
+        return tt_fail(why, TT_ERR_NOTFOUND, "no snapshot %llu in %s", (unsigned long long)seq,
+                       s->dir);
+    return get_copy(s, s->snap, seq, 0, TT_STORE_SNAPSHOT_MAX_BYTES, "snapshot",
+                    "reading a snapshot", data, len, why);
 }
 
 int tt_store_snapshot_replace(tt_store_t *s, uint64_t seq, const uint8_t *data, size_t len,
@@ -541,40 +554,7 @@ int tt_store_snapshot_replace(tt_store_t *s, uint64_t seq, const uint8_t *data, 
 
 int tt_store_get(tt_store_t *s, uint64_t seq, uint8_t **data, size_t *len, char *why)
 {
-    MDB_txn *volatile txn = NULL;
-    MDB_cursor *volatile no_cursor = NULL;
-    STORE_GUARD(s, txn, no_cursor, seq - 1, why);
-    MDB_txn *t;
-    int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &t);
-    if (rc != 0) {
-        STORE_UNGUARD();
-        return mdb_fail(s, why, rc, "reading the log");
-    }
-    txn = t;
-    uint8_t key[8];
-    seq_key(seq, key);
-    MDB_val k = {sizeof key, key}, v;
-    rc = mdb_get(t, s->log, &k, &v);
-    uint8_t *copy = NULL;
-    if (rc == 0) {
-        touch_value(&v);
-        copy = malloc(v.mv_size ? v.mv_size : 1);
-        if (copy)
-            memcpy(copy, v.mv_data, v.mv_size);
-    }
-    txn = NULL;
-    mdb_txn_abort(t);
-    STORE_UNGUARD();
-    if (rc == MDB_NOTFOUND)
-        return tt_fail(why, TT_ERR_NOTFOUND, "no record %llu in %s", (unsigned long long)seq,
-                       s->dir);
-    if (rc != 0)
-        return mdb_fail(s, why, rc, "reading the log");
-    if (!copy)
-        return tt_fail(why, TT_ERR_NOMEM, "copying record %llu", (unsigned long long)seq);
-    *data = copy;
-    *len = v.mv_size;
-    return 0;
+    return get_copy(s, s->log, seq, seq - 1, SIZE_MAX, "record", "reading the log", data, len, why);
 }
 
 int tt_store_scan(tt_store_t *s, uint64_t from_seq, size_t max_count, size_t max_bytes,

@@ -171,6 +171,7 @@ static void test_new_store_is_empty(void **state)
     uint8_t *data = NULL;
     size_t len = 0;
     assert_int_equal(tt_store_get(s, 1, &data, &len, why), TT_ERR_NOTFOUND);
+    assert_int_equal(strncmp(why, "no record 1 in ", 15), 0);
     assert_int_equal(tt_store_get(s, 0, &data, &len, why), TT_ERR_NOTFOUND);
     visit_t v = scan(s, 1, 100, 1 << 20, 0);
     assert_int_equal(v.count, 0);
@@ -478,6 +479,7 @@ static void test_snapshots(void **state)
     expect_snapshot(s, 7, "snap-7");
     expect_snapshot(s, 9, "snap-9");
     assert_int_equal(tt_store_snapshot_get(s, 5, &data, &len, why), TT_ERR_NOTFOUND);
+    assert_int_equal(strncmp(why, "no snapshot 5 in ", 17), 0);
     /* Fewer slots than snapshots: the newest. */
     size_t n = 0;
     assert_int_equal(tt_store_snapshot_seqs(s, seqs, 1, &n, why), 0);
