@@ -604,7 +604,10 @@ int main(int argc, char **argv)
         switch (c) {
         case TT_OPT_COORDINATOR:
         case TT_OPT_SERVER_KEY:
-        case TT_OPT_KEY: tt_conn_opts_set(&conn, c, optarg, NULL); break;
+        case TT_OPT_KEY:
+            if (tt_conn_opts_take(&conn, c, optarg, "tutti-relay") != 0)
+                return 2;
+            break;
         case O_ACCESS: r.access_path = optarg; break;
         case O_BIND: r.bind = optarg; break;
         case O_QUIET: quiet = 1; break;

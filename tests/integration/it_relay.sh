@@ -11,6 +11,11 @@
 # replica verifies with the coordinator's head.
 . "$(dirname "$0")/lib.sh"
 it_setup
+# A bad --coordinator list is refused at once, not dropped for the default.
+out=$("$B/tutti-relay" --coordinator "tcp://127.0.0.1:1,,tcp://127.0.0.1:2" --server-key x --key y 2>&1)
+rc=$?
+[ $rc = 2 ] && echo "$out" | grep -q "item 2 .* is empty" ||
+    fail "a bad --coordinator list: exit $rc, $out"
 for n in site-relay bad-relay; do
     "$B/tutti" keygen "$n" --dir "$K" >/dev/null || fail "keygen $n"
 done
