@@ -45,21 +45,17 @@ static int conn_open(const tt_conn_opts_t *o, cli_conn_t *s, const char *prog, i
     conn.keys = NULL; /* s owns them now */
     s->ctx = zmq_ctx_new();
     s->client = tt_client_new(s->ctx, conn.endpoint, conn.server_key, s->keys, 0, why);
+    /* --relay's, or the bundle's */
+    if (s->client && via_relay && conn.relay &&
+        tt_client_via_relay(s->client, conn.relay, conn.relay_key, why) != 0) {
+        fprintf(stderr, "%s: --relay %s: %s\n", prog, conn.relay, why);
+        tt_conn_clear(&conn);
+        return 1;
+    }
     tt_conn_clear(&conn);
     if (!s->client) {
         fprintf(stderr, "%s: %s\n", prog, why);
         return 1;
-    }
-    if (via_relay && co.relay) {
-        char relay_key[TT_Z85_KEY_LEN + 1];
-        if (tt_pubkey_load(co.relay_key_path, relay_key, why) != 0) {
-            fprintf(stderr, "%s: --relay-key: %s\n", prog, why);
-            return 1;
-        }
-        if (tt_client_via_relay(s->client, co.relay, relay_key, why) != 0) {
-            fprintf(stderr, "%s: --relay %s: %s\n", prog, co.relay, why);
-            return 1;
-        }
     }
     s->timeout_ms = (int)co.timeout_ms;
     return 0;

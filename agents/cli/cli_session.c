@@ -543,9 +543,14 @@ int cli_session_invite(const tt_conn_opts_t *o, int argc, char **argv)
 {
     (void)o;
     const char *name = NULL, *role_s = NULL, *dir = NULL, *out = NULL, *eps = NULL;
+    const char *relay = NULL, *relay_pub = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--role") && i + 1 < argc)
             role_s = argv[++i];
+        else if (!strcmp(argv[i], "--relay") && i + 1 < argc)
+            relay = argv[++i];
+        else if (!strcmp(argv[i], "--relay-key") && i + 1 < argc)
+            relay_pub = argv[++i];
         else if (!strcmp(argv[i], "--session") && i + 1 < argc)
             dir = argv[++i];
         else if (!strcmp(argv[i], "--out") && i + 1 < argc)
@@ -561,7 +566,12 @@ int cli_session_invite(const tt_conn_opts_t *o, int argc, char **argv)
     }
     if (!name || !role_s) {
         fprintf(stderr, "usage: tutti invite NAME --role ROLE [--session DIR] [--out FILE] "
-                        "[--coordinator EP[,EP]]\n");
+                        "[--coordinator EP[,EP]] [--relay EP --relay-key FILE.pub]\n");
+        return EXIT_USAGE;
+    }
+    if (!relay != !relay_pub || (relay && (!tt_bundle_endpoints_ok(relay) || strchr(relay, ',')))) {
+        fprintf(stderr, "tutti invite: --relay EP and --relay-key FILE.pub go together: the "
+                        "site relay's one endpoint (tcp://HOST:PORT) and its public key\n");
         return EXIT_USAGE;
     }
     tt_role_t role = tt_role_from_name(role_s);
@@ -622,6 +632,13 @@ int cli_session_invite(const tt_conn_opts_t *o, int argc, char **argv)
         fprintf(stderr, "tutti invite: %s\n", why);
         return 1;
     }
+    if (relay) { /* the participant's site relay: it goes through it */
+        snprintf(b.relay, sizeof b.relay, "%s", relay);
+        if (tt_pubkey_load(relay_pub, b.relay_key, why) != 0) {
+            fprintf(stderr, "tutti invite: --relay-key: %s\n", why);
+            return 1;
+        }
+    }
     /* Refuse a duplicate before anything is written. */
     char *text = NULL;
     size_t len = 0;
@@ -647,11 +664,12 @@ int cli_session_invite(const tt_conn_opts_t *o, int argc, char **argv)
         tt_keypair_destroy(&b.keys);
         return rc;
     }
-    printf("%s: %s's bundle (role %s, coordinator %s)\n"
+    printf("%s: %s's bundle (role %s, coordinator %s%s%s)\n"
            "  It holds %s's secret key (mode 0600): hand it over privately.\n"
            "  There: %s %s\n"
            "added %s %s %s\n",
-           bundle_path, name, tt_role_name(role), b.coordinator, name, how_to_start(role),
+           bundle_path, name, tt_role_name(role), b.coordinator,
+           relay ? ", through the relay " : "", relay ? relay : "", name, how_to_start(role),
            strrchr(bundle_path, '/') ? strrchr(bundle_path, '/') + 1 : bundle_path,
            tt_role_name(role), name, b.keys->public_z85);
     say_sighup(access);

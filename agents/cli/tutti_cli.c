@@ -120,7 +120,8 @@ static const cli_command_t commands[] = {
      "file, and participants dial EP,STANDBY-EP",
      "tutti init scoring --coordinator tcp://studio.example.org:7700"},
     {"invite", cli_session_invite, 0,
-     "invite NAME --role ROLE [--session DIR] [--out FILE] [--coordinator EP[,EP]]",
+     "invite NAME --role ROLE [--session DIR] [--out FILE] [--coordinator EP[,EP]] "
+     "[--relay EP --relay-key FILE.pub]",
      "write NAME's bundle (default DIR/bundles/NAME.tutti,\n"
      "mode 0600): a new key pair, the coordinator's public\n"
      "key and endpoints, NAME and ROLE (operator, room,\n"
@@ -128,8 +129,10 @@ static const cli_command_t commands[] = {
      "Refuses a NAME already there. DIR: --session, else\n"
      "$TUTTI_SESSION, else the current directory.\n"
      "--coordinator: what this one dials, if not the\n"
-     "session's. A running coordinator rereads the access\n"
-     "file on SIGHUP",
+     "session's. --relay: the participant's site relay\n"
+     "(tutti-relay) and its certificate: the bundle holds\n"
+     "both and the participant goes through it. A running\n"
+     "coordinator rereads the access file on SIGHUP",
      "tutti invite stage --role room --session scoring"},
     {"access", cli_session_access, 0,
      "access add ROLE NAME (KEY | --pub FILE.pub)\n"

@@ -385,13 +385,9 @@ int main(int argc, char **argv)
         tt_diag_info("--bundle %s is an observer's: read-only", conn.bundle_path);
         read_only = 1;
     }
-    char relay_key[TT_Z85_KEY_LEN + 1] = "";
-    if (conn.relay && tt_pubkey_load(conn.relay_key_path, relay_key, why) != 0) {
-        tt_diag_error("--relay-key: %s", why);
-        tt_conn_clear(&tc);
-        tt_web_password_free(&password);
-        return 1;
-    }
+    conn.relay = tc.relay; /* --relay's, or the bundle's */
+    char relay_key[TT_Z85_KEY_LEN + 1];
+    snprintf(relay_key, sizeof relay_key, "%s", tc.relay_key);
     const char *server_key = tc.server_key;
     conn.endpoint = tc.endpoint;
     tt_keypair_t *keys = tc.keys; /* owned here from now on */

@@ -953,18 +953,14 @@ int main(int argc, char **argv)
     tc.keys = NULL;
     /* Through a site relay: requests sealed to server_key, and the clock
      * served by the relay under its own key. */
+    const char *relay = tc.relay; /* --relay's, or the bundle's */
     char relay_key[TT_Z85_KEY_LEN + 1] = "", relay_clock[256];
-    if (conn.relay) {
-        if (tt_pubkey_load(conn.relay_key_path, relay_key, why) != 0) {
-            tt_diag_error("--relay-key: %s", why);
-            tt_keypair_destroy(&keys);
-            tt_conn_clear(&tc);
-            return 1;
-        }
+    if (relay) {
+        snprintf(relay_key, sizeof relay_key, "%s", tc.relay_key);
         if (!clock_ep) {
-            if (tt_client_relay_port(conn.relay, TT_RELAY_CLOCK_PORT_OFFSET, relay_clock,
+            if (tt_client_relay_port(relay, TT_RELAY_CLOCK_PORT_OFFSET, relay_clock,
                                      sizeof relay_clock) != 0) {
-                tt_diag_error("--relay %s: not tcp://HOST:PORT", conn.relay);
+                tt_diag_error("--relay %s: not tcp://HOST:PORT", relay);
                 tt_keypair_destroy(&keys);
                 tt_conn_clear(&tc);
                 return 2;
@@ -1004,8 +1000,8 @@ int main(int argc, char **argv)
         .server_key_z85 = server_key,
         .keys = keys,
         .updates_endpoint = updates,
-        .relay_endpoint = conn.relay,
-        .relay_key_z85 = conn.relay ? relay_key : NULL,
+        .relay_endpoint = relay,
+        .relay_key_z85 = relay ? relay_key : NULL,
         .expect_name = room,
         .expect_role = "room",
         .captures = capture_dir != NULL,
@@ -1028,7 +1024,7 @@ int main(int argc, char **argv)
     }
     tt_clock_client_config_t ccfg = {
         .keys = keys,
-        .server_key_z85 = conn.relay ? relay_key : first_key,
+        .server_key_z85 = relay ? relay_key : first_key,
         .inject_offset_ns = (int64_t)clock_offset_us * 1000,
         .inject_skew_ppm = clock_skew_ppm,
         .trace_path = clock_trace,
@@ -1178,8 +1174,8 @@ int main(int argc, char **argv)
             .endpoint = endpoint,
             .server_key_z85 = server_key,
             .keys = keys,
-            .relay_endpoint = conn.relay,
-            .relay_key_z85 = conn.relay ? relay_key : NULL,
+            .relay_endpoint = relay,
+            .relay_key_z85 = relay ? relay_key : NULL,
         };
         agent.display = agent_display_start(&dcfg, why);
         if (!agent.display) {

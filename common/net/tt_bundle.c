@@ -112,12 +112,17 @@ static int on_key(void *arg, const char *section, const char *key, const char *v
                            "role '%.32s': operator, room, contractor or observer", value);
         return 0;
     case K_COORD:
-    case K_RELAY:
         if (!tt_bundle_endpoints_ok(value))
             return tt_fail(why, TT_ERR_INVALID,
                            "%s '%.100s': 1..%d endpoints like tcp://HOST:PORT, comma-separated",
                            key, value, TT_BUNDLE_MAX_ENDPOINTS);
-        strcpy(k == K_COORD ? b->coordinator : b->relay, value);
+        strcpy(b->coordinator, value);
+        return 0;
+    case K_RELAY: /* the site's one relay */
+        if (!tt_bundle_endpoints_ok(value) || strchr(value, ','))
+            return tt_fail(why, TT_ERR_INVALID, "%s '%.100s': one endpoint like tcp://HOST:PORT",
+                           key, value);
+        strcpy(b->relay, value);
         return 0;
     case K_SKEY:
         if (!server_keys_ok(value))
@@ -292,6 +297,22 @@ int tt_conn_load(const tt_conn_opts_t *o, tt_conn_t *c, char *warn, char *why)
             return tt_error_last();
     } else {
         return tt_fail(why, TT_ERR_INVALID, "--key (or --bundle) is required");
+    }
+    if (o->relay) {
+        if (!o->relay_key_path)
+            return tt_fail(why, TT_ERR_INVALID,
+                           "--relay needs --relay-key, the relay's public certificate");
+        int rc = tt_pubkey_load(o->relay_key_path, c->relay_key, w);
+        if (rc != 0)
+            return tt_fail(why, rc, "--relay-key: %s", w);
+        c->relay = o->relay;
+    } else if (c->bundle && c->bundle->relay[0]) {
+        if (!c->bundle->relay_key[0])
+            return tt_fail(why, TT_ERR_INVALID,
+                           "--bundle: relay %s without relay-public-key, the relay's key",
+                           c->bundle->relay);
+        snprintf(c->relay_key, sizeof c->relay_key, "%s", c->bundle->relay_key);
+        c->relay = c->bundle->relay;
     }
     return 0;
 }

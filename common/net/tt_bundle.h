@@ -15,8 +15,10 @@
  *                                serves with its own key)
  *   public-key = <Z85>           this participant's key pair
  *   secret-key = <Z85>
- *   relay = tcp://...            optional, for tutti-relay (kept, not used here)
- *   relay-public-key = <Z85>     optional, checked when present
+ *   relay = tcp://...            optional: the site's tutti-relay, which the
+ *                                participant then goes through (as --relay)
+ *   relay-public-key = <Z85>     the relay's CURVE public key (required with
+ *                                relay)
  *
  * Every key above is required except relay and relay-public-key; a list
  * of server keys has one per endpoint of coordinator. A key
@@ -76,15 +78,18 @@ int tt_bundle_list_count(const char *list);
 /* ---- a client's connection from its flags ---- */
 
 typedef struct {
-    const char *endpoint;             /* borrowed: the flag's, or c->bundle's */
-    char server_key[TT_Z85_KEYS_LEN]; /* one, or one per endpoint: "KEY,KEY" */
-    tt_keypair_t *keys;               /* owned */
-    tt_bundle_t *bundle;              /* owned; NULL without --bundle */
+    const char *endpoint;               /* borrowed: the flag's, or c->bundle's */
+    char server_key[TT_Z85_KEYS_LEN];   /* one, or one per endpoint: "KEY,KEY" */
+    tt_keypair_t *keys;                 /* owned */
+    tt_bundle_t *bundle;                /* owned; NULL without --bundle */
+    const char *relay;                  /* borrowed: --relay's, or the bundle's; NULL: none */
+    char relay_key[TT_Z85_KEY_LEN + 1]; /* the relay's public key, "" without one */
 } tt_conn_t;
 
 /* Fills c from resolved flags (tt_conn_opts_resolve): with a bundle, its
- * endpoint, server key and key pair, each replaced by --coordinator,
- * --server-key or --key when given; without one, the files. 0, or
+ * endpoint, server key, key pair and relay, each replaced by
+ * --coordinator, --server-key, --key or --relay (with --relay-key's
+ * certificate) when given; without one, the files. 0, or
  * TT_ERR_* with why naming the flag ("--bundle: stage.tutti: line 4:
  * ..."). warn (TT_WHY_LEN, may be NULL) as tt_bundle_load. Clear c with
  * tt_conn_clear either way. */

@@ -141,6 +141,8 @@ static void test_parse_refusals(void **state)
     snprintf(keys, sizeof keys, "server-public-key = %s,%s,%s\n", server->public_z85,
              me->public_z85, server->public_z85);
     expect_refused(7, keys, "3 keys for 2 coordinator endpoints");
+    /* A site has one relay. */
+    expect_refused(0, "relay = tcp://r:1,tcp://r:2\n", "relay 'tcp://r:1,tcp://r:2': one endpoint");
 }
 
 /* A standby's bundle (tutti init --standby): the primary's key, then the
