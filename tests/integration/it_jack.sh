@@ -4,7 +4,7 @@
 # 150 ppm slow) writing their click and LTC ports, and a capture client
 # recording both click ports and one LTC port on one sample timeline: the
 # rooms' onsets agree within 1 sample and the LTC decodes (a take the
-# server stalled in by itself is rolled once more: see take1).
+# server stalled in by itself is rolled once more: see take1 and take3).
 #
 # Take 2 connects the stage's click to the sound card: the agent must write
 # it earlier by the playback latency. Take 3 stops the server twice for
@@ -167,49 +167,73 @@ jack_disconnect tutti-stage:click system:playback_1 || fail "jack_disconnect"
 it_wait_for 5 bash -c "grep -q 'click port playback latency 0 frames' '$IT_DIR/agent-stage.log'" ||
     fail "the stage agent did not drop the playback latency"
 
-# Take 3, with two stalls of the server.
-seen_stage=$(stalls_seen stage); seen_strings=$(stalls_seen strings)
-"$B/tutti" arm 1M1 >/dev/null || fail "arm 3"
-"$B/tutti" roll 1M1 --lead-ms 1000 >/dev/null || fail "roll 3"
-it_spawn capture3 "$B/tutti-jack-capture" --seconds 10 --out "$IT_DIR/stall" tutti-stage:click \
-    tutti-london-strings:click tutti-london-strings:ltc
-CAP=$IT_LAST_PID
-for at in 3 2; do
-    sleep "$at"
-    kill -STOP "$JACKD"; sleep 0.08; kill -CONT "$JACKD"
-done
-sleep 3
-"$B/tutti" stop --lead-ms 300 >/dev/null || fail "stop 3"
-wait "$CAP" || fail "capture 3 failed: $(cat "$IT_DIR/capture3.log")"
-[ "$(stalls_seen stage)" -gt "$seen_stage" ] || fail "the stage agent did not notice the stalls"
-[ "$(stalls_seen strings)" -gt "$seen_strings" ] ||
-    fail "the strings agent did not notice the stalls"
+# Take 3, attempt $1 (files stall$1-*.wav), with two stalls of the server.
+# Returns 1 when an agent's timing broke more often than the two stalls
+# explain (the loaded machine stalled it again by itself: CI once saw a
+# third re-anchor 2.6 s after the second stall break the LTC a sixth time)
+# and a check failed: then it is rolled once more. Fails the test otherwise.
+take3() {
+    local n=$1 seen_stage seen_strings extra=0
+    seen_stage=$(stalls_seen stage); seen_strings=$(stalls_seen strings)
+    "$B/tutti" arm 1M1 >/dev/null || fail "arm 3"
+    "$B/tutti" roll 1M1 --lead-ms 1000 >/dev/null || fail "roll 3"
+    it_spawn "capture3-$n" "$B/tutti-jack-capture" --seconds 10 --out "$IT_DIR/stall$n" \
+        tutti-stage:click tutti-london-strings:click tutti-london-strings:ltc
+    CAP=$IT_LAST_PID
+    for at in 3 2; do
+        sleep "$at"
+        kill -STOP "$JACKD"; sleep 0.08; kill -CONT "$JACKD"
+    done
+    sleep 3
+    "$B/tutti" stop --lead-ms 300 >/dev/null || fail "stop 3"
+    wait "$CAP" || fail "capture 3 failed: $(cat "$IT_DIR/capture3-$n.log")"
+    [ "$(stalls_seen stage)" -gt "$seen_stage" ] || fail "the stage agent did not notice the stalls"
+    [ "$(stalls_seen strings)" -gt "$seen_strings" ] ||
+        fail "the strings agent did not notice the stalls"
+    [ $(( $(stalls_seen stage) - seen_stage )) -gt 2 ] && extra=1
+    [ $(( $(stalls_seen strings) - seen_strings )) -gt 2 ] && extra=1
+    # retry: say why and return 1 on the first attempt with extra breaks
+    again() {
+        if [ "$extra" = 1 ] && [ "$n" = 1 ]; then
+            it_log "take 3 ($n): $1, with more timing breaks than the two stalls made; rolled again"
+            return 0
+        fi
+        fail "$1"
+    }
 
-it_log "agents: $(grep -h "cycle times went wrong" "$IT_DIR"/agent-*.log | tail -2 |
-    sed 's/.*last: \(.*\)): timing.*(\(.*\))/\1; \2/' | tr '\n' '|')"
-ltc_frames "$IT_DIR/stall-3.wav"
-frames=$(wc -l < "$IT_DIR/stall-3.wav.ltc")
-runs=$(ltc_runs "$IT_DIR/stall-3.wav")
-first=$(head -1 "$IT_DIR/stall-3.wav.ltc" | jq .frame); last=$(tail -1 "$IT_DIR/stall-3.wav.ltc" | jq .frame)
-it_log "take 3: $frames LTC frames in $runs runs, spanning $((last - first + 1))"
-# Each stall may cost the frames it covered and the one it cut, and break
-# the run of labels once or twice: 5 frames and 2 breaks at most.
-[ "$runs" -le 5 ] || fail "LTC broken into $runs runs by 2 stalls"
-[ $((last - first + 1)) -ge 200 ] || fail "LTC spans only $((last - first + 1)) frames"
-[ "$frames" -ge $((last - first + 1 - 10)) ] || fail "$frames LTC frames of $((last - first + 1))"
-cmp_stall=$("$B/tutti" clicks "$IT_DIR/stall-1.wav" "$IT_DIR/stall-2.wav" --json) || fail "clicks 3"
-it_log "take 3 onsets: $cmp_stall"
-# A click the stall swallowed is gone from both; none sounds twice.
-echo "$cmp_stall" | jq -e '.paired >= 8 and .paired >= ([.clicks, .reference_clicks] | max) - 1' \
-    >/dev/null || fail "clicks lost or doubled: $cmp_stall"
-# Each agent times the stall from its own wake-ups, the first clicks after
-# it from a handful of them (under ASan, with both agents, the capture and
-# jackd sharing 2 cores, one wake-up may be 100 us late): 0.3-3.3 samples
-# apart in 14 of 16 runs here, 5.7 and 7.5 in the others. Within 12 (0.25
-# ms), where JACK's own figures were ~60 ms off the wall clock (the unit
-# test holds the map to the truth).
-echo "$cmp_stall" | jq -e '.max_abs_samples <= 12' >/dev/null ||
-    fail "rooms apart after stalls: $cmp_stall"
+    it_log "agents: $(grep -h "cycle times went wrong" "$IT_DIR"/agent-*.log | tail -2 |
+        sed 's/.*last: \(.*\)): timing.*(\(.*\))/\1; \2/' | tr '\n' '|')"
+    local frames runs first last cmp_stall
+    ltc_frames "$IT_DIR/stall$n-3.wav"
+    frames=$(wc -l < "$IT_DIR/stall$n-3.wav.ltc")
+    runs=$(ltc_runs "$IT_DIR/stall$n-3.wav")
+    first=$(head -1 "$IT_DIR/stall$n-3.wav.ltc" | jq .frame)
+    last=$(tail -1 "$IT_DIR/stall$n-3.wav.ltc" | jq .frame)
+    it_log "take 3 ($n): $frames LTC frames in $runs runs, spanning $((last - first + 1))"
+    # Each stall may cost the frames it covered and the one it cut, and
+    # break the run of labels once or twice: 5 frames and 2 breaks at most.
+    [ "$runs" -le 5 ] || { again "LTC broken into $runs runs by 2 stalls"; return 1; }
+    [ $((last - first + 1)) -ge 200 ] ||
+        { again "LTC spans only $((last - first + 1)) frames"; return 1; }
+    [ "$frames" -ge $((last - first + 1 - 10)) ] ||
+        { again "$frames LTC frames of $((last - first + 1))"; return 1; }
+    cmp_stall=$("$B/tutti" clicks "$IT_DIR/stall$n-1.wav" "$IT_DIR/stall$n-2.wav" --json) ||
+        fail "clicks 3"
+    it_log "take 3 ($n) onsets: $cmp_stall"
+    # A click the stall swallowed is gone from both; none sounds twice.
+    echo "$cmp_stall" | jq -e '.paired >= 8 and .paired >= ([.clicks, .reference_clicks] | max) - 1' \
+        >/dev/null || { again "clicks lost or doubled: $cmp_stall"; return 1; }
+    # Each agent times the stall from its own wake-ups, the first clicks
+    # after it from a handful of them (under ASan, with both agents, the
+    # capture and jackd sharing 2 cores, one wake-up may be 100 us late):
+    # 0.3-3.3 samples apart in 14 of 16 runs here, 5.7 and 7.5 in the
+    # others. Within 12 (0.25 ms), where JACK's own figures were ~60 ms off
+    # the wall clock (the unit test holds the map to the truth).
+    echo "$cmp_stall" | jq -e '.max_abs_samples <= 12' >/dev/null ||
+        { again "rooms apart after stalls: $cmp_stall"; return 1; }
+    return 0
+}
+take3 1 || take3 2 || fail "take 3 failed twice"
 it_stop "$STAGE"
 it_stop "$STRINGS"
 it_log "PASS"
