@@ -17,6 +17,7 @@
  */
 #define _GNU_SOURCE
 #include "agent_prelay.h"
+#include "agent_coord_target.h"
 #include "tt_actor.h"
 #include "tt_client.h"
 #include "tt_diag.h"
@@ -47,7 +48,6 @@
 
 /* The pipe: owner -> thread PORT (unsigned), WANT (tt_media_entry_t);
  * thread -> owner HELD (uint64_t seq). */
-#define CMD_PORT "PORT"
 #define CMD_WANT "WANT"
 #define CMD_HELD "HELD"
 
@@ -63,25 +63,14 @@ typedef struct {
     int64_t deadline_ns;
 } piece_t;
 
-/* CMD_PORT's payload: the coordinator's upload port and the endpoint
- * whose host serves it ("" keeps the host). */
-typedef struct {
-    unsigned port;
-    char endpoint[256];
-    char server_key[TT_Z85_KEY_LEN + 1]; /* "": keep */
-} coord_msg_t;
-
 struct agent_prelay {
     tt_actor_t *actor;
-    unsigned owner_port;
-    char owner_endpoint[256];
+    agent_coord_sent_t sent; /* owner thread: what it last handed over */
     /* thread-owned from here */
     void *pipe;
     void *ctx;
     tt_keypair_t *keys;
-    char server_key[TT_Z85_KEY_LEN + 1];
-    char endpoint[256];
-    unsigned port;
+    agent_coord_target_t coord; /* the coordinator's upload service */
     char dir[PATH_MAX - 256];
     uint64_t rate;
     int timeout_ms;
@@ -346,8 +335,8 @@ static int request_piece(agent_prelay_t *p)
     char why[TT_WHY_LEN];
     if (!p->client) {
         char ep[300];
-        if (tt_wire_endpoint_with_port(p->endpoint, p->port, ep, sizeof ep) != 0 ||
-            !(p->client = tt_client_new(p->ctx, ep, p->server_key, p->keys, 0, why))) {
+        if (tt_wire_endpoint_with_port(p->coord.endpoint, p->coord.port, ep, sizeof ep) != 0 ||
+            !(p->client = tt_client_new(p->ctx, ep, p->coord.server_key, p->keys, 0, why))) {
             attempt_failed(p, "cannot connect to the upload service");
             return -1;
         }
@@ -451,19 +440,8 @@ static void on_port(void *self, const void *data, size_t len)
 {
     (void)len;
     agent_prelay_t *p = self;
-    coord_msg_t msg;
-    memcpy(&msg, data, sizeof msg);
-    msg.endpoint[sizeof msg.endpoint - 1] = '\0';
-    unsigned port = msg.port;
-    int moved = msg.endpoint[0] && strcmp(msg.endpoint, p->endpoint) != 0;
-    if (port == p->port && !moved)
+    if (!agent_coord_apply(&p->coord, data))
         return;
-    if (moved) /* a failover: another coordinator's host */
-        snprintf(p->endpoint, sizeof p->endpoint, "%s", msg.endpoint);
-    msg.server_key[TT_Z85_KEY_LEN] = '\0';
-    if (moved && tt_z85_key_valid(msg.server_key)) /* a standby serves with its own key */
-        snprintf(p->server_key, sizeof p->server_key, "%s", msg.server_key);
-    p->port = port;
     tt_client_destroy(&p->client);
     p->in_flight = 0;
     p->next_off = p->off;
@@ -490,7 +468,7 @@ static void on_want(void *self, const void *data, size_t len)
 }
 
 static const tt_actor_cmd_t commands[] = {
-    {CMD_PORT, sizeof(coord_msg_t), on_port},
+    {AGENT_COORD_CMD, sizeof(agent_coord_msg_t), on_port},
     {CMD_WANT, sizeof(tt_media_entry_t), on_want},
     {NULL, 0, NULL},
 };
@@ -551,7 +529,7 @@ static void prelay_actor(void *pipe, void *arg)
             job_next(p);
         if (p->cur >= 0 && !p->in_flight && p->off == p->wants[p->cur].e.size)
             job_finish(p); /* a whole .part from before a restart: nothing to ask for */
-        if (p->cur >= 0 && p->port && now >= p->retry_ns)
+        if (p->cur >= 0 && p->coord.port && now >= p->retry_ns)
             pace_ms = request_pieces(p);
         now = tt_time_mono_ns();
         if (p->in_flight && now >= p->fl[0].deadline_ns) {
@@ -610,14 +588,14 @@ agent_prelay_t *agent_prelay_start(const agent_prelay_config_t *cfg, char *why)
     p->backoff_ms = BACKOFF_MIN_MS;
     char probe[300];
     if (!cfg->endpoint || !cfg->dir || !cfg->server_key_z85 || !cfg->keys ||
-        strlen(cfg->endpoint) >= sizeof p->endpoint || strlen(cfg->dir) >= sizeof p->dir ||
+        strlen(cfg->endpoint) >= sizeof p->coord.endpoint || strlen(cfg->dir) >= sizeof p->dir ||
         tt_wire_endpoint_with_port(cfg->endpoint, 1, probe, sizeof probe) != 0) {
         tt_fail(why, TT_ERR_INVALID, "the prelay fetcher needs a tcp endpoint, keys and a dir");
         goto fail;
     }
-    snprintf(p->endpoint, sizeof p->endpoint, "%s", cfg->endpoint);
+    snprintf(p->coord.endpoint, sizeof p->coord.endpoint, "%s", cfg->endpoint);
     snprintf(p->dir, sizeof p->dir, "%s", cfg->dir);
-    snprintf(p->server_key, sizeof p->server_key, "%s", cfg->server_key_z85);
+    snprintf(p->coord.server_key, sizeof p->coord.server_key, "%s", cfg->server_key_z85);
     if (mkdir(p->dir, 0700) != 0 && errno != EEXIST) {
         tt_fail(why, TT_ERR_IO, "creating %s: %s", p->dir, strerror(errno));
         goto fail;
@@ -651,18 +629,7 @@ void agent_prelay_stop(agent_prelay_t **self_p)
 void agent_prelay_set_coordinator(agent_prelay_t *p, const char *endpoint, const char *server_key,
                                   unsigned port)
 {
-    if (!endpoint || strlen(endpoint) >= sizeof p->owner_endpoint)
-        endpoint = "";
-    if (port == p->owner_port && !strcmp(endpoint, p->owner_endpoint))
-        return;
-    coord_msg_t msg = {.port = port};
-    snprintf(msg.endpoint, sizeof msg.endpoint, "%s", endpoint);
-    snprintf(msg.server_key, sizeof msg.server_key, "%s", server_key ? server_key : "");
-    if (tt_actor_send(tt_actor_sock(p->actor), ZMQ_DONTWAIT, CMD_PORT, &msg, sizeof msg, NULL) ==
-        0) {
-        p->owner_port = port;
-        snprintf(p->owner_endpoint, sizeof p->owner_endpoint, "%s", endpoint);
-    }
+    agent_coord_send(tt_actor_sock(p->actor), &p->sent, endpoint, server_key, port);
 }
 
 void agent_prelay_set_port(agent_prelay_t *p, unsigned port)

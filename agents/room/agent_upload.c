@@ -8,6 +8,7 @@
  */
 #define _GNU_SOURCE
 #include "agent_upload.h"
+#include "agent_coord_target.h"
 #include "agent_manifest.h"
 #include "tt_actor.h"
 #include "tt_client.h"
@@ -39,7 +40,6 @@
 
 /* The pipe, owner -> thread: PORT (an unsigned) and NUDGE; thread ->
  * owner: EVENT (an agent_upload_event_t). */
-#define CMD_PORT "PORT"
 #define CMD_NUDGE "NUDGE"
 #define CMD_EVENT "EVENT"
 
@@ -64,25 +64,14 @@ typedef struct {
     int backoff_ms;
 } job_t;
 
-/* CMD_PORT's payload: the coordinator's upload port and the endpoint
- * whose host serves it ("" keeps the host). */
-typedef struct {
-    unsigned port;
-    char endpoint[256];
-    char server_key[TT_Z85_KEY_LEN + 1]; /* "": keep */
-} coord_msg_t;
-
 struct agent_upload {
     tt_actor_t *actor;
-    unsigned owner_port;      /* owner thread: the port last handed over */
-    char owner_endpoint[256]; /* and the endpoint ("": the configured one) */
+    agent_coord_sent_t sent; /* owner thread: what it last handed over */
     /* thread-owned from here */
     void *pipe; /* the thread's end of the actor's pipe */
     void *ctx;
     tt_keypair_t *keys;
-    char server_key[TT_Z85_KEY_LEN + 1];
-    char endpoint[256];
-    unsigned port;
+    agent_coord_target_t coord; /* the coordinator's upload service */
     char dir[PATH_MAX];
     char room[128];
     uint64_t rate;
@@ -375,21 +364,21 @@ static void offer(agent_upload_t *u)
 {
     job_t *j = &u->job;
     char why[TT_WHY_LEN];
-    if (u->port == 0) { /* the coordinator's upload port is not known yet */
+    if (u->coord.port == 0) { /* the coordinator's upload port is not known yet */
         j->phase = P_BACKOFF;
         j->retry_ns = tt_time_mono_ns() + 1000000000LL;
         return;
     }
     if (!u->client) {
         char ep[300];
-        if (tt_wire_endpoint_with_port(u->endpoint, u->port, ep, sizeof ep) != 0) {
-            tt_diag_error("upload: cannot make an endpoint of %s and port %u", u->endpoint,
-                          u->port);
+        if (tt_wire_endpoint_with_port(u->coord.endpoint, u->coord.port, ep, sizeof ep) != 0) {
+            tt_diag_error("upload: cannot make an endpoint of %s and port %u", u->coord.endpoint,
+                          u->coord.port);
             j->phase = P_BACKOFF;
             j->retry_ns = tt_time_mono_ns() + (int64_t)BACKOFF_MAX_MS * 1000000;
             return;
         }
-        u->client = tt_client_new(u->ctx, ep, u->server_key, u->keys, 0, why);
+        u->client = tt_client_new(u->ctx, ep, u->coord.server_key, u->keys, 0, why);
         if (!u->client) {
             attempt_failed(u, why);
             return;
@@ -578,20 +567,10 @@ static void on_port(void *self, const void *data, size_t len)
 {
     (void)len;
     agent_upload_t *u = self;
-    coord_msg_t msg;
-    memcpy(&msg, data, sizeof msg);
-    msg.endpoint[sizeof msg.endpoint - 1] = '\0';
-    unsigned port = msg.port;
-    int moved = msg.endpoint[0] && strcmp(msg.endpoint, u->endpoint) != 0;
-    if (port == u->port && !moved)
+    if (!agent_coord_apply(&u->coord, data))
         return;
-    if (moved) /* a failover: another coordinator's host */
-        snprintf(u->endpoint, sizeof u->endpoint, "%s", msg.endpoint);
-    msg.server_key[TT_Z85_KEY_LEN] = '\0';
-    if (moved && tt_z85_key_valid(msg.server_key)) /* a standby serves with its own key */
-        snprintf(u->server_key, sizeof u->server_key, "%s", msg.server_key);
-    tt_diag_info("upload: the coordinator's upload service is on port %u (%s)", port, u->endpoint);
-    u->port = port;
+    tt_diag_info("upload: the coordinator's upload service is on port %u (%s)", u->coord.port,
+                 u->coord.endpoint);
     drop_client(u);
     if (u->job.active) { /* offer again on the new port now */
         u->job.phase = P_BACKOFF;
@@ -609,7 +588,7 @@ static void on_nudge(void *self, const void *data, size_t len)
 }
 
 static const tt_actor_cmd_t commands[] = {
-    {CMD_PORT, sizeof(coord_msg_t), on_port},
+    {AGENT_COORD_CMD, sizeof(agent_coord_msg_t), on_port},
     {CMD_NUDGE, 0, on_nudge},
     {NULL, 0, NULL},
 };
@@ -770,7 +749,7 @@ agent_upload_t *agent_upload_start(const agent_upload_config_t *cfg, char *why)
     }
     if (cfg->file && one_file_copy(u, cfg->file, cfg->media, why) != 0)
         goto fail;
-    if (strlen(cfg->endpoint) >= sizeof u->endpoint ||
+    if (strlen(cfg->endpoint) >= sizeof u->coord.endpoint ||
         (cfg->capture_dir && strlen(cfg->capture_dir) >= sizeof u->dir - 256)) {
         tt_fail(why, TT_ERR_INVALID, "endpoint or capture dir too long");
         goto fail;
@@ -780,7 +759,7 @@ agent_upload_t *agent_upload_start(const agent_upload_config_t *cfg, char *why)
         tt_fail(why, TT_ERR_INVALID, "'%s' is not a tcp://HOST:PORT endpoint", cfg->endpoint);
         goto fail;
     }
-    snprintf(u->endpoint, sizeof u->endpoint, "%s", cfg->endpoint);
+    snprintf(u->coord.endpoint, sizeof u->coord.endpoint, "%s", cfg->endpoint);
     snprintf(u->dir, sizeof u->dir, "%s", cfg->capture_dir ? cfg->capture_dir : ".");
     struct stat st;
     errno = 0;
@@ -789,9 +768,9 @@ agent_upload_t *agent_upload_start(const agent_upload_config_t *cfg, char *why)
                 errno ? strerror(errno) : "not a directory");
         goto fail;
     }
-    snprintf(u->server_key, sizeof u->server_key, "%s", cfg->server_key_z85);
+    snprintf(u->coord.server_key, sizeof u->coord.server_key, "%s", cfg->server_key_z85);
     snprintf(u->room, sizeof u->room, "%s", cfg->room ? cfg->room : "");
-    u->port = u->owner_port = cfg->upload_port;
+    u->coord.port = u->sent.port = cfg->upload_port;
     u->rate = cfg->rate_bytes_per_s;
     u->scan_ms = cfg->scan_interval_ms > 0 ? cfg->scan_interval_ms : 1000;
     u->timeout_ms = cfg->reply_timeout_ms > 0 ? cfg->reply_timeout_ms : 10000;
@@ -828,19 +807,7 @@ void agent_upload_stop(agent_upload_t **self_p)
 void agent_upload_set_coordinator(agent_upload_t *u, const char *endpoint, const char *server_key,
                                   unsigned port)
 {
-    if (!endpoint || strlen(endpoint) >= sizeof u->owner_endpoint)
-        endpoint = "";
-    if (port == u->owner_port && !strcmp(endpoint, u->owner_endpoint))
-        return; /* cheap to call every loop turn */
-    coord_msg_t msg = {.port = port};
-    snprintf(msg.endpoint, sizeof msg.endpoint, "%s", endpoint);
-    snprintf(msg.server_key, sizeof msg.server_key, "%s", server_key ? server_key : "");
-    /* Remembered only once sent: a full pipe is tried again next turn. */
-    if (tt_actor_send(tt_actor_sock(u->actor), ZMQ_DONTWAIT, CMD_PORT, &msg, sizeof msg, NULL) ==
-        0) {
-        u->owner_port = port;
-        snprintf(u->owner_endpoint, sizeof u->owner_endpoint, "%s", endpoint);
-    }
+    agent_coord_send(tt_actor_sock(u->actor), &u->sent, endpoint, server_key, port);
 }
 
 void agent_upload_set_port(agent_upload_t *u, unsigned port)
